@@ -1,0 +1,178 @@
+# libautotrace - plain GNU make.
+#
+#   make            build/libautotrace.so (+ the receiver tool and fixtures)
+#   make test       unit + integration tests (Criterion)
+#   make check      build, export-list check, tests, the unit tests again
+#                   under AddressSanitizer+UBSan, ring/exporter tests under
+#                   ThreadSanitizer
+#   make bench      benchmarks (prints figures; never fails on timing)
+#   make demo       the README's first command
+#   make clean
+#
+# BUILD selects the output directory and SAN a sanitizer flavour
+# (asan, tsan) for the recursive sanitizer runs of `make check`.
+
+BUILD ?= build
+SAN ?=
+CC ?= cc
+
+GEN := $(BUILD)/gen
+OBJ := $(BUILD)/obj
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-missing-field-initializers
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -g \
+	-Iinclude -I$(GEN) -pthread
+OPT := -O2
+
+ifeq ($(SAN),asan)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT := -O1
+endif
+ifeq ($(SAN),tsan)
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+OPT := -O1
+endif
+
+CFLAGS_ALL = $(BASE_CFLAGS) $(OPT) $(WARN) $(SANFLAGS) $(CFLAGS)
+GEN_CFLAGS = $(BASE_CFLAGS) $(OPT) -w $(SANFLAGS) $(CFLAGS)
+
+PROTOBUF_C_A ?= $(shell for d in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do \
+	[ -f $$d/libprotobuf-c.a ] && echo $$d/libprotobuf-c.a && break; done)
+
+PROTOS := $(shell find src/proto -name '*.proto' | sort)
+GEN_C := $(patsubst src/proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
+GEN_H := $(GEN_C:.c=.h)
+GEN_O := $(patsubst $(GEN)/%.c,$(OBJ)/gen/%.o,$(GEN_C))
+
+# Core modules that are not part of libautotrace.so (tools and tests only).
+TOOL_ONLY_SRC := src/at_receiver.c
+CORE_SRC := $(filter-out $(TOOL_ONLY_SRC),$(sort $(wildcard src/*.c)))
+HOOK_SRC := $(sort $(wildcard hooks/*/*.c))
+CORE_O := $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRC))
+TOOL_ONLY_O := $(patsubst %.c,$(OBJ)/%.o,$(TOOL_ONLY_SRC))
+HOOK_O := $(patsubst %.c,$(OBJ)/%.o,$(HOOK_SRC))
+
+LIB := $(BUILD)/libautotrace.so
+CORE_A := $(BUILD)/libatcore.a
+MAP := src/libautotrace.map
+
+TOOLS_SRC := $(sort $(wildcard src/tools/*.c))
+TOOLS := $(patsubst src/tools/%.c,$(BUILD)/%,$(TOOLS_SRC))
+
+FIXTURE_SRC := $(sort $(wildcard tests/fixtures/*.c))
+FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_SRC)) \
+	$(BUILD)/fixtures/libctor_connect.so $(BUILD)/fixtures/ctor_main
+
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+UNIT_O := $(patsubst %.c,$(OBJ)/%.o,$(UNIT_SRC))
+INTEG_SRC := $(sort $(wildcard tests/integration/*.c))
+INTEG_O := $(patsubst %.c,$(OBJ)/%.o,$(INTEG_SRC))
+UNIT_BIN := $(BUILD)/tests/unit
+INTEG_BIN := $(BUILD)/tests/integration
+
+LDLIBS_CORE := -lz -lpthread -ldl -lm
+
+.PHONY: all lib tools fixtures test test-unit test-integration check check-all \
+	check-exports check-style bench demo clean deps install
+.DELETE_ON_ERROR:
+
+all: lib tools fixtures
+
+lib: $(LIB)
+tools: $(TOOLS)
+fixtures: $(FIXTURES)
+
+# ---- generated protobuf-c code ----
+$(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: src/proto/%.proto
+	@mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) -Isrc/proto $<
+
+$(OBJ)/gen/%.o: $(GEN)/%.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(GEN_CFLAGS) -c -o $@ $<
+
+# ---- core, hooks ----
+$(OBJ)/%.o: %.c $(GEN_H) $(wildcard include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+# Hooks include libcurl/libpq headers only for types; never link them.
+$(OBJ)/hooks/%.o: CFLAGS += -DCURL_DISABLE_TYPECHECK
+
+$(LIB): $(CORE_O) $(HOOK_O) $(GEN_O) $(MAP)
+	$(CC) $(SANFLAGS) -shared -o $@ $(CORE_O) $(HOOK_O) $(GEN_O) \
+		-Wl,--version-script=$(MAP) -Wl,-z,defs -Wl,-z,now -Wl,-z,relro \
+		-Wl,--exclude-libs,ALL $(PROTOBUF_C_A) $(LDLIBS_CORE)
+
+$(CORE_A): $(CORE_O) $(TOOL_ONLY_O) $(GEN_O)
+	@rm -f $@
+	ar rcs $@ $^
+
+# ---- tools ----
+$(BUILD)/%: src/tools/%.c $(CORE_A)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
+
+# ---- test fixtures: ordinary programs, built without the library ----
+$(BUILD)/fixtures/%: tests/fixtures/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -pthread $(SANFLAGS_FIXTURES) -o $@ $< -ldl
+
+# A library whose constructor calls connect() before ours runs.
+$(BUILD)/fixtures/libctor_connect.so: tests/fixtures/ctor/ctor_connect.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -fPIC -shared -o $@ $<
+
+$(BUILD)/fixtures/ctor_main: tests/fixtures/ctor/ctor_main.c $(BUILD)/fixtures/libctor_connect.so
+	$(CC) -std=gnu11 -O1 -g -o $@ $< -L$(BUILD)/fixtures -lctor_connect \
+		-Wl,-rpath,'$$ORIGIN'
+
+# ---- tests ----
+$(UNIT_BIN): $(UNIT_O) $(CORE_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $(UNIT_O) $(CORE_A) $(PROTOBUF_C_A) -lcriterion $(LDLIBS_CORE)
+
+$(INTEG_BIN): $(INTEG_O) $(CORE_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $(INTEG_O) $(CORE_A) $(PROTOBUF_C_A) -lcriterion $(LDLIBS_CORE)
+
+test-unit: $(UNIT_BIN)
+	$(UNIT_BIN) $(CRITERION_ARGS)
+
+test-integration: all $(INTEG_BIN)
+	scripts/run-integration.sh $(BUILD)
+
+test: test-unit test-integration
+
+check-exports: $(LIB)
+	scripts/check-exports.sh $(LIB) $(MAP)
+
+check-style:
+	scripts/check-style.sh
+
+# Installs what is missing, then: build + exports + style + tests, then the
+# unit tests under ASan+UBSan and the concurrency tests under TSan.
+check: deps
+	$(MAKE) --no-print-directory check-all
+
+check-all: all check-exports check-style test
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=asan test-unit
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan SAN=tsan test-unit \
+		CRITERION_ARGS="--filter='concurrency/*'"
+
+bench: all
+	scripts/bench.sh $(BUILD)
+
+demo:
+	scripts/demo.sh
+
+deps:
+	scripts/install-deps.sh
+
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libautotrace.so
+
+clean:
+	rm -rf $(BUILD)

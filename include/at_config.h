@@ -1,0 +1,111 @@
+/*
+ * at_config.h - settings read once from the environment (the OpenTelemetry
+ * SDK environment-variable specification plus a few AUTOTRACE_* knobs).
+ *
+ * The configuration is parsed once, at initialisation, into a struct that
+ * never changes afterwards, so hooks read it without locks.  All storage is
+ * inline (fixed-size buffers): parsing never allocates.
+ *
+ * Bad values never stop the host: each one produces exactly one warning line
+ * through the warn callback ("libautotrace: ..."), and the default is used.
+ * Unset or empty variables are silent and take the default.
+ */
+#ifndef AT_CONFIG_H
+#define AT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "at_sampler.h"
+
+#define AT_CFG_URL_MAX 1024
+#define AT_CFG_HOST_MAX 256
+#define AT_CFG_HEADERS_MAX 4096
+#define AT_CFG_STR_MAX 256
+#define AT_CFG_RESOURCE_MAX 4096
+#define AT_CFG_RESOURCE_ATTRS 32
+
+enum at_exporter_kind { AT_EXPORTER_OTLP = 0, AT_EXPORTER_NONE };
+enum at_compression { AT_COMPRESSION_NONE = 0, AT_COMPRESSION_GZIP };
+
+/* A parsed http:// URL. */
+struct at_endpoint {
+	char url[AT_CFG_URL_MAX];   /* full URL as used */
+	char host[AT_CFG_HOST_MAX]; /* without brackets for IPv6 literals */
+	char hostport[AT_CFG_HOST_MAX + 8]; /* Host header value */
+	uint16_t port;
+	char path[AT_CFG_URL_MAX]; /* starts with '/', includes any query */
+};
+
+/* One key=value pair of OTEL_RESOURCE_ATTRIBUTES (percent-decoded). */
+struct at_cfg_kv {
+	char *key; /* both point into at_config.resource_buf */
+	char *value;
+};
+
+struct at_config {
+	int sdk_disabled;                 /* OTEL_SDK_DISABLED */
+	enum at_exporter_kind exporter;   /* OTEL_TRACES_EXPORTER */
+	struct at_sampler sampler;        /* OTEL_TRACES_SAMPLER[_ARG] */
+
+	struct at_endpoint endpoint;      /* OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT */
+	/* Extra request headers, preformatted "Name: value\r\n" lines
+	 * (OTEL_EXPORTER_OTLP_HEADERS merged with the _TRACES_ variant,
+	 * which wins for a name present in both). */
+	char headers[AT_CFG_HEADERS_MAX];
+	uint32_t export_timeout_ms;       /* OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT */
+	enum at_compression compression;  /* OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION */
+
+	uint32_t bsp_schedule_delay_ms;   /* OTEL_BSP_SCHEDULE_DELAY (5000) */
+	uint32_t bsp_export_timeout_ms;   /* OTEL_BSP_EXPORT_TIMEOUT (30000) */
+	uint32_t bsp_max_queue_size;      /* OTEL_BSP_MAX_QUEUE_SIZE (2048) */
+	uint32_t bsp_max_export_batch;    /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE (512) */
+
+	uint32_t attr_count_limit;        /* OTEL_[SPAN_]ATTRIBUTE_COUNT_LIMIT */
+	uint32_t attr_value_len_limit;    /* OTEL_[SPAN_]ATTRIBUTE_VALUE_LENGTH_LIMIT; UINT32_MAX = none */
+	uint32_t event_count_limit;       /* OTEL_SPAN_EVENT_COUNT_LIMIT */
+	uint32_t event_attr_count_limit;  /* OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT */
+
+	/* service.name: OTEL_SERVICE_NAME, else from OTEL_RESOURCE_ATTRIBUTES,
+	 * else empty (the resource builder then uses
+	 * unknown_service:<process name>). */
+	char service_name[AT_CFG_STR_MAX];
+	/* The other OTEL_RESOURCE_ATTRIBUTES pairs (service.name removed). */
+	char resource_buf[AT_CFG_RESOURCE_MAX];
+	struct at_cfg_kv resource[AT_CFG_RESOURCE_ATTRS];
+	size_t n_resource;
+
+	int debug;                        /* AUTOTRACE_DEBUG */
+	int capture_command_line;         /* AUTOTRACE_CAPTURE_COMMAND_LINE */
+	uint32_t exit_timeout_ms;         /* AUTOTRACE_EXIT_TIMEOUT (3000) */
+};
+
+/* Environment lookup: returns the value or NULL.  Lets tests feed values. */
+typedef const char *(*at_getenv_fn)(const char *name, void *ud);
+/* Receives one complete warning line, without trailing newline. */
+typedef void (*at_warn_fn)(const char *line, void *ud);
+
+/* Fill *cfg with the defaults of every setting. */
+void at_config_defaults(struct at_config *cfg);
+
+/*
+ * Defaults, then every variable that lookup returns.  Each invalid value
+ * calls warn once with a line naming the variable, the bad value and the
+ * default used.  Never fails.
+ */
+void at_config_load(struct at_config *cfg, at_getenv_fn lookup, void *lookup_ud,
+		    at_warn_fn warn, void *warn_ud);
+
+/*
+ * Parse an http:// URL into *ep.  Returns 0, or -1 with *ep untouched
+ * (unsupported scheme such as https, bad port, empty host, too long).
+ */
+int at_endpoint_parse(const char *url, struct at_endpoint *ep);
+
+/*
+ * Parse a boolean the way the spec says: "true" (case-insensitive) is true,
+ * "false" is false; anything else is invalid (-1).
+ */
+int at_parse_bool(const char *s);
+
+#endif

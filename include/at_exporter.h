@@ -1,0 +1,67 @@
+/*
+ * at_exporter.h - the background exporter thread (the batch span processor).
+ *
+ * Started lazily by the first span that is enqueued (so processes that make
+ * no spans never get a thread), after fork again in the child.  It wakes
+ * every OTEL_BSP_SCHEDULE_DELAY, or early when a producer's ring crosses
+ * half full, drains every thread's ring in batches of at most
+ * OTEL_BSP_MAX_EXPORT_BATCH_SIZE, encodes each batch as OTLP/protobuf and
+ * POSTs it, retrying as the OTLP specification says (429/502/503/504 and
+ * connection failures, exponential backoff with jitter, Retry-After) within
+ * OTEL_BSP_EXPORT_TIMEOUT, then drops and counts.
+ *
+ * At exit the library's destructor asks for a final flush and waits for it
+ * at most min(AUTOTRACE_EXIT_TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT); a stuck
+ * exporter is never joined.
+ */
+#ifndef AT_EXPORTER_H
+#define AT_EXPORTER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Counters of the export side, printed by AUTOTRACE_DEBUG. */
+struct at_export_stats {
+	_Atomic uint64_t exported;        /* spans accepted by the collector */
+	_Atomic uint64_t rejected;        /* spans rejected (partial success) */
+	_Atomic uint64_t dropped_failed;  /* spans in batches that failed */
+	_Atomic uint64_t dropped_disabled;/* OTEL_TRACES_EXPORTER=none */
+	_Atomic uint64_t dropped_nomem;   /* no thread state / encode failed */
+	_Atomic uint64_t attempts;        /* HTTP requests tried */
+	_Atomic uint64_t failures;        /* attempts that failed */
+	_Atomic uint64_t retries;         /* attempts that were retries */
+};
+
+extern struct at_export_stats at_xstats;
+
+/* A producer filled its ring past half: wake the exporter (rarely called;
+ * costs a futex wake when the exporter sleeps). */
+void at_exporter_wake(void);
+
+/* Make sure the exporter thread runs (first enqueue).  Cheap when it does. */
+void at_exporter_ensure_started(void);
+
+/* Flush everything queued now and wait at most timeout_ms.  Returns 0 when
+ * the flush completed, -1 on timeout or when no exporter could run. */
+int at_exporter_flush(uint32_t timeout_ms);
+
+/* Library destructor: final flush within the exit bound, then the
+ * AUTOTRACE_DEBUG report. */
+void at_exporter_at_exit(void);
+
+/* Fork child: the thread is gone; forget it and its connection. */
+void at_exporter_after_fork_child(void);
+
+/*
+ * Tests and benchmarks: never start the thread; the caller drives exports
+ * with at_exporter_run_once() on its own thread.
+ */
+void at_exporter_manual(void);
+/* Drain every ring and export now, on the calling thread (which must not
+ * race with a running exporter thread).  Returns the spans exported. */
+uint64_t at_exporter_run_once(void);
+
+/* Is fd the exporter's socket?  (close() hook) */
+int at_exporter_owns_fd(int fd);
+
+#endif

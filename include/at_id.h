@@ -1,0 +1,41 @@
+/*
+ * at_id.h - trace and span ids: a per-thread xoshiro256** generator seeded
+ * from getrandom(2) (reseeded in a fork child, so parent and child never
+ * share a sequence).  Ids are never all-zero.
+ */
+#ifndef AT_ID_H
+#define AT_ID_H
+
+#include <stdint.h>
+
+struct at_rng {
+	uint64_t s[4];
+};
+
+/* Seed from getrandom; falls back to clock, pid and addresses. */
+void at_rng_seed(struct at_rng *r);
+
+static inline uint64_t at_rotl64(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static inline uint64_t at_rng_next(struct at_rng *r)
+{
+	uint64_t *s = r->s;
+	uint64_t result = at_rotl64(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = at_rotl64(s[3], 45);
+	return result;
+}
+
+void at_id_trace(struct at_rng *r, uint8_t out[16]);
+void at_id_span(struct at_rng *r, uint8_t out[8]);
+
+#endif

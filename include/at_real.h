@@ -1,0 +1,56 @@
+/*
+ * at_real.h - the one table of the real functions behind our hooks.
+ *
+ * Every function the library interposes, and every function its own I/O
+ * needs that could be interposed, is reached through a pointer resolved
+ * with dlsym(RTLD_NEXT) - never dlopen("libc.so.6"), which would skip other
+ * preloaded libraries in the chain.  Pointers are resolved all at once by
+ * at_real_resolve() (from the constructor) and one at a time, lazily, by
+ * the AT_REAL() accessor, because a hook can run before our constructor
+ * (another library's constructor calling connect()).  A symbol that cannot
+ * be found, or that resolves to our own hook, is replaced by a stub that
+ * fails with ENOSYS: the library never kills its host.
+ */
+#ifndef AT_REAL_H
+#define AT_REAL_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <poll.h>
+
+#include "at_compat.h"
+
+/* X(return type, name, parameter list) for every real libc function. */
+#define AT_REAL_LIBC(X)                                                    \
+	X(int, connect, (int, const struct sockaddr *, socklen_t))         \
+	X(int, close, (int))                                               \
+	X(int, socket, (int, int, int))                                    \
+	X(ssize_t, send, (int, const void *, size_t, int))                 \
+	X(ssize_t, recv, (int, void *, size_t, int))                       \
+	X(ssize_t, write, (int, const void *, size_t))                     \
+	X(ssize_t, read, (int, void *, size_t))                            \
+	X(ssize_t, sendmsg, (int, const struct msghdr *, int))             \
+	X(int, poll, (struct pollfd *, nfds_t, int))
+
+#define AT_REAL_DECL(ret, name, params)                                    \
+	extern ret(*at_real_##name) params;                                \
+	ret(*at_real_resolve_##name(void)) params;
+AT_REAL_LIBC(AT_REAL_DECL)
+#undef AT_REAL_DECL
+
+/* The real function: the cached pointer, resolved on first use. */
+#define AT_REAL(name)                                                      \
+	(AT_LIKELY(at_real_##name != NULL) ? at_real_##name                \
+					   : at_real_resolve_##name())
+
+/* Resolve every pointer now (constructor).  Idempotent, thread-safe. */
+void at_real_resolve(void);
+
+/*
+ * dlsym(RTLD_NEXT, name), treating a miss or our own definition (self) as
+ * not found.  For optional libraries (libpq, libcurl) resolved later.
+ */
+void *at_real_lookup(const char *name, void *self);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * at_receiver.h - an embedded OTLP/HTTP trace receiver on a loopback port.
+ *
+ * Accepts POST /v1/traces with Content-Type application/x-protobuf
+ * (optionally Content-Encoding: gzip; Content-Length or chunked bodies;
+ * keep-alive; several concurrent clients), decodes the
+ * ExportTraceServiceRequest with the project's protobuf-c code, keeps every
+ * decoded request, and answers 200 with an empty ExportTraceServiceResponse
+ * - or with whatever response was scripted with at_receiver_script().
+ * Garbage gets a 400 (bad body), 404 (other path), 405 (other method) or
+ * 415 (other content type) and the receiver goes on.
+ *
+ * It is used by the integration tests as the collector, and by the
+ * autotrace command as its embedded receiver.  It is not part of
+ * libautotrace.so.  One background thread serves all connections.
+ */
+#ifndef AT_RECEIVER_H
+#define AT_RECEIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
+	at_otlp_request;
+typedef Opentelemetry__Proto__Trace__V1__Span at_otlp_span;
+typedef Opentelemetry__Proto__Resource__V1__Resource at_otlp_resource;
+typedef Opentelemetry__Proto__Common__V1__InstrumentationScope at_otlp_scope;
+typedef Opentelemetry__Proto__Common__V1__KeyValue at_otlp_kv;
+
+struct at_receiver;
+
+struct at_receiver_opts {
+	const char *bind_addr; /* default "127.0.0.1" ("::1" works too) */
+	uint16_t port;         /* 0: an ephemeral port */
+	/* If set, every accepted request body (after gzip decoding) is also
+	 * written to save_dir/req-<n>.pb, for independent decoders. */
+	const char *save_dir;
+	/* Called on the receiver thread for each decoded request, after it
+	 * was stored.  May be NULL. */
+	void (*on_request)(const at_otlp_request *req, void *ud);
+	void *ud;
+};
+
+/* Start listening.  NULL with errno set on failure (e.g. EADDRINUSE). */
+struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts);
+uint16_t at_receiver_port(const struct at_receiver *r);
+/* Stop the thread, close every socket, free every stored request. */
+void at_receiver_stop(struct at_receiver *r);
+
+/*
+ * Script the answers to the next count requests (queued after any earlier
+ * script): HTTP status, an optional Retry-After value, and for status 200
+ * an optional partial success (rejected > 0 with message).  Requests
+ * answered with a non-200 status are counted but NOT stored.  Special
+ * status values: -1 = accept the connection's request but never answer
+ * (blackhole, until stop); -2 = close the connection without answering.
+ */
+void at_receiver_script(struct at_receiver *r, int count, int status,
+			const char *retry_after, int64_t rejected,
+			const char *message);
+
+/* Requests received (all, including refused and garbage). */
+size_t at_receiver_request_count(struct at_receiver *r);
+/* Spans in stored (accepted) requests. */
+size_t at_receiver_span_count(struct at_receiver *r);
+/* Wait until at least n spans are stored: 0, or -1 on timeout. */
+int at_receiver_wait_spans(struct at_receiver *r, size_t n, int timeout_ms);
+/* Wait until at least n requests arrived: 0, or -1 on timeout. */
+int at_receiver_wait_requests(struct at_receiver *r, size_t n, int timeout_ms);
+
+/* One stored span with the resource and scope it came with. */
+struct at_rx_span {
+	const at_otlp_span *span;
+	const at_otlp_resource *resource;
+	const at_otlp_scope *scope;
+	const char *content_encoding; /* "gzip" or "" for the request */
+};
+
+/*
+ * Copy pointers to every stored span (in arrival order) into out (at most
+ * cap); returns the total number stored.  The pointers stay valid until
+ * at_receiver_clear() or at_receiver_stop().
+ */
+size_t at_receiver_spans(struct at_receiver *r, struct at_rx_span *out,
+			 size_t cap);
+/* Forget every stored request. */
+void at_receiver_clear(struct at_receiver *r);
+
+/* ---- helpers over decoded messages (tests, tools) ---- */
+
+/* The attribute key of a span/resource attribute list, or NULL. */
+const at_otlp_kv *at_otlp_find_attr(at_otlp_kv *const *attrs, size_t n,
+				    const char *key);
+/* String value of that attribute, or NULL if absent / not a string. */
+const char *at_otlp_attr_str(at_otlp_kv *const *attrs, size_t n,
+			     const char *key);
+/* Int value in *out: 0, or -1 if absent / not an int. */
+int at_otlp_attr_int(at_otlp_kv *const *attrs, size_t n, const char *key,
+		     int64_t *out);
+
+#endif

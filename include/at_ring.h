@@ -1,0 +1,82 @@
+/*
+ * at_ring.h - a single-producer single-consumer byte ring of span records.
+ *
+ * The producer is the thread that owns the ring (it ends spans); the
+ * consumer is the exporter thread.  Each side writes only its own
+ * counters, on its own cache line, and keeps a cached copy of the other
+ * side's, refreshed only when the cached view says the ring is full (or,
+ * for the consumer, empty): the common push is a bounds check, a memcpy
+ * and a release store.
+ *
+ * Records are 8-byte aligned, start with a uint32 size, and never wrap: a
+ * record that does not fit before the end of the buffer is preceded by a
+ * padding marker that fills the rest of the buffer.  Besides its bytes, the
+ * ring bounds the number of records queued (max_records).
+ */
+#ifndef AT_RING_H
+#define AT_RING_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "at_compat.h"
+
+#define AT_RING_PAD 0xffffffffu
+
+struct at_ring {
+	/* constant after init */
+	uint8_t *buf;
+	uint64_t cap; /* power of two, multiple of 8 */
+	uint64_t max_records;
+
+	/* producer side */
+	_Alignas(AT_CACHELINE) _Atomic uint64_t head; /* bytes produced */
+	_Atomic uint64_t pushed;                       /* records produced */
+	uint64_t cached_tail;
+	uint64_t cached_popped;
+
+	/* consumer side */
+	_Alignas(AT_CACHELINE) _Atomic uint64_t tail; /* bytes consumed */
+	_Atomic uint64_t popped;                       /* records consumed */
+};
+
+void at_ring_init(struct at_ring *r, void *buf, uint64_t cap,
+		  uint64_t max_records);
+
+/*
+ * Producer: reserve room for a record of size bytes (multiple of 8, at
+ * most cap / 2).  Returns where to write it, or NULL if the ring is full.
+ * The record becomes visible to the consumer at at_ring_commit().
+ */
+void *at_ring_reserve(struct at_ring *r, uint32_t size);
+void at_ring_commit(struct at_ring *r, uint32_t size);
+
+/* Producer: bytes in use by the producer's (possibly stale) view. */
+static inline uint64_t at_ring_used_hint(const struct at_ring *r)
+{
+	return atomic_load_explicit(&r->head, memory_order_relaxed) -
+	       r->cached_tail;
+}
+
+/* Producer: refresh the cached consumer counters; returns bytes in use. */
+uint64_t at_ring_used_refresh(struct at_ring *r);
+
+/*
+ * Consumer: the next record, or NULL if empty.  The record stays valid
+ * until at_ring_pop().
+ */
+const void *at_ring_peek(struct at_ring *r);
+void at_ring_pop(struct at_ring *r);
+
+/* Consumer view: is anything queued? */
+static inline int at_ring_empty(struct at_ring *r)
+{
+	return atomic_load_explicit(&r->head, memory_order_acquire) ==
+	       atomic_load_explicit(&r->tail, memory_order_relaxed);
+}
+
+/* Drop everything queued (fork child; no concurrent consumer). */
+void at_ring_reset(struct at_ring *r);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * at_sampler.h - the OpenTelemetry samplers selectable with
+ * OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG.
+ *
+ * The ratio decision derives from the trace id only (the lower 8 bytes,
+ * big-endian, shifted right by one, compared with ratio * 2^63 - the rule
+ * the Go and Java SDKs use), so every process of one trace decides alike.
+ * Parent-based samplers follow the parent's sampled flag, local or remote.
+ */
+#ifndef AT_SAMPLER_H
+#define AT_SAMPLER_H
+
+#include <stdint.h>
+
+enum at_sampler_kind {
+	AT_SAMPLER_ALWAYS_ON = 0,
+	AT_SAMPLER_ALWAYS_OFF,
+	AT_SAMPLER_TRACEIDRATIO,
+	AT_SAMPLER_PARENTBASED_ALWAYS_ON,
+	AT_SAMPLER_PARENTBASED_ALWAYS_OFF,
+	AT_SAMPLER_PARENTBASED_TRACEIDRATIO,
+};
+
+struct at_sampler {
+	enum at_sampler_kind kind;
+	uint64_t threshold; /* ratio samplers: sample iff key < threshold */
+	int ratio_all;      /* ratio >= 1: sample everything */
+};
+
+/* ratio is clamped to [0, 1]. */
+void at_sampler_init(struct at_sampler *s, enum at_sampler_kind kind,
+		     double ratio);
+
+/* Name of a sampler kind as the environment variable spells it. */
+const char *at_sampler_name(enum at_sampler_kind kind);
+
+/*
+ * Decide for a new span.  has_parent: there is a valid parent context
+ * (local or remote); parent_sampled: its sampled flag.
+ * Returns 1 to record and export the span, 0 to only propagate it.
+ */
+int at_sampler_decide(const struct at_sampler *s, const uint8_t trace_id[16],
+		      int has_parent, int parent_sampled);
+
+#endif

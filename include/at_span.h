@@ -1,0 +1,259 @@
+/*
+ * at_span.h - spans: a fixed-size, allocation-free record of one operation.
+ *
+ * A span is caller-owned storage (usually on the hook's stack, or in the
+ * state a hook keeps for a connection).  at_span_start() fills its ids
+ * from the thread's active span (or the process's TRACEPARENT, or a new
+ * trace), decides sampling and makes it the thread's active span.
+ * Attributes and events are copied into the span itself: keys and event
+ * names are static strings (pointers that live as long as the library),
+ * string values go into a small arena at the end of the struct.
+ * at_span_end() takes the end time, removes the span from the thread's
+ * context stack and, if sampled, copies the used part of the span into the
+ * thread's ring buffer as a compact record (struct at_span_hdr followed by
+ * the used attributes, events, event attributes and arena bytes).
+ *
+ * An unsampled span costs an id and a context-stack slot: no clock read,
+ * no attribute copy, nothing enqueued; it still propagates its context.
+ *
+ * Limits: at most AT_SPAN_MAX_ATTRS attributes (further ones are counted in
+ * dropped_attrs), AT_SPAN_MAX_EVENTS events, AT_SPAN_ARENA bytes of strings
+ * (a value that does not fit is truncated, at a UTF-8 boundary).  The OTel
+ * limits from the environment can only lower these.
+ *
+ * Storage rules: a started span's storage must stay valid (mapped) until
+ * the span is ended, from whichever thread ends it; a span ended on
+ * another thread than the one that started it leaves a stale entry on the
+ * starter's context stack, which is recognised (state and id) and skipped.
+ *
+ * None of these functions allocates, locks or makes a system call except
+ * the first span of a thread (which maps the thread's state) and the rare
+ * exporter wake-up when a ring crosses half full.
+ */
+#ifndef AT_SPAN_H
+#define AT_SPAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "at_traceparent.h"
+
+#define AT_SPAN_MAX_ATTRS 32
+#define AT_SPAN_MAX_EVENTS 4
+#define AT_SPAN_MAX_EVENT_ATTRS 8 /* shared by all events of a span */
+#define AT_SPAN_ARENA 2048
+#define AT_SPAN_NAME_MAX 128
+
+/* Same values as OTLP's Span.SpanKind. */
+enum at_span_kind {
+	AT_KIND_INTERNAL = 1,
+	AT_KIND_SERVER = 2,
+	AT_KIND_CLIENT = 3,
+	AT_KIND_PRODUCER = 4,
+	AT_KIND_CONSUMER = 5,
+};
+
+/* Same values as OTLP's Status.StatusCode. */
+enum at_status_code {
+	AT_STATUS_UNSET = 0,
+	AT_STATUS_OK = 1,
+	AT_STATUS_ERROR = 2,
+};
+
+enum at_attr_type {
+	AT_ATTR_STRING = 0,
+	AT_ATTR_INT,
+	AT_ATTR_DOUBLE,
+	AT_ATTR_BOOL,
+};
+
+/* A string stored in the span's arena. */
+struct at_str {
+	uint16_t off;
+	uint16_t len;
+};
+
+struct at_attr {
+	const char *key; /* static string */
+	uint8_t type;    /* enum at_attr_type */
+	union {
+		int64_t i;
+		double d;
+		int64_t b; /* 0 or 1 */
+		struct at_str s;
+	} v;
+};
+
+struct at_event {
+	const char *name; /* static string */
+	uint64_t time_unix_ns;
+	uint8_t first_attr; /* index into ev_attrs */
+	uint8_t n_attrs;
+	uint8_t dropped_attrs;
+};
+
+enum at_span_state {
+	AT_SPAN_FREE = 0,     /* never started, or ended */
+	AT_SPAN_RECORDING,    /* started, sampled */
+	AT_SPAN_PROPAGATING,  /* started, not sampled: ids only */
+};
+
+/* The fixed part of a span; also the header of a ring record. */
+struct at_span_hdr {
+	uint32_t rec_size;   /* record: total bytes incl. header, multiple of 8 */
+	uint16_t arena_used;
+	uint8_t n_attrs;
+	uint8_t n_events;
+	uint8_t n_ev_attrs;
+	uint8_t kind;        /* enum at_span_kind */
+	uint8_t status_code; /* enum at_status_code */
+	uint8_t state;       /* enum at_span_state */
+	uint8_t has_parent;
+	uint8_t parent_is_remote;
+	uint8_t on_stack;    /* pushed on the starting thread's stack */
+	uint8_t pad_[5];
+	uint32_t dropped_attrs;
+	uint32_t dropped_events;
+	struct at_span_context ctx; /* this span's trace id, span id, flags */
+	uint8_t parent_span_id[8];
+	uint8_t pad2_[7];
+	uint64_t start_unix_ns;
+	uint64_t end_unix_ns;
+	uint64_t start_mono_ns;
+	struct at_str name;
+	struct at_str status_message;
+	struct at_str tracestate;
+	uint16_t pad3_;
+};
+
+struct at_span {
+	struct at_span_hdr h;
+	struct at_attr attrs[AT_SPAN_MAX_ATTRS];
+	struct at_event events[AT_SPAN_MAX_EVENTS];
+	struct at_attr ev_attrs[AT_SPAN_MAX_EVENT_ATTRS];
+	char arena[AT_SPAN_ARENA];
+};
+
+/* ---- record accessors (a record is a serialised, ended span) ---- */
+
+static inline const struct at_attr *at_rec_attrs(const struct at_span_hdr *r)
+{
+	return (const struct at_attr *)(const void *)(r + 1);
+}
+
+static inline const struct at_event *at_rec_events(const struct at_span_hdr *r)
+{
+	return (const struct at_event *)(const void *)(at_rec_attrs(r) + r->n_attrs);
+}
+
+static inline const struct at_attr *at_rec_ev_attrs(const struct at_span_hdr *r)
+{
+	return (const struct at_attr *)(const void *)(at_rec_events(r) + r->n_events);
+}
+
+static inline const char *at_rec_arena(const struct at_span_hdr *r)
+{
+	return (const char *)(const void *)(at_rec_ev_attrs(r) + r->n_ev_attrs);
+}
+
+/* Size of the record for span s (header + used parts, rounded up to 8). */
+size_t at_span_record_size(const struct at_span *s);
+
+/* Serialise s into dst (at least at_span_record_size(s) bytes). */
+void at_span_serialize(const struct at_span *s, void *dst);
+
+/* ---- lifecycle ---- */
+
+/*
+ * Start s as a child of the calling thread's active span; if there is
+ * none, of the process's TRACEPARENT environment context; else as the root
+ * of a new trace.  s becomes the thread's active span.
+ * Returns true if the span was started (recording or propagating), false
+ * if tracing is off or the thread cannot trace (s is then left FREE and
+ * every other call on it is a no-op).
+ */
+bool at_span_start(struct at_span *s, const char *name, size_t name_len,
+		   enum at_span_kind kind);
+
+/*
+ * Like at_span_start, with an explicit parent: the remote context parent
+ * (with its tracestate, may be NULL/0) or, if parent is NULL, a new root
+ * regardless of the active span.  activate: make s the thread's active
+ * span.
+ */
+bool at_span_start_with_parent(struct at_span *s, const char *name,
+			       size_t name_len, enum at_span_kind kind,
+			       const struct at_span_context *parent,
+			       const char *tracestate, size_t tracestate_len,
+			       bool activate);
+
+/* End s now: take the end time, deactivate it, enqueue it if sampled. */
+void at_span_end(struct at_span *s);
+
+/* End without exporting (and without counting it as dropped). */
+void at_span_discard(struct at_span *s);
+
+static inline bool at_span_started(const struct at_span *s)
+{
+	return s->h.state != AT_SPAN_FREE;
+}
+
+static inline bool at_span_recording(const struct at_span *s)
+{
+	return s->h.state == AT_SPAN_RECORDING;
+}
+
+/* Rename (the name is copied; the old one stays in the arena). */
+void at_span_set_name(struct at_span *s, const char *name, size_t len);
+
+/* ---- attributes: key must be a static string; a key set twice keeps
+ * the last value ---- */
+void at_span_set_str(struct at_span *s, const char *key, const char *val,
+		     size_t len);
+void at_span_set_cstr(struct at_span *s, const char *key, const char *val);
+void at_span_set_int(struct at_span *s, const char *key, int64_t val);
+void at_span_set_double(struct at_span *s, const char *key, double val);
+void at_span_set_bool(struct at_span *s, const char *key, bool val);
+
+/* Status: msg only kept for AT_STATUS_ERROR (as the spec says). */
+void at_span_set_status(struct at_span *s, enum at_status_code code,
+			const char *msg, size_t msg_len);
+
+/*
+ * Add an event named name (static string) at the current time, with up to
+ * two string attributes (keys static; pass NULL key to omit).
+ */
+void at_span_add_event(struct at_span *s, const char *name,
+		       const char *k1, const char *v1, size_t v1_len,
+		       const char *k2, const char *v2, size_t v2_len);
+
+/*
+ * Mark the span failed because of errno value err: status ERROR with the
+ * error's description, error.type = the errno name ("ECONNREFUSED").
+ */
+void at_span_set_errno(struct at_span *s, int err);
+
+/*
+ * The process-wide remote parent from the TRACEPARENT/TRACESTATE
+ * environment carrier, used by spans started with no active span.  Set
+ * once at initialisation (before any span), never changed after.
+ */
+void at_span_set_env_parent(const struct at_span_context *ctx,
+			    const char *tracestate, size_t len);
+
+/* The tracestate a span propagates (its arena; may be empty). */
+static inline const char *at_span_tracestate(const struct at_span *s,
+					     size_t *len)
+{
+	*len = s->h.tracestate.len;
+	return s->arena + s->h.tracestate.off;
+}
+
+/* The context to propagate for s (valid once started). */
+static inline const struct at_span_context *at_span_ctx(const struct at_span *s)
+{
+	return &s->h.ctx;
+}
+
+#endif

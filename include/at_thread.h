@@ -1,0 +1,100 @@
+/*
+ * at_thread.h - per-thread state: the context stack, the id generator, the
+ * ring of finished spans and the thread's counters.
+ *
+ * Allocated with one mmap() on a thread's first span (not malloc: that first
+ * span may come from a hook running in a signal handler or inside the
+ * host's allocator), reached through one initial-exec TLS pointer, and
+ * linked into a global registry that the exporter walks.  Registration is a
+ * lock-free push at the head; only the exporter unlinks (after the thread
+ * exited and its ring is drained), so producers never contend.
+ *
+ * Thread exit: a pthread key destructor marks the state exited and clears
+ * the TLS pointer; the exporter drains and unmaps it.  Fork: the child keeps
+ * only the forking thread's state, with its ring emptied (those spans
+ * belong to the parent, which exports them) and its generator reseeded.
+ */
+#ifndef AT_THREAD_H
+#define AT_THREAD_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "at_compat.h"
+#include "at_id.h"
+#include "at_ring.h"
+#include "at_span.h"
+
+#define AT_STACK_DEPTH 16
+#define AT_THREAD_RING_BYTES (256u * 1024u)
+
+/* An active span: the span and its id (to detect a span ended elsewhere). */
+struct at_ctx_entry {
+	struct at_span *span;
+	uint8_t span_id[8];
+};
+
+struct at_thread_stats {
+	_Atomic uint64_t started;      /* spans started (sampled or not) */
+	_Atomic uint64_t sampled;      /* spans started recording */
+	_Atomic uint64_t dropped_full; /* ended, but the ring was full */
+	_Atomic uint64_t dropped_depth;/* context stack overflow */
+};
+
+struct at_thread {
+	struct at_rng rng;
+	uint32_t depth;
+	uint32_t pad_;
+	struct at_ctx_entry stack[AT_STACK_DEPTH];
+	struct at_thread_stats stats;
+
+	/* registry (exporter) */
+	struct at_thread *next;
+	_Atomic int exited;
+	pid_t tid;
+
+	struct at_ring ring; /* buffer follows the struct in the mapping */
+};
+
+extern AT_TLS struct at_thread *at_self;
+
+/* The calling thread's state, created on first use; NULL if it cannot be
+ * (mapping failed, or the thread is exiting). */
+struct at_thread *at_thread_create(void);
+
+static inline struct at_thread *at_thread_get(void)
+{
+	struct at_thread *t = at_self;
+	if (AT_LIKELY(t != NULL))
+		return t;
+	return at_thread_create();
+}
+
+/* Head of the registry (exporter). */
+struct at_thread *at_thread_registry(void);
+
+/*
+ * Exporter: unlink and unmap every exited thread whose ring is empty,
+ * adding its counters to *acc.  Must only be called by the exporter.
+ */
+void at_thread_reap(struct at_thread_stats *acc);
+
+/* Sum of every registered thread's counters plus acc. */
+void at_thread_stats_sum(const struct at_thread_stats *acc,
+			 uint64_t out[4]);
+
+/* Fork child: keep only the calling thread's state (emptied, reseeded). */
+void at_thread_after_fork_child(void);
+
+/* ---- context stack (the calling thread's active spans) ---- */
+
+/* The active span, or NULL.  Entries for spans that were ended (possibly
+ * by another thread) are skipped and popped. */
+struct at_span *at_context_current(struct at_thread *t);
+/* Push s: 0, or -1 if the stack is full (counted). */
+int at_context_push(struct at_thread *t, struct at_span *s);
+/* Remove s wherever it is on the calling thread's stack. */
+void at_context_remove(struct at_thread *t, struct at_span *s);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * at_transport.h - a minimal HTTP/1.1 client for POSTing OTLP requests to
+ * the collector, over the real libc functions.
+ *
+ * One persistent connection (keep-alive), opened lazily and opened again
+ * after any error, after the server closes it, or when the socket was
+ * taken from us (the host closed our fd, or put another file at its
+ * number: the socket's identity is checked before each use).  Every step is
+ * bounded by a deadline (non-blocking socket + poll).  Responses are read
+ * with Content-Length, chunked, or until close.
+ */
+#ifndef AT_TRANSPORT_H
+#define AT_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "at_buf.h"
+#include "at_config.h"
+
+struct at_transport {
+	const struct at_endpoint *ep;
+	const char *extra_headers; /* "Name: value\r\n" lines */
+	int fd;                    /* -1 when not connected */
+	dev_t dev;                 /* identity of our socket */
+	ino_t ino;
+	struct at_buf req;         /* request head */
+	struct at_buf in;          /* response bytes */
+};
+
+struct at_http_response {
+	int status;               /* HTTP status code */
+	int64_t retry_after_ms;   /* from Retry-After, -1 if none/invalid */
+	struct at_buf body;       /* decoded body (owned by the caller) */
+};
+
+void at_transport_init(struct at_transport *t, const struct at_endpoint *ep,
+		       const char *extra_headers);
+
+/*
+ * POST body to the endpoint with Content-Type application/x-protobuf
+ * (content_encoding: NULL or "gzip").  deadline_ns is a monotonic time.
+ * Returns 0 when an HTTP response was read (see resp->status), or a
+ * negative errno: -ECONNREFUSED, -ETIMEDOUT, -ECONNRESET, -EPROTO (bad
+ * response)...  resp->body must be initialised by the caller.
+ */
+int at_transport_post(struct at_transport *t, const uint8_t *body, size_t len,
+		      const char *content_encoding, uint64_t deadline_ns,
+		      struct at_http_response *resp);
+
+/* Close the connection (if still ours). */
+void at_transport_close(struct at_transport *t);
+/* Fork child: forget the inherited connection (close our copy). */
+void at_transport_forget(struct at_transport *t);
+
+#endif

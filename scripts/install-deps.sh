@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install what building and testing libautotrace needs on Debian 12, only
+# if it is missing.  Needs root for apt-get; otherwise prints the command.
+#
+#   scripts/install-deps.sh          build + test dependencies
+#   scripts/install-deps.sh --build  only what `make` needs
+set -euo pipefail
+
+build_pkgs=(gcc make libc6-dev protobuf-c-compiler libprotobuf-c-dev zlib1g-dev)
+test_pkgs=(libcriterion-dev curl python3 nodejs npm)
+
+pkgs=("${build_pkgs[@]}")
+[ "${1:-}" = "--build" ] || pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# node/npm may come from elsewhere than Debian's packages: accept them.
+filtered=()
+for p in "${missing[@]}"; do
+	case "$p" in
+	nodejs) command -v node >/dev/null 2>&1 && continue ;;
+	npm) command -v npm >/dev/null 2>&1 && continue ;;
+	python3) command -v python3 >/dev/null 2>&1 && continue ;;
+	esac
+	filtered+=("$p")
+done
+missing=("${filtered[@]}")
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "libautotrace: missing packages: ${missing[*]}" >&2
+	echo "libautotrace: run as root: apt-get install -y ${missing[*]}" >&2
+	exit 1
+fi
+echo "libautotrace: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

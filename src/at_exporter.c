@@ -1,0 +1,503 @@
+/*
+ * at_exporter.c - the exporter thread: batching, encoding, sending,
+ * retrying, and the exit flush.
+ *
+ * DESIGN
+ *
+ * What runs here.  Everything that is slow or may block: walking the
+ * threads' rings, copying records into a batch, protobuf encoding, gzip,
+ * name resolution and the HTTP exchange with the collector.  The host's
+ * threads only ever append to their own ring (at_span.c).
+ *
+ * Waking.  The thread sleeps on a futex word with a timeout of
+ * OTEL_BSP_SCHEDULE_DELAY.  A producer whose ring passes half full sets the
+ * word and wakes it - one system call, and only when the word was clear,
+ * so a burst costs one wake per exporter cycle, not one per span.
+ *
+ * Batching.  A cycle drains every ring, round-robin from a rotating start
+ * so that no thread starves, into batches of at most
+ * OTEL_BSP_MAX_EXPORT_BATCH_SIZE records, copied out of the rings so ring
+ * space is released before the (slow) export.  One request per batch.
+ *
+ * Retrying.  Per the OTLP spec (at_retry.c), within OTEL_BSP_EXPORT_TIMEOUT
+ * per batch; each attempt within OTEL_EXPORTER_OTLP_TIMEOUT.  Waiting
+ * between attempts is a futex wait too, so the exit flush can shorten it.
+ * A batch that runs out of attempts or time is dropped and counted; while
+ * the exporter retries, producers keep filling their rings and drop (and
+ * count) when those are full - they never wait for the collector.
+ *
+ * Exit.  The library destructor bumps flush_req, wakes the thread and
+ * waits on flush_done for at most min(AUTOTRACE_EXIT_TIMEOUT,
+ * OTEL_BSP_EXPORT_TIMEOUT); it also publishes that deadline so retries
+ * stop at it.  The thread is never joined: if it is stuck in a blackholed
+ * connection, process exit simply ends it.
+ *
+ * Fork.  The child has no exporter thread: the child handler forgets it
+ * (running = 0), drops the inherited connection and resets the counters;
+ * the child's first span starts a new thread.  The reap lock is
+ * re-initialised, since the parent's exporter may have held it.
+ *
+ * Signals.  The thread is created with every signal blocked, so the host's
+ * handlers never run on it, and it holds the reentrancy guard for its whole
+ * life, so nothing it does is traced.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "at_clock.h"
+#include "at_exporter.h"
+#include "at_gzip.h"
+#include "at_init.h"
+#include "at_log.h"
+#include "at_otlp.h"
+#include "at_resource.h"
+#include "at_retry.h"
+#include "at_thread.h"
+#include "at_transport.h"
+
+struct at_export_stats at_xstats;
+
+enum { EXP_IDLE = 0, EXP_RUNNING, EXP_FAILED };
+
+static _Atomic int running;
+static _Atomic uint32_t wake_word;   /* 1: work requested */
+static _Atomic uint32_t flush_req;   /* flush requests made */
+static _Atomic uint32_t flush_done;  /* flush requests completed */
+static _Atomic uint32_t exit_word;   /* bumped when exit_deadline is set */
+static _Atomic uint64_t exit_deadline; /* monotonic ns, 0: none */
+static _Atomic int exporter_fd = -1;
+
+static pthread_mutex_t reap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct at_thread_stats reaped;
+
+/* Exporter-thread-only state. */
+static struct at_transport transport;
+static struct at_resource resource;
+static pid_t resource_pid;
+static struct at_buf batch;
+static struct at_buf body;
+static struct at_buf gz;
+static struct at_http_response resp;
+static size_t *rec_off;
+static const struct at_span_hdr **recs;
+static size_t rec_cap;
+static unsigned rotate;
+static struct at_rng jitter;
+
+static long futex(_Atomic uint32_t *w, int op, uint32_t val,
+		  const struct timespec *ts)
+{
+	return syscall(SYS_futex, (uint32_t *)w, op, val, ts, NULL, 0);
+}
+
+static void futex_wait_ns(_Atomic uint32_t *w, uint32_t val, uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000u),
+			       .tv_nsec = (long)(ns % 1000000000u) };
+	futex(w, FUTEX_WAIT_PRIVATE, val, &ts);
+}
+
+static void futex_wake_all(_Atomic uint32_t *w)
+{
+	futex(w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+}
+
+void at_exporter_wake(void)
+{
+	if (atomic_load_explicit(&wake_word, memory_order_relaxed) == 0) {
+		atomic_store_explicit(&wake_word, 1, memory_order_release);
+		futex_wake_all(&wake_word);
+	}
+}
+
+int at_exporter_owns_fd(int fd)
+{
+	struct stat st;
+
+	if (AT_LIKELY(fd != atomic_load_explicit(&exporter_fd,
+						 memory_order_relaxed)) ||
+	    fd < 0)
+		return 0;
+	/* Same number: is it still our socket? */
+	return fstat(fd, &st) == 0 && st.st_dev == transport.dev &&
+	       st.st_ino == transport.ino;
+}
+
+/* ---- batching ---- */
+
+static int ensure_rec_cap(size_t n)
+{
+	if (n <= rec_cap)
+		return 0;
+	size_t cap = rec_cap ? rec_cap * 2 : 256;
+	while (cap < n)
+		cap *= 2;
+	size_t *o = realloc(rec_off, cap * sizeof(*o));
+	if (!o)
+		return -1;
+	rec_off = o;
+	const struct at_span_hdr **r = realloc(recs, cap * sizeof(*r));
+	if (!r)
+		return -1;
+	recs = r;
+	rec_cap = cap;
+	return 0;
+}
+
+/* Move up to max records from the rings into the batch.  Returns how many. */
+static size_t collect(size_t max)
+{
+	struct at_thread *head = at_thread_registry(), *t;
+	size_t n = 0, nthreads = 0, skip;
+
+	at_buf_reset(&batch);
+	for (t = head; t; t = t->next)
+		nthreads++;
+	if (!nthreads || ensure_rec_cap(max) != 0)
+		return 0;
+	skip = rotate++ % nthreads;
+	for (size_t pass = 0; pass < 2 && n < max; pass++) {
+		size_t i = 0;
+		for (t = head; t && n < max; t = t->next, i++) {
+			const struct at_span_hdr *r;
+
+			if ((pass == 0) != (i >= skip))
+				continue;
+			while (n < max && (r = at_ring_peek(&t->ring))) {
+				rec_off[n] = batch.len;
+				if (at_buf_append(&batch, r, r->rec_size)) {
+					atomic_fetch_add(&at_xstats.dropped_nomem,
+							 1);
+				} else {
+					n++;
+				}
+				at_ring_pop(&t->ring);
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		recs[i] = (const struct at_span_hdr *)(const void *)(batch.data +
+								   rec_off[i]);
+	return n;
+}
+
+/* ---- sending ---- */
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Sleep until `until` (monotonic ns) unless the exit deadline comes
+ * first.  Returns 0, or -1 if the batch must be given up. */
+static int backoff_sleep(uint64_t until, uint64_t budget_end)
+{
+	for (;;) {
+		uint64_t now = at_mono_ns();
+		uint64_t ex = atomic_load(&exit_deadline);
+		uint32_t seen = atomic_load(&exit_word);
+
+		if (ex && ex < budget_end)
+			budget_end = ex;
+		if (until > budget_end)
+			return -1;
+		if (now >= until)
+			return 0;
+		futex_wait_ns(&exit_word, seen, until - now);
+	}
+}
+
+static void export_batch(size_t n)
+{
+	const uint8_t *payload;
+	size_t payload_len;
+	const char *encoding = NULL;
+	uint64_t start = at_mono_ns();
+	uint64_t budget_end = start +
+			      (uint64_t)at_cfg.bsp_export_timeout_ms * 1000000u;
+
+	if (resource_pid != getpid()) {
+		resource_pid = getpid();
+		at_resource_build(&resource, &at_cfg, resource_pid);
+	}
+	at_buf_reset(&body);
+	if (at_otlp_encode(recs, n, &resource, &body) != 0) {
+		atomic_fetch_add(&at_xstats.dropped_nomem, n);
+		return;
+	}
+	payload = body.data;
+	payload_len = body.len;
+	if (at_cfg.compression == AT_COMPRESSION_GZIP &&
+	    at_gzip_compress(body.data, body.len, &gz) == 0) {
+		payload = gz.data;
+		payload_len = gz.len;
+		encoding = "gzip";
+	}
+
+	for (unsigned attempt = 1;; attempt++) {
+		uint64_t now = at_mono_ns();
+		uint64_t ex = atomic_load(&exit_deadline);
+		uint64_t end = min_u64(budget_end,
+				       now + (uint64_t)at_cfg.export_timeout_ms *
+						     1000000u);
+		enum at_retry_verdict v;
+		uint64_t delay_ms;
+		int rc;
+
+		if (ex)
+			end = min_u64(end, ex);
+		atomic_fetch_add(&at_xstats.attempts, 1);
+		if (attempt > 1)
+			atomic_fetch_add(&at_xstats.retries, 1);
+		rc = at_transport_post(&transport, payload, payload_len,
+				       encoding, end, &resp);
+		atomic_store(&exporter_fd, transport.fd);
+		v = at_retry_classify(rc, resp.status);
+		if (v == AT_RETRY_DONE) {
+			int64_t rejected = 0;
+			char msg[256] = "";
+
+			at_otlp_parse_response(resp.body.data, resp.body.len,
+					       &rejected, msg, sizeof(msg));
+			if (rejected < 0 || (uint64_t)rejected > n)
+				rejected = (int64_t)n;
+			atomic_fetch_add(&at_xstats.exported,
+					 n - (uint64_t)rejected);
+			atomic_fetch_add(&at_xstats.rejected,
+					 (uint64_t)rejected);
+			if (rejected && at_cfg.debug)
+				at_log_warn("collector rejected %lld spans: %s",
+					    (long long)rejected, msg);
+			return;
+		}
+		atomic_fetch_add(&at_xstats.failures, 1);
+		if (at_cfg.debug) {
+			if (rc)
+				at_log_warn("export to %s failed: %s",
+					    at_cfg.endpoint.url,
+					    strerror(-rc));
+			else
+				at_log_warn("export to %s failed: HTTP %d",
+					    at_cfg.endpoint.url, resp.status);
+		}
+		if (v == AT_RETRY_FAIL || attempt >= AT_RETRY_MAX_ATTEMPTS)
+			break;
+		/* At exit, a collector that refuses connections is gone:
+		 * do not hold the host's exit for it. */
+		if (atomic_load(&exit_deadline) && rc == -ECONNREFUSED)
+			break;
+		if (rc == 0 && resp.retry_after_ms >= 0)
+			delay_ms = (uint64_t)resp.retry_after_ms;
+		else
+			delay_ms = at_retry_backoff_ms(attempt,
+						       at_rng_next(&jitter));
+		if (backoff_sleep(at_mono_ns() + delay_ms * 1000000u,
+				  budget_end) != 0)
+			break;
+	}
+	atomic_fetch_add(&at_xstats.dropped_failed, n);
+}
+
+/* Export until the rings are empty. */
+static void drain(void)
+{
+	size_t max = at_cfg.bsp_max_export_batch ? at_cfg.bsp_max_export_batch
+						 : 512;
+	for (;;) {
+		size_t n = collect(max);
+		if (n == 0)
+			return;
+		export_batch(n);
+		if (n < max)
+			return;
+	}
+}
+
+static void exporter_setup(void)
+{
+	at_rng_seed(&jitter);
+	if (!transport.ep)
+		at_transport_init(&transport, &at_cfg.endpoint,
+				  at_cfg.headers);
+}
+
+void at_exporter_manual(void)
+{
+	atomic_store(&running, EXP_FAILED);
+}
+
+uint64_t at_exporter_run_once(void)
+{
+	uint64_t before = atomic_load(&at_xstats.exported);
+
+	at_guard_enter();
+	exporter_setup();
+	at_clock_sync();
+	drain();
+	pthread_mutex_lock(&reap_lock);
+	at_thread_reap(&reaped);
+	pthread_mutex_unlock(&reap_lock);
+	at_guard_leave();
+	return atomic_load(&at_xstats.exported) - before;
+}
+
+static void *exporter_main(void *arg)
+{
+	(void)arg;
+	at_guard_depth = 1; /* nothing on this thread is ever traced */
+	pthread_setname_np(pthread_self(), "autotrace-exp");
+	exporter_setup();
+
+	for (;;) {
+		uint32_t req = atomic_load(&flush_req);
+
+		if (req == atomic_load(&flush_done) &&
+		    atomic_load(&wake_word) == 0)
+			futex_wait_ns(&wake_word, 0,
+				      (uint64_t)at_cfg.bsp_schedule_delay_ms *
+					      1000000u);
+		atomic_store(&wake_word, 0);
+		at_clock_sync();
+		drain();
+		pthread_mutex_lock(&reap_lock);
+		at_thread_reap(&reaped);
+		pthread_mutex_unlock(&reap_lock);
+		if (req != atomic_load(&flush_done)) {
+			atomic_store(&flush_done, req);
+			futex_wake_all(&flush_done);
+		}
+	}
+	return NULL;
+}
+
+void at_exporter_ensure_started(void)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	sigset_t all, old;
+	int expected = EXP_IDLE, rc;
+
+	if (AT_LIKELY(atomic_load_explicit(&running, memory_order_relaxed) !=
+		      EXP_IDLE))
+		return;
+	if (!atomic_compare_exchange_strong(&running, &expected, EXP_RUNNING))
+		return;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	rc = pthread_create(&th, &attr, exporter_main, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		atomic_store(&running, EXP_FAILED);
+}
+
+static int anything_queued(void)
+{
+	int any = 0;
+
+	pthread_mutex_lock(&reap_lock);
+	for (struct at_thread *t = at_thread_registry(); t; t = t->next)
+		if (!at_ring_empty(&t->ring))
+			any = 1;
+	pthread_mutex_unlock(&reap_lock);
+	return any;
+}
+
+int at_exporter_flush(uint32_t timeout_ms)
+{
+	uint64_t deadline = at_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	uint32_t req;
+
+	if (atomic_load(&running) != EXP_RUNNING)
+		return -1;
+	req = atomic_fetch_add(&flush_req, 1) + 1;
+	atomic_store(&wake_word, 1);
+	futex_wake_all(&wake_word);
+	for (;;) {
+		uint32_t done = atomic_load(&flush_done);
+		uint64_t now = at_mono_ns();
+
+		if ((int32_t)(done - req) >= 0)
+			return 0;
+		if (now >= deadline)
+			return -1;
+		futex_wait_ns(&flush_done, done, deadline - now);
+	}
+}
+
+static void report(void)
+{
+	uint64_t s[4];
+	uint64_t dropped;
+
+	pthread_mutex_lock(&reap_lock);
+	at_thread_stats_sum(&reaped, s);
+	pthread_mutex_unlock(&reap_lock);
+	dropped = s[2] + atomic_load(&at_xstats.dropped_failed) +
+		  atomic_load(&at_xstats.dropped_disabled) +
+		  atomic_load(&at_xstats.dropped_nomem);
+	at_log_warn("pid %d: spans started=%llu sampled=%llu exported=%llu "
+		    "dropped=%llu (queue_full=%llu export_failed=%llu "
+		    "exporter_none=%llu no_memory=%llu) rejected=%llu "
+		    "stack_overflow=%llu; export attempts=%llu failures=%llu "
+		    "retries=%llu",
+		    (int)getpid(), (unsigned long long)s[0],
+		    (unsigned long long)s[1],
+		    (unsigned long long)atomic_load(&at_xstats.exported),
+		    (unsigned long long)dropped, (unsigned long long)s[2],
+		    (unsigned long long)atomic_load(&at_xstats.dropped_failed),
+		    (unsigned long long)atomic_load(&at_xstats.dropped_disabled),
+		    (unsigned long long)atomic_load(&at_xstats.dropped_nomem),
+		    (unsigned long long)atomic_load(&at_xstats.rejected),
+		    (unsigned long long)s[3],
+		    (unsigned long long)atomic_load(&at_xstats.attempts),
+		    (unsigned long long)atomic_load(&at_xstats.failures),
+		    (unsigned long long)atomic_load(&at_xstats.retries));
+}
+
+void at_exporter_at_exit(void)
+{
+	uint32_t ms = at_cfg.exit_timeout_ms;
+
+	if (at_cfg.bsp_export_timeout_ms < ms)
+		ms = at_cfg.bsp_export_timeout_ms;
+	if (atomic_load(&running) == EXP_RUNNING && anything_queued()) {
+		atomic_store(&exit_deadline,
+			     at_mono_ns() + (uint64_t)ms * 1000000u);
+		atomic_fetch_add(&exit_word, 1);
+		futex_wake_all(&exit_word);
+		at_exporter_flush(ms);
+	}
+	if (at_cfg.debug)
+		report();
+}
+
+void at_exporter_after_fork_child(void)
+{
+	pthread_mutex_init(&reap_lock, NULL);
+	memset(&reaped, 0, sizeof(reaped));
+	memset(&at_xstats, 0, sizeof(at_xstats));
+	atomic_store(&running, EXP_IDLE);
+	atomic_store(&wake_word, 0);
+	atomic_store(&flush_req, 0);
+	atomic_store(&flush_done, 0);
+	atomic_store(&exit_deadline, 0);
+	/* The inherited connection is shared with the parent: close our
+	 * copy (the parent's stays open) and never write to it. */
+	if (transport.fd >= 0)
+		at_transport_forget(&transport);
+	atomic_store(&exporter_fd, -1);
+	resource_pid = 0;
+}

@@ -1,0 +1,103 @@
+/*
+ * at_init.c - constructor, lazy initialisation, fork and exit handlers
+ * (see at_init.h for the state machine and the guard).
+ *
+ * Initialisation resolves the real functions, reads the configuration,
+ * reads the TRACEPARENT/TRACESTATE environment carrier and registers the
+ * fork handler.  It never starts a thread: the exporter starts with the
+ * first span, so a process that makes none (ls, true) costs nothing more
+ * than this.  The configuration is read with secure_getenv: in a setuid
+ * or otherwise AT_SECURE process no variable can redirect spans, and the
+ * defaults apply.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "at_clock.h"
+#include "at_exporter.h"
+#include "at_init.h"
+#include "at_log.h"
+#include "at_real.h"
+#include "at_span.h"
+#include "at_thread.h"
+#include "at_traceparent.h"
+
+_Atomic int at_state;
+AT_TLS int at_guard_depth;
+struct at_config at_cfg;
+
+static const char *env_lookup(const char *name, void *ud)
+{
+	(void)ud;
+	return secure_getenv(name);
+}
+
+static void warn_line(const char *line, void *ud)
+{
+	(void)ud;
+	at_log_line(line);
+}
+
+static void after_fork_child(void)
+{
+	if (atomic_load(&at_state) != AT_STATE_READY)
+		return;
+	at_thread_after_fork_child();
+	at_exporter_after_fork_child();
+}
+
+/* TRACEPARENT / TRACESTATE: the OpenTelemetry environment carrier. */
+static void read_env_parent(void)
+{
+	const char *tp = secure_getenv("TRACEPARENT");
+	const char *ts = secure_getenv("TRACESTATE");
+	struct at_span_context ctx;
+	char state[AT_TRACESTATE_MAX + 1];
+	int n = 0;
+
+	if (!tp || at_traceparent_parse(tp, strlen(tp), &ctx) != 0)
+		return;
+	if (ts)
+		n = at_tracestate_sanitize(ts, strlen(ts), state,
+					   sizeof(state));
+	at_span_set_env_parent(&ctx, state, n > 0 ? (size_t)n : 0);
+}
+
+int at_init_slow(void)
+{
+	int expected = AT_STATE_UNINIT;
+	int st;
+
+	if (!atomic_compare_exchange_strong(&at_state, &expected,
+					    AT_STATE_INITIALIZING))
+		return expected;
+	at_guard_enter();
+	at_real_resolve();
+	at_config_load(&at_cfg, env_lookup, NULL, warn_line, NULL);
+	at_clock_sync();
+	if (at_cfg.sdk_disabled) {
+		st = AT_STATE_DISABLED;
+	} else {
+		read_env_parent();
+		pthread_atfork(NULL, NULL, after_fork_child);
+		st = AT_STATE_READY;
+	}
+	atomic_store_explicit(&at_state, st, memory_order_release);
+	at_guard_leave();
+	return st;
+}
+
+__attribute__((constructor)) static void at_constructor(void)
+{
+	at_init_slow();
+}
+
+__attribute__((destructor)) static void at_destructor(void)
+{
+	if (atomic_load(&at_state) != AT_STATE_READY)
+		return;
+	at_guard_enter();
+	at_exporter_at_exit();
+	at_guard_leave();
+}

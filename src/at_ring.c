@@ -1,0 +1,129 @@
+/*
+ * at_ring.c - SPSC byte ring (see at_ring.h for the design).
+ *
+ * Counters grow without bound (64-bit byte counts do not wrap in practice)
+ * and positions are taken modulo cap.  Ordering: the producer writes the
+ * record, then release-stores head; the consumer acquire-loads head before
+ * reading the record, reads it, then release-stores tail; the producer
+ * acquire-loads tail before reusing that space.  The record counters
+ * follow the same pattern and only bound how many records may be queued.
+ */
+#include <string.h>
+
+#include "at_ring.h"
+
+void at_ring_init(struct at_ring *r, void *buf, uint64_t cap,
+		  uint64_t max_records)
+{
+	r->buf = buf;
+	r->cap = cap;
+	r->max_records = max_records ? max_records : 1;
+	atomic_store_explicit(&r->head, 0, memory_order_relaxed);
+	atomic_store_explicit(&r->pushed, 0, memory_order_relaxed);
+	r->cached_tail = 0;
+	r->cached_popped = 0;
+	atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
+	atomic_store_explicit(&r->popped, 0, memory_order_relaxed);
+}
+
+/* Bytes needed at position head for a record of size: the record, plus
+ * the padding up to the end of the buffer if it would not fit there. */
+static uint64_t needed(const struct at_ring *r, uint64_t head, uint32_t size)
+{
+	uint64_t pos = head & (r->cap - 1);
+	uint64_t to_end = r->cap - pos;
+
+	return size <= to_end ? size : to_end + size;
+}
+
+void *at_ring_reserve(struct at_ring *r, uint32_t size)
+{
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t pushed = atomic_load_explicit(&r->pushed, memory_order_relaxed);
+	uint64_t need = needed(r, head, size);
+	uint64_t pos;
+
+	if (AT_UNLIKELY(size > r->cap / 2))
+		return NULL;
+	if (head + need - r->cached_tail > r->cap) {
+		r->cached_tail = atomic_load_explicit(&r->tail,
+						      memory_order_acquire);
+		if (head + need - r->cached_tail > r->cap)
+			return NULL;
+	}
+	if (pushed - r->cached_popped >= r->max_records) {
+		r->cached_popped = atomic_load_explicit(&r->popped,
+							memory_order_acquire);
+		if (pushed - r->cached_popped >= r->max_records)
+			return NULL;
+	}
+	pos = head & (r->cap - 1);
+	if (need != size) {
+		/* Pad to the end; the record goes at the start. */
+		uint32_t pad = AT_RING_PAD;
+		memcpy(r->buf + pos, &pad, sizeof(pad));
+		return r->buf;
+	}
+	return r->buf + pos;
+}
+
+void at_ring_commit(struct at_ring *r, uint32_t size)
+{
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t pushed = atomic_load_explicit(&r->pushed, memory_order_relaxed);
+
+	atomic_store_explicit(&r->pushed, pushed + 1, memory_order_relaxed);
+	atomic_store_explicit(&r->head, head + needed(r, head, size),
+			      memory_order_release);
+}
+
+uint64_t at_ring_used_refresh(struct at_ring *r)
+{
+	r->cached_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	return atomic_load_explicit(&r->head, memory_order_relaxed) -
+	       r->cached_tail;
+}
+
+const void *at_ring_peek(struct at_ring *r)
+{
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+	uint64_t pos;
+	uint32_t size;
+
+	if (tail == head)
+		return NULL;
+	pos = tail & (r->cap - 1);
+	memcpy(&size, r->buf + pos, sizeof(size));
+	if (size == AT_RING_PAD) {
+		/* Skip the padding; the record is at the start. */
+		tail += r->cap - pos;
+		atomic_store_explicit(&r->tail, tail, memory_order_release);
+		if (tail == head)
+			return NULL;
+		pos = 0;
+	}
+	return r->buf + pos;
+}
+
+void at_ring_pop(struct at_ring *r)
+{
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t popped = atomic_load_explicit(&r->popped, memory_order_relaxed);
+	uint32_t size;
+
+	memcpy(&size, r->buf + (tail & (r->cap - 1)), sizeof(size));
+	atomic_store_explicit(&r->popped, popped + 1, memory_order_release);
+	atomic_store_explicit(&r->tail, tail + size, memory_order_release);
+}
+
+void at_ring_reset(struct at_ring *r)
+{
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t pushed = atomic_load_explicit(&r->pushed, memory_order_relaxed);
+
+	atomic_store_explicit(&r->tail, head, memory_order_relaxed);
+	atomic_store_explicit(&r->popped, pushed, memory_order_relaxed);
+	r->cached_tail = head;
+	r->cached_popped = pushed;
+}

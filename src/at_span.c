@@ -1,0 +1,438 @@
+/*
+ * at_span.c - span lifecycle, attributes and the hand-off to the ring.
+ *
+ * This is the hot path of the library: everything here runs on the host's
+ * threads, inside hooks.  It must not allocate, lock or make system calls
+ * (the monotonic clock is a vDSO read), and it must cost well under 100 ns
+ * for a sampled span and a few ns for an unsampled one.  Hence:
+ *  - parent, ids and sampling come from thread-local state only;
+ *  - an unsampled span is ids + one context-stack slot, nothing else;
+ *  - attributes are fixed slots with static keys, strings go to an arena
+ *    inside the span, and ending copies only the used bytes;
+ *  - a full ring drops the span and counts it; it never waits.
+ */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "at_clock.h"
+#include "at_errno.h"
+#include "at_exporter.h"
+#include "at_init.h"
+#include "at_sampler.h"
+#include "at_span.h"
+#include "at_thread.h"
+
+_Static_assert(sizeof(struct at_span_hdr) % 8 == 0, "record header size");
+_Static_assert(sizeof(struct at_attr) % 8 == 0, "attribute size");
+_Static_assert(sizeof(struct at_event) % 8 == 0, "event size");
+
+static struct at_span_context env_parent;
+static int env_parent_valid;
+static char env_tracestate[AT_TRACESTATE_MAX + 1];
+static size_t env_tracestate_len;
+
+void at_span_set_env_parent(const struct at_span_context *ctx,
+			    const char *tracestate, size_t len)
+{
+	if (!ctx) {
+		env_parent_valid = 0;
+		return;
+	}
+	env_parent = *ctx;
+	if (len > AT_TRACESTATE_MAX)
+		len = 0;
+	memcpy(env_tracestate, tracestate, len);
+	env_tracestate_len = len;
+	env_parent_valid = 1;
+}
+
+static inline void count(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(
+		c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+		memory_order_relaxed);
+}
+
+/* Longest prefix of s[0..len) not above max bytes that does not cut a
+ * UTF-8 sequence. */
+static size_t utf8_prefix(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
+/* Copy a string into the arena, truncated to the value length limit and
+ * to the room left.  Returns 0, or -1 if not even an empty string fits
+ * (never: an empty string needs no room). */
+static void arena_put(struct at_span *s, const char *v, size_t len,
+		      size_t limit, struct at_str *out)
+{
+	size_t room = AT_SPAN_ARENA - s->h.arena_used;
+
+	if (limit < room)
+		room = limit;
+	len = utf8_prefix(v, len, room);
+	memcpy(s->arena + s->h.arena_used, v, len);
+	out->off = s->h.arena_used;
+	out->len = (uint16_t)len;
+	s->h.arena_used += (uint16_t)len;
+}
+
+static bool start_common(struct at_thread *t, struct at_span *s,
+			 const char *name, size_t name_len,
+			 enum at_span_kind kind,
+			 const struct at_span_context *parent, int remote,
+			 const char *ts, size_t ts_len, bool activate)
+{
+	struct at_span_hdr *h = &s->h;
+	int sampled;
+
+	if (parent) {
+		memcpy(h->ctx.trace_id, parent->trace_id, 16);
+		memcpy(h->parent_span_id, parent->span_id, 8);
+		h->ctx.flags = parent->flags & AT_FLAG_RANDOM;
+		h->has_parent = 1;
+		h->parent_is_remote = (uint8_t)remote;
+	} else {
+		at_id_trace(&t->rng, h->ctx.trace_id);
+		h->ctx.flags = AT_FLAG_RANDOM;
+		h->has_parent = 0;
+		h->parent_is_remote = 0;
+	}
+	at_id_span(&t->rng, h->ctx.span_id);
+	sampled = at_sampler_decide(&at_cfg.sampler, h->ctx.trace_id,
+				    h->has_parent,
+				    parent && (parent->flags & AT_FLAG_SAMPLED));
+	count(&t->stats.started);
+
+	h->arena_used = 0;
+	h->tracestate.off = 0;
+	h->tracestate.len = 0;
+	if (AT_UNLIKELY(ts_len != 0))
+		arena_put(s, ts, ts_len, AT_TRACESTATE_MAX, &h->tracestate);
+
+	if (sampled) {
+		count(&t->stats.sampled);
+		h->ctx.flags |= AT_FLAG_SAMPLED;
+		h->state = AT_SPAN_RECORDING;
+		h->kind = (uint8_t)kind;
+		h->status_code = AT_STATUS_UNSET;
+		h->n_attrs = 0;
+		h->n_events = 0;
+		h->n_ev_attrs = 0;
+		h->dropped_attrs = 0;
+		h->dropped_events = 0;
+		h->status_message.off = 0;
+		h->status_message.len = 0;
+		arena_put(s, name, name_len, AT_SPAN_NAME_MAX, &h->name);
+		h->start_mono_ns = at_mono_ns();
+	} else {
+		h->state = AT_SPAN_PROPAGATING;
+	}
+	h->on_stack = activate && at_context_push(t, s) == 0;
+	return true;
+}
+
+bool at_span_start(struct at_span *s, const char *name, size_t name_len,
+		   enum at_span_kind kind)
+{
+	struct at_thread *t = at_thread_get();
+	struct at_span *cur;
+
+	if (AT_UNLIKELY(!t)) {
+		s->h.state = AT_SPAN_FREE;
+		return false;
+	}
+	cur = at_context_current(t);
+	if (cur) {
+		size_t ts_len;
+		const char *ts = at_span_tracestate(cur, &ts_len);
+		return start_common(t, s, name, name_len, kind, &cur->h.ctx,
+				    0, ts, ts_len, true);
+	}
+	if (env_parent_valid)
+		return start_common(t, s, name, name_len, kind, &env_parent,
+				    1, env_tracestate, env_tracestate_len,
+				    true);
+	return start_common(t, s, name, name_len, kind, NULL, 0, NULL, 0,
+			    true);
+}
+
+bool at_span_start_with_parent(struct at_span *s, const char *name,
+			       size_t name_len, enum at_span_kind kind,
+			       const struct at_span_context *parent,
+			       const char *tracestate, size_t tracestate_len,
+			       bool activate)
+{
+	struct at_thread *t = at_thread_get();
+
+	if (AT_UNLIKELY(!t)) {
+		s->h.state = AT_SPAN_FREE;
+		return false;
+	}
+	if (!parent)
+		tracestate_len = 0;
+	return start_common(t, s, name, name_len, kind, parent, 1,
+			    tracestate, tracestate_len, activate);
+}
+
+size_t at_span_record_size(const struct at_span *s)
+{
+	const struct at_span_hdr *h = &s->h;
+	size_t n = sizeof(*h) + h->n_attrs * sizeof(struct at_attr) +
+		   h->n_events * sizeof(struct at_event) +
+		   h->n_ev_attrs * sizeof(struct at_attr) + h->arena_used;
+
+	return (n + 7) & ~(size_t)7;
+}
+
+void at_span_serialize(const struct at_span *s, void *dst)
+{
+	const struct at_span_hdr *h = &s->h;
+	uint8_t *p = dst;
+	size_t n;
+
+	memcpy(p, h, sizeof(*h));
+	((struct at_span_hdr *)dst)->rec_size =
+		(uint32_t)at_span_record_size(s);
+	p += sizeof(*h);
+	n = h->n_attrs * sizeof(struct at_attr);
+	memcpy(p, s->attrs, n);
+	p += n;
+	n = h->n_events * sizeof(struct at_event);
+	memcpy(p, s->events, n);
+	p += n;
+	n = h->n_ev_attrs * sizeof(struct at_attr);
+	memcpy(p, s->ev_attrs, n);
+	p += n;
+	memcpy(p, s->arena, h->arena_used);
+}
+
+static void enqueue(struct at_thread *t, struct at_span *s)
+{
+	struct at_ring *r = &t->ring;
+	uint32_t size;
+	void *dst;
+
+	if (AT_UNLIKELY(at_cfg.exporter == AT_EXPORTER_NONE)) {
+		atomic_fetch_add_explicit(&at_xstats.dropped_disabled, 1,
+					  memory_order_relaxed);
+		return;
+	}
+	size = (uint32_t)at_span_record_size(s);
+	dst = at_ring_reserve(r, size);
+	if (AT_UNLIKELY(!dst)) {
+		count(&t->stats.dropped_full);
+		at_exporter_ensure_started();
+		at_exporter_wake();
+		return;
+	}
+	at_span_serialize(s, dst);
+	at_ring_commit(r, size);
+
+	at_exporter_ensure_started();
+	/* Past half full (bytes or records): wake the exporter early. */
+	if (AT_UNLIKELY(at_ring_used_hint(r) > r->cap / 2 ||
+			atomic_load_explicit(&r->pushed, memory_order_relaxed) -
+					r->cached_popped >
+				r->max_records / 2)) {
+		r->cached_popped = atomic_load_explicit(&r->popped,
+							memory_order_acquire);
+		if (at_ring_used_refresh(r) > r->cap / 2 ||
+		    atomic_load_explicit(&r->pushed, memory_order_relaxed) -
+				    r->cached_popped >
+			    r->max_records / 2)
+			at_exporter_wake();
+	}
+}
+
+static void finish(struct at_span *s, bool export)
+{
+	struct at_thread *t;
+
+	if (s->h.state == AT_SPAN_FREE)
+		return;
+	t = at_thread_get();
+	if (s->h.on_stack && t)
+		at_context_remove(t, s);
+	s->h.on_stack = 0;
+	if (s->h.state == AT_SPAN_RECORDING && export) {
+		uint64_t end = at_mono_ns();
+		s->h.start_unix_ns = at_unix_from_mono(s->h.start_mono_ns);
+		s->h.end_unix_ns = s->h.start_unix_ns +
+				   (end - s->h.start_mono_ns);
+		if (t)
+			enqueue(t, s);
+		else
+			atomic_fetch_add_explicit(&at_xstats.dropped_nomem, 1,
+						  memory_order_relaxed);
+	}
+	s->h.state = AT_SPAN_FREE;
+}
+
+void at_span_end(struct at_span *s)
+{
+	finish(s, true);
+}
+
+void at_span_discard(struct at_span *s)
+{
+	finish(s, false);
+}
+
+void at_span_set_name(struct at_span *s, const char *name, size_t len)
+{
+	if (!at_span_recording(s))
+		return;
+	arena_put(s, name, len, AT_SPAN_NAME_MAX, &s->h.name);
+}
+
+static inline uint32_t attr_limit(void)
+{
+	uint32_t l = at_cfg.attr_count_limit;
+	return l < AT_SPAN_MAX_ATTRS ? l : AT_SPAN_MAX_ATTRS;
+}
+
+/* The slot for key: its existing one, or a new one; NULL if over the
+ * limit (counted). */
+static struct at_attr *attr_slot(struct at_span *s, const char *key)
+{
+	struct at_span_hdr *h = &s->h;
+	struct at_attr *a;
+
+	for (unsigned i = 0; i < h->n_attrs; i++) {
+		a = &s->attrs[i];
+		if (a->key == key ||
+		    (a->key[0] == key[0] && strcmp(a->key, key) == 0))
+			return a;
+	}
+	if (h->n_attrs >= attr_limit()) {
+		h->dropped_attrs++;
+		return NULL;
+	}
+	a = &s->attrs[h->n_attrs++];
+	a->key = key;
+	return a;
+}
+
+void at_span_set_str(struct at_span *s, const char *key, const char *val,
+		     size_t len)
+{
+	struct at_attr *a;
+
+	if (!at_span_recording(s) || !(a = attr_slot(s, key)))
+		return;
+	a->type = AT_ATTR_STRING;
+	arena_put(s, val, len, at_cfg.attr_value_len_limit, &a->v.s);
+}
+
+void at_span_set_cstr(struct at_span *s, const char *key, const char *val)
+{
+	at_span_set_str(s, key, val, strlen(val));
+}
+
+void at_span_set_int(struct at_span *s, const char *key, int64_t val)
+{
+	struct at_attr *a;
+
+	if (!at_span_recording(s) || !(a = attr_slot(s, key)))
+		return;
+	a->type = AT_ATTR_INT;
+	a->v.i = val;
+}
+
+void at_span_set_double(struct at_span *s, const char *key, double val)
+{
+	struct at_attr *a;
+
+	if (!at_span_recording(s) || !(a = attr_slot(s, key)))
+		return;
+	a->type = AT_ATTR_DOUBLE;
+	a->v.d = val;
+}
+
+void at_span_set_bool(struct at_span *s, const char *key, bool val)
+{
+	struct at_attr *a;
+
+	if (!at_span_recording(s) || !(a = attr_slot(s, key)))
+		return;
+	a->type = AT_ATTR_BOOL;
+	a->v.b = val ? 1 : 0;
+}
+
+void at_span_set_status(struct at_span *s, enum at_status_code code,
+			const char *msg, size_t msg_len)
+{
+	struct at_span_hdr *h = &s->h;
+
+	/* Spec: Unset is never set explicitly; Ok is final. */
+	if (!at_span_recording(s) || code == AT_STATUS_UNSET ||
+	    h->status_code == AT_STATUS_OK)
+		return;
+	h->status_code = (uint8_t)code;
+	h->status_message.len = 0;
+	if (code == AT_STATUS_ERROR && msg && msg_len)
+		arena_put(s, msg, msg_len, at_cfg.attr_value_len_limit,
+			  &h->status_message);
+}
+
+static void event_attr(struct at_span *s, struct at_event *ev,
+		       const char *key, const char *v, size_t len,
+		       uint32_t limit)
+{
+	struct at_attr *a;
+
+	if (!key)
+		return;
+	if (ev->n_attrs >= limit ||
+	    s->h.n_ev_attrs >= AT_SPAN_MAX_EVENT_ATTRS) {
+		ev->dropped_attrs++;
+		return;
+	}
+	a = &s->ev_attrs[s->h.n_ev_attrs++];
+	ev->n_attrs++;
+	a->key = key;
+	a->type = AT_ATTR_STRING;
+	arena_put(s, v, len, at_cfg.attr_value_len_limit, &a->v.s);
+}
+
+void at_span_add_event(struct at_span *s, const char *name,
+		       const char *k1, const char *v1, size_t v1_len,
+		       const char *k2, const char *v2, size_t v2_len)
+{
+	struct at_span_hdr *h = &s->h;
+	uint32_t limit = at_cfg.event_count_limit;
+	struct at_event *ev;
+
+	if (!at_span_recording(s))
+		return;
+	if (limit > AT_SPAN_MAX_EVENTS)
+		limit = AT_SPAN_MAX_EVENTS;
+	if (h->n_events >= limit) {
+		h->dropped_events++;
+		return;
+	}
+	ev = &s->events[h->n_events++];
+	ev->name = name;
+	ev->time_unix_ns = at_unix_from_mono(at_mono_ns());
+	ev->first_attr = h->n_ev_attrs;
+	ev->n_attrs = 0;
+	ev->dropped_attrs = 0;
+	event_attr(s, ev, k1, v1, v1_len, at_cfg.event_attr_count_limit);
+	event_attr(s, ev, k2, v2, v2_len, at_cfg.event_attr_count_limit);
+}
+
+void at_span_set_errno(struct at_span *s, int err)
+{
+	const char *name = at_errno_name(err);
+	const char *desc = at_errno_desc(err);
+
+	if (!at_span_recording(s))
+		return;
+	at_span_set_cstr(s, "error.type", name ? name : "_OTHER");
+	at_span_set_status(s, AT_STATUS_ERROR, desc, strlen(desc));
+}

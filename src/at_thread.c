@@ -1,0 +1,220 @@
+/*
+ * at_thread.c - per-thread state and its registry (see at_thread.h).
+ *
+ * Memory: one anonymous mapping per tracing thread, the struct followed by
+ * its ring buffer.  Pages are touched as the ring fills, so a thread that
+ * makes a few spans costs a few pages.  The registry is a singly linked
+ * list: threads push themselves at the head with a CAS; only the exporter
+ * removes nodes (exited and drained), so there is one writer of the `next`
+ * links of existing nodes and no ABA: a node is unmapped only after it has
+ * been unlinked, by the same thread that walks the list.
+ *
+ * Thread exit is noticed through a pthread key destructor (set when the
+ * state is created).  It clears the TLS pointer first, so a hook running
+ * later in the thread's teardown creates a fresh state instead of touching
+ * one the exporter may free.
+ */
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "at_init.h"
+#include "at_thread.h"
+
+AT_TLS struct at_thread *at_self;
+
+static struct at_thread *_Atomic registry;
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+static int exit_key_ok;
+
+static size_t mapping_size(void)
+{
+	return (sizeof(struct at_thread) + 7) / 8 * 8 + AT_THREAD_RING_BYTES;
+}
+
+static void on_thread_exit(void *arg)
+{
+	struct at_thread *t = arg;
+
+	if (at_self == t)
+		at_self = NULL;
+	atomic_store_explicit(&t->exited, 1, memory_order_release);
+}
+
+static void make_exit_key(void)
+{
+	exit_key_ok = pthread_key_create(&exit_key, on_thread_exit) == 0;
+}
+
+struct at_thread *at_thread_create(void)
+{
+	struct at_thread *t;
+	uint8_t *mem;
+	size_t off = (sizeof(struct at_thread) + 7) / 8 * 8;
+	uint64_t max_records = at_cfg.bsp_max_queue_size;
+
+	pthread_once(&exit_key_once, make_exit_key);
+	mem = mmap(NULL, mapping_size(), PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return NULL;
+	t = (struct at_thread *)mem;
+	at_rng_seed(&t->rng);
+	t->tid = (pid_t)syscall(SYS_gettid);
+	at_ring_init(&t->ring, mem + off, AT_THREAD_RING_BYTES,
+		     max_records ? max_records : 2048);
+
+	if (exit_key_ok)
+		pthread_setspecific(exit_key, t);
+	at_self = t;
+
+	t->next = atomic_load_explicit(&registry, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(
+		&registry, &t->next, t, memory_order_release,
+		memory_order_relaxed))
+		;
+	return t;
+}
+
+struct at_thread *at_thread_registry(void)
+{
+	return atomic_load_explicit(&registry, memory_order_acquire);
+}
+
+static void add_stats(struct at_thread_stats *acc,
+		      const struct at_thread_stats *s)
+{
+	atomic_fetch_add(&acc->started, atomic_load(&s->started));
+	atomic_fetch_add(&acc->sampled, atomic_load(&s->sampled));
+	atomic_fetch_add(&acc->dropped_full, atomic_load(&s->dropped_full));
+	atomic_fetch_add(&acc->dropped_depth, atomic_load(&s->dropped_depth));
+}
+
+void at_thread_reap(struct at_thread_stats *acc)
+{
+	struct at_thread *prev = NULL;
+	struct at_thread *t = at_thread_registry();
+
+	while (t) {
+		struct at_thread *next = t->next;
+
+		if (!atomic_load_explicit(&t->exited, memory_order_acquire) ||
+		    !at_ring_empty(&t->ring)) {
+			prev = t;
+			t = next;
+			continue;
+		}
+		if (prev) {
+			prev->next = next;
+		} else {
+			struct at_thread *expected = t;
+			if (!atomic_compare_exchange_strong(&registry,
+							    &expected, next)) {
+				/* New threads were pushed in front: find
+				 * our predecessor again. */
+				prev = expected;
+				while (prev->next != t)
+					prev = prev->next;
+				prev->next = next;
+			}
+		}
+		add_stats(acc, &t->stats);
+		munmap(t, mapping_size());
+		t = next;
+	}
+}
+
+void at_thread_stats_sum(const struct at_thread_stats *acc, uint64_t out[4])
+{
+	out[0] = atomic_load(&acc->started);
+	out[1] = atomic_load(&acc->sampled);
+	out[2] = atomic_load(&acc->dropped_full);
+	out[3] = atomic_load(&acc->dropped_depth);
+	for (struct at_thread *t = at_thread_registry(); t; t = t->next) {
+		out[0] += atomic_load(&t->stats.started);
+		out[1] += atomic_load(&t->stats.sampled);
+		out[2] += atomic_load(&t->stats.dropped_full);
+		out[3] += atomic_load(&t->stats.dropped_depth);
+	}
+}
+
+void at_thread_after_fork_child(void)
+{
+	struct at_thread *self = at_self;
+	struct at_thread *t = atomic_load(&registry);
+
+	/* Other threads do not exist in the child; their spans are the
+	 * parent's to export. */
+	while (t) {
+		struct at_thread *next = t->next;
+		if (t != self)
+			munmap(t, mapping_size());
+		t = next;
+	}
+	if (self) {
+		self->next = NULL;
+		at_ring_reset(&self->ring);
+		at_rng_seed(&self->rng);
+		self->tid = (pid_t)syscall(SYS_gettid);
+		memset(&self->stats, 0, sizeof(self->stats));
+	}
+	atomic_store(&registry, self);
+}
+
+/* ---- context stack ---- */
+
+static int entry_live(const struct at_ctx_entry *e)
+{
+	const struct at_span *s = e->span;
+
+	return s->h.state != AT_SPAN_FREE &&
+	       memcmp(s->h.ctx.span_id, e->span_id, 8) == 0;
+}
+
+struct at_span *at_context_current(struct at_thread *t)
+{
+	while (t->depth > 0) {
+		struct at_ctx_entry *e = &t->stack[t->depth - 1];
+		if (AT_LIKELY(entry_live(e)))
+			return e->span;
+		t->depth--; /* ended elsewhere: forget it */
+	}
+	return NULL;
+}
+
+int at_context_push(struct at_thread *t, struct at_span *s)
+{
+	struct at_ctx_entry *e;
+
+	if (AT_UNLIKELY(t->depth >= AT_STACK_DEPTH)) {
+		atomic_store_explicit(
+			&t->stats.dropped_depth,
+			atomic_load_explicit(&t->stats.dropped_depth,
+					     memory_order_relaxed) + 1,
+			memory_order_relaxed);
+		return -1;
+	}
+	e = &t->stack[t->depth++];
+	e->span = s;
+	memcpy(e->span_id, s->h.ctx.span_id, 8);
+	return 0;
+}
+
+void at_context_remove(struct at_thread *t, struct at_span *s)
+{
+	uint32_t i = t->depth;
+
+	while (i > 0) {
+		i--;
+		if (t->stack[i].span == s &&
+		    memcmp(t->stack[i].span_id, s->h.ctx.span_id, 8) == 0) {
+			memmove(&t->stack[i], &t->stack[i + 1],
+				(t->depth - i - 1) * sizeof(t->stack[0]));
+			t->depth--;
+			return;
+		}
+	}
+}

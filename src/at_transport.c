@@ -1,0 +1,503 @@
+/*
+ * at_transport.c - HTTP/1.1 POST to the collector (see at_transport.h).
+ *
+ * Runs only on the exporter thread, which holds the reentrancy guard, and
+ * calls the real libc functions, so none of this is ever traced.  Design
+ * points:
+ *  - every wait is a poll() bounded by the caller's deadline; the socket
+ *    is non-blocking, SOCK_CLOEXEC (a host exec() does not leak it) and
+ *    written with MSG_NOSIGNAL (a dead collector never SIGPIPEs the host);
+ *  - before reusing the connection its identity (st_dev, st_ino) is
+ *    checked: if the host closed our fd, or put another file at that
+ *    number, the fd is no longer ours and is left alone;
+ *  - a request that fails on a reused keep-alive connection before any
+ *    response byte arrived is sent once more on a fresh connection (the
+ *    server may have closed an idle connection), which is safe because no
+ *    byte of an answer means the collector did not process it... except
+ *    for servers that process and then reset; OTLP accepts such rare
+ *    duplicates rather than losses.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "at_clock.h"
+#include "at_compat.h"
+#include "at_real.h"
+#include "at_retry.h"
+#include "at_transport.h"
+
+#define MAX_HEAD (64 * 1024)
+#define MAX_BODY (4 * 1024 * 1024)
+
+void at_transport_init(struct at_transport *t, const struct at_endpoint *ep,
+		       const char *extra_headers)
+{
+	memset(t, 0, sizeof(*t));
+	t->ep = ep;
+	t->extra_headers = extra_headers ? extra_headers : "";
+	t->fd = -1;
+}
+
+static int still_ours(const struct at_transport *t)
+{
+	struct stat st;
+
+	if (t->fd < 0 || fstat(t->fd, &st) != 0)
+		return 0;
+	return st.st_dev == t->dev && st.st_ino == t->ino;
+}
+
+void at_transport_close(struct at_transport *t)
+{
+	if (t->fd >= 0 && still_ours(t))
+		AT_REAL(close)(t->fd);
+	t->fd = -1;
+}
+
+void at_transport_forget(struct at_transport *t)
+{
+	at_transport_close(t);
+}
+
+static int remaining_ms(uint64_t deadline)
+{
+	uint64_t now = at_mono_ns();
+
+	if (now >= deadline)
+		return 0;
+	if (deadline - now > 3600ull * 1000000000u)
+		return 3600 * 1000;
+	return (int)((deadline - now + 999999) / 1000000);
+}
+
+/* Wait for events on fd: 0 when ready, -ETIMEDOUT, or -errno. */
+static int wait_fd(int fd, short events, uint64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = events };
+		int ms = remaining_ms(deadline);
+		int rc;
+
+		if (ms == 0)
+			return -ETIMEDOUT;
+		rc = AT_REAL(poll)(&p, 1, ms);
+		if (rc > 0)
+			return 0;
+		if (rc == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+static int connect_one(struct at_transport *t, const struct addrinfo *ai,
+		       uint64_t deadline)
+{
+	int fd, err = 0, one = 1;
+	socklen_t len = sizeof(err);
+	struct stat st;
+
+	fd = AT_REAL(socket)(ai->ai_family,
+			     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (AT_REAL(connect)(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+		if (errno != EINPROGRESS && errno != EINTR) {
+			err = -errno;
+			goto fail;
+		}
+		err = wait_fd(fd, POLLOUT, deadline);
+		if (err)
+			goto fail;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+			err = -errno;
+			goto fail;
+		}
+		if (err) {
+			err = -err;
+			goto fail;
+		}
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (fstat(fd, &st) != 0) {
+		err = -errno;
+		goto fail;
+	}
+	t->fd = fd;
+	t->dev = st.st_dev;
+	t->ino = st.st_ino;
+	return 0;
+fail:
+	AT_REAL(close)(fd);
+	return err;
+}
+
+static int open_connection(struct at_transport *t, uint64_t deadline)
+{
+	struct addrinfo hints = { 0 }, *res = NULL, *ai;
+	char port[8];
+	int rc, err = -ECONNREFUSED;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%u", t->ep->port);
+	rc = getaddrinfo(t->ep->host, port, &hints, &res);
+	if (rc != 0)
+		return -EHOSTUNREACH;
+	for (ai = res; ai; ai = ai->ai_next) {
+		err = connect_one(t, ai, deadline);
+		if (err == 0 || err == -ETIMEDOUT)
+			break;
+	}
+	freeaddrinfo(res);
+	return err;
+}
+
+static int send_all(struct at_transport *t, struct iovec *iov, int n,
+		    uint64_t deadline)
+{
+	while (n > 0) {
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t w = AT_REAL(sendmsg)(t->fd, &mh, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			int rc;
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return -errno;
+			rc = wait_fd(t->fd, POLLOUT, deadline);
+			if (rc)
+				return rc;
+			continue;
+		}
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/* Read more bytes into t->in: >0 bytes read, 0 at EOF, or -errno. */
+static ssize_t recv_more(struct at_transport *t, uint64_t deadline)
+{
+	if (at_buf_reserve(&t->in, 16384) != 0)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t r = AT_REAL(recv)(t->fd, t->in.data + t->in.len,
+					  t->in.cap - t->in.len, 0);
+		if (r >= 0) {
+			t->in.len += (size_t)r;
+			return r;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		int rc = wait_fd(t->fd, POLLIN, deadline);
+		if (rc)
+			return rc;
+	}
+}
+
+static const char *find_crlf2(const uint8_t *p, size_t n)
+{
+	for (size_t i = 3; i < n; i++)
+		if (p[i] == '\n' && p[i - 1] == '\r' && p[i - 2] == '\n' &&
+		    p[i - 3] == '\r')
+			return (const char *)p + i + 1;
+	return NULL;
+}
+
+struct head_info {
+	int status;
+	int http10;
+	int close;
+	int keep_alive;
+	int chunked;
+	long long content_length; /* -1 unknown */
+	int64_t retry_after_ms;
+};
+
+static int header_is(const char *line, size_t len, const char *name,
+		     const char **val, size_t *vlen)
+{
+	size_t n = strlen(name);
+
+	if (len <= n || line[n] != ':' || strncasecmp(line, name, n) != 0)
+		return 0;
+	*val = line + n + 1;
+	*vlen = len - n - 1;
+	while (*vlen && (**val == ' ' || **val == '\t')) {
+		(*val)++;
+		(*vlen)--;
+	}
+	while (*vlen && ((*val)[*vlen - 1] == ' ' || (*val)[*vlen - 1] == '\t'))
+		(*vlen)--;
+	return 1;
+}
+
+static int contains_token(const char *v, size_t len, const char *tok)
+{
+	size_t n = strlen(tok);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (strncasecmp(v + i, tok, n) == 0)
+			return 1;
+	return 0;
+}
+
+static int parse_head(const char *p, size_t len, struct head_info *hi)
+{
+	const char *end = p + len, *line = p, *eol;
+	int first = 1;
+
+	memset(hi, 0, sizeof(*hi));
+	hi->content_length = -1;
+	hi->retry_after_ms = -1;
+	while (line < end && (eol = memchr(line, '\n', (size_t)(end - line)))) {
+		size_t l = (size_t)(eol - line);
+		const char *v;
+		size_t vl;
+
+		if (l && line[l - 1] == '\r')
+			l--;
+		if (first) {
+			if (l < 12 || strncmp(line, "HTTP/1.", 7) != 0 ||
+			    line[8] != ' ')
+				return -EPROTO;
+			hi->http10 = line[7] == '0';
+			hi->status = atoi(line + 9);
+			if (hi->status < 100 || hi->status > 999)
+				return -EPROTO;
+			first = 0;
+		} else if (l == 0) {
+			break;
+		} else if (header_is(line, l, "content-length", &v, &vl)) {
+			char num[24];
+			if (vl == 0 || vl >= sizeof(num))
+				return -EPROTO;
+			memcpy(num, v, vl);
+			num[vl] = 0;
+			hi->content_length = strtoll(num, NULL, 10);
+			if (hi->content_length < 0)
+				return -EPROTO;
+		} else if (header_is(line, l, "transfer-encoding", &v, &vl)) {
+			hi->chunked = contains_token(v, vl, "chunked");
+		} else if (header_is(line, l, "connection", &v, &vl)) {
+			hi->close = contains_token(v, vl, "close");
+			hi->keep_alive = contains_token(v, vl, "keep-alive");
+		} else if (header_is(line, l, "retry-after", &v, &vl)) {
+			hi->retry_after_ms =
+				at_retry_after_parse(v, vl, time(NULL));
+		}
+		line = eol + 1;
+	}
+	return first ? -EPROTO : 0;
+}
+
+/* Decode a chunked body in place in src[0..n) into out.  Returns 1 when
+ * complete (*used = bytes consumed), 0 if more input is needed, -EPROTO. */
+static int dechunk(const uint8_t *src, size_t n, struct at_buf *out,
+		   size_t *used)
+{
+	size_t pos = 0;
+
+	at_buf_reset(out);
+	for (;;) {
+		const uint8_t *eol = memchr(src + pos, '\n', n - pos);
+		unsigned long long sz = 0;
+		size_t i = pos;
+		int digits = 0;
+
+		if (!eol)
+			return 0;
+		for (; i < (size_t)(eol - src); i++) {
+			int c = src[i], d;
+			if (c >= '0' && c <= '9')
+				d = c - '0';
+			else if (c >= 'a' && c <= 'f')
+				d = c - 'a' + 10;
+			else if (c >= 'A' && c <= 'F')
+				d = c - 'A' + 10;
+			else
+				break;
+			if (sz > MAX_BODY)
+				return -EPROTO;
+			sz = sz * 16 + (unsigned)d;
+			digits++;
+		}
+		if (!digits)
+			return -EPROTO;
+		pos = (size_t)(eol - src) + 1;
+		if (sz == 0) {
+			/* Trailers end with an empty line. */
+			for (;;) {
+				eol = memchr(src + pos, '\n', n - pos);
+				if (!eol)
+					return 0;
+				size_t l = (size_t)(eol - (src + pos));
+				pos += l + 1;
+				if (l == 0 || (l == 1 && src[pos - 2] == '\r')) {
+					*used = pos;
+					return 1;
+				}
+			}
+		}
+		if (n - pos < sz + 2)
+			return 0;
+		if (out->len + sz > MAX_BODY ||
+		    at_buf_append(out, src + pos, sz) != 0)
+			return -EPROTO;
+		pos += sz + 2;
+	}
+}
+
+/* Read one response into resp.  Returns 0 or -errno; *got_any tells
+ * whether any byte arrived. */
+static int read_response(struct at_transport *t, uint64_t deadline,
+			 struct at_http_response *resp, int *got_any,
+			 int *must_close)
+{
+	struct head_info hi;
+	const char *body;
+	size_t head_len;
+	ssize_t r;
+	int rc;
+
+	at_buf_reset(&t->in);
+	for (;;) {
+		while (!(body = find_crlf2(t->in.data, t->in.len))) {
+			if (t->in.len > MAX_HEAD)
+				return -EPROTO;
+			r = recv_more(t, deadline);
+			if (r < 0)
+				return (int)r;
+			if (r == 0)
+				return t->in.len ? -EPROTO : -ECONNRESET;
+			*got_any = 1;
+		}
+		head_len = (size_t)(body - (const char *)t->in.data);
+		rc = parse_head((const char *)t->in.data, head_len, &hi);
+		if (rc)
+			return rc;
+		if (hi.status >= 200)
+			break;
+		/* 1xx: drop it and read the real response. */
+		memmove(t->in.data, t->in.data + head_len,
+			t->in.len - head_len);
+		t->in.len -= head_len;
+	}
+	resp->status = hi.status;
+	resp->retry_after_ms = hi.retry_after_ms;
+	*must_close = hi.close || (hi.http10 && !hi.keep_alive);
+	at_buf_reset(&resp->body);
+
+	if (hi.status == 204 || hi.status == 304) {
+		return 0;
+	} else if (hi.chunked) {
+		size_t used;
+		for (;;) {
+			rc = dechunk(t->in.data + head_len,
+				     t->in.len - head_len, &resp->body, &used);
+			if (rc < 0)
+				return rc;
+			if (rc == 1)
+				return 0;
+			r = recv_more(t, deadline);
+			if (r <= 0)
+				return r < 0 ? (int)r : -EPROTO;
+		}
+	} else if (hi.content_length >= 0) {
+		if (hi.content_length > MAX_BODY)
+			return -EPROTO;
+		while (t->in.len - head_len < (size_t)hi.content_length) {
+			r = recv_more(t, deadline);
+			if (r <= 0)
+				return r < 0 ? (int)r : -EPROTO;
+		}
+		return at_buf_append(&resp->body, t->in.data + head_len,
+				     (size_t)hi.content_length) ? -ENOMEM : 0;
+	}
+	/* Body until the server closes. */
+	*must_close = 1;
+	for (;;) {
+		if (t->in.len - head_len > MAX_BODY)
+			return -EPROTO;
+		r = recv_more(t, deadline);
+		if (r < 0)
+			return (int)r;
+		if (r == 0)
+			break;
+	}
+	return at_buf_append(&resp->body, t->in.data + head_len,
+			     t->in.len - head_len) ? -ENOMEM : 0;
+}
+
+int at_transport_post(struct at_transport *t, const uint8_t *body, size_t len,
+		      const char *content_encoding, uint64_t deadline_ns,
+		      struct at_http_response *resp)
+{
+	int rc = 0;
+
+	if (t->fd >= 0 && !still_ours(t))
+		t->fd = -1; /* taken by the host: not ours to close */
+
+	at_buf_reset(&t->req);
+	if (at_buf_printf(&t->req,
+			  "POST %s HTTP/1.1\r\n"
+			  "Host: %s\r\n"
+			  "User-Agent: libautotrace/" AT_VERSION "\r\n"
+			  "Content-Type: application/x-protobuf\r\n"
+			  "Content-Length: %zu\r\n"
+			  "%s%s%s"
+			  "%s\r\n",
+			  t->ep->path, t->ep->hostport, len,
+			  content_encoding ? "Content-Encoding: " : "",
+			  content_encoding ? content_encoding : "",
+			  content_encoding ? "\r\n" : "",
+			  t->extra_headers) != 0)
+		return -ENOMEM;
+
+	for (int round = 0; round < 2; round++) {
+		int reused = t->fd >= 0, got_any = 0, must_close = 0;
+		struct iovec iov[2] = {
+			{ t->req.data, t->req.len },
+			{ (void *)(uintptr_t)body, len },
+		};
+
+		if (!reused) {
+			rc = open_connection(t, deadline_ns);
+			if (rc)
+				return rc;
+		}
+		rc = send_all(t, iov, len ? 2 : 1, deadline_ns);
+		if (rc == 0)
+			rc = read_response(t, deadline_ns, resp, &got_any,
+					   &must_close);
+		if (rc == 0) {
+			if (must_close)
+				at_transport_close(t);
+			return 0;
+		}
+		at_transport_close(t);
+		if (!reused || got_any || rc == -ETIMEDOUT)
+			return rc;
+	}
+	return rc;
+}

@@ -1,0 +1,413 @@
+/*
+ * harness.c - see harness.h.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+extern char **environ;
+
+const char *h_build_path(const char *rel)
+{
+	static __thread char buf[8][PATH_MAX];
+	static __thread int idx;
+	const char *dir = getenv("AT_BUILD_DIR");
+	char rp[PATH_MAX];
+	char *b = buf[idx++ % 8];
+
+	if (!dir || !*dir)
+		dir = "build";
+	if (!realpath(dir, rp))
+		snprintf(rp, sizeof(rp), "%s", dir);
+	snprintf(b, PATH_MAX, "%s/%s", rp, rel);
+	return b;
+}
+
+const char *h_lib(void)
+{
+	return h_build_path("libautotrace.so");
+}
+
+static bool filtered(const char *e)
+{
+	static const char *const prefixes[] = { "OTEL_", "AUTOTRACE_",
+						"TRACEPARENT=", "TRACESTATE=",
+						"LD_PRELOAD=" };
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(e, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *p,
+		   size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		*cap = (*len + n + 1) * 2;
+		*buf = realloc(*buf, *cap);
+	}
+	memcpy(*buf + *len, p, n);
+	*len += n;
+	(*buf)[*len] = 0;
+}
+
+int h_run(const char *const argv[], const char *const env[], bool preload,
+	  int timeout_ms, struct h_result *res)
+{
+	size_t n = 0, cap = 16;
+	char **envp = malloc(cap * sizeof(char *));
+	char *pre = NULL;
+	int out[2], err[2], rc;
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	size_t ocap = 0, ecap = 0;
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	int st = 0, killed = 0;
+
+	memset(res, 0, sizeof(*res));
+	for (char **e = environ; *e; e++) {
+		if (filtered(*e))
+			continue;
+		if (n + 3 >= cap)
+			envp = realloc(envp, (cap *= 2) * sizeof(char *));
+		envp[n++] = *e;
+	}
+	for (size_t i = 0; env && env[i]; i++) {
+		if (n + 3 >= cap)
+			envp = realloc(envp, (cap *= 2) * sizeof(char *));
+		envp[n++] = (char *)env[i];
+	}
+	if (preload) {
+		if (asprintf(&pre, "LD_PRELOAD=%s", h_lib()) < 0)
+			return -1;
+		envp[n++] = pre;
+	}
+	envp[n] = NULL;
+
+	if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv,
+			  envp);
+	posix_spawn_file_actions_destroy(&fa);
+	close(out[1]);
+	close(err[1]);
+	free(envp);
+	free(pre);
+	if (rc != 0) {
+		close(out[0]);
+		close(err[0]);
+		errno = rc;
+		return -1;
+	}
+
+	struct pollfd p[2] = { { out[0], POLLIN, 0 }, { err[0], POLLIN, 0 } };
+	int open_fds = 2;
+	while (open_fds > 0) {
+		uint64_t t = now_ms();
+		int wait = t >= deadline ? 0 : (int)(deadline - t);
+		if (wait == 0 && !killed) {
+			kill(pid, SIGKILL);
+			killed = 1;
+			wait = 2000;
+		}
+		if (poll(p, 2, wait) == 0 && killed)
+			break;
+		for (int i = 0; i < 2; i++) {
+			char buf[4096];
+			ssize_t r;
+			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			r = read(p[i].fd, buf, sizeof(buf));
+			if (r <= 0) {
+				close(p[i].fd);
+				p[i].fd = -1;
+				open_fds--;
+				continue;
+			}
+			if (i == 0)
+				append(&res->out, &res->out_len, &ocap, buf,
+				       (size_t)r);
+			else
+				append(&res->err, &res->err_len, &ecap, buf,
+				       (size_t)r);
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		if (p[i].fd >= 0)
+			close(p[i].fd);
+	if (!killed) {
+		/* Output closed: wait for the exit, bounded by the deadline. */
+		int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		struct pollfd pp = { pfd, POLLIN, 0 };
+		uint64_t t = now_ms();
+		if (pfd >= 0 &&
+		    poll(&pp, 1, t >= deadline ? 0 : (int)(deadline - t)) == 0) {
+			kill(pid, SIGKILL);
+			killed = 1;
+		}
+		if (pfd >= 0)
+			close(pfd);
+	}
+	waitpid(pid, &st, 0);
+	if (!res->out)
+		append(&res->out, &res->out_len, &ocap, "", 0);
+	if (!res->err)
+		append(&res->err, &res->err_len, &ecap, "", 0);
+	if (killed)
+		res->status = -1;
+	else if (WIFEXITED(st))
+		res->status = WEXITSTATUS(st);
+	else
+		res->status = 128 + WTERMSIG(st);
+	return 0;
+}
+
+void h_result_free(struct h_result *res)
+{
+	free(res->out);
+	free(res->err);
+	memset(res, 0, sizeof(*res));
+}
+
+struct at_receiver *h_receiver(char **save_dir)
+{
+	char tmpl[] = "/tmp/autotrace-rx-XXXXXX";
+	struct at_receiver_opts o = { .bind_addr = "127.0.0.1" };
+	char *dir = mkdtemp(tmpl);
+
+	if (dir) {
+		o.save_dir = strdup(dir);
+		if (save_dir)
+			*save_dir = (char *)o.save_dir;
+	}
+	return at_receiver_start(&o);
+}
+
+char *h_endpoint_env(struct at_receiver *r)
+{
+	char *s = NULL;
+	if (asprintf(&s, "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%u",
+		     at_receiver_port(r)) < 0)
+		return NULL;
+	return s;
+}
+
+/* ---- tiny HTTP server ---- */
+
+struct h_http {
+	int lfd;
+	int stop_pipe[2];
+	uint16_t port;
+	pthread_t th;
+};
+
+static void *conn_main(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char buf[8192];
+	size_t len = 0;
+
+	for (;;) {
+		ssize_t r = read(fd, buf + len, sizeof(buf) - len - 1);
+		char *end;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		buf[len] = 0;
+		while ((end = strstr(buf, "\r\n\r\n"))) {
+			static const char rsp[] =
+				"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n"
+				"Content-Type: text/plain\r\n\r\nhello\n";
+			size_t used = (size_t)(end + 4 - buf);
+			if (write(fd, rsp, sizeof(rsp) - 1) < 0)
+				goto out;
+			memmove(buf, buf + used, len - used);
+			len -= used;
+			buf[len] = 0;
+		}
+		if (len >= sizeof(buf) - 1)
+			break;
+	}
+out:
+	close(fd);
+	return NULL;
+}
+
+static void *http_main(void *arg)
+{
+	struct h_http *s = arg;
+	struct pollfd p[2] = { { s->lfd, POLLIN, 0 },
+			       { s->stop_pipe[0], POLLIN, 0 } };
+	for (;;) {
+		if (poll(p, 2, -1) < 0)
+			continue;
+		if (p[1].revents)
+			break;
+		if (p[0].revents & POLLIN) {
+			int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+			pthread_t th;
+			if (fd < 0)
+				continue;
+			pthread_create(&th, NULL, conn_main,
+				       (void *)(intptr_t)fd);
+			pthread_detach(th);
+		}
+	}
+	return NULL;
+}
+
+static int listen_loopback(uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(fd, 512) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+struct h_http *h_http_start(void)
+{
+	struct h_http *s = calloc(1, sizeof(*s));
+
+	s->lfd = listen_loopback(&s->port);
+	if (s->lfd < 0 || pipe2(s->stop_pipe, O_CLOEXEC)) {
+		free(s);
+		return NULL;
+	}
+	pthread_create(&s->th, NULL, http_main, s);
+	return s;
+}
+
+uint16_t h_http_port(struct h_http *s)
+{
+	return s->port;
+}
+
+void h_http_stop(struct h_http *s)
+{
+	if (!s)
+		return;
+	if (write(s->stop_pipe[1], "x", 1) < 0)
+		return;
+	pthread_join(s->th, NULL);
+	close(s->lfd);
+	close(s->stop_pipe[0]);
+	close(s->stop_pipe[1]);
+	free(s);
+}
+
+uint16_t h_closed_port(void)
+{
+	uint16_t port = 0;
+	int fd = listen_loopback(&port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+const char *h_hex(const uint8_t *p, size_t n)
+{
+	static __thread char buf[4][129];
+	static __thread int idx;
+	char *b = buf[idx++ % 4];
+	if (n > 64)
+		n = 64;
+	for (size_t i = 0; i < n; i++)
+		sprintf(b + 2 * i, "%02x", p[i]);
+	b[2 * n] = 0;
+	return b;
+}
+
+size_t h_spans(struct at_receiver *r, size_t min, int timeout_ms,
+	       struct at_rx_span **out)
+{
+	size_t n;
+
+	if (min)
+		at_receiver_wait_spans(r, min, timeout_ms);
+	n = at_receiver_spans(r, NULL, 0);
+	*out = calloc(n + 1, sizeof(**out));
+	return at_receiver_spans(r, *out, n);
+}
+
+const char *h_attr_str(const at_otlp_span *s, const char *key)
+{
+	return at_otlp_attr_str(s->attributes, s->n_attributes, key);
+}
+
+int64_t h_attr_int(const at_otlp_span *s, const char *key, int64_t dflt)
+{
+	int64_t v;
+	return at_otlp_attr_int(s->attributes, s->n_attributes, key, &v) ? dflt
+									 : v;
+}
+
+const char *h_res_str(const at_otlp_resource *r, const char *key)
+{
+	return r ? at_otlp_attr_str(r->attributes, r->n_attributes, key) : NULL;
+}
+
+int64_t h_res_int(const at_otlp_resource *r, const char *key, int64_t dflt)
+{
+	int64_t v;
+	if (!r || at_otlp_attr_int(r->attributes, r->n_attributes, key, &v))
+		return dflt;
+	return v;
+}
+
+char *h_shell(const char *cmd, int *status)
+{
+	FILE *f = popen(cmd, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	char tmp[4096];
+	size_t r;
+	int st;
+
+	if (!f)
+		return NULL;
+	while ((r = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		append(&buf, &len, &cap, tmp, r);
+	st = pclose(f);
+	if (status)
+		*status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	if (!buf)
+		append(&buf, &len, &cap, "", 0);
+	return buf;
+}

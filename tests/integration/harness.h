@@ -1,0 +1,77 @@
+/*
+ * harness.h - what the integration tests share: running real programs with
+ * the library preloaded in the child's environment only, a receiver, tiny
+ * loopback servers, and helpers over decoded spans.
+ *
+ * Waiting is always on a condition with a timeout, never a sleep.
+ */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "at_receiver.h"
+
+struct h_result {
+	int status;     /* exit code, or 128 + signal; -1 if timed out */
+	char *out;      /* stdout, NUL-terminated */
+	size_t out_len;
+	char *err;      /* stderr, NUL-terminated */
+	size_t err_len;
+};
+
+/* Absolute path of the build directory's file (AT_BUILD_DIR or "build"). */
+const char *h_build_path(const char *rel);
+const char *h_lib(void);
+
+/*
+ * Run argv[0] (PATH is searched) with the test's environment minus every
+ * OTEL_*, AUTOTRACE_*, TRACEPARENT, TRACESTATE and LD_PRELOAD variable,
+ * plus env (NULL-terminated "K=V" list, may be NULL), plus
+ * LD_PRELOAD=<the library> if preload.  stdin is /dev/null.  Kills it
+ * after timeout_ms.  Returns 0 if it ran.
+ */
+int h_run(const char *const argv[], const char *const env[], bool preload,
+	  int timeout_ms, struct h_result *res);
+void h_result_free(struct h_result *res);
+
+/* A receiver on 127.0.0.1 with raw bodies saved to a fresh temp dir. */
+struct at_receiver *h_receiver(char **save_dir);
+/* "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:<port>" (static buffer
+ * per call site is not needed: returns a malloc'd string). */
+char *h_endpoint_env(struct at_receiver *r);
+
+/*
+ * A loopback HTTP/1.x server in a thread: answers every request on every
+ * connection with 200 and the body "hello\n" (keep-alive).  Returns its
+ * port.  h_http_stop stops it.
+ */
+struct h_http;
+struct h_http *h_http_start(void);
+uint16_t h_http_port(struct h_http *s);
+void h_http_stop(struct h_http *s);
+
+/* A port on 127.0.0.1 where nothing listens (bound, then closed). */
+uint16_t h_closed_port(void);
+
+/* Hex of bytes (static rotating buffers, for messages). */
+const char *h_hex(const uint8_t *p, size_t n);
+
+/* Spans stored by r, waiting up to timeout_ms for at least min of them.
+ * Returns the count; *out is malloc'd. */
+size_t h_spans(struct at_receiver *r, size_t min, int timeout_ms,
+	       struct at_rx_span **out);
+
+/* Attribute helpers on a decoded span. */
+const char *h_attr_str(const at_otlp_span *s, const char *key);
+int64_t h_attr_int(const at_otlp_span *s, const char *key, int64_t dflt);
+const char *h_res_str(const at_otlp_resource *r, const char *key);
+int64_t h_res_int(const at_otlp_resource *r, const char *key, int64_t dflt);
+
+/* Run a shell command line, return its stdout (malloc'd) or NULL. */
+char *h_shell(const char *cmd, int *status);
+
+#endif

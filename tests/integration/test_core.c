@@ -1,0 +1,542 @@
+/*
+ * Integration tests of the core pipeline: real programs (coreutils, bash,
+ * python3, curl, and the fixtures) run with the library preloaded in their
+ * own environment only, exporting to a receiver started by the test, which
+ * decodes the protobuf.  A process's spans have all arrived when it has
+ * exited (the exit flush is synchronous), so no test waits on time.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define RUN_MS 30000
+#define WAIT_MS 10000
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void check_ids(const at_otlp_span *s)
+{
+	cr_assert_eq(s->trace_id.len, 16);
+	cr_assert_eq(s->span_id.len, 8);
+	int nz = 0;
+	for (int i = 0; i < 16; i++)
+		nz |= s->trace_id.data[i];
+	cr_assert(nz, "all-zero trace id");
+	nz = 0;
+	for (int i = 0; i < 8; i++)
+		nz |= s->span_id.data[i];
+	cr_assert(nz, "all-zero span id");
+}
+
+/* Same stdout, stderr and exit status with and without the library. */
+static void same_behaviour(const char *const argv[], const char *endpoint)
+{
+	const char *env[] = { endpoint, NULL };
+	struct h_result bare, traced;
+
+	cr_assert_eq(h_run(argv, NULL, false, RUN_MS, &bare), 0);
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &traced), 0);
+	cr_expect_eq(traced.status, bare.status, "%s: exit %d vs %d", argv[0],
+		     traced.status, bare.status);
+	cr_expect_str_eq(traced.out, bare.out, "%s: stdout differs", argv[0]);
+	cr_expect_str_eq(traced.err, bare.err, "%s: stderr differs", argv[0]);
+	h_result_free(&bare);
+	h_result_free(&traced);
+}
+
+Test(core, loads_anywhere_same_output, .timeout = 120)
+{
+	struct at_receiver *rx = h_receiver(NULL);
+	struct h_http *http = h_http_start();
+	char url[64], absent[96];
+	char *present = h_endpoint_env(rx);
+
+	cr_assert(rx && http);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", h_http_port(http));
+	snprintf(absent, sizeof(absent),
+		 "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%u",
+		 h_closed_port());
+	const char *true_argv[] = { "/bin/true", NULL };
+	const char *py_argv[] = { "python3", "-c", "print(1)", NULL };
+	const char *sh_argv[] = { "bash", "-c", "ls / | wc -l", NULL };
+	const char *curl_argv[] = { "curl", "-s", url, NULL };
+	const char *const *all[] = { true_argv, py_argv, sh_argv, curl_argv };
+
+	for (size_t i = 0; i < 4; i++) {
+		same_behaviour(all[i], present);
+		same_behaviour(all[i], absent);
+	}
+	/* The curl runs made connect spans that reached the live receiver. */
+	cr_expect_geq(at_receiver_span_count(rx), 1);
+	h_http_stop(http);
+	at_receiver_stop(rx);
+	free(present);
+}
+
+Test(core, curl_connect_span, .timeout = 60)
+{
+	struct at_receiver *rx = h_receiver(NULL);
+	struct h_http *http = h_http_start();
+	char url[64], *ep = h_endpoint_env(rx);
+	const char *env[] = { ep, "OTEL_SERVICE_NAME=curl-test", NULL };
+	struct h_result res;
+	struct at_rx_span *spans;
+	char host[256] = "";
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", h_http_port(http));
+	const char *argv[] = { "curl", "-s", url, NULL };
+	uint64_t t0 = wall_ns();
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	uint64_t t1 = wall_ns();
+	cr_assert_eq(res.status, 0);
+	cr_assert_str_eq(res.out, "hello\n");
+
+	size_t n = h_spans(rx, 1, WAIT_MS, &spans);
+	cr_assert_eq(n, 1, "expected one connect span, got %zu", n);
+	const at_otlp_span *s = spans[0].span;
+	check_ids(s);
+	cr_expect_str_eq(s->name, "connect");
+	cr_expect_eq(s->kind, OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT);
+	cr_expect_eq(s->parent_span_id.len, 0);
+	cr_expect_eq(s->flags & 0xff, 0x03, "flags %#x", s->flags);
+	cr_expect(s->flags & 0x100, "HAS_IS_REMOTE bit");
+	cr_expect_leq(t0, s->start_time_unix_nano);
+	cr_expect_leq(s->start_time_unix_nano, s->end_time_unix_nano);
+	cr_expect_leq(s->end_time_unix_nano, t1);
+	cr_expect_str_eq(h_attr_str(s, "network.peer.address"), "127.0.0.1");
+	cr_expect_eq(h_attr_int(s, "network.peer.port", -1), h_http_port(http));
+	cr_expect_str_eq(h_attr_str(s, "server.address"), "127.0.0.1");
+	cr_expect_eq(h_attr_int(s, "server.port", -1), h_http_port(http));
+	cr_expect_str_eq(h_attr_str(s, "network.transport"), "tcp");
+	cr_expect_str_eq(h_attr_str(s, "network.type"), "ipv4");
+	cr_expect(!s->status || s->status->code == 0);
+
+	const at_otlp_resource *r = spans[0].resource;
+	cr_expect_str_eq(h_res_str(r, "service.name"), "curl-test");
+	cr_expect_str_eq(h_res_str(r, "process.executable.name"), "curl");
+	cr_expect_gt(h_res_int(r, "process.pid", 0), 0);
+	cr_expect_str_eq(h_res_str(r, "telemetry.sdk.name"), "libautotrace");
+	cr_expect(h_res_str(r, "telemetry.sdk.version") != NULL);
+	gethostname(host, sizeof(host));
+	cr_expect_str_eq(h_res_str(r, "host.name"), host);
+	cr_expect_null(h_res_str(r, "process.command_line"),
+		       "command line is opt-in");
+	cr_expect_str_eq(spans[0].scope->name, "libautotrace");
+
+	free(spans);
+	h_result_free(&res);
+	h_http_stop(http);
+	at_receiver_stop(rx);
+	free(ep);
+}
+
+Test(core, python_connect_span_default_service_name, .timeout = 60)
+{
+	struct at_receiver *rx = h_receiver(NULL);
+	struct h_http *http = h_http_start();
+	char code[256], *ep = h_endpoint_env(rx);
+	const char *env[] = { ep, "AUTOTRACE_CAPTURE_COMMAND_LINE=true", NULL };
+	struct h_result res;
+	struct at_rx_span *spans;
+
+	snprintf(code, sizeof(code),
+		 "import urllib.request as u; "
+		 "print(u.urlopen('http://127.0.0.1:%u/').read().decode(), end='')",
+		 h_http_port(http));
+	const char *argv[] = { "python3", "-c", code, NULL };
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_assert_eq(res.status, 0, "stderr: %s", res.err);
+	cr_assert_str_eq(res.out, "hello\n");
+
+	size_t n = h_spans(rx, 1, WAIT_MS, &spans);
+	cr_assert_geq(n, 1);
+	size_t found = 0;
+	for (size_t i = 0; i < n; i++) {
+		const at_otlp_span *s = spans[i].span;
+		if (strcmp(s->name, "connect") ||
+		    h_attr_int(s, "network.peer.port", -1) != h_http_port(http))
+			continue;
+		found++;
+		check_ids(s);
+		const char *svc = h_res_str(spans[i].resource, "service.name");
+		const char *exe = h_res_str(spans[i].resource,
+					    "process.executable.name");
+		cr_assert(svc && exe);
+		cr_expect(strncmp(exe, "python3", 7) == 0, "exe %s", exe);
+		char want[128];
+		snprintf(want, sizeof(want), "unknown_service:%s", exe);
+		cr_expect_str_eq(svc, want);
+		const char *cl = h_res_str(spans[i].resource,
+					   "process.command_line");
+		cr_expect(cl && strstr(cl, "urllib"), "command line: %s",
+			  cl ? cl : "(none)");
+	}
+	cr_expect_eq(found, 1);
+	free(spans);
+	h_result_free(&res);
+	h_http_stop(http);
+	at_receiver_stop(rx);
+	free(ep);
+}
+
+Test(core, connection_refused_is_an_error_span, .timeout = 60)
+{
+	struct at_receiver *rx = h_receiver(NULL);
+	char url[64], *ep = h_endpoint_env(rx);
+	const char *env[] = { ep, NULL };
+	struct h_result bare, res;
+	struct at_rx_span *spans;
+	uint16_t port = h_closed_port();
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
+	const char *argv[] = { "curl", "-s", url, NULL };
+	cr_assert_eq(h_run(argv, NULL, false, RUN_MS, &bare), 0);
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_expect_eq(res.status, bare.status);
+	cr_expect_eq(res.status, 7, "curl's exit code for a refused connect");
+
+	size_t n = h_spans(rx, 1, WAIT_MS, &spans);
+	cr_assert_geq(n, 1);
+	for (size_t i = 0; i < n; i++) {
+		const at_otlp_span *s = spans[i].span;
+		cr_expect_str_eq(s->name, "connect");
+		cr_assert(s->status);
+		cr_expect_eq(s->status->code, 2);
+		cr_expect_str_eq(s->status->message, "Connection refused");
+		cr_expect_str_eq(h_attr_str(s, "error.type"), "ECONNREFUSED");
+		cr_expect_eq(h_attr_int(s, "server.port", -1), port);
+	}
+	free(spans);
+	h_result_free(&bare);
+	h_result_free(&res);
+	at_receiver_stop(rx);
+	free(ep);
+}
+
+Test(core, traceparent_environment_is_continued, .timeout = 60)
+{
+	struct at_receiver *rx = h_receiver(NULL);
+	struct h_http *http = h_http_start();
+	char port[8], *ep = h_endpoint_env(rx);
+	const char *env[] = {
+		ep,
+		"TRACEPARENT=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+		"TRACESTATE=congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", NULL
+	};
+	struct h_result res;
+	struct at_rx_span *spans;
+
+	snprintf(port, sizeof(port), "%u", h_http_port(http));
+	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
+			       port, "2", NULL };
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_assert_eq(res.status, 0);
+	size_t n = h_spans(rx, 2, WAIT_MS, &spans);
+	cr_assert_eq(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		const at_otlp_span *s = spans[i].span;
+		cr_expect_str_eq(h_hex(s->trace_id.data, 16),
+				 "0af7651916cd43dd8448eb211c80319c");
+		cr_expect_str_eq(h_hex(s->parent_span_id.data,
+				       s->parent_span_id.len),
+				 "b7ad6b7169203331");
+		cr_expect_eq(s->flags & 0xff, 0x01,
+			     "sampled, random flag not invented: %#x",
+			     s->flags);
+		cr_expect(s->flags & 0x200, "parent is remote");
+		cr_expect_str_eq(s->trace_state,
+				 "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+	}
+	free(spans);
+	h_result_free(&res);
+
+	/* An unsampled parent: the default parent-based sampler follows it. */
+	at_receiver_clear(rx);
+	env[1] = "TRACEPARENT=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_expect_eq(res.status, 0);
+	cr_expect_eq(at_receiver_request_count(rx), 1,
+		     "only the first run exported");
+	h_result_free(&res);
+
+	/* Malformed (uppercase): treated as absent, a new trace starts. */
+	env[1] = "TRACEPARENT=00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01";
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	n = h_spans(rx, 2, WAIT_MS, &spans);
+	cr_assert_eq(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		cr_expect_str_neq(h_hex(spans[i].span->trace_id.data, 16),
+				  "0af7651916cd43dd8448eb211c80319c");
+		cr_expect_eq(spans[i].span->parent_span_id.len, 0);
+		cr_expect_str_eq(spans[i].span->trace_state, "");
+	}
+	free(spans);
+	h_result_free(&res);
+	h_http_stop(http);
+	at_receiver_stop(rx);
+	free(ep);
+}
+
+/* Runs tcp_client once with extra env; returns the receiver's request
+ * count after the process exited. */
+static size_t requests_with(const char *setting)
+{
+	struct at_receiver *rx = h_receiver(NULL);
+	struct h_http *http = h_http_start();
+	char port[8], *ep = h_endpoint_env(rx);
+	const char *env[] = { ep, setting, NULL };
+	struct h_result res;
+	size_t n;
+
+	snprintf(port, sizeof(port), "%u", h_http_port(http));
+	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
+			       port, "3", NULL };
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_assert_eq(res.status, 0);
+	cr_assert_str_eq(res.out, "connected 3\n");
+	cr_assert_str_eq(res.err, "", "nothing printed: %s", res.err);
+	n = at_receiver_request_count(rx);
+	h_result_free(&res);
+	h_http_stop(http);
+	at_receiver_stop(rx);
+	free(ep);
+	return n;
+}
+
+Test(core, nothing_exported_when_disabled, .timeout = 60)
+{
+	cr_expect_eq(requests_with("AUTOTRACE_DEBUG=0"), 1,
+		     "control: spans are exported by default");
+	cr_expect_eq(requests_with("OTEL_SDK_DISABLED=true"), 0);
+	cr_expect_eq(requests_with("OTEL_TRACES_SAMPLER=always_off"), 0);
+	cr_expect_eq(requests_with("OTEL_TRACES_EXPORTER=none"), 0);
+}
+
+Test(core, fork_child_exports_its_own_spans, .timeout = 60)
+{
+	struct at_receiver *rx = h_receiver(NULL);
+	struct h_http *http = h_http_start();
+	char port[8], *ep = h_endpoint_env(rx);
+	const char *env[] = { ep, NULL };
+	struct h_result res;
+	struct at_rx_span *spans;
+
+	snprintf(port, sizeof(port), "%u", h_http_port(http));
+	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
+			       port, "2", "1", "fork", NULL };
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_assert_eq(res.status, 0);
+	cr_assert_str_eq(res.out, "connected 4\n");
+	size_t n = h_spans(rx, 4, WAIT_MS, &spans);
+	cr_assert_eq(n, 4, "parent 2 + child 2, each once; got %zu", n);
+	int64_t pid0 = h_res_int(spans[0].resource, "process.pid", 0);
+	size_t parent = 0, child = 0;
+	for (size_t i = 0; i < n; i++) {
+		int64_t pid = h_res_int(spans[i].resource, "process.pid", 0);
+		if (pid == pid0)
+			parent++;
+		else
+			child++;
+		for (size_t j = 0; j < i; j++)
+			cr_expect_neq(memcmp(spans[i].span->span_id.data,
+					     spans[j].span->span_id.data, 8),
+				      0, "duplicate span id");
+	}
+	cr_expect_eq(parent, 2);
+	cr_expect_eq(child, 2);
+	free(spans);
+	h_result_free(&res);
+	h_http_stop(http);
+	at_receiver_stop(rx);
+	free(ep);
+}
+
+Test(core, collector_503_then_200_spans_arrive_once, .timeout = 60)
+{
+	struct at_receiver *rx = h_receiver(NULL);
+	struct h_http *http = h_http_start();
+	char port[8], *ep = h_endpoint_env(rx);
+	const char *env[] = { ep, NULL };
+	struct h_result res;
+
+	at_receiver_script(rx, 1, 503, "0", 0, NULL);
+	snprintf(port, sizeof(port), "%u", h_http_port(http));
+	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
+			       port, "3", NULL };
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_assert_eq(res.status, 0);
+	cr_expect_eq(at_receiver_request_count(rx), 2, "503, then the retry");
+	cr_expect_eq(at_receiver_span_count(rx), 3, "each span once");
+	h_result_free(&res);
+	h_http_stop(http);
+	at_receiver_stop(rx);
+	free(ep);
+}
+
+Test(core, hook_before_our_constructor, .timeout = 60)
+{
+	struct at_receiver *rx = h_receiver(NULL);
+	struct h_http *http = h_http_start();
+	char port[32], *ep = h_endpoint_env(rx);
+	struct h_result res;
+	struct at_rx_span *spans;
+
+	snprintf(port, sizeof(port), "CTOR_CONNECT_PORT=%u", h_http_port(http));
+	const char *env[] = { ep, port, NULL };
+	const char *argv[] = { h_build_path("fixtures/ctor_main"), NULL };
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_assert_eq(res.status, 0);
+	cr_assert_str_eq(res.out, "ctor connect: ok\n");
+	size_t n = h_spans(rx, 1, WAIT_MS, &spans);
+	cr_expect_eq(n, 1);
+	if (n)
+		cr_expect_str_eq(spans[0].span->name, "connect");
+	free(spans);
+	h_result_free(&res);
+	h_http_stop(http);
+	at_receiver_stop(rx);
+	free(ep);
+}
+
+Test(core, many_threads, .timeout = 120)
+{
+	struct at_receiver *rx = h_receiver(NULL);
+	struct h_http *http = h_http_start();
+	char port[8], *ep = h_endpoint_env(rx);
+	const char *env[] = { ep, NULL };
+	struct h_result res;
+	struct at_rx_span *spans;
+
+	snprintf(port, sizeof(port), "%u", h_http_port(http));
+	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
+			       port, "50", "8", NULL };
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_assert_eq(res.status, 0);
+	cr_assert_str_eq(res.out, "connected 400\n");
+	size_t n = h_spans(rx, 400, WAIT_MS, &spans);
+	cr_expect_eq(n, 400);
+	/* Distinct traces (each connect is a root). */
+	size_t dup = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (!memcmp(spans[i].span->trace_id.data,
+				    spans[j].span->trace_id.data, 16))
+				dup++;
+	cr_expect_eq(dup, 0);
+	free(spans);
+	h_result_free(&res);
+	h_http_stop(http);
+	at_receiver_stop(rx);
+	free(ep);
+}
+
+Test(core, gzip_and_headers, .timeout = 60)
+{
+	struct at_receiver *rx = h_receiver(NULL);
+	struct h_http *http = h_http_start();
+	char port[8], *ep = h_endpoint_env(rx);
+	const char *env[] = { ep, "OTEL_EXPORTER_OTLP_COMPRESSION=gzip",
+			      "OTEL_EXPORTER_OTLP_HEADERS=x-api-key=secret%20value",
+			      NULL };
+	struct h_result res;
+	struct at_rx_span *spans;
+
+	snprintf(port, sizeof(port), "%u", h_http_port(http));
+	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
+			       port, "5", NULL };
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_assert_eq(res.status, 0);
+	size_t n = h_spans(rx, 5, WAIT_MS, &spans);
+	cr_expect_eq(n, 5);
+	for (size_t i = 0; i < n; i++)
+		cr_expect_str_eq(spans[i].content_encoding, "gzip");
+	free(spans);
+	h_result_free(&res);
+	h_http_stop(http);
+	at_receiver_stop(rx);
+	free(ep);
+}
+
+Test(core, debug_report_and_config_warnings, .timeout = 60)
+{
+	struct at_receiver *rx = h_receiver(NULL);
+	struct h_http *http = h_http_start();
+	char port[8], *ep = h_endpoint_env(rx);
+	const char *env[] = { ep, "AUTOTRACE_DEBUG=1",
+			      "OTEL_BSP_SCHEDULE_DELAY=soon", NULL };
+	struct h_result res;
+
+	snprintf(port, sizeof(port), "%u", h_http_port(http));
+	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
+			       port, "2", NULL };
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_assert_eq(res.status, 0);
+	cr_expect_str_eq(res.out, "connected 2\n");
+	/* One warning line for the bad value, one report line at exit. */
+	size_t lines = 0;
+	for (const char *p = res.err; *p; p++)
+		lines += *p == '\n';
+	cr_expect_eq(lines, 2, "stderr:\n%s", res.err);
+	cr_expect(strstr(res.err, "OTEL_BSP_SCHEDULE_DELAY=\"soon\""),
+		  "stderr:\n%s", res.err);
+	cr_expect(strstr(res.err, "spans started=2 sampled=2 exported=2 dropped=0"),
+		  "stderr:\n%s", res.err);
+	cr_expect_eq(at_receiver_span_count(rx), 2, "defaults still export");
+	h_result_free(&res);
+	h_http_stop(http);
+	at_receiver_stop(rx);
+	free(ep);
+}
+
+Test(core, resource_attributes_and_ratio_sampler, .timeout = 60)
+{
+	struct at_receiver *rx = h_receiver(NULL);
+	struct h_http *http = h_http_start();
+	char port[8], *ep = h_endpoint_env(rx);
+	const char *env[] = {
+		ep,
+		"OTEL_RESOURCE_ATTRIBUTES=service.name=from-attrs,deployment.environment.name=test%20env",
+		"OTEL_TRACES_SAMPLER=traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.5",
+		NULL
+	};
+	struct h_result res;
+	struct at_rx_span *spans;
+
+	snprintf(port, sizeof(port), "%u", h_http_port(http));
+	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
+			       port, "200", NULL };
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_assert_eq(res.status, 0);
+	size_t n = h_spans(rx, 0, 0, &spans);
+	cr_expect_gt(n, 0);
+	cr_expect_lt(n, 200);
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *t = spans[i].span->trace_id.data;
+		uint64_t key = 0;
+		for (int b = 8; b < 16; b++)
+			key = key << 8 | t[b];
+		cr_expect_lt(key >> 1, 1ull << 62,
+			     "trace id %s should not be sampled at 0.5",
+			     h_hex(t, 16));
+		cr_expect_str_eq(h_res_str(spans[i].resource, "service.name"),
+				 "from-attrs");
+		cr_expect_str_eq(h_res_str(spans[i].resource,
+					   "deployment.environment.name"),
+				 "test env");
+	}
+	free(spans);
+	h_result_free(&res);
+	h_http_stop(http);
+	at_receiver_stop(rx);
+	free(ep);
+}

@@ -1,0 +1,176 @@
+/* Unit tests of the SPSC byte ring: order, full, wrap, record bound, and a
+ * producer/consumer pair on two threads (also run under ThreadSanitizer). */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "at_ring.h"
+
+struct rec {
+	uint32_t size;
+	uint32_t seq;
+	uint8_t fill[];
+};
+
+static int push(struct at_ring *r, uint32_t size, uint32_t seq)
+{
+	struct rec *p = at_ring_reserve(r, size);
+	if (!p)
+		return -1;
+	p->size = size;
+	p->seq = seq;
+	memset(p->fill, (int)(seq & 0xff), size - 8);
+	at_ring_commit(r, size);
+	return 0;
+}
+
+static int pop(struct at_ring *r, uint32_t *seq, uint32_t *size)
+{
+	const struct rec *p = at_ring_peek(r);
+	if (!p)
+		return -1;
+	*seq = p->seq;
+	*size = p->size;
+	for (uint32_t i = 0; i < p->size - 8; i++)
+		if (p->fill[i] != (uint8_t)(p->seq & 0xff))
+			return -2;
+	at_ring_pop(r);
+	return 0;
+}
+
+Test(ring, fifo_order)
+{
+	static uint8_t buf[1024] __attribute__((aligned(8)));
+	struct at_ring r;
+	uint32_t seq, size;
+
+	at_ring_init(&r, buf, sizeof(buf), 100);
+	cr_assert(at_ring_empty(&r));
+	for (uint32_t i = 0; i < 10; i++)
+		cr_assert_eq(push(&r, 16 + 8 * (i % 3), i), 0);
+	for (uint32_t i = 0; i < 10; i++) {
+		cr_assert_eq(pop(&r, &seq, &size), 0);
+		cr_assert_eq(seq, i);
+		cr_assert_eq(size, 16 + 8 * (i % 3));
+	}
+	cr_assert_eq(pop(&r, &seq, &size), -1);
+	cr_assert(at_ring_empty(&r));
+}
+
+Test(ring, full_drops_then_recovers)
+{
+	static uint8_t buf[256] __attribute__((aligned(8)));
+	struct at_ring r;
+	uint32_t seq, size, n = 0;
+
+	at_ring_init(&r, buf, sizeof(buf), 1000);
+	while (push(&r, 64, n) == 0)
+		n++;
+	cr_assert_eq(n, 4, "256 bytes hold four 64-byte records");
+	cr_assert_null(at_ring_reserve(&r, 8), "full");
+	cr_assert_eq(pop(&r, &seq, &size), 0);
+	cr_assert_eq(seq, 0);
+	cr_assert_eq(push(&r, 64, 99), 0, "room again after a pop");
+	cr_assert_null(at_ring_reserve(&r, 200), "larger than cap / 2");
+}
+
+Test(ring, wrap_with_padding)
+{
+	static uint8_t buf[256] __attribute__((aligned(8)));
+	struct at_ring r;
+	uint32_t seq, size;
+
+	at_ring_init(&r, buf, sizeof(buf), 1000);
+	/* Advance to position 200, then free everything. */
+	for (uint32_t i = 0; i < 5; i++)
+		cr_assert_eq(push(&r, 40, i), 0);
+	for (uint32_t i = 0; i < 5; i++)
+		cr_assert_eq(pop(&r, &seq, &size), 0);
+	/* 56 bytes left to the end: a 64-byte record must wrap. */
+	cr_assert_eq(push(&r, 64, 7), 0);
+	cr_assert_eq(push(&r, 64, 8), 0);
+	cr_assert_eq(pop(&r, &seq, &size), 0);
+	cr_assert_eq(seq, 7);
+	cr_assert_eq(size, 64);
+	cr_assert_eq(pop(&r, &seq, &size), 0);
+	cr_assert_eq(seq, 8);
+	cr_assert(at_ring_empty(&r));
+	/* Many laps keep working. */
+	for (uint32_t i = 0; i < 1000; i++) {
+		cr_assert_eq(push(&r, 8 + 8 * (i % 13), i), 0);
+		cr_assert_eq(pop(&r, &seq, &size), 0);
+		cr_assert_eq(seq, i);
+	}
+}
+
+Test(ring, record_count_bound)
+{
+	static uint8_t buf[4096] __attribute__((aligned(8)));
+	struct at_ring r;
+	uint32_t seq, size;
+
+	at_ring_init(&r, buf, sizeof(buf), 3);
+	cr_assert_eq(push(&r, 16, 0), 0);
+	cr_assert_eq(push(&r, 16, 1), 0);
+	cr_assert_eq(push(&r, 16, 2), 0);
+	cr_assert_eq(push(&r, 16, 3), -1, "max_records reached");
+	cr_assert_eq(pop(&r, &seq, &size), 0);
+	cr_assert_eq(push(&r, 16, 3), 0);
+}
+
+Test(ring, reset_discards)
+{
+	static uint8_t buf[1024] __attribute__((aligned(8)));
+	struct at_ring r;
+	uint32_t seq, size;
+
+	at_ring_init(&r, buf, sizeof(buf), 100);
+	push(&r, 32, 1);
+	push(&r, 32, 2);
+	at_ring_reset(&r);
+	cr_assert(at_ring_empty(&r));
+	cr_assert_eq(pop(&r, &seq, &size), -1);
+	cr_assert_eq(push(&r, 32, 3), 0);
+	cr_assert_eq(pop(&r, &seq, &size), 0);
+	cr_assert_eq(seq, 3);
+}
+
+#define SPSC_N 200000
+
+static struct at_ring spsc;
+
+static void *producer(void *arg)
+{
+	(void)arg;
+	for (uint32_t i = 0; i < SPSC_N;) {
+		if (push(&spsc, 8 + 8 * (i % 17), i) == 0)
+			i++;
+		else
+			sched_yield();
+	}
+	return NULL;
+}
+
+Test(concurrency, ring_spsc_two_threads, .timeout = 60)
+{
+	static uint8_t buf[4096] __attribute__((aligned(8)));
+	pthread_t th;
+	uint32_t expect = 0, seq, size;
+
+	at_ring_init(&spsc, buf, sizeof(buf), 50);
+	pthread_create(&th, NULL, producer, NULL);
+	while (expect < SPSC_N) {
+		int rc = pop(&spsc, &seq, &size);
+		if (rc == -1) {
+			sched_yield();
+			continue;
+		}
+		cr_assert_eq(rc, 0, "record content torn");
+		cr_assert_eq(seq, expect, "order");
+		cr_assert_eq(size, 8 + 8 * (expect % 17));
+		expect++;
+	}
+	pthread_join(th, NULL);
+	cr_assert(at_ring_empty(&spsc));
+}
