@@ -31,7 +31,8 @@
 	X(ssize_t, write, (int, const void *, size_t))                     \
 	X(ssize_t, read, (int, void *, size_t))                            \
 	X(ssize_t, sendmsg, (int, const struct msghdr *, int))             \
-	X(int, poll, (struct pollfd *, nfds_t, int))
+	X(int, poll, (struct pollfd *, nfds_t, int))                       \
+	X(int, getsockopt, (int, int, int, void *, socklen_t *))
 
 #define AT_REAL_DECL(ret, name, params)                                    \
 	extern ret(*at_real_##name) params;                                \

@@ -176,6 +176,11 @@ void at_span_serialize(const struct at_span *s, void *dst);
 bool at_span_start(struct at_span *s, const char *name, size_t name_len,
 		   enum at_span_kind kind);
 
+/* Like at_span_start, but s does not become the active span (for spans
+ * that outlive their hook, such as a pending non-blocking connect). */
+bool at_span_start_detached(struct at_span *s, const char *name,
+			    size_t name_len, enum at_span_kind kind);
+
 /*
  * Like at_span_start, with an explicit parent: the remote context parent
  * (with its tracestate, may be NULL/0) or, if parent is NULL, a new root

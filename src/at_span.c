@@ -136,8 +136,8 @@ static bool start_common(struct at_thread *t, struct at_span *s,
 	return true;
 }
 
-bool at_span_start(struct at_span *s, const char *name, size_t name_len,
-		   enum at_span_kind kind)
+static bool start_child(struct at_span *s, const char *name, size_t name_len,
+			enum at_span_kind kind, bool activate)
 {
 	struct at_thread *t = at_thread_get();
 	struct at_span *cur;
@@ -151,14 +151,26 @@ bool at_span_start(struct at_span *s, const char *name, size_t name_len,
 		size_t ts_len;
 		const char *ts = at_span_tracestate(cur, &ts_len);
 		return start_common(t, s, name, name_len, kind, &cur->h.ctx,
-				    0, ts, ts_len, true);
+				    0, ts, ts_len, activate);
 	}
 	if (env_parent_valid)
 		return start_common(t, s, name, name_len, kind, &env_parent,
 				    1, env_tracestate, env_tracestate_len,
-				    true);
+				    activate);
 	return start_common(t, s, name, name_len, kind, NULL, 0, NULL, 0,
-			    true);
+			    activate);
+}
+
+bool at_span_start(struct at_span *s, const char *name, size_t name_len,
+		   enum at_span_kind kind)
+{
+	return start_child(s, name, name_len, kind, true);
+}
+
+bool at_span_start_detached(struct at_span *s, const char *name,
+			    size_t name_len, enum at_span_kind kind)
+{
+	return start_child(s, name, name_len, kind, false);
 }
 
 bool at_span_start_with_parent(struct at_span *s, const char *name,

@@ -118,7 +118,7 @@ static int connect_one(struct at_transport *t, const struct addrinfo *ai,
 		err = wait_fd(fd, POLLOUT, deadline);
 		if (err)
 			goto fail;
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+		if (AT_REAL(getsockopt)(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
 			err = -errno;
 			goto fail;
 		}

@@ -6,10 +6,14 @@
  * network.type "ipv4"/"ipv6".  A failure sets status ERROR and
  * error.type to the errno name (ECONNREFUSED...).
  *
- * Non-blocking connects (EINPROGRESS), and connects interrupted by a
- * signal (EINTR, the connection goes on in the background), end the span
- * when connect() returns: its duration is the system call's and its status
- * is left unset, since the outcome is not known yet.
+ * Non-blocking connects: connect() returns EINPROGRESS (or EINTR: the
+ * connection goes on in the background), and the outcome comes later.  The
+ * span then waits in the pending pool (at_pending.h) and ends when the
+ * program learns the outcome - getsockopt(SO_ERROR) after poll, which is
+ * what curl, CPython, libuv and nginx do, or a second connect() returning
+ * EISCONN or the error - or when the program closes the socket (status
+ * left unset: the outcome was never known).  If the pool is full the span
+ * ends at once, covering only the system call.
  *
  * Unix sockets, UDP and other families pass through with no span.  The
  * only system call added (getsockopt SO_TYPE) is made for AF_INET/AF_INET6
@@ -22,6 +26,7 @@
 #include <sys/socket.h>
 
 #include "at_init.h"
+#include "at_pending.h"
 #include "at_real.h"
 #include "at_span.h"
 
@@ -30,7 +35,7 @@ static int is_tcp(int fd)
 	int type = 0;
 	socklen_t len = sizeof(type);
 
-	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	return AT_REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
 	       type == SOCK_STREAM;
 }
 
@@ -57,11 +62,36 @@ static void peer_attrs(struct at_span *s, const struct sockaddr *addr)
 	at_span_set_cstr(s, "network.transport", "tcp");
 }
 
+static int in_progress(int err)
+{
+	return err == EINPROGRESS || err == EINTR || err == EALREADY;
+}
+
+/* connect() again on a socket whose span is pending: it reports the
+ * outcome (0/EISCONN: connected; EALREADY: still going; else the error). */
+static int connect_again(struct at_span *s, int fd,
+			 const struct sockaddr *addr, socklen_t len)
+{
+	int rc = AT_REAL(connect)(fd, addr, len);
+	int err = errno;
+
+	if (rc != 0 && in_progress(err)) {
+		at_pending_publish(s, fd);
+	} else {
+		if (rc != 0 && err != EISCONN)
+			at_span_set_errno(s, err);
+		at_span_end(s);
+		at_pending_release(s);
+	}
+	errno = err;
+	return rc;
+}
+
 static int traced_connect(int fd, const struct sockaddr *addr,
 			  socklen_t len)
 {
-	struct at_span span;
-	int rc, err;
+	struct at_span stack_span, *s;
+	int rc, err = errno;
 
 	if (!addr || len < sizeof(sa_family_t) ||
 	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6) ||
@@ -69,21 +99,32 @@ static int traced_connect(int fd, const struct sockaddr *addr,
 	    (addr->sa_family == AF_INET6 &&
 	     len < sizeof(struct sockaddr_in6)))
 		return AT_REAL(connect)(fd, addr, len);
-	err = errno;
+	if (at_pending_any() && (s = at_pending_take(fd)))
+		return connect_again(s, fd, addr, len);
 	if (!is_tcp(fd)) {
 		errno = err;
 		return AT_REAL(connect)(fd, addr, len);
 	}
-	errno = err;
 
-	at_span_start(&span, "connect", 7, AT_KIND_CLIENT);
-	if (at_span_recording(&span))
-		peer_attrs(&span, addr);
+	s = at_pending_claim();
+	if (!s)
+		s = &stack_span;
+	at_span_start_detached(s, "connect", 7, AT_KIND_CLIENT);
+	if (at_span_recording(s))
+		peer_attrs(s, addr);
+	errno = err;
 	rc = AT_REAL(connect)(fd, addr, len);
 	err = errno;
-	if (rc != 0 && err != EINPROGRESS && err != EINTR && err != EALREADY)
-		at_span_set_errno(&span, err);
-	at_span_end(&span);
+	if (rc != 0 && in_progress(err) && s != &stack_span &&
+	    at_span_started(s)) {
+		at_pending_publish(s, fd);
+	} else {
+		if (rc != 0 && !in_progress(err))
+			at_span_set_errno(s, err);
+		at_span_end(s);
+		if (s != &stack_span)
+			at_pending_release(s);
+	}
 	errno = err;
 	return rc;
 }

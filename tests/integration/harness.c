@@ -25,7 +25,7 @@ extern char **environ;
 
 const char *h_build_path(const char *rel)
 {
-	static __thread char buf[8][PATH_MAX];
+	static __thread char buf[8][PATH_MAX + 256];
 	static __thread int idx;
 	const char *dir = getenv("AT_BUILD_DIR");
 	char rp[PATH_MAX];
@@ -35,7 +35,7 @@ const char *h_build_path(const char *rel)
 		dir = "build";
 	if (!realpath(dir, rp))
 		snprintf(rp, sizeof(rp), "%s", dir);
-	snprintf(b, PATH_MAX, "%s/%s", rp, rel);
+	snprintf(b, PATH_MAX + 256, "%s/%.200s", rp, rel);
 	return b;
 }
 
