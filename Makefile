@@ -68,6 +68,8 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_O := $(patsubst %.c,$(OBJ)/%.o,$(UNIT_SRC))
 INTEG_SRC := $(sort $(wildcard tests/integration/*.c))
 INTEG_O := $(patsubst %.c,$(OBJ)/%.o,$(INTEG_SRC))
+BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
+BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 UNIT_BIN := $(BUILD)/tests/unit
 INTEG_BIN := $(BUILD)/tests/integration
 
@@ -127,6 +129,11 @@ $(BUILD)/fixtures/ctor_main: tests/fixtures/ctor/ctor_main.c $(BUILD)/fixtures/l
 	$(CC) -std=gnu11 -O1 -g -o $@ $< -L$(BUILD)/fixtures -lctor_connect \
 		-Wl,-rpath,'$$ORIGIN'
 
+# ---- benchmarks: linked with the core directly ----
+$(BUILD)/bench/%: tests/bench/%.c $(CORE_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
+
 # ---- tests ----
 $(UNIT_BIN): $(UNIT_O) $(CORE_A)
 	@mkdir -p $(dir $@)
@@ -160,7 +167,8 @@ check-all: all check-exports check-style test
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan SAN=tsan test-unit \
 		CRITERION_ARGS="--filter='concurrency/*'"
 
-bench: all
+bench: deps
+	$(MAKE) --no-print-directory all $(BENCHES)
 	scripts/bench.sh $(BUILD)
 
 demo:

@@ -61,6 +61,10 @@ void at_exporter_manual(void);
  * race with a running exporter thread).  Returns the spans exported. */
 uint64_t at_exporter_run_once(void);
 
+/* Counters of every thread, live or reaped: started, sampled,
+ * dropped_full, dropped_depth. */
+void at_exporter_thread_stats(uint64_t out[4]);
+
 /* Is fd the exporter's socket?  (close() hook) */
 int at_exporter_owns_fd(int fd);
 

@@ -437,14 +437,19 @@ int at_exporter_flush(uint32_t timeout_ms)
 	}
 }
 
+void at_exporter_thread_stats(uint64_t out[4])
+{
+	pthread_mutex_lock(&reap_lock);
+	at_thread_stats_sum(&reaped, out);
+	pthread_mutex_unlock(&reap_lock);
+}
+
 static void report(void)
 {
 	uint64_t s[4];
 	uint64_t dropped;
 
-	pthread_mutex_lock(&reap_lock);
-	at_thread_stats_sum(&reaped, s);
-	pthread_mutex_unlock(&reap_lock);
+	at_exporter_thread_stats(s);
 	dropped = s[2] + atomic_load(&at_xstats.dropped_failed) +
 		  atomic_load(&at_xstats.dropped_disabled) +
 		  atomic_load(&at_xstats.dropped_nomem);

@@ -1,0 +1,330 @@
+/*
+ * at_traceparent.c - W3C Trace Context: traceparent and tracestate.
+ *
+ * Design
+ * ------
+ * Everything here is a pure function over caller-provided memory: no
+ * allocation, no locks, no global state, no libc call beyond memcpy and
+ * memcmp.  That makes the code usable from any hook, including one that
+ * runs in a signal handler or while the host holds malloc's locks.
+ *
+ * traceparent ("vv-<32 hex>-<16 hex>-<2 hex>") is checked position by
+ * position on the value with its optional surrounding whitespace (SP and
+ * HTAB) removed.  Only lowercase hex is accepted.  Version ff is invalid;
+ * version 00 must be exactly 55 characters; a higher ("future") version is
+ * read from its first 55 characters, which must be followed by the end of
+ * the value or by '-' (so a future format can append fields).  All-zero
+ * trace or parent ids are invalid.  Trace-flags bits other than sampled
+ * (0x01) and Level 2's random (0x02) are cleared: we only propagate what we
+ * understand.  On any failure the output is left untouched, so the caller
+ * can simply treat the header as absent.
+ *
+ * tracestate is validated member by member in one pass that records the
+ * (offset, length) of each non-empty, OWS-trimmed member in a small array
+ * on the stack (at most AT_TRACESTATE_MAX_MEMBERS entries, so the stack use
+ * is fixed).  Any invalid key or value, a 33rd member or a duplicate key
+ * makes the whole value invalid, as the specification requires.  The valid
+ * members are then joined with ',' (surrounding OWS dropped, which is an
+ * equivalent encoding).  If the result is longer than the limit, the
+ * specification's recommendation is applied: first members longer than 128
+ * characters are dropped (last one first) until it fits, then members are
+ * dropped from the end.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "at_compat.h"
+#include "at_traceparent.h"
+
+/* Length of each traceparent field and the offsets of the separators. */
+#define TP_VERSION_OFF 0
+#define TP_TRACE_ID_OFF 3
+#define TP_SPAN_ID_OFF 36
+#define TP_FLAGS_OFF 53
+
+/* A tracestate member longer than this is dropped first when truncating. */
+#define TS_LONG_MEMBER 128
+#define TS_KEY_MAX 256
+#define TS_TENANT_MAX 241
+#define TS_SYSTEM_MAX 14
+#define TS_VALUE_MAX 256
+
+static const char hex_digits[16] = "0123456789abcdef";
+
+void at_hex_encode(const uint8_t *in, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex_digits[in[i] >> 4];
+		out[2 * i + 1] = hex_digits[in[i] & 0x0f];
+	}
+}
+
+/* Value of a lowercase hex digit, or -1. */
+static int hex_lower_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int at_hex_decode_lower(const char *in, size_t n2, uint8_t *out)
+{
+	size_t i;
+
+	if ((n2 & 1) != 0 || (n2 > 0 && in == NULL))
+		return -1;
+	/* Validate everything first so that out is untouched on failure. */
+	for (i = 0; i < n2; i++) {
+		if (hex_lower_value(in[i]) < 0)
+			return -1;
+	}
+	for (i = 0; i < n2; i += 2) {
+		out[i / 2] = (uint8_t)((hex_lower_value(in[i]) << 4) |
+				       hex_lower_value(in[i + 1]));
+	}
+	return 0;
+}
+
+static int is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Narrow [*s, *s + *len) to exclude leading and trailing SP / HTAB. */
+static void trim_ows(const char **s, size_t *len)
+{
+	while (*len > 0 && is_ows((*s)[0])) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len > 0 && is_ows((*s)[*len - 1]))
+		(*len)--;
+}
+
+int at_traceparent_parse(const char *s, size_t len, struct at_span_context *out)
+{
+	struct at_span_context ctx;
+	uint8_t version;
+	uint8_t flags;
+
+	if (s == NULL || out == NULL)
+		return -1;
+	trim_ows(&s, &len);
+	if (len < AT_TRACEPARENT_LEN)
+		return -1;
+	if (s[2] != '-' || s[TP_SPAN_ID_OFF - 1] != '-' ||
+	    s[TP_FLAGS_OFF - 1] != '-')
+		return -1;
+	if (at_hex_decode_lower(s + TP_VERSION_OFF, 2, &version) < 0)
+		return -1;
+	if (version == 0xff)
+		return -1;
+	if (version == 0x00 && len != AT_TRACEPARENT_LEN)
+		return -1;
+	if (len > AT_TRACEPARENT_LEN && s[AT_TRACEPARENT_LEN] != '-')
+		return -1;
+	if (at_hex_decode_lower(s + TP_TRACE_ID_OFF, 32, ctx.trace_id) < 0 ||
+	    at_hex_decode_lower(s + TP_SPAN_ID_OFF, 16, ctx.span_id) < 0 ||
+	    at_hex_decode_lower(s + TP_FLAGS_OFF, 2, &flags) < 0)
+		return -1;
+	if (at_id_is_zero(ctx.trace_id, sizeof(ctx.trace_id)) ||
+	    at_id_is_zero(ctx.span_id, sizeof(ctx.span_id)))
+		return -1;
+	ctx.flags = flags & AT_FLAGS_KNOWN;
+	*out = ctx;
+	return 0;
+}
+
+size_t at_traceparent_format(const struct at_span_context *ctx,
+			     char out[AT_TRACEPARENT_LEN + 1])
+{
+	uint8_t flags = ctx->flags & AT_FLAGS_KNOWN;
+
+	out[0] = '0';
+	out[1] = '0';
+	out[2] = '-';
+	at_hex_encode(ctx->trace_id, 16, out + TP_TRACE_ID_OFF);
+	out[TP_SPAN_ID_OFF - 1] = '-';
+	at_hex_encode(ctx->span_id, 8, out + TP_SPAN_ID_OFF);
+	out[TP_FLAGS_OFF - 1] = '-';
+	at_hex_encode(&flags, 1, out + TP_FLAGS_OFF);
+	out[AT_TRACEPARENT_LEN] = '\0';
+	return AT_TRACEPARENT_LEN;
+}
+
+/* ---- tracestate ---- */
+
+static int is_lcalpha(char c)
+{
+	return c >= 'a' && c <= 'z';
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* lcalpha / DIGIT / "_" / "-" / "*" / "/" */
+static int is_key_char(char c)
+{
+	return is_lcalpha(c) || is_digit(c) || c == '_' || c == '-' ||
+	       c == '*' || c == '/';
+}
+
+/*
+ * key = simple-key / multi-tenant-key
+ * simple-key = lcalpha 0*255( keychar )
+ * multi-tenant-key = tenant-id "@" system-id
+ * tenant-id = ( lcalpha / DIGIT ) 0*240( keychar )
+ * system-id = lcalpha 0*13( keychar )
+ */
+static int ts_key_valid(const char *k, size_t n)
+{
+	size_t at = n;
+	size_t i;
+
+	if (n == 0 || n > TS_KEY_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (k[i] == '@') {
+			if (at != n)
+				return 0; /* two '@' */
+			at = i;
+		} else if (!is_key_char(k[i])) {
+			return 0;
+		}
+	}
+	if (at == n)
+		return is_lcalpha(k[0]);
+	/* multi-tenant */
+	if (at == 0 || at > TS_TENANT_MAX)
+		return 0;
+	if (!is_lcalpha(k[0]) && !is_digit(k[0]))
+		return 0;
+	if (n - at - 1 == 0 || n - at - 1 > TS_SYSTEM_MAX)
+		return 0;
+	return is_lcalpha(k[at + 1]);
+}
+
+/*
+ * value = 0*255(chr) nblk-chr
+ * nblk-chr = %x21-2B / %x2D-3C / %x3E-7E
+ * chr = %x20 / nblk-chr
+ */
+static int ts_value_valid(const char *v, size_t n)
+{
+	if (n == 0 || n > TS_VALUE_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (c < 0x20 || c > 0x7e || c == ',' || c == '=')
+			return 0;
+	}
+	return v[n - 1] != ' ';
+}
+
+struct ts_member {
+	size_t off;     /* offset in the input */
+	size_t len;     /* whole member, OWS trimmed */
+	size_t key_len; /* up to '=' */
+	int keep;
+};
+
+static int ts_member_valid(const char *m, size_t n, size_t *key_len)
+{
+	const char *eq = memchr(m, '=', n);
+	size_t kl;
+
+	if (eq == NULL)
+		return 0;
+	kl = (size_t)(eq - m);
+	if (!ts_key_valid(m, kl) || !ts_value_valid(eq + 1, n - kl - 1))
+		return 0;
+	*key_len = kl;
+	return 1;
+}
+
+/* Length of the joined output of the kept members. */
+static size_t ts_joined_len(const struct ts_member *m, size_t n)
+{
+	size_t total = 0;
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!m[i].keep)
+			continue;
+		total += m[i].len;
+		kept++;
+	}
+	return kept > 0 ? total + kept - 1 : 0;
+}
+
+int at_tracestate_sanitize(const char *in, size_t len, char *out, size_t cap)
+{
+	struct ts_member m[AT_TRACESTATE_MAX_MEMBERS];
+	size_t n = 0;
+	size_t pos = 0;
+	size_t limit;
+	size_t i, j, w;
+
+	if (out == NULL || cap == 0)
+		return -1;
+	out[0] = '\0';
+	if (in == NULL)
+		return len == 0 ? 0 : -1;
+
+	while (pos <= len) {
+		const char *comma = memchr(in + pos, ',', len - pos);
+		size_t end = comma ? (size_t)(comma - in) : len;
+		const char *ms = in + pos;
+		size_t ml = end - pos;
+
+		trim_ows(&ms, &ml);
+		if (ml > 0) {
+			size_t kl;
+
+			if (n == AT_TRACESTATE_MAX_MEMBERS)
+				return -1;
+			if (!ts_member_valid(ms, ml, &kl))
+				return -1;
+			for (j = 0; j < n; j++) {
+				if (m[j].key_len == kl &&
+				    memcmp(in + m[j].off, ms, kl) == 0)
+					return -1;
+			}
+			m[n].off = (size_t)(ms - in);
+			m[n].len = ml;
+			m[n].key_len = kl;
+			m[n].keep = 1;
+			n++;
+		}
+		pos = end + 1;
+	}
+
+	limit = cap - 1;
+	if (limit > AT_TRACESTATE_MAX)
+		limit = AT_TRACESTATE_MAX;
+	/* Truncation: long members first (last first), then from the end. */
+	for (i = n; i-- > 0 && ts_joined_len(m, n) > limit;) {
+		if (m[i].len > TS_LONG_MEMBER)
+			m[i].keep = 0;
+	}
+	for (i = n; i-- > 0 && ts_joined_len(m, n) > limit;)
+		m[i].keep = 0;
+
+	w = 0;
+	for (i = 0; i < n; i++) {
+		if (!m[i].keep)
+			continue;
+		if (w > 0)
+			out[w++] = ',';
+		memcpy(out + w, in + m[i].off, m[i].len);
+		w += m[i].len;
+	}
+	out[w] = '\0';
+	return (int)w;
+}
