@@ -212,11 +212,15 @@ static inline bool at_span_recording(const struct at_span *s)
 /* Rename (the name is copied; the old one stays in the arena). */
 void at_span_set_name(struct at_span *s, const char *name, size_t len);
 
-/* ---- attributes: key must be a static string; a key set twice keeps
- * the last value ---- */
+/* ---- attributes: key must be a static string; the same key (the same
+ * pointer) set twice keeps the last value ---- */
 void at_span_set_str(struct at_span *s, const char *key, const char *val,
 		     size_t len);
-void at_span_set_cstr(struct at_span *s, const char *key, const char *val);
+static inline void at_span_set_cstr(struct at_span *s, const char *key,
+				    const char *val)
+{
+	at_span_set_str(s, key, val, __builtin_strlen(val));
+}
 void at_span_set_int(struct at_span *s, const char *key, int64_t val);
 void at_span_set_double(struct at_span *s, const char *key, double val);
 void at_span_set_bool(struct at_span *s, const char *key, bool val);
