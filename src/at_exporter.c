@@ -74,7 +74,9 @@ static _Atomic uint32_t flush_req;   /* flush requests made */
 static _Atomic uint32_t flush_done;  /* flush requests completed */
 static _Atomic uint32_t exit_word;   /* bumped when exit_deadline is set */
 static _Atomic uint64_t exit_deadline; /* monotonic ns, 0: none */
-static _Atomic int exporter_fd = -1;
+static _Atomic int exporter_fd = -1;   /* published for the close() hook */
+static _Atomic uint64_t exporter_dev;
+static _Atomic uint64_t exporter_ino;
 
 static pthread_mutex_t reap_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct at_thread_stats reaped;
@@ -128,8 +130,9 @@ int at_exporter_owns_fd(int fd)
 	    fd < 0)
 		return 0;
 	/* Same number: is it still our socket? */
-	return fstat(fd, &st) == 0 && st.st_dev == transport.dev &&
-	       st.st_ino == transport.ino;
+	return fstat(fd, &st) == 0 &&
+	       (uint64_t)st.st_dev == atomic_load(&exporter_dev) &&
+	       (uint64_t)st.st_ino == atomic_load(&exporter_ino);
 }
 
 /* ---- batching ---- */
@@ -260,7 +263,12 @@ static void export_batch(size_t n)
 			atomic_fetch_add(&at_xstats.retries, 1);
 		rc = at_transport_post(&transport, payload, payload_len,
 				       encoding, end, &resp);
-		atomic_store(&exporter_fd, transport.fd);
+		if (transport.fd != atomic_load(&exporter_fd)) {
+			atomic_store(&exporter_fd, -1);
+			atomic_store(&exporter_dev, (uint64_t)transport.dev);
+			atomic_store(&exporter_ino, (uint64_t)transport.ino);
+			atomic_store(&exporter_fd, transport.fd);
+		}
 		v = at_retry_classify(rc, resp.status);
 		if (v == AT_RETRY_DONE) {
 			int64_t rejected = 0;

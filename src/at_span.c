@@ -39,9 +39,10 @@ void at_span_set_env_parent(const struct at_span_context *ctx,
 		return;
 	}
 	env_parent = *ctx;
-	if (len > AT_TRACESTATE_MAX)
+	if (len > AT_TRACESTATE_MAX || !tracestate)
 		len = 0;
-	memcpy(env_tracestate, tracestate, len);
+	if (len)
+		memcpy(env_tracestate, tracestate, len);
 	env_tracestate_len = len;
 	env_parent_valid = 1;
 }

@@ -173,3 +173,41 @@ Test(concurrency, producers_race_the_exporter, .init = setup,
 		     (unsigned long)exported, (unsigned long)dropped);
 	cr_assert_eq(at_receiver_span_count(rx), exported);
 }
+
+static void setup_background(void)
+{
+	struct at_receiver_opts o = { .bind_addr = "127.0.0.1" };
+	char url[64];
+
+	at_config_defaults(&at_cfg);
+	at_cfg.bsp_schedule_delay_ms = 20;
+	atomic_store(&at_state, AT_STATE_READY);
+	rx = at_receiver_start(&o);
+	cr_assert_not_null(rx);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/traces",
+		 at_receiver_port(rx));
+	cr_assert_eq(at_endpoint_parse(url, &at_cfg.endpoint), 0);
+}
+
+/* The real background thread, woken by half-full rings and its timer,
+ * while producers run; then a flush like the one at exit. */
+Test(concurrency, background_exporter_thread, .init = setup_background,
+     .fini = teardown, .timeout = 120)
+{
+	pthread_t th[PRODUCERS];
+	uint64_t s[4];
+
+	for (int i = 0; i < PRODUCERS; i++)
+		pthread_create(&th[i], NULL, producer, NULL);
+	for (int i = 0; i < PRODUCERS; i++)
+		pthread_join(th[i], NULL);
+	make_spans(10, NULL); /* and some from this thread */
+	cr_assert_eq(at_exporter_flush(60000), 0, "flush completed");
+	at_exporter_thread_stats(s);
+	uint64_t exported = atomic_load(&at_xstats.exported);
+	cr_assert_eq(s[0], (uint64_t)PRODUCERS * PER_PRODUCER + 10);
+	cr_assert_eq(exported + s[2], s[0], "exported %lu, dropped %lu",
+		     (unsigned long)exported, (unsigned long)s[2]);
+	cr_assert_eq(at_receiver_span_count(rx), exported);
+	cr_assert_gt(exported, 0);
+}
