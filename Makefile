@@ -75,7 +75,7 @@ INTEG_BIN := $(BUILD)/tests/integration
 
 LDLIBS_CORE := -lz -lpthread -ldl -lm
 
-.PHONY: all lib tools fixtures test test-unit test-integration test-tsan check check-all \
+.PHONY: all lib tools fixtures test test-unit test-integration test-tsan test-integration-asan check check-all \
 	check-exports check-style bench demo clean deps install
 .DELETE_ON_ERROR:
 # Generated sources are kept (they would otherwise be intermediate files).
@@ -153,6 +153,11 @@ test-unit: $(UNIT_BIN) tools
 test-integration: all $(INTEG_BIN)
 	scripts/run-integration.sh $(BUILD)
 
+# The fixture-based integration tests with the ASan+UBSan library.
+test-integration-asan: all $(INTEG_BIN)
+	AT_SAN_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
+		scripts/run-integration.sh $(BUILD) --filter 'core/*'
+
 test: test-unit test-integration
 
 check-exports: $(LIB)
@@ -168,6 +173,7 @@ check: deps
 
 check-all: all check-exports check-style test
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=asan test-unit
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=asan test-integration-asan
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan SAN=tsan test-tsan
 
 # Criterion cannot start under ThreadSanitizer: the concurrency tests are

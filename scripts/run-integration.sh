@@ -8,4 +8,5 @@ build=${1:-build}
 shift || true
 scripts/setup-node-decoder.sh "$build"
 export AT_BUILD_DIR="$build"
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp}
 exec "$build/tests/integration" "$@"

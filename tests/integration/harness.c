@@ -91,19 +91,25 @@ int h_run(const char *const argv[], const char *const env[], bool preload,
 	for (char **e = environ; *e; e++) {
 		if (filtered(*e))
 			continue;
-		if (n + 3 >= cap)
+		if (n + 4 >= cap)
 			envp = realloc(envp, (cap *= 2) * sizeof(char *));
 		envp[n++] = *e;
 	}
 	for (size_t i = 0; env && env[i]; i++) {
-		if (n + 3 >= cap)
+		if (n + 4 >= cap)
 			envp = realloc(envp, (cap *= 2) * sizeof(char *));
 		envp[n++] = (char *)env[i];
 	}
 	if (preload) {
-		if (asprintf(&pre, "LD_PRELOAD=%s", h_lib()) < 0)
+		/* AT_SAN_PRELOAD: a sanitizer runtime that must come first
+		 * (the ASan run of the suite, with an instrumented library). */
+		const char *san = getenv("AT_SAN_PRELOAD");
+		if (asprintf(&pre, "LD_PRELOAD=%s%s%s", san ? san : "",
+			     san ? " " : "", h_lib()) < 0)
 			return -1;
 		envp[n++] = pre;
+		if (san)
+			envp[n++] = "ASAN_OPTIONS=detect_leaks=0";
 	}
 	envp[n] = NULL;
 

@@ -31,7 +31,7 @@ const char *h_lib(void);
  * Run argv[0] (PATH is searched) with the test's environment minus every
  * OTEL_*, AUTOTRACE_*, TRACEPARENT, TRACESTATE and LD_PRELOAD variable,
  * plus env (NULL-terminated "K=V" list, may be NULL), plus
- * LD_PRELOAD=<the library> if preload.  stdin is /dev/null.  Kills it
+ * LD_PRELOAD=<the library> if preload (after $AT_SAN_PRELOAD, if set).  stdin is /dev/null.  Kills it
  * after timeout_ms.  Returns 0 if it ran.
  */
 int h_run(const char *const argv[], const char *const env[], bool preload,

@@ -1,0 +1,1429 @@
+/*
+ * at_receiver.c - an embedded OTLP/HTTP trace receiver (see at_receiver.h).
+ *
+ * What: one background thread runs a poll() loop over a listening socket,
+ * a wake-up pipe and every client connection (non-blocking sockets).  It
+ * parses HTTP/1.1 requests (Content-Length or chunked bodies, keep-alive,
+ * pipelining, "Expect: 100-continue", "Connection: close", HTTP/1.0),
+ * gunzips "Content-Encoding: gzip" bodies with zlib, decodes the body as
+ * an ExportTraceServiceRequest with the project's protobuf-c code and
+ * stores it, then answers with a packed ExportTraceServiceResponse - or
+ * with the next scripted answer (at_receiver_script()).
+ *
+ * Why: the integration tests need a collector they control (scripted
+ * failures, blackholes, counting) and the autotrace command needs an
+ * embedded one; neither may depend on anything outside this tree.
+ *
+ * Contract and limits: only this thread touches connections; the stored
+ * requests, counters and the script queue are shared with the API
+ * functions under one mutex, and a condition variable wakes the waiters.
+ * on_request must not call at_receiver_clear() or at_receiver_stop()
+ * (clear waits for a running callback, so that it never frees the
+ * request the callback is reading).
+ * Garbage never stops the receiver: a malformed request line, header or
+ * chunk framing gets 400 and the connection is closed (its framing is
+ * lost); a well-framed request to another path gets 404, another method
+ * 405, another content type or encoding 415, an undecodable body 400, and
+ * the connection stays usable.  Memory is bounded per connection: headers
+ * above HDR_MAX bytes get 431, bodies (before or after gunzip) above
+ * BODY_MAX get 413 and the connection is closed without reading the body;
+ * a client that does not read its responses stops being read; at most
+ * MAX_CONNS connections are served at once (further ones are closed at
+ * once).  Scripted answers apply to requests that reached the trace
+ * handler with a decodable body, in arrival order.  Saved bodies are named
+ * save_dir/req-NNNNNN.pb, numbered from 1 in order of acceptance for the
+ * receiver's lifetime (at_receiver_clear() does not restart the count).
+ *
+ * This file is not part of libautotrace.so (tools and tests only), so it
+ * uses malloc and stdio freely.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "at_buf.h"
+#include "at_compat.h"
+#include "at_receiver.h"
+
+#define HDR_MAX (64 * 1024)
+#define BODY_MAX ((size_t)64 * 1024 * 1024)
+#define RAW_MAX (2 * BODY_MAX) /* chunked framing included */
+#define MAX_CONNS 512
+#define READ_CHUNK (64 * 1024)
+#define READ_BUDGET (1024 * 1024) /* per connection per poll round */
+#define OUT_HIGH (1024 * 1024)    /* stop reading above this backlog */
+#define LINGER_MS 2000             /* drain a closing connection */
+#define TRACES_PATH "/v1/traces"
+
+/* ---- shared state ---- */
+
+struct rx_req {
+	at_otlp_request *req;
+	const char *encoding; /* "gzip" or "" */
+};
+
+struct script {
+	struct script *next;
+	int count;
+	int status;
+	char *retry_after;
+	int64_t rejected;
+	char *message;
+};
+
+/* A parsed request head, kept while its body arrives. */
+struct head {
+	bool done;
+	size_t body_off;    /* from the request start */
+	bool post;
+	int route;          /* 0 trace path, 404, 405 */
+	bool chunked;
+	size_t clen;
+	bool protobuf;      /* Content-Type application/x-protobuf */
+	int encoding;       /* 0 identity, 1 gzip, -1 other */
+	bool close;         /* close after the response */
+	bool expect_continue;
+	/* chunked scan state, from the request start */
+	size_t chunk_scan;
+	size_t chunk_total;
+	bool chunk_done;
+	size_t chunk_end;
+};
+
+struct conn {
+	struct conn *next;
+	int fd;
+	struct at_buf in;
+	size_t in_off;      /* start of the current request in in */
+	struct at_buf out;
+	size_t out_off;
+	bool close_after;   /* once out is flushed */
+	bool dead;          /* close at the end of this round */
+	bool blackhole;     /* never answer, discard input */
+	bool sent_continue;
+	bool lingering;     /* answered, write side shut: drain until EOF */
+	uint64_t linger_until_ms;
+	struct head h;
+};
+
+struct at_receiver {
+	int lfd;
+	int wake[2];
+	uint16_t port;
+	pthread_t thread;
+	bool running;
+
+	char *save_dir;
+	void (*on_request)(const at_otlp_request *req, void *ud);
+	void *ud;
+	size_t save_seq;
+
+	/* thread only */
+	struct conn *conns;
+	size_t n_conns;
+
+	/* Held by the thread from storing a request until its on_request
+	 * callback returned, and by at_receiver_clear(): the callback never
+	 * sees its request freed under it. */
+	pthread_mutex_t cb_mu;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* under mu */
+	struct rx_req *reqs;
+	size_t n_reqs, cap_reqs;
+	struct at_rx_span *spans;
+	size_t n_spans, cap_spans;
+	size_t n_requests;
+	struct script *script_head, *script_tail;
+};
+
+/* ---- small helpers ---- */
+
+static bool ieq(const char *p, size_t n, const char *lit)
+{
+	return strlen(lit) == n && strncasecmp(p, lit, n) == 0;
+}
+
+static void trim(const char **p, size_t *n)
+{
+	while (*n && (**p == ' ' || **p == '\t')) {
+		(*p)++;
+		(*n)--;
+	}
+	while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+/* An HTTP token (RFC 9110 tchar+): method names, header names. */
+static bool is_token(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch <= ' ' || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}",
+							ch))
+			return false;
+	}
+	return true;
+}
+
+/* Does the comma-separated list p[0..n) contain token tok? */
+static bool has_token(const char *p, size_t n, const char *tok)
+{
+	while (n) {
+		const char *c = memchr(p, ',', n);
+		size_t len = c ? (size_t)(c - p) : n;
+		const char *t = p;
+		size_t tn = len;
+
+		trim(&t, &tn);
+		if (ieq(t, tn, tok))
+			return true;
+		if (!c)
+			break;
+		p = c + 1;
+		n -= len + 1;
+	}
+	return false;
+}
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Status";
+	}
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void deadline_after(struct timespec *ts, int timeout_ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += timeout_ms / 1000;
+	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* ---- responses ---- */
+
+/*
+ * Queue a response.  body may be NULL (empty).  retry_after may be NULL.
+ */
+static void respond(struct conn *c, int status, const char *retry_after,
+		    const uint8_t *body, size_t len, bool close)
+{
+	int rc;
+
+	rc = at_buf_printf(&c->out,
+			   "HTTP/1.1 %d %s\r\n"
+			   "Content-Type: application/x-protobuf\r\n"
+			   "Content-Length: %zu\r\n"
+			   "%s%s%s%s%s"
+			   "\r\n",
+			   status, reason(status), len,
+			   retry_after ? "Retry-After: " : "",
+			   retry_after ? retry_after : "",
+			   retry_after ? "\r\n" : "",
+			   status == 405 ? "Allow: POST\r\n" : "",
+			   close ? "Connection: close\r\n" : "");
+	if (rc == 0 && len)
+		rc = at_buf_append(&c->out, body, len);
+	if (rc < 0)
+		c->dead = true;
+	if (close)
+		c->close_after = true;
+}
+
+/* An error answer whose body is a google.rpc.Status with a message. */
+static void respond_error(struct conn *c, int status, const char *msg,
+			  bool close)
+{
+	uint8_t body[256];
+	size_t n = strlen(msg);
+
+	if (n > sizeof(body) - 2)
+		n = sizeof(body) - 2;
+	body[0] = 0x12; /* Status.message = 2, length-delimited */
+	body[1] = (uint8_t)n;
+	memcpy(body + 2, msg, n);
+	respond(c, status, NULL, body, n + 2, close);
+}
+
+static void respond_ok(struct conn *c, int64_t rejected, const char *message,
+		       bool close)
+{
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse
+		resp = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTracePartialSuccess
+		ps = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_PARTIAL_SUCCESS__INIT;
+	uint8_t small[512], *body = small;
+	size_t len;
+
+	if (rejected > 0 || (message && *message)) {
+		ps.rejected_spans = rejected;
+		if (message)
+			ps.error_message = (char *)message;
+		resp.partial_success = &ps;
+	}
+	len = protobuf_c_message_get_packed_size(&resp.base);
+	if (len > sizeof(small)) {
+		body = malloc(len);
+		if (!body) {
+			c->dead = true;
+			return;
+		}
+	}
+	protobuf_c_message_pack(&resp.base, body);
+	respond(c, 200, NULL, body, len, close);
+	if (body != small)
+		free(body);
+}
+
+/* ---- storing ---- */
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 64;
+	while (ncap < need)
+		ncap *= 2;
+	p = realloc(*arr, ncap * elem);
+	if (!p)
+		return -1;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+static size_t count_spans(const at_otlp_request *req)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < req->n_resource_spans; i++) {
+		const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs =
+			req->resource_spans[i];
+
+		for (j = 0; j < rs->n_scope_spans; j++)
+			n += rs->scope_spans[j]->n_spans;
+	}
+	return n;
+}
+
+/* Store req (taking ownership).  -1 if memory ran out (req freed). */
+static int store(struct at_receiver *r, at_otlp_request *req, bool gzip)
+{
+	size_t i, j, k, n = count_spans(req);
+	struct at_rx_span *s;
+	int rc = 0;
+
+	pthread_mutex_lock(&r->mu);
+	if (grow((void **)&r->reqs, &r->cap_reqs, r->n_reqs + 1,
+		 sizeof(*r->reqs)) < 0 ||
+	    grow((void **)&r->spans, &r->cap_spans, r->n_spans + n,
+		 sizeof(*r->spans)) < 0) {
+		rc = -1;
+		goto out;
+	}
+	r->reqs[r->n_reqs].req = req;
+	r->reqs[r->n_reqs].encoding = gzip ? "gzip" : "";
+	r->n_reqs++;
+	s = r->spans + r->n_spans;
+	for (i = 0; i < req->n_resource_spans; i++) {
+		const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs =
+			req->resource_spans[i];
+
+		for (j = 0; j < rs->n_scope_spans; j++) {
+			const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss =
+				rs->scope_spans[j];
+
+			for (k = 0; k < ss->n_spans; k++, s++) {
+				s->span = ss->spans[k];
+				s->resource = rs->resource;
+				s->scope = ss->scope;
+				s->content_encoding = gzip ? "gzip" : "";
+			}
+		}
+	}
+	r->n_spans += n;
+	pthread_cond_broadcast(&r->cv);
+out:
+	pthread_mutex_unlock(&r->mu);
+	if (rc < 0)
+		protobuf_c_message_free_unpacked(&req->base, NULL);
+	return rc;
+}
+
+static void save_body(struct at_receiver *r, const uint8_t *p, size_t n)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	if (!r->save_dir)
+		return;
+	r->save_seq++;
+	if (snprintf(path, sizeof(path), "%s/req-%06zu.pb", r->save_dir,
+		     r->save_seq) >= (int)sizeof(path))
+		return;
+	f = fopen(path, "wbe");
+	if (!f)
+		return;
+	if (n)
+		fwrite(p, 1, n, f);
+	fclose(f);
+}
+
+/* Next scripted answer; false if none is queued. */
+static bool script_pop(struct at_receiver *r, int *status, char *retry_after,
+		       size_t ra_cap, int64_t *rejected, char **message)
+{
+	struct script *s;
+
+	pthread_mutex_lock(&r->mu);
+	s = r->script_head;
+	if (!s) {
+		pthread_mutex_unlock(&r->mu);
+		return false;
+	}
+	*status = s->status;
+	snprintf(retry_after, ra_cap, "%s",
+		 s->retry_after ? s->retry_after : "");
+	*rejected = s->rejected;
+	*message = s->message ? strdup(s->message) : NULL;
+	if (--s->count <= 0) {
+		r->script_head = s->next;
+		if (!r->script_head)
+			r->script_tail = NULL;
+		free(s->retry_after);
+		free(s->message);
+		free(s);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return true;
+}
+
+/* ---- gzip ---- */
+
+/* 0, -1 corrupt, -2 too large, -3 out of memory. */
+static int gunzip(const uint8_t *in, size_t n, struct at_buf *out)
+{
+	z_stream zs;
+	int rc, ret = 0;
+
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
+		return -3;
+	zs.next_in = (Bytef *)in;
+	zs.avail_in = (uInt)n;
+	for (;;) {
+		size_t room;
+
+		if (at_buf_reserve(out, n < 16384 ? 65536 : 4 * n) < 0) {
+			ret = -3;
+			break;
+		}
+		room = out->cap - out->len;
+		if (room > UINT_MAX)
+			room = UINT_MAX;
+		zs.next_out = out->data + out->len;
+		zs.avail_out = (uInt)room;
+		rc = inflate(&zs, Z_NO_FLUSH);
+		out->len = (size_t)(zs.next_out - out->data);
+		if (out->len > BODY_MAX) {
+			ret = -2;
+			break;
+		}
+		if (rc == Z_STREAM_END) {
+			if (zs.avail_in == 0)
+				break;
+			/* Another gzip member follows. */
+			if (inflateReset(&zs) != Z_OK) {
+				ret = -1;
+				break;
+			}
+			continue;
+		}
+		if (rc == Z_BUF_ERROR && zs.avail_out != 0) {
+			ret = -1; /* truncated */
+			break;
+		}
+		if (rc != Z_OK && rc != Z_BUF_ERROR) {
+			ret = rc == Z_MEM_ERROR ? -3 : -1;
+			break;
+		}
+		if (zs.avail_in == 0 && zs.avail_out != 0) {
+			ret = -1; /* input ended inside the stream */
+			break;
+		}
+	}
+	inflateEnd(&zs);
+	return ret;
+}
+
+/* ---- request handling ---- */
+
+static void handle_traces(struct at_receiver *r, struct conn *c,
+			  const uint8_t *body, size_t len, bool close)
+{
+	struct at_buf plain = { 0 };
+	at_otlp_request *req;
+	char retry_after[128];
+	char *message = NULL;
+	int64_t rejected = 0;
+	int status = 200, rc;
+	bool gzip = c->h.encoding == 1;
+
+	if (gzip) {
+		rc = gunzip(body, len, &plain);
+		if (rc < 0) {
+			at_buf_free(&plain);
+			if (rc == -2)
+				respond_error(c, 413, "body too large", true);
+			else if (rc == -3)
+				respond_error(c, 500, "out of memory", close);
+			else
+				respond_error(c, 400, "bad gzip data", close);
+			return;
+		}
+		body = plain.data;
+		len = plain.len;
+	}
+	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+		NULL, len, body);
+	if (!req) {
+		at_buf_free(&plain);
+		respond_error(c, 400, "not an ExportTraceServiceRequest",
+			      close);
+		return;
+	}
+
+	retry_after[0] = '\0';
+	script_pop(r, &status, retry_after, sizeof(retry_after), &rejected,
+		   &message);
+	if (status != 200) {
+		protobuf_c_message_free_unpacked(&req->base, NULL);
+		at_buf_free(&plain);
+		if (status == -1) {
+			c->blackhole = true;
+		} else if (status == -2) {
+			c->dead = true;
+		} else {
+			respond(c, status, retry_after[0] ? retry_after : NULL,
+				NULL, 0, close);
+		}
+		free(message);
+		return;
+	}
+
+	save_body(r, body, len);
+	at_buf_free(&plain);
+	pthread_mutex_lock(&r->cb_mu);
+	if (store(r, req, gzip) < 0) {
+		pthread_mutex_unlock(&r->cb_mu);
+		respond_error(c, 500, "out of memory", close);
+		free(message);
+		return;
+	}
+	if (r->on_request)
+		r->on_request(req, r->ud);
+	pthread_mutex_unlock(&r->cb_mu);
+	respond_ok(c, rejected, message, close);
+	free(message);
+}
+
+static void count_request(struct at_receiver *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->n_requests++;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/*
+ * Parse the head at p[0..n).  0: need more; 1: parsed into *h; or an HTTP
+ * error status (framing lost: answer and close).
+ */
+static int parse_head(const char *p, size_t n, struct head *h)
+{
+	const char *line = p, *end = p + n, *nl;
+	bool first = true, have_cl = false, have_te = false, http10 = false;
+	bool conn_close = false, conn_keep = false;
+	bool have_ct = false;
+
+	memset(h, 0, sizeof(*h));
+	/* Tolerate empty lines before the request line. */
+	while (line < end && (*line == '\r' || *line == '\n'))
+		line++;
+	for (;;) {
+		const char *le, *colon, *name, *val;
+		size_t len, nn, vn;
+
+		nl = memchr(line, '\n', (size_t)(end - line));
+		if (!nl)
+			return n > HDR_MAX ? 431 : 0;
+		le = nl;
+		if (le > line && le[-1] == '\r')
+			le--;
+		len = (size_t)(le - line);
+		if ((size_t)(nl + 1 - p) > HDR_MAX)
+			return 431;
+		if (first) {
+			const char *sp1, *sp2;
+
+			first = false;
+			sp1 = memchr(line, ' ', len);
+			if (!sp1 || sp1 == line)
+				return 400;
+			sp2 = memchr(sp1 + 1, ' ', (size_t)(le - sp1 - 1));
+			if (!sp2 || sp2 == sp1 + 1)
+				return 400;
+			if (ieq(sp2 + 1, (size_t)(le - sp2 - 1), "HTTP/1.0"))
+				http10 = true;
+			else if (!ieq(sp2 + 1, (size_t)(le - sp2 - 1),
+				      "HTTP/1.1"))
+				return 400;
+			if (!is_token(line, (size_t)(sp1 - line)))
+				return 400;
+			h->post = (size_t)(sp1 - line) == 4 &&
+				  memcmp(line, "POST", 4) == 0;
+			nn = (size_t)(sp2 - sp1 - 1);
+			val = memchr(sp1 + 1, '?', nn);
+			if (val)
+				nn = (size_t)(val - sp1 - 1);
+			if (nn == strlen(TRACES_PATH) &&
+			    memcmp(sp1 + 1, TRACES_PATH, nn) == 0)
+				h->route = h->post ? 0 : 405;
+			else
+				h->route = 404;
+			line = nl + 1;
+			continue;
+		}
+		if (len == 0) {
+			h->body_off = (size_t)(nl + 1 - p);
+			break;
+		}
+		colon = memchr(line, ':', len);
+		if (!colon || colon == line)
+			return 400;
+		name = line;
+		nn = (size_t)(colon - line);
+		if (!is_token(name, nn))
+			return 400;
+		val = colon + 1;
+		vn = (size_t)(le - val);
+		trim(&val, &vn);
+		if (ieq(name, nn, "Content-Length")) {
+			size_t v = 0, i;
+
+			if (vn == 0 || vn > 19)
+				return 400;
+			for (i = 0; i < vn; i++) {
+				if (val[i] < '0' || val[i] > '9')
+					return 400;
+				v = v * 10 + (size_t)(val[i] - '0');
+			}
+			if (have_cl && v != h->clen)
+				return 400;
+			have_cl = true;
+			h->clen = v;
+		} else if (ieq(name, nn, "Transfer-Encoding")) {
+			if (have_te || !ieq(val, vn, "chunked"))
+				return 400;
+			have_te = true;
+			h->chunked = true;
+		} else if (ieq(name, nn, "Content-Type")) {
+			const char *semi = memchr(val, ';', vn);
+			size_t tn = semi ? (size_t)(semi - val) : vn;
+
+			trim(&val, &tn);
+			h->protobuf = ieq(val, tn, "application/x-protobuf");
+			have_ct = true;
+		} else if (ieq(name, nn, "Content-Encoding")) {
+			if (vn == 0 || ieq(val, vn, "identity"))
+				h->encoding = 0;
+			else if (ieq(val, vn, "gzip") || ieq(val, vn, "x-gzip"))
+				h->encoding = 1;
+			else
+				h->encoding = -1;
+		} else if (ieq(name, nn, "Connection")) {
+			if (has_token(val, vn, "close"))
+				conn_close = true;
+			if (has_token(val, vn, "keep-alive"))
+				conn_keep = true;
+		} else if (ieq(name, nn, "Expect")) {
+			if (ieq(val, vn, "100-continue"))
+				h->expect_continue = true;
+		}
+		line = nl + 1;
+	}
+	if (have_cl && have_te)
+		return 400;
+	if (!have_ct)
+		h->protobuf = false;
+	h->close = conn_close || (http10 && !conn_keep);
+	h->done = true;
+	return 1;
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Advance the chunked-body scan over req[0..n) (the whole request so far).
+ * 0: need more; 1: complete (h->chunk_end set); or an HTTP error status.
+ */
+static int scan_chunks(const char *req, size_t n, struct head *h)
+{
+	if (!h->chunk_scan)
+		h->chunk_scan = h->body_off;
+	if (n - h->body_off > RAW_MAX)
+		return 413;
+	for (;;) {
+		const char *p = req + h->chunk_scan;
+		size_t avail = n - h->chunk_scan, i, size = 0, digits = 0;
+		const char *nl = memchr(p, '\n', avail);
+		int v;
+
+		if (!nl)
+			return avail > 4096 ? 400 : 0;
+		for (i = 0; p + i < nl; i++) {
+			v = hexval(p[i]);
+			if (v < 0)
+				break;
+			if (++digits > 15)
+				return 400;
+			size = size * 16 + (size_t)v;
+		}
+		if (digits == 0)
+			return 400;
+		/* Only chunk extensions (";...") or whitespace may follow. */
+		if (p + i < nl && p[i] != ';' && p[i] != '\r' && p[i] != ' ' &&
+		    p[i] != '\t')
+			return 400;
+		if (size == 0) {
+			/* Trailer section: lines up to an empty one. */
+			const char *t = nl + 1, *tend = req + n;
+
+			for (;;) {
+				const char *tl = memchr(t, '\n',
+							(size_t)(tend - t));
+
+				if (!tl)
+					return (size_t)(tend - nl) > HDR_MAX ?
+						       431 : 0;
+				if (tl == t || (tl == t + 1 && *t == '\r')) {
+					h->chunk_end = (size_t)(tl + 1 - req);
+					h->chunk_done = true;
+					return 1;
+				}
+				t = tl + 1;
+			}
+		}
+		if (size > BODY_MAX - h->chunk_total)
+			return 413;
+		avail = n - (size_t)(nl + 1 - req);
+		if (avail < size + 1)
+			return 0;
+		p = nl + 1 + size;
+		if (*p == '\n') {
+			h->chunk_scan = (size_t)(p + 1 - req);
+		} else if (*p == '\r') {
+			if (avail < size + 2)
+				return 0;
+			if (p[1] != '\n')
+				return 400;
+			h->chunk_scan = (size_t)(p + 2 - req);
+		} else {
+			return 400;
+		}
+		h->chunk_total += size;
+	}
+}
+
+/* Copy the data of the (validated) chunked body into out. */
+static int join_chunks(const char *req, const struct head *h,
+		       struct at_buf *out)
+{
+	size_t off = h->body_off;
+
+	if (at_buf_reserve(out, h->chunk_total ? h->chunk_total : 1) < 0)
+		return -1;
+	for (;;) {
+		const char *p = req + off;
+		const char *nl = memchr(p, '\n', h->chunk_end - off);
+		size_t size = 0;
+		int v;
+
+		while ((v = hexval(*p)) >= 0) {
+			size = size * 16 + (size_t)v;
+			p++;
+		}
+		if (size == 0 || !nl)
+			return 0;
+		memcpy(out->data + out->len, nl + 1, size);
+		out->len += size;
+		p = nl + 1 + size;
+		off = (size_t)(p - req) + (*p == '\r' ? 2 : 1);
+	}
+}
+
+/*
+ * Handle every complete request in c->in.  Returns when more data is
+ * needed, the connection must close, or it is blackholed.
+ */
+static void process(struct at_receiver *r, struct conn *c)
+{
+	while (!c->dead && !c->close_after && !c->blackhole) {
+		const char *req = (const char *)c->in.data + c->in_off;
+		size_t n = c->in.len - c->in_off, total;
+		struct at_buf joined = { 0 };
+		const uint8_t *body;
+		size_t blen;
+		int rc;
+
+		if (n == 0)
+			return;
+		if (!c->h.done) {
+			rc = parse_head(req, n, &c->h);
+			if (rc == 0)
+				return;
+			if (rc > 1) {
+				count_request(r);
+				respond_error(c, rc, "malformed request", true);
+				return;
+			}
+			if (!c->h.chunked && c->h.clen > BODY_MAX) {
+				count_request(r);
+				respond_error(c, 413, "body too large", true);
+				return;
+			}
+		}
+		if (c->h.chunked) {
+			rc = scan_chunks(req, n, &c->h);
+			if (rc > 1) {
+				count_request(r);
+				respond_error(c, rc, rc == 413 ?
+					      "body too large" :
+					      "bad chunked encoding", true);
+				return;
+			}
+			total = c->h.chunk_end;
+		} else {
+			rc = n - c->h.body_off >= c->h.clen;
+			total = c->h.body_off + c->h.clen;
+		}
+		if (rc == 0) {
+			if (c->h.expect_continue && !c->sent_continue) {
+				c->sent_continue = true;
+				if (at_buf_printf(&c->out,
+					  "HTTP/1.1 100 Continue\r\n\r\n") < 0)
+					c->dead = true;
+			}
+			return;
+		}
+
+		/* A complete request: req[0..total). */
+		count_request(r);
+		if (c->h.chunked) {
+			if (join_chunks(req, &c->h, &joined) < 0) {
+				respond_error(c, 500, "out of memory", true);
+				return;
+			}
+			body = joined.data;
+			blen = joined.len;
+		} else {
+			body = (const uint8_t *)req + c->h.body_off;
+			blen = c->h.clen;
+		}
+		if (c->h.route)
+			respond_error(c, c->h.route, c->h.route == 404 ?
+				      "unknown path" : "use POST",
+				      c->h.close);
+		else if (!c->h.protobuf)
+			respond_error(c, 415, "use application/x-protobuf",
+				      c->h.close);
+		else if (c->h.encoding < 0)
+			respond_error(c, 415, "unsupported content encoding",
+				      c->h.close);
+		else
+			handle_traces(r, c, body, blen, c->h.close);
+		at_buf_free(&joined);
+		c->in_off += total;
+		memset(&c->h, 0, sizeof(c->h));
+		c->sent_continue = false;
+	}
+}
+
+/* ---- connections ---- */
+
+static void conn_free(struct conn *c)
+{
+	close(c->fd);
+	at_buf_free(&c->in);
+	at_buf_free(&c->out);
+	free(c);
+}
+
+/*
+ * The answer is out and the connection must close.  Closing a socket
+ * with unread input makes the kernel send a reset, which can destroy the
+ * answer before the client read it; so shut the write side and read (and
+ * discard) until the client closes, or LINGER_MS pass.
+ */
+static void start_linger(struct conn *c)
+{
+	if (c->lingering)
+		return;
+	c->lingering = true;
+	c->linger_until_ms = now_ms() + LINGER_MS;
+	if (shutdown(c->fd, SHUT_WR) < 0)
+		c->dead = true;
+}
+
+static void flush_out(struct conn *c)
+{
+	while (c->out_off < c->out.len) {
+		ssize_t w = send(c->fd, c->out.data + c->out_off,
+				 c->out.len - c->out_off, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				c->dead = true;
+			return;
+		}
+		c->out_off += (size_t)w;
+	}
+	at_buf_reset(&c->out);
+	c->out_off = 0;
+	if (c->close_after)
+		start_linger(c);
+}
+
+/* Read and throw away; EOF or an error ends the connection. */
+static void drain(struct conn *c)
+{
+	char tmp[16384];
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		ssize_t got = recv(c->fd, tmp, sizeof(tmp), 0);
+
+		if (got > 0)
+			continue;
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			c->dead = true;
+		return;
+	}
+}
+
+static void read_conn(struct at_receiver *r, struct conn *c)
+{
+	size_t budget = READ_BUDGET;
+
+	if (c->lingering || c->blackhole) {
+		drain(c);
+		return;
+	}
+	while (budget && !c->dead) {
+		ssize_t got;
+
+		if (c->in_off) {
+			/* Drop what earlier requests used. */
+			memmove(c->in.data, c->in.data + c->in_off,
+				c->in.len - c->in_off);
+			c->in.len -= c->in_off;
+			c->in_off = 0;
+		}
+		if (at_buf_reserve(&c->in, READ_CHUNK) < 0) {
+			c->dead = true;
+			return;
+		}
+		got = recv(c->fd, c->in.data + c->in.len,
+			   c->in.cap - c->in.len, 0);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				c->dead = true;
+			return;
+		}
+		if (got == 0) {
+			/* The client is done sending: answer what is
+			 * complete, then close. */
+			process(r, c);
+			if (c->blackhole)
+				c->dead = true;
+			c->close_after = true;
+			return;
+		}
+		c->in.len += (size_t)got;
+		budget -= (size_t)got < budget ? (size_t)got : budget;
+		process(r, c);
+		if (c->close_after || c->blackhole)
+			return;
+		if (c->out.len - c->out_off > OUT_HIGH)
+			return;
+	}
+}
+
+static void accept_conns(struct at_receiver *r)
+{
+	for (;;) {
+		int fd = accept4(r->lfd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct conn *c;
+		int one = 1;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return;
+		}
+		if (r->n_conns >= MAX_CONNS) {
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->fd = fd;
+		c->next = r->conns;
+		r->conns = c;
+		r->n_conns++;
+	}
+}
+
+static void *rx_thread(void *arg)
+{
+	struct at_receiver *r = arg;
+	struct pollfd *pfd = NULL;
+	struct conn **pc = NULL;
+	size_t cap_pfd = 0, cap_pc = 0;
+
+	for (;;) {
+		struct conn *c, **link;
+		size_t n = 2, i;
+		int timeout = -1;
+		uint64_t now;
+
+		if (grow((void **)&pfd, &cap_pfd, r->n_conns + 2,
+			 sizeof(*pfd)) < 0 ||
+		    grow((void **)&pc, &cap_pc, r->n_conns + 2,
+			 sizeof(*pc)) < 0) {
+			/* Out of memory: back off and retry. */
+			poll(NULL, 0, 10);
+			continue;
+		}
+		pfd[0].fd = r->wake[0];
+		pfd[0].events = POLLIN;
+		pfd[1].fd = r->lfd;
+		pfd[1].events = POLLIN;
+		for (c = r->conns; c; c = c->next) {
+			pfd[n].fd = c->fd;
+			pfd[n].events = 0;
+			pfd[n].revents = 0;
+			if (c->lingering) {
+				pfd[n].events = POLLIN;
+				timeout = 100;
+			} else if (!c->close_after &&
+				   c->out.len - c->out_off <= OUT_HIGH) {
+				pfd[n].events = POLLIN;
+			}
+			if (c->out_off < c->out.len)
+				pfd[n].events |= POLLOUT;
+			pc[n] = c;
+			n++;
+		}
+		if (poll(pfd, n, timeout) < 0) {
+			if (errno != EINTR)
+				poll(NULL, 0, 10);
+			continue;
+		}
+		if (pfd[0].revents)
+			break;
+		if (pfd[1].revents & POLLIN)
+			accept_conns(r);
+		now = timeout < 0 ? 0 : now_ms();
+		for (i = 2; i < n; i++) {
+			c = pc[i];
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				read_conn(r, c);
+			if (c->dead)
+				continue;
+			if (c->out_off < c->out.len)
+				flush_out(c);
+			else if (c->close_after)
+				start_linger(c);
+			if (c->lingering && now > c->linger_until_ms)
+				c->dead = true;
+			if (pfd[i].revents & POLLNVAL)
+				c->dead = true;
+		}
+		for (link = &r->conns; (c = *link);) {
+			if (c->dead) {
+				*link = c->next;
+				conn_free(c);
+				r->n_conns--;
+			} else {
+				link = &c->next;
+			}
+		}
+	}
+	free(pfd);
+	free(pc);
+	return NULL;
+}
+
+/* ---- API ---- */
+
+static int listen_on(const char *addr, uint16_t port, uint16_t *bound)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sl;
+	int fd, one = 1, e;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		sl = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		sl = sizeof(*s6);
+	} else {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 128) < 0)
+		goto fail;
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		goto fail;
+	*bound = ntohs(ss.ss_family == AF_INET ? s4->sin_port : s6->sin6_port);
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts)
+{
+	struct at_receiver *r;
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int e;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->lfd = -1;
+	r->wake[0] = r->wake[1] = -1;
+	if (opts && opts->save_dir) {
+		r->save_dir = strdup(opts->save_dir);
+		if (!r->save_dir)
+			goto fail;
+		mkdir(r->save_dir, 0777);
+	}
+	if (opts) {
+		r->on_request = opts->on_request;
+		r->ud = opts->ud;
+	}
+	r->lfd = listen_on(opts && opts->bind_addr ? opts->bind_addr :
+			   "127.0.0.1", opts ? opts->port : 0, &r->port);
+	if (r->lfd < 0)
+		goto fail;
+	if (pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		goto fail;
+	pthread_mutex_init(&r->cb_mu, NULL);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cv, &ca);
+	pthread_condattr_destroy(&ca);
+
+	/* The thread blocks every signal: the host's threads handle them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&r->thread, NULL, rx_thread, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e) {
+		pthread_cond_destroy(&r->cv);
+		pthread_mutex_destroy(&r->mu);
+		pthread_mutex_destroy(&r->cb_mu);
+		errno = e;
+		goto fail;
+	}
+	r->running = true;
+	return r;
+
+fail:
+	e = errno;
+	if (r->lfd >= 0)
+		close(r->lfd);
+	if (r->wake[0] >= 0) {
+		close(r->wake[0]);
+		close(r->wake[1]);
+	}
+	free(r->save_dir);
+	free(r);
+	errno = e;
+	return NULL;
+}
+
+uint16_t at_receiver_port(const struct at_receiver *r)
+{
+	return r->port;
+}
+
+static void clear_locked(struct at_receiver *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_reqs; i++)
+		protobuf_c_message_free_unpacked(&r->reqs[i].req->base, NULL);
+	r->n_reqs = 0;
+	r->n_spans = 0;
+}
+
+void at_receiver_stop(struct at_receiver *r)
+{
+	struct conn *c, *next;
+	struct script *s, *sn;
+	ssize_t w;
+
+	if (!r)
+		return;
+	do {
+		w = write(r->wake[1], "x", 1);
+	} while (w < 0 && errno == EINTR);
+	pthread_join(r->thread, NULL);
+	for (c = r->conns; c; c = next) {
+		next = c->next;
+		conn_free(c);
+	}
+	close(r->lfd);
+	close(r->wake[0]);
+	close(r->wake[1]);
+	clear_locked(r);
+	for (s = r->script_head; s; s = sn) {
+		sn = s->next;
+		free(s->retry_after);
+		free(s->message);
+		free(s);
+	}
+	free(r->reqs);
+	free(r->spans);
+	free(r->save_dir);
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
+	pthread_mutex_destroy(&r->cb_mu);
+	free(r);
+}
+
+void at_receiver_script(struct at_receiver *r, int count, int status,
+			const char *retry_after, int64_t rejected,
+			const char *message)
+{
+	struct script *s;
+
+	if (count <= 0)
+		return;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return;
+	s->count = count;
+	s->status = status;
+	s->rejected = rejected;
+	s->retry_after = retry_after ? strdup(retry_after) : NULL;
+	s->message = message ? strdup(message) : NULL;
+	pthread_mutex_lock(&r->mu);
+	if (r->script_tail)
+		r->script_tail->next = s;
+	else
+		r->script_head = s;
+	r->script_tail = s;
+	pthread_mutex_unlock(&r->mu);
+}
+
+size_t at_receiver_request_count(struct at_receiver *r)
+{
+	size_t n;
+
+	pthread_mutex_lock(&r->mu);
+	n = r->n_requests;
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+size_t at_receiver_span_count(struct at_receiver *r)
+{
+	size_t n;
+
+	pthread_mutex_lock(&r->mu);
+	n = r->n_spans;
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+static int wait_for(struct at_receiver *r, const size_t *counter, size_t n,
+		    int timeout_ms)
+{
+	struct timespec dl;
+	int rc = 0;
+
+	deadline_after(&dl, timeout_ms < 0 ? 0 : timeout_ms);
+	pthread_mutex_lock(&r->mu);
+	while (*counter < n) {
+		if (pthread_cond_timedwait(&r->cv, &r->mu, &dl) == ETIMEDOUT &&
+		    *counter < n) {
+			rc = -1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+int at_receiver_wait_spans(struct at_receiver *r, size_t n, int timeout_ms)
+{
+	return wait_for(r, &r->n_spans, n, timeout_ms);
+}
+
+int at_receiver_wait_requests(struct at_receiver *r, size_t n, int timeout_ms)
+{
+	return wait_for(r, &r->n_requests, n, timeout_ms);
+}
+
+size_t at_receiver_spans(struct at_receiver *r, struct at_rx_span *out,
+			 size_t cap)
+{
+	size_t n;
+
+	pthread_mutex_lock(&r->mu);
+	n = r->n_spans;
+	if (out && cap)
+		memcpy(out, r->spans, (cap < n ? cap : n) * sizeof(*out));
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+void at_receiver_clear(struct at_receiver *r)
+{
+	pthread_mutex_lock(&r->cb_mu);
+	pthread_mutex_lock(&r->mu);
+	clear_locked(r);
+	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_unlock(&r->cb_mu);
+}
+
+/* ---- helpers over decoded messages ---- */
+
+const at_otlp_kv *at_otlp_find_attr(at_otlp_kv *const *attrs, size_t n,
+				    const char *key)
+{
+	size_t i;
+
+	if (!attrs || !key)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (attrs[i] && attrs[i]->key &&
+		    strcmp(attrs[i]->key, key) == 0)
+			return attrs[i];
+	return NULL;
+}
+
+const char *at_otlp_attr_str(at_otlp_kv *const *attrs, size_t n,
+			     const char *key)
+{
+	const at_otlp_kv *kv = at_otlp_find_attr(attrs, n, key);
+
+	if (!kv || !kv->value || kv->value->value_case !=
+	    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE)
+		return NULL;
+	return kv->value->string_value;
+}
+
+int at_otlp_attr_int(at_otlp_kv *const *attrs, size_t n, const char *key,
+		     int64_t *out)
+{
+	const at_otlp_kv *kv = at_otlp_find_attr(attrs, n, key);
+
+	if (!kv || !kv->value || kv->value->value_case !=
+	    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE)
+		return -1;
+	if (out)
+		*out = kv->value->int_value;
+	return 0;
+}
