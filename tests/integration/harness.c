@@ -417,3 +417,25 @@ char *h_shell(const char *cmd, int *status)
 		append(&buf, &len, &cap, "", 0);
 	return buf;
 }
+
+int h_env_start(struct h_env *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->rx = h_receiver(&e->dir);
+	e->http = h_http_start();
+	if (!e->rx || !e->http)
+		return -1;
+	e->ep = h_endpoint_env(e->rx);
+	snprintf(e->port, sizeof(e->port), "%u", h_http_port(e->http));
+	return 0;
+}
+
+void h_env_stop(struct h_env *e)
+{
+	h_http_stop(e->http);
+	if (e->rx)
+		at_receiver_stop(e->rx);
+	free(e->ep);
+	free(e->dir);
+	memset(e, 0, sizeof(*e));
+}

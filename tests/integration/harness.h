@@ -71,6 +71,21 @@ int64_t h_attr_int(const at_otlp_span *s, const char *key, int64_t dflt);
 const char *h_res_str(const at_otlp_resource *r, const char *key);
 int64_t h_res_int(const at_otlp_resource *r, const char *key, int64_t dflt);
 
+/*
+ * What most tests need: a receiver (raw bodies saved in dir), a loopback
+ * HTTP server to connect to (its port also as a string), and the
+ * OTEL_EXPORTER_OTLP_ENDPOINT=... setting for the receiver.
+ */
+struct h_env {
+	struct at_receiver *rx;
+	struct h_http *http;
+	char *ep;
+	char *dir;
+	char port[8];
+};
+int h_env_start(struct h_env *e);
+void h_env_stop(struct h_env *e);
+
 /* Run a shell command line, return its stdout (malloc'd) or NULL. */
 char *h_shell(const char *cmd, int *status);
 

@@ -91,15 +91,15 @@ Test(programs, loads_anywhere_same_output, .timeout = 120)
 
 Test(programs, curl_connect_span, .timeout = 60)
 {
-	struct at_receiver *rx = h_receiver(NULL);
-	struct h_http *http = h_http_start();
-	char url[64], *ep = h_endpoint_env(rx);
-	const char *env[] = { ep, "OTEL_SERVICE_NAME=curl-test", NULL };
+	struct h_env e;
+	cr_assert_eq(h_env_start(&e), 0);
+	char url[64];
+	const char *env[] = { e.ep, "OTEL_SERVICE_NAME=curl-test", NULL };
 	struct h_result res;
 	struct at_rx_span *spans;
 	char host[256] = "";
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", h_http_port(http));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", h_http_port(e.http));
 	const char *argv[] = { "curl", "-s", url, NULL };
 	uint64_t t0 = wall_ns();
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
@@ -107,7 +107,7 @@ Test(programs, curl_connect_span, .timeout = 60)
 	cr_assert_eq(res.status, 0);
 	cr_assert_str_eq(res.out, "hello\n");
 
-	size_t n = h_spans(rx, 1, WAIT_MS, &spans);
+	size_t n = h_spans(e.rx, 1, WAIT_MS, &spans);
 	cr_assert_eq(n, 1, "expected one connect span, got %zu", n);
 	const at_otlp_span *s = spans[0].span;
 	check_ids(s);
@@ -120,9 +120,9 @@ Test(programs, curl_connect_span, .timeout = 60)
 	cr_expect_leq(s->start_time_unix_nano, s->end_time_unix_nano);
 	cr_expect_leq(s->end_time_unix_nano, t1);
 	cr_expect_str_eq(h_attr_str(s, "network.peer.address"), "127.0.0.1");
-	cr_expect_eq(h_attr_int(s, "network.peer.port", -1), h_http_port(http));
+	cr_expect_eq(h_attr_int(s, "network.peer.port", -1), h_http_port(e.http));
 	cr_expect_str_eq(h_attr_str(s, "server.address"), "127.0.0.1");
-	cr_expect_eq(h_attr_int(s, "server.port", -1), h_http_port(http));
+	cr_expect_eq(h_attr_int(s, "server.port", -1), h_http_port(e.http));
 	cr_expect_str_eq(h_attr_str(s, "network.transport"), "tcp");
 	cr_expect_str_eq(h_attr_str(s, "network.type"), "ipv4");
 	cr_expect(!s->status || s->status->code == 0);
@@ -141,36 +141,34 @@ Test(programs, curl_connect_span, .timeout = 60)
 
 	free(spans);
 	h_result_free(&res);
-	h_http_stop(http);
-	at_receiver_stop(rx);
-	free(ep);
+	h_env_stop(&e);
 }
 
 Test(programs, python_connect_span_default_service_name, .timeout = 60)
 {
-	struct at_receiver *rx = h_receiver(NULL);
-	struct h_http *http = h_http_start();
-	char code[256], *ep = h_endpoint_env(rx);
-	const char *env[] = { ep, "AUTOTRACE_CAPTURE_COMMAND_LINE=true", NULL };
+	struct h_env e;
+	cr_assert_eq(h_env_start(&e), 0);
+	char code[256];
+	const char *env[] = { e.ep, "AUTOTRACE_CAPTURE_COMMAND_LINE=true", NULL };
 	struct h_result res;
 	struct at_rx_span *spans;
 
 	snprintf(code, sizeof(code),
 		 "import urllib.request as u; "
 		 "print(u.urlopen('http://127.0.0.1:%u/').read().decode(), end='')",
-		 h_http_port(http));
+		 h_http_port(e.http));
 	const char *argv[] = { "python3", "-c", code, NULL };
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_assert_eq(res.status, 0, "stderr: %s", res.err);
 	cr_assert_str_eq(res.out, "hello\n");
 
-	size_t n = h_spans(rx, 1, WAIT_MS, &spans);
+	size_t n = h_spans(e.rx, 1, WAIT_MS, &spans);
 	cr_assert_geq(n, 1);
 	size_t found = 0;
 	for (size_t i = 0; i < n; i++) {
 		const at_otlp_span *s = spans[i].span;
 		if (strcmp(s->name, "connect") ||
-		    h_attr_int(s, "network.peer.port", -1) != h_http_port(http))
+		    h_attr_int(s, "network.peer.port", -1) != h_http_port(e.http))
 			continue;
 		found++;
 		check_ids(s);
@@ -190,9 +188,7 @@ Test(programs, python_connect_span_default_service_name, .timeout = 60)
 	cr_expect_eq(found, 1);
 	free(spans);
 	h_result_free(&res);
-	h_http_stop(http);
-	at_receiver_stop(rx);
-	free(ep);
+	h_env_stop(&e);
 }
 
 Test(programs, connection_refused_is_an_error_span, .timeout = 60)
@@ -231,23 +227,21 @@ Test(programs, connection_refused_is_an_error_span, .timeout = 60)
 
 Test(core, traceparent_environment_is_continued, .timeout = 60)
 {
-	struct at_receiver *rx = h_receiver(NULL);
-	struct h_http *http = h_http_start();
-	char port[8], *ep = h_endpoint_env(rx);
+	struct h_env e;
+	cr_assert_eq(h_env_start(&e), 0);
 	const char *env[] = {
-		ep,
+		e.ep,
 		"TRACEPARENT=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
 		"TRACESTATE=congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", NULL
 	};
 	struct h_result res;
 	struct at_rx_span *spans;
 
-	snprintf(port, sizeof(port), "%u", h_http_port(http));
 	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
-			       port, "2", NULL };
+			       e.port, "2", NULL };
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_assert_eq(res.status, 0);
-	size_t n = h_spans(rx, 2, WAIT_MS, &spans);
+	size_t n = h_spans(e.rx, 2, WAIT_MS, &spans);
 	cr_assert_eq(n, 2);
 	for (size_t i = 0; i < n; i++) {
 		const at_otlp_span *s = spans[i].span;
@@ -267,18 +261,18 @@ Test(core, traceparent_environment_is_continued, .timeout = 60)
 	h_result_free(&res);
 
 	/* An unsampled parent: the default parent-based sampler follows it. */
-	at_receiver_clear(rx);
+	at_receiver_clear(e.rx);
 	env[1] = "TRACEPARENT=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_expect_eq(res.status, 0);
-	cr_expect_eq(at_receiver_request_count(rx), 1,
+	cr_expect_eq(at_receiver_request_count(e.rx), 1,
 		     "only the first run exported");
 	h_result_free(&res);
 
 	/* Malformed (uppercase): treated as absent, a new trace starts. */
 	env[1] = "TRACEPARENT=00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01";
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
-	n = h_spans(rx, 2, WAIT_MS, &spans);
+	n = h_spans(e.rx, 2, WAIT_MS, &spans);
 	cr_assert_eq(n, 2);
 	for (size_t i = 0; i < n; i++) {
 		cr_expect_str_neq(h_hex(spans[i].span->trace_id.data, 16),
@@ -288,34 +282,28 @@ Test(core, traceparent_environment_is_continued, .timeout = 60)
 	}
 	free(spans);
 	h_result_free(&res);
-	h_http_stop(http);
-	at_receiver_stop(rx);
-	free(ep);
+	h_env_stop(&e);
 }
 
 /* Runs tcp_client once with extra env; returns the receiver's request
  * count after the process exited. */
 static size_t requests_with(const char *setting)
 {
-	struct at_receiver *rx = h_receiver(NULL);
-	struct h_http *http = h_http_start();
-	char port[8], *ep = h_endpoint_env(rx);
-	const char *env[] = { ep, setting, NULL };
+	struct h_env e;
+	cr_assert_eq(h_env_start(&e), 0);
+	const char *env[] = { e.ep, setting, NULL };
 	struct h_result res;
 	size_t n;
 
-	snprintf(port, sizeof(port), "%u", h_http_port(http));
 	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
-			       port, "3", NULL };
+			       e.port, "3", NULL };
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_assert_eq(res.status, 0);
 	cr_assert_str_eq(res.out, "connected 3\n");
 	cr_assert_str_eq(res.err, "", "nothing printed: %s", res.err);
-	n = at_receiver_request_count(rx);
+	n = at_receiver_request_count(e.rx);
 	h_result_free(&res);
-	h_http_stop(http);
-	at_receiver_stop(rx);
-	free(ep);
+	h_env_stop(&e);
 	return n;
 }
 
@@ -330,20 +318,18 @@ Test(core, nothing_exported_when_disabled, .timeout = 60)
 
 Test(core, fork_child_exports_its_own_spans, .timeout = 60)
 {
-	struct at_receiver *rx = h_receiver(NULL);
-	struct h_http *http = h_http_start();
-	char port[8], *ep = h_endpoint_env(rx);
-	const char *env[] = { ep, NULL };
+	struct h_env e;
+	cr_assert_eq(h_env_start(&e), 0);
+	const char *env[] = { e.ep, NULL };
 	struct h_result res;
 	struct at_rx_span *spans;
 
-	snprintf(port, sizeof(port), "%u", h_http_port(http));
 	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
-			       port, "2", "1", "fork", NULL };
+			       e.port, "2", "1", "fork", NULL };
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_assert_eq(res.status, 0);
 	cr_assert_str_eq(res.out, "connected 4\n");
-	size_t n = h_spans(rx, 4, WAIT_MS, &spans);
+	size_t n = h_spans(e.rx, 4, WAIT_MS, &spans);
 	cr_assert_eq(n, 4, "parent 2 + child 2, each once; got %zu", n);
 	int64_t pid0 = h_res_int(spans[0].resource, "process.pid", 0);
 	size_t parent = 0, child = 0;
@@ -362,74 +348,64 @@ Test(core, fork_child_exports_its_own_spans, .timeout = 60)
 	cr_expect_eq(child, 2);
 	free(spans);
 	h_result_free(&res);
-	h_http_stop(http);
-	at_receiver_stop(rx);
-	free(ep);
+	h_env_stop(&e);
 }
 
 Test(core, collector_503_then_200_spans_arrive_once, .timeout = 60)
 {
-	struct at_receiver *rx = h_receiver(NULL);
-	struct h_http *http = h_http_start();
-	char port[8], *ep = h_endpoint_env(rx);
-	const char *env[] = { ep, NULL };
+	struct h_env e;
+	cr_assert_eq(h_env_start(&e), 0);
+	const char *env[] = { e.ep, NULL };
 	struct h_result res;
 
-	at_receiver_script(rx, 1, 503, "0", 0, NULL);
-	snprintf(port, sizeof(port), "%u", h_http_port(http));
+	at_receiver_script(e.rx, 1, 503, "0", 0, NULL);
 	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
-			       port, "3", NULL };
+			       e.port, "3", NULL };
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_assert_eq(res.status, 0);
-	cr_expect_eq(at_receiver_request_count(rx), 2, "503, then the retry");
-	cr_expect_eq(at_receiver_span_count(rx), 3, "each span once");
+	cr_expect_eq(at_receiver_request_count(e.rx), 2, "503, then the retry");
+	cr_expect_eq(at_receiver_span_count(e.rx), 3, "each span once");
 	h_result_free(&res);
-	h_http_stop(http);
-	at_receiver_stop(rx);
-	free(ep);
+	h_env_stop(&e);
 }
 
 Test(core, hook_before_our_constructor, .timeout = 60)
 {
-	struct at_receiver *rx = h_receiver(NULL);
-	struct h_http *http = h_http_start();
-	char port[32], *ep = h_endpoint_env(rx);
+	struct h_env e;
+	cr_assert_eq(h_env_start(&e), 0);
+	char port[32];
 	struct h_result res;
 	struct at_rx_span *spans;
 
-	snprintf(port, sizeof(port), "CTOR_CONNECT_PORT=%u", h_http_port(http));
-	const char *env[] = { ep, port, NULL };
+	snprintf(port, sizeof(port), "CTOR_CONNECT_PORT=%u", h_http_port(e.http));
+	const char *env[] = { e.ep, port, NULL };
 	const char *argv[] = { h_build_path("fixtures/ctor_main"), NULL };
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_assert_eq(res.status, 0);
 	cr_assert_str_eq(res.out, "ctor connect: ok\n");
-	size_t n = h_spans(rx, 1, WAIT_MS, &spans);
+	size_t n = h_spans(e.rx, 1, WAIT_MS, &spans);
 	cr_expect_eq(n, 1);
 	if (n)
 		cr_expect_str_eq(spans[0].span->name, "connect");
 	free(spans);
 	h_result_free(&res);
-	h_http_stop(http);
-	at_receiver_stop(rx);
-	free(ep);
+	h_env_stop(&e);
 }
 
 Test(core, many_threads, .timeout = 120)
 {
-	struct at_receiver *rx = h_receiver(NULL);
-	struct h_http *http = h_http_start();
-	char port[8], *ep = h_endpoint_env(rx);
-	const char *env[] = { ep, NULL };
+	struct h_env e;
+	cr_assert_eq(h_env_start(&e), 0);
+	const char *env[] = { e.ep, NULL };
 	struct h_result res;
 	struct at_rx_span *spans;
 
-	snprintf(port, sizeof(port), "%u", h_http_port(http));
 	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
-			       port, "50", "8", NULL };
+			       e.port, "50", "8", NULL };
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_assert_eq(res.status, 0);
 	cr_assert_str_eq(res.out, "connected 400\n");
-	size_t n = h_spans(rx, 400, WAIT_MS, &spans);
+	size_t n = h_spans(e.rx, 400, WAIT_MS, &spans);
 	cr_expect_eq(n, 400);
 	/* Distinct traces (each connect is a root). */
 	size_t dup = 0;
@@ -441,50 +417,42 @@ Test(core, many_threads, .timeout = 120)
 	cr_expect_eq(dup, 0);
 	free(spans);
 	h_result_free(&res);
-	h_http_stop(http);
-	at_receiver_stop(rx);
-	free(ep);
+	h_env_stop(&e);
 }
 
 Test(core, gzip_and_headers, .timeout = 60)
 {
-	struct at_receiver *rx = h_receiver(NULL);
-	struct h_http *http = h_http_start();
-	char port[8], *ep = h_endpoint_env(rx);
-	const char *env[] = { ep, "OTEL_EXPORTER_OTLP_COMPRESSION=gzip",
+	struct h_env e;
+	cr_assert_eq(h_env_start(&e), 0);
+	const char *env[] = { e.ep, "OTEL_EXPORTER_OTLP_COMPRESSION=gzip",
 			      "OTEL_EXPORTER_OTLP_HEADERS=x-api-key=secret%20value",
 			      NULL };
 	struct h_result res;
 	struct at_rx_span *spans;
 
-	snprintf(port, sizeof(port), "%u", h_http_port(http));
 	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
-			       port, "5", NULL };
+			       e.port, "5", NULL };
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_assert_eq(res.status, 0);
-	size_t n = h_spans(rx, 5, WAIT_MS, &spans);
+	size_t n = h_spans(e.rx, 5, WAIT_MS, &spans);
 	cr_expect_eq(n, 5);
 	for (size_t i = 0; i < n; i++)
 		cr_expect_str_eq(spans[i].content_encoding, "gzip");
 	free(spans);
 	h_result_free(&res);
-	h_http_stop(http);
-	at_receiver_stop(rx);
-	free(ep);
+	h_env_stop(&e);
 }
 
 Test(core, debug_report_and_config_warnings, .timeout = 60)
 {
-	struct at_receiver *rx = h_receiver(NULL);
-	struct h_http *http = h_http_start();
-	char port[8], *ep = h_endpoint_env(rx);
-	const char *env[] = { ep, "AUTOTRACE_DEBUG=1",
+	struct h_env e;
+	cr_assert_eq(h_env_start(&e), 0);
+	const char *env[] = { e.ep, "AUTOTRACE_DEBUG=1",
 			      "OTEL_BSP_SCHEDULE_DELAY=soon", NULL };
 	struct h_result res;
 
-	snprintf(port, sizeof(port), "%u", h_http_port(http));
 	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
-			       port, "2", NULL };
+			       e.port, "2", NULL };
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_assert_eq(res.status, 0);
 	cr_expect_str_eq(res.out, "connected 2\n");
@@ -497,20 +465,17 @@ Test(core, debug_report_and_config_warnings, .timeout = 60)
 		  "stderr:\n%s", res.err);
 	cr_expect(strstr(res.err, "spans started=2 sampled=2 exported=2 dropped=0"),
 		  "stderr:\n%s", res.err);
-	cr_expect_eq(at_receiver_span_count(rx), 2, "defaults still export");
+	cr_expect_eq(at_receiver_span_count(e.rx), 2, "defaults still export");
 	h_result_free(&res);
-	h_http_stop(http);
-	at_receiver_stop(rx);
-	free(ep);
+	h_env_stop(&e);
 }
 
 Test(core, resource_attributes_and_ratio_sampler, .timeout = 60)
 {
-	struct at_receiver *rx = h_receiver(NULL);
-	struct h_http *http = h_http_start();
-	char port[8], *ep = h_endpoint_env(rx);
+	struct h_env e;
+	cr_assert_eq(h_env_start(&e), 0);
 	const char *env[] = {
-		ep,
+		e.ep,
 		"OTEL_RESOURCE_ATTRIBUTES=service.name=from-attrs,deployment.environment.name=test%20env",
 		"OTEL_TRACES_SAMPLER=traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.5",
 		NULL
@@ -518,12 +483,11 @@ Test(core, resource_attributes_and_ratio_sampler, .timeout = 60)
 	struct h_result res;
 	struct at_rx_span *spans;
 
-	snprintf(port, sizeof(port), "%u", h_http_port(http));
 	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
-			       port, "200", NULL };
+			       e.port, "200", NULL };
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_assert_eq(res.status, 0);
-	size_t n = h_spans(rx, 0, 0, &spans);
+	size_t n = h_spans(e.rx, 0, 0, &spans);
 	cr_expect_gt(n, 0);
 	cr_expect_lt(n, 200);
 	for (size_t i = 0; i < n; i++) {
@@ -542,9 +506,7 @@ Test(core, resource_attributes_and_ratio_sampler, .timeout = 60)
 	}
 	free(spans);
 	h_result_free(&res);
-	h_http_stop(http);
-	at_receiver_stop(rx);
-	free(ep);
+	h_env_stop(&e);
 }
 
 /* The exported bytes, decoded by the generated code of the official
@@ -552,25 +514,23 @@ Test(core, resource_attributes_and_ratio_sampler, .timeout = 60)
  * what protobuf-c decoded from our own .proto files. */
 Test(core, official_decoder_agrees_on_exported_payloads, .timeout = 120)
 {
-	char *dir = NULL;
-	struct at_receiver *rx = h_receiver(&dir);
-	struct h_http *http = h_http_start();
-	char port[8], cmd[512], want[128], *ep = h_endpoint_env(rx);
-	const char *env[] = { ep, "OTEL_SERVICE_NAME=official-check", NULL };
+	struct h_env e;
+	cr_assert_eq(h_env_start(&e), 0);
+	char cmd[512], want[128];
+	const char *env[] = { e.ep, "OTEL_SERVICE_NAME=official-check", NULL };
 	struct h_result res;
 	struct at_rx_span *spans;
 	int st;
 
-	snprintf(port, sizeof(port), "%u", h_http_port(http));
 	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
-			       port, "3", NULL };
+			       e.port, "3", NULL };
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_assert_eq(res.status, 0);
-	size_t n = h_spans(rx, 3, WAIT_MS, &spans);
+	size_t n = h_spans(e.rx, 3, WAIT_MS, &spans);
 	cr_assert_eq(n, 3);
 
 	snprintf(cmd, sizeof(cmd), "node tests/tools/otlp-decode.js %s/req-*.pb",
-		 dir);
+		 e.dir);
 	char *json = h_shell(cmd, &st);
 	cr_assert_eq(st, 0, "decoder failed: %s", json ? json : "");
 	cr_assert(strstr(json, "\"SPAN_KIND_CLIENT\""), "%s", json);
@@ -590,12 +550,46 @@ Test(core, official_decoder_agrees_on_exported_payloads, .timeout = 120)
 	}
 	snprintf(want, sizeof(want),
 		 "{\"key\":\"network.peer.port\",\"value\":{\"intValue\":\"%s\",\"value\":\"intValue\"}}",
-		 port);
+		 e.port);
 	cr_expect(strstr(json, want), "missing %s in %s", want, json);
 	free(json);
 	free(spans);
 	h_result_free(&res);
+	h_env_stop(&e);
+}
+
+/* An OTLP receiver made of standard parts only (Node's HTTP server and the
+ * official protos' generated decoder) receives what the exporter sends,
+ * plain and gzip'd. */
+Test(programs, standard_node_receiver_understands_exports, .timeout = 120)
+{
+	struct h_http *http = h_http_start();
+	char cmd[2048];
+	int st;
+
+	for (int gz = 0; gz < 2; gz++) {
+		snprintf(cmd, sizeof(cmd),
+			 "d=$(mktemp -d); "
+			 "node tests/tools/otlp-http-receiver.js $d/port 3 >$d/out & rx=$!; "
+			 "for i in $(seq 1 200); do [ -s $d/port ] && break; sleep 0.05; done; "
+			 "env OTEL_SERVICE_NAME=node-check %s "
+			 "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$(cat $d/port) "
+			 "LD_PRELOAD=%s %s 127.0.0.1 %u 3 >/dev/null; "
+			 "wait $rx; echo rx=$?; cat $d/out; rm -rf $d",
+			 gz ? "OTEL_EXPORTER_OTLP_COMPRESSION=gzip" : "",
+			 h_lib(), h_build_path("fixtures/tcp_client"),
+			 h_http_port(http));
+		char *out = h_shell(cmd, &st);
+		cr_assert_not_null(out);
+		cr_expect(strstr(out, "rx=0\n"), "receiver: %s", out);
+		size_t lines = 0;
+		for (char *p = strstr(out, "{\"service\":\"node-check\""); p;
+		     p = strstr(p + 1, "{\"service\":\"node-check\""))
+			lines++;
+		cr_expect_eq(lines, 3, "%s", out);
+		cr_expect(strstr(out, "\"name\":\"connect\",\"traceId\":\""));
+		cr_expect(strstr(out, "\"kind\":3"));
+		free(out);
+	}
 	h_http_stop(http);
-	at_receiver_stop(rx);
-	free(ep);
 }
