@@ -132,6 +132,11 @@ $(BUILD)/fixtures/ctor_main: tests/fixtures/ctor/ctor_main.c $(BUILD)/fixtures/l
 		-Wl,-rpath,'$$ORIGIN'
 
 # ---- benchmarks: linked with the core directly ----
+# bench_hooks links the hooks too: its own calls go through them.
+$(BUILD)/bench/bench_hooks: tests/bench/bench_hooks.c $(CORE_A) $(HOOK_O)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(HOOK_O) $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
+
 $(BUILD)/bench/%: tests/bench/%.c $(CORE_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)

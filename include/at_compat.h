@@ -23,6 +23,9 @@
 #define AT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define AT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define AT_UNUSED __attribute__((unused))
+/* Slow paths of hooks: kept out of line so the fast path stays a few
+ * instructions and a tail jump to the real function. */
+#define AT_COLD __attribute__((noinline, cold))
 #define AT_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 /* Cache line size used to keep per-thread hot data apart. */

@@ -65,6 +65,10 @@ uint64_t at_exporter_run_once(void);
  * dropped_full, dropped_depth. */
 void at_exporter_thread_stats(uint64_t out[4]);
 
+/* The exporter socket's number, or -1: a hint for the close() hook's fast
+ * path (a match is confirmed by at_exporter_owns_fd). */
+extern _Atomic int at_exporter_fd;
+
 /* Is fd the exporter's socket?  (close() hook) */
 int at_exporter_owns_fd(int fd);
 

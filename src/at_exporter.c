@@ -74,7 +74,7 @@ static _Atomic uint32_t flush_req;   /* flush requests made */
 static _Atomic uint32_t flush_done;  /* flush requests completed */
 static _Atomic uint32_t exit_word;   /* bumped when exit_deadline is set */
 static _Atomic uint64_t exit_deadline; /* monotonic ns, 0: none */
-static _Atomic int exporter_fd = -1;   /* published for the close() hook */
+_Atomic int at_exporter_fd = -1;   /* published for the close() hook */
 static _Atomic uint64_t exporter_dev;
 static _Atomic uint64_t exporter_ino;
 
@@ -125,7 +125,7 @@ int at_exporter_owns_fd(int fd)
 {
 	struct stat st;
 
-	if (AT_LIKELY(fd != atomic_load_explicit(&exporter_fd,
+	if (AT_LIKELY(fd != atomic_load_explicit(&at_exporter_fd,
 						 memory_order_relaxed)) ||
 	    fd < 0)
 		return 0;
@@ -263,11 +263,11 @@ static void export_batch(size_t n)
 			atomic_fetch_add(&at_xstats.retries, 1);
 		rc = at_transport_post(&transport, payload, payload_len,
 				       encoding, end, &resp);
-		if (transport.fd != atomic_load(&exporter_fd)) {
-			atomic_store(&exporter_fd, -1);
+		if (transport.fd != atomic_load(&at_exporter_fd)) {
+			atomic_store(&at_exporter_fd, -1);
 			atomic_store(&exporter_dev, (uint64_t)transport.dev);
 			atomic_store(&exporter_ino, (uint64_t)transport.ino);
-			atomic_store(&exporter_fd, transport.fd);
+			atomic_store(&at_exporter_fd, transport.fd);
 		}
 		v = at_retry_classify(rc, resp.status);
 		if (v == AT_RETRY_DONE) {
@@ -511,6 +511,6 @@ void at_exporter_after_fork_child(void)
 	 * copy (the parent's stays open) and never write to it. */
 	if (transport.fd >= 0)
 		at_transport_forget(&transport);
-	atomic_store(&exporter_fd, -1);
+	atomic_store(&at_exporter_fd, -1);
 	resource_pid = 0;
 }

@@ -9,9 +9,9 @@
  * Closing a socket whose connect span is pending ends that span (outcome
  * unknown: status unset).
  *
- * Everything else goes straight to the real close(): the added cost is two
- * loads and compares.  That needs no initialisation, so this hook never
- * initialises the library.
+ * The common case is two loads, a compare and a jump to the real close():
+ * no initialisation is needed for that, so this hook never initialises the
+ * library.
  */
 #include <errno.h>
 #include <unistd.h>
@@ -36,16 +36,25 @@ static void end_pending(int fd)
 	at_hook_leave();
 }
 
-AT_EXPORT int close(int fd)
+AT_COLD static int slow_close(int fd)
 {
-	if (AT_UNLIKELY(at_exporter_owns_fd(fd)) && !at_guard_held()) {
+	if (at_exporter_owns_fd(fd) && !at_guard_held()) {
 		errno = EBADF;
 		return -1;
 	}
-	if (AT_UNLIKELY(at_pending_any())) {
+	if (at_pending_any()) {
 		int err = errno;
 		end_pending(fd);
 		errno = err;
 	}
 	return AT_REAL(close)(fd);
+}
+
+AT_EXPORT int close(int fd)
+{
+	if (AT_LIKELY(fd != atomic_load_explicit(&at_exporter_fd,
+						 memory_order_relaxed) &&
+		      !at_pending_any()))
+		return AT_REAL(close)(fd);
+	return slow_close(fd);
 }

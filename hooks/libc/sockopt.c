@@ -33,18 +33,26 @@ static void connect_outcome(int fd, int so_error)
 	at_pending_release(s);
 }
 
-AT_EXPORT int getsockopt(int fd, int level, int name, void *val,
-			 socklen_t *len)
+AT_COLD static int slow_getsockopt(int fd, int level, int name, void *val,
+			   socklen_t *len)
 {
 	int rc = AT_REAL(getsockopt)(fd, level, name, val, len);
 
-	if (AT_UNLIKELY(at_pending_any()) && rc == 0 && level == SOL_SOCKET &&
-	    name == SO_ERROR && val && len && *len >= sizeof(int) &&
-	    at_hook_enter()) {
+	if (rc == 0 && level == SOL_SOCKET && name == SO_ERROR && val && len &&
+	    *len >= sizeof(int) && at_hook_enter()) {
 		int err = errno;
 		connect_outcome(fd, *(int *)val);
 		errno = err;
 		at_hook_leave();
 	}
 	return rc;
+}
+
+AT_EXPORT int getsockopt(int fd, int level, int name, void *val,
+			 socklen_t *len)
+{
+	/* Common case: a load, a compare, a jump to the real function. */
+	if (AT_LIKELY(!at_pending_any()))
+		return AT_REAL(getsockopt)(fd, level, name, val, len);
+	return slow_getsockopt(fd, level, name, val, len);
 }

@@ -593,3 +593,80 @@ Test(programs, standard_node_receiver_understands_exports, .timeout = 120)
 	}
 	h_http_stop(http);
 }
+
+/* A refused connect returns the same -1/errno under the library (the
+ * fixture prints strerror(errno)), and the collector being absent changes
+ * nothing either. */
+Test(core, errno_and_result_unchanged, .timeout = 60)
+{
+	char port[8], absent[96];
+	struct h_result bare, traced;
+
+	snprintf(port, sizeof(port), "%u", h_closed_port());
+	snprintf(absent, sizeof(absent),
+		 "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%u",
+		 h_closed_port());
+	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
+			       port, "2", NULL };
+	const char *env[] = { absent, NULL };
+	cr_assert_eq(h_run(argv, NULL, false, RUN_MS, &bare), 0);
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &traced), 0);
+	cr_expect_eq(bare.status, 2);
+	cr_expect_eq(traced.status, bare.status);
+	cr_expect_str_eq(bare.out, "failed: Connection refused\n");
+	cr_expect_str_eq(traced.out, bare.out);
+	cr_expect_str_eq(traced.err, "");
+	h_result_free(&bare);
+	h_result_free(&traced);
+}
+
+/* Unix-domain and UDP connects make no span. */
+Test(core, unix_and_udp_connects_make_no_span, .timeout = 60)
+{
+	struct h_env e;
+	cr_assert_eq(h_env_start(&e), 0);
+	const char *env[] = { e.ep, NULL };
+	struct h_result res;
+	const char *code =
+		"import socket\n"
+		"u = socket.socket(socket.AF_UNIX)\n"
+		"try:\n u.connect('/nonexistent/autotrace.sock')\n"
+		"except OSError as e:\n print('unix', e.errno)\n"
+		"d = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+		"d.connect(('127.0.0.1', 9)); print('udp ok')\n";
+	const char *argv[] = { "python3", "-c", code, NULL };
+
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_assert_eq(res.status, 0, "%s", res.err);
+	cr_expect_str_eq(res.out, "unix 2\nudp ok\n");
+	cr_expect_eq(at_receiver_request_count(e.rx), 0);
+	h_result_free(&res);
+	h_env_stop(&e);
+}
+
+/* A collector that accepts and never answers holds exit for at most
+ * AUTOTRACE_EXIT_TIMEOUT; the program's output and status are its own. */
+Test(core, blackholed_collector_does_not_hold_exit, .timeout = 60)
+{
+	struct h_env e;
+	cr_assert_eq(h_env_start(&e), 0);
+	const char *env[] = { e.ep, "AUTOTRACE_EXIT_TIMEOUT=300", NULL };
+	struct h_result res;
+	struct timespec t0, t1;
+
+	at_receiver_script(e.rx, 1, -1, NULL, 0, NULL);
+	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
+			       e.port, "2", NULL };
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_expect_eq(res.status, 0);
+	cr_expect_str_eq(res.out, "connected 2\n");
+	cr_expect_str_eq(res.err, "");
+	/* Generous: the point is "bounded", not a precise figure. */
+	cr_expect_lt(t1.tv_sec - t0.tv_sec, 10, "exit took %ld s",
+		     (long)(t1.tv_sec - t0.tv_sec));
+	cr_expect_eq(at_receiver_request_count(e.rx), 1);
+	h_result_free(&res);
+	h_env_stop(&e);
+}
