@@ -78,6 +78,8 @@ struct at_config {
 	int debug;                        /* AUTOTRACE_DEBUG */
 	int capture_command_line;         /* AUTOTRACE_CAPTURE_COMMAND_LINE */
 	uint32_t exit_timeout_ms;         /* AUTOTRACE_EXIT_TIMEOUT (3000) */
+	int http_redact_query;            /* AUTOTRACE_HTTP_REDACT_QUERY (1) */
+	uint32_t dns_threshold_ms;        /* AUTOTRACE_DNS_SPAN_THRESHOLD (100) */
 };
 
 /* Environment lookup: returns the value or NULL.  Lets tests feed values. */

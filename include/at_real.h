@@ -17,7 +17,9 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <netdb.h>
 #include <poll.h>
+#include <sys/uio.h>
 
 #include "at_compat.h"
 
@@ -26,13 +28,31 @@
 	X(int, connect, (int, const struct sockaddr *, socklen_t))         \
 	X(int, close, (int))                                               \
 	X(int, socket, (int, int, int))                                    \
+	X(int, accept, (int, struct sockaddr *, socklen_t *))              \
+	X(int, accept4, (int, struct sockaddr *, socklen_t *, int))        \
 	X(ssize_t, send, (int, const void *, size_t, int))                 \
-	X(ssize_t, recv, (int, void *, size_t, int))                       \
-	X(ssize_t, write, (int, const void *, size_t))                     \
-	X(ssize_t, read, (int, void *, size_t))                            \
+	X(ssize_t, sendto, (int, const void *, size_t, int,                \
+			    const struct sockaddr *, socklen_t))           \
 	X(ssize_t, sendmsg, (int, const struct msghdr *, int))             \
+	X(ssize_t, write, (int, const void *, size_t))                     \
+	X(ssize_t, writev, (int, const struct iovec *, int))               \
+	X(ssize_t, recv, (int, void *, size_t, int))                       \
+	X(ssize_t, recvfrom, (int, void *, size_t, int, struct sockaddr *, \
+			      socklen_t *))                                \
+	X(ssize_t, recvmsg, (int, struct msghdr *, int))                   \
+	X(ssize_t, read, (int, void *, size_t))                            \
+	X(ssize_t, readv, (int, const struct iovec *, int))                \
+	X(ssize_t, __read_chk, (int, void *, size_t, size_t))              \
+	X(ssize_t, __recv_chk, (int, void *, size_t, size_t, int))         \
+	X(ssize_t, __recvfrom_chk, (int, void *, size_t, size_t, int,      \
+				    struct sockaddr *, socklen_t *))       \
+	X(int, shutdown, (int, int))                                       \
+	X(int, dup2, (int, int))                                           \
+	X(int, dup3, (int, int, int))                                      \
 	X(int, poll, (struct pollfd *, nfds_t, int))                       \
-	X(int, getsockopt, (int, int, int, void *, socklen_t *))
+	X(int, getsockopt, (int, int, int, void *, socklen_t *))           \
+	X(int, getaddrinfo, (const char *, const char *,                   \
+			     const struct addrinfo *, struct addrinfo **))
 
 #define AT_REAL_DECL(ret, name, params)                                    \
 	extern ret(*at_real_##name) params;                                \

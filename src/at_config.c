@@ -113,6 +113,13 @@
  * AUTOTRACE_CAPTURE_COMMAND_LINE        false
  *     true/1 or false/0: add process.command_line to the resource (command
  *     lines often carry secrets, hence off by default).
+ * AUTOTRACE_HTTP_REDACT_QUERY           true
+ *     true/1: every query-string value in url.full / url.query becomes
+ *     "REDACTED"; false/0: only the values the HTTP semantic conventions
+ *     name (AWSAccessKeyId, Signature, sig, X-Goog-Signature).
+ * AUTOTRACE_DNS_SPAN_THRESHOLD          100
+ *     getaddrinfo() outside any traced operation makes a span only when it
+ *     takes at least this many milliseconds (inside one: always).
  * AUTOTRACE_EXIT_TIMEOUT                3000
  *     How long process exit waits for the last export, milliseconds
  *     (0: do not wait).
@@ -1322,6 +1329,8 @@ void at_config_defaults(struct at_config *cfg)
 	cfg->debug = 0;
 	cfg->capture_command_line = 0;
 	cfg->exit_timeout_ms = 3000;
+	cfg->http_redact_query = 1;
+	cfg->dns_threshold_ms = 100;
 }
 
 static void load_bsp(struct loader *l)
@@ -1420,4 +1429,8 @@ void at_config_load(struct at_config *cfg, at_getenv_fn lookup, void *lookup_ud,
 	load_bool(&l, "AUTOTRACE_CAPTURE_COMMAND_LINE",
 		  &cfg->capture_command_line, 1);
 	load_u32(&l, "AUTOTRACE_EXIT_TIMEOUT", &cfg->exit_timeout_ms, &rule_ms);
+	load_bool(&l, "AUTOTRACE_HTTP_REDACT_QUERY", &cfg->http_redact_query,
+		  1);
+	load_u32(&l, "AUTOTRACE_DNS_SPAN_THRESHOLD", &cfg->dns_threshold_ms,
+		 &rule_ms);
 }

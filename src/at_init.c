@@ -18,7 +18,7 @@
 #include "at_exporter.h"
 #include "at_init.h"
 #include "at_log.h"
-#include "at_pending.h"
+#include "at_conn.h"
 #include "at_real.h"
 #include "at_span.h"
 #include "at_thread.h"
@@ -45,7 +45,7 @@ static void after_fork_child(void)
 	if (atomic_load(&at_state) != AT_STATE_READY)
 		return;
 	at_thread_after_fork_child();
-	at_pending_after_fork_child();
+	at_conn_after_fork_child();
 	at_exporter_after_fork_child();
 }
 

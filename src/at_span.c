@@ -115,6 +115,7 @@ static bool start_common(struct at_thread *t, struct at_span *s,
 	if (AT_UNLIKELY(ts_len != 0))
 		arena_put(s, ts, ts_len, AT_TRACESTATE_MAX, &h->tracestate);
 
+	h->end_unix_ns = 0;
 	if (sampled) {
 		count(&t->stats.sampled);
 		h->ctx.flags |= AT_FLAG_SAMPLED;
@@ -262,6 +263,20 @@ static void enqueue(struct at_thread *t, struct at_span *s)
 	}
 }
 
+/* Take the end time (once) and deactivate. */
+static void stop(struct at_span *s, struct at_thread *t)
+{
+	if (s->h.on_stack && t)
+		at_context_remove(t, s);
+	s->h.on_stack = 0;
+	if (s->h.state == AT_SPAN_RECORDING && s->h.end_unix_ns == 0) {
+		uint64_t end = at_mono_ns();
+		s->h.start_unix_ns = at_unix_from_mono(s->h.start_mono_ns);
+		s->h.end_unix_ns = s->h.start_unix_ns +
+				   (end - s->h.start_mono_ns);
+	}
+}
+
 static void finish(struct at_span *s, bool export)
 {
 	struct at_thread *t;
@@ -269,20 +284,15 @@ static void finish(struct at_span *s, bool export)
 	if (s->h.state == AT_SPAN_FREE)
 		return;
 	t = at_thread_get();
-	if (s->h.on_stack && t)
-		at_context_remove(t, s);
-	s->h.on_stack = 0;
+	stop(s, t);
 	if (s->h.state == AT_SPAN_RECORDING && export) {
-		uint64_t end = at_mono_ns();
-		s->h.start_unix_ns = at_unix_from_mono(s->h.start_mono_ns);
-		s->h.end_unix_ns = s->h.start_unix_ns +
-				   (end - s->h.start_mono_ns);
 		if (t)
 			enqueue(t, s);
 		else
 			atomic_fetch_add_explicit(&at_xstats.dropped_nomem, 1,
 						  memory_order_relaxed);
 	}
+	s->h.end_unix_ns = 0;
 	s->h.state = AT_SPAN_FREE;
 }
 
@@ -294,6 +304,44 @@ void at_span_end(struct at_span *s)
 void at_span_discard(struct at_span *s)
 {
 	finish(s, false);
+}
+
+void at_span_stop(struct at_span *s)
+{
+	if (s->h.state != AT_SPAN_FREE)
+		stop(s, at_thread_get());
+}
+
+void at_span_submit(struct at_span *s)
+{
+	finish(s, true);
+}
+
+void at_span_adopt(struct at_span *s, const struct at_span *parent)
+{
+	if (s->h.state == AT_SPAN_FREE || parent->h.state == AT_SPAN_FREE)
+		return;
+	memcpy(s->h.ctx.trace_id, parent->h.ctx.trace_id, 16);
+	memcpy(s->h.parent_span_id, parent->h.ctx.span_id, 8);
+	s->h.ctx.flags = parent->h.ctx.flags;
+	s->h.has_parent = 1;
+	s->h.parent_is_remote = 0;
+	/* Sampling follows the parent: an unsampled parent drops the child;
+	 * a child that was not recording cannot start now. */
+	if (!(parent->h.ctx.flags & AT_FLAG_SAMPLED))
+		s->h.state = AT_SPAN_PROPAGATING;
+}
+
+void at_span_backdate(struct at_span *s, uint64_t mono_ns)
+{
+	if (at_span_recording(s) && mono_ns < s->h.start_mono_ns)
+		s->h.start_mono_ns = mono_ns;
+}
+
+void at_span_start_at(struct at_span *s, const struct at_span *other)
+{
+	if (other->h.state == AT_SPAN_RECORDING)
+		at_span_backdate(s, other->h.start_mono_ns);
 }
 
 void at_span_set_name(struct at_span *s, const char *name, size_t len)
@@ -444,4 +492,10 @@ void at_span_set_errno(struct at_span *s, int err)
 		return;
 	at_span_set_cstr(s, "error.type", name ? name : "_OTHER");
 	at_span_set_status(s, AT_STATUS_ERROR, desc, strlen(desc));
+}
+
+bool at_span_has_active(void)
+{
+	struct at_thread *t = at_self;
+	return t && at_context_current(t) != NULL;
 }

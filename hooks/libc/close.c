@@ -1,39 +1,36 @@
 /*
- * hooks/libc/close.c - close(2).
+ * hooks/libc/close.c - the calls that end a descriptor's life or the write
+ * side of a connection: close, shutdown, dup2, dup3.
  *
  * The host never closes the exporter's socket under it.  Daemons close
  * every descriptor they did not open; without the library that descriptor
  * would not exist, so the host gets exactly what it would have got: -1
  * with EBADF, and the library keeps its connection.
  *
- * Closing a socket whose connect span is pending ends that span (outcome
- * unknown: status unset).
+ * Closing (or dup2-ing over) a traced TCP socket ends its spans and
+ * forgets its state (at_conn_forget) before the real call; shutdown()
+ * first sends bytes still owed to the peer (at_conn.c).
  *
- * The common case is two loads, a compare and a jump to the real close():
- * no initialisation is needed for that, so this hook never initialises the
- * library.
+ * On any other descriptor close() is two loads, compares and a jump to
+ * the real function; it needs no initialisation.
  */
 #include <errno.h>
 #include <unistd.h>
 
+#include "at_conn.h"
 #include "at_exporter.h"
 #include "at_init.h"
-#include "at_pending.h"
 #include "at_real.h"
-#include "at_span.h"
 
-static void end_pending(int fd)
+AT_COLD static void forget(int fd)
 {
-	struct at_span *s;
+	int err = errno;
 
-	if (!at_hook_enter())
+	if (!at_fd_traced(fd) || !at_hook_enter())
 		return;
-	s = at_pending_take(fd);
-	if (s) {
-		at_span_end(s);
-		at_pending_release(s);
-	}
+	at_conn_forget(fd);
 	at_hook_leave();
+	errno = err;
 }
 
 AT_COLD static int slow_close(int fd)
@@ -42,11 +39,7 @@ AT_COLD static int slow_close(int fd)
 		errno = EBADF;
 		return -1;
 	}
-	if (at_pending_any()) {
-		int err = errno;
-		end_pending(fd);
-		errno = err;
-	}
+	forget(fd);
 	return AT_REAL(close)(fd);
 }
 
@@ -54,7 +47,34 @@ AT_EXPORT int close(int fd)
 {
 	if (AT_LIKELY(fd != atomic_load_explicit(&at_exporter_fd,
 						 memory_order_relaxed) &&
-		      !at_pending_any()))
+		      !at_fd_traced(fd)))
 		return AT_REAL(close)(fd);
 	return slow_close(fd);
+}
+
+AT_EXPORT int shutdown(int fd, int how)
+{
+	if (AT_UNLIKELY(at_fd_traced(fd)) && at_hook_enter()) {
+		int err = errno;
+		at_conn_shutdown(fd, how);
+		at_hook_leave();
+		errno = err;
+	}
+	return AT_REAL(shutdown)(fd, how);
+}
+
+/* dup2/dup3 onto the exporter's socket: the host wants that number; the
+ * exporter notices its socket is gone and connects again. */
+AT_EXPORT int dup2(int oldfd, int newfd)
+{
+	if (AT_UNLIKELY(at_fd_traced(newfd)) && oldfd != newfd)
+		forget(newfd);
+	return AT_REAL(dup2)(oldfd, newfd);
+}
+
+AT_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	if (AT_UNLIKELY(at_fd_traced(newfd)) && oldfd != newfd)
+		forget(newfd);
+	return AT_REAL(dup3)(oldfd, newfd, flags);
 }

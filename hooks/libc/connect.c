@@ -3,21 +3,20 @@
  *
  * Attributes: network.peer.address/port and server.address/port (the
  * address as given to connect: numeric), network.transport "tcp",
- * network.type "ipv4"/"ipv6".  A failure sets status ERROR and
- * error.type to the errno name (ECONNREFUSED...).
+ * network.type "ipv4"/"ipv6".  A failure sets status ERROR and error.type
+ * to the errno name (ECONNREFUSED...).
  *
- * Non-blocking connects: connect() returns EINPROGRESS (or EINTR: the
- * connection goes on in the background), and the outcome comes later.  The
- * span then waits in the pending pool (at_pending.h) and ends when the
- * program learns the outcome - getsockopt(SO_ERROR) after poll, which is
- * what curl, CPython, libuv and nginx do, or a second connect() returning
- * EISCONN or the error - or when the program closes the socket (status
- * left unset: the outcome was never known).  If the pool is full the span
- * ends at once, covering only the system call.
+ * The span lives in the connection's state (at_conn.c): a non-blocking
+ * connect (EINPROGRESS, or EINTR: the connection goes on in the
+ * background) keeps it open until the program learns the outcome -
+ * getsockopt(SO_ERROR), a second connect(), the first bytes moved - or
+ * closes the socket.  When the first bytes are an HTTP request, the
+ * connect span becomes that request's child.  If no state can be had, the
+ * span ends when connect() returns.
  *
  * Unix sockets, UDP and other families pass through with no span.  The
- * only system call added (getsockopt SO_TYPE) is made for AF_INET/AF_INET6
- * addresses, on a call that is itself a slow system call.
+ * only system calls added (getsockopt SO_TYPE, fstat) are made for
+ * AF_INET/AF_INET6 addresses, on a call that is itself a slow one.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,8 +24,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "at_conn.h"
 #include "at_init.h"
-#include "at_pending.h"
 #include "at_real.h"
 #include "at_span.h"
 
@@ -62,36 +61,12 @@ static void peer_attrs(struct at_span *s, const struct sockaddr *addr)
 	at_span_set_cstr(s, "network.transport", "tcp");
 }
 
-static int in_progress(int err)
-{
-	return err == EINPROGRESS || err == EINTR || err == EALREADY;
-}
-
-/* connect() again on a socket whose span is pending: it reports the
- * outcome (0/EISCONN: connected; EALREADY: still going; else the error). */
-static int connect_again(struct at_span *s, int fd,
-			 const struct sockaddr *addr, socklen_t len)
-{
-	int rc = AT_REAL(connect)(fd, addr, len);
-	int err = errno;
-
-	if (rc != 0 && in_progress(err)) {
-		at_pending_publish(s, fd);
-	} else {
-		if (rc != 0 && err != EISCONN)
-			at_span_set_errno(s, err);
-		at_span_end(s);
-		at_pending_release(s);
-	}
-	errno = err;
-	return rc;
-}
-
 static int traced_connect(int fd, const struct sockaddr *addr,
 			  socklen_t len)
 {
-	struct at_span stack_span, *s;
+	struct at_span fallback, *s;
 	int rc, err = errno;
+	struct at_fd *e;
 
 	if (!addr || len < sizeof(sa_family_t) ||
 	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6) ||
@@ -99,32 +74,31 @@ static int traced_connect(int fd, const struct sockaddr *addr,
 	    (addr->sa_family == AF_INET6 &&
 	     len < sizeof(struct sockaddr_in6)))
 		return AT_REAL(connect)(fd, addr, len);
-	if (at_pending_any() && (s = at_pending_take(fd)))
-		return connect_again(s, fd, addr, len);
+	/* connect() again while one is in progress reports its outcome. */
+	e = at_fd_peek(fd);
+	if (e && atomic_load(&e->kind) == AT_FD_CLIENT) {
+		rc = AT_REAL(connect)(fd, addr, len);
+		err = errno;
+		if (rc == 0 || err == EISCONN)
+			at_conn_connect_outcome(fd, 0);
+		else if (err != EALREADY && err != EINPROGRESS && err != EINTR)
+			at_conn_connect_outcome(fd, err);
+		errno = err;
+		return rc;
+	}
 	if (!is_tcp(fd)) {
 		errno = err;
 		return AT_REAL(connect)(fd, addr, len);
 	}
 
-	s = at_pending_claim();
-	if (!s)
-		s = &stack_span;
+	s = at_conn_connect_begin(fd, addr, &fallback);
 	at_span_start_detached(s, "connect", 7, AT_KIND_CLIENT);
 	if (at_span_recording(s))
 		peer_attrs(s, addr);
 	errno = err;
 	rc = AT_REAL(connect)(fd, addr, len);
 	err = errno;
-	if (rc != 0 && in_progress(err) && s != &stack_span &&
-	    at_span_started(s)) {
-		at_pending_publish(s, fd);
-	} else {
-		if (rc != 0 && !in_progress(err))
-			at_span_set_errno(s, err);
-		at_span_end(s);
-		if (s != &stack_span)
-			at_pending_release(s);
-	}
+	at_conn_connect_end(fd, s, rc, err);
 	errno = err;
 	return rc;
 }

@@ -1,0 +1,74 @@
+/*
+ * at_conn.h - HTTP/1.x over the TCP connections of the host program:
+ * client spans with traceparent injection on connections it opened,
+ * server spans on connections it accepted, and the connect span of each
+ * connection.  The socket hooks call these functions with the reentrancy
+ * guard held; everything here uses only the real libc functions.
+ *
+ * Promises to the host (the design comment of at_conn.c says how):
+ *  - the peer receives exactly the program's bytes, plus one injected
+ *    header line (traceparent, and tracestate when there is one) in each
+ *    complete, well-formed HTTP/1.x request head that has none;
+ *  - the values returned count the program's bytes only and never exceed
+ *    what it asked for; errno is the real one;
+ *  - an injected line is sent whole before any later byte of the
+ *    program's, or the program sees the real error (EAGAIN, EPIPE...);
+ *  - anything that is not HTTP/1.x passes through untouched.
+ */
+#ifndef AT_CONN_H
+#define AT_CONN_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "at_fdtab.h"
+#include "at_span.h"
+
+/* socket() made fd: remember TCP sockets. */
+void at_conn_socket(int fd, int domain, int type);
+
+/*
+ * connect(): the span to record the connect in.  It lives in the
+ * connection's state when that can be made (then it stays open past
+ * connect() for non-blocking connects and becomes the child of the first
+ * HTTP request's span); else it is *fallback.  Call at_conn_connect_end()
+ * with the result.
+ */
+struct at_span *at_conn_connect_begin(int fd, const struct sockaddr *addr,
+				      struct at_span *fallback);
+void at_conn_connect_end(int fd, struct at_span *s, int rc, int err);
+
+/* getsockopt(SO_ERROR) returned so_error for fd. */
+void at_conn_connect_outcome(int fd, int so_error);
+
+/* accept()/accept4() returned fd, a connection from peer. */
+void at_conn_accept(int listen_fd, int fd, const struct sockaddr *peer,
+		    socklen_t len);
+
+/* fd is closed, or replaced (dup2/dup3 target): end its spans, forget it.
+ * Owed bytes (see at_conn.c) are sent first, without blocking. */
+void at_conn_forget(int fd);
+
+/* shutdown(fd, how): owed bytes are sent before the write side closes. */
+void at_conn_shutdown(int fd, int how);
+
+/*
+ * The program sends iov on fd (flags as given to send/sendmsg; 0 for
+ * write/writev).  Performs the real send(s) and returns like sendmsg().
+ */
+ssize_t at_conn_send(int fd, const struct iovec *iov, int iovcnt, int flags);
+
+/*
+ * The program received: the real read/recv returned r (bytes in iov), or
+ * -1 with errno err.  Call only for MSG_PEEK-less reads.
+ */
+void at_conn_received(int fd, const struct iovec *iov, int iovcnt, ssize_t r,
+		      int err);
+
+/* Fork child: forget the parent's connection state (spans are the
+ * parent's; the descriptors stay usable untraced until closed). */
+void at_conn_after_fork_child(void);
+
+#endif
