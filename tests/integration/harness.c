@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -74,20 +75,13 @@ static void append(char **buf, size_t *len, size_t *cap, const char *p,
 	(*buf)[*len] = 0;
 }
 
-int h_run(const char *const argv[], const char *const env[], bool preload,
-	  int timeout_ms, struct h_result *res)
+/* The child's environment (see h_run); *pre must be freed after use. */
+static char **child_env(const char *const env[], bool preload, char **pre)
 {
 	size_t n = 0, cap = 16;
 	char **envp = malloc(cap * sizeof(char *));
-	char *pre = NULL;
-	int out[2], err[2], rc;
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	size_t ocap = 0, ecap = 0;
-	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
-	int st = 0, killed = 0;
 
-	memset(res, 0, sizeof(*res));
+	*pre = NULL;
 	for (char **e = environ; *e; e++) {
 		if (filtered(*e))
 			continue;
@@ -104,14 +98,32 @@ int h_run(const char *const argv[], const char *const env[], bool preload,
 		/* AT_SAN_PRELOAD: a sanitizer runtime that must come first
 		 * (the ASan run of the suite, with an instrumented library). */
 		const char *san = getenv("AT_SAN_PRELOAD");
-		if (asprintf(&pre, "LD_PRELOAD=%s%s%s", san ? san : "",
+		if (asprintf(pre, "LD_PRELOAD=%s%s%s", san ? san : "",
 			     san ? " " : "", h_lib()) < 0)
-			return -1;
-		envp[n++] = pre;
+			*pre = NULL;
+		if (*pre)
+			envp[n++] = *pre;
 		if (san)
 			envp[n++] = "ASAN_OPTIONS=detect_leaks=0";
 	}
 	envp[n] = NULL;
+	return envp;
+}
+
+int h_run(const char *const argv[], const char *const env[], bool preload,
+	  int timeout_ms, struct h_result *res)
+{
+	char *pre = NULL;
+	char **envp;
+	int out[2], err[2], rc;
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	size_t ocap = 0, ecap = 0;
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	int st = 0, killed = 0;
+
+	memset(res, 0, sizeof(*res));
+	envp = child_env(env, preload, &pre);
 
 	if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
 		return -1;
@@ -438,4 +450,132 @@ void h_env_stop(struct h_env *e)
 	free(e->ep);
 	free(e->dir);
 	memset(e, 0, sizeof(*e));
+}
+
+pid_t h_start(const char *const argv[], const char *const env[], bool preload,
+	      const char *log)
+{
+	char *pre = NULL;
+	char **envp = child_env(env, preload, &pre);
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, log ? log : "/dev/null",
+					 O_WRONLY | O_CREAT | O_APPEND, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+	free(pre);
+	return rc == 0 ? pid : -1;
+}
+
+int h_stop(pid_t pid, int timeout_ms)
+{
+	int st = 0, pfd;
+	struct pollfd p;
+
+	if (pid <= 0)
+		return -1;
+	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	kill(pid, SIGTERM);
+	p.fd = pfd;
+	p.events = POLLIN;
+	if (pfd < 0 || poll(&p, 1, timeout_ms) == 0)
+		kill(pid, SIGKILL);
+	if (pfd >= 0)
+		close(pfd);
+	waitpid(pid, &st, 0);
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + WTERMSIG(st);
+}
+
+/* Condition polling, bounded: sleep in small steps until done or late. */
+static int poll_until(int (*cond)(const void *), const void *arg,
+		      int timeout_ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+
+	for (;;) {
+		if (cond(arg))
+			return 0;
+		if (now_ms() >= deadline)
+			return -1;
+		struct timespec ts = { 0, 5 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int file_ready(const void *arg)
+{
+	struct stat st;
+	return stat(arg, &st) == 0 && st.st_size > 0;
+}
+
+int h_wait_file(const char *path, int timeout_ms)
+{
+	return poll_until(file_ready, path, timeout_ms);
+}
+
+uint16_t h_read_port(const char *path, int timeout_ms)
+{
+	char *s;
+	long v;
+
+	if (h_wait_file(path, timeout_ms) != 0 || !(s = h_read_file(path, NULL)))
+		return 0;
+	v = strtol(s, NULL, 10);
+	free(s);
+	return v > 0 && v < 65536 ? (uint16_t)v : 0;
+}
+
+static int port_open(const void *arg)
+{
+	uint16_t port = *(const uint16_t *)arg;
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+int h_wait_port(uint16_t port, int timeout_ms)
+{
+	return poll_until(port_open, &port, timeout_ms);
+}
+
+char *h_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0, cap = 0, r;
+	char tmp[8192];
+
+	if (!f)
+		return NULL;
+	while ((r = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		append(&buf, &n, &cap, tmp, r);
+	fclose(f);
+	if (!buf)
+		append(&buf, &n, &cap, "", 0);
+	if (len)
+		*len = n;
+	return buf;
+}
+
+const at_otlp_span *h_find_span(const struct at_rx_span *spans, size_t n,
+				const char *name, int kind)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(spans[i].span->name, name) == 0 &&
+		    (!kind || (int)spans[i].span->kind == kind))
+			return spans[i].span;
+	return NULL;
 }

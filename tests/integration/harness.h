@@ -86,6 +86,29 @@ struct h_env {
 int h_env_start(struct h_env *e);
 void h_env_stop(struct h_env *e);
 
+/*
+ * A background process (a server): like h_run but returns at once with
+ * its pid; stdout and stderr go to log (a path; may be NULL: /dev/null).
+ * h_stop sends SIGTERM, waits up to timeout_ms (then SIGKILL) and returns
+ * the exit status as h_run does.
+ */
+pid_t h_start(const char *const argv[], const char *const env[], bool preload,
+	      const char *log);
+int h_stop(pid_t pid, int timeout_ms);
+
+/* Wait until path exists and is not empty: 0, or -1 on timeout. */
+int h_wait_file(const char *path, int timeout_ms);
+/* The port number written in path (waiting for it), or 0. */
+uint16_t h_read_port(const char *path, int timeout_ms);
+/* Wait until 127.0.0.1:port accepts connections: 0 or -1. */
+int h_wait_port(uint16_t port, int timeout_ms);
+/* The whole file (NUL-terminated, malloc'd; *len may be NULL), or NULL. */
+char *h_read_file(const char *path, size_t *len);
+
+/* The first span (from index `from`) with this name and kind (0: any). */
+const at_otlp_span *h_find_span(const struct at_rx_span *spans, size_t n,
+				const char *name, int kind);
+
 /* Run a shell command line, return its stdout (malloc'd) or NULL. */
 char *h_shell(const char *cmd, int *status);
 

@@ -107,18 +107,25 @@ Test(programs, curl_connect_span, .timeout = 60)
 	cr_assert_eq(res.status, 0);
 	cr_assert_str_eq(res.out, "hello\n");
 
-	size_t n = h_spans(e.rx, 1, WAIT_MS, &spans);
-	cr_assert_eq(n, 1, "expected one connect span, got %zu", n);
-	const at_otlp_span *s = spans[0].span;
+	size_t n = h_spans(e.rx, 2, WAIT_MS, &spans);
+	cr_assert_eq(n, 2, "expected the GET span and its connect, got %zu", n);
+	const at_otlp_span *s = h_find_span(spans, n, "connect", 0);
+	const at_otlp_span *get = h_find_span(spans, n, "GET", 0);
+	cr_assert(s && get);
 	check_ids(s);
+	check_ids(get);
 	cr_expect_str_eq(s->name, "connect");
 	cr_expect_eq(s->kind, OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT);
-	cr_expect_eq(s->parent_span_id.len, 0);
-	cr_expect_eq(s->flags & 0xff, 0x03, "flags %#x", s->flags);
-	cr_expect(s->flags & 0x100, "HAS_IS_REMOTE bit");
-	cr_expect_leq(t0, s->start_time_unix_nano);
-	cr_expect_leq(s->start_time_unix_nano, s->end_time_unix_nano);
-	cr_expect_leq(s->end_time_unix_nano, t1);
+	cr_expect_eq(get->parent_span_id.len, 0, "the request is the root");
+	cr_expect_eq(memcmp(s->parent_span_id.data, get->span_id.data, 8), 0,
+		     "connect is the request's child");
+	cr_expect_eq(memcmp(s->trace_id.data, get->trace_id.data, 16), 0);
+	cr_expect_eq(get->flags & 0xff, 0x03, "flags %#x", get->flags);
+	cr_expect(get->flags & 0x100, "HAS_IS_REMOTE bit");
+	cr_expect_leq(t0, get->start_time_unix_nano);
+	cr_expect_leq(get->start_time_unix_nano, s->start_time_unix_nano);
+	cr_expect_leq(s->end_time_unix_nano, get->end_time_unix_nano);
+	cr_expect_leq(get->end_time_unix_nano, t1);
 	cr_expect_str_eq(h_attr_str(s, "network.peer.address"), "127.0.0.1");
 	cr_expect_eq(h_attr_int(s, "network.peer.port", -1), h_http_port(e.http));
 	cr_expect_str_eq(h_attr_str(s, "server.address"), "127.0.0.1");
