@@ -183,7 +183,7 @@ check-all: all check-exports check-style test
 
 # Criterion cannot start under ThreadSanitizer: the concurrency tests are
 # built again against a stand-in header and run by tests/tsan/runner.c.
-TSAN_TESTS := tests/unit/test_ring.c tests/unit/test_exporter.c \
+TSAN_TESTS := tests/unit/test_ring.c tests/unit/test_exporter.c tests/unit/test_pool.c \
 	tests/unit/test_receiver.c
 TSAN_BIN := $(BUILD)/tests/tsan
 

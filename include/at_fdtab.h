@@ -33,6 +33,8 @@ enum at_fd_kind {
 	AT_FD_TCP,        /* TCP socket, not connected yet */
 	AT_FD_CLIENT,     /* connected by this process */
 	AT_FD_SERVER,     /* accepted by this process */
+	AT_FD_PASSIVE,    /* a connection that carries no HTTP: its I/O is
+			   * no longer looked at; close still forgets it */
 };
 
 struct at_conn;
@@ -63,6 +65,18 @@ static inline int at_fd_traced(int fd)
 {
 	struct at_fd *e = at_fd_peek(fd);
 	return e && atomic_load_explicit(&e->kind, memory_order_relaxed);
+}
+
+/* Is fd a socket whose I/O the hooks look at?  Their fast path. */
+static inline int at_fd_io_traced(int fd)
+{
+	struct at_fd *e = at_fd_peek(fd);
+	uint8_t k;
+
+	if (AT_LIKELY(!e))
+		return 0;
+	k = atomic_load_explicit(&e->kind, memory_order_relaxed);
+	return k != AT_FD_NONE && k != AT_FD_PASSIVE;
 }
 
 /* The entry of fd, mapping its chunk if needed; NULL if impossible. */

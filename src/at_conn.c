@@ -522,10 +522,12 @@ static int flush_owed(struct at_conn *c, int flags)
 	return 0;
 }
 
-/* Give up on the out flow: kept bytes become owed (sent as they are). */
+/* Give up on the out flow: kept bytes become owed (sent as they are).
+ * A client whose requests are not HTTP gets no HTTP responses either. */
 static void out_give_up(struct at_conn *c)
 {
 	c->out.phase = PH_PASS;
+	c->in.phase = PH_PASS;
 	if (c->out.hlen) {
 		c->owed_len = c->out.hlen;
 		c->owed_off = 0;
@@ -902,7 +904,7 @@ static void server_in_head(struct at_conn *c, const char *head, size_t len)
 	int ts_n = 0, has_parent = 0, port = -1;
 
 	if (at_http_parse_request(head, len, &r) != 0 || !identity_ok(c)) {
-		c->in.phase = PH_PASS;
+		c->in.phase = c->out.phase = PH_PASS;
 		return;
 	}
 	at_http_body_request(&c->in.body, &r);
@@ -962,6 +964,20 @@ static void server_in_head(struct at_conn *c, const char *head, size_t len)
 					  : sizeof(f->method) - 1);
 	memcpy(f->method, r.method.p, f->method_len);
 	fl_commit(c);
+}
+
+/* Nothing left to look at on this connection: let the I/O hooks skip it
+ * (close still comes here to forget it). */
+static void maybe_passive(struct at_conn *c)
+{
+	struct at_fd *e;
+
+	if (c->out.phase != PH_PASS || c->in.phase != PH_PASS ||
+	    c->connect_span || c->owed_off < c->owed_len || fl_oldest(c))
+		return;
+	e = at_fd_peek(c->fd);
+	if (e && atomic_load(&e->conn) == c)
+		atomic_store(&e->kind, AT_FD_PASSIVE);
 }
 
 /* ---- entry points ---- */
@@ -1114,15 +1130,18 @@ ssize_t at_conn_send(int fd, const struct iovec *iov, int iovcnt, int flags)
 	connect_done_by_io(c);
 	if (c->owed_off < c->owed_len && flush_owed(c, flags) != 0)
 		return -1;
-	if (c->role == AT_FD_CLIENT)
-		return client_send(c, iov, iovcnt, total, flags);
-
-	/* Server: the bytes go out unchanged; watch the responses. */
-	w = real_sendv(fd, (struct iovec *)iov, iovcnt, flags);
-	if (w > 0 && c->out.phase != PH_PASS) {
+	if (c->role == AT_FD_CLIENT) {
+		w = client_send(c, iov, iovcnt, total, flags);
+	} else {
+		/* Server: the bytes go out unchanged; watch the responses. */
+		w = real_sendv(fd, (struct iovec *)iov, iovcnt, flags);
+		if (w > 0 && c->out.phase != PH_PASS)
+			observe(c, &c->out, iov, iovcnt, (size_t)w,
+				at_http_response_start, server_out_head);
+	}
+	if (c->out.phase == PH_PASS) {
 		int err = errno;
-		observe(c, &c->out, iov, iovcnt, (size_t)w,
-			at_http_response_start, server_out_head);
+		maybe_passive(c);
 		errno = err;
 	}
 	return w;
@@ -1141,14 +1160,15 @@ void at_conn_received(int fd, const struct iovec *iov, int iovcnt, ssize_t r,
 	    c->out.phase == PH_START && !fl_oldest(c))
 		submit_connect(c); /* the peer spoke first: not HTTP */
 	if (r > 0) {
-		if (c->in.phase == PH_PASS)
-			return;
-		if (c->role == AT_FD_CLIENT)
+		if (c->in.phase != PH_PASS && c->role == AT_FD_CLIENT)
 			observe(c, &c->in, iov, iovcnt, (size_t)r,
 				at_http_response_start, client_in_head);
-		else
+		else if (c->in.phase != PH_PASS)
 			observe(c, &c->in, iov, iovcnt, (size_t)r,
 				at_http_request_start, server_in_head);
+		if (c->in.phase == PH_PASS && c->role == AT_FD_SERVER)
+			c->out.phase = PH_PASS;
+		maybe_passive(c);
 		return;
 	}
 	if (c->role != AT_FD_CLIENT || !(f = fl_oldest(c)))

@@ -45,7 +45,7 @@ AT_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
 	ssize_t r;
 
-	if (AT_LIKELY(!at_fd_traced(fd)))
+	if (AT_LIKELY(!at_fd_io_traced(fd)))
 		return AT_REAL(read)(fd, buf, len);
 	r = AT_REAL(read)(fd, buf, len);
 	seen_buf(fd, buf, r);
@@ -56,7 +56,7 @@ AT_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
 	ssize_t r;
 
-	if (AT_LIKELY(!at_fd_traced(fd)))
+	if (AT_LIKELY(!at_fd_io_traced(fd)))
 		return AT_REAL(__read_chk)(fd, buf, len, buflen);
 	r = AT_REAL(__read_chk)(fd, buf, len, buflen);
 	seen_buf(fd, buf, r);
@@ -67,7 +67,7 @@ AT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 {
 	ssize_t r;
 
-	if (AT_LIKELY(!at_fd_traced(fd)))
+	if (AT_LIKELY(!at_fd_io_traced(fd)))
 		return AT_REAL(readv)(fd, iov, n);
 	r = AT_REAL(readv)(fd, iov, n);
 	seen(fd, iov, n, r);
@@ -78,7 +78,7 @@ AT_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
 	ssize_t r;
 
-	if (AT_LIKELY(!at_fd_traced(fd)) || (flags & (MSG_PEEK | MSG_OOB)))
+	if (AT_LIKELY(!at_fd_io_traced(fd)) || (flags & (MSG_PEEK | MSG_OOB)))
 		return AT_REAL(recv)(fd, buf, len, flags);
 	r = AT_REAL(recv)(fd, buf, len, flags);
 	seen_buf(fd, buf, r);
@@ -90,7 +90,7 @@ AT_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen,
 {
 	ssize_t r;
 
-	if (AT_LIKELY(!at_fd_traced(fd)) || (flags & (MSG_PEEK | MSG_OOB)))
+	if (AT_LIKELY(!at_fd_io_traced(fd)) || (flags & (MSG_PEEK | MSG_OOB)))
 		return AT_REAL(__recv_chk)(fd, buf, len, buflen, flags);
 	r = AT_REAL(__recv_chk)(fd, buf, len, buflen, flags);
 	seen_buf(fd, buf, r);
@@ -102,7 +102,7 @@ AT_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
 {
 	ssize_t r;
 
-	if (AT_LIKELY(!at_fd_traced(fd)) || (flags & (MSG_PEEK | MSG_OOB)))
+	if (AT_LIKELY(!at_fd_io_traced(fd)) || (flags & (MSG_PEEK | MSG_OOB)))
 		return AT_REAL(recvfrom)(fd, buf, len, flags, addr, alen);
 	r = AT_REAL(recvfrom)(fd, buf, len, flags, addr, alen);
 	seen_buf(fd, buf, r);
@@ -115,7 +115,7 @@ AT_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
 {
 	ssize_t r;
 
-	if (AT_LIKELY(!at_fd_traced(fd)) || (flags & (MSG_PEEK | MSG_OOB)))
+	if (AT_LIKELY(!at_fd_io_traced(fd)) || (flags & (MSG_PEEK | MSG_OOB)))
 		return AT_REAL(__recvfrom_chk)(fd, buf, len, buflen, flags,
 					       addr, alen);
 	r = AT_REAL(__recvfrom_chk)(fd, buf, len, buflen, flags, addr, alen);
@@ -127,7 +127,7 @@ AT_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
 	ssize_t r;
 
-	if (AT_LIKELY(!at_fd_traced(fd)) || (flags & (MSG_PEEK | MSG_OOB)))
+	if (AT_LIKELY(!at_fd_io_traced(fd)) || (flags & (MSG_PEEK | MSG_OOB)))
 		return AT_REAL(recvmsg)(fd, m, flags);
 	r = AT_REAL(recvmsg)(fd, m, flags);
 	seen(fd, m->msg_iov, (int)m->msg_iovlen, r);

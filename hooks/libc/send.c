@@ -44,7 +44,7 @@ AT_COLD static ssize_t slow_send(int fd, const void *buf, size_t len,
 
 AT_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
-	if (AT_LIKELY(!at_fd_traced(fd)))
+	if (AT_LIKELY(!at_fd_io_traced(fd)))
 		return AT_REAL(send)(fd, buf, len, flags);
 	return slow_send(fd, buf, len, flags);
 }
@@ -52,7 +52,7 @@ AT_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 AT_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			 const struct sockaddr *addr, socklen_t alen)
 {
-	if (AT_LIKELY(!at_fd_traced(fd)) || addr)
+	if (AT_LIKELY(!at_fd_io_traced(fd)) || addr)
 		return AT_REAL(sendto)(fd, buf, len, flags, addr, alen);
 	return slow_send(fd, buf, len, flags);
 }
@@ -67,7 +67,7 @@ AT_COLD static ssize_t slow_sendmsg(int fd, const struct msghdr *m, int flags)
 
 AT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
-	if (AT_LIKELY(!at_fd_traced(fd)))
+	if (AT_LIKELY(!at_fd_io_traced(fd)))
 		return AT_REAL(sendmsg)(fd, m, flags);
 	return slow_sendmsg(fd, m, flags);
 }
@@ -83,7 +83,7 @@ AT_COLD static ssize_t slow_write(int fd, const void *buf, size_t len)
 
 AT_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
-	if (AT_LIKELY(!at_fd_traced(fd)))
+	if (AT_LIKELY(!at_fd_io_traced(fd)))
 		return AT_REAL(write)(fd, buf, len);
 	return slow_write(fd, buf, len);
 }
@@ -97,7 +97,7 @@ AT_COLD static ssize_t slow_writev(int fd, const struct iovec *iov, int n)
 
 AT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 {
-	if (AT_LIKELY(!at_fd_traced(fd)))
+	if (AT_LIKELY(!at_fd_io_traced(fd)))
 		return AT_REAL(writev)(fd, iov, n);
 	return slow_writev(fd, iov, n);
 }

@@ -33,7 +33,8 @@ AT_COLD static int slow_getsockopt(int fd, int level, int name, void *val,
 AT_EXPORT int getsockopt(int fd, int level, int name, void *val,
 			 socklen_t *len)
 {
-	if (AT_LIKELY(!at_fd_traced(fd)))
+	if (AT_LIKELY(name != SO_ERROR || level != SOL_SOCKET ||
+		      !at_fd_io_traced(fd)))
 		return AT_REAL(getsockopt)(fd, level, name, val, len);
 	return slow_getsockopt(fd, level, name, val, len);
 }

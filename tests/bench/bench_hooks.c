@@ -1,10 +1,16 @@
 /*
  * bench_hooks - the cost a hook adds to a call that makes no span,
  * measured in one process: this program links the hooks themselves, so
- * its calls to close() and getsockopt() go through them, while
- * AT_REAL(close) and AT_REAL(getsockopt) are libc's.  The two are timed
- * alternately, many rounds, and the medians compared.
+ * its calls go through them, while AT_REAL(...) are libc's.  Each pair is
+ * timed alternately (which one runs first alternates too), many rounds,
+ * and the medians compared:
+ *   close(-1); getsockopt(SO_TYPE) on a TCP socket; write and read of one
+ *   byte on a regular file, and on a pipe; write+read of 64 bytes on a
+ *   loopback TCP connection that carries no HTTP (the traced slow path).
  */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -13,8 +19,8 @@
 
 #include "at_real.h"
 
-#define ROUNDS 21
-#define N 1000000
+#define ROUNDS 15
+#define N 200000
 
 static double now_ns(void)
 {
@@ -35,52 +41,126 @@ static double median(double *v)
 	return v[ROUNDS / 2];
 }
 
+static int tcp_a, tcp_b, file_fd, pipe_r, pipe_w, sock;
+static char buf[64];
+
+/* One operation, through the hook (hooked) or straight to libc. */
+static void op_close(int h) { if (h) close(-1); else AT_REAL(close)(-1); }
+static void op_gso(int h)
+{
+	int type;
+	socklen_t len = sizeof(type);
+	if (h)
+		getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len);
+	else
+		AT_REAL(getsockopt)(sock, SOL_SOCKET, SO_TYPE, &type, &len);
+}
+static void op_file(int h)
+{
+	if (h) {
+		if (pwrite(file_fd, "x", 1, 0) != 1 || write(file_fd, "x", 1) != 1 ||
+		    lseek(file_fd, 0, SEEK_SET) != 0 || read(file_fd, buf, 1) != 1)
+			abort();
+	} else {
+		if (pwrite(file_fd, "x", 1, 0) != 1 ||
+		    AT_REAL(write)(file_fd, "x", 1) != 1 ||
+		    lseek(file_fd, 0, SEEK_SET) != 0 ||
+		    AT_REAL(read)(file_fd, buf, 1) != 1)
+			abort();
+	}
+}
+static void op_pipe(int h)
+{
+	if (h) {
+		if (write(pipe_w, "x", 1) != 1 || read(pipe_r, buf, 1) != 1)
+			abort();
+	} else if (AT_REAL(write)(pipe_w, "x", 1) != 1 ||
+		   AT_REAL(read)(pipe_r, buf, 1) != 1) {
+		abort();
+	}
+}
+static void op_tcp(int h)
+{
+	if (h) {
+		if (write(tcp_a, buf, 64) != 64 || read(tcp_b, buf, 64) != 64)
+			abort();
+	} else if (AT_REAL(write)(tcp_a, buf, 64) != 64 ||
+		   AT_REAL(read)(tcp_b, buf, 64) != 64) {
+		abort();
+	}
+}
+
+struct bench {
+	const char *name;
+	void (*op)(int);
+	int calls; /* hooked calls per op */
+};
+
+static void setup(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t l = sizeof(sa);
+	int lfd, p[2];
+	char path[] = "/tmp/at-bench-XXXXXX";
+
+	sock = socket(AF_INET, SOCK_STREAM, 0);
+	file_fd = mkstemp(path);
+	unlink(path);
+	if (pipe(p))
+		abort();
+	pipe_r = p[0];
+	pipe_w = p[1];
+	/* A TCP connection made through the hooks: traced, not HTTP. */
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (bind(lfd, (void *)&sa, sizeof(sa)) || listen(lfd, 1) ||
+	    getsockname(lfd, (void *)&sa, &l))
+		abort();
+	tcp_a = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(tcp_a, (void *)&sa, sizeof(sa)))
+		abort();
+	tcp_b = accept(lfd, NULL, NULL);
+	if (write(tcp_a, "\x16\x03\x01 not http", 13) != 13 ||
+	    read(tcp_b, buf, 13) != 13)
+		abort();
+}
+
 int main(int argc, char **argv)
 {
-	double bc[ROUNDS], hc[ROUNDS], bg[ROUNDS], hg[ROUNDS];
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	int (*real_close)(int) = AT_REAL(close);
-	int (*real_gso)(int, int, int, void *, socklen_t *) = AT_REAL(getsockopt);
+	static const struct bench benches[] = {
+		{ "close(-1)", op_close, 1 },
+		{ "getsockopt(SO_TYPE)", op_gso, 1 },
+		{ "regular file write+read", op_file, 2 },
+		{ "pipe write+read", op_pipe, 2 },
+		{ "TCP, not HTTP, write+read", op_tcp, 2 },
+	};
 	FILE *json = argc == 3 ? fopen(argv[2], "w") : NULL; /* --json FILE */
 
-	close(-1); /* initialise */
-	for (int r = 0; r < ROUNDS; r++) {
-		/* Alternate which variant runs first, so that neither gains
-		 * from the other's warm caches and branch predictors. */
-		for (int k = 0; k < 2; k++) {
-			int hooked = (r + k) % 2;
-			double t0 = now_ns();
-			for (int i = 0; i < N; i++)
-				if (hooked)
-					close(-1);
-				else
-					real_close(-1);
-			double t1 = now_ns();
-			for (int i = 0; i < N; i++) {
-				int type;
-				socklen_t len = sizeof(type);
-				if (hooked)
-					getsockopt(s, SOL_SOCKET, SO_TYPE, &type,
-						   &len);
-				else
-					real_gso(s, SOL_SOCKET, SO_TYPE, &type,
-						 &len);
+	setup();
+	if (json)
+		fputs("{", json);
+	for (size_t b = 0; b < sizeof(benches) / sizeof(benches[0]); b++) {
+		double bare[ROUNDS], hooked[ROUNDS];
+
+		for (int r = 0; r < ROUNDS; r++) {
+			for (int k = 0; k < 2; k++) {
+				int h = (r + k) % 2;
+				double t0 = now_ns();
+				for (int i = 0; i < N; i++)
+					benches[b].op(h);
+				(h ? hooked : bare)[r] = (now_ns() - t0) / N;
 			}
-			double t2 = now_ns();
-			(hooked ? hc : bc)[r] = (t1 - t0) / N;
-			(hooked ? hg : bg)[r] = (t2 - t1) / N;
 		}
+		double mb = median(bare), mh = median(hooked);
+		double added = (mh - mb) / benches[b].calls;
+		printf("%-30s %9.1f ns bare, %9.1f ns hooked: %+.2f ns per hooked call (ratio %.3f)\n",
+		       benches[b].name, mb, mh, added, mh / mb);
+		if (json)
+			fprintf(json, "%s\"%s\": %.2f", b ? ", " : "",
+				benches[b].name, added);
 	}
-	double mbc = median(bc), mhc = median(hc), mbg = median(bg),
-	       mhg = median(hg);
-	printf("%-34s %8.2f ns bare, %8.2f ns hooked: %+.2f ns (ratio %.3f)\n",
-	       "close(-1), no span", mbc, mhc, mhc - mbc, mhc / mbc);
-	printf("%-34s %8.2f ns bare, %8.2f ns hooked: %+.2f ns (ratio %.3f)\n",
-	       "getsockopt(SO_TYPE), no span", mbg, mhg, mhg - mbg, mhg / mbg);
 	if (json) {
-		fprintf(json, "{\"hook_close_added_ns\": %.2f, "
-			      "\"hook_getsockopt_added_ns\": %.2f}\n",
-			mhc - mbc, mhg - mbg);
+		fputs("}\n", json);
 		fclose(json);
 	}
 	return 0;

@@ -501,7 +501,7 @@ Test(http, two_services_make_one_trace, .timeout = 90)
 			       "/hello?name=x", "127.0.0.1", port, NULL };
 	cr_assert_eq(h_run(argv, envc, true, RUN_MS, &res), 0);
 	cr_expect_eq(res.status, 0, "%s", res.err);
-	cr_expect_str_eq(res.out, "status 200 body 19\n");
+	cr_expect_str_eq(res.out, "status 200 body 15\n"); /* "service ok 200\n" */
 	svc_stop(&a);
 	svc_stop(&b);
 
