@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <poll.h>
 #include <sys/uio.h>
 
@@ -47,6 +48,8 @@
 	X(ssize_t, __recvfrom_chk, (int, void *, size_t, size_t, int,      \
 				    struct sockaddr *, socklen_t *))       \
 	X(int, shutdown, (int, int))                                       \
+	X(int, fclose, (FILE *))                                           \
+	X(int, close_range, (unsigned int, unsigned int, int))             \
 	X(int, dup2, (int, int))                                           \
 	X(int, dup3, (int, int, int))                                      \
 	X(int, poll, (struct pollfd *, nfds_t, int))                       \

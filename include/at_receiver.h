@@ -41,6 +41,9 @@ struct at_receiver_opts {
 	 * was stored.  May be NULL. */
 	void (*on_request)(const at_otlp_request *req, void *ud);
 	void *ud;
+	/* A sink: answer 200 to every well-framed POST without decoding or
+	 * storing it (benchmarks: the collector's cost is not measured). */
+	int sink;
 };
 
 /* Start listening.  NULL with errno set on failure (e.g. EADDRINUSE). */

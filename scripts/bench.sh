@@ -18,6 +18,40 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 
 echo "== hooks that make no span (in one process: through the hook vs the real function)"
 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9 "$build/bench/bench_hooks" --json "$tmp/hooks.json"
+hook_json=$(cat "$tmp/hooks.json")
+echo "== HTTP keep-alive loop on loopback: C client and C server, both bare vs both traced"
+svc_dir=$tmp/svc
+mkdir -p "$svc_dir"
+http_run() { # MODE(bare|traced) -> microseconds per request
+	local pre="" port
+	rm -f "$svc_dir/port"
+	[ "$1" = traced ] && pre=$lib
+	LD_PRELOAD=$pre OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$rxport \
+		"$build/fixtures/http_service" "$svc_dir/port" --sequential >/dev/null 2>&1 &
+	local spid=$!
+	for _ in $(seq 1 200); do [ -s "$svc_dir/port" ] && break; sleep 0.05; done
+	port=$(cat "$svc_dir/port")
+	# The client's own timing of its request loop (not its start or exit).
+	local ns
+	ns=$(LD_PRELOAD=$pre OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$rxport \
+		"$build/fixtures/http_client" --stats --count 20000 127.0.0.1 "$port" 2>&1 >/dev/null |
+		sed -n 's/.*elapsed_ns=\([0-9]*\).*/\1/p')
+	kill "$spid"; wait "$spid" 2>/dev/null || true
+	echo $(( ns / 20000 ))
+}
+"$build/autotrace-receiver" --sink --port 0 --port-file "$tmp/rxport" >/dev/null 2>&1 &
+rxsink=$!
+for _ in $(seq 1 200); do [ -s "$tmp/rxport" ] && break; sleep 0.05; done
+rxport=$(cat "$tmp/rxport")
+: >"$tmp/http_bare"; : >"$tmp/http_traced"
+for i in 1 2 3; do
+	http_run bare >>"$tmp/http_bare"
+	http_run traced >>"$tmp/http_traced"
+done
+kill $rxsink 2>/dev/null || true
+hb=$(median <"$tmp/http_bare"); ht=$(median <"$tmp/http_traced")
+awk -v b="$hb" -v t="$ht" 'BEGIN {printf "%-34s %8.2f us bare, %8.2f us traced: %+.2f us per request (ratio %.3f)\n", "request (20000 on one connection)", b/1000, t/1000, (t-b)/1000, t/b}'
+
 echo "== RSS added by loading the library (100 connect spans, exporter running)"
 "$build/autotrace-receiver" --port 0 --port-file "$tmp/port" >/dev/null &
 rx_pid=$!
@@ -34,9 +68,9 @@ awk -v b="$rb" -v p="$rp" 'BEGIN {printf "%-34s %8d KiB bare, %8d KiB preloaded:
 
 {
 	sed '$d' "$tmp/core.json"
-	echo "  ,\"hook_close_added_ns\": {\"value\": $(sed 's/.*"hook_close_added_ns": \([-0-9.]*\).*/\1/' "$tmp/hooks.json"), \"unit\": \"ns\"}"
-	echo "  ,\"hook_getsockopt_added_ns\": {\"value\": $(sed 's/.*"hook_getsockopt_added_ns": \([-0-9.]*\).*/\1/' "$tmp/hooks.json"), \"unit\": \"ns\"}"
+	echo "  ,\"hook_added_ns_per_call\": $hook_json"
 	echo "  ,\"rss_added_kib\": {\"value\": $((rp - rb)), \"unit\": \"KiB\"}"
+	echo "  ,\"http_keepalive_added_us\": {\"value\": $(awk -v b="$hb" -v t="$ht" 'BEGIN{print (t-b)/1000}'), \"unit\": \"us\"}"
 	echo "}"
 } >"$json"
 echo "== wrote $json"

@@ -133,6 +133,7 @@ struct at_receiver {
 	char *save_dir;
 	void (*on_request)(const at_otlp_request *req, void *ud);
 	void *ud;
+	int sink;
 	size_t save_seq;
 
 	/* thread only */
@@ -520,6 +521,10 @@ static void handle_traces(struct at_receiver *r, struct conn *c,
 	int status = 200, rc;
 	bool gzip = c->h.encoding == 1;
 
+	if (r->sink) {
+		respond_ok(c, 0, NULL, close);
+		return;
+	}
 	if (gzip) {
 		rc = gunzip(body, len, &plain);
 		if (rc < 0) {
@@ -1199,6 +1204,7 @@ struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts)
 	if (opts) {
 		r->on_request = opts->on_request;
 		r->ud = opts->ud;
+		r->sink = opts->sink;
 	}
 	r->lfd = listen_on(opts && opts->bind_addr ? opts->bind_addr :
 			   "127.0.0.1", opts ? opts->port : 0, &r->port);

@@ -13,8 +13,14 @@
  *
  * On any other descriptor close() is two loads, compares and a jump to
  * the real function; it needs no initialisation.
+ *
+ * fclose() and close_range() close descriptors inside libc, where the
+ * close() hook does not see them: they forget traced sockets first, and
+ * close_range() leaves the exporter's socket open (it closes the range
+ * around it).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "at_conn.h"
@@ -77,4 +83,46 @@ AT_EXPORT int dup3(int oldfd, int newfd, int flags)
 	if (AT_UNLIKELY(at_fd_traced(newfd)) && oldfd != newfd)
 		forget(newfd);
 	return AT_REAL(dup3)(oldfd, newfd, flags);
+}
+
+AT_EXPORT int fclose(FILE *f)
+{
+	int fd = f ? fileno_unlocked(f) : -1;
+
+	if (AT_UNLIKELY(fd >= 0 && at_fd_traced(fd)))
+		forget(fd);
+	return AT_REAL(fclose)(f);
+}
+
+AT_COLD static void forget_range(unsigned first, unsigned last)
+{
+	for (unsigned ch = first / AT_FDTAB_CHUNK;
+	     ch < AT_FDTAB_CHUNKS && ch <= last / AT_FDTAB_CHUNK; ch++) {
+		if (!atomic_load(&at_fdtab[ch]))
+			continue;
+		for (unsigned i = 0; i < AT_FDTAB_CHUNK; i++) {
+			unsigned fd = ch * AT_FDTAB_CHUNK + i;
+			if (fd >= first && fd <= last && at_fd_traced((int)fd))
+				forget((int)fd);
+		}
+	}
+}
+
+AT_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	int efd = atomic_load(&at_exporter_fd);
+
+	if (flags & CLOSE_RANGE_CLOEXEC)
+		return AT_REAL(close_range)(first, last, flags);
+	forget_range(first, last);
+	if (efd >= 0 && (unsigned)efd >= first && (unsigned)efd <= last &&
+	    at_exporter_owns_fd(efd) && !at_guard_held()) {
+		int rc = 0;
+		if ((unsigned)efd > first)
+			rc = AT_REAL(close_range)(first, (unsigned)efd - 1, flags);
+		if (rc == 0 && (unsigned)efd < last)
+			rc = AT_REAL(close_range)((unsigned)efd + 1, last, flags);
+		return rc;
+	}
+	return AT_REAL(close_range)(first, last, flags);
 }

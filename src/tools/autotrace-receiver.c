@@ -234,7 +234,8 @@ static void usage(FILE *f)
 	fputs("usage: autotrace-receiver [--port N] [--bind ADDR] "
 	      "[--save-dir DIR]\n"
 	      "                          [--port-file FILE] [--count N] "
-	      "[--timeout-ms MS]\n", f);
+	      "[--timeout-ms MS]\n"
+	      "                          [--sink]   (answer 200, decode nothing)\n", f);
 }
 
 static int parse_num(const char *s, unsigned long long max,
@@ -258,6 +259,7 @@ int main(int argc, char **argv)
 		{ "port-file", required_argument, NULL, 'f' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "sink", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -294,6 +296,9 @@ int main(int argc, char **argv)
 			if (parse_num(optarg, 86400000ULL * 365,
 				      &timeout_ms) < 0)
 				goto bad;
+			break;
+		case 'k':
+			opts.sink = 1;
 			break;
 		case 'h':
 			usage(stdout);
