@@ -75,7 +75,7 @@ INTEG_BIN := $(BUILD)/tests/integration
 
 LDLIBS_CORE := -lz -lpthread -ldl -lm
 
-.PHONY: all lib tools fixtures test test-unit test-integration test-tsan test-integration-asan check check-all \
+.PHONY: all lib tools fixtures test test-unit test-integration test-tsan test-integration-asan check check-all fuzz \
 	check-exports check-style bench demo clean deps install
 .DELETE_ON_ERROR:
 # Generated sources are kept (they would otherwise be intermediate files).
@@ -162,6 +162,8 @@ test-integration: all $(INTEG_BIN)
 test-integration-asan: all $(INTEG_BIN)
 	AT_SAN_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
 		scripts/run-integration.sh $(BUILD) --filter 'core/*'
+	AT_SAN_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
+		scripts/run-integration.sh $(BUILD) --filter 'http/*'
 
 test: test-unit test-integration
 
@@ -201,6 +203,26 @@ bench: deps
 
 demo:
 	scripts/demo.sh
+
+# libFuzzer targets (clang), each run FUZZ_SECONDS on its seed corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+$(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/at_http.c include/at_http.h
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+		-Iinclude -o $@ src/at_http.c tests/fuzz/fuzz_http.c
+
+fuzz: $(FUZZERS)
+	@for f in $(FUZZERS); do \
+		name=$$(basename $$f | sed 's/^fuzz_//'); \
+		mkdir -p $(BUILD)/fuzz/corpus-$$name; \
+		echo "== $$f ($(FUZZ_SECONDS) s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			$(BUILD)/fuzz/corpus-$$name tests/fuzz/corpus/$$name \
+			2>&1 | grep -E 'stat::number_of_executed_units|ERROR|BINGO|crash' ; \
+	done
 
 deps:
 	scripts/install-deps.sh

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "at_buf.h"
@@ -23,13 +24,15 @@ struct at_transport {
 	const struct at_endpoint *ep;
 	const char *extra_headers; /* "Name: value\r\n" lines */
 	int fd;                    /* -1 when not connected */
+	struct sockaddr_storage addr; /* last address that worked */
+	socklen_t addr_len;        /* 0: resolve the host again */
 	dev_t dev;                 /* identity of our socket */
 	ino_t ino;
 	struct at_buf req;         /* request head */
 	struct at_buf in;          /* response bytes */
 };
 
-struct at_http_response {
+struct at_transport_response {
 	int status;               /* HTTP status code */
 	int64_t retry_after_ms;   /* from Retry-After, -1 if none/invalid */
 	struct at_buf body;       /* decoded body (owned by the caller) */
@@ -47,7 +50,7 @@ void at_transport_init(struct at_transport *t, const struct at_endpoint *ep,
  */
 int at_transport_post(struct at_transport *t, const uint8_t *body, size_t len,
 		      const char *content_encoding, uint64_t deadline_ns,
-		      struct at_http_response *resp);
+		      struct at_transport_response *resp);
 
 /* Close the connection (if still ours). */
 void at_transport_close(struct at_transport *t);

@@ -2,10 +2,11 @@
 # make demo: the main job on an embedded default, no collector needed.
 #
 # Installs what is missing, builds, starts the project's own OTLP/HTTP
-# receiver on a loopback port, a plain Python HTTP server (not traced), and
-# runs real programs under the library: curl and a python3 urllib client
-# fetching from it, and curl against a port where nothing listens.  Prints
-# every span that arrived, decoded from the protobuf, then stops it all.
+# receiver on a loopback port and a Python ThreadingHTTPServer under the
+# library, and runs real programs under the library against it: curl and a
+# python3 urllib client, then curl against a port where nothing listens.
+# Prints every span that arrived, decoded from the protobuf (client and
+# server spans of one request share a trace id), then stops it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -30,20 +31,21 @@ wait_file() { # FILE PATTERN: wait (max 10 s) until FILE contains PATTERN
 	return 1
 }
 
-# 1. The receiver: prints one line per span; exits after 3 spans.
+# 1. The receiver: prints one line per span; exits after all 7 arrived.
 build/autotrace-receiver --bind 127.0.0.1 --port 0 --port-file "$tmp/rx.port" \
-	--count 3 --timeout-ms 20000 >"$tmp/spans" 2>"$tmp/rx.err" &
+	--count 7 --timeout-ms 20000 >"$tmp/spans" 2>"$tmp/rx.err" &
 pids+=($!)
 rx=$!
 wait_file "$tmp/rx.port" .
 endpoint=http://127.0.0.1:$(cat "$tmp/rx.port")
 
-# 2. A web server to talk to (not traced).
-mkdir -p "$tmp/www" && echo "hello from the demo server" >"$tmp/www/index.html"
-python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$tmp/www" >"$tmp/www.log" 2>&1 &
+# 2. A web server under the library (it exports every 100 ms).
+OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint OTEL_SERVICE_NAME=demo-server \
+	OTEL_BSP_SCHEDULE_DELAY=100 LD_PRELOAD=$lib \
+	python3 tests/fixtures/py/threading_server.py "$tmp/www.port" &
 pids+=($!)
-wait_file "$tmp/www.log" "port"
-port=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$tmp/www.log" | head -1)
+wait_file "$tmp/www.port" .
+port=$(cat "$tmp/www.port")
 
 echo "== curl under the library"
 OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint OTEL_SERVICE_NAME=demo-curl LD_PRELOAD=$lib \
@@ -61,8 +63,8 @@ echo
 echo "== spans received by the embedded OTLP receiver ($endpoint/v1/traces)"
 cat "$tmp/spans"
 n=$(grep -c '^span ' "$tmp/spans" || true)
-if [ "$n" -lt 3 ]; then
-	echo "demo: expected 3 spans, got $n" >&2
+if [ "$n" -lt 7 ]; then
+	echo "demo: expected 7 spans, got $n" >&2
 	cat "$tmp/rx.err" >&2
 	exit 1
 fi

@@ -483,7 +483,7 @@ static void client_request(struct at_conn *c, const struct at_http_request *r)
 		int port = -1;
 
 		set_method(s, r);
-		if (r->host.p) {
+		if (r->host.p && r->host.len) {
 			at_http_url_full(url, sizeof(url), "http", r->host.p,
 					 r->host.len, r->target.p,
 					 r->target.len, at_cfg.http_redact_query);

@@ -88,7 +88,7 @@ static pid_t resource_pid;
 static struct at_buf batch;
 static struct at_buf body;
 static struct at_buf gz;
-static struct at_http_response resp;
+static struct at_transport_response resp;
 static size_t *rec_off;
 static const struct at_span_hdr **recs;
 static size_t rec_cap;
@@ -407,8 +407,12 @@ void at_exporter_ensure_started(void)
 	rc = pthread_create(&th, &attr, exporter_main, NULL);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0)
+	if (rc != 0) {
 		atomic_store(&running, EXP_FAILED);
+		if (at_cfg.debug)
+			at_log_warn("cannot start the exporter thread: %s",
+				    strerror(rc));
+	}
 }
 
 static int anything_queued(void)
@@ -483,15 +487,24 @@ static void report(void)
 void at_exporter_at_exit(void)
 {
 	uint32_t ms = at_cfg.exit_timeout_ms;
+	int state = atomic_load(&running);
 
 	if (at_cfg.bsp_export_timeout_ms < ms)
 		ms = at_cfg.bsp_export_timeout_ms;
-	if (atomic_load(&running) == EXP_RUNNING && anything_queued()) {
+	if (state != EXP_IDLE && anything_queued()) {
 		atomic_store(&exit_deadline,
 			     at_mono_ns() + (uint64_t)ms * 1000000u);
 		atomic_fetch_add(&exit_word, 1);
 		futex_wake_all(&exit_word);
-		at_exporter_flush(ms);
+		if (state == EXP_RUNNING) {
+			at_exporter_flush(ms);
+		} else {
+			/* No exporter thread could be started (or tests run
+			 * it by hand): export here, within the same bound. */
+			if (at_cfg.debug)
+				at_log_warn("no exporter thread: exporting at exit");
+			at_exporter_run_once();
+		}
 	}
 	if (at_cfg.debug)
 		report();

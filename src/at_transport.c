@@ -141,12 +141,29 @@ fail:
 	return err;
 }
 
+/*
+ * Connect, to the address that worked last time if there is one: name
+ * resolution runs only when it must, which keeps the exporter out of the
+ * resolver's locks (a fork child's exporter could otherwise find one held
+ * by the parent's at the moment of fork).
+ */
 static int open_connection(struct at_transport *t, uint64_t deadline)
 {
 	struct addrinfo hints = { 0 }, *res = NULL, *ai;
 	char port[8];
 	int rc, err = -ECONNREFUSED;
 
+	if (t->addr_len) {
+		struct addrinfo cached = { .ai_family = t->addr.ss_family,
+					   .ai_addr = (struct sockaddr *)&t->addr,
+					   .ai_addrlen = t->addr_len };
+		err = connect_one(t, &cached, deadline);
+		if (err == 0)
+			return 0;
+		t->addr_len = 0;
+		if (err == -ETIMEDOUT)
+			return err;
+	}
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(port, sizeof(port), "%u", t->ep->port);
@@ -155,6 +172,10 @@ static int open_connection(struct at_transport *t, uint64_t deadline)
 		return -EHOSTUNREACH;
 	for (ai = res; ai; ai = ai->ai_next) {
 		err = connect_one(t, ai, deadline);
+		if (err == 0 && ai->ai_addrlen <= sizeof(t->addr)) {
+			memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
+			t->addr_len = ai->ai_addrlen;
+		}
 		if (err == 0 || err == -ETIMEDOUT)
 			break;
 	}
@@ -371,7 +392,7 @@ static int dechunk(const uint8_t *src, size_t n, struct at_buf *out,
 /* Read one response into resp.  Returns 0 or -errno; *got_any tells
  * whether any byte arrived. */
 static int read_response(struct at_transport *t, uint64_t deadline,
-			 struct at_http_response *resp, int *got_any,
+			 struct at_transport_response *resp, int *got_any,
 			 int *must_close)
 {
 	struct head_info hi;
@@ -451,7 +472,7 @@ static int read_response(struct at_transport *t, uint64_t deadline,
 
 int at_transport_post(struct at_transport *t, const uint8_t *body, size_t len,
 		      const char *content_encoding, uint64_t deadline_ns,
-		      struct at_http_response *resp)
+		      struct at_transport_response *resp)
 {
 	int rc = 0;
 

@@ -317,7 +317,7 @@ static char *nginx_stop(struct nginx *ng)
 	return log;
 }
 
-Test(http, curl_to_nginx_traceparent_matches_span, .timeout = 60)
+Test(programs, curl_to_nginx_traceparent_matches_span, .timeout = 60)
 {
 	struct h_env e;
 	struct nginx ng;
@@ -669,6 +669,34 @@ Test(http, dns_lookup_inside_a_request, .timeout = 90)
 	cr_assert_not_null(dns, "getaddrinfo under the request");
 	cr_expect_str_eq(h_attr_str(dns, "dns.question.name"), "localhost");
 	cr_expect_geq(h_attr_int(dns, "autotrace.dns.result_count", 0), 1);
+	free(spans);
+	h_result_free(&res);
+	h_env_stop(&e);
+}
+
+/* Methods outside the HTTP registry: _OTHER plus the original. */
+Test(http, unknown_method_is_other)
+{
+	struct h_env e;
+	struct rec r;
+	struct h_result res;
+	struct at_rx_span *spans;
+	char port[8];
+
+	cr_assert_eq(h_env_start(&e), 0);
+	rec_start(&r);
+	snprintf(port, sizeof(port), "%u", r.port);
+	const char *argv[] = { h_build_path("fixtures/http_client"), "--method",
+			       "PROPFIND", "127.0.0.1", port, NULL };
+	const char *env[] = { e.ep, NULL };
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_assert_eq(res.status, 0, "%s", res.err);
+	free(rec_stop(&r, NULL));
+	size_t n = h_spans(e.rx, 2, WAIT_MS, &spans);
+	const at_otlp_span *s = h_find_span(spans, n, "HTTP", KIND_CLIENT);
+	cr_assert_not_null(s, "span named HTTP for an unknown method");
+	cr_expect_str_eq(h_attr_str(s, "http.request.method"), "_OTHER");
+	cr_expect_str_eq(h_attr_str(s, "http.request.method_original"), "PROPFIND");
 	free(spans);
 	h_result_free(&res);
 	h_env_stop(&e);

@@ -128,7 +128,7 @@ static void start(struct server *s, enum mode m)
 
 static struct at_endpoint ep;
 static struct at_transport tr;
-static struct at_http_response resp;
+static struct at_transport_response resp;
 
 static void setup_ep(uint16_t port)
 {
