@@ -80,7 +80,7 @@
 #define PEEK_BYTES 24
 
 enum { PH_START = 0, PH_HOLD, PH_HEAD_SEND, PH_BODY, PH_PASS };
-enum { CS_NONE = 0, CS_PENDING, CS_STOPPED };
+enum { CS_NONE = 0, CS_PENDING, CS_STOPPING, CS_STOPPED };
 
 struct flight {
 	struct at_span *span;
@@ -99,14 +99,16 @@ struct flow {
 struct at_conn {
 	int fd;
 	uint8_t role;           /* AT_FD_CLIENT / AT_FD_SERVER */
-	uint8_t connect_state;
+	_Atomic uint8_t connect_state;
 	uint8_t peer_v6;
 	uint64_t ino;
 	uint64_t dev;
 	time_t checked_at;      /* last identity check (coarse seconds) */
 	char peer_ip[INET6_ADDRSTRLEN];
 	int peer_port;
-	struct at_span *connect_span;
+	/* The connect span: owned by whoever takes it (take_connect), since
+	 * a reader and a writer thread may both move the first bytes. */
+	struct at_span *_Atomic connect_span;
 	struct flow out, in;
 
 	/* client: sending a head whose injection is decided */
@@ -321,15 +323,37 @@ static void span_free(struct at_span *s)
 		at_pool_put(&span_pool, s);
 }
 
+/* End a pending connect now (its outcome is known, or moot).  Only one
+ * thread wins the PENDING -> STOPPING transition. */
+static void stop_connect(struct at_conn *c, int err)
+{
+	uint8_t expected = CS_PENDING;
+
+	if (!atomic_compare_exchange_strong(&c->connect_state, &expected,
+					    CS_STOPPING))
+		return;
+	if (err)
+		at_span_set_errno(c->connect_span, err);
+	at_span_stop(c->connect_span);
+	atomic_store(&c->connect_state, CS_STOPPED);
+}
+
+/* Take the stopped connect span (NULL if there is none, or it is still
+ * pending, or another thread took it). */
+static struct at_span *take_connect(struct at_conn *c)
+{
+	if (atomic_load(&c->connect_state) != CS_STOPPED)
+		return NULL;
+	return atomic_exchange(&c->connect_span, NULL);
+}
+
 /* Export the kept connect span as it is. */
 static void submit_connect(struct at_conn *c)
 {
-	struct at_span *s = c->connect_span;
+	struct at_span *s = take_connect(c);
 
-	if (!s || c->connect_state == CS_PENDING)
+	if (!s)
 		return;
-	c->connect_span = NULL;
-	c->connect_state = CS_NONE;
 	at_span_submit(s);
 	span_free(s);
 }
@@ -506,10 +530,12 @@ static void client_request(struct at_conn *c, const struct at_http_request *r)
 		set_protocol(s, r->version_minor);
 	}
 	/* The connection was opened for this request: connect is its child. */
-	if (c->connect_span && c->connect_state == CS_STOPPED) {
-		at_span_start_at(s, c->connect_span);
-		at_span_adopt(c->connect_span, s);
-		submit_connect(c);
+	struct at_span *cs = take_connect(c);
+	if (cs) {
+		at_span_start_at(s, cs);
+		at_span_adopt(cs, s);
+		at_span_submit(cs);
+		span_free(cs);
 	}
 	f->span = s;
 	f->method_len = (uint8_t)(r->method.len < sizeof(f->method)
@@ -989,7 +1015,8 @@ static void maybe_passive(struct at_conn *c)
 	struct at_fd *e;
 
 	if (c->out.phase != PH_PASS || c->in.phase != PH_PASS ||
-	    c->connect_span || c->owed_off < c->owed_len || fl_oldest(c))
+	    atomic_load(&c->connect_span) || c->owed_off < c->owed_len ||
+	    fl_oldest(c))
 		return;
 	e = at_fd_peek(c->fd);
 	if (e && atomic_load(&e->conn) == c)
@@ -1021,8 +1048,8 @@ struct at_span *at_conn_connect_begin(int fd, const struct sockaddr *addr,
 
 	if (!c || !(s = span_new()))
 		return fallback;
-	c->connect_span = s;
-	c->connect_state = CS_PENDING;
+	atomic_store(&c->connect_span, s);
+	atomic_store(&c->connect_state, CS_PENDING);
 	return s;
 }
 
@@ -1032,7 +1059,7 @@ void at_conn_connect_end(int fd, struct at_span *s, int rc, int err)
 	int in_progress = rc != 0 && (err == EINPROGRESS || err == EINTR ||
 				      err == EALREADY);
 
-	if (!c || c->connect_span != s) {
+	if (!c || atomic_load(&c->connect_span) != s) {
 		/* The fallback span: no state to keep it in. */
 		if (rc != 0 && !in_progress)
 			at_span_set_errno(s, err);
@@ -1041,10 +1068,7 @@ void at_conn_connect_end(int fd, struct at_span *s, int rc, int err)
 	}
 	if (in_progress)
 		return; /* stays pending: SO_ERROR, I/O or close ends it */
-	if (rc != 0)
-		at_span_set_errno(s, err);
-	at_span_stop(s);
-	c->connect_state = CS_STOPPED;
+	stop_connect(c, rc != 0 ? err : 0);
 	if (rc != 0)
 		submit_connect(c);
 }
@@ -1055,14 +1079,11 @@ void at_conn_connect_outcome(int fd, int so_error)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
-	if (!c || c->connect_state != CS_PENDING)
+	if (!c || atomic_load(&c->connect_state) != CS_PENDING)
 		return;
 	if (so_error == 0 && getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
 		return; /* still connecting */
-	if (so_error)
-		at_span_set_errno(c->connect_span, so_error);
-	at_span_stop(c->connect_span);
-	c->connect_state = CS_STOPPED;
+	stop_connect(c, so_error);
 	if (so_error)
 		submit_connect(c);
 }
@@ -1070,10 +1091,10 @@ void at_conn_connect_outcome(int fd, int so_error)
 /* A pending connect is over once bytes move. */
 static void connect_done_by_io(struct at_conn *c)
 {
-	if (c->connect_state == CS_PENDING) {
-		at_span_stop(c->connect_span);
-		c->connect_state = CS_STOPPED;
-	}
+	if (AT_UNLIKELY(atomic_load_explicit(&c->connect_state,
+					     memory_order_relaxed) ==
+			CS_PENDING))
+		stop_connect(c, 0);
 }
 
 void at_conn_accept(int listen_fd, int fd, const struct sockaddr *peer,
@@ -1101,10 +1122,7 @@ static void conn_free(struct at_conn *c)
 	 * complete; anything else in flight ends as it is. */
 	while ((f = fl_oldest(c)))
 		fl_finish(c);
-	if (c->connect_state == CS_PENDING) {
-		at_span_stop(c->connect_span);
-		c->connect_state = CS_STOPPED;
-	}
+	stop_connect(c, 0);
 	submit_connect(c);
 	flow_release(&c->out);
 	flow_release(&c->in);
@@ -1172,8 +1190,9 @@ void at_conn_received(int fd, const struct iovec *iov, int iovcnt, ssize_t r,
 	if (!c)
 		return;
 	connect_done_by_io(c);
-	if (c->connect_state == CS_STOPPED && c->role == AT_FD_CLIENT &&
-	    c->out.phase == PH_START && !fl_oldest(c))
+	if (c->role == AT_FD_CLIENT && c->out.phase == PH_START &&
+	    atomic_load_explicit(&c->connect_span, memory_order_relaxed) &&
+	    !fl_oldest(c))
 		submit_connect(c); /* the peer spoke first: not HTTP */
 	if (r > 0) {
 		if (c->in.phase != PH_PASS && c->role == AT_FD_CLIENT)
@@ -1223,12 +1242,13 @@ void at_conn_after_fork_child(void)
 				}
 				atomic_fetch_add(&c->fl_head, 1);
 			}
-			if (c->connect_span) {
-				at_span_discard(c->connect_span);
-				span_free(c->connect_span);
-				c->connect_span = NULL;
-				c->connect_state = CS_NONE;
+			struct at_span *cs = atomic_exchange(&c->connect_span,
+							     NULL);
+			if (cs) {
+				at_span_discard(cs);
+				span_free(cs);
 			}
+			atomic_store(&c->connect_state, CS_NONE);
 		}
 	}
 }

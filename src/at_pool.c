@@ -3,8 +3,9 @@
  *
  * Growing: one thread at a time (the `growing` flag, taken with a CAS)
  * maps a chunk and pushes its objects; a thread that finds the list empty
- * while another grows it simply fails its allocation (the caller then
- * passes its call through untraced): nothing ever waits.
+ * while another grows it retries a bounded number of times (the grower
+ * pushes its objects within microseconds), then fails its allocation (the
+ * caller passes its call through untraced): nothing ever blocks.
  */
 #include <sys/mman.h>
 
@@ -48,6 +49,14 @@ static void push(struct at_pool *p, uint32_t idx)
 		memory_order_relaxed));
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* 0: grown; -1: another thread is growing; -2: full or no memory. */
 static int grow(struct at_pool *p)
 {
 	int expected = 0;
@@ -80,12 +89,12 @@ static int grow(struct at_pool *p)
 	return 0;
 fail:
 	atomic_store(&p->growing, 0);
-	return -1;
+	return -2;
 }
 
 void *at_pool_get(struct at_pool *p)
 {
-	for (int tries = 0; tries < 2; tries++) {
+	for (int tries = 0; tries < 4096; tries++) {
 		uint64_t head = atomic_load_explicit(&p->free_head,
 						     memory_order_acquire);
 		while ((uint32_t)head != 0) {
@@ -100,8 +109,11 @@ void *at_pool_get(struct at_pool *p)
 				    memory_order_acquire))
 				return obj_at(p, idx);
 		}
-		if (grow(p) != 0)
+		int g = grow(p);
+		if (g == -2)
 			return NULL;
+		if (g == -1)
+			cpu_relax(); /* another thread is growing */
 	}
 	return NULL;
 }
