@@ -271,14 +271,18 @@ Test(http, non_http_bytes_pass_through)
 		 "s = socket.create_connection(('127.0.0.1', %u))\n"
 		 "s.sendall(b'GET \\x00\\x01\\x02 binary\\r\\n\\r\\n')\n"
 		 "s.sendall(b'\\x16\\x03\\x01\\x00\\x05hello')\n"
-		 "s.close()\n", r.port);
+		 "s.close()\n"
+		 "s = socket.create_connection(('127.0.0.1', %u))\n"
+		 "s.sendall(b'PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n')\n"
+		 "s.close()\n", r.port, r.port);
 	const char *argv[] = { "python3", "-c", code, NULL };
 	const char *env[] = { e.ep, NULL };
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_assert_eq(res.status, 0, "%s", res.err);
 	size_t len;
 	char *bytes = rec_stop(&r, &len);
-	static const char want[] = "GET \x00\x01\x02 binary\r\n\r\n\x16\x03\x01\x00\x05hello";
+	static const char want[] = "GET \x00\x01\x02 binary\r\n\r\n\x16\x03\x01\x00\x05hello"
+				   "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 	cr_expect_eq(len, sizeof(want) - 1);
 	cr_expect_eq(memcmp(bytes, want, sizeof(want) - 1), 0);
 	free(bytes);
@@ -385,30 +389,48 @@ Test(programs, curl_to_nginx_traceparent_matches_span, .timeout = 60)
 	h_env_stop(&e);
 }
 
-Test(http, c_client_keepalive_and_pipelining_to_nginx, .timeout = 60)
+Test(http, c_client_every_mode_to_nginx, .timeout = 120)
 {
+	static const char *const modes[][6] = {
+		{ "--mode", "send", "--count", "3", NULL },
+		{ "--mode", "write", "--count", "3", NULL },
+		{ "--mode", "sendmsg", "--count", "3", NULL },
+		{ "--mode", "writev", "--count", "3", NULL },
+		{ "--mode", "split", "--count", "3", NULL },
+		{ "--mode", "nonblock", "--pad", "12000", "--count", NULL },
+		{ "--count", "3", "--pipeline", NULL },
+	};
 	struct h_env e;
 	struct nginx ng;
-	struct h_result res;
 	struct at_rx_span *spans;
 	char port[8];
+	size_t requests = 0;
 
 	cr_assert_eq(h_env_start(&e), 0);
 	nginx_start(&ng);
 	snprintf(port, sizeof(port), "%u", ng.port);
 	const char *env[] = { e.ep, NULL };
-	const char *a1[] = { h_build_path("fixtures/http_client"), "--count", "3",
-			     "--mode", "writev", "127.0.0.1", port, NULL };
-	const char *a2[] = { h_build_path("fixtures/http_client"), "--count", "3",
-			     "--pipeline", "127.0.0.1", port, NULL };
-	cr_assert_eq(h_run(a1, env, true, RUN_MS, &res), 0);
-	cr_expect_eq(res.status, 0, "%s", res.err);
-	h_result_free(&res);
-	cr_assert_eq(h_run(a2, env, true, RUN_MS, &res), 0);
-	cr_expect_eq(res.status, 0, "%s", res.err);
-	h_result_free(&res);
+	for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+		const char *argv[16];
+		struct h_result res;
+		size_t k = 0;
+
+		argv[k++] = h_build_path("fixtures/http_client");
+		for (size_t i = 0; modes[m][i]; i++)
+			argv[k++] = modes[m][i];
+		if (!strcmp(argv[k - 1], "--count"))
+			argv[k++] = "2";
+		argv[k++] = "127.0.0.1";
+		argv[k++] = port;
+		argv[k] = NULL;
+		cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+		cr_expect_eq(res.status, 0, "mode %zu: %s", m, res.err);
+		for (const char *p = res.out; (p = strstr(p, "status 200")); p++)
+			requests++;
+		h_result_free(&res);
+	}
 	char *log = nginx_stop(&ng);
-	size_t n = h_spans(e.rx, 8, WAIT_MS, &spans), gets = 0;
+	size_t n = h_spans(e.rx, 2 * requests, WAIT_MS, &spans), gets = 0;
 	for (size_t i = 0; i < n; i++) {
 		char tp[56];
 		if (strcmp(spans[i].span->name, "GET"))
@@ -418,7 +440,9 @@ Test(http, c_client_keepalive_and_pipelining_to_nginx, .timeout = 60)
 		cr_expect(strstr(log, tp), "%s not in\n%s", tp, log);
 		cr_expect_eq(h_attr_int(spans[i].span, "http.response.status_code", -1), 200);
 	}
-	cr_expect_eq(gets, 6);
+	cr_expect_eq(requests, 20);
+	cr_expect_eq(gets, requests, "one GET span per request");
+	cr_expect(!strstr(log, " \"-\" \""), "every request carried a traceparent:\n%s", log);
 	free(log);
 	free(spans);
 	free(ng.dir);
