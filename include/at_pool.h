@@ -26,8 +26,7 @@ struct at_pool {
 	size_t obj_size;                 /* multiple of 16 */
 	uint32_t max_chunks;
 	_Atomic uint64_t free_head;      /* tag << 32 | (index + 1), 0: empty */
-	_Atomic uint32_t n_chunks;
-	_Atomic int growing;
+	_Atomic uint32_t n_chunks;       /* chunk indices reserved */
 	uint8_t *_Atomic chunks[AT_POOL_MAX_CHUNKS];
 	_Atomic uint32_t *_Atomic links[AT_POOL_MAX_CHUNKS];
 };

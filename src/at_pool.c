@@ -1,11 +1,10 @@
 /*
  * at_pool.c - lock-free fixed-size object pools (see at_pool.h).
  *
- * Growing: one thread at a time (the `growing` flag, taken with a CAS)
- * maps a chunk and pushes its objects; a thread that finds the list empty
- * while another grows it retries a bounded number of times (the grower
- * pushes its objects within microseconds), then fails its allocation (the
- * caller passes its call through untraced): nothing ever blocks.
+ * Growing: a thread that finds the list empty maps a chunk of its own
+ * (several may do so at once) and pushes its objects, then pops; the
+ * list only fails when the pool reached its bound or memory ran out, and
+ * the caller then passes its call through untraced.  Nothing ever waits.
  */
 #include <sys/mman.h>
 
@@ -49,52 +48,42 @@ static void push(struct at_pool *p, uint32_t idx)
 		memory_order_relaxed));
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
-/* 0: grown; -1: another thread is growing; -2: full or no memory. */
+/*
+ * Map one more chunk and push its objects.  Each caller reserves its own
+ * chunk index with fetch-and-add, so several threads may grow the pool at
+ * once and none waits for another.  0, or -1 (full, or no memory).
+ */
 static int grow(struct at_pool *p)
 {
-	int expected = 0;
-	uint32_t n;
+	uint32_t n = atomic_fetch_add(&p->n_chunks, 1);
 	uint8_t *mem;
 	_Atomic uint32_t *links;
 	size_t bytes;
 
-	if (!atomic_compare_exchange_strong(&p->growing, &expected, 1))
+	if (n >= p->max_chunks || n >= AT_POOL_MAX_CHUNKS) {
+		atomic_fetch_sub(&p->n_chunks, 1);
 		return -1;
-	n = atomic_load(&p->n_chunks);
-	if (n >= p->max_chunks || n >= AT_POOL_MAX_CHUNKS)
-		goto fail;
+	}
 	bytes = slot_size(p) * AT_POOL_CHUNK +
 		AT_POOL_CHUNK * sizeof(uint32_t);
 	mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
-		goto fail;
+		return -1; /* the index stays used, its chunk empty */
 	links = (_Atomic uint32_t *)(void *)(mem + slot_size(p) * AT_POOL_CHUNK);
 	for (uint32_t i = 0; i < AT_POOL_CHUNK; i++)
 		*(uint32_t *)(void *)(mem + i * slot_size(p)) =
 			n * AT_POOL_CHUNK + i;
 	atomic_store_explicit(&p->links[n], links, memory_order_release);
 	atomic_store_explicit(&p->chunks[n], mem, memory_order_release);
-	atomic_store(&p->n_chunks, n + 1);
 	for (uint32_t i = AT_POOL_CHUNK; i > 0; i--)
 		push(p, n * AT_POOL_CHUNK + i - 1);
-	atomic_store(&p->growing, 0);
 	return 0;
-fail:
-	atomic_store(&p->growing, 0);
-	return -2;
 }
 
 void *at_pool_get(struct at_pool *p)
 {
-	for (int tries = 0; tries < 4096; tries++) {
+	for (;;) {
 		uint64_t head = atomic_load_explicit(&p->free_head,
 						     memory_order_acquire);
 		while ((uint32_t)head != 0) {
@@ -109,13 +98,9 @@ void *at_pool_get(struct at_pool *p)
 				    memory_order_acquire))
 				return obj_at(p, idx);
 		}
-		int g = grow(p);
-		if (g == -2)
+		if (grow(p) != 0)
 			return NULL;
-		if (g == -1)
-			cpu_relax(); /* another thread is growing */
 	}
-	return NULL;
 }
 
 void at_pool_put(struct at_pool *p, void *obj)
