@@ -21,8 +21,10 @@ OBJ := $(BUILD)/obj
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-missing-field-initializers
-BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -g \
-	-Iinclude -I$(GEN) -pthread
+# libpq's headers, for types only (the library never links libpq).
+PQ_INC = $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -g \
+	-Iinclude -I$(GEN) -I$(PQ_INC) -pthread
 OPT := -O2
 
 ifeq ($(SAN),asan)
@@ -62,7 +64,8 @@ TOOLS := $(patsubst src/tools/%.c,$(BUILD)/%,$(TOOLS_SRC))
 
 FIXTURE_SRC := $(sort $(wildcard tests/fixtures/*.c))
 FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_SRC)) \
-	$(BUILD)/fixtures/libctor_connect.so $(BUILD)/fixtures/ctor_main
+	$(BUILD)/fixtures/libctor_connect.so $(BUILD)/fixtures/ctor_main \
+	$(BUILD)/fixtures/pq_client
 
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_O := $(patsubst %.c,$(OBJ)/%.o,$(UNIT_SRC))
@@ -140,6 +143,11 @@ $(BUILD)/bench/bench_hooks: tests/bench/bench_hooks.c $(CORE_A) $(HOOK_O)
 $(BUILD)/bench/%: tests/bench/%.c $(CORE_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
+
+# A libpq program (fixtures may link libpq; the library never does).
+$(BUILD)/fixtures/pq_client: tests/fixtures/pq/pq_client.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -I$(PQ_INC) -o $@ $< -lpq
 
 # ---- tests ----
 $(UNIT_BIN): $(UNIT_O) $(CORE_A)

@@ -80,6 +80,8 @@ struct at_config {
 	uint32_t exit_timeout_ms;         /* AUTOTRACE_EXIT_TIMEOUT (3000) */
 	int http_redact_query;            /* AUTOTRACE_HTTP_REDACT_QUERY (1) */
 	uint32_t dns_threshold_ms;        /* AUTOTRACE_DNS_SPAN_THRESHOLD (100) */
+	int db_raw_query;                 /* AUTOTRACE_DB_RAW_QUERY (0) */
+	uint32_t db_query_max;            /* AUTOTRACE_DB_QUERY_MAX_LENGTH (1024) */
 };
 
 /* Environment lookup: returns the value or NULL.  Lets tests feed values. */

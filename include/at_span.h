@@ -273,6 +273,12 @@ void at_span_set_errno(struct at_span *s, int err);
 void at_span_set_env_parent(const struct at_span_context *ctx,
 			    const char *tracestate, size_t len);
 
+/* Make a started span the calling thread's active span for a while (a
+ * connection span around the libpq calls that open its socket), and stop
+ * that again. */
+void at_span_activate(struct at_span *s);
+void at_span_deactivate(struct at_span *s);
+
 /* Is a span active on the calling thread? */
 bool at_span_has_active(void);
 

@@ -6,8 +6,8 @@
 #   scripts/install-deps.sh --build  only what `make` needs
 set -euo pipefail
 
-build_pkgs=(gcc make libc6-dev protobuf-c-compiler libprotobuf-c-dev zlib1g-dev)
-test_pkgs=(libcriterion-dev curl python3 nodejs npm)
+build_pkgs=(gcc make libc6-dev protobuf-c-compiler libprotobuf-c-dev zlib1g-dev libpq-dev)
+test_pkgs=(libcriterion-dev curl python3 nodejs npm nginx-light postgresql postgresql-client python3-psycopg2)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--build" ] || pkgs+=("${test_pkgs[@]}")

@@ -120,6 +120,11 @@
  * AUTOTRACE_DNS_SPAN_THRESHOLD          100
  *     getaddrinfo() outside any traced operation makes a span only when it
  *     takes at least this many milliseconds (inside one: always).
+ * AUTOTRACE_DB_RAW_QUERY                false
+ *     true/1: db.query.text of non-parameterised statements is recorded
+ *     as written, literals included; false: literals become '?'.
+ * AUTOTRACE_DB_QUERY_MAX_LENGTH         1024
+ *     db.query.text is cut to this many bytes (at a UTF-8 boundary).
  * AUTOTRACE_EXIT_TIMEOUT                3000
  *     How long process exit waits for the last export, milliseconds
  *     (0: do not wait).
@@ -1331,6 +1336,8 @@ void at_config_defaults(struct at_config *cfg)
 	cfg->exit_timeout_ms = 3000;
 	cfg->http_redact_query = 1;
 	cfg->dns_threshold_ms = 100;
+	cfg->db_raw_query = 0;
+	cfg->db_query_max = 1024;
 }
 
 static void load_bsp(struct loader *l)
@@ -1433,4 +1440,7 @@ void at_config_load(struct at_config *cfg, at_getenv_fn lookup, void *lookup_ud,
 		  1);
 	load_u32(&l, "AUTOTRACE_DNS_SPAN_THRESHOLD", &cfg->dns_threshold_ms,
 		 &rule_ms);
+	load_bool(&l, "AUTOTRACE_DB_RAW_QUERY", &cfg->db_raw_query, 1);
+	load_u32(&l, "AUTOTRACE_DB_QUERY_MAX_LENGTH", &cfg->db_query_max,
+		 &rule_length);
 }

@@ -499,3 +499,20 @@ bool at_span_has_active(void)
 	struct at_thread *t = at_self;
 	return t && at_context_current(t) != NULL;
 }
+
+void at_span_activate(struct at_span *s)
+{
+	struct at_thread *t = at_thread_get();
+
+	if (t && at_span_started(s) && !s->h.on_stack)
+		s->h.on_stack = at_context_push(t, s) == 0;
+}
+
+void at_span_deactivate(struct at_span *s)
+{
+	struct at_thread *t = at_self;
+
+	if (t && s->h.on_stack)
+		at_context_remove(t, s);
+	s->h.on_stack = 0;
+}

@@ -473,7 +473,7 @@ pid_t h_start(const char *const argv[], const char *const env[], bool preload,
 	return rc == 0 ? pid : -1;
 }
 
-int h_stop(pid_t pid, int timeout_ms)
+static int stop_or_wait(pid_t pid, int timeout_ms, int sig)
 {
 	int st = 0, pfd;
 	struct pollfd p;
@@ -481,7 +481,8 @@ int h_stop(pid_t pid, int timeout_ms)
 	if (pid <= 0)
 		return -1;
 	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	kill(pid, SIGTERM);
+	if (sig)
+		kill(pid, sig);
 	p.fd = pfd;
 	p.events = POLLIN;
 	if (pfd < 0 || poll(&p, 1, timeout_ms) == 0)
@@ -492,6 +493,16 @@ int h_stop(pid_t pid, int timeout_ms)
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
 	return 128 + WTERMSIG(st);
+}
+
+int h_stop(pid_t pid, int timeout_ms)
+{
+	return stop_or_wait(pid, timeout_ms, SIGTERM);
+}
+
+int h_wait_exit(pid_t pid, int timeout_ms)
+{
+	return stop_or_wait(pid, timeout_ms, 0);
 }
 
 /* Condition polling, bounded: sleep in small steps until done or late. */

@@ -95,6 +95,9 @@ void h_env_stop(struct h_env *e);
 pid_t h_start(const char *const argv[], const char *const env[], bool preload,
 	      const char *log);
 int h_stop(pid_t pid, int timeout_ms);
+/* Wait for a background process to exit by itself (SIGKILL after
+ * timeout_ms); its status as h_run gives it. */
+int h_wait_exit(pid_t pid, int timeout_ms);
 
 /* Wait until path exists and is not empty: 0, or -1 on timeout. */
 int h_wait_file(const char *path, int timeout_ms);

@@ -1,0 +1,154 @@
+/*
+ * hooks/libpq/pq_async.c - asynchronous statements: PQsendQuery,
+ * PQsendQueryParams, PQsendPrepare, PQsendQueryPrepared,
+ * PQsendDescribePrepared, PQsendDescribePortal, and their results through
+ * PQgetResult; pipeline mode works the same way (one span per statement,
+ * ended in order).
+ *
+ * A span starts when the statement is sent and waits in the connection's
+ * FIFO; PQgetResult feeds each result to the oldest span (rows, errors),
+ * and its NULL - "this statement's results are done" - ends that span.
+ * PGRES_PIPELINE_SYNC results belong to no statement, COPY results mean
+ * the transfer goes on.  A send that fails ends its span at once with the
+ * connection's error.
+ */
+#include "at_pq.h"
+
+static int sent(PGconn *conn, struct at_span *s, int ok)
+{
+	if (ok) {
+		at_pq_push(conn, s);
+	} else {
+		at_pq_query_failed(s, conn);
+		at_pq_query_end(s);
+	}
+	return ok;
+}
+
+AT_EXPORT int PQsendQuery(PGconn *conn, const char *query)
+{
+	int ok;
+
+	if (!at_pq_enter())
+		return at_pq_resolve() ? at_pq.PQsendQuery(conn, query) : 0;
+	ok = sent(conn, at_pq_query_begin(conn, NULL, query, AT_PQ_RAW),
+		  at_pq.PQsendQuery(conn, query));
+	at_pq_leave();
+	return ok;
+}
+
+AT_EXPORT int PQsendQueryParams(PGconn *conn, const char *command, int n,
+				const Oid *types, const char *const *values,
+				const int *lengths, const int *formats,
+				int result_format)
+{
+	struct at_span *s;
+	int ok;
+
+	if (!at_pq_enter())
+		return at_pq_resolve() ? at_pq.PQsendQueryParams(
+						 conn, command, n, types,
+						 values, lengths, formats,
+						 result_format)
+				       : 0;
+	s = at_pq_query_begin(conn, NULL, command, AT_PQ_PARAMS);
+	ok = sent(conn, s,
+		  at_pq.PQsendQueryParams(conn, command, n, types, values,
+					  lengths, formats, result_format));
+	at_pq_leave();
+	return ok;
+}
+
+AT_EXPORT int PQsendPrepare(PGconn *conn, const char *name, const char *query,
+			    int n, const Oid *types)
+{
+	struct at_span *s;
+	int ok;
+
+	if (!at_pq_enter())
+		return at_pq_resolve() ? at_pq.PQsendPrepare(conn, name, query,
+							     n, types)
+				       : 0;
+	at_pq_prepared_set(conn, name, query);
+	s = at_pq_query_begin(conn, "PREPARE", query, AT_PQ_PARAMS);
+	ok = sent(conn, s, at_pq.PQsendPrepare(conn, name, query, n, types));
+	at_pq_leave();
+	return ok;
+}
+
+AT_EXPORT int PQsendQueryPrepared(PGconn *conn, const char *name, int n,
+				  const char *const *values,
+				  const int *lengths, const int *formats,
+				  int result_format)
+{
+	struct at_span *s;
+	int ok;
+
+	if (!at_pq_enter())
+		return at_pq_resolve() ? at_pq.PQsendQueryPrepared(
+						 conn, name, n, values,
+						 lengths, formats,
+						 result_format)
+				       : 0;
+	s = at_pq_query_begin(conn, NULL, at_pq_prepared_get(conn, name),
+			      AT_PQ_PARAMS);
+	ok = sent(conn, s,
+		  at_pq.PQsendQueryPrepared(conn, name, n, values, lengths,
+					    formats, result_format));
+	at_pq_leave();
+	return ok;
+}
+
+AT_EXPORT int PQsendDescribePrepared(PGconn *conn, const char *name)
+{
+	struct at_span *s;
+	int ok;
+
+	if (!at_pq_enter())
+		return at_pq_resolve() ? at_pq.PQsendDescribePrepared(conn,
+								      name)
+				       : 0;
+	s = at_pq_query_begin(conn, "DESCRIBE", at_pq_prepared_get(conn, name),
+			      AT_PQ_PARAMS);
+	ok = sent(conn, s, at_pq.PQsendDescribePrepared(conn, name));
+	at_pq_leave();
+	return ok;
+}
+
+AT_EXPORT int PQsendDescribePortal(PGconn *conn, const char *portal)
+{
+	struct at_span *s;
+	int ok;
+
+	if (!at_pq_enter())
+		return at_pq_resolve() ? at_pq.PQsendDescribePortal(conn,
+								    portal)
+				       : 0;
+	s = at_pq_query_begin(conn, "DESCRIBE", NULL, AT_PQ_PARAMS);
+	ok = sent(conn, s, at_pq.PQsendDescribePortal(conn, portal));
+	at_pq_leave();
+	return ok;
+}
+
+AT_EXPORT PGresult *PQgetResult(PGconn *conn)
+{
+	PGresult *res;
+	struct at_span *s;
+
+	if (!at_pq_enter())
+		return at_pq_resolve() ? at_pq.PQgetResult(conn) : NULL;
+	res = at_pq.PQgetResult(conn);
+	s = at_pq_oldest(conn);
+	if (s) {
+		if (!res) {
+			at_pq_pop_end(conn);
+		} else {
+			ExecStatusType st = at_pq.PQresultStatus(res);
+			if (st != PGRES_PIPELINE_SYNC && st != PGRES_COPY_IN &&
+			    st != PGRES_COPY_OUT && st != PGRES_COPY_BOTH)
+				at_pq_query_result(s, res);
+		}
+	}
+	at_pq_leave();
+	return res;
+}

@@ -1,0 +1,134 @@
+/*
+ * hooks/libpq/pq_exec.c - synchronous statements: PQexec, PQexecParams,
+ * PQprepare, PQexecPrepared, PQdescribePrepared, PQdescribePortal.
+ *
+ * One CLIENT span per call, named "{operation} {table}" (or the best the
+ * text allows), with the text sanitised (PQexec) or as written
+ * (parameterised forms; bound values are never read), rows returned, and
+ * SQLSTATE and the primary message on failure.  A statement that starts a
+ * COPY (PQexec returning PGRES_COPY_IN/OUT) keeps its span open: it ends
+ * when PQgetResult reports the end of the COPY (pq_async.c).
+ */
+#include "at_pq.h"
+
+/* End the span of a finished synchronous call, or keep it for a COPY. */
+static PGresult *finish(PGconn *conn, struct at_span *s, PGresult *res)
+{
+	ExecStatusType st = res ? at_pq.PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	if (!res) {
+		at_pq_query_failed(s, conn);
+		at_pq_query_end(s);
+	} else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT ||
+		   st == PGRES_COPY_BOTH) {
+		at_pq_push(conn, s); /* ends with the COPY */
+	} else {
+		at_pq_query_result(s, res);
+		at_pq_query_end(s);
+	}
+	return res;
+}
+
+AT_EXPORT PGresult *PQexec(PGconn *conn, const char *query)
+{
+	struct at_span *s;
+	PGresult *res;
+
+	if (!at_pq_enter())
+		return at_pq_resolve() ? at_pq.PQexec(conn, query) : NULL;
+	s = at_pq_query_begin(conn, NULL, query, AT_PQ_RAW);
+	res = finish(conn, s, at_pq.PQexec(conn, query));
+	at_pq_leave();
+	return res;
+}
+
+AT_EXPORT PGresult *PQexecParams(PGconn *conn, const char *command, int n,
+				 const Oid *types, const char *const *values,
+				 const int *lengths, const int *formats,
+				 int result_format)
+{
+	struct at_span *s;
+	PGresult *res;
+
+	if (!at_pq_enter())
+		return at_pq_resolve() ? at_pq.PQexecParams(conn, command, n,
+							    types, values,
+							    lengths, formats,
+							    result_format)
+				       : NULL;
+	s = at_pq_query_begin(conn, NULL, command, AT_PQ_PARAMS);
+	res = finish(conn, s,
+		     at_pq.PQexecParams(conn, command, n, types, values,
+					lengths, formats, result_format));
+	at_pq_leave();
+	return res;
+}
+
+AT_EXPORT PGresult *PQprepare(PGconn *conn, const char *name,
+			      const char *query, int n, const Oid *types)
+{
+	struct at_span *s;
+	PGresult *res;
+
+	if (!at_pq_enter())
+		return at_pq_resolve() ? at_pq.PQprepare(conn, name, query, n,
+							 types)
+				       : NULL;
+	at_pq_prepared_set(conn, name, query);
+	s = at_pq_query_begin(conn, "PREPARE", query, AT_PQ_PARAMS);
+	res = finish(conn, s, at_pq.PQprepare(conn, name, query, n, types));
+	at_pq_leave();
+	return res;
+}
+
+AT_EXPORT PGresult *PQexecPrepared(PGconn *conn, const char *name, int n,
+				   const char *const *values,
+				   const int *lengths, const int *formats,
+				   int result_format)
+{
+	struct at_span *s;
+	PGresult *res;
+
+	if (!at_pq_enter())
+		return at_pq_resolve() ? at_pq.PQexecPrepared(conn, name, n,
+							      values, lengths,
+							      formats,
+							      result_format)
+				       : NULL;
+	s = at_pq_query_begin(conn, NULL, at_pq_prepared_get(conn, name),
+			      AT_PQ_PARAMS);
+	res = finish(conn, s,
+		     at_pq.PQexecPrepared(conn, name, n, values, lengths,
+					  formats, result_format));
+	at_pq_leave();
+	return res;
+}
+
+AT_EXPORT PGresult *PQdescribePrepared(PGconn *conn, const char *name)
+{
+	struct at_span *s;
+	PGresult *res;
+
+	if (!at_pq_enter())
+		return at_pq_resolve() ? at_pq.PQdescribePrepared(conn, name)
+				       : NULL;
+	s = at_pq_query_begin(conn, "DESCRIBE", at_pq_prepared_get(conn, name),
+			      AT_PQ_PARAMS);
+	res = finish(conn, s, at_pq.PQdescribePrepared(conn, name));
+	at_pq_leave();
+	return res;
+}
+
+AT_EXPORT PGresult *PQdescribePortal(PGconn *conn, const char *portal)
+{
+	struct at_span *s;
+	PGresult *res;
+
+	if (!at_pq_enter())
+		return at_pq_resolve() ? at_pq.PQdescribePortal(conn, portal)
+				       : NULL;
+	s = at_pq_query_begin(conn, "DESCRIBE", NULL, AT_PQ_PARAMS);
+	res = finish(conn, s, at_pq.PQdescribePortal(conn, portal));
+	at_pq_leave();
+	return res;
+}

@@ -1,0 +1,145 @@
+/*
+ * at_pq.h - PostgreSQL client spans for programs that use libpq.
+ *
+ * The library never links libpq: the real functions are looked up with
+ * dlsym(RTLD_NEXT) the first time a hook runs (a program without libpq
+ * never calls them).  Spans follow the database semantic conventions
+ * (db.system.name = postgresql, db.namespace, db.operation.name,
+ * db.collection.name, db.query.text, db.response.returned_rows,
+ * db.response.status_code, error.type = SQLSTATE).
+ *
+ * One statement, one span: libpq calls its own exported functions (PQexec
+ * calls PQsendQuery and PQgetResult), so a per-thread depth makes the
+ * inner calls pass straight through.  State per PGconn (in-flight
+ * asynchronous queries, prepared statement texts, a pending asynchronous
+ * connect) lives in a small table keyed by the PGconn pointer; libpq
+ * forbids using one PGconn from two threads at once, so each state has one
+ * user at a time.
+ */
+#ifndef AT_PQ_H
+#define AT_PQ_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "at_compat.h"
+#include "at_span.h"
+
+/* X(return type, name, parameters) for every libpq function used. */
+#define AT_PQ_FUNCS(X)                                                        \
+	X(PGconn *, PQconnectdb, (const char *))                              \
+	X(PGconn *, PQconnectdbParams, (const char *const *,                  \
+					 const char *const *, int))           \
+	X(PGconn *, PQsetdbLogin, (const char *, const char *, const char *,  \
+				   const char *, const char *, const char *,  \
+				   const char *))                             \
+	X(PGconn *, PQconnectStart, (const char *))                           \
+	X(PGconn *, PQconnectStartParams, (const char *const *,               \
+					    const char *const *, int))        \
+	X(PostgresPollingStatusType, PQconnectPoll, (PGconn *))               \
+	X(void, PQreset, (PGconn *))                                          \
+	X(void, PQfinish, (PGconn *))                                         \
+	X(PGresult *, PQexec, (PGconn *, const char *))                       \
+	X(PGresult *, PQexecParams, (PGconn *, const char *, int,             \
+				     const Oid *, const char *const *,        \
+				     const int *, const int *, int))          \
+	X(PGresult *, PQprepare, (PGconn *, const char *, const char *, int,  \
+				  const Oid *))                               \
+	X(PGresult *, PQexecPrepared, (PGconn *, const char *, int,           \
+				       const char *const *, const int *,      \
+				       const int *, int))                     \
+	X(PGresult *, PQdescribePrepared, (PGconn *, const char *))           \
+	X(PGresult *, PQdescribePortal, (PGconn *, const char *))             \
+	X(int, PQsendQuery, (PGconn *, const char *))                         \
+	X(int, PQsendQueryParams, (PGconn *, const char *, int, const Oid *,  \
+				   const char *const *, const int *,          \
+				   const int *, int))                         \
+	X(int, PQsendPrepare, (PGconn *, const char *, const char *, int,     \
+			       const Oid *))                                  \
+	X(int, PQsendQueryPrepared, (PGconn *, const char *, int,             \
+				     const char *const *, const int *,        \
+				     const int *, int))                       \
+	X(int, PQsendDescribePrepared, (PGconn *, const char *))              \
+	X(int, PQsendDescribePortal, (PGconn *, const char *))                \
+	X(PGresult *, PQgetResult, (PGconn *))                                \
+	X(int, PQputCopyData, (PGconn *, const char *, int))                  \
+	X(int, PQputCopyEnd, (PGconn *, const char *))                        \
+	X(int, PQgetCopyData, (PGconn *, char **, int))                       \
+	X(ExecStatusType, PQresultStatus, (const PGresult *))                 \
+	X(int, PQntuples, (const PGresult *))                                 \
+	X(char *, PQresultErrorField, (const PGresult *, int))                \
+	X(char *, PQdb, (const PGconn *))                                     \
+	X(char *, PQhost, (const PGconn *))                                   \
+	X(char *, PQhostaddr, (const PGconn *))                               \
+	X(char *, PQport, (const PGconn *))                                   \
+	X(ConnStatusType, PQstatus, (const PGconn *))                         \
+	X(char *, PQerrorMessage, (const PGconn *))
+
+#define AT_PQ_DECL(ret, name, params) ret(*name) params;
+struct at_pq_real {
+	AT_PQ_FUNCS(AT_PQ_DECL)
+};
+#undef AT_PQ_DECL
+
+extern struct at_pq_real at_pq;
+
+/* Resolve the table once; true if libpq is in the process. */
+bool at_pq_resolve(void);
+
+/* Nesting depth of libpq hooks on this thread (inner calls pass). */
+extern AT_TLS int at_pq_depth;
+
+/*
+ * Enter a libpq hook: true if this call is to be traced (then call
+ * at_pq_leave() when done).  False for nested libpq calls, calls made
+ * while the library's guard is held, or when tracing is off.
+ */
+bool at_pq_enter(void);
+void at_pq_leave(void);
+
+/* ---- connection spans ---- */
+
+/* Start a connection span (not yet knowing the PGconn); activated so the
+ * TCP connect underneath becomes its child. */
+struct at_span *at_pq_connect_begin(void);
+/* The connection is made or failed (conn may be NULL). */
+void at_pq_connect_end(struct at_span *s, PGconn *conn);
+/* Asynchronous connect: keep s with conn until PQconnectPoll decides. */
+void at_pq_connect_pending(PGconn *conn, struct at_span *s);
+/* PQconnectPoll returned st: end the pending span if it is final; during
+ * the poll, the pending span is active (its TCP connect nests under it). */
+void at_pq_connect_poll_begin(PGconn *conn);
+void at_pq_connect_poll_end(PGconn *conn, PostgresPollingStatusType st);
+
+/* ---- query spans ---- */
+
+enum at_pq_text {
+	AT_PQ_RAW,      /* literal text: sanitised (unless configured off) */
+	AT_PQ_PARAMS,   /* parameterised text: recorded as is */
+};
+
+/* Start the span of a statement with text (may be NULL) on conn. */
+struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
+				  const char *text, enum at_pq_text kind);
+/* Record what a result says (rows, SQLSTATE, message). */
+void at_pq_query_result(struct at_span *s, const PGresult *res);
+/* Record a failure to send (the connection's error message). */
+void at_pq_query_failed(struct at_span *s, PGconn *conn);
+void at_pq_query_end(struct at_span *s);
+
+/* Asynchronous queries: spans waiting for PQgetResult to return NULL. */
+void at_pq_push(PGconn *conn, struct at_span *s);
+struct at_span *at_pq_oldest(PGconn *conn);
+void at_pq_pop_end(PGconn *conn);
+
+/* COPY: rows moved by PQputCopyData / PQgetCopyData on conn. */
+void at_pq_copy_row(PGconn *conn);
+
+/* Prepared statements: name -> text, so executions show the text. */
+void at_pq_prepared_set(PGconn *conn, const char *name, const char *text);
+const char *at_pq_prepared_get(PGconn *conn, const char *name);
+
+/* PQfinish: end what is in flight, forget the connection. */
+void at_pq_forget(PGconn *conn);
+
+#endif

@@ -1,0 +1,535 @@
+/*
+ * at_pq.c - PostgreSQL spans for libpq programs (see at_pq.h).
+ *
+ * DESIGN
+ *
+ * Resolution.  The table of real libpq functions is filled once with
+ * dlsym(RTLD_NEXT); a program that links libpq has them, one that does not
+ * never calls our exported PQ* symbols.  A missing function leaves the
+ * hook passing through.
+ *
+ * Nesting.  PQexec is PQsendQuery plus PQgetResult, PQconnectdb is
+ * PQconnectStart plus PQconnectPoll, and libpq calls those through its
+ * PLT, into our hooks.  at_pq_depth (initial-exec TLS) makes every libpq
+ * call made inside a traced one pass straight through, so one statement
+ * gives one span.  The socket hooks stay active during libpq calls: the
+ * TCP connect becomes the child of the connection span, and the rest of
+ * libpq's traffic is not HTTP, so those connections go passive after
+ * their first bytes (no duplicate spans, no cost).
+ *
+ * State.  Per PGconn: spans of asynchronous statements waiting for their
+ * results (FIFO: results come back in order, also in pipeline mode), the
+ * texts of prepared statements (a small table; the oldest entry is
+ * replaced when full), a pending asynchronous connect and COPY row
+ * counts.  States come from a pool and are found through an
+ * open-addressing table of PGconn pointers (insert and delete with CAS;
+ * deleted slots become tombstones), so nothing locks.
+ *
+ * Text.  Non-parameterised statements are sanitised (at_sql) unless
+ * AUTOTRACE_DB_RAW_QUERY; parameterised ones (PQexecParams, prepared) are
+ * recorded as written - bound values are never read.  Both are cut to
+ * AUTOTRACE_DB_QUERY_MAX_LENGTH.
+ */
+#include <dlfcn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "at_init.h"
+#include "at_pool.h"
+#include "at_pq.h"
+#include "at_real.h"
+#include "at_sql.h"
+
+#define TABLE 4096            /* PGconn slots (power of two) */
+#define INFLIGHT 32
+#define PREPARED 16
+#define PREP_TEXT 512
+#define TOMBSTONE ((PGconn *)1)
+
+struct pq_state {
+	PGconn *conn;
+	struct at_span *connect;      /* asynchronous connect in progress */
+	struct at_span *fifo[INFLIGHT];
+	uint32_t head, tail;
+	int64_t copy_rows;
+	uint32_t prep_next;
+	struct {
+		char name[64];
+		char text[PREP_TEXT];
+	} prep[PREPARED];
+};
+
+struct at_pq_real at_pq;
+AT_TLS int at_pq_depth;
+
+static _Atomic int resolved; /* 0 no, 1 yes, -1 libpq absent */
+static PGconn *_Atomic keys[TABLE];
+static struct pq_state *_Atomic vals[TABLE];
+static struct at_pool state_pool = AT_POOL_INIT(sizeof(struct pq_state), 8192);
+static struct at_pool span_pool = AT_POOL_INIT(sizeof(struct at_span), 65536);
+
+/*
+ * A libpq function: the next definition after ours in the global scope,
+ * or - when libpq was loaded with RTLD_LOCAL as the dependency of a
+ * dlopen'ed module (Python's psycopg2) and so is invisible to RTLD_NEXT -
+ * from the already loaded libpq.so.5 itself (RTLD_NOLOAD: never loads).
+ */
+static void *lookup(void *local, const char *name)
+{
+	void *p = at_real_lookup(name, NULL);
+
+	if (!p && local)
+		p = dlsym(local, name);
+	return p;
+}
+
+bool at_pq_resolve(void)
+{
+	int r = atomic_load_explicit(&resolved, memory_order_acquire);
+	void *local;
+
+	if (AT_LIKELY(r != 0))
+		return r > 0;
+	local = dlopen("libpq.so.5", RTLD_LAZY | RTLD_NOLOAD);
+#define AT_PQ_RES(ret, name, params)                                          \
+	__atomic_store_n((void **)&at_pq.name, lookup(local, #name),          \
+			 __ATOMIC_RELEASE);
+	AT_PQ_FUNCS(AT_PQ_RES)
+#undef AT_PQ_RES
+	if (local)
+		dlclose(local); /* drops only our reference */
+	/* The helpers every span needs must be there. */
+	r = at_pq.PQresultStatus && at_pq.PQntuples &&
+			    at_pq.PQresultErrorField && at_pq.PQdb &&
+			    at_pq.PQhost && at_pq.PQport && at_pq.PQstatus &&
+			    at_pq.PQerrorMessage
+		    ? 1
+		    : -1;
+	atomic_store_explicit(&resolved, r, memory_order_release);
+	return r > 0;
+}
+
+bool at_pq_enter(void)
+{
+	if (at_pq_depth != 0 || at_guard_held() || !at_ready() ||
+	    !at_pq_resolve())
+		return false;
+	at_pq_depth++;
+	return true;
+}
+
+void at_pq_leave(void)
+{
+	at_pq_depth--;
+}
+
+/* ---- per-connection state ---- */
+
+static unsigned slot_of(const PGconn *c)
+{
+	uintptr_t x = (uintptr_t)c;
+
+	x ^= x >> 17;
+	x *= 0x9e3779b97f4a7c15ull;
+	return (unsigned)(x >> 40) & (TABLE - 1);
+}
+
+static struct pq_state *state_get(PGconn *conn, bool create)
+{
+	unsigned i = slot_of(conn), tomb = TABLE;
+	struct pq_state *st;
+
+	for (unsigned probe = 0; probe <= TABLE; probe++, i = (i + 1) & (TABLE - 1)) {
+		PGconn *k = probe < TABLE ? atomic_load(&keys[i]) : NULL;
+
+		if (k == conn) {
+			st = atomic_load(&vals[i]);
+			if (st)
+				return st;
+			continue; /* being inserted by another thread */
+		}
+		if (k == TOMBSTONE && tomb == TABLE)
+			tomb = i;
+		if (k != NULL)
+			continue;
+		/* Not there: insert, in the first tombstone met if any. */
+		if (!create)
+			return NULL;
+		st = at_pool_get(&state_pool);
+		if (!st)
+			return NULL;
+		memset(st, 0, sizeof(*st));
+		st->conn = conn;
+		PGconn *expected = tomb < TABLE ? TOMBSTONE : NULL;
+		unsigned at = tomb < TABLE ? tomb : i;
+		if (probe == TABLE && tomb == TABLE) {
+			at_pool_put(&state_pool, st);
+			return NULL; /* full */
+		}
+		if (!atomic_compare_exchange_strong(&keys[at], &expected, conn)) {
+			at_pool_put(&state_pool, st);
+			return NULL; /* lost a race: this call goes untraced */
+		}
+		atomic_store(&vals[at], st);
+		return st;
+	}
+	return NULL;
+}
+
+static void state_drop(PGconn *conn)
+{
+	unsigned i = slot_of(conn);
+
+	for (unsigned probe = 0; probe < TABLE; probe++, i = (i + 1) & (TABLE - 1)) {
+		PGconn *k = atomic_load(&keys[i]);
+
+		if (k == NULL)
+			return;
+		if (k == conn) {
+			struct pq_state *st = atomic_exchange(&vals[i], NULL);
+			atomic_store(&keys[i], TOMBSTONE);
+			if (st)
+				at_pool_put(&state_pool, st);
+			return;
+		}
+	}
+}
+
+/* ---- spans ---- */
+
+static struct at_span *span_new(void)
+{
+	struct at_span *s = at_pool_get(&span_pool);
+
+	if (s)
+		s->h.state = AT_SPAN_FREE;
+	return s;
+}
+
+static void span_free(struct at_span *s)
+{
+	if (s)
+		at_pool_put(&span_pool, s);
+}
+
+static void set_connection_attrs(struct at_span *s, PGconn *conn)
+{
+	const char *db = at_pq.PQdb(conn);
+	const char *host = at_pq.PQhost(conn);
+	const char *port = at_pq.PQport(conn);
+	const char *addr = at_pq.PQhostaddr ? at_pq.PQhostaddr(conn) : NULL;
+	char path[512];
+
+	if (!at_span_recording(s))
+		return;
+	at_span_set_cstr(s, "db.system.name", "postgresql");
+	if (db && *db)
+		at_span_set_cstr(s, "db.namespace", db);
+	if (host && host[0] == '/') {
+		/* A unix socket: its path is the address (no port). */
+		int n = snprintf(path, sizeof(path), "%s/.s.PGSQL.%s", host,
+				 port && *port ? port : "5432");
+		at_span_set_str(s, "server.address", path,
+				n < (int)sizeof(path) ? (size_t)n
+						      : sizeof(path) - 1);
+		at_span_set_cstr(s, "network.transport", "unix");
+		return;
+	}
+	if (host && *host)
+		at_span_set_cstr(s, "server.address", host);
+	if (port && *port) {
+		int64_t p = 0;
+		for (const char *c = port; *c >= '0' && *c <= '9'; c++)
+			p = p * 10 + (*c - '0');
+		if (p > 0 && p < 65536)
+			at_span_set_int(s, "server.port", p);
+	}
+	if (addr && *addr)
+		at_span_set_cstr(s, "network.peer.address", addr);
+}
+
+/* The first line of a libpq message (they end with '\n'). */
+static size_t first_line(const char *m)
+{
+	size_t n = 0;
+
+	while (m[n] && m[n] != '\n')
+		n++;
+	return n;
+}
+
+struct at_span *at_pq_connect_begin(void)
+{
+	struct at_span *s = span_new();
+
+	if (!s)
+		return NULL;
+	at_span_start(s, "postgresql connect", 18, AT_KIND_CLIENT);
+	if (!at_span_started(s)) {
+		span_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void at_pq_connect_end(struct at_span *s, PGconn *conn)
+{
+	if (!s)
+		return;
+	if (!conn) {
+		at_span_set_cstr(s, "error.type", "CONNECTION_BAD");
+		at_span_set_status(s, AT_STATUS_ERROR, "out of memory", 13);
+	} else {
+		set_connection_attrs(s, conn);
+		if (at_pq.PQstatus(conn) == CONNECTION_BAD) {
+			const char *m = at_pq.PQerrorMessage(conn);
+			at_span_set_cstr(s, "error.type", "CONNECTION_BAD");
+			at_span_set_status(s, AT_STATUS_ERROR, m,
+					   m ? first_line(m) : 0);
+		}
+	}
+	at_span_end(s);
+	span_free(s);
+}
+
+void at_pq_connect_pending(PGconn *conn, struct at_span *s)
+{
+	struct pq_state *st = conn ? state_get(conn, true) : NULL;
+
+	if (!s)
+		return;
+	at_span_deactivate(s);
+	if (!st) {
+		at_pq_connect_end(s, conn);
+		return;
+	}
+	st->connect = s;
+}
+
+void at_pq_connect_poll_begin(PGconn *conn)
+{
+	struct pq_state *st = state_get(conn, false);
+
+	if (st && st->connect)
+		at_span_activate(st->connect);
+}
+
+void at_pq_connect_poll_end(PGconn *conn, PostgresPollingStatusType r)
+{
+	struct pq_state *st = state_get(conn, false);
+
+	if (!st || !st->connect)
+		return;
+	at_span_deactivate(st->connect);
+	if (r == PGRES_POLLING_OK || r == PGRES_POLLING_FAILED) {
+		struct at_span *s = st->connect;
+		st->connect = NULL;
+		at_pq_connect_end(s, conn);
+	}
+}
+
+struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
+				  const char *text, enum at_pq_text kind)
+{
+	struct at_span *s = span_new();
+	char op[32], coll[128], name[192], *q = NULL;
+	char qbuf[AT_SPAN_ARENA];
+	size_t len = text ? strlen(text) : 0, qlen = 0, oplen, clen = 0;
+	size_t max = at_cfg.db_query_max;
+
+	if (!s)
+		return NULL;
+	at_span_start_detached(s, "postgresql", 10, AT_KIND_CLIENT);
+	if (!at_span_started(s)) {
+		span_free(s);
+		return NULL;
+	}
+	if (!at_span_recording(s))
+		return s;
+	set_connection_attrs(s, conn);
+	if (op_override) {
+		oplen = strlen(op_override);
+		memcpy(op, op_override, oplen + 1);
+	} else {
+		oplen = text ? at_sql_operation(text, len, op, sizeof(op)) : 0;
+		if (text)
+			clen = at_sql_collection(text, len, coll, sizeof(coll));
+	}
+	if (text) {
+		if (kind == AT_PQ_RAW && !at_cfg.db_raw_query) {
+			qlen = at_sql_sanitize(text, len, qbuf, sizeof(qbuf));
+			q = qbuf;
+		} else {
+			q = (char *)text;
+			qlen = len;
+		}
+		if (qlen > max)
+			qlen = max;
+		at_span_set_str(s, "db.query.text", q, qlen);
+	}
+	if (oplen) {
+		at_span_set_str(s, "db.operation.name", op, oplen);
+		if (clen) {
+			at_span_set_str(s, "db.collection.name", coll, clen);
+			int n = snprintf(name, sizeof(name), "%s %s", op, coll);
+			at_span_set_name(s, name,
+					 n < (int)sizeof(name) ? (size_t)n
+							       : sizeof(name) - 1);
+		} else {
+			at_span_set_name(s, op, oplen);
+		}
+	}
+	return s;
+}
+
+void at_pq_query_result(struct at_span *s, const PGresult *res)
+{
+	ExecStatusType st;
+	const char *code, *msg;
+
+	if (!s || !res || !at_span_recording(s))
+		return;
+	st = at_pq.PQresultStatus(res);
+	switch (st) {
+	case PGRES_TUPLES_OK:
+	case PGRES_SINGLE_TUPLE:
+		at_span_set_int(s, "db.response.returned_rows",
+				at_pq.PQntuples(res));
+		break;
+	case PGRES_BAD_RESPONSE:
+	case PGRES_NONFATAL_ERROR:
+	case PGRES_FATAL_ERROR:
+		code = at_pq.PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		msg = at_pq.PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		if (st == PGRES_NONFATAL_ERROR)
+			break; /* a notice or warning: not a failure */
+		if (code && *code) {
+			at_span_set_cstr(s, "db.response.status_code", code);
+			at_span_set_cstr(s, "error.type", code);
+		} else {
+			at_span_set_cstr(s, "error.type", "_OTHER");
+		}
+		at_span_set_status(s, AT_STATUS_ERROR, msg,
+				   msg ? strlen(msg) : 0);
+		break;
+	case PGRES_PIPELINE_ABORTED:
+		at_span_set_cstr(s, "error.type", "PIPELINE_ABORTED");
+		at_span_set_status(s, AT_STATUS_ERROR,
+				   "pipeline aborted by an earlier error", 36);
+		break;
+	default:
+		break;
+	}
+}
+
+void at_pq_query_failed(struct at_span *s, PGconn *conn)
+{
+	const char *m = at_pq.PQerrorMessage(conn);
+
+	if (!s)
+		return;
+	at_span_set_cstr(s, "error.type", "_OTHER");
+	at_span_set_status(s, AT_STATUS_ERROR, m, m ? first_line(m) : 0);
+}
+
+void at_pq_query_end(struct at_span *s)
+{
+	if (!s)
+		return;
+	at_span_end(s);
+	span_free(s);
+}
+
+void at_pq_push(PGconn *conn, struct at_span *s)
+{
+	struct pq_state *st = state_get(conn, true);
+
+	if (!s)
+		return;
+	if (!st || st->tail - st->head >= INFLIGHT) {
+		at_pq_query_end(s); /* no room: ends now */
+		return;
+	}
+	st->fifo[st->tail++ % INFLIGHT] = s;
+}
+
+struct at_span *at_pq_oldest(PGconn *conn)
+{
+	struct pq_state *st = state_get(conn, false);
+
+	if (!st || st->head == st->tail)
+		return NULL;
+	return st->fifo[st->head % INFLIGHT];
+}
+
+void at_pq_pop_end(PGconn *conn)
+{
+	struct pq_state *st = state_get(conn, false);
+	struct at_span *s;
+
+	if (!st || st->head == st->tail)
+		return;
+	s = st->fifo[st->head++ % INFLIGHT];
+	if (st->copy_rows && at_span_recording(s))
+		at_span_set_int(s, "db.response.returned_rows", st->copy_rows);
+	st->copy_rows = 0;
+	at_pq_query_end(s);
+}
+
+void at_pq_copy_row(PGconn *conn)
+{
+	struct pq_state *st = state_get(conn, false);
+
+	if (st && st->head != st->tail)
+		st->copy_rows++;
+}
+
+void at_pq_prepared_set(PGconn *conn, const char *name, const char *text)
+{
+	struct pq_state *st = state_get(conn, true);
+	unsigned i;
+
+	if (!st || !text)
+		return;
+	if (!name)
+		name = "";
+	for (i = 0; i < PREPARED; i++)
+		if (st->prep[i].text[0] && !strcmp(st->prep[i].name, name))
+			break;
+	if (i == PREPARED)
+		i = st->prep_next++ % PREPARED;
+	snprintf(st->prep[i].name, sizeof(st->prep[i].name), "%s", name);
+	snprintf(st->prep[i].text, sizeof(st->prep[i].text), "%s", text);
+}
+
+const char *at_pq_prepared_get(PGconn *conn, const char *name)
+{
+	struct pq_state *st = state_get(conn, false);
+
+	if (!st)
+		return NULL;
+	if (!name)
+		name = "";
+	for (unsigned i = 0; i < PREPARED; i++)
+		if (st->prep[i].text[0] && !strcmp(st->prep[i].name, name))
+			return st->prep[i].text;
+	return NULL;
+}
+
+void at_pq_forget(PGconn *conn)
+{
+	struct pq_state *st = state_get(conn, false);
+
+	if (!st)
+		return;
+	while (st->head != st->tail)
+		at_pq_pop_end(conn);
+	if (st->connect) {
+		struct at_span *s = st->connect;
+		st->connect = NULL;
+		at_span_end(s);
+		span_free(s);
+	}
+	state_drop(conn);
+}
