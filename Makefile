@@ -217,10 +217,11 @@ FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
-$(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/at_http.c include/at_http.h
+# tests/fuzz/fuzz_X.c exercises the parser module src/at_X.c.
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c src/at_%.c include/at_%.h
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-		-Iinclude -o $@ src/at_http.c tests/fuzz/fuzz_http.c
+		-Iinclude -o $@ src/at_$*.c tests/fuzz/fuzz_$*.c
 
 fuzz: $(FUZZERS)
 	@for f in $(FUZZERS); do \

@@ -48,9 +48,39 @@ for i in 1 2 3; do
 	http_run bare >>"$tmp/http_bare"
 	http_run traced >>"$tmp/http_traced"
 done
-kill $rxsink 2>/dev/null || true
 hb=$(median <"$tmp/http_bare"); ht=$(median <"$tmp/http_traced")
 awk -v b="$hb" -v t="$ht" 'BEGIN {printf "%-34s %8.2f us bare, %8.2f us traced: %+.2f us per request (ratio %.3f)\n", "request (20000 on one connection)", b/1000, t/1000, (t-b)/1000, t/b}'
+
+echo "== PostgreSQL: pgbench, one client, unix socket, bare vs traced (alternating, 3 runs of 4 s each, vacuumed before each)"
+pgdir=$(mktemp -u /tmp/at-pg-XXXXXX)
+if sh tests/fixtures/pg/pg-run.sh start "$pgdir" >/dev/null; then
+	pgport=$(cat "$pgdir/port")
+	pgbench -i -q -s 1 -h "$pgdir" -p "$pgport" -U postgres autotrace >/dev/null 2>&1
+	pg_tps() { # MODE(bare|traced) ARGS... -> tps
+		local pre=""
+		[ "$1" = traced ] && pre=$lib
+		shift
+		LD_PRELOAD=$pre OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$rxport \
+			pgbench -c 1 -T 4 "$@" -h "$pgdir" -p "$pgport" -U postgres autotrace 2>/dev/null |
+			sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+	}
+	for kind in select-only tpcb; do
+		args=""
+		[ $kind = select-only ] && args=-S
+		: >"$tmp/pg_bare"; : >"$tmp/pg_traced"
+		for i in 1 2 3; do
+			pg_tps bare $args >>"$tmp/pg_bare"
+			pg_tps traced $args >>"$tmp/pg_traced"
+		done
+		pb=$(median <"$tmp/pg_bare"); pt=$(median <"$tmp/pg_traced")
+		awk -v b="$pb" -v t="$pt" -v k="$kind" 'BEGIN {printf "%-34s %8.0f tps bare, %8.0f tps traced: %.1f %% of bare (%+.2f us per transaction)\n", "pgbench " k, b, t, 100*t/b, 1e6/t - 1e6/b}'
+		eval "pg_${kind//-/_}_ratio=\$(awk -v b=\"$pb\" -v t=\"$pt\" 'BEGIN{print t/b}')"
+	done
+	sh tests/fixtures/pg/pg-run.sh stop "$pgdir" >/dev/null 2>&1 || true
+else
+	echo "PostgreSQL could not start: skipped"
+fi
+kill $rxsink 2>/dev/null || true
 
 echo "== RSS added by loading the library (100 connect spans, exporter running)"
 "$build/autotrace-receiver" --port 0 --port-file "$tmp/port" >/dev/null &
@@ -71,6 +101,8 @@ awk -v b="$rb" -v p="$rp" 'BEGIN {printf "%-34s %8d KiB bare, %8d KiB preloaded:
 	echo "  ,\"hook_added_ns_per_call\": $hook_json"
 	echo "  ,\"rss_added_kib\": {\"value\": $((rp - rb)), \"unit\": \"KiB\"}"
 	echo "  ,\"http_keepalive_added_us\": {\"value\": $(awk -v b="$hb" -v t="$ht" 'BEGIN{print (t-b)/1000}'), \"unit\": \"us\"}"
+	echo "  ,\"pgbench_select_only_ratio\": {\"value\": ${pg_select_only_ratio:-null}, \"unit\": \"traced/bare\"}"
+	echo "  ,\"pgbench_tpcb_ratio\": {\"value\": ${pg_tpcb_ratio:-null}, \"unit\": \"traced/bare\"}"
 	echo "}"
 } >"$json"
 echo "== wrote $json"

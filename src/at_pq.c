@@ -358,14 +358,21 @@ struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
 	}
 	if (text) {
 		if (kind == AT_PQ_RAW && !at_cfg.db_raw_query) {
-			qlen = at_sql_sanitize(text, len, qbuf, sizeof(qbuf));
+			/* The sanitiser cuts at a UTF-8 boundary itself. */
+			qlen = at_sql_sanitize(text, len, qbuf,
+					       max + 1 < sizeof(qbuf) ? max + 1
+								  : sizeof(qbuf));
 			q = qbuf;
 		} else {
 			q = (char *)text;
 			qlen = len;
+			if (qlen > max) {
+				qlen = max;
+				while (qlen > 0 &&
+				       ((unsigned char)q[qlen] & 0xc0) == 0x80)
+					qlen--;
+			}
 		}
-		if (qlen > max)
-			qlen = max;
 		at_span_set_str(s, "db.query.text", q, qlen);
 	}
 	if (oplen) {

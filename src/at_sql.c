@@ -376,18 +376,19 @@ static size_t number_end(const char *s, size_t n, size_t i)
 	return j;
 }
 
-/* A word at s[i..e) that is one prefix letter: the literal or id after it. */
+/* The word s[t->start..e) is one letter: a literal or id it prefixes? */
 static int prefixed(const char *s, size_t n, size_t e, struct tok *t)
 {
 	char c = (char)(s[t->start] | 0x20);
 	size_t q;
+	int mode;
 
 	if (e >= n)
 		return 0;
 	if (s[e] == '\'' && (c == 'e' || c == 'b' || c == 'x' || c == 'n')) {
+		mode = c == 'e' ? Q_ESC : c == 'n' ? Q_STD : Q_BIT;
 		t->kind = T_LIT;
-		t->end = string_end(s, n, e + 1,
-				    c == 'e' ? Q_ESC : c == 'n' ? Q_STD : Q_BIT);
+		t->end = string_end(s, n, e + 1, mode);
 		return 1;
 	}
 	if (c != 'u' || s[e] != '&' || e + 1 >= n)
@@ -461,7 +462,8 @@ static int kw_eq(const char *p, size_t len, const char *k)
 	size_t i;
 
 	for (i = 0; i < len; i++) {
-		if (k[i] == '\0' || upper((unsigned char)p[i]) != (unsigned char)k[i])
+		if (k[i] == '\0' ||
+		    upper((unsigned char)p[i]) != (unsigned char)k[i])
 			return 0;
 	}
 	return k[len] == '\0';
@@ -568,7 +570,7 @@ static void list_value(struct san *z)
 	z->list = z->list == L_EXPECT ? L_AFTER : L_NONE;
 }
 
-/* The sign at s[t->start] is followed by a digit or ".digit". */
+/* s[i], just after a sign, starts a number: a digit or ".digit". */
 static int before_number(const char *s, size_t n, size_t i)
 {
 	return i < n && (has(s, i, C_DIGIT) ||
