@@ -63,9 +63,10 @@ TOOLS_SRC := $(sort $(wildcard src/tools/*.c))
 TOOLS := $(patsubst src/tools/%.c,$(BUILD)/%,$(TOOLS_SRC))
 
 FIXTURE_SRC := $(sort $(wildcard tests/fixtures/*.c))
+CURL_FIXTURES := $(patsubst tests/fixtures/curl/%.c,$(BUILD)/fixtures/%,$(sort $(wildcard tests/fixtures/curl/*.c)))
 FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_SRC)) \
 	$(BUILD)/fixtures/libctor_connect.so $(BUILD)/fixtures/ctor_main \
-	$(BUILD)/fixtures/pq_client
+	$(BUILD)/fixtures/pq_client $(CURL_FIXTURES)
 
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_O := $(patsubst %.c,$(OBJ)/%.o,$(UNIT_SRC))
@@ -148,6 +149,11 @@ $(BUILD)/bench/%: tests/bench/%.c $(CORE_A)
 $(BUILD)/fixtures/pq_client: tests/fixtures/pq/pq_client.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -I$(PQ_INC) -o $@ $< -lpq
+
+# libcurl programs (fixtures may link libcurl; the library never does).
+$(CURL_FIXTURES): $(BUILD)/fixtures/%: tests/fixtures/curl/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -o $@ $< -lcurl
 
 # ---- tests ----
 $(UNIT_BIN): $(UNIT_O) $(CORE_A)

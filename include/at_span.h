@@ -259,6 +259,10 @@ void at_span_add_event(struct at_span *s, const char *name,
 		       const char *k1, const char *v1, size_t v1_len,
 		       const char *k2, const char *v2, size_t v2_len);
 
+/* An event without attributes at the monotonic time mono_ns. */
+void at_span_add_event_at(struct at_span *s, const char *name,
+			  uint64_t mono_ns);
+
 /*
  * Mark the span failed because of errno value err: status ERROR with the
  * error's description, error.type = the errno name ("ECONNREFUSED").

@@ -6,7 +6,7 @@
 #   scripts/install-deps.sh --build  only what `make` needs
 set -euo pipefail
 
-build_pkgs=(gcc make libc6-dev protobuf-c-compiler libprotobuf-c-dev zlib1g-dev libpq-dev)
+build_pkgs=(gcc make libc6-dev protobuf-c-compiler libprotobuf-c-dev zlib1g-dev libpq-dev libcurl4-openssl-dev)
 test_pkgs=(libcriterion-dev curl python3 nodejs npm nginx-light postgresql postgresql-client python3-psycopg2)
 
 pkgs=("${build_pkgs[@]}")

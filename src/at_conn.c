@@ -123,6 +123,8 @@ struct at_conn {
 	_Atomic uint32_t fl_head, fl_tail;
 };
 
+AT_TLS int at_http_owned_depth;
+
 static struct at_pool conn_pool = AT_POOL_INIT(sizeof(struct at_conn), 65536);
 static struct at_pool span_pool = AT_POOL_INIT(sizeof(struct at_span), 65536);
 static struct at_pool buf_pool = AT_POOL_INIT(BUF_SIZE, 4096);
@@ -766,7 +768,10 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 	}
 	copy = iov_copy(buf + c->out.hlen, iov, iovcnt, 0,
 			AT_HTTP_HEAD_MAX - c->out.hlen);
-	v = at_http_request_start(buf, c->out.hlen + copy);
+	/* Requests of a library traced at its own level (libcurl) are
+	 * theirs: no second span, no second header. */
+	v = at_http_owned_depth ? -1
+				: at_http_request_start(buf, c->out.hlen + copy);
 	end = v < 0 ? 0
 		    : at_http_head_end(buf, c->out.hlen + copy,
 				       c->out.hlen > 3 ? c->out.hlen - 3 : 0);

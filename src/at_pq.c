@@ -21,9 +21,8 @@
  * results (FIFO: results come back in order, also in pipeline mode), the
  * texts of prepared statements (a small table; the oldest entry is
  * replaced when full), a pending asynchronous connect and COPY row
- * counts.  States come from a pool and are found through an
- * open-addressing table of PGconn pointers (insert and delete with CAS;
- * deleted slots become tombstones), so nothing locks.
+ * counts.  States come from a pool and are found through a lock-free
+ * pointer map (at_ptrmap), so nothing locks.
  *
  * Text.  Non-parameterised statements are sanitised (at_sql) unless
  * AUTOTRACE_DB_RAW_QUERY; parameterised ones (PQexecParams, prepared) are
@@ -38,14 +37,13 @@
 #include "at_init.h"
 #include "at_pool.h"
 #include "at_pq.h"
+#include "at_ptrmap.h"
 #include "at_real.h"
 #include "at_sql.h"
 
-#define TABLE 4096            /* PGconn slots (power of two) */
 #define INFLIGHT 32
 #define PREPARED 16
 #define PREP_TEXT 512
-#define TOMBSTONE ((PGconn *)1)
 
 struct pq_state {
 	PGconn *conn;
@@ -64,8 +62,7 @@ struct at_pq_real at_pq;
 AT_TLS int at_pq_depth;
 
 static _Atomic int resolved; /* 0 no, 1 yes, -1 libpq absent */
-static PGconn *_Atomic keys[TABLE];
-static struct pq_state *_Atomic vals[TABLE];
+static struct at_ptrmap states;
 static struct at_pool state_pool = AT_POOL_INIT(sizeof(struct pq_state), 8192);
 static struct at_pool span_pool = AT_POOL_INIT(sizeof(struct at_span), 65536);
 
@@ -126,74 +123,30 @@ void at_pq_leave(void)
 
 /* ---- per-connection state ---- */
 
-static unsigned slot_of(const PGconn *c)
-{
-	uintptr_t x = (uintptr_t)c;
-
-	x ^= x >> 17;
-	x *= 0x9e3779b97f4a7c15ull;
-	return (unsigned)(x >> 40) & (TABLE - 1);
-}
-
 static struct pq_state *state_get(PGconn *conn, bool create)
 {
-	unsigned i = slot_of(conn), tomb = TABLE;
-	struct pq_state *st;
+	struct pq_state *st = at_ptrmap_get(&states, conn);
 
-	for (unsigned probe = 0; probe <= TABLE; probe++, i = (i + 1) & (TABLE - 1)) {
-		PGconn *k = probe < TABLE ? atomic_load(&keys[i]) : NULL;
-
-		if (k == conn) {
-			st = atomic_load(&vals[i]);
-			if (st)
-				return st;
-			continue; /* being inserted by another thread */
-		}
-		if (k == TOMBSTONE && tomb == TABLE)
-			tomb = i;
-		if (k != NULL)
-			continue;
-		/* Not there: insert, in the first tombstone met if any. */
-		if (!create)
-			return NULL;
-		st = at_pool_get(&state_pool);
-		if (!st)
-			return NULL;
-		memset(st, 0, sizeof(*st));
-		st->conn = conn;
-		PGconn *expected = tomb < TABLE ? TOMBSTONE : NULL;
-		unsigned at = tomb < TABLE ? tomb : i;
-		if (probe == TABLE && tomb == TABLE) {
-			at_pool_put(&state_pool, st);
-			return NULL; /* full */
-		}
-		if (!atomic_compare_exchange_strong(&keys[at], &expected, conn)) {
-			at_pool_put(&state_pool, st);
-			return NULL; /* lost a race: this call goes untraced */
-		}
-		atomic_store(&vals[at], st);
+	if (st || !create)
 		return st;
+	st = at_pool_get(&state_pool);
+	if (!st)
+		return NULL;
+	memset(st, 0, sizeof(*st));
+	st->conn = conn;
+	if (at_ptrmap_put(&states, conn, st) != 0) {
+		at_pool_put(&state_pool, st);
+		return NULL; /* map full: this connection goes untraced */
 	}
-	return NULL;
+	return st;
 }
 
 static void state_drop(PGconn *conn)
 {
-	unsigned i = slot_of(conn);
+	struct pq_state *st = at_ptrmap_del(&states, conn);
 
-	for (unsigned probe = 0; probe < TABLE; probe++, i = (i + 1) & (TABLE - 1)) {
-		PGconn *k = atomic_load(&keys[i]);
-
-		if (k == NULL)
-			return;
-		if (k == conn) {
-			struct pq_state *st = atomic_exchange(&vals[i], NULL);
-			atomic_store(&keys[i], TOMBSTONE);
-			if (st)
-				at_pool_put(&state_pool, st);
-			return;
-		}
-	}
+	if (st)
+		at_pool_put(&state_pool, st);
 }
 
 /* ---- spans ---- */

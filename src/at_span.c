@@ -516,3 +516,26 @@ void at_span_deactivate(struct at_span *s)
 		at_context_remove(t, s);
 	s->h.on_stack = 0;
 }
+
+void at_span_add_event_at(struct at_span *s, const char *name,
+			  uint64_t mono_ns)
+{
+	struct at_span_hdr *h = &s->h;
+	uint32_t limit = at_cfg.event_count_limit;
+	struct at_event *ev;
+
+	if (!at_span_recording(s))
+		return;
+	if (limit > AT_SPAN_MAX_EVENTS)
+		limit = AT_SPAN_MAX_EVENTS;
+	if (h->n_events >= limit) {
+		h->dropped_events++;
+		return;
+	}
+	ev = &s->events[h->n_events++];
+	ev->name = name;
+	ev->time_unix_ns = at_unix_from_mono(mono_ns);
+	ev->first_attr = h->n_ev_attrs;
+	ev->n_attrs = 0;
+	ev->dropped_attrs = 0;
+}

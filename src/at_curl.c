@@ -1,0 +1,543 @@
+/*
+ * at_curl.c - libcurl transfers as CLIENT spans (see at_curl.h).
+ *
+ * DESIGN
+ *
+ * What curl_easy_setopt tells.  The hook forwards every option to the real
+ * function and, when it succeeded, notes the few that describe the request:
+ * the URL, the method (CUSTOMREQUEST, NOBODY, POST, POSTFIELDS, UPLOAD,
+ * HTTPGET) and the application's CURLOPT_HTTPHEADER list (the pointer: the
+ * list is the application's, and may change or be freed between
+ * transfers, so it is read only when a transfer starts).
+ *
+ * A transfer.  It starts in curl_easy_perform, or when the handle is added
+ * to a multi handle (its parent: the span active on that thread).  The
+ * library then builds its own curl_slist - a copy of the application's
+ * lines plus "traceparent: ..." (and "tracestate: ...") - and installs it
+ * with CURLOPT_HTTPHEADER; curl sends it on every request of the
+ * transfer, redirects and retries included.  If the application's list
+ * already has a traceparent, nothing is added and the span continues that
+ * context instead.  When the transfer ends (perform returns,
+ * curl_multi_info_read reports CURLMSG_DONE, the handle is removed or
+ * cleaned up) the span gets what curl_easy_getinfo knows (status, peer,
+ * protocol version, redirects, phase timings as events), the
+ * application's own list is put back and the library's is freed.
+ *
+ * The socket layer.  While a libcurl call that moves transfers runs
+ * (at_curl_depth), at_conn.c makes no HTTP span for the bytes: a plain
+ * http:// request would otherwise be seen twice.  The TCP connect span is
+ * still made, as the child of the easy transfer's span (active during
+ * curl_easy_perform).
+ */
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "at_clock.h"
+#include "at_conn.h"
+#include "at_curl.h"
+#include "at_http.h"
+#include "at_init.h"
+#include "at_pool.h"
+#include "at_ptrmap.h"
+#include "at_real.h"
+#include "at_span.h"
+#include "at_traceparent.h"
+
+struct curl_state {
+	char url[2048];
+	char custom[32];
+	long nobody, post, upload;
+	int postfields;
+	struct curl_slist *app_headers; /* the application's list */
+	struct curl_slist *ours;        /* ours, installed during a transfer */
+	struct at_span *span;
+	uint64_t start_mono;
+};
+
+struct at_curl_real at_curl;
+AT_TLS int at_curl_depth;
+
+static _Atomic int resolved;
+static struct at_ptrmap states;
+static struct at_pool state_pool = AT_POOL_INIT(sizeof(struct curl_state), 16384);
+static struct at_pool span_pool = AT_POOL_INIT(sizeof(struct at_span), 16384);
+
+bool at_curl_resolve(void)
+{
+	int r = atomic_load_explicit(&resolved, memory_order_acquire);
+	void *local;
+
+	if (AT_LIKELY(r != 0))
+		return r > 0;
+	/* As for libpq: RTLD_NEXT, or the already loaded library itself when
+	 * a module loaded it privately. */
+	local = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_NOLOAD);
+#define AT_CURL_RES(ret, name, params)                                        \
+	{                                                                     \
+		void *p = at_real_lookup(#name, NULL);                        \
+		if (!p && local)                                              \
+			p = dlsym(local, #name);                              \
+		__atomic_store_n((void **)&at_curl.name, p, __ATOMIC_RELEASE); \
+	}
+	AT_CURL_FUNCS(AT_CURL_RES)
+#undef AT_CURL_RES
+	if (local)
+		dlclose(local);
+	r = at_curl.curl_easy_setopt && at_curl.curl_easy_getinfo &&
+			    at_curl.curl_slist_append &&
+			    at_curl.curl_slist_free_all
+		    ? 1
+		    : -1;
+	atomic_store_explicit(&resolved, r, memory_order_release);
+	return r > 0;
+}
+
+bool at_curl_enter(void)
+{
+	if (at_curl_depth != 0 || at_guard_held() || !at_ready() ||
+	    !at_curl_resolve())
+		return false;
+	at_curl_depth++;
+	at_http_owned_depth++;
+	return true;
+}
+
+void at_curl_leave(void)
+{
+	at_http_owned_depth--;
+	at_curl_depth--;
+}
+
+static struct curl_state *state_get(CURL *h, bool create)
+{
+	struct curl_state *st = at_ptrmap_get(&states, h);
+
+	if (st || !create)
+		return st;
+	st = at_pool_get(&state_pool);
+	if (!st)
+		return NULL;
+	memset(st, 0, sizeof(*st));
+	if (at_ptrmap_put(&states, h, st) != 0) {
+		at_pool_put(&state_pool, st);
+		return NULL;
+	}
+	return st;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = src ? strlen(src) : 0;
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src ? src : "", n);
+	dst[n] = 0;
+}
+
+void at_curl_option(CURL *h, CURLoption opt, const void *ptr, long val)
+{
+	struct curl_state *st;
+
+	switch (opt) {
+	case CURLOPT_URL:
+	case CURLOPT_CUSTOMREQUEST:
+	case CURLOPT_HTTPHEADER:
+	case CURLOPT_NOBODY:
+	case CURLOPT_POST:
+	case CURLOPT_POSTFIELDS:
+	case CURLOPT_COPYPOSTFIELDS:
+	case CURLOPT_UPLOAD:
+	case CURLOPT_HTTPGET:
+		break;
+	default:
+		return;
+	}
+	st = state_get(h, true);
+	if (!st)
+		return;
+	switch (opt) {
+	case CURLOPT_URL:
+		copy_str(st->url, sizeof(st->url), ptr);
+		break;
+	case CURLOPT_CUSTOMREQUEST:
+		copy_str(st->custom, sizeof(st->custom), ptr);
+		break;
+	case CURLOPT_HTTPHEADER:
+		st->app_headers = (struct curl_slist *)ptr;
+		break;
+	case CURLOPT_NOBODY:
+		st->nobody = val;
+		break;
+	case CURLOPT_POST:
+		st->post = val;
+		break;
+	case CURLOPT_POSTFIELDS:
+	case CURLOPT_COPYPOSTFIELDS:
+		st->postfields = ptr != NULL;
+		break;
+	case CURLOPT_UPLOAD:
+		st->upload = val;
+		break;
+	case CURLOPT_HTTPGET:
+		if (val)
+			st->nobody = st->post = st->upload = st->postfields = 0;
+		break;
+	default:
+		break;
+	}
+}
+
+/* The method this transfer will use, as curl decides it. */
+static const char *method_of(const struct curl_state *st)
+{
+	if (st->custom[0])
+		return st->custom;
+	if (st->nobody)
+		return "HEAD";
+	if (st->upload)
+		return "PUT";
+	if (st->post || st->postfields)
+		return "POST";
+	return "GET";
+}
+
+static int header_is(const char *line, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < n; i++) {
+		char c = line[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != name[i])
+			return 0;
+	}
+	return line[n] == ':';
+}
+
+static const char *header_value(const char *line)
+{
+	const char *v = strchr(line, ':');
+
+	if (!v)
+		return "";
+	v++;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	return v;
+}
+
+static void set_method(struct at_span *s, const char *m)
+{
+	const char *known = at_http_known_method(m, strlen(m));
+
+	if (known) {
+		at_span_set_cstr(s, "http.request.method", known);
+		at_span_set_name(s, known, strlen(known));
+	} else {
+		at_span_set_cstr(s, "http.request.method", "_OTHER");
+		at_span_set_cstr(s, "http.request.method_original", m);
+		at_span_set_name(s, "HTTP", 4);
+	}
+}
+
+/* url.full, server.address/port from the URL "scheme://host[:port]/..." */
+static void set_url(struct at_span *s, const char *url)
+{
+	const char *sep = strstr(url, "://");
+	char out[2048];
+	struct at_http_str host;
+	int port = -1;
+
+	if (!sep)
+		return;
+	const char *auth = sep + 3;
+	const char *end = auth + strcspn(auth, "/?#");
+	const char *at = memchr(auth, '@', (size_t)(end - auth));
+	const char *hp = at ? at + 1 : auth;
+	size_t scheme_len = (size_t)(sep - url);
+	char scheme[16];
+
+	if (scheme_len >= sizeof(scheme))
+		return;
+	memcpy(scheme, url, scheme_len);
+	scheme[scheme_len] = 0;
+	/* Give at_http_url_full the target and the host without user info;
+	 * it redacts the query (and would redact user info if present). */
+	at_http_url_full(out, sizeof(out), scheme, hp, (size_t)(end - hp),
+			 *end ? end : "/", *end ? strlen(end) : 1,
+			 at_cfg.http_redact_query);
+	if (at) {
+		/* Credentials: REDACTED:REDACTED@host, as the conventions say. */
+		char with[2048];
+		int n = snprintf(with, sizeof(with), "%s://REDACTED:REDACTED@%s",
+				 scheme, out + scheme_len + 3);
+		if (n > 0)
+			at_span_set_str(s, "url.full", with,
+					(size_t)n < sizeof(with) ? (size_t)n
+								 : sizeof(with) - 1);
+	} else {
+		at_span_set_cstr(s, "url.full", out);
+	}
+	if (at_http_host_port(hp, (size_t)(end - hp), &host, &port) == 0) {
+		at_span_set_str(s, "server.address", host.p, host.len);
+		if (port < 0)
+			port = !strcmp(scheme, "https") ? 443
+			       : !strcmp(scheme, "http") ? 80
+							 : -1;
+		if (port >= 0)
+			at_span_set_int(s, "server.port", port);
+	}
+}
+
+void at_curl_begin(CURL *h, bool activate)
+{
+	struct curl_state *st = state_get(h, true);
+	struct at_span_context parent;
+	const char *app_tp = NULL, *app_ts = NULL;
+	struct curl_slist *l, *ours = NULL;
+	char ts[AT_TRACESTATE_MAX + 1];
+	int ts_n = 0;
+
+	if (!st)
+		return;
+	if (st->span)
+		at_curl_abandon(h); /* a transfer we did not see end */
+	st->span = at_pool_get(&span_pool);
+	if (!st->span)
+		return;
+	for (l = st->app_headers; l; l = l->next) {
+		if (!l->data)
+			continue;
+		if (header_is(l->data, "traceparent"))
+			app_tp = header_value(l->data);
+		else if (header_is(l->data, "tracestate"))
+			app_ts = header_value(l->data);
+	}
+	if (app_tp && at_traceparent_parse(app_tp, strlen(app_tp), &parent) == 0) {
+		if (app_ts)
+			ts_n = at_tracestate_sanitize(app_ts, strlen(app_ts), ts,
+						      sizeof(ts));
+		at_span_start_with_parent(st->span, "HTTP", 4, AT_KIND_CLIENT,
+					  &parent, ts, ts_n > 0 ? (size_t)ts_n : 0,
+					  false);
+	} else {
+		app_tp = NULL;
+		at_span_start_detached(st->span, "HTTP", 4, AT_KIND_CLIENT);
+	}
+	if (!at_span_started(st->span)) {
+		at_pool_put(&span_pool, st->span);
+		st->span = NULL;
+		return;
+	}
+	st->start_mono = at_mono_ns();
+	if (at_span_recording(st->span)) {
+		set_method(st->span, method_of(st));
+		set_url(st->span, st->url);
+	}
+	/* Our list: the application's lines, then the trace headers. */
+	if (!app_tp) {
+		char line[AT_TRACEPARENT_LEN + AT_TRACESTATE_MAX + 32];
+		char tp[AT_TRACEPARENT_LEN + 1];
+		size_t tsl;
+		const char *tsv = at_span_tracestate(st->span, &tsl);
+		bool ok = true;
+
+		for (l = st->app_headers; l && ok; l = l->next) {
+			struct curl_slist *n = at_curl.curl_slist_append(
+				ours, l->data ? l->data : "");
+			ok = n != NULL;
+			if (ok)
+				ours = n;
+		}
+		at_traceparent_format(at_span_ctx(st->span), tp);
+		snprintf(line, sizeof(line), "traceparent: %s", tp);
+		struct curl_slist *n = ok ? at_curl.curl_slist_append(ours, line)
+					  : NULL;
+		if (n) {
+			ours = n;
+			if (tsl) {
+				snprintf(line, sizeof(line), "tracestate: %.*s",
+					 (int)tsl, tsv);
+				n = at_curl.curl_slist_append(ours, line);
+				if (n)
+					ours = n;
+			}
+			if (at_curl.curl_easy_setopt(h, CURLOPT_HTTPHEADER,
+						     ours) == CURLE_OK) {
+				st->ours = ours;
+				ours = NULL;
+			}
+		}
+		if (ours)
+			at_curl.curl_slist_free_all(ours);
+	}
+	if (activate)
+		at_span_activate(st->span);
+}
+
+static const char *curlcode_name(CURLcode rc)
+{
+	switch ((int)rc) {
+	case 1: return "CURLE_UNSUPPORTED_PROTOCOL";
+	case 3: return "CURLE_URL_MALFORMAT";
+	case 5: return "CURLE_COULDNT_RESOLVE_PROXY";
+	case 6: return "CURLE_COULDNT_RESOLVE_HOST";
+	case 7: return "CURLE_COULDNT_CONNECT";
+	case 8: return "CURLE_WEIRD_SERVER_REPLY";
+	case 18: return "CURLE_PARTIAL_FILE";
+	case 22: return "CURLE_HTTP_RETURNED_ERROR";
+	case 23: return "CURLE_WRITE_ERROR";
+	case 26: return "CURLE_READ_ERROR";
+	case 27: return "CURLE_OUT_OF_MEMORY";
+	case 28: return "CURLE_OPERATION_TIMEDOUT";
+	case 35: return "CURLE_SSL_CONNECT_ERROR";
+	case 42: return "CURLE_ABORTED_BY_CALLBACK";
+	case 47: return "CURLE_TOO_MANY_REDIRECTS";
+	case 52: return "CURLE_GOT_NOTHING";
+	case 55: return "CURLE_SEND_ERROR";
+	case 56: return "CURLE_RECV_ERROR";
+	case 60: return "CURLE_PEER_FAILED_VERIFICATION";
+	case 63: return "CURLE_FILESIZE_EXCEEDED";
+	case 77: return "CURLE_SSL_CACERT_BADFILE";
+	default: return "_OTHER";
+	}
+}
+
+/* What curl_easy_getinfo knows about the finished transfer. */
+static void set_info(struct curl_state *st, CURL *h)
+{
+	struct at_span *s = st->span;
+	long code = 0, port = 0, ver = 0, redirects = 0;
+	char *ip = NULL, *method = NULL;
+	curl_off_t t;
+	static const struct {
+		CURLINFO info;
+		const char *name;
+	} phases[] = {
+		{ CURLINFO_NAMELOOKUP_TIME_T, "name_lookup" },
+		{ CURLINFO_CONNECT_TIME_T, "connect" },
+		{ CURLINFO_APPCONNECT_TIME_T, "tls_handshake" },
+		{ CURLINFO_STARTTRANSFER_TIME_T, "first_byte" },
+	};
+
+	if (!at_span_recording(s))
+		return;
+	if (at_curl.curl_easy_getinfo(h, CURLINFO_EFFECTIVE_METHOD, &method) ==
+		    CURLE_OK &&
+	    method && *method)
+		set_method(s, method);
+	if (at_curl.curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) ==
+		    CURLE_OK &&
+	    code > 0)
+		at_span_set_int(s, "http.response.status_code", code);
+	if (at_curl.curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK &&
+	    ip && *ip)
+		at_span_set_cstr(s, "network.peer.address", ip);
+	if (at_curl.curl_easy_getinfo(h, CURLINFO_PRIMARY_PORT, &port) ==
+		    CURLE_OK &&
+	    port > 0)
+		at_span_set_int(s, "network.peer.port", port);
+	if (at_curl.curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &ver) ==
+		    CURLE_OK &&
+	    ver > 0)
+		at_span_set_cstr(s, "network.protocol.version",
+				 ver == CURL_HTTP_VERSION_1_0   ? "1.0"
+				 : ver == CURL_HTTP_VERSION_1_1 ? "1.1"
+				 : ver == CURL_HTTP_VERSION_2_0 ? "2"
+								: "3");
+	if (at_curl.curl_easy_getinfo(h, CURLINFO_REDIRECT_COUNT, &redirects) ==
+		    CURLE_OK &&
+	    redirects > 0)
+		at_span_set_int(s, "http.request.resend_count", redirects);
+	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
+		if (at_curl.curl_easy_getinfo(h, phases[i].info, &t) ==
+			    CURLE_OK &&
+		    t > 0)
+			at_span_add_event_at(s, phases[i].name,
+					     st->start_mono +
+						     (uint64_t)t * 1000u);
+	if (code >= 400) {
+		char c[8];
+		int n = snprintf(c, sizeof(c), "%ld", code);
+		at_span_set_str(s, "error.type", c, (size_t)n);
+		at_span_set_status(s, AT_STATUS_ERROR, NULL, 0);
+	}
+}
+
+/* Put the application's headers back and free ours. */
+static void restore_headers(struct curl_state *st, CURL *h)
+{
+	if (!st->ours)
+		return;
+	at_curl.curl_easy_setopt(h, CURLOPT_HTTPHEADER, st->app_headers);
+	at_curl.curl_slist_free_all(st->ours);
+	st->ours = NULL;
+}
+
+static void finish(CURL *h, CURLcode rc, bool have_rc)
+{
+	struct curl_state *st = state_get(h, false);
+
+	if (!st || !st->span)
+		return;
+	restore_headers(st, h);
+	set_info(st, h);
+	if (have_rc && rc != CURLE_OK && at_span_recording(st->span)) {
+		const char *name = curlcode_name(rc);
+		at_span_set_cstr(st->span, "error.type", name);
+		at_span_set_status(st->span, AT_STATUS_ERROR, name,
+				   strlen(name));
+	}
+	at_span_end(st->span);
+	at_pool_put(&span_pool, st->span);
+	st->span = NULL;
+}
+
+void at_curl_end(CURL *h, CURLcode rc)
+{
+	finish(h, rc, true);
+}
+
+void at_curl_abandon(CURL *h)
+{
+	finish(h, CURLE_OK, false);
+}
+
+void at_curl_reset(CURL *h)
+{
+	struct curl_state *st = state_get(h, false);
+
+	if (!st)
+		return;
+	at_curl_abandon(h);
+	memset(st, 0, sizeof(*st));
+}
+
+void at_curl_dup(CURL *from, CURL *to)
+{
+	struct curl_state *a = state_get(from, false), *b;
+
+	if (!a || !to || !(b = state_get(to, true)))
+		return;
+	memcpy(b->url, a->url, sizeof(b->url));
+	memcpy(b->custom, a->custom, sizeof(b->custom));
+	b->nobody = a->nobody;
+	b->post = a->post;
+	b->upload = a->upload;
+	b->postfields = a->postfields;
+	b->app_headers = a->app_headers;
+}
+
+void at_curl_forget(CURL *h)
+{
+	struct curl_state *st;
+
+	at_curl_abandon(h);
+	st = at_ptrmap_del(&states, h);
+	if (st)
+		at_pool_put(&state_pool, st);
+}
