@@ -51,6 +51,30 @@ done
 hb=$(median <"$tmp/http_bare"); ht=$(median <"$tmp/http_traced")
 awk -v b="$hb" -v t="$ht" 'BEGIN {printf "%-34s %8.2f us bare, %8.2f us traced: %+.2f us per request (ratio %.3f)\n", "request (20000 on one connection)", b/1000, t/1000, (t-b)/1000, t/b}'
 
+echo "== libcurl: curl_easy_perform keep-alive loop (2000 transfers, one handle), bare vs traced"
+rm -f "$svc_dir/port"
+"$build/fixtures/http_service" "$svc_dir/port" --sequential >/dev/null 2>&1 &
+cpid=$!
+for _ in $(seq 1 200); do [ -s "$svc_dir/port" ] && break; sleep 0.05; done
+curl_url="http://127.0.0.1:$(cat "$svc_dir/port")/"
+curl_run() { # MODE -> microseconds per transfer (whole run / 2000)
+	local pre="" t0 t1
+	[ "$1" = traced ] && pre=$lib
+	t0=$(date +%s%N)
+	LD_PRELOAD=$pre OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$rxport \
+		"$build/fixtures/curl_easy_client" $(for _ in $(seq 1 2000); do echo "$curl_url"; done) >/dev/null
+	t1=$(date +%s%N)
+	echo $(( (t1 - t0) / 2000 ))
+}
+: >"$tmp/curl_bare"; : >"$tmp/curl_traced"
+for i in 1 2 3; do
+	curl_run bare >>"$tmp/curl_bare"
+	curl_run traced >>"$tmp/curl_traced"
+done
+kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null || true
+cb=$(median <"$tmp/curl_bare"); ct=$(median <"$tmp/curl_traced")
+awk -v b="$cb" -v t="$ct" 'BEGIN {printf "%-34s %8.2f us bare, %8.2f us traced: %+.2f us per transfer (ratio %.3f)\n", "curl_easy_perform", b/1000, t/1000, (t-b)/1000, t/b}'
+
 echo "== PostgreSQL: pgbench, one client, unix socket, bare vs traced (alternating, 3 runs of 4 s each, vacuumed before each)"
 pgdir=$(mktemp -u /tmp/at-pg-XXXXXX)
 if sh tests/fixtures/pg/pg-run.sh start "$pgdir" >/dev/null; then
@@ -101,6 +125,7 @@ awk -v b="$rb" -v p="$rp" 'BEGIN {printf "%-34s %8d KiB bare, %8d KiB preloaded:
 	echo "  ,\"hook_added_ns_per_call\": $hook_json"
 	echo "  ,\"rss_added_kib\": {\"value\": $((rp - rb)), \"unit\": \"KiB\"}"
 	echo "  ,\"http_keepalive_added_us\": {\"value\": $(awk -v b="$hb" -v t="$ht" 'BEGIN{print (t-b)/1000}'), \"unit\": \"us\"}"
+	echo "  ,\"curl_easy_perform_added_us\": {\"value\": $(awk -v b="$cb" -v t="$ct" 'BEGIN{print (t-b)/1000}'), \"unit\": \"us\"}"
 	echo "  ,\"pgbench_select_only_ratio\": {\"value\": ${pg_select_only_ratio:-null}, \"unit\": \"traced/bare\"}"
 	echo "  ,\"pgbench_tpcb_ratio\": {\"value\": ${pg_tpcb_ratio:-null}, \"unit\": \"traced/bare\"}"
 	echo "}"
