@@ -457,28 +457,38 @@ static void event_attr(struct at_span *s, struct at_event *ev,
 	arena_put(s, v, len, at_cfg.attr_value_len_limit, &a->v.s);
 }
 
-void at_span_add_event(struct at_span *s, const char *name,
-		       const char *k1, const char *v1, size_t v1_len,
-		       const char *k2, const char *v2, size_t v2_len)
+/* A new event at unix_ns, or NULL when over the limit (counted). */
+static struct at_event *new_event(struct at_span *s, const char *name,
+				  uint64_t unix_ns)
 {
 	struct at_span_hdr *h = &s->h;
 	uint32_t limit = at_cfg.event_count_limit;
 	struct at_event *ev;
 
-	if (!at_span_recording(s))
-		return;
 	if (limit > AT_SPAN_MAX_EVENTS)
 		limit = AT_SPAN_MAX_EVENTS;
 	if (h->n_events >= limit) {
 		h->dropped_events++;
-		return;
+		return NULL;
 	}
 	ev = &s->events[h->n_events++];
 	ev->name = name;
-	ev->time_unix_ns = at_unix_from_mono(at_mono_ns());
+	ev->time_unix_ns = unix_ns;
 	ev->first_attr = h->n_ev_attrs;
 	ev->n_attrs = 0;
 	ev->dropped_attrs = 0;
+	return ev;
+}
+
+void at_span_add_event(struct at_span *s, const char *name,
+		       const char *k1, const char *v1, size_t v1_len,
+		       const char *k2, const char *v2, size_t v2_len)
+{
+	struct at_event *ev;
+
+	if (!at_span_recording(s) ||
+	    !(ev = new_event(s, name, at_unix_from_mono(at_mono_ns()))))
+		return;
 	event_attr(s, ev, k1, v1, v1_len, at_cfg.event_attr_count_limit);
 	event_attr(s, ev, k2, v2, v2_len, at_cfg.event_attr_count_limit);
 }
@@ -520,22 +530,6 @@ void at_span_deactivate(struct at_span *s)
 void at_span_add_event_at(struct at_span *s, const char *name,
 			  uint64_t mono_ns)
 {
-	struct at_span_hdr *h = &s->h;
-	uint32_t limit = at_cfg.event_count_limit;
-	struct at_event *ev;
-
-	if (!at_span_recording(s))
-		return;
-	if (limit > AT_SPAN_MAX_EVENTS)
-		limit = AT_SPAN_MAX_EVENTS;
-	if (h->n_events >= limit) {
-		h->dropped_events++;
-		return;
-	}
-	ev = &s->events[h->n_events++];
-	ev->name = name;
-	ev->time_unix_ns = at_unix_from_mono(mono_ns);
-	ev->first_attr = h->n_ev_attrs;
-	ev->n_attrs = 0;
-	ev->dropped_attrs = 0;
+	if (at_span_recording(s))
+		new_event(s, name, at_unix_from_mono(mono_ns));
 }
