@@ -48,7 +48,8 @@ GEN_H := $(GEN_C:.c=.h)
 GEN_O := $(patsubst $(GEN)/%.c,$(OBJ)/gen/%.o,$(GEN_C))
 
 # Core modules that are not part of libautotrace.so (tools and tests only).
-TOOL_ONLY_SRC := src/at_receiver.c
+TOOL_ONLY_SRC := $(wildcard src/at_receiver.c src/at_traces.c \
+	src/at_render_text.c src/at_render_html.c)
 CORE_SRC := $(filter-out $(TOOL_ONLY_SRC),$(sort $(wildcard src/*.c)))
 HOOK_SRC := $(sort $(wildcard hooks/*/*.c))
 CORE_O := $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRC))
@@ -166,6 +167,7 @@ $(INTEG_BIN): $(INTEG_O) $(CORE_A)
 
 test-unit: $(UNIT_BIN) tools
 	scripts/setup-node-decoder.sh build
+	scripts/setup-browser-test.sh build
 	AT_BUILD_DIR=$(BUILD) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		$(UNIT_BIN) $(CRITERION_ARGS)
 
@@ -246,6 +248,7 @@ PREFIX ?= /usr/local
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libautotrace.so
+	install -m 0755 $(BUILD)/autotrace $(DESTDIR)$(PREFIX)/bin/autotrace
 
 clean:
 	rm -rf $(BUILD)

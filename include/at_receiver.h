@@ -88,6 +88,13 @@ struct at_rx_span {
  */
 size_t at_receiver_spans(struct at_receiver *r, struct at_rx_span *out,
 			 size_t cap);
+/* Call fn on every stored request, in arrival order (under the
+ * receiver's lock: fn must not call the receiver). */
+void at_receiver_foreach_request(struct at_receiver *r,
+				 void (*fn)(const at_otlp_request *req,
+					    void *ud),
+				 void *ud);
+
 /* Forget every stored request. */
 void at_receiver_clear(struct at_receiver *r);
 

@@ -1385,6 +1385,17 @@ size_t at_receiver_spans(struct at_receiver *r, struct at_rx_span *out,
 	return n;
 }
 
+void at_receiver_foreach_request(struct at_receiver *r,
+				 void (*fn)(const at_otlp_request *req,
+					    void *ud),
+				 void *ud)
+{
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->n_reqs; i++)
+		fn(r->reqs[i].req, ud);
+	pthread_mutex_unlock(&r->mu);
+}
+
 void at_receiver_clear(struct at_receiver *r)
 {
 	pthread_mutex_lock(&r->cb_mu);

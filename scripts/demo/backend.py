@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""Demo backend (no tracing code): an HTTP service over PostgreSQL.
+
+  backend.py PORT_FILE DSN
+
+GET /items   the catalogue: one query for the ids, then one query per item
+             (the N+1 pattern autotrace points out)
+GET /broken  a query on a table that does not exist -> 500
+"""
+import http.server
+import json
+import os
+import signal
+import sys
+
+import psycopg2
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        conn = psycopg2.connect(self.server.dsn)
+        try:
+            cur = conn.cursor()
+            if self.path == "/items":
+                cur.execute("SELECT id FROM items ORDER BY id")
+                items = []
+                for (item_id,) in cur.fetchall():
+                    cur.execute("SELECT name FROM items WHERE id = %s", (item_id,))
+                    items.append({"id": item_id, "name": cur.fetchone()[0]})
+                self.reply(200, items)
+            elif self.path == "/broken":
+                try:
+                    cur.execute("SELECT total FROM orders WHERE id = 1")
+                    self.reply(200, {})
+                except psycopg2.Error as e:
+                    self.reply(500, {"error": e.pgcode})
+            else:
+                self.reply(404, {})
+        finally:
+            conn.close()
+
+
+def main():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.dsn = sys.argv[2]
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        f.write(str(server.server_port))
+    os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
