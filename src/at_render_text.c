@@ -342,14 +342,22 @@ static void span_line(const struct view *v, const struct at_tv_trace *tr,
 	}
 }
 
+/* The spans under root in tree order (no recursion: traces can be deep). */
 static void tree(const struct view *v, const struct at_tv_trace *tr,
-		 const struct at_tv_span *s, const struct at_tv_span *slowest)
+		 const struct at_tv_span *root,
+		 const struct at_tv_span *slowest,
+		 const struct at_tv_span **stack)
 {
-	size_t i;
+	size_t sp = 0, i;
 
-	span_line(v, tr, s, slowest);
-	for (i = 0; i < s->n_children; i++)
-		tree(v, tr, s->children[i], slowest);
+	stack[sp++] = root;
+	while (sp) {
+		const struct at_tv_span *s = stack[--sp];
+
+		span_line(v, tr, s, slowest);
+		for (i = s->n_children; i > 0; i--)
+			stack[sp++] = s->children[i - 1];
+	}
 }
 
 static size_t trace_errors(const struct at_tv_trace *tr)
@@ -370,6 +378,7 @@ static void full_trace(const struct view *v, const struct at_tv_trace *tr)
 {
 	static const char *const tag[] = { "N+1", "sequential", "dominant" };
 	const struct at_tv_span *slowest = slowest_critical(tr);
+	const struct at_tv_span **stack;
 	char id[33], dur[32], line[1024];
 	size_t i, nerr = trace_errors(tr);
 
@@ -381,9 +390,13 @@ static void full_trace(const struct view *v, const struct at_tv_trace *tr)
 		fprintf(v->f, "  %s%zu error%s%s", v->color ? C_RED : "",
 			nerr, nerr == 1 ? "" : "s", v->color ? C_RESET : "");
 	fprintf(v->f, "%s\n", v->color ? C_RESET : "");
-	/* spans whose tree is not reachable (cycles) are roots already */
+	/* every span is under exactly one root (at_traces_build) */
+	stack = calloc(tr->n_spans, sizeof(*stack));
+	if (!stack)
+		return;
 	for (i = 0; i < tr->n_roots; i++)
-		tree(v, tr, tr->roots[i], slowest);
+		tree(v, tr, tr->roots[i], slowest, stack);
+	free(stack);
 	for (i = 0; i < tr->n_findings; i++) {
 		const struct at_tv_finding *fd = &tr->findings[i];
 

@@ -459,7 +459,8 @@ static int ids_nonzero(const uint8_t *p, size_t n)
 static void copy_id(uint8_t *dst, size_t cap, const ProtobufCBinaryData *b)
 {
 	memset(dst, 0, cap);
-	memcpy(dst, b->data, b->len < cap ? b->len : cap);
+	if (b->data && b->len)
+		memcpy(dst, b->data, b->len < cap ? b->len : cap);
 }
 
 void at_traces_add_request(struct at_traces *t, const at_otlp_request *req)
@@ -640,14 +641,26 @@ static int jp_string(struct jp *j, char **out, size_t *outlen)
 			break;
 		c = (unsigned char)*j->p++;
 		switch (c) {
-		case '"': case '\\': case '/':
+		case '"':
+		case '\\':
+		case '/':
 			sb_add(&b, (const char *)&c, 1);
 			break;
-		case 'b': sb_add(&b, "\b", 1); break;
-		case 'f': sb_add(&b, "\f", 1); break;
-		case 'n': sb_add(&b, "\n", 1); break;
-		case 'r': sb_add(&b, "\r", 1); break;
-		case 't': sb_add(&b, "\t", 1); break;
+		case 'b':
+			sb_add(&b, "\b", 1);
+			break;
+		case 'f':
+			sb_add(&b, "\f", 1);
+			break;
+		case 'n':
+			sb_add(&b, "\n", 1);
+			break;
+		case 'r':
+			sb_add(&b, "\r", 1);
+			break;
+		case 't':
+			sb_add(&b, "\t", 1);
+			break;
 		case 'u':
 			if (jp_hex4(j, &cp) < 0)
 				goto bad;
