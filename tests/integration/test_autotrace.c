@@ -30,6 +30,14 @@ static struct h_result at_run(const char *const args[])
 	return r;
 }
 
+static size_t count_lines_with(const char *text, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
 Test(autotrace, exit_status_and_signals_propagate)
 {
 	const char *a1[] = { "-q", "--", "sh", "-c", "exit 3", NULL };
@@ -160,4 +168,46 @@ Test(autotrace, serve_reports_a_busy_port)
 	cr_expect(strstr(r.err, "is busy"), "%s", r.err);
 	h_result_free(&r);
 	close(fd);
+}
+
+/* The view on spans recorded from real programs: the demo system
+ * (frontend -> backend -> PostgreSQL) under autotrace shows the tree, the
+ * N+1 finding and the failing query. */
+Test(autotrace, real_system_tree_n_plus_one_and_errors, .timeout = 120)
+{
+	const char *pg = getenv("AT_PG_DIR"), *port = getenv("AT_PG_PORT");
+	char cmd[512], dsn[256], dir[] = "/tmp/at-demo-XXXXXX", out[300];
+	int st;
+
+	cr_assert(pg && port, "no PostgreSQL test cluster");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(cmd, sizeof(cmd),
+		 "psql -X -q -h %s -p %s -U postgres -d autotrace "
+		 "-c 'DROP DATABASE IF EXISTS t_demo' -c 'CREATE DATABASE t_demo' && "
+		 "psql -X -q -h %s -p %s -U postgres -d t_demo -c "
+		 "\"CREATE TABLE items (id int PRIMARY KEY, name text); "
+		 "INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 8) i\" 2>&1",
+		 pg, port, pg, port);
+	char *o = h_shell(cmd, &st);
+	cr_assert_eq(st, 0, "%s", o);
+	free(o);
+	snprintf(dsn, sizeof(dsn), "host=%s port=%s user=postgres dbname=t_demo",
+		 pg, port);
+	snprintf(out, sizeof(out), "%s/view.txt", dir);
+	const char *a[] = { "-o", out, "--", "sh", "scripts/demo/system.sh", dir,
+			    dsn, NULL };
+	struct h_result r = at_run(a);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	cr_expect_str_eq(r.out, "/catalog -> 200\n/catalog -> 200\n/checkout -> 502\n");
+	h_result_free(&r);
+	char *view = h_read_file(out, NULL);
+	cr_assert_not_null(view);
+	cr_expect(strstr(view, "frontend: GET server  GET /catalog -> 200"), "%s", view);
+	cr_expect(strstr(view, "backend: GET server  GET /items -> 200"), "%s", view);
+	cr_expect_eq(count_lines_with(view, "N+1: SELECT name FROM items WHERE id = ? ran 8 times"),
+		     2, "one N+1 finding per /catalog request:\n%s", view);
+	cr_expect(strstr(view, "error: relation \"orders\" does not exist"), "%s", view);
+	cr_expect(strstr(view, "GET /checkout -> 502"), "%s", view);
+	cr_expect(strstr(view, "\n!"), "error marks:\n%s", view);
+	free(view);
 }
