@@ -82,6 +82,8 @@ struct at_config {
 	uint32_t dns_threshold_ms;        /* AUTOTRACE_DNS_SPAN_THRESHOLD (100) */
 	int db_raw_query;                 /* AUTOTRACE_DB_RAW_QUERY (0) */
 	uint32_t db_query_max;            /* AUTOTRACE_DB_QUERY_MAX_LENGTH (1024) */
+	int propagate_preload;            /* AUTOTRACE_PROPAGATE_PRELOAD (1) */
+	int process_spans;                /* AUTOTRACE_PROCESS_SPANS (1) */
 };
 
 /* Environment lookup: returns the value or NULL.  Lets tests feed values. */

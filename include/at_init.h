@@ -21,6 +21,8 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "at_compat.h"
 #include "at_config.h"
@@ -35,6 +37,20 @@ enum at_lib_state {
 extern _Atomic int at_state;
 extern AT_TLS int at_guard_depth;
 extern struct at_config at_cfg; /* immutable once READY */
+
+/* The process's pid, as seen at initialisation and after each fork. */
+extern pid_t at_pid;
+
+/*
+ * Is this a vfork child (or a raw clone sharing our memory)?  Its pid
+ * differs from at_pid, and fork handlers did not run for it.  Hooks that
+ * would change the library's state (which is the parent's memory) must
+ * not, there.  One getpid() system call: for slow paths only.
+ */
+static inline bool at_in_vfork_child(void)
+{
+	return getpid() != at_pid;
+}
 
 /* Run the initialiser if nobody did yet; returns the state now. */
 int at_init_slow(void);

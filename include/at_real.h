@@ -20,6 +20,8 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <poll.h>
+#include <spawn.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 
 #include "at_compat.h"
@@ -49,6 +51,19 @@
 				    struct sockaddr *, socklen_t *))       \
 	X(int, shutdown, (int, int))                                       \
 	X(int, fclose, (FILE *))                                           \
+	X(int, execve, (const char *, char *const[], char *const[]))       \
+	X(int, execvpe, (const char *, char *const[], char *const[]))      \
+	X(int, fexecve, (int, char *const[], char *const[]))               \
+	X(int, posix_spawn, (pid_t *, const char *,                        \
+			     const posix_spawn_file_actions_t *,           \
+			     const posix_spawnattr_t *, char *const[],     \
+			     char *const[]))                               \
+	X(int, posix_spawnp, (pid_t *, const char *,                       \
+			      const posix_spawn_file_actions_t *,          \
+			      const posix_spawnattr_t *, char *const[],    \
+			      char *const[]))                              \
+	X(pid_t, waitpid, (pid_t, int *, int))                             \
+	X(pid_t, wait4, (pid_t, int *, int, struct rusage *))              \
 	X(int, close_range, (unsigned int, unsigned int, int))             \
 	X(int, dup2, (int, int))                                           \
 	X(int, dup3, (int, int, int))                                      \

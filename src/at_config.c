@@ -125,6 +125,11 @@
  *     as written, literals included; false: literals become '?'.
  * AUTOTRACE_DB_QUERY_MAX_LENGTH         1024
  *     db.query.text is cut to this many bytes (at a UTF-8 boundary).
+ * AUTOTRACE_PROPAGATE_PRELOAD           true
+ *     true/1: child processes keep LD_PRELOAD with this library (added
+ *     back if the program's environment for the child dropped it).
+ * AUTOTRACE_PROCESS_SPANS               true
+ *     true/1: a span per child started with posix_spawn, until reaped.
  * AUTOTRACE_EXIT_TIMEOUT                3000
  *     How long process exit waits for the last export, milliseconds
  *     (0: do not wait).
@@ -1338,6 +1343,8 @@ void at_config_defaults(struct at_config *cfg)
 	cfg->dns_threshold_ms = 100;
 	cfg->db_raw_query = 0;
 	cfg->db_query_max = 1024;
+	cfg->propagate_preload = 1;
+	cfg->process_spans = 1;
 }
 
 static void load_bsp(struct loader *l)
@@ -1443,4 +1450,7 @@ void at_config_load(struct at_config *cfg, at_getenv_fn lookup, void *lookup_ud,
 	load_bool(&l, "AUTOTRACE_DB_RAW_QUERY", &cfg->db_raw_query, 1);
 	load_u32(&l, "AUTOTRACE_DB_QUERY_MAX_LENGTH", &cfg->db_query_max,
 		 &rule_length);
+	load_bool(&l, "AUTOTRACE_PROPAGATE_PRELOAD", &cfg->propagate_preload,
+		  1);
+	load_bool(&l, "AUTOTRACE_PROCESS_SPANS", &cfg->process_spans, 1);
 }

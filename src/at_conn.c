@@ -1235,24 +1235,18 @@ void at_conn_after_fork_child(void)
 			continue;
 		for (unsigned i = 0; i < AT_FDTAB_CHUNK; i++) {
 			struct at_conn *c = atomic_load(&chunk[i].conn);
-			struct flight *f;
 			if (!c)
 				continue;
-			/* The parent ends and exports these spans. */
-			while ((f = fl_oldest(c))) {
-				if (f->span) {
-					at_span_discard(f->span);
-					span_free(f->span);
-					f->span = NULL;
-				}
+			/* The parent ends and exports these spans: the child
+			 * only forgets them.  Their span objects stay as they
+			 * are, so a request span active at fork time is still
+			 * the child's context (a child that execs passes it on
+			 * in TRACEPARENT), but the child never exports it. */
+			while (fl_oldest(c)) {
+				fl_oldest(c)->span = NULL;
 				atomic_fetch_add(&c->fl_head, 1);
 			}
-			struct at_span *cs = atomic_exchange(&c->connect_span,
-							     NULL);
-			if (cs) {
-				at_span_discard(cs);
-				span_free(cs);
-			}
+			atomic_store(&c->connect_span, NULL);
 			atomic_store(&c->connect_state, CS_NONE);
 		}
 	}

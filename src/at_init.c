@@ -19,6 +19,7 @@
 #include "at_init.h"
 #include "at_log.h"
 #include "at_conn.h"
+#include "at_proc.h"
 #include "at_real.h"
 #include "at_span.h"
 #include "at_thread.h"
@@ -27,6 +28,7 @@
 _Atomic int at_state;
 AT_TLS int at_guard_depth;
 struct at_config at_cfg;
+pid_t at_pid;
 
 static const char *env_lookup(const char *name, void *ud)
 {
@@ -42,6 +44,7 @@ static void warn_line(const char *line, void *ud)
 
 static void after_fork_child(void)
 {
+	at_pid = getpid();
 	if (atomic_load(&at_state) != AT_STATE_READY)
 		return;
 	at_thread_after_fork_child();
@@ -75,6 +78,7 @@ int at_init_slow(void)
 					    AT_STATE_INITIALIZING))
 		return expected;
 	at_guard_enter();
+	at_pid = getpid();
 	at_real_resolve();
 	at_config_load(&at_cfg, env_lookup, NULL, warn_line, NULL);
 	at_clock_sync();
@@ -82,6 +86,7 @@ int at_init_slow(void)
 		st = AT_STATE_DISABLED;
 	} else {
 		read_env_parent();
+		at_proc_init();
 		pthread_atfork(NULL, NULL, after_fork_child);
 		st = AT_STATE_READY;
 	}

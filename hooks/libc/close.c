@@ -32,7 +32,9 @@ AT_COLD static void forget(int fd)
 {
 	int err = errno;
 
-	if (!at_fd_traced(fd) || !at_hook_enter())
+	/* A vfork child closing the parent's sockets (close_fds before
+	 * exec): their state is the parent's, shared memory - leave it. */
+	if (!at_fd_traced(fd) || at_in_vfork_child() || !at_hook_enter())
 		return;
 	at_conn_forget(fd);
 	at_hook_leave();
@@ -96,6 +98,8 @@ AT_EXPORT int fclose(FILE *f)
 
 AT_COLD static void forget_range(unsigned first, unsigned last)
 {
+	if (at_in_vfork_child())
+		return;
 	for (unsigned ch = first / AT_FDTAB_CHUNK;
 	     ch < AT_FDTAB_CHUNKS && ch <= last / AT_FDTAB_CHUNK; ch++) {
 		if (!atomic_load(&at_fdtab[ch]))
