@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -308,4 +309,73 @@ Test(proc, exec_forms_pass_argv_and_environment, .timeout = 120)
 		h_result_free(&bare);
 		h_result_free(&traced);
 	}
+}
+
+/* Runs the daemon fixture; returns its result line (malloc'd) or NULL.
+ * With a receiver, waits for the first connect span before letting the
+ * grandchild close every descriptor. */
+static char *run_daemon(struct h_env *e, bool preload, const char *dir)
+{
+	char go[512], result[512];
+	const char *env[] = { e->ep, "OTEL_BSP_SCHEDULE_DELAY=20", NULL };
+	struct at_rx_span *spans;
+
+	snprintf(go, sizeof(go), "%s/go", dir);
+	snprintf(result, sizeof(result), "%s/result", dir);
+	unlink(go);
+	unlink(result);
+	if (!preload)
+		fclose(fopen(go, "w"));
+	const char *argv[] = { h_build_path("fixtures/daemon"), e->port, go,
+			       result, NULL };
+	pid_t pid = h_start(argv, env, preload, NULL);
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(h_wait_exit(pid, RUN_MS), 0);
+	if (preload) {
+		cr_assert_eq(h_spans(e->rx, 1, WAIT_MS, &spans), 1,
+			     "the first connect exported before the closing");
+		free(spans);
+		fclose(fopen(go, "w"));
+	}
+	if (h_wait_file(result, RUN_MS) != 0)
+		return NULL;
+	return h_read_file(result, NULL);
+}
+
+/*
+ * A daemon that forks twice, closes descriptors 3..65535 one by one and
+ * then close_range()s them: it sees exactly the results it sees without
+ * the library (the library's socket to the collector does not exist for
+ * it), and its later spans still arrive.
+ */
+Test(proc, daemon_closing_every_fd_keeps_exporting, .timeout = 120)
+{
+	struct h_env e;
+	char dir[] = "/tmp/at-daemon-XXXXXX";
+	struct at_rx_span *spans;
+
+	cr_assert_eq(h_env_start(&e), 0);
+	cr_assert(mkdtemp(dir));
+	char *bare = run_daemon(&e, false, dir);
+	cr_assert(bare, "the daemon ran without the library");
+	cr_assert_eq(at_receiver_request_count(e.rx), 0);
+	char *traced = run_daemon(&e, true, dir);
+	cr_assert(traced, "the daemon ran with the library");
+	cr_expect_str_eq(traced, bare, "same close results");
+	cr_expect(strstr(bare, "close_range 0"), "%s", bare);
+
+	size_t n = h_spans(e.rx, 2, WAIT_MS, &spans);
+	cr_expect_eq(n, 2, "both connects exported, got %zu", n);
+	for (size_t i = 0; i < n; i++) {
+		cr_expect_str_eq(spans[i].span->name, "connect");
+		cr_expect(!spans[i].span->status ||
+			  spans[i].span->status->code == 0);
+	}
+	free(spans);
+	free(bare);
+	free(traced);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	free(h_shell(cmd, NULL));
+	h_env_stop(&e);
 }
