@@ -80,7 +80,7 @@ INTEG_BIN := $(BUILD)/tests/integration
 
 LDLIBS_CORE := -lz -lpthread -ldl -lm
 
-.PHONY: all lib tools fixtures test test-unit test-integration test-tsan test-integration-asan check check-all fuzz \
+.PHONY: all lib tools fixtures test test-unit test-integration test-tsan test-integration-asan check check-all fuzz fuzz-smoke \
 	check-exports check-style bench demo clean deps install
 .DELETE_ON_ERROR:
 # Generated sources are kept (they would otherwise be intermediate files).
@@ -198,6 +198,7 @@ check-all: all check-exports check-style test
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=asan test-unit
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=asan test-integration-asan
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan SAN=tsan test-tsan
+	$(MAKE) --no-print-directory fuzz-smoke
 
 # Criterion cannot start under ThreadSanitizer: the concurrency tests are
 # built again against a stand-in header and run by tests/tsan/runner.c.
@@ -226,7 +227,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 # tests/fuzz/fuzz_X.c exercises the parser module src/at_X.c.
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c src/at_%.c include/at_%.h
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h src/at_%.c include/at_%.h
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 		-Iinclude -o $@ src/at_$*.c tests/fuzz/fuzz_$*.c
@@ -239,6 +240,19 @@ fuzz: $(FUZZERS)
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			$(BUILD)/fuzz/corpus-$$name tests/fuzz/corpus/$$name \
 			2>&1 | grep -E 'stat::number_of_executed_units|ERROR|BINGO|crash' ; \
+	done
+
+# CI's bounded run: every target FUZZ_SMOKE_SECONDS on a scratch copy of
+# its seeds; any crash or broken property fails the build.
+FUZZ_SMOKE_SECONDS ?= 5
+fuzz-smoke: $(FUZZERS)
+	@for f in $(FUZZERS); do \
+		name=$$(basename $$f | sed 's/^fuzz_//'); \
+		dir=$(BUILD)/fuzz/smoke-$$name; rm -rf $$dir; mkdir -p $$dir; \
+		$$f -max_total_time=$(FUZZ_SMOKE_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$$dir/ $$dir tests/fuzz/corpus/$$name \
+			> $$dir.log 2>&1 || { tail -40 $$dir.log; exit 1; }; \
+		echo "fuzz-smoke: $$name $$(grep -o 'number_of_executed_units: [0-9]*' $$dir.log | grep -o '[0-9]*$$') runs, no crash"; \
 	done
 
 deps:

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc make libc6-dev protobuf-c-compiler libprotobuf-c-dev zlib1g-dev libpq-dev libcurl4-openssl-dev)
-test_pkgs=(libcriterion-dev curl python3 nodejs npm nginx-light postgresql postgresql-client python3-psycopg2)
+test_pkgs=(libcriterion-dev clang libclang-rt-14-dev curl python3 nodejs npm nginx-light postgresql postgresql-client python3-psycopg2)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--build" ] || pkgs+=("${test_pkgs[@]}")

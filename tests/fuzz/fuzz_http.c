@@ -32,14 +32,7 @@
 #include <sys/types.h>
 
 #include "at_http.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                          \
-	do {                              \
-		if (!(c))                 \
-			__builtin_trap(); \
-	} while (0)
+#include "fuzz.h"
 
 /* p..p+len inside [base, base+n)? */
 static int inside(const char *base, size_t n, const char *p, size_t len)
