@@ -226,11 +226,13 @@ FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
-# tests/fuzz/fuzz_X.c exercises the parser module src/at_X.c.
+# tests/fuzz/fuzz_X.c exercises the parser module src/at_X.c (plus
+# FUZZ_EXTRA_X, the modules it calls).
+FUZZ_EXTRA_config := src/at_sampler.c
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h src/at_%.c include/at_%.h
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-		-Iinclude -o $@ src/at_$*.c tests/fuzz/fuzz_$*.c
+		-Iinclude -o $@ src/at_$*.c $(FUZZ_EXTRA_$*) tests/fuzz/fuzz_$*.c
 
 fuzz: $(FUZZERS)
 	@for f in $(FUZZERS); do \
