@@ -52,11 +52,6 @@ static const char client_server_py[] =
 	"print(c.getresponse().read().decode(), end='')\n"
 	"c.close(); s.shutdown()\n";
 
-struct found {
-	const char *secret;
-	size_t files, hits;
-};
-
 static size_t count_in_saved(const char *dir, const char *needle,
 			     size_t *files)
 {
