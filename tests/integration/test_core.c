@@ -384,6 +384,54 @@ Test(core, collector_503_then_200_spans_arrive_once, .timeout = 60)
 	h_env_stop(&e);
 }
 
+/*
+ * The collector misbehaves once, then recovers (or not): the host's
+ * output and exit code never change, retryable failures are retried and
+ * every span arrives once, a 400 is not retried.
+ */
+Test(core, collector_faults_leave_the_host_alone, .timeout = 120)
+{
+	static const struct {
+		int status;          /* first answer (-2: reset) */
+		const char *retry_after;
+		size_t requests;     /* requests the receiver sees */
+		size_t spans;        /* spans stored */
+	} cases[] = {
+		{ 429, "0", 2, 3 },   /* Too Many Requests, retry at once */
+		{ 503, "1", 2, 3 },   /* Retry-After in seconds */
+		{ -2, NULL, 2, 3 },   /* connection reset: retried */
+		{ 502, NULL, 2, 3 },  /* retryable, backoff */
+		{ 400, NULL, 1, 0 },  /* bad request: dropped, not retried */
+		{ 500, NULL, 1, 0 },  /* not retryable per OTLP/HTTP */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct h_env e;
+		struct h_result res;
+
+		cr_assert_eq(h_env_start(&e), 0);
+		const char *env[] = { e.ep, NULL };
+		at_receiver_script(e.rx, 1, cases[i].status,
+				   cases[i].retry_after, 0, NULL);
+		const char *argv[] = { h_build_path("fixtures/tcp_client"),
+				       "127.0.0.1", e.port, "3", NULL };
+		cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+		cr_expect_eq(res.status, 0, "case %d", cases[i].status);
+		cr_expect_str_eq(res.out, "connected 3\n", "case %d",
+				 cases[i].status);
+		cr_expect_str_eq(res.err, "", "case %d: %s", cases[i].status,
+				 res.err);
+		cr_expect_eq(at_receiver_request_count(e.rx),
+			     cases[i].requests, "case %d: %zu requests",
+			     cases[i].status,
+			     at_receiver_request_count(e.rx));
+		cr_expect_eq(at_receiver_span_count(e.rx), cases[i].spans,
+			     "case %d", cases[i].status);
+		h_result_free(&res);
+		h_env_stop(&e);
+	}
+}
+
 Test(core, hook_before_our_constructor, .timeout = 60)
 {
 	struct h_env e;
