@@ -107,3 +107,35 @@ Test(programs, sigterm_handler_that_exits_flushes, .timeout = 60)
 	h_result_free(&res);
 	h_env_stop(&e);
 }
+
+/* 65,000 descriptors open (or as many as the hard limit allows, when
+ * the test cannot raise it): a request on a socket numbered above them
+ * behaves the same and is traced. */
+Test(programs, program_with_65000_open_fds, .timeout = 120)
+{
+	struct h_env e;
+	struct h_result res;
+
+	cr_assert_eq(h_env_start(&e), 0);
+	run_py(&e,
+	       "import resource\n"
+	       "want = 65000 + 64\n"
+	       "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+	       "try:\n"
+	       "    resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))\n"
+	       "except (ValueError, OSError):\n"
+	       "    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))\n"
+	       "    want = hard\n"
+	       "base = os.open('/dev/null', os.O_RDONLY)\n"
+	       "fds = [os.dup(base) for _ in range(want - 64)]\n"
+	       "sys.stderr.write('%d\\n' % max(fds))",
+	       "", NULL, true, &res);
+	cr_expect_eq(res.status, 0, "%s", res.err);
+	cr_expect_str_eq(res.out, "hello\n");
+	long top = strtol(res.err, NULL, 10);
+	cr_expect_gt(top, 10000, "descriptors open: %s", res.err);
+	cr_log_info("descriptors open below the request's socket: %ld", top);
+	cr_expect_eq(get_spans(&e, 2), 1, "the request above them traced");
+	h_result_free(&res);
+	h_env_stop(&e);
+}
