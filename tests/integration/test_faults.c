@@ -139,3 +139,74 @@ Test(programs, program_with_65000_open_fds, .timeout = 120)
 	h_result_free(&res);
 	h_env_stop(&e);
 }
+
+/*
+ * libpq and libcurl dlopen()ed after start and called through their
+ * handles (ctypes): those calls reach the libraries directly (README,
+ * Limitations), and the program's results are exactly as without the
+ * library; the sockets underneath are still seen.
+ */
+static const char dlopen_py[] =
+	"from ctypes import CDLL, c_void_p, c_char_p, c_int, c_long, byref\n"
+	"pq = CDLL('libpq.so.5')\n"
+	"pq.PQconnectdb.restype = c_void_p\n"
+	"pq.PQconnectdb.argtypes = [c_char_p]\n"
+	"pq.PQstatus.argtypes = [c_void_p]\n"
+	"pq.PQexec.restype = c_void_p\n"
+	"pq.PQexec.argtypes = [c_void_p, c_char_p]\n"
+	"pq.PQgetvalue.restype = c_char_p\n"
+	"pq.PQgetvalue.argtypes = [c_void_p, c_int, c_int]\n"
+	"pq.PQclear.argtypes = [c_void_p]\n"
+	"pq.PQfinish.argtypes = [c_void_p]\n"
+	"c = pq.PQconnectdb(sys.argv[1].encode())\n"
+	"print('pq status', pq.PQstatus(c))\n"
+	"r = pq.PQexec(c, b'select 40 + 2')\n"
+	"print('pq value', pq.PQgetvalue(r, 0, 0).decode())\n"
+	"pq.PQclear(r); pq.PQfinish(c)\n"
+	"cu = CDLL('libcurl.so.4')\n"
+	"cu.curl_easy_init.restype = c_void_p\n"
+	"cu.curl_easy_perform.argtypes = [c_void_p]\n"
+	"cu.curl_easy_cleanup.argtypes = [c_void_p]\n"
+	"h = cu.curl_easy_init()\n"
+	"cu.curl_easy_setopt.argtypes = [c_void_p, c_int, c_char_p]\n"
+	"cu.curl_easy_setopt(h, 10002, sys.argv[2].encode())\n"
+	"cu.curl_easy_setopt.argtypes = [c_void_p, c_int, c_long]\n"
+	"cu.curl_easy_setopt(h, 44, 1)\n"
+	"print('curl rc', cu.curl_easy_perform(h))\n"
+	"code = c_long(0)\n"
+	"cu.curl_easy_getinfo.argtypes = [c_void_p, c_int, c_void_p]\n"
+	"cu.curl_easy_getinfo(h, 0x200002, byref(code))\n"
+	"print('curl status', code.value)\n"
+	"cu.curl_easy_cleanup(h)\n";
+
+Test(programs, libpq_and_libcurl_dlopened_after_start, .timeout = 60)
+{
+	struct h_env e;
+	struct h_result bare, traced;
+	const char *pg_dir = getenv("AT_PG_DIR"), *pg_port = getenv("AT_PG_PORT");
+	char conn[512], url[128], code[4096];
+
+	cr_assert(pg_dir && pg_port, "run by scripts/run-integration.sh");
+	cr_assert_eq(h_env_start(&e), 0);
+	snprintf(conn, sizeof(conn), "host=%s port=%s user=postgres dbname=postgres",
+		 pg_dir, pg_port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s/", e.port);
+	snprintf(code, sizeof(code), "import sys\n%s", dlopen_py);
+	const char *argv[] = { "python3", "-c", code, conn, url, NULL };
+	const char *env[] = { e.ep, NULL };
+
+	cr_assert_eq(h_run(argv, env, false, RUN_MS, &bare), 0);
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &traced), 0);
+	cr_expect_str_eq(bare.out, "pq status 0\npq value 42\ncurl rc 0\n"
+				   "curl status 200\n", "%s", bare.err);
+	cr_expect_eq(traced.status, bare.status);
+	cr_expect_str_eq(traced.out, bare.out);
+	cr_expect_str_eq(traced.err, bare.err);
+	struct at_rx_span *spans;
+	size_t n = h_spans(e.rx, 1, WAIT_MS, &spans);
+	cr_expect_geq(n, 1, "the sockets underneath made spans");
+	free(spans);
+	h_result_free(&bare);
+	h_result_free(&traced);
+	h_env_stop(&e);
+}
