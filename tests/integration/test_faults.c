@@ -210,3 +210,31 @@ Test(programs, libpq_and_libcurl_dlopened_after_start, .timeout = 60)
 	h_result_free(&traced);
 	h_env_stop(&e);
 }
+
+/* A thread cancelled inside a hooked recv(): the program goes on as
+ * without the library, and its spans (both connects) are exported. */
+Test(core, thread_cancelled_inside_a_hooked_call, .timeout = 60)
+{
+	struct h_env e;
+	struct h_result bare, traced;
+	struct at_rx_span *spans;
+
+	cr_assert_eq(h_env_start(&e), 0);
+	const char *env[] = { e.ep, NULL };
+	const char *argv[] = { h_build_path("fixtures/cancel_in_hook"), NULL };
+	cr_assert_eq(h_run(argv, env, false, RUN_MS, &bare), 0);
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &traced), 0);
+	cr_expect_eq(bare.status, 0);
+	cr_expect_str_eq(bare.out, "cancelled, reconnected\n");
+	cr_expect_eq(traced.status, bare.status);
+	cr_expect_str_eq(traced.out, bare.out);
+	cr_expect_str_eq(traced.err, bare.err);
+	size_t n = h_spans(e.rx, 2, WAIT_MS, &spans);
+	cr_expect_eq(n, 2, "both connect spans");
+	for (size_t i = 0; i < n; i++)
+		cr_expect_str_eq(spans[i].span->name, "connect");
+	free(spans);
+	h_result_free(&bare);
+	h_result_free(&traced);
+	h_env_stop(&e);
+}
