@@ -238,3 +238,45 @@ Test(core, thread_cancelled_inside_a_hooked_call, .timeout = 60)
 	h_result_free(&traced);
 	h_env_stop(&e);
 }
+
+/*
+ * 64 threads, each making 10,000 requests through the real hooks and
+ * exiting with spans still buffered: every response arrives, and the
+ * library's own account (AUTOTRACE_DEBUG) adds up - every span started
+ * was exported or counted as dropped (queues are bounded), none lost
+ * silently.  The collector is a sink (it acknowledges without storing).
+ */
+Test(stress, threads_64_by_10000_requests, .timeout = 600)
+{
+	struct h_http *http = h_http_start();
+	struct at_receiver_opts o = { .bind_addr = "127.0.0.1", .sink = 1 };
+	struct at_receiver *rx = at_receiver_start(&o);
+	char port[8];
+	struct h_result res;
+	unsigned long started = 0, sampled = 0, exported = 0, dropped = 0;
+
+	cr_assert(http && rx);
+	char *ep = h_endpoint_env(rx);
+	snprintf(port, sizeof(port), "%u", h_http_port(http));
+	const char *env[] = { ep, "AUTOTRACE_DEBUG=1", NULL };
+	const char *argv[] = { h_build_path("fixtures/http_threads"),
+			       "127.0.0.1", port, "64", "10000", NULL };
+	cr_assert_eq(h_run(argv, env, true, 500000, &res), 0);
+	cr_expect_eq(res.status, 0, "%s", res.err);
+	cr_expect_str_eq(res.out, "requests 640000\n");
+	const char *line = strstr(res.err, "spans started=");
+	cr_assert(line, "the debug report: %s", res.err);
+	cr_assert_eq(sscanf(line, "spans started=%lu sampled=%lu exported=%lu "
+				  "dropped=%lu", &started, &sampled, &exported,
+			    &dropped), 4, "%s", line);
+	cr_expect_eq(started, 640000 + 64, "a span per request and connect");
+	cr_expect_eq(sampled, started);
+	cr_expect_eq(exported + dropped, sampled, "%s", line);
+	cr_expect_gt(exported, 0);
+	cr_expect_geq(at_receiver_request_count(rx), 1);
+	cr_log_info("%s", line);
+	h_result_free(&res);
+	free(ep);
+	at_receiver_stop(rx);
+	h_http_stop(http);
+}
