@@ -77,5 +77,8 @@ void at_conn_received(int fd, const struct iovec *iov, int iovcnt, ssize_t r,
 /* Fork child: forget the parent's connection state (spans are the
  * parent's; the descriptors stay usable untraced until closed). */
 void at_conn_after_fork_child(void);
+/* Process exit: export the connect spans that connections still open
+ * keep (a program that exits without closing its sockets). */
+void at_conn_at_exit(void);
 
 #endif

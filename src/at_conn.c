@@ -1227,6 +1227,28 @@ void at_conn_received(int fd, const struct iovec *iov, int iovcnt, ssize_t r,
 	}
 }
 
+void at_conn_at_exit(void)
+{
+	for (unsigned ch = 0; ch < AT_FDTAB_CHUNKS; ch++) {
+		struct at_fd *chunk = atomic_load(&at_fdtab[ch]);
+		if (!chunk)
+			continue;
+		for (unsigned i = 0; i < AT_FDTAB_CHUNK; i++) {
+			struct at_conn *c = atomic_load(&chunk[i].conn);
+			if (!c)
+				continue;
+			/* The kernel closes the socket now: a connect still
+			 * pending ends as at close(), a kept one (waiting
+			 * for a first request to adopt it) goes out as is.
+			 * The atomic hand-offs make this safe against a
+			 * thread still using the connection. */
+			if (atomic_load(&c->connect_state) == CS_PENDING)
+				stop_connect(c, 0);
+			submit_connect(c);
+		}
+	}
+}
+
 void at_conn_after_fork_child(void)
 {
 	for (unsigned ch = 0; ch < AT_FDTAB_CHUNKS; ch++) {

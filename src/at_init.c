@@ -105,6 +105,7 @@ __attribute__((destructor)) static void at_destructor(void)
 	if (atomic_load(&at_state) != AT_STATE_READY)
 		return;
 	at_guard_enter();
+	at_conn_at_exit();
 	at_exporter_at_exit();
 	at_guard_leave();
 }

@@ -211,9 +211,9 @@ Test(programs, libpq_and_libcurl_dlopened_after_start, .timeout = 60)
 	h_env_stop(&e);
 }
 
-/* A thread cancelled inside a hooked recv(): the program goes on as
- * without the library, and its spans (both connects) are exported. */
-Test(core, thread_cancelled_inside_a_hooked_call, .timeout = 60)
+/* Runs cancel_in_hook with and without the library: same behaviour, and
+ * both connect spans arrive. */
+static void cancel_fixture(const char *mode, const char *expected)
 {
 	struct h_env e;
 	struct h_result bare, traced;
@@ -221,11 +221,12 @@ Test(core, thread_cancelled_inside_a_hooked_call, .timeout = 60)
 
 	cr_assert_eq(h_env_start(&e), 0);
 	const char *env[] = { e.ep, NULL };
-	const char *argv[] = { h_build_path("fixtures/cancel_in_hook"), NULL };
+	const char *argv[] = { h_build_path("fixtures/cancel_in_hook"), mode,
+			       NULL };
 	cr_assert_eq(h_run(argv, env, false, RUN_MS, &bare), 0);
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &traced), 0);
 	cr_expect_eq(bare.status, 0);
-	cr_expect_str_eq(bare.out, "cancelled, reconnected\n");
+	cr_expect_str_eq(bare.out, expected);
 	cr_expect_eq(traced.status, bare.status);
 	cr_expect_str_eq(traced.out, bare.out);
 	cr_expect_str_eq(traced.err, bare.err);
@@ -237,6 +238,20 @@ Test(core, thread_cancelled_inside_a_hooked_call, .timeout = 60)
 	h_result_free(&bare);
 	h_result_free(&traced);
 	h_env_stop(&e);
+}
+
+/* A thread cancelled inside a hooked recv(): the program goes on as
+ * without the library, and its spans are exported. */
+Test(core, thread_cancelled_inside_a_hooked_call, .timeout = 60)
+{
+	cancel_fixture(NULL, "cancelled, reconnected\n");
+}
+
+/* A thread blocked forever in a hooked recv() while main returns: the
+ * process exits at once (h_run would time out otherwise), spans flushed. */
+Test(core, thread_blocked_forever_at_exit, .timeout = 60)
+{
+	cancel_fixture("leave", "left blocked, reconnected\n");
 }
 
 /*
