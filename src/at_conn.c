@@ -1227,7 +1227,8 @@ void at_conn_received(int fd, const struct iovec *iov, int iovcnt, ssize_t r,
 	}
 }
 
-void at_conn_at_exit(void)
+/* Call fn on every connection the table holds. */
+static void for_each_conn(void (*fn)(struct at_conn *c))
 {
 	for (unsigned ch = 0; ch < AT_FDTAB_CHUNKS; ch++) {
 		struct at_fd *chunk = atomic_load(&at_fdtab[ch]);
@@ -1235,41 +1236,43 @@ void at_conn_at_exit(void)
 			continue;
 		for (unsigned i = 0; i < AT_FDTAB_CHUNK; i++) {
 			struct at_conn *c = atomic_load(&chunk[i].conn);
-			if (!c)
-				continue;
-			/* The kernel closes the socket now: a connect still
-			 * pending ends as at close(), a kept one (waiting
-			 * for a first request to adopt it) goes out as is.
-			 * The atomic hand-offs make this safe against a
-			 * thread still using the connection. */
-			if (atomic_load(&c->connect_state) == CS_PENDING)
-				stop_connect(c, 0);
-			submit_connect(c);
+			if (c)
+				fn(c);
 		}
 	}
 }
 
+/* The kernel closes the socket now: a connect still pending ends as at
+ * close(), a kept one (waiting for a first request to adopt it) goes out
+ * as is.  The atomic hand-offs make this safe against a thread still
+ * using the connection. */
+static void submit_at_exit(struct at_conn *c)
+{
+	if (atomic_load(&c->connect_state) == CS_PENDING)
+		stop_connect(c, 0);
+	submit_connect(c);
+}
+
+void at_conn_at_exit(void)
+{
+	for_each_conn(submit_at_exit);
+}
+
+/* The parent ends and exports these spans: the child only forgets them.
+ * Their span objects stay as they are, so a request span active at fork
+ * time is still the child's context (a child that execs passes it on in
+ * TRACEPARENT), but the child never exports it. */
+static void forget_in_child(struct at_conn *c)
+{
+	while (fl_oldest(c)) {
+		fl_oldest(c)->span = NULL;
+		atomic_fetch_add(&c->fl_head, 1);
+	}
+	atomic_store(&c->connect_span, NULL);
+	atomic_store(&c->connect_state, CS_NONE);
+}
+
 void at_conn_after_fork_child(void)
 {
-	for (unsigned ch = 0; ch < AT_FDTAB_CHUNKS; ch++) {
-		struct at_fd *chunk = atomic_load(&at_fdtab[ch]);
-		if (!chunk)
-			continue;
-		for (unsigned i = 0; i < AT_FDTAB_CHUNK; i++) {
-			struct at_conn *c = atomic_load(&chunk[i].conn);
-			if (!c)
-				continue;
-			/* The parent ends and exports these spans: the child
-			 * only forgets them.  Their span objects stay as they
-			 * are, so a request span active at fork time is still
-			 * the child's context (a child that execs passes it on
-			 * in TRACEPARENT), but the child never exports it. */
-			while (fl_oldest(c)) {
-				fl_oldest(c)->span = NULL;
-				atomic_fetch_add(&c->fl_head, 1);
-			}
-			atomic_store(&c->connect_span, NULL);
-			atomic_store(&c->connect_state, CS_NONE);
-		}
-	}
+	for_each_conn(forget_in_child);
 }
