@@ -532,6 +532,27 @@ int h_wait_file(const char *path, int timeout_ms)
 	return poll_until(file_ready, path, timeout_ms);
 }
 
+struct needle_in_file {
+	const char *path, *needle;
+};
+
+static int file_has(const void *arg)
+{
+	const struct needle_in_file *n = arg;
+	char *s = h_read_file(n->path, NULL);
+	int found = s && strstr(s, n->needle);
+
+	free(s);
+	return found;
+}
+
+int h_wait_file_has(const char *path, const char *needle, int timeout_ms)
+{
+	struct needle_in_file n = { path, needle };
+
+	return poll_until(file_has, &n, timeout_ms);
+}
+
 uint16_t h_read_port(const char *path, int timeout_ms)
 {
 	char *s;

@@ -101,6 +101,8 @@ int h_wait_exit(pid_t pid, int timeout_ms);
 
 /* Wait until path exists and is not empty: 0, or -1 on timeout. */
 int h_wait_file(const char *path, int timeout_ms);
+/* Wait until the file at path contains needle: 0, or -1 on timeout. */
+int h_wait_file_has(const char *path, const char *needle, int timeout_ms);
 /* The port number written in path (waiting for it), or 0. */
 uint16_t h_read_port(const char *path, int timeout_ms);
 /* Wait until 127.0.0.1:port accepts connections: 0 or -1. */

@@ -295,3 +295,93 @@ Test(stress, threads_64_by_10000_requests, .timeout = 600)
 	at_receiver_stop(rx);
 	h_http_stop(http);
 }
+
+/* A preloaded Python HTTP server (thread per request) that writes its
+ * port to argv[1]. */
+static const char service_py[] =
+	"import http.server, sys\n"
+	"class H(http.server.BaseHTTPRequestHandler):\n"
+	"    def log_message(self, *a): pass\n"
+	"    def do_GET(self):\n"
+	"        self.send_response(200)\n"
+	"        self.send_header('Content-Length', '3')\n"
+	"        self.end_headers(); self.wfile.write(b'ok\\n')\n"
+	"s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+	"open(sys.argv[1] + '.tmp', 'w').write(str(s.server_port))\n"
+	"import os; os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n"
+	"s.serve_forever()\n";
+
+static void get(uint16_t port, const char *path)
+{
+	char url[128];
+	struct h_result res;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+	const char *argv[] = { "curl", "-sS", url, NULL };
+	cr_assert_eq(h_run(argv, NULL, false, RUN_MS, &res), 0);
+	cr_expect_str_eq(res.out, "ok\n", "%s: %s", path, res.err);
+	h_result_free(&res);
+}
+
+/* Server spans for path stored by rx (waiting for at least min). */
+static size_t spans_for(struct at_receiver *rx, const char *path, size_t min)
+{
+	struct at_rx_span *spans;
+	size_t n = h_spans(rx, min, WAIT_MS, &spans), found = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *p = h_attr_str(spans[i].span, "url.path");
+		found += spans[i].span->kind == 2 && p && !strcmp(p, path);
+	}
+	free(spans);
+	return found;
+}
+
+/*
+ * The collector is killed while a traced service runs and comes back on
+ * the same port: the spans made meanwhile (queued within capacity) arrive
+ * once, and the service answered every request all along.
+ */
+Test(programs, collector_killed_and_restarted, .timeout = 120)
+{
+	char dir[] = "/tmp/at-restart-XXXXXX", portfile[300], log[300];
+	struct at_receiver_opts o = { .bind_addr = "127.0.0.1" };
+
+	cr_assert(mkdtemp(dir));
+	snprintf(portfile, sizeof(portfile), "%s/port", dir);
+	snprintf(log, sizeof(log), "%s/log", dir);
+	struct at_receiver *rx = at_receiver_start(&o);
+	cr_assert(rx);
+	o.port = at_receiver_port(rx);
+	char *ep = h_endpoint_env(rx);
+	const char *env[] = { ep, "OTEL_BSP_SCHEDULE_DELAY=50",
+			      "AUTOTRACE_DEBUG=1", NULL };
+	const char *argv[] = { "python3", "-c", service_py, portfile, NULL };
+	pid_t pid = h_start(argv, env, true, log);
+	uint16_t port = h_read_port(portfile, RUN_MS);
+	cr_assert_neq(port, 0);
+
+	get(port, "/one");
+	cr_expect_eq(spans_for(rx, "/one", 1), 1);
+	at_receiver_stop(rx);
+
+	/* The collector is gone: requests still work, their export fails. */
+	get(port, "/two");
+	get(port, "/two");
+	cr_assert_eq(h_wait_file_has(log, "failed", RUN_MS), 0,
+		     "the export failed while the collector was away");
+	rx = at_receiver_start(&o);
+	cr_assert(rx, "the collector restarted on port %u", o.port);
+	cr_expect_eq(spans_for(rx, "/two", 2), 2,
+		     "both spans made while it was away arrived, once");
+
+	get(port, "/three");
+	cr_expect_eq(spans_for(rx, "/three", 3), 1);
+	cr_expect_eq(spans_for(rx, "/two", 3), 2, "no duplicates");
+	h_stop(pid, RUN_MS);
+	at_receiver_stop(rx);
+	free(ep);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	free(h_shell(cmd, NULL));
+}
