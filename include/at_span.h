@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "at_pool.h"
 #include "at_traceparent.h"
 
 #define AT_SPAN_MAX_ATTRS 32
@@ -298,6 +299,24 @@ static inline const char *at_span_tracestate(const struct at_span *s,
 static inline const struct at_span_context *at_span_ctx(const struct at_span *s)
 {
 	return &s->h.ctx;
+}
+
+/* A span object from a module's pool, marked FREE (not started), or NULL
+ * when the pool is exhausted; at_span_pool_put gives it back (NULL is
+ * fine). */
+static inline struct at_span *at_span_pool_get(struct at_pool *pool)
+{
+	struct at_span *s = at_pool_get(pool);
+
+	if (s)
+		s->h.state = AT_SPAN_FREE;
+	return s;
+}
+
+static inline void at_span_pool_put(struct at_pool *pool, struct at_span *s)
+{
+	if (s)
+		at_pool_put(pool, s);
 }
 
 #endif

@@ -138,6 +138,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "at_ascii.h"
 #include "at_compat.h"
 #include "at_config.h"
 #include "at_sampler.h"
@@ -158,19 +159,12 @@ struct loader {
 	void *warn_ud;
 };
 
-/* ---- ASCII helpers (locale independent) ---- */
-
-static char ascii_lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
 static int mem_eq_ci(const char *a, size_t an, const char *b, size_t bn)
 {
 	if (an != bn)
 		return 0;
 	for (size_t i = 0; i < an; i++) {
-		if (ascii_lower(a[i]) != ascii_lower(b[i]))
+		if (at_to_lower(a[i]) != at_to_lower(b[i]))
 			return 0;
 	}
 	return 1;
@@ -179,31 +173,6 @@ static int mem_eq_ci(const char *a, size_t an, const char *b, size_t bn)
 static int str_eq_ci(const char *a, const char *b)
 {
 	return mem_eq_ci(a, strlen(a), b, strlen(b));
-}
-
-static int is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static void trim_ows(const char **s, size_t *n)
-{
-	while (*n > 0 && is_ows((*s)[0])) {
-		(*s)++;
-		(*n)--;
-	}
-	while (*n > 0 && is_ows((*s)[*n - 1]))
-		(*n)--;
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = ascii_lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /* Decimal form of v in buf (at least 11 bytes); returns buf. */
@@ -297,8 +266,8 @@ static int pct_decode(const char *s, size_t n, char *out, size_t cap,
 
 			if (n - i < 3)
 				return -1;
-			hi = hex_value(s[i + 1]);
-			lo = hex_value(s[i + 2]);
+			hi = at_hex_value(s[i + 1]);
+			lo = at_hex_value(s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = (char)((hi << 4) | lo);
@@ -347,7 +316,7 @@ static int kv_next(struct kv_iter *it, const char **k, size_t *kl,
 		size_t n = (size_t)(stop - start);
 
 		it->p = comma ? comma + 1 : NULL;
-		trim_ows(&start, &n);
+		at_trim_ows(&start, &n);
 		if (n == 0)
 			continue;
 		it->index++;
@@ -361,10 +330,10 @@ static int kv_next(struct kv_iter *it, const char **k, size_t *kl,
 		}
 		*k = start;
 		*kl = (size_t)(eq - start);
-		trim_ows(k, kl);
+		at_trim_ows(k, kl);
 		*v = eq + 1;
 		*vl = (size_t)(start + n - (eq + 1));
-		trim_ows(v, vl);
+		at_trim_ows(v, vl);
 		return 1;
 	}
 	return 0;
@@ -671,7 +640,7 @@ static int host_char_ok(char c)
 
 static int ipv6_char_ok(char c)
 {
-	return hex_value(c) >= 0 || c == ':' || c == '.';
+	return at_hex_value(c) >= 0 || c == ':' || c == '.';
 }
 
 int at_endpoint_parse(const char *url, struct at_endpoint *ep)

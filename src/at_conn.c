@@ -313,16 +313,12 @@ static void flow_release(struct flow *f)
 
 static struct at_span *span_new(void)
 {
-	struct at_span *s = at_pool_get(&span_pool);
-	if (s)
-		s->h.state = AT_SPAN_FREE;
-	return s;
+	return at_span_pool_get(&span_pool);
 }
 
 static void span_free(struct at_span *s)
 {
-	if (s)
-		at_pool_put(&span_pool, s);
+	at_span_pool_put(&span_pool, s);
 }
 
 /* End a pending connect now (its outcome is known, or moot).  Only one

@@ -79,6 +79,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "at_ascii.h"
 #include "at_compat.h"
 #include "at_http.h"
 
@@ -126,44 +127,13 @@ static int is_field_char(char c)
 	return field_tab[(unsigned char)c];
 }
 
-static int is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static int is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int is_alpha(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static char to_lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
-}
-
 /* s[0..n) equals the lowercase literal lit, ASCII case-insensitively. */
 static int eq_nocase(const char *s, size_t n, const char *lit, size_t lit_len)
 {
 	if (n != lit_len)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		if (to_lower(s[i]) != lit[i])
+		if (at_to_lower(s[i]) != lit[i])
 			return 0;
 	}
 	return 1;
@@ -177,16 +147,6 @@ static int eq_exact(const char *s, size_t n, const char *lit, size_t lit_len)
 }
 
 #define EQ_EXACT(s, n, lit) eq_exact(s, n, lit, sizeof(lit) - 1)
-
-static void trim_ows(const char **s, size_t *len)
-{
-	while (*len > 0 && is_ows((*s)[0])) {
-		(*s)++;
-		(*len)--;
-	}
-	while (*len > 0 && is_ows((*s)[*len - 1]))
-		(*len)--;
-}
 
 /*
  * Word-at-a-time scanning for the long runs (targets, field values): 8
@@ -272,12 +232,12 @@ static size_t scheme_prefix(const char *t, size_t n, int *partial)
 		*partial = 1;
 		return 0;
 	}
-	if (!is_alpha(t[0]))
+	if (!at_is_alpha(t[0]))
 		return 0;
 	for (i = 1; i < n && i <= SCHEME_MAX; i++) {
 		char c = t[i];
 
-		if (is_alpha(c) || is_digit(c) || c == '+' || c == '-' ||
+		if (at_is_alpha(c) || at_is_digit(c) || c == '+' || c == '-' ||
 		    c == '.')
 			continue;
 		break;
@@ -363,7 +323,7 @@ int at_http_response_start(const char *p, size_t n)
 		} else if (i == 9) {
 			if (c < '1' || c > '9')
 				return -1;
-		} else if (!is_digit(c)) {
+		} else if (!at_is_digit(c)) {
 			return -1;
 		}
 	}
@@ -415,7 +375,7 @@ static int64_t parse_length(const char *v, size_t n)
 	if (n == 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (!is_digit(v[i]))
+		if (!at_is_digit(v[i]))
 			return -1;
 		if (x > (LENGTH_MAX - (v[i] - '0')) / 10)
 			return -1;
@@ -459,7 +419,7 @@ static void walk_list(struct fields *f, const char *v, size_t n,
 			continue;
 		e = v + start;
 		len = i - start;
-		trim_ows(&e, &len);
+		at_trim_ows(&e, &len);
 		if (len > 0)
 			fn(f, e, len);
 		start = i + 1;
@@ -572,7 +532,7 @@ static size_t parse_fields(const char *p, size_t n, size_t pos,
 			return 0;
 		val = p + v;
 		vl = pos - v;
-		trim_ows(&val, &vl);
+		at_trim_ows(&val, &vl);
 		if (on_field(f, p + name, name_len, val, vl) < 0)
 			return 0;
 		pos = next;
@@ -822,7 +782,7 @@ static int size_line_step(struct at_http_body *b, char c)
 
 	switch (b->state) {
 	case CS_SIZE:
-		h = hex_value(c);
+		h = at_hex_value(c);
 		if (h >= 0) {
 			if (b->size > (CHUNK_SIZE_MAX - (uint64_t)h) / 16)
 				return CS_ERROR;
@@ -836,13 +796,13 @@ static int size_line_step(struct at_http_body *b, char c)
 			return CS_SIZE_LF;
 		if (c == ';')
 			return CS_EXT_NAME0;
-		return is_ows(c) ? CS_SIZE_BWS : CS_ERROR;
+		return at_is_ows(c) ? CS_SIZE_BWS : CS_ERROR;
 	case CS_SIZE_BWS:
 		if (c == ';')
 			return CS_EXT_NAME0;
-		return is_ows(c) ? CS_SIZE_BWS : CS_ERROR;
+		return at_is_ows(c) ? CS_SIZE_BWS : CS_ERROR;
 	case CS_EXT_NAME0:
-		if (is_ows(c))
+		if (at_is_ows(c))
 			return CS_EXT_NAME0;
 		return is_tchar(c) ? CS_EXT_NAME : CS_ERROR;
 	case CS_EXT_NAME:
@@ -850,7 +810,7 @@ static int size_line_step(struct at_http_body *b, char c)
 			return CS_EXT_NAME;
 		/* fall through */
 	case CS_EXT_NAME_BWS:
-		if (is_ows(c))
+		if (at_is_ows(c))
 			return CS_EXT_NAME_BWS;
 		if (c == '=')
 			return CS_EXT_VAL0;
@@ -858,7 +818,7 @@ static int size_line_step(struct at_http_body *b, char c)
 			return CS_EXT_NAME0;
 		return c == '\r' ? CS_SIZE_LF : CS_ERROR;
 	case CS_EXT_VAL0:
-		if (is_ows(c))
+		if (at_is_ows(c))
 			return CS_EXT_VAL0;
 		if (c == '"')
 			return CS_EXT_QS;
@@ -876,7 +836,7 @@ static int size_line_step(struct at_http_body *b, char c)
 			return CS_EXT_TOKEN;
 		/* fall through */
 	case CS_EXT_VAL_BWS:
-		if (is_ows(c))
+		if (at_is_ows(c))
 			return CS_EXT_VAL_BWS;
 		if (c == ';')
 			return CS_EXT_NAME0;
@@ -1201,8 +1161,8 @@ void at_http_split_target(const char *target, size_t len,
 /* "%" HEXDIG HEXDIG at s[i] (i < n)? */
 static int pct_encoded(const char *s, size_t n, size_t i)
 {
-	return i + 2 < n && hex_value(s[i + 1]) >= 0 &&
-	       hex_value(s[i + 2]) >= 0;
+	return i + 2 < n && at_hex_value(s[i + 1]) >= 0 &&
+	       at_hex_value(s[i + 2]) >= 0;
 }
 
 /*
@@ -1217,7 +1177,7 @@ static int ip_literal_valid(const char *s, size_t n)
 	for (i = 0; i < n && s[i] != '%'; i++) {
 		if (s[i] == ':')
 			colons++;
-		else if (hex_value(s[i]) < 0 && s[i] != '.')
+		else if (at_hex_value(s[i]) < 0 && s[i] != '.')
 			return 0;
 	}
 	if (colons < 2)
@@ -1233,7 +1193,7 @@ static int ip_literal_valid(const char *s, size_t n)
 			if (!pct_encoded(s, n, i))
 				return 0;
 			i += 2;
-		} else if (!is_alpha(c) && !is_digit(c) && c != '-' &&
+		} else if (!at_is_alpha(c) && !at_is_digit(c) && c != '-' &&
 			   c != '.' && c != '_' && c != '~') {
 			return 0;
 		}
@@ -1282,7 +1242,7 @@ int at_http_host_port(const char *host, size_t len, struct at_http_str *name,
 		if (digits > 0) {
 			pv = 0;
 			for (i++; i < len; i++) {
-				if (!is_digit(host[i]))
+				if (!at_is_digit(host[i]))
 					return -1;
 				pv = pv * 10 + (host[i] - '0');
 			}

@@ -153,17 +153,12 @@ static void state_drop(PGconn *conn)
 
 static struct at_span *span_new(void)
 {
-	struct at_span *s = at_pool_get(&span_pool);
-
-	if (s)
-		s->h.state = AT_SPAN_FREE;
-	return s;
+	return at_span_pool_get(&span_pool);
 }
 
 static void span_free(struct at_span *s)
 {
-	if (s)
-		at_pool_put(&span_pool, s);
+	at_span_pool_put(&span_pool, s);
 }
 
 static void set_connection_attrs(struct at_span *s, PGconn *conn)

@@ -117,17 +117,12 @@ char **at_proc_env(char *const envp[], const struct at_span *span,
 
 struct at_span *at_proc_span_new(void)
 {
-	struct at_span *s = at_pool_get(&span_pool);
-
-	if (s)
-		s->h.state = AT_SPAN_FREE;
-	return s;
+	return at_span_pool_get(&span_pool);
 }
 
 void at_proc_span_free(struct at_span *s)
 {
-	if (s)
-		at_pool_put(&span_pool, s);
+	at_span_pool_put(&span_pool, s);
 }
 
 static const void *pid_key(pid_t pid)

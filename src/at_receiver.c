@@ -58,6 +58,7 @@
 
 #include <zlib.h>
 
+#include "at_ascii.h"
 #include "at_buf.h"
 #include "at_compat.h"
 #include "at_receiver.h"
@@ -717,17 +718,6 @@ static int parse_head(const char *p, size_t n, struct head *h)
 	return 1;
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /*
  * Advance the chunked-body scan over req[0..n) (the whole request so far).
  * 0: need more; 1: complete (h->chunk_end set); or an HTTP error status.
@@ -747,7 +737,7 @@ static int scan_chunks(const char *req, size_t n, struct head *h)
 		if (!nl)
 			return avail > 4096 ? 400 : 0;
 		for (i = 0; p + i < nl; i++) {
-			v = hexval(p[i]);
+			v = at_hex_value(p[i]);
 			if (v < 0)
 				break;
 			if (++digits > 15)
@@ -814,7 +804,7 @@ static int join_chunks(const char *req, const struct head *h,
 		size_t size = 0;
 		int v;
 
-		while ((v = hexval(*p)) >= 0) {
+		while ((v = at_hex_value(*p)) >= 0) {
 			size = size * 16 + (size_t)v;
 			p++;
 		}

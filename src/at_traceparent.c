@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "at_ascii.h"
 #include "at_compat.h"
 #include "at_traceparent.h"
 
@@ -88,22 +89,6 @@ int at_hex_decode_lower(const char *in, size_t n2, uint8_t *out)
 	return 0;
 }
 
-static int is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* Narrow [*s, *s + *len) to exclude leading and trailing SP / HTAB. */
-static void trim_ows(const char **s, size_t *len)
-{
-	while (*len > 0 && is_ows((*s)[0])) {
-		(*s)++;
-		(*len)--;
-	}
-	while (*len > 0 && is_ows((*s)[*len - 1]))
-		(*len)--;
-}
-
 int at_traceparent_parse(const char *s, size_t len, struct at_span_context *out)
 {
 	struct at_span_context ctx;
@@ -112,7 +97,7 @@ int at_traceparent_parse(const char *s, size_t len, struct at_span_context *out)
 
 	if (s == NULL || out == NULL)
 		return -1;
-	trim_ows(&s, &len);
+	at_trim_ows(&s, &len);
 	if (len < AT_TRACEPARENT_LEN)
 		return -1;
 	if (s[2] != '-' || s[TP_SPAN_ID_OFF - 1] != '-' ||
@@ -162,15 +147,10 @@ static int is_lcalpha(char c)
 	return c >= 'a' && c <= 'z';
 }
 
-static int is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 /* lcalpha / DIGIT / "_" / "-" / "*" / "/" */
 static int is_key_char(char c)
 {
-	return is_lcalpha(c) || is_digit(c) || c == '_' || c == '-' ||
+	return is_lcalpha(c) || at_is_digit(c) || c == '_' || c == '-' ||
 	       c == '*' || c == '/';
 }
 
@@ -202,7 +182,7 @@ static int ts_key_valid(const char *k, size_t n)
 	/* multi-tenant */
 	if (at == 0 || at > TS_TENANT_MAX)
 		return 0;
-	if (!is_lcalpha(k[0]) && !is_digit(k[0]))
+	if (!is_lcalpha(k[0]) && !at_is_digit(k[0]))
 		return 0;
 	if (n - at - 1 == 0 || n - at - 1 > TS_SYSTEM_MAX)
 		return 0;
@@ -283,7 +263,7 @@ int at_tracestate_sanitize(const char *in, size_t len, char *out, size_t cap)
 		const char *ms = in + pos;
 		size_t ml = end - pos;
 
-		trim_ows(&ms, &ml);
+		at_trim_ows(&ms, &ml);
 		if (ml > 0) {
 			size_t kl;
 

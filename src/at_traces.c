@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "at_ascii.h"
 #include "at_traces.h"
 
 typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
@@ -560,17 +561,6 @@ static void jp_ws(struct jp *j)
 		j->p++;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int jp_hex4(struct jp *j, unsigned *out)
 {
 	unsigned v = 0;
@@ -579,7 +569,7 @@ static int jp_hex4(struct jp *j, unsigned *out)
 	if (j->end - j->p < 4)
 		return -1;
 	for (i = 0; i < 4; i++) {
-		h = hexval((unsigned char)j->p[i]);
+		h = at_hex_value((unsigned char)j->p[i]);
 		if (h < 0)
 			return -1;
 		v = v << 4 | (unsigned)h;
@@ -931,8 +921,8 @@ static int jid(const struct jv *o, const char *key, uint8_t *out, size_t n,
 	*present = 1;
 	if (len == 2 * n) {
 		for (i = 0; i < n; i++) {
-			int h = hexval((unsigned char)s[2 * i]);
-			int l = hexval((unsigned char)s[2 * i + 1]);
+			int h = at_hex_value((unsigned char)s[2 * i]);
+			int l = at_hex_value((unsigned char)s[2 * i + 1]);
 
 			if (h < 0 || l < 0)
 				break;
