@@ -87,9 +87,12 @@ AT_REAL_LIBC(AT_REAL_DECL)
 void at_real_resolve(void);
 
 /*
- * dlsym(RTLD_NEXT, name), treating a miss or our own definition (self) as
- * not found.  For optional libraries (libpq, libcurl) resolved later.
+ * dlsym(RTLD_NEXT, name), treating our own definition as not found; then,
+ * if loaded is a handle (may be NULL), dlsym(loaded, name).  For optional
+ * libraries (libpq, libcurl) resolved later: when a module loaded them
+ * with RTLD_LOCAL (Python's psycopg2) they are invisible to RTLD_NEXT, and
+ * the caller passes the already loaded library itself (RTLD_NOLOAD).
  */
-void *at_real_lookup(const char *name, void *self);
+void *at_real_lookup(const char *name, void *loaded);
 
 #endif

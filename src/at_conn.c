@@ -578,36 +578,6 @@ static void out_give_up(struct at_conn *c)
 	submit_connect(c);
 }
 
-/* How many of the n bytes at `skip` in iov belong to the current body
- * (framing b, not modified). */
-static size_t body_span(const struct at_http_body *b, const struct iovec *iov,
-			int n, size_t skip, size_t len, int *done)
-{
-	struct at_http_body copy = *b;
-	size_t used = 0;
-
-	*done = 0;
-	for (int i = 0; i < n && used < len && !*done; i++) {
-		size_t l = iov[i].iov_len;
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		size_t take = l - skip;
-		if (take > len - used)
-			take = len - used;
-		ssize_t k = at_http_body_feed(&copy,
-					      (const char *)iov[i].iov_base +
-						      skip,
-					      take, done);
-		if (k < 0)
-			return len; /* malformed: treat the rest as body */
-		used += (size_t)k;
-		skip = 0;
-	}
-	return used;
-}
-
 /* Feed n bytes at `skip` of iov to the flow's body; returns how many it
  * took, sets *done. */
 static size_t body_consume(struct at_http_body *b, const struct iovec *iov,
@@ -637,6 +607,16 @@ static size_t body_consume(struct at_http_body *b, const struct iovec *iov,
 		skip = 0;
 	}
 	return used;
+}
+
+/* How many of the n bytes at `skip` in iov belong to the current body
+ * (framing b, not modified). */
+static size_t body_span(const struct at_http_body *b, const struct iovec *iov,
+			int n, size_t skip, size_t len, int *done)
+{
+	struct at_http_body copy = *b;
+
+	return body_consume(&copy, iov, n, skip, len, done);
 }
 
 /* HEAD_SEND: send the rest of the head (and the body bytes that follow

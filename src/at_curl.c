@@ -75,12 +75,8 @@ bool at_curl_resolve(void)
 	 * a module loaded it privately. */
 	local = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_NOLOAD);
 #define AT_CURL_RES(ret, name, params)                                        \
-	{                                                                     \
-		void *p = at_real_lookup(#name, NULL);                        \
-		if (!p && local)                                              \
-			p = dlsym(local, #name);                              \
-		__atomic_store_n((void **)&at_curl.name, p, __ATOMIC_RELEASE); \
-	}
+	__atomic_store_n((void **)&at_curl.name, at_real_lookup(#name, local), \
+			 __ATOMIC_RELEASE);
 	AT_CURL_FUNCS(AT_CURL_RES)
 #undef AT_CURL_RES
 	if (local)

@@ -66,21 +66,6 @@ static struct at_ptrmap states;
 static struct at_pool state_pool = AT_POOL_INIT(sizeof(struct pq_state), 8192);
 static struct at_pool span_pool = AT_POOL_INIT(sizeof(struct at_span), 65536);
 
-/*
- * A libpq function: the next definition after ours in the global scope,
- * or - when libpq was loaded with RTLD_LOCAL as the dependency of a
- * dlopen'ed module (Python's psycopg2) and so is invisible to RTLD_NEXT -
- * from the already loaded libpq.so.5 itself (RTLD_NOLOAD: never loads).
- */
-static void *lookup(void *local, const char *name)
-{
-	void *p = at_real_lookup(name, NULL);
-
-	if (!p && local)
-		p = dlsym(local, name);
-	return p;
-}
-
 bool at_pq_resolve(void)
 {
 	int r = atomic_load_explicit(&resolved, memory_order_acquire);
@@ -88,9 +73,11 @@ bool at_pq_resolve(void)
 
 	if (AT_LIKELY(r != 0))
 		return r > 0;
+	/* RTLD_NEXT, or the already loaded libpq.so.5 itself when a module
+	 * loaded it privately (RTLD_NOLOAD: never loads). */
 	local = dlopen("libpq.so.5", RTLD_LAZY | RTLD_NOLOAD);
 #define AT_PQ_RES(ret, name, params)                                          \
-	__atomic_store_n((void **)&at_pq.name, lookup(local, #name),          \
+	__atomic_store_n((void **)&at_pq.name, at_real_lookup(#name, local),  \
 			 __ATOMIC_RELEASE);
 	AT_PQ_FUNCS(AT_PQ_RES)
 #undef AT_PQ_RES

@@ -25,16 +25,16 @@ static void *own_base(void)
 	return info.dli_fbase;
 }
 
-void *at_real_lookup(const char *name, void *self)
+void *at_real_lookup(const char *name, void *loaded)
 {
 	void *p = dlsym(RTLD_NEXT, name);
 	Dl_info info;
 
-	if (p == NULL || p == self)
-		return NULL;
 	/* Our own definition (a chain that loops back to us) is not real. */
-	if (dladdr(p, &info) != 0 && info.dli_fbase == own_base())
-		return NULL;
+	if (p != NULL && dladdr(p, &info) != 0 && info.dli_fbase == own_base())
+		p = NULL;
+	if (p == NULL && loaded != NULL)
+		p = dlsym(loaded, name);
 	return p;
 }
 
