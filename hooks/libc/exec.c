@@ -29,27 +29,12 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "at_exporter.h"
 #include "at_init.h"
 #include "at_proc.h"
 #include "at_real.h"
-
-/*
- * <unistd.h> is not included: it declares the exec functions' arguments
- * nonnull, which would let the compiler drop our checks for a NULL arg0
- * (allowed by Linux).  What this file needs from it is declared here.
- */
-extern char **environ;
-extern pid_t getpid(void);
-extern int execve(const char *path, char *const argv[], char *const envp[]);
-extern int execvpe(const char *file, char *const argv[], char *const envp[]);
-extern int execv(const char *path, char *const argv[]);
-extern int execvp(const char *file, char *const argv[]);
-extern int fexecve(int fd, char *const argv[], char *const envp[]);
-extern int execl(const char *path, const char *arg0, ...);
-extern int execlp(const char *file, const char *arg0, ...);
-extern int execle(const char *path, const char *arg0, ...);
 
 /* Read-only check: may this call propagate a context? */
 static int may_trace(void)
