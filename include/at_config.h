@@ -84,6 +84,8 @@ struct at_config {
 	uint32_t db_query_max;            /* AUTOTRACE_DB_QUERY_MAX_LENGTH (1024) */
 	int propagate_preload;            /* AUTOTRACE_PROPAGATE_PRELOAD (1) */
 	int process_spans;                /* AUTOTRACE_PROCESS_SPANS (1) */
+	char spool_dir[AT_CFG_URL_MAX];   /* AUTOTRACE_SPOOL_DIR ("": off) */
+	uint32_t spool_max_mb;            /* AUTOTRACE_SPOOL_MAX_MB (64) */
 };
 
 /* Environment lookup: returns the value or NULL.  Lets tests feed values. */

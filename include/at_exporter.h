@@ -10,6 +10,11 @@
  * connection failures, exponential backoff with jitter, Retry-After) within
  * OTEL_BSP_EXPORT_TIMEOUT, then drops and counts.
  *
+ * With AUTOTRACE_SPOOL_DIR, a batch that runs out of attempts (or cannot
+ * be sent before the exit deadline) is written to the spool directory
+ * instead of being dropped, and the thread sends spooled files - its own
+ * or other processes' - once the collector answers (at_spool.h).
+ *
  * At exit the library's destructor asks for a final flush and waits for it
  * at most min(AUTOTRACE_EXIT_TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT); a stuck
  * exporter is never joined.
@@ -30,6 +35,8 @@ struct at_export_stats {
 	_Atomic uint64_t attempts;        /* HTTP requests tried */
 	_Atomic uint64_t failures;        /* attempts that failed */
 	_Atomic uint64_t retries;         /* attempts that were retries */
+	_Atomic uint64_t spooled;         /* spans written to the spool */
+	_Atomic uint64_t unspooled;       /* spooled spans delivered by us */
 };
 
 extern struct at_export_stats at_xstats;

@@ -133,6 +133,11 @@
  * AUTOTRACE_EXIT_TIMEOUT                3000
  *     How long process exit waits for the last export, milliseconds
  *     (0: do not wait).
+ * AUTOTRACE_SPOOL_DIR                   (none)
+ *     An absolute path: batches the collector could not take are written
+ *     there and sent later by any traced process using the directory.
+ * AUTOTRACE_SPOOL_MAX_MB                64
+ *     Bound on the spooled requests' total size, MiB (1 to 65536).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -553,6 +558,9 @@ static const struct u32_rule rule_count = {
 };
 static const struct u32_rule rule_length = {
 	0, UINT32_MAX, 0, 1, "a non-negative integer"
+};
+static const struct u32_rule rule_spool_mb = {
+	1, 65536, 0, 0, "an integer from 1 to 65536"
 };
 static const struct u32_rule rule_queue = {
 	1, QUEUE_SIZE_MAX, 1, 0, "an integer from 1 to 1048576"
@@ -1063,6 +1071,23 @@ static void load_service_name(struct loader *l)
 	dst[n] = '\0';
 }
 
+static void load_spool_dir(struct loader *l)
+{
+	const char *s = env(l, "AUTOTRACE_SPOOL_DIR");
+	size_t n;
+
+	if (s == NULL)
+		return;
+	n = strlen(s);
+	if (s[0] != '/' || n >= sizeof(l->cfg->spool_dir)) {
+		warn_line(l, "invalid", "AUTOTRACE_SPOOL_DIR", s,
+			  "an absolute path shorter than 1024 bytes", NULL,
+			  "not spooling");
+		return;
+	}
+	memcpy(l->cfg->spool_dir, s, n + 1);
+}
+
 static const char resource_expected[] =
 	"comma-separated key=value pairs, percent-encoded UTF-8";
 
@@ -1314,6 +1339,8 @@ void at_config_defaults(struct at_config *cfg)
 	cfg->db_query_max = 1024;
 	cfg->propagate_preload = 1;
 	cfg->process_spans = 1;
+	cfg->spool_dir[0] = '\0';
+	cfg->spool_max_mb = 64;
 }
 
 static void load_bsp(struct loader *l)
@@ -1422,4 +1449,7 @@ void at_config_load(struct at_config *cfg, at_getenv_fn lookup, void *lookup_ud,
 	load_bool(&l, "AUTOTRACE_PROPAGATE_PRELOAD", &cfg->propagate_preload,
 		  1);
 	load_bool(&l, "AUTOTRACE_PROCESS_SPANS", &cfg->process_spans, 1);
+	load_spool_dir(&l);
+	load_u32(&l, "AUTOTRACE_SPOOL_MAX_MB", &cfg->spool_max_mb,
+		 &rule_spool_mb);
 }

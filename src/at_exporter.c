@@ -26,6 +26,15 @@
  * the exporter retries, producers keep filling their rings and drop (and
  * count) when those are full - they never wait for the collector.
  *
+ * Spool.  With AUTOTRACE_SPOOL_DIR, a batch that runs out of retryable
+ * attempts is written to the spool directory (at_spool.c) instead of being
+ * dropped.  During the exit flush each attempt stops a little before the
+ * exit deadline so that there is time left to spool, and once one batch
+ * failed at exit the rest are spooled without trying.  The thread sends
+ * spooled files (of any process) one attempt each: right after the
+ * collector answers again, and otherwise every SPOOL_SCAN_MS; never
+ * during the exit flush.
+ *
  * Exit.  The library destructor bumps flush_req, wakes the thread and
  * waits on flush_done for at most min(AUTOTRACE_EXIT_TIMEOUT,
  * OTEL_BSP_EXPORT_TIMEOUT); it also publishes that deadline so retries
@@ -61,6 +70,7 @@
 #include "at_otlp.h"
 #include "at_resource.h"
 #include "at_retry.h"
+#include "at_spool.h"
 #include "at_thread.h"
 #include "at_transport.h"
 
@@ -94,6 +104,16 @@ static const struct at_span_hdr **recs;
 static size_t rec_cap;
 static unsigned rotate;
 static struct at_rng jitter;
+static struct at_spool spool;
+static int spool_on;
+static int exit_collector_down;  /* a batch failed during the exit flush */
+static int live_failed;          /* the last live batch was not delivered */
+static uint64_t spool_next_scan; /* monotonic ns */
+static struct at_buf spooled_body;
+
+#define SPOOL_SCAN_MS 5000u
+#define SPOOL_EXIT_RESERVE_NS 50000000u /* time kept to spool at exit */
+#define SPOOL_FILES_PER_CYCLE 16
 
 static long futex(_Atomic uint32_t *w, int op, uint32_t val,
 		  const struct timespec *ts)
@@ -219,14 +239,89 @@ static int backoff_sleep(uint64_t until, uint64_t budget_end)
 	}
 }
 
+/* Gzip the body if configured.  Sets *payload, *len, *encoding. */
+static void compress_body(const struct at_buf *b, const uint8_t **payload,
+			  size_t *len, const char **encoding)
+{
+	*payload = b->data;
+	*len = b->len;
+	*encoding = NULL;
+	if (at_cfg.compression == AT_COMPRESSION_GZIP &&
+	    at_gzip_compress(b->data, b->len, &gz) == 0) {
+		*payload = gz.data;
+		*len = gz.len;
+		*encoding = "gzip";
+	}
+}
+
+/* One POST; keeps the close() hook's view of our socket current. */
+static enum at_retry_verdict post_once(const uint8_t *payload, size_t len,
+				       const char *encoding, uint64_t end,
+				       int *rc)
+{
+	atomic_fetch_add(&at_xstats.attempts, 1);
+	*rc = at_transport_post(&transport, payload, len, encoding, end, &resp);
+	if (transport.fd != atomic_load(&at_exporter_fd)) {
+		atomic_store(&at_exporter_fd, -1);
+		atomic_store(&exporter_dev, (uint64_t)transport.dev);
+		atomic_store(&exporter_ino, (uint64_t)transport.ino);
+		atomic_store(&at_exporter_fd, transport.fd);
+	}
+	return at_retry_classify(*rc, resp.status);
+}
+
+/* A 2xx answer to a request of n spans: count the accepted ones. */
+static void count_accepted(uint64_t n, _Atomic uint64_t *counter)
+{
+	int64_t rejected = 0;
+	char msg[256] = "";
+
+	at_otlp_parse_response(resp.body.data, resp.body.len, &rejected, msg,
+			       sizeof(msg));
+	if (rejected < 0 || (uint64_t)rejected > n)
+		rejected = (int64_t)n;
+	atomic_fetch_add(counter, n - (uint64_t)rejected);
+	atomic_fetch_add(&at_xstats.rejected, (uint64_t)rejected);
+	if (rejected && at_cfg.debug)
+		at_log_warn("collector rejected %lld spans: %s",
+			    (long long)rejected, msg);
+}
+
+static void log_failure(int rc)
+{
+	atomic_fetch_add(&at_xstats.failures, 1);
+	if (!at_cfg.debug)
+		return;
+	if (rc)
+		at_log_warn("export to %s failed: %s", at_cfg.endpoint.url,
+			    strerror(-rc));
+	else
+		at_log_warn("export to %s failed: HTTP %d", at_cfg.endpoint.url,
+			    resp.status);
+}
+
+/* The batch in `body` (n spans) could not be delivered. */
+static void give_up(size_t n, enum at_retry_verdict v)
+{
+	if (atomic_load(&exit_deadline))
+		exit_collector_down = 1;
+	if (v == AT_RETRY_AGAIN && spool_on &&
+	    at_spool_put(&spool, body.data, body.len, n) == 0) {
+		atomic_fetch_add(&at_xstats.spooled, n);
+		return;
+	}
+	atomic_fetch_add(&at_xstats.dropped_failed, n);
+}
+
 static void export_batch(size_t n)
 {
 	const uint8_t *payload;
 	size_t payload_len;
-	const char *encoding = NULL;
+	const char *encoding;
 	uint64_t start = at_mono_ns();
 	uint64_t budget_end = start +
 			      (uint64_t)at_cfg.bsp_export_timeout_ms * 1000000u;
+	enum at_retry_verdict v = AT_RETRY_AGAIN;
 
 	if (resource_pid != getpid()) {
 		resource_pid = getpid();
@@ -237,14 +332,12 @@ static void export_batch(size_t n)
 		atomic_fetch_add(&at_xstats.dropped_nomem, n);
 		return;
 	}
-	payload = body.data;
-	payload_len = body.len;
-	if (at_cfg.compression == AT_COMPRESSION_GZIP &&
-	    at_gzip_compress(body.data, body.len, &gz) == 0) {
-		payload = gz.data;
-		payload_len = gz.len;
-		encoding = "gzip";
+	/* At exit, once the collector failed us, do not wait for it again. */
+	if (exit_collector_down && atomic_load(&exit_deadline)) {
+		give_up(n, v);
+		return;
 	}
+	compress_body(&body, &payload, &payload_len, &encoding);
 
 	for (unsigned attempt = 1;; attempt++) {
 		uint64_t now = at_mono_ns();
@@ -252,51 +345,25 @@ static void export_batch(size_t n)
 		uint64_t end = min_u64(budget_end,
 				       now + (uint64_t)at_cfg.export_timeout_ms *
 						     1000000u);
-		enum at_retry_verdict v;
 		uint64_t delay_ms;
 		int rc;
 
+		if (ex && spool_on)
+			ex = ex > SPOOL_EXIT_RESERVE_NS
+				     ? ex - SPOOL_EXIT_RESERVE_NS : 0;
 		if (ex)
 			end = min_u64(end, ex);
-		atomic_fetch_add(&at_xstats.attempts, 1);
 		if (attempt > 1)
 			atomic_fetch_add(&at_xstats.retries, 1);
-		rc = at_transport_post(&transport, payload, payload_len,
-				       encoding, end, &resp);
-		if (transport.fd != atomic_load(&at_exporter_fd)) {
-			atomic_store(&at_exporter_fd, -1);
-			atomic_store(&exporter_dev, (uint64_t)transport.dev);
-			atomic_store(&exporter_ino, (uint64_t)transport.ino);
-			atomic_store(&at_exporter_fd, transport.fd);
-		}
-		v = at_retry_classify(rc, resp.status);
+		v = post_once(payload, payload_len, encoding, end, &rc);
 		if (v == AT_RETRY_DONE) {
-			int64_t rejected = 0;
-			char msg[256] = "";
-
-			at_otlp_parse_response(resp.body.data, resp.body.len,
-					       &rejected, msg, sizeof(msg));
-			if (rejected < 0 || (uint64_t)rejected > n)
-				rejected = (int64_t)n;
-			atomic_fetch_add(&at_xstats.exported,
-					 n - (uint64_t)rejected);
-			atomic_fetch_add(&at_xstats.rejected,
-					 (uint64_t)rejected);
-			if (rejected && at_cfg.debug)
-				at_log_warn("collector rejected %lld spans: %s",
-					    (long long)rejected, msg);
+			count_accepted(n, &at_xstats.exported);
+			if (live_failed)
+				spool_next_scan = 0; /* it is back: send now */
+			live_failed = 0;
 			return;
 		}
-		atomic_fetch_add(&at_xstats.failures, 1);
-		if (at_cfg.debug) {
-			if (rc)
-				at_log_warn("export to %s failed: %s",
-					    at_cfg.endpoint.url,
-					    strerror(-rc));
-			else
-				at_log_warn("export to %s failed: HTTP %d",
-					    at_cfg.endpoint.url, resp.status);
-		}
+		log_failure(rc);
 		if (v == AT_RETRY_FAIL || attempt >= AT_RETRY_MAX_ATTEMPTS)
 			break;
 		/* At exit, a collector that refuses connections is gone:
@@ -312,7 +379,47 @@ static void export_batch(size_t n)
 				  budget_end) != 0)
 			break;
 	}
-	atomic_fetch_add(&at_xstats.dropped_failed, n);
+	live_failed = 1;
+	give_up(n, v);
+}
+
+/* Send spooled requests, one attempt each, while the collector takes
+ * them.  Exporter thread only, never during the exit flush. */
+static void deliver_spool(void)
+{
+	struct at_spool_claim c;
+	uint64_t now = at_mono_ns();
+
+	if (!spool_on || now < spool_next_scan || atomic_load(&exit_deadline))
+		return;
+	spool_next_scan = now + (uint64_t)SPOOL_SCAN_MS * 1000000u;
+	for (int i = 0; i < SPOOL_FILES_PER_CYCLE; i++) {
+		const uint8_t *payload;
+		size_t len;
+		const char *encoding;
+		enum at_retry_verdict v;
+		int rc;
+
+		if (at_spool_take(&spool, &spooled_body, &c) != 1)
+			return;
+		compress_body(&spooled_body, &payload, &len, &encoding);
+		v = post_once(payload, len, encoding,
+			      at_mono_ns() + (uint64_t)at_cfg.export_timeout_ms *
+						     1000000u,
+			      &rc);
+		if (v == AT_RETRY_AGAIN) {
+			log_failure(rc);
+			at_spool_release(&spool, &c);
+			return;
+		}
+		if (v == AT_RETRY_DONE)
+			count_accepted(c.spans, &at_xstats.unspooled);
+		else
+			log_failure(rc); /* refused for good: not retried */
+		at_spool_done(&spool, &c);
+	}
+	spool_next_scan = 0; /* more may be waiting: next cycle at once */
+	at_exporter_wake();
 }
 
 /* Export until the rings are empty. */
@@ -332,7 +439,17 @@ static void drain(void)
 
 static void exporter_setup(void)
 {
+	char why[160];
+
 	at_rng_seed(&jitter);
+	if (at_cfg.spool_dir[0] && !spool.dir) {
+		at_spool_init(&spool, at_cfg.spool_dir,
+			      (uint64_t)at_cfg.spool_max_mb << 20);
+		spool_on = at_spool_ready(&spool, why, sizeof(why)) == 0;
+		if (!spool_on)
+			at_log_warn("AUTOTRACE_SPOOL_DIR=%s: %s; not spooling",
+				    at_cfg.spool_dir, why);
+	}
 	if (!transport.ep)
 		at_transport_init(&transport, &at_cfg.endpoint,
 				  at_cfg.headers);
@@ -376,6 +493,7 @@ static void *exporter_main(void *arg)
 		atomic_store(&wake_word, 0);
 		at_clock_sync();
 		drain();
+		deliver_spool();
 		pthread_mutex_lock(&reap_lock);
 		at_thread_reap(&reaped);
 		pthread_mutex_unlock(&reap_lock);
@@ -468,8 +586,8 @@ static void report(void)
 	at_log_warn("pid %d: spans started=%llu sampled=%llu exported=%llu "
 		    "dropped=%llu (queue_full=%llu export_failed=%llu "
 		    "exporter_none=%llu no_memory=%llu) rejected=%llu "
-		    "stack_overflow=%llu; export attempts=%llu failures=%llu "
-		    "retries=%llu",
+		    "stack_overflow=%llu spooled=%llu unspooled=%llu; "
+		    "export attempts=%llu failures=%llu retries=%llu",
 		    (int)getpid(), (unsigned long long)s[0],
 		    (unsigned long long)s[1],
 		    (unsigned long long)atomic_load(&at_xstats.exported),
@@ -479,6 +597,8 @@ static void report(void)
 		    (unsigned long long)atomic_load(&at_xstats.dropped_nomem),
 		    (unsigned long long)atomic_load(&at_xstats.rejected),
 		    (unsigned long long)s[3],
+		    (unsigned long long)atomic_load(&at_xstats.spooled),
+		    (unsigned long long)atomic_load(&at_xstats.unspooled),
 		    (unsigned long long)atomic_load(&at_xstats.attempts),
 		    (unsigned long long)atomic_load(&at_xstats.failures),
 		    (unsigned long long)atomic_load(&at_xstats.retries));
@@ -526,4 +646,8 @@ void at_exporter_after_fork_child(void)
 		at_transport_forget(&transport);
 	atomic_store(&at_exporter_fd, -1);
 	resource_pid = 0;
+	at_spool_after_fork(&spool);
+	exit_collector_down = 0;
+	live_failed = 0;
+	spool_next_scan = 0;
 }
