@@ -422,6 +422,11 @@ static int has_line(const char *out, const char *line)
 	return 0;
 }
 
+#define EXPECT_LINES(out, lines)                                             \
+	for (size_t i_ = 0; i_ < sizeof(lines) / sizeof(lines[0]); i_++)     \
+	cr_expect(has_line(out, lines[i_]), "missing \"%s\" in:\n%s",        \
+		  lines[i_], out)
+
 /*
  * system() and popen()/pclose() under a span run the library's own
  * implementation: every result, errno, descriptor flag, child output and
@@ -456,9 +461,7 @@ Test(proc, system_and_popen_behave_as_glibc, .timeout = 120)
 	char *span = shell_forms_compare("results", "span");
 	char *nospan = shell_forms_compare("results", "nospan");
 
-	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
-		cr_expect(has_line(span, expected[i]), "missing \"%s\" in:\n%s",
-			  expected[i], span);
+	EXPECT_LINES(span, expected);
 	/* The close-on-exec flag of the parent's end: only with 'e'. */
 	cr_expect(strstr(span, "mode r fd ") &&
 			  strstr(strstr(span, "mode r fd "),
@@ -504,7 +507,8 @@ Test(proc, system_and_popen_behave_as_glibc, .timeout = 120)
  * SIGINT/SIGQUIT back to default unless they were ignored; two threads in
  * system() at once keep SIGINT ignored until the last returns, whichever
  * implementation (the library's under the span, glibc's without) runs
- * first.  All exactly as without the library.
+ * first; a caller cancelled while it waits has its shell killed and
+ * reaped.  All exactly as without the library.
  */
 Test(proc, system_signals_behave_as_glibc, .timeout = 120)
 {
@@ -523,12 +527,8 @@ Test(proc, system_signals_behave_as_glibc, .timeout = 120)
 	char *span = shell_forms_compare("signals", "span");
 	char *nospan = shell_forms_compare("signals", "nospan");
 
-	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
-		cr_expect(has_line(span, expected[i]), "missing \"%s\" in:\n%s",
-			  expected[i], span);
-		cr_expect(has_line(nospan, expected[i]),
-			  "missing \"%s\" in:\n%s", expected[i], nospan);
-	}
+	EXPECT_LINES(span, expected);
+	EXPECT_LINES(nospan, expected);
 	/* SigIgn: SIGQUIT (bit 3) ignored in the shell only when it was
 	 * ignored in the caller; SIGINT (bit 2) never. */
 	const char *ign = strstr(span, "SigIgn: ");
@@ -539,6 +539,25 @@ Test(proc, system_signals_behave_as_glibc, .timeout = 120)
 	second = strtoull(ign + 8, NULL, 16);
 	cr_expect(!(first & 0x6) && (second & 0x6) == 0x4,
 		  "SigIgn %llx then %llx", first, second);
+	free(span);
+	free(nospan);
+
+	/* A caller cancelled while waiting: its shell killed and reaped,
+	 * SIGINT restored. */
+	static const char *const after_cancel[] = {
+		"shell running: 1",
+		"during system: status 0, SIGINT handled 0 times, SIGINT "
+		"ignored, SIGQUIT ignored",
+		"cancelled: 1",
+		"shell gone: 1",
+		"children left: -1 errno 10",
+		"after: status 0, SIGINT handled 0 times, SIGINT handler, "
+		"SIGQUIT default",
+	};
+	span = shell_forms_compare("cancel", "span");
+	nospan = shell_forms_compare("cancel", "nospan");
+	EXPECT_LINES(span, after_cancel);
+	EXPECT_LINES(nospan, after_cancel);
 	free(span);
 	free(nospan);
 }
