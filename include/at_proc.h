@@ -1,7 +1,8 @@
 /*
  * at_proc.h - child processes: the OpenTelemetry environment carrier
  * (TRACEPARENT, TRACESTATE) for the processes a program starts, and a span
- * per child started with posix_spawn, ended when the parent reaps it.
+ * per child started with posix_spawn (or system/popen, at_shell.h), ended
+ * when the parent reaps it.
  *
  * The caller's own environment is never modified: the child gets a copy,
  * built in memory the caller provides (the exec hooks may run in a vfork
@@ -14,6 +15,7 @@
 #ifndef AT_PROC_H
 #define AT_PROC_H
 
+#include <spawn.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -35,18 +37,47 @@ size_t at_proc_env_count(char *const envp[]);
 char **at_proc_env(char *const envp[], const struct at_span *ctx_span,
 		   char **out, char *strbuf);
 
+/* Declares outvar, the environment for a child (at_proc_env) with its
+ * storage on the caller's stack: a vfork child may not allocate. */
+#define AT_PROC_CHILD_ENV(envp, span, outvar)                                \
+	char *outvar##_arr[at_proc_env_count(envp) + 5];                     \
+	char outvar##_str[AT_PROC_STRBUF];                                   \
+	char **outvar = at_proc_env(envp, span, outvar##_arr, outvar##_str)
+
 /* The thread's active span, without touching any state (vfork-safe). */
 const struct at_span *at_proc_active_span(void);
 
 /* Remember our own path (at initialisation) for LD_PRELOAD. */
 void at_proc_init(void);
 
-/* A posix_spawn child's span, kept until the child is reaped. */
-void at_proc_spawned(pid_t pid, struct at_span *s);
+typedef int (*at_spawn_fn)(pid_t *, const char *,
+			   const posix_spawn_file_actions_t *,
+			   const posix_spawnattr_t *, char *const[],
+			   char *const[]);
+
+/*
+ * posix_spawn through real (posix_spawn or posix_spawnp) with the child's
+ * environment built from envp for the calling thread's active span.
+ * Under an active span, with AUTOTRACE_PROCESS_SPANS on, the child gets a
+ * process span (named after file's last component; process.pid,
+ * process.executable.name, and process.command_line = cmdline when
+ * AUTOTRACE_CAPTURE_COMMAND_LINE is on and cmdline is not NULL), active
+ * while the child starts - so the child's TRACEPARENT is that span - and
+ * kept until at_proc_reaped/at_proc_forget.  Returns real's result; *pidp
+ * is set as real sets it.  Must not be called in a vfork child.
+ */
+int at_proc_spawn(at_spawn_fn real, pid_t *pidp, const char *file,
+		  const posix_spawn_file_actions_t *fa,
+		  const posix_spawnattr_t *attr, char *const argv[],
+		  char *const envp[], const char *cmdline);
+
 /* The child pid was reaped with wait status st: end its span. */
 void at_proc_reaped(pid_t pid, int st);
-/* A span for a child process, from the pool (NULL if none). */
-struct at_span *at_proc_span_new(void);
-void at_proc_span_free(struct at_span *s);
+/* In a fork child: the spawned children are the parent's, not ours. */
+void at_proc_after_fork_child(void);
+/* The child pid will not be reaped by this caller (it was reaped
+ * elsewhere, or automatically): end its span, if it still has one,
+ * without an exit code. */
+void at_proc_forget(pid_t pid);
 
 #endif

@@ -9,7 +9,8 @@
  * the AT_REAL() accessor, because a hook can run before our constructor
  * (another library's constructor calling connect()).  A symbol that cannot
  * be found, or that resolves to our own hook, is replaced by a stub that
- * fails with ENOSYS: the library never kills its host.
+ * fails with ENOSYS (returning -1, or NULL for popen): the library never
+ * kills its host.
  */
 #ifndef AT_REAL_H
 #define AT_REAL_H
@@ -64,6 +65,9 @@
 			      char *const[]))                              \
 	X(pid_t, waitpid, (pid_t, int *, int))                             \
 	X(pid_t, wait4, (pid_t, int *, int, struct rusage *))              \
+	X(int, system, (const char *))                                     \
+	X(FILE *, popen, (const char *, const char *))                     \
+	X(int, pclose, (FILE *))                                           \
 	X(int, close_range, (unsigned int, unsigned int, int))             \
 	X(int, dup2, (int, int))                                           \
 	X(int, dup3, (int, int, int))                                      \

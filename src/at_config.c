@@ -111,8 +111,9 @@
  * AUTOTRACE_DEBUG                       false
  *     true/1 or false/0: diagnostic messages on stderr.
  * AUTOTRACE_CAPTURE_COMMAND_LINE        false
- *     true/1 or false/0: add process.command_line to the resource (command
- *     lines often carry secrets, hence off by default).
+ *     true/1 or false/0: add process.command_line to the resource, and to
+ *     the process spans of system()/popen() children (their shell command;
+ *     command lines often carry secrets, hence off by default).
  * AUTOTRACE_HTTP_REDACT_QUERY           true
  *     true/1: every query-string value in url.full / url.query becomes
  *     "REDACTED"; false/0: only the values the HTTP semantic conventions
@@ -129,7 +130,8 @@
  *     true/1: child processes keep LD_PRELOAD with this library (added
  *     back if the program's environment for the child dropped it).
  * AUTOTRACE_PROCESS_SPANS               true
- *     true/1: a span per child started with posix_spawn, until reaped.
+ *     true/1: a span per child started with posix_spawn, system or popen
+ *     under an active span, until reaped.
  * AUTOTRACE_EXIT_TIMEOUT                3000
  *     How long process exit waits for the last export, milliseconds
  *     (0: do not wait).

@@ -21,6 +21,7 @@
 #include "at_conn.h"
 #include "at_proc.h"
 #include "at_real.h"
+#include "at_shell.h"
 #include "at_span.h"
 #include "at_thread.h"
 #include "at_traceparent.h"
@@ -50,6 +51,8 @@ static void after_fork_child(void)
 	at_thread_after_fork_child();
 	at_conn_after_fork_child();
 	at_exporter_after_fork_child();
+	at_proc_after_fork_child();
+	at_shell_after_fork_child();
 }
 
 /* TRACEPARENT / TRACESTATE: the OpenTelemetry environment carrier. */

@@ -1,6 +1,7 @@
 /*
  * at_proc.c - the environment carrier for child processes and the spans of
- * spawned children (see at_proc.h).
+ * spawned children (see at_proc.h), kept by pid until the child is reaped
+ * (the wait hooks, system(), pclose()) or given up on (at_proc_forget).
  *
  * vfork safety: at_proc_env() and at_proc_active_span() only read shared
  * state and write to the caller's buffers, so an exec hook running in a
@@ -115,12 +116,12 @@ char **at_proc_env(char *const envp[], const struct at_span *span,
 	return out;
 }
 
-struct at_span *at_proc_span_new(void)
+static struct at_span *span_new(void)
 {
 	return at_span_pool_get(&span_pool);
 }
 
-void at_proc_span_free(struct at_span *s)
+static void span_free(struct at_span *s)
 {
 	at_span_pool_put(&span_pool, s);
 }
@@ -130,12 +131,61 @@ static const void *pid_key(pid_t pid)
 	return (const void *)(uintptr_t)(pid + 2); /* never NULL or 1 */
 }
 
-void at_proc_spawned(pid_t pid, struct at_span *s)
+/* A started process span for file under the active span, or NULL. */
+static struct at_span *process_span(const char *file, const char *cmdline)
 {
+	struct at_span *s;
+	const char *base = strrchr(file, '/');
+
+	base = base ? base + 1 : file;
+	/* Only under an active span: a program spawning children outside
+	 * any traced work does not start a trace per child. */
+	if (!at_cfg.process_spans || !at_proc_active_span() ||
+	    !(s = span_new()))
+		return NULL;
+	at_span_start(s, base, strlen(base), AT_KIND_INTERNAL);
+	if (!at_span_started(s)) {
+		span_free(s);
+		return NULL;
+	}
+	if (at_span_recording(s)) {
+		at_span_set_cstr(s, "process.executable.name", base);
+		if (cmdline && at_cfg.capture_command_line)
+			at_span_set_cstr(s, "process.command_line", cmdline);
+	}
+	return s;
+}
+
+int at_proc_spawn(at_spawn_fn real, pid_t *pidp, const char *file,
+		  const posix_spawn_file_actions_t *fa,
+		  const posix_spawnattr_t *attr, char *const argv[],
+		  char *const envp[], const char *cmdline)
+{
+	struct at_span *s = process_span(file, cmdline);
+	pid_t pid = 0;
+	int rc;
+
+	{
+		AT_PROC_CHILD_ENV(envp, at_proc_active_span(), env);
+		rc = real(&pid, file, fa, attr, argv, env);
+	}
+	if (pidp && rc == 0)
+		*pidp = pid;
+	if (!s)
+		return rc;
+	at_span_deactivate(s);
+	if (rc != 0) {
+		at_span_set_errno(s, rc);
+		at_span_end(s);
+		span_free(s);
+		return rc;
+	}
+	at_span_set_int(s, "process.pid", pid);
 	if (at_ptrmap_put(&children, pid_key(pid), s) != 0) {
 		at_span_end(s);
-		at_proc_span_free(s);
+		span_free(s);
 	}
+	return rc;
 }
 
 void at_proc_reaped(pid_t pid, int st)
@@ -161,5 +211,22 @@ void at_proc_reaped(pid_t pid, int st)
 		}
 	}
 	at_span_end(s);
-	at_proc_span_free(s);
+	span_free(s);
+}
+
+void at_proc_after_fork_child(void)
+{
+	/* Their spans stay allocated in this copy of the pool: the parent
+	 * ends them. */
+	memset(&children, 0, sizeof(children));
+}
+
+void at_proc_forget(pid_t pid)
+{
+	struct at_span *s = at_ptrmap_del(&children, pid_key(pid));
+
+	if (!s)
+		return;
+	at_span_end(s);
+	span_free(s);
 }

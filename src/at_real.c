@@ -41,8 +41,8 @@ void *at_real_lookup(const char *name, void *loaded)
 /*
  * For each function: the pointer, a stub, and the resolver.  The stub has
  * the function's signature only in spirit: it is called with the right
- * arguments and returns -1/ENOSYS, which every entry of the table
- * (int- or ssize_t-returning) understands as failure.
+ * arguments and returns -1/ENOSYS, which every int- or ssize_t-returning
+ * entry of the table understands as failure; popen's returns NULL/ENOSYS.
  */
 static long enosys_stub(void)
 {
@@ -50,13 +50,24 @@ static long enosys_stub(void)
 	return -1;
 }
 
+static void *enosys_null_stub(void)
+{
+	errno = ENOSYS;
+	return NULL;
+}
+
+/* The stub for a function returning type ret. */
+#define ENOSYS_STUB(ret)                                                   \
+	_Generic((ret)0, FILE *: (void *)&enosys_null_stub,                \
+		 default: (void *)&enosys_stub)
+
 #define AT_REAL_DEF(ret, name, params)                                     \
 	ret(*at_real_##name) params;                                       \
 	ret(*at_real_resolve_##name(void)) params                          \
 	{                                                                  \
 		void *p = at_real_lookup(#name, NULL);                     \
 		if (!p)                                                    \
-			p = (void *)&enosys_stub;                          \
+			p = ENOSYS_STUB(ret);                              \
 		__atomic_store_n((void **)&at_real_##name, p,              \
 				 __ATOMIC_RELEASE);                        \
 		return (ret(*) params)p;                                   \

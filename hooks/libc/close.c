@@ -17,7 +17,9 @@
  * fclose() and close_range() close descriptors inside libc, where the
  * close() hook does not see them: they forget traced sockets first, and
  * close_range() leaves the exporter's socket open (it closes the range
- * around it).
+ * around it).  While popen streams are open, fclose() of one of ours
+ * waits for its child, as glibc's fclose() of a popen stream does
+ * (at_shell.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 #include "at_exporter.h"
 #include "at_init.h"
 #include "at_real.h"
+#include "at_shell.h"
 
 AT_COLD static void forget(int fd)
 {
@@ -93,6 +96,9 @@ AT_EXPORT int fclose(FILE *f)
 
 	if (AT_UNLIKELY(fd >= 0 && at_fd_traced(fd)))
 		forget(fd);
+	if (AT_UNLIKELY(atomic_load_explicit(&at_shell_streams,
+					     memory_order_relaxed)))
+		return at_shell_close(f, false);
 	return AT_REAL(fclose)(f);
 }
 

@@ -9,6 +9,14 @@
  * LD_PRELOAD with this library is kept so the child is traced too
  * (at_proc.c).  The caller's environment is never modified.
  *
+ * vfork itself is not interposed.  A wrapper function would return twice
+ * - in the child, which then goes on using the stack frames below it,
+ * and again in the parent on that same, by then overwritten, stack - which
+ * is undefined behaviour that only an assembly tail jump could avoid, and
+ * a tail jump is what not wrapping it is.  Nothing needs to happen at the
+ * vfork: the exec that follows is hooked, and knows it runs in a vfork
+ * child (at_in_vfork_child).  system, popen and pclose: shell.c.
+ *
  * The exec hooks may run in a vfork child, which shares the parent's
  * memory: they only read the library's state, keep the child's copy of
  * the environment on their own stack, and change nothing else.  When they
@@ -56,18 +64,11 @@ static void before_exec(void)
 	at_exporter_flush(ms);
 }
 
-/* The environment for a child: on the caller's stack (VLA) - hence a
- * macro-like pattern: callers declare the buffers. */
-#define CHILD_ENV(envp, span, outvar)                                        \
-	char *outvar##_arr[at_proc_env_count(envp) + 5];                     \
-	char outvar##_str[AT_PROC_STRBUF];                                   \
-	char **outvar = at_proc_env(envp, span, outvar##_arr, outvar##_str)
-
 AT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	if (!may_trace())
 		return AT_REAL(execve)(path, argv, envp);
-	CHILD_ENV(envp, at_proc_active_span(), env);
+	AT_PROC_CHILD_ENV(envp, at_proc_active_span(), env);
 	before_exec();
 	return AT_REAL(execve)(path, argv, env);
 }
@@ -77,7 +78,7 @@ AT_EXPORT int execvpe(const char *file, char *const argv[],
 {
 	if (!may_trace())
 		return AT_REAL(execvpe)(file, argv, envp);
-	CHILD_ENV(envp, at_proc_active_span(), env);
+	AT_PROC_CHILD_ENV(envp, at_proc_active_span(), env);
 	before_exec();
 	return AT_REAL(execvpe)(file, argv, env);
 }
@@ -96,7 +97,7 @@ AT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	if (!may_trace())
 		return AT_REAL(fexecve)(fd, argv, envp);
-	CHILD_ENV(envp, at_proc_active_span(), env);
+	AT_PROC_CHILD_ENV(envp, at_proc_active_span(), env);
 	before_exec();
 	return AT_REAL(fexecve)(fd, argv, env);
 }
@@ -155,67 +156,16 @@ AT_EXPORT int execle(const char *path, const char *arg0, ...)
 
 /* ---- posix_spawn ---- */
 
-typedef int (*spawn_fn)(pid_t *, const char *,
-			const posix_spawn_file_actions_t *,
-			const posix_spawnattr_t *, char *const[],
-			char *const[]);
-
-static int traced_spawn(spawn_fn real, pid_t *pidp, const char *file,
-			const posix_spawn_file_actions_t *fa,
-			const posix_spawnattr_t *attr, char *const argv[],
-			char *const envp[])
-{
-	struct at_span *s = NULL;
-	const char *base = strrchr(file, '/');
-	pid_t pid = 0;
-	int rc;
-
-	base = base ? base + 1 : file;
-	/* Only under an active span: a program spawning children outside
-	 * any traced work does not start a trace per child. */
-	if (at_cfg.process_spans && at_proc_active_span() &&
-	    (s = at_proc_span_new())) {
-		at_span_start(s, base, strlen(base), AT_KIND_INTERNAL);
-		if (!at_span_started(s)) {
-			at_proc_span_free(s);
-			s = NULL;
-		} else if (at_span_recording(s)) {
-			at_span_set_cstr(s, "process.executable.name", base);
-		}
-	}
-	{
-		CHILD_ENV(envp, at_proc_active_span(), env);
-		rc = real(&pid, file, fa, attr, argv, env);
-	}
-	if (pidp && rc == 0)
-		*pidp = pid;
-	if (!s)
-		return rc;
-	at_span_deactivate(s);
-	if (rc != 0) {
-		at_span_set_errno(s, rc);
-		at_span_end(s);
-		at_proc_span_free(s);
-	} else {
-		at_span_set_int(s, "process.pid", pid);
-		at_proc_spawned(pid, s);
-	}
-	return rc;
-}
-
 AT_EXPORT int posix_spawn(pid_t *pid, const char *path,
 			  const posix_spawn_file_actions_t *fa,
 			  const posix_spawnattr_t *attr, char *const argv[],
 			  char *const envp[])
 {
-	int rc;
-
 	if (!at_hook_enter())
 		return AT_REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
 	at_hook_leave(); /* spans of the spawn's own work are fine */
-	rc = traced_spawn(AT_REAL(posix_spawn), pid, path, fa, attr, argv,
-			  envp);
-	return rc;
+	return at_proc_spawn(AT_REAL(posix_spawn), pid, path, fa, attr, argv,
+			     envp, NULL);
 }
 
 AT_EXPORT int posix_spawnp(pid_t *pid, const char *file,
@@ -226,8 +176,8 @@ AT_EXPORT int posix_spawnp(pid_t *pid, const char *file,
 	if (!at_hook_enter())
 		return AT_REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
 	at_hook_leave();
-	return traced_spawn(AT_REAL(posix_spawnp), pid, file, fa, attr, argv,
-			    envp);
+	return at_proc_spawn(AT_REAL(posix_spawnp), pid, file, fa, attr, argv,
+			     envp, NULL);
 }
 
 /* ---- reaping ---- */
