@@ -142,7 +142,7 @@ $(BUILD)/bench/bench_hooks: tests/bench/bench_hooks.c $(CORE_A) $(HOOK_O)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(HOOK_O) $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
 
-$(BUILD)/bench/%: tests/bench/%.c $(CORE_A)
+$(BUILD)/bench/%: tests/bench/%.c $(CORE_A) $(wildcard tests/bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
 

@@ -42,7 +42,9 @@ struct at_receiver_opts {
 	void (*on_request)(const at_otlp_request *req, void *ud);
 	void *ud;
 	/* A sink: answer 200 to every well-framed POST without decoding or
-	 * storing it (benchmarks: the collector's cost is not measured). */
+	 * storing it (benchmarks: the collector's cost is not measured); its
+	 * spans are only counted, by walking the protobuf wire format
+	 * (uncompressed bodies only; gzip bodies count 0). */
 	int sink;
 };
 
@@ -66,7 +68,7 @@ void at_receiver_script(struct at_receiver *r, int count, int status,
 
 /* Requests received (all, including refused and garbage). */
 size_t at_receiver_request_count(struct at_receiver *r);
-/* Spans in stored (accepted) requests. */
+/* Spans in stored (accepted) requests; for a sink, spans counted. */
 size_t at_receiver_span_count(struct at_receiver *r);
 /* Wait until at least n spans are stored: 0, or -1 on timeout. */
 int at_receiver_wait_spans(struct at_receiver *r, size_t n, int timeout_ms);

@@ -2,15 +2,18 @@
 # Install what building and testing libautotrace needs on Debian 12, only
 # if it is missing.  Needs root for apt-get; otherwise prints the command.
 #
-#   scripts/install-deps.sh          build + test dependencies
+#   scripts/install-deps.sh          build + test + benchmark dependencies
 #   scripts/install-deps.sh --build  only what `make` needs
 set -euo pipefail
 
 build_pkgs=(gcc make libc6-dev protobuf-c-compiler libprotobuf-c-dev zlib1g-dev libpq-dev libcurl4-openssl-dev)
 test_pkgs=(libcriterion-dev clang libclang-rt-14-dev curl python3 nodejs npm nginx-light postgresql postgresql-client python3-psycopg2)
+# make bench: the load generator of its scale scenario (its npm packages
+# are installed by scripts/bench/node.sh).
+bench_pkgs=(wrk)
 
 pkgs=("${build_pkgs[@]}")
-[ "${1:-}" = "--build" ] || pkgs+=("${test_pkgs[@]}")
+[ "${1:-}" = "--build" ] || pkgs+=("${test_pkgs[@]}" "${bench_pkgs[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -153,6 +153,7 @@ struct at_receiver {
 	struct at_rx_span *spans;
 	size_t n_spans, cap_spans;
 	size_t n_requests;
+	size_t n_sink_spans; /* sink: spans counted in identity bodies */
 	struct script *script_head, *script_tail;
 };
 
@@ -359,6 +360,63 @@ static size_t count_spans(const at_otlp_request *req)
 	return n;
 }
 
+/* Read a base-128 varint at *p (< end); -1 if it does not end in time. */
+static int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t b = *(*p)++;
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * Sink mode: the spans of an ExportTraceServiceRequest, counted by walking
+ * the wire format without decoding it: resource_spans (field 1) ->
+ * scope_spans (field 2) -> spans (field 2), each length-delimited; other
+ * fields are skipped by wire type.  depth is 0 for the request.  0 for
+ * anything that does not parse.
+ */
+static size_t wire_count_spans(const uint8_t *p, const uint8_t *end,
+			       int depth)
+{
+	size_t n = 0;
+	uint64_t key, len;
+
+	while (p < end) {
+		if (wire_varint(&p, end, &key) < 0)
+			return 0;
+		switch (key & 7) {
+		case 0:
+			if (wire_varint(&p, end, &len) < 0)
+				return 0;
+			continue;
+		case 1:
+			len = 8;
+			break;
+		case 5:
+			len = 4;
+			break;
+		case 2:
+			if (wire_varint(&p, end, &len) < 0)
+				return 0;
+			break;
+		default:
+			return 0;
+		}
+		if (len > (uint64_t)(end - p))
+			return 0;
+		if ((key & 7) == 2 && key >> 3 == (depth ? 2u : 1u))
+			n += depth == 2 ? 1 : wire_count_spans(p, p + len,
+							       depth + 1);
+		p += len;
+	}
+	return n;
+}
+
 /* Store req (taking ownership).  -1 if memory ran out (req freed). */
 static int store(struct at_receiver *r, at_otlp_request *req, bool gzip)
 {
@@ -523,6 +581,11 @@ static void handle_traces(struct at_receiver *r, struct conn *c,
 	bool gzip = c->h.encoding == 1;
 
 	if (r->sink) {
+		size_t n = gzip ? 0 : wire_count_spans(body, body + len, 0);
+
+		pthread_mutex_lock(&r->mu);
+		r->n_sink_spans += n;
+		pthread_mutex_unlock(&r->mu);
 		respond_ok(c, 0, NULL, close);
 		return;
 	}
@@ -1251,6 +1314,7 @@ static void clear_locked(struct at_receiver *r)
 		protobuf_c_message_free_unpacked(&r->reqs[i].req->base, NULL);
 	r->n_reqs = 0;
 	r->n_spans = 0;
+	r->n_sink_spans = 0;
 }
 
 void at_receiver_stop(struct at_receiver *r)
@@ -1328,7 +1392,7 @@ size_t at_receiver_span_count(struct at_receiver *r)
 	size_t n;
 
 	pthread_mutex_lock(&r->mu);
-	n = r->n_spans;
+	n = r->sink ? r->n_sink_spans : r->n_spans;
 	pthread_mutex_unlock(&r->mu);
 	return n;
 }
@@ -1369,7 +1433,7 @@ size_t at_receiver_spans(struct at_receiver *r, struct at_rx_span *out,
 
 	pthread_mutex_lock(&r->mu);
 	n = r->n_spans;
-	if (out && cap)
+	if (out && cap && n)
 		memcpy(out, r->spans, (cap < n ? cap : n) * sizeof(*out));
 	pthread_mutex_unlock(&r->mu);
 	return n;

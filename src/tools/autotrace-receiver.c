@@ -20,6 +20,10 @@
  * are bare).  print_span() has no state of its own so that it can move
  * into the autotrace command.
  *
+ * --sink answers every request at once without decoding it (benchmarks);
+ * when it stops it prints one line, "sink requests=N spans=M" (spans
+ * counted in uncompressed bodies), instead of the span lines.
+ *
  * Signals are handled synchronously: they are blocked in every thread and
  * the main thread waits for them with sigtimedwait(); the receiver thread
  * raises SIGUSR1 when the count is reached.
@@ -369,6 +373,11 @@ int main(int argc, char **argv)
 			rc = want_count && atomic_load(&printed) < want_count;
 			break;
 		}
+	}
+	if (opts.sink) {
+		printf("sink requests=%zu spans=%zu\n",
+		       at_receiver_request_count(r), at_receiver_span_count(r));
+		fflush(stdout);
 	}
 	at_receiver_stop(r);
 	return rc;

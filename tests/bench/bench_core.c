@@ -1,15 +1,21 @@
 /*
  * bench_core - micro-benchmarks of the core pipeline, in one process:
- *   - a sampled span (start + 6 attributes + end + enqueue), 1 and 2
- *     threads;
+ *   - a sampled span (start + 6 attributes + end + enqueue) on 1, 2, 4 and
+ *     8 threads at once: per span and per thread, wall-clock time and the
+ *     thread's own CPU time (CLOCK_THREAD_CPUTIME_ID).  With more threads
+ *     than cores the wall figure also counts the time a thread waited for
+ *     a core in the middle of a timed batch; the CPU figure does not, and
+ *     stays flat unless the threads share a cache line on the hot path;
  *   - an unsampled span (start + end);
+ *   - traceparent format and parse; the HTTP head scan a hook does per
+ *     request and per response (start check, end of head, parse);
  *   - exporter throughput: records encoded and POSTed to a loopback sink
  *     (a server thread that discards bodies), on the calling thread;
  *   - bytes per span on the wire, with and without gzip.
  * Each figure is also given as a ratio to a bare operation measured in the
  * same run: write(2) of one byte to /dev/null, the cheapest real system
  * call a hook wraps.  Prints "name value unit ratio" lines; --json FILE
- * writes them as JSON too.
+ * writes them as JSON members, one per line ("name": {"value", "unit"}).
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -25,18 +31,17 @@
 #include "at_clock.h"
 #include "at_config.h"
 #include "at_exporter.h"
+#include "at_http.h"
 #include "at_init.h"
-#include "at_span.h"
 #include "at_thread.h"
+#include "at_traceparent.h"
+#include "bench_common.h"
 
 static FILE *json;
-static int json_first = 1;
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return bench_clock_s(CLOCK_MONOTONIC);
 }
 
 static void report(const char *name, double value, const char *unit,
@@ -48,9 +53,8 @@ static void report(const char *name, double value, const char *unit,
 	else
 		printf("%-34s %12.1f %s\n", name, value, unit);
 	if (json) {
-		fprintf(json, "%s\n  \"%s\": {\"value\": %.3f, \"unit\": \"%s\"}",
-			json_first ? "" : ",", name, value, unit);
-		json_first = 0;
+		fprintf(json, "\"%s\": {\"value\": %.3f, \"unit\": \"%s\"}\n",
+			name, value, unit);
 	}
 }
 
@@ -61,44 +65,162 @@ static void drain_own_ring(void)
 		at_ring_pop(&t->ring);
 }
 
-static void one_span(void)
+/*
+ * ns per span, timing batches of 500 and draining in between; the
+ * thread's CPU time per span of the same batches in *cpu_ns if not NULL.
+ */
+static double span_loop(long n, double *cpu_ns)
 {
-	struct at_span s;
-
-	at_span_start(&s, "connect", 7, AT_KIND_CLIENT);
-	if (at_span_recording(&s)) {
-		at_span_set_cstr(&s, "network.peer.address", "127.0.0.1");
-		at_span_set_int(&s, "network.peer.port", 8080);
-		at_span_set_cstr(&s, "server.address", "127.0.0.1");
-		at_span_set_int(&s, "server.port", 8080);
-		at_span_set_cstr(&s, "network.transport", "tcp");
-		at_span_set_cstr(&s, "network.type", "ipv4");
-	}
-	at_span_end(&s);
-}
-
-/* ns per span, timing batches of 500 and draining in between. */
-static double span_loop(long n)
-{
-	double t = 0;
+	double t = 0, cpu = 0;
 
 	for (long done = 0; done < n; done += 500) {
-		double t0 = now_s();
+		double c0 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID), t0 = now_s();
 		for (int i = 0; i < 500; i++)
-			one_span();
+			bench_connect_span();
 		t += now_s() - t0;
+		cpu += bench_clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
 		drain_own_ring();
 	}
+	if (cpu_ns)
+		*cpu_ns = cpu / (double)n * 1e9;
 	return t / (double)n * 1e9;
 }
 
-static double per_thread_ns[8];
+/* ---- thread scaling ---- */
 
-static void *thread_loop(void *arg)
+#define MAX_THREADS 8
+#define SPANS_PER_THREAD 1000000L
+
+static pthread_barrier_t start_line;
+static double thread_wall_ns[MAX_THREADS], thread_cpu_ns[MAX_THREADS];
+
+static void *scaling_thread(void *arg)
 {
 	long idx = (long)arg;
-	per_thread_ns[idx] = span_loop(1000000);
+
+	span_loop(20000, NULL); /* this thread's ring and ids, warm */
+	pthread_barrier_wait(&start_line);
+	thread_wall_ns[idx] = span_loop(SPANS_PER_THREAD, &thread_cpu_ns[idx]);
 	return NULL;
+}
+
+/* n threads making spans at once: mean per-thread ns per span (wall and
+ * CPU), and spans/s made by all of them together. */
+static void scaling(int n, double bare)
+{
+	pthread_t th[MAX_THREADS];
+	double wall = 0, cpu = 0, t0, elapsed;
+	char name[64];
+
+	pthread_barrier_init(&start_line, NULL, (unsigned)n + 1);
+	for (long i = 0; i < n; i++)
+		pthread_create(&th[i], NULL, scaling_thread, (void *)i);
+	pthread_barrier_wait(&start_line);
+	t0 = now_s();
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	elapsed = now_s() - t0;
+	pthread_barrier_destroy(&start_line);
+	for (int i = 0; i < n; i++) {
+		wall += thread_wall_ns[i] / n;
+		cpu += thread_cpu_ns[i] / n;
+	}
+	snprintf(name, sizeof(name), "sampled span, %d thread%s, wall", n,
+		 n > 1 ? "s" : "");
+	report(name, wall, "ns/span", bare);
+	snprintf(name, sizeof(name), "sampled span, %d thread%s, CPU", n,
+		 n > 1 ? "s" : "");
+	report(name, cpu, "ns/span", bare);
+	snprintf(name, sizeof(name), "sampled spans per second, %d thread%s",
+		 n, n > 1 ? "s" : "");
+	report(name, (double)n * SPANS_PER_THREAD / elapsed, "spans/s", 0);
+}
+
+/* ---- propagation and parsing ---- */
+
+/*
+ * One operation each, returning something that depends on its result (so
+ * that the compiler keeps it); timed by ns_per_call(), whose indirect call
+ * adds about a nanosecond.
+ */
+static uint8_t format_seq;
+
+static size_t format_once(void)
+{
+	struct at_span_context ctx = { .flags = AT_FLAG_SAMPLED };
+	char out[AT_TRACEPARENT_LEN + 1];
+
+	memset(ctx.trace_id, 0x4b, sizeof(ctx.trace_id));
+	memset(ctx.span_id, 0x7c, sizeof(ctx.span_id));
+	ctx.span_id[0] = format_seq++;
+	return at_traceparent_format(&ctx, out) + (size_t)out[9];
+}
+
+static size_t parse_once(void)
+{
+	static const char tp[] =
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+	struct at_span_context ctx;
+
+	if (at_traceparent_parse(tp, sizeof(tp) - 1, &ctx) != 0)
+		abort();
+	return ctx.span_id[3];
+}
+
+/* What a client library typically writes, and what a server answers. */
+static const char request_head[] =
+	"GET /api/orders/42?expand=items HTTP/1.1\r\n"
+	"Host: orders.internal:8080\r\n"
+	"User-Agent: bench-client/1.0\r\n"
+	"Accept: application/json\r\n"
+	"Accept-Encoding: gzip, deflate\r\n"
+	"Connection: keep-alive\r\n"
+	"traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+	"\r\n";
+static const char response_head[] =
+	"HTTP/1.1 200 OK\r\n"
+	"Date: Mon, 02 Nov 2026 10:00:00 GMT\r\n"
+	"Content-Type: application/json\r\n"
+	"Content-Length: 1234\r\n"
+	"Connection: keep-alive\r\n"
+	"\r\n";
+
+/* What a hook does once per head: start check, end of head, parse. */
+static size_t request_scan_once(void)
+{
+	struct at_http_request r;
+	size_t len = sizeof(request_head) - 1, end;
+
+	if (at_http_request_start(request_head, len) != 1)
+		abort();
+	end = at_http_head_end(request_head, len, 0);
+	if (at_http_parse_request(request_head, end, &r) != 0)
+		abort();
+	return r.head_len;
+}
+
+static size_t response_scan_once(void)
+{
+	struct at_http_response r;
+	size_t len = sizeof(response_head) - 1, end;
+
+	if (at_http_response_start(response_head, len) != 1)
+		abort();
+	end = at_http_head_end(response_head, len, 0);
+	if (at_http_parse_response(response_head, end, &r) != 0)
+		abort();
+	return r.head_len;
+}
+
+static volatile size_t keep;
+
+static double ns_per_call(size_t (*fn)(void), long n)
+{
+	double t0 = now_s();
+
+	for (long i = 0; i < n; i++)
+		keep += fn();
+	return (now_s() - t0) / (double)n * 1e9;
 }
 
 static double bare_write_ns(long n)
@@ -190,7 +312,7 @@ static double exporter_rate(int rounds, int per_round, double *bytes_per_span)
 
 	for (int r = 0; r < rounds; r++) {
 		for (int i = 0; i < per_round; i++)
-			one_span();
+			bench_connect_span();
 		double t0 = now_s();
 		spans += at_exporter_run_once();
 		t += now_s() - t0;
@@ -202,14 +324,11 @@ static double exporter_rate(int rounds, int per_round, double *bytes_per_span)
 int main(int argc, char **argv)
 {
 	char url[64];
-	double bare, ns1, ns2, nsu, rate, rate_gz, bps, bps_gz;
-	pthread_t th[2];
+	double bare, nsu, rate, rate_gz, bps, bps_gz;
+	char name[64];
 
-	if (argc == 3 && strcmp(argv[1], "--json") == 0) {
+	if (argc == 3 && strcmp(argv[1], "--json") == 0)
 		json = fopen(argv[2], "w");
-		if (json)
-			fputs("{", json);
-	}
 	at_config_defaults(&at_cfg);
 	at_exporter_manual();
 	atomic_store(&at_state, AT_STATE_READY);
@@ -217,21 +336,23 @@ int main(int argc, char **argv)
 	bare = bare_write_ns(2000000);
 	report("bare write(2) to /dev/null", bare, "ns", 0);
 
-	span_loop(200000); /* warm up */
-	ns1 = span_loop(2000000);
-	report("sampled span, 1 thread", ns1, "ns/span", bare);
-
-	for (long i = 0; i < 2; i++)
-		pthread_create(&th[i], NULL, thread_loop, (void *)i);
-	for (int i = 0; i < 2; i++)
-		pthread_join(th[i], NULL);
-	ns2 = (per_thread_ns[0] + per_thread_ns[1]) / 2;
-	report("sampled span, 2 threads", ns2, "ns/span", bare);
+	span_loop(200000, NULL); /* warm up */
+	for (int n = 1; n <= MAX_THREADS; n *= 2)
+		scaling(n, bare);
 
 	at_sampler_init(&at_cfg.sampler, AT_SAMPLER_ALWAYS_OFF, 0);
-	nsu = span_loop(2000000);
+	nsu = span_loop(2000000, NULL);
 	report("unsampled span", nsu, "ns/span", bare);
 	at_sampler_init(&at_cfg.sampler, AT_SAMPLER_PARENTBASED_ALWAYS_ON, 1);
+
+	report("traceparent format", ns_per_call(format_once, 5000000), "ns", 0);
+	report("traceparent parse", ns_per_call(parse_once, 5000000), "ns", 0);
+	snprintf(name, sizeof(name), "HTTP request head scan, %zu bytes",
+		 sizeof(request_head) - 1);
+	report(name, ns_per_call(request_scan_once, 2000000), "ns", 0);
+	snprintf(name, sizeof(name), "HTTP response head scan, %zu bytes",
+		 sizeof(response_head) - 1);
+	report(name, ns_per_call(response_scan_once, 2000000), "ns", 0);
 
 	sink_start();
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/traces", sink_port);
@@ -245,9 +366,7 @@ int main(int argc, char **argv)
 	report("exporter throughput, gzip", rate_gz, "spans/s", 0);
 	report("bytes per span on the wire, gzip", bps_gz, "bytes", 0);
 
-	if (json) {
-		fputs("\n}\n", json);
+	if (json)
 		fclose(json);
-	}
 	return 0;
 }

@@ -1310,3 +1310,46 @@ Test(concurrency, receiver_many_clients, .timeout = 120)
 		at_buf_free(&w[k].gz);
 	}
 }
+
+/*
+ * A sink answers 200 without decoding or storing, and counts the spans of
+ * uncompressed bodies by walking the wire format: a body that is two
+ * requests back to back (two ResourceSpans, as protobuf concatenation
+ * merges them) counts both; gzip bodies and undecodable bodies count 0.
+ */
+Test(receiver, sink_counts_spans_without_decoding)
+{
+	struct at_receiver_opts o = { .bind_addr = "127.0.0.1", .sink = 1 };
+	struct at_receiver *r = at_receiver_start(&o);
+	struct at_buf one = { 0 }, two = { 0 }, gz = { 0 };
+	struct at_buf junk = { 0 };
+	struct at_rx_span stored[1];
+	struct resp rs = { 0 };
+	struct client c;
+
+	cr_assert_not_null(r);
+	make_payload(&one, 1, 3);
+	make_payload(&two, 100, 50);
+	gzip_buf(&two, &gz);
+	cr_assert_eq(at_buf_append(&two, one.data, one.len), 0);
+	cr_assert_eq(at_buf_append(&junk, "\x0a\xff\xff\xff\x0f zz", 9), 0);
+	cl_open(&c, at_receiver_port(r));
+	post(&c, &one, NULL);
+	post(&c, &two, NULL);
+	post(&c, &gz, "Content-Encoding: gzip\r\n");
+	post(&c, &junk, NULL);
+	for (int i = 0; i < 4; i++) {
+		cr_assert(cl_response(&c, &rs));
+		cr_assert_eq(rs.status, 200, "response %d: %d", i, rs.status);
+	}
+	cr_assert_eq(at_receiver_request_count(r), 4);
+	cr_assert_eq(at_receiver_span_count(r), 3 + 50 + 3);
+	cr_assert_eq(at_receiver_spans(r, stored, 1), 0);
+	cl_close(&c);
+	at_buf_free(&one);
+	at_buf_free(&two);
+	at_buf_free(&gz);
+	at_buf_free(&junk);
+	at_buf_free(&rs.body);
+	at_receiver_stop(r);
+}

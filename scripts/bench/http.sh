@@ -1,0 +1,72 @@
+# Scenario 3, HTTP keep-alive request loops on loopback, client and server
+# both bare vs both traced (exporting to a sink):
+#  - C: http_client (one connection, 20000 requests) against http_service
+#    --sequential;
+#  - Python: py_client.py against tests/fixtures/py/threading_server.py
+#    (http.server, protocol_version HTTP/1.1 so that connections are kept
+#    alive; --nodelay, or every response waits for a delayed ACK):
+#    http.client on one connection (urllib never keeps a connection
+#    alive), and urllib with a new connection per request.
+
+# pair MODE PORTFILE "SERVER..." CLIENT...: start the server, run the client
+# with the server's port as its last argument (it makes $pair_n requests
+# and prints elapsed_ns=N), stop the server; print microseconds per
+# request.
+pair() {
+	local mode=$1 pf=$2 server=$3 pre ns
+	shift 3
+	pre=$(preload "$mode")
+	# shellcheck disable=SC2086
+	start_server "$pf" "$pre" $server
+	ns=$(LD_PRELOAD=$pre "$@" "$server_port" 2>&1 | sed -n 's/.*elapsed_ns=\([0-9]*\).*/\1/p')
+	stop "$server_pid"
+	calc 'ns / n / 1000' ns="${ns:-0}" n="$pair_n"
+}
+
+c_pair() {
+	pair "$1" "$tmp/c.port" "$build/fixtures/http_service $tmp/c.port --sequential" \
+		"$build/fixtures/http_client" --stats --count "$pair_n" 127.0.0.1
+}
+
+py_server="python3 tests/fixtures/py/threading_server.py --nodelay"
+py_keepalive() {
+	pair "$1" "$tmp/py.port" "$py_server $tmp/py.port" python3 tests/bench/py_client.py "$pair_n"
+}
+py_urllib() {
+	pair "$1" "$tmp/py.port" "$py_server $tmp/py.port" python3 tests/bench/py_client.py --urllib "$pair_n"
+}
+
+# pair_report NAME KEY WHAT TARGET: medians of $tmp/NAME.{bare,traced}.
+pair_report() {
+	local b t
+	b=$(median "$tmp/$1.bare")
+	t=$(median "$tmp/$1.traced")
+	say "%-40s %8.2f us bare, %8.2f us traced: %+.2f us per request (ratio %.3f)" \
+		"$3" "$b" "$t" "$(calc 't - b' t="$t" b="$b")" "$(calc 't / b' t="$t" b="$b")"
+	json_put "$2, bare" "$b" "us/request"
+	json_put "$2, traced" "$t" "us/request"
+	json_put "$2, added" "$(calc 't - b' t="$t" b="$b")" "us/request"
+	row "$3, both traced vs both bare" \
+		"$(delta "$t" "$b") us per request ($b us bare)" "$4"
+}
+
+bench_http() {
+	local spans
+	echo "== 3. HTTP keep-alive loops on loopback, client and server both bare vs both traced ($reps runs each, alternating, medians)"
+	sink_start
+	pair_n=20000
+	alternate c_pair bare traced
+	pair_report c_pair "http C keep-alive" "C client + C server, keep-alive, $pair_n requests" "≤ 2 us"
+	pair_n=5000
+	alternate py_keepalive bare traced
+	pair_report py_keepalive "http python keep-alive" "Python http.client + http.server, keep-alive, $pair_n requests" "≤ 2 us"
+	pair_n=2000
+	alternate py_urllib bare traced
+	pair_report py_urllib "http python urllib" "Python urllib + http.server, a connection per request, $pair_n requests" "-"
+	spans=$(sink_stop)
+	# traced runs: C 20000 + Python 5000 + urllib 2000 requests, each a
+	# client and a server span (urllib: a connect span too).
+	say "spans received by the sink: %s (%.2f per traced request)" "$spans" \
+		"$(calc 's / (r * 27000)' s="${spans:-0}" r="$reps")"
+	json_put "http spans received per traced request" "$(calc 's / (r * 27000)' s="${spans:-0}" r="$reps")" "spans"
+}

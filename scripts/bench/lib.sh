@@ -1,0 +1,128 @@
+# Helpers shared by the scenario scripts of `make bench` (sourced by
+# scripts/bench.sh, which sets build, lib, tmp and reps).
+#
+# Each scenario measures bare and traced runs alternately, reps times,
+# keeps one line of figures per run in $tmp/<name>.<mode>, and reports
+# medians: json_put adds a member to build/bench.json, row a line to the
+# markdown table printed at the end.  Every traced process exports to a
+# sink receiver started for its scenario; the spans the sink counted are
+# reported too, as proof that the traced runs were traced.
+
+# median FILE [COLUMN]: median of a column (default 1) of FILE's lines.
+median() {
+	awk -v c="${2:-1}" '{print $c}' "$1" | sort -g |
+		awk '{a[NR]=$1} END {if (!NR) print "null"; else print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
+}
+
+# calc EXPR [NAME=VALUE...]: print the awk expression's value (%.4g).
+calc() {
+	local expr=$1 a
+	local -a vars=()
+	shift
+	for a in "$@"; do vars+=(-v "$a"); done
+	awk "${vars[@]}" "BEGIN {v = $expr; printf \"%.4g\\n\", v}" </dev/null
+}
+
+# alternate FUNCTION MODE...: run FUNCTION MODE for each mode in turn,
+# reps times, appending each run's output line to $tmp/FUNCTION.MODE.
+alternate() {
+	local fn=$1 mode
+	shift
+	for mode in "$@"; do : >"$tmp/$fn.$mode"; done
+	for _ in $(seq 1 "$reps"); do
+		for mode in "$@"; do
+			"$fn" "$mode" >>"$tmp/$fn.$mode"
+		done
+	done
+}
+
+# wait_file FILE: wait (at most 20 s) until FILE exists and is not empty.
+wait_file() {
+	for _ in $(seq 1 400); do
+		[ -s "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "bench: $1 did not appear" >&2
+	return 1
+}
+
+# preload MODE: the LD_PRELOAD value for a run (the library if traced).
+preload() {
+	[ "$1" = traced ] && echo "$lib" || true
+}
+
+# start_server PORTFILE PRELOAD CMD...: start CMD in the background (its
+# output discarded, its stderr to $server_stderr if set) and wait for the
+# port it writes; sets server_pid and server_port.
+start_server() {
+	local pf=$1 pre=$2
+	shift 2
+	rm -f "$pf"
+	LD_PRELOAD=$pre "$@" >/dev/null 2>"${server_stderr:-/dev/null}" &
+	server_pid=$!
+	wait_file "$pf"
+	server_port=$(cat "$pf")
+}
+
+# stop PID: SIGTERM and wait for the process (it flushes its spans).
+stop() {
+	kill -TERM "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# sink_start: a receiver that counts what it is sent and decodes nothing;
+# OTEL_EXPORTER_OTLP_ENDPOINT points at it from now on.
+sink_start() {
+	rm -f "$tmp/sink.port"
+	"$build/autotrace-receiver" --sink --port 0 --port-file "$tmp/sink.port" \
+		>"$tmp/sink.out" 2>"$tmp/sink.err" &
+	sink_pid=$!
+	wait_file "$tmp/sink.port"
+	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$(cat "$tmp/sink.port")
+}
+
+# sink_stop: stop the sink; print the spans it counted.
+sink_stop() {
+	local rc=0
+	kill -TERM "$sink_pid" 2>/dev/null || true
+	wait "$sink_pid" || rc=$?
+	grep -q '^sink ' "$tmp/sink.out" ||
+		echo "bench: the sink ended with status $rc: $(cat "$tmp/sink.err")" >&2
+	sed -n 's/^sink requests=[0-9]* spans=\([0-9]*\)$/\1/p' "$tmp/sink.out"
+}
+
+# cpu_ticks PID: user + system CPU time of a process, in clock ticks.
+cpu_ticks() {
+	sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+
+# rss_kib PID: resident set size of a process.
+rss_kib() {
+	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
+}
+
+# delta A B: A - B with its sign.
+delta() {
+	awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.4g\n", a - b}' </dev/null
+}
+
+# json_put KEY VALUE UNIT: one member of build/bench.json.
+json_put() {
+	printf '"%s": {"value": %s, "unit": "%s"}\n' "$1" "${2:-null}" "$3" >>"$tmp/json"
+}
+
+# json_get KEY: a value put before (bench_core's and bench_hooks' too).
+json_get() {
+	grep -F "\"$1\": " "$tmp/json" | sed -n 's/.*"value": \([^,]*\),.*/\1/p' | head -1
+}
+
+# row WHAT FIGURE TARGET: one line of the summary table.
+row() {
+	printf '| %s | %s | %s |\n' "$1" "$2" "$3" >>"$tmp/table"
+}
+
+# say FORMAT ARGS...: a result line on the terminal.
+say() {
+	# shellcheck disable=SC2059
+	printf "  $1\n" "${@:2}"
+}
