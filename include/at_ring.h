@@ -12,6 +12,15 @@
  * record that does not fit before the end of the buffer is preceded by a
  * padding marker that fills the rest of the buffer.  Besides its bytes, the
  * ring bounds the number of records queued (max_records).
+ *
+ * Resident memory.  A ring that is drained as fast as it fills would still
+ * walk its whole buffer, touching every page.  With a soft size (below
+ * cap), a producer that is past it looks at the consumer's position on
+ * each push: as soon as the ring is empty, it pads to the end and goes
+ * back to the start, as if the buffer ended there.  In the steady state
+ * (the consumer woken at half the soft size) only a little more than the
+ * first `soft` bytes are ever touched; a backlog (a slow collector) still
+ * has the whole buffer, since going back happens only when it is empty.
  */
 #ifndef AT_RING_H
 #define AT_RING_H
@@ -29,12 +38,14 @@ struct at_ring {
 	uint8_t *buf;
 	uint64_t cap; /* power of two, multiple of 8 */
 	uint64_t max_records;
+	uint64_t soft; /* go back to the start past this (<= cap) */
 
 	/* producer side */
 	_Alignas(AT_CACHELINE) _Atomic uint64_t head; /* bytes produced */
 	_Atomic uint64_t pushed;                       /* records produced */
 	uint64_t cached_tail;
 	uint64_t cached_popped;
+	uint64_t pending; /* bytes the reserved record advances head by */
 
 	/* consumer side */
 	_Alignas(AT_CACHELINE) _Atomic uint64_t tail; /* bytes consumed */
@@ -43,6 +54,14 @@ struct at_ring {
 
 void at_ring_init(struct at_ring *r, void *buf, uint64_t cap,
 		  uint64_t max_records);
+/* Set the soft size (a multiple of 8 up to cap; cap by default). */
+void at_ring_set_soft(struct at_ring *r, uint64_t soft);
+
+/* Producer: bytes queued beyond which the consumer should be woken. */
+static inline uint64_t at_ring_wake_mark(const struct at_ring *r)
+{
+	return r->soft / 2;
+}
 
 /*
  * Producer: reserve room for a record of size bytes (multiple of 8, at

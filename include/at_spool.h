@@ -40,7 +40,7 @@ struct at_spool {
 
 /* A claimed file. */
 struct at_spool_claim {
-	char name[AT_SPOOL_NAME_MAX];   /* the claimed (renamed) name */
+	char name[AT_SPOOL_NAME_MAX + 24]; /* the claimed (renamed) name */
 	char orig[AT_SPOOL_NAME_MAX];   /* the name to give it back under */
 	uint64_t spans;                 /* from the name */
 };

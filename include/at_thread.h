@@ -27,7 +27,17 @@
 #include "at_span.h"
 
 #define AT_STACK_DEPTH 16
-#define AT_THREAD_RING_BYTES (256u * 1024u)
+/* Each thread's ring: room for OTEL_BSP_MAX_QUEUE_SIZE records of
+ * AT_THREAD_RING_PER_SPAN bytes (a typical span record is 200-400), as a
+ * power of two within [MIN, MAX]; pages are touched only as used, and in
+ * the steady state only the first AT_THREAD_RING_SOFT bytes (at_ring.h). */
+#define AT_THREAD_RING_PER_SPAN 256u
+#define AT_THREAD_RING_MIN (64u * 1024u)
+#define AT_THREAD_RING_MAX (256u * 1024u * 1024u)
+#define AT_THREAD_RING_SOFT (64u * 1024u)
+
+/* Ring bytes for a queue of that many spans. */
+uint64_t at_thread_ring_bytes(uint64_t queue_size);
 
 /* An active span: the span and its id (to detect a span ended elsewhere). */
 struct at_ctx_entry {

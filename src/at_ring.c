@@ -18,12 +18,29 @@ void at_ring_init(struct at_ring *r, void *buf, uint64_t cap,
 	r->buf = buf;
 	r->cap = cap;
 	r->max_records = max_records ? max_records : 1;
+	r->soft = cap;
+	r->pending = 0;
 	atomic_store_explicit(&r->head, 0, memory_order_relaxed);
 	atomic_store_explicit(&r->pushed, 0, memory_order_relaxed);
 	r->cached_tail = 0;
 	r->cached_popped = 0;
 	atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
 	atomic_store_explicit(&r->popped, 0, memory_order_relaxed);
+}
+
+void at_ring_set_soft(struct at_ring *r, uint64_t soft)
+{
+	r->soft = soft && soft <= r->cap ? soft & ~(uint64_t)7 : r->cap;
+}
+
+/* Past the soft size with nothing queued: go back to the start (the
+ * whole buffer is free, so no capacity is lost). */
+static int rewind_now(struct at_ring *r, uint64_t head, uint64_t pos)
+{
+	if (AT_LIKELY(pos < r->soft))
+		return 0;
+	r->cached_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	return r->cached_tail == head;
 }
 
 /* Bytes needed at position head for a record of size: the record, plus
@@ -41,10 +58,12 @@ void *at_ring_reserve(struct at_ring *r, uint32_t size)
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	uint64_t pushed = atomic_load_explicit(&r->pushed, memory_order_relaxed);
 	uint64_t need = needed(r, head, size);
-	uint64_t pos;
+	uint64_t pos = head & (r->cap - 1);
 
 	if (AT_UNLIKELY(size > r->cap / 2))
 		return NULL;
+	if (AT_UNLIKELY(need == size && rewind_now(r, head, pos)))
+		need = r->cap - pos + size;
 	if (head + need - r->cached_tail > r->cap) {
 		r->cached_tail = atomic_load_explicit(&r->tail,
 						      memory_order_acquire);
@@ -57,7 +76,7 @@ void *at_ring_reserve(struct at_ring *r, uint32_t size)
 		if (pushed - r->cached_popped >= r->max_records)
 			return NULL;
 	}
-	pos = head & (r->cap - 1);
+	r->pending = need;
 	if (need != size) {
 		/* Pad to the end; the record goes at the start. */
 		uint32_t pad = AT_RING_PAD;
@@ -72,8 +91,9 @@ void at_ring_commit(struct at_ring *r, uint32_t size)
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	uint64_t pushed = atomic_load_explicit(&r->pushed, memory_order_relaxed);
 
+	(void)size; /* reserved: r->pending says how far head moves */
 	atomic_store_explicit(&r->pushed, pushed + 1, memory_order_relaxed);
-	atomic_store_explicit(&r->head, head + needed(r, head, size),
+	atomic_store_explicit(&r->head, head + r->pending,
 			      memory_order_release);
 }
 

@@ -248,14 +248,14 @@ static void enqueue(struct at_thread *t, struct at_span *s)
 	at_ring_commit(r, size);
 
 	at_exporter_ensure_started();
-	/* Past half full (bytes or records): wake the exporter early. */
-	if (AT_UNLIKELY(at_ring_used_hint(r) > r->cap / 2 ||
+	/* Past half the soft size or half the records: wake the exporter. */
+	if (AT_UNLIKELY(at_ring_used_hint(r) > at_ring_wake_mark(r) ||
 			atomic_load_explicit(&r->pushed, memory_order_relaxed) -
 					r->cached_popped >
 				r->max_records / 2)) {
 		r->cached_popped = atomic_load_explicit(&r->popped,
 							memory_order_acquire);
-		if (at_ring_used_refresh(r) > r->cap / 2 ||
+		if (at_ring_used_refresh(r) > at_ring_wake_mark(r) ||
 		    atomic_load_explicit(&r->pushed, memory_order_relaxed) -
 				    r->cached_popped >
 			    r->max_records / 2)

@@ -304,7 +304,7 @@ static int take_pass(struct at_spool *s, int dfd, DIR *d, struct at_buf *out,
 			*recovered += recover(dfd, e->d_name);
 			continue;
 		}
-		if (strlen(e->d_name) + 32 > sizeof(c->name))
+		if (strlen(e->d_name) >= sizeof(c->orig))
 			continue;
 		strcpy(c->orig, e->d_name);
 		snprintf(c->name, sizeof(c->name), "%s" CLAIM "%d", c->orig,

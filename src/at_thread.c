@@ -2,8 +2,10 @@
  * at_thread.c - per-thread state and its registry (see at_thread.h).
  *
  * Memory: one anonymous mapping per tracing thread, the struct followed by
- * its ring buffer.  Pages are touched as the ring fills, so a thread that
- * makes a few spans costs a few pages.  The registry is a singly linked
+ * its ring buffer (sized from OTEL_BSP_MAX_QUEUE_SIZE).  Pages are touched
+ * as the ring fills, so a thread that makes a few spans costs a few pages,
+ * and a busy one whose spans the exporter keeps up with stays within the
+ * ring's soft size (at_ring.h).  The registry is a singly linked
  * list: threads push themselves at the head with a CAS; only the exporter
  * removes nodes (exited and drained), so there is one writer of the `next`
  * links of existing nodes and no ABA: a node is unmapped only after it has
@@ -30,9 +32,25 @@ static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static int exit_key_ok;
 
+uint64_t at_thread_ring_bytes(uint64_t queue_size)
+{
+	uint64_t want = queue_size * AT_THREAD_RING_PER_SPAN, bytes;
+
+	for (bytes = AT_THREAD_RING_MIN;
+	     bytes < want && bytes < AT_THREAD_RING_MAX; bytes *= 2)
+		;
+	return bytes;
+}
+
+static uint64_t queue_size(void)
+{
+	return at_cfg.bsp_max_queue_size ? at_cfg.bsp_max_queue_size : 2048;
+}
+
 static size_t mapping_size(void)
 {
-	return (sizeof(struct at_thread) + 7) / 8 * 8 + AT_THREAD_RING_BYTES;
+	return (sizeof(struct at_thread) + 7) / 8 * 8 +
+	       (size_t)at_thread_ring_bytes(queue_size());
 }
 
 static void on_thread_exit(void *arg)
@@ -54,7 +72,6 @@ struct at_thread *at_thread_create(void)
 	struct at_thread *t;
 	uint8_t *mem;
 	size_t off = (sizeof(struct at_thread) + 7) / 8 * 8;
-	uint64_t max_records = at_cfg.bsp_max_queue_size;
 
 	pthread_once(&exit_key_once, make_exit_key);
 	mem = mmap(NULL, mapping_size(), PROT_READ | PROT_WRITE,
@@ -64,8 +81,9 @@ struct at_thread *at_thread_create(void)
 	t = (struct at_thread *)mem;
 	at_rng_seed(&t->rng);
 	t->tid = (pid_t)syscall(SYS_gettid);
-	at_ring_init(&t->ring, mem + off, AT_THREAD_RING_BYTES,
-		     max_records ? max_records : 2048);
+	at_ring_init(&t->ring, mem + off, at_thread_ring_bytes(queue_size()),
+		     queue_size());
+	at_ring_set_soft(&t->ring, AT_THREAD_RING_SOFT);
 
 	if (exit_key_ok)
 		pthread_setspecific(exit_key, t);

@@ -138,6 +138,56 @@ Test(ring, reset_discards)
 
 #define SPSC_N 200000
 
+/*
+ * With a soft size, a producer whose records are consumed between bursts
+ * never writes further past soft than one burst, in FIFO order; with a backlog
+ * larger than soft it still uses the whole buffer, and nothing is lost or
+ * reordered either way.
+ */
+Test(ring, soft_size_keeps_a_drained_ring_at_its_start)
+{
+	static uint8_t buf[64 * 1024] __attribute__((aligned(4096)));
+	struct at_ring r;
+	uint32_t seq, size, next = 0, expect = 0;
+	uintptr_t highest = 0;
+
+	at_ring_init(&r, buf, sizeof(buf), 100000);
+	at_ring_set_soft(&r, 8 * 1024);
+	for (int round = 0; round < 2000; round++) {
+		/* A few records, then the consumer drains them. */
+		for (int k = 0; k < 1 + round % 7; k++) {
+			uint32_t sz = 8 + 8 * ((next * 7) % 60);
+			uint8_t *p = at_ring_reserve(&r, sz);
+			cr_assert_not_null(p);
+			if ((uintptr_t)(p - buf) + sz > highest)
+				highest = (uintptr_t)(p - buf) + sz;
+			((struct rec *)(void *)p)->size = sz;
+			((struct rec *)(void *)p)->seq = next;
+			memset(((struct rec *)(void *)p)->fill, (int)(next & 0xff),
+			       sz - 8);
+			at_ring_commit(&r, sz);
+			next++;
+		}
+		while (pop(&r, &seq, &size) == 0)
+			cr_assert_eq(seq, expect++, "order");
+	}
+	cr_assert_eq(expect, next);
+	cr_assert_leq(highest, 8 * 1024 + 7 * 480,
+		      "a drained ring stays near its start: %lu",
+		      (unsigned long)highest);
+
+	/* A backlog beyond the soft size: the whole buffer is available. */
+	uint32_t queued = 0;
+	while (push(&r, 64, next + queued) == 0)
+		queued++;
+	cr_assert_geq(queued * 64, 64 * 1024 - 8 * 1024 - 480, "only %u records fit", queued);
+	for (uint32_t i = 0; i < queued; i++) {
+		cr_assert_eq(pop(&r, &seq, &size), 0);
+		cr_assert_eq(seq, next + i);
+	}
+	cr_assert(at_ring_empty(&r));
+}
+
 static struct at_ring spsc;
 
 static void *producer(void *arg)
@@ -159,6 +209,7 @@ Test(concurrency, ring_spsc_two_threads, .timeout = 60)
 	uint32_t expect = 0, seq, size;
 
 	at_ring_init(&spsc, buf, sizeof(buf), 50);
+	at_ring_set_soft(&spsc, 1024); /* the rewind raced by the consumer */
 	pthread_create(&th, NULL, producer, NULL);
 	while (expect < SPSC_N) {
 		int rc = pop(&spsc, &seq, &size);
