@@ -315,7 +315,18 @@ static void export_batch(size_t n)
 	atomic_fetch_add(&at_xstats.dropped_failed, n);
 }
 
-/* Export until the rings are empty. */
+/* Unmap the states of exited threads whose rings are empty. */
+static void reap(void)
+{
+	pthread_mutex_lock(&reap_lock);
+	at_thread_reap(&reaped);
+	pthread_mutex_unlock(&reap_lock);
+}
+
+/* Export until the rings are empty.  States drained by a batch are freed
+ * after it, not only at the end: with a slow collector the end may be far
+ * off, and the threads that exited meanwhile hold states (and their
+ * share of AT_THREAD_MAX_STATES). */
 static void drain(void)
 {
 	size_t max = at_cfg.bsp_max_export_batch ? at_cfg.bsp_max_export_batch
@@ -323,11 +334,13 @@ static void drain(void)
 	for (;;) {
 		size_t n = collect(max);
 		if (n == 0)
-			return;
+			break;
 		export_batch(n);
+		reap();
 		if (n < max)
-			return;
+			break;
 	}
+	reap();
 }
 
 static void exporter_setup(void)
@@ -351,9 +364,6 @@ uint64_t at_exporter_run_once(void)
 	exporter_setup();
 	at_clock_sync();
 	drain();
-	pthread_mutex_lock(&reap_lock);
-	at_thread_reap(&reaped);
-	pthread_mutex_unlock(&reap_lock);
 	at_guard_leave();
 	return atomic_load(&at_xstats.exported) - before;
 }
@@ -376,9 +386,6 @@ static void *exporter_main(void *arg)
 		atomic_store(&wake_word, 0);
 		at_clock_sync();
 		drain();
-		pthread_mutex_lock(&reap_lock);
-		at_thread_reap(&reaped);
-		pthread_mutex_unlock(&reap_lock);
 		if (req != atomic_load(&flush_done)) {
 			atomic_store(&flush_done, req);
 			futex_wake_all(&flush_done);
@@ -468,8 +475,8 @@ static void report(void)
 	at_log_warn("pid %d: spans started=%llu sampled=%llu exported=%llu "
 		    "dropped=%llu (queue_full=%llu export_failed=%llu "
 		    "exporter_none=%llu no_memory=%llu) rejected=%llu "
-		    "stack_overflow=%llu; export attempts=%llu failures=%llu "
-		    "retries=%llu",
+		    "stack_overflow=%llu thread_limit=%llu; export attempts=%llu "
+		    "failures=%llu retries=%llu",
 		    (int)getpid(), (unsigned long long)s[0],
 		    (unsigned long long)s[1],
 		    (unsigned long long)atomic_load(&at_xstats.exported),
@@ -479,6 +486,7 @@ static void report(void)
 		    (unsigned long long)atomic_load(&at_xstats.dropped_nomem),
 		    (unsigned long long)atomic_load(&at_xstats.rejected),
 		    (unsigned long long)s[3],
+		    (unsigned long long)atomic_load(&at_thread_refused),
 		    (unsigned long long)atomic_load(&at_xstats.attempts),
 		    (unsigned long long)atomic_load(&at_xstats.failures),
 		    (unsigned long long)atomic_load(&at_xstats.retries));
