@@ -67,7 +67,8 @@ FIXTURE_SRC := $(sort $(wildcard tests/fixtures/*.c))
 CURL_FIXTURES := $(patsubst tests/fixtures/curl/%.c,$(BUILD)/fixtures/%,$(sort $(wildcard tests/fixtures/curl/*.c)))
 FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_SRC)) \
 	$(BUILD)/fixtures/libctor_connect.so $(BUILD)/fixtures/ctor_main \
-	$(BUILD)/fixtures/pq_client $(CURL_FIXTURES)
+	$(BUILD)/fixtures/pq_client $(BUILD)/fixtures/secure_probe_linked \
+	$(CURL_FIXTURES)
 
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 UNIT_O := $(patsubst %.c,$(OBJ)/%.o,$(UNIT_SRC))
@@ -136,6 +137,15 @@ $(BUILD)/fixtures/ctor_main: tests/fixtures/ctor/ctor_main.c $(BUILD)/fixtures/l
 	$(CC) -std=gnu11 -O1 -g -o $@ $< -L$(BUILD)/fixtures -lctor_connect \
 		-Wl,-rpath,'$$ORIGIN'
 
+# secure_probe linked against the library (DT_NEEDED, absolute RUNPATH):
+# how the library gets into a setgid copy, where ld.so ignores LD_PRELOAD
+# paths.  Built with the library's sanitizer, whose runtime must load first.
+$(BUILD)/fixtures/secure_probe_linked: tests/fixtures/secure_probe.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra $(SANFLAGS) -o $@ $< \
+		-Wl,--no-as-needed -L$(abspath $(BUILD)) -lautotrace \
+		-Wl,-rpath,$(abspath $(BUILD))
+
 # ---- benchmarks: linked with the core directly ----
 # bench_hooks links the hooks too: its own calls go through them.
 $(BUILD)/bench/bench_hooks: tests/bench/bench_hooks.c $(CORE_A) $(HOOK_O)
@@ -180,6 +190,8 @@ test-integration-asan: all $(INTEG_BIN)
 		scripts/run-integration.sh $(BUILD) --filter 'core/*'
 	AT_SAN_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
 		scripts/run-integration.sh $(BUILD) --filter 'http/*'
+	AT_SAN_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
+		scripts/run-integration.sh $(BUILD) --filter 'faults/*'
 
 test: test-unit test-integration
 

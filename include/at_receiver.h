@@ -66,6 +66,16 @@ void at_receiver_script(struct at_receiver *r, int count, int status,
 			const char *retry_after, int64_t rejected,
 			const char *message);
 
+/*
+ * A slow collector: from now on, the answer to each trace request (200 or
+ * scripted) is sent ms after the request was read (0: at once).  The
+ * request is stored (and counted) when read, as a real collector has the
+ * data before it answers; a client that gives up meanwhile still had it
+ * delivered.  One connection waits for its answer before its next request
+ * is read; other connections are not held up.
+ */
+void at_receiver_delay(struct at_receiver *r, int ms);
+
 /* Requests received (all, including refused and garbage). */
 size_t at_receiver_request_count(struct at_receiver *r);
 /* Spans in stored (accepted) requests; for a sink, spans counted. */

@@ -31,13 +31,22 @@
  * AT_THREAD_RING_PER_SPAN bytes (a typical span record is 200-400), as a
  * power of two within [MIN, MAX]; pages are touched only as used, and in
  * the steady state only the first AT_THREAD_RING_SOFT bytes (at_ring.h). */
-#define AT_THREAD_RING_PER_SPAN 256u
+#define AT_THREAD_RING_PER_SPAN 128u
 #define AT_THREAD_RING_MIN (64u * 1024u)
 #define AT_THREAD_RING_MAX (256u * 1024u * 1024u)
 #define AT_THREAD_RING_SOFT (64u * 1024u)
 
 /* Ring bytes for a queue of that many spans. */
 uint64_t at_thread_ring_bytes(uint64_t queue_size);
+/*
+ * At most this many thread states exist at once: live threads', and those
+ * of exited threads whose spans still wait for the exporter (it frees them
+ * once drained).  Beyond it a thread gets no state: it is not traced (its
+ * hooks pass through) until states are freed.  Without the bound, a
+ * service that starts a thread per connection would keep one state per
+ * finished connection for as long as the collector is slow or away.
+ */
+#define AT_THREAD_MAX_STATES 4096
 
 /* An active span: the span and its id (to detect a span ended elsewhere). */
 struct at_ctx_entry {
@@ -68,9 +77,11 @@ struct at_thread {
 };
 
 extern AT_TLS struct at_thread *at_self;
+/* Threads refused a state by AT_THREAD_MAX_STATES (once per thread). */
+extern _Atomic uint64_t at_thread_refused;
 
 /* The calling thread's state, created on first use; NULL if it cannot be
- * (mapping failed, or the thread is exiting). */
+ * (AT_THREAD_MAX_STATES reached, or mapping failed). */
 struct at_thread *at_thread_create(void);
 
 static inline struct at_thread *at_thread_get(void)

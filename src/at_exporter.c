@@ -422,7 +422,18 @@ static void deliver_spool(void)
 	at_exporter_wake();
 }
 
-/* Export until the rings are empty. */
+/* Unmap the states of exited threads whose rings are empty. */
+static void reap(void)
+{
+	pthread_mutex_lock(&reap_lock);
+	at_thread_reap(&reaped);
+	pthread_mutex_unlock(&reap_lock);
+}
+
+/* Export until the rings are empty.  States drained by a batch are freed
+ * after it, not only at the end: with a slow collector the end may be far
+ * off, and the threads that exited meanwhile hold states (and their
+ * share of AT_THREAD_MAX_STATES). */
 static void drain(void)
 {
 	size_t max = at_cfg.bsp_max_export_batch ? at_cfg.bsp_max_export_batch
@@ -430,11 +441,13 @@ static void drain(void)
 	for (;;) {
 		size_t n = collect(max);
 		if (n == 0)
-			return;
+			break;
 		export_batch(n);
+		reap();
 		if (n < max)
-			return;
+			break;
 	}
+	reap();
 }
 
 static void exporter_setup(void)
@@ -468,9 +481,6 @@ uint64_t at_exporter_run_once(void)
 	exporter_setup();
 	at_clock_sync();
 	drain();
-	pthread_mutex_lock(&reap_lock);
-	at_thread_reap(&reaped);
-	pthread_mutex_unlock(&reap_lock);
 	at_guard_leave();
 	return atomic_load(&at_xstats.exported) - before;
 }
@@ -494,9 +504,6 @@ static void *exporter_main(void *arg)
 		at_clock_sync();
 		drain();
 		deliver_spool();
-		pthread_mutex_lock(&reap_lock);
-		at_thread_reap(&reaped);
-		pthread_mutex_unlock(&reap_lock);
 		if (req != atomic_load(&flush_done)) {
 			atomic_store(&flush_done, req);
 			futex_wake_all(&flush_done);
@@ -586,8 +593,9 @@ static void report(void)
 	at_log_warn("pid %d: spans started=%llu sampled=%llu exported=%llu "
 		    "dropped=%llu (queue_full=%llu export_failed=%llu "
 		    "exporter_none=%llu no_memory=%llu) rejected=%llu "
-		    "stack_overflow=%llu spooled=%llu unspooled=%llu; "
-		    "export attempts=%llu failures=%llu retries=%llu",
+		    "stack_overflow=%llu thread_limit=%llu spooled=%llu "
+		    "unspooled=%llu; export attempts=%llu failures=%llu "
+		    "retries=%llu",
 		    (int)getpid(), (unsigned long long)s[0],
 		    (unsigned long long)s[1],
 		    (unsigned long long)atomic_load(&at_xstats.exported),
@@ -597,6 +605,7 @@ static void report(void)
 		    (unsigned long long)atomic_load(&at_xstats.dropped_nomem),
 		    (unsigned long long)atomic_load(&at_xstats.rejected),
 		    (unsigned long long)s[3],
+		    (unsigned long long)atomic_load(&at_thread_refused),
 		    (unsigned long long)atomic_load(&at_xstats.spooled),
 		    (unsigned long long)atomic_load(&at_xstats.unspooled),
 		    (unsigned long long)atomic_load(&at_xstats.attempts),

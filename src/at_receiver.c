@@ -33,6 +33,11 @@
  * handler with a decodable body, in arrival order.  Saved bodies are named
  * save_dir/req-NNNNNN.pb, numbered from 1 in order of acceptance for the
  * receiver's lifetime (at_receiver_clear() does not restart the count).
+ * A slow collector (at_receiver_delay()): the request is stored when it
+ * has been read, and its answer is held on its connection until the delay
+ * has passed; meanwhile that connection is neither read nor written (the
+ * client's next request waits in the kernel), other connections are
+ * served as usual.
  *
  * This file is not part of libautotrace.so (tools and tests only), so it
  * uses malloc and stdio freely.
@@ -46,6 +51,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +127,7 @@ struct conn {
 	bool sent_continue;
 	bool lingering;     /* answered, write side shut: drain until EOF */
 	uint64_t linger_until_ms;
+	uint64_t hold_until_ms; /* answer held until then (0: not held) */
 	struct head h;
 };
 
@@ -136,6 +143,7 @@ struct at_receiver {
 	void *ud;
 	int sink;
 	size_t save_seq;
+	_Atomic int delay_ms;   /* at_receiver_delay() */
 
 	/* thread only */
 	struct conn *conns;
@@ -886,7 +894,8 @@ static int join_chunks(const char *req, const struct head *h,
  */
 static void process(struct at_receiver *r, struct conn *c)
 {
-	while (!c->dead && !c->close_after && !c->blackhole) {
+	while (!c->dead && !c->close_after && !c->blackhole &&
+	       !c->hold_until_ms) {
 		const char *req = (const char *)c->in.data + c->in_off;
 		size_t n = c->in.len - c->in_off, total;
 		struct at_buf joined = { 0 };
@@ -960,6 +969,10 @@ static void process(struct at_receiver *r, struct conn *c)
 				      c->h.close);
 		else
 			handle_traces(r, c, body, blen, c->h.close);
+		if (!c->h.route && c->h.protobuf && c->h.encoding >= 0 &&
+		    !c->blackhole && atomic_load(&r->delay_ms) > 0)
+			c->hold_until_ms = now_ms() +
+					   (uint64_t)atomic_load(&r->delay_ms);
 		at_buf_free(&joined);
 		c->in_off += total;
 		memset(&c->h, 0, sizeof(c->h));
@@ -1138,18 +1151,27 @@ static void *rx_thread(void *arg)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = r->lfd;
 		pfd[1].events = POLLIN;
+		now = now_ms();
 		for (c = r->conns; c; c = c->next) {
 			pfd[n].fd = c->fd;
 			pfd[n].events = 0;
 			pfd[n].revents = 0;
-			if (c->lingering) {
+			if (c->hold_until_ms) {
+				/* A slow answer: wait, do nothing else. */
+				int left = c->hold_until_ms > now ?
+					   (int)(c->hold_until_ms - now) : 0;
+
+				if (timeout < 0 || left < timeout)
+					timeout = left;
+			} else if (c->lingering) {
 				pfd[n].events = POLLIN;
-				timeout = 100;
+				if (timeout < 0 || timeout > 100)
+					timeout = 100;
 			} else if (!c->close_after &&
 				   c->out.len - c->out_off <= OUT_HIGH) {
 				pfd[n].events = POLLIN;
 			}
-			if (c->out_off < c->out.len)
+			if (c->out_off < c->out.len && !c->hold_until_ms)
 				pfd[n].events |= POLLOUT;
 			pc[n] = c;
 			n++;
@@ -1166,9 +1188,18 @@ static void *rx_thread(void *arg)
 		now = timeout < 0 ? 0 : now_ms();
 		for (i = 2; i < n; i++) {
 			c = pc[i];
+			if (c->hold_until_ms) {
+				if (now < c->hold_until_ms)
+					continue;
+				/* Answer now, then handle what waited. */
+				c->hold_until_ms = 0;
+				flush_out(c);
+				if (!c->dead)
+					process(r, c);
+			}
 			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
 				read_conn(r, c);
-			if (c->dead)
+			if (c->dead || c->hold_until_ms)
 				continue;
 			if (c->out_off < c->out.len)
 				flush_out(c);
@@ -1350,6 +1381,11 @@ void at_receiver_stop(struct at_receiver *r)
 	pthread_mutex_destroy(&r->mu);
 	pthread_mutex_destroy(&r->cb_mu);
 	free(r);
+}
+
+void at_receiver_delay(struct at_receiver *r, int ms)
+{
+	atomic_store(&r->delay_ms, ms > 0 ? ms : 0);
 }
 
 void at_receiver_script(struct at_receiver *r, int count, int status,

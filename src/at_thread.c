@@ -11,6 +11,11 @@
  * links of existing nodes and no ABA: a node is unmapped only after it has
  * been unlinked, by the same thread that walks the list.
  *
+ * The number of states is bounded (AT_THREAD_MAX_STATES): a thread
+ * reserves one with a CAS on a counter before mapping it, the exporter
+ * gives it back when it unmaps a state.  Only thread creation and reaping
+ * touch the counter, never a span.
+ *
  * Thread exit is noticed through a pthread key destructor (set when the
  * state is created).  It clears the TLS pointer first, so a hook running
  * later in the thread's teardown creates a fresh state instead of touching
@@ -26,6 +31,10 @@
 #include "at_thread.h"
 
 AT_TLS struct at_thread *at_self;
+_Atomic uint64_t at_thread_refused;
+
+static _Atomic unsigned n_states;
+static AT_TLS int refused_here;
 
 static struct at_thread *_Atomic registry;
 static pthread_key_t exit_key;
@@ -67,6 +76,23 @@ static void make_exit_key(void)
 	exit_key_ok = pthread_key_create(&exit_key, on_thread_exit) == 0;
 }
 
+/* Take one of the AT_THREAD_MAX_STATES: 0, or -1 if none is left. */
+static int reserve_state(void)
+{
+	unsigned n = atomic_load_explicit(&n_states, memory_order_relaxed);
+
+	do {
+		if (n >= AT_THREAD_MAX_STATES) {
+			if (!refused_here) {
+				refused_here = 1;
+				atomic_fetch_add(&at_thread_refused, 1);
+			}
+			return -1;
+		}
+	} while (!atomic_compare_exchange_weak(&n_states, &n, n + 1));
+	return 0;
+}
+
 struct at_thread *at_thread_create(void)
 {
 	struct at_thread *t;
@@ -74,10 +100,14 @@ struct at_thread *at_thread_create(void)
 	size_t off = (sizeof(struct at_thread) + 7) / 8 * 8;
 
 	pthread_once(&exit_key_once, make_exit_key);
+	if (reserve_state() != 0)
+		return NULL;
 	mem = mmap(NULL, mapping_size(), PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED)
+	if (mem == MAP_FAILED) {
+		atomic_fetch_sub(&n_states, 1);
 		return NULL;
+	}
 	t = (struct at_thread *)mem;
 	at_rng_seed(&t->rng);
 	t->tid = (pid_t)syscall(SYS_gettid);
@@ -141,6 +171,7 @@ void at_thread_reap(struct at_thread_stats *acc)
 		}
 		add_stats(acc, &t->stats);
 		munmap(t, mapping_size());
+		atomic_fetch_sub(&n_states, 1);
 		t = next;
 	}
 }
@@ -180,6 +211,8 @@ void at_thread_after_fork_child(void)
 		memset(&self->stats, 0, sizeof(self->stats));
 	}
 	atomic_store(&registry, self);
+	atomic_store(&n_states, self ? 1 : 0);
+	atomic_store(&at_thread_refused, 0);
 }
 
 /* ---- context stack ---- */

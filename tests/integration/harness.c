@@ -611,3 +611,76 @@ const at_otlp_span *h_find_span(const struct at_rx_span *spans, size_t n,
 			return spans[i].span;
 	return NULL;
 }
+
+void h_span_traceparent(const at_otlp_span *s, char out[56])
+{
+	snprintf(out, 56, "00-%s-%s-%02x", h_hex(s->trace_id.data, 16),
+		 h_hex(s->span_id.data, 8), s->flags & 0xff);
+}
+
+int h_rec_start(struct h_rec *r)
+{
+	char tmpl[] = "/tmp/autotrace-rec-XXXXXX";
+
+	memset(r, 0, sizeof(*r));
+	if (!mkdtemp(tmpl))
+		return -1;
+	r->dir = strdup(tmpl);
+	if (asprintf(&r->port_file, "%s/port", tmpl) < 0 ||
+	    asprintf(&r->out_file, "%s/bytes", tmpl) < 0)
+		return -1;
+	const char *argv[] = { h_build_path("fixtures/record_server"),
+			       r->port_file, r->out_file, NULL };
+	r->pid = h_start(argv, NULL, false, NULL);
+	if (r->pid <= 0)
+		return -1;
+	r->port = h_read_port(r->port_file, 10000);
+	return r->port ? 0 : -1;
+}
+
+char *h_rec_stop(struct h_rec *r, size_t *len)
+{
+	char *bytes;
+
+	h_stop(r->pid, 5000);
+	bytes = h_read_file(r->out_file, len);
+	unlink(r->out_file);
+	unlink(r->port_file);
+	rmdir(r->dir);
+	free(r->dir);
+	free(r->port_file);
+	free(r->out_file);
+	memset(r, 0, sizeof(*r));
+	return bytes;
+}
+
+size_t h_strip_injected(char *buf, size_t len, char (*tps)[56], int max,
+			int *n)
+{
+	static const char name[] = "traceparent: ";
+	size_t out = 0, i = 0, nl = sizeof(name) - 1;
+
+	*n = 0;
+	while (i < len) {
+		char *eol = memchr(buf + i, '\n', len - i);
+		size_t l = eol ? (size_t)(eol - (buf + i)) + 1 : len - i;
+		int is_req = l > 10 &&
+			     memcmp(buf + i + l - 10, "HTTP/1.1\r\n", 10) == 0;
+
+		memmove(buf + out, buf + i, l);
+		out += l;
+		i += l;
+		if (is_req && len - i > nl && memcmp(buf + i, name, nl) == 0) {
+			char *e2 = memchr(buf + i, '\n', len - i);
+			size_t l2 = e2 ? (size_t)(e2 - (buf + i)) + 1 : len - i;
+
+			if (*n < max && l2 == nl + 55 + 2) {
+				memcpy(tps[*n], buf + i + nl, 55);
+				tps[*n][55] = 0;
+			}
+			(*n)++;
+			i += l2;
+		}
+	}
+	return out;
+}

@@ -114,6 +114,32 @@ char *h_read_file(const char *path, size_t *len);
 const at_otlp_span *h_find_span(const struct at_rx_span *spans, size_t n,
 				const char *name, int kind);
 
+/* "00-<trace id>-<span id>-<flags>" of a decoded span, as injected. */
+void h_span_traceparent(const at_otlp_span *s, char out[56]);
+
+/*
+ * A recording HTTP server (the record_server fixture, not traced): every
+ * byte it receives is appended to a file; it answers each request with
+ * 200 "ok".  h_rec_start: 0, or -1 if it did not come up.  h_rec_stop
+ * stops it and returns the bytes it recorded (malloc'd, NUL-terminated;
+ * *len may be NULL).
+ */
+struct h_rec {
+	char *dir, *port_file, *out_file;
+	pid_t pid;
+	uint16_t port;
+};
+int h_rec_start(struct h_rec *r);
+char *h_rec_stop(struct h_rec *r, size_t *len);
+
+/*
+ * Remove every "traceparent: ...\r\n" line that directly follows an
+ * HTTP/1.1 request line in buf (in place): what the library injects.  The
+ * first max values go to tps.  Returns the new length; *n = lines removed.
+ */
+size_t h_strip_injected(char *buf, size_t len, char (*tps)[56], int max,
+			int *n);
+
 /* Run a shell command line, return its stdout (malloc'd) or NULL. */
 char *h_shell(const char *cmd, int *status);
 

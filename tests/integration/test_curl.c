@@ -59,12 +59,6 @@ static char *nginx_tls_stop(struct tls_nginx *n)
 	return h_read_file(p, NULL);
 }
 
-static void span_tp(const at_otlp_span *s, char out[56])
-{
-	snprintf(out, 56, "00-%s-%s-%02x", h_hex(s->trace_id.data, 16),
-		 h_hex(s->span_id.data, 8), s->flags & 0xff);
-}
-
 static size_t count_in(const char *hay, const char *needle)
 {
 	size_t n = 0;
@@ -86,7 +80,7 @@ static size_t check_logged(const struct at_rx_span *sp, size_t n,
 		if (s->kind != KIND_CLIENT || !h_attr_str(s, "url.full"))
 			continue;
 		transfers++;
-		span_tp(s, tp);
+		h_span_traceparent(s, tp);
 		size_t want = strstr(h_attr_str(s, "url.full"), "/redirect") ? 2 : 1;
 		cr_expect_eq(count_in(log, tp), want, "%s logged %zu times:\n%s",
 			     tp, count_in(log, tp), log);

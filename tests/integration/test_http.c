@@ -45,72 +45,11 @@ static int same_id(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b)
 	return a->len == b->len && a->len && memcmp(a->data, b->data, a->len) == 0;
 }
 
-/* "00-<trace>-<span>-<flags>" of a decoded span. */
-static void span_tp(const at_otlp_span *s, char out[56])
+/* ---- byte-exact comparison against a recording server ---- */
+
+static void rec_start(struct h_rec *r)
 {
-	snprintf(out, 56, "00-%s-%s-%02x", h_hex(s->trace_id.data, 16),
-		 h_hex(s->span_id.data, 8), s->flags & 0xff);
-}
-
-/* ---- a recording server and byte-exact comparison ---- */
-
-struct rec {
-	char *dir, *port_file, *out_file;
-	pid_t pid;
-	uint16_t port;
-};
-
-static void rec_start(struct rec *r)
-{
-	r->dir = tmpdir();
-	r->port_file = path_in(r->dir, "port");
-	r->out_file = path_in(r->dir, "bytes");
-	const char *argv[] = { h_build_path("fixtures/record_server"),
-			       r->port_file, r->out_file, NULL };
-	r->pid = h_start(argv, NULL, false, NULL);
-	cr_assert_gt(r->pid, 0);
-	r->port = h_read_port(r->port_file, WAIT_MS);
-	cr_assert_neq(r->port, 0, "record_server did not start");
-}
-
-static char *rec_stop(struct rec *r, size_t *len)
-{
-	h_stop(r->pid, 5000);
-	char *b = h_read_file(r->out_file, len);
-	free(r->dir);
-	free(r->port_file);
-	free(r->out_file);
-	return b;
-}
-
-/*
- * Remove every "traceparent: ...\r\n" line that directly follows a request
- * line in buf (in place); store the values in tps.  Returns the new length.
- */
-static size_t strip_injected(char *buf, size_t len, char tps[][56], int *n)
-{
-	size_t out = 0, i = 0;
-
-	*n = 0;
-	while (i < len) {
-		char *eol = memchr(buf + i, '\n', len - i);
-		size_t l = eol ? (size_t)(eol - (buf + i)) + 1 : len - i;
-		int is_req = l > 10 && memcmp(buf + i + l - 10, "HTTP/1.1\r\n", 10) == 0;
-		memmove(buf + out, buf + i, l);
-		out += l;
-		i += l;
-		if (is_req && len - i > 13 && memcmp(buf + i, "traceparent: ", 13) == 0) {
-			char *e2 = memchr(buf + i, '\n', len - i);
-			size_t l2 = (size_t)(e2 - (buf + i)) + 1;
-			if (*n < 16 && l2 == 13 + 55 + 2) {
-				memcpy(tps[*n], buf + i + 13, 55);
-				tps[*n][55] = 0;
-			}
-			(*n)++;
-			i += l2;
-		}
-	}
-	return out;
+	cr_assert_eq(h_rec_start(r), 0, "record_server did not start");
 }
 
 /* Run http_client with args bare and traced against fresh recording
@@ -119,7 +58,7 @@ static size_t strip_injected(char *buf, size_t len, char tps[][56], int *n)
 static void byte_exact(const char *const args[], int requests)
 {
 	struct h_env e;
-	struct rec rb, rt;
+	struct h_rec rb, rt;
 	struct h_result bare, traced;
 	const char *argv[32];
 	char port_b[8], port_t[8], tps[16][56];
@@ -148,10 +87,10 @@ static void byte_exact(const char *const args[], int requests)
 	cr_expect_eq(traced.status, 0, "traced client failed: %s", traced.err);
 	cr_expect_str_eq(traced.out, bare.out);
 
-	char *b = rec_stop(&rb, &lb);
-	char *t = rec_stop(&rt, &lt);
+	char *b = h_rec_stop(&rb, &lb);
+	char *t = h_rec_stop(&rt, &lt);
 	cr_assert(b && t);
-	lt = strip_injected(t, lt, tps, &ninj);
+	lt = h_strip_injected(t, lt, tps, 16, &ninj);
 	cr_expect_eq(ninj, requests, "injected lines: %d", ninj);
 	cr_expect_eq(lt, lb, "byte counts differ after removing the lines");
 	cr_expect(lt == lb && memcmp(t, b, lb) == 0,
@@ -166,7 +105,7 @@ static void byte_exact(const char *const args[], int requests)
 			if (spans[j].span->kind != KIND_CLIENT ||
 			    strcmp(spans[j].span->name, "connect") == 0)
 				continue;
-			span_tp(spans[j].span, tp);
+			h_span_traceparent(spans[j].span, tp);
 			found |= strcmp(tp, tps[i]) == 0;
 		}
 		cr_expect(found, "injected %s matches no client span", tps[i]);
@@ -222,7 +161,7 @@ Test(http, byte_exact_pipelining)
 Test(http, app_traceparent_is_kept_and_parents_the_span)
 {
 	struct h_env e;
-	struct rec r;
+	struct h_rec r;
 	struct h_result res;
 	struct at_rx_span *spans;
 	char port[8];
@@ -238,7 +177,7 @@ Test(http, app_traceparent_is_kept_and_parents_the_span)
 	const char *env[] = { e.ep, NULL };
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_assert_eq(res.status, 0, "%s", res.err);
-	char *bytes = rec_stop(&r, NULL);
+	char *bytes = h_rec_stop(&r, NULL);
 	int count = 0;
 	for (char *p = strstr(bytes, "traceparent"); p; p = strstr(p + 1, "traceparent"))
 		count++;
@@ -260,7 +199,7 @@ Test(http, app_traceparent_is_kept_and_parents_the_span)
 Test(http, non_http_bytes_pass_through)
 {
 	struct h_env e;
-	struct rec r;
+	struct h_rec r;
 	struct h_result res;
 	char code[1024];
 
@@ -280,7 +219,7 @@ Test(http, non_http_bytes_pass_through)
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_assert_eq(res.status, 0, "%s", res.err);
 	size_t len;
-	char *bytes = rec_stop(&r, &len);
+	char *bytes = h_rec_stop(&r, &len);
 	static const char want[] = "GET \x00\x01\x02 binary\r\n\r\n\x16\x03\x01\x00\x05hello"
 				   "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 	cr_expect_eq(len, sizeof(want) - 1);
@@ -366,7 +305,7 @@ Test(programs, curl_to_nginx_traceparent_matches_span, .timeout = 60)
 			continue;
 		gets++;
 		cr_expect_eq(s->kind, KIND_CLIENT);
-		span_tp(s, tp);
+		h_span_traceparent(s, tp);
 		const char *u = h_attr_str(s, "url.full");
 		int64_t st = h_attr_int(s, "http.response.status_code", -1);
 		cr_assert(u, "url.full");
@@ -449,7 +388,7 @@ Test(http, c_client_every_mode_to_nginx, .timeout = 120)
 		if (strcmp(spans[i].span->name, "GET"))
 			continue;
 		gets++;
-		span_tp(spans[i].span, tp);
+		h_span_traceparent(spans[i].span, tp);
 		cr_expect(strstr(log, tp), "%s not in\n%s", tp, log);
 		cr_expect_eq(h_attr_int(spans[i].span, "http.response.status_code", -1), 200);
 	}
@@ -715,7 +654,7 @@ Test(http, dns_lookup_inside_a_request, .timeout = 90)
 Test(http, unknown_method_is_other)
 {
 	struct h_env e;
-	struct rec r;
+	struct h_rec r;
 	struct h_result res;
 	struct at_rx_span *spans;
 	char port[8];
@@ -728,7 +667,7 @@ Test(http, unknown_method_is_other)
 	const char *env[] = { e.ep, NULL };
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
 	cr_assert_eq(res.status, 0, "%s", res.err);
-	free(rec_stop(&r, NULL));
+	free(h_rec_stop(&r, NULL));
 	size_t n = h_spans(e.rx, 2, WAIT_MS, &spans);
 	const at_otlp_span *s = h_find_span(spans, n, "HTTP", KIND_CLIENT);
 	cr_assert_not_null(s, "span named HTTP for an unknown method");

@@ -139,6 +139,40 @@ Test(exporter, full_ring_drops_and_counts)
 	cr_assert_eq(at_exporter_run_once(), 8);
 }
 
+static void *one_span_thread(void *arg)
+{
+	(void)arg;
+	make_spans(1, NULL);
+	return NULL;
+}
+
+static void run_threads(int n)
+{
+	for (int i = 0; i < n; i++) {
+		pthread_t th;
+		cr_assert_eq(pthread_create(&th, NULL, one_span_thread, NULL), 0);
+		pthread_join(th, NULL);
+	}
+}
+
+/*
+ * Threads that make a span and exit, as a thread-per-connection server's
+ * do, while nothing is exported (a stalled collector): their states stay,
+ * holding the spans, but no more than AT_THREAD_MAX_STATES of them; the
+ * threads beyond are not traced (counted).  An export frees the states,
+ * and new threads are traced again.
+ */
+Test(exporter, thread_states_are_bounded_and_freed_by_export, .timeout = 120)
+{
+	run_threads(AT_THREAD_MAX_STATES + 50);
+	cr_assert_eq(atomic_load(&at_thread_refused), 50);
+	cr_assert_eq(at_exporter_run_once(), AT_THREAD_MAX_STATES);
+	run_threads(10);
+	cr_assert_eq(atomic_load(&at_thread_refused), 50, "states were freed");
+	cr_assert_eq(at_exporter_run_once(), 10);
+	cr_assert_eq(at_receiver_span_count(rx), AT_THREAD_MAX_STATES + 10);
+}
+
 #define PRODUCERS 4
 #define PER_PRODUCER 3000
 

@@ -835,6 +835,73 @@ Test(receiver, scripted_close_and_blackhole)
 	at_buf_free(&rs.body);
 }
 
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 +
+	       (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* A slow collector: requests are stored when read, each answer comes
+ * DELAY ms later (pipelined requests one after the other), and other
+ * connections are read meanwhile. */
+Test(receiver, delayed_answers)
+{
+	enum { DELAY = 300 };
+	struct at_receiver *r = start_rx();
+	struct at_buf body = { 0 }, two = { 0 };
+	struct resp rs = { 0 };
+	struct client c, d;
+	struct timespec t0;
+	char head[256];
+
+	at_receiver_delay(r, DELAY);
+	make_payload(&body, 1, 2);
+	snprintf(head, sizeof(head),
+		 "POST /v1/traces HTTP/1.1\r\nContent-Type: "
+		 "application/x-protobuf\r\nContent-Length: %zu\r\n\r\n",
+		 body.len);
+	for (int i = 0; i < 2; i++) {
+		at_buf_append(&two, head, strlen(head));
+		at_buf_append(&two, body.data, body.len);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cl_open(&c, at_receiver_port(r));
+	cr_assert(cl_send(&c, two.data, two.len));
+	cr_assert_eq(at_receiver_wait_spans(r, 2, 5000), 0,
+		     "stored before the answer");
+	cl_open(&d, at_receiver_port(r));
+	post(&d, &body, NULL);
+	cr_assert_eq(at_receiver_wait_spans(r, 4, 5000), 0,
+		     "another connection is read while the first waits");
+
+	cr_assert(cl_response(&c, &rs));
+	expect_ok_empty(&rs);
+	cr_assert_geq(ms_since(&t0), DELAY);
+	cr_assert(cl_response(&c, &rs));
+	expect_ok_empty(&rs);
+	cr_assert_geq(ms_since(&t0), 2 * DELAY, "one answer at a time");
+	cr_assert(cl_response(&d, &rs));
+	expect_ok_empty(&rs);
+	cr_assert_eq(at_receiver_span_count(r), 6);
+
+	/* Back to answering at once. */
+	at_receiver_delay(r, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	post(&d, &body, NULL);
+	cr_assert(cl_response(&d, &rs));
+	expect_ok_empty(&rs);
+	cr_assert_lt(ms_since(&t0), 5000);
+	cl_close(&c);
+	cl_close(&d);
+	at_buf_free(&body);
+	at_buf_free(&two);
+	at_buf_free(&rs.body);
+	at_receiver_stop(r);
+}
+
 Test(receiver, connection_close_and_http10)
 {
 	struct at_receiver *r = start_rx();
