@@ -34,7 +34,7 @@
 #define AT_THREAD_RING_PER_SPAN 128u
 #define AT_THREAD_RING_MIN (64u * 1024u)
 #define AT_THREAD_RING_MAX (256u * 1024u * 1024u)
-#define AT_THREAD_RING_SOFT (64u * 1024u)
+#define AT_THREAD_RING_SOFT (32u * 1024u)
 
 /* Ring bytes for a queue of that many spans. */
 uint64_t at_thread_ring_bytes(uint64_t queue_size);
