@@ -34,6 +34,11 @@
  * save_dir/req-NNNNNN.pb, numbered from 1 in order of acceptance for the
  * receiver's lifetime (at_receiver_clear() does not restart the count).
  *
+ * The per-connection handling never touches the socket itself: the poll
+ * loop recv()s into the connection's input buffer and calls
+ * conn_received(), and at_rx_conn_input() does the same with bytes it is
+ * handed, for a receiver without socket or thread (the fuzzer).
+ *
  * This file is not part of libautotrace.so (tools and tests only), so it
  * uses malloc and stdio freely.
  */
@@ -908,7 +913,8 @@ static void process(struct at_receiver *r, struct conn *c)
 
 static void conn_free(struct conn *c)
 {
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
 	at_buf_free(&c->in);
 	at_buf_free(&c->out);
 	free(c);
@@ -970,6 +976,35 @@ static void drain(struct conn *c)
 	}
 }
 
+/* Drop what earlier requests used from the input buffer. */
+static void conn_compact(struct conn *c)
+{
+	if (!c->in_off)
+		return;
+	memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
+	c->in.len -= c->in_off;
+	c->in_off = 0;
+}
+
+/*
+ * got more bytes were written into c->in after its end (0: the client is
+ * done sending): answer every request that is complete.  The socket loop
+ * and the socket-free at_rx_conn_input() share this.
+ */
+static void conn_received(struct at_receiver *r, struct conn *c, size_t got)
+{
+	if (got == 0) {
+		/* Answer what is complete, then close. */
+		process(r, c);
+		if (c->blackhole)
+			c->dead = true;
+		c->close_after = true;
+		return;
+	}
+	c->in.len += got;
+	process(r, c);
+}
+
 static void read_conn(struct at_receiver *r, struct conn *c)
 {
 	size_t budget = READ_BUDGET;
@@ -981,13 +1016,7 @@ static void read_conn(struct at_receiver *r, struct conn *c)
 	while (budget && !c->dead) {
 		ssize_t got;
 
-		if (c->in_off) {
-			/* Drop what earlier requests used. */
-			memmove(c->in.data, c->in.data + c->in_off,
-				c->in.len - c->in_off);
-			c->in.len -= c->in_off;
-			c->in_off = 0;
-		}
+		conn_compact(c);
 		if (at_buf_reserve(&c->in, READ_CHUNK) < 0) {
 			c->dead = true;
 			return;
@@ -1001,20 +1030,10 @@ static void read_conn(struct at_receiver *r, struct conn *c)
 				c->dead = true;
 			return;
 		}
-		if (got == 0) {
-			/* The client is done sending: answer what is
-			 * complete, then close. */
-			process(r, c);
-			if (c->blackhole)
-				c->dead = true;
-			c->close_after = true;
+		conn_received(r, c, (size_t)got);
+		if (got == 0 || c->close_after || c->blackhole)
 			return;
-		}
-		c->in.len += (size_t)got;
 		budget -= (size_t)got < budget ? (size_t)got : budget;
-		process(r, c);
-		if (c->close_after || c->blackhole)
-			return;
 		if (c->out.len - c->out_off > OUT_HIGH)
 			return;
 	}
@@ -1173,12 +1192,11 @@ fail:
 	return -1;
 }
 
-struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts)
+/* A receiver with its options and locks, but no socket and no thread. */
+static struct at_receiver *rx_new(const struct at_receiver_opts *opts)
 {
 	struct at_receiver *r;
 	pthread_condattr_t ca;
-	sigset_t all, old;
-	int e;
 
 	r = calloc(1, sizeof(*r));
 	if (!r)
@@ -1187,8 +1205,10 @@ struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts)
 	r->wake[0] = r->wake[1] = -1;
 	if (opts && opts->save_dir) {
 		r->save_dir = strdup(opts->save_dir);
-		if (!r->save_dir)
-			goto fail;
+		if (!r->save_dir) {
+			free(r);
+			return NULL;
+		}
 		mkdir(r->save_dir, 0777);
 	}
 	if (opts) {
@@ -1196,18 +1216,30 @@ struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts)
 		r->ud = opts->ud;
 		r->sink = opts->sink;
 	}
-	r->lfd = listen_on(opts && opts->bind_addr ? opts->bind_addr :
-			   "127.0.0.1", opts ? opts->port : 0, &r->port);
-	if (r->lfd < 0)
-		goto fail;
-	if (pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) < 0)
-		goto fail;
 	pthread_mutex_init(&r->cb_mu, NULL);
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->cv, &ca);
 	pthread_condattr_destroy(&ca);
+	return r;
+}
+
+struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts)
+{
+	struct at_receiver *r;
+	sigset_t all, old;
+	int e;
+
+	r = rx_new(opts);
+	if (!r)
+		return NULL;
+	r->lfd = listen_on(opts && opts->bind_addr ? opts->bind_addr :
+			   "127.0.0.1", opts ? opts->port : 0, &r->port);
+	if (r->lfd < 0)
+		goto fail;
+	if (pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		goto fail;
 
 	/* The thread blocks every signal: the host's threads handle them. */
 	sigfillset(&all);
@@ -1215,9 +1247,6 @@ struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts)
 	e = pthread_create(&r->thread, NULL, rx_thread, r);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e) {
-		pthread_cond_destroy(&r->cv);
-		pthread_mutex_destroy(&r->mu);
-		pthread_mutex_destroy(&r->cb_mu);
 		errno = e;
 		goto fail;
 	}
@@ -1226,16 +1255,74 @@ struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts)
 
 fail:
 	e = errno;
-	if (r->lfd >= 0)
-		close(r->lfd);
-	if (r->wake[0] >= 0) {
-		close(r->wake[0]);
-		close(r->wake[1]);
-	}
-	free(r->save_dir);
-	free(r);
+	at_receiver_stop(r);
 	errno = e;
 	return NULL;
+}
+
+/* ---- without sockets ---- */
+
+struct at_rx_conn {
+	struct at_receiver *r;
+	struct conn *c;
+};
+
+struct at_receiver *at_receiver_new_unbound(const struct at_receiver_opts *opts)
+{
+	return rx_new(opts);
+}
+
+struct at_rx_conn *at_rx_conn_open(struct at_receiver *r)
+{
+	struct at_rx_conn *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return NULL;
+	x->c = calloc(1, sizeof(*x->c));
+	if (!x->c) {
+		free(x);
+		return NULL;
+	}
+	x->r = r;
+	x->c->fd = -1;
+	return x;
+}
+
+/* Would the socket loop still hand this connection's input to process()? */
+static bool conn_reads(const struct conn *c)
+{
+	return !c->dead && !c->close_after && !c->blackhole;
+}
+
+int at_rx_conn_input(struct at_rx_conn *x, const void *p, size_t n)
+{
+	struct conn *c = x->c;
+
+	if (conn_reads(c)) {
+		conn_compact(c);
+		if (n && at_buf_reserve(&c->in, n) < 0) {
+			c->dead = true;
+			return -1;
+		}
+		if (n)
+			memcpy(c->in.data + c->in.len, p, n);
+		conn_received(x->r, c, n);
+	}
+	return conn_reads(c) ? 0 : -1;
+}
+
+const uint8_t *at_rx_conn_output(const struct at_rx_conn *x, size_t *len)
+{
+	*len = x->c->out.len;
+	return x->c->out.data;
+}
+
+void at_rx_conn_close(struct at_rx_conn *x)
+{
+	if (!x)
+		return;
+	conn_free(x->c);
+	free(x);
 }
 
 uint16_t at_receiver_port(const struct at_receiver *r)
@@ -1261,17 +1348,22 @@ void at_receiver_stop(struct at_receiver *r)
 
 	if (!r)
 		return;
-	do {
-		w = write(r->wake[1], "x", 1);
-	} while (w < 0 && errno == EINTR);
-	pthread_join(r->thread, NULL);
+	if (r->running) {
+		do {
+			w = write(r->wake[1], "x", 1);
+		} while (w < 0 && errno == EINTR);
+		pthread_join(r->thread, NULL);
+	}
 	for (c = r->conns; c; c = next) {
 		next = c->next;
 		conn_free(c);
 	}
-	close(r->lfd);
-	close(r->wake[0]);
-	close(r->wake[1]);
+	if (r->lfd >= 0)
+		close(r->lfd);
+	if (r->wake[0] >= 0) {
+		close(r->wake[0]);
+		close(r->wake[1]);
+	}
 	clear_locked(r);
 	for (s = r->script_head; s; s = sn) {
 		sn = s->next;

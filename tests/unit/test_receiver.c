@@ -1106,6 +1106,47 @@ Test(receiver, bad_bind_address_fails)
 	at_receiver_stop(NULL);
 }
 
+/* The socket-free path: bytes handed in 7-byte pieces, answers read back. */
+Test(receiver, unbound_connection_fed_in_pieces)
+{
+	struct at_receiver *r = at_receiver_new_unbound(NULL);
+	struct at_buf body = { 0 }, in = { 0 };
+	struct at_rx_conn *c;
+	const uint8_t *out;
+	size_t i, n, len;
+	int rc = 0;
+
+	cr_assert_not_null(r);
+	c = at_rx_conn_open(r);
+	cr_assert_not_null(c);
+	make_payload(&body, 5, 2);
+	cr_assert_eq(at_buf_printf(&in, "POST /v1/traces HTTP/1.1\r\n"
+				   "Content-Type: application/x-protobuf\r\n"
+				   "Content-Length: %zu\r\n\r\n", body.len), 0);
+	cr_assert_eq(at_buf_append(&in, body.data, body.len), 0);
+	cr_assert_eq(at_buf_printf(&in, "BAD\r\n\r\nGET / HTTP/1.1\r\n\r\n"),
+		     0);
+	for (i = 0; i < in.len && rc == 0; i += n) {
+		n = in.len - i < 7 ? in.len - i : 7;
+		rc = at_rx_conn_input(c, in.data + i, n);
+	}
+	/* the garbage closed the connection: the GET is never read */
+	cr_assert_eq(rc, -1);
+	cr_assert_eq(at_rx_conn_input(c, "x", 1), -1);
+	cr_assert_eq(at_receiver_request_count(r), 2);
+	check_stored(r, 5, 2, "");
+	out = at_rx_conn_output(c, &len);
+	cr_assert(len > 30);
+	cr_assert_eq(memcmp(out, "HTTP/1.1 200 OK\r\n", 17), 0);
+	cr_assert_not_null(memmem(out, len, "HTTP/1.1 400 Bad Request\r\n", 26));
+	cr_assert_not_null(memmem(out, len, "Connection: close\r\n", 19));
+	cr_assert_null(memmem(out, len, "HTTP/1.1 404", 12));
+	at_rx_conn_close(c);
+	at_receiver_stop(r);
+	at_buf_free(&body);
+	at_buf_free(&in);
+}
+
 /* ---- the autotrace-receiver tool (skipped when not built) ---- */
 
 #define TOOL "build/autotrace-receiver"
