@@ -7,8 +7,9 @@
  * ExportTraceServiceRequest with the project's protobuf-c code, keeps every
  * decoded request, and answers 200 with an empty ExportTraceServiceResponse
  * - or with whatever response was scripted with at_receiver_script().
- * Garbage gets a 400 (bad body), 404 (other path), 405 (other method) or
- * 415 (other content type) and the receiver goes on.
+ * Garbage gets a 400 (bad body, or messages nested deeper than 100), 404
+ * (other path), 405 (other method) or 415 (other content type) and the
+ * receiver goes on.
  *
  * It is used by the integration tests as the collector, and by the
  * autotrace command as its embedded receiver.  It is not part of

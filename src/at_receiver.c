@@ -23,8 +23,9 @@
  * Garbage never stops the receiver: a malformed request line, header or
  * chunk framing gets 400 and the connection is closed (its framing is
  * lost); a well-framed request to another path gets 404, another method
- * 405, another content type or encoding 415, an undecodable body 400, and
- * the connection stays usable.  Memory is bounded per connection: headers
+ * 405, another content type or encoding 415, an undecodable body or one
+ * nested deeper than NEST_MAX messages 400, and the connection stays
+ * usable.  Limits hold however the bytes are split into reads.  Memory is bounded per connection: headers
  * above HDR_MAX bytes get 431, bodies (before or after gunzip) above
  * BODY_MAX get 413 and the connection is closed without reading the body;
  * a client that does not read its responses stops being read; at most
@@ -77,6 +78,7 @@
 #define OUT_HIGH (1024 * 1024)    /* stop reading above this backlog */
 #define LINGER_MS 2000             /* drain a closing connection */
 #define TRACES_PATH "/v1/traces"
+#define CHUNK_LINE_MAX 4096        /* chunk size and extensions */
 
 /* ---- shared state ---- */
 
@@ -382,7 +384,8 @@ static int store(struct at_receiver *r, at_otlp_request *req, bool gzip)
 	r->reqs[r->n_reqs].req = req;
 	r->reqs[r->n_reqs].encoding = gzip ? "gzip" : "";
 	r->n_reqs++;
-	s = r->spans + r->n_spans;
+	/* Without spans so far r->spans may be NULL (NULL + 0 is undefined). */
+	s = n ? r->spans + r->n_spans : NULL;
 	for (i = 0; i < req->n_resource_spans; i++) {
 		const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs =
 			req->resource_spans[i];
@@ -514,6 +517,83 @@ static int gunzip(const uint8_t *in, size_t n, struct at_buf *out)
 	return ret;
 }
 
+/* ---- nesting depth ---- */
+
+/*
+ * protobuf-c unpacks nested messages by recursion, without a depth limit,
+ * and AnyValue nests without end (AnyValue -> ArrayValue or KeyValueList
+ * -> AnyValue ...): a body of 35 kB (5,000 levels) overflowed the
+ * receiver thread's 8 MB stack.  So the body is walked first, following only
+ * the fields the descriptors say are messages, and refused if it nests
+ * deeper than NEST_MAX (the default limit of Google's own parsers).
+ * Where the walk finds malformed data it stops and leaves the verdict to
+ * protobuf-c, which checks each message's fields before it descends into
+ * any of them, so it does not descend past that point either.
+ */
+#define NEST_MAX 100
+
+static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Is the message d at p..end (at nesting level depth) nested too deep? */
+static bool too_deep(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+		     const uint8_t *end, unsigned depth)
+{
+	if (depth > NEST_MAX)
+		return true;
+	while (p < end) {
+		const ProtobufCFieldDescriptor *f;
+		uint64_t key, len;
+
+		if (!read_varint(&p, end, &key))
+			return false;
+		switch (key & 7) {
+		case 0: /* varint */
+			if (!read_varint(&p, end, &len))
+				return false;
+			break;
+		case 1: /* 64-bit */
+			if (end - p < 8)
+				return false;
+			p += 8;
+			break;
+		case 5: /* 32-bit */
+			if (end - p < 4)
+				return false;
+			p += 4;
+			break;
+		case 2: /* length-delimited */
+			if (!read_varint(&p, end, &len) ||
+			    len > (uint64_t)(end - p))
+				return false;
+			f = key >> 3 > UINT_MAX ? NULL :
+				protobuf_c_message_descriptor_get_field(
+					d, (unsigned)(key >> 3));
+			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+			    too_deep(f->descriptor, p, p + len, depth + 1))
+				return true;
+			p += len;
+			break;
+		default: /* groups and invalid types: protobuf-c refuses */
+			return false;
+		}
+	}
+	return false;
+}
+
 /* ---- request handling ---- */
 
 static void handle_traces(struct at_receiver *r, struct conn *c,
@@ -545,6 +625,12 @@ static void handle_traces(struct at_receiver *r, struct conn *c,
 		}
 		body = plain.data;
 		len = plain.len;
+	}
+	if (too_deep(&opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor,
+		     body, body + len, 1)) {
+		at_buf_free(&plain);
+		respond_error(c, 400, "message nested too deeply", close);
+		return;
 	}
 	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
 		NULL, len, body);
@@ -739,8 +825,12 @@ static int scan_chunks(const char *req, size_t n, struct head *h)
 		const char *nl = memchr(p, '\n', avail);
 		int v;
 
+		/* A chunk-size line (with its extensions) is at most
+		 * CHUNK_LINE_MAX bytes, however the bytes arrive. */
 		if (!nl)
-			return avail > 4096 ? 400 : 0;
+			return avail > CHUNK_LINE_MAX ? 400 : 0;
+		if ((size_t)(nl - p) > CHUNK_LINE_MAX)
+			return 400;
 		for (i = 0; p + i < nl; i++) {
 			v = at_hex_value(p[i]);
 			if (v < 0)
@@ -763,9 +853,13 @@ static int scan_chunks(const char *req, size_t n, struct head *h)
 				const char *tl = memchr(t, '\n',
 							(size_t)(tend - t));
 
+				/* The trailer section, like a head, is at
+				 * most HDR_MAX bytes however it arrives. */
 				if (!tl)
 					return (size_t)(tend - nl) > HDR_MAX ?
 						       431 : 0;
+				if ((size_t)(tl - nl) > HDR_MAX)
+					return 431;
 				if (tl == t || (tl == t + 1 && *t == '\r')) {
 					h->chunk_end = (size_t)(tl + 1 - req);
 					h->chunk_done = true;
@@ -1299,8 +1393,9 @@ int at_rx_conn_input(struct at_rx_conn *x, const void *p, size_t n)
 	struct conn *c = x->c;
 
 	if (conn_reads(c)) {
+		/* As read_conn(): a buffer is there even for the end. */
 		conn_compact(c);
-		if (n && at_buf_reserve(&c->in, n) < 0) {
+		if (at_buf_reserve(&c->in, n ? n : 1) < 0) {
 			c->dead = true;
 			return -1;
 		}
