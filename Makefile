@@ -81,7 +81,7 @@ INTEG_BIN := $(BUILD)/tests/integration
 
 LDLIBS_CORE := -lz -lpthread -ldl -lm
 
-.PHONY: all lib tools fixtures test test-unit test-integration test-tsan test-integration-asan check check-all fuzz fuzz-smoke \
+.PHONY: all lib tools fixtures test test-unit test-integration test-tsan test-integration-asan check check-all fuzz fuzz-smoke fuzz-seeds \
 	check-exports check-style bench demo clean deps install
 .DELETE_ON_ERROR:
 # Generated sources are kept (they would otherwise be intermediate files).
@@ -239,12 +239,37 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 # tests/fuzz/fuzz_X.c exercises the parser module src/at_X.c (plus
-# FUZZ_EXTRA_X, the modules it calls).
+# FUZZ_EXTRA_X, the modules it calls; FUZZ_CFLAGS_X and FUZZ_LIBS_X if
+# it needs more to compile and link).
 FUZZ_EXTRA_config := src/at_sampler.c
+# The receiver decodes with the generated protobuf-c code (and libprotobuf-c,
+# zlib) and hands what it stored to the trace model and the views; the
+# encoder and gzip make the valid requests the target sends.
+FUZZ_EXTRA_receiver := src/at_buf.c src/at_gzip.c src/at_otlp.c src/at_traces.c \
+	src/at_render_text.c src/at_render_html.c $(GEN_C)
+FUZZ_CFLAGS_receiver := -I$(GEN) -pthread
+FUZZ_LIBS_receiver = $(PROTOBUF_C_A) -lz
+$(BUILD)/fuzz/fuzz_receiver: $(FUZZ_EXTRA_receiver) $(GEN_H) $(wildcard include/*.h)
+
+# Undefined behaviour stops the run like a crash (and is saved as one).
+FUZZ_CC := clang -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude -fno-sanitize-recover=undefined
+
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h src/at_%.c include/at_%.h
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-		-Iinclude -o $@ src/at_$*.c $(FUZZ_EXTRA_$*) tests/fuzz/fuzz_$*.c
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $(FUZZ_CFLAGS_$*) -o $@ \
+		src/at_$*.c $(FUZZ_EXTRA_$*) tests/fuzz/fuzz_$*.c $(FUZZ_LIBS_$*)
+
+# The receiver's seeds made by our encoder: its target's source built
+# with a main that writes them (run once; the files are committed).
+$(BUILD)/fuzz/seeds_receiver: tests/fuzz/fuzz_receiver.c tests/fuzz/fuzz.h tests/fuzz/otlp_nest.h src/at_receiver.c \
+		$(FUZZ_EXTRA_receiver) $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=address,undefined -DFUZZ_WRITE_SEEDS $(FUZZ_CFLAGS_receiver) \
+		-o $@ src/at_receiver.c $(FUZZ_EXTRA_receiver) tests/fuzz/fuzz_receiver.c \
+		$(FUZZ_LIBS_receiver)
+
+fuzz-seeds: $(BUILD)/fuzz/seeds_receiver
+	$< tests/fuzz/corpus/receiver
 
 fuzz: $(FUZZERS)
 	@for f in $(FUZZERS); do \

@@ -7,8 +7,9 @@
  * ExportTraceServiceRequest with the project's protobuf-c code, keeps every
  * decoded request, and answers 200 with an empty ExportTraceServiceResponse
  * - or with whatever response was scripted with at_receiver_script().
- * Garbage gets a 400 (bad body), 404 (other path), 405 (other method) or
- * 415 (other content type) and the receiver goes on.
+ * Garbage gets a 400 (bad body, or messages nested deeper than 100), 404
+ * (other path), 405 (other method) or 415 (other content type) and the
+ * receiver goes on.
  *
  * It is used by the integration tests as the collector, and by the
  * autotrace command as its embedded receiver.  It is not part of
@@ -109,6 +110,32 @@ void at_receiver_foreach_request(struct at_receiver *r,
 
 /* Forget every stored request. */
 void at_receiver_clear(struct at_receiver *r);
+
+/* ---- without sockets (the fuzzer; tests of the HTTP handling) ---- */
+
+/*
+ * A receiver with no listening socket and no thread (bind_addr and port
+ * are ignored): the caller opens connections with at_rx_conn_open() and
+ * hands them the bytes a client sent.  Everything else (parsing, gzip,
+ * decoding, storing, on_request, scripts, the query functions above) is
+ * the same code as for sockets.  Close every connection before
+ * at_receiver_stop(), which frees it.
+ */
+struct at_receiver *at_receiver_new_unbound(const struct at_receiver_opts *opts);
+
+struct at_rx_conn;
+struct at_rx_conn *at_rx_conn_open(struct at_receiver *r);
+/*
+ * Bytes that arrived on the connection, in any pieces (n == 0: the client
+ * shut down its sending side).  Complete requests are handled and
+ * answered at once.  0 while the receiver still reads the connection, -1
+ * once it no longer does (answered and closing, blackholed, or dropped):
+ * further input is then ignored, as the socket loop would discard it.
+ */
+int at_rx_conn_input(struct at_rx_conn *c, const void *p, size_t n);
+/* Every byte the receiver has answered on the connection so far. */
+const uint8_t *at_rx_conn_output(const struct at_rx_conn *c, size_t *len);
+void at_rx_conn_close(struct at_rx_conn *c);
 
 /* ---- helpers over decoded messages (tests, tools) ---- */
 

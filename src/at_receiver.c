@@ -23,8 +23,9 @@
  * Garbage never stops the receiver: a malformed request line, header or
  * chunk framing gets 400 and the connection is closed (its framing is
  * lost); a well-framed request to another path gets 404, another method
- * 405, another content type or encoding 415, an undecodable body 400, and
- * the connection stays usable.  Memory is bounded per connection: headers
+ * 405, another content type or encoding 415, an undecodable body or one
+ * nested deeper than NEST_MAX messages 400, and the connection stays
+ * usable.  Limits hold however the bytes are split into reads.  Memory is bounded per connection: headers
  * above HDR_MAX bytes get 431, bodies (before or after gunzip) above
  * BODY_MAX get 413 and the connection is closed without reading the body;
  * a client that does not read its responses stops being read; at most
@@ -38,6 +39,11 @@
  * has passed; meanwhile that connection is neither read nor written (the
  * client's next request waits in the kernel), other connections are
  * served as usual.
+ *
+ * The per-connection handling never touches the socket itself: the poll
+ * loop recv()s into the connection's input buffer and calls
+ * conn_received(), and at_rx_conn_input() does the same with bytes it is
+ * handed, for a receiver without socket or thread (the fuzzer).
  *
  * This file is not part of libautotrace.so (tools and tests only), so it
  * uses malloc and stdio freely.
@@ -78,6 +84,7 @@
 #define OUT_HIGH (1024 * 1024)    /* stop reading above this backlog */
 #define LINGER_MS 2000             /* drain a closing connection */
 #define TRACES_PATH "/v1/traces"
+#define CHUNK_LINE_MAX 4096        /* chunk size and extensions */
 
 /* ---- shared state ---- */
 
@@ -443,7 +450,8 @@ static int store(struct at_receiver *r, at_otlp_request *req, bool gzip)
 	r->reqs[r->n_reqs].req = req;
 	r->reqs[r->n_reqs].encoding = gzip ? "gzip" : "";
 	r->n_reqs++;
-	s = r->spans + r->n_spans;
+	/* Without spans so far r->spans may be NULL (NULL + 0 is undefined). */
+	s = n ? r->spans + r->n_spans : NULL;
 	for (i = 0; i < req->n_resource_spans; i++) {
 		const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs =
 			req->resource_spans[i];
@@ -575,6 +583,83 @@ static int gunzip(const uint8_t *in, size_t n, struct at_buf *out)
 	return ret;
 }
 
+/* ---- nesting depth ---- */
+
+/*
+ * protobuf-c unpacks nested messages by recursion, without a depth limit,
+ * and AnyValue nests without end (AnyValue -> ArrayValue or KeyValueList
+ * -> AnyValue ...): a body of 35 kB (5,000 levels) overflowed the
+ * receiver thread's 8 MB stack.  So the body is walked first, following only
+ * the fields the descriptors say are messages, and refused if it nests
+ * deeper than NEST_MAX (the default limit of Google's own parsers).
+ * Where the walk finds malformed data it stops and leaves the verdict to
+ * protobuf-c, which checks each message's fields before it descends into
+ * any of them, so it does not descend past that point either.
+ */
+#define NEST_MAX 100
+
+static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Is the message d at p..end (at nesting level depth) nested too deep? */
+static bool too_deep(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+		     const uint8_t *end, unsigned depth)
+{
+	if (depth > NEST_MAX)
+		return true;
+	while (p < end) {
+		const ProtobufCFieldDescriptor *f;
+		uint64_t key, len;
+
+		if (!read_varint(&p, end, &key))
+			return false;
+		switch (key & 7) {
+		case 0: /* varint */
+			if (!read_varint(&p, end, &len))
+				return false;
+			break;
+		case 1: /* 64-bit */
+			if (end - p < 8)
+				return false;
+			p += 8;
+			break;
+		case 5: /* 32-bit */
+			if (end - p < 4)
+				return false;
+			p += 4;
+			break;
+		case 2: /* length-delimited */
+			if (!read_varint(&p, end, &len) ||
+			    len > (uint64_t)(end - p))
+				return false;
+			f = key >> 3 > UINT_MAX ? NULL :
+				protobuf_c_message_descriptor_get_field(
+					d, (unsigned)(key >> 3));
+			if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+			    too_deep(f->descriptor, p, p + len, depth + 1))
+				return true;
+			p += len;
+			break;
+		default: /* groups and invalid types: protobuf-c refuses */
+			return false;
+		}
+	}
+	return false;
+}
+
 /* ---- request handling ---- */
 
 static void handle_traces(struct at_receiver *r, struct conn *c,
@@ -611,6 +696,12 @@ static void handle_traces(struct at_receiver *r, struct conn *c,
 		}
 		body = plain.data;
 		len = plain.len;
+	}
+	if (too_deep(&opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor,
+		     body, body + len, 1)) {
+		at_buf_free(&plain);
+		respond_error(c, 400, "message nested too deeply", close);
+		return;
 	}
 	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
 		NULL, len, body);
@@ -805,8 +896,12 @@ static int scan_chunks(const char *req, size_t n, struct head *h)
 		const char *nl = memchr(p, '\n', avail);
 		int v;
 
+		/* A chunk-size line (with its extensions) is at most
+		 * CHUNK_LINE_MAX bytes, however the bytes arrive. */
 		if (!nl)
-			return avail > 4096 ? 400 : 0;
+			return avail > CHUNK_LINE_MAX ? 400 : 0;
+		if ((size_t)(nl - p) > CHUNK_LINE_MAX)
+			return 400;
 		for (i = 0; p + i < nl; i++) {
 			v = at_hex_value(p[i]);
 			if (v < 0)
@@ -829,9 +924,13 @@ static int scan_chunks(const char *req, size_t n, struct head *h)
 				const char *tl = memchr(t, '\n',
 							(size_t)(tend - t));
 
+				/* The trailer section, like a head, is at
+				 * most HDR_MAX bytes however it arrives. */
 				if (!tl)
 					return (size_t)(tend - nl) > HDR_MAX ?
 						       431 : 0;
+				if ((size_t)(tl - nl) > HDR_MAX)
+					return 431;
 				if (tl == t || (tl == t + 1 && *t == '\r')) {
 					h->chunk_end = (size_t)(tl + 1 - req);
 					h->chunk_done = true;
@@ -984,7 +1083,8 @@ static void process(struct at_receiver *r, struct conn *c)
 
 static void conn_free(struct conn *c)
 {
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
 	at_buf_free(&c->in);
 	at_buf_free(&c->out);
 	free(c);
@@ -1046,6 +1146,35 @@ static void drain(struct conn *c)
 	}
 }
 
+/* Drop what earlier requests used from the input buffer. */
+static void conn_compact(struct conn *c)
+{
+	if (!c->in_off)
+		return;
+	memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
+	c->in.len -= c->in_off;
+	c->in_off = 0;
+}
+
+/*
+ * got more bytes were written into c->in after its end (0: the client is
+ * done sending): answer every request that is complete.  The socket loop
+ * and the socket-free at_rx_conn_input() share this.
+ */
+static void conn_received(struct at_receiver *r, struct conn *c, size_t got)
+{
+	if (got == 0) {
+		/* Answer what is complete, then close. */
+		process(r, c);
+		if (c->blackhole)
+			c->dead = true;
+		c->close_after = true;
+		return;
+	}
+	c->in.len += got;
+	process(r, c);
+}
+
 static void read_conn(struct at_receiver *r, struct conn *c)
 {
 	size_t budget = READ_BUDGET;
@@ -1057,13 +1186,7 @@ static void read_conn(struct at_receiver *r, struct conn *c)
 	while (budget && !c->dead) {
 		ssize_t got;
 
-		if (c->in_off) {
-			/* Drop what earlier requests used. */
-			memmove(c->in.data, c->in.data + c->in_off,
-				c->in.len - c->in_off);
-			c->in.len -= c->in_off;
-			c->in_off = 0;
-		}
+		conn_compact(c);
 		if (at_buf_reserve(&c->in, READ_CHUNK) < 0) {
 			c->dead = true;
 			return;
@@ -1077,20 +1200,10 @@ static void read_conn(struct at_receiver *r, struct conn *c)
 				c->dead = true;
 			return;
 		}
-		if (got == 0) {
-			/* The client is done sending: answer what is
-			 * complete, then close. */
-			process(r, c);
-			if (c->blackhole)
-				c->dead = true;
-			c->close_after = true;
+		conn_received(r, c, (size_t)got);
+		if (got == 0 || c->close_after || c->blackhole)
 			return;
-		}
-		c->in.len += (size_t)got;
 		budget -= (size_t)got < budget ? (size_t)got : budget;
-		process(r, c);
-		if (c->close_after || c->blackhole)
-			return;
 		if (c->out.len - c->out_off > OUT_HIGH)
 			return;
 	}
@@ -1267,12 +1380,11 @@ fail:
 	return -1;
 }
 
-struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts)
+/* A receiver with its options and locks, but no socket and no thread. */
+static struct at_receiver *rx_new(const struct at_receiver_opts *opts)
 {
 	struct at_receiver *r;
 	pthread_condattr_t ca;
-	sigset_t all, old;
-	int e;
 
 	r = calloc(1, sizeof(*r));
 	if (!r)
@@ -1281,8 +1393,10 @@ struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts)
 	r->wake[0] = r->wake[1] = -1;
 	if (opts && opts->save_dir) {
 		r->save_dir = strdup(opts->save_dir);
-		if (!r->save_dir)
-			goto fail;
+		if (!r->save_dir) {
+			free(r);
+			return NULL;
+		}
 		mkdir(r->save_dir, 0777);
 	}
 	if (opts) {
@@ -1290,18 +1404,30 @@ struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts)
 		r->ud = opts->ud;
 		r->sink = opts->sink;
 	}
-	r->lfd = listen_on(opts && opts->bind_addr ? opts->bind_addr :
-			   "127.0.0.1", opts ? opts->port : 0, &r->port);
-	if (r->lfd < 0)
-		goto fail;
-	if (pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) < 0)
-		goto fail;
 	pthread_mutex_init(&r->cb_mu, NULL);
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->cv, &ca);
 	pthread_condattr_destroy(&ca);
+	return r;
+}
+
+struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts)
+{
+	struct at_receiver *r;
+	sigset_t all, old;
+	int e;
+
+	r = rx_new(opts);
+	if (!r)
+		return NULL;
+	r->lfd = listen_on(opts && opts->bind_addr ? opts->bind_addr :
+			   "127.0.0.1", opts ? opts->port : 0, &r->port);
+	if (r->lfd < 0)
+		goto fail;
+	if (pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		goto fail;
 
 	/* The thread blocks every signal: the host's threads handle them. */
 	sigfillset(&all);
@@ -1309,9 +1435,6 @@ struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts)
 	e = pthread_create(&r->thread, NULL, rx_thread, r);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e) {
-		pthread_cond_destroy(&r->cv);
-		pthread_mutex_destroy(&r->mu);
-		pthread_mutex_destroy(&r->cb_mu);
 		errno = e;
 		goto fail;
 	}
@@ -1320,16 +1443,75 @@ struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts)
 
 fail:
 	e = errno;
-	if (r->lfd >= 0)
-		close(r->lfd);
-	if (r->wake[0] >= 0) {
-		close(r->wake[0]);
-		close(r->wake[1]);
-	}
-	free(r->save_dir);
-	free(r);
+	at_receiver_stop(r);
 	errno = e;
 	return NULL;
+}
+
+/* ---- without sockets ---- */
+
+struct at_rx_conn {
+	struct at_receiver *r;
+	struct conn *c;
+};
+
+struct at_receiver *at_receiver_new_unbound(const struct at_receiver_opts *opts)
+{
+	return rx_new(opts);
+}
+
+struct at_rx_conn *at_rx_conn_open(struct at_receiver *r)
+{
+	struct at_rx_conn *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return NULL;
+	x->c = calloc(1, sizeof(*x->c));
+	if (!x->c) {
+		free(x);
+		return NULL;
+	}
+	x->r = r;
+	x->c->fd = -1;
+	return x;
+}
+
+/* Would the socket loop still hand this connection's input to process()? */
+static bool conn_reads(const struct conn *c)
+{
+	return !c->dead && !c->close_after && !c->blackhole;
+}
+
+int at_rx_conn_input(struct at_rx_conn *x, const void *p, size_t n)
+{
+	struct conn *c = x->c;
+
+	if (conn_reads(c)) {
+		/* As read_conn(): a buffer is there even for the end. */
+		conn_compact(c);
+		if (at_buf_reserve(&c->in, n ? n : 1) < 0) {
+			c->dead = true;
+			return -1;
+		}
+		if (n)
+			memcpy(c->in.data + c->in.len, p, n);
+		conn_received(x->r, c, n);
+	}
+	return conn_reads(c) ? 0 : -1;
+}
+
+const uint8_t *at_rx_conn_output(const struct at_rx_conn *x, size_t *len)
+{
+	*len = x->c->out.len;
+	return x->c->out.data;
+}
+
+void at_rx_conn_close(struct at_rx_conn *x)
+{
+	if (!x)
+		return;
+	conn_free(x->c);
+	free(x);
 }
 
 uint16_t at_receiver_port(const struct at_receiver *r)
@@ -1356,17 +1538,22 @@ void at_receiver_stop(struct at_receiver *r)
 
 	if (!r)
 		return;
-	do {
-		w = write(r->wake[1], "x", 1);
-	} while (w < 0 && errno == EINTR);
-	pthread_join(r->thread, NULL);
+	if (r->running) {
+		do {
+			w = write(r->wake[1], "x", 1);
+		} while (w < 0 && errno == EINTR);
+		pthread_join(r->thread, NULL);
+	}
 	for (c = r->conns; c; c = next) {
 		next = c->next;
 		conn_free(c);
 	}
-	close(r->lfd);
-	close(r->wake[0]);
-	close(r->wake[1]);
+	if (r->lfd >= 0)
+		close(r->lfd);
+	if (r->wake[0] >= 0) {
+		close(r->wake[0]);
+		close(r->wake[1]);
+	}
 	clear_locked(r);
 	for (s = r->script_head; s; s = sn) {
 		sn = s->next;
