@@ -27,6 +27,8 @@
 
 enum at_exporter_kind { AT_EXPORTER_OTLP = 0, AT_EXPORTER_NONE };
 enum at_compression { AT_COMPRESSION_NONE = 0, AT_COMPRESSION_GZIP };
+/* AUTOTRACE_PROPAGATE_PRELOAD: false, true (the rule in at_proc.h), always. */
+enum { AT_PRELOAD_NEVER = 0, AT_PRELOAD_RULE = 1, AT_PRELOAD_ALWAYS = 2 };
 
 /* A parsed http:// URL. */
 struct at_endpoint {
@@ -82,7 +84,7 @@ struct at_config {
 	uint32_t dns_threshold_ms;        /* AUTOTRACE_DNS_SPAN_THRESHOLD (100) */
 	int db_raw_query;                 /* AUTOTRACE_DB_RAW_QUERY (0) */
 	uint32_t db_query_max;            /* AUTOTRACE_DB_QUERY_MAX_LENGTH (1024) */
-	int propagate_preload;            /* AUTOTRACE_PROPAGATE_PRELOAD (1) */
+	int propagate_preload;            /* AUTOTRACE_PROPAGATE_PRELOAD (AT_PRELOAD_RULE) */
 	int process_spans;                /* AUTOTRACE_PROCESS_SPANS (1) */
 	char spool_dir[AT_CFG_URL_MAX];   /* AUTOTRACE_SPOOL_DIR ("": off) */
 	uint32_t spool_max_mb;            /* AUTOTRACE_SPOOL_MAX_MB (64) */

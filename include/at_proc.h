@@ -8,14 +8,37 @@
  * built in memory the caller provides (the exec hooks may run in a vfork
  * child, where neither malloc nor any write to the parent's memory is
  * allowed).  An existing TRACEPARENT in that environment is replaced only
- * when a span is active on the calling thread; LD_PRELOAD with this
- * library is kept (added back if the program removed it) unless
- * AUTOTRACE_PROPAGATE_PRELOAD=false.
+ * when a span is active on the calling thread, whatever happens to
+ * LD_PRELOAD (the child may be traced by other means).
+ *
+ * LD_PRELOAD: removing it is how programs and people opt a child out, so
+ * the library is added to a child's environment that lacks it only when
+ * that environment was built afresh - never when the program took it out.
+ * With AUTOTRACE_PROPAGATE_PRELOAD=true (the default) the library is added
+ * only when all of these hold (at_proc_adds_preload):
+ *   - the child's environment has no LD_PRELOAD at all (one that is
+ *     there, "" included, is the program's own list and passes as given);
+ *   - it is not the process's own environ (execv, execvp, execl, execlp,
+ *     system, popen, posix_spawn or execve given environ): the process's
+ *     own environment lacks it, so the program removed it (unsetenv,
+ *     clearenv, env -u, env -i);
+ *   - the process's own environ still lists the library in LD_PRELOAD
+ *     (a process that took it out of its own environment, or that got the
+ *     library some other way - linked, /etc/ld.so.preload - does not
+ *     spread it);
+ *   - the child's environment is not the process's own minus LD_PRELOAD:
+ *     it lacks some other variable of the process's too (TRACEPARENT and
+ *     TRACESTATE aside).  A copy with LD_PRELOAD taken out - dash's
+ *     `unset LD_PRELOAD`, Python's env={k: v ... if k != 'LD_PRELOAD'} -
+ *     is an opt-out; Python's subprocess env={'PATH': ...} is afresh.
+ * false: never added.  always: added to every child whose LD_PRELOAD does
+ * not list it (appended to the list), as if nobody could opt out.
  */
 #ifndef AT_PROC_H
 #define AT_PROC_H
 
 #include <spawn.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -28,9 +51,17 @@
 size_t at_proc_env_count(char *const envp[]);
 
 /*
+ * Must a child started with envp get lib added to its LD_PRELOAD?  own is
+ * the process's environment (environ), mode AUTOTRACE_PROPAGATE_PRELOAD
+ * (AT_PRELOAD_*); the rule is above.  Reads only, allocates nothing.
+ */
+bool at_proc_adds_preload(char *const envp[], char *const own[],
+			  const char *lib, int mode);
+
+/*
  * Build the child's environment: envp with TRACEPARENT/TRACESTATE from
- * ctx_span (NULL: no active span, keep envp's own), and LD_PRELOAD
- * ensured.  out has room for at_proc_env_count(envp) + 4 pointers, strbuf
+ * ctx_span (NULL: no active span, keep envp's own), and the library added
+ * to LD_PRELOAD when at_proc_adds_preload says so.  out has room for at_proc_env_count(envp) + 4 pointers, strbuf
  * for AT_PROC_STRBUF bytes.  Returns out, or envp itself when nothing
  * needs to change.  Reads only; writes only to out and strbuf.
  */

@@ -8,9 +8,10 @@
  * glibc 2.36 does, step by step - the same system calls in the same order,
  * so the same descriptor numbers, close-on-exec flags, signal dispositions
  * and masks, return values and errno - but start the shell through
- * at_proc_spawn(): its environment carries the span's TRACEPARENT (and
- * TRACESTATE) and LD_PRELOAD, and it gets a process span, ended when
- * system() or pclose() reaps it.  Otherwise glibc's own functions run,
+ * at_proc_spawn(): its environment - the process's environ, so an
+ * LD_PRELOAD the program removed stays removed (at_proc.h) - carries
+ * the span's TRACEPARENT (and TRACESTATE), and it gets a process span,
+ * ended when system() or pclose() reaps it.  Otherwise glibc's own functions run,
  * except where the two implementations would step on each other:
  *
  *  - system() ignores SIGINT and SIGQUIT in the caller while the shell

@@ -23,7 +23,8 @@
  *     wins; when it is invalid, the generic one (or its default) applies;
  *   - integers are decimal digits only: no sign, no spaces, no trailing
  *     junk, overflow-checked against 32 bits;
- *   - enum values (sampler, exporter, protocol, compression) and booleans
+ *   - enum values (sampler, exporter, protocol, compression, the
+ *     "always" of AUTOTRACE_PROPAGATE_PRELOAD) and booleans
  *     are matched ASCII case-insensitively;
  *   - OTEL_* booleans accept only "true" / "false"; the AUTOTRACE_* ones
  *     also accept "1" / "0".
@@ -127,8 +128,10 @@
  * AUTOTRACE_DB_QUERY_MAX_LENGTH         1024
  *     db.query.text is cut to this many bytes (at a UTF-8 boundary).
  * AUTOTRACE_PROPAGATE_PRELOAD           true
- *     true/1: child processes keep LD_PRELOAD with this library (added
- *     back if the program's environment for the child dropped it).
+ *     true/1: the library is added to the LD_PRELOAD of a child whose
+ *     environment was built afresh without it, never where the program
+ *     removed it (the rule: at_proc.h); false/0: never added; always: added
+ *     to every child whose LD_PRELOAD does not list it.
  * AUTOTRACE_PROCESS_SPANS               true
  *     true/1: a span per child started with posix_spawn, system or popen
  *     under an active span, until reaped.
@@ -610,6 +613,20 @@ static int load_u32(struct loader *l, const char *name, uint32_t *dst,
 
 /* ---- booleans ---- */
 
+/* 1, 0, or -1 for a value that is no boolean. */
+static int bool_value(const char *s, int allow_digits)
+{
+	int b = at_parse_bool(s);
+
+	if (b < 0 && allow_digits) {
+		if (strcmp(s, "1") == 0)
+			b = 1;
+		else if (strcmp(s, "0") == 0)
+			b = 0;
+	}
+	return b;
+}
+
 static void load_bool(struct loader *l, const char *name, int *dst,
 		      int allow_digits)
 {
@@ -618,13 +635,7 @@ static void load_bool(struct loader *l, const char *name, int *dst,
 
 	if (s == NULL)
 		return;
-	b = at_parse_bool(s);
-	if (b < 0 && allow_digits) {
-		if (strcmp(s, "1") == 0)
-			b = 1;
-		else if (strcmp(s, "0") == 0)
-			b = 0;
-	}
+	b = bool_value(s, allow_digits);
 	if (b < 0) {
 		warn_using(l, "invalid", name, s,
 			   allow_digits ? "true, false, 1 or 0" :
@@ -633,6 +644,24 @@ static void load_bool(struct loader *l, const char *name, int *dst,
 		return;
 	}
 	*dst = b;
+}
+
+/* AUTOTRACE_PROPAGATE_PRELOAD: a boolean (true: the rule), or "always". */
+static void load_preload(struct loader *l)
+{
+	static const char *const shown[] = { "false", "true", "always" };
+	const char *name = "AUTOTRACE_PROPAGATE_PRELOAD", *s = env(l, name);
+	int *dst = &l->cfg->propagate_preload, v;
+
+	if (s == NULL)
+		return;
+	v = str_eq_ci(s, "always") ? AT_PRELOAD_ALWAYS : bool_value(s, 1);
+	if (v < 0) {
+		warn_using(l, "invalid", name, s, "true, false, always, 1 or 0",
+			   shown[*dst]);
+		return;
+	}
+	*dst = v;
 }
 
 /* ---- endpoint ---- */
@@ -1339,7 +1368,7 @@ void at_config_defaults(struct at_config *cfg)
 	cfg->dns_threshold_ms = 100;
 	cfg->db_raw_query = 0;
 	cfg->db_query_max = 1024;
-	cfg->propagate_preload = 1;
+	cfg->propagate_preload = AT_PRELOAD_RULE;
 	cfg->process_spans = 1;
 	cfg->spool_dir[0] = '\0';
 	cfg->spool_max_mb = 64;
@@ -1448,8 +1477,7 @@ void at_config_load(struct at_config *cfg, at_getenv_fn lookup, void *lookup_ud,
 	load_bool(&l, "AUTOTRACE_DB_RAW_QUERY", &cfg->db_raw_query, 1);
 	load_u32(&l, "AUTOTRACE_DB_QUERY_MAX_LENGTH", &cfg->db_query_max,
 		 &rule_length);
-	load_bool(&l, "AUTOTRACE_PROPAGATE_PRELOAD", &cfg->propagate_preload,
-		  1);
+	load_preload(&l);
 	load_bool(&l, "AUTOTRACE_PROCESS_SPANS", &cfg->process_spans, 1);
 	load_spool_dir(&l);
 	load_u32(&l, "AUTOTRACE_SPOOL_MAX_MB", &cfg->spool_max_mb,

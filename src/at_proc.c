@@ -6,6 +6,17 @@
  * vfork safety: at_proc_env() and at_proc_active_span() only read shared
  * state and write to the caller's buffers, so an exec hook running in a
  * vfork child leaves the parent's memory exactly as it was.
+ *
+ * The LD_PRELOAD rule (at_proc.h) reads the process's environ besides the
+ * child's environment, and only when the child's lacks LD_PRELOAD and is
+ * not environ itself.  Like getenv() - which posix_spawnp and execvp call
+ * for PATH too - that read assumes no other thread changes the
+ * environment at the same moment (setenv is not thread-safe).  Whether
+ * the child's environment is the process's own minus LD_PRELOAD compares
+ * variable names, looking for each of environ's in the child's from just
+ * after the last one found: a copy in the same order costs one pass, any
+ * order at most DERIVED_WORK name comparisons, beyond which the
+ * environment is taken as the program's copy and left as given.
  */
 #include <dlfcn.h>
 #include <limits.h>
@@ -62,23 +73,110 @@ static int has_prefix(const char *s, const char *p)
 	return strncmp(s, p, strlen(p)) == 0;
 }
 
+/* The value of LD_PRELOAD in env (the last one, as ld.so reads it), or
+ * NULL when it has none. */
+static const char *preload_of(char *const env[])
+{
+	const char *v = NULL;
+
+	for (size_t i = 0; env && env[i]; i++)
+		if (has_prefix(env[i], "LD_PRELOAD="))
+			v = env[i] + 11;
+	return v;
+}
+
+/* Is lib an entry of the LD_PRELOAD list (separated by spaces or colons,
+ * as ld.so splits it)? */
+static bool lists_lib(const char *list, const char *lib)
+{
+	size_t n = strlen(lib);
+
+	while (*list) {
+		size_t len = strcspn(list, " :");
+		if (len == n && !memcmp(list, lib, n))
+			return true;
+		list += len;
+		if (*list)
+			list++;
+	}
+	return false;
+}
+
+/* Variables left out of the comparison of two environments: the ones
+ * this library adds or replaces. */
+static bool ours(const char *entry)
+{
+	return has_prefix(entry, "LD_PRELOAD=") ||
+	       has_prefix(entry, "TRACEPARENT=") ||
+	       has_prefix(entry, "TRACESTATE=");
+}
+
+#define DERIVED_WORK (1u << 20)
+
+/*
+ * Is env the process's environment own with LD_PRELOAD taken out - every
+ * variable of own's (but ours()) present in env by name, and own has at
+ * least one - rather than one built afresh?  See the top of this file for
+ * the cost.
+ */
+static bool derived_from(char *const env[], char *const own[])
+{
+	size_t n = at_proc_env_count(env), at = 0, work = 0, compared = 0;
+
+	for (size_t i = 0; own && own[i]; i++) {
+		const char *eq = strchr(own[i], '=');
+		size_t k, len;
+
+		if (!eq || ours(own[i]))
+			continue;
+		len = (size_t)(eq - own[i]) + 1; /* the name and its '=' */
+		for (k = 0; k < n; k++)
+			if (!strncmp(env[(at + k) % n], own[i], len))
+				break;
+		if (k == n)
+			return false;
+		at = (at + k + 1) % n;
+		compared++;
+		work += k + 1;
+		if (work > DERIVED_WORK)
+			return true;
+	}
+	return compared > 0;
+}
+
+bool at_proc_adds_preload(char *const envp[], char *const own[],
+			  const char *lib, int mode)
+{
+	const char *given, *own_list;
+
+	if (mode == AT_PRELOAD_NEVER || !lib || !lib[0])
+		return false;
+	given = preload_of(envp);
+	if (given && lists_lib(given, lib))
+		return false; /* already there */
+	if (mode == AT_PRELOAD_ALWAYS)
+		return true;
+	if (given || envp == own)
+		return false; /* the program's own list; environ without it */
+	own_list = preload_of(own);
+	if (!own_list || !lists_lib(own_list, lib))
+		return false; /* the process opted itself out */
+	return !derived_from(envp, own);
+}
+
 char **at_proc_env(char *const envp[], const struct at_span *span,
 		   char **out, char *strbuf)
 {
 	size_t n = 0, used = 0;
 	char *tp_line = NULL, *ts_line = NULL, *pre_line = NULL;
 	const char *old_pre = NULL;
-	int want_preload = self_path[0] && at_cfg.propagate_preload;
+	bool want_preload = at_proc_adds_preload(envp, environ, self_path,
+						 at_cfg.propagate_preload);
 
-	if (want_preload)
-		for (size_t i = 0; envp && envp[i]; i++)
-			if (has_prefix(envp[i], "LD_PRELOAD=")) {
-				old_pre = envp[i] + 11;
-				if (strstr(old_pre, self_path))
-					want_preload = 0;
-			}
 	if (!span && !want_preload)
 		return (char **)envp;
+	if (want_preload)
+		old_pre = preload_of(envp);
 	if (span) {
 		char tp[AT_TRACEPARENT_LEN + 1];
 		size_t tsl;
@@ -97,7 +195,8 @@ char **at_proc_env(char *const envp[], const struct at_span *span,
 	if (want_preload) {
 		pre_line = strbuf + used;
 		snprintf(pre_line, AT_PROC_STRBUF - used, "LD_PRELOAD=%s%s%s",
-			 old_pre ? old_pre : "", old_pre ? " " : "", self_path);
+			 old_pre ? old_pre : "",
+			 old_pre && old_pre[0] ? " " : "", self_path);
 	}
 	for (size_t i = 0; envp && envp[i]; i++) {
 		if ((span && (has_prefix(envp[i], "TRACEPARENT=") ||

@@ -5,9 +5,12 @@
  *
  * A child started while a span is active on the calling thread gets
  * TRACEPARENT (and TRACESTATE) for that span in its environment - the
- * OpenTelemetry environment carrier - so its own spans continue the trace;
- * LD_PRELOAD with this library is kept so the child is traced too
- * (at_proc.c).  The caller's environment is never modified.
+ * OpenTelemetry environment carrier - so its own spans continue the trace.
+ * The library goes into the LD_PRELOAD of a child given an environment
+ * built afresh, so that it is traced too, but never where the program
+ * removed LD_PRELOAD (the rule: at_proc.h): execv, execvp, execl and
+ * execlp pass the process's environ, and so honour its absence.  The
+ * caller's environment is never modified.
  *
  * vfork itself is not interposed.  A wrapper function would return twice
  * - in the child, which then goes on using the stack frames below it,

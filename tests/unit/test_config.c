@@ -202,6 +202,34 @@ Test(config, booleans)
 	expect_warns(0, "booleans");
 }
 
+/* AUTOTRACE_PROPAGATE_PRELOAD: a boolean (true: the rule of at_proc.h)
+ * or "always"; anything else warns and keeps the rule. */
+Test(config, propagate_preload)
+{
+	static const struct {
+		const char *value;
+		int mode;
+	} ok[] = {
+		{ "true", AT_PRELOAD_RULE },   { "1", AT_PRELOAD_RULE },
+		{ "FALSE", AT_PRELOAD_NEVER }, { "0", AT_PRELOAD_NEVER },
+		{ "always", AT_PRELOAD_ALWAYS }, { "Always", AT_PRELOAD_ALWAYS },
+	};
+
+	cr_expect_eq(def.propagate_preload, AT_PRELOAD_RULE);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		load1("AUTOTRACE_PROPAGATE_PRELOAD", ok[i].value);
+		expect_warns(0, ok[i].value);
+		cr_expect_eq(cfg.propagate_preload, ok[i].mode, "%s",
+			     ok[i].value);
+	}
+	load1("AUTOTRACE_PROPAGATE_PRELOAD", "never");
+	expect_warns(1, "never");
+	cr_expect_str_eq(warns[0], "libautotrace: invalid "
+			 "AUTOTRACE_PROPAGATE_PRELOAD=\"never\" (expected "
+			 "true, false, always, 1 or 0); using true");
+	cr_expect_eq(cfg.propagate_preload, AT_PRELOAD_RULE);
+}
+
 Test(config, samplers)
 {
 	static const struct {
@@ -495,6 +523,7 @@ static const struct bad_case bad_cases[] = {
 	{ "AUTOTRACE_DEBUG", "yes" },
 	{ "AUTOTRACE_DEBUG", "2" },
 	{ "AUTOTRACE_CAPTURE_COMMAND_LINE", "on" },
+	{ "AUTOTRACE_PROPAGATE_PRELOAD", "alway" },
 	{ "AUTOTRACE_EXIT_TIMEOUT", "3s" },
 };
 
