@@ -896,20 +896,6 @@ static long status_kib(pid_t pid, const char *key)
 	return v;
 }
 
-/* Remove each line of text that starts with prefix (the prefix and up to
- * the next newline, wherever it stands). */
-static void cut_lines(char *text, const char *prefix)
-{
-	char *p;
-
-	while ((p = strstr(text, prefix))) {
-		char *nl = strchr(p, '\n');
-		char *rest = nl ? nl + 1 : p + strlen(p);
-
-		memmove(p, rest, strlen(rest) + 1);
-	}
-}
-
 struct client_run {
 	long hwm_kib;     /* the highest VmHWM seen */
 	uint64_t exit_ms; /* from the last response to the exit */
@@ -963,8 +949,8 @@ static void client_peak(struct h_env *e, int count, bool traced,
 	out->started = field(out->log, "spans started=");
 	out->queue_full = field(out->log, "queue_full=");
 	/* stderr's lines land in the middle of stdout's buffered ones. */
-	cut_lines(out->log, "http_client: ");
-	cut_lines(out->log, "libautotrace: ");
+	h_cut_lines(out->log, "http_client: ");
+	h_cut_lines(out->log, "libautotrace: ");
 	unlink(log);
 	rmdir(dir);
 }
