@@ -38,8 +38,9 @@
  * OTEL_BSP_EXPORT_TIMEOUT)), bumps exit_word and flush_req, wakes the
  * thread and waits on flush_done until the deadline.  From then on the
  * exit rules hold: a backoff under way ends for one last attempt, a
- * failed attempt is never retried, the transport (through exit_limit)
- * ends any exchange - one already under way too - after
+ * failed attempt is not retried (unless the collector answered
+ * Retry-After: 0, which asks for no wait), the transport (through
+ * exit_limit) ends any exchange - one already under way too - after
  * AT_TRANSPORT_EXIT_SILENCE_MS without progress and at the deadline less
  * a reserve (50 ms to spool, 10 ms to count), and a collector that could
  * not be reached or did not answer HTTP in time is not tried again: the
@@ -307,7 +308,8 @@ static enum at_retry_verdict post_once(const uint8_t *payload, size_t len,
 
 /* A 2xx answer to a request of n spans: count the accepted ones (unless
  * held spans were claimed by the exit report). */
-static void count_accepted(uint64_t n, _Atomic uint64_t *counter, int held_spans)
+static void count_accepted(uint64_t n, _Atomic uint64_t *counter,
+			   int held_spans)
 {
 	int64_t rejected = 0;
 	char msg[256] = "";
@@ -413,12 +415,17 @@ static void export_batch(size_t n)
 			return;
 		}
 		log_failure(rc);
-		/* At exit: no backoff, no retry; a collector that could not
+		/* At exit: no backoff, so no retry - but for an answer that
+		 * asks for none (Retry-After: 0); a collector that could not
 		 * be reached or did not answer HTTP in time is not tried
 		 * again before the process ends. */
 		if (atomic_load(&exit_deadline)) {
 			if (rc != 0)
 				exit_collector_down = 1;
+			if (rc == 0 && v == AT_RETRY_AGAIN &&
+			    resp.retry_after_ms == 0 &&
+			    attempt < AT_RETRY_MAX_ATTEMPTS)
+				continue;
 			break;
 		}
 		if (v == AT_RETRY_FAIL || attempt >= AT_RETRY_MAX_ATTEMPTS)
