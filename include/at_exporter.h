@@ -15,9 +15,13 @@
  * instead of being dropped, and the thread sends spooled files - its own
  * or other processes' - once the collector answers (at_spool.h).
  *
- * At exit the library's destructor asks for a final flush and waits for it
- * at most min(AUTOTRACE_EXIT_TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT); a stuck
- * exporter is never joined.
+ * At exit (and before an exec) the library asks for a final flush and
+ * waits for it at most min(AUTOTRACE_EXIT_TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT).
+ * That flush never backs off: a collector that refuses, resets, answers
+ * something that is not HTTP or stays silent for
+ * AT_TRANSPORT_EXIT_SILENCE_MS is given up at once, and what it had not
+ * taken is spooled or dropped and counted; one that keeps answering is fed
+ * until the bound.  A stuck exporter is never joined.
  */
 #ifndef AT_EXPORTER_H
 #define AT_EXPORTER_H
@@ -32,6 +36,8 @@ struct at_export_stats {
 	_Atomic uint64_t dropped_failed;  /* spans in batches that failed */
 	_Atomic uint64_t dropped_disabled;/* OTEL_TRACES_EXPORTER=none */
 	_Atomic uint64_t dropped_nomem;   /* no thread state / encode failed */
+	_Atomic uint64_t dropped_exit;    /* queued or under way when the
+					   * exit flush stopped waiting */
 	_Atomic uint64_t attempts;        /* HTTP requests tried */
 	_Atomic uint64_t failures;        /* attempts that failed */
 	_Atomic uint64_t retries;         /* attempts that were retries */
@@ -55,6 +61,10 @@ int at_exporter_flush(uint32_t timeout_ms);
 /* Library destructor: final flush within the exit bound, then the
  * AUTOTRACE_DEBUG report. */
 void at_exporter_at_exit(void);
+
+/* exec hooks (not in a vfork child): the same final flush, then back to
+ * normal in case the exec fails. */
+void at_exporter_before_exec(void);
 
 /* Fork child: the thread is gone; forget it and its connection. */
 void at_exporter_after_fork_child(void);

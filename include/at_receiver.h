@@ -61,7 +61,9 @@ void at_receiver_stop(struct at_receiver *r);
  * an optional partial success (rejected > 0 with message).  Requests
  * answered with a non-200 status are counted but NOT stored.  Special
  * status values: -1 = accept the connection's request but never answer
- * (blackhole, until stop); -2 = close the connection without answering.
+ * (blackhole, until stop); -2 = close the connection without answering;
+ * -3 = answer a line that is not HTTP, then nothing more (garbage, then
+ * a blackhole); -4 = reset the connection (RST) without answering.
  */
 void at_receiver_script(struct at_receiver *r, int count, int status,
 			const char *retry_after, int64_t rejected,

@@ -95,6 +95,13 @@ static inline int at_ring_empty(struct at_ring *r)
 	       atomic_load_explicit(&r->tail, memory_order_relaxed);
 }
 
+/* Records queued (any thread; a snapshot). */
+static inline uint64_t at_ring_queued(struct at_ring *r)
+{
+	return atomic_load_explicit(&r->pushed, memory_order_acquire) -
+	       atomic_load_explicit(&r->popped, memory_order_acquire);
+}
+
 /* Drop everything queued (fork child; no concurrent consumer). */
 void at_ring_reset(struct at_ring *r);
 

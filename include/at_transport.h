@@ -8,6 +8,16 @@
  * number: the socket's identity is checked before each use).  Every step is
  * bounded by a deadline (non-blocking socket + poll).  Responses are read
  * with Content-Length, chunked, or until close.
+ *
+ * Exit.  The caller may give an exit_limit function, consulted by every
+ * wait at least every AT_TRANSPORT_SLICE_MS.  While it returns 0 nothing
+ * changes.  Once it returns a time (the process is exiting), the exchange
+ * ends by that time, and also after AT_TRANSPORT_EXIT_SILENCE_MS without
+ * progress (a connect completed, request bytes written or answer bytes
+ * read): a collector that accepts and says nothing is not waited for,
+ * one that keeps answering is.  An answer that does not start as an HTTP
+ * status line ends the exchange with -EPROTO as soon as its first bytes
+ * arrive, without waiting for the rest.
  */
 #ifndef AT_TRANSPORT_H
 #define AT_TRANSPORT_H
@@ -30,7 +40,13 @@ struct at_transport {
 	ino_t ino;
 	struct at_buf req;         /* request head */
 	struct at_buf in;          /* response bytes */
+	/* 0, or the monotonic time by which an exchange must end (exit). */
+	uint64_t (*exit_limit)(void);
+	uint64_t progress_ns;      /* last progress of the exchange */
 };
+
+#define AT_TRANSPORT_SLICE_MS 50
+#define AT_TRANSPORT_EXIT_SILENCE_MS 400
 
 struct at_transport_response {
 	int status;               /* HTTP status code */
@@ -45,8 +61,9 @@ void at_transport_init(struct at_transport *t, const struct at_endpoint *ep,
  * POST body to the endpoint with Content-Type application/x-protobuf
  * (content_encoding: NULL or "gzip").  deadline_ns is a monotonic time.
  * Returns 0 when an HTTP response was read (see resp->status), or a
- * negative errno: -ECONNREFUSED, -ETIMEDOUT, -ECONNRESET, -EPROTO (bad
- * response)...  resp->body must be initialised by the caller.
+ * negative errno: -ECONNREFUSED, -ETIMEDOUT (deadline, or silence at
+ * exit), -ECONNRESET, -EPROTO (an answer that is not HTTP)...  resp->body
+ * must be initialised by the caller.
  */
 int at_transport_post(struct at_transport *t, const uint8_t *body, size_t len,
 		      const char *content_encoding, uint64_t deadline_ns,

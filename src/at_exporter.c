@@ -21,25 +21,37 @@
  *
  * Retrying.  Per the OTLP spec (at_retry.c), within OTEL_BSP_EXPORT_TIMEOUT
  * per batch; each attempt within OTEL_EXPORTER_OTLP_TIMEOUT.  Waiting
- * between attempts is a futex wait too, so the exit flush can shorten it.
- * A batch that runs out of attempts or time is dropped and counted; while
- * the exporter retries, producers keep filling their rings and drop (and
- * count) when those are full - they never wait for the collector.
+ * between attempts is a futex wait on exit_word, so the exit flush can
+ * cut it short.  A batch that runs out of attempts or time is dropped and
+ * counted; while the exporter retries, producers keep filling their rings
+ * and drop (and count) when those are full - they never wait for the
+ * collector.
  *
  * Spool.  With AUTOTRACE_SPOOL_DIR, a batch that runs out of retryable
  * attempts is written to the spool directory (at_spool.c) instead of being
- * dropped.  During the exit flush each attempt stops a little before the
- * exit deadline so that there is time left to spool, and once one batch
- * failed at exit the rest are spooled without trying.  The thread sends
- * spooled files (of any process) one attempt each: right after the
- * collector answers again, and otherwise every SPOOL_SCAN_MS; never
- * during the exit flush.
+ * dropped.  The thread sends spooled files (of any process) one attempt
+ * each: right after the collector answers again, and otherwise every
+ * SPOOL_SCAN_MS; never during the exit flush.
  *
- * Exit.  The library destructor bumps flush_req, wakes the thread and
- * waits on flush_done for at most min(AUTOTRACE_EXIT_TIMEOUT,
- * OTEL_BSP_EXPORT_TIMEOUT); it also publishes that deadline so retries
- * stop at it.  The thread is never joined: if it is stuck in a blackholed
- * connection, process exit simply ends it.
+ * Exit (and exec).  The library destructor, or an exec hook, publishes the
+ * exit deadline (now + min(AUTOTRACE_EXIT_TIMEOUT,
+ * OTEL_BSP_EXPORT_TIMEOUT)), bumps exit_word and flush_req, wakes the
+ * thread and waits on flush_done until the deadline.  From then on the
+ * exit rules hold: a backoff under way ends for one last attempt, a
+ * failed attempt is not retried (unless the collector answered
+ * Retry-After: 0, which asks for no wait), the transport (through
+ * exit_limit) ends any exchange - one already under way too - after
+ * AT_TRANSPORT_EXIT_SILENCE_MS without progress and at the deadline less
+ * a reserve (50 ms to spool, 10 ms to count), and a collector that could
+ * not be reached or did not answer HTTP in time is not tried again: the
+ * rest is spooled, or dropped and counted, without trying.  A collector
+ * that answers is fed until the reserve.  The spans of the batch in hand
+ * (`held`) are counted by whoever claims them first: the exporter when it
+ * is done with them, or the destructor, which counts what the flush did
+ * not reach - that batch and what is still in the rings - as
+ * unsent_at_exit.  After an exec hook's flush the deadline is cleared:
+ * if the exec fails, the exporter goes on as before.  The thread is never
+ * joined: if it is stuck, process exit simply ends it.
  *
  * Fork.  The child has no exporter thread: the child handler forgets it
  * (running = 0), drops the inherited connection and resets the counters;
@@ -84,6 +96,7 @@ static _Atomic uint32_t flush_req;   /* flush requests made */
 static _Atomic uint32_t flush_done;  /* flush requests completed */
 static _Atomic uint32_t exit_word;   /* bumped when exit_deadline is set */
 static _Atomic uint64_t exit_deadline; /* monotonic ns, 0: none */
+static _Atomic uint64_t held; /* spans taken from the rings, not yet counted */
 _Atomic int at_exporter_fd = -1;   /* published for the close() hook */
 static _Atomic uint64_t exporter_dev;
 static _Atomic uint64_t exporter_ino;
@@ -113,6 +126,7 @@ static struct at_buf spooled_body;
 
 #define SPOOL_SCAN_MS 5000u
 #define SPOOL_EXIT_RESERVE_NS 50000000u /* time kept to spool at exit */
+#define EXIT_RESERVE_NS 10000000u       /* time kept to count at exit */
 #define SPOOL_FILES_PER_CYCLE 16
 
 static long futex(_Atomic uint32_t *w, int op, uint32_t val,
@@ -202,6 +216,8 @@ static size_t collect(size_t max)
 							 1);
 				} else {
 					n++;
+					/* Before the pop: never in neither. */
+					atomic_store(&held, n);
 				}
 				at_ring_pop(&t->ring);
 			}
@@ -220,23 +236,43 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-/* Sleep until `until` (monotonic ns) unless the exit deadline comes
- * first.  Returns 0, or -1 if the batch must be given up. */
+/* When an exchange must end because the process is exiting (the exit
+ * deadline less the time kept to spool or count what is left), or 0. */
+static uint64_t exit_limit(void)
+{
+	uint64_t ex = atomic_load(&exit_deadline);
+	uint64_t keep = spool_on ? SPOOL_EXIT_RESERVE_NS : EXIT_RESERVE_NS;
+
+	if (!ex)
+		return 0;
+	return ex > keep + 1 ? ex - keep : 1;
+}
+
+/* Sleep until `until` (monotonic ns); the exit flush cuts the sleep
+ * short.  Returns 0 (attempt now), or -1 if the batch must be given up
+ * (the wait would pass budget_end). */
 static int backoff_sleep(uint64_t until, uint64_t budget_end)
 {
 	for (;;) {
-		uint64_t now = at_mono_ns();
-		uint64_t ex = atomic_load(&exit_deadline);
 		uint32_t seen = atomic_load(&exit_word);
+		uint64_t now = at_mono_ns();
 
-		if (ex && ex < budget_end)
-			budget_end = ex;
+		if (atomic_load(&exit_deadline))
+			return 0; /* no backoff at exit: one last attempt */
 		if (until > budget_end)
 			return -1;
 		if (now >= until)
 			return 0;
 		futex_wait_ns(&exit_word, seen, until - now);
 	}
+}
+
+/* The spans of the batch being exported are counted by whoever takes
+ * them first: the exporter when it is done with the batch, or the exit
+ * report when the process stopped waiting for it (at_exporter_at_exit). */
+static int claim_held(void)
+{
+	return atomic_exchange(&held, 0) != 0;
 }
 
 /* Gzip the body if configured.  Sets *payload, *len, *encoding. */
@@ -270,12 +306,16 @@ static enum at_retry_verdict post_once(const uint8_t *payload, size_t len,
 	return at_retry_classify(*rc, resp.status);
 }
 
-/* A 2xx answer to a request of n spans: count the accepted ones. */
-static void count_accepted(uint64_t n, _Atomic uint64_t *counter)
+/* A 2xx answer to a request of n spans: count the accepted ones (unless
+ * held spans were claimed by the exit report). */
+static void count_accepted(uint64_t n, _Atomic uint64_t *counter,
+			   int held_spans)
 {
 	int64_t rejected = 0;
 	char msg[256] = "";
 
+	if (held_spans && !claim_held())
+		return;
 	at_otlp_parse_response(resp.body.data, resp.body.len, &rejected, msg,
 			       sizeof(msg));
 	if (rejected < 0 || (uint64_t)rejected > n)
@@ -303,14 +343,22 @@ static void log_failure(int rc)
 /* The batch in `body` (n spans) could not be delivered. */
 static void give_up(size_t n, enum at_retry_verdict v)
 {
-	if (atomic_load(&exit_deadline))
-		exit_collector_down = 1;
+	if (!claim_held())
+		return;
 	if (v == AT_RETRY_AGAIN && spool_on &&
 	    at_spool_put(&spool, body.data, body.len, n) == 0) {
 		atomic_fetch_add(&at_xstats.spooled, n);
 		return;
 	}
 	atomic_fetch_add(&at_xstats.dropped_failed, n);
+}
+
+/* At exit, once the collector proved unusable (refused, reset, answered
+ * garbage or nothing), it is not tried again: the rest is spooled or
+ * dropped at once. */
+static int exit_skips_collector(void)
+{
+	return exit_collector_down && atomic_load(&exit_deadline);
 }
 
 static void export_batch(size_t n)
@@ -323,17 +371,21 @@ static void export_batch(size_t n)
 			      (uint64_t)at_cfg.bsp_export_timeout_ms * 1000000u;
 	enum at_retry_verdict v = AT_RETRY_AGAIN;
 
+	if (!spool_on && exit_skips_collector()) {
+		give_up(n, v); /* nothing to encode: counted as dropped */
+		return;
+	}
 	if (resource_pid != getpid()) {
 		resource_pid = getpid();
 		at_resource_build(&resource, &at_cfg, resource_pid);
 	}
 	at_buf_reset(&body);
 	if (at_otlp_encode(recs, n, &resource, &body) != 0) {
-		atomic_fetch_add(&at_xstats.dropped_nomem, n);
+		if (claim_held())
+			atomic_fetch_add(&at_xstats.dropped_nomem, n);
 		return;
 	}
-	/* At exit, once the collector failed us, do not wait for it again. */
-	if (exit_collector_down && atomic_load(&exit_deadline)) {
+	if (exit_skips_collector()) {
 		give_up(n, v);
 		return;
 	}
@@ -341,34 +393,42 @@ static void export_batch(size_t n)
 
 	for (unsigned attempt = 1;; attempt++) {
 		uint64_t now = at_mono_ns();
-		uint64_t ex = atomic_load(&exit_deadline);
+		uint64_t ex = exit_limit();
 		uint64_t end = min_u64(budget_end,
 				       now + (uint64_t)at_cfg.export_timeout_ms *
 						     1000000u);
 		uint64_t delay_ms;
 		int rc;
 
-		if (ex && spool_on)
-			ex = ex > SPOOL_EXIT_RESERVE_NS
-				     ? ex - SPOOL_EXIT_RESERVE_NS : 0;
-		if (ex)
-			end = min_u64(end, ex);
+		if (ex && now >= ex) {
+			exit_collector_down = 1; /* no time left for answers */
+			break;
+		}
 		if (attempt > 1)
 			atomic_fetch_add(&at_xstats.retries, 1);
 		v = post_once(payload, payload_len, encoding, end, &rc);
 		if (v == AT_RETRY_DONE) {
-			count_accepted(n, &at_xstats.exported);
+			count_accepted(n, &at_xstats.exported, 1);
 			if (live_failed)
 				spool_next_scan = 0; /* it is back: send now */
 			live_failed = 0;
 			return;
 		}
 		log_failure(rc);
-		if (v == AT_RETRY_FAIL || attempt >= AT_RETRY_MAX_ATTEMPTS)
+		/* At exit: no backoff, so no retry - but for an answer that
+		 * asks for none (Retry-After: 0); a collector that could not
+		 * be reached or did not answer HTTP in time is not tried
+		 * again before the process ends. */
+		if (atomic_load(&exit_deadline)) {
+			if (rc != 0)
+				exit_collector_down = 1;
+			if (rc == 0 && v == AT_RETRY_AGAIN &&
+			    resp.retry_after_ms == 0 &&
+			    attempt < AT_RETRY_MAX_ATTEMPTS)
+				continue;
 			break;
-		/* At exit, a collector that refuses connections is gone:
-		 * do not hold the host's exit for it. */
-		if (atomic_load(&exit_deadline) && rc == -ECONNREFUSED)
+		}
+		if (v == AT_RETRY_FAIL || attempt >= AT_RETRY_MAX_ATTEMPTS)
 			break;
 		if (rc == 0 && resp.retry_after_ms >= 0)
 			delay_ms = (uint64_t)resp.retry_after_ms;
@@ -400,7 +460,8 @@ static void deliver_spool(void)
 		enum at_retry_verdict v;
 		int rc;
 
-		if (at_spool_take(&spool, &spooled_body, &c) != 1)
+		if (atomic_load(&exit_deadline) ||
+		    at_spool_take(&spool, &spooled_body, &c) != 1)
 			return;
 		compress_body(&spooled_body, &payload, &len, &encoding);
 		v = post_once(payload, len, encoding,
@@ -413,7 +474,7 @@ static void deliver_spool(void)
 			return;
 		}
 		if (v == AT_RETRY_DONE)
-			count_accepted(c.spans, &at_xstats.unspooled);
+			count_accepted(c.spans, &at_xstats.unspooled, 0);
 		else
 			log_failure(rc); /* refused for good: not retried */
 		at_spool_done(&spool, &c);
@@ -443,6 +504,7 @@ static void drain(void)
 		if (n == 0)
 			break;
 		export_batch(n);
+		atomic_store(&held, 0); /* counted (by us or the exit report) */
 		reap();
 		if (n < max)
 			break;
@@ -463,9 +525,11 @@ static void exporter_setup(void)
 			at_log_warn("AUTOTRACE_SPOOL_DIR=%s: %s; not spooling",
 				    at_cfg.spool_dir, why);
 	}
-	if (!transport.ep)
+	if (!transport.ep) {
 		at_transport_init(&transport, &at_cfg.endpoint,
 				  at_cfg.headers);
+		transport.exit_limit = exit_limit;
+	}
 }
 
 void at_exporter_manual(void)
@@ -501,6 +565,8 @@ static void *exporter_main(void *arg)
 				      (uint64_t)at_cfg.bsp_schedule_delay_ms *
 					      1000000u);
 		atomic_store(&wake_word, 0);
+		if (!atomic_load(&exit_deadline))
+			exit_collector_down = 0; /* an exec failed: go on */
 		at_clock_sync();
 		drain();
 		deliver_spool();
@@ -540,16 +606,16 @@ void at_exporter_ensure_started(void)
 	}
 }
 
-static int anything_queued(void)
+/* Spans waiting in the rings (a snapshot). */
+static uint64_t queued_spans(void)
 {
-	int any = 0;
+	uint64_t n = 0;
 
 	pthread_mutex_lock(&reap_lock);
 	for (struct at_thread *t = at_thread_registry(); t; t = t->next)
-		if (!at_ring_empty(&t->ring))
-			any = 1;
+		n += at_ring_queued(&t->ring);
 	pthread_mutex_unlock(&reap_lock);
-	return any;
+	return n;
 }
 
 int at_exporter_flush(uint32_t timeout_ms)
@@ -589,10 +655,12 @@ static void report(void)
 	at_exporter_thread_stats(s);
 	dropped = s[2] + atomic_load(&at_xstats.dropped_failed) +
 		  atomic_load(&at_xstats.dropped_disabled) +
-		  atomic_load(&at_xstats.dropped_nomem);
+		  atomic_load(&at_xstats.dropped_nomem) +
+		  atomic_load(&at_xstats.dropped_exit);
 	at_log_warn("pid %d: spans started=%llu sampled=%llu exported=%llu "
 		    "dropped=%llu (queue_full=%llu export_failed=%llu "
-		    "exporter_none=%llu no_memory=%llu) rejected=%llu "
+		    "exporter_none=%llu no_memory=%llu unsent_at_exit=%llu) "
+		    "rejected=%llu "
 		    "stack_overflow=%llu thread_limit=%llu spooled=%llu "
 		    "unspooled=%llu; export attempts=%llu failures=%llu "
 		    "retries=%llu",
@@ -603,6 +671,7 @@ static void report(void)
 		    (unsigned long long)atomic_load(&at_xstats.dropped_failed),
 		    (unsigned long long)atomic_load(&at_xstats.dropped_disabled),
 		    (unsigned long long)atomic_load(&at_xstats.dropped_nomem),
+		    (unsigned long long)atomic_load(&at_xstats.dropped_exit),
 		    (unsigned long long)atomic_load(&at_xstats.rejected),
 		    (unsigned long long)s[3],
 		    (unsigned long long)atomic_load(&at_thread_refused),
@@ -613,30 +682,61 @@ static void report(void)
 		    (unsigned long long)atomic_load(&at_xstats.retries));
 }
 
-void at_exporter_at_exit(void)
+/* The bound of the final flush of a process image. */
+static uint32_t final_flush_ms(void)
 {
-	uint32_t ms = at_cfg.exit_timeout_ms;
+	return at_cfg.bsp_export_timeout_ms < at_cfg.exit_timeout_ms
+		       ? at_cfg.bsp_export_timeout_ms
+		       : at_cfg.exit_timeout_ms;
+}
+
+/*
+ * Export what is queued or under way with the exit rules (no backoff,
+ * the silence bound, an unusable collector not tried again), waiting at
+ * most final_flush_ms().  Returns whether an exporter had anything.
+ */
+static int final_flush(void)
+{
+	uint32_t ms = final_flush_ms();
 	int state = atomic_load(&running);
 
-	if (at_cfg.bsp_export_timeout_ms < ms)
-		ms = at_cfg.bsp_export_timeout_ms;
-	if (state != EXP_IDLE && anything_queued()) {
-		atomic_store(&exit_deadline,
-			     at_mono_ns() + (uint64_t)ms * 1000000u);
-		atomic_fetch_add(&exit_word, 1);
-		futex_wake_all(&exit_word);
-		if (state == EXP_RUNNING) {
-			at_exporter_flush(ms);
-		} else {
-			/* No exporter thread could be started (or tests run
-			 * it by hand): export here, within the same bound. */
-			if (at_cfg.debug)
-				at_log_warn("no exporter thread: exporting at exit");
-			at_exporter_run_once();
-		}
+	if (state == EXP_IDLE || (!queued_spans() && !atomic_load(&held)))
+		return 0;
+	atomic_store(&exit_deadline, at_mono_ns() + (uint64_t)ms * 1000000u);
+	atomic_fetch_add(&exit_word, 1);
+	futex_wake_all(&exit_word);
+	if (state == EXP_RUNNING) {
+		at_exporter_flush(ms);
+	} else {
+		/* No exporter thread could be started (or tests run it by
+		 * hand): export here, within the same bound. */
+		if (at_cfg.debug)
+			at_log_warn("no exporter thread: exporting at exit");
+		at_exporter_run_once();
+	}
+	return 1;
+}
+
+void at_exporter_at_exit(void)
+{
+	if (final_flush()) {
+		/* What the flush did not reach is lost with the process:
+		 * count it (the batch under way only if the exporter has not
+		 * counted it already). */
+		uint64_t n = queued_spans();
+
+		n += atomic_exchange(&held, 0);
+		atomic_fetch_add(&at_xstats.dropped_exit, n);
 	}
 	if (at_cfg.debug)
 		report();
+}
+
+void at_exporter_before_exec(void)
+{
+	final_flush();
+	/* The exec may fail and the process go on: back to normal. */
+	atomic_store(&exit_deadline, 0);
 }
 
 void at_exporter_after_fork_child(void)
@@ -649,6 +749,7 @@ void at_exporter_after_fork_child(void)
 	atomic_store(&flush_req, 0);
 	atomic_store(&flush_done, 0);
 	atomic_store(&exit_deadline, 0);
+	atomic_store(&held, 0);
 	/* The inherited connection is shared with the parent: close our
 	 * copy (the parent's stays open) and never write to it. */
 	if (transport.fd >= 0)

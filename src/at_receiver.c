@@ -722,6 +722,18 @@ static void handle_traces(struct at_receiver *r, struct conn *c,
 			c->blackhole = true;
 		} else if (status == -2) {
 			c->dead = true;
+		} else if (status == -3) {
+			/* Not HTTP, and nothing more: garbage then silence. */
+			if (at_buf_printf(&c->out, "-ERR not a collector\r\n") < 0)
+				c->dead = true;
+			c->blackhole = true;
+		} else if (status == -4) {
+			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+			/* Closing with a zero linger sends a reset. */
+			setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg,
+				   sizeof(lg));
+			c->dead = true;
 		} else {
 			respond(c, status, retry_after[0] ? retry_after : NULL,
 				NULL, 0, close);

@@ -15,7 +15,14 @@
  *    server may have closed an idle connection), which is safe because no
  *    byte of an answer means the collector did not process it... except
  *    for servers that process and then reset; OTLP accepts such rare
- *    duplicates rather than losses.
+ *    duplicates rather than losses;
+ *  - at exit (exit_limit returns a time) a wait also ends at that time and
+ *    after AT_TRANSPORT_EXIT_SILENCE_MS without progress; until then the
+ *    waits are cut in slices of AT_TRANSPORT_SLICE_MS so that an exchange
+ *    already under way when the process starts exiting learns it (only
+ *    while waiting on the collector: at most 20 wake-ups a second, on the
+ *    exporter thread); a first answer byte that cannot start "HTTP/1."
+ *    is garbage and ends the exchange at once.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -68,10 +75,8 @@ void at_transport_forget(struct at_transport *t)
 	at_transport_close(t);
 }
 
-static int remaining_ms(uint64_t deadline)
+static int remaining_ms(uint64_t now, uint64_t deadline)
 {
-	uint64_t now = at_mono_ns();
-
 	if (now >= deadline)
 		return 0;
 	if (deadline - now > 3600ull * 1000000000u)
@@ -79,22 +84,51 @@ static int remaining_ms(uint64_t deadline)
 	return (int)((deadline - now + 999999) / 1000000);
 }
 
+/* When the wait must end: the caller's deadline, or at exit the exit
+ * limit and AT_TRANSPORT_EXIT_SILENCE_MS after the last progress.
+ * *slice_end: when to look at the exit limit again. */
+static uint64_t wait_end(const struct at_transport *t, uint64_t now,
+			 uint64_t deadline, uint64_t *slice_end)
+{
+	uint64_t ex = t->exit_limit ? t->exit_limit() : 0;
+	uint64_t end = deadline;
+
+	*slice_end = UINT64_MAX;
+	if (ex) {
+		uint64_t quiet = t->progress_ns +
+				 AT_TRANSPORT_EXIT_SILENCE_MS * 1000000ull;
+		if (ex < end)
+			end = ex;
+		if (quiet < end)
+			end = quiet;
+	} else if (t->exit_limit) {
+		*slice_end = now + AT_TRANSPORT_SLICE_MS * 1000000ull;
+	}
+	return end;
+}
+
+static void progress(struct at_transport *t)
+{
+	t->progress_ns = at_mono_ns();
+}
+
 /* Wait for events on fd: 0 when ready, -ETIMEDOUT, or -errno. */
-static int wait_fd(int fd, short events, uint64_t deadline)
+static int wait_fd(const struct at_transport *t, int fd, short events,
+		   uint64_t deadline)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = events };
-		int ms = remaining_ms(deadline);
+		uint64_t now = at_mono_ns(), slice_end;
+		uint64_t end = wait_end(t, now, deadline, &slice_end);
+		int ms = remaining_ms(now, end < slice_end ? end : slice_end);
 		int rc;
 
-		if (ms == 0)
+		if (now >= end)
 			return -ETIMEDOUT;
 		rc = AT_REAL(poll)(&p, 1, ms);
 		if (rc > 0)
 			return 0;
-		if (rc == 0)
-			return -ETIMEDOUT;
-		if (errno != EINTR)
+		if (rc < 0 && errno != EINTR)
 			return -errno;
 	}
 }
@@ -115,7 +149,7 @@ static int connect_one(struct at_transport *t, const struct addrinfo *ai,
 			err = -errno;
 			goto fail;
 		}
-		err = wait_fd(fd, POLLOUT, deadline);
+		err = wait_fd(t, fd, POLLOUT, deadline);
 		if (err)
 			goto fail;
 		if (AT_REAL(getsockopt)(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
@@ -127,6 +161,7 @@ static int connect_one(struct at_transport *t, const struct addrinfo *ai,
 			goto fail;
 		}
 	}
+	progress(t);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (fstat(fd, &st) != 0) {
 		err = -errno;
@@ -196,11 +231,13 @@ static int send_all(struct at_transport *t, struct iovec *iov, int n,
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				return -errno;
-			rc = wait_fd(t->fd, POLLOUT, deadline);
+			rc = wait_fd(t, t->fd, POLLOUT, deadline);
 			if (rc)
 				return rc;
 			continue;
 		}
+		if (w > 0)
+			progress(t);
 		while (n > 0 && (size_t)w >= iov->iov_len) {
 			w -= (ssize_t)iov->iov_len;
 			iov++;
@@ -224,16 +261,28 @@ static ssize_t recv_more(struct at_transport *t, uint64_t deadline)
 					  t->in.cap - t->in.len, 0);
 		if (r >= 0) {
 			t->in.len += (size_t)r;
+			if (r > 0)
+				progress(t);
 			return r;
 		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
-		int rc = wait_fd(t->fd, POLLIN, deadline);
+		int rc = wait_fd(t, t->fd, POLLIN, deadline);
 		if (rc)
 			return rc;
 	}
+}
+
+/* Can p[0..n) be the start of an HTTP/1.x status line?  An answer that
+ * cannot is not waited for until its head would be complete. */
+static int status_line_start(const uint8_t *p, size_t n)
+{
+	static const char want[] = "HTTP/1.";
+
+	return memcmp(p, want, n < sizeof(want) - 1 ? n : sizeof(want) - 1) ==
+	       0;
 }
 
 static const char *find_crlf2(const uint8_t *p, size_t n)
@@ -412,6 +461,8 @@ static int read_response(struct at_transport *t, uint64_t deadline,
 			if (r == 0)
 				return t->in.len ? -EPROTO : -ECONNRESET;
 			*got_any = 1;
+			if (!status_line_start(t->in.data, t->in.len))
+				return -EPROTO;
 		}
 		head_len = (size_t)(body - (const char *)t->in.data);
 		rc = parse_head((const char *)t->in.data, head_len, &hi);
@@ -502,6 +553,7 @@ int at_transport_post(struct at_transport *t, const uint8_t *body, size_t len,
 			{ (void *)(uintptr_t)body, len },
 		};
 
+		progress(t);
 		if (!reused) {
 			rc = open_connection(t, deadline_ns);
 			if (rc)

@@ -24,8 +24,8 @@
  * memory: they only read the library's state, keep the child's copy of
  * the environment on their own stack, and change nothing else.  When they
  * are sure not to be in a vfork child (our pid is the process's own), the
- * spans still queued are flushed first (bounded like the exit flush),
- * since exec discards them.
+ * spans still queued are flushed first (the exit flush's rules and
+ * bound), since exec discards them.
  *
  * posix_spawn/posix_spawnp under an active span make a span for the
  * child's life (name: the program's name; process.executable.name,
@@ -61,10 +61,7 @@ static void before_exec(void)
 {
 	if (at_in_vfork_child())
 		return;
-	uint32_t ms = at_cfg.exit_timeout_ms < at_cfg.bsp_export_timeout_ms
-			      ? at_cfg.exit_timeout_ms
-			      : at_cfg.bsp_export_timeout_ms;
-	at_exporter_flush(ms);
+	at_exporter_before_exec();
 }
 
 AT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])

@@ -602,6 +602,18 @@ char *h_read_file(const char *path, size_t *len)
 	return buf;
 }
 
+void h_cut_lines(char *text, const char *prefix)
+{
+	char *p;
+
+	while ((p = strstr(text, prefix))) {
+		char *nl = strchr(p, '\n');
+		char *rest = nl ? nl + 1 : p + strlen(p);
+
+		memmove(p, rest, strlen(rest) + 1);
+	}
+}
+
 const at_otlp_span *h_find_span(const struct at_rx_span *spans, size_t n,
 				const char *name, int kind)
 {

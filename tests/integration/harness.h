@@ -109,6 +109,10 @@ uint16_t h_read_port(const char *path, int timeout_ms);
 int h_wait_port(uint16_t port, int timeout_ms);
 /* The whole file (NUL-terminated, malloc'd; *len may be NULL), or NULL. */
 char *h_read_file(const char *path, size_t *len);
+/* Remove each line of text that starts with prefix (the prefix and up to
+ * the next newline, wherever it stands: a program's stderr lines land in
+ * the middle of its buffered stdout ones). */
+void h_cut_lines(char *text, const char *prefix);
 
 /* The first span (from index `from`) with this name and kind (0: any). */
 const at_otlp_span *h_find_span(const struct at_rx_span *spans, size_t n,

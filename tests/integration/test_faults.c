@@ -896,20 +896,6 @@ static long status_kib(pid_t pid, const char *key)
 	return v;
 }
 
-/* Remove each line of text that starts with prefix (the prefix and up to
- * the next newline, wherever it stands). */
-static void cut_lines(char *text, const char *prefix)
-{
-	char *p;
-
-	while ((p = strstr(text, prefix))) {
-		char *nl = strchr(p, '\n');
-		char *rest = nl ? nl + 1 : p + strlen(p);
-
-		memmove(p, rest, strlen(rest) + 1);
-	}
-}
-
 struct client_run {
 	long hwm_kib;     /* the highest VmHWM seen */
 	uint64_t exit_ms; /* from the last response to the exit */
@@ -963,8 +949,8 @@ static void client_peak(struct h_env *e, int count, bool traced,
 	out->started = field(out->log, "spans started=");
 	out->queue_full = field(out->log, "queue_full=");
 	/* stderr's lines land in the middle of stdout's buffered ones. */
-	cut_lines(out->log, "http_client: ");
-	cut_lines(out->log, "libautotrace: ");
+	h_cut_lines(out->log, "http_client: ");
+	h_cut_lines(out->log, "libautotrace: ");
 	unlink(log);
 	rmdir(dir);
 }
@@ -1043,56 +1029,106 @@ Test(faults, slow_collector_memory_stays_bounded, .timeout = 300)
 }
 
 /*
+ * A traced http_service (a thread per connection, its default) exporting
+ * every 50 ms to a receiver that answers after SLOW_MS; AUTOTRACE_DEBUG's
+ * report goes to its log; settings: up to three more variables.
+ */
+struct slow_service {
+	struct at_receiver *rx;
+	char *ep;
+	char dir[32], pf[64], log[64], port[8];
+	pid_t pid;
+};
+
+static void slow_service_start(struct slow_service *s,
+			       const char *const settings[3])
+{
+	uint16_t p;
+
+	s->rx = h_receiver(NULL);
+	snprintf(s->dir, sizeof(s->dir), "/tmp/autotrace-svc-XXXXXX");
+	cr_assert(s->rx && mkdtemp(s->dir));
+	at_receiver_delay(s->rx, SLOW_MS);
+	snprintf(s->pf, sizeof(s->pf), "%s/port", s->dir);
+	snprintf(s->log, sizeof(s->log), "%s/log", s->dir);
+	s->ep = h_endpoint_env(s->rx);
+	const char *env[] = { s->ep, "OTEL_BSP_SCHEDULE_DELAY=50",
+			      "AUTOTRACE_DEBUG=1", settings[0], settings[1],
+			      settings[2], NULL };
+	const char *svc[] = { h_build_path("fixtures/http_service"), s->pf,
+			      NULL };
+	s->pid = h_start(svc, env, true, s->log);
+	p = h_read_port(s->pf, RUN_MS);
+	cr_assert_neq(p, 0, "http_service did not start");
+	snprintf(s->port, sizeof(s->port), "%u", p);
+}
+
+/* After the service stopped: its log (malloc'd); the rest is freed. */
+static char *slow_service_done(struct slow_service *s)
+{
+	char *log = h_read_file(s->log, NULL);
+
+	cr_assert(log);
+	unlink(s->log);
+	unlink(s->pf);
+	rmdir(s->dir);
+	free(s->ep);
+	at_receiver_stop(s->rx);
+	return log;
+}
+
+/*
  * A collector slower than OTEL_EXPORTER_OTLP_TIMEOUT: each attempt times
  * out, and the batch is sent again (OTLP/HTTP's at-least-once delivery:
  * the exporter cannot know that the collector got the abandoned request),
- * within OTEL_BSP_EXPORT_TIMEOUT.  This collector processed every attempt,
- * so it has each span once per attempt, whole; the host is unaffected and
- * its exit waits at most the export budget.
+ * within OTEL_BSP_EXPORT_TIMEOUT, while the traced service runs.  This
+ * collector processed every attempt, so it has the span once per attempt,
+ * whole; the service is unaffected and its exit (which retries nothing
+ * after a wait) waits at most AUTOTRACE_EXIT_TIMEOUT.
  */
 Test(faults, collector_slower_than_the_export_timeout_gets_copies,
      .timeout = 60)
 {
-	struct h_env e;
+	const char *const settings[3] = { "OTEL_EXPORTER_OTLP_TIMEOUT=1000",
+					  "OTEL_BSP_EXPORT_TIMEOUT=4000" };
+	struct slow_service svc;
 	struct h_result res;
 	struct at_rx_span *spans;
 	uint64_t t0;
 
-	cr_assert_eq(h_env_start(&e), 0);
-	at_receiver_delay(e.rx, SLOW_MS);
-	const char *env[] = { e.ep, "OTEL_EXPORTER_OTLP_TIMEOUT=1000",
-			      "OTEL_BSP_EXPORT_TIMEOUT=4000",
-			      "AUTOTRACE_EXIT_TIMEOUT=5000",
-			      "AUTOTRACE_DEBUG=1", NULL };
-	const char *argv[] = { h_build_path("fixtures/tcp_client"), "127.0.0.1",
-			       e.port, "3", NULL };
+	slow_service_start(&svc, settings);
+	const char *client[] = { h_build_path("fixtures/http_client"),
+				 "127.0.0.1", svc.port, NULL };
+	cr_assert_eq(h_run(client, NULL, false, RUN_MS, &res), 0);
+	cr_expect_eq(res.status, 0, "%s", res.err);
+	cr_expect_str_eq(res.out, "status 200 body 13\n");
+	cr_assert_eq(at_receiver_wait_requests(svc.rx, 2, WAIT_MS), 0,
+		     "the timed-out request was sent again");
 	t0 = mono_ms();
-	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
-	uint64_t ran = mono_ms() - t0;
-	cr_expect_eq(res.status, 0);
-	cr_expect_str_eq(res.out, "connected 3\n");
-	cr_expect_lt(ran, 4000 + SLACK_MS, "exit waited %llu ms",
-		     (unsigned long long)ran);
+	cr_expect_eq(h_stop(svc.pid, RUN_MS), 0);
+	uint64_t stop = mono_ms() - t0;
+	cr_expect_lt(stop, 3000, "exit waited %llu ms",
+		     (unsigned long long)stop);
 
-	long long attempts = field(res.err, "export attempts=");
-	cr_log_info("%s", res.err);
-	cr_expect_eq(field(res.err, "exported="), 0, "no answer in time");
-	cr_assert_geq(attempts, 2, "the timed-out request was sent again");
-	cr_expect_eq(at_receiver_wait_requests(e.rx, (size_t)attempts,
+	char *report = h_read_file(svc.log, NULL);
+	cr_assert(report);
+	long long attempts = field(report, "export attempts=");
+	cr_log_info("%s", report);
+	cr_expect_eq(field(report, "exported="), 0, "no answer in time");
+	cr_assert_geq(attempts, 2);
+	cr_expect_eq(at_receiver_wait_requests(svc.rx, (size_t)attempts,
 					       WAIT_MS), 0);
-	size_t n = h_spans(e.rx, 0, 0, &spans);
-	cr_expect_eq(at_receiver_request_count(e.rx), (size_t)attempts);
-	cr_expect_eq(n, 3 * (size_t)attempts, "every copy whole");
-	for (size_t i = 0; i < n; i++) {
-		size_t same = 0;
-		for (size_t j = 0; j < n; j++)
-			same += !memcmp(spans[i].span->span_id.data,
-					spans[j].span->span_id.data, 8);
-		cr_expect_eq(same, (size_t)attempts, "once per attempt");
-	}
+	size_t n = h_spans(svc.rx, 0, 0, &spans);
+	cr_expect_eq(at_receiver_request_count(svc.rx), (size_t)attempts);
+	cr_expect_eq(n, (size_t)attempts, "every copy whole");
+	for (size_t i = 0; i < n; i++)
+		cr_expect(!memcmp(spans[i].span->span_id.data,
+				  spans[0].span->span_id.data, 8),
+			  "the same span in each attempt");
 	free(spans);
+	free(report);
 	h_result_free(&res);
-	h_env_stop(&e);
+	free(slow_service_done(&svc));
 }
 
 /*
@@ -1106,35 +1142,22 @@ Test(faults, collector_slower_than_the_export_timeout_gets_copies,
  */
 Test(faults, slow_collector_and_a_thread_per_connection, .timeout = 180)
 {
-	struct at_receiver *rx = h_receiver(NULL);
-	char dir[] = "/tmp/autotrace-churn-XXXXXX", pf[64], log[64], port[8];
+	const char *const settings[3] = { "AUTOTRACE_EXIT_TIMEOUT=1000" };
+	struct slow_service svc;
 	struct h_result res;
 	long rss[2];
 
-	cr_assert(rx && mkdtemp(dir));
-	at_receiver_delay(rx, SLOW_MS);
-	snprintf(pf, sizeof(pf), "%s/port", dir);
-	snprintf(log, sizeof(log), "%s/log", dir);
-	char *ep = h_endpoint_env(rx);
-	const char *env[] = { ep, "OTEL_BSP_SCHEDULE_DELAY=50",
-			      "AUTOTRACE_EXIT_TIMEOUT=1000",
-			      "AUTOTRACE_DEBUG=1", NULL };
-	const char *svc[] = { h_build_path("fixtures/http_service"), pf,
-			      "--threads", NULL };
-	pid_t pid = h_start(svc, env, true, log);
-	uint16_t p = h_read_port(pf, RUN_MS);
-	cr_assert_neq(p, 0);
-	snprintf(port, sizeof(port), "%u", p);
+	slow_service_start(&svc, settings);
 	const char *client[] = { h_build_path("fixtures/http_client"), "--count",
 				 "8000", "--close", "--reconnect", "127.0.0.1",
-				 port, NULL };
+				 svc.port, NULL };
 
 	for (int round = 0; round < 2; round++) {
 		cr_assert_eq(h_run(client, NULL, false, RUN_MS * 4, &res), 0);
 		cr_expect_eq(res.status, 0, "%s", res.err);
 		cr_expect_eq(count_lines(res.out, "status 200 body 13"), 8000);
 		h_result_free(&res);
-		rss[round] = status_kib(pid, "VmRSS:");
+		rss[round] = status_kib(svc.pid, "VmRSS:");
 	}
 	cr_log_info("service VmRSS after 8,000 connections %ld KiB, after "
 		    "16,000 %ld KiB", rss[0], rss[1]);
@@ -1145,14 +1168,9 @@ Test(faults, slow_collector_and_a_thread_per_connection, .timeout = 180)
 		cr_expect_lt(rss[1] - rss[0], 2048,
 			     "memory grew with the connections: %ld -> %ld "
 			     "KiB", rss[0], rss[1]);
-	cr_expect_eq(h_stop(pid, RUN_MS), 0);
-	char *report = h_read_file(log, NULL);
+	cr_expect_eq(h_stop(svc.pid, RUN_MS), 0);
+	char *report = slow_service_done(&svc);
 	cr_expect_gt(field(report, "thread_limit="), 0,
 		     "threads beyond the bound went untraced: %s", report);
 	free(report);
-	unlink(log);
-	at_receiver_stop(rx);
-	free(ep);
-	unlink(pf);
-	rmdir(dir);
 }

@@ -3,9 +3,11 @@
  * producers racing the exporter (also run under ThreadSanitizer). */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "at_clock.h"
 #include "at_receiver.h"
 #include "at_span.h"
 #include "at_thread.h"
@@ -244,4 +246,42 @@ Test(concurrency, background_exporter_thread, .init = setup_background,
 		     (unsigned long)exported, (unsigned long)s[2]);
 	cr_assert_eq(at_receiver_span_count(rx), exported);
 	cr_assert_gt(exported, 0);
+}
+
+/*
+ * The flush before an exec (the exit flush's rules): the exporter is
+ * backing off after a failed export (a reset); the flush cuts the backoff
+ * short, tries once more, and - the collector resetting again - drops
+ * the batch and counts it, at once.  The exec may fail: the exporter
+ * then goes on as before, and the collector, answering again, gets the
+ * next spans.
+ */
+Test(concurrency, exec_flush_cuts_the_backoff_short, .init = setup_background,
+     .fini = teardown, .timeout = 60)
+{
+	uint64_t t0, took;
+
+	at_receiver_script(rx, 2, -4, NULL, 0, NULL);
+	make_spans(5, NULL);
+	cr_assert_eq(at_receiver_wait_requests(rx, 1, 10000), 0);
+	t0 = at_mono_ns();
+	while (atomic_load(&at_xstats.failures) == 0 &&
+	       at_mono_ns() - t0 < 10000000000ull)
+		sched_yield();
+	/* The first attempt was reset: a backoff of 500 ms or more now. */
+	t0 = at_mono_ns();
+	at_exporter_before_exec();
+	took = (at_mono_ns() - t0) / 1000000u;
+	cr_assert_lt(took, 450, "the backoff was cut short: %llu ms",
+		     (unsigned long long)took);
+	/* One more attempt (none if the flush came between the failure and
+	 * the backoff: no attempt is retried at exit). */
+	cr_assert_leq(at_receiver_request_count(rx), 2);
+	cr_assert_eq(atomic_load(&at_xstats.dropped_failed), 5);
+	cr_assert_eq(atomic_load(&at_xstats.exported), 0);
+
+	make_spans(3, NULL);
+	cr_assert_eq(at_exporter_flush(10000), 0);
+	cr_assert_eq(atomic_load(&at_xstats.exported), 3, "back to normal");
+	cr_assert_eq(at_receiver_span_count(rx), 3);
 }

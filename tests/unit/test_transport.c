@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 #include "unit.h"
 
 enum mode { CL_200, CHUNKED, UNTIL_CLOSE, CLOSE_AFTER_EACH, BLACKHOLE,
-	    RETRY_AFTER, CONTINUE_100 };
+	    RETRY_AFTER, CONTINUE_100, GARBAGE, SLOW_200 };
 
 struct server {
 	int lfd;
@@ -81,6 +82,13 @@ static void answer(struct server *s, int fd)
 	case CONTINUE_100:
 		r = "HTTP/1.1 100 Continue\r\n\r\n"
 		    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+		break;
+	case GARBAGE: /* not HTTP, and the connection stays open */
+		r = "-ERR unknown command\r\n";
+		break;
+	case SLOW_200: /* answers, but only after 300 ms */
+		poll(NULL, 0, 300);
+		r = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 		break;
 	default:
 		r = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
@@ -280,4 +288,87 @@ Test(transport, host_closing_our_socket)
 		     "nothing written into the host's file");
 	cr_assert_eq(fcntl(ours, F_GETFD), 0, "host's fd left open");
 	unlink(path);
+}
+
+Test(transport, garbage_answer_ends_the_exchange_at_once)
+{
+	struct server s;
+	uint64_t t0;
+
+	start(&s, GARBAGE);
+	setup_ep(s.port);
+	t0 = at_mono_ns();
+	cr_assert_eq(at_transport_post(&tr, body, sizeof(body), NULL,
+				       in_ms(5000), &resp),
+		     -EPROTO);
+	cr_assert_lt(at_mono_ns() - t0, 2000000000ull,
+		     "not waited for until the deadline");
+}
+
+/* The process is exiting from exit_at on (0: not yet). */
+static _Atomic uint64_t exit_at;
+
+/* Exiting, with a minute left: only the silence bound can end a wait. */
+static uint64_t test_exit_limit(void)
+{
+	uint64_t at = atomic_load(&exit_at), now = at_mono_ns();
+
+	return at && now >= at ? now + 60000000000ull : 0;
+}
+
+static void *exit_soon(void *arg)
+{
+	(void)arg;
+	atomic_store(&exit_at, at_mono_ns() + 200000000ull);
+	return NULL;
+}
+
+/*
+ * At exit, a collector that says nothing is given up after the silence
+ * bound - also when the exchange started before the exit - while one
+ * that answers within it is waited for; outside exit the deadline rules.
+ */
+Test(transport, exit_gives_up_on_silence_not_on_a_slow_answer)
+{
+	struct server silent, slow;
+	pthread_t th;
+	uint64_t t0, took;
+
+	start(&silent, BLACKHOLE);
+	setup_ep(silent.port);
+	tr.exit_limit = test_exit_limit;
+	atomic_store(&exit_at, 1); /* exiting already */
+	t0 = at_mono_ns();
+	cr_assert_eq(at_transport_post(&tr, body, sizeof(body), NULL,
+				       in_ms(10000), &resp),
+		     -ETIMEDOUT);
+	took = (at_mono_ns() - t0) / 1000000u;
+	cr_assert_geq(took, AT_TRANSPORT_EXIT_SILENCE_MS - 1);
+	cr_assert_lt(took, 3000, "given up after %llu ms of silence",
+		     (unsigned long long)took);
+
+	/* The exit starts while the exchange is under way. */
+	setup_ep(silent.port);
+	tr.exit_limit = test_exit_limit;
+	atomic_store(&exit_at, 0);
+	pthread_create(&th, NULL, exit_soon, NULL);
+	t0 = at_mono_ns();
+	cr_assert_eq(at_transport_post(&tr, body, sizeof(body), NULL,
+				       in_ms(10000), &resp),
+		     -ETIMEDOUT);
+	took = (at_mono_ns() - t0) / 1000000u;
+	pthread_join(th, NULL);
+	cr_assert_lt(took, 3000, "the exit was noticed: %llu ms",
+		     (unsigned long long)took);
+
+	start(&slow, SLOW_200);
+	setup_ep(slow.port);
+	tr.exit_limit = test_exit_limit;
+	atomic_store(&exit_at, 1);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(at_transport_post(&tr, body, sizeof(body), NULL,
+					       in_ms(10000), &resp),
+			     0, "an answer after 300 ms is waited for");
+		cr_assert_eq(resp.status, 200);
+	}
 }
