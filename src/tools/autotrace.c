@@ -21,6 +21,10 @@
  * Collector's file exporter writes), --forward URL (also POST every
  * request to a collector), --service NAME, --sampler NAME, --ratio R,
  * --min-duration MS, --quiet.
+ *
+ * The receiver (run and serve) holds against other local programs with
+ * the limits of at_receiver.c; tests shorten them with
+ * AUTOTRACE_RECEIVER_LIMITS (see at_receiver_limits()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -343,6 +347,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (setup_outputs(&o) != 0)
 		return 1;
+	at_receiver_limits(&ro, getenv("AUTOTRACE_RECEIVER_LIMITS"));
 	r = at_receiver_start(&ro);
 	if (!r) {
 		fprintf(stderr, "autotrace: cannot start the receiver: %s\n",
@@ -451,6 +456,7 @@ static int cmd_serve(int argc, char **argv)
 	if (setup_outputs(&o) != 0)
 		return 1;
 	ro.port = (uint16_t)o.port;
+	at_receiver_limits(&ro, getenv("AUTOTRACE_RECEIVER_LIMITS"));
 	r = at_receiver_start(&ro);
 	if (!r) {
 		if (errno == EADDRINUSE)
