@@ -435,6 +435,12 @@ static int cmd_view(int argc, char **argv)
 
 static volatile sig_atomic_t stop_serving;
 
+/* What serve keeps before it prints and forgets, even while spans keep
+ * coming: a program that never pauses does not make it store without
+ * end.  A trace cut there is printed in parts. */
+#define SERVE_MAX_SPANS 100000
+#define SERVE_MAX_WAIT_NS (10 * 1000000000ull)
+
 static void on_stop(int sig)
 {
 	(void)sig;
@@ -449,7 +455,7 @@ static int cmd_serve(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_stop };
 	struct at_receiver *r;
 	size_t shown_spans = 0;
-	uint64_t last_change = 0;
+	uint64_t last_change = 0, first_change = 0;
 
 	if (parse_opts(argc, argv, &o, 1, 1) != 0)
 		return 2;
@@ -472,7 +478,8 @@ static int cmd_serve(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	/* Print what arrived once nothing new came for a second (a trace is
-	 * then taken as complete), then forget it. */
+	 * then taken as complete), or once SERVE_MAX_SPANS spans or
+	 * SERVE_MAX_WAIT_NS are waiting, then forget it. */
 	while (!stop_serving) {
 		size_t n = at_receiver_span_count(r);
 		uint64_t now = at_mono_ns();
@@ -480,14 +487,18 @@ static int cmd_serve(int argc, char **argv)
 		if (n != shown_spans) {
 			if (!last_change)
 				last_change = now;
-			if (now - last_change >= 1000000000ull) {
+			if (!first_change)
+				first_change = now;
+			if (now - last_change >= 1000000000ull ||
+			    now - first_change >= SERVE_MAX_WAIT_NS ||
+			    n >= SERVE_MAX_SPANS) {
 				struct at_traces *t = at_traces_new();
 				collect(r, t);
 				show(t, &o);
 				at_traces_free(t);
 				at_receiver_clear(r);
 				shown_spans = at_receiver_span_count(r);
-				last_change = 0;
+				last_change = first_change = 0;
 			}
 		}
 		at_receiver_wait_spans(r, n + 1, 200);
