@@ -1655,8 +1655,8 @@ Test(rxlimits, idle_connections_are_closed)
 	post(&kept, &body, NULL);
 	cr_assert(cl_response(&kept, &rs));
 	expect_ok_empty(&rs);
-	cr_expect(cl_sees_eof(&quiet, 10000), "a silent connection stays");
-	cr_expect(cl_sees_eof(&kept, 10000), "an idle keep-alive stays");
+	cr_assert(cl_sees_eof(&quiet, 10000), "a silent connection stays");
+	cr_assert(cl_sees_eof(&kept, 10000), "an idle keep-alive stays");
 	cl_close(&quiet);
 	cl_close(&kept);
 	at_buf_free(&body);
@@ -1677,10 +1677,10 @@ Test(rxlimits, dribbled_head_gets_408)
 	cr_assert(dribble(&c, "X-Slow: abcdefgh\r\n", 50, 15000),
 		  "a head dribbled a byte each 50 ms is kept");
 	cr_assert(cl_response(&c, &rs));
-	cr_expect_eq(rs.status, 408);
-	cr_expect(has_header(&rs, "Connection: close"));
-	cr_expect(cl_sees_eof(&c, 10000));
-	cr_expect_eq(at_receiver_request_count(r), 1);
+	cr_assert_eq(rs.status, 408);
+	cr_assert(has_header(&rs, "Connection: close"));
+	cr_assert(cl_sees_eof(&c, 10000));
+	cr_assert_eq(at_receiver_request_count(r), 1);
 	cl_close(&c);
 	at_buf_free(&rs.body);
 	at_receiver_stop(r);
@@ -1703,8 +1703,8 @@ Test(rxlimits, slow_body_gets_408_and_a_steady_one_is_served)
 	cr_assert(dribble(&c, "body", 100, 15000),
 		  "a body at 10 bytes/s is kept");
 	cr_assert(cl_response(&c, &rs));
-	cr_expect_eq(rs.status, 408);
-	cr_expect(cl_sees_eof(&c, 10000));
+	cr_assert_eq(rs.status, 408);
+	cr_assert(cl_sees_eof(&c, 10000));
 	cl_close(&c);
 
 	make_payload(&body, 1, 60); /* a few kB */
@@ -1811,7 +1811,7 @@ Test(rxlimits, full_table_closes_idle_connections_for_new_ones)
 	cr_assert(cl_send(&busy, body.data + 5, body.len - 5));
 	cr_assert(cl_response(&busy, &rs), "a request on its way is kept");
 	expect_ok_empty(&rs);
-	cr_expect_eq(at_receiver_span_count(r), 5);
+	cr_assert_eq(at_receiver_span_count(r), 5);
 	cl_close(&fresh);
 	cl_close(&busy);
 	for (i = 0; i < IDLE; i++)
@@ -1832,7 +1832,7 @@ Test(rxlimits, full_table_closes_idle_connections_for_new_ones)
 	post(&fresh, &body, NULL);
 	cr_assert(cl_response(&fresh, &rs));
 	expect_ok_empty(&rs);
-	cr_expect(cl_sees_eof(&small[3], 10000), "the least advanced went");
+	cr_assert(cl_sees_eof(&small[3], 10000), "the least advanced went");
 	for (i = 0; i < MAXC; i++) {
 		if (i != 3) {
 			cr_assert(cl_send(&small[i], body.data, body.len));
@@ -1889,10 +1889,10 @@ Test(rxlimits, body_budget_gives_503_with_retry_after)
 	cl_open(&b, port);
 	send_post_head(&b, big.len, true);
 	cr_assert(cl_response(&b, &rs));
-	cr_expect_eq(rs.status, 503);
-	cr_expect(has_header(&rs, "\r\nRetry-After: 1\r\n"), "%s", rs.head);
-	cr_expect(has_header(&rs, "Connection: close"));
-	cr_expect(cl_sees_eof(&b, 10000));
+	cr_assert_eq(rs.status, 503);
+	cr_assert(has_header(&rs, "\r\nRetry-After: 1\r\n"), "%s", rs.head);
+	cr_assert(has_header(&rs, "Connection: close"));
+	cr_assert(cl_sees_eof(&b, 10000));
 	cl_close(&b);
 
 	/* A chunked body: refused at the chunk that does not fit. */
@@ -1903,15 +1903,15 @@ Test(rxlimits, body_budget_gives_503_with_retry_after)
 	snprintf(line, sizeof(line), "%zx\r\n", big.len);
 	cr_assert(cl_sends(&b, line));
 	cr_assert(cl_response(&b, &rs));
-	cr_expect_eq(rs.status, 503);
-	cr_expect(has_header(&rs, "\r\nRetry-After: 1\r\n"), "%s", rs.head);
+	cr_assert_eq(rs.status, 503);
+	cr_assert(has_header(&rs, "\r\nRetry-After: 1\r\n"), "%s", rs.head);
 	cl_close(&b);
 
 	/* More than the whole budget: never, 413. */
 	cl_open(&b, port);
 	send_post_head(&b, 300 * 1024, false);
 	cr_assert(cl_response(&b, &rs));
-	cr_expect_eq(rs.status, 413);
+	cr_assert_eq(rs.status, 413);
 	cl_close(&b);
 
 	/* A small request needs no budget. */
@@ -1928,7 +1928,7 @@ Test(rxlimits, body_budget_gives_503_with_retry_after)
 	post(&b, &big, NULL);
 	cr_assert(cl_response(&b, &rs));
 	expect_ok_empty(&rs);
-	cr_expect_eq(at_receiver_span_count(r), 3 + 2000 + 2000);
+	cr_assert_eq(at_receiver_span_count(r), 3 + 2000 + 2000);
 	cl_close(&a);
 	cl_close(&b);
 	cl_close(&c);
