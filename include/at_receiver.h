@@ -14,6 +14,12 @@
  * It is used by the integration tests as the collector, and by the
  * autotrace command as its embedded receiver.  It is not part of
  * libautotrace.so.  One background thread serves all connections.
+ *
+ * Any local program can connect, so it holds against them (defaults in
+ * at_receiver.c): idle and slow connections time out, the input held for
+ * requests still arriving is bounded for all connections together (503
+ * with Retry-After beyond), and when the connection table is full the
+ * idlest connection makes room for a new one.
  */
 #ifndef AT_RECEIVER_H
 #define AT_RECEIVER_H
@@ -47,7 +53,24 @@ struct at_receiver_opts {
 	 * spans are only counted, by walking the protobuf wire format
 	 * (uncompressed bodies only; gzip bodies count 0). */
 	int sink;
+	/* Limits (0: the default; see at_receiver.c): connections served at
+	 * once; bytes of request input held beyond 16 KiB per connection,
+	 * all connections together; a connection's idle keep-alive time; the
+	 * time a request head may take; and the rate (bytes/s) a body must
+	 * keep up after that time. */
+	int max_conns;
+	size_t body_budget;
+	int idle_timeout_ms;
+	int head_timeout_ms;
+	size_t body_min_rate;
 };
+
+/*
+ * Tests: set the limits above from spec, "idle=MS,head=MS,rate=B/S,
+ * conns=N,budget=B" (any subset, in any order); the tools read it from
+ * AUTOTRACE_RECEIVER_LIMITS.  Items that do not parse are ignored.
+ */
+void at_receiver_limits(struct at_receiver_opts *o, const char *spec);
 
 /* Start listening.  NULL with errno set on failure (e.g. EADDRINUSE). */
 struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts);

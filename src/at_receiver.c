@@ -25,12 +25,47 @@
  * lost); a well-framed request to another path gets 404, another method
  * 405, another content type or encoding 415, an undecodable body or one
  * nested deeper than NEST_MAX messages 400, and the connection stays
- * usable.  Limits hold however the bytes are split into reads.  Memory is bounded per connection: headers
- * above HDR_MAX bytes get 431, bodies (before or after gunzip) above
- * BODY_MAX get 413 and the connection is closed without reading the body;
- * a client that does not read its responses stops being read; at most
- * MAX_CONNS connections are served at once (further ones are closed at
- * once).  Scripted answers apply to requests that reached the trace
+ * usable.  Limits hold however the bytes are split into reads.  Per
+ * request: headers above HDR_MAX bytes get 431, bodies (before or after
+ * gunzip) above BODY_MAX get 413 and the connection is closed without
+ * reading the body.
+ *
+ * Other local programs (any of them can connect) cannot lock exporters
+ * out or run the memory up:
+ *  - Memory: a connection holds at most IN_BASE bytes of input of its
+ *    own (none while idle: the buffer is freed); whatever a request needs
+ *    beyond is charged to one budget for all connections (body_budget,
+ *    DEF_BODY_BUDGET): a Content-Length body as a whole when its head
+ *    is parsed (before "100 Continue"), a chunked body chunk by chunk as
+ *    each size line arrives, a long head or chunk framing READ_CHUNK at
+ *    a time.  A request the budget cannot hold now gets 503 with
+ *    "Retry-After: 1" (OTLP exporters retry it) and the connection
+ *    closes; one it could never hold gets 413.  The input buffer is sized
+ *    to exactly what is charged (no doubling), the charge is given back
+ *    when the request is complete or the connection stops reading, and a
+ *    client that does not read its answers stops being read above
+ *    OUT_HIGH bytes of them.  So the input held is at most the budget +
+ *    IN_BASE per connection; decoding one request at a time adds its
+ *    joined chunks and gunzipped copy (at most 2 x BODY_MAX).
+ *  - Time: a request must have its whole head within head_ms of its first
+ *    byte (DEF_HEAD_MS), and its body must keep up min_rate bytes a
+ *    second after that (DEF_MIN_RATE: the deadline moves on by one second
+ *    per min_rate bytes that arrived), else it gets 408 and the
+ *    connection closes; a connection with no request arriving closes
+ *    after idle_ms without a byte read or written (DEF_IDLE_MS).  A byte
+ *    a second therefore keeps nothing open for long.
+ *  - Lockout: at most max_conns connections (DEF_MAX_CONNS, and at most
+ *    half the descriptor limit) are served at once; a new connection is
+ *    always accepted, and when the table is full another is closed for
+ *    it (pick_victim()): one lingering, else the one idle longest, else
+ *    the one whose request has arrived least.  So an exporter is never
+ *    locked out by idle peers: its new connection is served, and its
+ *    request in progress goes only after every idle connection (an idle
+ *    keep-alive connection of its own may go: exporters send again on a
+ *    fresh connection when a reused one was closed).
+ *  The budget is also kept without sockets (the fuzzer); the timeouts
+ *  and the table are the socket loop's.
+ * Scripted answers apply to requests that reached the trace
  * handler with a decodable body, in arrival order.  Saved bodies are named
  * save_dir/req-NNNNNN.pb, numbered from 1 in order of acceptance for the
  * receiver's lifetime (at_receiver_clear() does not restart the count).
@@ -63,6 +98,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -78,11 +114,19 @@
 #define HDR_MAX (64 * 1024)
 #define BODY_MAX ((size_t)64 * 1024 * 1024)
 #define RAW_MAX (2 * BODY_MAX) /* chunked framing included */
-#define MAX_CONNS 512
 #define READ_CHUNK (64 * 1024)
 #define READ_BUDGET (1024 * 1024) /* per connection per poll round */
-#define OUT_HIGH (1024 * 1024)    /* stop reading above this backlog */
+#define OUT_HIGH (64 * 1024)      /* stop reading above this backlog */
 #define LINGER_MS 2000             /* drain a closing connection */
+#define IN_BASE (16 * 1024)        /* input held without the budget */
+/* Defaults of the limits in at_receiver_opts. */
+#define DEF_MAX_CONNS 512
+#define DEF_BODY_BUDGET ((size_t)128 * 1024 * 1024)
+#define DEF_IDLE_MS 60000
+#define DEF_HEAD_MS 10000
+#define DEF_MIN_RATE ((size_t)128 * 1024)
+#define BUSY_RETRY_AFTER "1"       /* seconds, with a 503 */
+#define ACCEPT_PAUSE_MS 100        /* out of descriptors */
 #define TRACES_PATH "/v1/traces"
 #define CHUNK_LINE_MAX 4096        /* chunk size and extensions */
 
@@ -135,6 +179,9 @@ struct conn {
 	bool lingering;     /* answered, write side shut: drain until EOF */
 	uint64_t linger_until_ms;
 	uint64_t hold_until_ms; /* answer held until then (0: not held) */
+	uint64_t last_ms;   /* last byte read or written (or accepted) */
+	uint64_t req_start_ms; /* first byte of the request now arriving */
+	size_t charge;      /* bytes of the body budget held */
 	struct head h;
 };
 
@@ -152,9 +199,18 @@ struct at_receiver {
 	size_t save_seq;
 	_Atomic int delay_ms;   /* at_receiver_delay() */
 
-	/* thread only */
+	/* limits (at_receiver_opts, defaults filled in) */
+	size_t max_conns;
+	size_t budget;
+	uint64_t idle_ms, head_ms;
+	size_t min_rate;
+
+	/* thread only (or the caller of an unbound receiver) */
 	struct conn *conns;
-	size_t n_conns;
+	size_t n_conns;       /* in the list, closed ones included */
+	size_t held;          /* sum of the connections' charge */
+	uint64_t now_ms;      /* of this poll round (0: unbound) */
+	uint64_t accept_pause_until_ms;
 
 	/* Held by the thread from storing a request until its on_request
 	 * callback returned, and by at_receiver_clear(): the callback never
@@ -296,9 +352,11 @@ static void respond(struct conn *c, int status, const char *retry_after,
 		c->close_after = true;
 }
 
-/* An error answer whose body is a google.rpc.Status with a message. */
-static void respond_error(struct conn *c, int status, const char *msg,
-			  bool close)
+/* An error answer whose body is a google.rpc.Status with a message;
+ * retry_after may be NULL. */
+static void respond_status(struct conn *c, int status,
+			   const char *retry_after, const char *msg,
+			   bool close)
 {
 	uint8_t body[256];
 	size_t n = strlen(msg);
@@ -308,7 +366,13 @@ static void respond_error(struct conn *c, int status, const char *msg,
 	body[0] = 0x12; /* Status.message = 2, length-delimited */
 	body[1] = (uint8_t)n;
 	memcpy(body + 2, msg, n);
-	respond(c, status, NULL, body, n + 2, close);
+	respond(c, status, retry_after, body, n + 2, close);
+}
+
+static void respond_error(struct conn *c, int status, const char *msg,
+			  bool close)
+{
+	respond_status(c, status, NULL, msg, close);
 }
 
 static void respond_ok(struct conn *c, int64_t rejected, const char *message,
@@ -766,6 +830,59 @@ static void count_request(struct at_receiver *r)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* ---- the body budget ---- */
+
+/* Would the socket loop still hand this connection's input to process()? */
+static bool conn_reads(const struct conn *c)
+{
+	return !c->dead && !c->close_after && !c->blackhole;
+}
+
+/*
+ * Let c's current request hold need bytes of input, counted from its
+ * start: what goes past IN_BASE is charged to the receiver's budget.  0;
+ * 413 if the budget could never cover it, 503 if it cannot now.
+ */
+static int conn_charge(struct at_receiver *r, struct conn *c, size_t need)
+{
+	size_t want = need > IN_BASE ? need - IN_BASE : 0;
+
+	if (want <= c->charge)
+		return 0;
+	if (want > r->budget)
+		return 413;
+	if (want - c->charge > r->budget - r->held)
+		return 503;
+	r->held += want - c->charge;
+	c->charge = want;
+	return 0;
+}
+
+static void conn_uncharge(struct at_receiver *r, struct conn *c)
+{
+	r->held -= c->charge;
+	c->charge = 0;
+}
+
+/* c no longer reads: forget its input and give its charge back. */
+static void conn_drop_input(struct at_receiver *r, struct conn *c)
+{
+	conn_uncharge(r, c);
+	at_buf_free(&c->in);
+	c->in_off = 0;
+}
+
+/* Refuse the request arriving on c (rc from conn_charge) and close. */
+static void refuse(struct at_receiver *r, struct conn *c, int rc)
+{
+	count_request(r);
+	if (rc == 503)
+		respond_status(c, 503, BUSY_RETRY_AFTER,
+			       "receiver busy, retry later", true);
+	else
+		respond_error(c, 413, "body too large", true);
+}
+
 /*
  * Parse the head at p[0..n).  0: need more; 1: parsed into *h; or an HTTP
  * error status (framing lost: answer and close).
@@ -894,10 +1011,15 @@ static int parse_head(const char *p, size_t n, struct head *h)
 
 /*
  * Advance the chunked-body scan over req[0..n) (the whole request so far).
- * 0: need more; 1: complete (h->chunk_end set); or an HTTP error status.
+ * 0: need more; 1: complete (h->chunk_end set); or an HTTP error status
+ * (503: the budget cannot hold the chunk now).  Each chunk is charged to
+ * the budget as its size line arrives, before its data.
  */
-static int scan_chunks(const char *req, size_t n, struct head *h)
+static int scan_chunks(struct at_receiver *r, struct conn *c,
+		       const char *req, size_t n)
 {
+	struct head *h = &c->h;
+
 	if (!h->chunk_scan)
 		h->chunk_scan = h->body_off;
 	if (n - h->body_off > RAW_MAX)
@@ -953,6 +1075,9 @@ static int scan_chunks(const char *req, size_t n, struct head *h)
 		}
 		if (size > BODY_MAX - h->chunk_total)
 			return 413;
+		v = conn_charge(r, c, (size_t)(nl + 1 - req) + size + 2);
+		if (v)
+			return v;
 		avail = n - (size_t)(nl + 1 - req);
 		if (avail < size + 1)
 			return 0;
@@ -1030,9 +1155,21 @@ static void process(struct at_receiver *r, struct conn *c)
 				respond_error(c, 413, "body too large", true);
 				return;
 			}
+			/* The whole body is charged before it arrives (and
+			 * before 100 Continue invites it). */
+			rc = c->h.chunked ? 0 :
+				conn_charge(r, c, c->h.body_off + c->h.clen);
+			if (rc) {
+				refuse(r, c, rc);
+				return;
+			}
 		}
 		if (c->h.chunked) {
-			rc = scan_chunks(req, n, &c->h);
+			rc = scan_chunks(r, c, req, n);
+			if (rc == 503) {
+				refuse(r, c, rc);
+				return;
+			}
 			if (rc > 1) {
 				count_request(r);
 				respond_error(c, rc, rc == 413 ?
@@ -1088,15 +1225,18 @@ static void process(struct at_receiver *r, struct conn *c)
 		c->in_off += total;
 		memset(&c->h, 0, sizeof(c->h));
 		c->sent_continue = false;
+		conn_uncharge(r, c);
+		c->req_start_ms = r->now_ms; /* of the next one, if here */
 	}
 }
 
 /* ---- connections ---- */
 
-static void conn_free(struct conn *c)
+static void conn_free(struct at_receiver *r, struct conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
+	conn_uncharge(r, c);
 	at_buf_free(&c->in);
 	at_buf_free(&c->out);
 	free(c);
@@ -1118,7 +1258,7 @@ static void start_linger(struct conn *c)
 		c->dead = true;
 }
 
-static void flush_out(struct conn *c)
+static void flush_out(struct at_receiver *r, struct conn *c)
 {
 	while (c->out_off < c->out.len) {
 		ssize_t w = send(c->fd, c->out.data + c->out_off,
@@ -1132,6 +1272,7 @@ static void flush_out(struct conn *c)
 			return;
 		}
 		c->out_off += (size_t)w;
+		c->last_ms = r->now_ms;
 	}
 	at_buf_reset(&c->out);
 	c->out_off = 0;
@@ -1168,6 +1309,15 @@ static void conn_compact(struct conn *c)
 	c->in_off = 0;
 }
 
+/* Handle what is complete in c->in; forget the input once c stops
+ * reading. */
+static void conn_process(struct at_receiver *r, struct conn *c)
+{
+	process(r, c);
+	if (!conn_reads(c))
+		conn_drop_input(r, c);
+}
+
 /*
  * got more bytes were written into c->in after its end (0: the client is
  * done sending): answer every request that is complete.  The socket loop
@@ -1181,12 +1331,37 @@ static void conn_received(struct at_receiver *r, struct conn *c, size_t got)
 		if (c->blackhole)
 			c->dead = true;
 		c->close_after = true;
+		conn_drop_input(r, c);
 		return;
 	}
+	if (c->in.len == c->in_off)
+		c->req_start_ms = r->now_ms;
 	c->in.len += got;
-	process(r, c);
+	conn_process(r, c);
 }
 
+/* Make c->in's capacity exactly cap (> its length): no doubling, so
+ * that what a connection may hold is what it was charged for. */
+static int in_resize(struct conn *c, size_t cap)
+{
+	uint8_t *p;
+
+	if (cap == c->in.cap)
+		return 0;
+	p = realloc(c->in.data, cap);
+	if (!p)
+		return -1;
+	c->in.data = p;
+	c->in.cap = cap;
+	return 0;
+}
+
+/*
+ * Read what c sent, at most IN_BASE + its charge bytes held: a body
+ * charged as a whole is read straight to its end; a request that fills
+ * that room without being complete (a long head or trailer, chunk
+ * framing) is charged READ_CHUNK more, or refused.
+ */
 static void read_conn(struct at_receiver *r, struct conn *c)
 {
 	size_t budget = READ_BUDGET;
@@ -1195,11 +1370,20 @@ static void read_conn(struct at_receiver *r, struct conn *c)
 		drain(c);
 		return;
 	}
-	while (budget && !c->dead) {
+	while (budget && conn_reads(c) && !c->hold_until_ms) {
 		ssize_t got;
+		int rc;
 
 		conn_compact(c);
-		if (at_buf_reserve(&c->in, READ_CHUNK) < 0) {
+		if (c->in.len >= IN_BASE + c->charge) {
+			rc = conn_charge(r, c, c->in.len + READ_CHUNK);
+			if (rc) {
+				refuse(r, c, rc);
+				conn_drop_input(r, c);
+				return;
+			}
+		}
+		if (in_resize(c, IN_BASE + c->charge) < 0) {
 			c->dead = true;
 			return;
 		}
@@ -1210,33 +1394,143 @@ static void read_conn(struct at_receiver *r, struct conn *c)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				c->dead = true;
-			return;
+			break;
 		}
+		if (got > 0)
+			c->last_ms = r->now_ms;
 		conn_received(r, c, (size_t)got);
-		if (got == 0 || c->close_after || c->blackhole)
-			return;
+		if (got == 0)
+			break;
 		budget -= (size_t)got < budget ? (size_t)got : budget;
 		if (c->out.len - c->out_off > OUT_HIGH)
-			return;
+			break;
 	}
+	/* An idle connection holds no buffer. */
+	if (c->in.len == c->in_off)
+		conn_drop_input(r, c);
 }
 
+/*
+ * When c is given up (0: never): a lingering one after LINGER_MS; one
+ * with a request arriving when the head took more than head_ms, or the
+ * body came slower than min_rate after that; any other after idle_ms
+ * without a byte read or written.  Held (slow answer) and blackholed
+ * connections are the tests' and wait.
+ */
+static uint64_t conn_deadline(const struct at_receiver *r,
+			      const struct conn *c)
+{
+	uint64_t d;
+
+	if (c->dead || c->blackhole || c->hold_until_ms)
+		return 0;
+	if (c->lingering)
+		return c->linger_until_ms;
+	if (!conn_reads(c) || c->in.len == c->in_off)
+		return c->last_ms + r->idle_ms;
+	d = c->req_start_ms + r->head_ms;
+	if (c->h.done)
+		d += (uint64_t)(c->in.len - c->in_off - c->h.body_off) * 1000 /
+		     r->min_rate;
+	return d;
+}
+
+/* c's deadline passed: a request still arriving gets 408 and the
+ * connection closes after it; any other connection closes at once. */
+static void conn_expire(struct at_receiver *r, struct conn *c)
+{
+	if (c->lingering || !conn_reads(c) || c->in.len == c->in_off ||
+	    c->out_off < c->out.len) {
+		c->dead = true;
+		return;
+	}
+	count_request(r);
+	respond_error(c, 408, "request timeout", true);
+	conn_drop_input(r, c);
+	flush_out(r, c);
+}
+
+/*
+ * The connection to close to make room for a new one: one that lingers
+ * (its answer is out), else the one idle the longest (no request
+ * arriving), else the one whose arriving request has the fewest bytes
+ * (the oldest of those), else (tests only) the oldest held or
+ * blackholed one.  NULL if there is none.
+ */
+static struct conn *pick_victim(struct at_receiver *r)
+{
+	struct conn *c, *best = NULL;
+	uint64_t key, best_key = 0;
+	int rank, best_rank = 4;
+
+	/* The list is newest first: "<=" keeps the oldest of equals. */
+	for (c = r->conns; c; c = c->next) {
+		if (c->dead)
+			continue;
+		if (c->lingering) {
+			rank = 0;
+			key = c->linger_until_ms;
+		} else if (c->blackhole || c->hold_until_ms) {
+			rank = 3;
+			key = c->last_ms;
+		} else if (!conn_reads(c) || c->in.len == c->in_off) {
+			rank = 1;
+			key = c->last_ms;
+		} else {
+			rank = 2;
+			key = c->in.len - c->in_off;
+		}
+		if (rank < best_rank || (rank == best_rank && key <= best_key)) {
+			best = c;
+			best_rank = rank;
+			best_key = key;
+		}
+	}
+	return best;
+}
+
+static void evict(struct conn *c)
+{
+	/* Freed at the end of the round; the descriptor goes now, for
+	 * accept4() when the process is out of them. */
+	close(c->fd);
+	c->fd = -1;
+	c->dead = true;
+}
+
+/* Accept every waiting connection: a full table makes room (a new
+ * connection is always served). */
 static void accept_conns(struct at_receiver *r)
 {
+	struct conn *c, *v;
+	size_t live = 0;
+
+	for (c = r->conns; c; c = c->next)
+		live += !c->dead;
 	for (;;) {
 		int fd = accept4(r->lfd, NULL, NULL,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct conn *c;
 		int one = 1;
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if (errno != EMFILE && errno != ENFILE)
+				return;
+			/* Out of descriptors: make room, or wait a while
+			 * (the listening socket would wake poll at once). */
+			v = pick_victim(r);
+			if (v) {
+				evict(v);
+				live--;
+				continue;
+			}
+			r->accept_pause_until_ms = r->now_ms + ACCEPT_PAUSE_MS;
 			return;
 		}
-		if (r->n_conns >= MAX_CONNS) {
-			close(fd);
-			continue;
+		if (live >= r->max_conns && (v = pick_victim(r))) {
+			evict(v);
+			live--;
 		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
@@ -1245,9 +1539,11 @@ static void accept_conns(struct at_receiver *r)
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->fd = fd;
+		c->last_ms = r->now_ms;
 		c->next = r->conns;
 		r->conns = c;
 		r->n_conns++;
+		live++;
 	}
 }
 
@@ -1261,8 +1557,8 @@ static void *rx_thread(void *arg)
 	for (;;) {
 		struct conn *c, **link;
 		size_t n = 2, i;
+		uint64_t wake = 0, d; /* the first deadline (0: none) */
 		int timeout = -1;
-		uint64_t now;
 
 		if (grow((void **)&pfd, &cap_pfd, r->n_conns + 2,
 			 sizeof(*pfd)) < 0 ||
@@ -1272,35 +1568,42 @@ static void *rx_thread(void *arg)
 			poll(NULL, 0, 10);
 			continue;
 		}
+		r->now_ms = now_ms();
 		pfd[0].fd = r->wake[0];
 		pfd[0].events = POLLIN;
 		pfd[1].fd = r->lfd;
 		pfd[1].events = POLLIN;
-		now = now_ms();
+		if (r->accept_pause_until_ms > r->now_ms) {
+			pfd[1].events = 0;
+			wake = r->accept_pause_until_ms;
+		}
 		for (c = r->conns; c; c = c->next) {
 			pfd[n].fd = c->fd;
 			pfd[n].events = 0;
 			pfd[n].revents = 0;
 			if (c->hold_until_ms) {
-				/* A slow answer: wait, do nothing else. */
-				int left = c->hold_until_ms > now ?
-					   (int)(c->hold_until_ms - now) : 0;
-
-				if (timeout < 0 || left < timeout)
-					timeout = left;
-			} else if (c->lingering) {
-				pfd[n].events = POLLIN;
-				if (timeout < 0 || timeout > 100)
-					timeout = 100;
-			} else if (!c->close_after &&
-				   c->out.len - c->out_off <= OUT_HIGH) {
-				pfd[n].events = POLLIN;
+				/* A slow answer: wait, do nothing else (not
+				 * even a hang-up is reported). */
+				pfd[n].fd = -1;
+				d = c->hold_until_ms;
+			} else {
+				d = conn_deadline(r, c);
+				if (c->lingering ||
+				    (!c->close_after &&
+				     c->out.len - c->out_off <= OUT_HIGH))
+					pfd[n].events = POLLIN;
+				if (c->out_off < c->out.len)
+					pfd[n].events |= POLLOUT;
 			}
-			if (c->out_off < c->out.len && !c->hold_until_ms)
-				pfd[n].events |= POLLOUT;
+			if (d && (!wake || d < wake))
+				wake = d;
 			pc[n] = c;
 			n++;
 		}
+		if (wake)
+			timeout = wake <= r->now_ms ? 0 :
+				  wake - r->now_ms > INT_MAX ? INT_MAX :
+				  (int)(wake - r->now_ms);
 		if (poll(pfd, n, timeout) < 0) {
 			if (errno != EINTR)
 				poll(NULL, 0, 10);
@@ -1308,37 +1611,43 @@ static void *rx_thread(void *arg)
 		}
 		if (pfd[0].revents)
 			break;
+		r->now_ms = now_ms();
 		if (pfd[1].revents & POLLIN)
 			accept_conns(r);
-		now = timeout < 0 ? 0 : now_ms();
 		for (i = 2; i < n; i++) {
 			c = pc[i];
+			if (c->dead)
+				continue;
 			if (c->hold_until_ms) {
-				if (now < c->hold_until_ms)
+				if (r->now_ms < c->hold_until_ms)
 					continue;
-				/* Answer now, then handle what waited. */
+				/* Answer now, then handle what waited (a
+				 * request arriving was not read meanwhile:
+				 * its time starts again). */
 				c->hold_until_ms = 0;
-				flush_out(c);
+				c->req_start_ms = r->now_ms;
+				flush_out(r, c);
 				if (!c->dead)
-					process(r, c);
+					conn_process(r, c);
 			}
 			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
 				read_conn(r, c);
 			if (c->dead || c->hold_until_ms)
 				continue;
 			if (c->out_off < c->out.len)
-				flush_out(c);
+				flush_out(r, c);
 			else if (c->close_after)
 				start_linger(c);
-			if (c->lingering && now > c->linger_until_ms)
-				c->dead = true;
 			if (pfd[i].revents & POLLNVAL)
 				c->dead = true;
+			d = conn_deadline(r, c);
+			if (d && r->now_ms >= d)
+				conn_expire(r, c);
 		}
 		for (link = &r->conns; (c = *link);) {
 			if (c->dead) {
 				*link = c->next;
-				conn_free(c);
+				conn_free(r, c);
 				r->n_conns--;
 			} else {
 				link = &c->next;
@@ -1416,6 +1725,16 @@ static struct at_receiver *rx_new(const struct at_receiver_opts *opts)
 		r->ud = opts->ud;
 		r->sink = opts->sink;
 	}
+	r->max_conns = opts && opts->max_conns > 0 ? (size_t)opts->max_conns :
+		       DEF_MAX_CONNS;
+	r->budget = opts && opts->body_budget ? opts->body_budget :
+		    DEF_BODY_BUDGET;
+	r->idle_ms = opts && opts->idle_timeout_ms > 0 ?
+		     (uint64_t)opts->idle_timeout_ms : DEF_IDLE_MS;
+	r->head_ms = opts && opts->head_timeout_ms > 0 ?
+		     (uint64_t)opts->head_timeout_ms : DEF_HEAD_MS;
+	r->min_rate = opts && opts->body_min_rate ? opts->body_min_rate :
+		      DEF_MIN_RATE;
 	pthread_mutex_init(&r->cb_mu, NULL);
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_condattr_init(&ca);
@@ -1428,12 +1747,18 @@ static struct at_receiver *rx_new(const struct at_receiver_opts *opts)
 struct at_receiver *at_receiver_start(const struct at_receiver_opts *opts)
 {
 	struct at_receiver *r;
+	struct rlimit rl;
 	sigset_t all, old;
 	int e;
 
 	r = rx_new(opts);
 	if (!r)
 		return NULL;
+	/* Within the process's descriptors, with some left for its own use
+	 * (accept_conns() copes with running out anyway). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    r->max_conns > rl.rlim_cur / 2)
+		r->max_conns = rl.rlim_cur / 2 > 16 ? rl.rlim_cur / 2 : 16;
 	r->lfd = listen_on(opts && opts->bind_addr ? opts->bind_addr :
 			   "127.0.0.1", opts ? opts->port : 0, &r->port);
 	if (r->lfd < 0)
@@ -1488,12 +1813,6 @@ struct at_rx_conn *at_rx_conn_open(struct at_receiver *r)
 	return x;
 }
 
-/* Would the socket loop still hand this connection's input to process()? */
-static bool conn_reads(const struct conn *c)
-{
-	return !c->dead && !c->close_after && !c->blackhole;
-}
-
 int at_rx_conn_input(struct at_rx_conn *x, const void *p, size_t n)
 {
 	struct conn *c = x->c;
@@ -1522,8 +1841,46 @@ void at_rx_conn_close(struct at_rx_conn *x)
 {
 	if (!x)
 		return;
-	conn_free(x->c);
+	conn_free(x->r, x->c);
 	free(x);
+}
+
+void at_receiver_limits(struct at_receiver_opts *o, const char *spec)
+{
+	static const char *const keys[] = { "idle=", "head=", "rate=",
+					    "conns=", "budget=" };
+
+	while (spec && *spec) {
+		size_t len = strcspn(spec, ",");
+		unsigned long long v;
+		char *end;
+
+		for (size_t k = 0; k < AT_ARRAY_SIZE(keys); k++) {
+			size_t kl = strlen(keys[k]);
+
+			if (len <= kl || strncmp(spec, keys[k], kl) != 0 ||
+			    spec[kl] < '0' || spec[kl] > '9')
+				continue;
+			errno = 0;
+			v = strtoull(spec + kl, &end, 10);
+			if (errno || end != spec + len || v > INT_MAX)
+				break;
+			if (k == 0)
+				o->idle_timeout_ms = (int)v;
+			else if (k == 1)
+				o->head_timeout_ms = (int)v;
+			else if (k == 2)
+				o->body_min_rate = (size_t)v;
+			else if (k == 3)
+				o->max_conns = (int)v;
+			else
+				o->body_budget = (size_t)v;
+			break;
+		}
+		spec += len;
+		if (*spec == ',')
+			spec++;
+	}
 }
 
 uint16_t at_receiver_port(const struct at_receiver *r)
@@ -1558,7 +1915,7 @@ void at_receiver_stop(struct at_receiver *r)
 	}
 	for (c = r->conns; c; c = next) {
 		next = c->next;
-		conn_free(c);
+		conn_free(r, c);
 	}
 	if (r->lfd >= 0)
 		close(r->lfd);

@@ -24,6 +24,9 @@
  * when it stops it prints one line, "sink requests=N spans=M" (spans
  * counted in uncompressed bodies), instead of the span lines.
  *
+ * The receiver's limits against other local programs are at_receiver.c's;
+ * tests shorten them with AUTOTRACE_RECEIVER_LIMITS (at_receiver_limits()).
+ *
  * Signals are handled synchronously: they are blocked in every thread and
  * the main thread waits for them with sigtimedwait(); the receiver thread
  * raises SIGUSR1 when the count is reached.
@@ -321,6 +324,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
 	opts.on_request = on_request;
+	at_receiver_limits(&opts, getenv("AUTOTRACE_RECEIVER_LIMITS"));
 	r = at_receiver_start(&opts);
 	if (!r) {
 		fprintf(stderr, "autotrace-receiver: cannot listen on %s:%u: "

@@ -21,6 +21,10 @@
  * Collector's file exporter writes), --forward URL (also POST every
  * request to a collector), --service NAME, --sampler NAME, --ratio R,
  * --min-duration MS, --quiet.
+ *
+ * The receiver (run and serve) holds against other local programs with
+ * the limits of at_receiver.c; tests shorten them with
+ * AUTOTRACE_RECEIVER_LIMITS (see at_receiver_limits()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -343,6 +347,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (setup_outputs(&o) != 0)
 		return 1;
+	at_receiver_limits(&ro, getenv("AUTOTRACE_RECEIVER_LIMITS"));
 	r = at_receiver_start(&ro);
 	if (!r) {
 		fprintf(stderr, "autotrace: cannot start the receiver: %s\n",
@@ -430,6 +435,12 @@ static int cmd_view(int argc, char **argv)
 
 static volatile sig_atomic_t stop_serving;
 
+/* What serve keeps before it prints and forgets, even while spans keep
+ * coming: a program that never pauses does not make it store without
+ * end.  A trace cut there is printed in parts. */
+#define SERVE_MAX_SPANS 100000
+#define SERVE_MAX_WAIT_NS (10 * 1000000000ull)
+
 static void on_stop(int sig)
 {
 	(void)sig;
@@ -444,13 +455,14 @@ static int cmd_serve(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_stop };
 	struct at_receiver *r;
 	size_t shown_spans = 0;
-	uint64_t last_change = 0;
+	uint64_t last_change = 0, first_change = 0;
 
 	if (parse_opts(argc, argv, &o, 1, 1) != 0)
 		return 2;
 	if (setup_outputs(&o) != 0)
 		return 1;
 	ro.port = (uint16_t)o.port;
+	at_receiver_limits(&ro, getenv("AUTOTRACE_RECEIVER_LIMITS"));
 	r = at_receiver_start(&ro);
 	if (!r) {
 		if (errno == EADDRINUSE)
@@ -466,7 +478,8 @@ static int cmd_serve(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	/* Print what arrived once nothing new came for a second (a trace is
-	 * then taken as complete), then forget it. */
+	 * then taken as complete), or once SERVE_MAX_SPANS spans or
+	 * SERVE_MAX_WAIT_NS are waiting, then forget it. */
 	while (!stop_serving) {
 		size_t n = at_receiver_span_count(r);
 		uint64_t now = at_mono_ns();
@@ -474,14 +487,18 @@ static int cmd_serve(int argc, char **argv)
 		if (n != shown_spans) {
 			if (!last_change)
 				last_change = now;
-			if (now - last_change >= 1000000000ull) {
+			if (!first_change)
+				first_change = now;
+			if (now - last_change >= 1000000000ull ||
+			    now - first_change >= SERVE_MAX_WAIT_NS ||
+			    n >= SERVE_MAX_SPANS) {
 				struct at_traces *t = at_traces_new();
 				collect(r, t);
 				show(t, &o);
 				at_traces_free(t);
 				at_receiver_clear(r);
 				shown_spans = at_receiver_span_count(r);
-				last_change = 0;
+				last_change = first_change = 0;
 			}
 		}
 		at_receiver_wait_spans(r, n + 1, 200);

@@ -98,46 +98,6 @@ static size_t piece(struct src *s)
 	return b & 0x80 ? (size_t)(b & 0x7f) * 8 + 1 : (size_t)(b & 15) + 1;
 }
 
-/* ---- feeding a receiver ---- */
-
-struct run {
-	struct at_receiver *r;
-	struct at_rx_conn *c;
-};
-
-static void run_open(struct run *run)
-{
-	run->r = at_receiver_new_unbound(NULL);
-	CHECK(run->r != NULL);
-	run->c = at_rx_conn_open(run->r);
-	CHECK(run->c != NULL);
-}
-
-static void run_close(struct run *run)
-{
-	at_rx_conn_close(run->c);
-	at_receiver_stop(run->r);
-}
-
-/* All of p[0..n), in pieces sized from sizes (whole if sizes is NULL),
- * then the end of the client's input. */
-static void feed(struct run *run, const uint8_t *p, size_t n,
-		 struct src *sizes)
-{
-	size_t off = 0;
-
-	while (off < n) {
-		size_t len = sizes ? piece(sizes) : n;
-
-		if (len > n - off)
-			len = n - off;
-		if (at_rx_conn_input(run->c, p + off, len) < 0)
-			break;
-		off += len;
-	}
-	at_rx_conn_input(run->c, NULL, 0);
-}
-
 /* ---- the answers ---- */
 
 struct answers {
@@ -148,7 +108,8 @@ struct answers {
 
 static bool known_status(int st)
 {
-	static const int known[] = { 200, 400, 404, 405, 413, 415, 431, 500 };
+	static const int known[] = { 200, 400, 404, 405, 413, 415, 431, 500,
+				     503 };
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (st == known[i])
@@ -208,6 +169,81 @@ static void read_answers(const uint8_t *p, size_t n, struct answers *a)
 		if (memmem(h, head, "\r\nConnection: close\r\n", 21))
 			CHECK(off == n);
 	}
+}
+
+/* ---- feeding a receiver ---- */
+
+struct run {
+	struct at_receiver *r;
+	struct at_rx_conn *c;
+	struct at_rx_conn *hog; /* holds part of the budget, or NULL */
+	size_t hog_final;       /* final answers the hog got */
+};
+
+/*
+ * limits 0: the default limits.  Otherwise a body budget of 1 B to 60 KiB
+ * (low 4 bits) and first another connection whose announced body takes
+ * 0 to 60 KiB of it beyond the 16 KiB a connection holds free (high 4
+ * bits; if that is more than the budget, it gets 413): requests whose
+ * bodies do not fit get 503 or 413, whole or in pieces alike.
+ */
+static void run_open(struct run *run, uint8_t limits)
+{
+	struct at_receiver_opts o = {
+		.body_budget = (size_t)(limits & 15) * 4096 + 1,
+	};
+	char head[160];
+	int n;
+
+	memset(run, 0, sizeof(*run));
+	run->r = at_receiver_new_unbound(limits ? &o : NULL);
+	CHECK(run->r != NULL);
+	if (limits) {
+		struct answers a;
+		const uint8_t *out;
+		size_t len;
+
+		run->hog = at_rx_conn_open(run->r);
+		CHECK(run->hog != NULL);
+		n = snprintf(head, sizeof(head),
+			     "POST /v1/traces HTTP/1.1\r\n"
+			     "Content-Type: application/x-protobuf\r\n"
+			     "Content-Length: %d\r\n\r\n",
+			     16384 + (limits >> 4) * 4096);
+		at_rx_conn_input(run->hog, head, (size_t)n);
+		out = at_rx_conn_output(run->hog, &len);
+		read_answers(out, len, &a);
+		run->hog_final = a.final;
+		at_buf_free(&a.finals);
+	}
+	run->c = at_rx_conn_open(run->r);
+	CHECK(run->c != NULL);
+}
+
+static void run_close(struct run *run)
+{
+	at_rx_conn_close(run->c);
+	at_rx_conn_close(run->hog);
+	at_receiver_stop(run->r);
+}
+
+/* All of p[0..n), in pieces sized from sizes (whole if sizes is NULL),
+ * then the end of the client's input. */
+static void feed(struct run *run, const uint8_t *p, size_t n,
+		 struct src *sizes)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		size_t len = sizes ? piece(sizes) : n;
+
+		if (len > n - off)
+			len = n - off;
+		if (at_rx_conn_input(run->c, p + off, len) < 0)
+			break;
+		off += len;
+	}
+	at_rx_conn_input(run->c, NULL, 0);
 }
 
 /* ---- what was stored ---- */
@@ -386,8 +422,9 @@ static void check_stream(const uint8_t *data, size_t size)
 	const uint8_t *out;
 	size_t len, plain, gzip;
 
-	run_open(&whole);
-	run_open(&split);
+	/* The last byte sets the limits (it is part of the stream too). */
+	run_open(&whole, size ? data[size - 1] : 0);
+	run_open(&split, size ? data[size - 1] : 0);
 	feed(&whole, data, size, NULL);
 	feed(&split, data, size, &sizes);
 
@@ -396,8 +433,10 @@ static void check_stream(const uint8_t *data, size_t size)
 	out = at_rx_conn_output(split.c, &len);
 	read_answers(out, len, &as);
 	CHECK(same_bytes(&aw.finals, &as.finals));
-	CHECK(aw.final == at_receiver_request_count(whole.r));
-	CHECK(as.final == at_receiver_request_count(split.r));
+	CHECK(aw.final + whole.hog_final ==
+	      at_receiver_request_count(whole.r));
+	CHECK(as.final + split.hog_final ==
+	      at_receiver_request_count(split.r));
 	CHECK(at_receiver_span_count(whole.r) ==
 	      at_receiver_span_count(split.r));
 	at_receiver_foreach_request(whole.r, pack_one, &sw);
@@ -801,7 +840,7 @@ static void check_encoded(const uint8_t *data, size_t size)
 	CHECK(at_otlp_encode(want.recs, want.n, &res, &body) == 0);
 	frame(&req, &body, how, &s);
 
-	run_open(&run);
+	run_open(&run, 0);
 	feed(&run, req.data, req.len, &s);
 	out = at_rx_conn_output(run.c, &len);
 	read_answers(out, len, &a);
@@ -969,6 +1008,15 @@ int main(int argc, char **argv)
 		{ "expect_then_eof", "POST /v1/traces HTTP/1.0\r\nContent-Type: "
 		  "application/x-protobuf\r\nExpect: 100-continue\r\n"
 		  "Connection: keep-alive\r\nContent-Length: 9\r\n\r\n\x0a" },
+		/* The last byte sets a small body budget, part of it taken
+		 * (see run_open()): 503, and 413 for more than the budget. */
+		{ "over_budget", "POST /v1/traces HTTP/1.1\r\nContent-Type: "
+		  "application/x-protobuf\r\nContent-Length: 24000\r\n\r\n#" },
+		{ "over_budget_chunked", "POST /v1/traces HTTP/1.1\r\n"
+		  "Content-Type: application/x-protobuf\r\nTransfer-Encoding: "
+		  "chunked\r\n\r\n10\r\n0123456789abcdef\r\n5000\r\n#" },
+		{ "never_fits", "POST /v1/traces HTTP/1.1\r\nContent-Type: "
+		  "application/x-protobuf\r\nContent-Length: 30000\r\n\r\n\x01" },
 	};
 	struct at_buf body = { 0 }, deep = { 0 }, stream = { 0 };
 	const char *dir = argc > 1 ? argv[1] : "tests/fuzz/corpus/receiver";

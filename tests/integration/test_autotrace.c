@@ -1,15 +1,22 @@
 /*
  * Integration tests of the autotrace command: exit codes and signals,
  * the command's own output untouched, children traced, --json as valid
- * OTLP-JSON that `view` renders again identically, errors.
+ * OTLP-JSON that `view` renders again identically, errors; its receiver
+ * (serve, and run mode's) holding against other local programs: idle
+ * connections, big bodies (the process's RSS), slow requests.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -210,4 +217,366 @@ Test(autotrace, real_system_tree_n_plus_one_and_errors, .timeout = 120)
 	cr_expect(strstr(view, "GET /checkout -> 502"), "%s", view);
 	cr_expect(strstr(view, "\n!"), "error marks:\n%s", view);
 	free(view);
+}
+
+/* ---- the receiver against other local programs ---- */
+
+#define IDLE_CONNS 600
+#define TABLE 512 /* the receiver's connection table */
+
+static int tcp_connect(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0,
+		     "connect: %s", strerror(errno));
+	return fd;
+}
+
+static long ms_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Has the peer closed fd (EOF or reset within timeout_ms)? */
+static bool peer_closed(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char tmp[4096];
+	ssize_t got;
+
+	while (poll(&p, 1, timeout_ms) > 0) {
+		got = recv(fd, tmp, sizeof(tmp), MSG_DONTWAIT);
+		if (got == 0 || (got < 0 && errno == ECONNRESET))
+			return true;
+		if (got < 0 && errno != EAGAIN)
+			return false;
+	}
+	return false;
+}
+
+/* Wait until at least n of fds[] were closed by the peer. */
+static size_t wait_closed(const int *fds, size_t count, size_t n,
+			  int timeout_ms)
+{
+	bool *seen = calloc(count, sizeof(*seen));
+	long end = ms_now() + timeout_ms;
+	size_t closed = 0;
+
+	cr_assert_not_null(seen);
+	while (closed < n && ms_now() < end) {
+		for (size_t i = 0; i < count; i++)
+			if (!seen[i] && peer_closed(fds[i], 0)) {
+				seen[i] = true;
+				closed++;
+			}
+		if (closed < n)
+			poll(NULL, 0, 20);
+	}
+	free(seen);
+	return closed;
+}
+
+/* A kB figure of /proc/PID/status ("VmRSS", "VmHWM"), or -1. */
+static long proc_kb(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) &&
+		    line[strlen(key)] == ':')
+			kb = strtol(line + strlen(key) + 1, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* `autotrace serve` on a free port, its output in a temp file. */
+struct serve {
+	pid_t pid;
+	uint16_t port;
+	char log[32];
+	char ep[64];
+};
+
+static void serve_start(struct serve *sv, const char *limits)
+{
+	char port[8], env_limits[128];
+	const char *env[] = { env_limits, NULL };
+
+	sv->port = h_closed_port();
+	snprintf(port, sizeof(port), "%u", sv->port);
+	snprintf(sv->log, sizeof(sv->log), "/tmp/at-serve-XXXXXX");
+	close(mkstemp(sv->log));
+	snprintf(env_limits, sizeof(env_limits),
+		 "AUTOTRACE_RECEIVER_LIMITS=%s", limits ? limits : "");
+	const char *argv[] = { h_build_path("autotrace"), "serve", "--port",
+			       port, NULL };
+	sv->pid = h_start(argv, env, false, sv->log);
+	cr_assert_gt(sv->pid, 0);
+	cr_assert_eq(h_wait_port(sv->port, 10000), 0, "serve did not listen");
+	snprintf(sv->ep, sizeof(sv->ep),
+		 "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%u", sv->port);
+}
+
+static void serve_stop(struct serve *sv)
+{
+	cr_expect_eq(h_stop(sv->pid, 10000), 0);
+	unlink(sv->log);
+}
+
+/* A traced curl exporting to serve: its span is printed by serve. */
+static void traced_curl_arrives(struct serve *sv, struct h_http *http,
+				const char *why)
+{
+	char url[64];
+	const char *env[] = { sv->ep, NULL };
+	struct h_result r;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", h_http_port(http));
+	const char *argv[] = { "curl", "-s", "-o", "/dev/null", url, NULL };
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &r), 0);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	h_result_free(&r);
+	cr_expect_eq(h_wait_file_has(sv->log, "curl: GET client", 20000), 0,
+		     "%s: curl's spans did not arrive", why);
+	/* Printed: forget it for the next check. */
+	truncate(sv->log, 0);
+}
+
+/*
+ * 600 connections that send nothing do not lock exporters out of serve:
+ * once the table is full the oldest idle ones make room, and a traced
+ * curl's spans arrive.
+ */
+Test(autotrace, serve_idle_connections_do_not_lock_exporters_out,
+     .timeout = 120)
+{
+	struct h_http *http = h_http_start();
+	static int fds[IDLE_CONNS];
+	struct serve sv;
+
+	serve_start(&sv, NULL);
+	for (size_t i = 0; i < IDLE_CONNS; i++)
+		fds[i] = tcp_connect(sv.port);
+	/* Once the receiver has taken them all, the extra ones were
+	 * closed. */
+	cr_assert_geq(wait_closed(fds, IDLE_CONNS, IDLE_CONNS - TABLE, 30000),
+		      IDLE_CONNS - TABLE);
+	traced_curl_arrives(&sv, http, "with 600 idle connections");
+	for (size_t i = 0; i < IDLE_CONNS; i++)
+		close(fds[i]);
+	serve_stop(&sv);
+	h_http_stop(http);
+}
+
+/* The same for the receiver of `autotrace -- cmd`: the command itself
+ * opens the 600 connections, then runs curl. */
+Test(autotrace, run_idle_connections_do_not_lock_exporters_out,
+     .timeout = 120)
+{
+	static const char script[] =
+		"import os, select, socket, subprocess, sys, time\n"
+		"port = int(os.environ['OTEL_EXPORTER_OTLP_ENDPOINT'].rsplit(':', 1)[1])\n"
+		"socks = [socket.create_connection(('127.0.0.1', port)) for _ in range(600)]\n"
+		"p = select.poll()\n"
+		"for s in socks: p.register(s, select.POLLIN)\n"
+		"closed, end = set(), time.monotonic() + 30\n"
+		"while len(closed) < 600 - 512 and time.monotonic() < end:\n"
+		"    for fd, ev in p.poll(100):\n"
+		"        closed.add(fd); p.unregister(fd)\n"
+		"print('table full:', len(closed) >= 600 - 512, flush=True)\n"
+		"subprocess.run(['curl', '-s', '-o', '/dev/null', sys.argv[1]], check=True)\n";
+	struct h_http *http = h_http_start();
+	char url[64], out[] = "/tmp/at-idle-XXXXXX";
+
+	close(mkstemp(out));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", h_http_port(http));
+	const char *a[] = { "-o", out, "--", "python3", "-c", script, url,
+			    NULL };
+	struct h_result r = at_run(a);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	cr_expect_str_eq(r.out, "table full: True\n");
+	char *view = h_read_file(out, NULL);
+	cr_assert_not_null(view);
+	cr_expect(strstr(view, "curl: GET client"),
+		  "curl's spans did not arrive:\n%s", view);
+	free(view);
+	unlink(out);
+	h_result_free(&r);
+	h_http_stop(http);
+}
+
+/*
+ * 16 connections each announce a 60 MiB body and send 40 MiB of it: the
+ * receiver holds at most its 128 MiB budget of them (two; the others get
+ * 503), so serve's peak RSS stays under baseline + 128 MiB (+ slack);
+ * exporters with small requests still get through meanwhile, and the
+ * memory is given back when the bodies go.
+ */
+Test(autotrace, serve_memory_for_bodies_is_bounded, .timeout = 180)
+{
+	enum { CONNS = 16 };
+	const size_t clen = (size_t)60 << 20, part = (size_t)40 << 20;
+	const long budget_kb = 128 * 1024, slack_kb = 32 * 1024;
+	struct h_http *http = h_http_start();
+	static char chunk[1 << 20];
+	int fds[CONNS], refused = 0, open_n = CONNS;
+	size_t sent[CONNS] = { 0 };
+	bool done[CONNS] = { false };
+	long base, hwm, end;
+	struct serve sv;
+	char head[256];
+
+	serve_start(&sv, NULL);
+	base = proc_kb(sv.pid, "VmRSS");
+	cr_assert_gt(base, 0);
+	snprintf(head, sizeof(head),
+		 "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		 "Content-Type: application/x-protobuf\r\n"
+		 "Content-Length: %zu\r\n\r\n", clen);
+	for (int i = 0; i < CONNS; i++) {
+		fds[i] = tcp_connect(sv.port);
+		cr_assert_eq(send(fds[i], head, strlen(head), MSG_NOSIGNAL),
+			     (ssize_t)strlen(head));
+		fcntl(fds[i], F_SETFL, O_NONBLOCK);
+	}
+	/* Send round-robin until each has sent its part or was answered
+	 * (a 503: its head was refused). */
+	end = ms_now() + 60000;
+	while (open_n && ms_now() < end) {
+		struct pollfd p[CONNS];
+		int np = 0;
+
+		for (int i = 0; i < CONNS; i++) {
+			struct pollfd rp = { .fd = fds[i], .events = POLLIN };
+			ssize_t w;
+
+			if (done[i])
+				continue;
+			if (poll(&rp, 1, 0) > 0) {
+				char ans[512] = "";
+
+				recv(fds[i], ans, sizeof(ans) - 1, 0);
+				cr_expect(!strncmp(ans, "HTTP/1.1 503 ", 13) &&
+					  strstr(ans, "\r\nRetry-After: 1\r\n"),
+					  "answer: %s", ans);
+				refused++;
+				done[i] = true;
+				open_n--;
+				continue;
+			}
+			w = send(fds[i], chunk, part - sent[i] < sizeof(chunk) ?
+				 part - sent[i] : sizeof(chunk),
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w > 0)
+				sent[i] += (size_t)w;
+			if (sent[i] == part) {
+				done[i] = true;
+				open_n--;
+			} else {
+				p[np++] = (struct pollfd){ fds[i],
+							   POLLIN | POLLOUT, 0 };
+			}
+		}
+		if (np)
+			poll(p, (nfds_t)np, 100);
+	}
+	cr_assert_eq(open_n, 0, "the bodies were not taken in time");
+	cr_expect_eq(refused, CONNS - 2, "two 60 MiB bodies fit in 128 MiB");
+	/* The receiver reads what the two kept connections sent. */
+	end = ms_now() + 20000;
+	while (proc_kb(sv.pid, "VmRSS") < base + 2 * (long)(part >> 10) -
+	       8 * 1024 && ms_now() < end)
+		poll(NULL, 0, 20);
+	hwm = proc_kb(sv.pid, "VmHWM");
+	cr_expect_lt(hwm, base + budget_kb + slack_kb,
+		     "peak RSS %ld kB, baseline %ld kB", hwm, base);
+
+	/* Meanwhile a small export still gets through. */
+	traced_curl_arrives(&sv, http, "with the body budget taken");
+
+	/* The bodies go: the memory is given back. */
+	for (int i = 0; i < CONNS; i++)
+		close(fds[i]);
+	end = ms_now() + 20000;
+	while (proc_kb(sv.pid, "VmRSS") > base + slack_kb && ms_now() < end)
+		poll(NULL, 0, 20);
+	cr_expect_leq(proc_kb(sv.pid, "VmRSS"), base + slack_kb);
+	serve_stop(&sv);
+	h_http_stop(http);
+}
+
+/* Slow requests and idle connections time out in serve (short limits
+ * through AUTOTRACE_RECEIVER_LIMITS): a head dribbled a byte each 50 ms
+ * gets 408 and is closed, a silent connection is closed. */
+Test(autotrace, serve_times_out_slow_and_idle_connections, .timeout = 60)
+{
+	static const char dribble[] = "POST /v1/traces HTTP/1.1\r\nX-Slow: abc";
+	struct serve sv;
+	char ans[512] = "";
+	int slow, quiet;
+	long end;
+
+	serve_start(&sv, "head=500,idle=500");
+	quiet = tcp_connect(sv.port);
+	slow = tcp_connect(sv.port);
+	end = ms_now() + 15000;
+	for (size_t i = 0; ms_now() < end; i = (i + 1) % (sizeof(dribble) - 1)) {
+		struct pollfd p = { .fd = slow, .events = POLLIN };
+
+		if (poll(&p, 1, 50) > 0)
+			break;
+		if (send(slow, dribble + i, 1, MSG_NOSIGNAL) != 1)
+			break;
+	}
+	cr_assert_lt(ms_now(), end, "the dribbled head is kept");
+	cr_assert_gt(recv(slow, ans, sizeof(ans) - 1, 0), 0);
+	cr_expect(!strncmp(ans, "HTTP/1.1 408 ", 13), "%s", ans);
+	cr_expect(peer_closed(slow, 10000));
+	cr_expect(peer_closed(quiet, 10000), "a silent connection stays");
+	close(slow);
+	close(quiet);
+	serve_stop(&sv);
+}
+
+/* A program that exports without ever pausing a second does not make
+ * serve store without end: it prints (and forgets) what waited 10 s. */
+Test(autotrace, serve_prints_while_spans_keep_coming, .timeout = 90)
+{
+	static const char script[] =
+		"import sys, time, urllib.request\n"
+		"end = time.monotonic() + 60\n"
+		"while time.monotonic() < end:\n"
+		"    urllib.request.urlopen(sys.argv[1]).read()\n"
+		"    time.sleep(0.02)\n";
+	struct h_http *http = h_http_start();
+	struct serve sv;
+	char url[64];
+	pid_t py;
+
+	serve_start(&sv, NULL);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", h_http_port(http));
+	const char *env[] = { sv.ep, "OTEL_BSP_SCHEDULE_DELAY=100", NULL };
+	const char *argv[] = { "python3", "-c", script, url, NULL };
+	py = h_start(argv, env, true, NULL);
+	cr_assert_gt(py, 0);
+	cr_expect_eq(h_wait_file_has(sv.log, ": GET client", 40000), 0,
+		     "nothing printed while spans keep coming");
+	cr_expect_eq(kill(py, 0), 0, "the program was still sending");
+	h_stop(py, 10000);
+	serve_stop(&sv);
+	h_http_stop(http);
 }

@@ -1585,3 +1585,355 @@ Test(receiver, sink_counts_spans_without_decoding)
 	at_buf_free(&rs.body);
 	at_receiver_stop(r);
 }
+
+/* ---- limits against other local programs ---- */
+
+/*
+ * These start receivers with short timeouts, a small connection table or
+ * a small body budget (at_receiver_opts); each would fail on a receiver
+ * without the limit.  Waits are bounded polls on the client's socket;
+ * timing is only ever bounded generously from above.
+ */
+TestSuite(rxlimits, .timeout = 90);
+
+static struct at_receiver *start_rx_limits(int max_conns, size_t budget,
+					   int idle_ms, int head_ms,
+					   size_t rate)
+{
+	struct at_receiver_opts o = {
+		.bind_addr = "127.0.0.1", .max_conns = max_conns,
+		.body_budget = budget, .idle_timeout_ms = idle_ms,
+		.head_timeout_ms = head_ms, .body_min_rate = rate,
+	};
+	struct at_receiver *r = at_receiver_start(&o);
+
+	cr_assert_not_null(r, "receiver start: %s", strerror(errno));
+	return r;
+}
+
+/* Until the server answers or closes (at most limit_ms): send one byte of
+ * p (cycling) every step_ms.  true if it answered or closed in time. */
+static bool dribble(struct client *c, const char *p, int step_ms,
+		    int limit_ms)
+{
+	struct pollfd pf = { .fd = c->fd, .events = POLLIN };
+	struct timespec t0;
+	size_t i = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct timespec t;
+
+		if (poll(&pf, 1, step_ms) > 0)
+			return true;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000 > limit_ms)
+			return false;
+		if (send(c->fd, p + i, 1, MSG_NOSIGNAL) != 1)
+			return true; /* closed under us */
+		i = p[i + 1] ? i + 1 : 0;
+	}
+}
+
+static const char POST_HEAD[] = "POST /v1/traces HTTP/1.1\r\n"
+				"Host: 127.0.0.1\r\n"
+				"Content-Type: application/x-protobuf\r\n";
+
+/* A connection that sends nothing, and a keep-alive connection after its
+ * request, are closed once idle for the idle timeout. */
+Test(rxlimits, idle_connections_are_closed)
+{
+	struct at_receiver *r = start_rx_limits(0, 0, 300, 0, 0);
+	struct at_buf body = { 0 };
+	struct resp rs = { 0 };
+	struct client quiet, kept;
+
+	cl_open(&quiet, at_receiver_port(r));
+	cl_open(&kept, at_receiver_port(r));
+	make_payload(&body, 1, 2);
+	post(&kept, &body, NULL);
+	cr_assert(cl_response(&kept, &rs));
+	expect_ok_empty(&rs);
+	cr_assert(cl_sees_eof(&quiet, 10000), "a silent connection stays");
+	cr_assert(cl_sees_eof(&kept, 10000), "an idle keep-alive stays");
+	cl_close(&quiet);
+	cl_close(&kept);
+	at_buf_free(&body);
+	at_buf_free(&rs.body);
+	at_receiver_stop(r);
+}
+
+/* Slowloris: a head dribbled a byte at a time gets 408 and the
+ * connection closes after the head timeout, however it keeps sending. */
+Test(rxlimits, dribbled_head_gets_408)
+{
+	struct at_receiver *r = start_rx_limits(0, 0, 60000, 500, 0);
+	struct resp rs = { 0 };
+	struct client c;
+
+	cl_open(&c, at_receiver_port(r));
+	cr_assert(cl_sends(&c, POST_HEAD));
+	cr_assert(dribble(&c, "X-Slow: abcdefgh\r\n", 50, 15000),
+		  "a head dribbled a byte each 50 ms is kept");
+	cr_assert(cl_response(&c, &rs));
+	cr_assert_eq(rs.status, 408);
+	cr_assert(has_header(&rs, "Connection: close"));
+	cr_assert(cl_sees_eof(&c, 10000));
+	cr_assert_eq(at_receiver_request_count(r), 1);
+	cl_close(&c);
+	at_buf_free(&rs.body);
+	at_receiver_stop(r);
+}
+
+/* A body must keep up the minimum rate after the head timeout: 10 bytes
+ * a second against 1000 gets 408; 5000 a second is served. */
+Test(rxlimits, slow_body_gets_408_and_a_steady_one_is_served)
+{
+	struct at_receiver *r = start_rx_limits(0, 0, 60000, 300, 1000);
+	struct at_buf body = { 0 };
+	struct resp rs = { 0 };
+	struct client c;
+	char head[256];
+	size_t off;
+
+	cl_open(&c, at_receiver_port(r));
+	cr_assert(cl_sends(&c, POST_HEAD));
+	cr_assert(cl_sends(&c, "Content-Length: 100000\r\n\r\n"));
+	cr_assert(dribble(&c, "body", 100, 15000),
+		  "a body at 10 bytes/s is kept");
+	cr_assert(cl_response(&c, &rs));
+	cr_assert_eq(rs.status, 408);
+	cr_assert(cl_sees_eof(&c, 10000));
+	cl_close(&c);
+
+	make_payload(&body, 1, 60); /* a few kB */
+	cr_assert_gt(body.len, 2000);
+	cl_open(&c, at_receiver_port(r));
+	snprintf(head, sizeof(head), "%sContent-Length: %zu\r\n\r\n",
+		 POST_HEAD, body.len);
+	cr_assert(cl_sends(&c, head));
+	for (off = 0; off < body.len; off += 500) {
+		struct pollfd pf = { .fd = c.fd, .events = POLLIN };
+
+		cr_assert_eq(poll(&pf, 1, 100), 0, "answered early");
+		cr_assert(cl_send(&c, body.data + off,
+				  body.len - off < 500 ? body.len - off : 500));
+	}
+	cr_assert(cl_response(&c, &rs));
+	expect_ok_empty(&rs);
+	check_stored(r, 1, 60, "");
+	cl_close(&c);
+	at_buf_free(&body);
+	at_buf_free(&rs.body);
+	at_receiver_stop(r);
+}
+
+/* Read the interim "100 Continue" answer (and nothing else). */
+static void expect_continue(struct client *c)
+{
+	static const char want[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	while (c->in.len < sizeof(want) - 1)
+		cr_assert(cl_fill(c), "no 100 Continue");
+	cr_assert_eq(c->in.len, sizeof(want) - 1);
+	cr_assert_eq(memcmp(c->in.data, want, sizeof(want) - 1), 0);
+	cl_consume(c, c->in.len);
+}
+
+/* Wait until at least n of the clients saw the server close. */
+static size_t wait_closed(struct client *cs, size_t count, size_t n,
+			  int timeout_ms)
+{
+	bool *seen = calloc(count, sizeof(*seen));
+	size_t closed = 0, i;
+	struct timespec t0, t;
+
+	cr_assert_not_null(seen);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (closed < n) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms)
+			break;
+		for (i = 0; i < count; i++)
+			if (!seen[i] && cl_sees_eof(&cs[i], 0)) {
+				seen[i] = true;
+				closed++;
+			}
+		if (closed < n)
+			poll(NULL, 0, 10);
+	}
+	free(seen);
+	return closed;
+}
+
+/*
+ * A full table makes room for a new connection: idle ones go first (the
+ * oldest), then the request with the least progress; a request well on
+ * its way is kept and served.
+ */
+Test(rxlimits, full_table_closes_idle_connections_for_new_ones)
+{
+	enum { MAXC = 8, IDLE = 20 };
+	struct at_receiver *r = start_rx_limits(MAXC, 0, 60000, 60000, 0);
+	uint16_t port = at_receiver_port(r);
+	struct client busy, idle[IDLE], fresh, small[MAXC];
+	struct at_buf body = { 0 };
+	struct resp rs = { 0 };
+	char head[256];
+	size_t i;
+
+	/* A request half sent, acknowledged by 100 Continue: the receiver
+	 * has it in its table. */
+	make_payload(&body, 1, 3);
+	cl_open(&busy, port);
+	snprintf(head, sizeof(head),
+		 "%sExpect: 100-continue\r\nContent-Length: %zu\r\n\r\n",
+		 POST_HEAD, body.len);
+	cr_assert(cl_sends(&busy, head));
+	expect_continue(&busy);
+	cr_assert(cl_send(&busy, body.data, 5));
+
+	/* More idle connections than the table holds: the oldest go. */
+	for (i = 0; i < IDLE; i++)
+		cl_open(&idle[i], port);
+	cr_assert_eq(wait_closed(idle, IDLE, IDLE + 1 - MAXC, 10000),
+		     IDLE + 1 - MAXC, "the table took them all");
+
+	/* An exporter still gets in, and the busy request is served. */
+	cl_open(&fresh, port);
+	make_payload(&body, 10, 2);
+	post(&fresh, &body, NULL);
+	cr_assert(cl_response(&fresh, &rs), "a new connection is served");
+	expect_ok_empty(&rs);
+	make_payload(&body, 1, 3);
+	cr_assert(cl_send(&busy, body.data + 5, body.len - 5));
+	cr_assert(cl_response(&busy, &rs), "a request on its way is kept");
+	expect_ok_empty(&rs);
+	cr_assert_eq(at_receiver_span_count(r), 5);
+	cl_close(&fresh);
+	cl_close(&busy);
+	for (i = 0; i < IDLE; i++)
+		cl_close(&idle[i]);
+
+	/* Every connection has a request arriving: the least advanced
+	 * (smallest head so far) goes for a new one. */
+	for (i = 0; i < MAXC; i++) {
+		cl_open(&small[i], port);
+		snprintf(head, sizeof(head),
+			 "%sExpect: 100-continue\r\nX-Pad: %*s\r\n"
+			 "Content-Length: %zu\r\n\r\n", POST_HEAD,
+			 (int)(i == 3 ? 1 : 10 + i), "x", body.len);
+		cr_assert(cl_sends(&small[i], head));
+		expect_continue(&small[i]);
+	}
+	cl_open(&fresh, port);
+	post(&fresh, &body, NULL);
+	cr_assert(cl_response(&fresh, &rs));
+	expect_ok_empty(&rs);
+	cr_assert(cl_sees_eof(&small[3], 10000), "the least advanced went");
+	for (i = 0; i < MAXC; i++) {
+		if (i != 3) {
+			cr_assert(cl_send(&small[i], body.data, body.len));
+			cr_assert(cl_response(&small[i], &rs));
+			expect_ok_empty(&rs);
+		}
+		cl_close(&small[i]);
+	}
+	cl_close(&fresh);
+	at_buf_free(&body);
+	at_buf_free(&rs.body);
+	at_receiver_stop(r);
+}
+
+/* Send head + as much as fits of nothing: the head of a POST with
+ * Content-Length len (and Expect: 100-continue if expect). */
+static void send_post_head(struct client *c, size_t len, bool expect)
+{
+	char head[256];
+
+	snprintf(head, sizeof(head), "%s%sContent-Length: %zu\r\n\r\n",
+		 POST_HEAD, expect ? "Expect: 100-continue\r\n" : "", len);
+	cr_assert(cl_sends(c, head));
+}
+
+/*
+ * The input held for bodies still arriving is bounded for all
+ * connections together: a body the budget cannot hold now gets 503 with
+ * Retry-After (Content-Length before its body, chunked at the chunk that
+ * does not fit) and the connection closes; one it never could gets 413;
+ * small requests need none of it; the budget comes back when a request
+ * is complete, and the refused request then goes through.
+ */
+Test(rxlimits, body_budget_gives_503_with_retry_after)
+{
+	struct at_receiver *r = start_rx_limits(0, 256 * 1024, 0, 0, 0);
+	uint16_t port = at_receiver_port(r);
+	struct at_buf big = { 0 }, small = { 0 };
+	struct client a, b, c;
+	struct resp rs = { 0 };
+	char line[64];
+
+	make_payload(&big, 1, 2000);
+	cr_assert_gt(big.len, 140 * 1024);
+	cr_assert_lt(big.len, 230 * 1024);
+	make_payload(&small, 5000, 3);
+
+	/* a holds the budget with its body announced (100 Continue). */
+	cl_open(&a, port);
+	send_post_head(&a, big.len, true);
+	expect_continue(&a);
+
+	/* b: the same again does not fit now. */
+	cl_open(&b, port);
+	send_post_head(&b, big.len, true);
+	cr_assert(cl_response(&b, &rs));
+	cr_assert_eq(rs.status, 503);
+	cr_assert(has_header(&rs, "\r\nRetry-After: 1\r\n"), "%s", rs.head);
+	cr_assert(has_header(&rs, "Connection: close"));
+	cr_assert(cl_sees_eof(&b, 10000));
+	cl_close(&b);
+
+	/* A chunked body: refused at the chunk that does not fit. */
+	cl_open(&b, port);
+	cr_assert(cl_sends(&b, POST_HEAD));
+	cr_assert(cl_sends(&b, "Transfer-Encoding: chunked\r\n\r\n10\r\n"
+			       "0123456789abcdef\r\n"));
+	snprintf(line, sizeof(line), "%zx\r\n", big.len);
+	cr_assert(cl_sends(&b, line));
+	cr_assert(cl_response(&b, &rs));
+	cr_assert_eq(rs.status, 503);
+	cr_assert(has_header(&rs, "\r\nRetry-After: 1\r\n"), "%s", rs.head);
+	cl_close(&b);
+
+	/* More than the whole budget: never, 413. */
+	cl_open(&b, port);
+	send_post_head(&b, 300 * 1024, false);
+	cr_assert(cl_response(&b, &rs));
+	cr_assert_eq(rs.status, 413);
+	cl_close(&b);
+
+	/* A small request needs no budget. */
+	cl_open(&c, port);
+	post(&c, &small, NULL);
+	cr_assert(cl_response(&c, &rs));
+	expect_ok_empty(&rs);
+
+	/* a completes; its budget comes back and b's request goes through. */
+	cr_assert(cl_send(&a, big.data, big.len));
+	cr_assert(cl_response(&a, &rs));
+	expect_ok_empty(&rs);
+	cl_open(&b, port);
+	post(&b, &big, NULL);
+	cr_assert(cl_response(&b, &rs));
+	expect_ok_empty(&rs);
+	cr_assert_eq(at_receiver_span_count(r), 3 + 2000 + 2000);
+	cl_close(&a);
+	cl_close(&b);
+	cl_close(&c);
+	at_buf_free(&big);
+	at_buf_free(&small);
+	at_buf_free(&rs.body);
+	at_receiver_stop(r);
+}
