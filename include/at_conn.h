@@ -7,8 +7,12 @@
  *
  * Promises to the host (the design comment of at_conn.c says how):
  *  - the peer receives exactly the program's bytes, plus one injected
- *    header line (traceparent, and tracestate when there is one) in each
- *    complete, well-formed HTTP/1.x request head that has none;
+ *    header line (traceparent, and tracestate when there is one) at the
+ *    end of each complete, well-formed HTTP/1.x request head that has no
+ *    traceparent field (none in a CONNECT);
+ *  - nothing is held back: every byte goes to the kernel in the call that
+ *    carries it, so waiting for the peer, shutdown, close and exit behave
+ *    as without the library;
  *  - the values returned count the program's bytes only and never exceed
  *    what it asked for; errno is the real one;
  *  - an injected line is sent whole before any later byte of the
@@ -54,12 +58,8 @@ void at_conn_connect_outcome(int fd, int so_error);
 void at_conn_accept(int listen_fd, int fd, const struct sockaddr *peer,
 		    socklen_t len);
 
-/* fd is closed, or replaced (dup2/dup3 target): end its spans, forget it.
- * Owed bytes (see at_conn.c) are sent first, without blocking. */
+/* fd is closed, or replaced (dup2/dup3 target): end its spans, forget it. */
 void at_conn_forget(int fd);
-
-/* shutdown(fd, how): owed bytes are sent before the write side closes. */
-void at_conn_shutdown(int fd, int how);
 
 /*
  * The program sends iov on fd (flags as given to send/sendmsg; 0 for

@@ -64,8 +64,17 @@ struct at_http_request {
 	int conn_keep_alive;        /* Connection: keep-alive */
 	int upgrade;                /* Upgrade header present */
 	size_t request_line_end;    /* offset just past the request line's
-				     * line end: where a header can go */
+				     * line end */
 	size_t head_len;            /* bytes of the head, blank line included */
+	int line_ending;            /* AT_HTTP_EOL_*: how its lines end */
+};
+
+/* How the lines of a head end (the request line and the blank line
+ * included). */
+enum {
+	AT_HTTP_EOL_CRLF = 0,       /* every line with CRLF */
+	AT_HTTP_EOL_LF,             /* every line with a bare LF */
+	AT_HTTP_EOL_MIXED,          /* some with CRLF, some with LF */
 };
 
 /*

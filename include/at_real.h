@@ -50,7 +50,6 @@
 	X(ssize_t, __recv_chk, (int, void *, size_t, size_t, int))         \
 	X(ssize_t, __recvfrom_chk, (int, void *, size_t, size_t, int,      \
 				    struct sockaddr *, socklen_t *))       \
-	X(int, shutdown, (int, int))                                       \
 	X(int, fclose, (FILE *))                                           \
 	X(int, execve, (const char *, char *const[], char *const[]))       \
 	X(int, execvpe, (const char *, char *const[], char *const[]))      \

@@ -6,8 +6,9 @@
  * State.  Each traced TCP socket (at_fdtab) gets, on first use, a struct
  * at_conn from a lock-free pool: the peer, the connect span, and two
  * flows - bytes the program sends ("out") and bytes it receives ("in").
- * A flow is at a message boundary (START), inside a head (HOLD: bytes
- * kept to parse a head split over several calls), inside a body (BODY:
+ * A flow is at a message boundary (START), inside a head (HEAD: a copy of
+ * the head's bytes so far is kept to parse it once complete - bytes that
+ * already went to the kernel, or came from it), inside a body (BODY:
  * counted with the framing at_http computed), sending a head whose
  * injection is decided (HEAD_SEND, client only), or gave up (PASS: not
  * HTTP/1.x, e.g. TLS, a database protocol, or after an Upgrade).  Spans in
@@ -18,28 +19,46 @@
  * time (two threads writing one socket at once would interleave the bytes
  * anyway), so the FIFO is single-producer single-consumer.
  *
- * Injection (client).  A request head is injected only once it is
- * complete and at_http_parse_request accepted it, and only if it carries
- * no traceparent (otherwise that context becomes the span's parent).  The
- * header line goes right after the request line.  When the whole head is
- * in one call, the bytes sent are the program's with the line inserted,
- * and the count returned maps the wire count back to the program's bytes:
- * bytes sent before the insertion point count as they are; a send that
- * stops inside the injected line counts the bytes before it, and the rest
- * of the line is sent first on the next call - which always comes, since
- * the head's blank line is still unsent; a count past the line counts
- * without it.  A send that moved no byte of the program's but part of the
- * line is retried at once, so the program never sees 0.  When the head is
- * split over several calls, the earlier pieces are kept (HOLD) and
- * reported as written - the program must write more to finish its head -
- * and the call that completes the head first sends the kept bytes (with
- * the line if the request line was among them): until they are all out,
- * that call moves none of its own bytes and reports the real error (EAGAIN
- * on a non-blocking socket).  Kept bytes are thus never left behind while
- * the program waits for an answer.  A head that stops looking like HTTP,
- * or outgrows AT_HTTP_HEAD_MAX, is released unchanged.  One call carrying
- * two request heads is cut at the second one (a short count, legal on a
- * stream socket) so each head gets its own decision.
+ * Nothing is held back.  Every byte the program writes goes to the kernel
+ * in the call that carries it, and the count returned is what moved: a
+ * program that writes part of something that looks like a request head
+ * and then waits for its peer (an HTTP/0.9-style "GET /x\r\n" to a line
+ * server, `printf 'GET / HTTP/1.1\r\n' | nc`), or shuts the socket down,
+ * closes it, execs or exits, behaves exactly as without the library, on
+ * any thread and with no hook on poll/select/epoll.  (An earlier design
+ * kept such pieces until the head was complete: it lost them at close and
+ * deadlocked line protocols.)  This is why the line goes at the end of the
+ * head rather than after the request line: the end is the one place that
+ * is still unsent when the head is known to be complete.
+ *
+ * Injection (client).  The call that carries a head's blank line
+ * completes it; only then, and only if at_http_parse_request accepted the
+ * whole head (the copy of the bytes already sent plus this call's), is the
+ * header line added - right before the blank line, ending like the head's
+ * lines (CRLF, or a bare LF when all of them end so).  No line for a head
+ * that mixes CRLF and LF, nor for one that already carries a traceparent
+ * field, valid or not (a valid one becomes the span's parent; two fields,
+ * or an invalid one, give a span without a remote parent), nor when the
+ * blank line's CR went out in an earlier call than its LF (a program that
+ * writes byte by byte): the insertion point is gone; the span is still
+ * made.  The bytes sent are the program's with the line inserted, and the
+ * count returned maps the wire count back to the program's bytes: bytes
+ * sent before the insertion point count as they are; a send that stops
+ * inside the injected line counts the bytes before it, and the rest of the
+ * line is sent first on the next call - which always comes, since the
+ * blank line is still unsent; a count past the line counts without it.  A
+ * send that moved no byte of the program's but part of the line is
+ * retried at once, so the program never sees 0.  A head that stops
+ * looking like HTTP, or outgrows AT_HTTP_HEAD_MAX, turns the flow to PASS.
+ * One call carrying two request heads is cut at the second one (a short
+ * count, legal on a stream socket) so each head gets its own decision.
+ *
+ * CONNECT.  A CONNECT request opens a tunnel: it gets no line and no span
+ * (the connect span is exported as it is).  A flight without a span
+ * remembers it, so that its response is framed (a 2xx has no body); after
+ * the response both flows start over at a message boundary: a tunnel that
+ * carries plain HTTP/1.x is traced like any connection, anything else (TLS)
+ * turns the connection to PASS.  Either way its bytes pass unchanged.
  *
  * Connect spans.  The connect span is kept until the first bytes move: if
  * they are an HTTP request, the connect span becomes the child of its
@@ -53,9 +72,9 @@
  * recorded at connect/accept; a mismatch forgets the entry.
  *
  * Costs.  Bytes are parsed where they are, except the few hundred bytes of
- * a head, which are copied into a pooled buffer (also used to keep split
- * heads).  No malloc, no lock; system calls: the real ones, plus one fstat
- * per request head.
+ * a head, which are copied into a pooled buffer.  No malloc, no lock;
+ * system calls: the real ones, plus one fstat per request head (at most
+ * one a second per connection).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -79,7 +98,7 @@
 #define NO_INJ UINT32_MAX
 #define PEEK_BYTES 24
 
-enum { PH_START = 0, PH_HOLD, PH_HEAD_SEND, PH_BODY, PH_PASS };
+enum { PH_START = 0, PH_HEAD, PH_HEAD_SEND, PH_BODY, PH_PASS };
 enum { CS_NONE = 0, CS_PENDING, CS_STOPPING, CS_STOPPED };
 
 struct flight {
@@ -116,8 +135,6 @@ struct at_conn {
 	uint32_t inj_at;        /* where the line goes in them, or NO_INJ */
 	uint16_t inj_len, inj_sent;
 	char inj[AT_TRACEPARENT_LEN + AT_TRACESTATE_MAX + 40];
-	/* bytes reported written to the program but not sent yet */
-	uint32_t owed_len, owed_off;
 
 	struct flight fl[INFLIGHT];
 	_Atomic uint32_t fl_head, fl_tail;
@@ -444,28 +461,43 @@ static void set_status(struct at_span *s, int status, int server)
 	}
 }
 
-/* The injected header lines for s. */
-static uint16_t build_inj(char *out, size_t cap, const struct at_span *s)
+/* The injected header lines for s, each ending with CRLF, or with a bare
+ * LF when lf. */
+static uint16_t build_inj(char *out, size_t cap, const struct at_span *s,
+			  bool lf)
 {
 	char tp[AT_TRACEPARENT_LEN + 1];
-	size_t ts_len, n;
+	const char *eol = lf ? "\n" : "\r\n";
+	size_t ts_len, n, el = lf ? 1 : 2;
 	const char *ts = at_span_tracestate(s, &ts_len);
 
 	at_traceparent_format(at_span_ctx(s), tp);
-	n = (size_t)snprintf(out, cap, "traceparent: %s\r\n", tp);
+	n = (size_t)snprintf(out, cap, "traceparent: %s%s", tp, eol);
 	if (ts_len && n + ts_len + 16 < cap) {
 		memcpy(out + n, "tracestate: ", 12);
 		memcpy(out + n + 12, ts, ts_len);
-		memcpy(out + n + 12 + ts_len, "\r\n", 2);
-		n += 12 + ts_len + 2;
+		memcpy(out + n + 12 + ts_len, eol, el);
+		n += 12 + ts_len + el;
 	}
 	return (uint16_t)n;
 }
 
+/* The request's method, as the flight remembers it (cut at 15 bytes). */
+static void flight_method(struct flight *f, const char *m, size_t len)
+{
+	f->method_len = (uint8_t)(len < sizeof(f->method)
+					  ? len
+					  : sizeof(f->method) - 1);
+	memcpy(f->method, m, f->method_len);
+}
+
 /* ---- client: outgoing requests ---- */
 
-/* Start the client span for request r and decide the injection. */
-static void client_request(struct at_conn *c, const struct at_http_request *r)
+/* Start the client span for request r; with `inject`, and if the head
+ * carries no traceparent field, build the line to inject (c->inj_len is
+ * 0 otherwise). */
+static void client_request(struct at_conn *c, const struct at_http_request *r,
+			   bool inject)
 {
 	struct at_span *s = span_new();
 	struct flight *f = fl_push(c);
@@ -473,7 +505,6 @@ static void client_request(struct at_conn *c, const struct at_http_request *r)
 	char ts[AT_TRACESTATE_MAX + 1];
 	char url[2048];
 	int ts_n = 0;
-	bool app_ctx = false;
 
 	c->inj_len = 0;
 	c->inj_sent = 0;
@@ -481,11 +512,11 @@ static void client_request(struct at_conn *c, const struct at_http_request *r)
 		span_free(s);
 		return;
 	}
-	/* The program's own traceparent: our span continues it; no line. */
+	/* The program's own traceparent: no line; if it is the only one and
+	 * valid, our span continues it. */
 	if (r->n_traceparent == 1 &&
 	    at_traceparent_parse(r->traceparent.p, r->traceparent.len,
 				 &parent) == 0) {
-		app_ctx = true;
 		if (r->tracestate.p)
 			ts_n = at_tracestate_sanitize(r->tracestate.p,
 						      r->tracestate.len, ts,
@@ -536,45 +567,43 @@ static void client_request(struct at_conn *c, const struct at_http_request *r)
 		span_free(cs);
 	}
 	f->span = s;
-	f->method_len = (uint8_t)(r->method.len < sizeof(f->method)
-					  ? r->method.len
-					  : sizeof(f->method) - 1);
-	memcpy(f->method, r->method.p, f->method_len);
+	flight_method(f, r->method.p, r->method.len);
 	f->has_status = 0;
 	fl_commit(c);
-	if (!app_ctx)
-		c->inj_len = build_inj(c->inj, sizeof(c->inj), s);
+	if (inject && !r->n_traceparent)
+		c->inj_len = build_inj(c->inj, sizeof(c->inj), s,
+				       r->line_ending == AT_HTTP_EOL_LF);
 }
 
-/* Send the owed bytes.  0 when none are left, else -1 with errno. */
-static int flush_owed(struct at_conn *c, int flags)
+static bool is_connect(const struct at_http_request *r)
 {
-	while (c->owed_off < c->owed_len) {
-		ssize_t k = AT_REAL(send)(c->fd, c->out.buf + c->owed_off,
-					  c->owed_len - c->owed_off, flags);
-		if (k < 0)
-			return -1;
-		c->owed_off += (uint32_t)k;
-	}
-	c->owed_len = c->owed_off = 0;
-	if (c->out.phase != PH_HOLD)
-		flow_release(&c->out);
-	return 0;
+	return r->method.len == 7 && memcmp(r->method.p, "CONNECT", 7) == 0;
 }
 
-/* Give up on the out flow: kept bytes become owed (sent as they are).
- * A client whose requests are not HTTP gets no HTTP responses either. */
+/* A CONNECT request: no span, no line; a flight without a span, so that
+ * the response is framed as a CONNECT's. */
+static void client_connect(struct at_conn *c)
+{
+	struct flight *f = fl_push(c);
+
+	c->inj_len = 0;
+	c->inj_sent = 0;
+	submit_connect(c);
+	if (!f)
+		return;
+	f->span = NULL;
+	flight_method(f, "CONNECT", 7);
+	f->has_status = 0;
+	fl_commit(c);
+}
+
+/* Give up on the out flow: its bytes pass as they are.  A client whose
+ * requests are not HTTP gets no HTTP responses either. */
 static void out_give_up(struct at_conn *c)
 {
 	c->out.phase = PH_PASS;
 	c->in.phase = PH_PASS;
-	if (c->out.hlen) {
-		c->owed_len = c->out.hlen;
-		c->owed_off = 0;
-		c->out.hlen = 0;
-	} else {
-		flow_release(&c->out);
-	}
+	flow_release(&c->out);
 	submit_connect(c);
 }
 
@@ -708,8 +737,10 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 {
 	struct at_http_request r;
 	char *buf;
-	size_t copy, end;
+	size_t copy, end, at;
+	uint32_t h;
 	int v, done;
+	ssize_t w;
 
 	switch (c->out.phase) {
 	case PH_HEAD_SEND:
@@ -719,9 +750,8 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 				       &done);
 		struct iovec sv[64];
 		int n = iov_slice(sv, 64, iov, iovcnt, 0, lim);
-		ssize_t w = n < 0 ? real_sendv(c->fd, (struct iovec *)iov,
-					       iovcnt, flags)
-				  : real_sendv(c->fd, sv, n, flags);
+		w = n < 0 ? real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags)
+			  : real_sendv(c->fd, sv, n, flags);
 		if (w > 0) {
 			body_consume(&c->out.body, iov, iovcnt, 0, (size_t)w,
 				     &done);
@@ -731,7 +761,7 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 		return w;
 	}
 	case PH_START:
-	case PH_HOLD:
+	case PH_HEAD:
 		break;
 	default:
 		return real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags);
@@ -742,58 +772,46 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 		out_give_up(c);
 		return real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags);
 	}
-	copy = iov_copy(buf + c->out.hlen, iov, iovcnt, 0,
-			AT_HTTP_HEAD_MAX - c->out.hlen);
+	h = c->out.hlen;
+	copy = iov_copy(buf + h, iov, iovcnt, 0, AT_HTTP_HEAD_MAX - h);
 	/* Requests of a library traced at its own level (libcurl) are
 	 * theirs: no second span, no second header. */
-	v = at_http_owned_depth ? -1
-				: at_http_request_start(buf, c->out.hlen + copy);
-	end = v < 0 ? 0
-		    : at_http_head_end(buf, c->out.hlen + copy,
-				       c->out.hlen > 3 ? c->out.hlen - 3 : 0);
-	if (v < 0 ||
-	    (!end && (copy < total || c->out.hlen + copy >= AT_HTTP_HEAD_MAX)) ||
+	v = at_http_owned_depth ? -1 : at_http_request_start(buf, h + copy);
+	end = v < 0 ? 0 : at_http_head_end(buf, h + copy, h > 3 ? h - 3 : 0);
+	if (v < 0 || (!end && (copy < total || h + copy >= AT_HTTP_HEAD_MAX)) ||
 	    (end && (at_http_parse_request(buf, end, &r) != 0 ||
 		     !identity_ok(c)))) {
 		out_give_up(c);
-		if (c->owed_len && flush_owed(c, flags) != 0)
-			return -1;
 		return real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags);
 	}
 	if (!end) {
-		/* Keep this piece of a head; the program will send the rest. */
-		c->out.hlen += (uint32_t)copy;
-		c->out.phase = PH_HOLD;
-		return (ssize_t)total;
+		/* A piece of a head: out now, as it is.  The copy of what
+		 * went out stays, to parse the head once it is complete. */
+		w = real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags);
+		if (w > 0) {
+			c->out.hlen = h + (uint32_t)w;
+			c->out.phase = PH_HEAD;
+		}
+		return w;
 	}
 
-	/* A complete request head: span, line, then send. */
-	client_request(c, &r);
-	at_http_body_request(&c->out.body, &r);
-	c->head_rem = (uint32_t)(end - c->out.hlen);
-	c->inj_at = c->inj_len ? (uint32_t)r.request_line_end : NO_INJ;
-	if (c->out.hlen) {
-		uint32_t h = c->out.hlen;
-		if (c->inj_at != NO_INJ && r.request_line_end <= h) {
-			memmove(buf + r.request_line_end + c->inj_len,
-				buf + r.request_line_end,
-				h - r.request_line_end);
-			memcpy(buf + r.request_line_end, c->inj, c->inj_len);
-			c->owed_len = h + c->inj_len;
-			c->inj_at = NO_INJ;
-		} else {
-			c->owed_len = h;
-			if (c->inj_at != NO_INJ)
-				c->inj_at -= h;
-		}
-		c->owed_off = 0;
-		c->out.hlen = 0;
+	/* A complete request head, whose first h bytes are out already. */
+	c->head_rem = (uint32_t)(end - h);
+	c->inj_at = NO_INJ;
+	if (is_connect(&r)) {
+		client_connect(c);
+	} else {
+		/* The line goes right before the blank line (CRLF or LF), if
+		 * that is all in this call; not into a head mixing both. */
+		at = end - (end >= 2 && buf[end - 2] == '\r' ? 2 : 1);
+		client_request(c, &r,
+			       at >= h && r.line_ending != AT_HTTP_EOL_MIXED);
+		if (c->inj_len)
+			c->inj_at = (uint32_t)(at - h);
 	}
+	at_http_body_request(&c->out.body, &r);
+	flow_release(&c->out);
 	c->out.phase = PH_HEAD_SEND;
-	if (c->owed_len && flush_owed(c, flags) != 0)
-		return -1;
-	if (!c->owed_len)
-		flow_release(&c->out);
 	return send_head_part(c, iov, iovcnt, total, flags);
 }
 
@@ -858,7 +876,7 @@ static void observe(struct at_conn *c, struct flow *fl, const struct iovec *iov,
 		}
 		if (!end) {
 			fl->hlen += (uint32_t)copy;
-			fl->phase = PH_HOLD;
+			fl->phase = PH_HEAD;
 			return;
 		}
 		size_t used = end - fl->hlen;
@@ -982,10 +1000,7 @@ static void server_in_head(struct at_conn *c, const char *head, size_t len)
 		set_protocol(s, r.version_minor);
 	}
 	f->span = s;
-	f->method_len = (uint8_t)(r.method.len < sizeof(f->method)
-					  ? r.method.len
-					  : sizeof(f->method) - 1);
-	memcpy(f->method, r.method.p, f->method_len);
+	flight_method(f, r.method.p, r.method.len);
 	fl_commit(c);
 }
 
@@ -996,8 +1011,7 @@ static void maybe_passive(struct at_conn *c)
 	struct at_fd *e;
 
 	if (c->out.phase != PH_PASS || c->in.phase != PH_PASS ||
-	    atomic_load(&c->connect_span) || c->owed_off < c->owed_len ||
-	    fl_oldest(c))
+	    atomic_load(&c->connect_span) || fl_oldest(c))
 		return;
 	e = at_fd_peek(c->fd);
 	if (e && atomic_load(&e->conn) == c)
@@ -1121,17 +1135,7 @@ void at_conn_forget(int fd)
 	c = atomic_exchange(&e->conn, NULL);
 	if (!c)
 		return;
-	if (c->owed_off < c->owed_len)
-		flush_owed(c, MSG_DONTWAIT | MSG_NOSIGNAL);
 	conn_free(c);
-}
-
-void at_conn_shutdown(int fd, int how)
-{
-	struct at_conn *c = conn_of(fd);
-
-	if (c && how != SHUT_RD && c->owed_off < c->owed_len)
-		flush_owed(c, MSG_NOSIGNAL);
 }
 
 ssize_t at_conn_send(int fd, const struct iovec *iov, int iovcnt, int flags)
@@ -1143,8 +1147,6 @@ ssize_t at_conn_send(int fd, const struct iovec *iov, int iovcnt, int flags)
 	if (!c || total == 0)
 		return real_sendv(fd, (struct iovec *)iov, iovcnt, flags);
 	connect_done_by_io(c);
-	if (c->owed_off < c->owed_len && flush_owed(c, flags) != 0)
-		return -1;
 	if (c->role == AT_FD_CLIENT) {
 		w = client_send(c, iov, iovcnt, total, flags);
 	} else {

@@ -33,7 +33,9 @@
  *   - a line ends with CRLF or a bare LF (recipients may accept LF); a CR
  *     not followed by LF is an error.  The head ends at the first empty
  *     line; at_http_head_end() uses the same rule (an LF followed by LF or
- *     CRLF), so both always agree.  Heads longer than AT_HTTP_HEAD_MAX are
+ *     CRLF), so both always agree.  A request head reports how its lines
+ *     end (all CRLF, all bare LF, or mixed), so that a line added to it
+ *     can end the same way.  Heads longer than AT_HTTP_HEAD_MAX are
  *     refused.
  * Framing rules: Content-Length is 1+ digits (no list, no sign), at most
  * 2^62, and every repetition must carry the same value.  Transfer-Encoding
@@ -365,6 +367,7 @@ struct fields {
 	int conn_close;
 	int conn_keep_alive;
 	int upgrade;
+	unsigned eol_seen;    /* bit 0: a CRLF line end, bit 1: a bare LF */
 };
 
 /* Content-Length: 1*DIGIT, at most LENGTH_MAX; -1 if invalid. */
@@ -500,6 +503,12 @@ static size_t line_end(const char *p, size_t n, size_t pos)
 	return 0;
 }
 
+/* Record the kind of the line end p[pos..next). */
+static void note_eol(struct fields *f, size_t pos, size_t next)
+{
+	f->eol_seen |= next - pos == 2 ? 1u : 2u;
+}
+
 /*
  * Field lines from pos up to and including the empty line.  Returns the
  * offset past the empty line, 0 if malformed or incomplete.
@@ -515,8 +524,10 @@ static size_t parse_fields(const char *p, size_t n, size_t pos,
 		if (pos >= n)
 			return 0;
 		next = line_end(p, n, pos);
-		if (next > 0)
+		if (next > 0) {
+			note_eol(f, pos, next);
 			return next; /* the empty line */
+		}
 		name = pos;
 		while (pos < n && is_tchar(p[pos]))
 			pos++;
@@ -530,6 +541,7 @@ static size_t parse_fields(const char *p, size_t n, size_t pos,
 		next = line_end(p, n, pos);
 		if (next == 0)
 			return 0;
+		note_eol(f, pos, next);
 		val = p + v;
 		vl = pos - v;
 		at_trim_ows(&val, &vl);
@@ -635,6 +647,7 @@ int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 		return -1;
 
 	fields_init(&f);
+	note_eol(&f, pos, end);
 	out.head_len = parse_fields(p, n, end, &f);
 	if (out.head_len == 0)
 		return -1;
@@ -656,6 +669,9 @@ int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 	out.conn_keep_alive = f.conn_keep_alive;
 	out.upgrade = f.upgrade;
 	out.request_line_end = end;
+	out.line_ending = f.eol_seen == 1   ? AT_HTTP_EOL_CRLF
+			  : f.eol_seen == 2 ? AT_HTTP_EOL_LF
+					    : AT_HTTP_EOL_MIXED;
 	*r = out;
 	return 0;
 }

@@ -1,6 +1,6 @@
 /*
- * hooks/libc/close.c - the calls that end a descriptor's life or the write
- * side of a connection: close, shutdown, dup2, dup3.
+ * hooks/libc/close.c - the calls that end a descriptor's life: close,
+ * dup2, dup3, fclose, close_range.
  *
  * The host never closes the exporter's socket under it.  Daemons close
  * every descriptor they did not open; without the library that descriptor
@@ -8,8 +8,9 @@
  * with EBADF, and the library keeps its connection.
  *
  * Closing (or dup2-ing over) a traced TCP socket ends its spans and
- * forgets its state (at_conn_forget) before the real call; shutdown()
- * first sends bytes still owed to the peer (at_conn.c).
+ * forgets its state (at_conn_forget) before the real call.  shutdown()
+ * is not hooked: the library never holds bytes back (at_conn.c), so
+ * there is nothing to send first.
  *
  * On any other descriptor close() is two loads, compares and a jump to
  * the real function; it needs no initialisation.
@@ -61,17 +62,6 @@ AT_EXPORT int close(int fd)
 		      !at_fd_traced(fd)))
 		return AT_REAL(close)(fd);
 	return slow_close(fd);
-}
-
-AT_EXPORT int shutdown(int fd, int how)
-{
-	if (AT_UNLIKELY(at_fd_traced(fd)) && at_hook_enter()) {
-		int err = errno;
-		at_conn_shutdown(fd, how);
-		at_hook_leave();
-		errno = err;
-	}
-	return AT_REAL(shutdown)(fd, how);
 }
 
 /* dup2/dup3 onto the exporter's socket: the host wants that number; the

@@ -18,6 +18,9 @@
  *     head gives the same result as parsing the whole input;
  *   - an accepted request with an A-Z/-/_ method passes
  *     at_http_request_start;
+ *   - an accepted request's line_ending agrees with the CRs and LFs of
+ *     its head, and the place before its blank line (where the hooks put
+ *     the traceparent line) is at a line start after the request line;
  *   - the body feeder gives the same outcome (bytes consumed, done, or the
  *     byte where it fails) whether the input is fed at once, one byte at a
  *     time, or in pieces whose sizes come from the input's own bytes.  It
@@ -173,6 +176,34 @@ static void check_url(const char *host, size_t hl, const char *t, size_t tl)
 	}
 }
 
+/*
+ * In an accepted head every CR ends a line (CRLF): line_ending agrees with
+ * the counts of CR and LF.  The blank line is CRLF exactly when the byte
+ * before its LF is a CR, and the place before it (where the hooks insert
+ * a line) starts a line, after the request line.
+ */
+static void check_line_ends(const char *p, size_t h,
+			    const struct at_http_request *r)
+{
+	size_t crs = 0, lfs = 0, at;
+
+	for (size_t i = 0; i < h; i++) {
+		crs += p[i] == '\r';
+		lfs += p[i] == '\n';
+	}
+	CHECK(lfs >= 2 && crs <= lfs);
+	if (r->line_ending == AT_HTTP_EOL_CRLF)
+		CHECK(crs == lfs);
+	else if (r->line_ending == AT_HTTP_EOL_LF)
+		CHECK(crs == 0);
+	else
+		CHECK(r->line_ending == AT_HTTP_EOL_MIXED && crs > 0 &&
+		      crs < lfs);
+	CHECK(p[h - 1] == '\n');
+	at = h - (p[h - 2] == '\r' ? 2 : 1);
+	CHECK(at >= r->request_line_end && p[at - 1] == '\n');
+}
+
 static void check_request(const char *p, size_t n, size_t he)
 {
 	struct at_http_request r, r2;
@@ -198,6 +229,7 @@ static void check_request(const char *p, size_t n, size_t he)
 	CHECK((r.traceparent.p != NULL) == (r.n_traceparent > 0));
 	CHECK(r.version_minor == 0 || r.version_minor == 1);
 	CHECK(!(r.chunked && r.content_length >= 0));
+	check_line_ends(p, h, &r);
 	CHECK(at_http_parse_request(p, h, &r2) == 0);
 	CHECK(memcmp(&r, &r2, sizeof(r)) == 0);
 	for (size_t i = 0; i < r.method.len; i++) {

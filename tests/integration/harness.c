@@ -632,7 +632,22 @@ void h_span_traceparent(const at_otlp_span *s, char out[56])
 
 int h_rec_start(struct h_rec *r)
 {
+	return h_rec_start_with(r, NULL);
+}
+
+int h_rec_start_with(struct h_rec *r, const char *const opts[])
+{
+	const char *prog[] = { h_build_path("fixtures/record_server"), NULL };
+
+	return h_rec_start_prog(r, prog, opts);
+}
+
+int h_rec_start_prog(struct h_rec *r, const char *const prog[],
+		     const char *const opts[])
+{
 	char tmpl[] = "/tmp/autotrace-rec-XXXXXX";
+	const char *argv[24];
+	size_t k = 0;
 
 	memset(r, 0, sizeof(*r));
 	if (!mkdtemp(tmpl))
@@ -641,8 +656,13 @@ int h_rec_start(struct h_rec *r)
 	if (asprintf(&r->port_file, "%s/port", tmpl) < 0 ||
 	    asprintf(&r->out_file, "%s/bytes", tmpl) < 0)
 		return -1;
-	const char *argv[] = { h_build_path("fixtures/record_server"),
-			       r->port_file, r->out_file, NULL };
+	for (size_t i = 0; prog[i] && k < 8; i++)
+		argv[k++] = prog[i];
+	argv[k++] = r->port_file;
+	argv[k++] = r->out_file;
+	for (size_t i = 0; opts && opts[i] && k < 23; i++)
+		argv[k++] = opts[i];
+	argv[k] = NULL;
 	r->pid = h_start(argv, NULL, false, NULL);
 	if (r->pid <= 0)
 		return -1;
@@ -670,29 +690,28 @@ size_t h_strip_injected(char *buf, size_t len, char (*tps)[56], int max,
 			int *n)
 {
 	static const char name[] = "traceparent: ";
-	size_t out = 0, i = 0, nl = sizeof(name) - 1;
+	size_t out = 0, i = 0, nl = sizeof(name) - 1, ll = nl + 55 + 2;
 
 	*n = 0;
 	while (i < len) {
 		char *eol = memchr(buf + i, '\n', len - i);
 		size_t l = eol ? (size_t)(eol - (buf + i)) + 1 : len - i;
-		int is_req = l > 10 &&
-			     memcmp(buf + i + l - 10, "HTTP/1.1\r\n", 10) == 0;
 
-		memmove(buf + out, buf + i, l);
-		out += l;
-		i += l;
-		if (is_req && len - i > nl && memcmp(buf + i, name, nl) == 0) {
-			char *e2 = memchr(buf + i, '\n', len - i);
-			size_t l2 = e2 ? (size_t)(e2 - (buf + i)) + 1 : len - i;
-
-			if (*n < max && l2 == nl + 55 + 2) {
+		/* "traceparent: <55>\r\n" followed by the blank line */
+		if (l == ll && memcmp(buf + i, name, nl) == 0 &&
+		    buf[i + l - 2] == '\r' && len - (i + l) >= 2 &&
+		    buf[i + l] == '\r' && buf[i + l + 1] == '\n') {
+			if (*n < max) {
 				memcpy(tps[*n], buf + i + nl, 55);
 				tps[*n][55] = 0;
 			}
 			(*n)++;
-			i += l2;
+			i += l;
+			continue;
 		}
+		memmove(buf + out, buf + i, l);
+		out += l;
+		i += l;
 	}
 	return out;
 }

@@ -134,12 +134,21 @@ struct h_rec {
 	uint16_t port;
 };
 int h_rec_start(struct h_rec *r);
+/* The same with more record_server options (NULL-terminated; e.g.
+ * "--answer", "lines"). */
+int h_rec_start_with(struct h_rec *r, const char *const opts[]);
+/* Another recording server: prog (NULL-terminated argv start) is run with
+ * PORT_FILE OUT_FILE and opts, as record_server is. */
+int h_rec_start_prog(struct h_rec *r, const char *const prog[],
+		     const char *const opts[]);
 char *h_rec_stop(struct h_rec *r, size_t *len);
 
 /*
- * Remove every "traceparent: ...\r\n" line that directly follows an
- * HTTP/1.1 request line in buf (in place): what the library injects.  The
- * first max values go to tps.  Returns the new length; *n = lines removed.
+ * Remove every "traceparent: <55 characters>\r\n" line that is the last
+ * line of a head (directly followed by the blank line "\r\n") in buf, in
+ * place: what the library injects (a program's own traceparent written
+ * last in its head would be removed too).  The first max values go to
+ * tps.  Returns the new length; *n = lines removed.
  */
 size_t h_strip_injected(char *buf, size_t len, char (*tps)[56], int max,
 			int *n);

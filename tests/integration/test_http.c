@@ -5,8 +5,9 @@
  *
  * A byte-exact check compares what a recording server received from a
  * traced client with what it received from the same client bare: the only
- * difference allowed is one injected header line per request, right after
- * its request line, carrying the client span's context.
+ * difference allowed is one injected header line per request, the last
+ * line of its head (right before the blank line), carrying the client
+ * span's context.
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
@@ -54,8 +55,10 @@ static void rec_start(struct h_rec *r)
 
 /* Run http_client with args bare and traced against fresh recording
  * servers; the traced bytes minus the injected lines equal the bare ones,
- * one line per request, each matching a CLIENT span. */
-static void byte_exact(const char *const args[], int requests)
+ * `injected` lines in all, each matching a CLIENT span; a CLIENT span per
+ * request either way. */
+static void byte_exact_inj(const char *const args[], int requests,
+			   int injected)
 {
 	struct h_env e;
 	struct h_rec rb, rt;
@@ -91,13 +94,18 @@ static void byte_exact(const char *const args[], int requests)
 	char *t = h_rec_stop(&rt, &lt);
 	cr_assert(b && t);
 	lt = h_strip_injected(t, lt, tps, 16, &ninj);
-	cr_expect_eq(ninj, requests, "injected lines: %d", ninj);
+	cr_expect_eq(ninj, injected, "injected lines: %d", ninj);
 	cr_expect_eq(lt, lb, "byte counts differ after removing the lines");
 	cr_expect(lt == lb && memcmp(t, b, lb) == 0,
 		  "bytes differ:\n--- bare\n%.*s\n--- traced\n%.*s",
 		  (int)(lb > 600 ? 600 : lb), b, (int)(lt > 600 ? 600 : lt), t);
 
 	n = h_spans(e.rx, (size_t)requests, WAIT_MS, &spans);
+	int clients = 0;
+	for (size_t j = 0; j < n; j++)
+		clients += spans[j].span->kind == KIND_CLIENT &&
+			   h_attr_str(spans[j].span, "http.request.method");
+	cr_expect_eq(clients, requests, "client spans: %d", clients);
 	for (int i = 0; i < ninj && i < 16; i++) {
 		int found = 0;
 		for (size_t j = 0; j < n; j++) {
@@ -118,13 +126,25 @@ static void byte_exact(const char *const args[], int requests)
 	h_env_stop(&e);
 }
 
+static void byte_exact(const char *const args[], int requests)
+{
+	byte_exact_inj(args, requests, requests);
+}
+
 Test(http, byte_exact_send) { const char *a[] = { "--mode", "send", NULL }; byte_exact(a, 1); }
 Test(http, byte_exact_write) { const char *a[] = { "--mode", "write", NULL }; byte_exact(a, 1); }
 Test(http, byte_exact_sendto) { const char *a[] = { "--mode", "sendto", NULL }; byte_exact(a, 1); }
 Test(http, byte_exact_sendmsg_iovecs) { const char *a[] = { "--mode", "sendmsg", NULL }; byte_exact(a, 1); }
 Test(http, byte_exact_writev_split) { const char *a[] = { "--mode", "writev", NULL }; byte_exact(a, 1); }
 Test(http, byte_exact_split_writes) { const char *a[] = { "--mode", "split", NULL }; byte_exact(a, 1); }
-Test(http, byte_exact_bytewise) { const char *a[] = { "--mode", "bytewise", NULL }; byte_exact(a, 1); }
+/* The blank line's CR and LF in two calls: the CR went out before the head
+ * was known complete, so there is no place left for the line (nothing is
+ * held back); the request still has its span. */
+Test(http, byte_exact_bytewise)
+{
+	const char *a[] = { "--mode", "bytewise", NULL };
+	byte_exact_inj(a, 1, 0);
+}
 Test(http, byte_exact_nonblocking_partial_writes, .timeout = 60)
 {
 	/* A 12 KB head: larger than the smallest socket buffer, within what

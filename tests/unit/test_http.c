@@ -449,6 +449,38 @@ Test(http, bare_lf_line_ends)
 	cr_expect_eq(r.head_len, at_http_head_end(mixed, strlen(mixed), 0));
 }
 
+/* How a head's lines end: every one (the request line, each field line,
+ * the blank line) counts; a single odd one makes the head mixed. */
+Test(http, line_ending_reported)
+{
+	static const struct {
+		const char *head;
+		int want;
+	} cases[] = {
+		{ "GET / HTTP/1.1\r\n\r\n", AT_HTTP_EOL_CRLF },
+		{ "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n", AT_HTTP_EOL_CRLF },
+		{ "GET / HTTP/1.1\n\n", AT_HTTP_EOL_LF },
+		{ "GET / HTTP/1.1\nHost: a\nX: y\n\n", AT_HTTP_EOL_LF },
+		{ "GET / HTTP/1.1\n\r\n", AT_HTTP_EOL_MIXED },
+		{ "GET / HTTP/1.1\r\n\n", AT_HTTP_EOL_MIXED },
+		{ "GET / HTTP/1.1\r\nHost: a\n\r\n", AT_HTTP_EOL_MIXED },
+		{ "GET / HTTP/1.1\nHost: a\r\n\n", AT_HTTP_EOL_MIXED },
+		{ "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n\n", AT_HTTP_EOL_MIXED },
+		{ "GET / HTTP/1.1\nHost: a\nX: y\r\n\n", AT_HTTP_EOL_MIXED },
+	};
+	struct at_http_request r;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(parse_req(cases[i].head, &r), 0, "case %zu", i);
+		cr_expect_eq(r.line_ending, cases[i].want, "case %zu: %d", i,
+			     r.line_ending);
+	}
+	/* only the head counts: what follows it is not looked at */
+	cr_assert_eq(at_http_parse_request("GET / HTTP/1.1\n\nX\r\n", 17, &r),
+		     0);
+	cr_expect_eq(r.line_ending, AT_HTTP_EOL_LF);
+}
+
 /* request_line_end and head_len, and that nothing past n is used. */
 Test(http, offsets_exact)
 {
@@ -745,6 +777,13 @@ Test(http, trace_context_headers)
 	cr_expect_eq(r.n_traceparent, 2);
 	expect_str(r.traceparent, TP1);
 	expect_str(r.tracestate, "x=1");
+
+	/* present but invalid: counted all the same (the hooks then leave
+	 * the head alone) */
+	cr_assert_eq(parse_req("GET / HTTP/1.1\r\nHost: a\r\n"
+			       "traceparent: garbage\r\n\r\n", &r), 0);
+	cr_expect_eq(r.n_traceparent, 1);
+	expect_str(r.traceparent, "garbage");
 
 	/* present but empty */
 	cr_assert_eq(parse_req("GET / HTTP/1.1\r\ntraceparent:\r\n"
