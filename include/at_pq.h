@@ -72,6 +72,7 @@
 	X(char *, PQhost, (const PGconn *))                                   \
 	X(char *, PQhostaddr, (const PGconn *))                               \
 	X(char *, PQport, (const PGconn *))                                   \
+	X(char *, PQuser, (const PGconn *))                                   \
 	X(ConnStatusType, PQstatus, (const PGconn *))                         \
 	X(char *, PQerrorMessage, (const PGconn *))
 
