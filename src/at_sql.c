@@ -1,6 +1,7 @@
 /*
  * at_sql.c - SQL text for database spans: db.query.text without literals,
- * db.operation.name and db.collection.name from PostgreSQL query text.
+ * db.operation.name and db.collection.name from PostgreSQL query text, and
+ * error messages without the values they echo.
  *
  * Design
  * ------
@@ -70,6 +71,26 @@
  * with a few keyword rules (see the functions); keywords are matched
  * ASCII case-insensitively.  They never write a cut name: an operation or
  * table name that does not fit in cap gives 0.
+ *
+ * at_sql_redact_message takes the values out of a server's error message
+ * (at_sql.h has the rules).  Its premise: the server's own words are safe,
+ * the values it echoes are quoted (or are numbers), and a name may stay
+ * only if the span already shows it - an identifier of the statement text
+ * (found with the same lexer, so a literal never counts), a value the
+ * caller lists, or a catalog name after a word the caller lists.  One
+ * pass, left to right: a word run is looked at once (a number or dotted
+ * name becomes '?'), a quote opens a part whose closing quote is the next
+ * one not followed by a word byte; a part that may not stay becomes "?"
+ * and takes with it everything up to the last closing quote of its kind,
+ * or, if a quote of the same family still follows, the whole rest: the
+ * value may hold quotes, and what it holds must not come out as the
+ * server's text.  Whether a quote opens or a word starts depends on the
+ * byte written before it, so redacting the output again changes nothing
+ * (the fuzzer checks it).  at_sql_pg_error picks the rules by SQLSTATE
+ * class.  Cost: linear in the message, plus a lexer pass over the
+ * statement for each quoted part examined - at most one per 3 output
+ * bytes - and a few memmem scans per redacted part (at most one per quote
+ * family before the rest is dropped).
  *
  * Speed: a 200-byte query sanitizes in well under a microsecond (about
  * 2-3 ns a byte: a table lookup per byte, memchr inside strings).
