@@ -125,8 +125,8 @@
  *     getaddrinfo() outside any traced operation makes a span only when it
  *     takes at least this many milliseconds (inside one: always).
  * AUTOTRACE_DB_RAW_QUERY                false
- *     true/1: db.query.text of non-parameterised statements is recorded
- *     as written, literals included, and a failed statement's status
+ *     true/1: db.query.text is recorded as written, literals included
+ *     (also in parameterised statements), and a failed statement's status
  *     message is the server's as it is; false: literals become '?', and
  *     so do the values the message echoes.
  * AUTOTRACE_DB_QUERY_MAX_LENGTH         1024

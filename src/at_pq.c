@@ -24,9 +24,10 @@
  * counts.  States come from a pool and are found through a lock-free
  * pointer map (at_ptrmap), so nothing locks.
  *
- * Text.  Non-parameterised statements are sanitised (at_sql) unless
- * AUTOTRACE_DB_RAW_QUERY; parameterised ones (PQexecParams, prepared) are
- * recorded as written - bound values are never read.  Both are cut to
+ * Text.  Statements are sanitised (at_sql: literals become '?', $n
+ * placeholders stay) unless AUTOTRACE_DB_RAW_QUERY - parameterised ones
+ * too (PQexecParams, prepared), whose text may hold literals besides its
+ * placeholders; bound values are never read.  The text is cut to
  * AUTOTRACE_DB_QUERY_MAX_LENGTH.
  *
  * Error messages echo what the program sent ('invalid input syntax for
@@ -348,7 +349,7 @@ void at_pq_connect_poll_end(PGconn *conn, PostgresPollingStatusType r)
 }
 
 struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
-				  const char *text, enum at_pq_text kind)
+				  const char *text)
 {
 	struct at_span *s = span_new();
 	char op[32], coll[128], name[192], *q = NULL;
@@ -375,7 +376,7 @@ struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
 			clen = at_sql_collection(text, len, coll, sizeof(coll));
 	}
 	if (text) {
-		if (kind == AT_PQ_RAW && !at_cfg.db_raw_query) {
+		if (!at_cfg.db_raw_query) {
 			/* The sanitiser cuts at a UTF-8 boundary itself. */
 			qlen = at_sql_sanitize(text, len, qbuf,
 					       max + 1 < sizeof(qbuf) ? max + 1

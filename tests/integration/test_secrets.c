@@ -300,6 +300,13 @@ Test(programs, db_error_messages_hold_no_value, .timeout = 240)
 		     1, "an identifier of the statement stays");
 	cr_expect_eq(count_status(sp, n, "missing \"?\" in connection info "
 				  "string"), 1);
+	/* A literal beside a parameter is a literal too. */
+	size_t param_text = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *t = h_attr_str(sp[i].span, "db.query.text");
+		param_text += t && !strcmp(t, "SELECT $1::int, ? AS tag");
+	}
+	cr_expect_eq(param_text, 1, "PQexecParams' text, sanitised");
 	snprintf(want, sizeof(want), "connection to server at \"127.0.0.1\", "
 		 "port %s failed: FATAL:  invalid value for parameter \"?\"",
 		 pg_port);
@@ -321,6 +328,9 @@ Test(programs, db_error_messages_hold_no_value, .timeout = 240)
 				  "PqParamSecret17", "PgConnSecret18",
 				  "PgOptSecret19", NULL };
 	seen_not_exported(e.dir, all, sent);
+	size_t files;
+	cr_expect_eq(count_in_saved(e.dir, "PqTextSecret", &files), 0,
+		     "a literal of a parameterised statement");
 	free(all);
 	h_env_stop(&e);
 }

@@ -897,7 +897,7 @@ static const char *conn_msg(const char *msg, char *out, size_t cap)
 	static const char *const values[] = {
 		"/tmp/at-pg-x", "21624", "autotrace", "nosuchuser", NULL,
 		"/tmp/at-pg-x/.s.PGSQL.21624", "127.0.0.1", "nosuchhost.invalid",
-		"nosuch", "postgres",
+		"nosuch", "postgres", "bob",
 	};
 	struct at_sql_keep k = { .values = values,
 				 .n_values = sizeof(values) / sizeof(values[0]) };
@@ -947,6 +947,13 @@ Test(sql, libpq15_connection_messages)
 		  "FATAL:  unrecognized configuration parameter \"?\"" },
 		{ "connection to server at \"127.0.0.1\", port 21624 failed: "
 		  "server does not support SSL, but SSL was required", NULL },
+		{ "connection to server at \"127.0.0.1\", port 21624 failed: "
+		  "FATAL:  password authentication failed for user \"bob\"",
+		  NULL },
+		{ "connection to server at \"127.0.0.1\", port 21624 failed: "
+		  "FATAL:  password authentication failed for user \"eve\"",
+		  "connection to server at \"127.0.0.1\", port 21624 failed: "
+		  "FATAL:  password authentication failed for user \"?\"" },
 	};
 	char out[512];
 
