@@ -98,6 +98,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "at_ascii.h"
 #include "at_compat.h"
 #include "at_sql.h"
 
@@ -1084,13 +1085,7 @@ static const struct qpair qpairs[] = {
 /* ASCII letter, digit or '_': a byte of a word. */
 static int word_byte(char c)
 {
-	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
-	       (c >= 'a' && c <= 'z') || c == '_';
-}
-
-static int at_ascii_letter(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+	return at_is_alpha(c) || at_is_digit(c) || c == '_';
 }
 
 static int ascii_case_eq(const char *a, const char *b, size_t n)
@@ -1113,7 +1108,7 @@ static const struct qpair *opener_at(const char *s, size_t n, size_t i,
 	if (c == '"')
 		return &qpairs[0];
 	if (c == '\'') {
-		if (at_ascii_letter(prev))
+		if (at_is_alpha(prev))
 			return NULL;
 		return &qpairs[1];
 	}
@@ -1177,7 +1172,7 @@ static int apostrophe(const char *s, size_t j)
 {
 	size_t b = j;
 
-	if (j == 0 || !at_ascii_letter(s[j - 1]))
+	if (j == 0 || !at_is_alpha(s[j - 1]))
 		return 0;
 	while (b > 0 && (word_byte(s[b - 1]) || s[b - 1] == '$' ||
 			 s[b - 1] == '.')) {
@@ -1301,7 +1296,7 @@ static int after_kind(const struct at_sql_keep *k, const char *s, size_t i)
 
 	while (e > 0 && s[e - 1] == ' ')
 		e--;
-	for (b = e; b > 0 && at_ascii_letter(s[b - 1]); b--)
+	for (b = e; b > 0 && at_is_alpha(s[b - 1]); b--)
 		;
 	/* A whole word of letters (never redacted itself). */
 	if (b == e ||
