@@ -152,20 +152,32 @@ ssize_t at_http_body_feed(struct at_http_body *b, const char *p, size_t n,
 const char *at_http_known_method(const char *m, size_t len);
 
 /*
- * Redact a query string q[0..n) (without '?') into out: with redact_all,
- * every value becomes "REDACTED" ("a=1&b" -> "a=REDACTED&b"); otherwise
- * only the values of the keys the semantic conventions list
- * (AWSAccessKeyId, Signature, sig, X-Goog-Signature).  Returns the length
+ * Redact a query string q[0..n) (without '?') into out.  Its members are
+ * separated by '&' or ';'.  With redact_all, every value becomes
+ * "REDACTED" ("a=1&b=" -> "a=REDACTED&b=REDACTED"); otherwise only the
+ * values of the keys the semantic conventions list (AWSAccessKeyId,
+ * Signature, sig, X-Goog-Signature) and of jsessionid.  A member without
+ * '=' ("TOKEN") becomes "REDACTED" in both cases.  Returns the length
  * written (always NUL-terminated; cut at cap - 1).
  */
 size_t at_http_redact_query(char *out, size_t cap, const char *q, size_t n,
 			    int redact_all);
 
 /*
+ * Redact a path p[0..n) (no query) into out: the matrix parameters of a
+ * segment - what follows its first ';' up to the next '/', members
+ * separated by ';' - as a query's members ("/a;jsessionid=X;v/b" ->
+ * "/a;jsessionid=REDACTED;REDACTED/b").  Same return as above.
+ */
+size_t at_http_redact_path(char *out, size_t cap, const char *p, size_t n,
+			   int redact_all);
+
+/*
  * url.full for a request: the target if it is absolute ("http://..."),
- * else scheme "://" host target.  User info ("user:pass@") becomes
- * "REDACTED:REDACTED@"; the query is redacted as above; a fragment is
- * dropped.  Returns the length written (NUL-terminated, cut at cap - 1).
+ * else scheme "://" host target.  User info ("user:pass@", also in a
+ * host value) becomes "REDACTED:REDACTED@"; the path and the query are
+ * redacted as above; a fragment is dropped.  Returns the length written
+ * (NUL-terminated, cut at cap - 1).
  */
 size_t at_http_url_full(char *out, size_t cap, const char *scheme,
 			const char *host, size_t host_len, const char *target,

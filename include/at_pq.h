@@ -72,6 +72,7 @@
 	X(char *, PQhost, (const PGconn *))                                   \
 	X(char *, PQhostaddr, (const PGconn *))                               \
 	X(char *, PQport, (const PGconn *))                                   \
+	X(char *, PQuser, (const PGconn *))                                   \
 	X(ConnStatusType, PQstatus, (const PGconn *))                         \
 	X(char *, PQerrorMessage, (const PGconn *))
 
@@ -113,14 +114,11 @@ void at_pq_connect_poll_end(PGconn *conn, PostgresPollingStatusType st);
 
 /* ---- query spans ---- */
 
-enum at_pq_text {
-	AT_PQ_RAW,      /* literal text: sanitised (unless configured off) */
-	AT_PQ_PARAMS,   /* parameterised text: recorded as is */
-};
-
-/* Start the span of a statement with text (may be NULL) on conn. */
+/* Start the span of a statement with text (may be NULL) on conn; the
+ * text is sanitised (literals become '?', placeholders stay) unless
+ * AUTOTRACE_DB_RAW_QUERY. */
 struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
-				  const char *text, enum at_pq_text kind);
+				  const char *text);
 /* Record what a result says (rows, SQLSTATE, message). */
 void at_pq_query_result(struct at_span *s, const PGresult *res);
 /* Record a failure to send (the connection's error message). */

@@ -52,4 +52,83 @@ size_t at_sql_operation(const char *sql, size_t len, char *out, size_t cap);
  */
 size_t at_sql_collection(const char *sql, size_t len, char *out, size_t cap);
 
+/*
+ * Error messages.  A database server's (or client library's) error text
+ * may echo what the program sent: PostgreSQL's 'invalid input syntax for
+ * type integer: "123-45-6789"', MySQL's "Duplicate entry 'bob@x.org' for
+ * key ...", Redis's "unknown command 'X', with args beginning with: ...".
+ * at_sql_redact_message copies msg[0..len) to out with every value
+ * replaced by '?':
+ *   - a quoted part - "...", '...', or a typographic pair of translations
+ *     (»...«, «...», “...”, „...“, ‘...’, 「...」) - becomes "?" (with its
+ *     own quotes), unless it is allowed by keep (below).  An ASCII quote
+ *     opens only when no letter, digit or '_' comes before it (the ' of
+ *     "doesn't") and closes only when none follows it.  Since a value may
+ *     hold the quote itself, a redacted part reaches to the last closing
+ *     quote of its kind in the message (what lies between is dropped); an
+ *     unterminated one reaches the end.
+ *   - a word - a run of ASCII letters, digits, '_', '$' and of '.'
+ *     between them that does not continue a word or a "$" - that
+ *     is a number (it starts with a digit: 42, 3.5, 0xff, 127.0.0.1; not
+ *     int4, not $1) or a dotted name (a.b.c, as in "improper relation
+ *     name (too many dotted names): a.b.c.d") becomes ?, unless it is one
+ *     of keep->values or (a dotted name) a chain of identifiers of
+ *     keep->sql.
+ *   - everything else stays: it is the server's own text.
+ * A quoted part stays when its inside (spaces and no-break spaces at
+ * either end ignored, as in French « %s ») is:
+ *   - one of keep->values exactly, or
+ *   - one of the identifiers of keep->sql (a plain word ASCII
+ *     case-insensitively, a quoted identifier exactly; literals are not
+ *     identifiers), or a '.'-joined chain of them (public.orders): a
+ *     message then shows nothing db.query.text does not, or
+ *   - right after one of the words keep->kinds (ASCII case-insensitive;
+ *     for messages whose grammar puts only catalog names after them).
+ * keep may be NULL (every quoted part and number goes).  Reads end at
+ * len or the first NUL; writes at most cap - 1 bytes plus a NUL, cut at a
+ * UTF-8 boundary; returns the length written.  Pure: no allocation, no
+ * locale, no global state.  Linear in len, plus one scan of sql per
+ * quoted part examined (at most about cap / 3 of them).
+ *
+ * Limits: a value the server prints without quotes stays, unless it is a
+ * number or a dotted name (PostgreSQL's own messages quote values, with
+ * few exceptions such as "date field value out of range: 2024-13-45" -
+ * numbers - and the dotted names above); a value that begins with an
+ * identifier of the statement followed by a quote and a non-word byte
+ * (x" y) can show what follows its next quote, except in PostgreSQL's
+ * class 22 (at_sql_pg_error).
+ *
+ * Reuse: for MySQL, pass the statement text and no kinds (its SQLSTATE
+ * 23000 message holds the duplicate value); for Redis, pass the command
+ * name as values (its arguments are values).
+ */
+struct at_sql_keep {
+	const char *sql; /* statement text whose identifiers may stay */
+	size_t sql_len;
+	const char *const *values; /* strings that may stay (NULLs skipped) */
+	size_t n_values;
+	const char *const *kinds; /* words a quoted catalog name follows */
+	size_t n_kinds;
+};
+
+size_t at_sql_redact_message(const char *msg, size_t len,
+			     const struct at_sql_keep *keep, char *out,
+			     size_t cap);
+
+/*
+ * PostgreSQL's primary message msg for a statement sql (the text exported
+ * as db.query.text), by SQLSTATE (may be NULL):
+ *   - P0001, P0004 (RAISE, ASSERT): a function's own text, which may hold
+ *     any value unquoted: "?" as a whole;
+ *   - class 22 (data exception): the message is about a value; no quoted
+ *     part stays, not even one that looks like an identifier;
+ *   - class 23 (integrity constraint violation): the values are in DETAIL
+ *     (never exported); the constraint, column, relation and table names
+ *     after those words stay, as do the statement's identifiers;
+ *   - any other: the statement's identifiers stay (relation "orders").
+ * Same output contract as at_sql_redact_message.
+ */
+size_t at_sql_pg_error(const char *msg, size_t len, const char *sqlstate,
+		       const char *sql, size_t sql_len, char *out, size_t cap);
+
 #endif

@@ -116,15 +116,20 @@
  *     the process spans of system()/popen() children (their shell command;
  *     command lines often carry secrets, hence off by default).
  * AUTOTRACE_HTTP_REDACT_QUERY           true
- *     true/1: every query-string value in url.full / url.query becomes
+ *     true/1: every query-string value in url.full / url.query, and every
+ *     matrix parameter value in a path (";name=value"), becomes
  *     "REDACTED"; false/0: only the values the HTTP semantic conventions
- *     name (AWSAccessKeyId, Signature, sig, X-Goog-Signature).
+ *     name (AWSAccessKeyId, Signature, sig, X-Goog-Signature) and
+ *     jsessionid.  Either way a member without '=' ("?TOKEN") becomes
+ *     "REDACTED": it may be the secret itself.
  * AUTOTRACE_DNS_SPAN_THRESHOLD          100
  *     getaddrinfo() outside any traced operation makes a span only when it
  *     takes at least this many milliseconds (inside one: always).
  * AUTOTRACE_DB_RAW_QUERY                false
- *     true/1: db.query.text of non-parameterised statements is recorded
- *     as written, literals included; false: literals become '?'.
+ *     true/1: db.query.text is recorded as written, literals included
+ *     (also in parameterised statements), and a failed statement's status
+ *     message is the server's as it is; false: literals become '?', and
+ *     so do the values the message echoes.
  * AUTOTRACE_DB_QUERY_MAX_LENGTH         1024
  *     db.query.text is cut to this many bytes (at a UTF-8 boundary).
  * AUTOTRACE_PROPAGATE_PRELOAD           true

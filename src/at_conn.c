@@ -977,8 +977,15 @@ static void server_in_head(struct at_conn *c, const char *head, size_t len)
 		set_method(s, &r);
 		at_span_set_cstr(s, "url.scheme", "http");
 		at_http_split_target(r.target.p, r.target.len, &path, &query);
-		if (path.p)
+		if (path.p && memchr(path.p, ';', path.len)) {
+			/* Matrix parameters (;jsessionid=...): redacted. */
+			size_t n = at_http_redact_path(q, sizeof(q), path.p,
+						       path.len,
+						       at_cfg.http_redact_query);
+			at_span_set_str(s, "url.path", q, n);
+		} else if (path.p) {
 			at_span_set_str(s, "url.path", path.p, path.len);
+		}
 		if (query.p) {
 			size_t n = at_http_redact_query(q, sizeof(q), query.p,
 							query.len,

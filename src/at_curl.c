@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "at_ascii.h"
 #include "at_clock.h"
 #include "at_conn.h"
 #include "at_curl.h"
@@ -257,8 +258,17 @@ static void set_url(struct at_span *s, const char *url)
 	size_t scheme_len = (size_t)(sep - url);
 	char scheme[16];
 
-	if (scheme_len >= sizeof(scheme))
+	if (scheme_len == 0 || scheme_len >= sizeof(scheme))
 		return;
+	/* A URL without a scheme ("host/p?a=b://c") has no url.full: the
+	 * "://" found is in its path or query, which must not be copied. */
+	for (size_t i = 0; i < scheme_len; i++) {
+		char c = url[i];
+		if (!at_is_alpha(c) &&
+		    (i == 0 || !(at_is_digit(c) || c == '+' || c == '-' ||
+				 c == '.')))
+			return;
+	}
 	memcpy(scheme, url, scheme_len);
 	scheme[scheme_len] = 0;
 	/* Give at_http_url_full the target and the host without user info;

@@ -59,17 +59,26 @@
  * lines and the final CRLF.  Inside the chunked coding only CRLF line ends
  * are accepted.  Once it fails it keeps failing.
  *
- * URL helpers build url.full (user info -> REDACTED:REDACTED, query values
- * redacted, fragment dropped; a host with two or more ':' and no brackets
- * is an IPv6 literal and gets brackets; "*" gives scheme://host and an
- * authority-form target scheme://authority), split a target into url.path
- * and url.query (an absolute-form target's path is the part after its
- * authority; an authority-form target has neither), and split a Host value
+ * URL helpers build url.full (user info -> REDACTED:REDACTED, also in a
+ * Host value; query values and matrix parameters redacted, fragment
+ * dropped; a host with two or more ':' and no brackets is an IPv6 literal
+ * and gets brackets; "*" gives scheme://host and an authority-form target
+ * scheme://authority), split a target into url.path and url.query (an
+ * absolute-form target's path is the part after its authority; an
+ * authority-form target has neither), redact them, and split a Host value
  * into server.address (without the brackets of an IPv6 literal) and
  * server.port (an empty port is absent; an empty host is an error).
- * Redaction keeps every key: "a=1&b&c=" becomes "a=REDACTED&b&c=REDACTED"
- * (a present '=' means a value, even an empty one).  Sensitive keys are
- * matched exactly (case-sensitive, not percent-decoded).
+ * Redaction works on members: those of a query are separated by '&' or
+ * ';', those of a path segment's matrix parameters ("/x;jsessionid=1;v")
+ * follow its first ';', separated by ';'.  A member "key=value" keeps its
+ * key: "a=1&c=" becomes "a=REDACTED&c=REDACTED" (a present '=' means a
+ * value, even an empty one) - every value when redact_all, else only those
+ * of the sensitive keys.  A member without '=' ("/reset?TOKEN") may be the
+ * secret itself (a token, a session id), so it always becomes REDACTED,
+ * whatever redact_all says; an empty member stays empty.  Sensitive keys
+ * are those the HTTP conventions name, matched exactly (case-sensitive,
+ * not percent-decoded), and jsessionid (any case: a servlet session id,
+ * a credential by definition).
  *
  * Speed: recognition is a few ns; the long runs of a head (target, field
  * values, reason phrase) are scanned 8 bytes at a time with word tricks, the
@@ -1012,33 +1021,64 @@ static int key_sensitive(const char *k, size_t n)
 {
 	return EQ_EXACT(k, n, "AWSAccessKeyId") ||
 	       EQ_EXACT(k, n, "Signature") || EQ_EXACT(k, n, "sig") ||
-	       EQ_EXACT(k, n, "X-Goog-Signature");
+	       EQ_EXACT(k, n, "X-Goog-Signature") ||
+	       EQ_NOCASE(k, n, "jsessionid");
 }
 
-static void redact_query(struct out_buf *o, const char *q, size_t n,
-			 int redact_all)
+/* One member m[0..len) of a query or of matrix parameters. */
+static void redact_member(struct out_buf *o, const char *m, size_t len,
+			  int redact_all)
+{
+	const char *eq = len > 0 ? memchr(m, '=', len) : NULL;
+	size_t klen = eq != NULL ? (size_t)(eq - m) : len;
+
+	if (len == 0)
+		return;
+	if (eq == NULL) {
+		OUT_LIT(o, "REDACTED"); /* a bare token: maybe the secret */
+	} else if (redact_all || key_sensitive(m, klen)) {
+		out_put(o, m, klen + 1);
+		OUT_LIT(o, "REDACTED");
+	} else {
+		out_put(o, m, len);
+	}
+}
+
+/* The members of q[0..n), separated by ';' and, if amp, '&'. */
+static void redact_members(struct out_buf *o, const char *q, size_t n,
+			   int amp, int redact_all)
 {
 	size_t start = 0;
 
 	for (size_t i = 0; i <= n; i++) {
-		const char *param, *eq;
-		size_t len, klen;
-
-		if (i < n && q[i] != '&')
+		if (i < n && q[i] != ';' && !(amp && q[i] == '&'))
 			continue;
-		param = q + start;
-		len = i - start;
-		eq = len > 0 ? memchr(param, '=', len) : NULL;
-		klen = eq != NULL ? (size_t)(eq - param) : len;
-		if (eq != NULL && (redact_all || key_sensitive(param, klen))) {
-			out_put(o, param, klen + 1);
-			OUT_LIT(o, "REDACTED");
-		} else {
-			out_put(o, param, len);
-		}
+		redact_member(o, q + start, i - start, redact_all);
 		if (i < n)
-			OUT_LIT(o, "&");
+			out_put(o, q + i, 1);
 		start = i + 1;
+	}
+}
+
+/* A path p[0..n): each segment's matrix parameters (after its first ';',
+ * up to the next '/') redacted. */
+static void redact_path(struct out_buf *o, const char *p, size_t n,
+			int redact_all)
+{
+	size_t i = 0, semi, e;
+
+	while (i < n) {
+		const char *c = memchr(p + i, ';', n - i);
+
+		semi = c != NULL ? (size_t)(c - p) : n;
+		out_put(o, p + i, semi - i);
+		if (semi == n)
+			return;
+		for (e = semi + 1; e < n && p[e] != '/'; e++)
+			;
+		OUT_LIT(o, ";");
+		redact_members(o, p + semi + 1, e - semi - 1, 0, redact_all);
+		i = e;
 	}
 }
 
@@ -1049,7 +1089,18 @@ size_t at_http_redact_query(char *out, size_t cap, const char *q, size_t n,
 
 	out_init(&o, out, cap);
 	if (q != NULL)
-		redact_query(&o, q, n, redact_all);
+		redact_members(&o, q, n, 1, redact_all);
+	return o.len;
+}
+
+size_t at_http_redact_path(char *out, size_t cap, const char *p, size_t n,
+			   int redact_all)
+{
+	struct out_buf o;
+
+	out_init(&o, out, cap);
+	if (p != NULL)
+		redact_path(&o, p, n, redact_all);
 	return o.len;
 }
 
@@ -1063,20 +1114,20 @@ static size_t path_len(const char *t, size_t n)
 	return i;
 }
 
-/* Path, then "?" and the redacted query if any; the fragment dropped. */
+/* Path, then "?" and the query if any, redacted; the fragment dropped. */
 static void put_path_query(struct out_buf *o, const char *t, size_t n,
 			   int redact_all)
 {
 	size_t pl = path_len(t, n);
 	size_t qe;
 
-	out_put(o, t, pl);
+	redact_path(o, t, pl, redact_all);
 	if (pl == n || t[pl] != '?')
 		return;
 	for (qe = pl + 1; qe < n && t[qe] != '#'; qe++)
 		;
 	OUT_LIT(o, "?");
-	redact_query(o, t + pl + 1, qe - pl - 1, redact_all);
+	redact_members(o, t + pl + 1, qe - pl - 1, 1, redact_all);
 }
 
 size_t at_http_url_full(char *out, size_t cap, const char *scheme,
@@ -1126,6 +1177,15 @@ size_t at_http_url_full(char *out, size_t cap, const char *scheme,
 		/* authority-form (CONNECT): the target is the authority */
 		out_put(&o, target, path_len(target, target_len));
 		return o.len;
+	}
+	/* User info has no place in a Host value; redacted if it is there. */
+	for (size_t i = host_len; i > 0; i--) {
+		if (host[i - 1] == '@') {
+			OUT_LIT(&o, "REDACTED:REDACTED@");
+			host += i;
+			host_len -= i;
+			break;
+		}
 	}
 	for (size_t i = 0; i < host_len; i++)
 		colons += host[i] == ':';

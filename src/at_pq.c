@@ -24,10 +24,25 @@
  * counts.  States come from a pool and are found through a lock-free
  * pointer map (at_ptrmap), so nothing locks.
  *
- * Text.  Non-parameterised statements are sanitised (at_sql) unless
- * AUTOTRACE_DB_RAW_QUERY; parameterised ones (PQexecParams, prepared) are
- * recorded as written - bound values are never read.  Both are cut to
+ * Text.  Statements are sanitised (at_sql: literals become '?', $n
+ * placeholders stay) unless AUTOTRACE_DB_RAW_QUERY - parameterised ones
+ * too (PQexecParams, prepared), whose text may hold literals besides its
+ * placeholders; bound values are never read.  The text is cut to
  * AUTOTRACE_DB_QUERY_MAX_LENGTH.
+ *
+ * Error messages echo what the program sent ('invalid input syntax for
+ * type integer: "123-45-6789"', a bound value included), so the status
+ * message goes through at_sql_pg_error: values become '?', and a quoted
+ * name stays only if it is an identifier of the statement text the span
+ * already carries (db.query.text, read back from the span) or, for
+ * integrity errors, a constraint/column/relation/table name.  With
+ * AUTOTRACE_DB_RAW_QUERY the server's message is kept as it is.  A
+ * connection's message (libpq's, maybe the server's FATAL) is always
+ * redacted, whatever AUTOTRACE_DB_RAW_QUERY says: it may echo a piece of
+ * the connection string, the password included ('missing "=" after
+ * "passwordX"'); only the host, address, socket path, port, database and
+ * user name the connection was made with stay.  The work is done on
+ * failures only, in a stack buffer.
  */
 #include <dlfcn.h>
 #include <stdatomic.h>
@@ -44,6 +59,10 @@
 #define INFLIGHT 32
 #define PREPARED 16
 #define PREP_TEXT 512
+#define MSG_MAX 1024 /* an error message is redacted into this */
+
+/* One key object: the statement text is read back from the span by it. */
+static const char key_query_text[] = "db.query.text";
 
 struct pq_state {
 	PGconn *conn;
@@ -148,6 +167,16 @@ static void span_free(struct at_span *s)
 	at_span_pool_put(&span_pool, s);
 }
 
+/* The socket path libpq uses for a directory host: "dir/.s.PGSQL.port". */
+static size_t socket_path(char *path, size_t cap, const char *dir,
+			  const char *port)
+{
+	int n = snprintf(path, cap, "%s/.s.PGSQL.%s", dir,
+			 port && *port ? port : "5432");
+
+	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 static void set_connection_attrs(struct at_span *s, PGconn *conn)
 {
 	const char *db = at_pq.PQdb(conn);
@@ -163,11 +192,8 @@ static void set_connection_attrs(struct at_span *s, PGconn *conn)
 		at_span_set_cstr(s, "db.namespace", db);
 	if (host && host[0] == '/') {
 		/* A unix socket: its path is the address (no port). */
-		int n = snprintf(path, sizeof(path), "%s/.s.PGSQL.%s", host,
-				 port && *port ? port : "5432");
-		at_span_set_str(s, "server.address", path,
-				n < (int)sizeof(path) ? (size_t)n
-						      : sizeof(path) - 1);
+		size_t n = socket_path(path, sizeof(path), host, port);
+		at_span_set_str(s, "server.address", path, n);
 		at_span_set_cstr(s, "network.transport", "unix");
 		return;
 	}
@@ -194,6 +220,66 @@ static size_t first_line(const char *m)
 	return n;
 }
 
+/* The statement text s carries (db.query.text), or NULL. */
+static const char *span_query_text(const struct at_span *s, size_t *len)
+{
+	for (unsigned i = 0; i < s->h.n_attrs; i++) {
+		const struct at_attr *a = &s->attrs[i];
+
+		if (a->key == key_query_text && a->type == AT_ATTR_STRING) {
+			*len = a->v.s.len;
+			return s->arena + a->v.s.off;
+		}
+	}
+	*len = 0;
+	return NULL;
+}
+
+/* Status ERROR with a statement's error message m[0..len), its values
+ * redacted (see the top of the file). */
+static void set_query_error(struct at_span *s, const char *code,
+			    const char *m, size_t len)
+{
+	char buf[MSG_MAX];
+	const char *sql;
+	size_t sql_len, n;
+
+	if (!m || at_cfg.db_raw_query) {
+		at_span_set_status(s, AT_STATUS_ERROR, m, m ? len : 0);
+		return;
+	}
+	sql = span_query_text(s, &sql_len);
+	n = at_sql_pg_error(m, len, code, sql, sql_len, buf, sizeof(buf));
+	at_span_set_status(s, AT_STATUS_ERROR, buf, n);
+}
+
+/* Status ERROR with the first line of a failed connection's message,
+ * keeping only what the connection was made with (never the password). */
+static void set_connect_error(struct at_span *s, PGconn *conn)
+{
+	const char *m = at_pq.PQerrorMessage(conn);
+	const char *host = at_pq.PQhost(conn), *port = at_pq.PQport(conn);
+	char path[512], buf[MSG_MAX];
+	const char *values[6] = {
+		host, port, at_pq.PQdb(conn),
+		at_pq.PQuser ? at_pq.PQuser(conn) : NULL,
+		at_pq.PQhostaddr ? at_pq.PQhostaddr(conn) : NULL, NULL,
+	};
+	struct at_sql_keep k = { .values = values, .n_values = 6 };
+	size_t n;
+
+	if (!m) {
+		at_span_set_status(s, AT_STATUS_ERROR, NULL, 0);
+		return;
+	}
+	if (host && host[0] == '/') {
+		socket_path(path, sizeof(path), host, port);
+		values[5] = path;
+	}
+	n = at_sql_redact_message(m, first_line(m), &k, buf, sizeof(buf));
+	at_span_set_status(s, AT_STATUS_ERROR, buf, n);
+}
+
 struct at_span *at_pq_connect_begin(void)
 {
 	struct at_span *s = span_new();
@@ -218,10 +304,8 @@ void at_pq_connect_end(struct at_span *s, PGconn *conn)
 	} else {
 		set_connection_attrs(s, conn);
 		if (at_pq.PQstatus(conn) == CONNECTION_BAD) {
-			const char *m = at_pq.PQerrorMessage(conn);
 			at_span_set_cstr(s, "error.type", "CONNECTION_BAD");
-			at_span_set_status(s, AT_STATUS_ERROR, m,
-					   m ? first_line(m) : 0);
+			set_connect_error(s, conn);
 		}
 	}
 	at_span_end(s);
@@ -265,7 +349,7 @@ void at_pq_connect_poll_end(PGconn *conn, PostgresPollingStatusType r)
 }
 
 struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
-				  const char *text, enum at_pq_text kind)
+				  const char *text)
 {
 	struct at_span *s = span_new();
 	char op[32], coll[128], name[192], *q = NULL;
@@ -292,7 +376,7 @@ struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
 			clen = at_sql_collection(text, len, coll, sizeof(coll));
 	}
 	if (text) {
-		if (kind == AT_PQ_RAW && !at_cfg.db_raw_query) {
+		if (!at_cfg.db_raw_query) {
 			/* The sanitiser cuts at a UTF-8 boundary itself. */
 			qlen = at_sql_sanitize(text, len, qbuf,
 					       max + 1 < sizeof(qbuf) ? max + 1
@@ -308,7 +392,7 @@ struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
 					qlen--;
 			}
 		}
-		at_span_set_str(s, "db.query.text", q, qlen);
+		at_span_set_str(s, key_query_text, q, qlen);
 	}
 	if (oplen) {
 		at_span_set_str(s, "db.operation.name", op, oplen);
@@ -352,8 +436,7 @@ void at_pq_query_result(struct at_span *s, const PGresult *res)
 		} else {
 			at_span_set_cstr(s, "error.type", "_OTHER");
 		}
-		at_span_set_status(s, AT_STATUS_ERROR, msg,
-				   msg ? strlen(msg) : 0);
+		set_query_error(s, code, msg, msg ? strlen(msg) : 0);
 		break;
 	case PGRES_PIPELINE_ABORTED:
 		at_span_set_cstr(s, "error.type", "PIPELINE_ABORTED");
@@ -369,10 +452,10 @@ void at_pq_query_failed(struct at_span *s, PGconn *conn)
 {
 	const char *m = at_pq.PQerrorMessage(conn);
 
-	if (!s)
+	if (!s || !at_span_recording(s))
 		return;
 	at_span_set_cstr(s, "error.type", "_OTHER");
-	at_span_set_status(s, AT_STATUS_ERROR, m, m ? first_line(m) : 0);
+	set_query_error(s, NULL, m, m ? first_line(m) : 0);
 }
 
 void at_pq_query_end(struct at_span *s)

@@ -31,7 +31,7 @@ AT_EXPORT int PQsendQuery(PGconn *conn, const char *query)
 
 	if (!at_pq_enter())
 		return at_pq_resolve() ? at_pq.PQsendQuery(conn, query) : 0;
-	ok = sent(conn, at_pq_query_begin(conn, NULL, query, AT_PQ_RAW),
+	ok = sent(conn, at_pq_query_begin(conn, NULL, query),
 		  at_pq.PQsendQuery(conn, query));
 	at_pq_leave();
 	return ok;
@@ -51,7 +51,7 @@ AT_EXPORT int PQsendQueryParams(PGconn *conn, const char *command, int n,
 						 values, lengths, formats,
 						 result_format)
 				       : 0;
-	s = at_pq_query_begin(conn, NULL, command, AT_PQ_PARAMS);
+	s = at_pq_query_begin(conn, NULL, command);
 	ok = sent(conn, s,
 		  at_pq.PQsendQueryParams(conn, command, n, types, values,
 					  lengths, formats, result_format));
@@ -70,7 +70,7 @@ AT_EXPORT int PQsendPrepare(PGconn *conn, const char *name, const char *query,
 							     n, types)
 				       : 0;
 	at_pq_prepared_set(conn, name, query);
-	s = at_pq_query_begin(conn, "PREPARE", query, AT_PQ_PARAMS);
+	s = at_pq_query_begin(conn, "PREPARE", query);
 	ok = sent(conn, s, at_pq.PQsendPrepare(conn, name, query, n, types));
 	at_pq_leave();
 	return ok;
@@ -90,8 +90,7 @@ AT_EXPORT int PQsendQueryPrepared(PGconn *conn, const char *name, int n,
 						 lengths, formats,
 						 result_format)
 				       : 0;
-	s = at_pq_query_begin(conn, NULL, at_pq_prepared_get(conn, name),
-			      AT_PQ_PARAMS);
+	s = at_pq_query_begin(conn, NULL, at_pq_prepared_get(conn, name));
 	ok = sent(conn, s,
 		  at_pq.PQsendQueryPrepared(conn, name, n, values, lengths,
 					    formats, result_format));
@@ -108,8 +107,7 @@ AT_EXPORT int PQsendDescribePrepared(PGconn *conn, const char *name)
 		return at_pq_resolve() ? at_pq.PQsendDescribePrepared(conn,
 								      name)
 				       : 0;
-	s = at_pq_query_begin(conn, "DESCRIBE", at_pq_prepared_get(conn, name),
-			      AT_PQ_PARAMS);
+	s = at_pq_query_begin(conn, "DESCRIBE", at_pq_prepared_get(conn, name));
 	ok = sent(conn, s, at_pq.PQsendDescribePrepared(conn, name));
 	at_pq_leave();
 	return ok;
@@ -124,7 +122,7 @@ AT_EXPORT int PQsendDescribePortal(PGconn *conn, const char *portal)
 		return at_pq_resolve() ? at_pq.PQsendDescribePortal(conn,
 								    portal)
 				       : 0;
-	s = at_pq_query_begin(conn, "DESCRIBE", NULL, AT_PQ_PARAMS);
+	s = at_pq_query_begin(conn, "DESCRIBE", NULL);
 	ok = sent(conn, s, at_pq.PQsendDescribePortal(conn, portal));
 	at_pq_leave();
 	return ok;

@@ -3,9 +3,9 @@
  * PQprepare, PQexecPrepared, PQdescribePrepared, PQdescribePortal.
  *
  * One CLIENT span per call, named "{operation} {table}" (or the best the
- * text allows), with the text sanitised (PQexec) or as written
- * (parameterised forms; bound values are never read), rows returned, and
- * SQLSTATE and the primary message on failure.  A statement that starts a
+ * text allows), with the text sanitised (literals become '?', also in
+ * the parameterised forms; bound values are never read), rows returned,
+ * and SQLSTATE and the primary message (its values redacted) on failure.  A statement that starts a
  * COPY (PQexec returning PGRES_COPY_IN/OUT) keeps its span open: it ends
  * when PQgetResult reports the end of the COPY (pq_async.c).
  */
@@ -36,7 +36,7 @@ AT_EXPORT PGresult *PQexec(PGconn *conn, const char *query)
 
 	if (!at_pq_enter())
 		return at_pq_resolve() ? at_pq.PQexec(conn, query) : NULL;
-	s = at_pq_query_begin(conn, NULL, query, AT_PQ_RAW);
+	s = at_pq_query_begin(conn, NULL, query);
 	res = finish(conn, s, at_pq.PQexec(conn, query));
 	at_pq_leave();
 	return res;
@@ -56,7 +56,7 @@ AT_EXPORT PGresult *PQexecParams(PGconn *conn, const char *command, int n,
 							    lengths, formats,
 							    result_format)
 				       : NULL;
-	s = at_pq_query_begin(conn, NULL, command, AT_PQ_PARAMS);
+	s = at_pq_query_begin(conn, NULL, command);
 	res = finish(conn, s,
 		     at_pq.PQexecParams(conn, command, n, types, values,
 					lengths, formats, result_format));
@@ -75,7 +75,7 @@ AT_EXPORT PGresult *PQprepare(PGconn *conn, const char *name,
 							 types)
 				       : NULL;
 	at_pq_prepared_set(conn, name, query);
-	s = at_pq_query_begin(conn, "PREPARE", query, AT_PQ_PARAMS);
+	s = at_pq_query_begin(conn, "PREPARE", query);
 	res = finish(conn, s, at_pq.PQprepare(conn, name, query, n, types));
 	at_pq_leave();
 	return res;
@@ -95,8 +95,7 @@ AT_EXPORT PGresult *PQexecPrepared(PGconn *conn, const char *name, int n,
 							      formats,
 							      result_format)
 				       : NULL;
-	s = at_pq_query_begin(conn, NULL, at_pq_prepared_get(conn, name),
-			      AT_PQ_PARAMS);
+	s = at_pq_query_begin(conn, NULL, at_pq_prepared_get(conn, name));
 	res = finish(conn, s,
 		     at_pq.PQexecPrepared(conn, name, n, values, lengths,
 					  formats, result_format));
@@ -112,8 +111,7 @@ AT_EXPORT PGresult *PQdescribePrepared(PGconn *conn, const char *name)
 	if (!at_pq_enter())
 		return at_pq_resolve() ? at_pq.PQdescribePrepared(conn, name)
 				       : NULL;
-	s = at_pq_query_begin(conn, "DESCRIBE", at_pq_prepared_get(conn, name),
-			      AT_PQ_PARAMS);
+	s = at_pq_query_begin(conn, "DESCRIBE", at_pq_prepared_get(conn, name));
 	res = finish(conn, s, at_pq.PQdescribePrepared(conn, name));
 	at_pq_leave();
 	return res;
@@ -127,7 +125,7 @@ AT_EXPORT PGresult *PQdescribePortal(PGconn *conn, const char *portal)
 	if (!at_pq_enter())
 		return at_pq_resolve() ? at_pq.PQdescribePortal(conn, portal)
 				       : NULL;
-	s = at_pq_query_begin(conn, "DESCRIBE", NULL, AT_PQ_PARAMS);
+	s = at_pq_query_begin(conn, "DESCRIBE", NULL);
 	res = finish(conn, s, at_pq.PQdescribePortal(conn, portal));
 	at_pq_leave();
 	return res;

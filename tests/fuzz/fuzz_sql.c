@@ -25,6 +25,16 @@
  *   - operation and collection give the same answer for the sanitized
  *     text as for the input (literals, signs and list contents never
  *     decide them).
+ * The input also goes to at_sql_redact_message / at_sql_pg_error as an
+ * error message, with the sanitized input as the statement and several
+ * SQLSTATEs:
+ *   - the same output contract (r < cap, NUL, nothing past cap), a
+ *     smaller cap giving a prefix at most 4 bytes shorter than cap - 1;
+ *   - redacting the output again gives the same output;
+ *   - with nothing to keep, every " in the output is part of "?", every '
+ *     not right after a letter part of '?' (the same for the typographic
+ *     pairs), and no word starts with a digit or holds a '.';
+ *   - RAISE's P0001 gives "?".
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +56,20 @@ static void check_out(const char *out, size_t cap, size_t r)
 	CHECK(memchr(out, '\0', r) == NULL);
 	for (size_t k = 0; k < GUARD; k++)
 		CHECK(out[cap + k] == 'Z');
+}
+
+/* out[0..r) was made with cap: the full output full[0..fl), or a prefix
+ * of it at most 4 bytes shorter than cap - 1 (a cut UTF-8 sequence and a
+ * trailing space dropped). */
+static void check_cut(const char *out, size_t cap, size_t r, const char *full,
+		      size_t fl)
+{
+	check_out(out, cap, r);
+	CHECK(r <= fl && memcmp(out, full, r) == 0);
+	if (fl < cap)
+		CHECK(r == fl);
+	else
+		CHECK(r + 4 >= cap - 1);
 }
 
 static int run_char(unsigned char c)
@@ -156,6 +180,103 @@ static void check_meta(const char *p, size_t n, const char *full, size_t fl)
 	}
 }
 
+static int is_letter(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static int is_word(char c)
+{
+	return is_letter(c) || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* The typographic pairs at_sql knows (also in at_sql.c). */
+static const char *const typo[][2] = {
+	{ "\xc2\xab", "\xc2\xbb" }, { "\xc2\xbb", "\xc2\xab" },
+	{ "\xe2\x80\x9c", "\xe2\x80\x9d" }, { "\xe2\x80\x9e", "\xe2\x80\x9c" },
+	{ "\xe2\x80\x98", "\xe2\x80\x99" }, { "\xe2\x80\x9a", "\xe2\x80\x98" },
+	{ "\xe3\x80\x8c", "\xe3\x80\x8d" }, { "\xe3\x80\x8e", "\xe3\x80\x8f" },
+};
+
+/* A message redacted with nothing to keep holds no quoted part but "?",
+ * no number and no dotted name. */
+static void check_bare(const char *o, size_t r)
+{
+	for (size_t i = 0; i < r;) {
+		char prev = i > 0 ? o[i - 1] : '\0';
+		size_t k;
+
+		if (o[i] == '"' || (o[i] == '\'' && !is_letter(prev))) {
+			CHECK(i + 2 < r && o[i + 1] == '?' && o[i + 2] == o[i]);
+			i += 3;
+			continue;
+		}
+		for (k = 0; k < sizeof(typo) / sizeof(typo[0]); k++) {
+			size_t ol = strlen(typo[k][0]), cl = strlen(typo[k][1]);
+
+			if (r - i >= ol && !memcmp(o + i, typo[k][0], ol)) {
+				CHECK(r - i >= ol + 1 + cl && o[i + ol] == '?' &&
+				      !memcmp(o + i + ol + 1, typo[k][1], cl));
+				i += ol + 1 + cl;
+				break;
+			}
+		}
+		if (k < sizeof(typo) / sizeof(typo[0]))
+			continue;
+		if (is_word(o[i]) && !(is_word(prev) || prev == '$')) {
+			CHECK(!(o[i] >= '0' && o[i] <= '9'));
+			for (; i < r && (is_word(o[i]) || o[i] == '$'); i++)
+				CHECK(!(i + 2 < r && o[i + 1] == '.' &&
+					is_word(o[i + 2])));
+			continue;
+		}
+		i++;
+	}
+}
+
+static void check_messages(const char *p, size_t n, const char *sql,
+			   size_t sl)
+{
+	static const char *const states[] = { NULL, "22P02", "23505",
+					      "42P01", "XX000" };
+	size_t big = 3 * n + 8, fl, r;
+	char *full = malloc(big + GUARD), *again = malloc(big + GUARD);
+	char out[64 + GUARD];
+
+	if (full == NULL || again == NULL)
+		abort();
+	for (size_t s = 0; s <= sizeof(states) / sizeof(states[0]); s++) {
+		const int bare = s == sizeof(states) / sizeof(states[0]);
+		const char *st = bare ? NULL : states[s];
+
+		memset(full, 'Z', big + GUARD);
+		fl = bare ? at_sql_redact_message(p, n, NULL, full, big)
+			  : at_sql_pg_error(p, n, st, sql, sl, full, big);
+		check_out(full, big, fl);
+		if (bare)
+			check_bare(full, fl);
+
+		memset(again, 'Z', big + GUARD);
+		r = bare ? at_sql_redact_message(full, fl, NULL, again, big)
+			 : at_sql_pg_error(full, fl, st, sql, sl, again, big);
+		check_out(again, big, r);
+		CHECK(r == fl && memcmp(again, full, fl) == 0);
+
+		for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+			size_t cap = caps[i];
+
+			memset(out, 'Z', sizeof(out));
+			r = bare ? at_sql_redact_message(p, n, NULL, out, cap)
+				 : at_sql_pg_error(p, n, st, sql, sl, out, cap);
+			check_cut(out, cap, r, full, fl);
+		}
+	}
+	r = at_sql_pg_error(p, n, "P0001", sql, sl, out, 64);
+	CHECK(r == 1 && !strcmp(out, "?"));
+	free(full);
+	free(again);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data;
@@ -187,15 +308,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		memset(out, 'Z', 64 + GUARD);
 		r = at_sql_sanitize(p, size, out, cap);
-		check_out(out, cap, r);
-		CHECK(r <= fl && memcmp(out, full, r) == 0);
-		if (fl < cap)
-			CHECK(r == fl);
-		else
-			CHECK(r + 4 >= cap - 1);
+		check_cut(out, cap, r, full, fl);
 	}
 
 	check_meta(p, size, full, fl);
+	check_messages(p, size, full, fl);
 
 	free(full);
 	free(again);

@@ -1293,23 +1293,42 @@ Test(http, known_methods)
 	cr_expect_null(at_http_known_method(NULL, 0));
 }
 
-static void expect_redact(const char *q, int all, const char *want)
+/* fn(in) with redact_all = all gives want. */
+static void expect_redacted(size_t (*fn)(char *, size_t, const char *, size_t,
+					 int),
+			    const char *in, int all, const char *want)
 {
 	char out[256];
-	size_t n = at_http_redact_query(out, sizeof(out), q, strlen(q), all);
+	size_t n = fn(out, sizeof(out), in, strlen(in), all);
 
-	cr_expect_str_eq(out, want, "\"%s\" (all=%d)", q, all);
+	cr_expect_str_eq(out, want, "\"%s\" (all=%d)", in, all);
 	cr_expect_eq(n, strlen(want));
 }
+
+#define expect_redact(q, all, want)                                     \
+	expect_redacted(at_http_redact_query, q, all, want)
+#define expect_path(p, all, want)                                       \
+	expect_redacted(at_http_redact_path, p, all, want)
 
 Test(http, redact_query)
 {
 	char out[8];
 	size_t n;
 
-	expect_redact("a=1&b", 1, "a=REDACTED&b");
-	expect_redact("a=1&b&c=", 1, "a=REDACTED&b&c=REDACTED");
-	expect_redact("a=1&b", 0, "a=1&b");
+	/* a member without '=' may be the secret itself: always redacted */
+	expect_redact("a=1&b", 1, "a=REDACTED&REDACTED");
+	expect_redact("a=1&b&c=", 1, "a=REDACTED&REDACTED&c=REDACTED");
+	expect_redact("a=1&b", 0, "a=1&REDACTED");
+	expect_redact("SECRETTOKEN", 1, "REDACTED");
+	expect_redact("SECRETTOKEN", 0, "REDACTED");
+	expect_redact("a=1&SECRETKEY", 1, "a=REDACTED&REDACTED");
+	expect_redact("a=1&SECRETKEY", 0, "a=1&REDACTED");
+	/* ';' separates members too (a=1;sig=2 is two of them) */
+	expect_redact("a=1;sig=2;tok", 0, "a=1;sig=REDACTED;REDACTED");
+	expect_redact("a=1;b=2&c", 1, "a=REDACTED;b=REDACTED&REDACTED");
+	/* jsessionid: a session credential, in any case, in both modes */
+	expect_redact("jsessionid=ABC&JSESSIONID=D&x=1", 0,
+		      "jsessionid=REDACTED&JSESSIONID=REDACTED&x=1");
 	expect_redact("q=0&sig=abc", 0, "q=0&sig=REDACTED");
 	expect_redact("AWSAccessKeyId=AKIA&Signature=s%2F&Expires=1", 0,
 		      "AWSAccessKeyId=REDACTED&Signature=REDACTED&Expires=1");
@@ -1318,8 +1337,11 @@ Test(http, redact_query)
 	/* exact, case-sensitive keys */
 	expect_redact("SIG=1&signature=2&sig2=3&xsig=4", 0,
 		      "SIG=1&signature=2&sig2=3&xsig=4");
-	expect_redact("sig&sig=&sig==x", 0, "sig&sig=REDACTED&sig=REDACTED");
+	expect_redact("sig&sig=&sig==x", 0,
+		      "REDACTED&sig=REDACTED&sig=REDACTED");
+	/* empty members stay empty */
 	expect_redact("=v&&x=1&", 1, "=REDACTED&&x=REDACTED&");
+	expect_redact("&;&", 0, "&;&");
 	expect_redact("", 1, "");
 	expect_redact("", 0, "");
 
@@ -1333,6 +1355,35 @@ Test(http, redact_query)
 	out[0] = 'x';
 	cr_expect_eq(at_http_redact_query(out, 0, "a=1", 3, 0), 0);
 	cr_expect_eq(out[0], 'x');
+}
+
+Test(http, redact_path)
+{
+	char out[8];
+
+	/* no matrix parameters: as it is */
+	expect_path("/", 1, "/");
+	expect_path("/a/b.txt", 1, "/a/b.txt");
+	expect_path("", 0, "");
+	/* a segment's parameters follow its first ';', up to the next '/' */
+	expect_path("/x;jsessionid=SECRET", 1, "/x;jsessionid=REDACTED");
+	expect_path("/x;jsessionid=SECRET", 0, "/x;jsessionid=REDACTED");
+	expect_path("/x;JSESSIONID=S/y", 0, "/x;JSESSIONID=REDACTED/y");
+	expect_path("/a;v=1;w=2/b;c=3", 1,
+		    "/a;v=REDACTED;w=REDACTED/b;c=REDACTED");
+	expect_path("/a;v=1;w=2/b;c=3", 0, "/a;v=1;w=2/b;c=3");
+	expect_path("/a;sig=1;w=2", 0, "/a;sig=REDACTED;w=2");
+	/* bare members are redacted in both modes, '&' is not a separator */
+	expect_path("/reset;SECRET", 0, "/reset;REDACTED");
+	expect_path("/a;b&c=1", 1, "/a;b&c=REDACTED");
+	expect_path("/a;;b=1;", 1, "/a;;b=REDACTED;");
+	expect_path("/a;/b;", 1, "/a;/b;");
+	expect_path(";x=1", 1, ";x=REDACTED");
+	/* cut at cap - 1 */
+	cr_expect_eq(at_http_redact_path(out, sizeof(out), "/a;b=1", 6, 1), 7);
+	cr_expect_str_eq(out, "/a;b=RE");
+	cr_expect_eq(at_http_redact_path(out, 1, "/a", 2, 1), 0);
+	cr_expect_eq(out[0], '\0');
 }
 
 static void expect_url(const char *scheme, const char *host,
@@ -1380,6 +1431,22 @@ Test(http, url_full)
 		   "https://example.com?sig=REDACTED");
 	expect_url("http", NULL, "http://example.com#top", 0,
 		   "http://example.com");
+	/* token-only queries, matrix parameters, fragments */
+	expect_url("http", "host", "/reset?SECRETTOKEN", 1,
+		   "http://host/reset?REDACTED");
+	expect_url("http", "host", "/reset?SECRETTOKEN", 0,
+		   "http://host/reset?REDACTED");
+	expect_url("http", "h", "/x;jsessionid=SECRET?a=1&SECRETKEY#S", 1,
+		   "http://h/x;jsessionid=REDACTED?a=REDACTED&REDACTED");
+	expect_url("http", "h", "/x;jsessionid=SECRET?a=1&SECRETKEY#S", 0,
+		   "http://h/x;jsessionid=REDACTED?a=1&REDACTED");
+	expect_url("http", NULL, "http://u:p@h/x;SECRET/y?T", 0,
+		   "http://REDACTED:REDACTED@h/x;REDACTED/y?REDACTED");
+	expect_url("http", "h", "/x;y#a;b?c", 1, "http://h/x;REDACTED");
+	/* user info where it has no place (a Host value) */
+	expect_url("http", "user:SECRET@example.com", "/", 0,
+		   "http://REDACTED:REDACTED@example.com/");
+	expect_url("http", "a@b@::1", "/", 0, "http://REDACTED:REDACTED@[::1]/");
 	/* IPv6 hosts */
 	expect_url("http", "[::1]:8080", "/x", 0, "http://[::1]:8080/x");
 	expect_url("http", "[2001:db8::1]", "/", 0, "http://[2001:db8::1]/");
@@ -1542,6 +1609,8 @@ static void run_all(const char *p, size_t n)
 	(void)at_http_known_method(p, n);
 	(void)at_http_redact_query(out, sizeof(out), p, n, 0);
 	(void)at_http_redact_query(out, sizeof(out), p, n, 1);
+	(void)at_http_redact_path(out, sizeof(out), p, n, 0);
+	(void)at_http_redact_path(out, sizeof(out), p, n, 1);
 	(void)at_http_url_full(out, sizeof(out), "http", p, n, p, n, 0);
 	(void)at_http_url_full(out, sizeof(out), "http", p, n, "/", 1, 1);
 	at_http_split_target(p, n, &a, &q);
