@@ -47,21 +47,23 @@ GEN_C := $(patsubst src/proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
 GEN_H := $(GEN_C:.c=.h)
 GEN_O := $(patsubst $(GEN)/%.c,$(OBJ)/gen/%.o,$(GEN_C))
 
-# Core modules that are not part of libautotrace.so (tools and tests only).
-TOOL_ONLY_SRC := $(wildcard src/at_receiver.c src/at_traces.c \
-	src/at_render_text.c src/at_render_html.c)
-CORE_SRC := $(filter-out $(TOOL_ONLY_SRC),$(sort $(wildcard src/*.c)))
+# The autotrace program lives in tool/ (its own headers there: only tool
+# objects and the tests of them are compiled with -Itool).  The receiver
+# is tool-only too but still in src/; its object goes with the tool's.
+RECEIVER_SRC := src/at_receiver.c
+CORE_SRC := $(filter-out $(RECEIVER_SRC),$(sort $(wildcard src/*.c)))
 HOOK_SRC := $(sort $(wildcard hooks/*/*.c))
+TOOL_SRC := $(filter-out tool/autotrace.c,$(sort $(wildcard tool/*.c)))
 CORE_O := $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRC))
-TOOL_ONLY_O := $(patsubst %.c,$(OBJ)/%.o,$(TOOL_ONLY_SRC))
+TOOL_O := $(patsubst %.c,$(OBJ)/%.o,$(TOOL_SRC) $(RECEIVER_SRC))
 HOOK_O := $(patsubst %.c,$(OBJ)/%.o,$(HOOK_SRC))
 
 LIB := $(BUILD)/libautotrace.so
 CORE_A := $(BUILD)/libatcore.a
+TOOL_A := $(BUILD)/libattool.a
 MAP := src/libautotrace.map
 
-TOOLS_SRC := $(sort $(wildcard src/tools/*.c))
-TOOLS := $(patsubst src/tools/%.c,$(BUILD)/%,$(TOOLS_SRC))
+TOOLS := $(BUILD)/autotrace $(BUILD)/autotrace-receiver
 
 FIXTURE_SRC := $(sort $(wildcard tests/fixtures/*.c))
 CURL_FIXTURES := $(patsubst tests/fixtures/curl/%.c,$(BUILD)/fixtures/%,$(sort $(wildcard tests/fixtures/curl/*.c)))
@@ -103,25 +105,34 @@ $(OBJ)/gen/%.o: $(GEN)/%.c $(GEN_H)
 	$(CC) $(GEN_CFLAGS) -c -o $@ $<
 
 # ---- core, hooks ----
-$(OBJ)/%.o: %.c $(GEN_H) $(wildcard include/*.h)
+$(OBJ)/%.o: %.c $(GEN_H) $(wildcard include/*.h tool/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
 # Hooks include libcurl/libpq headers only for types; never link them.
 $(OBJ)/hooks/%.o: CFLAGS += -DCURL_DISABLE_TYPECHECK
+# The tool's headers: for the tool and the tests, never for the library.
+$(OBJ)/tool/%.o $(OBJ)/tests/%.o: CFLAGS += -Itool
 
 $(LIB): $(CORE_O) $(HOOK_O) $(GEN_O) $(MAP)
 	$(CC) $(SANFLAGS) -shared -o $@ $(CORE_O) $(HOOK_O) $(GEN_O) \
 		-Wl,--version-script=$(MAP) -Wl,-z,defs -Wl,-z,now -Wl,-z,relro \
 		-Wl,--exclude-libs,ALL $(PROTOBUF_C_A) $(LDLIBS_CORE)
 
-$(CORE_A): $(CORE_O) $(TOOL_ONLY_O) $(GEN_O)
+$(CORE_A): $(CORE_O) $(GEN_O)
 	@rm -f $@
 	ar rcs $@ $^
 
-# ---- tools ----
-$(BUILD)/%: src/tools/%.c $(CORE_A)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
+# ---- the autotrace program (tool/) and the receiver tool ----
+$(TOOL_A): $(TOOL_O)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/autotrace: $(OBJ)/tool/autotrace.o $(TOOL_A) $(CORE_A)
+	$(CC) $(SANFLAGS) -o $@ $< $(TOOL_A) $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
+
+$(BUILD)/autotrace-receiver: src/tools/autotrace-receiver.c $(TOOL_A) $(CORE_A)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(TOOL_A) $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
 
 # ---- test fixtures: ordinary programs, built without the library ----
 $(BUILD)/fixtures/%: tests/fixtures/%.c
@@ -152,9 +163,10 @@ $(BUILD)/bench/bench_hooks: tests/bench/bench_hooks.c $(CORE_A) $(HOOK_O)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(HOOK_O) $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
 
-$(BUILD)/bench/%: tests/bench/%.c $(CORE_A) $(wildcard tests/bench/*.h)
+# bench_queue runs the receiver (a tool object) as its collector.
+$(BUILD)/bench/%: tests/bench/%.c $(TOOL_A) $(CORE_A) $(wildcard tests/bench/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(TOOL_A) $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
 
 # A libpq program (fixtures may link libpq; the library never does).
 $(BUILD)/fixtures/pq_client: tests/fixtures/pq/pq_client.c
@@ -167,13 +179,15 @@ $(CURL_FIXTURES): $(BUILD)/fixtures/%: tests/fixtures/curl/%.c
 	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -o $@ $< -lcurl
 
 # ---- tests ----
-$(UNIT_BIN): $(UNIT_O) $(CORE_A)
+# The tests link the tool's archive too (the receiver, the trace model
+# and the views they test), before the library's.
+$(UNIT_BIN): $(UNIT_O) $(TOOL_A) $(CORE_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(SANFLAGS) -o $@ $(UNIT_O) $(CORE_A) $(PROTOBUF_C_A) -lcriterion $(LDLIBS_CORE)
+	$(CC) $(SANFLAGS) -o $@ $(UNIT_O) $(TOOL_A) $(CORE_A) $(PROTOBUF_C_A) -lcriterion $(LDLIBS_CORE)
 
-$(INTEG_BIN): $(INTEG_O) $(CORE_A)
+$(INTEG_BIN): $(INTEG_O) $(TOOL_A) $(CORE_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(SANFLAGS) -o $@ $(INTEG_O) $(CORE_A) $(PROTOBUF_C_A) -lcriterion $(LDLIBS_CORE)
+	$(CC) $(SANFLAGS) -o $@ $(INTEG_O) $(TOOL_A) $(CORE_A) $(PROTOBUF_C_A) -lcriterion $(LDLIBS_CORE)
 
 test-unit: $(UNIT_BIN) tools
 	scripts/setup-node-decoder.sh build
@@ -218,10 +232,10 @@ TSAN_TESTS := tests/unit/test_ring.c tests/unit/test_exporter.c tests/unit/test_
 	tests/unit/test_receiver.c
 TSAN_BIN := $(BUILD)/tests/tsan
 
-$(TSAN_BIN): $(TSAN_TESTS) tests/tsan/runner.c tests/tsan/criterion/criterion.h $(CORE_A)
+$(TSAN_BIN): $(TSAN_TESTS) tests/tsan/runner.c tests/tsan/criterion/criterion.h $(TOOL_A) $(CORE_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Wno-unused-function -Wno-format-zero-length -Wno-sign-compare -Itests/tsan -Itests/unit -o $@ \
-		tests/tsan/runner.c $(TSAN_TESTS) $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
+		tests/tsan/runner.c $(TSAN_TESTS) $(TOOL_A) $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
 
 test-tsan: $(TSAN_BIN) tools
 	AT_BUILD_DIR=$(BUILD) $(TSAN_BIN) 'concurrency/*'
@@ -245,11 +259,11 @@ FUZZ_EXTRA_config := src/at_sampler.c
 # The receiver decodes with the generated protobuf-c code (and libprotobuf-c,
 # zlib) and hands what it stored to the trace model and the views; the
 # encoder and gzip make the valid requests the target sends.
-FUZZ_EXTRA_receiver := src/at_buf.c src/at_gzip.c src/at_otlp.c src/at_traces.c \
-	src/at_render_text.c src/at_render_html.c $(GEN_C)
-FUZZ_CFLAGS_receiver := -I$(GEN) -pthread
+FUZZ_EXTRA_receiver := src/at_buf.c src/at_gzip.c src/at_otlp.c tool/at_traces.c \
+	tool/at_render_text.c tool/at_render_html.c $(GEN_C)
+FUZZ_CFLAGS_receiver := -I$(GEN) -Itool -pthread
 FUZZ_LIBS_receiver = $(PROTOBUF_C_A) -lz
-$(BUILD)/fuzz/fuzz_receiver: $(FUZZ_EXTRA_receiver) $(GEN_H) $(wildcard include/*.h)
+$(BUILD)/fuzz/fuzz_receiver: $(FUZZ_EXTRA_receiver) $(GEN_H) $(wildcard include/*.h tool/*.h)
 
 # Undefined behaviour stops the run like a crash (and is saved as one).
 FUZZ_CC := clang -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude -fno-sanitize-recover=undefined
