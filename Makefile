@@ -255,7 +255,7 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 # tests/fuzz/fuzz_X.c exercises the parser module src/at_X.c (plus
 # FUZZ_EXTRA_X, the modules it calls; FUZZ_CFLAGS_X and FUZZ_LIBS_X if
 # it needs more to compile and link).
-FUZZ_EXTRA_config := src/at_sampler.c
+FUZZ_EXTRA_config := src/at_sampler.c src/at_utf8.c
 # The receiver decodes with the generated protobuf-c code (and libprotobuf-c,
 # zlib) and hands what it stored to the trace model and the views; the
 # encoder and gzip make the valid requests the target sends.
