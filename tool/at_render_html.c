@@ -39,6 +39,7 @@
 
 #include "at_render.h"
 #include "at_traces.h"
+#include "at_utf8.h"
 
 /* The page's style sheet. */
 static const char page_css[] =
@@ -518,51 +519,6 @@ static const char page_js[] =
 	"}\n"
 	"})();\n";
 
-/*
- * Decode one UTF-8 sequence at s (n bytes left, n > 0): its length, with
- * *cp the code point, or 1 with *cp = U+FFFD for a byte that does not
- * start a valid sequence (overlong forms, surrogates and values past
- * U+10FFFF are invalid).
- */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	uint32_t c = s[0], min;
-	size_t len;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if ((c & 0xe0) == 0xc0) {
-		len = 2;
-		c &= 0x1f;
-		min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		len = 3;
-		c &= 0x0f;
-		min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		len = 4;
-		c &= 0x07;
-		min = 0x10000;
-	} else {
-		goto bad;
-	}
-	if (len > n)
-		goto bad;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			goto bad;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		goto bad;
-	*cp = c;
-	return len;
-bad:
-	*cp = 0xfffd;
-	return 1;
-}
-
 /* s as a JSON string (NULL as ""), safe inside a <script> element. */
 static void json_str(FILE *f, const char *str)
 {
@@ -572,10 +528,11 @@ static void json_str(FILE *f, const char *str)
 	putc('"', f);
 	while (n > 0) {
 		uint32_t cp;
-		size_t len = utf8_next(s, n, &cp);
+		size_t len = at_utf8_decode(s, n, &cp);
 
-		if (cp == 0xfffd && len == 1) {
+		if (len == 0) {
 			fputs("\\ufffd", f);
+			len = 1;
 		} else if (cp == '"' || cp == '\\') {
 			putc('\\', f);
 			putc((int)cp, f);
@@ -611,24 +568,26 @@ static void html_text(FILE *f, const char *str)
 
 	while (n > 0) {
 		uint32_t cp;
-		size_t len = utf8_next(s, n, &cp);
+		size_t len = at_utf8_decode(s, n, &cp);
 
-		if (cp == 0xfffd && len == 1)
+		if (len == 0) {
 			fputs("\xef\xbf\xbd", f);
-		else if (cp == '&')
+			len = 1;
+		} else if (cp == '&') {
 			fputs("&amp;", f);
-		else if (cp == '<')
+		} else if (cp == '<') {
 			fputs("&lt;", f);
-		else if (cp == '>')
+		} else if (cp == '>') {
 			fputs("&gt;", f);
-		else if (cp == '"')
+		} else if (cp == '"') {
 			fputs("&quot;", f);
-		else if (cp == '\'')
+		} else if (cp == '\'') {
 			fputs("&#39;", f);
-		else if (cp < 0x20 && cp != '\t' && cp != '\n')
+		} else if (cp < 0x20 && cp != '\t' && cp != '\n') {
 			putc(' ', f);
-		else
+		} else {
 			fwrite(s, 1, len, f);
+		}
 		s += len;
 		n -= len;
 	}

@@ -4,6 +4,12 @@
  * into trees, with the critical path and findings (N+1 patterns,
  * sequential calls that could run in parallel, a span that is most of its
  * trace).  Tool-only (not in libautotrace.so): it allocates freely.
+ *
+ * The model is split by job: at_traces.c (the records, decoded requests
+ * in, trees and critical paths out), at_findings.c (the findings of a
+ * linked trace), at_otlpjson_read.c (OTLP-JSON lines in, through the
+ * JSON reader at_json.c) and at_otlpjson_write.c (requests out as
+ * OTLP-JSON lines).
  */
 #ifndef AT_TRACES_H
 #define AT_TRACES_H
@@ -118,5 +124,18 @@ static inline uint64_t at_tv_dur(const struct at_tv_span *s)
 void at_tv_fmt_dur(uint64_t ns, char *out, size_t cap);
 /* The value of an attribute of s, or NULL. */
 const char *at_tv_attr(const struct at_tv_span *s, const char *key);
+/* The shortest "%g" form of d that reads back as the same double; NaN,
+ * Infinity and -Infinity spelt as proto3 JSON does. */
+void at_tv_fmt_double(double d, char *out, size_t cap);
+
+/* ---- between the model's own files ---- */
+
+/* Add s (all its fields allocated, or NULL) to t, which then owns it. */
+void at_traces_push(struct at_traces *t, struct at_tv_span *s);
+void at_tv_span_free(struct at_tv_span *s);
+/* 1 if an id of n bytes is not all zero (a present parent). */
+int at_tv_id_nonzero(const uint8_t *p, size_t n);
+/* Compute the findings of tr, once its tree is linked (at_findings.c). */
+void at_tv_find(struct at_tv_trace *tr);
 
 #endif
