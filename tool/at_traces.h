@@ -104,7 +104,7 @@ void at_traces_add_request(struct at_traces *t, const at_otlp_request *req);
  * Parse one line of OTLP-JSON (an ExportTraceServiceRequest as the
  * OpenTelemetry Collector's file exporter writes it: camelCase fields,
  * hex ids, int64 as strings) and add its spans.  0, or -1 if the line is
- * not valid OTLP-JSON (nothing is added then).
+ * not valid OTLP-JSON (nothing is added then).  (at_otlpjson_read.c)
  */
 int at_traces_add_json(struct at_traces *t, const char *line, size_t len);
 
@@ -113,7 +113,7 @@ int at_traces_add_json(struct at_traces *t, const char *line, size_t len);
 void at_traces_build(struct at_traces *t);
 
 /* Write req as one line of OTLP-JSON (the Collector file exporter's
- * format), ending with '\n'.  0 or -1. */
+ * format), ending with '\n'.  0 or -1.  (at_otlpjson_write.c) */
 int at_otlpjson_write(FILE *f, const at_otlp_request *req);
 
 /* Span duration, and a human form ("1.23 ms"). */
@@ -130,7 +130,8 @@ void at_tv_fmt_double(double d, char *out, size_t cap);
 
 /* ---- between the model's own files ---- */
 
-/* Add s (all its fields allocated, or NULL) to t, which then owns it. */
+/* Add s (calloc'd; its strings and arrays malloc'd or NULL) to t, which
+ * then owns it. */
 void at_traces_push(struct at_traces *t, struct at_tv_span *s);
 void at_tv_span_free(struct at_tv_span *s);
 /* 1 if an id of n bytes is not all zero (a present parent). */
