@@ -111,8 +111,9 @@ LDLIBS_CORE := -lz -lpthread -ldl -lm
 .PHONY: all lib tools fixtures test test-unit test-integration test-tsan test-integration-asan check check-all fuzz fuzz-smoke fuzz-seeds \
 	check-exports check-style bench demo clean deps install
 .DELETE_ON_ERROR:
-# Generated sources are kept (they would otherwise be intermediate files).
-.SECONDARY: $(GEN_C) $(GEN_H)
+# Generated sources and the benches' objects are kept (they would
+# otherwise be intermediate files, deleted after use).
+.SECONDARY: $(GEN_C) $(GEN_H) $(BENCH_O)
 
 all: $(LIB) $(AUTOTRACE)
 
