@@ -1,7 +1,9 @@
 # libautotrace - plain GNU make.
 #
-#   make            build/libautotrace.so (+ the receiver tool and fixtures)
-#   make test       unit + integration tests (Criterion)
+#   make            build/libautotrace.so and build/autotrace, nothing else
+#                   (needs only the build packages: no fixture, no test)
+#   make test       unit + integration tests (Criterion); builds the test
+#                   fixtures and the autotrace-receiver tool they use
 #   make check      build, export-list check, tests, the unit tests again
 #                   under AddressSanitizer+UBSan, ring/exporter tests under
 #                   ThreadSanitizer
@@ -11,13 +13,29 @@
 #
 # BUILD selects the output directory and SAN a sanitizer flavour
 # (asan, tsan) for the recursive sanitizer runs of `make check`.
+# The output is one short line per step ("  CC  src/at_span.c"); V=1
+# shows the full commands.  Every object depends on the headers it
+# includes (-MMD -MP), so editing a header rebuilds what uses it.
+#
+# Layout: src/ and hooks/ are the library (include/ its headers), tool/
+# the autotrace program (tool/ also holds its headers: only tool objects
+# and the unit tests are compiled with -Itool, so no tool header can be
+# reached from the library), tests/ the tests, fixtures and benchmarks.
 
 BUILD ?= build
 SAN ?=
 CC ?= cc
+V ?= 0
 
 GEN := $(BUILD)/gen
 OBJ := $(BUILD)/obj
+
+ifeq ($(V),1)
+say :=
+else
+# $(call say,WHAT,FILE) before a command prints "  WHAT  FILE" instead.
+say = @printf '  %-6s %s\n' '$(1)' '$(2)';
+endif
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-missing-field-initializers
@@ -26,6 +44,7 @@ PQ_INC = $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgre
 BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -g \
 	-Iinclude -I$(GEN) -I$(PQ_INC) -pthread
 OPT := -O2
+DEPFLAGS = -MMD -MP
 
 ifeq ($(SAN),asan)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -47,21 +66,28 @@ GEN_C := $(patsubst src/proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
 GEN_H := $(GEN_C:.c=.h)
 GEN_O := $(patsubst $(GEN)/%.c,$(OBJ)/gen/%.o,$(GEN_C))
 
-# Core modules that are not part of libautotrace.so (tools and tests only).
-TOOL_ONLY_SRC := $(wildcard src/at_receiver.c src/at_traces.c \
-	src/at_render_text.c src/at_render_html.c)
-CORE_SRC := $(filter-out $(TOOL_ONLY_SRC),$(sort $(wildcard src/*.c)))
+# The library: src/ (but the receiver) and hooks/.  The receiver is
+# tool-only but still in src/; its object goes with the tool's.
+RECEIVER_SRC := src/at_receiver.c
+CORE_SRC := $(filter-out $(RECEIVER_SRC),$(sort $(wildcard src/*.c)))
 HOOK_SRC := $(sort $(wildcard hooks/*/*.c))
 CORE_O := $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRC))
-TOOL_ONLY_O := $(patsubst %.c,$(OBJ)/%.o,$(TOOL_ONLY_SRC))
 HOOK_O := $(patsubst %.c,$(OBJ)/%.o,$(HOOK_SRC))
+
+# The autotrace program: tool/autotrace.c (main) over the tool's modules,
+# which the unit tests link too, and the page's static files.
+TOOL_SRC := $(filter-out tool/autotrace.c,$(sort $(wildcard tool/*.c)))
+PAGE_O := $(OBJ)/tool/page/assets.o
+PAGE_FILES := tool/page/page.css tool/page/body.html tool/page/page.js
+TOOL_O := $(patsubst %.c,$(OBJ)/%.o,$(TOOL_SRC) $(RECEIVER_SRC)) $(PAGE_O)
 
 LIB := $(BUILD)/libautotrace.so
 CORE_A := $(BUILD)/libatcore.a
+TOOL_A := $(BUILD)/libattool.a
 MAP := src/libautotrace.map
 
-TOOLS_SRC := $(sort $(wildcard src/tools/*.c))
-TOOLS := $(patsubst src/tools/%.c,$(BUILD)/%,$(TOOLS_SRC))
+AUTOTRACE := $(BUILD)/autotrace
+TOOLS := $(AUTOTRACE) $(BUILD)/autotrace-receiver
 
 FIXTURE_SRC := $(sort $(wildcard tests/fixtures/*.c))
 CURL_FIXTURES := $(patsubst tests/fixtures/curl/%.c,$(BUILD)/fixtures/%,$(sort $(wildcard tests/fixtures/curl/*.c)))
@@ -75,6 +101,7 @@ UNIT_O := $(patsubst %.c,$(OBJ)/%.o,$(UNIT_SRC))
 INTEG_SRC := $(sort $(wildcard tests/integration/*.c))
 INTEG_O := $(patsubst %.c,$(OBJ)/%.o,$(INTEG_SRC))
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
+BENCH_O := $(patsubst %.c,$(OBJ)/%.o,$(BENCH_SRC))
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 UNIT_BIN := $(BUILD)/tests/unit
 INTEG_BIN := $(BUILD)/tests/integration
@@ -84,10 +111,11 @@ LDLIBS_CORE := -lz -lpthread -ldl -lm
 .PHONY: all lib tools fixtures test test-unit test-integration test-tsan test-integration-asan check check-all fuzz fuzz-smoke fuzz-seeds \
 	check-exports check-style bench demo clean deps install
 .DELETE_ON_ERROR:
-# Generated sources are kept (they would otherwise be intermediate files).
-.SECONDARY: $(GEN_C) $(GEN_H)
+# Generated sources and the benches' objects are kept (they would
+# otherwise be intermediate files, deleted after use).
+.SECONDARY: $(GEN_C) $(GEN_H) $(BENCH_O)
 
-all: lib tools fixtures
+all: $(LIB) $(AUTOTRACE)
 
 lib: $(LIB)
 tools: $(TOOLS)
@@ -96,45 +124,68 @@ fixtures: $(FIXTURES)
 # ---- generated protobuf-c code ----
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: src/proto/%.proto
 	@mkdir -p $(GEN)
-	protoc-c --c_out=$(GEN) -Isrc/proto $<
+	$(call say,PROTOC,$<)protoc-c --c_out=$(GEN) -Isrc/proto $<
 
 $(OBJ)/gen/%.o: $(GEN)/%.c $(GEN_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(GEN_CFLAGS) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(GEN_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-# ---- core, hooks ----
-$(OBJ)/%.o: %.c $(GEN_H) $(wildcard include/*.h)
+# ---- objects: library, tool, tests ----
+# The generated headers must exist before anything is compiled; after
+# that, each object's .d file lists what it really includes.
+$(OBJ)/%.o: %.c | $(GEN_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS_ALL) $(TOOL_INC) $(DEPFLAGS) -c -o $@ $<
 
 # Hooks include libcurl/libpq headers only for types; never link them.
 $(OBJ)/hooks/%.o: CFLAGS += -DCURL_DISABLE_TYPECHECK
+# The tool's headers: for the tool and its unit tests, never the library.
+$(OBJ)/tool/%.o $(OBJ)/tests/unit/%.o: TOOL_INC := -Itool
 
+# The page's style sheet, body and script, embedded (.incbin) as strings.
+$(PAGE_O): tool/page/assets.S $(PAGE_FILES)
+	@mkdir -p $(dir $@)
+	$(call say,AS,$<)$(CC) -c -o $@ $<
+
+# ---- the library ----
 $(LIB): $(CORE_O) $(HOOK_O) $(GEN_O) $(MAP)
-	$(CC) $(SANFLAGS) -shared -o $@ $(CORE_O) $(HOOK_O) $(GEN_O) \
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -shared -o $@ $(CORE_O) $(HOOK_O) $(GEN_O) \
 		-Wl,--version-script=$(MAP) -Wl,-z,defs -Wl,-z,now -Wl,-z,relro \
 		-Wl,--exclude-libs,ALL $(PROTOBUF_C_A) $(LDLIBS_CORE)
 
-$(CORE_A): $(CORE_O) $(TOOL_ONLY_O) $(GEN_O)
+# The library's modules (not the hooks) for the tool, tests and benches.
+$(CORE_A): $(CORE_O) $(GEN_O)
 	@rm -f $@
-	ar rcs $@ $^
+	$(call say,AR,$@)ar rcs $@ $^
 
-# ---- tools ----
-$(BUILD)/%: src/tools/%.c $(CORE_A)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
+# ---- the autotrace program and the receiver tool ----
+# The tool's own modules (and the receiver's), in their own archive.
+$(TOOL_A): $(TOOL_O)
+	@rm -f $@
+	$(call say,AR,$@)ar rcs $@ $^
+
+TOOL_LIBS = $(TOOL_A) $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
+
+$(AUTOTRACE): $(OBJ)/tool/autotrace.o $(TOOL_A) $(CORE_A)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(TOOL_LIBS)
+
+$(BUILD)/autotrace-receiver: $(OBJ)/src/tools/autotrace-receiver.o $(TOOL_A) $(CORE_A)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(TOOL_LIBS)
 
 # ---- test fixtures: ordinary programs, built without the library ----
+FIXTURE_CC = $(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g
+
 $(BUILD)/fixtures/%: tests/fixtures/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -pthread $(SANFLAGS_FIXTURES) -o $@ $< -ldl
+	$(call say,CC,$@)$(FIXTURE_CC) -Wall -Wextra -pthread $(SANFLAGS_FIXTURES) -o $@ $< -ldl
 
 # A library whose constructor calls connect() before ours runs.
 $(BUILD)/fixtures/libctor_connect.so: tests/fixtures/ctor/ctor_connect.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -fPIC -shared -o $@ $<
+	$(call say,CC,$@)$(FIXTURE_CC) -fPIC -shared -o $@ $<
 
 $(BUILD)/fixtures/ctor_main: tests/fixtures/ctor/ctor_main.c $(BUILD)/fixtures/libctor_connect.so
-	$(CC) -std=gnu11 -O1 -g -o $@ $< -L$(BUILD)/fixtures -lctor_connect \
+	$(call say,CC,$@)$(CC) -std=gnu11 -O1 -g -o $@ $< -L$(BUILD)/fixtures -lctor_connect \
 		-Wl,-rpath,'$$ORIGIN'
 
 # secure_probe linked against the library (DT_NEEDED, absolute RUNPATH):
@@ -142,38 +193,41 @@ $(BUILD)/fixtures/ctor_main: tests/fixtures/ctor/ctor_main.c $(BUILD)/fixtures/l
 # paths.  Built with the library's sanitizer, whose runtime must load first.
 $(BUILD)/fixtures/secure_probe_linked: tests/fixtures/secure_probe.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra $(SANFLAGS) -o $@ $< \
+	$(call say,CC,$@)$(FIXTURE_CC) -Wall -Wextra $(SANFLAGS) -o $@ $< \
 		-Wl,--no-as-needed -L$(abspath $(BUILD)) -lautotrace \
 		-Wl,-rpath,$(abspath $(BUILD))
-
-# ---- benchmarks: linked with the core directly ----
-# bench_hooks links the hooks too: its own calls go through them.
-$(BUILD)/bench/bench_hooks: tests/bench/bench_hooks.c $(CORE_A) $(HOOK_O)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(HOOK_O) $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
-
-$(BUILD)/bench/%: tests/bench/%.c $(CORE_A) $(wildcard tests/bench/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
 
 # A libpq program (fixtures may link libpq; the library never does).
 $(BUILD)/fixtures/pq_client: tests/fixtures/pq/pq_client.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -I$(PQ_INC) -o $@ $< -lpq
+	$(call say,CC,$@)$(FIXTURE_CC) -Wall -Wextra -I$(PQ_INC) -o $@ $< -lpq
 
 # libcurl programs (fixtures may link libcurl; the library never does).
 $(CURL_FIXTURES): $(BUILD)/fixtures/%: tests/fixtures/curl/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -o $@ $< -lcurl
+	$(call say,CC,$@)$(FIXTURE_CC) -Wall -Wextra -o $@ $< -lcurl
+
+# ---- benchmarks: linked with the core directly ----
+# bench_hooks links the hooks too: its own calls go through them;
+# bench_queue runs the receiver (a tool object) as its collector.
+$(BUILD)/bench/bench_hooks: $(OBJ)/tests/bench/bench_hooks.o $(CORE_A) $(HOOK_O)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(HOOK_O) $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
+
+$(BUILD)/bench/%: $(OBJ)/tests/bench/%.o $(TOOL_A) $(CORE_A)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(TOOL_LIBS)
 
 # ---- tests ----
-$(UNIT_BIN): $(UNIT_O) $(CORE_A)
+# The tests link the tool's archive too (the receiver, the trace model
+# and the views they test), before the library's.
+$(UNIT_BIN): $(UNIT_O) $(TOOL_A) $(CORE_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(SANFLAGS) -o $@ $(UNIT_O) $(CORE_A) $(PROTOBUF_C_A) -lcriterion $(LDLIBS_CORE)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $(UNIT_O) $(TOOL_A) $(CORE_A) $(PROTOBUF_C_A) -lcriterion $(LDLIBS_CORE)
 
-$(INTEG_BIN): $(INTEG_O) $(CORE_A)
+$(INTEG_BIN): $(INTEG_O) $(TOOL_A) $(CORE_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(SANFLAGS) -o $@ $(INTEG_O) $(CORE_A) $(PROTOBUF_C_A) -lcriterion $(LDLIBS_CORE)
+	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $(INTEG_O) $(TOOL_A) $(CORE_A) $(PROTOBUF_C_A) -lcriterion $(LDLIBS_CORE)
 
 test-unit: $(UNIT_BIN) tools
 	scripts/setup-node-decoder.sh build
@@ -181,11 +235,11 @@ test-unit: $(UNIT_BIN) tools
 	AT_BUILD_DIR=$(BUILD) LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		$(UNIT_BIN) $(CRITERION_ARGS)
 
-test-integration: all $(INTEG_BIN)
+test-integration: all fixtures $(INTEG_BIN)
 	scripts/run-integration.sh $(BUILD)
 
 # The fixture-based integration tests with the ASan+UBSan library.
-test-integration-asan: all $(INTEG_BIN)
+test-integration-asan: all fixtures $(INTEG_BIN)
 	AT_SAN_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
 		scripts/run-integration.sh $(BUILD) --filter 'core/*'
 	AT_SAN_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
@@ -218,16 +272,17 @@ TSAN_TESTS := tests/unit/test_ring.c tests/unit/test_exporter.c tests/unit/test_
 	tests/unit/test_receiver.c
 TSAN_BIN := $(BUILD)/tests/tsan
 
-$(TSAN_BIN): $(TSAN_TESTS) tests/tsan/runner.c tests/tsan/criterion/criterion.h $(CORE_A)
+$(TSAN_BIN): $(TSAN_TESTS) tests/tsan/runner.c tests/tsan/criterion/criterion.h $(TOOL_A) $(CORE_A) \
+		$(wildcard include/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Wno-unused-function -Wno-format-zero-length -Wno-sign-compare -Itests/tsan -Itests/unit -o $@ \
-		tests/tsan/runner.c $(TSAN_TESTS) $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
+	$(call say,CC,$@)$(CC) $(CFLAGS_ALL) -Wno-unused-function -Wno-format-zero-length -Wno-sign-compare -Itests/tsan -Itests/unit -o $@ \
+		tests/tsan/runner.c $(TSAN_TESTS) $(TOOL_LIBS)
 
 test-tsan: $(TSAN_BIN) tools
 	AT_BUILD_DIR=$(BUILD) $(TSAN_BIN) 'concurrency/*'
 
 bench: deps
-	$(MAKE) --no-print-directory all $(BENCHES)
+	$(MAKE) --no-print-directory all tools fixtures $(BENCHES)
 	scripts/bench.sh $(BUILD)
 
 demo:
@@ -238,33 +293,40 @@ FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
-# tests/fuzz/fuzz_X.c exercises the parser module src/at_X.c (plus
+# tests/fuzz/fuzz_X.c exercises the parser module at_X.c, of the library
+# (src/at_X.c) or of the tool (tool/at_X.c, and then -Itool), plus
 # FUZZ_EXTRA_X, the modules it calls; FUZZ_CFLAGS_X and FUZZ_LIBS_X if
-# it needs more to compile and link).
-FUZZ_EXTRA_config := src/at_sampler.c
+# it needs more to compile and link.
+fuzz_mod = $(firstword $(wildcard src/at_$(1).c tool/at_$(1).c))
+FUZZ_EXTRA_config := src/at_sampler.c src/at_utf8.c
+FUZZ_EXTRA_json := tool/at_xalloc.c src/at_buf.c src/at_utf8.c
 # The receiver decodes with the generated protobuf-c code (and libprotobuf-c,
-# zlib) and hands what it stored to the trace model and the views; the
-# encoder and gzip make the valid requests the target sends.
-FUZZ_EXTRA_receiver := src/at_buf.c src/at_gzip.c src/at_otlp.c src/at_traces.c \
-	src/at_render_text.c src/at_render_html.c $(GEN_C)
-FUZZ_CFLAGS_receiver := -I$(GEN) -pthread
+# zlib) and hands what it stored to the trace model and the views (all
+# the tool's modules, and the page's files); the encoder and gzip make the
+# valid requests the target sends.
+FUZZ_EXTRA_receiver := src/at_buf.c src/at_gzip.c src/at_otlp.c src/at_utf8.c \
+	$(TOOL_SRC) $(PAGE_O) $(GEN_C)
+FUZZ_CFLAGS_receiver := -I$(GEN) -Itool -pthread
 FUZZ_LIBS_receiver = $(PROTOBUF_C_A) -lz
-$(BUILD)/fuzz/fuzz_receiver: $(FUZZ_EXTRA_receiver) $(GEN_H) $(wildcard include/*.h)
+$(BUILD)/fuzz/fuzz_receiver: $(GEN_H)
 
 # Undefined behaviour stops the run like a crash (and is saved as one).
 FUZZ_CC := clang -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude -fno-sanitize-recover=undefined
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h src/at_%.c include/at_%.h
+.SECONDEXPANSION:
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $$(call fuzz_mod,$$*) \
+		$$(FUZZ_EXTRA_$$*) $(wildcard include/*.h tool/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $(FUZZ_CFLAGS_$*) -o $@ \
-		src/at_$*.c $(FUZZ_EXTRA_$*) tests/fuzz/fuzz_$*.c $(FUZZ_LIBS_$*)
+	$(call say,FUZZ,$@)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined \
+		$(if $(filter tool/%,$(call fuzz_mod,$*)),-Itool) $(FUZZ_CFLAGS_$*) -o $@ \
+		$(call fuzz_mod,$*) $(FUZZ_EXTRA_$*) tests/fuzz/fuzz_$*.c $(FUZZ_LIBS_$*)
 
 # The receiver's seeds made by our encoder: its target's source built
 # with a main that writes them (run once; the files are committed).
 $(BUILD)/fuzz/seeds_receiver: tests/fuzz/fuzz_receiver.c tests/fuzz/fuzz.h tests/fuzz/otlp_nest.h src/at_receiver.c \
 		$(FUZZ_EXTRA_receiver) $(GEN_H)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -fsanitize=address,undefined -DFUZZ_WRITE_SEEDS $(FUZZ_CFLAGS_receiver) \
+	$(call say,CC,$@)$(FUZZ_CC) -fsanitize=address,undefined -DFUZZ_WRITE_SEEDS $(FUZZ_CFLAGS_receiver) \
 		-o $@ src/at_receiver.c $(FUZZ_EXTRA_receiver) tests/fuzz/fuzz_receiver.c \
 		$(FUZZ_LIBS_receiver)
 
@@ -301,7 +363,11 @@ PREFIX ?= /usr/local
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libautotrace.so
-	install -m 0755 $(BUILD)/autotrace $(DESTDIR)$(PREFIX)/bin/autotrace
+	install -m 0755 $(AUTOTRACE) $(DESTDIR)$(PREFIX)/bin/autotrace
 
 clean:
 	rm -rf $(BUILD)
+
+# What each object includes (written by -MMD -MP as it is compiled).
+-include $(patsubst %.o,%.d,$(CORE_O) $(HOOK_O) $(TOOL_O) $(GEN_O) $(UNIT_O) $(INTEG_O) \
+	$(BENCH_O) $(OBJ)/tool/autotrace.o $(OBJ)/src/tools/autotrace-receiver.o)

@@ -1,8 +1,9 @@
 /*
  * at_buf.c - a growable byte buffer (see at_buf.h).
  *
- * Used by the exporter thread, the transport and the receiver, never by
- * hooks (it calls malloc).  The capacity grows geometrically (doubling,
+ * Used by the exporter thread, the transport, the receiver and the
+ * autotrace tool (whose strings are built on it, see tool/at_xalloc.h),
+ * never by hooks (it calls malloc).  The capacity grows geometrically (doubling,
  * at least 256 bytes), so appending n bytes one piece at a time costs
  * O(n) amortised and a buffer reused across batches stops reallocating
  * once it has reached the size of the largest batch.
@@ -62,33 +63,40 @@ int at_buf_append(struct at_buf *b, const void *p, size_t n)
 	return 0;
 }
 
-int at_buf_printf(struct at_buf *b, const char *fmt, ...)
+int at_buf_vprintf(struct at_buf *b, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list again;
 	size_t room;
 	int n;
 
 	/* First try in the room that is already there (the common case). */
 	room = b->cap - b->len;
-	va_start(ap, fmt);
+	va_copy(again, ap);
 	n = vsnprintf(room ? (char *)b->data + b->len : NULL, room, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -1;
-	if ((size_t)n < room) {
-		b->len += (size_t)n;
-		return 0;
+	if (n >= 0 && (size_t)n >= room) {
+		/* n bytes plus vsnprintf's NUL, which is not counted in len. */
+		if (at_buf_reserve(b, (size_t)n + 1) < 0)
+			n = -1;
+		else
+			n = vsnprintf((char *)b->data + b->len, (size_t)n + 1,
+				      fmt, again);
 	}
-	/* n bytes plus vsnprintf's NUL, which is not counted in len. */
-	if (at_buf_reserve(b, (size_t)n + 1) < 0)
-		return -1;
-	va_start(ap, fmt);
-	n = vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	va_end(again);
 	if (n < 0)
 		return -1;
 	b->len += (size_t)n;
 	return 0;
+}
+
+int at_buf_printf(struct at_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = at_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 void at_buf_free(struct at_buf *b)

@@ -157,6 +157,7 @@
 #include "at_compat.h"
 #include "at_config.h"
 #include "at_sampler.h"
+#include "at_utf8.h"
 
 #define DEFAULT_ENDPOINT "http://localhost:4318/v1/traces"
 #define SIGNAL_PATH "v1/traces"
@@ -204,58 +205,6 @@ static const char *u32_str(uint32_t v, char *buf)
 		buf[i] = tmp[n - 1 - i];
 	buf[n] = '\0';
 	return buf;
-}
-
-/* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates, > U+10FFFF). */
-static int utf8_valid(const char *str, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (n - i < len)
-			return 0;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
-
-/* Largest n' <= max such that s[0..n') does not end inside a UTF-8 char. */
-static size_t utf8_cut(const char *s, size_t n, size_t max)
-{
-	if (n <= max)
-		return n;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return n;
 }
 
 /*
@@ -1092,13 +1041,13 @@ static void load_service_name(struct loader *l)
 	if (s == NULL)
 		return;
 	n = strlen(s);
-	if (!utf8_valid(s, n)) {
+	if (!at_utf8_valid(s, n)) {
 		warn_line(l, "invalid", "OTEL_SERVICE_NAME", s,
 			  "a UTF-8 string", NULL, "ignoring the variable");
 		return;
 	}
 	if (n >= AT_CFG_STR_MAX) {
-		n = utf8_cut(s, n, AT_CFG_STR_MAX - 1);
+		n = at_utf8_cut(s, n, AT_CFG_STR_MAX - 1);
 		warn_line(l, "invalid", "OTEL_SERVICE_NAME", s,
 			  "a UTF-8 string of at most 255 bytes", NULL,
 			  "using it cut to 255 bytes");
@@ -1182,7 +1131,7 @@ static void load_resource(struct loader *l)
 			err = "an entry has an empty key";
 			break;
 		}
-		if (!utf8_valid(key, dk) || !utf8_valid(val, dv)) {
+		if (!at_utf8_valid(key, dk) || !at_utf8_valid(val, dv)) {
 			err = "not UTF-8 after decoding";
 			break;
 		}

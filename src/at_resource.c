@@ -45,6 +45,7 @@
 #include "at_config.h"
 #include "at_real.h"
 #include "at_resource.h"
+#include "at_utf8.h"
 
 /* Room kept free for the attributes that follow the command line. */
 #define CMDLINE_RESERVE 768
@@ -67,77 +68,6 @@ static const char k_sdk_name[] = "telemetry.sdk.name";
 static const char k_sdk_version[] = "telemetry.sdk.version";
 static const char k_sdk_language[] = "telemetry.sdk.language";
 
-/* Length of the UTF-8 sequence starting at s (n bytes left), 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-/*
- * Copy src[0..n) into dst (room bytes, NUL included, room >= 1) as valid
- * UTF-8: invalid bytes become U+FFFD, NUL bytes become spaces, and the copy
- * stops at a character boundary when room runs out.  Returns the length
- * written (without the NUL); *consumed tells how much of src was used.
- */
-static size_t utf8_copy(char *dst, size_t room, const char *src, size_t n,
-			size_t *consumed)
-{
-	static const char repl[] = "\xef\xbf\xbd";
-	const unsigned char *s = (const unsigned char *)src;
-	size_t w = 0, i = 0;
-
-	while (i < n) {
-		size_t len = utf8_seq_len(s + i, n - i);
-
-		if (len == 0) {
-			if (w + 3 >= room)
-				break;
-			memcpy(dst + w, repl, 3);
-			w += 3;
-			i++;
-			continue;
-		}
-		if (w + len >= room)
-			break;
-		if (len == 1 && s[i] == '\0')
-			dst[w] = ' ';
-		else
-			memcpy(dst + w, s + i, len);
-		w += len;
-		i += len;
-	}
-	dst[w] = '\0';
-	*consumed = i;
-	return w;
-}
-
 /*
  * Copy a string into r->buf, leaving reserve bytes free.  If cut is 0 the
  * whole string must fit (max is ignored), else NULL; if cut is 1 it is
@@ -156,7 +86,7 @@ static const char *buf_put(struct at_resource *r, const char *s, size_t n,
 	if (cut && room > max + 1)
 		room = max + 1;
 	dst = r->buf + r->buf_used;
-	w = utf8_copy(dst, room, s, n, &used);
+	w = at_utf8_copy(dst, room, s, n, &used);
 	if ((used < n && !cut) || (w == 0 && n > 0)) {
 		dst[0] = '\0';
 		return NULL;

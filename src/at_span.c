@@ -21,6 +21,7 @@
 #include "at_sampler.h"
 #include "at_span.h"
 #include "at_thread.h"
+#include "at_utf8.h"
 
 _Static_assert(sizeof(struct at_span_hdr) % 8 == 0, "record header size");
 _Static_assert(sizeof(struct at_attr) % 8 == 0, "attribute size");
@@ -54,17 +55,6 @@ static inline void count(_Atomic uint64_t *c)
 		memory_order_relaxed);
 }
 
-/* Longest prefix of s[0..len) not above max bytes that does not cut a
- * UTF-8 sequence. */
-static size_t utf8_prefix(const char *s, size_t len, size_t max)
-{
-	if (len <= max)
-		return len;
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	return max;
-}
-
 /* Copy a string into the arena, truncated to the value length limit and
  * to the room left.  Returns 0, or -1 if not even an empty string fits
  * (never: an empty string needs no room). */
@@ -75,7 +65,7 @@ static void arena_put(struct at_span *s, const char *v, size_t len,
 
 	if (limit < room)
 		room = limit;
-	len = utf8_prefix(v, len, room);
+	len = at_utf8_cut(v, len, room);
 	memcpy(s->arena + s->h.arena_used, v, len);
 	out->off = s->h.arena_used;
 	out->len = (uint16_t)len;

@@ -37,6 +37,7 @@
 #include <strings.h>
 
 #include "at_render.h"
+#include "at_utf8.h"
 
 #define BAR_W      30
 #define DUR_W      9
@@ -62,7 +63,7 @@ static size_t text_width(const char *s)
 	size_t n = 0;
 
 	for (; *s; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
+		if (!at_utf8_is_cont((unsigned char)*s))
 			n++;
 	return n;
 }
@@ -79,7 +80,7 @@ static void append_fit(char *dst, size_t cap, const char *src, size_t max_w)
 	const unsigned char *p = (const unsigned char *)src;
 
 	for (; *p; p++) {
-		int start = (*p & 0xc0) != 0x80;
+		int start = !at_utf8_is_cont(*p);
 
 		if (start) {
 			/* room for "..." kept while it still might fit */

@@ -4,6 +4,12 @@
  * into trees, with the critical path and findings (N+1 patterns,
  * sequential calls that could run in parallel, a span that is most of its
  * trace).  Tool-only (not in libautotrace.so): it allocates freely.
+ *
+ * The model is split by job: at_traces.c (the records, decoded requests
+ * in, trees and critical paths out), at_findings.c (the findings of a
+ * linked trace), at_otlpjson_read.c (OTLP-JSON lines in, through the
+ * JSON reader at_json.c) and at_otlpjson_write.c (requests out as
+ * OTLP-JSON lines).
  */
 #ifndef AT_TRACES_H
 #define AT_TRACES_H
@@ -98,7 +104,7 @@ void at_traces_add_request(struct at_traces *t, const at_otlp_request *req);
  * Parse one line of OTLP-JSON (an ExportTraceServiceRequest as the
  * OpenTelemetry Collector's file exporter writes it: camelCase fields,
  * hex ids, int64 as strings) and add its spans.  0, or -1 if the line is
- * not valid OTLP-JSON (nothing is added then).
+ * not valid OTLP-JSON (nothing is added then).  (at_otlpjson_read.c)
  */
 int at_traces_add_json(struct at_traces *t, const char *line, size_t len);
 
@@ -107,7 +113,7 @@ int at_traces_add_json(struct at_traces *t, const char *line, size_t len);
 void at_traces_build(struct at_traces *t);
 
 /* Write req as one line of OTLP-JSON (the Collector file exporter's
- * format), ending with '\n'.  0 or -1. */
+ * format), ending with '\n'.  0 or -1.  (at_otlpjson_write.c) */
 int at_otlpjson_write(FILE *f, const at_otlp_request *req);
 
 /* Span duration, and a human form ("1.23 ms"). */
@@ -118,5 +124,19 @@ static inline uint64_t at_tv_dur(const struct at_tv_span *s)
 void at_tv_fmt_dur(uint64_t ns, char *out, size_t cap);
 /* The value of an attribute of s, or NULL. */
 const char *at_tv_attr(const struct at_tv_span *s, const char *key);
+/* The shortest "%g" form of d that reads back as the same double; NaN,
+ * Infinity and -Infinity spelt as proto3 JSON does. */
+void at_tv_fmt_double(double d, char *out, size_t cap);
+
+/* ---- between the model's own files ---- */
+
+/* Add s (calloc'd; its strings and arrays malloc'd or NULL) to t, which
+ * then owns it. */
+void at_traces_push(struct at_traces *t, struct at_tv_span *s);
+void at_tv_span_free(struct at_tv_span *s);
+/* 1 if an id of n bytes is not all zero (a present parent). */
+int at_tv_id_nonzero(const uint8_t *p, size_t n);
+/* Compute the findings of tr, once its tree is linked (at_findings.c). */
+void at_tv_find(struct at_tv_trace *tr);
 
 #endif
