@@ -13,14 +13,18 @@
 #
 # BUILD selects the output directory and SAN a sanitizer flavour
 # (asan, tsan) for the recursive sanitizer runs of `make check`.
-# The output is one short line per step ("  CC  src/at_span.c"); V=1
+# The output is one short line per step ("  CC  src/core/at_span.c"); V=1
 # shows the full commands.  Every object depends on the headers it
 # includes (-MMD -MP), so editing a header rebuilds what uses it.
 #
-# Layout: src/ and hooks/ are the library (include/ its headers), tool/
-# the autotrace program (tool/ also holds its headers: only tool objects
-# and the unit tests are compiled with -Itool, so no tool header can be
-# reached from the library), tests/ the tests, fixtures and benchmarks.
+# Layout (HACKING.md): the library is src/core (spans, context, ring,
+# configuration, lifecycle, the family kit), src/export (exporter thread,
+# OTLP, transport, spool), src/protocols (parsers: HTTP/1.x, SQL) and
+# hooks/<family>/ (a family's interposed functions, and its state in
+# at_*.c files); tool/ is the autotrace program; tests/ the tests,
+# fixtures and benchmarks.  Each header sits beside its source.  Only
+# tool objects and the tests are compiled with -Itool, so no tool header
+# can be reached from the library.
 
 BUILD ?= build
 SAN ?=
@@ -42,7 +46,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 # libpq's headers, for types only (the library never links libpq).
 PQ_INC = $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -g \
-	-Iinclude -I$(GEN) -I$(PQ_INC) -pthread
+	$(LIB_INC) -I$(GEN) -I$(PQ_INC) -pthread
 OPT := -O2
 DEPFLAGS = -MMD -MP
 
@@ -66,20 +70,23 @@ GEN_C := $(patsubst src/proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
 GEN_H := $(GEN_C:.c=.h)
 GEN_O := $(patsubst $(GEN)/%.c,$(OBJ)/gen/%.o,$(GEN_C))
 
-# The library: src/ (but the receiver) and hooks/.  The receiver is
-# tool-only but still in src/; its object goes with the tool's.
-RECEIVER_SRC := src/at_receiver.c
-CORE_SRC := $(filter-out $(RECEIVER_SRC),$(sort $(wildcard src/*.c)))
-HOOK_SRC := $(sort $(wildcard hooks/*/*.c))
+# The library: its layers, and the hook families.  In hooks/<family>/,
+# at_*.c is the family's state and logic (linked into the tests too);
+# the other files define the interposed functions (the library only).
+LIB_DIRS := src/core src/export src/protocols $(sort $(wildcard hooks/*))
+LIB_INC := $(addprefix -I,$(LIB_DIRS))
+FAMILY_SRC := $(sort $(wildcard hooks/*/at_*.c))
+CORE_SRC := $(sort $(wildcard src/core/*.c src/export/*.c src/protocols/*.c)) $(FAMILY_SRC)
+HOOK_SRC := $(filter-out $(FAMILY_SRC),$(sort $(wildcard hooks/*/*.c)))
 CORE_O := $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRC))
 HOOK_O := $(patsubst %.c,$(OBJ)/%.o,$(HOOK_SRC))
 
 # The autotrace program: tool/autotrace.c (main) over the tool's modules,
 # which the unit tests link too, and the page's static files.
-TOOL_SRC := $(filter-out tool/autotrace.c,$(sort $(wildcard tool/*.c)))
+TOOL_SRC := $(filter-out tool/autotrace.c tool/autotrace-receiver.c,$(sort $(wildcard tool/*.c)))
 PAGE_O := $(OBJ)/tool/page/assets.o
 PAGE_FILES := tool/page/page.css tool/page/body.html tool/page/page.js
-TOOL_O := $(patsubst %.c,$(OBJ)/%.o,$(TOOL_SRC) $(RECEIVER_SRC)) $(PAGE_O)
+TOOL_O := $(patsubst %.c,$(OBJ)/%.o,$(TOOL_SRC)) $(PAGE_O)
 
 LIB := $(BUILD)/libautotrace.so
 CORE_A := $(BUILD)/libatcore.a
@@ -140,7 +147,7 @@ $(OBJ)/%.o: %.c | $(GEN_H)
 # Hooks include libcurl/libpq headers only for types; never link them.
 $(OBJ)/hooks/%.o: CFLAGS += -DCURL_DISABLE_TYPECHECK
 # The tool's headers: for the tool and its unit tests, never the library.
-$(OBJ)/tool/%.o $(OBJ)/tests/unit/%.o: TOOL_INC := -Itool
+$(OBJ)/tool/%.o $(OBJ)/tests/%.o: TOOL_INC := -Itool
 
 # The page's style sheet, body and script, embedded (.incbin) as strings.
 $(PAGE_O): tool/page/assets.S $(PAGE_FILES)
@@ -169,7 +176,7 @@ TOOL_LIBS = $(TOOL_A) $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
 $(AUTOTRACE): $(OBJ)/tool/autotrace.o $(TOOL_A) $(CORE_A)
 	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(TOOL_LIBS)
 
-$(BUILD)/autotrace-receiver: $(OBJ)/src/tools/autotrace-receiver.o $(TOOL_A) $(CORE_A)
+$(BUILD)/autotrace-receiver: $(OBJ)/tool/autotrace-receiver.o $(TOOL_A) $(CORE_A)
 	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(TOOL_LIBS)
 
 # ---- test fixtures: ordinary programs, built without the library ----
@@ -273,7 +280,7 @@ TSAN_TESTS := tests/unit/test_ring.c tests/unit/test_exporter.c tests/unit/test_
 TSAN_BIN := $(BUILD)/tests/tsan
 
 $(TSAN_BIN): $(TSAN_TESTS) tests/tsan/runner.c tests/tsan/criterion/criterion.h $(TOOL_A) $(CORE_A) \
-		$(wildcard include/*.h tests/unit/*.h)
+		$(wildcard src/*/*.h hooks/*/*.h tool/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(CFLAGS_ALL) -Wno-unused-function -Wno-format-zero-length -Wno-sign-compare -Itests/tsan -Itests/unit -o $@ \
 		tests/tsan/runner.c $(TSAN_TESTS) $(TOOL_LIBS)
@@ -294,28 +301,28 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 # tests/fuzz/fuzz_X.c exercises the parser module at_X.c, of the library
-# (src/at_X.c) or of the tool (tool/at_X.c, and then -Itool), plus
+# (src/*/at_X.c) or of the tool (tool/at_X.c, and then -Itool), plus
 # FUZZ_EXTRA_X, the modules it calls; FUZZ_CFLAGS_X and FUZZ_LIBS_X if
 # it needs more to compile and link.
-fuzz_mod = $(firstword $(wildcard src/at_$(1).c tool/at_$(1).c))
-FUZZ_EXTRA_config := src/at_sampler.c src/at_utf8.c
-FUZZ_EXTRA_json := tool/at_xalloc.c src/at_buf.c src/at_utf8.c
+fuzz_mod = $(firstword $(wildcard src/*/at_$(1).c tool/at_$(1).c))
+FUZZ_EXTRA_config := src/core/at_sampler.c src/core/at_utf8.c
+FUZZ_EXTRA_json := tool/at_xalloc.c src/core/at_buf.c src/core/at_utf8.c
 # The receiver decodes with the generated protobuf-c code (and libprotobuf-c,
 # zlib) and hands what it stored to the trace model and the views (all
 # the tool's modules, and the page's files); the encoder and gzip make the
 # valid requests the target sends.
-FUZZ_EXTRA_receiver := src/at_buf.c src/at_gzip.c src/at_otlp.c src/at_utf8.c \
+FUZZ_EXTRA_receiver := src/core/at_buf.c src/export/at_gzip.c src/export/at_otlp.c src/core/at_utf8.c \
 	$(TOOL_SRC) $(PAGE_O) $(GEN_C)
 FUZZ_CFLAGS_receiver := -I$(GEN) -Itool -pthread
 FUZZ_LIBS_receiver = $(PROTOBUF_C_A) -lz
 $(BUILD)/fuzz/fuzz_receiver: $(GEN_H)
 
 # Undefined behaviour stops the run like a crash (and is saved as one).
-FUZZ_CC := clang -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude -fno-sanitize-recover=undefined
+FUZZ_CC := clang -std=gnu11 -D_GNU_SOURCE -g -O1 $(LIB_INC) -fno-sanitize-recover=undefined
 
 .SECONDEXPANSION:
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $$(call fuzz_mod,$$*) \
-		$$(FUZZ_EXTRA_$$*) $(wildcard include/*.h tool/*.h)
+		$$(FUZZ_EXTRA_$$*) $(wildcard src/*/*.h hooks/*/*.h tool/*.h)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZ,$@)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined \
 		$(if $(filter tool/%,$(call fuzz_mod,$*)),-Itool) $(FUZZ_CFLAGS_$*) -o $@ \
@@ -323,11 +330,11 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $$(call fuzz_mod,$$*
 
 # The receiver's seeds made by our encoder: its target's source built
 # with a main that writes them (run once; the files are committed).
-$(BUILD)/fuzz/seeds_receiver: tests/fuzz/fuzz_receiver.c tests/fuzz/fuzz.h tests/fuzz/otlp_nest.h src/at_receiver.c \
+$(BUILD)/fuzz/seeds_receiver: tests/fuzz/fuzz_receiver.c tests/fuzz/fuzz.h tests/fuzz/otlp_nest.h tool/at_receiver.c \
 		$(FUZZ_EXTRA_receiver) $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(FUZZ_CC) -fsanitize=address,undefined -DFUZZ_WRITE_SEEDS $(FUZZ_CFLAGS_receiver) \
-		-o $@ src/at_receiver.c $(FUZZ_EXTRA_receiver) tests/fuzz/fuzz_receiver.c \
+		-o $@ tool/at_receiver.c $(FUZZ_EXTRA_receiver) tests/fuzz/fuzz_receiver.c \
 		$(FUZZ_LIBS_receiver)
 
 fuzz-seeds: $(BUILD)/fuzz/seeds_receiver
@@ -370,4 +377,4 @@ clean:
 
 # What each object includes (written by -MMD -MP as it is compiled).
 -include $(patsubst %.o,%.d,$(CORE_O) $(HOOK_O) $(TOOL_O) $(GEN_O) $(UNIT_O) $(INTEG_O) \
-	$(BENCH_O) $(OBJ)/tool/autotrace.o $(OBJ)/src/tools/autotrace-receiver.o)
+	$(BENCH_O) $(OBJ)/tool/autotrace.o $(OBJ)/tool/autotrace-receiver.o)

@@ -1,7 +1,7 @@
 /*
  * fuzz_http.c - libFuzzer target for at_http.c.
  *
- *   clang -fsanitize=fuzzer,address,undefined -Iinclude src/at_http.c \
+ *   clang -fsanitize=fuzzer,address,undefined -Isrc/core -Isrc/protocols src/protocols/at_http.c \
  *         tests/fuzz/fuzz_http.c -o fuzz_http
  *   ./fuzz_http tests/fuzz/corpus/http
  *

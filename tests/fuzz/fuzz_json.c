@@ -4,7 +4,7 @@
  *
  *   clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
  *         -Iinclude -Itool -o fuzz_json tool/at_json.c tool/at_xalloc.c \
- *         src/at_buf.c src/at_utf8.c tests/fuzz/fuzz_json.c
+ *         src/core/at_buf.c src/core/at_utf8.c tests/fuzz/fuzz_json.c
  *
  * The input is parsed as one JSON text.  Besides "no crash, no read
  * outside the input, no leak" (AddressSanitizer), it traps when one of

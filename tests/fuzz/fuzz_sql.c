@@ -2,7 +2,7 @@
  * fuzz_sql.c - libFuzzer target for at_sql.c.
  *
  *   clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
- *         -Iinclude -o fuzz_sql src/at_sql.c tests/fuzz/fuzz_sql.c
+ *         -Isrc/core -Isrc/protocols -o fuzz_sql src/protocols/at_sql.c tests/fuzz/fuzz_sql.c
  *   ./fuzz_sql tests/fuzz/corpus/sql
  *
  * The input goes to all three functions, whole and with several caps.

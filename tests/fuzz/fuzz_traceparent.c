@@ -2,7 +2,7 @@
  * fuzz_traceparent.c - libFuzzer target for at_traceparent.c.
  *
  *   clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
- *         -Iinclude -o fuzz_traceparent src/at_traceparent.c \
+ *         -Isrc/core -o fuzz_traceparent src/core/at_traceparent.c \
  *         tests/fuzz/fuzz_traceparent.c
  *
  * The input goes to the traceparent parser and the tracestate sanitiser.
