@@ -302,9 +302,12 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 # tests/fuzz/fuzz_X.c exercises the parser module at_X.c, of the library
 # (src/*/at_X.c) or of the tool (tool/at_X.c, and then -Itool), plus
-# FUZZ_EXTRA_X, the modules it calls; FUZZ_CFLAGS_X and FUZZ_LIBS_X if
-# it needs more to compile and link.
+# FUZZ_EXTRA_X, the modules it calls (or, for a module split in several
+# files at_X_*.c, all of them); FUZZ_CFLAGS_X and FUZZ_LIBS_X if it needs
+# more to compile and link.
 fuzz_mod = $(firstword $(wildcard src/*/at_$(1).c tool/at_$(1).c))
+FUZZ_EXTRA_http := $(sort $(wildcard src/protocols/at_http_*.c))
+FUZZ_EXTRA_sql := $(sort $(wildcard src/protocols/at_sql_*.c))
 FUZZ_EXTRA_config := src/core/at_sampler.c src/core/at_utf8.c
 FUZZ_EXTRA_json := tool/at_xalloc.c src/core/at_buf.c src/core/at_utf8.c
 # The receiver decodes with the generated protobuf-c code (and libprotobuf-c,
