@@ -308,7 +308,8 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 fuzz_mod = $(firstword $(wildcard src/*/at_$(1).c tool/at_$(1).c))
 FUZZ_EXTRA_http := $(sort $(wildcard src/protocols/at_http_*.c))
 FUZZ_EXTRA_sql := $(sort $(wildcard src/protocols/at_sql_*.c))
-FUZZ_EXTRA_config := src/core/at_sampler.c src/core/at_utf8.c
+FUZZ_EXTRA_config := $(filter-out src/core/at_config.c,$(sort $(wildcard src/core/at_config*.c))) \
+	src/core/at_sampler.c src/core/at_utf8.c
 FUZZ_EXTRA_json := tool/at_xalloc.c src/core/at_buf.c src/core/at_utf8.c
 # The receiver decodes with the generated protobuf-c code (and libprotobuf-c,
 # zlib) and hands what it stored to the trace model and the views (all
