@@ -316,7 +316,7 @@ FUZZ_EXTRA_json := tool/at_xalloc.c src/core/at_buf.c src/core/at_utf8.c
 # the tool's modules, and the page's files); the encoder and gzip make the
 # valid requests the target sends.
 FUZZ_EXTRA_receiver := src/core/at_buf.c src/export/at_gzip.c src/export/at_otlp.c src/core/at_utf8.c \
-	$(TOOL_SRC) $(PAGE_O) $(GEN_C)
+	$(filter-out tool/at_receiver.c,$(TOOL_SRC)) $(PAGE_O) $(GEN_C)
 FUZZ_CFLAGS_receiver := -I$(GEN) -Itool -pthread
 FUZZ_LIBS_receiver = $(PROTOBUF_C_A) -lz
 $(BUILD)/fuzz/fuzz_receiver: $(GEN_H)
