@@ -302,17 +302,21 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 # tests/fuzz/fuzz_X.c exercises the parser module at_X.c, of the library
 # (src/*/at_X.c) or of the tool (tool/at_X.c, and then -Itool), plus
-# FUZZ_EXTRA_X, the modules it calls; FUZZ_CFLAGS_X and FUZZ_LIBS_X if
-# it needs more to compile and link.
+# FUZZ_EXTRA_X, the modules it calls (or, for a module split in several
+# files at_X_*.c, all of them); FUZZ_CFLAGS_X and FUZZ_LIBS_X if it needs
+# more to compile and link.
 fuzz_mod = $(firstword $(wildcard src/*/at_$(1).c tool/at_$(1).c))
-FUZZ_EXTRA_config := src/core/at_sampler.c src/core/at_utf8.c
+FUZZ_EXTRA_http := $(sort $(wildcard src/protocols/at_http_*.c))
+FUZZ_EXTRA_sql := $(sort $(wildcard src/protocols/at_sql_*.c))
+FUZZ_EXTRA_config := $(filter-out src/core/at_config.c,$(sort $(wildcard src/core/at_config*.c))) \
+	src/core/at_sampler.c src/core/at_utf8.c
 FUZZ_EXTRA_json := tool/at_xalloc.c src/core/at_buf.c src/core/at_utf8.c
 # The receiver decodes with the generated protobuf-c code (and libprotobuf-c,
 # zlib) and hands what it stored to the trace model and the views (all
 # the tool's modules, and the page's files); the encoder and gzip make the
 # valid requests the target sends.
 FUZZ_EXTRA_receiver := src/core/at_buf.c src/export/at_gzip.c src/export/at_otlp.c src/core/at_utf8.c \
-	$(TOOL_SRC) $(PAGE_O) $(GEN_C)
+	$(filter-out tool/at_receiver.c,$(TOOL_SRC)) $(PAGE_O) $(GEN_C)
 FUZZ_CFLAGS_receiver := -I$(GEN) -Itool -pthread
 FUZZ_LIBS_receiver = $(PROTOBUF_C_A) -lz
 $(BUILD)/fuzz/fuzz_receiver: $(GEN_H)

@@ -31,6 +31,12 @@
  * The OTEL_EXPORTER_OTLP_[TRACES_]HEADERS values often carry credentials:
  * their warnings never echo the value, only the position of the bad entry.
  *
+ * Files: this one has the table of variables, the rules above, the
+ * warnings and the scalar values (integers, booleans, enums, the sampler,
+ * the service name); at_config_endpoint.c parses the endpoint URL and
+ * at_config_list.c the "key=value,..." lists (headers, resource
+ * attributes).  at_config_internal.h is what they share.
+ *
  * Environment variables
  * ---------------------
  * OTEL_SDK_DISABLED                     false
@@ -156,26 +162,17 @@
 #include "at_ascii.h"
 #include "at_compat.h"
 #include "at_config.h"
+#include "at_config_internal.h"
 #include "at_sampler.h"
 #include "at_utf8.h"
 
 #define DEFAULT_ENDPOINT "http://localhost:4318/v1/traces"
-#define SIGNAL_PATH "v1/traces"
 #define WARN_LINE_MAX 512
 #define WARN_VALUE_SHOWN 80
 #define QUEUE_SIZE_MAX 1048576u
 #define DEFAULT_LIMIT 128u
-#define HEADERS_RAW_MAX (2 * AT_CFG_HEADERS_MAX)
 
-struct loader {
-	struct at_config *cfg;
-	at_getenv_fn lookup;
-	void *lookup_ud;
-	at_warn_fn warn;
-	void *warn_ud;
-};
-
-static int mem_eq_ci(const char *a, size_t an, const char *b, size_t bn)
+int at_cfg_mem_eq_ci(const char *a, size_t an, const char *b, size_t bn)
 {
 	if (an != bn)
 		return 0;
@@ -188,11 +185,11 @@ static int mem_eq_ci(const char *a, size_t an, const char *b, size_t bn)
 
 static int str_eq_ci(const char *a, const char *b)
 {
-	return mem_eq_ci(a, strlen(a), b, strlen(b));
+	return at_cfg_mem_eq_ci(a, strlen(a), b, strlen(b));
 }
 
 /* Decimal form of v in buf (at least 11 bytes); returns buf. */
-static const char *u32_str(uint32_t v, char *buf)
+const char *at_cfg_u32_str(uint32_t v, char *buf)
 {
 	char tmp[11];
 	size_t n = 0, i;
@@ -205,102 +202,6 @@ static const char *u32_str(uint32_t v, char *buf)
 		buf[i] = tmp[n - 1 - i];
 	buf[n] = '\0';
 	return buf;
-}
-
-/*
- * Percent-decode s[0..n) into out (cap bytes, no NUL added); out may be
- * NULL to only validate and measure.  Returns 0 (length in *outlen), -1 for
- * a '%' not followed by two hex digits, -2 if the result does not fit.
- * If ctl is not NULL, *ctl tells whether the result holds a control
- * character (0x00-0x1f, 0x7f).
- */
-static int pct_decode(const char *s, size_t n, char *out, size_t cap,
-		      size_t *outlen, int *ctl)
-{
-	size_t w = 0;
-
-	if (ctl != NULL)
-		*ctl = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '%') {
-			int hi, lo;
-
-			if (n - i < 3)
-				return -1;
-			hi = at_hex_value(s[i + 1]);
-			lo = at_hex_value(s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			c = (char)((hi << 4) | lo);
-			i += 2;
-		}
-		if (ctl != NULL && ((unsigned char)c < 0x20 || c == 0x7f))
-			*ctl = 1;
-		if (out != NULL) {
-			if (w >= cap)
-				return -2;
-			out[w] = c;
-		}
-		w++;
-	}
-	*outlen = w;
-	return 0;
-}
-
-/*
- * Iterator over the entries of a "k=v,k=v" list.  Entries that are empty
- * after trimming are skipped.  For each entry: the trimmed key, and the
- * trimmed value (NULL if the entry has no '=').
- */
-struct kv_iter {
-	const char *p;
-	const char *end;
-	unsigned int index; /* 1-based number of the last entry returned */
-};
-
-static void kv_iter_init(struct kv_iter *it, const char *s)
-{
-	it->p = s;
-	it->end = s + strlen(s);
-	it->index = 0;
-}
-
-static int kv_next(struct kv_iter *it, const char **k, size_t *kl,
-		   const char **v, size_t *vl)
-{
-	while (it->p != NULL && it->p <= it->end) {
-		const char *start = it->p;
-		size_t left = (size_t)(it->end - start);
-		const char *comma = memchr(start, ',', left);
-		const char *stop = comma ? comma : it->end;
-		const char *eq;
-		size_t n = (size_t)(stop - start);
-
-		it->p = comma ? comma + 1 : NULL;
-		at_trim_ows(&start, &n);
-		if (n == 0)
-			continue;
-		it->index++;
-		eq = memchr(start, '=', n);
-		if (eq == NULL) {
-			*k = start;
-			*kl = n;
-			*v = NULL;
-			*vl = 0;
-			return 1;
-		}
-		*k = start;
-		*kl = (size_t)(eq - start);
-		at_trim_ows(k, kl);
-		*v = eq + 1;
-		*vl = (size_t)(start + n - (eq + 1));
-		at_trim_ows(v, vl);
-		return 1;
-	}
-	return 0;
 }
 
 /* ---- warnings ---- */
@@ -361,7 +262,7 @@ static void line_put_value(struct line *ln, const char *s)
  *   libautotrace: WHAT NAME="VALUE" (expected EXPECTED[; DETAIL]); OUTCOME
  * value NULL: the value is not shown (it may hold credentials).
  */
-static void warn_line(struct loader *l, const char *what, const char *name,
+void at_cfg_warn_line(struct loader *l, const char *what, const char *name,
 		      const char *value, const char *expected,
 		      const char *detail, const char *outcome)
 {
@@ -393,7 +294,7 @@ static void warn_line(struct loader *l, const char *what, const char *name,
 }
 
 /* The usual "invalid NAME=... (expected ...); using DEFAULT". */
-static void warn_using(struct loader *l, const char *what, const char *name,
+void at_cfg_warn_using(struct loader *l, const char *what, const char *name,
 		       const char *value, const char *expected,
 		       const char *using)
 {
@@ -405,13 +306,13 @@ static void warn_using(struct loader *l, const char *what, const char *name,
 	memcpy(outcome, "using ", 6);
 	memcpy(outcome + 6, using, n);
 	outcome[6 + n] = '\0';
-	warn_line(l, what, name, value, expected, NULL, outcome);
+	at_cfg_warn_line(l, what, name, value, expected, NULL, outcome);
 }
 
 /* ---- lookup ---- */
 
 /* The value of name, or NULL when unset or empty. */
-static const char *env(struct loader *l, const char *name)
+const char *at_cfg_env(struct loader *l, const char *name)
 {
 	const char *v;
 
@@ -529,7 +430,7 @@ static const char *u32_show(uint32_t v, int none_is_max, char *buf)
 {
 	if (none_is_max && v == UINT32_MAX)
 		return "no limit";
-	return u32_str(v, buf);
+	return at_cfg_u32_str(v, buf);
 }
 
 /*
@@ -539,26 +440,26 @@ static const char *u32_show(uint32_t v, int none_is_max, char *buf)
 static int load_u32(struct loader *l, const char *name, uint32_t *dst,
 		    const struct u32_rule *r)
 {
-	const char *s = env(l, name);
+	const char *s = at_cfg_env(l, name);
 	char buf[12];
 	uint32_t v;
 
 	if (s == NULL)
 		return 0;
 	if (parse_u32(s, &v) < 0) {
-		warn_using(l, "invalid", name, s, r->expected,
-			   u32_show(*dst, r->none_is_max, buf));
+		at_cfg_warn_using(l, "invalid", name, s, r->expected,
+				  u32_show(*dst, r->none_is_max, buf));
 		return 0;
 	}
 	if (v < r->min || v > r->max) {
 		if (r->clamp) {
 			*dst = v < r->min ? r->min : r->max;
-			warn_using(l, "invalid", name, s, r->expected,
-				   u32_show(*dst, r->none_is_max, buf));
+			at_cfg_warn_using(l, "invalid", name, s, r->expected,
+					  u32_show(*dst, r->none_is_max, buf));
 			return 1;
 		}
-		warn_using(l, "invalid", name, s, r->expected,
-			   u32_show(*dst, r->none_is_max, buf));
+		at_cfg_warn_using(l, "invalid", name, s, r->expected,
+				  u32_show(*dst, r->none_is_max, buf));
 		return 0;
 	}
 	*dst = v;
@@ -584,17 +485,17 @@ static int bool_value(const char *s, int allow_digits)
 static void load_bool(struct loader *l, const char *name, int *dst,
 		      int allow_digits)
 {
-	const char *s = env(l, name);
+	const char *s = at_cfg_env(l, name);
 	int b;
 
 	if (s == NULL)
 		return;
 	b = bool_value(s, allow_digits);
 	if (b < 0) {
-		warn_using(l, "invalid", name, s,
-			   allow_digits ? "true, false, 1 or 0" :
+		at_cfg_warn_using(l, "invalid", name, s,
+				  allow_digits ? "true, false, 1 or 0" :
 					  "true or false",
-			   *dst ? "true" : "false");
+				  *dst ? "true" : "false");
 		return;
 	}
 	*dst = b;
@@ -604,437 +505,26 @@ static void load_bool(struct loader *l, const char *name, int *dst,
 static void load_preload(struct loader *l)
 {
 	static const char *const shown[] = { "false", "true", "always" };
-	const char *name = "AUTOTRACE_PROPAGATE_PRELOAD", *s = env(l, name);
+	const char *name = "AUTOTRACE_PROPAGATE_PRELOAD";
+	const char *s = at_cfg_env(l, name);
 	int *dst = &l->cfg->propagate_preload, v;
 
 	if (s == NULL)
 		return;
 	v = str_eq_ci(s, "always") ? AT_PRELOAD_ALWAYS : bool_value(s, 1);
 	if (v < 0) {
-		warn_using(l, "invalid", name, s, "true, false, always, 1 or 0",
-			   shown[*dst]);
+		at_cfg_warn_using(l, "invalid", name, s,
+				  "true, false, always, 1 or 0", shown[*dst]);
 		return;
 	}
 	*dst = v;
 }
 
-/* ---- endpoint ---- */
-
-static int is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9');
-}
-
-static int host_char_ok(char c)
-{
-	return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-static int ipv6_char_ok(char c)
-{
-	return at_hex_value(c) >= 0 || c == ':' || c == '.';
-}
-
-int at_endpoint_parse(const char *url, struct at_endpoint *ep)
-{
-	static const char scheme[] = "http://";
-	const size_t slen = sizeof(scheme) - 1;
-	const char *auth, *auth_end, *host, *rest, *frag;
-	size_t len, host_len, rest_len, url_len, i;
-	uint32_t port = 80;
-	int v6 = 0;
-	char portbuf[12];
-
-	if (url == NULL || ep == NULL)
-		return -1;
-	len = strnlen(url, AT_CFG_URL_MAX);
-	if (len >= AT_CFG_URL_MAX)
-		return -1;
-	if (len < slen || !mem_eq_ci(url, slen, scheme, slen))
-		return -1;
-
-	/* The fragment is never sent: drop it. */
-	frag = memchr(url, '#', len);
-	url_len = frag ? (size_t)(frag - url) : len;
-
-	auth = url + slen;
-	auth_end = auth;
-	while (auth_end < url + url_len && *auth_end != '/' &&
-	       *auth_end != '?')
-		auth_end++;
-	if (memchr(auth, '@', (size_t)(auth_end - auth)) != NULL)
-		return -1; /* user info is not supported */
-
-	if (auth < auth_end && *auth == '[') {
-		const char *close = memchr(auth, ']',
-					   (size_t)(auth_end - auth));
-
-		if (close == NULL)
-			return -1;
-		host = auth + 1;
-		host_len = (size_t)(close - host);
-		if (host_len == 0 || memchr(host, ':', host_len) == NULL)
-			return -1;
-		for (i = 0; i < host_len; i++) {
-			if (!ipv6_char_ok(host[i]))
-				return -1;
-		}
-		v6 = 1;
-		auth = close + 1;
-		if (auth < auth_end && *auth != ':')
-			return -1;
-	} else {
-		host = auth;
-		while (auth < auth_end && *auth != ':') {
-			if (!host_char_ok(*auth))
-				return -1;
-			auth++;
-		}
-		host_len = (size_t)(auth - host);
-		if (host_len == 0)
-			return -1;
-	}
-	if (auth < auth_end) {
-		/* ':' port */
-		size_t pl = (size_t)(auth_end - auth - 1);
-
-		if (pl == 0 || pl > 5)
-			return -1;
-		port = 0;
-		for (i = 0; i < pl; i++) {
-			char c = auth[1 + i];
-
-			if (c < '0' || c > '9')
-				return -1;
-			port = port * 10 + (uint32_t)(c - '0');
-		}
-		if (port == 0 || port > 65535)
-			return -1;
-	}
-
-	rest = auth_end;
-	rest_len = (size_t)(url + url_len - rest);
-	for (i = 0; i < rest_len; i++) {
-		unsigned char c = (unsigned char)rest[i];
-
-		if (c <= 0x20 || c >= 0x7f)
-			return -1;
-	}
-	/* "/" is added when the path is empty: fits, url_len < URL_MAX - 1 */
-	if (host_len >= AT_CFG_HOST_MAX)
-		return -1;
-
-	/* All checks passed: fill *ep. */
-	memcpy(ep->url, url, url_len);
-	ep->url[url_len] = '\0';
-	memcpy(ep->host, host, host_len);
-	ep->host[host_len] = '\0';
-	ep->port = (uint16_t)port;
-	{
-		size_t w = 0;
-
-		if (v6)
-			ep->hostport[w++] = '[';
-		memcpy(ep->hostport + w, host, host_len);
-		w += host_len;
-		if (v6)
-			ep->hostport[w++] = ']';
-		if (port != 80) {
-			const char *p = u32_str(port, portbuf);
-			size_t pl = strlen(p);
-
-			ep->hostport[w++] = ':';
-			memcpy(ep->hostport + w, p, pl);
-			w += pl;
-		}
-		ep->hostport[w] = '\0';
-	}
-	if (rest_len == 0 || rest[0] == '?') {
-		ep->path[0] = '/';
-		memcpy(ep->path + 1, rest, rest_len);
-		ep->path[1 + rest_len] = '\0';
-	} else {
-		memcpy(ep->path, rest, rest_len);
-		ep->path[rest_len] = '\0';
-	}
-	return 0;
-}
-
-/*
- * Append "/v1/traces" to the path of base (before any query; the fragment
- * is dropped) into out.  Returns 0, or -1 if it does not fit (or base has
- * no "://", in which case it cannot be a valid URL anyway).
- */
-static int signal_url(const char *base, char *out, size_t cap)
-{
-	const char *sep = strstr(base, "://");
-	size_t len = strlen(base);
-	size_t path_start, path_end, q_len, w;
-	const char *frag;
-	int slash;
-
-	if (sep == NULL)
-		return -1;
-	frag = strchr(base, '#');
-	if (frag != NULL)
-		len = (size_t)(frag - base);
-	/* path_start: the end of the authority */
-	path_start = (size_t)(sep + 3 - base);
-	if (path_start > len)
-		return -1;
-	while (path_start < len && base[path_start] != '/' &&
-	       base[path_start] != '?')
-		path_start++;
-	path_end = path_start;
-	while (path_end < len && base[path_end] != '?')
-		path_end++;
-	q_len = len - path_end;
-	slash = !(path_end > path_start && base[path_end - 1] == '/');
-	/* base + "/" + "v1/traces" + query + NUL */
-	if (path_end + 1 + strlen(SIGNAL_PATH) + q_len + 1 > cap)
-		return -1;
-	memcpy(out, base, path_end);
-	w = path_end;
-	if (slash)
-		out[w++] = '/';
-	memcpy(out + w, SIGNAL_PATH, strlen(SIGNAL_PATH));
-	w += strlen(SIGNAL_PATH);
-	memcpy(out + w, base + path_end, q_len);
-	w += q_len;
-	out[w] = '\0';
-	return 0;
-}
-
-static const char endpoint_expected[] =
-	"an http:// URL: http://host[:port][/path], no user info";
-
-static void load_endpoint(struct loader *l, const char *name, int generic)
-{
-	struct at_endpoint *ep = &l->cfg->endpoint;
-	const char *s = env(l, name);
-	char full[AT_CFG_URL_MAX];
-	const char *what = "invalid";
-	const char *url = s;
-
-	if (s == NULL)
-		return;
-	if (generic) {
-		if (signal_url(s, full, sizeof(full)) == 0)
-			url = full;
-		else
-			url = NULL;
-	}
-	if (url != NULL && at_endpoint_parse(url, ep) == 0)
-		return;
-	if (strlen(s) >= 8 && mem_eq_ci(s, 8, "https://", 8))
-		what = "unsupported";
-	/* A URL with user info may carry a password: do not echo it. */
-	warn_using(l, what, name, strchr(s, '@') ? NULL : s,
-		   endpoint_expected, ep->url);
-}
-
-/* ---- headers ---- */
-
-static int is_tchar(char c)
-{
-	return is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static int header_reserved(const char *k, size_t kl)
-{
-	static const char *const names[] = {
-		"host", "content-length", "content-type", "content-encoding",
-		"transfer-encoding", "connection", "keep-alive",
-		"proxy-connection", "te", "trailer", "upgrade", "expect",
-	};
-
-	for (size_t i = 0; i < AT_ARRAY_SIZE(names); i++) {
-		if (mem_eq_ci(k, kl, names[i], strlen(names[i])))
-			return 1;
-	}
-	return 0;
-}
-
-/* Check one entry; returns NULL if fine, else what is wrong. */
-static const char *header_entry_error(const char *k, size_t kl,
-				      const char *v, size_t vl)
-{
-	size_t dl, i;
-	int ctl;
-
-	if (kl == 0)
-		return "empty name";
-	for (i = 0; i < kl; i++) {
-		if (!is_tchar(k[i]))
-			return "name is not an HTTP token";
-	}
-	if (v == NULL)
-		return "no '='";
-	if (header_reserved(k, kl))
-		return "name is managed by the exporter";
-	if (pct_decode(v, vl, NULL, 0, &dl, &ctl) < 0)
-		return "bad percent-encoding";
-	if (ctl)
-		return "control character in value";
-	return NULL;
-}
-
-/*
- * 1 if the entry at index idx (1-based) of list s is overridden, i.e. a
- * later entry of s, or any entry of override (may be NULL), has the same
- * name.
- */
-static int header_overridden(const char *s, unsigned int idx, const char *k,
-			     size_t kl, const char *override)
-{
-	struct kv_iter it;
-	const char *k2, *v2;
-	size_t kl2, vl2;
-
-	kv_iter_init(&it, s);
-	while (kv_next(&it, &k2, &kl2, &v2, &vl2)) {
-		if (it.index > idx && mem_eq_ci(k, kl, k2, kl2))
-			return 1;
-	}
-	if (override == NULL)
-		return 0;
-	kv_iter_init(&it, override);
-	while (kv_next(&it, &k2, &kl2, &v2, &vl2)) {
-		if (mem_eq_ci(k, kl, k2, kl2))
-			return 1;
-	}
-	return 0;
-}
-
-/*
- * Append the effective entries of the (valid) list s to out, "Name: value"
- * CRLF each.  *w is the current length.  Returns 0, or -1 if out is full.
- * With out NULL, only measures (against cap).
- */
-static int headers_emit(const char *s, const char *override, char *out,
-			size_t cap, size_t *w)
-{
-	struct kv_iter it;
-	const char *k, *v;
-	size_t kl, vl, dl;
-
-	kv_iter_init(&it, s);
-	while (kv_next(&it, &k, &kl, &v, &vl)) {
-		if (header_overridden(s, it.index, k, kl, override))
-			continue;
-		/* name ": " value "\r\n" and the final NUL */
-		if (pct_decode(v, vl, NULL, 0, &dl, NULL) < 0 ||
-		    *w + kl + 2 + dl + 2 + 1 > cap)
-			return -1;
-		if (out == NULL) {
-			*w += kl + 2 + dl + 2;
-			continue;
-		}
-		memcpy(out + *w, k, kl);
-		*w += kl;
-		memcpy(out + *w, ": ", 2);
-		*w += 2;
-		pct_decode(v, vl, out + *w, cap - *w, &dl, NULL);
-		*w += dl;
-		memcpy(out + *w, "\r\n", 2);
-		*w += 2;
-		out[*w] = '\0';
-	}
-	return 0;
-}
-
-static const char headers_expected[] =
-	"comma-separated name=value pairs, names HTTP tokens, values "
-	"percent-encoded without control characters";
-
-/* Validate the headers variable name; returns its value if usable. */
-static const char *check_headers(struct loader *l, const char *name)
-{
-	const char *s = env(l, name);
-	struct kv_iter it;
-	const char *k, *v, *err = NULL;
-	size_t kl, vl, w = 0;
-	char detail[96];
-
-	if (s == NULL)
-		return NULL;
-	/*
-	 * Merging is quadratic in the number of entries: bound the raw
-	 * length (twice the output buffer leaves room for percent-encoding).
-	 */
-	if (strlen(s) > HEADERS_RAW_MAX)
-		err = "too long";
-	kv_iter_init(&it, s);
-	while (err == NULL && kv_next(&it, &k, &kl, &v, &vl))
-		err = header_entry_error(k, kl, v, vl);
-	if (err == NULL) {
-		/* Must fit on its own. */
-		if (headers_emit(s, NULL, NULL, sizeof(l->cfg->headers),
-				 &w) < 0)
-			err = "too long";
-		if (err == NULL)
-			return s;
-		it.index = 0;
-	}
-	/* "entry N: problem" */
-	{
-		char num[12];
-		size_t n = 0;
-
-		detail[0] = '\0';
-		if (it.index > 0) {
-			memcpy(detail, "entry ", 6);
-			n = 6;
-			u32_str(it.index, num);
-			memcpy(detail + n, num, strlen(num));
-			n += strlen(num);
-			memcpy(detail + n, ": ", 2);
-			n += 2;
-		}
-		if (n + strlen(err) >= sizeof(detail))
-			err = "error";
-		memcpy(detail + n, err, strlen(err) + 1);
-	}
-	warn_line(l, "invalid", name, NULL, headers_expected, detail,
-		  "ignoring the variable");
-	return NULL;
-}
-
-static void load_headers(struct loader *l)
-{
-	const char *gen = check_headers(l, "OTEL_EXPORTER_OTLP_HEADERS");
-	const char *tr = check_headers(l, "OTEL_EXPORTER_OTLP_TRACES_HEADERS");
-	char *out = l->cfg->headers;
-	size_t cap = sizeof(l->cfg->headers);
-	size_t w = 0;
-
-	out[0] = '\0';
-	if (gen != NULL && headers_emit(gen, tr, out, cap, &w) == 0 &&
-	    (tr == NULL || headers_emit(tr, NULL, out, cap, &w) == 0))
-		return;
-	if (gen == NULL) {
-		w = 0;
-		if (tr != NULL)
-			headers_emit(tr, NULL, out, cap, &w);
-		return;
-	}
-	/* Both valid alone, too long together: the _TRACES_ one wins. */
-	warn_line(l, "invalid", "OTEL_EXPORTER_OTLP_HEADERS", NULL,
-		  headers_expected,
-		  "too long together with OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-		  "ignoring the variable");
-	memset(out, 0, cap);
-	w = 0;
-	if (tr != NULL)
-		headers_emit(tr, NULL, out, cap, &w);
-}
-
-/* ---- service name and resource attributes ---- */
+/* ---- service name and spool directory ---- */
 
 static void load_service_name(struct loader *l)
 {
-	const char *s = env(l, "OTEL_SERVICE_NAME");
+	const char *s = at_cfg_env(l, "OTEL_SERVICE_NAME");
 	char *dst = l->cfg->service_name;
 	size_t n;
 
@@ -1042,15 +532,16 @@ static void load_service_name(struct loader *l)
 		return;
 	n = strlen(s);
 	if (!at_utf8_valid(s, n)) {
-		warn_line(l, "invalid", "OTEL_SERVICE_NAME", s,
-			  "a UTF-8 string", NULL, "ignoring the variable");
+		at_cfg_warn_line(l, "invalid", "OTEL_SERVICE_NAME", s,
+				 "a UTF-8 string", NULL,
+				 "ignoring the variable");
 		return;
 	}
 	if (n >= AT_CFG_STR_MAX) {
 		n = at_utf8_cut(s, n, AT_CFG_STR_MAX - 1);
-		warn_line(l, "invalid", "OTEL_SERVICE_NAME", s,
-			  "a UTF-8 string of at most 255 bytes", NULL,
-			  "using it cut to 255 bytes");
+		at_cfg_warn_line(l, "invalid", "OTEL_SERVICE_NAME", s,
+				 "a UTF-8 string of at most 255 bytes", NULL,
+				 "using it cut to 255 bytes");
 	}
 	memcpy(dst, s, n);
 	dst[n] = '\0';
@@ -1058,125 +549,19 @@ static void load_service_name(struct loader *l)
 
 static void load_spool_dir(struct loader *l)
 {
-	const char *s = env(l, "AUTOTRACE_SPOOL_DIR");
+	const char *s = at_cfg_env(l, "AUTOTRACE_SPOOL_DIR");
 	size_t n;
 
 	if (s == NULL)
 		return;
 	n = strlen(s);
 	if (s[0] != '/' || n >= sizeof(l->cfg->spool_dir)) {
-		warn_line(l, "invalid", "AUTOTRACE_SPOOL_DIR", s,
-			  "an absolute path shorter than 1024 bytes", NULL,
-			  "not spooling");
+		at_cfg_warn_line(l, "invalid", "AUTOTRACE_SPOOL_DIR", s,
+				 "an absolute path shorter than 1024 bytes",
+				 NULL, "not spooling");
 		return;
 	}
 	memcpy(l->cfg->spool_dir, s, n + 1);
-}
-
-static const char resource_expected[] =
-	"comma-separated key=value pairs, percent-encoded UTF-8";
-
-static void load_resource(struct loader *l)
-{
-	struct at_config *cfg = l->cfg;
-	const char *s = env(l, "OTEL_RESOURCE_ATTRIBUTES");
-	int have_service = cfg->service_name[0] != '\0';
-	char svc[AT_CFG_STR_MAX];
-	int svc_set = 0;
-	struct kv_iter it;
-	const char *k, *v, *err = NULL;
-	size_t kl, vl, w = 0;
-	char *buf = cfg->resource_buf;
-	const size_t cap = sizeof(cfg->resource_buf);
-
-	if (s == NULL)
-		return;
-	kv_iter_init(&it, s);
-	while (err == NULL && kv_next(&it, &k, &kl, &v, &vl)) {
-		size_t dk = 0, dv = 0, j;
-		char *key, *val = NULL;
-		int rc;
-
-		if (v == NULL) {
-			err = "an entry has no '='";
-			break;
-		}
-		if (kl == 0) {
-			err = "an entry has an empty key";
-			break;
-		}
-		/* key NUL value NUL, decoded in place in resource_buf */
-		key = buf + w;
-		rc = pct_decode(k, kl, key, cap - w, &dk, NULL);
-		if (rc == 0 && w + dk + 1 > cap)
-			rc = -2;
-		if (rc == 0) {
-			key[dk] = '\0';
-			val = key + dk + 1;
-			rc = pct_decode(v, vl, val, cap - w - dk - 1, &dv,
-					NULL);
-			if (rc == 0 && w + dk + 1 + dv + 1 > cap)
-				rc = -2;
-		}
-		if (rc == -1) {
-			err = "bad percent-encoding";
-			break;
-		}
-		if (rc == -2) {
-			err = "longer than 4096 bytes decoded";
-			break;
-		}
-		val[dv] = '\0';
-		if (dk == 0) {
-			err = "an entry has an empty key";
-			break;
-		}
-		if (!at_utf8_valid(key, dk) || !at_utf8_valid(val, dv)) {
-			err = "not UTF-8 after decoding";
-			break;
-		}
-		if (strcmp(key, "service.name") == 0) {
-			/* Not stored in resource[]; OTEL_SERVICE_NAME wins. */
-			if (dv >= sizeof(svc)) {
-				err = "service.name longer than 255 bytes";
-				break;
-			}
-			if (!have_service) {
-				memcpy(svc, val, dv + 1);
-				svc_set = 1;
-			}
-			continue;
-		}
-		for (j = 0; j < cfg->n_resource; j++) {
-			if (strcmp(cfg->resource[j].key, key) == 0)
-				break;
-		}
-		if (j == cfg->n_resource) {
-			if (j == AT_CFG_RESOURCE_ATTRS) {
-				err = "more than 32 attributes";
-				break;
-			}
-			cfg->resource[j].key = key;
-			cfg->n_resource++;
-			w += dk + 1;
-		} else {
-			/* Repeated key: the last value wins. */
-			memmove(key, val, dv + 1);
-			val = key;
-		}
-		cfg->resource[j].value = val;
-		w += dv + 1;
-	}
-	if (err == NULL) {
-		if (svc_set)
-			memcpy(cfg->service_name, svc, strlen(svc) + 1);
-		return;
-	}
-	cfg->n_resource = 0;
-	memset(cfg->resource, 0, sizeof(cfg->resource));
-	memset(cfg->resource_buf, 0, sizeof(cfg->resource_buf));
-	warn_line(l, "invalid", "OTEL_RESOURCE_ATTRIBUTES", s,
-		  resource_expected, err, "ignoring the variable");
 }
 
 /* ---- sampler ---- */
@@ -1203,7 +588,7 @@ static void load_sampler(struct loader *l)
 		"jaeger_remote", "parentbased_jaeger_remote", "xray",
 	};
 	enum at_sampler_kind kind = AT_SAMPLER_PARENTBASED_ALWAYS_ON;
-	const char *s = env(l, "OTEL_TRACES_SAMPLER");
+	const char *s = at_cfg_env(l, "OTEL_TRACES_SAMPLER");
 	const char *arg;
 	double ratio = 1.0;
 	size_t i;
@@ -1222,20 +607,21 @@ static void load_sampler(struct loader *l)
 				if (str_eq_ci(s, unsupported[i]))
 					what = "unsupported";
 			}
-			warn_using(l, what, "OTEL_TRACES_SAMPLER", s,
-				   sampler_expected,
-				   at_sampler_name(kind));
+			at_cfg_warn_using(l, what, "OTEL_TRACES_SAMPLER", s,
+					  sampler_expected,
+					  at_sampler_name(kind));
 		}
 	}
-	arg = env(l, "OTEL_TRACES_SAMPLER_ARG");
+	arg = at_cfg_env(l, "OTEL_TRACES_SAMPLER_ARG");
 	if (arg != NULL && (kind == AT_SAMPLER_TRACEIDRATIO ||
 			    kind == AT_SAMPLER_PARENTBASED_TRACEIDRATIO)) {
 		double r;
 
 		if (parse_ratio(arg, &r) < 0 || r > 1.0)
-			warn_using(l, "invalid", "OTEL_TRACES_SAMPLER_ARG",
-				   arg, "a sampling ratio, a number from 0 "
-				   "to 1", "1.0");
+			at_cfg_warn_using(l, "invalid",
+					  "OTEL_TRACES_SAMPLER_ARG", arg,
+					  "a sampling ratio, a number from "
+					  "0 to 1", "1.0");
 		else
 			ratio = r;
 	}
@@ -1246,7 +632,7 @@ static void load_sampler(struct loader *l)
 
 static void load_exporter(struct loader *l)
 {
-	const char *s = env(l, "OTEL_TRACES_EXPORTER");
+	const char *s = at_cfg_env(l, "OTEL_TRACES_EXPORTER");
 
 	if (s == NULL)
 		return;
@@ -1260,26 +646,27 @@ static void load_exporter(struct loader *l)
 			    str_eq_ci(s, "logging") ||
 			    str_eq_ci(s, "jaeger");
 
-		warn_using(l, known ? "unsupported" : "invalid",
-			   "OTEL_TRACES_EXPORTER", s, "otlp or none", "otlp");
+		at_cfg_warn_using(l, known ? "unsupported" : "invalid",
+				  "OTEL_TRACES_EXPORTER", s, "otlp or none",
+				  "otlp");
 	}
 }
 
 static void load_protocol(struct loader *l, const char *name)
 {
-	const char *s = env(l, name);
+	const char *s = at_cfg_env(l, name);
 
 	if (s == NULL || str_eq_ci(s, "http/protobuf"))
 		return;
-	warn_using(l,
-		   (str_eq_ci(s, "grpc") || str_eq_ci(s, "http/json")) ?
+	at_cfg_warn_using(l,
+			  (str_eq_ci(s, "grpc") || str_eq_ci(s, "http/json")) ?
 			   "unsupported" : "invalid",
-		   name, s, "http/protobuf", "http/protobuf");
+			  name, s, "http/protobuf", "http/protobuf");
 }
 
 static void load_compression(struct loader *l, const char *name)
 {
-	const char *s = env(l, name);
+	const char *s = at_cfg_env(l, name);
 
 	if (s == NULL)
 		return;
@@ -1288,8 +675,8 @@ static void load_compression(struct loader *l, const char *name)
 	else if (str_eq_ci(s, "gzip"))
 		l->cfg->compression = AT_COMPRESSION_GZIP;
 	else
-		warn_using(l, "invalid", name, s, "none or gzip",
-			   l->cfg->compression == AT_COMPRESSION_GZIP ?
+		at_cfg_warn_using(l, "invalid", name, s, "none or gzip",
+				  l->cfg->compression == AT_COMPRESSION_GZIP ?
 				   "gzip" : "none");
 }
 
@@ -1347,18 +734,18 @@ static void load_bsp(struct loader *l)
 	/* The batch size is bounded by the queue size, silently by default. */
 	if (batch > cfg->bsp_max_queue_size)
 		batch = cfg->bsp_max_queue_size;
-	s = env(l, name);
+	s = at_cfg_env(l, name);
 	if (s != NULL) {
 		n = strlen("an integer from 1 to the queue size ");
 		memcpy(expected, "an integer from 1 to the queue size ", n);
-		u32_str(cfg->bsp_max_queue_size, expected + n);
+		at_cfg_u32_str(cfg->bsp_max_queue_size, expected + n);
 		if (parse_u32(s, &v) < 0 || v == 0) {
-			warn_using(l, "invalid", name, s, expected,
-				   u32_str(batch, num));
+			at_cfg_warn_using(l, "invalid", name, s, expected,
+					  at_cfg_u32_str(batch, num));
 		} else if (v > cfg->bsp_max_queue_size) {
 			batch = cfg->bsp_max_queue_size;
-			warn_using(l, "invalid", name, s, expected,
-				   u32_str(batch, num));
+			at_cfg_warn_using(l, "invalid", name, s, expected,
+					  at_cfg_u32_str(batch, num));
 		} else {
 			batch = v;
 		}
@@ -1401,15 +788,15 @@ void at_config_load(struct at_config *cfg, at_getenv_fn lookup, void *lookup_ud,
 
 	load_bool(&l, "OTEL_SDK_DISABLED", &cfg->sdk_disabled, 0);
 	load_service_name(&l);
-	load_resource(&l);
+	at_cfg_load_resource(&l);
 	load_sampler(&l);
 	load_exporter(&l);
 
 	load_protocol(&l, "OTEL_EXPORTER_OTLP_PROTOCOL");
 	load_protocol(&l, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL");
-	load_endpoint(&l, "OTEL_EXPORTER_OTLP_ENDPOINT", 1);
-	load_endpoint(&l, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", 0);
-	load_headers(&l);
+	at_cfg_load_endpoint(&l, "OTEL_EXPORTER_OTLP_ENDPOINT", 1);
+	at_cfg_load_endpoint(&l, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", 0);
+	at_cfg_load_headers(&l);
 	load_u32(&l, "OTEL_EXPORTER_OTLP_TIMEOUT", &cfg->export_timeout_ms,
 		 &rule_ms_pos);
 	load_u32(&l, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",

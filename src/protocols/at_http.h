@@ -10,6 +10,11 @@
  * "not HTTP" (an error return), never as a crash.  The hooks only inject
  * into a head that at_http_parse_request() accepted as a complete,
  * well-formed request head.
+ *
+ * One header for the parser's three files: at_http_head.c (recognising a
+ * message, heads, the method's name), at_http_body.c (body framing and
+ * the chunked decoder), at_http_url.c (url.full, url.path/query and their
+ * redaction, Host -> server.address/port).
  */
 #ifndef AT_HTTP_H
 #define AT_HTTP_H

@@ -7,6 +7,10 @@
  * Pure functions over caller buffers: no allocation, no locale, no global
  * state, bounded reads and writes; any input (not SQL at all, unterminated
  * quotes, invalid UTF-8) gives a defined, bounded output.
+ *
+ * One header for four files: at_sql_lex.c (the lexer they share),
+ * at_sql_sanitize.c (db.query.text), at_sql_name.c (operation and
+ * collection names), at_sql_redact.c (error messages).
  */
 #ifndef AT_SQL_H
 #define AT_SQL_H

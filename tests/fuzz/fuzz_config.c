@@ -1,5 +1,5 @@
 /*
- * fuzz_config.c - libFuzzer target for at_config.c (the OTEL_* and
+ * fuzz_config.c - libFuzzer target for at_config*.c (the OTEL_* and
  * AUTOTRACE_* variables; built with at_sampler.c).
  *
  * The input is a list of records separated by '\n': a record's first byte

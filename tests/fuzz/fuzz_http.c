@@ -1,8 +1,9 @@
 /*
- * fuzz_http.c - libFuzzer target for at_http.c.
+ * fuzz_http.c - libFuzzer target for the HTTP/1.x parser (at_http_*.c).
  *
- *   clang -fsanitize=fuzzer,address,undefined -Isrc/core -Isrc/protocols src/protocols/at_http.c \
- *         tests/fuzz/fuzz_http.c -o fuzz_http
+ *   clang -fsanitize=fuzzer,address,undefined -Isrc/core -Isrc/protocols \
+ *         src/protocols/at_http_head.c src/protocols/at_http_body.c \
+ *         src/protocols/at_http_url.c tests/fuzz/fuzz_http.c -o fuzz_http
  *   ./fuzz_http tests/fuzz/corpus/http
  *
  * The input goes to every parser.  Besides "no crash, no out-of-bounds

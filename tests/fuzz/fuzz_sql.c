@@ -1,8 +1,8 @@
 /*
- * fuzz_sql.c - libFuzzer target for at_sql.c.
+ * fuzz_sql.c - libFuzzer target for the SQL functions (at_sql_*.c).
  *
  *   clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
- *         -Isrc/core -Isrc/protocols -o fuzz_sql src/protocols/at_sql.c tests/fuzz/fuzz_sql.c
+ *         -Isrc/core -Isrc/protocols -o fuzz_sql src/protocols/at_sql_*.c tests/fuzz/fuzz_sql.c
  *   ./fuzz_sql tests/fuzz/corpus/sql
  *
  * The input goes to all three functions, whole and with several caps.
@@ -190,7 +190,7 @@ static int is_word(char c)
 	return is_letter(c) || (c >= '0' && c <= '9') || c == '_';
 }
 
-/* The typographic pairs at_sql knows (also in at_sql.c). */
+/* The typographic pairs at_sql knows (also in at_sql_redact.c). */
 static const char *const typo[][2] = {
 	{ "\xc2\xab", "\xc2\xbb" }, { "\xc2\xbb", "\xc2\xab" },
 	{ "\xe2\x80\x9c", "\xe2\x80\x9d" }, { "\xe2\x80\x9e", "\xe2\x80\x9c" },

@@ -1,0 +1,156 @@
+/*
+ * at_conn_internal.h - what the files of the connection state machine
+ * share (private to hooks/libc/at_conn*.c; the hooks include at_conn.h):
+ * the struct at_conn with its two flows and its in-flight FIFO, and the
+ * helpers both directions use.  at_conn.c has the design.
+ */
+#ifndef AT_CONN_INTERNAL_H
+#define AT_CONN_INTERNAL_H
+
+#include <arpa/inet.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "at_conn.h"
+#include "at_http.h"
+#include "at_span.h"
+#include "at_traceparent.h"
+
+#define INFLIGHT 8
+#define BUF_SIZE (AT_HTTP_HEAD_MAX + 1024)
+#define NO_INJ UINT32_MAX
+#define PEEK_BYTES 24
+
+enum { PH_START = 0, PH_HEAD, PH_HEAD_SEND, PH_BODY, PH_PASS };
+enum { CS_NONE = 0, CS_PENDING, CS_STOPPING, CS_STOPPED };
+
+struct flight {
+	struct at_span *span;
+	char method[16];
+	uint8_t method_len;
+	uint8_t has_status;
+};
+
+struct flow {
+	uint8_t phase;
+	uint32_t hlen;          /* bytes kept in buf */
+	char *buf;              /* pooled head buffer, or NULL */
+	struct at_http_body body;
+};
+
+struct at_conn {
+	int fd;
+	uint8_t role;           /* AT_FD_CLIENT / AT_FD_SERVER */
+	_Atomic uint8_t connect_state;
+	uint8_t peer_v6;
+	uint64_t ino;
+	uint64_t dev;
+	time_t checked_at;      /* last identity check (coarse seconds) */
+	char peer_ip[INET6_ADDRSTRLEN];
+	int peer_port;
+	/* The connect span: owned by whoever takes it (take_connect), since
+	 * a reader and a writer thread may both move the first bytes. */
+	struct at_span *_Atomic connect_span;
+	struct flow out, in;
+
+	/* client: sending a head whose injection is decided */
+	uint32_t head_rem;      /* program bytes of the head still to send */
+	uint32_t inj_at;        /* where the line goes in them, or NO_INJ */
+	uint16_t inj_len, inj_sent;
+	char inj[AT_TRACEPARENT_LEN + AT_TRACESTATE_MAX + 40];
+
+	struct flight fl[INFLIGHT];
+	_Atomic uint32_t fl_head, fl_tail;
+};
+
+/* ---- small helpers (inline: the I/O hooks' fast path) ---- */
+
+static inline size_t iov_total(const struct iovec *iov, int n)
+{
+	size_t t = 0;
+	for (int i = 0; i < n; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+static inline struct flight *fl_push(struct at_conn *c)
+{
+	uint32_t t = atomic_load_explicit(&c->fl_tail, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(&c->fl_head, memory_order_acquire);
+
+	if (t - h >= INFLIGHT)
+		return NULL;
+	return &c->fl[t % INFLIGHT];
+}
+
+static inline void fl_commit(struct at_conn *c)
+{
+	atomic_store_explicit(&c->fl_tail,
+			      atomic_load_explicit(&c->fl_tail,
+						   memory_order_relaxed) + 1,
+			      memory_order_release);
+}
+
+static inline struct flight *fl_oldest(struct at_conn *c)
+{
+	uint32_t h = atomic_load_explicit(&c->fl_head, memory_order_relaxed);
+	uint32_t t = atomic_load_explicit(&c->fl_tail, memory_order_acquire);
+
+	return h == t ? NULL : &c->fl[h % INFLIGHT];
+}
+
+void conn_stop_connect(struct at_conn *c, int err);
+
+/* A pending connect is over once bytes move. */
+static inline void connect_done_by_io(struct at_conn *c)
+{
+	if (AT_UNLIKELY(atomic_load_explicit(&c->connect_state,
+					     memory_order_relaxed) ==
+			CS_PENDING))
+		conn_stop_connect(c, 0);
+}
+
+/* ---- at_conn.c: state, flows, spans ---- */
+
+/* Copy up to cap bytes starting at byte `skip` of the iovec data. */
+size_t conn_iov_copy(char *dst, const struct iovec *iov, int n, size_t skip,
+		     size_t cap);
+/* Is c->fd still the socket c was made for? */
+int conn_identity_ok(struct at_conn *c);
+/* The connection of a traced fd, made on first use if needed. */
+struct at_conn *conn_for_io(int fd);
+/* The flow's pooled head buffer (NULL if the pool is empty); release. */
+char *conn_flow_buf(struct flow *f);
+void conn_flow_release(struct flow *f);
+struct at_span *conn_span_new(void);
+void conn_span_free(struct at_span *s);
+/* Take the stopped connect span (NULL if none, pending, or taken). */
+struct at_span *conn_take_connect(struct at_conn *c);
+/* Export the kept connect span as it is. */
+void conn_submit_connect(struct at_conn *c);
+/* End the oldest flight's span and drop it. */
+void conn_fl_finish(struct at_conn *c);
+/* Span attributes both directions set. */
+void conn_set_protocol(struct at_span *s, int minor);
+void conn_set_method(struct at_span *s, const struct at_http_request *r);
+void conn_set_peer(struct at_span *s, struct at_conn *c);
+void conn_set_status(struct at_span *s, int status, int server);
+/* The request's method, as the flight remembers it (cut at 15 bytes). */
+void conn_flight_method(struct flight *f, const char *m, size_t len);
+/* Feed len bytes at `skip` of iov to the body framing b; returns how many
+ * it took, sets *done. */
+size_t conn_body_consume(struct at_http_body *b, const struct iovec *iov,
+			 int n, size_t skip, size_t len, int *done);
+/* Observe len bytes of iov on a flow (message heads, bodies); on_head
+ * gets each complete head. */
+typedef void (*head_fn)(struct at_conn *c, const char *head, size_t len);
+void conn_observe(struct at_conn *c, struct flow *fl, const struct iovec *iov,
+		  int iovcnt, size_t len, int (*start)(const char *, size_t),
+		  head_fn on_head);
+/* Nothing left to look at: let the I/O hooks skip the descriptor. */
+void conn_maybe_passive(struct at_conn *c);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * at_conn_recv.c - the bytes a program receives on a traced TCP
+ * connection: a client's responses (status, framing, the end of the
+ * request span; a read error or the close ends it too) and a server's
+ * requests (the server span, continuing the request's traceparent, with
+ * its url/server/client attributes).  The connection's state is
+ * at_conn.c's.
+ *
+ * DESIGN
+ *
+ * The received bytes are already the program's: they are only looked at,
+ * never changed (at_conn_observe: heads are parsed from a copy in a pooled
+ * buffer once complete, bodies counted with the framing at_http computed).
+ * A response's framing depends on the request it answers (HEAD, CONNECT),
+ * which the oldest flight remembers; interim 1xx responses are skipped;
+ * a 101 turns both flows to PASS.  A response delimited by the close is
+ * complete at EOF.  A server's request head is checked like a client's
+ * (well-formed, the socket's identity) before its span starts; a request
+ * starts its own unit of work on the thread: a remote parent or a new
+ * trace, never the thread's previous request.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "at_conn.h"
+#include "at_conn_internal.h"
+#include "at_http.h"
+#include "at_init.h"
+#include "at_traceparent.h"
+
+/* ---- incoming ---- */
+
+static void client_in_head(struct at_conn *c, const char *head, size_t len)
+{
+	struct at_http_response resp;
+	struct flight *f = fl_oldest(c);
+
+	if (at_http_parse_response(head, len, &resp) != 0) {
+		c->in.phase = PH_PASS;
+		return;
+	}
+	if (resp.status < 200 && resp.status != 101)
+		return;
+	if (f && f->span)
+		conn_set_status(f->span, resp.status, 0);
+	if (resp.status == 101) {
+		c->in.phase = c->out.phase = PH_PASS;
+		conn_fl_finish(c);
+		return;
+	}
+	at_http_body_response(&c->in.body, &resp, f ? f->method : "GET",
+			      f ? f->method_len : 3);
+	if (c->in.body.mode == AT_BODY_NONE)
+		conn_fl_finish(c);
+	else
+		c->in.phase = PH_BODY;
+}
+
+static void server_in_head(struct at_conn *c, const char *head, size_t len)
+{
+	struct at_http_request r;
+	struct at_span_context parent;
+	struct at_http_str path, query, host;
+	char ts[AT_TRACESTATE_MAX + 1], q[1024];
+	struct at_span *s;
+	struct flight *f;
+	int ts_n = 0, has_parent = 0, port = -1;
+
+	if (at_http_parse_request(head, len, &r) != 0 || !conn_identity_ok(c)) {
+		c->in.phase = c->out.phase = PH_PASS;
+		return;
+	}
+	at_http_body_request(&c->in.body, &r);
+	if (c->in.body.mode != AT_BODY_NONE)
+		c->in.phase = PH_BODY;
+	f = fl_push(c);
+	s = f ? conn_span_new() : NULL;
+	if (!s)
+		return;
+	if (r.n_traceparent == 1 &&
+	    at_traceparent_parse(r.traceparent.p, r.traceparent.len,
+				 &parent) == 0) {
+		has_parent = 1;
+		if (r.tracestate.p)
+			ts_n = at_tracestate_sanitize(r.tracestate.p,
+						      r.tracestate.len, ts,
+						      sizeof(ts));
+	}
+	/* A request starts its own unit of work on this thread: a remote
+	 * parent, or a new trace - never the thread's previous request. */
+	at_span_start_with_parent(s, "HTTP", 4, AT_KIND_SERVER,
+				  has_parent ? &parent : NULL, ts,
+				  ts_n > 0 ? (size_t)ts_n : 0, true);
+	if (!at_span_started(s)) {
+		conn_span_free(s);
+		return;
+	}
+	if (at_span_recording(s)) {
+		conn_set_method(s, &r);
+		at_span_set_cstr(s, "url.scheme", "http");
+		at_http_split_target(r.target.p, r.target.len, &path, &query);
+		if (path.p && memchr(path.p, ';', path.len)) {
+			/* Matrix parameters (;jsessionid=...): redacted. */
+			size_t n = at_http_redact_path(q, sizeof(q), path.p,
+						       path.len,
+						       at_cfg.http_redact_query);
+			at_span_set_str(s, "url.path", q, n);
+		} else if (path.p) {
+			at_span_set_str(s, "url.path", path.p, path.len);
+		}
+		if (query.p) {
+			size_t n = at_http_redact_query(q, sizeof(q), query.p,
+							query.len,
+							at_cfg.http_redact_query);
+			at_span_set_str(s, "url.query", q, n);
+		}
+		if (r.host.p && at_http_host_port(r.host.p, r.host.len, &host,
+						  &port) == 0) {
+			at_span_set_str(s, "server.address", host.p, host.len);
+			if (port >= 0)
+				at_span_set_int(s, "server.port", port);
+		}
+		if (c->peer_ip[0])
+			at_span_set_cstr(s, "client.address", c->peer_ip);
+		conn_set_peer(s, c);
+		if (r.user_agent.p)
+			at_span_set_str(s, "user_agent.original",
+					r.user_agent.p, r.user_agent.len);
+		conn_set_protocol(s, r.version_minor);
+	}
+	f->span = s;
+	conn_flight_method(f, r.method.p, r.method.len);
+	fl_commit(c);
+}
+
+void at_conn_received(int fd, const struct iovec *iov, int iovcnt, ssize_t r,
+		      int err)
+{
+	struct at_conn *c = conn_for_io(fd);
+	struct flight *f;
+
+	if (!c)
+		return;
+	connect_done_by_io(c);
+	if (c->role == AT_FD_CLIENT && c->out.phase == PH_START &&
+	    atomic_load_explicit(&c->connect_span, memory_order_relaxed) &&
+	    !fl_oldest(c))
+		conn_submit_connect(c); /* the peer spoke first: not HTTP */
+	if (r > 0) {
+		if (c->in.phase != PH_PASS && c->role == AT_FD_CLIENT)
+			conn_observe(c, &c->in, iov, iovcnt, (size_t)r,
+				     at_http_response_start, client_in_head);
+		else if (c->in.phase != PH_PASS)
+			conn_observe(c, &c->in, iov, iovcnt, (size_t)r,
+				     at_http_request_start, server_in_head);
+		if (c->in.phase == PH_PASS && c->role == AT_FD_SERVER)
+			c->out.phase = PH_PASS;
+		conn_maybe_passive(c);
+		return;
+	}
+	if (c->role != AT_FD_CLIENT || !(f = fl_oldest(c)))
+		return;
+	if (r == 0) {
+		/* EOF: a body delimited by the close is complete. */
+		if (c->in.phase == PH_BODY &&
+		    c->in.body.mode == AT_BODY_UNTIL_CLOSE) {
+			c->in.phase = PH_START;
+			conn_fl_finish(c);
+		}
+	} else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+		if (f->span)
+			at_span_set_errno(f->span, err);
+		conn_fl_finish(c);
+	}
+}

@@ -1,0 +1,475 @@
+/*
+ * at_conn_send.c - the bytes a program sends on a traced TCP connection:
+ * a client's request heads, which get the traceparent line, and the spans
+ * they start; a server's responses, observed for the status and the end of
+ * the request span.  The connection's state is at_conn.c's.
+ *
+ * DESIGN
+ *
+ * Nothing is held back.  Every byte the program writes goes to the kernel
+ * in the call that carries it, and the count returned is what moved: a
+ * program that writes part of something that looks like a request head
+ * and then waits for its peer (an HTTP/0.9-style "GET /x\r\n" to a line
+ * server, `printf 'GET / HTTP/1.1\r\n' | nc`), or shuts the socket down,
+ * closes it, execs or exits, behaves exactly as without the library, on
+ * any thread and with no hook on poll/select/epoll.  (An earlier design
+ * kept such pieces until the head was complete: it lost them at close and
+ * deadlocked line protocols.)  This is why the line goes at the end of the
+ * head rather than after the request line: the end is the one place that
+ * is still unsent when the head is known to be complete.
+ *
+ * Injection (client).  The call that carries a head's blank line
+ * completes it; only then, and only if at_http_parse_request accepted the
+ * whole head (the copy of the bytes already sent plus this call's), is the
+ * header line added - right before the blank line, ending like the head's
+ * lines (CRLF, or a bare LF when all of them end so).  No line for a head
+ * that mixes CRLF and LF, nor for one that already carries a traceparent
+ * field, valid or not (a valid one becomes the span's parent; two fields,
+ * or an invalid one, give a span without a remote parent), nor when the
+ * blank line's CR went out in an earlier call than its LF (a program that
+ * writes byte by byte): the insertion point is gone; the span is still
+ * made.  The bytes sent are the program's with the line inserted, and the
+ * count returned maps the wire count back to the program's bytes: bytes
+ * sent before the insertion point count as they are; a send that stops
+ * inside the injected line counts the bytes before it, and the rest of the
+ * line is sent first on the next call - which always comes, since the
+ * blank line is still unsent; a count past the line counts without it.  A
+ * send that moved no byte of the program's but part of the line is
+ * retried at once, so the program never sees 0.  A head that stops
+ * looking like HTTP, or outgrows AT_HTTP_HEAD_MAX, turns the flow to PASS.
+ * One call carrying two request heads is cut at the second one (a short
+ * count, legal on a stream socket) so each head gets its own decision.
+ *
+ * CONNECT.  A CONNECT request opens a tunnel: it gets no line and no span
+ * (the connect span is exported as it is).  A flight without a span
+ * remembers it, so that its response is framed (a 2xx has no body); after
+ * the response both flows start over at a message boundary: a tunnel that
+ * carries plain HTTP/1.x is traced like any connection, anything else (TLS)
+ * turns the connection to PASS.  Either way its bytes pass unchanged.
+ *
+ * Server.  A server's responses go out unchanged; their heads are parsed
+ * (from a copy, like a request head) for the status, and the end of the
+ * response ends the oldest request span.  A 101 turns both flows to PASS.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "at_conn.h"
+#include "at_conn_internal.h"
+#include "at_http.h"
+#include "at_init.h"
+#include "at_real.h"
+#include "at_traceparent.h"
+
+/* ---- small helpers ---- */
+
+/* Build in out[] the iovecs of bytes [from, from + len) of iov. */
+static int iov_slice(struct iovec *out, int cap, const struct iovec *iov,
+		     int n, size_t from, size_t len)
+{
+	int k = 0;
+
+	for (int i = 0; i < n && len > 0 && k < cap; i++) {
+		size_t l = iov[i].iov_len;
+		if (from >= l) {
+			from -= l;
+			continue;
+		}
+		size_t take = l - from;
+		if (take > len)
+			take = len;
+		out[k].iov_base = (char *)iov[i].iov_base + from;
+		out[k].iov_len = take;
+		k++;
+		len -= take;
+		from = 0;
+	}
+	return len ? -1 : k;
+}
+
+static ssize_t real_sendv(int fd, struct iovec *iov, int n, int flags)
+{
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+	return AT_REAL(sendmsg)(fd, &mh, flags);
+}
+
+/* The injected header lines for s, each ending with CRLF, or with a bare
+ * LF when lf. */
+static uint16_t build_inj(char *out, size_t cap, const struct at_span *s,
+			  bool lf)
+{
+	char tp[AT_TRACEPARENT_LEN + 1];
+	const char *eol = lf ? "\n" : "\r\n";
+	size_t ts_len, n, el = lf ? 1 : 2;
+	const char *ts = at_span_tracestate(s, &ts_len);
+
+	at_traceparent_format(at_span_ctx(s), tp);
+	n = (size_t)snprintf(out, cap, "traceparent: %s%s", tp, eol);
+	if (ts_len && n + ts_len + 16 < cap) {
+		memcpy(out + n, "tracestate: ", 12);
+		memcpy(out + n + 12, ts, ts_len);
+		memcpy(out + n + 12 + ts_len, eol, el);
+		n += 12 + ts_len + el;
+	}
+	return (uint16_t)n;
+}
+
+/* ---- client: outgoing requests ---- */
+
+/* Start the client span for request r; with `inject`, and if the head
+ * carries no traceparent field, build the line to inject (c->inj_len is
+ * 0 otherwise). */
+static void client_request(struct at_conn *c, const struct at_http_request *r,
+			   bool inject)
+{
+	struct at_span *s = conn_span_new();
+	struct flight *f = fl_push(c);
+	struct at_span_context parent;
+	char ts[AT_TRACESTATE_MAX + 1];
+	char url[2048];
+	int ts_n = 0;
+
+	c->inj_len = 0;
+	c->inj_sent = 0;
+	if (!s || !f) {
+		conn_span_free(s);
+		return;
+	}
+	/* The program's own traceparent: no line; if it is the only one and
+	 * valid, our span continues it. */
+	if (r->n_traceparent == 1 &&
+	    at_traceparent_parse(r->traceparent.p, r->traceparent.len,
+				 &parent) == 0) {
+		if (r->tracestate.p)
+			ts_n = at_tracestate_sanitize(r->tracestate.p,
+						      r->tracestate.len, ts,
+						      sizeof(ts));
+		at_span_start_with_parent(s, "HTTP", 4, AT_KIND_CLIENT,
+					  &parent, ts,
+					  ts_n > 0 ? (size_t)ts_n : 0, false);
+	} else {
+		at_span_start_detached(s, "HTTP", 4, AT_KIND_CLIENT);
+	}
+	if (!at_span_started(s)) {
+		conn_span_free(s);
+		return;
+	}
+	if (at_span_recording(s)) {
+		struct at_http_str host;
+		int port = -1;
+
+		conn_set_method(s, r);
+		if (r->host.p && r->host.len) {
+			at_http_url_full(url, sizeof(url), "http", r->host.p,
+					 r->host.len, r->target.p,
+					 r->target.len, at_cfg.http_redact_query);
+			if (at_http_host_port(r->host.p, r->host.len, &host,
+					      &port) == 0) {
+				at_span_set_str(s, "server.address", host.p,
+						host.len);
+				at_span_set_int(s, "server.port",
+						port >= 0 ? port : 80);
+			}
+		} else {
+			at_http_url_full(url, sizeof(url), "http", c->peer_ip,
+					 strlen(c->peer_ip), r->target.p,
+					 r->target.len, at_cfg.http_redact_query);
+			at_span_set_cstr(s, "server.address", c->peer_ip);
+			at_span_set_int(s, "server.port", c->peer_port);
+		}
+		at_span_set_cstr(s, "url.full", url);
+		conn_set_peer(s, c);
+		conn_set_protocol(s, r->version_minor);
+	}
+	/* The connection was opened for this request: connect is its child. */
+	struct at_span *cs = conn_take_connect(c);
+	if (cs) {
+		at_span_start_at(s, cs);
+		at_span_adopt(cs, s);
+		at_span_submit(cs);
+		conn_span_free(cs);
+	}
+	f->span = s;
+	conn_flight_method(f, r->method.p, r->method.len);
+	f->has_status = 0;
+	fl_commit(c);
+	if (inject && !r->n_traceparent)
+		c->inj_len = build_inj(c->inj, sizeof(c->inj), s,
+				       r->line_ending == AT_HTTP_EOL_LF);
+}
+
+static bool is_connect(const struct at_http_request *r)
+{
+	return r->method.len == 7 && memcmp(r->method.p, "CONNECT", 7) == 0;
+}
+
+/* A CONNECT request: no span, no line; a flight without a span, so that
+ * the response is framed as a CONNECT's. */
+static void client_connect(struct at_conn *c)
+{
+	struct flight *f = fl_push(c);
+
+	c->inj_len = 0;
+	c->inj_sent = 0;
+	conn_submit_connect(c);
+	if (!f)
+		return;
+	f->span = NULL;
+	conn_flight_method(f, "CONNECT", 7);
+	f->has_status = 0;
+	fl_commit(c);
+}
+
+/* Give up on the out flow: its bytes pass as they are.  A client whose
+ * requests are not HTTP gets no HTTP responses either. */
+static void out_give_up(struct at_conn *c)
+{
+	c->out.phase = PH_PASS;
+	c->in.phase = PH_PASS;
+	conn_flow_release(&c->out);
+	conn_submit_connect(c);
+}
+
+/* How many of the n bytes at `skip` in iov belong to the current body
+ * (framing b, not modified). */
+static size_t body_span(const struct at_http_body *b, const struct iovec *iov,
+			int n, size_t skip, size_t len, int *done)
+{
+	struct at_http_body copy = *b;
+
+	return conn_body_consume(&copy, iov, n, skip, len, done);
+}
+
+/* HEAD_SEND: send the rest of the head (and the body bytes that follow
+ * it in this call, up to the end of this message), with the line. */
+static ssize_t send_head_part(struct at_conn *c, const struct iovec *iov,
+			      int iovcnt, size_t total, int flags)
+{
+	struct iovec v[66];
+	size_t lim = c->head_rem, app_sent;
+	int done, nv = 0, k;
+	ssize_t w;
+
+	if (lim > total)
+		lim = total;
+	if (lim == c->head_rem && total > lim)
+		lim += body_span(&c->out.body, iov, iovcnt, lim, total - lim,
+				 &done);
+	for (;;) {
+		uint32_t pend = c->inj_len - c->inj_sent;
+		size_t at = c->inj_at == NO_INJ || !pend ? lim : c->inj_at;
+
+		if (at > lim)
+			at = lim;
+		nv = 0;
+		k = iov_slice(v, 32, iov, iovcnt, 0, at);
+		if (k < 0)
+			goto untraced;
+		nv = k;
+		if (c->inj_at != NO_INJ && pend) {
+			v[nv].iov_base = c->inj + c->inj_sent;
+			v[nv].iov_len = pend;
+			nv++;
+		}
+		k = iov_slice(v + nv, 32, iov, iovcnt, at, lim - at);
+		if (k < 0)
+			goto untraced;
+		nv += k;
+		w = real_sendv(c->fd, v, nv, flags);
+		if (w < 0)
+			return -1;
+		if ((size_t)w <= at || c->inj_at == NO_INJ || !pend) {
+			app_sent = (size_t)w;
+		} else if ((size_t)w < at + pend) {
+			app_sent = at;
+			c->inj_sent += (uint16_t)((size_t)w - at);
+		} else {
+			app_sent = (size_t)w - pend;
+			c->inj_sent = c->inj_len;
+		}
+		if (c->inj_at != NO_INJ) {
+			if (c->inj_sent == c->inj_len)
+				c->inj_at = NO_INJ;
+			else
+				c->inj_at -= (uint32_t)app_sent;
+		}
+		if (app_sent > 0)
+			break;
+		/* Only part of the line moved: go on, the program must not
+		 * see 0. */
+	}
+	if (app_sent <= c->head_rem) {
+		c->head_rem -= (uint32_t)app_sent;
+		if (c->head_rem == 0)
+			c->out.phase = c->out.body.mode == AT_BODY_NONE
+					       ? PH_START
+					       : PH_BODY;
+	} else {
+		size_t body = app_sent - c->head_rem;
+		c->head_rem = 0;
+		c->out.phase = PH_BODY;
+		conn_body_consume(&c->out.body, iov, iovcnt, app_sent - body,
+				  body, &done);
+		if (done)
+			c->out.phase = PH_START;
+	}
+	return (ssize_t)app_sent;
+untraced:
+	/* More iovecs than we can rebuild: no line for this head. */
+	c->inj_at = NO_INJ;
+	c->inj_sent = c->inj_len;
+	w = real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags);
+	if (w > 0)
+		c->out.phase = PH_PASS;
+	return w;
+}
+
+static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
+			   int iovcnt, size_t total, int flags)
+{
+	struct at_http_request r;
+	char *buf;
+	size_t copy, end, at;
+	uint32_t h;
+	int v, done;
+	ssize_t w;
+
+	switch (c->out.phase) {
+	case PH_HEAD_SEND:
+		return send_head_part(c, iov, iovcnt, total, flags);
+	case PH_BODY: {
+		size_t lim = body_span(&c->out.body, iov, iovcnt, 0, total,
+				       &done);
+		struct iovec sv[64];
+		int n = iov_slice(sv, 64, iov, iovcnt, 0, lim);
+		w = n < 0 ? real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags)
+			  : real_sendv(c->fd, sv, n, flags);
+		if (w > 0) {
+			conn_body_consume(&c->out.body, iov, iovcnt, 0,
+					  (size_t)w, &done);
+			if (done)
+				c->out.phase = PH_START;
+		}
+		return w;
+	}
+	case PH_START:
+	case PH_HEAD:
+		break;
+	default:
+		return real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags);
+	}
+
+	buf = conn_flow_buf(&c->out);
+	if (!buf) {
+		out_give_up(c);
+		return real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags);
+	}
+	h = c->out.hlen;
+	copy = conn_iov_copy(buf + h, iov, iovcnt, 0, AT_HTTP_HEAD_MAX - h);
+	/* Requests of a library traced at its own level (libcurl) are
+	 * theirs: no second span, no second header. */
+	v = at_http_owned_depth ? -1 : at_http_request_start(buf, h + copy);
+	end = v < 0 ? 0 : at_http_head_end(buf, h + copy, h > 3 ? h - 3 : 0);
+	if (v < 0 || (!end && (copy < total || h + copy >= AT_HTTP_HEAD_MAX)) ||
+	    (end && (at_http_parse_request(buf, end, &r) != 0 ||
+		     !conn_identity_ok(c)))) {
+		out_give_up(c);
+		return real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags);
+	}
+	if (!end) {
+		/* A piece of a head: out now, as it is.  The copy of what
+		 * went out stays, to parse the head once it is complete. */
+		w = real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags);
+		if (w > 0) {
+			c->out.hlen = h + (uint32_t)w;
+			c->out.phase = PH_HEAD;
+		}
+		return w;
+	}
+
+	/* A complete request head, whose first h bytes are out already. */
+	c->head_rem = (uint32_t)(end - h);
+	c->inj_at = NO_INJ;
+	if (is_connect(&r)) {
+		client_connect(c);
+	} else {
+		/* The line goes right before the blank line (CRLF or LF), if
+		 * that is all in this call; not into a head mixing both. */
+		at = end - (end >= 2 && buf[end - 2] == '\r' ? 2 : 1);
+		client_request(c, &r,
+			       at >= h && r.line_ending != AT_HTTP_EOL_MIXED);
+		if (c->inj_len)
+			c->inj_at = (uint32_t)(at - h);
+	}
+	at_http_body_request(&c->out.body, &r);
+	conn_flow_release(&c->out);
+	c->out.phase = PH_HEAD_SEND;
+	return send_head_part(c, iov, iovcnt, total, flags);
+}
+
+/* ---- server: outgoing responses (observed, never changed) ---- */
+
+static void server_response_head(struct at_conn *c,
+				 const struct at_http_response *resp)
+{
+	struct flight *f = fl_oldest(c);
+
+	if (resp->status < 200 && resp->status != 101)
+		return; /* interim: the final response follows */
+	if (f && f->span)
+		conn_set_status(f->span, resp->status, 1);
+	if (resp->status == 101) {
+		c->out.phase = c->in.phase = PH_PASS;
+		conn_fl_finish(c);
+		return;
+	}
+	at_http_body_response(&c->out.body, resp, f ? f->method : "GET",
+			      f ? f->method_len : 3);
+}
+
+static void server_out_head(struct at_conn *c, const char *head, size_t len)
+{
+	struct at_http_response resp;
+
+	if (at_http_parse_response(head, len, &resp) != 0) {
+		c->out.phase = PH_PASS;
+		return;
+	}
+	server_response_head(c, &resp);
+	if (c->out.phase == PH_PASS)
+		return;
+	if (resp.status < 200)
+		return;
+	if (c->out.body.mode == AT_BODY_NONE)
+		conn_fl_finish(c);
+	else
+		c->out.phase = PH_BODY;
+}
+
+ssize_t at_conn_send(int fd, const struct iovec *iov, int iovcnt, int flags)
+{
+	struct at_conn *c = conn_for_io(fd);
+	size_t total = iov_total(iov, iovcnt);
+	ssize_t w;
+
+	if (!c || total == 0)
+		return real_sendv(fd, (struct iovec *)iov, iovcnt, flags);
+	connect_done_by_io(c);
+	if (c->role == AT_FD_CLIENT) {
+		w = client_send(c, iov, iovcnt, total, flags);
+	} else {
+		/* Server: the bytes go out unchanged; watch the responses. */
+		w = real_sendv(fd, (struct iovec *)iov, iovcnt, flags);
+		if (w > 0 && c->out.phase != PH_PASS)
+			conn_observe(c, &c->out, iov, iovcnt, (size_t)w,
+				     at_http_response_start, server_out_head);
+	}
+	if (c->out.phase == PH_PASS) {
+		int err = errno;
+		conn_maybe_passive(c);
+		errno = err;
+	}
+	return w;
+}
