@@ -369,7 +369,7 @@ static void submit_connect(struct at_conn *c)
 
 	if (!s)
 		return;
-	at_span_submit(s);
+	at_span_end(s);
 	span_free(s);
 }
 
@@ -563,7 +563,7 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 	if (cs) {
 		at_span_start_at(s, cs);
 		at_span_adopt(cs, s);
-		at_span_submit(cs);
+		at_span_end(cs);
 		span_free(cs);
 	}
 	f->span = s;
