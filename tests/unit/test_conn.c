@@ -23,10 +23,9 @@
 
 #include "at_conn.h"
 #include "at_real.h"
-#include "at_ring.h"
-#include "at_thread.h"
 #include "at_traceparent.h"
 #include "unit.h"
+#include "ut_spans.h"
 
 /* ---- the fake kernel ---- */
 
@@ -77,13 +76,6 @@ static void kernel_script(const long *s, int n)
 static int sv[2];
 static int fd;
 
-static void drain_ring(void)
-{
-	struct at_thread *t = at_thread_get();
-	while (at_ring_peek(&t->ring))
-		at_ring_pop(&t->ring);
-}
-
 /* A client connection to 127.0.0.1:8080, connected (as connect() makes
  * it: the connect span started detached, the call succeeded). */
 static void client_open(void)
@@ -104,7 +96,7 @@ static void client_open(void)
 static void setup(void)
 {
 	ut_core_setup();
-	drain_ring();
+	ut_drain_ring();
 	at_span_set_env_parent(NULL, NULL, 0);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	fd = sv[0];
@@ -121,7 +113,7 @@ static void teardown(void)
 	at_real_sendmsg = saved_sendmsg;
 	close(sv[0]);
 	close(sv[1]);
-	drain_ring();
+	ut_drain_ring();
 }
 
 TestSuite(conn, .init = setup, .fini = teardown);
@@ -178,54 +170,6 @@ static void receive_str(const char *s)
 
 /* ---- the spans ---- */
 
-struct rec {
-	union {
-		struct at_span_hdr h;
-		char bytes[sizeof(struct at_span)];
-	} u;
-};
-
-/* Take the ended spans out of the ring, oldest first. */
-static int take_spans(struct rec *out, int cap)
-{
-	struct at_thread *t = at_thread_get();
-	const struct at_span_hdr *r;
-	int n = 0;
-
-	while ((r = at_ring_peek(&t->ring))) {
-		cr_assert_lt(n, cap);
-		cr_assert_leq(r->rec_size, sizeof(out[n].u));
-		memcpy(out[n].u.bytes, r, r->rec_size);
-		n++;
-		at_ring_pop(&t->ring);
-	}
-	return n;
-}
-
-static const struct at_attr *attr(const struct rec *r, const char *key)
-{
-	const struct at_attr *a = at_rec_attrs(&r->u.h);
-
-	for (int i = 0; i < r->u.h.n_attrs; i++)
-		if (strcmp(a[i].key, key) == 0)
-			return &a[i];
-	return NULL;
-}
-
-static int has_name(const struct rec *r, const char *name)
-{
-	return r->u.h.name.len == strlen(name) &&
-	       memcmp(at_rec_arena(&r->u.h) + r->u.h.name.off, name,
-		      r->u.h.name.len) == 0;
-}
-
-static int64_t int_attr(const struct rec *r, const char *key)
-{
-	const struct at_attr *a = attr(r, key);
-	cr_assert_not_null(a, "attribute %s", key);
-	return a->v.i;
-}
-
 /* The line injected for span r, ending with eol. */
 static void line_for(const struct rec *r, const char *eol, char *out,
 		     size_t cap)
@@ -257,12 +201,12 @@ static void assert_wire(const char *want)
 static void one_exchange(struct rec *req)
 {
 	struct rec spans[4];
-	int n = take_spans(spans, 4);
+	int n = ut_take_spans(spans, 4);
 	int ri = -1, ci = -1;
 
 	cr_assert_eq(n, 2, "connect and request spans: %d", n);
 	for (int i = 0; i < n; i++) {
-		if (has_name(&spans[i], "connect"))
+		if (ut_has_name(&spans[i], "connect"))
 			ci = i;
 		else
 			ri = i;
@@ -299,14 +243,14 @@ Test(conn, whole_head_gets_the_line_before_the_blank_line)
 	char line[128], want[512];
 
 	cr_assert_eq(send_str(HEAD), 1);
-	cr_assert_eq(take_spans(&req, 1), 1, "connect ended by the request");
+	cr_assert_eq(ut_take_spans(&req, 1), 1, "connect ended by the request");
 	receive_str(RESP);
 	/* The connect span was handed to the request; the ring now holds the
 	 * request span. */
-	cr_assert_eq(take_spans(&req, 1), 1);
-	cr_assert(has_name(&req, "GET"));
+	cr_assert_eq(ut_take_spans(&req, 1), 1);
+	cr_assert(ut_has_name(&req, "GET"));
 	cr_assert_eq(req.u.h.kind, AT_KIND_CLIENT);
-	cr_assert_eq(int_attr(&req, "http.response.status_code"), 200);
+	cr_assert_eq(ut_int_attr(&req, "http.response.status_code"), 200);
 	line_for(&req, "\r\n", line, sizeof(line));
 	with_line(HEAD, line, "\r\n", want, sizeof(want));
 	assert_wire(want);
@@ -329,9 +273,9 @@ Test(conn, every_partial_count_maps_back_to_the_program)
 		kernel_script(s, 2);
 		send_str(HEAD);
 		receive_str(RESP);
-		n = take_spans(spans, 4);
+		n = ut_take_spans(spans, 4);
 		cr_assert_eq(n, 2);
-		line_for(has_name(&spans[0], "GET") ? &spans[0] : &spans[1],
+		line_for(ut_has_name(&spans[0], "GET") ? &spans[0] : &spans[1],
 			 "\r\n", line, sizeof(line));
 		with_line(HEAD, line, "\r\n", want, sizeof(want));
 		assert_wire(want);
@@ -355,9 +299,9 @@ Test(conn, byte_by_byte_kernel)
 		     "one program byte per call: the line's bytes are "
 		     "retried inside the call");
 	receive_str(RESP);
-	n = take_spans(spans, 4);
+	n = ut_take_spans(spans, 4);
 	cr_assert_eq(n, 2);
-	line_for(has_name(&spans[0], "GET") ? &spans[0] : &spans[1], "\r\n",
+	line_for(ut_has_name(&spans[0], "GET") ? &spans[0] : &spans[1], "\r\n",
 		 line, sizeof(line));
 	with_line(HEAD, line, "\r\n", want, sizeof(want));
 	assert_wire(want);
@@ -425,7 +369,7 @@ Test(conn, blank_line_split_between_cr_and_lf_gets_no_line)
 	send_str("\n");
 	receive_str(RESP);
 	one_exchange(&req);
-	cr_assert(has_name(&req, "GET"), "the span is still made");
+	cr_assert(ut_has_name(&req, "GET"), "the span is still made");
 	assert_wire(HEAD);
 }
 
@@ -480,17 +424,17 @@ Test(conn, connect_tunnel_then_plain_http_inside)
 	int n;
 
 	send_str(conn_head);
-	cr_assert_eq(take_spans(spans, 4), 1, "the connect span, alone");
-	cr_assert(has_name(&spans[0], "connect"));
+	cr_assert_eq(ut_take_spans(spans, 4), 1, "the connect span, alone");
+	cr_assert(ut_has_name(&spans[0], "connect"));
 	receive_str("HTTP/1.1 200 Connection established\r\n\r\n");
-	cr_assert_eq(take_spans(spans, 4), 0, "no span for a CONNECT");
+	cr_assert_eq(ut_take_spans(spans, 4), 0, "no span for a CONNECT");
 	/* Plain HTTP in the tunnel: traced like any connection. */
 	send_str(HEAD);
 	receive_str(RESP);
-	n = take_spans(spans, 4);
+	n = ut_take_spans(spans, 4);
 	cr_assert_eq(n, 1);
 	req = &spans[0];
-	cr_assert(has_name(req, "GET"));
+	cr_assert(ut_has_name(req, "GET"));
 	line_for(req, "\r\n", line, sizeof(line));
 	with_line(HEAD, line, "\r\n", inner, sizeof(inner));
 	snprintf(want, sizeof(want), "%s%s", conn_head, inner);
@@ -515,12 +459,12 @@ Test(conn, pipelined_requests_each_get_their_line)
 	/* Both responses in one read: both spans end, in order. */
 	receive_str("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 		    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-	n = take_spans(spans, 4);
+	n = ut_take_spans(spans, 4);
 	cr_assert_eq(n, 3, "connect + 2 requests: %d", n);
-	i1 = has_name(&spans[0], "connect") ? 1 : 0;
+	i1 = ut_has_name(&spans[0], "connect") ? 1 : 0;
 	i2 = 2;
-	cr_assert_eq(int_attr(&spans[i1], "http.response.status_code"), 200);
-	cr_assert_eq(int_attr(&spans[i2], "http.response.status_code"), 404);
+	cr_assert_eq(ut_int_attr(&spans[i1], "http.response.status_code"), 200);
+	cr_assert_eq(ut_int_attr(&spans[i2], "http.response.status_code"), 404);
 	cr_assert_eq(spans[i2].u.h.status_code, AT_STATUS_ERROR);
 	line_for(&spans[i1], "\r\n", l1, sizeof(l1));
 	line_for(&spans[i2], "\r\n", l2, sizeof(l2));
@@ -544,7 +488,7 @@ Test(conn, request_body_passes_unchanged)
 	send_str(msg);
 	receive_str(RESP);
 	one_exchange(&req);
-	cr_assert(has_name(&req, "POST"));
+	cr_assert(ut_has_name(&req, "POST"));
 	line_for(&req, "\r\n", line, sizeof(line));
 	with_line(head, line, "\r\n", want, sizeof(want));
 	strcat(want, "hello world");
@@ -558,35 +502,35 @@ Test(conn, response_framing_ends_spans)
 
 	/* Content-Length, the body split across reads. */
 	send_str(HEAD);
-	cr_assert_eq(take_spans(spans, 4), 1, "the connect span");
+	cr_assert_eq(ut_take_spans(spans, 4), 1, "the connect span");
 	receive_str("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab");
-	cr_assert_eq(take_spans(spans, 4), 0, "body incomplete: still open");
+	cr_assert_eq(ut_take_spans(spans, 4), 0, "body incomplete: still open");
 	receive_str("cde");
-	cr_assert_eq(take_spans(spans, 4), 1);
+	cr_assert_eq(ut_take_spans(spans, 4), 1);
 
 	/* Chunked. */
 	send_str(HEAD);
 	receive_str("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 		    "3\r\nabc\r\n");
-	cr_assert_eq(take_spans(spans, 4), 0, "chunks still to come");
+	cr_assert_eq(ut_take_spans(spans, 4), 0, "chunks still to come");
 	receive_str("0\r\n\r\n");
-	cr_assert_eq(take_spans(spans, 4), 1);
+	cr_assert_eq(ut_take_spans(spans, 4), 1);
 
 	/* Delimited by the close: ends at EOF. */
 	send_str(HEAD);
 	receive_str("HTTP/1.1 200 OK\r\n\r\nsome body");
-	cr_assert_eq(take_spans(spans, 4), 0, "open until EOF");
+	cr_assert_eq(ut_take_spans(spans, 4), 0, "open until EOF");
 	at_conn_received(fd, &v, 1, 0, 0);
-	cr_assert_eq(take_spans(spans, 4), 1);
-	cr_assert_eq(int_attr(&spans[0], "http.response.status_code"), 200);
+	cr_assert_eq(ut_take_spans(spans, 4), 1);
+	cr_assert_eq(ut_int_attr(&spans[0], "http.response.status_code"), 200);
 
 	/* A read error other than EAGAIN ends it with the error. */
 	send_str(HEAD);
 	at_conn_received(fd, &v, 1, -1, EAGAIN);
-	cr_assert_eq(take_spans(spans, 4), 0, "EAGAIN: still waiting");
+	cr_assert_eq(ut_take_spans(spans, 4), 0, "EAGAIN: still waiting");
 	at_conn_received(fd, &v, 1, -1, ECONNRESET);
-	cr_assert_eq(take_spans(spans, 4), 1);
-	cr_assert_not_null(attr(&spans[0], "error.type"));
+	cr_assert_eq(ut_take_spans(spans, 4), 1);
+	cr_assert_not_null(ut_attr(&spans[0], "error.type"));
 }
 
 Test(conn, not_http_passes_untouched)
@@ -598,9 +542,9 @@ Test(conn, not_http_passes_untouched)
 	kernel_script(s, 2);
 	send_str(tls);
 	assert_wire(tls);
-	cr_assert_eq(take_spans(spans, 4), 1, "the connect span, as it is");
-	cr_assert(has_name(&spans[0], "connect"));
-	cr_assert_null(attr(&spans[0], "http.request.method"));
+	cr_assert_eq(ut_take_spans(spans, 4), 1, "the connect span, as it is");
+	cr_assert(ut_has_name(&spans[0], "connect"));
+	cr_assert_null(ut_attr(&spans[0], "http.request.method"));
 }
 
 Test(conn, server_span_ends_when_the_response_is_written)
@@ -611,17 +555,17 @@ Test(conn, server_span_ends_when_the_response_is_written)
 	long s[] = { 20, ACCEPT_ALL };
 
 	at_conn_forget(fd);
-	drain_ring();
+	ut_drain_ring();
 	peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	at_conn_socket(fd, AF_INET, SOCK_STREAM);
 	at_conn_accept(-1, fd, (struct sockaddr *)&peer, sizeof(peer));
 	receive_str(HEAD);
-	cr_assert_eq(take_spans(spans, 4), 0, "open until answered");
+	cr_assert_eq(ut_take_spans(spans, 4), 0, "open until answered");
 	kernel_script(s, 2);
 	send_str(RESP);
 	assert_wire(RESP);
-	cr_assert_eq(take_spans(spans, 4), 1);
+	cr_assert_eq(ut_take_spans(spans, 4), 1);
 	cr_assert_eq(spans[0].u.h.kind, AT_KIND_SERVER);
-	cr_assert(has_name(&spans[0], "GET"));
-	cr_assert_eq(int_attr(&spans[0], "http.response.status_code"), 200);
+	cr_assert(ut_has_name(&spans[0], "GET"));
+	cr_assert_eq(ut_int_attr(&spans[0], "http.response.status_code"), 200);
 }
