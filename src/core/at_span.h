@@ -213,11 +213,6 @@ void at_span_adopt(struct at_span *s, const struct at_span *parent);
 void at_span_start_at(struct at_span *s, const struct at_span *other);
 void at_span_backdate(struct at_span *s, uint64_t mono_ns);
 
-static inline bool at_span_stopped(const struct at_span *s)
-{
-	return s->h.state != AT_SPAN_FREE && s->h.end_unix_ns != 0;
-}
-
 static inline bool at_span_started(const struct at_span *s)
 {
 	return s->h.state != AT_SPAN_FREE;

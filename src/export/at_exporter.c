@@ -532,7 +532,7 @@ static void exporter_setup(void)
 	}
 }
 
-void at_exporter_manual(void)
+AT_TESTING void at_exporter_manual(void)
 {
 	atomic_store(&running, EXP_FAILED);
 }
