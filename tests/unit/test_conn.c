@@ -76,9 +76,9 @@ static void kernel_script(const long *s, int n)
 static int sv[2];
 static int fd;
 
-/* A client connection to 127.0.0.1:8080, connected (as connect() makes
- * it: the connect span started detached, the call succeeded). */
-static void client_open(void)
+/* A client connection to 127.0.0.1:8080, as connect() makes it: the
+ * connect span started detached, the real call returned rc (errno err). */
+static void client_connect(int rc, int err)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 				  .sin_port = htons(8080) };
@@ -90,7 +90,20 @@ static void client_open(void)
 	s = at_conn_connect_begin(fd, (struct sockaddr *)&sa, &fallback);
 	cr_assert_neq(s, &fallback, "the connection has a state");
 	at_span_start_detached(s, "connect", 7, AT_KIND_CLIENT);
-	at_conn_connect_end(fd, s, 0, 0);
+	at_conn_connect_end(fd, s, rc, err);
+}
+
+/* ... and connected. */
+static void client_open(void)
+{
+	client_connect(0, 0);
+}
+
+/* Forget the connection setup() made; start again with nothing. */
+static void start_over(void)
+{
+	at_conn_forget(fd);
+	ut_drain_ring();
 }
 
 static void setup(void)
@@ -554,8 +567,7 @@ Test(conn, server_span_ends_when_the_response_is_written)
 	struct rec spans[4];
 	long s[] = { 20, ACCEPT_ALL };
 
-	at_conn_forget(fd);
-	ut_drain_ring();
+	start_over();
 	peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	at_conn_socket(fd, AF_INET, SOCK_STREAM);
 	at_conn_accept(-1, fd, (struct sockaddr *)&peer, sizeof(peer));
@@ -568,4 +580,63 @@ Test(conn, server_span_ends_when_the_response_is_written)
 	cr_assert_eq(spans[0].u.h.kind, AT_KIND_SERVER);
 	cr_assert(ut_has_name(&spans[0], "GET"));
 	cr_assert_eq(ut_int_attr(&spans[0], "http.response.status_code"), 200);
+}
+
+Test(conn, failed_connect_ends_its_span_with_the_error)
+{
+	struct rec spans[2];
+
+	start_over();
+	client_connect(-1, ECONNREFUSED);
+	cr_assert_eq(ut_take_spans(spans, 2), 1, "ended at once");
+	cr_assert(ut_has_name(&spans[0], "connect"));
+	cr_assert(ut_str_is(&spans[0], "error.type", "ECONNREFUSED"));
+	cr_assert_eq(spans[0].u.h.status_code, AT_STATUS_ERROR);
+}
+
+Test(conn, nonblocking_connect_pending_until_its_outcome)
+{
+	struct rec spans[2];
+
+	start_over();
+	client_connect(-1, EINPROGRESS);
+	cr_assert_eq(ut_take_spans(spans, 2), 0, "pending");
+	at_conn_connect_outcome(fd, ETIMEDOUT);
+	cr_assert_eq(ut_take_spans(spans, 2), 1);
+	cr_assert(ut_str_is(&spans[0], "error.type", "ETIMEDOUT"));
+	at_conn_connect_outcome(fd, 0);
+	cr_assert_eq(ut_take_spans(spans, 2), 0, "ended once");
+}
+
+/* A program that exits with its connection open and unused: the kept
+ * connect span goes out at exit; a fork child forgets it instead. */
+Test(conn, kept_connect_span_at_exit_and_fork)
+{
+	struct rec spans[2];
+
+	cr_assert_eq(ut_take_spans(spans, 2), 0, "kept for a first request");
+	at_conn_after_fork_child();
+	at_conn_at_exit();
+	cr_assert_eq(ut_take_spans(spans, 2), 0, "the child's is the parent's");
+	start_over();
+	client_open();
+	at_conn_at_exit();
+	cr_assert_eq(ut_take_spans(spans, 2), 1);
+	cr_assert(ut_has_name(&spans[0], "connect"));
+}
+
+Test(conn, upgrade_turns_the_connection_to_pass)
+{
+	static const char ws[] = "\x81\x05hello";
+	struct rec spans[4];
+
+	send_str("GET /ws HTTP/1.1\r\nHost: example.test\r\n"
+		 "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+	receive_str("HTTP/1.1 101 Switching Protocols\r\n"
+		    "Upgrade: websocket\r\n\r\n");
+	cr_assert_eq(ut_take_spans(spans, 4), 2, "connect and request");
+	wire_len = 0;
+	send_str(ws);
+	assert_wire(ws);
+	cr_assert_eq(at_fd_io_traced(fd), 0, "I/O no longer looked at");
 }
