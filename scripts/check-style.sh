@@ -38,5 +38,19 @@ check '(^|[^_[:alnum:]])(malloc|calloc|realloc|free|strdup|printf|fprintf|puts|p
 check '(^|[^_[:alnum:].>)])(connect|close|socket|send|recv|sendmsg|recvmsg|write|read|writev|readv|poll)[[:space:]]*\(' \
 	"interposed libc name called directly (use AT_REAL)" $hooks src/export/at_transport.c src/core/at_log.c
 
+# Test-only hooks (AT_TESTING, src/core/at_testing.h): no library code
+# calls them; only their definitions name them.
+lib_src=$(find src hooks -name '*.c' | sort)
+for name in $(grep -hoE '^AT_TESTING [^(]*[ *]at_[a-z0-9_]+\(' src/*/*.h hooks/*/*.h |
+	grep -oE 'at_[a-z0-9_]+\($' | tr -d '('); do
+	hits=$(for f in $lib_src; do strip_comments "$f"; done |
+		grep -E "(^|[^_[:alnum:]])$name[[:space:]]*\(" | grep -v 'AT_TESTING' || true)
+	if [ -n "$hits" ]; then
+		echo "check-style: test-only $name called by the library:" >&2
+		echo "$hits" >&2
+		fail=1
+	fi
+done
+
 [ $fail -eq 0 ] && echo "check-style: OK"
 exit $fail

@@ -253,7 +253,7 @@ void conn_submit_connect(struct at_conn *c)
 
 	if (!s)
 		return;
-	at_span_submit(s);
+	at_span_end(s);
 	conn_span_free(s);
 }
 

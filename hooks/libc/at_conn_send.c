@@ -188,7 +188,7 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 	if (cs) {
 		at_span_start_at(s, cs);
 		at_span_adopt(cs, s);
-		at_span_submit(cs);
+		at_span_end(cs);
 		conn_span_free(cs);
 	}
 	f->span = s;

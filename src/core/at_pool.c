@@ -108,7 +108,7 @@ void at_pool_put(struct at_pool *p, void *obj)
 	push(p, *(uint32_t *)(void *)((uint8_t *)obj - HDR));
 }
 
-size_t at_pool_capacity(struct at_pool *p)
+AT_TESTING size_t at_pool_capacity(struct at_pool *p)
 {
 	return (size_t)atomic_load(&p->n_chunks) * AT_POOL_CHUNK;
 }

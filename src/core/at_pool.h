@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "at_testing.h"
 
 #define AT_POOL_CHUNK 64
 #define AT_POOL_MAX_CHUNKS 4096
@@ -41,7 +42,7 @@ struct at_pool {
 void *at_pool_get(struct at_pool *p);
 /* Give an object back. */
 void at_pool_put(struct at_pool *p, void *obj);
-/* Objects mapped so far (for tests and stats). */
-size_t at_pool_capacity(struct at_pool *p);
+/* Objects mapped so far. */
+AT_TESTING size_t at_pool_capacity(struct at_pool *p);
 
 #endif

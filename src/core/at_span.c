@@ -267,7 +267,7 @@ static void stop(struct at_span *s, struct at_thread *t)
 	}
 }
 
-static void finish(struct at_span *s, bool export)
+void at_span_end(struct at_span *s)
 {
 	struct at_thread *t;
 
@@ -275,7 +275,7 @@ static void finish(struct at_span *s, bool export)
 		return;
 	t = at_thread_get();
 	stop(s, t);
-	if (s->h.state == AT_SPAN_RECORDING && export) {
+	if (s->h.state == AT_SPAN_RECORDING) {
 		if (t)
 			enqueue(t, s);
 		else
@@ -286,25 +286,10 @@ static void finish(struct at_span *s, bool export)
 	s->h.state = AT_SPAN_FREE;
 }
 
-void at_span_end(struct at_span *s)
-{
-	finish(s, true);
-}
-
-void at_span_discard(struct at_span *s)
-{
-	finish(s, false);
-}
-
 void at_span_stop(struct at_span *s)
 {
 	if (s->h.state != AT_SPAN_FREE)
 		stop(s, at_thread_get());
-}
-
-void at_span_submit(struct at_span *s)
-{
-	finish(s, true);
 }
 
 void at_span_adopt(struct at_span *s, const struct at_span *parent)

@@ -197,30 +197,21 @@ bool at_span_start_with_parent(struct at_span *s, const char *name,
 /* End s now: take the end time, deactivate it, enqueue it if sampled. */
 void at_span_end(struct at_span *s);
 
-/* End without exporting (and without counting it as dropped). */
-void at_span_discard(struct at_span *s);
-
 /*
  * Two-step end, for a span whose parent may still change (a connect span
  * adopted by the HTTP request that follows it): at_span_stop() takes the
- * end time and deactivates s, which stays started; at_span_submit()
- * enqueues it (if sampled) and frees it.  Between the two,
+ * end time and deactivates s, which stays started; at_span_end()
+ * then enqueues it (if sampled) and frees it.  Between the two,
  * at_span_adopt() may make s a child of parent (trace id, parent id and
  * sampling follow the parent).
  */
 void at_span_stop(struct at_span *s);
-void at_span_submit(struct at_span *s);
 void at_span_adopt(struct at_span *s, const struct at_span *parent);
 
 /* Move the start time of s (a span started later than what it covers)
  * back to that of other, or to the monotonic time mono_ns. */
 void at_span_start_at(struct at_span *s, const struct at_span *other);
 void at_span_backdate(struct at_span *s, uint64_t mono_ns);
-
-static inline bool at_span_stopped(const struct at_span *s)
-{
-	return s->h.state != AT_SPAN_FREE && s->h.end_unix_ns != 0;
-}
 
 static inline bool at_span_started(const struct at_span *s)
 {

@@ -41,7 +41,8 @@ static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static int exit_key_ok;
 
-uint64_t at_thread_ring_bytes(uint64_t queue_size)
+/* Ring bytes for a queue of that many spans. */
+static uint64_t ring_bytes(uint64_t queue_size)
 {
 	uint64_t want = queue_size * AT_THREAD_RING_PER_SPAN, bytes;
 
@@ -59,7 +60,7 @@ static uint64_t queue_size(void)
 static size_t mapping_size(void)
 {
 	return (sizeof(struct at_thread) + 7) / 8 * 8 +
-	       (size_t)at_thread_ring_bytes(queue_size());
+	       (size_t)ring_bytes(queue_size());
 }
 
 static void on_thread_exit(void *arg)
@@ -111,7 +112,7 @@ struct at_thread *at_thread_create(void)
 	t = (struct at_thread *)mem;
 	at_rng_seed(&t->rng);
 	t->tid = (pid_t)syscall(SYS_gettid);
-	at_ring_init(&t->ring, mem + off, at_thread_ring_bytes(queue_size()),
+	at_ring_init(&t->ring, mem + off, ring_bytes(queue_size()),
 		     queue_size());
 	at_ring_set_soft(&t->ring, AT_THREAD_RING_SOFT);
 

@@ -36,8 +36,6 @@
 #define AT_THREAD_RING_MAX (256u * 1024u * 1024u)
 #define AT_THREAD_RING_SOFT (32u * 1024u)
 
-/* Ring bytes for a queue of that many spans. */
-uint64_t at_thread_ring_bytes(uint64_t queue_size);
 /*
  * At most this many thread states exist at once: live threads', and those
  * of exited threads whose spans still wait for the exporter (it frees them

@@ -532,7 +532,7 @@ static void exporter_setup(void)
 	}
 }
 
-void at_exporter_manual(void)
+AT_TESTING void at_exporter_manual(void)
 {
 	atomic_store(&running, EXP_FAILED);
 }
@@ -753,7 +753,7 @@ void at_exporter_after_fork_child(void)
 	/* The inherited connection is shared with the parent: close our
 	 * copy (the parent's stays open) and never write to it. */
 	if (transport.fd >= 0)
-		at_transport_forget(&transport);
+		at_transport_close(&transport);
 	atomic_store(&at_exporter_fd, -1);
 	resource_pid = 0;
 	at_spool_after_fork(&spool);

@@ -28,6 +28,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include "at_testing.h"
 
 /* Counters of the export side, printed by AUTOTRACE_DEBUG. */
 struct at_export_stats {
@@ -73,7 +74,7 @@ void at_exporter_after_fork_child(void);
  * Tests and benchmarks: never start the thread; the caller drives exports
  * with at_exporter_run_once() on its own thread.
  */
-void at_exporter_manual(void);
+AT_TESTING void at_exporter_manual(void);
 /* Drain every ring and export now, on the calling thread (which must not
  * race with a running exporter thread).  Returns the spans exported. */
 uint64_t at_exporter_run_once(void);

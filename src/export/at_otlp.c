@@ -126,7 +126,7 @@ static void scratch_reset(void)
 	}
 }
 
-void at_otlp_release(void)
+AT_TESTING void at_otlp_release(void)
 {
 	struct chunk *c = scratch, *next;
 

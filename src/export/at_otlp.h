@@ -17,6 +17,7 @@
 #include "at_buf.h"
 #include "at_resource.h"
 #include "at_span.h"
+#include "at_testing.h"
 
 #define AT_SCOPE_NAME "libautotrace"
 
@@ -28,7 +29,7 @@ int at_otlp_encode(const struct at_span_hdr *const *recs, size_t n,
 		   const struct at_resource *res, struct at_buf *out);
 
 /* Free the encoder's scratch space. */
-void at_otlp_release(void);
+AT_TESTING void at_otlp_release(void);
 
 /*
  * Read an ExportTraceServiceResponse body.  An empty body is a full

@@ -361,7 +361,7 @@ void at_resource_build(struct at_resource *r, const struct at_config *cfg,
 	add_str(r, k_sdk_language, "c", 1, 1, 0);
 }
 
-const char *at_resource_get(const struct at_resource *r, const char *key)
+AT_TESTING const char *at_resource_get(const struct at_resource *r, const char *key)
 {
 	if (r == NULL || key == NULL)
 		return NULL;

@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include "at_config.h"
+#include "at_testing.h"
 
 #define AT_RESOURCE_MAX_ATTRS 48
 #define AT_RESOURCE_BUF 8192
@@ -45,7 +46,7 @@ struct at_resource {
 void at_resource_build(struct at_resource *r, const struct at_config *cfg,
 		       pid_t pid);
 
-/* Value of key, or NULL (string attributes only).  For tests and tools. */
-const char *at_resource_get(const struct at_resource *r, const char *key);
+/* Value of key, or NULL (string attributes only). */
+AT_TESTING const char *at_resource_get(const struct at_resource *r, const char *key);
 
 #endif

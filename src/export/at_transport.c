@@ -70,11 +70,6 @@ void at_transport_close(struct at_transport *t)
 	t->fd = -1;
 }
 
-void at_transport_forget(struct at_transport *t)
-{
-	at_transport_close(t);
-}
-
 static int remaining_ms(uint64_t now, uint64_t deadline)
 {
 	if (now >= deadline)

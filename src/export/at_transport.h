@@ -69,9 +69,8 @@ int at_transport_post(struct at_transport *t, const uint8_t *body, size_t len,
 		      const char *content_encoding, uint64_t deadline_ns,
 		      struct at_transport_response *resp);
 
-/* Close the connection (if still ours). */
+/* Close the connection (if still ours); also in a fork child, to
+ * forget the inherited connection (close our copy). */
 void at_transport_close(struct at_transport *t);
-/* Fork child: forget the inherited connection (close our copy). */
-void at_transport_forget(struct at_transport *t);
 
 #endif

@@ -1,0 +1,186 @@
+/*
+ * Unit tests of the libpq family's state (hooks/libpq/at_pq.c) without
+ * libpq: the function table (at_pq) gets fakes for the few connection
+ * getters a span reads, and the PGconn pointers are addresses that are
+ * never dereferenced.  Covered: the prepared statement table (name ->
+ * text, the oldest replaced when full, texts cut), the FIFO of
+ * asynchronous statements (ended in order, a full FIFO ends a statement
+ * at once, PQfinish ends what is in flight) and the bound of the
+ * handle -> state map.
+ */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "at_ptrmap.h"
+#include "at_pq.h"
+#include "unit.h"
+#include "ut_spans.h"
+
+static char *fake_db(const PGconn *c)
+{
+	(void)c;
+	return (char *)"appdb";
+}
+
+static char *fake_host(const PGconn *c)
+{
+	(void)c;
+	return (char *)"db.example.test";
+}
+
+static char *fake_port(const PGconn *c)
+{
+	(void)c;
+	return (char *)"5432";
+}
+
+static void setup(void)
+{
+	ut_core_setup();
+	ut_drain_ring();
+	/* Only the getters a span reads; nothing else may be called. */
+	at_pq = (struct at_pq_real){ .PQdb = fake_db, .PQhost = fake_host,
+				     .PQport = fake_port };
+}
+
+TestSuite(pq_state, .init = setup);
+
+static PGconn *conn_n(unsigned i)
+{
+	return (PGconn *)(uintptr_t)(0x10000 + 64 * (uintptr_t)i);
+}
+
+Test(pq_state, prepared_texts_by_name)
+{
+	PGconn *c = conn_n(1), *other = conn_n(2);
+
+	cr_assert_null(at_pq_prepared_get(c, "s"));
+	at_pq_prepared_set(c, "s", "SELECT $1");
+	at_pq_prepared_set(c, NULL, "SELECT 2"); /* the unnamed statement */
+	cr_assert_str_eq(at_pq_prepared_get(c, "s"), "SELECT $1");
+	cr_assert_str_eq(at_pq_prepared_get(c, ""), "SELECT 2");
+	cr_assert_str_eq(at_pq_prepared_get(c, NULL), "SELECT 2");
+	cr_assert_null(at_pq_prepared_get(other, "s"), "per connection");
+	at_pq_prepared_set(c, "s", "SELECT $1, $2");
+	cr_assert_str_eq(at_pq_prepared_get(c, "s"), "SELECT $1, $2",
+			 "redefined in place");
+	at_pq_forget(c);
+	cr_assert_null(at_pq_prepared_get(c, "s"), "PQfinish forgets");
+}
+
+/* The table holds 16 statements; the 17th replaces the oldest. */
+Test(pq_state, full_table_replaces_the_oldest)
+{
+	PGconn *c = conn_n(3);
+	char name[16], text[32];
+
+	for (int i = 0; i < 16; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		snprintf(text, sizeof(text), "SELECT %d", i);
+		at_pq_prepared_set(c, name, text);
+	}
+	/* Redefining one takes no new slot. */
+	at_pq_prepared_set(c, "s5", "SELECT 55");
+	for (int i = 0; i < 16; i++) {
+		snprintf(name, sizeof(name), "s%d", i);
+		cr_assert_not_null(at_pq_prepared_get(c, name), "%s kept", name);
+	}
+	at_pq_prepared_set(c, "s16", "SELECT 16");
+	cr_assert_null(at_pq_prepared_get(c, "s0"), "the oldest went");
+	cr_assert_str_eq(at_pq_prepared_get(c, "s16"), "SELECT 16");
+	cr_assert_str_eq(at_pq_prepared_get(c, "s5"), "SELECT 55");
+	at_pq_prepared_set(c, "s17", "SELECT 17");
+	cr_assert_null(at_pq_prepared_get(c, "s1"), "then the next oldest");
+	cr_assert_str_eq(at_pq_prepared_get(c, "s2"), "SELECT 2");
+}
+
+Test(pq_state, long_texts_and_names_are_cut)
+{
+	PGconn *c = conn_n(4);
+	static char text[2000], name[200];
+	const char *got;
+
+	memset(text, 'x', sizeof(text) - 1);
+	memset(name, 'n', sizeof(name) - 1);
+	at_pq_prepared_set(c, name, text);
+	cr_assert_null(at_pq_prepared_get(c, name), "the name was cut");
+	name[63] = 0;
+	got = at_pq_prepared_get(c, name);
+	cr_assert_not_null(got);
+	cr_assert_eq(strlen(got), 511);
+	cr_assert_eq(strncmp(got, text, 511), 0);
+}
+
+static struct at_span *statement(PGconn *c, const char *text)
+{
+	struct at_span *s = at_pq_query_begin(c, NULL, text);
+	cr_assert_not_null(s);
+	return s;
+}
+
+Test(pq_state, async_statements_end_in_order)
+{
+	PGconn *c = conn_n(5);
+	struct at_span *a = statement(c, "SELECT 1"),
+		       *b = statement(c, "SELECT 2");
+	struct rec spans[4];
+
+	at_pq_push(c, a);
+	at_pq_push(c, b);
+	cr_assert_eq(at_pq_oldest(c), a);
+	at_pq_copy_row(c);
+	at_pq_copy_row(c);
+	at_pq_pop_end(c);
+	cr_assert_eq(at_pq_oldest(c), b);
+	at_pq_pop_end(c);
+	cr_assert_null(at_pq_oldest(c));
+	at_pq_pop_end(c); /* nothing in flight: nothing happens */
+	cr_assert_eq(ut_take_spans(spans, 4), 2);
+	cr_assert(ut_str_is(&spans[0], "db.query.text", "SELECT ?"));
+	cr_assert_eq(ut_int_attr(&spans[0], "db.response.returned_rows"), 2,
+		     "the COPY rows counted for the oldest");
+	cr_assert(ut_str_is(&spans[0], "db.namespace", "appdb"));
+	cr_assert(ut_str_is(&spans[1], "db.query.text", "SELECT ?"));
+	cr_assert_null(ut_attr(&spans[1], "db.response.returned_rows"));
+}
+
+Test(pq_state, full_fifo_ends_a_statement_at_once)
+{
+	PGconn *c = conn_n(6);
+	struct rec spans[40];
+
+	for (int i = 0; i < 32; i++)
+		at_pq_push(c, statement(c, "SELECT 1"));
+	cr_assert_eq(ut_take_spans(spans, 40), 0, "32 in flight");
+	at_pq_push(c, statement(c, "SELECT 33"));
+	cr_assert_eq(ut_take_spans(spans, 40), 1, "no room: ended now");
+	/* PQfinish ends what is in flight. */
+	at_pq_forget(c);
+	cr_assert_eq(ut_take_spans(spans, 40), 32);
+	cr_assert_null(at_pq_oldest(c));
+}
+
+/* More connections than the map holds: the extra one goes untraced
+ * (nothing kept, its statements end at once), until one is forgotten. */
+Test(pq_state, map_is_bounded, .timeout = 60)
+{
+	PGconn *extra = conn_n(AT_PTRMAP_SLOTS);
+	struct rec spans[2];
+
+	for (unsigned i = 0; i < AT_PTRMAP_SLOTS; i++) {
+		at_pq_prepared_set(conn_n(i), "s", "SELECT 1");
+		cr_assert_not_null(at_pq_prepared_get(conn_n(i), "s"),
+				   "connection %u", i);
+	}
+	at_pq_prepared_set(extra, "s", "SELECT 1");
+	cr_assert_null(at_pq_prepared_get(extra, "s"), "map full");
+	at_pq_push(extra, statement(extra, "SELECT 1"));
+	cr_assert_null(at_pq_oldest(extra));
+	cr_assert_eq(ut_take_spans(spans, 2), 1, "ended at once");
+	at_pq_forget(conn_n(7));
+	at_pq_prepared_set(extra, "s", "SELECT 2");
+	cr_assert_str_eq(at_pq_prepared_get(extra, "s"), "SELECT 2",
+			 "room again");
+}
