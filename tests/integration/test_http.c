@@ -448,7 +448,9 @@ static void svc_start(struct svc *s, const char *const argv_tail[],
 		argv[k++] = argv_tail[i];
 	argv[k] = NULL;
 	s->pid = h_start(argv, env, true, NULL);
-	s->port = h_read_port(s->port_file, WAIT_MS);
+	/* Generous: a Python service under the ASan library on a busy
+	 * machine takes seconds to start (a condition, not a sleep). */
+	s->port = h_read_port(s->port_file, 3 * WAIT_MS);
 	cr_assert_neq(s->port, 0, "service did not start");
 	cr_assert_eq(h_wait_port(s->port, WAIT_MS), 0);
 }
