@@ -165,13 +165,13 @@ void at_rx_conn_close(struct at_rx_conn *c);
 /* ---- helpers over decoded messages (tests, tools) ---- */
 
 /* The attribute key of a span/resource attribute list, or NULL. */
-const at_otlp_kv *at_otlp_find_attr(at_otlp_kv *const *attrs, size_t n,
-				    const char *key);
+const at_otlp_kv *at_rx_find_attr(at_otlp_kv *const *attrs, size_t n,
+				  const char *key);
 /* String value of that attribute, or NULL if absent / not a string. */
-const char *at_otlp_attr_str(at_otlp_kv *const *attrs, size_t n,
-			     const char *key);
+const char *at_rx_attr_str(at_otlp_kv *const *attrs, size_t n,
+			   const char *key);
 /* Int value in *out: 0, or -1 if absent / not an int. */
-int at_otlp_attr_int(at_otlp_kv *const *attrs, size_t n, const char *key,
-		     int64_t *out);
+int at_rx_attr_int(at_otlp_kv *const *attrs, size_t n, const char *key,
+		   int64_t *out);
 
 #endif

@@ -158,7 +158,7 @@ static void print_span(FILE *f, const at_otlp_span *sp,
 	size_t i;
 
 	if (res)
-		service = at_otlp_attr_str(res->attributes, res->n_attributes,
+		service = at_rx_attr_str(res->attributes, res->n_attributes,
 					   "service.name");
 	if (sp->end_time_unix_nano > sp->start_time_unix_nano)
 		dur = (sp->end_time_unix_nano - sp->start_time_unix_nano) /
