@@ -4,7 +4,9 @@
  * What: one background thread runs a poll() loop over a listening socket,
  * a wake-up pipe and every client connection (non-blocking sockets).  It
  * parses HTTP/1.1 requests (Content-Length or chunked bodies, keep-alive,
- * pipelining, "Expect: 100-continue", "Connection: close", HTTP/1.0),
+ * pipelining, "Expect: 100-continue", "Connection: close", HTTP/1.0) with
+ * the library's one HTTP/1.x parser and chunked decoder (src/protocols:
+ * at_http_parse_request(), the field walk, at_http_chunks_next()),
  * gunzips "Content-Encoding: gzip" bodies (at_gzip_decompress(), capped at
  * BODY_MAX), decodes the body as
  * an ExportTraceServiceRequest with the project's protobuf-c code and

@@ -6,65 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 #include "at_ascii.h"
+#include "at_http_fields.h"
 #include "at_rx_int.h"
 
 /* ---- small helpers ---- */
-
-static bool ieq(const char *p, size_t n, const char *lit)
-{
-	return strlen(lit) == n && strncasecmp(p, lit, n) == 0;
-}
-
-static void trim(const char **p, size_t *n)
-{
-	while (*n && (**p == ' ' || **p == '\t')) {
-		(*p)++;
-		(*n)--;
-	}
-	while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
-		(*n)--;
-}
-
-/* An HTTP token (RFC 9110 tchar+): method names, header names. */
-static bool is_token(const char *p, size_t n)
-{
-	size_t i;
-
-	if (n == 0)
-		return false;
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)p[i];
-
-		if (ch <= ' ' || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}",
-							ch))
-			return false;
-	}
-	return true;
-}
-
-/* Does the comma-separated list p[0..n) contain token tok? */
-static bool has_token(const char *p, size_t n, const char *tok)
-{
-	while (n) {
-		const char *c = memchr(p, ',', n);
-		size_t len = c ? (size_t)(c - p) : n;
-		const char *t = p;
-		size_t tn = len;
-
-		trim(&t, &tn);
-		if (ieq(t, tn, tok))
-			return true;
-		if (!c)
-			break;
-		p = c + 1;
-		n -= len + 1;
-	}
-	return false;
-}
 
 static const char *reason(int status)
 {
@@ -223,245 +171,165 @@ void at_rx_refuse(struct at_receiver *r, struct conn *c, int rc)
 		at_rx_respond_error(c, 413, "body too large", true);
 }
 
-/*
- * Parse the head at p[0..n).  0: need more; 1: parsed into *h; or an HTTP
- * error status (framing lost: answer and close).
- */
-static int parse_head(const char *p, size_t n, struct head *h)
+/* Is the field name or value s lit (ASCII case ignored)? */
+static bool is(struct at_http_str s, const char *lit)
 {
-	const char *line = p, *end = p + n, *nl;
-	bool first = true, have_cl = false, have_te = false, http10 = false;
-	bool conn_close = false, conn_keep = false;
+	return at_http_eq_nocase(s.p, s.len, lit);
+}
+
+/* The fields at_http_parse_request() does not keep, into h; -1 if the
+ * transfer coding is not exactly one "chunked". */
+static int head_fields(const char *p, size_t n, size_t pos, struct head *h)
+{
+	struct at_http_str name, v, type;
 	bool have_ct = false;
+	int n_te = 0;
 
-	memset(h, 0, sizeof(*h));
-	/* Tolerate empty lines before the request line. */
-	while (line < end && (*line == '\r' || *line == '\n'))
-		line++;
-	for (;;) {
-		const char *le, *colon, *name, *val;
-		size_t len, nn, vn;
+	while (at_http_field_next(p, n, &pos, &name, &v)) {
+		if (is(name, "Transfer-Encoding")) {
+			if (n_te++ || !is(v, "chunked"))
+				return -1;
+		} else if (is(name, "Content-Type")) {
+			const char *semi = memchr(v.p, ';', v.len);
 
-		nl = memchr(line, '\n', (size_t)(end - line));
-		if (!nl)
-			return n > HDR_MAX ? 431 : 0;
-		le = nl;
-		if (le > line && le[-1] == '\r')
-			le--;
-		len = (size_t)(le - line);
-		if ((size_t)(nl + 1 - p) > HDR_MAX)
-			return 431;
-		if (first) {
-			const char *sp1, *sp2;
-
-			first = false;
-			sp1 = memchr(line, ' ', len);
-			if (!sp1 || sp1 == line)
-				return 400;
-			sp2 = memchr(sp1 + 1, ' ', (size_t)(le - sp1 - 1));
-			if (!sp2 || sp2 == sp1 + 1)
-				return 400;
-			if (ieq(sp2 + 1, (size_t)(le - sp2 - 1), "HTTP/1.0"))
-				http10 = true;
-			else if (!ieq(sp2 + 1, (size_t)(le - sp2 - 1),
-				      "HTTP/1.1"))
-				return 400;
-			if (!is_token(line, (size_t)(sp1 - line)))
-				return 400;
-			h->post = (size_t)(sp1 - line) == 4 &&
-				  memcmp(line, "POST", 4) == 0;
-			nn = (size_t)(sp2 - sp1 - 1);
-			val = memchr(sp1 + 1, '?', nn);
-			if (val)
-				nn = (size_t)(val - sp1 - 1);
-			if (nn == strlen(TRACES_PATH) &&
-			    memcmp(sp1 + 1, TRACES_PATH, nn) == 0)
-				h->route = h->post ? 0 : 405;
-			else
-				h->route = 404;
-			line = nl + 1;
-			continue;
-		}
-		if (len == 0) {
-			h->body_off = (size_t)(nl + 1 - p);
-			break;
-		}
-		colon = memchr(line, ':', len);
-		if (!colon || colon == line)
-			return 400;
-		name = line;
-		nn = (size_t)(colon - line);
-		if (!is_token(name, nn))
-			return 400;
-		val = colon + 1;
-		vn = (size_t)(le - val);
-		trim(&val, &vn);
-		if (ieq(name, nn, "Content-Length")) {
-			size_t v = 0, i;
-
-			if (vn == 0 || vn > 19)
-				return 400;
-			for (i = 0; i < vn; i++) {
-				if (val[i] < '0' || val[i] > '9')
-					return 400;
-				v = v * 10 + (size_t)(val[i] - '0');
-			}
-			if (have_cl && v != h->clen)
-				return 400;
-			have_cl = true;
-			h->clen = v;
-		} else if (ieq(name, nn, "Transfer-Encoding")) {
-			if (have_te || !ieq(val, vn, "chunked"))
-				return 400;
-			have_te = true;
-			h->chunked = true;
-		} else if (ieq(name, nn, "Content-Type")) {
-			const char *semi = memchr(val, ';', vn);
-			size_t tn = semi ? (size_t)(semi - val) : vn;
-
-			trim(&val, &tn);
-			h->protobuf = ieq(val, tn, "application/x-protobuf");
+			type.p = v.p;
+			type.len = semi ? (size_t)(semi - v.p) : v.len;
+			at_trim_ows(&type.p, &type.len);
+			h->protobuf = is(type, "application/x-protobuf");
 			have_ct = true;
-		} else if (ieq(name, nn, "Content-Encoding")) {
-			if (vn == 0 || ieq(val, vn, "identity"))
+		} else if (is(name, "Content-Encoding")) {
+			if (v.len == 0 || is(v, "identity"))
 				h->encoding = 0;
-			else if (ieq(val, vn, "gzip") || ieq(val, vn, "x-gzip"))
+			else if (is(v, "gzip") || is(v, "x-gzip"))
 				h->encoding = 1;
 			else
 				h->encoding = -1;
-		} else if (ieq(name, nn, "Connection")) {
-			if (has_token(val, vn, "close"))
-				conn_close = true;
-			if (has_token(val, vn, "keep-alive"))
-				conn_keep = true;
-		} else if (ieq(name, nn, "Expect")) {
-			if (ieq(val, vn, "100-continue"))
+		} else if (is(name, "Expect")) {
+			if (is(v, "100-continue"))
 				h->expect_continue = true;
 		}
-		line = nl + 1;
 	}
-	if (have_cl && have_te)
-		return 400;
 	if (!have_ct)
 		h->protobuf = false;
-	h->close = conn_close || (http10 && !conn_keep);
+	return 0;
+}
+
+/*
+ * Parse the head at p[0..n) with the library's HTTP/1.x parser (empty
+ * lines before the request line are skipped).  0: need more; 1: parsed
+ * into *h; or an HTTP error status (framing lost: answer and close).
+ */
+static int parse_head(const char *p, size_t n, struct head *h)
+{
+	struct at_http_request rq;
+	size_t lead = 0, end, pn;
+	const char *q;
+
+	memset(h, 0, sizeof(*h));
+	while (lead < n && (p[lead] == '\r' || p[lead] == '\n'))
+		lead++;
+	/* Not even the start of a request: no need to wait for the rest. */
+	if (at_http_request_start(p + lead, n - lead) < 0)
+		return 400;
+	end = at_http_head_end(p + lead, n - lead, 0);
+	if (end == 0)
+		return n - lead > HDR_MAX ? 431 : 0;
+	if (end > HDR_MAX)
+		return 431;
+	if (at_http_parse_request(p + lead, end, &rq) != 0 ||
+	    head_fields(p + lead, end, rq.request_line_end, h) < 0)
+		return 400;
+	h->post = rq.method.len == 4 && memcmp(rq.method.p, "POST", 4) == 0;
+	q = memchr(rq.target.p, '?', rq.target.len);
+	pn = q ? (size_t)(q - rq.target.p) : rq.target.len;
+	if (pn == strlen(TRACES_PATH) &&
+	    memcmp(rq.target.p, TRACES_PATH, pn) == 0)
+		h->route = h->post ? 0 : 405;
+	else
+		h->route = 404;
+	h->chunked = rq.chunked;
+	h->clen = rq.content_length > 0 ? (size_t)rq.content_length : 0;
+	h->close = rq.conn_close ||
+		   (rq.version_minor == 0 && !rq.conn_keep_alive);
+	h->body_off = lead + end;
 	h->done = true;
 	return 1;
 }
 
 /*
- * Advance the chunked-body scan over req[0..n) (the whole request so far).
- * 0: need more; 1: complete (h->chunk_end set); or an HTTP error status
- * (503: the budget cannot hold the chunk now).  Each chunk is charged to
- * the budget as its size line arrives, before its data.
+ * Advance the chunked-body scan over req[0..n) (the whole request so far)
+ * with the library's chunked decoder.  0: need more; 1: complete
+ * (h->chunk_end set); or an HTTP error status (503: the budget cannot
+ * hold the chunk now).  Each chunk is charged to the budget as its size
+ * line arrives, before its data.
  */
 static int scan_chunks(struct at_receiver *r, struct conn *c,
 		       const char *req, size_t n)
 {
 	struct head *h = &c->h;
+	struct at_http_str data;
+	size_t used;
+	int ev, rc;
 
-	if (!h->chunk_scan)
+	if (!h->chunk_scan) {
 		h->chunk_scan = h->body_off;
+		at_http_chunks_init(&h->chunks, BODY_MAX, CHUNK_LINE_MAX,
+				    HDR_MAX);
+	}
 	if (n - h->body_off > RAW_MAX)
 		return 413;
 	for (;;) {
-		const char *p = req + h->chunk_scan;
-		size_t avail = n - h->chunk_scan, i, size = 0, digits = 0;
-		const char *nl = memchr(p, '\n', avail);
-		int v;
-
-		/* A chunk-size line (with its extensions) is at most
-		 * CHUNK_LINE_MAX bytes, however the bytes arrive. */
-		if (!nl)
-			return avail > CHUNK_LINE_MAX ? 400 : 0;
-		if ((size_t)(nl - p) > CHUNK_LINE_MAX)
-			return 400;
-		for (i = 0; p + i < nl; i++) {
-			v = at_hex_value(p[i]);
-			if (v < 0)
-				break;
-			if (++digits > 15)
-				return 400;
-			size = size * 16 + (size_t)v;
-		}
-		if (digits == 0)
-			return 400;
-		/* Only chunk extensions (";...") or whitespace may follow. */
-		if (p + i < nl && p[i] != ';' && p[i] != '\r' && p[i] != ' ' &&
-		    p[i] != '\t')
-			return 400;
-		if (size == 0) {
-			/* Trailer section: lines up to an empty one. */
-			const char *t = nl + 1, *tend = req + n;
-
-			for (;;) {
-				const char *tl = memchr(t, '\n',
-							(size_t)(tend - t));
-
-				/* The trailer section, like a head, is at
-				 * most HDR_MAX bytes however it arrives. */
-				if (!tl)
-					return (size_t)(tend - nl) > HDR_MAX ?
-						       431 : 0;
-				if ((size_t)(tl - nl) > HDR_MAX)
-					return 431;
-				if (tl == t || (tl == t + 1 && *t == '\r')) {
-					h->chunk_end = (size_t)(tl + 1 - req);
-					h->chunk_done = true;
-					return 1;
-				}
-				t = tl + 1;
-			}
-		}
-		if (size > BODY_MAX - h->chunk_total)
-			return 413;
-		v = at_rx_conn_charge(r, c, (size_t)(nl + 1 - req) + size + 2);
-		if (v)
-			return v;
-		avail = n - (size_t)(nl + 1 - req);
-		if (avail < size + 1)
+		ev = at_http_chunks_next(&h->chunks, req + h->chunk_scan,
+					 n - h->chunk_scan, &used, &data);
+		h->chunk_scan += used;
+		switch (ev) {
+		case AT_CHUNKS_MORE:
 			return 0;
-		p = nl + 1 + size;
-		if (*p == '\n') {
-			h->chunk_scan = (size_t)(p + 1 - req);
-		} else if (*p == '\r') {
-			if (avail < size + 2)
-				return 0;
-			if (p[1] != '\n')
-				return 400;
-			h->chunk_scan = (size_t)(p + 2 - req);
-		} else {
+		case AT_CHUNKS_DONE:
+			h->chunk_end = h->chunk_scan;
+			return 1;
+		case AT_CHUNKS_SIZE:
+			rc = at_rx_conn_charge(r, c, h->chunk_scan +
+					       (size_t)h->chunks.body.remaining +
+					       2);
+			if (rc)
+				return rc;
+			break;
+		case AT_CHUNKS_DATA:
+			break;
+		case AT_CHUNKS_TOO_LARGE:
+			return 413;
+		case AT_CHUNKS_TRAILER_LARGE:
+			return 431;
+		default:
 			return 400;
 		}
-		h->chunk_total += size;
 	}
 }
 
-/* Copy the data of the (validated) chunked body into out. */
+/* Copy the data of the (validated) chunked body into out, decoding it
+ * again. */
 static int join_chunks(const char *req, const struct head *h,
 		       struct at_buf *out)
 {
-	size_t off = h->body_off;
+	struct at_http_chunks ch;
+	struct at_http_str data;
+	size_t off = h->body_off, used;
+	int ev;
 
-	if (at_buf_reserve(out, h->chunk_total ? h->chunk_total : 1) < 0)
+	if (at_buf_reserve(out, h->chunks.total ? h->chunks.total : 1) < 0)
 		return -1;
-	for (;;) {
-		const char *p = req + off;
-		const char *nl = memchr(p, '\n', h->chunk_end - off);
-		size_t size = 0;
-		int v;
-
-		while ((v = at_hex_value(*p)) >= 0) {
-			size = size * 16 + (size_t)v;
-			p++;
+	at_http_chunks_init(&ch, BODY_MAX, CHUNK_LINE_MAX, HDR_MAX);
+	do {
+		ev = at_http_chunks_next(&ch, req + off, h->chunk_end - off,
+					 &used, &data);
+		off += used;
+		if (ev == AT_CHUNKS_DATA) {
+			memcpy(out->data + out->len, data.p, data.len);
+			out->len += data.len;
 		}
-		if (size == 0 || !nl)
-			return 0;
-		memcpy(out->data + out->len, nl + 1, size);
-		out->len += size;
-		p = nl + 1 + size;
-		off = (size_t)(p - req) + (*p == '\r' ? 2 : 1);
-	}
+	} while (ev == AT_CHUNKS_DATA || ev == AT_CHUNKS_SIZE);
+	return 0;
 }
 
 /*

@@ -13,9 +13,10 @@
 #include <stdint.h>
 
 #include "at_buf.h"
+#include "at_http_chunked.h"
 #include "at_receiver.h"
 
-#define HDR_MAX (64 * 1024)
+#define HDR_MAX AT_HTTP_HEAD_MAX /* what the library's parser takes */
 #define BODY_MAX ((size_t)64 * 1024 * 1024)
 #define RAW_MAX (2 * BODY_MAX) /* chunked framing included */
 #define READ_CHUNK (64 * 1024)
@@ -62,10 +63,10 @@ struct head {
 	int encoding;       /* 0 identity, 1 gzip, -1 other */
 	bool close;         /* close after the response */
 	bool expect_continue;
-	/* chunked scan state, from the request start */
+	/* chunked scan: the decoder over the body, how far it has read
+	 * (from the request start), and the end of the body once done */
+	struct at_http_chunks chunks;
 	size_t chunk_scan;
-	size_t chunk_total;
-	bool chunk_done;
 	size_t chunk_end;
 };
 
