@@ -35,18 +35,44 @@ int at_rx_grow(void **arr, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-static size_t count_spans(const at_otlp_request *req)
+size_t at_receiver_each_span(const at_otlp_request *req,
+			     at_receiver_span_fn *fn, void *ud)
 {
-	size_t i, j, n = 0;
+	size_t i, j, k, n = 0;
 
 	for (i = 0; i < req->n_resource_spans; i++) {
 		const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs =
 			req->resource_spans[i];
 
-		for (j = 0; j < rs->n_scope_spans; j++)
-			n += rs->scope_spans[j]->n_spans;
+		for (j = 0; j < rs->n_scope_spans; j++) {
+			const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss =
+				rs->scope_spans[j];
+
+			for (k = 0; fn && k < ss->n_spans; k++)
+				fn(ss->spans[k], rs->resource, ss->scope, ud);
+			n += ss->n_spans;
+		}
 	}
 	return n;
+}
+
+/* store(): each span into the next slot. */
+struct put {
+	struct at_rx_span *s;
+	const char *encoding;
+};
+
+static void put_span(const at_otlp_span *span,
+		     const at_otlp_resource *resource,
+		     const at_otlp_scope *scope, void *ud)
+{
+	struct put *pt = ud;
+
+	pt->s->span = span;
+	pt->s->resource = resource;
+	pt->s->scope = scope;
+	pt->s->content_encoding = pt->encoding;
+	pt->s++;
 }
 
 /* Read a base-128 varint at *p (< end); -1 if it does not end in time. */
@@ -109,8 +135,8 @@ static size_t wire_count_spans(const uint8_t *p, const uint8_t *end,
 /* Store req (taking ownership).  -1 if memory ran out (req freed). */
 static int store(struct at_receiver *r, at_otlp_request *req, bool gzip)
 {
-	size_t i, j, k, n = count_spans(req);
-	struct at_rx_span *s;
+	size_t n = at_receiver_each_span(req, NULL, NULL);
+	struct put pt = { NULL, gzip ? "gzip" : "" };
 	int rc = 0;
 
 	pthread_mutex_lock(&r->mu);
@@ -125,23 +151,9 @@ static int store(struct at_receiver *r, at_otlp_request *req, bool gzip)
 	r->reqs[r->n_reqs].encoding = gzip ? "gzip" : "";
 	r->n_reqs++;
 	/* Without spans so far r->spans may be NULL (NULL + 0 is undefined). */
-	s = n ? r->spans + r->n_spans : NULL;
-	for (i = 0; i < req->n_resource_spans; i++) {
-		const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs =
-			req->resource_spans[i];
-
-		for (j = 0; j < rs->n_scope_spans; j++) {
-			const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss =
-				rs->scope_spans[j];
-
-			for (k = 0; k < ss->n_spans; k++, s++) {
-				s->span = ss->spans[k];
-				s->resource = rs->resource;
-				s->scope = ss->scope;
-				s->content_encoding = gzip ? "gzip" : "";
-			}
-		}
-	}
+	pt.s = n ? r->spans + r->n_spans : NULL;
+	if (n)
+		at_receiver_each_span(req, put_span, &pt);
 	r->n_spans += n;
 	pthread_cond_broadcast(&r->cv);
 out:

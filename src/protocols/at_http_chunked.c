@@ -38,10 +38,12 @@ static int framing_byte(struct at_http_chunks *c, char ch)
 	if (at_http_body_feed(&c->body, &ch, 1, &done) < 0)
 		return AT_CHUNKS_BAD;
 	c->line++;
+	if (c->in_trailer && c->line > c->trailer_max)
+		return AT_CHUNKS_TRAILER_LARGE; /* the final CRLF counts */
 	if (done)
 		return AT_CHUNKS_DONE;
 	if (c->in_trailer)
-		return c->line > c->trailer_max ? AT_CHUNKS_TRAILER_LARGE : GO_ON;
+		return GO_ON;
 	if (c->body.remaining > 0) {
 		c->line = 0;
 		if (c->body.remaining > c->data_max - c->total)
