@@ -231,10 +231,11 @@ static int parse_head(const char *p, size_t n, struct head *h)
 	/* Not even the start of a request: no need to wait for the rest. */
 	if (at_http_request_start(p + lead, n - lead) < 0)
 		return 400;
+	/* The limit counts the empty lines skipped too. */
 	end = at_http_head_end(p + lead, n - lead, 0);
 	if (end == 0)
-		return n - lead > HDR_MAX ? 431 : 0;
-	if (end > HDR_MAX)
+		return n > HDR_MAX ? 431 : 0;
+	if (lead + end > HDR_MAX)
 		return 431;
 	if (at_http_parse_request(p + lead, end, &rq) != 0 ||
 	    head_fields(p + lead, end, rq.request_line_end, h) < 0)

@@ -1937,3 +1937,29 @@ Test(rxlimits, body_budget_gives_503_with_retry_after)
 	at_buf_free(&rs.body);
 	at_receiver_stop(r);
 }
+
+/*
+ * Empty lines before a request line are skipped (RFC 9112 2.2), and
+ * count toward the head limit: a client sending only line ends gets 431,
+ * as one sending a long head, not a wait for the budget or the timeout.
+ */
+Test(receiver, empty_lines_before_a_request_count_toward_the_head_limit)
+{
+	struct at_buf in = { 0 }, out = { 0 };
+
+	cr_assert_eq(at_buf_printf(&in, "\r\n\n\r\nPOST /v1/traces HTTP/1.1\r\n"
+				   "Content-Type: application/x-protobuf\r\n"
+				   "Content-Length: 0\r\n\r\n"), 0);
+	answers_to(&in, in.len, &out);
+	cr_assert(out.len > 12 && !memcmp(out.data, "HTTP/1.1 200", 12));
+	answers_to(&in, 1, &out);
+	cr_assert(out.len > 12 && !memcmp(out.data, "HTTP/1.1 200", 12));
+	at_buf_reset(&in);
+	for (int i = 0; i < 20000; i++)
+		cr_assert_eq(at_buf_append(&in, "\r\n", 2), 0);
+	answers_to(&in, 4096, &out);
+	cr_assert(out.len > 12 && !memcmp(out.data, "HTTP/1.1 431", 12),
+		  "%.*s", (int)(out.len < 40 ? out.len : 40), out.data);
+	at_buf_free(&in);
+	at_buf_free(&out);
+}
