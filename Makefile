@@ -3,7 +3,8 @@
 #   make            build/libautotrace.so and build/autotrace, nothing else
 #                   (needs only the build packages: no fixture, no test)
 #   make test       unit + integration tests (Criterion); builds the test
-#                   fixtures and the autotrace-receiver tool they use
+#                   fixtures and the tests' collector (build/autotrace-receiver,
+#                   from tests/tools/collector.c) they use
 #   make check      build, export-list check, tests, the unit tests again
 #                   under AddressSanitizer+UBSan, ring/exporter tests under
 #                   ThreadSanitizer
@@ -83,7 +84,7 @@ HOOK_O := $(patsubst %.c,$(OBJ)/%.o,$(HOOK_SRC))
 
 # The autotrace program: tool/autotrace.c (main) over the tool's modules,
 # which the unit tests link too, and the page's static files.
-TOOL_SRC := $(filter-out tool/autotrace.c tool/autotrace-receiver.c,$(sort $(wildcard tool/*.c)))
+TOOL_SRC := $(filter-out tool/autotrace.c,$(sort $(wildcard tool/*.c)))
 PAGE_O := $(OBJ)/tool/page/assets.o
 PAGE_FILES := tool/page/page.css tool/page/body.html tool/page/page.js
 TOOL_O := $(patsubst %.c,$(OBJ)/%.o,$(TOOL_SRC)) $(PAGE_O)
@@ -94,7 +95,10 @@ TOOL_A := $(BUILD)/libattool.a
 MAP := src/libautotrace.map
 
 AUTOTRACE := $(BUILD)/autotrace
-TOOLS := $(AUTOTRACE) $(BUILD)/autotrace-receiver
+# The tests' and benches' collector (tests/tools/collector.c): the
+# embedded receiver printing each span, with a counting sink.
+COLLECTOR := $(BUILD)/autotrace-receiver
+TOOLS := $(AUTOTRACE) $(COLLECTOR)
 
 FIXTURE_SRC := $(sort $(wildcard tests/fixtures/*.c))
 CURL_FIXTURES := $(patsubst tests/fixtures/curl/%.c,$(BUILD)/fixtures/%,$(sort $(wildcard tests/fixtures/curl/*.c)))
@@ -165,7 +169,7 @@ $(CORE_A): $(CORE_O) $(GEN_O)
 	@rm -f $@
 	$(call say,AR,$@)ar rcs $@ $^
 
-# ---- the autotrace program and the receiver tool ----
+# ---- the autotrace program, and the tests' collector ----
 # The tool's own modules (and the receiver's), in their own archive.
 $(TOOL_A): $(TOOL_O)
 	@rm -f $@
@@ -176,7 +180,7 @@ TOOL_LIBS = $(TOOL_A) $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
 $(AUTOTRACE): $(OBJ)/tool/autotrace.o $(TOOL_A) $(CORE_A)
 	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(TOOL_LIBS)
 
-$(BUILD)/autotrace-receiver: $(OBJ)/tool/autotrace-receiver.o $(TOOL_A) $(CORE_A)
+$(COLLECTOR): $(OBJ)/tests/tools/collector.o $(TOOL_A) $(CORE_A)
 	$(call say,LD,$@)$(CC) $(SANFLAGS) -o $@ $< $(TOOL_LIBS)
 
 # ---- test fixtures: ordinary programs, built without the library ----
@@ -311,12 +315,17 @@ FUZZ_EXTRA_sql := $(sort $(wildcard src/protocols/at_sql_*.c))
 FUZZ_EXTRA_config := $(filter-out src/core/at_config.c,$(sort $(wildcard src/core/at_config*.c))) \
 	src/core/at_sampler.c src/core/at_utf8.c
 FUZZ_EXTRA_json := tool/at_xalloc.c src/core/at_buf.c src/core/at_utf8.c
-# The receiver decodes with the generated protobuf-c code (and libprotobuf-c,
+# The receiver (tool/at_receiver.c and its tool/at_rx_*.c) reads requests
+# with the library's HTTP parser and chunked decoder, gunzips with
+# at_gzip, decodes with the generated protobuf-c code (and libprotobuf-c,
 # zlib) and hands what it stored to the trace model and the views (all
 # the tool's modules, and the page's files); the encoder and gzip make the
 # valid requests the target sends.
+HTTP_READ_SRC := $(sort $(wildcard src/protocols/at_http_*.c))
 FUZZ_EXTRA_receiver := src/core/at_buf.c src/export/at_gzip.c src/export/at_otlp.c src/core/at_utf8.c \
-	$(filter-out tool/at_receiver.c,$(TOOL_SRC)) $(PAGE_O) $(GEN_C)
+	$(HTTP_READ_SRC) $(filter-out tool/at_receiver.c,$(TOOL_SRC)) $(PAGE_O) $(GEN_C)
+# The chunked decoder runs over the HTTP framing; the field walk too.
+FUZZ_EXTRA_http_chunked := $(filter-out src/protocols/at_http_chunked.c,$(HTTP_READ_SRC))
 FUZZ_CFLAGS_receiver := -I$(GEN) -Itool -pthread
 FUZZ_LIBS_receiver = $(PROTOBUF_C_A) -lz
 $(BUILD)/fuzz/fuzz_receiver: $(GEN_H)
@@ -381,4 +390,4 @@ clean:
 
 # What each object includes (written by -MMD -MP as it is compiled).
 -include $(patsubst %.o,%.d,$(CORE_O) $(HOOK_O) $(TOOL_O) $(GEN_O) $(UNIT_O) $(INTEG_O) \
-	$(BENCH_O) $(OBJ)/tool/autotrace.o $(OBJ)/tool/autotrace-receiver.o)
+	$(BENCH_O) $(OBJ)/tool/autotrace.o $(OBJ)/tests/tools/collector.o)

@@ -164,14 +164,22 @@ void at_rx_conn_close(struct at_rx_conn *c);
 
 /* ---- helpers over decoded messages (tests, tools) ---- */
 
+typedef void at_receiver_span_fn(const at_otlp_span *span,
+				 const at_otlp_resource *resource,
+				 const at_otlp_scope *scope, void *ud);
+/* Call fn (if not NULL) for every span of req in order, with its resource
+ * and scope.  Returns how many spans req holds. */
+size_t at_receiver_each_span(const at_otlp_request *req,
+			     at_receiver_span_fn *fn, void *ud);
+
 /* The attribute key of a span/resource attribute list, or NULL. */
-const at_otlp_kv *at_otlp_find_attr(at_otlp_kv *const *attrs, size_t n,
-				    const char *key);
+const at_otlp_kv *at_rx_find_attr(at_otlp_kv *const *attrs, size_t n,
+				  const char *key);
 /* String value of that attribute, or NULL if absent / not a string. */
-const char *at_otlp_attr_str(at_otlp_kv *const *attrs, size_t n,
-			     const char *key);
+const char *at_rx_attr_str(at_otlp_kv *const *attrs, size_t n,
+			   const char *key);
 /* Int value in *out: 0, or -1 if absent / not an int. */
-int at_otlp_attr_int(at_otlp_kv *const *attrs, size_t n, const char *key,
-		     int64_t *out);
+int at_rx_attr_int(at_otlp_kv *const *attrs, size_t n, const char *key,
+		   int64_t *out);
 
 #endif

@@ -300,7 +300,7 @@ void at_traces_add_request(struct at_traces *t, const at_otlp_request *req)
 		const char *svc = NULL;
 
 		if (rs->resource)
-			svc = at_otlp_attr_str(rs->resource->attributes,
+			svc = at_rx_attr_str(rs->resource->attributes,
 					       rs->resource->n_attributes,
 					       "service.name");
 		for (j = 0; j < rs->n_scope_spans; j++) {

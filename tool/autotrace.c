@@ -5,6 +5,7 @@
  *   autotrace [options] -- command [args...]
  *   autotrace view FILE [--html OUT] [--min-duration MS]
  *   autotrace serve [--port N] [--json FILE] [--forward URL]
+ *                   [--save-dir DIR]
  *
  * Run mode: the receiver listens on a free 127.0.0.1 port; the command
  * runs with LD_PRELOAD extended by the library (absolute path) and the
@@ -20,7 +21,9 @@
  * Options: -o FILE, --html FILE, --json FILE (OTLP-JSON lines, as the
  * Collector's file exporter writes), --forward URL (also POST every
  * request to a collector), --service NAME, --sampler NAME, --ratio R,
- * --min-duration MS, --quiet.
+ * --min-duration MS, --quiet; serve also --port N and --save-dir DIR
+ * (every accepted request's body, as received but gunzipped, in
+ * DIR/req-NNNNNN.pb, numbered from 1).
  *
  * The receiver (run and serve) holds against other local programs with
  * the limits of at_receiver.c; tests shorten them with
@@ -55,6 +58,7 @@ struct opts {
 	uint64_t min_duration_ns;
 	int quiet;
 	int port;
+	const char *save_dir; /* serve: keep each request's body there */
 };
 
 /* Receiver callback state: the JSON file and the forwarder. */
@@ -96,6 +100,7 @@ static void usage(FILE *f)
 	fputs("usage: autotrace [options] -- command [args...]\n"
 	      "       autotrace view FILE [--html OUT] [--min-duration MS]\n"
 	      "       autotrace serve [--port N] [--json FILE] [--forward URL]\n"
+	      "                       [--save-dir DIR]\n"
 	      "options:\n"
 	      "  -o FILE            write the traces to FILE instead of stderr\n"
 	      "  --html FILE        also write an interactive HTML page\n"
@@ -105,7 +110,8 @@ static void usage(FILE *f)
 	      "  --sampler NAME     OTEL_TRACES_SAMPLER (e.g. traceidratio)\n"
 	      "  --ratio R          OTEL_TRACES_SAMPLER_ARG\n"
 	      "  --min-duration MS  show only traces at least this long\n"
-	      "  --quiet            print nothing (use with --html/--json)\n",
+	      "  --quiet            print nothing (use with --html/--json)\n"
+	      "  --save-dir DIR     serve: keep each request body, DIR/req-N.pb\n",
 	      f);
 }
 
@@ -151,7 +157,7 @@ static int parse_ms(const char *s, uint64_t *ns)
 	return 0;
 }
 
-/* allow_port: serve's --port; in run mode options end at the command
+/* allow_port: serve's --port and --save-dir; in run mode options end at the command
  * (getopt's "+"), in view/serve mode they may follow the file. */
 static int parse_opts(int argc, char **argv, struct opts *o, int allow_port,
 		      int permute)
@@ -166,6 +172,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, int allow_port,
 		{ "min-duration", required_argument, NULL, 'm' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "port", required_argument, NULL, 'p' },
+		{ "save-dir", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -196,6 +203,13 @@ static int parse_opts(int argc, char **argv, struct opts *o, int allow_port,
 				fprintf(stderr, "autotrace: bad --port '%s'\n", optarg);
 				return -1;
 			}
+			break;
+		case 'D':
+			if (!allow_port) {
+				fprintf(stderr, "autotrace: --save-dir is for serve\n");
+				return -1;
+			}
+			o->save_dir = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -462,6 +476,7 @@ static int cmd_serve(int argc, char **argv)
 	if (setup_outputs(&o) != 0)
 		return 1;
 	ro.port = (uint16_t)o.port;
+	ro.save_dir = o.save_dir;
 	at_receiver_limits(&ro, getenv("AUTOTRACE_RECEIVER_LIMITS"));
 	r = at_receiver_start(&ro);
 	if (!r) {

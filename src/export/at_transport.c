@@ -21,8 +21,12 @@
  *    waits are cut in slices of AT_TRANSPORT_SLICE_MS so that an exchange
  *    already under way when the process starts exiting learns it (only
  *    while waiting on the collector: at most 20 wake-ups a second, on the
- *    exporter thread); a first answer byte that cannot start "HTTP/1."
- *    is garbage and ends the exchange at once.
+ *    exporter thread); answer bytes that cannot start a status line
+ *    (at_http_response_start()) are garbage and end the exchange at once;
+ *  - the answer is read with the library's one HTTP/1.x parser
+ *    (src/protocols: at_http_parse_response(), the field walk for
+ *    Retry-After, the chunked decoder), never a parser of its own; a
+ *    head is at most AT_HTTP_HEAD_MAX bytes, a body MAX_BODY.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -38,12 +42,15 @@
 
 #include "at_clock.h"
 #include "at_compat.h"
+#include "at_http_chunked.h"
+#include "at_http_fields.h"
 #include "at_real.h"
 #include "at_retry.h"
 #include "at_transport.h"
 
-#define MAX_HEAD (64 * 1024)
+#define MAX_HEAD AT_HTTP_HEAD_MAX /* what the parser takes */
 #define MAX_BODY (4 * 1024 * 1024)
+#define CHUNK_LINE_MAX 4096 /* a chunk-size line with its extensions */
 
 void at_transport_init(struct at_transport *t, const struct at_endpoint *ep,
 		       const char *extra_headers)
@@ -270,166 +277,57 @@ static ssize_t recv_more(struct at_transport *t, uint64_t deadline)
 	}
 }
 
-/* Can p[0..n) be the start of an HTTP/1.x status line?  An answer that
- * cannot is not waited for until its head would be complete. */
-static int status_line_start(const uint8_t *p, size_t n)
-{
-	static const char want[] = "HTTP/1.";
-
-	return memcmp(p, want, n < sizeof(want) - 1 ? n : sizeof(want) - 1) ==
-	       0;
-}
-
-static const char *find_crlf2(const uint8_t *p, size_t n)
-{
-	for (size_t i = 3; i < n; i++)
-		if (p[i] == '\n' && p[i - 1] == '\r' && p[i - 2] == '\n' &&
-		    p[i - 3] == '\r')
-			return (const char *)p + i + 1;
-	return NULL;
-}
-
 struct head_info {
-	int status;
-	int http10;
-	int close;
-	int keep_alive;
-	int chunked;
-	long long content_length; /* -1 unknown */
+	struct at_http_response r;
 	int64_t retry_after_ms;
 };
 
-static int header_is(const char *line, size_t len, const char *name,
-		     const char **val, size_t *vlen)
+/* The head p[0..len) (at_http_head_end() long), parsed by the library's
+ * one HTTP parser; Retry-After read from its fields.  0 or -EPROTO. */
+static int parse_head(const char *p, size_t len, struct head_info *hi)
 {
-	size_t n = strlen(name);
+	struct at_http_str name, value;
+	size_t pos;
 
-	if (len <= n || line[n] != ':' || strncasecmp(line, name, n) != 0)
-		return 0;
-	*val = line + n + 1;
-	*vlen = len - n - 1;
-	while (*vlen && (**val == ' ' || **val == '\t')) {
-		(*val)++;
-		(*vlen)--;
-	}
-	while (*vlen && ((*val)[*vlen - 1] == ' ' || (*val)[*vlen - 1] == '\t'))
-		(*vlen)--;
-	return 1;
-}
-
-static int contains_token(const char *v, size_t len, const char *tok)
-{
-	size_t n = strlen(tok);
-
-	for (size_t i = 0; i + n <= len; i++)
-		if (strncasecmp(v + i, tok, n) == 0)
-			return 1;
+	hi->retry_after_ms = -1;
+	if (at_http_parse_response(p, len, &hi->r) != 0)
+		return -EPROTO;
+	pos = at_http_fields_start(p, len);
+	while (at_http_field_next(p, len, &pos, &name, &value))
+		if (at_http_eq_nocase(name.p, name.len, "retry-after"))
+			hi->retry_after_ms = at_retry_after_parse(
+				value.p, value.len, time(NULL));
 	return 0;
 }
 
-static int parse_head(const char *p, size_t len, struct head_info *hi)
+/* Decode the chunked body that follows the head in t->in, reading more
+ * as needed, into out (at most MAX_BODY bytes).  0 or -errno. */
+static int read_chunked(struct at_transport *t, size_t head_len,
+			uint64_t deadline, struct at_buf *out)
 {
-	const char *end = p + len, *line = p, *eol;
-	int first = 1;
+	struct at_http_chunks ch;
+	struct at_http_str data;
+	size_t pos = head_len, used;
+	ssize_t r;
 
-	memset(hi, 0, sizeof(*hi));
-	hi->content_length = -1;
-	hi->retry_after_ms = -1;
-	while (line < end && (eol = memchr(line, '\n', (size_t)(end - line)))) {
-		size_t l = (size_t)(eol - line);
-		const char *v;
-		size_t vl;
-
-		if (l && line[l - 1] == '\r')
-			l--;
-		if (first) {
-			if (l < 12 || strncmp(line, "HTTP/1.", 7) != 0 ||
-			    line[8] != ' ')
-				return -EPROTO;
-			hi->http10 = line[7] == '0';
-			hi->status = atoi(line + 9);
-			if (hi->status < 100 || hi->status > 999)
-				return -EPROTO;
-			first = 0;
-		} else if (l == 0) {
-			break;
-		} else if (header_is(line, l, "content-length", &v, &vl)) {
-			char num[24];
-			if (vl == 0 || vl >= sizeof(num))
-				return -EPROTO;
-			memcpy(num, v, vl);
-			num[vl] = 0;
-			hi->content_length = strtoll(num, NULL, 10);
-			if (hi->content_length < 0)
-				return -EPROTO;
-		} else if (header_is(line, l, "transfer-encoding", &v, &vl)) {
-			hi->chunked = contains_token(v, vl, "chunked");
-		} else if (header_is(line, l, "connection", &v, &vl)) {
-			hi->close = contains_token(v, vl, "close");
-			hi->keep_alive = contains_token(v, vl, "keep-alive");
-		} else if (header_is(line, l, "retry-after", &v, &vl)) {
-			hi->retry_after_ms =
-				at_retry_after_parse(v, vl, time(NULL));
-		}
-		line = eol + 1;
-	}
-	return first ? -EPROTO : 0;
-}
-
-/* Decode a chunked body in place in src[0..n) into out.  Returns 1 when
- * complete (*used = bytes consumed), 0 if more input is needed, -EPROTO. */
-static int dechunk(const uint8_t *src, size_t n, struct at_buf *out,
-		   size_t *used)
-{
-	size_t pos = 0;
-
-	at_buf_reset(out);
+	at_http_chunks_init(&ch, MAX_BODY, CHUNK_LINE_MAX, AT_HTTP_HEAD_MAX);
 	for (;;) {
-		const uint8_t *eol = memchr(src + pos, '\n', n - pos);
-		unsigned long long sz = 0;
-		size_t i = pos;
-		int digits = 0;
+		int ev = at_http_chunks_next(&ch, (const char *)t->in.data + pos,
+					     t->in.len - pos, &used, &data);
 
-		if (!eol)
-			return 0;
-		for (; i < (size_t)(eol - src); i++) {
-			int c = src[i], d;
-			if (c >= '0' && c <= '9')
-				d = c - '0';
-			else if (c >= 'a' && c <= 'f')
-				d = c - 'a' + 10;
-			else if (c >= 'A' && c <= 'F')
-				d = c - 'A' + 10;
-			else
-				break;
-			if (sz > MAX_BODY)
-				return -EPROTO;
-			sz = sz * 16 + (unsigned)d;
-			digits++;
-		}
-		if (!digits)
+		pos += used;
+		if (ev < 0)
 			return -EPROTO;
-		pos = (size_t)(eol - src) + 1;
-		if (sz == 0) {
-			/* Trailers end with an empty line. */
-			for (;;) {
-				eol = memchr(src + pos, '\n', n - pos);
-				if (!eol)
-					return 0;
-				size_t l = (size_t)(eol - (src + pos));
-				pos += l + 1;
-				if (l == 0 || (l == 1 && src[pos - 2] == '\r')) {
-					*used = pos;
-					return 1;
-				}
-			}
-		}
-		if (n - pos < sz + 2)
+		if (ev == AT_CHUNKS_DONE)
 			return 0;
-		if (out->len + sz > MAX_BODY ||
-		    at_buf_append(out, src + pos, sz) != 0)
-			return -EPROTO;
-		pos += sz + 2;
+		if (ev == AT_CHUNKS_DATA &&
+		    at_buf_append(out, data.p, data.len) != 0)
+			return -ENOMEM;
+		if (ev != AT_CHUNKS_MORE)
+			continue;
+		r = recv_more(t, deadline);
+		if (r <= 0)
+			return r < 0 ? (int)r : -EPROTO;
 	}
 }
 
@@ -440,14 +338,14 @@ static int read_response(struct at_transport *t, uint64_t deadline,
 			 int *must_close)
 {
 	struct head_info hi;
-	const char *body;
 	size_t head_len;
 	ssize_t r;
 	int rc;
 
 	at_buf_reset(&t->in);
 	for (;;) {
-		while (!(body = find_crlf2(t->in.data, t->in.len))) {
+		while (!(head_len = at_http_head_end((const char *)t->in.data,
+						     t->in.len, 0))) {
 			if (t->in.len > MAX_HEAD)
 				return -EPROTO;
 			r = recv_more(t, deadline);
@@ -456,50 +354,40 @@ static int read_response(struct at_transport *t, uint64_t deadline,
 			if (r == 0)
 				return t->in.len ? -EPROTO : -ECONNRESET;
 			*got_any = 1;
-			if (!status_line_start(t->in.data, t->in.len))
+			if (at_http_response_start((const char *)t->in.data,
+						   t->in.len) < 0)
 				return -EPROTO;
 		}
-		head_len = (size_t)(body - (const char *)t->in.data);
 		rc = parse_head((const char *)t->in.data, head_len, &hi);
 		if (rc)
 			return rc;
-		if (hi.status >= 200)
+		if (hi.r.status >= 200)
 			break;
 		/* 1xx: drop it and read the real response. */
 		memmove(t->in.data, t->in.data + head_len,
 			t->in.len - head_len);
 		t->in.len -= head_len;
 	}
-	resp->status = hi.status;
+	resp->status = hi.r.status;
 	resp->retry_after_ms = hi.retry_after_ms;
-	*must_close = hi.close || (hi.http10 && !hi.keep_alive);
+	*must_close = hi.r.conn_close ||
+		      (hi.r.version_minor == 0 && !hi.r.conn_keep_alive);
 	at_buf_reset(&resp->body);
 
-	if (hi.status == 204 || hi.status == 304) {
+	if (hi.r.status == 204 || hi.r.status == 304) {
 		return 0;
-	} else if (hi.chunked) {
-		size_t used;
-		for (;;) {
-			rc = dechunk(t->in.data + head_len,
-				     t->in.len - head_len, &resp->body, &used);
-			if (rc < 0)
-				return rc;
-			if (rc == 1)
-				return 0;
-			r = recv_more(t, deadline);
-			if (r <= 0)
-				return r < 0 ? (int)r : -EPROTO;
-		}
-	} else if (hi.content_length >= 0) {
-		if (hi.content_length > MAX_BODY)
+	} else if (hi.r.chunked) {
+		return read_chunked(t, head_len, deadline, &resp->body);
+	} else if (hi.r.content_length >= 0) {
+		if (hi.r.content_length > MAX_BODY)
 			return -EPROTO;
-		while (t->in.len - head_len < (size_t)hi.content_length) {
+		while (t->in.len - head_len < (size_t)hi.r.content_length) {
 			r = recv_more(t, deadline);
 			if (r <= 0)
 				return r < 0 ? (int)r : -EPROTO;
 		}
 		return at_buf_append(&resp->body, t->in.data + head_len,
-				     (size_t)hi.content_length) ? -ENOMEM : 0;
+				     (size_t)hi.r.content_length) ? -ENOMEM : 0;
 	}
 	/* Body until the server closes. */
 	*must_close = 1;

@@ -790,7 +790,7 @@ static void check_stored(const at_otlp_request *req, void *ud)
 	CHECK(req->n_resource_spans == 1);
 	rs = req->resource_spans[0];
 	CHECK(rs->resource != NULL && rs->n_scope_spans == 1);
-	CHECK(strcmp(at_otlp_attr_str(rs->resource->attributes,
+	CHECK(strcmp(at_rx_attr_str(rs->resource->attributes,
 				      rs->resource->n_attributes,
 				      "service.name"), want->service) == 0);
 	ss = rs->scope_spans[0];

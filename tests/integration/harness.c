@@ -386,25 +386,25 @@ size_t h_spans(struct at_receiver *r, size_t min, int timeout_ms,
 
 const char *h_attr_str(const at_otlp_span *s, const char *key)
 {
-	return at_otlp_attr_str(s->attributes, s->n_attributes, key);
+	return at_rx_attr_str(s->attributes, s->n_attributes, key);
 }
 
 int64_t h_attr_int(const at_otlp_span *s, const char *key, int64_t dflt)
 {
 	int64_t v;
-	return at_otlp_attr_int(s->attributes, s->n_attributes, key, &v) ? dflt
+	return at_rx_attr_int(s->attributes, s->n_attributes, key, &v) ? dflt
 									 : v;
 }
 
 const char *h_res_str(const at_otlp_resource *r, const char *key)
 {
-	return r ? at_otlp_attr_str(r->attributes, r->n_attributes, key) : NULL;
+	return r ? at_rx_attr_str(r->attributes, r->n_attributes, key) : NULL;
 }
 
 int64_t h_res_int(const at_otlp_resource *r, const char *key, int64_t dflt)
 {
 	int64_t v;
-	if (!r || at_otlp_attr_int(r->attributes, r->n_attributes, key, &v))
+	if (!r || at_rx_attr_int(r->attributes, r->n_attributes, key, &v))
 		return dflt;
 	return v;
 }

@@ -311,7 +311,9 @@ struct serve {
 	char ep[64];
 };
 
-static void serve_start(struct serve *sv, const char *limits)
+/* save_dir: serve's --save-dir, or NULL. */
+static void serve_start_with(struct serve *sv, const char *limits,
+			     const char *save_dir)
 {
 	char port[8], env_limits[128];
 	const char *env[] = { env_limits, NULL };
@@ -323,12 +325,18 @@ static void serve_start(struct serve *sv, const char *limits)
 	snprintf(env_limits, sizeof(env_limits),
 		 "AUTOTRACE_RECEIVER_LIMITS=%s", limits ? limits : "");
 	const char *argv[] = { h_build_path("autotrace"), "serve", "--port",
-			       port, NULL };
+			       port, save_dir ? "--save-dir" : NULL, save_dir,
+			       NULL };
 	sv->pid = h_start(argv, env, false, sv->log);
 	cr_assert_gt(sv->pid, 0);
 	cr_assert_eq(h_wait_port(sv->port, 10000), 0, "serve did not listen");
 	snprintf(sv->ep, sizeof(sv->ep),
 		 "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%u", sv->port);
+}
+
+static void serve_start(struct serve *sv, const char *limits)
+{
+	serve_start_with(sv, limits, NULL);
 }
 
 static void serve_stop(struct serve *sv)
@@ -380,6 +388,53 @@ Test(autotrace, serve_idle_connections_do_not_lock_exporters_out,
 		close(fds[i]);
 	serve_stop(&sv);
 	h_http_stop(http);
+}
+
+/*
+ * `autotrace serve --save-dir DIR` (the option of the former
+ * autotrace-receiver tool): the body of each request it accepted is in
+ * DIR/req-000001.pb..., an ExportTraceServiceRequest holding the span
+ * serve printed.
+ */
+static void find_get(const at_otlp_span *span,
+		     const at_otlp_resource *resource,
+		     const at_otlp_scope *scope, void *ud)
+{
+	const at_otlp_span **found = ud;
+
+	(void)resource;
+	(void)scope;
+	if (!*found && !strcmp(span->name, "GET"))
+		*found = span;
+}
+
+Test(autotrace, serve_save_dir_keeps_request_bodies, .timeout = 120)
+{
+	struct h_http *http = h_http_start();
+	char dir[] = "/tmp/at-save-XXXXXX", path[64];
+	at_otlp_request *req;
+	const at_otlp_span *sp = NULL;
+	struct serve sv;
+	uint8_t *body;
+	size_t len;
+
+	cr_assert_not_null(mkdtemp(dir));
+	serve_start_with(&sv, NULL, dir);
+	traced_curl_arrives(&sv, http, "with --save-dir");
+	serve_stop(&sv);
+	h_http_stop(http);
+	snprintf(path, sizeof(path), "%s/req-000001.pb", dir);
+	body = (uint8_t *)h_read_file(path, &len);
+	cr_assert_not_null(body, "%s was not written", path);
+	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+		NULL, len, body);
+	cr_assert_not_null(req, "%s is no ExportTraceServiceRequest", path);
+	at_receiver_each_span(req, find_get, &sp);
+	cr_expect_not_null(sp, "no GET span in %s", path);
+	protobuf_c_message_free_unpacked(&req->base, NULL);
+	free(body);
+	unlink(path);
+	rmdir(dir);
 }
 
 /* The same for the receiver of `autotrace -- cmd`: the command itself

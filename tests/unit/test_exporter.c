@@ -61,7 +61,7 @@ Test(exporter, spans_arrive_with_their_ids)
 		cr_assert_eq(memcmp(got[i].span->span_id.data, ids[i], 8), 0,
 			     "span %d", i);
 		int64_t v = -1;
-		at_otlp_attr_int(got[i].span->attributes,
+		at_rx_attr_int(got[i].span->attributes,
 				 got[i].span->n_attributes, "i", &v);
 		cr_assert_eq(v, i);
 	}

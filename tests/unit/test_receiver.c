@@ -330,12 +330,12 @@ static void check_stored(struct at_receiver *r, unsigned first, size_t n,
 	for (i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "span-%u", first + (unsigned)i);
 		cr_assert_str_eq(sp[i].span->name, name);
-		cr_assert_eq(at_otlp_attr_int(sp[i].span->attributes,
+		cr_assert_eq(at_rx_attr_int(sp[i].span->attributes,
 					      sp[i].span->n_attributes, "idx",
 					      &v), 0);
 		cr_assert_eq(v, first + i);
 		cr_assert_not_null(sp[i].resource);
-		cr_assert_str_eq(at_otlp_attr_str(sp[i].resource->attributes,
+		cr_assert_str_eq(at_rx_attr_str(sp[i].resource->attributes,
 						  sp[i].resource->n_attributes,
 						  "service.name"), "rx-test");
 		cr_assert_not_null(sp[i].scope);
@@ -1101,21 +1101,21 @@ Test(receiver, attribute_helpers)
 	cr_assert_not_null(req);
 	sp = req->resource_spans[0]->scope_spans[0]->spans[0];
 	res = req->resource_spans[0]->resource;
-	cr_assert_not_null(at_otlp_find_attr(sp->attributes, sp->n_attributes,
+	cr_assert_not_null(at_rx_find_attr(sp->attributes, sp->n_attributes,
 					     "idx"));
-	cr_assert_null(at_otlp_find_attr(sp->attributes, sp->n_attributes,
+	cr_assert_null(at_rx_find_attr(sp->attributes, sp->n_attributes,
 					 "nope"));
-	cr_assert_null(at_otlp_find_attr(NULL, 0, "idx"));
-	cr_assert_eq(at_otlp_attr_int(sp->attributes, sp->n_attributes, "idx",
+	cr_assert_null(at_rx_find_attr(NULL, 0, "idx"));
+	cr_assert_eq(at_rx_attr_int(sp->attributes, sp->n_attributes, "idx",
 				      &v), 0);
 	cr_assert_eq(v, 42);
-	cr_assert_null(at_otlp_attr_str(sp->attributes, sp->n_attributes,
+	cr_assert_null(at_rx_attr_str(sp->attributes, sp->n_attributes,
 					"idx"), "int is not a string");
-	cr_assert_str_eq(at_otlp_attr_str(res->attributes, res->n_attributes,
+	cr_assert_str_eq(at_rx_attr_str(res->attributes, res->n_attributes,
 					  "service.name"), "rx-test");
-	cr_assert_eq(at_otlp_attr_int(res->attributes, res->n_attributes,
+	cr_assert_eq(at_rx_attr_int(res->attributes, res->n_attributes,
 				      "service.name", &v), -1);
-	cr_assert_eq(at_otlp_attr_int(res->attributes, res->n_attributes,
+	cr_assert_eq(at_rx_attr_int(res->attributes, res->n_attributes,
 				      "process.pid", &v), 0);
 	cr_assert_eq(v, 77);
 	protobuf_c_message_free_unpacked(&req->base, NULL);
@@ -1528,7 +1528,7 @@ Test(concurrency, receiver_many_clients, .timeout = 120)
 	cr_assert_eq(at_receiver_request_count(r), N_CLIENTS * N_REQS);
 	memset(per_id, 0, sizeof(per_id));
 	for (i = 0; i < n; i++) {
-		cr_assert_eq(at_otlp_attr_int(spans[i].span->attributes,
+		cr_assert_eq(at_rx_attr_int(spans[i].span->attributes,
 					      spans[i].span->n_attributes,
 					      "idx", &id), 0);
 		cr_assert_lt((size_t)id, AT_ARRAY_SIZE(per_id));
@@ -1936,4 +1936,30 @@ Test(rxlimits, body_budget_gives_503_with_retry_after)
 	at_buf_free(&small);
 	at_buf_free(&rs.body);
 	at_receiver_stop(r);
+}
+
+/*
+ * Empty lines before a request line are skipped (RFC 9112 2.2), and
+ * count toward the head limit: a client sending only line ends gets 431,
+ * as one sending a long head, not a wait for the budget or the timeout.
+ */
+Test(receiver, empty_lines_before_a_request_count_toward_the_head_limit)
+{
+	struct at_buf in = { 0 }, out = { 0 };
+
+	cr_assert_eq(at_buf_printf(&in, "\r\n\n\r\nPOST /v1/traces HTTP/1.1\r\n"
+				   "Content-Type: application/x-protobuf\r\n"
+				   "Content-Length: 0\r\n\r\n"), 0);
+	answers_to(&in, in.len, &out);
+	cr_assert(out.len > 12 && !memcmp(out.data, "HTTP/1.1 200", 12));
+	answers_to(&in, 1, &out);
+	cr_assert(out.len > 12 && !memcmp(out.data, "HTTP/1.1 200", 12));
+	at_buf_reset(&in);
+	for (int i = 0; i < 20000; i++)
+		cr_assert_eq(at_buf_append(&in, "\r\n", 2), 0);
+	answers_to(&in, 4096, &out);
+	cr_assert(out.len > 12 && !memcmp(out.data, "HTTP/1.1 431", 12),
+		  "%.*s", (int)(out.len < 40 ? out.len : 40), out.data);
+	at_buf_free(&in);
+	at_buf_free(&out);
 }

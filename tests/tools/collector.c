@@ -1,7 +1,9 @@
 /*
- * autotrace-receiver - a stand-alone OTLP/HTTP trace receiver for scripts
- * and people: it runs the embedded receiver (at_receiver.c) and prints
- * every received span as one line on stdout.
+ * collector.c - build/autotrace-receiver, the collector of the tests'
+ * scripts and of the benches (scripts/bench/): it runs the embedded
+ * receiver (tool/at_receiver.c) and prints every received span as one
+ * line on stdout, or counts them (--sink).  Built by the test targets
+ * (`make tools`), not by `make`; users run `autotrace serve`.
  *
  *   autotrace-receiver [--port N] [--bind ADDR] [--save-dir DIR]
  *                      [--port-file FILE] [--count N] [--timeout-ms MS]
@@ -158,7 +160,7 @@ static void print_span(FILE *f, const at_otlp_span *sp,
 	size_t i;
 
 	if (res)
-		service = at_otlp_attr_str(res->attributes, res->n_attributes,
+		service = at_rx_attr_str(res->attributes, res->n_attributes,
 					   "service.name");
 	if (sp->end_time_unix_nano > sp->start_time_unix_nano)
 		dur = (sp->end_time_unix_nano - sp->start_time_unix_nano) /
@@ -192,23 +194,20 @@ static void print_span(FILE *f, const at_otlp_span *sp,
 static atomic_size_t printed;
 static size_t want_count;
 
+static void print_one(const at_otlp_span *span,
+		      const at_otlp_resource *resource,
+		      const at_otlp_scope *scope, void *ud)
+{
+	(void)scope;
+	(void)ud;
+	print_span(stdout, span, resource);
+}
+
 static void on_request(const at_otlp_request *req, void *ud)
 {
-	size_t i, j, k, n = 0, prev;
+	size_t n = at_receiver_each_span(req, print_one, NULL), prev;
 
 	(void)ud;
-	for (i = 0; i < req->n_resource_spans; i++) {
-		const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs =
-			req->resource_spans[i];
-
-		for (j = 0; j < rs->n_scope_spans; j++) {
-			const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss =
-				rs->scope_spans[j];
-
-			for (k = 0; k < ss->n_spans; k++, n++)
-				print_span(stdout, ss->spans[k], rs->resource);
-		}
-	}
 	if (!n)
 		return;
 	prev = atomic_fetch_add(&printed, n);
