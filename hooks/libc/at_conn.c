@@ -86,9 +86,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "at_config.h"
 #include "at_conn.h"
+#include "at_guard.h"
 #include "at_http.h"
-#include "at_init.h"
 #include "at_pool.h"
 #include "at_real.h"
 #include "at_traceparent.h"
@@ -139,8 +140,6 @@ struct at_conn {
 	struct flight fl[INFLIGHT];
 	_Atomic uint32_t fl_head, fl_tail;
 };
-
-AT_TLS int at_http_owned_depth;
 
 static struct at_pool conn_pool = AT_POOL_INIT(sizeof(struct at_conn), 65536);
 static struct at_pool span_pool = AT_POOL_INIT(sizeof(struct at_span), 65536);
@@ -776,7 +775,7 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 	copy = iov_copy(buf + h, iov, iovcnt, 0, AT_HTTP_HEAD_MAX - h);
 	/* Requests of a library traced at its own level (libcurl) are
 	 * theirs: no second span, no second header. */
-	v = at_http_owned_depth ? -1 : at_http_request_start(buf, h + copy);
+	v = at_owned(AT_OWN_HTTP) ? -1 : at_http_request_start(buf, h + copy);
 	end = v < 0 ? 0 : at_http_head_end(buf, h + copy, h > 3 ? h - 3 : 0);
 	if (v < 0 || (!end && (copy < total || h + copy >= AT_HTTP_HEAD_MAX)) ||
 	    (end && (at_http_parse_request(buf, end, &r) != 0 ||
