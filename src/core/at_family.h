@@ -26,6 +26,24 @@
  * one line of the lifecycle table (at_lifecycle.h), not a call from
  * at_init.c.
  *
+ * Adding a family (say libfoo): hooks/foo/ holds its interposed
+ * functions (plain-named files, AT_EXPORT) and its state (at_foo.[ch]):
+ * an X-macro list of libfoo's functions, a typed table and a struct
+ * at_symtab over it (AT_SYM, AT_SYMTAB_INIT, with libfoo's soname), a
+ * struct at_handle_map if it keeps state per handle, and at_foo_enter/
+ * leave over at_family_enter with a new owner bit (at_guard.h).  Outside
+ * its folder it touches only the export map (src/libautotrace.map,
+ * checked by `make check-exports`), its owner bit, and - if it has work
+ * at fork or exit - one line of the lifecycle table (src/libautotrace.c).
+ * The Makefile finds hooks/foo/ by itself.
+ *
+ * Design: the draft of this kit gathered the lifecycle lines with a
+ * linker section, each in its module's own file; an explicit table at
+ * the top of the library was chosen instead: the order, which the exit
+ * flush depends on, is visible in one place and does not depend on the
+ * link order.  The exec flush is not a lifecycle step: exec hooks call
+ * the exporter directly.
+ *
  * Arrows: families include this; this includes core only.
  */
 #ifndef AT_FAMILY_H
