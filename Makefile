@@ -292,7 +292,7 @@ TSAN_BIN := $(BUILD)/tests/tsan
 $(TSAN_BIN): $(TSAN_TESTS) tests/tsan/runner.c tests/tsan/criterion/criterion.h $(TOOL_A) $(CORE_A) \
 		$(wildcard src/*/*.h hooks/*/*.h tool/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$@)$(CC) $(CFLAGS_ALL) -Wno-unused-function -Wno-format-zero-length -Wno-sign-compare -Itests/tsan -Itests/unit -o $@ \
+	$(call say,CC,$@)$(CC) $(CFLAGS_ALL) -Wno-unused-function -Wno-format-zero-length -Wno-sign-compare -Itests/tsan -Itests/unit -Itool -o $@ \
 		tests/tsan/runner.c $(TSAN_TESTS) $(TOOL_LIBS)
 
 test-tsan: $(TSAN_BIN) tools
