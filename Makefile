@@ -47,7 +47,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 # libpq's headers, for types only (the library never links libpq).
 PQ_INC = $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 BASE_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -g \
-	$(LIB_INC) -I$(GEN) -I$(PQ_INC) -pthread
+	$(LAYER_INC) -I$(GEN) -I$(PQ_INC) -pthread
 OPT := -O2
 DEPFLAGS = -MMD -MP
 
@@ -76,8 +76,18 @@ GEN_O := $(patsubst $(GEN)/%.c,$(OBJ)/gen/%.o,$(GEN_C))
 # the other files define the interposed functions (the library only).
 LIB_DIRS := src/core src/export src/protocols $(sort $(wildcard hooks/*))
 LIB_INC := $(addprefix -I,$(LIB_DIRS))
+# Arrows point down: each layer sees only its own headers and the layers
+# below it, so an upward include does not compile.  core < protocols <
+# export < hooks (and src/libautotrace.c, the top) < tool, tests.
+LAYER_INC = $(LIB_INC)
+$(OBJ)/src/core/%.o: LAYER_INC := -Isrc/core
+$(OBJ)/src/protocols/%.o: LAYER_INC := -Isrc/core -Isrc/protocols
+$(OBJ)/src/export/%.o: LAYER_INC := -Isrc/core -Isrc/protocols -Isrc/export
 FAMILY_SRC := $(sort $(wildcard hooks/*/at_*.c))
-CORE_SRC := $(sort $(wildcard src/core/*.c src/export/*.c src/protocols/*.c)) $(FAMILY_SRC)
+# src/libautotrace.c, the top, holds the lifecycle table (it names every
+# layer's modules, so it is compiled like a hook).
+CORE_SRC := $(sort $(wildcard src/core/*.c src/export/*.c src/protocols/*.c)) $(FAMILY_SRC) \
+	src/libautotrace.c
 HOOK_SRC := $(filter-out $(FAMILY_SRC),$(sort $(wildcard hooks/*/*.c)))
 CORE_O := $(patsubst %.c,$(OBJ)/%.o,$(CORE_SRC))
 HOOK_O := $(patsubst %.c,$(OBJ)/%.o,$(HOOK_SRC))

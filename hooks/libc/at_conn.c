@@ -57,12 +57,11 @@
 #include "at_conn.h"
 #include "at_conn_internal.h"
 #include "at_http.h"
-#include "at_init.h"
+#include "at_config.h"
+#include "at_guard.h"
 #include "at_pool.h"
 #include "at_real.h"
 #include "at_traceparent.h"
-
-AT_TLS int at_http_owned_depth;
 
 static struct at_pool conn_pool = AT_POOL_INIT(sizeof(struct at_conn), 65536);
 static struct at_pool span_pool = AT_POOL_INIT(sizeof(struct at_span), 65536);

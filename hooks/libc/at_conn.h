@@ -30,13 +30,6 @@
 #include "at_fdtab.h"
 #include "at_span.h"
 
-/*
- * Non-zero while a library hook that makes its own HTTP spans (libcurl)
- * runs on this thread: the connections it writes are not traced as HTTP
- * here (their connect spans still are).
- */
-extern AT_TLS int at_http_owned_depth;
-
 /* socket() made fd: remember TCP sockets. */
 void at_conn_socket(int fd, int domain, int type);
 

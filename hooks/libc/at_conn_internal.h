@@ -14,7 +14,12 @@
 #include <sys/uio.h>
 #include <time.h>
 
-#include "at_conn.h"
+/* Included after at_conn.h (its types), by the module's own files only:
+ * not included here, so that the private header is not a module of
+ * its own that the public one depends on. */
+#ifndef AT_CONN_H
+#error "include at_conn.h before this header"
+#endif
 #include "at_http.h"
 #include "at_span.h"
 #include "at_traceparent.h"

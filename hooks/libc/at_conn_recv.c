@@ -26,7 +26,8 @@
 #include "at_conn.h"
 #include "at_conn_internal.h"
 #include "at_http.h"
-#include "at_init.h"
+#include "at_config.h"
+#include "at_guard.h"
 #include "at_traceparent.h"
 
 /* ---- incoming ---- */

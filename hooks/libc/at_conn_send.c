@@ -59,7 +59,8 @@
 #include "at_conn.h"
 #include "at_conn_internal.h"
 #include "at_http.h"
-#include "at_init.h"
+#include "at_config.h"
+#include "at_guard.h"
 #include "at_real.h"
 #include "at_traceparent.h"
 
@@ -370,7 +371,7 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 	copy = conn_iov_copy(buf + h, iov, iovcnt, 0, AT_HTTP_HEAD_MAX - h);
 	/* Requests of a library traced at its own level (libcurl) are
 	 * theirs: no second span, no second header. */
-	v = at_http_owned_depth ? -1 : at_http_request_start(buf, h + copy);
+	v = at_owned(AT_OWN_HTTP) ? -1 : at_http_request_start(buf, h + copy);
 	end = v < 0 ? 0 : at_http_head_end(buf, h + copy, h > 3 ? h - 3 : 0);
 	if (v < 0 || (!end && (copy < total || h + copy >= AT_HTTP_HEAD_MAX)) ||
 	    (end && (at_http_parse_request(buf, end, &r) != 0 ||

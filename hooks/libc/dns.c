@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "at_clock.h"
+#include "at_config.h"
 #include "at_init.h"
 #include "at_real.h"
 #include "at_span.h"

@@ -24,25 +24,22 @@
  * application's own list is put back and the library's is freed.
  *
  * The socket layer.  While a libcurl call that moves transfers runs
- * (at_curl_depth), at_conn.c makes no HTTP span for the bytes: a plain
+ * (the guard's AT_OWN_HTTP bit), at_conn.c makes no HTTP span for the bytes: a plain
  * http:// request would otherwise be seen twice.  The TCP connect span is
  * still made, as the child of the easy transfer's span (active during
  * curl_easy_perform).
  */
-#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "at_ascii.h"
 #include "at_clock.h"
+#include "at_config.h"
 #include "at_conn.h"
 #include "at_curl.h"
 #include "at_http.h"
-#include "at_init.h"
 #include "at_pool.h"
-#include "at_ptrmap.h"
-#include "at_real.h"
 #include "at_span.h"
 #include "at_traceparent.h"
 
@@ -58,70 +55,26 @@ struct curl_state {
 };
 
 struct at_curl_real at_curl;
-AT_TLS int at_curl_depth;
 
-static _Atomic int resolved;
-static struct at_ptrmap states;
-static struct at_pool state_pool = AT_POOL_INIT(sizeof(struct curl_state), 16384);
+#define AT_CURL_SYM(ret, name, params) AT_SYM(at_curl, name)
+static const struct at_sym curl_syms[] = { AT_CURL_FUNCS(AT_CURL_SYM) };
+#undef AT_CURL_SYM
+static const char *const curl_required[] = {
+	"curl_easy_setopt", "curl_easy_getinfo", "curl_slist_append",
+	"curl_slist_free_all", NULL
+};
+/* As for libpq: RTLD_NEXT, or the already loaded library itself when a
+ * module loaded it privately. */
+struct at_symtab at_curl_syms = AT_SYMTAB_INIT("libcurl.so.4", curl_syms,
+					       curl_required);
+
+static struct at_handle_map states =
+	AT_HANDLE_MAP_INIT(sizeof(struct curl_state), 16384);
 static struct at_pool span_pool = AT_POOL_INIT(sizeof(struct at_span), 16384);
-
-bool at_curl_resolve(void)
-{
-	int r = atomic_load_explicit(&resolved, memory_order_acquire);
-	void *local;
-
-	if (AT_LIKELY(r != 0))
-		return r > 0;
-	/* As for libpq: RTLD_NEXT, or the already loaded library itself when
-	 * a module loaded it privately. */
-	local = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_NOLOAD);
-#define AT_CURL_RES(ret, name, params)                                        \
-	__atomic_store_n((void **)&at_curl.name, at_real_lookup(#name, local), \
-			 __ATOMIC_RELEASE);
-	AT_CURL_FUNCS(AT_CURL_RES)
-#undef AT_CURL_RES
-	if (local)
-		dlclose(local);
-	r = at_curl.curl_easy_setopt && at_curl.curl_easy_getinfo &&
-			    at_curl.curl_slist_append &&
-			    at_curl.curl_slist_free_all
-		    ? 1
-		    : -1;
-	atomic_store_explicit(&resolved, r, memory_order_release);
-	return r > 0;
-}
-
-bool at_curl_enter(void)
-{
-	if (at_curl_depth != 0 || at_guard_held() || !at_ready() ||
-	    !at_curl_resolve())
-		return false;
-	at_curl_depth++;
-	at_http_owned_depth++;
-	return true;
-}
-
-void at_curl_leave(void)
-{
-	at_http_owned_depth--;
-	at_curl_depth--;
-}
 
 static struct curl_state *state_get(CURL *h, bool create)
 {
-	struct curl_state *st = at_ptrmap_get(&states, h);
-
-	if (st || !create)
-		return st;
-	st = at_pool_get(&state_pool);
-	if (!st)
-		return NULL;
-	memset(st, 0, sizeof(*st));
-	if (at_ptrmap_put(&states, h, st) != 0) {
-		at_pool_put(&state_pool, st);
-		return NULL;
-	}
-	return st;
+	return at_handle_get(&states, h, create);
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -540,10 +493,6 @@ void at_curl_dup(CURL *from, CURL *to)
 
 void at_curl_forget(CURL *h)
 {
-	struct curl_state *st;
-
 	at_curl_abandon(h);
-	st = at_ptrmap_del(&states, h);
-	if (st)
-		at_pool_put(&state_pool, st);
+	at_handle_drop(&states, h);
 }

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 
 #include "at_compat.h"
+#include "at_family.h"
 
 #define AT_CURL_FUNCS(X)                                                      \
 	X(CURLcode, curl_easy_setopt, (CURL *, CURLoption, ...))              \
@@ -47,16 +48,29 @@ struct at_curl_real {
 
 extern struct at_curl_real at_curl;
 
+extern struct at_symtab at_curl_syms;
+
 /* Resolve the table once; true if libcurl is in the process. */
-bool at_curl_resolve(void);
+static inline bool at_curl_resolve(void)
+{
+	return at_symtab_resolve(&at_curl_syms);
+}
 
-/* Inside a libcurl call that moves transfers: the socket layer leaves
- * HTTP to us (at_conn.c reads it). */
-extern AT_TLS int at_curl_depth;
+/* Enter/leave a traced libcurl hook (false: pass through).  Inside a
+ * libcurl call that moves transfers the family owns AT_OWN_CURL (inner
+ * libcurl calls pass) and AT_OWN_HTTP: the socket layer leaves HTTP to
+ * us. */
+#define AT_CURL_OWNS (AT_OWN_CURL | AT_OWN_HTTP)
 
-/* Enter/leave a traced libcurl hook (false: pass through). */
-bool at_curl_enter(void);
-void at_curl_leave(void);
+static inline bool at_curl_enter(void)
+{
+	return at_family_enter(AT_CURL_OWNS, &at_curl_syms);
+}
+
+static inline void at_curl_leave(void)
+{
+	at_family_leave(AT_CURL_OWNS);
+}
 
 /* curl_easy_setopt saw option opt with this argument. */
 void at_curl_option(CURL *h, CURLoption opt, const void *ptr, long val);

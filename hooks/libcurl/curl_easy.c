@@ -94,7 +94,7 @@ AT_EXPORT void curl_easy_cleanup(CURL *h)
 		return;
 	/* Forget the state even when not tracing now: a later handle may
 	 * get the same address. */
-	if (at_curl_depth == 0 && at_ready())
+	if (!at_owned(AT_OWN_CURL) && at_ready())
 		at_curl_forget(h);
 	at_curl.curl_easy_cleanup(h);
 }

@@ -3,15 +3,16 @@
  *
  * DESIGN
  *
- * Resolution.  The table of real libpq functions is filled once with
- * dlsym(RTLD_NEXT); a program that links libpq has them, one that does not
- * never calls our exported PQ* symbols.  A missing function leaves the
- * hook passing through.
+ * Resolution.  The table of real libpq functions is a symbol table of the
+ * family kit (at_family.h), filled once with dlsym(RTLD_NEXT) or from the
+ * loaded libpq.so.5; a program that links libpq has them, one that does
+ * not never calls our exported PQ* symbols.  A missing function leaves
+ * the hook passing through.
  *
  * Nesting.  PQexec is PQsendQuery plus PQgetResult, PQconnectdb is
  * PQconnectStart plus PQconnectPoll, and libpq calls those through its
- * PLT, into our hooks.  at_pq_depth (initial-exec TLS) makes every libpq
- * call made inside a traced one pass straight through, so one statement
+ * PLT, into our hooks.  The guard's AT_OWN_PQ bit (at_guard.h) makes every
+ * libpq call made inside a traced one pass straight through, so one statement
  * gives one span.  The socket hooks stay active during libpq calls: the
  * TCP connect becomes the child of the connection span, and the rest of
  * libpq's traffic is not HTTP, so those connections go passive after
@@ -21,8 +22,8 @@
  * results (FIFO: results come back in order, also in pipeline mode), the
  * texts of prepared statements (a small table; the oldest entry is
  * replaced when full), a pending asynchronous connect and COPY row
- * counts.  States come from a pool and are found through a lock-free
- * pointer map (at_ptrmap), so nothing locks.
+ * counts.  States live in the kit's handle map (a bounded pool and a
+ * lock-free pointer map), so nothing locks.
  *
  * Text.  Statements are sanitised (at_sql: literals become '?', $n
  * placeholders stay) unless AUTOTRACE_DB_RAW_QUERY - parameterised ones
@@ -44,16 +45,12 @@
  * user name the connection was made with stay.  The work is done on
  * failures only, in a stack buffer.
  */
-#include <dlfcn.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "at_init.h"
+#include "at_config.h"
 #include "at_pool.h"
 #include "at_pq.h"
-#include "at_ptrmap.h"
-#include "at_real.h"
 #include "at_sql.h"
 
 #define INFLIGHT 32
@@ -78,81 +75,33 @@ struct pq_state {
 };
 
 struct at_pq_real at_pq;
-AT_TLS int at_pq_depth;
 
-static _Atomic int resolved; /* 0 no, 1 yes, -1 libpq absent */
-static struct at_ptrmap states;
-static struct at_pool state_pool = AT_POOL_INIT(sizeof(struct pq_state), 8192);
+#define AT_PQ_SYM(ret, name, params) AT_SYM(at_pq, name)
+static const struct at_sym pq_syms[] = { AT_PQ_FUNCS(AT_PQ_SYM) };
+#undef AT_PQ_SYM
+/* The helpers every span needs must be there. */
+static const char *const pq_required[] = {
+	"PQresultStatus", "PQntuples", "PQresultErrorField", "PQdb",
+	"PQhost", "PQport", "PQstatus", "PQerrorMessage", NULL
+};
+/* RTLD_NEXT, or the already loaded libpq.so.5 itself when a module
+ * loaded it privately. */
+struct at_symtab at_pq_syms = AT_SYMTAB_INIT("libpq.so.5", pq_syms,
+					     pq_required);
+
+static struct at_handle_map states =
+	AT_HANDLE_MAP_INIT(sizeof(struct pq_state), 8192);
 static struct at_pool span_pool = AT_POOL_INIT(sizeof(struct at_span), 65536);
-
-bool at_pq_resolve(void)
-{
-	int r = atomic_load_explicit(&resolved, memory_order_acquire);
-	void *local;
-
-	if (AT_LIKELY(r != 0))
-		return r > 0;
-	/* RTLD_NEXT, or the already loaded libpq.so.5 itself when a module
-	 * loaded it privately (RTLD_NOLOAD: never loads). */
-	local = dlopen("libpq.so.5", RTLD_LAZY | RTLD_NOLOAD);
-#define AT_PQ_RES(ret, name, params)                                          \
-	__atomic_store_n((void **)&at_pq.name, at_real_lookup(#name, local),  \
-			 __ATOMIC_RELEASE);
-	AT_PQ_FUNCS(AT_PQ_RES)
-#undef AT_PQ_RES
-	if (local)
-		dlclose(local); /* drops only our reference */
-	/* The helpers every span needs must be there. */
-	r = at_pq.PQresultStatus && at_pq.PQntuples &&
-			    at_pq.PQresultErrorField && at_pq.PQdb &&
-			    at_pq.PQhost && at_pq.PQport && at_pq.PQstatus &&
-			    at_pq.PQerrorMessage
-		    ? 1
-		    : -1;
-	atomic_store_explicit(&resolved, r, memory_order_release);
-	return r > 0;
-}
-
-bool at_pq_enter(void)
-{
-	if (at_pq_depth != 0 || at_guard_held() || !at_ready() ||
-	    !at_pq_resolve())
-		return false;
-	at_pq_depth++;
-	return true;
-}
-
-void at_pq_leave(void)
-{
-	at_pq_depth--;
-}
 
 /* ---- per-connection state ---- */
 
 static struct pq_state *state_get(PGconn *conn, bool create)
 {
-	struct pq_state *st = at_ptrmap_get(&states, conn);
-
-	if (st || !create)
-		return st;
-	st = at_pool_get(&state_pool);
-	if (!st)
-		return NULL;
-	memset(st, 0, sizeof(*st));
-	st->conn = conn;
-	if (at_ptrmap_put(&states, conn, st) != 0) {
-		at_pool_put(&state_pool, st);
-		return NULL; /* map full: this connection goes untraced */
-	}
-	return st;
-}
-
-static void state_drop(PGconn *conn)
-{
-	struct pq_state *st = at_ptrmap_del(&states, conn);
+	struct pq_state *st = at_handle_get(&states, conn, create);
 
 	if (st)
-		at_pool_put(&state_pool, st);
+		st->conn = conn;
+	return st;
 }
 
 /* ---- spans ---- */
@@ -556,5 +505,5 @@ void at_pq_forget(PGconn *conn)
 		at_span_end(s);
 		span_free(s);
 	}
-	state_drop(conn);
+	at_handle_drop(&states, conn);
 }

@@ -9,8 +9,8 @@
  * db.response.status_code, error.type = SQLSTATE).
  *
  * One statement, one span: libpq calls its own exported functions (PQexec
- * calls PQsendQuery and PQgetResult), so a per-thread depth makes the
- * inner calls pass straight through.  State per PGconn (in-flight
+ * calls PQsendQuery and PQgetResult), so the family's bit of the guard's
+ * owner mask makes the inner calls pass straight through.  State per PGconn (in-flight
  * asynchronous queries, prepared statement texts, a pending asynchronous
  * connect) lives in a small table keyed by the PGconn pointer; libpq
  * forbids using one PGconn from two threads at once, so each state has one
@@ -23,6 +23,7 @@
 #include <stdbool.h>
 
 #include "at_compat.h"
+#include "at_family.h"
 #include "at_span.h"
 
 /* X(return type, name, parameters) for every libpq function used. */
@@ -83,20 +84,29 @@ struct at_pq_real {
 #undef AT_PQ_DECL
 
 extern struct at_pq_real at_pq;
+extern struct at_symtab at_pq_syms;
 
 /* Resolve the table once; true if libpq is in the process. */
-bool at_pq_resolve(void);
-
-/* Nesting depth of libpq hooks on this thread (inner calls pass). */
-extern AT_TLS int at_pq_depth;
+static inline bool at_pq_resolve(void)
+{
+	return at_symtab_resolve(&at_pq_syms);
+}
 
 /*
  * Enter a libpq hook: true if this call is to be traced (then call
- * at_pq_leave() when done).  False for nested libpq calls, calls made
- * while the library's guard is held, or when tracing is off.
+ * at_pq_leave() when done).  False for nested libpq calls (the guard's
+ * AT_OWN_PQ bit), calls made while the library's guard is held, or when
+ * tracing is off.
  */
-bool at_pq_enter(void);
-void at_pq_leave(void);
+static inline bool at_pq_enter(void)
+{
+	return at_family_enter(AT_OWN_PQ, &at_pq_syms);
+}
+
+static inline void at_pq_leave(void)
+{
+	at_family_leave(AT_OWN_PQ);
+}
 
 /* ---- connection spans ---- */
 

@@ -182,7 +182,7 @@ AT_EXPORT void PQfinish(PGconn *conn)
 		return;
 	/* Forget the state even when not tracing now: a later PGconn may get
 	 * the same address. */
-	if (at_pq_depth == 0)
+	if (!at_owned(AT_OWN_PQ))
 		at_pq_forget(conn);
 	at_pq.PQfinish(conn);
 }

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "at_init.h"
+#include "at_config.h"
 #include "at_pool.h"
 #include "at_proc.h"
 #include "at_ptrmap.h"

@@ -85,12 +85,12 @@ AT_EXPORT int execvpe(const char *file, char *const argv[],
 
 AT_EXPORT int execv(const char *path, char *const argv[])
 {
-	return execve(path, argv, environ);
+	return AT_INTERPOSED(execve)(path, argv, environ);
 }
 
 AT_EXPORT int execvp(const char *file, char *const argv[])
 {
-	return execvpe(file, argv, environ);
+	return AT_INTERPOSED(execvpe)(file, argv, environ);
 }
 
 AT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
@@ -134,14 +134,14 @@ AT_EXPORT int execl(const char *path, const char *arg0, ...)
 {
 	EXECL_ARGV(arg0, ap, argv);
 	va_end(ap);
-	return execve(path, argv, environ);
+	return AT_INTERPOSED(execve)(path, argv, environ);
 }
 
 AT_EXPORT int execlp(const char *file, const char *arg0, ...)
 {
 	EXECL_ARGV(arg0, ap, argv);
 	va_end(ap);
-	return execvpe(file, argv, environ);
+	return AT_INTERPOSED(execvpe)(file, argv, environ);
 }
 
 AT_EXPORT int execle(const char *path, const char *arg0, ...)
@@ -151,7 +151,7 @@ AT_EXPORT int execle(const char *path, const char *arg0, ...)
 	EXECL_ARGV(arg0, ap, argv);
 	envp = va_arg(ap, char *const *);
 	va_end(ap);
-	return execve(path, argv, envp);
+	return AT_INTERPOSED(execve)(path, argv, envp);
 }
 
 /* ---- posix_spawn ---- */

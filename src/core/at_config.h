@@ -118,4 +118,8 @@ int at_endpoint_parse(const char *url, struct at_endpoint *ep);
  */
 int at_parse_bool(const char *s);
 
+/* The process's configuration: read by the initialiser (at_init.c, which
+ * defines it), immutable once the library is READY. */
+extern struct at_config at_cfg;
+
 #endif

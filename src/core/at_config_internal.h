@@ -10,7 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "at_config.h"
+/* Included after at_config.h (its types), by the module's own files only:
+ * not included here, so that the private header is not a module of
+ * its own that the public one depends on. */
+#ifndef AT_CONFIG_H
+#error "include at_config.h before this header"
+#endif
 
 struct loader {
 	struct at_config *cfg;

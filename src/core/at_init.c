@@ -3,9 +3,11 @@
  * (see at_init.h for the state machine and the guard).
  *
  * Initialisation resolves the real functions, reads the configuration,
- * reads the TRACEPARENT/TRACESTATE environment carrier and registers the
- * fork handler.  It never starts a thread: the exporter starts with the
- * first span, so a process that makes none (ls, true) costs nothing more
+ * reads the TRACEPARENT/TRACESTATE environment carrier, runs the init
+ * step of the lifecycle table (at_lifecycle.h) and registers the fork
+ * handler.  Fork and exit run the table's other steps: this file knows
+ * no module above the core.  It never starts a thread: the exporter
+ * starts with the first span (at_span.h, the consumer), so a process that makes none (ls, true) costs nothing more
  * than this.  The configuration is read with secure_getenv: in a setuid
  * or otherwise AT_SECURE process no variable can redirect spans, and the
  * defaults apply.
@@ -15,19 +17,16 @@
 #include <string.h>
 
 #include "at_clock.h"
-#include "at_exporter.h"
+#include "at_config.h"
 #include "at_init.h"
+#include "at_lifecycle.h"
 #include "at_log.h"
-#include "at_conn.h"
-#include "at_proc.h"
 #include "at_real.h"
-#include "at_shell.h"
 #include "at_span.h"
-#include "at_thread.h"
 #include "at_traceparent.h"
 
 _Atomic int at_state;
-AT_TLS int at_guard_depth;
+AT_TLS uint32_t at_guard;
 struct at_config at_cfg;
 pid_t at_pid;
 
@@ -48,11 +47,7 @@ static void after_fork_child(void)
 	at_pid = getpid();
 	if (atomic_load(&at_state) != AT_STATE_READY)
 		return;
-	at_thread_after_fork_child();
-	at_conn_after_fork_child();
-	at_exporter_after_fork_child();
-	at_proc_after_fork_child();
-	at_shell_after_fork_child();
+	at_lifecycle_run(AT_STEP_FORK_CHILD);
 }
 
 /* TRACEPARENT / TRACESTATE: the OpenTelemetry environment carrier. */
@@ -89,13 +84,26 @@ int at_init_slow(void)
 		st = AT_STATE_DISABLED;
 	} else {
 		read_env_parent();
-		at_proc_init();
+		at_lifecycle_run(AT_STEP_INIT);
 		pthread_atfork(NULL, NULL, after_fork_child);
 		st = AT_STATE_READY;
 	}
 	atomic_store_explicit(&at_state, st, memory_order_release);
 	at_guard_leave();
 	return st;
+}
+
+void at_lifecycle_run(enum at_lifecycle_step step)
+{
+	for (const struct at_lifecycle *l = at_lifecycle_table; l->name; l++) {
+		void (*fn)(void) = step == AT_STEP_INIT ? l->init
+				   : step == AT_STEP_FORK_CHILD
+					   ? l->after_fork_child
+					   : l->at_exit;
+
+		if (fn)
+			fn();
+	}
 }
 
 __attribute__((constructor)) static void at_constructor(void)
@@ -108,7 +116,6 @@ __attribute__((destructor)) static void at_destructor(void)
 	if (atomic_load(&at_state) != AT_STATE_READY)
 		return;
 	at_guard_enter();
-	at_conn_at_exit();
-	at_exporter_at_exit();
+	at_lifecycle_run(AT_STEP_EXIT);
 	at_guard_leave();
 }

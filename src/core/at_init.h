@@ -1,6 +1,9 @@
 /*
- * at_init.h - lifecycle: lazy thread-safe initialisation, the reentrancy
- * guard, fork and exit.
+ * at_init.h - the library's state machine: lazy thread-safe
+ * initialisation, and the entry of every hook.  The reentrancy guard is in
+ * at_guard.h, the configuration (at_cfg) in at_config.h, and what each
+ * module does at initialisation, in a fork child and at exit in the
+ * lifecycle table (at_lifecycle.h).
  *
  * State machine (at_state): UNINIT -> INITIALIZING -> READY or DISABLED.
  * The first hook or the constructor to arrive moves it out of UNINIT and
@@ -10,11 +13,10 @@
  * threads arriving meanwhile pass through too rather than wait: nothing
  * ever blocks on initialisation.
  *
- * The guard is a per-thread nest count (initial-exec TLS).  A hook only
- * traces when the count is zero; it holds the count while it runs, so
- * anything the library itself calls (exporter sockets, name resolution,
- * nested hooks such as write() inside PQexec's send) passes straight
- * through.  The exporter thread holds it for its whole life.
+ * A hook only traces when the guard's count (at_guard.h) is zero; it holds
+ * the count while it runs, so anything the library itself calls (exporter
+ * sockets, name resolution, nested hooks such as write() inside a traced
+ * send) passes straight through.
  */
 #ifndef AT_INIT_H
 #define AT_INIT_H
@@ -25,7 +27,7 @@
 #include <unistd.h>
 
 #include "at_compat.h"
-#include "at_config.h"
+#include "at_guard.h"
 
 enum at_lib_state {
 	AT_STATE_UNINIT = 0,
@@ -35,8 +37,6 @@ enum at_lib_state {
 };
 
 extern _Atomic int at_state;
-extern AT_TLS int at_guard_depth;
-extern struct at_config at_cfg; /* immutable once READY */
 
 /* The process's pid, as seen at initialisation and after each fork. */
 extern pid_t at_pid;
@@ -65,21 +65,6 @@ static inline bool at_ready(void)
 	return false;
 }
 
-static inline bool at_guard_held(void)
-{
-	return at_guard_depth != 0;
-}
-
-static inline void at_guard_enter(void)
-{
-	at_guard_depth++;
-}
-
-static inline void at_guard_leave(void)
-{
-	at_guard_depth--;
-}
-
 /*
  * Entry of every hook: true if the call may be traced (the guard is then
  * held and must be released with at_hook_leave()); false if it must pass
@@ -87,17 +72,17 @@ static inline void at_guard_leave(void)
  */
 static inline bool at_hook_enter(void)
 {
-	if (AT_UNLIKELY(at_guard_depth != 0))
+	if (AT_UNLIKELY(at_guard & AT_GUARD_COUNT_MASK))
 		return false;
 	if (AT_UNLIKELY(!at_ready()))
 		return false;
-	at_guard_depth++;
+	at_guard++;
 	return true;
 }
 
 static inline void at_hook_leave(void)
 {
-	at_guard_depth--;
+	at_guard--;
 }
 
 #endif

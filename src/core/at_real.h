@@ -86,6 +86,14 @@ AT_REAL_LIBC(AT_REAL_DECL)
 	(AT_LIKELY(at_real_##name != NULL) ? at_real_##name                \
 					   : at_real_resolve_##name())
 
+/*
+ * The interposed name itself, called on purpose: through the whole preload
+ * chain, our own hook included (exec.c's execv/execl family funnels into
+ * execve and execvpe that way).  scripts/check-style.sh refuses a bare
+ * call of an interposed name in the library; this says it is meant.
+ */
+#define AT_INTERPOSED(name) name
+
 /* Resolve every pointer now (constructor).  Idempotent, thread-safe. */
 void at_real_resolve(void);
 

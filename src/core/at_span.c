@@ -15,9 +15,8 @@
 #include <string.h>
 
 #include "at_clock.h"
+#include "at_config.h"
 #include "at_errno.h"
-#include "at_exporter.h"
-#include "at_init.h"
 #include "at_sampler.h"
 #include "at_span.h"
 #include "at_thread.h"
@@ -215,6 +214,39 @@ void at_span_serialize(const struct at_span *s, void *dst)
 	memcpy(p, s->arena, h->arena_used);
 }
 
+struct at_span_drops at_span_drops;
+static const struct at_span_consumer *_Atomic consumer;
+static _Atomic int consumer_idle; /* start it on the next span */
+
+void at_span_consumer_set(const struct at_span_consumer *c)
+{
+	atomic_store(&consumer, c);
+	atomic_store(&consumer_idle, c != NULL);
+}
+
+static AT_COLD void consumer_start(void)
+{
+	const struct at_span_consumer *c;
+
+	if (atomic_exchange(&consumer_idle, 0) && (c = atomic_load(&consumer)))
+		c->start();
+}
+
+static inline void consumer_ensure_started(void)
+{
+	if (AT_UNLIKELY(atomic_load_explicit(&consumer_idle,
+					     memory_order_relaxed)))
+		consumer_start();
+}
+
+static AT_COLD void consumer_wake(void)
+{
+	const struct at_span_consumer *c = atomic_load(&consumer);
+
+	if (c)
+		c->wake();
+}
+
 static void enqueue(struct at_thread *t, struct at_span *s)
 {
 	struct at_ring *r = &t->ring;
@@ -222,7 +254,7 @@ static void enqueue(struct at_thread *t, struct at_span *s)
 	void *dst;
 
 	if (AT_UNLIKELY(at_cfg.exporter == AT_EXPORTER_NONE)) {
-		atomic_fetch_add_explicit(&at_xstats.dropped_disabled, 1,
+		atomic_fetch_add_explicit(&at_span_drops.disabled, 1,
 					  memory_order_relaxed);
 		return;
 	}
@@ -230,14 +262,14 @@ static void enqueue(struct at_thread *t, struct at_span *s)
 	dst = at_ring_reserve(r, size);
 	if (AT_UNLIKELY(!dst)) {
 		count(&t->stats.dropped_full);
-		at_exporter_ensure_started();
-		at_exporter_wake();
+		consumer_ensure_started();
+		consumer_wake();
 		return;
 	}
 	at_span_serialize(s, dst);
 	at_ring_commit(r, size);
 
-	at_exporter_ensure_started();
+	consumer_ensure_started();
 	/* Past half the soft size or half the records: wake the exporter. */
 	if (AT_UNLIKELY(at_ring_used_hint(r) > at_ring_wake_mark(r) ||
 			atomic_load_explicit(&r->pushed, memory_order_relaxed) -
@@ -249,7 +281,7 @@ static void enqueue(struct at_thread *t, struct at_span *s)
 		    atomic_load_explicit(&r->pushed, memory_order_relaxed) -
 				    r->cached_popped >
 			    r->max_records / 2)
-			at_exporter_wake();
+			consumer_wake();
 	}
 }
 
@@ -279,7 +311,7 @@ void at_span_end(struct at_span *s)
 		if (t)
 			enqueue(t, s);
 		else
-			atomic_fetch_add_explicit(&at_xstats.dropped_nomem, 1,
+			atomic_fetch_add_explicit(&at_span_drops.nomem, 1,
 						  memory_order_relaxed);
 	}
 	s->h.end_unix_ns = 0;
@@ -507,4 +539,59 @@ void at_span_add_event_at(struct at_span *s, const char *name,
 {
 	if (at_span_recording(s))
 		new_event(s, name, at_unix_from_mono(mono_ns));
+}
+
+/* ---- context stack (in the thread state; see at_thread.h) ---- */
+
+static int entry_live(const struct at_ctx_entry *e)
+{
+	const struct at_span *s = e->span;
+
+	return s->h.state != AT_SPAN_FREE &&
+	       memcmp(s->h.ctx.span_id, e->span_id, 8) == 0;
+}
+
+struct at_span *at_context_current(struct at_thread *t)
+{
+	while (t->depth > 0) {
+		struct at_ctx_entry *e = &t->stack[t->depth - 1];
+		if (AT_LIKELY(entry_live(e)))
+			return e->span;
+		t->depth--; /* ended elsewhere: forget it */
+	}
+	return NULL;
+}
+
+int at_context_push(struct at_thread *t, struct at_span *s)
+{
+	struct at_ctx_entry *e;
+
+	if (AT_UNLIKELY(t->depth >= AT_STACK_DEPTH)) {
+		atomic_store_explicit(
+			&t->stats.dropped_depth,
+			atomic_load_explicit(&t->stats.dropped_depth,
+					     memory_order_relaxed) + 1,
+			memory_order_relaxed);
+		return -1;
+	}
+	e = &t->stack[t->depth++];
+	e->span = s;
+	memcpy(e->span_id, s->h.ctx.span_id, 8);
+	return 0;
+}
+
+void at_context_remove(struct at_thread *t, struct at_span *s)
+{
+	uint32_t i = t->depth;
+
+	while (i > 0) {
+		i--;
+		if (t->stack[i].span == s &&
+		    memcmp(t->stack[i].span_id, s->h.ctx.span_id, 8) == 0) {
+			memmove(&t->stack[i], &t->stack[i + 1],
+				(t->depth - i - 1) * sizeof(t->stack[0]));
+			t->depth--;
+			return;
+		}
+	}
 }

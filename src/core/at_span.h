@@ -33,6 +33,7 @@
 #ifndef AT_SPAN_H
 #define AT_SPAN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -262,6 +263,27 @@ void at_span_add_event_at(struct at_span *s, const char *name,
 void at_span_set_errno(struct at_span *s, int err);
 
 /*
+ * The consumer of the span rings (the exporter, which registers itself at
+ * initialisation through the lifecycle table, and again in a fork child):
+ * the core never calls up into export.  start runs once, on the first
+ * span after a registration (a flag test per span when it has run); wake
+ * runs when a ring crossed its wake mark (past half its soft size or half
+ * its records) or was full.  With no consumer, spans stay in the rings.
+ */
+/* Spans dropped before a ring (OTEL_TRACES_EXPORTER=none; no thread
+ * state): counted here, reported by the consumer. */
+struct at_span_drops {
+	_Atomic uint64_t disabled, nomem;
+};
+extern struct at_span_drops at_span_drops;
+
+struct at_span_consumer {
+	void (*start)(void);
+	void (*wake)(void);
+};
+void at_span_consumer_set(const struct at_span_consumer *c);
+
+/*
  * The process-wide remote parent from the TRACEPARENT/TRACESTATE
  * environment carrier, used by spans started with no active span.  Set
  * once at initialisation (before any span), never changed after.
@@ -309,5 +331,18 @@ static inline void at_span_pool_put(struct at_pool *pool, struct at_span *s)
 	if (s)
 		at_pool_put(pool, s);
 }
+
+/* ---- context stack (the calling thread's active spans, kept in its
+ * thread state, at_thread.h) ---- */
+
+struct at_thread;
+
+/* The active span, or NULL.  Entries for spans that were ended (possibly
+ * by another thread) are skipped and popped. */
+struct at_span *at_context_current(struct at_thread *t);
+/* Push s: 0, or -1 if the stack is full (counted). */
+int at_context_push(struct at_thread *t, struct at_span *s);
+/* Remove s wherever it is on the calling thread's stack. */
+void at_context_remove(struct at_thread *t, struct at_span *s);
 
 #endif

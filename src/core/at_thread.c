@@ -27,7 +27,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "at_init.h"
+#include "at_config.h"
 #include "at_thread.h"
 
 AT_TLS struct at_thread *at_self;
@@ -214,59 +214,4 @@ void at_thread_after_fork_child(void)
 	atomic_store(&registry, self);
 	atomic_store(&n_states, self ? 1 : 0);
 	atomic_store(&at_thread_refused, 0);
-}
-
-/* ---- context stack ---- */
-
-static int entry_live(const struct at_ctx_entry *e)
-{
-	const struct at_span *s = e->span;
-
-	return s->h.state != AT_SPAN_FREE &&
-	       memcmp(s->h.ctx.span_id, e->span_id, 8) == 0;
-}
-
-struct at_span *at_context_current(struct at_thread *t)
-{
-	while (t->depth > 0) {
-		struct at_ctx_entry *e = &t->stack[t->depth - 1];
-		if (AT_LIKELY(entry_live(e)))
-			return e->span;
-		t->depth--; /* ended elsewhere: forget it */
-	}
-	return NULL;
-}
-
-int at_context_push(struct at_thread *t, struct at_span *s)
-{
-	struct at_ctx_entry *e;
-
-	if (AT_UNLIKELY(t->depth >= AT_STACK_DEPTH)) {
-		atomic_store_explicit(
-			&t->stats.dropped_depth,
-			atomic_load_explicit(&t->stats.dropped_depth,
-					     memory_order_relaxed) + 1,
-			memory_order_relaxed);
-		return -1;
-	}
-	e = &t->stack[t->depth++];
-	e->span = s;
-	memcpy(e->span_id, s->h.ctx.span_id, 8);
-	return 0;
-}
-
-void at_context_remove(struct at_thread *t, struct at_span *s)
-{
-	uint32_t i = t->depth;
-
-	while (i > 0) {
-		i--;
-		if (t->stack[i].span == s &&
-		    memcmp(t->stack[i].span_id, s->h.ctx.span_id, 8) == 0) {
-			memmove(&t->stack[i], &t->stack[i + 1],
-				(t->depth - i - 1) * sizeof(t->stack[0]));
-			t->depth--;
-			return;
-		}
-	}
 }

@@ -24,7 +24,6 @@
 #include "at_compat.h"
 #include "at_id.h"
 #include "at_ring.h"
-#include "at_span.h"
 
 #define AT_STACK_DEPTH 16
 /* Each thread's ring: room for OTEL_BSP_MAX_QUEUE_SIZE records of
@@ -45,6 +44,8 @@
  * finished connection for as long as the collector is slow or away.
  */
 #define AT_THREAD_MAX_STATES 4096
+
+struct at_span;
 
 /* An active span: the span and its id (to detect a span ended elsewhere). */
 struct at_ctx_entry {
@@ -105,15 +106,5 @@ void at_thread_stats_sum(const struct at_thread_stats *acc,
 
 /* Fork child: keep only the calling thread's state (emptied, reseeded). */
 void at_thread_after_fork_child(void);
-
-/* ---- context stack (the calling thread's active spans) ---- */
-
-/* The active span, or NULL.  Entries for spans that were ended (possibly
- * by another thread) are skipped and popped. */
-struct at_span *at_context_current(struct at_thread *t);
-/* Push s: 0, or -1 if the stack is full (counted). */
-int at_context_push(struct at_thread *t, struct at_span *s);
-/* Remove s wherever it is on the calling thread's stack. */
-void at_context_remove(struct at_thread *t, struct at_span *s);
 
 #endif

@@ -75,13 +75,15 @@
 #include <unistd.h>
 
 #include "at_clock.h"
+#include "at_config.h"
 #include "at_exporter.h"
 #include "at_gzip.h"
-#include "at_init.h"
+#include "at_guard.h"
 #include "at_log.h"
 #include "at_otlp.h"
 #include "at_resource.h"
 #include "at_retry.h"
+#include "at_span.h"
 #include "at_spool.h"
 #include "at_thread.h"
 #include "at_transport.h"
@@ -552,7 +554,7 @@ uint64_t at_exporter_run_once(void)
 static void *exporter_main(void *arg)
 {
 	(void)arg;
-	at_guard_depth = 1; /* nothing on this thread is ever traced */
+	at_guard_enter(); /* nothing on this thread is ever traced */
 	pthread_setname_np(pthread_self(), "autotrace-exp");
 	exporter_setup();
 
@@ -653,6 +655,11 @@ static void report(void)
 	uint64_t dropped;
 
 	at_exporter_thread_stats(s);
+	/* The spans the core dropped before a ring are ours to report. */
+	atomic_fetch_add(&at_xstats.dropped_disabled,
+			 atomic_exchange(&at_span_drops.disabled, 0));
+	atomic_fetch_add(&at_xstats.dropped_nomem,
+			 atomic_exchange(&at_span_drops.nomem, 0));
 	dropped = s[2] + atomic_load(&at_xstats.dropped_failed) +
 		  atomic_load(&at_xstats.dropped_disabled) +
 		  atomic_load(&at_xstats.dropped_nomem) +
@@ -739,11 +746,22 @@ void at_exporter_before_exec(void)
 	atomic_store(&exit_deadline, 0);
 }
 
+static const struct at_span_consumer consumer = {
+	.start = at_exporter_ensure_started,
+	.wake = at_exporter_wake,
+};
+
+void at_exporter_init(void)
+{
+	at_span_consumer_set(&consumer);
+}
+
 void at_exporter_after_fork_child(void)
 {
 	pthread_mutex_init(&reap_lock, NULL);
 	memset(&reaped, 0, sizeof(reaped));
 	memset(&at_xstats, 0, sizeof(at_xstats));
+	memset(&at_span_drops, 0, sizeof(at_span_drops));
 	atomic_store(&running, EXP_IDLE);
 	atomic_store(&wake_word, 0);
 	atomic_store(&flush_req, 0);
@@ -760,4 +778,5 @@ void at_exporter_after_fork_child(void)
 	exit_collector_down = 0;
 	live_failed = 0;
 	spool_next_scan = 0;
+	at_span_consumer_set(&consumer);
 }

@@ -67,7 +67,12 @@ void at_exporter_at_exit(void);
  * normal in case the exec fails. */
 void at_exporter_before_exec(void);
 
-/* Fork child: the thread is gone; forget it and its connection. */
+/* Initialisation (lifecycle table): register the exporter as the span
+ * rings' consumer (at_span.h), so the first span starts the thread. */
+void at_exporter_init(void);
+
+/* Fork child: the thread is gone; forget it and its connection (and
+ * register again: the child's first span starts a thread of its own). */
 void at_exporter_after_fork_child(void);
 
 /*

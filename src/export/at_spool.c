@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "at_ascii.h"
+#include "at_real.h"
 #include "at_spool.h"
 
 #define SUFFIX ".otlp"
@@ -85,13 +86,13 @@ int at_spool_ready(struct at_spool *s, char *why, size_t why_len)
 	}
 	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		close(fd);
+		AT_REAL(close)(fd);
 		snprintf(why, why_len,
 			 "not a directory owned by this user and closed to "
 			 "others' writes");
 		return -1;
 	}
-	close(fd);
+	AT_REAL(close)(fd);
 	s->state = 1;
 	return 0;
 }
@@ -168,7 +169,7 @@ static uint64_t scan_used(int dfd)
 
 	if (!d) {
 		if (fd >= 0)
-			close(fd);
+			AT_REAL(close)(fd);
 		return 0;
 	}
 	while ((e = readdir(d)) != NULL)
@@ -182,7 +183,7 @@ static uint64_t scan_used(int dfd)
 static int write_all(int fd, const uint8_t *p, size_t len)
 {
 	while (len) {
-		ssize_t w = write(fd, p, len);
+		ssize_t w = AT_REAL(write)(fd, p, len);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -210,7 +211,7 @@ int at_spool_put(struct at_spool *s, const void *body, size_t len,
 	if (s->used == UINT64_MAX)
 		s->used = scan_used(dfd);
 	if (s->used + len > s->max_bytes) {
-		close(dfd);
+		AT_REAL(close)(dfd);
 		errno = ENOSPC;
 		return -1;
 	}
@@ -225,7 +226,7 @@ int at_spool_put(struct at_spool *s, const void *body, size_t len,
 	if (fd >= 0) {
 		int ok = write_all(fd, body, len) == 0;
 
-		if (close(fd) != 0)
+		if (AT_REAL(close)(fd) != 0)
 			ok = 0;
 		if (ok && renameat(dfd, tmp, dfd, final) == 0) {
 			s->used += len;
@@ -234,7 +235,7 @@ int at_spool_put(struct at_spool *s, const void *body, size_t len,
 			unlinkat(dfd, tmp, 0);
 		}
 	}
-	close(dfd);
+	AT_REAL(close)(dfd);
 	return rc;
 }
 
@@ -255,7 +256,7 @@ static int read_file(int dfd, const char *name, uint64_t cap,
 
 		rc = 0;
 		while (out->len < want) {
-			ssize_t r = read(fd, out->data + out->len,
+			ssize_t r = AT_REAL(read)(fd, out->data + out->len,
 					 want - out->len);
 			if (r < 0 && errno == EINTR)
 				continue;
@@ -266,7 +267,7 @@ static int read_file(int dfd, const char *name, uint64_t cap,
 			out->len += (size_t)r;
 		}
 	}
-	close(fd);
+	AT_REAL(close)(fd);
 	return rc;
 }
 
@@ -336,8 +337,8 @@ int at_spool_take(struct at_spool *s, struct at_buf *out,
 	d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {
 		if (fd >= 0)
-			close(fd);
-		close(dfd);
+			AT_REAL(close)(fd);
+		AT_REAL(close)(dfd);
 		return -1;
 	}
 	found = take_pass(s, dfd, d, out, c, &recovered);
@@ -347,7 +348,7 @@ int at_spool_take(struct at_spool *s, struct at_buf *out,
 		found = take_pass(s, dfd, d, out, c, &recovered);
 	}
 	closedir(d);
-	close(dfd);
+	AT_REAL(close)(dfd);
 	return found;
 }
 
@@ -358,7 +359,7 @@ void at_spool_done(struct at_spool *s, const struct at_spool_claim *c)
 	if (dfd < 0)
 		return;
 	unlinkat(dfd, c->name, 0);
-	close(dfd);
+	AT_REAL(close)(dfd);
 	s->used = UINT64_MAX;
 }
 
@@ -369,5 +370,5 @@ void at_spool_release(struct at_spool *s, const struct at_spool_claim *c)
 	if (dfd < 0)
 		return;
 	renameat(dfd, c->name, dfd, c->orig);
-	close(dfd);
+	AT_REAL(close)(dfd);
 }

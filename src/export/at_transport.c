@@ -204,7 +204,7 @@ static int open_connection(struct at_transport *t, uint64_t deadline)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(port, sizeof(port), "%u", t->ep->port);
-	rc = getaddrinfo(t->ep->host, port, &hints, &res);
+	rc = AT_REAL(getaddrinfo)(t->ep->host, port, &hints, &res);
 	if (rc != 0)
 		return -EHOSTUNREACH;
 	for (ai = res; ai; ai = ai->ai_next) {

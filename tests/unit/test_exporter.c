@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "at_clock.h"
+#include "at_config.h"
 #include "at_receiver.h"
 #include "at_span.h"
 #include "at_thread.h"
@@ -218,6 +219,7 @@ static void setup_background(void)
 	at_config_defaults(&at_cfg);
 	at_cfg.bsp_schedule_delay_ms = 20;
 	atomic_store(&at_state, AT_STATE_READY);
+	at_exporter_init(); /* the spans' consumer: the first span starts it */
 	rx = at_receiver_start(&o);
 	cr_assert_not_null(rx);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/traces",

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "at_config.h"
 #include "at_id.h"
 #include "at_span.h"
 #include "at_thread.h"
