@@ -117,7 +117,7 @@ FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_SRC)) \
 	$(BUILD)/fixtures/pq_client $(BUILD)/fixtures/secure_probe_linked \
 	$(CURL_FIXTURES)
 
-UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/*/*.c))
 UNIT_O := $(patsubst %.c,$(OBJ)/%.o,$(UNIT_SRC))
 INTEG_SRC := $(sort $(wildcard tests/integration/*.c))
 INTEG_O := $(patsubst %.c,$(OBJ)/%.o,$(INTEG_SRC))
@@ -162,6 +162,9 @@ $(OBJ)/%.o: %.c | $(GEN_H)
 $(OBJ)/hooks/%.o: CFLAGS += -DCURL_DISABLE_TYPECHECK
 # The tool's headers: for the tool and its unit tests, never the library.
 $(OBJ)/tool/%.o $(OBJ)/tests/%.o: TOOL_INC := -Itool
+# The unit tests mirror the library's layout (tests/unit/<layer>/) and
+# share tests/unit/unit.h.
+$(OBJ)/tests/unit/%.o: TOOL_INC := -Itool -Itests/unit
 
 # The page's style sheet, body and script, embedded (.incbin) as strings.
 $(PAGE_O): tool/page/assets.S $(PAGE_FILES)
@@ -289,8 +292,8 @@ check-all: all check-exports check-style test
 
 # Criterion cannot start under ThreadSanitizer: the concurrency tests are
 # built again against a stand-in header and run by tests/tsan/runner.c.
-TSAN_TESTS := tests/unit/test_ring.c tests/unit/test_exporter.c tests/unit/test_pool.c \
-	tests/unit/test_receiver.c
+TSAN_TESTS := tests/unit/core/test_ring.c tests/unit/export/test_exporter.c tests/unit/core/test_pool.c \
+	tests/unit/tool/test_receiver.c
 TSAN_BIN := $(BUILD)/tests/tsan
 
 $(TSAN_BIN): $(TSAN_TESTS) tests/tsan/runner.c tests/tsan/criterion/criterion.h $(TOOL_A) $(CORE_A) \

@@ -1,7 +1,7 @@
 /*
  * otlp_nest.h - a hand-encoded ExportTraceServiceRequest with one span
  * whose attribute nests `levels` AnyValue { array_value { values } }
- * levels, to test the receiver's nesting limit (tests/unit/test_receiver.c
+ * levels, to test the receiver's nesting limit (tests/unit/tool/test_receiver.c
  * and the seeds of tests/fuzz/fuzz_receiver.c).
  *
  * The nested value is written outside-in: every level is a prefix (two

@@ -33,7 +33,7 @@
 #include "at_compat.h"
 #include "at_otlp.h"
 #include "at_receiver.h"
-#include "../fuzz/otlp_nest.h"
+#include "../../fuzz/otlp_nest.h"
 
 #define START_NS 1700000000000000000ULL
 
