@@ -28,7 +28,7 @@
 
 static int host_char_ok(char c)
 {
-	return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+	return at_is_alpha(c) || at_is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 static int ipv6_char_ok(char c)

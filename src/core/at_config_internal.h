@@ -25,12 +25,6 @@ struct loader {
 	void *warn_ud;
 };
 
-static inline int is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9');
-}
-
 /* a[0..an) equals b[0..bn), ASCII case-insensitively. */
 int at_cfg_mem_eq_ci(const char *a, size_t an, const char *b, size_t bn);
 

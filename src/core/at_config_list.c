@@ -130,7 +130,7 @@ static int kv_next(struct kv_iter *it, const char **k, size_t *kl,
 
 static int is_tchar(char c)
 {
-	return is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
+	return at_is_alpha(c) || at_is_digit(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 static int header_reserved(const char *k, size_t kl)

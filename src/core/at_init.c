@@ -7,8 +7,8 @@
  * step of the lifecycle table (at_lifecycle.h) and registers the fork
  * handler.  Fork and exit run the table's other steps: this file knows
  * no module above the core.  It never starts a thread: the exporter
- * starts with the first span (at_span.h, the consumer), so a process that makes none (ls, true) costs nothing more
- * than this.  The configuration is read with secure_getenv: in a setuid
+ * starts with the first span (at_span.h, the consumer), so a process
+ * that makes none (ls, true) costs nothing more than this.  The configuration is read with secure_getenv: in a setuid
  * or otherwise AT_SECURE process no variable can redirect spans, and the
  * defaults apply.
  */

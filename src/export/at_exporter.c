@@ -149,7 +149,9 @@ static void futex_wake_all(_Atomic uint32_t *w)
 	futex(w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
 }
 
-void at_exporter_wake(void)
+/* A producer filled its ring past half: wake the exporter (rarely called;
+ * costs a futex wake when the exporter sleeps). */
+static void at_exporter_wake(void)
 {
 	if (atomic_load_explicit(&wake_word, memory_order_relaxed) == 0) {
 		atomic_store_explicit(&wake_word, 1, memory_order_release);
@@ -580,7 +582,8 @@ static void *exporter_main(void *arg)
 	return NULL;
 }
 
-void at_exporter_ensure_started(void)
+/* Make sure the exporter thread runs (the first span).  Cheap when it does. */
+static void at_exporter_ensure_started(void)
 {
 	pthread_attr_t attr;
 	pthread_t th;

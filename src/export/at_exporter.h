@@ -48,13 +48,6 @@ struct at_export_stats {
 
 extern struct at_export_stats at_xstats;
 
-/* A producer filled its ring past half: wake the exporter (rarely called;
- * costs a futex wake when the exporter sleeps). */
-void at_exporter_wake(void);
-
-/* Make sure the exporter thread runs (first enqueue).  Cheap when it does. */
-void at_exporter_ensure_started(void);
-
 /* Flush everything queued now and wait at most timeout_ms.  Returns 0 when
  * the flush completed, -1 on timeout or when no exporter could run. */
 int at_exporter_flush(uint32_t timeout_ms);
