@@ -138,6 +138,13 @@
  *     so do the values the message echoes.
  * AUTOTRACE_DB_QUERY_MAX_LENGTH         1024
  *     db.query.text is cut to this many bytes (at a UTF-8 boundary).
+ * AUTOTRACE_PROTOCOLS                   all
+ *     The wire protocols decoded on the program's sockets: a comma list
+ *     of postgresql, mysql, redis; all or none.
+ * AUTOTRACE_DB_SQLCOMMENTER             false
+ *     true/1: a traceparent comment (SQLCommenter) is appended to the SQL
+ *     statements libpq sends (PQexec, PQsendQuery) and to simple-query
+ *     messages on the PostgreSQL wire.
  * AUTOTRACE_PROPAGATE_PRELOAD           true
  *     true/1: the library is added to the LD_PRELOAD of a child whose
  *     environment was built afresh without it, never where the program
@@ -155,6 +162,7 @@
  * AUTOTRACE_SPOOL_MAX_MB                64
  *     Bound on the spooled requests' total size, MiB (1 to 65536).
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -520,6 +528,63 @@ static void load_preload(struct loader *l)
 	*dst = v;
 }
 
+/*
+ * AUTOTRACE_PROTOCOLS: the wire-protocol decoders to run, a comma list of
+ * postgresql, mysql, redis (white space around the names is ignored,
+ * case is not); "all" or "none".  Anything else: one warning, all.
+ */
+static void load_protocols(struct loader *l)
+{
+	static const struct { const char *name; uint32_t bit; } names[] = {
+		{ "postgresql", AT_PROTO_POSTGRESQL },
+		{ "mysql", AT_PROTO_MYSQL },
+		{ "redis", AT_PROTO_REDIS },
+		{ "all", AT_PROTO_ALL },
+		{ "none", 0 },
+	};
+	const char *name = "AUTOTRACE_PROTOCOLS";
+	const char *s = at_cfg_env(l, name), *p;
+	uint32_t set = 0;
+	char word[16];
+
+	if (s == NULL)
+		return;
+	for (p = s;;) {
+		size_t n = 0;
+		bool found = false;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		while (*p && *p != ',' && *p != ' ' && *p != '\t') {
+			if (n + 1 >= sizeof(word))
+				goto bad;
+			word[n++] = *p++;
+		}
+		word[n] = 0;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p && *p != ',')
+			goto bad;
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			if (n && str_eq_ci(word, names[i].name)) {
+				set |= names[i].bit;
+				found = true;
+			}
+		}
+		if (!found)
+			goto bad;
+		if (!*p)
+			break;
+		p++;
+	}
+	l->cfg->protocols = set;
+	return;
+bad:
+	at_cfg_warn_using(l, "invalid", name, s,
+			  "a comma list of postgresql, mysql, redis; all or none",
+			  "all");
+}
+
 /* ---- service name and spool directory ---- */
 
 static void load_service_name(struct loader *l)
@@ -708,6 +773,8 @@ void at_config_defaults(struct at_config *cfg)
 	cfg->http_redact_query = 1;
 	cfg->dns_threshold_ms = 100;
 	cfg->db_raw_query = 0;
+	cfg->protocols = AT_PROTO_ALL;
+	cfg->db_sqlcommenter = 0;
 	cfg->db_query_max = 1024;
 	cfg->propagate_preload = AT_PRELOAD_RULE;
 	cfg->process_spans = 1;
@@ -818,6 +885,8 @@ void at_config_load(struct at_config *cfg, at_getenv_fn lookup, void *lookup_ud,
 	load_bool(&l, "AUTOTRACE_DB_RAW_QUERY", &cfg->db_raw_query, 1);
 	load_u32(&l, "AUTOTRACE_DB_QUERY_MAX_LENGTH", &cfg->db_query_max,
 		 &rule_length);
+	load_protocols(&l);
+	load_bool(&l, "AUTOTRACE_DB_SQLCOMMENTER", &cfg->db_sqlcommenter, 1);
 	load_preload(&l);
 	load_bool(&l, "AUTOTRACE_PROCESS_SPANS", &cfg->process_spans, 1);
 	load_spool_dir(&l);

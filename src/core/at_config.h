@@ -84,10 +84,20 @@ struct at_config {
 	uint32_t dns_threshold_ms;        /* AUTOTRACE_DNS_SPAN_THRESHOLD (100) */
 	int db_raw_query;                 /* AUTOTRACE_DB_RAW_QUERY (0) */
 	uint32_t db_query_max;            /* AUTOTRACE_DB_QUERY_MAX_LENGTH (1024) */
+	uint32_t protocols;               /* AUTOTRACE_PROTOCOLS (AT_PROTO_ALL) */
+	int db_sqlcommenter;              /* AUTOTRACE_DB_SQLCOMMENTER (0) */
 	int propagate_preload;            /* AUTOTRACE_PROPAGATE_PRELOAD (AT_PRELOAD_RULE) */
 	int process_spans;                /* AUTOTRACE_PROCESS_SPANS (1) */
 	char spool_dir[AT_CFG_URL_MAX];   /* AUTOTRACE_SPOOL_DIR ("": off) */
 	uint32_t spool_max_mb;            /* AUTOTRACE_SPOOL_MAX_MB (64) */
+};
+
+/* The wire-protocol decoders AUTOTRACE_PROTOCOLS can turn off. */
+enum {
+	AT_PROTO_POSTGRESQL = 1u << 0,
+	AT_PROTO_MYSQL = 1u << 1,
+	AT_PROTO_REDIS = 1u << 2,
+	AT_PROTO_ALL = (1u << 3) - 1,
 };
 
 /* Environment lookup: returns the value or NULL.  Lets tests feed values. */

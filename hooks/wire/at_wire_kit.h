@@ -1,0 +1,157 @@
+/*
+ * at_wire_kit.h - what the wire-protocol families (at_wire_pg.c,
+ * at_wire_mysql.c, at_wire_redis.c) are made of: the family table entry
+ * at_wire.c dispatches through, the session every claimed connection
+ * gets, the FIFO of commands waiting for their replies, and the span
+ * helpers they share.  at_wire.c has the design.
+ *
+ * A family's session is the kit's struct at_wire followed by the
+ * family's own state (fam->sess_size bytes at at_wire_sess(w)), taken
+ * from the family's pool (no malloc on the hot path) and zeroed.
+ */
+#ifndef AT_WIRE_KIT_H
+#define AT_WIRE_KIT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "at_pool.h"
+#include "at_span.h"
+#include "at_wire.h"
+
+struct at_wire_family {
+	const char *name;          /* "postgresql", "mysql", "redis" */
+	uint32_t proto_bit;        /* AT_PROTO_* of at_config.h */
+	/* Pool of sessions: objects of sizeof(struct at_wire) + sess_size. */
+	struct at_pool *pool;
+	size_t sess_size;
+	/* 1 if the first bytes the client sends (detect_out) or the server
+	 * sends (detect_in) are this protocol's; either may be NULL. */
+	int (*detect_out)(const char *p, size_t len);
+	int (*detect_in)(const char *p, size_t len);
+	/* The session was just made (family state zeroed); optional. */
+	void (*open)(struct at_wire *w);
+	/* Send: perform the real send (at_wire_real_send) and observe what
+	 * moved; returns like sendmsg.  NULL: the kit sends, then calls
+	 * sent() with the bytes that moved. */
+	ssize_t (*send)(struct at_wire *w, int fd, const struct iovec *iov,
+			int iovcnt, int flags);
+	void (*sent)(struct at_wire *w, const struct iovec *iov, int iovcnt,
+		     size_t len);
+	/* Bytes received (len 0: end of stream). */
+	void (*received)(struct at_wire *w, const struct iovec *iov,
+			 int iovcnt, size_t len);
+	/* Give back what the family holds besides the FIFO's spans (the kit
+	 * ends those); optional. */
+	void (*release)(struct at_wire *w);
+};
+
+/* One command sent and waiting for its reply (or replies). */
+struct at_wire_cmd {
+	struct at_span *span; /* NULL: not traced (sampled out, no span) */
+	uint32_t tag;         /* the family's: what the command was */
+	uint32_t n;           /* the family's: e.g. replies still expected */
+	uint64_t aux;         /* the family's */
+};
+
+#define AT_WIRE_FIFO 256
+
+struct at_wire {
+	const struct at_wire_family *fam;
+	/* The family stopped decoding for good (TLS, pub/sub, an error in
+	 * the bytes, the FIFO full...): nothing more is looked at. */
+	_Atomic bool stopped;
+	char system[16];       /* db.system.name ("" = fam->name) */
+	char ip[46];           /* the peer, as at_wire_peer said */
+	int port;
+	char path[108];
+	char ns[64];           /* db.namespace, when known ("" if not) */
+	/* Commands in flight: the sending thread pushes, the receiving one
+	 * pops (single producer, single consumer). */
+	struct at_wire_cmd fifo[AT_WIRE_FIFO];
+	_Atomic uint32_t head, tail;
+	_Alignas(16) unsigned char sess[];
+};
+
+static inline void *at_wire_sess(struct at_wire *w)
+{
+	return w->sess;
+}
+
+/* The family stops decoding this connection (what is pending stays until
+ * its reply or the close). */
+static inline void at_wire_stop(struct at_wire *w)
+{
+	atomic_store_explicit(&w->stopped, true, memory_order_relaxed);
+}
+
+static inline bool at_wire_stopped(const struct at_wire *w)
+{
+	return atomic_load_explicit(&w->stopped, memory_order_relaxed);
+}
+
+/* ---- the FIFO ---- */
+
+/* The slot for the next command (sender), or NULL when full: the family
+ * then calls at_wire_overflow() (replies could no longer be matched). */
+struct at_wire_cmd *at_wire_push(struct at_wire *w);
+/* Make the pushed slot visible to the receiver. */
+void at_wire_commit(struct at_wire *w);
+/* The oldest command waiting (receiver), or NULL. */
+struct at_wire_cmd *at_wire_oldest(struct at_wire *w);
+/* The k-th oldest (0 = oldest), or NULL. */
+struct at_wire_cmd *at_wire_peek(struct at_wire *w, uint32_t k);
+/* End the oldest command's span (if any) and drop it. */
+void at_wire_finish(struct at_wire *w);
+/* How many commands wait. */
+uint32_t at_wire_pending(const struct at_wire *w);
+/* Too many commands in flight: counted, and the connection is no longer
+ * decoded (its pending spans end at their replies' turn or the close). */
+void at_wire_overflow(struct at_wire *w);
+
+/* ---- spans ---- */
+
+/*
+ * A client span for a command being sent now: a child of the sending
+ * thread's active span (not activated), named name, with db.system.name,
+ * db.namespace (if known), server.address/server.port (or the socket
+ * path and network.transport=unix), network.peer.address/port.  NULL if
+ * no span could be made (pool empty, tracing off): push the command
+ * anyway, with a NULL span, so replies stay matched.
+ */
+struct at_span *at_wire_span_begin(struct at_wire *w, const char *name,
+				   size_t name_len);
+
+/*
+ * The statement attributes every SQL span carries (libpq's and the
+ * wire's): db.query.text (sanitised unless AUTOTRACE_DB_RAW_QUERY, cut to
+ * AUTOTRACE_DB_QUERY_MAX_LENGTH), db.operation.name and
+ * db.collection.name, and the span name "{operation} {collection}".
+ * op: an operation name that overrides the text's (may be NULL).
+ */
+void at_wire_sql_statement(struct at_span *s, const char *text, size_t len,
+			   const char *op);
+
+/*
+ * A failed SQL statement: db.response.status_code and error.type = code
+ * (SQLSTATE, or the server's error number; "_OTHER" when code is NULL),
+ * status ERROR with the server's message redacted as at_sql_pg_error /
+ * at_sql_redact_message do (values echoed from the statement become '?'),
+ * kept as it is with AUTOTRACE_DB_RAW_QUERY.
+ */
+void at_wire_sql_error(struct at_span *s, const char *code, const char *msg,
+		       size_t msg_len);
+
+/* The real sendmsg of iov (for a family's send). */
+ssize_t at_wire_real_send(int fd, const struct iovec *iov, int iovcnt,
+			  int flags);
+
+/* Copy up to cap bytes from byte `skip` of iov; returns the count. */
+size_t at_wire_iov_copy(char *dst, const struct iovec *iov, int iovcnt,
+			size_t skip, size_t cap);
+
+#endif
