@@ -708,6 +708,7 @@ int at_resp_rep_next(struct at_resp_rep *d, const char *p, size_t n,
 
 /* ---- the commands ---- */
 
+/* SELECT's index shows as a key does. */
 #define K AT_RESP_KEY
 #define KS (AT_RESP_KEY | AT_RESP_KEYS)
 #define SUB AT_RESP_SUB
@@ -784,7 +785,7 @@ static const struct command commands[] = {
 	{ "SADD", K },              { "SCAN", 0 },
 	{ "SCARD", K },             { "SCRIPT", SUB },
 	{ "SDIFF", KS },            { "SDIFFSTORE", KS },
-	{ "SELECT", 0 },            { "SET", K },
+	{ "SELECT", K },            { "SET", K },
 	{ "SETBIT", K },            { "SETEX", K },
 	{ "SETNX", K },             { "SETRANGE", K },
 	{ "SINTER", KS },           { "SINTERCARD", 0 },

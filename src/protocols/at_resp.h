@@ -30,7 +30,7 @@
 #define AT_RESP_NAME_MAX 32     /* command name copy (with the NUL) */
 #define AT_RESP_ARGS_MAX 384    /* arguments copy: "a1 a2 a3..." */
 #define AT_RESP_MARKS 4         /* arguments whose ends are noted */
-#define AT_RESP_TEXT_MAX 64     /* first bytes of a simple/error reply */
+#define AT_RESP_TEXT_MAX 128    /* first bytes of a simple/error reply */
 #define AT_RESP_DEPTH 16        /* nested aggregates in a reply */
 #define AT_RESP_LINE_MAX 65536  /* inline command, simple reply line */
 #define AT_RESP_ARGC_MAX (1u << 30)
@@ -157,7 +157,7 @@ int at_resp_rep_next(struct at_resp_rep *d, const char *p, size_t n,
 /* ---- what commands mean ---- */
 
 enum {
-	AT_RESP_KEY = 1 << 0,      /* the first argument is a key */
+	AT_RESP_KEY = 1 << 0,      /* the first argument is a key (shown) */
 	AT_RESP_KEYS = 1 << 1,     /* every argument is a key */
 	AT_RESP_SUB = 1 << 2,      /* the first argument is a subcommand */
 	AT_RESP_SUBKEY = 1 << 3,   /* ... and the second a key */

@@ -1,0 +1,443 @@
+/*
+ * at_wire_redis.c - Redis commands as client spans, decoded on the
+ * program's sockets (RESP2 and RESP3, arrays and inline commands), for
+ * the drivers that speak the protocol themselves: Node's ioredis and
+ * redis, redis-py, redis-cli, Jedis, go-redis...
+ *
+ * DESIGN
+ *
+ * Detection: the first bytes the client sends are a RESP array of bulk
+ * strings ("*<n>\r\n$") or one whole inline line starting with a Redis
+ * command's name, never an HTTP request line (at_resp_detect_request).
+ *
+ * Sending: the family's send decodes the bytes (at_resp_req_next) BEFORE
+ * the real send and pushes one FIFO entry per complete command, with its
+ * span begun (a child of the sending thread's active span): a reply can
+ * then never be read, on another thread, before its command is in the
+ * FIFO.  A send that moves fewer bytes than it was given (or fails)
+ * leaves the decoder ahead: the next sends' first `ahead` bytes - the
+ * program sends the rest of the same stream again - are not decoded
+ * twice.  Pipelining is the FIFO: many commands in one write, replies in
+ * order.
+ *
+ * Receiving: each complete top-level reply (at_resp_rep_next) ends the
+ * oldest entry's span; RESP3 pushes (>: client-side caching
+ * invalidations) are out of band and end nothing.  A reply nobody waits
+ * for, or malformed bytes either way, stop the connection's decoding
+ * (what is pending ends at the close).
+ *
+ * A span: named by the command (GET, HGETALL, JSON.GET), with
+ * db.system.name=redis, db.operation.name, db.namespace (the database
+ * index: "0", then what SELECT chose, from the command after it),
+ * db.query.text: the command, its key (the first argument of a keyed
+ * command; all of them for DEL, MGET, EXISTS... whose arguments are all
+ * keys; the subcommand of CLIENT, CONFIG, OBJECT... and OBJECT's key),
+ * every other argument replaced by '?'; AUTOTRACE_DB_RAW_QUERY=true keeps
+ * them all, except for AUTH, HELLO, MIGRATE, ACL and CONFIG whose
+ * arguments never leave the process; cut to
+ * AUTOTRACE_DB_QUERY_MAX_LENGTH.  An error reply (-ERR, !...) sets
+ * error.type to its prefix (ERR, WRONGTYPE, NOAUTH...) and status ERROR
+ * with the message redacted (quoted parts and numbers become '?': the
+ * server echoes arguments), as it is with AUTOTRACE_DB_RAW_QUERY.
+ *
+ * Cache hits: a read command's reply says whether the key was there:
+ *   autotrace.cache.hit (bool) on GET, GETEX, GETDEL, HGET, HGETALL,
+ *     HKEYS, HVALS, HEXISTS, SISMEMBER, SMEMBERS, LINDEX, LRANGE, ZRANGE
+ *     (and BYSCORE, BYLEX, REV...), ZSCORE, XRANGE, XREVRANGE: false when
+ *     the reply is a null, an empty array/map/set or the integer 0;
+ *   on MGET and HMGET (one element per key/field, a null for each one
+ *     missing) and EXISTS (the count of keys found):
+ *     autotrace.cache.hits and autotrace.cache.misses (ints) and
+ *     autotrace.cache.hit = no miss.
+ * No hit is recorded for an error reply, nor inside MULTI.
+ *
+ * MULTI/EXEC: MULTI's span ends at its +OK, each queued command's at its
+ * +QUEUED (or its error), EXEC's at the array of results (or the null of
+ * an aborted transaction), DISCARD's at its +OK.
+ *
+ * Leaving request/reply: SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, MONITOR,
+ * SYNC, PSYNC get their span, ended by the first reply that follows; the
+ * connection is then no longer decoded (its bytes pass).  Nothing sent
+ * after them is looked at.  CLIENT REPLY OFF/SKIP (replies that never
+ * come) stop decoding at once.
+ *
+ * Limits: the first argument shows whole up to ~380 bytes (then cut);
+ * more than 256 commands in flight on one connection stop its decoding
+ * (counted as untraced); a reply nested deeper than 16 or a line over
+ * 64 KiB does too (at_resp.h).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "at_config.h"
+#include "at_iov.h"
+#include "at_resp.h"
+#include "at_sql.h"
+#include "at_utf8.h"
+#include "at_wire_redis.h"
+
+/* The session's own state after the kit's. */
+struct redis_sess {
+	/* Sending side (one thread at a time). */
+	struct at_resp_req req;
+	uint64_t ahead;     /* bytes decoded before they were sent */
+	bool in_multi;      /* between MULTI and EXEC/DISCARD/RESET */
+	bool left;          /* a command left request/reply */
+	/* Receiving side. */
+	struct at_resp_rep rep;
+};
+
+/* cmd->tag: the command's AT_RESP_* flags, and: */
+#define TAG_QUEUED (1u << 31) /* sent inside MULTI */
+
+#define TEXT_MAX 1024
+
+static struct at_pool redis_pool = AT_WIRE_POOL_INIT(struct redis_sess, 4096);
+
+static int redis_detect_out(const char *p, size_t len)
+{
+	return at_resp_detect_request(p, len);
+}
+
+static void redis_open(struct at_wire *w)
+{
+	memcpy(w->ns, "0", 2);
+}
+
+/* ---- db.query.text ---- */
+
+struct text {
+	char b[TEXT_MAX];
+	size_t len;
+};
+
+/* Append p[0..n) as valid UTF-8 (as much as fits). */
+static void text_put(struct text *t, const char *p, size_t n)
+{
+	size_t room = sizeof(t->b) - t->len, used;
+
+	if (room > 1)
+		t->len += at_utf8_copy(t->b + t->len, room, p, n, &used);
+}
+
+/* Append " ?" for each of n arguments (as many as fit). */
+static void text_hidden(struct text *t, uint64_t n)
+{
+	while (n-- > 0 && t->len + 2 < sizeof(t->b))
+		text_put(t, " ?", 2);
+}
+
+/* " " and argument i (its copied part if it is not whole); a subcommand
+ * uppercased, as the command is. */
+static void text_arg(struct text *t, const struct at_resp_cmd *c, uint32_t i,
+		     bool subcommand)
+{
+	const char *p;
+	size_t n, from;
+
+	if (!at_resp_arg(c, i, &p, &n)) {
+		size_t start = i == 1 ? 0 : c->arg_end[i - 2] + 1u;
+
+		/* Only the last argument begun can be cut short. */
+		p = c->args + start;
+		n = c->args_len > start ? c->args_len - start : 0;
+	}
+	text_put(t, " ", 1);
+	from = t->len;
+	text_put(t, p, n);
+	for (; subcommand && from < t->len; from++)
+		if (t->b[from] >= 'a' && t->b[from] <= 'z')
+			t->b[from] = (char)(t->b[from] - 'a' + 'A');
+}
+
+static void query_text(struct at_span *s, const struct at_resp_cmd *c,
+		       uint32_t flags)
+{
+	struct text t = { .len = 0 };
+	uint32_t shown = 0, i;
+	size_t max = at_cfg.db_query_max;
+
+	text_put(&t, c->name, c->name_len);
+	if (flags & AT_RESP_SUB)
+		shown = flags & AT_RESP_SUBKEY ? 2 : 1;
+	else if (flags & AT_RESP_KEY)
+		shown = 1;
+	if (c->argc == 0) {
+		/* the name alone */
+	} else if (at_cfg.db_raw_query && !(flags & AT_RESP_SECRET)) {
+		text_put(&t, " ", 1);
+		text_put(&t, c->args, c->args_len);
+		shown = c->argc;
+	} else if (flags & AT_RESP_KEYS) {
+		size_t n = c->args_len;
+
+		/* Every argument a key: the copy, without a cut one. */
+		if (c->args_cut)
+			while (n > 0 && c->args[n - 1] != ' ')
+				n--;
+		text_put(&t, " ", 1);
+		text_put(&t, c->args, n ? n - (c->args_cut ? 1 : 0) : 0);
+		shown = c->argc;
+	} else {
+		if (shown > c->argc)
+			shown = c->argc;
+		for (i = 1; i <= shown && i <= c->marks + 1; i++)
+			text_arg(&t, c, i, i == 1 && (flags & AT_RESP_SUB));
+		shown = i - 1;
+	}
+	text_hidden(&t, c->argc - shown);
+	if (t.len > max)
+		t.len = at_utf8_cut(t.b, t.len, max);
+	at_span_set_str(s, "db.query.text", t.b, t.len);
+}
+
+/* ---- sending ---- */
+
+/* Is argument i of c the word w (uppercase), ASCII case-insensitively? */
+static bool arg_is(const struct at_resp_cmd *c, uint32_t i, const char *w)
+{
+	const char *p;
+	size_t n, k;
+
+	if (!at_resp_arg(c, i, &p, &n) || n != strlen(w))
+		return false;
+	for (k = 0; k < n; k++)
+		if ((p[k] >= 'a' && p[k] <= 'z' ? p[k] - 32 : p[k]) != w[k])
+			return false;
+	return true;
+}
+
+static bool named(const struct at_resp_cmd *c, const char *name)
+{
+	return !strcmp(c->name, name);
+}
+
+/* SELECT n: the namespace of the commands sent after it. */
+static void select_db(struct at_wire *w, const struct at_resp_cmd *c)
+{
+	const char *p;
+	size_t n, k;
+
+	if (!at_resp_arg(c, 1, &p, &n) || n == 0 || n >= sizeof(w->ns))
+		return;
+	for (k = 0; k < n; k++)
+		if (p[k] < '0' || p[k] > '9')
+			return;
+	memcpy(w->ns, p, n);
+	w->ns[n] = '\0';
+}
+
+/* A command was decoded from the bytes about to be sent. */
+static void on_command(struct at_wire *w, struct redis_sess *rs)
+{
+	const struct at_resp_cmd *c = &rs->req.cmd;
+	uint32_t flags = at_resp_command(c->name, c->name_len, NULL);
+	struct at_wire_cmd *e;
+	struct at_span *s;
+
+	if (named(c, "CLIENT") && arg_is(c, 1, "REPLY") &&
+	    !arg_is(c, 2, "ON")) {
+		at_wire_stop(w); /* no replies to match any more */
+		return;
+	}
+	if (named(c, "EXEC") || named(c, "DISCARD") || named(c, "RESET"))
+		rs->in_multi = false;
+	e = at_wire_push(w);
+	if (!e) {
+		at_wire_overflow(w);
+		return;
+	}
+	s = at_wire_span_begin(w, c->name, c->name_len);
+	if (s && at_span_recording(s)) {
+		at_span_set_str(s, "db.operation.name", c->name, c->name_len);
+		query_text(s, c, flags);
+	}
+	e->span = s;
+	e->tag = flags | (rs->in_multi ? TAG_QUEUED : 0);
+	e->n = c->argc - (flags & AT_RESP_HFIELDS && c->argc ? 1 : 0);
+	at_wire_commit(w);
+	if (named(c, "SELECT"))
+		select_db(w, c);
+	if (named(c, "MULTI"))
+		rs->in_multi = true;
+	if (flags & AT_RESP_LEAVES)
+		rs->left = true;
+}
+
+/* Decode p[0..n), bytes about to be sent. */
+static void decode_out(struct at_wire *w, struct redis_sess *rs,
+		       const char *p, size_t n)
+{
+	size_t used;
+	int r;
+
+	while (n > 0 && !rs->left && !at_wire_stopped(w)) {
+		r = at_resp_req_next(&rs->req, p, n, &used);
+		if (r == AT_RESP_BAD) {
+			at_wire_stop(w);
+			return;
+		}
+		p += used;
+		n -= used;
+		if (r == AT_RESP_DONE)
+			on_command(w, rs);
+	}
+}
+
+static ssize_t redis_send(struct at_wire *w, int fd, const struct iovec *iov,
+			  int iovcnt, int flags)
+{
+	struct redis_sess *rs = at_wire_sess(w);
+	size_t total = at_iov_total(iov, iovcnt), skip = 0, end;
+	ssize_t r;
+	int err;
+
+	/* Decode what was not decoded yet, then send. */
+	if (rs->ahead < total) {
+		skip = (size_t)rs->ahead;
+		for (int i = 0; i < iovcnt; i++) {
+			size_t l = iov[i].iov_len;
+
+			if (skip >= l) {
+				skip -= l;
+				continue;
+			}
+			decode_out(w, rs, (const char *)iov[i].iov_base + skip,
+				   l - skip);
+			skip = 0;
+		}
+	}
+	end = rs->ahead > total ? (size_t)rs->ahead : total;
+	r = at_wire_real_send(fd, iov, iovcnt, flags);
+	err = errno;
+	rs->ahead = end - (r > 0 ? (size_t)r : 0);
+	errno = err;
+	return r;
+}
+
+/* ---- receiving ---- */
+
+/* An error reply: its prefix as error.type, status ERROR with the
+ * message redacted (kept with AUTOTRACE_DB_RAW_QUERY). */
+static void reply_error(struct at_span *s, const struct at_resp_reply *rp)
+{
+	char msg[AT_RESP_TEXT_MAX * 3 + 1];
+	size_t k = 0, n, used, len = rp->text_len;
+
+	while (k < rp->text_len && rp->text[k] != ' ' && k < 32)
+		k++;
+	if (k == 0 || k == 32 || !at_utf8_valid(rp->text, k))
+		at_span_set_cstr(s, "error.type", "_OTHER");
+	else
+		at_span_set_str(s, "error.type", rp->text, k);
+	/* A message longer than the copy: its last whole word. */
+	if (len == AT_RESP_TEXT_MAX)
+		while (len > k && rp->text[len - 1] != ' ')
+			len--;
+	if (at_cfg.db_raw_query)
+		n = at_utf8_copy(msg, sizeof(msg), rp->text, len, &used);
+	else
+		n = at_sql_redact_message(rp->text, len, NULL, msg,
+					  sizeof(msg));
+	at_span_set_status(s, AT_STATUS_ERROR, msg, n);
+}
+
+static void cache_hits(struct at_span *s, uint64_t hits, uint64_t misses)
+{
+	at_span_set_bool(s, "autotrace.cache.hit", misses == 0);
+	at_span_set_int(s, "autotrace.cache.hits", (int64_t)hits);
+	at_span_set_int(s, "autotrace.cache.misses", (int64_t)misses);
+}
+
+/* What a read command's reply says about the cache. */
+static void cache_reply(struct at_span *s, const struct at_wire_cmd *e,
+			const struct at_resp_reply *rp)
+{
+	bool agg = rp->type == '*' || rp->type == '%' || rp->type == '~';
+
+	if (e->tag & AT_RESP_READ_ONE) {
+		if (rp->nil || (agg && rp->count == 0) ||
+		    (rp->type == ':' && rp->integer == 0))
+			at_span_set_bool(s, "autotrace.cache.hit", false);
+		else if (agg || rp->type == ':' || rp->type == '$' ||
+			 rp->type == '+' || rp->type == '=' || rp->type == ',')
+			at_span_set_bool(s, "autotrace.cache.hit", true);
+	} else if ((e->tag & AT_RESP_READ_EACH) && rp->type == '*' && !rp->nil) {
+		cache_hits(s, rp->count - rp->nulls, rp->nulls);
+	} else if ((e->tag & AT_RESP_READ_COUNT) && rp->type == ':') {
+		uint64_t found = rp->integer < 0 ? 0 : (uint64_t)rp->integer;
+
+		if (found > e->n)
+			found = e->n;
+		cache_hits(s, found, e->n - found);
+	}
+}
+
+/* A whole reply (or push) was received. */
+static void on_reply(struct at_wire *w, const struct at_resp_reply *rp)
+{
+	struct at_wire_cmd *e = at_wire_oldest(w);
+	struct at_span *s;
+
+	if (e && (e->tag & AT_RESP_LEAVES)) {
+		/* SUBSCRIBE's confirmation (a push in RESP3), MONITOR's OK:
+		 * what follows is no reply. */
+		at_wire_finish(w);
+		at_wire_stop(w);
+		return;
+	}
+	if (rp->push)
+		return; /* out of band */
+	if (!e) {
+		at_wire_stop(w); /* a reply to nothing: out of step */
+		return;
+	}
+	s = e->span;
+	if (s && at_span_recording(s)) {
+		if (rp->type == '-' || rp->type == '!')
+			reply_error(s, rp);
+		else if (!(e->tag & TAG_QUEUED))
+			cache_reply(s, e, rp);
+	}
+	at_wire_finish(w);
+}
+
+static void redis_received(struct at_wire *w, const struct iovec *iov,
+			   int iovcnt, size_t len)
+{
+	struct redis_sess *rs = at_wire_sess(w);
+	size_t used, l;
+	const char *p;
+	int r;
+
+	for (int i = 0; i < iovcnt && len > 0; i++) {
+		p = iov[i].iov_base;
+		l = iov[i].iov_len < len ? iov[i].iov_len : len;
+		len -= l;
+		while (l > 0) {
+			r = at_resp_rep_next(&rs->rep, p, l, &used);
+			if (r == AT_RESP_BAD) {
+				at_wire_stop(w);
+				return;
+			}
+			p += used;
+			l -= used;
+			if (r == AT_RESP_DONE) {
+				on_reply(w, &rs->rep.reply);
+				if (at_wire_stopped(w))
+					return;
+			}
+		}
+	}
+}
+
+const struct at_wire_family at_wire_redis_family = {
+	.name = "redis",
+	.proto_bit = AT_PROTO_REDIS,
+	.pool = &redis_pool,
+	.sess_size = sizeof(struct redis_sess),
+	.detect_out = redis_detect_out,
+	.open = redis_open,
+	.send = redis_send,
+	.received = redis_received,
+};
