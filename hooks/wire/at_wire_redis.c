@@ -290,9 +290,9 @@ static ssize_t redis_send(struct at_wire *w, int fd, const struct iovec *iov,
 	struct redis_sess *rs = at_wire_sess(w);
 	size_t total = at_iov_total(iov, iovcnt), skip = 0, end;
 	ssize_t r;
-	int err;
+	int err = errno;
 
-	/* Decode what was not decoded yet, then send. */
+	/* Decode what was not decoded yet, then send (errno as it was). */
 	if (rs->ahead < total) {
 		skip = (size_t)rs->ahead;
 		for (int i = 0; i < iovcnt; i++) {
@@ -308,6 +308,7 @@ static ssize_t redis_send(struct at_wire *w, int fd, const struct iovec *iov,
 		}
 	}
 	end = rs->ahead > total ? (size_t)rs->ahead : total;
+	errno = err;
 	r = at_wire_real_send(fd, iov, iovcnt, flags);
 	err = errno;
 	rs->ahead = end - (r > 0 ? (size_t)r : 0);

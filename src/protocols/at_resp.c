@@ -382,9 +382,8 @@ bool at_resp_detect_request(const char *p, size_t n)
 	if (!nl)
 		return false;
 	line = (size_t)(nl - p);
-	while (k < line && k < AT_RESP_NAME_MAX - 1 &&
-	       ((p[k] >= 'a' && p[k] <= 'z') || (p[k] >= 'A' && p[k] <= 'Z'))) {
-		name[k] = upper(p[k]);
+	while (k < line && k < AT_RESP_NAME_MAX - 1 && p[k] >= 'A' && p[k] <= 'Z') {
+		name[k] = p[k];
 		k++;
 	}
 	if (k == 0 || (k < line && !is_space(p[k])))

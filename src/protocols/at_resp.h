@@ -101,8 +101,10 @@ bool at_resp_arg(const struct at_resp_cmd *c, uint32_t i, const char **p,
 /*
  * Are these the first bytes a client sends on a Redis connection?  An
  * array of bulk strings ("*<count>\r\n$"), or one whole inline line whose
- * first word is a Redis command of at_resp_command() and that cannot be
- * an HTTP request line (no " HTTP/" in it, no GET of a "/path").
+ * first word is a Redis command of at_resp_command() in capitals (the
+ * server takes any case, but memcached's text protocol is "get k" in
+ * lower case) and that cannot be an HTTP request line (no " HTTP/" in it,
+ * no GET of a "/path").
  */
 bool at_resp_detect_request(const char *p, size_t n);
 

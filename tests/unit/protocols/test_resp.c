@@ -372,7 +372,9 @@ Test(resp, detection_of_the_first_bytes)
 	cr_assert(detect("*1\r\n$4\r\nPING\r\n"));
 	cr_assert(detect("*3\r\n"));
 	cr_assert(detect("PING\r\n"));
-	cr_assert(detect("get user:1\r\n"));
+	cr_assert(detect("GET user:1\r\n"));
+	cr_assert_not(detect("get user:1\r\n"));  /* memcached, or a typist */
+	cr_assert_not(detect("set k 0 0 5\r\nhello\r\n"));
 	cr_assert(detect("SET k v\n"));
 	cr_assert_not(detect("*"));
 	cr_assert_not(detect("*x\r\n$"));
