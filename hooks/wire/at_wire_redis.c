@@ -61,7 +61,8 @@
  * after them is looked at.  CLIENT REPLY OFF/SKIP (replies that never
  * come) stop decoding at once.
  *
- * Limits: the first argument shows whole up to ~380 bytes (then cut);
+ * Limits: 1 KiB of arguments is copied: a longer first argument shows
+ * cut, and the raw text holds at most that much;
  * more than 256 commands in flight on one connection stop its decoding
  * (counted as untraced); a reply nested deeper than 16 or a line over
  * 64 KiB does too (at_resp.h).
@@ -90,7 +91,7 @@ struct redis_sess {
 /* cmd->tag: the command's AT_RESP_* flags, and: */
 #define TAG_QUEUED (1u << 31) /* sent inside MULTI */
 
-#define TEXT_MAX 1024
+#define TEXT_MAX 2048 /* name, arguments copy, " ?"s: then cut to the setting */
 
 static struct at_pool redis_pool = AT_WIRE_POOL_INIT(struct redis_sess, 4096);
 
@@ -171,12 +172,15 @@ static void query_text(struct at_span *s, const struct at_resp_cmd *c,
 	} else if (flags & AT_RESP_KEYS) {
 		size_t n = c->args_len;
 
-		/* Every argument a key: the copy, without a cut one. */
-		if (c->args_cut)
+		/* Every argument a key: the copy, without the one cut short
+		 * (unless it is the first). */
+		if (c->args_cut) {
 			while (n > 0 && c->args[n - 1] != ' ')
 				n--;
+			n = n ? n - 1 : c->args_len;
+		}
 		text_put(&t, " ", 1);
-		text_put(&t, c->args, n ? n - (c->args_cut ? 1 : 0) : 0);
+		text_put(&t, c->args, n);
 		shown = c->argc;
 	} else {
 		if (shown > c->argc)

@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #define AT_RESP_NAME_MAX 32     /* command name copy (with the NUL) */
-#define AT_RESP_ARGS_MAX 384    /* arguments copy: "a1 a2 a3..." */
+#define AT_RESP_ARGS_MAX 1024   /* arguments copy: "a1 a2 a3..." */
 #define AT_RESP_MARKS 4         /* arguments whose ends are noted */
 #define AT_RESP_TEXT_MAX 128    /* first bytes of a simple/error reply */
 #define AT_RESP_DEPTH 16        /* nested aggregates in a reply */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "at_config.h"
+#include "at_resp.h"
 #include "at_wire.h"
 #include "at_wire_kit.h"
 #include "at_wire_redis.h"
@@ -220,4 +221,39 @@ Test(wire_redis, http_and_other_protocols_are_not_claimed)
 	at_cfg.protocols &= ~(uint32_t)AT_PROTO_REDIS;
 	cr_assert_null(at_wire_detect_out("PING\r\n", 6, &peer));
 	at_cfg.protocols = AT_PROTO_ALL;
+}
+
+Test(wire_redis, long_commands_show_whole_keys_within_bounds)
+{
+	char cmd[8192], want[16];
+	size_t n;
+	struct rec spans[2];
+	const struct at_attr *a;
+
+	/* MGET of 200 keys: as many whole keys as the copy holds. */
+	n = (size_t)sprintf(cmd, "*201\r\n$4\r\nMGET\r\n");
+	for (int i = 0; i < 200; i++)
+		n += (size_t)sprintf(cmd + n, "$8\r\nkey%05d\r\n", i);
+	/* SET of a 1500-byte key: the first bytes of it. */
+	n += (size_t)sprintf(cmd + n, "*3\r\n$3\r\nSET\r\n$1500\r\n");
+	memset(cmd + n, 'k', 1500);
+	n += 1500;
+	n += (size_t)sprintf(cmd + n, "\r\n$1\r\nv\r\n");
+	struct at_wire *w = claim(cmd);
+	send_all(w, cmd, n);
+	receive(w, "*0\r\n+OK\r\n", 100);
+	cr_assert_eq(ut_take_spans(spans, 2), 2);
+	a = ut_attr(&spans[0], "db.query.text");
+	cr_assert_not_null(a);
+	const char *t = at_rec_arena(&spans[0].u.h) + a->v.s.off;
+	cr_assert(a->v.s.len > AT_RESP_ARGS_MAX - 10 &&
+		  a->v.s.len <= 5 + AT_RESP_ARGS_MAX);
+	cr_assert(!strncmp(t, "MGET key00000 key00001 ", 23));
+	/* It ends with a whole key. */
+	snprintf(want, sizeof(want), "key%05d", (int)((a->v.s.len - 4) / 9 - 1));
+	cr_assert(!strncmp(t + a->v.s.len - 8, want, 8), "%.*s", (int)a->v.s.len, t);
+	a = ut_attr(&spans[1], "db.query.text");
+	cr_assert_not_null(a);
+	cr_assert_eq(a->v.s.len, at_cfg.db_query_max); /* 4 + 1024 + 2, cut */
+	at_wire_close(w);
 }

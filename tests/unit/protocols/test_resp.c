@@ -167,22 +167,22 @@ Test(resp, inline_commands)
 
 Test(resp, arguments_are_copied_within_bounds)
 {
-	char big[4096];
+	char big[8192];
 	size_t n;
 
 	/* Argument 2 longer than the copy: 1 is whole, the rest cut. */
 	n = (size_t)snprintf(big, sizeof(big), "*4\r\n$3\r\nSET\r\n$3\r\nkey\r\n"
-			     "$1000\r\n%01000d\r\n$2\r\nEX\r\n", 7);
+			     "$2000\r\n%02000d\r\n$2\r\nEX\r\n", 7);
 	const char *t = decode_n(big, n, true);
 	cr_assert(strstr(t, "SET/3[key 0000") == t, "%s", t);
 	cr_assert(strstr(t, "0]+ 1=key;"), "%s", t);
 	/* Many arguments: marks for the first ones, argc for all. */
-	n = (size_t)snprintf(big, sizeof(big), "*201\r\n$4\r\nMGET\r\n");
-	for (int i = 0; i < 200; i++)
+	n = (size_t)snprintf(big, sizeof(big), "*401\r\n$4\r\nMGET\r\n");
+	for (int i = 0; i < 400; i++)
 		n += (size_t)snprintf(big + n, sizeof(big) - n, "$2\r\nk%d\r\n",
 				      i % 10);
 	t = decode_n(big, n, true);
-	cr_assert(strstr(t, "MGET/200[k0 k1 k2"), "%s", t);
+	cr_assert(strstr(t, "MGET/400[k0 k1 k2"), "%s", t);
 	cr_assert(strstr(t, "]+ 1=k0 2=k1 3=k2 4=k3;"), "%s", t);
 	/* A long name is cut (and flagged). */
 	struct at_resp_req d;
