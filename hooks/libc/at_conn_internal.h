@@ -78,6 +78,11 @@ struct at_conn {
 	char inj[AT_TRACEPARENT_LEN + AT_TRACESTATE_MAX + 40];
 
 	uint32_t req_seq;       /* server: requests read so far */
+	/* client: the request the thread worked for when it connected; the
+	 * first request head sent on the connection resumes it (an event
+	 * loop writes it when the socket becomes writable, in a callback
+	 * that read nothing).  Cleared at that head. */
+	struct at_ctx_entry conn_req;
 	struct flight fl[INFLIGHT];
 	_Atomic uint32_t fl_head, fl_tail;
 };

@@ -134,6 +134,16 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 
 	c->inj_len = 0;
 	c->inj_sent = 0;
+	/* The first request on a connection opened while the thread worked
+	 * for a request that is still open is that request's: an event loop
+	 * sends it from the callback that saw the connect complete, where
+	 * the thread last read another request, or none (at_conn_internal.h).
+	 * The thread works for it again, as at a reply. */
+	if (AT_UNLIKELY(c->conn_req.span)) {
+		if (at_context_ref_get(&c->conn_req))
+			at_context_resume(&c->conn_req);
+		memset(&c->conn_req, 0, sizeof(c->conn_req));
+	}
 	if (!s || !f) {
 		conn_span_free(s);
 		return;
@@ -215,6 +225,7 @@ static void client_connect(struct at_conn *c)
 
 	c->inj_len = 0;
 	c->inj_sent = 0;
+	memset(&c->conn_req, 0, sizeof(c->conn_req));
 	conn_submit_connect(c);
 	if (!f)
 		return;

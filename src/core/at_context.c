@@ -205,6 +205,19 @@ struct at_span *at_context_parent(struct at_thread *t,
 }
 
 
+void at_context_request(struct at_ctx_entry *ref)
+{
+	struct at_thread *t = at_self;
+
+	memset(ref, 0, sizeof(*ref));
+	if (!t)
+		return;
+	if (t->bridge)
+		bridge_request(t->bridge, ref, false);
+	else if (entry_live(&t->ambient))
+		*ref = t->ambient;
+}
+
 /* Read-only (safe in a vfork child, whose memory is its parent's):
  * nothing popped, cleared or counted. */
 struct at_span *at_context_active(const struct at_thread *t)
