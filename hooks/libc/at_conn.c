@@ -544,6 +544,26 @@ void at_conn_connect_end(int fd, struct at_span *s, int rc, int err)
 		conn_submit_connect(c);
 }
 
+void at_conn_want_write(int fd, bool want)
+{
+	struct at_conn *c = conn_of(fd);
+	struct at_ctx_entry req;
+
+	if (!c || c->role != AT_FD_CLIENT)
+		return;
+	if (!want) {
+		memset(&c->conn_req, 0, sizeof(c->conn_req));
+		return;
+	}
+	/* The first ask since the last head says whose it is: a loop asks
+	 * again from the callback that sees the connect complete. */
+	if (at_context_ref_get(&c->conn_req))
+		return;
+	at_context_request(&req);
+	if (req.span)
+		c->conn_req = req;
+}
+
 void at_conn_connect_outcome(int fd, int so_error)
 {
 	struct at_conn *c = conn_of(fd);
