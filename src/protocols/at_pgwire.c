@@ -506,3 +506,26 @@ int at_pg_next(struct at_pg_dec *d, const char *p, size_t n, size_t *used)
 	*used = pos;
 	return AT_PG_MORE;
 }
+
+size_t at_pg_comment(char *out, const char *tp)
+{
+	memcpy(out, "/*traceparent='", 15);
+	memcpy(out + 15, tp, 55);
+	memcpy(out + 70, "'*/", 4);
+	return AT_PG_COMMENT_LEN;
+}
+
+int at_pg_comment_safe(const char *tail, size_t len, int whole)
+{
+	size_t i = len;
+
+	while (i > 0 && tail[i - 1] != '\n' && tail[i - 1] != '\r')
+		i--;
+	if (i == 0 && !whole)
+		return 0;
+	for (; i + 1 < len; i++) {
+		if (tail[i] == '-' && tail[i + 1] == '-')
+			return 0;
+	}
+	return 1;
+}

@@ -133,4 +133,19 @@ int at_pg_detect_frontend(const char *p, size_t len, int *type);
  * "INSERT 0 3"), or -1 if it has none. */
 int64_t at_pg_tag_rows(const char *tag, size_t len);
 
+/*
+ * SQLCommenter (opt-in): the comment appended to a statement so that the
+ * server's log and pg_stat_statements link to the trace.
+ * at_pg_comment writes "/" "*traceparent='<tp>'*" "/" for the 55
+ * characters of traceparent tp (AT_PG_COMMENT_LEN bytes, and a NUL).
+ * at_pg_comment_safe says whether a statement whose text ends with
+ * tail[0..len) may get it: not when its last line holds "--" (the
+ * comment would fall into a line comment); whole says tail is the whole
+ * text (otherwise a last line that does not start inside tail is not
+ * known, and the answer is no).
+ */
+#define AT_PG_COMMENT_LEN 73
+size_t at_pg_comment(char *out, const char *tp);
+int at_pg_comment_safe(const char *tail, size_t len, int whole);
+
 #endif
