@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "at_config.h"
+#include "at_context.h"
 #include "at_guard.h"
 #include "at_wire.h"
 #include "at_wire_kit.h"
@@ -139,6 +140,12 @@ ssize_t at_wire_send(struct at_wire *w, int fd, const struct iovec *iov,
 void at_wire_received(struct at_wire *w, const struct iovec *iov, int iovcnt,
 		      size_t len)
 {
+	struct at_wire_cmd *c = at_wire_oldest(w);
+
+	/* A reply to something sent for a request: the code that reads it
+	 * works for that request again (at_context.h). */
+	if (c && len)
+		at_context_resume(&c->req);
 	if (!at_wire_stopped(w) && w->fam->received)
 		w->fam->received(w, iov, iovcnt, len);
 }

@@ -57,6 +57,9 @@ struct at_wire_cmd {
 	uint32_t tag;         /* the family's: what the command was */
 	uint32_t n;           /* the family's: e.g. replies still expected */
 	uint64_t aux;         /* the family's */
+	/* The request it was sent for (set by the kit at commit from the
+	 * last at_wire_span_begin): its reply resumes it (at_context.h). */
+	struct at_ctx_entry req;
 };
 
 #define AT_WIRE_FIFO 256
@@ -75,6 +78,7 @@ struct at_wire {
 	 * pops (single producer, single consumer). */
 	struct at_wire_cmd fifo[AT_WIRE_FIFO];
 	_Atomic uint32_t head, tail;
+	struct at_ctx_entry next_req; /* sender: for the next commit */
 	_Alignas(16) unsigned char sess[];
 };
 
