@@ -291,9 +291,27 @@ Test(wire_pg, asyncpg_prepared_executemany_copy_errors, .timeout = 120)
 	h_env_stop(&e);
 }
 
-/* The request span (url.query id=...) is redacted: find the request by
- * the spans of its trace's first query instead. */
-Test(wire_pg, node_server_queries_are_children_of_their_request, .timeout = 120)
+/* The server span that is s's parent, or NULL. */
+static const at_otlp_span *request_of(const at_otlp_span *s,
+				      const struct at_rx_span *sp, size_t n)
+{
+	if (s->parent_span_id.len != 8)
+		return NULL; /* a root */
+	for (size_t j = 0; j < n; j++) {
+		if (sp[j].span->kind == KIND_SERVER &&
+		    !memcmp(s->parent_span_id.data, sp[j].span->span_id.data, 8))
+			return sp[j].span;
+	}
+	return NULL;
+}
+
+/*
+ * pg_server.js in mode, 4 requests: two one after the other, then two at
+ * once.  For each request i (1..4) its two query spans go to q[i][0]
+ * (simple protocol) and q[i][1] (extended), their parents (server spans
+ * or NULL) to parent[i][0..1].
+ */
+static void serve_four(const char *mode, const at_otlp_span *parent[5][2])
 {
 	struct h_env e;
 	struct penv pe;
@@ -305,14 +323,14 @@ Test(wire_pg, node_server_queries_are_children_of_their_request, .timeout = 120)
 
 	cr_assert_eq(h_env_start(&e), 0);
 	snprintf(pf, sizeof(pf), "%s/port", e.dir);
-	const char *sargv[] = { "node", fixture("pg_server.js"), pf, "4", NULL };
+	const char *sargv[] = { "node", fixture("pg_server.js"), pf, "4", mode,
+				NULL };
 	pid_t pid = h_start(sargv, prog_env(&pe, &e, true, NULL), true, NULL);
 	uint16_t port = h_read_port(pf, WAIT_MS);
 	cr_assert_neq(port, 0);
 	for (int i = 0; i < 4; i++)
 		snprintf(url[i], sizeof(url[i]), "http://127.0.0.1:%u/q?id=%d",
 			 port, i + 1);
-	/* Two requests one after the other, then two at once. */
 	for (int i = 0; i < 2; i++) {
 		const char *cargv[] = { "curl", "-s", url[i], NULL };
 		cr_assert_eq(h_run(cargv, NULL, false, RUN_MS, &res), 0);
@@ -331,39 +349,49 @@ Test(wire_pg, node_server_queries_are_children_of_their_request, .timeout = 120)
 	k = db_spans(sp, n, db, 64);
 	cr_expect_eq(k, 8, "two queries per request: %zu", k);
 	for (int i = 1; i <= 4; i++) {
-		const at_otlp_span *a, *b;
 		snprintf(text, sizeof(text), "SELECT ? AS req_%d", i);
-		a = one_text(db, k, text);
+		parent[i][0] = request_of(one_text(db, k, text), sp, n);
 		snprintf(text, sizeof(text), "SELECT $1::int AS req_%d_p", i);
-		b = one_text(db, k, text);
-		/* Every query is a child of one of the server's request
-		 * spans. */
-		const at_otlp_span *pa = NULL, *pb = NULL;
-		for (size_t j = 0; j < n; j++) {
-			const at_otlp_span *s = sp[j].span;
-			if (s->kind != KIND_SERVER)
-				continue;
-			if (!memcmp(a->parent_span_id.data, s->span_id.data, 8))
-				pa = s;
-			if (!memcmp(b->parent_span_id.data, s->span_id.data, 8))
-				pb = s;
-		}
-		cr_assert_not_null(pa, "req_%d outside any request", i);
-		cr_assert_not_null(pb, "req_%d_p outside any request", i);
-		/* Requests one after the other: both queries under their
-		 * own request (the one span both share, with no other
-		 * request's queries under it). */
-		if (i <= 2)
-			cr_expect_eq(pa, pb, "req_%d: two requests", i);
-		if (i == 2) {
-			const at_otlp_span *a1 = one_text(db, k, "SELECT ? AS req_1");
-			cr_expect_neq(memcmp(a1->parent_span_id.data,
-					     a->parent_span_id.data, 8), 0,
-				      "requests 1 and 2 share a parent");
-		}
+		parent[i][1] = request_of(one_text(db, k, text), sp, n);
+	}
+	/* Four requests, four different spans. */
+	for (int i = 1; i <= 4; i++) {
+		for (int j = 1; j < i; j++)
+			cr_expect(!parent[i][0] || parent[i][0] != parent[j][0],
+				  "req_%d and req_%d under one request", i, j);
 	}
 	free(sp);
 	h_env_stop(&e);
+}
+
+/* Each request takes a connection of a pool: every query is the child of
+ * its own request, also when two requests run at once. */
+Test(wire_pg, node_pool_queries_are_children_of_their_request, .timeout = 120)
+{
+	const at_otlp_span *parent[5][2];
+
+	serve_four("pool", parent);
+	for (int i = 1; i <= 4; i++) {
+		cr_expect_not_null(parent[i][0], "req_%d outside its request", i);
+		cr_expect_eq(parent[i][0], parent[i][1], "req_%d_p", i);
+	}
+}
+
+/* One connection for all requests (node-postgres queues the queries and
+ * writes each from its socket's callback, once the previous one is
+ * answered): the query written from the request's own code is its child;
+ * a queued one is written outside any request (Node's bridge names none
+ * there) and is a root - never the child of another request. */
+Test(wire_pg, node_shared_connection_never_crosses_requests, .timeout = 120)
+{
+	const at_otlp_span *parent[5][2];
+
+	serve_four("shared", parent);
+	cr_expect_not_null(parent[1][0]);
+	cr_expect_not_null(parent[2][0]);
+	for (int i = 1; i <= 4; i++)
+		cr_expect(!parent[i][1] || parent[i][1] == parent[i][0],
+			  "req_%d_p under another request", i);
 }
 
 Test(wire_pg, libpq_connections_get_no_wire_spans, .timeout = 120)
