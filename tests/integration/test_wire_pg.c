@@ -163,8 +163,30 @@ static void no_secrets(const char *dir, const char *a, const char *b)
 	free(out);
 }
 
+/* The server's log (log_statement=all): how many times it holds needle;
+ * *last (if not NULL) gets its last line with needle, from needle on
+ * (malloc'd), or NULL. */
+static int log_scan(const char *needle, char **last)
+{
+	char path[600], *log, *p = NULL, *end;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/log", getenv("AT_PG_DIR"));
+	log = h_read_file(path, NULL);
+	for (char *q = log; q && (q = strstr(q, needle)); q++, n++)
+		p = q;
+	if (last) {
+		end = p ? strchr(p, '\n') : NULL;
+		*last = p ? strndup(p, end ? (size_t)(end - p) : strlen(p)) : NULL;
+	}
+	free(log);
+	return n;
+}
+
 static void node_queries(bool tcp)
 {
+	const char *exec = tcp ? "execute item_by_id_tcp:" : "execute item_by_id_unix:";
+	int execs = log_scan(exec, NULL);
 	struct h_env e;
 	struct at_rx_span *sp;
 	const at_otlp_span *db[64], *prep[8];
@@ -174,6 +196,8 @@ static void node_queries(bool tcp)
 
 	cr_assert_eq(h_env_start(&e), 0);
 	free(run_both(&e, argv, tcp, NULL));
+	/* The server saw the same statements, bare and traced. */
+	cr_expect_eq(log_scan(exec, NULL) - execs, 10, "%s", exec);
 	n = h_spans(e.rx, 13, WAIT_MS, &sp);
 	k = db_spans(sp, n, db, 64);
 	cr_expect_eq(k, 12, "one span per query: %zu", k);
@@ -441,27 +465,16 @@ Test(wire_pg, libpq_connections_get_no_wire_spans, .timeout = 120)
 	h_env_stop(&e);
 }
 
-/* The server log's last line with the statement text, from the text on,
- * or NULL (malloc'd). */
+/* The server log's last line with needle (waiting for one), or NULL. */
 static char *log_line(const char *needle)
 {
-	char path[600], *log, *p, *end;
+	char path[600], *line;
 
 	snprintf(path, sizeof(path), "%s/log", getenv("AT_PG_DIR"));
 	if (h_wait_file_has(path, needle, WAIT_MS) != 0)
 		return NULL;
-	log = h_read_file(path, NULL);
-	p = NULL;
-	for (char *q = log; q && (q = strstr(q, needle)); q++)
-		p = q;
-	if (!p) {
-		free(log);
-		return NULL;
-	}
-	end = strchr(p, '\n');
-	p = strndup(p, end ? (size_t)(end - p) : strlen(p));
-	free(log);
-	return p;
+	log_scan(needle, &line);
+	return line;
 }
 
 static void expect_commented(const at_otlp_span *s, const char *needle)
