@@ -121,22 +121,23 @@ struct edit {
 };
 
 struct pg_sess {
-	/* The sending thread's. */
-	struct at_pg_dec out;
-	uint64_t sent;       /* program bytes sent */
-	uint64_t decoded;    /* program bytes decoded (>= sent) */
-	struct stmt stmts[STMTS + 1]; /* [0]: the unnamed statement */
-	uint32_t stmt_next;
-	uint8_t unnamed_portal;       /* its statement, or NO_STMT */
-	uint32_t portal_next;
-	struct portal portals[PORTALS];
-	struct edit ed;
-	/* The receiving thread's. */
-	struct at_pg_dec in;
-	bool skipping;       /* an error: Executes until Sync are skipped */
-	/* Set by the sender, read by the receiver. */
+	/* Hot on every send and receive: first, in a few cache lines. */
+	uint64_t sent;       /* program bytes sent (sender) */
+	uint64_t decoded;    /* program bytes decoded, >= sent (sender) */
 	_Atomic bool answer_next; /* an SSL/GSS request went out */
 	_Atomic bool stop_asked;  /* the receiver wants to stop */
+	bool skipping;       /* an error: Executes until Sync are skipped
+			      * (receiver) */
+	uint8_t unnamed_portal;       /* its statement, or NO_STMT */
+	uint32_t stmt_next;
+	uint32_t portal_next;
+	struct edit ed;
+	/* The decoders: the sending thread's, the receiving thread's. */
+	struct at_pg_dec out;
+	struct at_pg_dec in;
+	/* The sending thread's. */
+	struct portal portals[PORTALS];
+	struct stmt stmts[STMTS + 1]; /* [0]: the unnamed statement */
 };
 
 static struct at_pool pg_pool =
