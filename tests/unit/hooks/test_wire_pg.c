@@ -173,32 +173,48 @@ Test(wire_pg, short_writes_and_eagain_decode_once)
 	cr_assert_eq(ut_take_spans(&r, 1), 0, "one span, not one per try");
 }
 
-Test(wire_pg, sqlcommenter_every_cut)
+/* The program writes pre[0..pn) and a simple query in one call, the
+ * kernel taking `cut` bytes first: the wire gets pre, then the query
+ * with its comment. */
+static void comment_at_every_cut(const char *pre, size_t pn)
 {
-	char q[64], want[256], tp[AT_TRACEPARENT_LEN + 1];
-	size_t n = query(q, "SELECT 1");
+	char q[64], prog[128], want[256], tp[AT_TRACEPARENT_LEN + 1];
+	size_t n = query(q, "SELECT 1"), total = pn + n;
 	struct rec r;
 
+	memcpy(prog, pre, pn);
+	memcpy(prog + pn, q, n);
 	at_cfg.db_sqlcommenter = 1;
-	for (size_t cut = 1; cut <= n + AT_PG_COMMENT_LEN; cut++) {
+	for (size_t cut = 1; cut <= total + AT_PG_COMMENT_LEN; cut++) {
 		size_t base = wire_len, m;
 
 		calls = 0;
 		limit[0] = (long)cut;
 		limit[1] = cut % 3 ? 0 : -1;
-		program_write(q, n);
+		program_write(prog, total);
 		end_query(&r);
-		/* The program's message, the comment before its NUL, the
-		 * length word counting it. */
+		/* The program's bytes, the comment before the query's NUL,
+		 * the query's length word counting it. */
 		at_traceparent_format(&r.u.h.ctx, tp);
-		memcpy(want, q, n - 1);
-		m = n - 1 + at_pg_comment(want + n - 1, tp);
+		memcpy(want, prog, total - 1);
+		m = total - 1 + at_pg_comment(want + total - 1, tp);
 		want[m++] = '\0';
-		want[4] = (char)(m - 1);
+		want[pn + 4] = (char)(m - pn - 1);
 		cr_assert_eq(wire_len - base, m, "cut %zu", cut);
 		cr_assert_eq(memcmp(wire + base, want, m), 0, "cut %zu: %.*s",
 			     cut, (int)m, wire + base);
 	}
+}
+
+Test(wire_pg, sqlcommenter_every_cut)
+{
+	comment_at_every_cut("", 0);
+}
+
+Test(wire_pg, sqlcommenter_every_cut_after_other_bytes)
+{
+	/* A Flush and a Close of an unknown portal, in the same write. */
+	comment_at_every_cut("H\0\0\0\x04" "C\0\0\0\x08Pxy\0", 14);
 }
 
 Test(wire_pg, sqlcommenter_not_after_a_line_comment_nor_on_parse)
