@@ -274,31 +274,31 @@ static const struct stmt *portal_stmt(struct pg_sess *g,
 
 /* ---- commands (sender) ---- */
 
-/* Push a command; its span (may be NULL) ends with its reply. */
-static bool push(struct at_wire *w, char tag, struct at_span *s,
-		 uint64_t flags)
+/*
+ * Push a command waiting for its reply: with a statement span (text may
+ * be NULL) when `span`.  The slot is taken first, so a full FIFO makes
+ * no span at all (the connection stops being decoded, counted).  Returns
+ * the span (NULL: none).
+ */
+static struct at_span *command(struct at_wire *w, char tag, bool span,
+			       const char *text, size_t len, uint64_t flags)
 {
 	struct at_wire_cmd *c = at_wire_push(w);
+	struct at_span *s = NULL;
 
 	if (!c) {
-		at_wire_span_end(s);
 		at_wire_overflow(w);
-		return false;
+		return NULL;
+	}
+	if (span) {
+		s = at_wire_span_begin(w, "postgresql", 10);
+		if (s && text && len)
+			at_wire_sql_statement(s, text, len, NULL);
 	}
 	c->span = s;
 	c->tag = (uint32_t)(unsigned char)tag;
 	c->aux = flags;
 	at_wire_commit(w);
-	return true;
-}
-
-static struct at_span *statement_span(struct at_wire *w, const char *text,
-				      size_t len)
-{
-	struct at_span *s = at_wire_span_begin(w, "postgresql", 10);
-
-	if (s && text && len)
-		at_wire_sql_statement(s, text, len, NULL);
 	return s;
 }
 
@@ -366,11 +366,10 @@ static void on_frontend(struct at_wire *w, const struct at_pg_msg *m,
 	case 'Q': {
 		uint64_t start = end - 5 - m->len;
 
-		s = statement_span(w, m->text, m->text_len);
+		s = command(w, 'Q', true, m->text, m->text_len, 0);
 		if (at_cfg.db_sqlcommenter && start >= g->sent)
 			plan_comment(g, m, s, iov, iovcnt,
 				     (size_t)(start - g->sent), start);
-		push(w, 'Q', s, 0);
 		break;
 	}
 	case 'P':
@@ -381,13 +380,11 @@ static void on_frontend(struct at_wire *w, const struct at_pg_msg *m,
 		break;
 	case 'E':
 		st = portal_stmt(g, m);
-		push(w, 'E',
-		     statement_span(w, st ? st->text : NULL,
-				    st ? st->text_len : 0),
-		     st && st->text_len ? 0 : F_NOTEXT);
+		command(w, 'E', true, st ? st->text : NULL,
+			st ? st->text_len : 0, st && st->text_len ? 0 : F_NOTEXT);
 		break;
 	case 'S':
-		push(w, 'S', NULL, 0);
+		command(w, 'S', false, NULL, 0, 0);
 		break;
 	case 'C':
 		if (m->kind == 'S')
