@@ -74,8 +74,14 @@
  * follows), bytes the decoder rejects in either direction, a
  * FunctionCall, a full FIFO (counted).
  *
- * Limits: one session per connection from a bounded pool; texts of
- * statements kept up to STMT_TEXT bytes, named portals up to PORTALS.
+ * Limits: one session per connection from a bounded pool; statement
+ * texts read up to AT_PG_TEXT_MAX bytes (a longer
+ * AUTOTRACE_DB_QUERY_MAX_LENGTH does not get more), named statements'
+ * texts kept up to STMT_TEXT bytes, named portals up to PORTALS; more
+ * than AT_WIRE_FIFO commands waiting for replies (asyncpg's executemany
+ * of some 250 rows and more, pipelined before one Sync) overflow the
+ * kit's FIFO: the connection is no longer decoded from there (counted,
+ * no span for the command that did not fit).
  */
 #include <errno.h>
 #include <string.h>
