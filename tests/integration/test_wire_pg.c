@@ -262,6 +262,25 @@ Test(wire_pg, node_pg_queries_unix_socket, .timeout = 120)
 	node_queries(false);
 }
 
+/* AUTOTRACE_PROTOCOLS without postgresql: the connection is not decoded
+ * (the program's TCP connect is still traced). */
+Test(wire_pg, protocols_setting_turns_the_decoder_off, .timeout = 120)
+{
+	struct h_env e;
+	struct at_rx_span *sp;
+	const at_otlp_span *db[64];
+	const char *argv[] = { "node", fixture("pg_queries.js"), NULL };
+	size_t n;
+
+	cr_assert_eq(h_env_start(&e), 0);
+	free(run_both(&e, argv, true, "AUTOTRACE_PROTOCOLS=redis,mysql"));
+	n = h_spans(e.rx, 1, WAIT_MS, &sp);
+	cr_expect(h_find_span(sp, n, "connect", 0), "the TCP connect");
+	cr_expect_eq(db_spans(sp, n, db, 64), 0, "no statement span");
+	free(sp);
+	h_env_stop(&e);
+}
+
 Test(wire_pg, asyncpg_prepared_executemany_copy_errors, .timeout = 120)
 {
 	struct h_env e;
