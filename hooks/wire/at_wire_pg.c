@@ -727,7 +727,9 @@ static void pg_received(struct at_wire *w, const struct iovec *iov,
 			n -= used;
 			if (ev == AT_PG_MESSAGE)
 				on_backend(w, &g->in.msg);
-			if (at_wire_stopped(w) ||
+			/* After an overflow, only what is pending. */
+			if ((at_wire_stopped(w) &&
+			     !(w->overflowed && at_wire_oldest(w))) ||
 			    atomic_load_explicit(&g->stop_asked,
 						 memory_order_relaxed))
 				return;
