@@ -1,7 +1,27 @@
 # sitecustomize.py - the Python runtime bridge of libautotrace
-# (hooks/runtime/at_bridge.c has the design).  Placeholder: puts the
-# environment back and chains to the next sitecustomize on the path.
-import importlib.util
+# (hooks/runtime/at_bridge.c has the design of the channel).
+#
+# Carries context only: which server request the code a thread runs
+# belongs to, written into a 16-byte slot of the thread's own memory that
+# the library reads when a span starts.  No span, no protocol work, no
+# dependency; every step guarded so that the program runs as without it.
+#
+# - A contextvar holds the request: (server connection fd + 1) in the low
+#   32 bits, the request's number on that connection in the high ones
+#   (0: the oldest still open), i.e. int32 [2] and [3] of the slot, stored
+#   as one int64 (on a little-endian machine; swapped on a big one).  It is set where asyncio makes a server connection's
+#   transport (every callback and task of the connection inherits it),
+#   and per request where aiohttp starts handling one (its number).
+# - asyncio.events.Handle._run runs every callback and task step inside
+#   its context: the slot says that context's request while it runs.
+# - ThreadPoolExecutor.submit (so loop.run_in_executor, asyncio.to_thread)
+#   carries the submitter's request to the worker, which says it in its
+#   own slot while the function runs.  Only the bridge's own variable
+#   travels: the program's contextvars are as without the library.
+# - Nothing is imported up front: the hooks wait for the program to
+#   import asyncio, concurrent.futures or aiohttp.  A thread registers its
+#   slot (one os.write on the channel, no system call: the library's write
+#   hook takes it) the first time it runs code for a request.
 import os as _os
 import sys as _sys
 
@@ -9,6 +29,7 @@ import sys as _sys
 def _autotrace_bridge():
     env = _os.environ
     here = _os.path.dirname(_os.path.abspath(__file__))
+    chan = env.get("AUTOTRACE_BRIDGE")
     try:
         if "AUTOTRACE_BRIDGE_ORIG" in env:
             env["PYTHONPATH"] = env.pop("AUTOTRACE_BRIDGE_ORIG")
@@ -19,10 +40,17 @@ def _autotrace_bridge():
             _sys.path.remove(here)
     except Exception:
         pass
+    try:
+        pid, fd = chan.split(":")
+        if int(pid) == _os.getpid() and int(fd) >= 0:
+            _install(int(fd))
+    except Exception:
+        pass
     # The program's own sitecustomize, if there is one further on the path
     # (Debian's /etc/python3.N/sitecustomize.py, a virtualenv's...).
     try:
         import importlib.machinery
+        import importlib.util
         path = [p for p in _sys.path if _os.path.abspath(p or ".") != here]
         spec = importlib.machinery.PathFinder.find_spec("sitecustomize", path)
         if spec is not None and spec.loader is not None:
@@ -32,5 +60,218 @@ def _autotrace_bridge():
             _sys.modules["sitecustomize"] = mod
     except Exception:
         pass
+    # Modules the program's sitecustomize imported already.
+    for name in list(_hooks):
+        try:
+            if name in _sys.modules:
+                _hooks.pop(name)(_sys.modules[name])
+        except Exception:
+            pass
+
+
+def _install(fd):
+    import _contextvars
+    import _thread
+
+    var = _contextvars.ContextVar("autotrace_request", default=0)
+    tls = _thread._local()
+    keep = []   # every slot registered, alive as long as the process
+    # v (fd + 1, number) as the int64 at bytes 8..15 of the slot.
+    little = _sys.byteorder == "little"
+    step = 1 << 32 if little else 1
+
+    def ident(fd1):
+        return fd1 if little else fd1 << 32
+
+    def slot():
+        # The calling thread's slot (int64 [0] the magic, [1] the request),
+        # registered on first use; None if it cannot be.
+        try:
+            return tls.s
+        except AttributeError:
+            pass
+        s = None
+        try:
+            import array
+            if _os.readlink("/proc/self/fd/%d" % fd) == "anon_inode:[eventfd]":
+                buf = array.array("q", [0, 0])
+                buf[0] = int.from_bytes(b"ATBRIDGE", _sys.byteorder)
+                if buf.itemsize == 8 and _os.write(fd, buf) == 16:
+                    s = buf
+                    keep.append(s)
+        except Exception:
+            s = None
+        tls.s = s
+        return s
+
+    def hook_events(mod):
+        Handle = mod.Handle
+        orig = Handle._run
+
+        def _run(self):
+            try:
+                v = self._context.get(var)
+            except Exception:
+                v = 0
+            if not v:
+                return orig(self)
+            try:
+                s = tls.s
+            except AttributeError:
+                s = slot()
+            if s is None:
+                return orig(self)
+            s[1] = v
+            try:
+                return orig(self)
+            finally:
+                s[1] = 0
+        Handle._run = _run
+
+    def under(v, fn, args, kwargs):
+        # fn(*args, **kwargs) with the bridge's variable set to v in the
+        # current context.
+        tok = None
+        try:
+            tok = var.set(v)
+        except Exception:
+            pass
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if tok is not None:
+                try:
+                    var.reset(tok)
+                except Exception:
+                    pass
+
+    def hook_selector_events(mod):
+        cls = mod._SelectorSocketTransport
+        orig = cls.__init__
+
+        # The callbacks a transport schedules as it is made
+        # (connection_made, its reader) copy the context: a server
+        # connection's carry the connection (fd + 1; its requests
+        # numbered later), a client connection's carry no request (it may
+        # serve many: what its tasks write says theirs).
+        def __init__(self, loop, sock, *args, **kwargs):
+            try:
+                server = kwargs.get("server", args[3] if len(args) > 3 else None)
+                v = ident(sock.fileno() + 1) if server is not None else 0
+            except Exception:
+                return orig(self, loop, sock, *args, **kwargs)
+            return under(v, orig, (self, loop, sock) + args, kwargs)
+        cls.__init__ = __init__
+
+        # Bytes left over by a write are sent later by a writer callback,
+        # maybe with other writers' bytes queued behind them: it carries
+        # no request.
+        loop_cls = mod.BaseSelectorEventLoop
+        orig_add_writer = loop_cls._add_writer
+
+        def _add_writer(self, *args, **kwargs):
+            return under(0, orig_add_writer, (self,) + args, kwargs)
+        loop_cls._add_writer = _add_writer
+
+    def carry(v, fn, args, kwargs):
+        # In the worker: the submitter's request while fn runs.
+        s = None
+        try:
+            s = slot()
+            if s is not None:
+                s[1] = v
+        except Exception:
+            pass
+        try:
+            return under(v, fn, args, kwargs)
+        finally:
+            if s is not None:
+                s[1] = 0
+
+    def hook_futures_thread(mod):
+        cls = mod.ThreadPoolExecutor
+        orig = cls.submit
+
+        def submit(*args, **kwargs):
+            try:
+                v = var.get() if len(args) > 1 else 0
+            except Exception:
+                v = 0
+            if not v:
+                return orig(*args, **kwargs)
+            return orig(args[0], carry, v, args[1], args[2:], kwargs)
+        submit.__doc__ = orig.__doc__
+        cls.submit = submit
+
+    def hook_aiohttp(mod):
+        cls = mod.RequestHandler
+        orig = cls._handle_request
+
+        # Called in the connection's task right before the request's own
+        # task is made (which copies the context): one more request on
+        # this connection.
+        def _handle_request(self, *args, **kwargs):
+            try:
+                v = var.get()
+                if v:
+                    var.set(v + step)
+            except Exception:
+                pass
+            return orig(self, *args, **kwargs)
+        cls._handle_request = _handle_request
+
+    _hooks.update({
+        "asyncio.events": hook_events,
+        "asyncio.selector_events": hook_selector_events,
+        "concurrent.futures.thread": hook_futures_thread,
+        "aiohttp.web_protocol": hook_aiohttp,
+    })
+    _sys.meta_path.insert(0, _Finder())
+
+
+# Module name -> what to patch once the module has run.
+_hooks = {}
+
+
+class _Finder:
+    """Finds nothing itself: when a module the bridge hooks is imported,
+    lets its own loader run it, then patches it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in _hooks:
+            return None
+        try:
+            import importlib.machinery as m
+            for f in _sys.meta_path:
+                if f is self or not hasattr(f, "find_spec"):
+                    continue
+                spec = f.find_spec(name, path, target)
+                if spec is not None:
+                    break
+            else:
+                return None
+            loader = spec.loader
+            if not isinstance(loader, (m.SourceFileLoader,
+                                       m.SourcelessFileLoader)):
+                return spec
+            run = loader.exec_module
+
+            def exec_module(module):
+                try:
+                    del loader.exec_module
+                except Exception:
+                    pass
+                run(module)
+                try:
+                    fn = _hooks.pop(name, None)
+                    if fn is not None:
+                        fn(module)
+                except Exception:
+                    pass
+            loader.exec_module = exec_module
+            return spec
+        except Exception:
+            return None
+
 
 _autotrace_bridge()
