@@ -46,27 +46,44 @@ def _autotrace_bridge():
             _install(int(fd))
     except Exception:
         pass
-    # The program's own sitecustomize, if there is one further on the path
-    # (Debian's /etc/python3.N/sitecustomize.py, a virtualenv's...).
+    return here
+
+
+# The import system's own modules, loaded before site runs (importing
+# importlib.util would cost milliseconds at every start).
+_boot = _sys.modules.get("_frozen_importlib")
+_ext = _sys.modules.get("_frozen_importlib_external")
+
+
+def _chain(here):
+    """The program's own sitecustomize, if there is one further on the
+    path (Debian's /etc/python3.N/sitecustomize.py, a virtualenv's...),
+    runs as without the library: what it raises, site reports.  With none,
+    this module says it is not there either (site ignores an ImportError
+    for the name sitecustomize; sys.modules keeps no entry)."""
     try:
-        import importlib.machinery
-        import importlib.util
-        path = [p for p in _sys.path if _os.path.abspath(p or ".") != here]
-        spec = importlib.machinery.PathFinder.find_spec("sitecustomize", path)
-        if spec is not None and spec.loader is not None:
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)
-            # The import system keeps what sys.modules holds at the end.
-            _sys.modules["sitecustomize"] = mod
-    except Exception:
-        pass
-    # Modules the program's sitecustomize imported already.
-    for name in list(_hooks):
         try:
-            if name in _sys.modules:
-                _hooks.pop(name)(_sys.modules[name])
+            spec = None
+            path = [p for p in _sys.path
+                    if _os.path.abspath(p or ".") != here]
+            spec = _ext.PathFinder.find_spec("sitecustomize", path)
         except Exception:
             pass
+        if spec is None or spec.loader is None:
+            raise ImportError("No module named 'sitecustomize'",
+                              name="sitecustomize")
+        mod = _boot.module_from_spec(spec)
+        # The import system keeps what sys.modules holds at the end.
+        _sys.modules["sitecustomize"] = mod
+        spec.loader.exec_module(mod)
+    finally:
+        # Modules the program's sitecustomize imported already.
+        for name in list(_hooks):
+            try:
+                if name in _sys.modules:
+                    _hooks.pop(name)(_sys.modules[name])
+            except Exception:
+                pass
 
 
 def _install(fd):
@@ -241,7 +258,6 @@ class _Finder:
         if name not in _hooks:
             return None
         try:
-            import importlib.machinery as m
             for f in _sys.meta_path:
                 if f is self or not hasattr(f, "find_spec"):
                     continue
@@ -251,8 +267,8 @@ class _Finder:
             else:
                 return None
             loader = spec.loader
-            if not isinstance(loader, (m.SourceFileLoader,
-                                       m.SourcelessFileLoader)):
+            if not isinstance(loader, (_ext.SourceFileLoader,
+                                       _ext.SourcelessFileLoader)):
                 return spec
             run = loader.exec_module
 
@@ -274,4 +290,4 @@ class _Finder:
             return None
 
 
-_autotrace_bridge()
+_chain(_autotrace_bridge())
