@@ -312,6 +312,33 @@ Test(ctx_py, executor_psycopg2_sequential, .timeout = 300)
 	with_back(PY, FRONT, args, 60, 1, 4, "executors, sequential");
 }
 
+/* ---- asyncpg on a shared pool (the PostgreSQL wire family): a query
+ * on an acquired connection and one through the pool per request (and
+ * the pool's reset query at each release, without an id) ---- */
+
+Test(ctx_py, asyncpg_20_in_flight, .timeout = 600)
+{
+	const char *args[] = { "asyncpg", "BACK", "127.0.0.1", pg_port(),
+			       "autotrace", NULL };
+	with_back(PY, FRONT, args, 300, 20, 2, "asyncpg, 20 in flight");
+}
+
+Test(ctx_py, asyncpg_sequential, .timeout = 300)
+{
+	const char *args[] = { "asyncpg", "BACK", "127.0.0.1", pg_port(),
+			       "autotrace", NULL };
+	with_back(PY, FRONT, args, 60, 1, 2, "asyncpg, sequential");
+}
+
+/* ---- all of them in each request ---- */
+
+Test(ctx_py, mixed_20_in_flight, .timeout = 600)
+{
+	const char *args[] = { "mixed", "BACK", "127.0.0.1", pg_port(),
+			       "autotrace", NULL };
+	with_back(PY, FRONT, args, 300, 20, 8, "all, 20 in flight");
+}
+
 /* ---- a plain asyncio streams server (no framework: the connection's
  * oldest open request): a GET with asyncio streams and one with urllib
  * in asyncio.to_thread per request; also the PATH's python3 (pyenv's,
