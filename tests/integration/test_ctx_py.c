@@ -279,6 +279,15 @@ static void with_back(const char *python, const char *fixture,
 	h_http_stop(back);
 }
 
+/* The front service in MODE with the test cluster's PostgreSQL. */
+static void with_pg(const char *mode, int n, int conc, int per,
+		    const char *what)
+{
+	const char *args[] = { mode, "BACK", "127.0.0.1", pg_port(),
+			       "autotrace", NULL };
+	with_back(PY, FRONT, args, n, conc, per, what);
+}
+
 /* ---- aiohttp server, aiohttp client: GET /call/<id> and /second/<id>
  * per request ---- */
 
@@ -300,16 +309,12 @@ Test(ctx_py, aiohttp_client_sequential, .timeout = 300)
 
 Test(ctx_py, executor_psycopg2_20_in_flight, .timeout = 600)
 {
-	const char *args[] = { "executor", "BACK", "127.0.0.1", pg_port(),
-			       "autotrace", NULL };
-	with_back(PY, FRONT, args, 300, 20, 4, "executors, 20 in flight");
+	with_pg("executor", 300, 20, 4, "executors, 20 in flight");
 }
 
 Test(ctx_py, executor_psycopg2_sequential, .timeout = 300)
 {
-	const char *args[] = { "executor", "BACK", "127.0.0.1", pg_port(),
-			       "autotrace", NULL };
-	with_back(PY, FRONT, args, 60, 1, 4, "executors, sequential");
+	with_pg("executor", 60, 1, 4, "executors, sequential");
 }
 
 /* ---- asyncpg on a shared pool (the PostgreSQL wire family): a query
@@ -318,25 +323,19 @@ Test(ctx_py, executor_psycopg2_sequential, .timeout = 300)
 
 Test(ctx_py, asyncpg_20_in_flight, .timeout = 600)
 {
-	const char *args[] = { "asyncpg", "BACK", "127.0.0.1", pg_port(),
-			       "autotrace", NULL };
-	with_back(PY, FRONT, args, 300, 20, 2, "asyncpg, 20 in flight");
+	with_pg("asyncpg", 300, 20, 2, "asyncpg, 20 in flight");
 }
 
 Test(ctx_py, asyncpg_sequential, .timeout = 300)
 {
-	const char *args[] = { "asyncpg", "BACK", "127.0.0.1", pg_port(),
-			       "autotrace", NULL };
-	with_back(PY, FRONT, args, 60, 1, 2, "asyncpg, sequential");
+	with_pg("asyncpg", 60, 1, 2, "asyncpg, sequential");
 }
 
 /* ---- all of them in each request ---- */
 
 Test(ctx_py, mixed_20_in_flight, .timeout = 600)
 {
-	const char *args[] = { "mixed", "BACK", "127.0.0.1", pg_port(),
-			       "autotrace", NULL };
-	with_back(PY, FRONT, args, 300, 20, 8, "all, 20 in flight");
+	with_pg("mixed", 300, 20, 8, "all, 20 in flight");
 }
 
 /* ---- a plain asyncio streams server (no framework: the connection's
