@@ -13,7 +13,8 @@
 #   transport (every callback and task of the connection inherits it),
 #   and per request where aiohttp starts handling one (its number).
 # - asyncio.events.Handle._run runs every callback and task step inside
-#   its context: the slot says that context's request while it runs.
+#   its context: the slot says that context's request while it runs (the
+#   running thread's slot is kept on the loop for the loop's run).
 # - ThreadPoolExecutor.submit (so loop.run_in_executor, asyncio.to_thread)
 #   carries the submitter's request to the worker, which says it in its
 #   own slot while the function runs.  Only the bridge's own variable
@@ -121,9 +122,22 @@ def _install(fd):
         tls.s = s
         return s
 
-    def hook_events(mod):
-        Handle = mod.Handle
+    def loop_slot(loop):
+        # The slot of the thread running loop, kept on the loop for this
+        # run (run_forever forgets it: a loop may run on another thread
+        # next time).
+        s = slot()
+        try:
+            loop._autotrace_slot = s
+        except Exception:
+            pass
+        return s
+
+    def hook_base_events(mod):
+        Handle = mod.events.Handle
         orig = Handle._run
+        loop_cls = mod.BaseEventLoop
+        orig_run_forever = loop_cls.run_forever
 
         def _run(self):
             try:
@@ -133,9 +147,9 @@ def _install(fd):
             if not v:
                 return orig(self)
             try:
-                s = tls.s
+                s = self._loop._autotrace_slot
             except AttributeError:
-                s = slot()
+                s = loop_slot(self._loop)
             if s is None:
                 return orig(self)
             s[1] = v
@@ -143,6 +157,15 @@ def _install(fd):
                 return orig(self)
             finally:
                 s[1] = 0
+
+        def run_forever(self, *args, **kwargs):
+            try:
+                self.__dict__.pop("_autotrace_slot", None)
+            except Exception:
+                pass
+            return orig_run_forever(self, *args, **kwargs)
+        run_forever.__doc__ = orig_run_forever.__doc__
+        loop_cls.run_forever = run_forever
         Handle._run = _run
 
     def under(v, fn, args, kwargs):
@@ -238,7 +261,7 @@ def _install(fd):
         cls._handle_request = _handle_request
 
     _hooks.update({
-        "asyncio.events": hook_events,
+        "asyncio.base_events": hook_base_events,
         "asyncio.selector_events": hook_selector_events,
         "concurrent.futures.thread": hook_futures_thread,
         "aiohttp.web_protocol": hook_aiohttp,
