@@ -6,12 +6,12 @@
 # the library reads when a span starts.  No span, no protocol work, no
 # dependency; every step guarded so that the program runs as without it.
 #
-# - A contextvar holds the request: (server connection fd + 1) in the low
-#   32 bits, the request's number on that connection in the high ones
-#   (0: the oldest still open), i.e. int32 [2] and [3] of the slot, stored
-#   as one int64 (on a little-endian machine; swapped on a big one).  It is set where asyncio makes a server connection's
-#   transport (every callback and task of the connection inherits it),
-#   and per request where aiohttp starts handling one (its number).
+# - A contextvar holds the request: the server connection's fd + 1 and
+#   the request's number on that connection (0: the oldest still open),
+#   int32 [2] and [3] of the slot, as the one int64 they make.  It is set
+#   where asyncio makes a server connection's transport (every callback
+#   and task of the connection inherits it), and per request where aiohttp
+#   starts handling one (its number).
 # - asyncio.events.Handle._run runs every callback and task step inside
 #   its context: the slot says that context's request while it runs (the
 #   running thread's slot is kept on the loop for the loop's run).
@@ -100,6 +100,9 @@ def _install(fd):
 
     def ident(fd1):
         return fd1 if little else fd1 << 32
+
+    def number(v):
+        return v >> 32 if little else v & 0xFFFFFFFF
 
     def slot():
         # The calling thread's slot (int64 [0] the magic, [1] the request),
@@ -254,7 +257,9 @@ def _install(fd):
             try:
                 v = var.get()
                 if v:
-                    var.set(v + step)
+                    # (0, the oldest open, after 2^31 - 1 requests)
+                    var.set(v + step if number(v) < 0x7FFFFFFF
+                            else v - number(v) * step)
             except Exception:
                 pass
             return orig(self, *args, **kwargs)
