@@ -137,9 +137,17 @@ static const at_otlp_span *by_id(const struct at_rx_span *sp, size_t n,
 	return NULL;
 }
 
+/* A GET /late/<id>: made after its request's answer. */
+static bool is_late(const at_otlp_span *s)
+{
+	const char *url = h_attr_str(s, "url.full");
+	return url && strstr(url, "/late/");
+}
+
 struct tally {
 	size_t servers;
 	size_t own;               /* spans with an id of their own */
+	size_t late_ok, late_wrong, late_root; /* /late/<id>: after the answer */
 	size_t ok, wrong, root;   /* spans with an id, or under one that has */
 	size_t noid_root, noid_under;
 	size_t out_of_window;     /* under a request not open at its start */
@@ -162,6 +170,7 @@ static void tally(const struct at_rx_span *sp, size_t n, struct tally *t)
 			continue;
 		}
 		long own = span_rid(s);
+		bool late = is_late(s);
 		t->own += own >= 0;
 		for (int depth = 0; depth < 16 && x->parent_span_id.len; depth++) {
 			x = by_id(sp, n, &x->parent_span_id);
@@ -173,11 +182,19 @@ static void tally(const struct at_rx_span *sp, size_t n, struct tally *t)
 			}
 			if (own < 0)
 				own = span_rid(x);
+			late = late || is_late(x);
 		}
 		if (srv && (s->start_time_unix_nano < srv->start_time_unix_nano ||
 			    s->start_time_unix_nano > srv->end_time_unix_nano))
 			t->out_of_window++;
-		if (own < 0) {
+		if (late) {
+			if (!srv)
+				t->late_root++;
+			else if (span_rid(srv) == own)
+				t->late_ok++;
+			else
+				t->late_wrong++;
+		} else if (own < 0) {
 			if (srv)
 				t->noid_under++;
 			else
@@ -219,6 +236,12 @@ static void expect_parents(struct at_receiver *rx, int n, int per,
 	cr_expect_eq(t.out_of_window, 0,
 		     "%s: %zu spans under a request that was not open", what,
 		     t.out_of_window);
+	if (t.late_ok + t.late_wrong + t.late_root)
+		cr_log_info("%s: after the answer: %zu under their request (still "
+			    "answering), %zu roots, %zu wrong", what, t.late_ok,
+			    t.late_root, t.late_wrong);
+	cr_expect_eq(t.late_wrong, 0, "%s: %zu late spans under another request",
+		     what, t.late_wrong);
 	free(sp);
 }
 
@@ -279,6 +302,14 @@ static void with_back(const char *python, const char *fixture,
 	h_http_stop(back);
 }
 
+/* The front service in MODE. */
+static void with_mode(const char *mode, int n, int conc, int per,
+		      const char *what)
+{
+	const char *args[] = { mode, "BACK", NULL };
+	with_back(PY, FRONT, args, n, conc, per, what);
+}
+
 /* The front service in MODE with the test cluster's PostgreSQL. */
 static void with_pg(const char *mode, int n, int conc, int per,
 		    const char *what)
@@ -293,14 +324,12 @@ static void with_pg(const char *mode, int n, int conc, int per,
 
 Test(ctx_py, aiohttp_client_20_in_flight, .timeout = 600)
 {
-	const char *args[] = { "http", "BACK", NULL };
-	with_back(PY, FRONT, args, 300, 20, 2, "aiohttp client, 20 in flight");
+	with_mode("http", 300, 20, 2, "aiohttp client, 20 in flight");
 }
 
 Test(ctx_py, aiohttp_client_sequential, .timeout = 300)
 {
-	const char *args[] = { "http", "BACK", NULL };
-	with_back(PY, FRONT, args, 60, 1, 2, "aiohttp client, sequential");
+	with_mode("http", 60, 1, 2, "aiohttp client, sequential");
 }
 
 /* ---- psycopg2 and requests in worker threads: three queries
@@ -329,6 +358,20 @@ Test(ctx_py, asyncpg_20_in_flight, .timeout = 600)
 Test(ctx_py, asyncpg_sequential, .timeout = 300)
 {
 	with_pg("asyncpg", 60, 1, 2, "asyncpg, sequential");
+}
+
+/* ---- a task a request leaves running after its answer, released by a
+ * later request (sequential: the next one on the same keep-alive
+ * connection): its GET /late/<id> is never under that later request ---- */
+
+Test(ctx_py, aiohttp_work_after_the_answer_sequential, .timeout = 300)
+{
+	with_mode("late", 60, 1, 2, "late work, sequential");
+}
+
+Test(ctx_py, aiohttp_work_after_the_answer_20_in_flight, .timeout = 600)
+{
+	with_mode("late", 300, 20, 2, "late work, 20 in flight");
 }
 
 /* ---- all of them in each request ---- */
