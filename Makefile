@@ -154,6 +154,9 @@ $(BUILD)/autotrace-bridge.js: bridges/node/autotrace-bridge.js
 $(BUILD)/autotrace-py/sitecustomize.py: bridges/python/sitecustomize.py
 	@mkdir -p $(dir $@)
 	$(call say,CP,$@)cp $< $@
+	@# Compiled now: Python would otherwise compile it at every start.
+	@for p in python3 /usr/bin/python3; do \
+		PYTHONDONTWRITEBYTECODE= $$p -m py_compile $@ 2>/dev/null || true; done
 tools: $(TOOLS)
 fixtures: $(FIXTURES)
 
@@ -414,8 +417,14 @@ deps:
 
 PREFIX ?= /usr/local
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/lib/autotrace-py
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libautotrace.so
+	install -m 0644 $(BUILD)/autotrace-bridge.js $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 $(BUILD)/autotrace-py/sitecustomize.py \
+		$(DESTDIR)$(PREFIX)/lib/autotrace-py/
+	-python3 -m compileall -q -d $(PREFIX)/lib/autotrace-py \
+		$(DESTDIR)$(PREFIX)/lib/autotrace-py
 	install -m 0755 $(AUTOTRACE) $(DESTDIR)$(PREFIX)/bin/autotrace
 
 clean:
