@@ -41,6 +41,10 @@
 		if (pid !== process.pid || !(fd >= 0))
 			return;
 		const fs = require('fs');
+		// Only the library's channel: never a descriptor that a program
+		// exec'ed in the same pid without the library reuses.
+		if (fs.readlinkSync('/proc/self/fd/' + fd) !== 'anon_inode:[eventfd]')
+			return;
 		const ab = new ArrayBuffer(16);
 		const bytes = new Uint8Array(ab);
 		for (let i = 0; i < 8; i++)
