@@ -131,9 +131,38 @@
 		// the socket just before.
 		const dc = require('diagnostics_channel');
 		if (typeof dc.subscribe === 'function') {
+			// A request queued in a pool is created later, in the code
+			// of whichever request freed a connection: its store is taken
+			// where the program called dispatch (fetch does, in its
+			// caller's context) and kept on the handler, which the request
+			// holds.
+			let kHandler = null;
+			const wrapDispatch = () => {
+				const k = Symbol.for('undici.globalDispatcher.1');
+				let p = globalThis[k];
+				while (p && !Object.prototype.hasOwnProperty.call(p, 'dispatch'))
+					p = Object.getPrototypeOf(p);
+				if (!p || typeof p.dispatch !== 'function' || p.dispatch[kSt])
+					return;
+				const dispatch = p.dispatch;
+				p.dispatch = function (opts, handler) {
+					if (handler && typeof handler === 'object' && !handler[kSt])
+						handler[kSt] = { st: als.getStore() };
+					return dispatch.apply(this, arguments);
+				};
+				p.dispatch[kSt] = true;
+			};
 			dc.subscribe('undici:request:create', (m) => {
-				if (m && m.request)
-					m.request[kSt] = { st: als.getStore() };
+				const req = m && m.request;
+				if (!req)
+					return;
+				if (kHandler === null) {
+					kHandler = Object.getOwnPropertySymbols(req).find(
+						(y) => y.description === 'handler');
+					wrapDispatch();
+				}
+				const h = kHandler && req[kHandler];
+				req[kSt] = (h && h[kSt]) || { st: als.getStore() };
 			});
 			dc.subscribe('undici:client:sendHeaders', (m) => {
 				if (m && m.socket && m.request)
