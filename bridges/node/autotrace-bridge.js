@@ -111,7 +111,7 @@
 			if (typeof orig !== 'function')
 				return;
 			S[name] = function () {
-				setSlot(pick(this));
+				try { setSlot(pick(this)); } catch (e) { slot[2] = 0; }
 				try {
 					return orig.apply(this, arguments);
 				} finally {

@@ -103,6 +103,13 @@ bench_ctx_node() {
 		"$(delta "${L[ours]}" "${L[bare]}") us, $(delta "${C[ours]}" "${C[bare]}") us CPU per request; ${S[ours]} spans/request" "-"
 	row "... the bridge itself (with - without)" \
 		"$(delta "${L[ours]}" "${L[nobridge]}") us, $(delta "${C[ours]}" "${C[nobridge]}") us CPU per request" "≤ 2 us"
+	# What Node itself charges for carrying a store across awaits.
+	local als
+	als=$(node "$ctx_node_fix/node_als_cost.js")
+	say "Node %s: %s" "$(node --version)" "$als"
+	json_put "node AsyncLocalStorage, CPU per awaited call" \
+		"$(calc 'a - p' a="$(echo "$als" | sed 's/.*als_promise_ns=\([0-9]*\).*/\1/')" \
+			p="$(echo "$als" | sed 's/.*plain_promise_ns=\([0-9]*\).*/\1/')")" "ns"
 	[ -n "${L[sdk]:-}" ] || return 0
 	row "... under the OpenTelemetry JS SDK (http instrumentation only)" \
 		"$(delta "${L[sdk]}" "${L[bare]}") us, $(delta "${C[sdk]}" "${C[bare]}") us CPU per request; ${S[sdk]} spans/request" "-"
