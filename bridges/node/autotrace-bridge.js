@@ -62,6 +62,7 @@
 		const kSt = Symbol('autotrace.store');  // a queued item's store
 		const MIXED = { fd1: 0, seq: 0, sock: null };
 		const NONE = { st: undefined };
+		const PIN_MIXED = { st: MIXED };
 
 		// A request's code runs in its own store.
 		const emit = http.Server.prototype.emit;
@@ -220,14 +221,33 @@
 				const send = R && R.sendCommand;
 				if (typeof send !== 'function')
 					return;
-				R.sendCommand = function (cmd) {
+				// A pipeline (auto-pipelining: the commands of a tick,
+				// whichever requests made them) goes out in one write: its
+				// commands keep their makers' stores; a write carrying
+				// several names none.
+				const P = Redis.Pipeline && Redis.Pipeline.prototype;
+				const queue = P && P.sendCommand;
+				if (typeof queue === 'function')
+					P.sendCommand = function (cmd) {
+						if (cmd && typeof cmd === 'object' && !cmd[kSt])
+							cmd[kSt] = { st: als.getStore() };
+						return queue.apply(this, arguments);
+					};
+				R.sendCommand = function (cmd, stream) {
 					if (!cmd || typeof cmd !== 'object')
 						return send.apply(this, arguments);
-					const t = cmd[kSt];
+					let t = cmd[kSt];
 					const st = als.getStore();
-					if (!t) {
-						cmd[kSt] = { st };
-						return send.apply(this, arguments);
+					if (!t)
+						t = cmd[kSt] = { st };
+					if (stream && stream.isPipeline) {
+						const agg = stream[kSt];
+						if (agg === undefined)
+							stream[kSt] = t.st;
+						else if (agg !== t.st)
+							stream[kSt] = MIXED;
+						if (stream[kSt] === MIXED && this.stream)
+							this.stream[kPin] = PIN_MIXED;
 					}
 					if (t.st === st)
 						return send.apply(this, arguments);

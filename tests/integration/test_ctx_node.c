@@ -360,6 +360,29 @@ Test(ctx_node, express_20_in_flight, .timeout = 300)
 	concurrent("express", 300, 20, NULL);
 }
 
+/* ioredis auto-pipelining sends the commands of many requests in one
+ * write: the bridge names no request for such a write, so those commands
+ * become roots - never another request's children (recorded; only "none
+ * wrong" is asserted). */
+Test(ctx_node, redis_autopipelining_never_wrong, .timeout = 300)
+{
+	struct figures f;
+	struct run r = { "http", 300, 20, true, "AT_CTX_REDIS_AUTOPIPELINE=1",
+			 NULL, NULL };
+
+	if (!have_redis())
+		cr_skip_test("no Redis server or no Redis wire family");
+	char *a = run_front(&r, &f);
+	expect_answers(a, 300);
+	report("http, 20 in flight, ioredis auto-pipelining", &f);
+	cr_expect_eq(f.wrong, 0, "%d client spans under a wrong request",
+		     f.wrong);
+	cr_expect_eq(f.per[0][0] + f.per[1][0] + f.per[2][0],
+		     300 * (2 + (have_pg() ? 3 : 0)),
+		     "http, fetch and pg spans under their request");
+	free(a);
+}
+
 Test(ctx_node, sequential, .timeout = 300)
 {
 	concurrent("http", 60, 1, NULL);
