@@ -19,9 +19,18 @@
 // queues work and runs it from another request's callback, the queued
 // item keeps its submitter's store: undici (diagnostics_channel: the
 // request's store at 'undici:request:create', put on the socket at
-// 'undici:client:sendHeaders', just before its head is written), pg-pool
-// (a checkout's callback), pg (a query queued on a busy client),
-// ioredis (a command queued while the connection was not ready).
+// 'undici:client:sendHeaders', just before its head is written; a
+// request queued in a pool keeps the store of its dispatch), pg-pool
+// (a checkout's callback), pg (a query queued on a busy client, and its
+// callback), ioredis (a command queued while the connection was not
+// ready; a pipeline whose commands several requests made names none).
+// The slot is also set around connect (a unix socket connects in that
+// call; a TCP one a tick later, naming none: a database connection's
+// connect span is a root, an HTTP request's becomes its child anyway).
+// Limits: bytes libuv writes later from the loop (a write that did not
+// complete at once) and chunks of several requests written together
+// give roots; AsyncLocalStorage costs Node (before 24) a hook call per
+// promise.
 (function autotraceBridge() {
 	const env = process.env;
 	const chan = env.AUTOTRACE_BRIDGE;
