@@ -73,16 +73,24 @@
 		const NONE = { st: undefined };
 		const PIN_MIXED = { st: MIXED };
 
-		// A request's code runs in its own store.
+		// A request's code runs in its own store.  Every request head
+		// Node reads is counted, as the library counts them: those with
+		// "Expect:" and upgrades are emitted under other names.
 		const emit = http.Server.prototype.emit;
+		const heads = new Set(['request', 'checkContinue',
+				       'checkExpectation', 'upgrade', 'connect']);
 		http.Server.prototype.emit = function (ev, req) {
-			if (ev !== 'request' || !req || !req.socket)
+			if (!heads.has(ev) || !req || !req.socket)
 				return emit.apply(this, arguments);
-			const sock = req.socket;
-			const h = sock._handle;
-			sock[kSeq] = (sock[kSeq] || 0) + 1;
-			const store = { fd1: h && h.fd >= 0 ? h.fd + 1 : 0,
-					seq: sock[kSeq], sock };
+			let store = req[kSt];
+			if (store === undefined) {
+				// Once per head, however often the program emits it.
+				const sock = req.socket;
+				const h = sock._handle;
+				sock[kSeq] = (sock[kSeq] || 0) + 1;
+				store = req[kSt] = { fd1: h && h.fd >= 0 ? h.fd + 1 : 0,
+						     seq: sock[kSeq], sock };
+			}
 			return als.run(store, () => emit.apply(this, arguments));
 		};
 

@@ -170,6 +170,8 @@ struct run {
 	const char *extra;     /* one more "K=V" for the front, or NULL */
 	const char *const *front_prefix; /* argv before node (or NULL) */
 	const char *nodeopt;   /* NODE_OPTIONS for the front, or NULL */
+	bool curl_expect;      /* driven by curl on one connection, every
+				  other request with "Expect: 100-continue" */
 };
 
 /* Run the front (and its backend, bare) and drive it; the driver's
@@ -246,7 +248,34 @@ static char *run_front(const struct run *r, struct figures *f)
 
 	const char *dargv[] = { "node", FIX "node_drive.js", fport, cnt, inf,
 				NULL };
-	cr_assert_eq(h_run(dargv, NULL, false, RUN_MS, &res), 0);
+	const char **cargv = NULL;
+	char (*urls)[64] = NULL;
+	if (r->curl_expect) {
+		int c = 0;
+		cargv = calloc((size_t)r->count * 9 + 2, sizeof(*cargv));
+		urls = calloc((size_t)r->count, sizeof(*urls));
+		cr_assert(cargv && urls);
+		cargv[c++] = "curl";
+		for (int i = 0; i < r->count; i++) {
+			snprintf(urls[i], sizeof(urls[i]), "http://127.0.0.1:%s/r%d",
+				 fport, i);
+			if (i)
+				cargv[c++] = "--next";
+			cargv[c++] = "-s";
+			if (i % 2) {
+				cargv[c++] = "-H";
+				cargv[c++] = "Expect: 100-continue";
+				cargv[c++] = "-X";
+				cargv[c++] = "GET";
+				cargv[c++] = "-d";
+				cargv[c++] = "x";
+			}
+			cargv[c++] = urls[i];
+		}
+	}
+	cr_assert_eq(h_run(cargv ? cargv : dargv, NULL, false, RUN_MS, &res), 0);
+	free(cargv);
+	free(urls);
 	cr_expect_eq(res.status, 0, "driver: %s", res.err);
 	cr_expect_eq(h_stop(front, WAIT_MS), 0, "the front service's exit");
 	h_stop(back, WAIT_MS);
@@ -380,6 +409,21 @@ Test(ctx_node, redis_autopipelining_never_wrong, .timeout = 300)
 	cr_expect_eq(f.per[0][0] + f.per[1][0] + f.per[2][0],
 		     300 * (2 + (have_pg() ? 3 : 0)),
 		     "http, fetch and pg spans under their request");
+	free(a);
+}
+
+/* Requests with "Expect: 100-continue" (Node emits them as
+ * checkContinue) between plain ones on one keep-alive connection: each
+ * head is counted, so every request keeps its own number. */
+Test(ctx_node, expect_continue_on_one_connection, .timeout = 300)
+{
+	struct figures f;
+	struct run r = { "http", 30, 1, true, NULL, NULL, NULL, true };
+
+	char *a = run_front(&r, &f);
+	expect_answers(a, 30);
+	report("http, Expect: 100-continue every other request", &f);
+	expect_right(&f, 30);
 	free(a);
 }
 
