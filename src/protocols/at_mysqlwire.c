@@ -197,7 +197,10 @@ static void want(struct at_my_frame *f, size_t n)
 
 /* ---- the client's side ---- */
 
-enum { C_HANDSHAKE, C_AUTH, C_COMMANDS };
+/* C_COMPRESSED: the handshake asked for compression, which starts after
+ * it: the next packet is PASS (not sooner, so that the events do not
+ * depend on how the input is cut). */
+enum { C_HANDSHAKE, C_AUTH, C_COMMANDS, C_COMPRESSED };
 /* The handshake response's fields after its 32 fixed bytes (c->hs). */
 enum { HS_USER, HS_AUTHLEN, HS_AUTH, HS_DB, HS_REST };
 
@@ -241,9 +244,9 @@ static int c_handshake_done(struct at_my_client *c, struct at_my_client_ev *ev)
 	ev->text_len = c->db_len;
 	c->hs = HS_REST;
 	c->f.mode = M_SKIP;
-	c->phase = C_AUTH;
-	if (c->caps & (AT_MY_CAP_COMPRESS | AT_MY_CAP_ZSTD))
-		c->verdict = AT_MY_C_PASS; /* the event first, then PASS */
+	c->phase = c->caps & (AT_MY_CAP_COMPRESS | AT_MY_CAP_ZSTD)
+			   ? C_COMPRESSED
+			   : C_AUTH;
 	return AT_MY_C_HANDSHAKE;
 }
 
@@ -413,6 +416,8 @@ static int c_begin(struct at_my_client *c)
 {
 	struct at_my_frame *f = &c->f;
 
+	if (c->phase == C_COMPRESSED)
+		return AT_MY_C_PASS;
 	if (c->phase == C_HANDSHAKE) {
 		if (f->seq != 1)
 			return AT_MY_C_ERROR;
