@@ -52,6 +52,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "at_conn.h"
@@ -68,28 +69,6 @@ static struct at_pool span_pool = AT_POOL_INIT(sizeof(struct at_span), 65536);
 static struct at_pool buf_pool = AT_POOL_INIT(BUF_SIZE, 4096);
 
 /* ---- small helpers ---- */
-
-/* Copy up to cap bytes starting at byte `skip` of the iovec data. */
-size_t conn_iov_copy(char *dst, const struct iovec *iov, int n, size_t skip,
-		     size_t cap)
-{
-	size_t done = 0;
-
-	for (int i = 0; i < n && done < cap; i++) {
-		size_t l = iov[i].iov_len;
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		size_t take = l - skip;
-		if (take > cap - done)
-			take = cap - done;
-		memcpy(dst + done, (const char *)iov[i].iov_base + skip, take);
-		done += take;
-		skip = 0;
-	}
-	return done;
-}
 
 /*
  * Is c->fd still the socket c was made for?  An fstat (~0.3 us) on the
@@ -113,11 +92,24 @@ int conn_identity_ok(struct at_conn *c)
 	return 1;
 }
 
-static void fmt_peer(struct at_conn *c, const struct sockaddr *sa)
+static void fmt_peer(struct at_conn *c, const struct sockaddr *sa,
+		     socklen_t len)
 {
 	if (!sa)
 		return;
-	if (sa->sa_family == AF_INET) {
+	if (sa->sa_family == AF_UNIX) {
+		const struct sockaddr_un *un = (const void *)sa;
+		size_t max = len > offsetof(struct sockaddr_un, sun_path)
+				     ? len - offsetof(struct sockaddr_un,
+						      sun_path)
+				     : 0;
+		if (max > sizeof(c->peer_path) - 1)
+			max = sizeof(c->peer_path) - 1;
+		/* An abstract socket (leading NUL) has no path to show. */
+		size_t n = max ? strnlen(un->sun_path, max) : 0;
+		memcpy(c->peer_path, un->sun_path, n);
+		c->peer_path[n] = 0;
+	} else if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)sa;
 		inet_ntop(AF_INET, &in->sin_addr, c->peer_ip,
 			  sizeof(c->peer_ip));
@@ -137,7 +129,7 @@ static void fmt_peer(struct at_conn *c, const struct sockaddr *sa)
 static void conn_free(struct at_conn *c);
 
 static struct at_conn *conn_new(int fd, uint8_t role,
-				const struct sockaddr *peer)
+				const struct sockaddr *peer, socklen_t plen)
 {
 	struct at_fd *e = at_fd_get(fd);
 	struct at_conn *c, *old;
@@ -160,7 +152,7 @@ static struct at_conn *conn_new(int fd, uint8_t role,
 	c->dev = (uint64_t)st.st_dev;
 	c->inj_at = NO_INJ;
 	c->peer_port = -1;
-	fmt_peer(c, peer);
+	fmt_peer(c, peer, plen);
 	atomic_store(&e->kind, role);
 	atomic_store(&e->conn, c);
 	return c;
@@ -192,7 +184,7 @@ struct at_conn *conn_for_io(int fd)
 		return NULL;
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
 		return NULL;
-	return conn_new(fd, kind, (struct sockaddr *)&ss);
+	return conn_new(fd, kind, (struct sockaddr *)&ss, len);
 }
 
 char *conn_flow_buf(struct flow *f)
@@ -386,7 +378,7 @@ void conn_observe(struct at_conn *c, struct flow *fl, const struct iovec *iov,
 			fl->phase = PH_PASS;
 			return;
 		}
-		size_t copy = conn_iov_copy(buf + fl->hlen, iov, iovcnt, pos,
+		size_t copy = at_iov_copy(buf + fl->hlen, iov, iovcnt, pos,
 					    AT_HTTP_HEAD_MAX - fl->hlen);
 		int v = start(buf, fl->hlen + copy);
 		size_t end = v < 0 ? 0
@@ -411,6 +403,32 @@ void conn_observe(struct at_conn *c, struct flow *fl, const struct iovec *iov,
 	}
 }
 
+/* The first bytes of a client connection: a wire family's?  Asked once;
+ * a claimed connection is the family's, its HTTP flows pass. */
+void conn_sniff(struct at_conn *c, const struct iovec *iov, int iovcnt,
+		bool out)
+{
+	char first[AT_WIRE_SNIFF];
+	size_t n;
+	struct at_wire_peer peer = {
+		.ip = c->peer_ip,
+		.port = c->peer_port,
+		.path = c->peer_path[0] ? c->peer_path : NULL,
+	};
+
+	c->sniffed = 1;
+	n = at_iov_copy(first, iov, iovcnt, 0, sizeof(first));
+	c->wire = out ? at_wire_detect_out(first, n, &peer)
+		      : at_wire_detect_in(first, n, &peer);
+	if (!c->wire)
+		return;
+	c->out.phase = c->in.phase = PH_PASS;
+	conn_flow_release(&c->out);
+	conn_flow_release(&c->in);
+	/* Not an HTTP request: the connect span goes out as it is. */
+	conn_submit_connect(c);
+}
+
 /* Nothing left to look at on this connection: let the I/O hooks skip it
  * (close still comes here to forget it). */
 void conn_maybe_passive(struct at_conn *c)
@@ -418,7 +436,8 @@ void conn_maybe_passive(struct at_conn *c)
 	struct at_fd *e;
 
 	if (c->out.phase != PH_PASS || c->in.phase != PH_PASS ||
-	    atomic_load(&c->connect_span) || fl_oldest(c))
+	    atomic_load(&c->connect_span) || fl_oldest(c) ||
+	    (c->wire && !at_wire_passive(c->wire)))
 		return;
 	e = at_fd_peek(c->fd);
 	if (e && atomic_load(&e->conn) == c)
@@ -431,7 +450,7 @@ void at_conn_socket(int fd, int domain, int type)
 {
 	struct at_fd *e;
 
-	if ((domain != AF_INET && domain != AF_INET6) ||
+	if ((domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX) ||
 	    (type & 0xf) != SOCK_STREAM)
 		return;
 	e = at_fd_get(fd);
@@ -445,7 +464,10 @@ void at_conn_socket(int fd, int domain, int type)
 struct at_span *at_conn_connect_begin(int fd, const struct sockaddr *addr,
 				      struct at_span *fallback)
 {
-	struct at_conn *c = conn_new(fd, AT_FD_CLIENT, addr);
+	struct at_conn *c = conn_new(fd, AT_FD_CLIENT, addr,
+				     addr->sa_family == AF_INET
+					     ? sizeof(struct sockaddr_in)
+					     : sizeof(struct sockaddr_in6));
 	struct at_span *s;
 
 	if (!c || !(s = conn_span_new()))
@@ -453,6 +475,15 @@ struct at_span *at_conn_connect_begin(int fd, const struct sockaddr *addr,
 	atomic_store(&c->connect_span, s);
 	atomic_store(&c->connect_state, CS_PENDING);
 	return s;
+}
+
+void at_conn_unix_connected(int fd, const struct sockaddr *addr,
+			    socklen_t len)
+{
+	struct at_fd *e = at_fd_peek(fd);
+
+	if (e && atomic_load(&e->kind) == AT_FD_TCP)
+		conn_new(fd, AT_FD_CLIENT, addr, len);
 }
 
 void at_conn_connect_end(int fd, struct at_span *s, int rc, int err)
@@ -504,7 +535,7 @@ void at_conn_accept(int listen_fd, int fd, const struct sockaddr *peer,
 	}
 	if (peer->sa_family != AF_INET && peer->sa_family != AF_INET6)
 		return;
-	conn_new(fd, AT_FD_SERVER, peer);
+	conn_new(fd, AT_FD_SERVER, peer, len);
 }
 
 static void conn_free(struct at_conn *c)
@@ -517,6 +548,10 @@ static void conn_free(struct at_conn *c)
 		conn_fl_finish(c);
 	conn_stop_connect(c, 0);
 	conn_submit_connect(c);
+	if (c->wire) {
+		at_wire_close(c->wire);
+		c->wire = NULL;
+	}
 	conn_flow_release(&c->out);
 	conn_flow_release(&c->in);
 	at_pool_put(&conn_pool, c);
@@ -560,6 +595,8 @@ static void submit_at_exit(struct at_conn *c)
 	if (atomic_load(&c->connect_state) == CS_PENDING)
 		conn_stop_connect(c, 0);
 	conn_submit_connect(c);
+	if (c->wire)
+		at_wire_at_exit(c->wire);
 }
 
 void at_conn_at_exit(void)
@@ -579,6 +616,11 @@ static void forget_in_child(struct at_conn *c)
 	}
 	atomic_store(&c->connect_span, NULL);
 	atomic_store(&c->connect_state, CS_NONE);
+	if (c->wire) {
+		at_wire_fork_child(c->wire);
+		c->wire = NULL;
+		c->out.phase = c->in.phase = PH_PASS;
+	}
 }
 
 void at_conn_after_fork_child(void)

@@ -44,6 +44,12 @@ struct at_span *at_conn_connect_begin(int fd, const struct sockaddr *addr,
 				      struct at_span *fallback);
 void at_conn_connect_end(int fd, struct at_span *s, int rc, int err);
 
+/* connect() of a unix stream socket fd to addr succeeded or is under
+ * way: a client connection with no connect span (its protocol may be a
+ * database's, decoded by hooks/wire). */
+void at_conn_unix_connected(int fd, const struct sockaddr *addr,
+			    socklen_t len);
+
 /* getsockopt(SO_ERROR) returned so_error for fd. */
 void at_conn_connect_outcome(int fd, int so_error);
 

@@ -21,8 +21,10 @@
 #error "include at_conn.h before this header"
 #endif
 #include "at_http.h"
+#include "at_iov.h"
 #include "at_span.h"
 #include "at_traceparent.h"
+#include "at_wire.h"
 
 #define INFLIGHT 8
 #define BUF_SIZE (AT_HTTP_HEAD_MAX + 1024)
@@ -55,6 +57,11 @@ struct at_conn {
 	time_t checked_at;      /* last identity check (coarse seconds) */
 	char peer_ip[INET6_ADDRSTRLEN];
 	int peer_port;
+	char peer_path[108];    /* a unix socket's path ("" if none) */
+	/* A database/cache protocol decoded on this connection (hooks/wire),
+	 * once the first bytes said so; asked once (sniffed). */
+	struct at_wire *wire;
+	uint8_t sniffed;
 	/* The connect span: owned by whoever takes it (take_connect), since
 	 * a reader and a writer thread may both move the first bytes. */
 	struct at_span *_Atomic connect_span;
@@ -71,14 +78,6 @@ struct at_conn {
 };
 
 /* ---- small helpers (inline: the I/O hooks' fast path) ---- */
-
-static inline size_t iov_total(const struct iovec *iov, int n)
-{
-	size_t t = 0;
-	for (int i = 0; i < n; i++)
-		t += iov[i].iov_len;
-	return t;
-}
 
 static inline struct flight *fl_push(struct at_conn *c)
 {
@@ -119,9 +118,6 @@ static inline void connect_done_by_io(struct at_conn *c)
 
 /* ---- at_conn.c: state, flows, spans ---- */
 
-/* Copy up to cap bytes starting at byte `skip` of the iovec data. */
-size_t conn_iov_copy(char *dst, const struct iovec *iov, int n, size_t skip,
-		     size_t cap);
 /* Is c->fd still the socket c was made for? */
 int conn_identity_ok(struct at_conn *c);
 /* The connection of a traced fd, made on first use if needed. */
@@ -156,5 +152,9 @@ void conn_observe(struct at_conn *c, struct flow *fl, const struct iovec *iov,
 		  head_fn on_head);
 /* Nothing left to look at: let the I/O hooks skip the descriptor. */
 void conn_maybe_passive(struct at_conn *c);
+/* First bytes of a client connection (sent, or received when the peer
+ * speaks first): ask the wire families whether they are theirs. */
+void conn_sniff(struct at_conn *c, const struct iovec *iov, int iovcnt,
+		bool out);
 
 #endif

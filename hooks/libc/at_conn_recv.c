@@ -144,6 +144,17 @@ void at_conn_received(int fd, const struct iovec *iov, int iovcnt, ssize_t r,
 	if (!c)
 		return;
 	connect_done_by_io(c);
+	if (c->role == AT_FD_CLIENT && r > 0 && !c->sniffed && !c->wire &&
+	    c->out.phase == PH_START && c->out.hlen == 0 && !fl_oldest(c))
+		conn_sniff(c, iov, iovcnt, false); /* the peer spoke first */
+	if (c->wire) {
+		if (r >= 0)
+			at_wire_received(c->wire, iov, iovcnt, (size_t)r);
+		else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR)
+			at_wire_failed(c->wire, err);
+		conn_maybe_passive(c);
+		return;
+	}
 	if (c->role == AT_FD_CLIENT && c->out.phase == PH_START &&
 	    atomic_load_explicit(&c->connect_span, memory_order_relaxed) &&
 	    !fl_oldest(c))

@@ -368,7 +368,7 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 		return real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags);
 	}
 	h = c->out.hlen;
-	copy = conn_iov_copy(buf + h, iov, iovcnt, 0, AT_HTTP_HEAD_MAX - h);
+	copy = at_iov_copy(buf + h, iov, iovcnt, 0, AT_HTTP_HEAD_MAX - h);
 	/* Requests of a library traced at its own level (libcurl) are
 	 * theirs: no second span, no second header. */
 	v = at_owned(AT_OWN_HTTP) ? -1 : at_http_request_start(buf, h + copy);
@@ -452,13 +452,18 @@ static void server_out_head(struct at_conn *c, const char *head, size_t len)
 ssize_t at_conn_send(int fd, const struct iovec *iov, int iovcnt, int flags)
 {
 	struct at_conn *c = conn_for_io(fd);
-	size_t total = iov_total(iov, iovcnt);
+	size_t total = at_iov_total(iov, iovcnt);
 	ssize_t w;
 
 	if (!c || total == 0)
 		return real_sendv(fd, (struct iovec *)iov, iovcnt, flags);
 	connect_done_by_io(c);
-	if (c->role == AT_FD_CLIENT) {
+	if (c->role == AT_FD_CLIENT && !c->sniffed && !c->wire &&
+	    c->out.phase == PH_START && c->out.hlen == 0)
+		conn_sniff(c, iov, iovcnt, true);
+	if (c->wire) {
+		w = at_wire_send(c->wire, fd, iov, iovcnt, flags);
+	} else if (c->role == AT_FD_CLIENT) {
 		w = client_send(c, iov, iovcnt, total, flags);
 	} else {
 		/* Server: the bytes go out unchanged; watch the responses. */

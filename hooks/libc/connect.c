@@ -14,7 +14,9 @@
  * connect span becomes that request's child.  If no state can be had, the
  * span ends when connect() returns.
  *
- * Unix sockets, UDP and other families pass through with no span.  The
+ * Unix stream sockets get no span, but a client connection state (so
+ * the wire families can decode a database protocol on them); UDP and
+ * other families pass through.  The
  * only system calls added (getsockopt SO_TYPE, fstat) are made for
  * AF_INET/AF_INET6 addresses, on a call that is itself a slow one.
  */
@@ -68,6 +70,16 @@ static int traced_connect(int fd, const struct sockaddr *addr,
 	int rc, err = errno;
 	struct at_fd *e;
 
+	if (addr && len > sizeof(sa_family_t) && addr->sa_family == AF_UNIX) {
+		/* No span: a unix connection only gets the spans of the
+		 * protocol it carries (hooks/wire). */
+		rc = AT_REAL(connect)(fd, addr, len);
+		err = errno;
+		if (rc == 0 || err == EINPROGRESS)
+			at_conn_unix_connected(fd, addr, len);
+		errno = err;
+		return rc;
+	}
 	if (!addr || len < sizeof(sa_family_t) ||
 	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6) ||
 	    (addr->sa_family == AF_INET && len < sizeof(struct sockaddr_in)) ||

@@ -2,7 +2,8 @@
  * hooks/libc/socket.c - socket(2), accept(2), accept4(2): which
  * descriptors are TCP sockets, and which connections were accepted.
  *
- * socket() marks AF_INET/AF_INET6 stream sockets in the descriptor table;
+ * socket() marks AF_INET/AF_INET6/AF_UNIX stream sockets in the
+ * descriptor table;
  * accept()/accept4() give the new connection its state (a server
  * connection: HTTP requests read from it start SERVER spans).  Everything
  * else passes through.
@@ -18,7 +19,8 @@ AT_EXPORT int socket(int domain, int type, int protocol)
 {
 	int fd = AT_REAL(socket)(domain, type, protocol);
 
-	if (fd >= 0 && (domain == AF_INET || domain == AF_INET6) &&
+	if (fd >= 0 &&
+	    (domain == AF_INET || domain == AF_INET6 || domain == AF_UNIX) &&
 	    at_hook_enter()) {
 		int err = errno;
 		at_conn_socket(fd, domain, type);

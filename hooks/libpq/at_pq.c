@@ -52,14 +52,12 @@
 #include "at_pool.h"
 #include "at_pq.h"
 #include "at_sql.h"
+#include "at_wire_kit.h"
 
 #define INFLIGHT 32
 #define PREPARED 16
 #define PREP_TEXT 512
 #define MSG_MAX 1024 /* an error message is redacted into this */
-
-/* One key object: the statement text is read back from the span by it. */
-static const char key_query_text[] = "db.query.text";
 
 struct pq_state {
 	PGconn *conn;
@@ -169,37 +167,12 @@ static size_t first_line(const char *m)
 	return n;
 }
 
-/* The statement text s carries (db.query.text), or NULL. */
-static const char *span_query_text(const struct at_span *s, size_t *len)
-{
-	for (unsigned i = 0; i < s->h.n_attrs; i++) {
-		const struct at_attr *a = &s->attrs[i];
-
-		if (a->key == key_query_text && a->type == AT_ATTR_STRING) {
-			*len = a->v.s.len;
-			return s->arena + a->v.s.off;
-		}
-	}
-	*len = 0;
-	return NULL;
-}
-
 /* Status ERROR with a statement's error message m[0..len), its values
- * redacted (see the top of the file). */
+ * redacted (at_wire_sql.c). */
 static void set_query_error(struct at_span *s, const char *code,
 			    const char *m, size_t len)
 {
-	char buf[MSG_MAX];
-	const char *sql;
-	size_t sql_len, n;
-
-	if (!m || at_cfg.db_raw_query) {
-		at_span_set_status(s, AT_STATUS_ERROR, m, m ? len : 0);
-		return;
-	}
-	sql = span_query_text(s, &sql_len);
-	n = at_sql_pg_error(m, len, code, sql, sql_len, buf, sizeof(buf));
-	at_span_set_status(s, AT_STATUS_ERROR, buf, n);
+	at_wire_sql_error_status(s, code, m, len);
 }
 
 /* Status ERROR with the first line of a failed connection's message,
@@ -301,10 +274,6 @@ struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
 				  const char *text)
 {
 	struct at_span *s = span_new();
-	char op[32], coll[128], name[192], *q = NULL;
-	char qbuf[AT_SPAN_ARENA];
-	size_t len = text ? strlen(text) : 0, qlen = 0, oplen, clen = 0;
-	size_t max = at_cfg.db_query_max;
 
 	if (!s)
 		return NULL;
@@ -316,45 +285,7 @@ struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
 	if (!at_span_recording(s))
 		return s;
 	set_connection_attrs(s, conn);
-	if (op_override) {
-		oplen = strlen(op_override);
-		memcpy(op, op_override, oplen + 1);
-	} else {
-		oplen = text ? at_sql_operation(text, len, op, sizeof(op)) : 0;
-		if (text)
-			clen = at_sql_collection(text, len, coll, sizeof(coll));
-	}
-	if (text) {
-		if (!at_cfg.db_raw_query) {
-			/* The sanitiser cuts at a UTF-8 boundary itself. */
-			qlen = at_sql_sanitize(text, len, qbuf,
-					       max + 1 < sizeof(qbuf) ? max + 1
-								  : sizeof(qbuf));
-			q = qbuf;
-		} else {
-			q = (char *)text;
-			qlen = len;
-			if (qlen > max) {
-				qlen = max;
-				while (qlen > 0 &&
-				       ((unsigned char)q[qlen] & 0xc0) == 0x80)
-					qlen--;
-			}
-		}
-		at_span_set_str(s, key_query_text, q, qlen);
-	}
-	if (oplen) {
-		at_span_set_str(s, "db.operation.name", op, oplen);
-		if (clen) {
-			at_span_set_str(s, "db.collection.name", coll, clen);
-			int n = snprintf(name, sizeof(name), "%s %s", op, coll);
-			at_span_set_name(s, name,
-					 n < (int)sizeof(name) ? (size_t)n
-							       : sizeof(name) - 1);
-		} else {
-			at_span_set_name(s, op, oplen);
-		}
-	}
+	at_wire_sql_statement(s, text, text ? strlen(text) : 0, op_override);
 	return s;
 }
 

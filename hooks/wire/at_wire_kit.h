@@ -21,7 +21,8 @@
 
 #include "at_pool.h"
 #include "at_span.h"
-#include "at_wire.h"
+
+struct at_wire;
 
 struct at_wire_family {
 	const char *name;          /* "postgresql", "mysql", "redis" */
@@ -77,6 +78,10 @@ struct at_wire {
 	_Alignas(16) unsigned char sess[];
 };
 
+/* A family's pool of sessions whose state is struct `type`. */
+#define AT_WIRE_POOL_INIT(type, max_sessions)                              \
+	AT_POOL_INIT(sizeof(struct at_wire) + sizeof(type), max_sessions)
+
 static inline void *at_wire_sess(struct at_wire *w)
 {
 	return w->sess;
@@ -125,6 +130,8 @@ void at_wire_overflow(struct at_wire *w);
  */
 struct at_span *at_wire_span_begin(struct at_wire *w, const char *name,
 				   size_t name_len);
+/* End and give back a span of at_wire_span_begin that was not pushed. */
+void at_wire_span_end(struct at_span *s);
 
 /*
  * The statement attributes every SQL span carries (libpq's and the
@@ -138,13 +145,19 @@ void at_wire_sql_statement(struct at_span *s, const char *text, size_t len,
 
 /*
  * A failed SQL statement: db.response.status_code and error.type = code
- * (SQLSTATE, or the server's error number; "_OTHER" when code is NULL),
- * status ERROR with the server's message redacted as at_sql_pg_error /
- * at_sql_redact_message do (values echoed from the statement become '?'),
- * kept as it is with AUTOTRACE_DB_RAW_QUERY.
+ * (the SQLSTATE, or MySQL's error number; "_OTHER" when code is NULL),
+ * then at_wire_sql_error_status.
  */
-void at_wire_sql_error(struct at_span *s, const char *code, const char *msg,
-		       size_t msg_len);
+void at_wire_sql_error(struct at_span *s, const char *code,
+		       const char *sqlstate, const char *msg, size_t msg_len);
+/*
+ * Status ERROR with the server's message msg[0..msg_len), redacted by
+ * at_sql_pg_error against the statement text the span carries (sqlstate:
+ * the SQLSTATE when known, else NULL), kept as it is with
+ * AUTOTRACE_DB_RAW_QUERY.
+ */
+void at_wire_sql_error_status(struct at_span *s, const char *sqlstate,
+			      const char *msg, size_t msg_len);
 
 /* The real sendmsg of iov (for a family's send). */
 ssize_t at_wire_real_send(int fd, const struct iovec *iov, int iovcnt,

@@ -271,9 +271,11 @@ void at_span_set_errno(struct at_span *s, int err);
  * its records) or was full.  With no consumer, spans stay in the rings.
  */
 /* Spans dropped before a ring (OTEL_TRACES_EXPORTER=none; no thread
- * state): counted here, reported by the consumer. */
+ * state), and operations a family saw but could not trace (untraced: a
+ * wire connection whose commands outran its FIFO, no session free):
+ * counted here, reported by the consumer. */
 struct at_span_drops {
-	_Atomic uint64_t disabled, nomem;
+	_Atomic uint64_t disabled, nomem, untraced;
 };
 extern struct at_span_drops at_span_drops;
 

@@ -670,7 +670,7 @@ static void report(void)
 	at_log_warn("pid %d: spans started=%llu sampled=%llu exported=%llu "
 		    "dropped=%llu (queue_full=%llu export_failed=%llu "
 		    "exporter_none=%llu no_memory=%llu unsent_at_exit=%llu) "
-		    "rejected=%llu "
+		    "rejected=%llu untraced=%llu "
 		    "stack_overflow=%llu thread_limit=%llu spooled=%llu "
 		    "unspooled=%llu; export attempts=%llu failures=%llu "
 		    "retries=%llu",
@@ -683,6 +683,7 @@ static void report(void)
 		    (unsigned long long)atomic_load(&at_xstats.dropped_nomem),
 		    (unsigned long long)atomic_load(&at_xstats.dropped_exit),
 		    (unsigned long long)atomic_load(&at_xstats.rejected),
+		    (unsigned long long)atomic_load(&at_span_drops.untraced),
 		    (unsigned long long)s[3],
 		    (unsigned long long)atomic_load(&at_thread_refused),
 		    (unsigned long long)atomic_load(&at_xstats.spooled),

@@ -230,6 +230,44 @@ Test(config, propagate_preload)
 	cr_expect_eq(cfg.propagate_preload, AT_PRELOAD_RULE);
 }
 
+/* AUTOTRACE_PROTOCOLS: a comma list of the wire decoders to run; "all",
+ * "none"; anything else warns once and keeps all. */
+Test(config, protocols)
+{
+	static const struct {
+		const char *value;
+		uint32_t set;
+	} ok[] = {
+		{ "all", AT_PROTO_ALL },
+		{ "none", 0 },
+		{ "postgresql", AT_PROTO_POSTGRESQL },
+		{ "Redis", AT_PROTO_REDIS },
+		{ "mysql, redis", AT_PROTO_MYSQL | AT_PROTO_REDIS },
+		{ " postgresql ,mysql,redis ", AT_PROTO_ALL },
+	};
+	static const char *const bad[] = { "pg", "redis,", ",", "mysql redis",
+					   "postgresqlx", "a,b" };
+
+	cr_expect_eq(def.protocols, AT_PROTO_ALL);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		load1("AUTOTRACE_PROTOCOLS", ok[i].value);
+		expect_warns(0, ok[i].value);
+		cr_expect_eq(cfg.protocols, ok[i].set, "%s", ok[i].value);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		load1("AUTOTRACE_PROTOCOLS", bad[i]);
+		expect_warns(1, bad[i]);
+		cr_expect_eq(cfg.protocols, AT_PROTO_ALL, "%s", bad[i]);
+	}
+	load1("AUTOTRACE_PROTOCOLS", "pg");
+	cr_expect_str_eq(warns[0], "libautotrace: invalid "
+			 "AUTOTRACE_PROTOCOLS=\"pg\" (expected a comma list "
+			 "of postgresql, mysql, redis; all or none); using all");
+	load1("AUTOTRACE_DB_SQLCOMMENTER", "true");
+	cr_expect_eq(cfg.db_sqlcommenter, 1);
+	cr_expect_eq(def.db_sqlcommenter, 0);
+}
+
 Test(config, samplers)
 {
 	static const struct {

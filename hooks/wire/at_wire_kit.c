@@ -1,0 +1,154 @@
+/*
+ * at_wire_kit.c - what the wire families share (at_wire_kit.h): the FIFO
+ * of commands in flight, the client span of a command with the
+ * connection's attributes, the real send.
+ *
+ * The FIFO is single-producer single-consumer: the thread that sends on
+ * the connection pushes (and fills the slot before committing it with a
+ * release store), the one that receives pops.  A full FIFO cannot keep
+ * replies matched to their commands any more: the connection stops being
+ * decoded, the commands it could not take are counted as untraced, and
+ * the ones already in it end at close.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "at_iov.h"
+#include "at_real.h"
+#include "at_wire_kit.h"
+
+static struct at_pool span_pool = AT_POOL_INIT(sizeof(struct at_span), 65536);
+
+/* ---- the FIFO ---- */
+
+struct at_wire_cmd *at_wire_push(struct at_wire *w)
+{
+	uint32_t t = atomic_load_explicit(&w->tail, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(&w->head, memory_order_acquire);
+	struct at_wire_cmd *c;
+
+	if (t - h >= AT_WIRE_FIFO)
+		return NULL;
+	c = &w->fifo[t % AT_WIRE_FIFO];
+	memset(c, 0, sizeof(*c));
+	return c;
+}
+
+void at_wire_commit(struct at_wire *w)
+{
+	atomic_store_explicit(&w->tail,
+			      atomic_load_explicit(&w->tail,
+						   memory_order_relaxed) + 1,
+			      memory_order_release);
+}
+
+struct at_wire_cmd *at_wire_peek(struct at_wire *w, uint32_t k)
+{
+	uint32_t h = atomic_load_explicit(&w->head, memory_order_relaxed);
+	uint32_t t = atomic_load_explicit(&w->tail, memory_order_acquire);
+
+	return t - h <= k ? NULL : &w->fifo[(h + k) % AT_WIRE_FIFO];
+}
+
+struct at_wire_cmd *at_wire_oldest(struct at_wire *w)
+{
+	return at_wire_peek(w, 0);
+}
+
+uint32_t at_wire_pending(const struct at_wire *w)
+{
+	return atomic_load_explicit(&w->tail, memory_order_acquire) -
+	       atomic_load_explicit(&w->head, memory_order_acquire);
+}
+
+static void span_end_free(struct at_span *s)
+{
+	at_span_end(s);
+	at_span_pool_put(&span_pool, s);
+}
+
+void at_wire_finish(struct at_wire *w)
+{
+	struct at_wire_cmd *c = at_wire_oldest(w);
+
+	if (!c)
+		return;
+	if (c->span) {
+		span_end_free(c->span);
+		c->span = NULL;
+	}
+	atomic_store_explicit(&w->head,
+			      atomic_load_explicit(&w->head,
+						   memory_order_relaxed) + 1,
+			      memory_order_release);
+}
+
+void at_wire_overflow(struct at_wire *w)
+{
+	atomic_fetch_add_explicit(&at_span_drops.untraced, 1,
+				  memory_order_relaxed);
+	at_wire_stop(w);
+}
+
+/* ---- spans ---- */
+
+struct at_span *at_wire_span_begin(struct at_wire *w, const char *name,
+				   size_t name_len)
+{
+	struct at_span *s = at_span_pool_get(&span_pool);
+
+	if (!s) {
+		atomic_fetch_add_explicit(&at_span_drops.untraced, 1,
+					  memory_order_relaxed);
+		return NULL;
+	}
+	at_span_start_detached(s, name, name_len, AT_KIND_CLIENT);
+	if (!at_span_started(s)) {
+		at_span_pool_put(&span_pool, s);
+		return NULL;
+	}
+	if (!at_span_recording(s))
+		return s;
+	at_span_set_cstr(s, "db.system.name",
+			 w->system[0] ? w->system : w->fam->name);
+	if (w->ns[0])
+		at_span_set_cstr(s, "db.namespace", w->ns);
+	if (w->path[0]) {
+		at_span_set_cstr(s, "server.address", w->path);
+		at_span_set_cstr(s, "network.transport", "unix");
+		return s;
+	}
+	if (w->ip[0]) {
+		at_span_set_cstr(s, "server.address", w->ip);
+		if (w->port >= 0)
+			at_span_set_int(s, "server.port", w->port);
+		at_span_set_cstr(s, "network.peer.address", w->ip);
+		if (w->port >= 0)
+			at_span_set_int(s, "network.peer.port", w->port);
+	}
+	return s;
+}
+
+/* A span the family made but will not push (it ends it as it is). */
+void at_wire_span_end(struct at_span *s)
+{
+	if (s)
+		span_end_free(s);
+}
+
+/* ---- I/O ---- */
+
+ssize_t at_wire_real_send(int fd, const struct iovec *iov, int iovcnt,
+			  int flags)
+{
+	struct msghdr mh = { .msg_iov = (struct iovec *)iov,
+			     .msg_iovlen = (size_t)iovcnt };
+
+	return AT_REAL(sendmsg)(fd, &mh, flags);
+}
+
+size_t at_wire_iov_copy(char *dst, const struct iovec *iov, int n,
+			size_t skip, size_t cap)
+{
+	return at_iov_copy(dst, iov, n, skip, cap);
+}
