@@ -73,9 +73,9 @@ static void make_db(const char *name)
 }
 
 /*
- * The server's view of the connections opened on database db: from the
- * general query log, every command line ("Query\tSELECT ...") of those
- * connections, db's name replaced by "DB", sorted (connections may
+ * The server's view of the connections opened on database db (or that
+ * switched to it with COM_INIT_DB): from the general query log, every
+ * command line ("Query\tSELECT ...") of those connections, db's name replaced by "DB", sorted (connections may
  * interleave), one per line.  Waits until each of them has quit.
  */
 static int cmp_lines(const void *a, const void *b)
@@ -108,9 +108,14 @@ static char *server_view(const char *db)
 				t++;
 			if (sscanf(t, "%d %31[A-Za-z ]", &id, cmd) != 2)
 				continue;
-			if (!strncmp(cmd, "Connect", 7)) {
-				char *m = strstr(t, on);
-				if (m && (!e || m < e) && nid < 256)
+			if (!strncmp(cmd, "Connect", 7) ||
+			    !strncmp(cmd, "Init DB", 7)) {
+				char *m = strstr(t, cmd[0] == 'C' ? on : db);
+				bool known = false;
+
+				for (int k = 0; k < nid; k++)
+					known |= ids[k] == id;
+				if (m && (!e || m < e) && !known && nid < 256)
 					ids[nid++] = id;
 				continue;
 			}
@@ -320,7 +325,10 @@ static void expect_conn(const at_otlp_span *s, const char *db, bool unix_sock)
 	char sock[600];
 
 	cr_expect_eq(s->kind, KIND_CLIENT);
-	cr_expect_str_eq(h_attr_str(s, "db.namespace"), db);
+	if (db)
+		cr_expect_str_eq(h_attr_str(s, "db.namespace"), db);
+	else
+		cr_expect_null(h_attr_str(s, "db.namespace"), "%s", s->name);
 	if (unix_sock) {
 		snprintf(sock, sizeof(sock), "%s/mysqld.sock", my_dir());
 		cr_expect_str_eq(h_attr_str(s, "server.address"), sock);
@@ -516,13 +524,15 @@ static void cli_run(const char *name, bool unix_sock)
 	struct at_rx_span *sp = NULL;
 	const at_otlp_span *db[64], *s;
 	char where[600], port[32], dbname[64];
-	/* USE is a COM_INIT_DB; the last statement fails (exit status 1). */
+	/* No database at connect: USE (a COM_INIT_DB) chooses it; the last
+	 * statement fails (exit status 1). */
 	const char *argv[] = {
 		"mariadb", "--no-defaults", where, port, "-u", "autotrace",
 		"-pautotrace", "-e",
-		"SELECT item FROM orders WHERE id = 2; USE @DB@; "
+		"SELECT DATABASE(); USE @DB@; "
+		"SELECT item FROM orders WHERE id = 2; "
 		"SELECT COUNT(*) FROM orders; SELECT nope FROM orders",
-		"@DB@", NULL
+		NULL
 	};
 	struct run r;
 	size_t n;
@@ -539,15 +549,18 @@ static void cli_run(const char *name, bool unix_sock)
 	cr_assert_eq(h_env_start(&e), 0);
 	run_both(&e, name, argv, &r);
 	cr_expect_eq(r.status, 1, "the last statement fails");
-	/* SELECT, SELECT DATABASE() (the client's, before USE), USE,
-	 * SELECT COUNT, the failing SELECT. */
-	n = wait_db(&e, 5, &sp, db, 64);
-	cr_assert_eq(n, 5, "%zu database spans: %s", n, names(db, n));
+	/* SELECT DATABASE() twice (ours, then the client's before USE),
+	 * USE, the two SELECTs, the failing one. */
+	n = wait_db(&e, 6, &sp, db, 64);
+	cr_assert_eq(n, 6, "%zu database spans: %s", n, names(db, n));
+	cr_expect_str_eq(db[0]->name, "SELECT");
+	cr_expect_str_eq(db[1]->name, "SELECT");
+	cr_expect_str_eq(db[2]->name, "USE");
+	/* No namespace before USE; the one USE chose on it and after. */
 	for (size_t i = 0; i < n; i++)
-		expect_conn(db[i], dbname, unix_sock);
+		expect_conn(db[i], i < 2 ? NULL : dbname, unix_sock);
 	expect_rows(with_text(db, n, "SELECT item FROM orders WHERE id = ?", 0),
 		    1);
-	cr_assert_not_null(named(db, n, "USE"));
 	expect_rows(with_text(db, n, "SELECT COUNT(*) FROM orders", 0), 1);
 	s = with_text(db, n, "SELECT nope FROM orders", 0);
 	cr_assert_not_null(s);
