@@ -100,6 +100,7 @@ PAGE_FILES := tool/page/page.css tool/page/body.html tool/page/page.js
 TOOL_O := $(patsubst %.c,$(OBJ)/%.o,$(TOOL_SRC)) $(PAGE_O)
 
 LIB := $(BUILD)/libautotrace.so
+BRIDGES := $(BUILD)/autotrace-bridge.js $(BUILD)/autotrace-py/sitecustomize.py
 CORE_A := $(BUILD)/libatcore.a
 TOOL_A := $(BUILD)/libattool.a
 MAP := src/libautotrace.map
@@ -136,9 +137,18 @@ LDLIBS_CORE := -lz -lpthread -ldl -lm
 # otherwise be intermediate files, deleted after use).
 .SECONDARY: $(GEN_C) $(GEN_H) $(BENCH_O)
 
-all: $(LIB) $(AUTOTRACE)
+all: $(LIB) $(AUTOTRACE) $(BRIDGES)
 
-lib: $(LIB)
+lib: $(LIB) $(BRIDGES)
+
+# The runtime bridges (hooks/runtime/at_bridge.c), copied beside the
+# library, where it looks for them.
+$(BUILD)/autotrace-bridge.js: bridges/node/autotrace-bridge.js
+	@mkdir -p $(dir $@)
+	$(call say,CP,$@)cp $< $@
+$(BUILD)/autotrace-py/sitecustomize.py: bridges/python/sitecustomize.py
+	@mkdir -p $(dir $@)
+	$(call say,CP,$@)cp $< $@
 tools: $(TOOLS)
 fixtures: $(FIXTURES)
 

@@ -15,7 +15,7 @@ DEST=$BUILD/wire-node
 
 if cmp -s "$SRC/package-lock.json" "$DEST/package-lock.json" &&
 	[ -d "$DEST/node_modules/pg" ] && [ -d "$DEST/node_modules/ioredis" ] &&
-	[ -d "$DEST/node_modules/mysql2" ]; then
+	[ -d "$DEST/node_modules/mysql2" ] && [ -d "$DEST/node_modules/express" ]; then
 	exit 0
 fi
 if ! command -v npm >/dev/null 2>&1; then
@@ -25,7 +25,7 @@ fi
 mkdir -p "$DEST"
 rm -f "$DEST/package-lock.json"
 cp "$SRC/package.json" "$SRC/package-lock.json" "$DEST/"
-echo "setup-wire-node: npm ci (pg, mysql2, ioredis) into $DEST"
+echo "setup-wire-node: npm ci (pg, mysql2, ioredis, express) into $DEST"
 (cd "$DEST" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || {
 	rm -f "$DEST/package-lock.json"
 	echo "setup-wire-node: npm ci failed" >&2

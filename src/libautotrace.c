@@ -10,6 +10,7 @@
  */
 #include <stddef.h>
 
+#include "at_bridge.h"
 #include "at_conn.h"
 #include "at_exporter.h"
 #include "at_lifecycle.h"
@@ -19,7 +20,7 @@
 
 const struct at_lifecycle at_lifecycle_table[] = {
 	{ "thread", .after_fork_child = at_thread_after_fork_child },
-	{ "conn", .after_fork_child = at_conn_after_fork_child,
+	{ "conn", .init = at_conn_init, .after_fork_child = at_conn_after_fork_child,
 	  .at_exit = at_conn_at_exit },
 	{ "exporter", .init = at_exporter_init,
 	  .after_fork_child = at_exporter_after_fork_child,
@@ -27,5 +28,6 @@ const struct at_lifecycle at_lifecycle_table[] = {
 	{ "proc", .init = at_proc_init,
 	  .after_fork_child = at_proc_after_fork_child },
 	{ "shell", .after_fork_child = at_shell_after_fork_child },
+	{ "bridge", .init = at_bridge_init },
 	{ NULL },
 };

@@ -258,6 +258,8 @@ void conn_fl_finish(struct at_conn *c)
 	if (!f)
 		return;
 	if (f->span) {
+		if (c->role == AT_FD_SERVER)
+			at_context_leave_request(f->span);
 		at_span_end(f->span);
 		conn_span_free(f->span);
 		f->span = NULL;
@@ -444,6 +446,34 @@ void conn_maybe_passive(struct at_conn *c)
 		atomic_store(&e->kind, AT_FD_PASSIVE);
 }
 
+/* ---- the runtime bridges' resolver (at_context.h) ---- */
+
+/* The open request numbered seq (0: the oldest) of server connection fd.
+ * Called from any thread: the flights are read, never changed, and each
+ * is a reference checked by its span id. */
+static struct at_span *request_of_fd(int fd, uint32_t seq)
+{
+	struct at_conn *c = conn_of(fd);
+	uint32_t h, t;
+
+	if (!c || c->role != AT_FD_SERVER)
+		return NULL;
+	h = atomic_load_explicit(&c->fl_head, memory_order_acquire);
+	t = atomic_load_explicit(&c->fl_tail, memory_order_acquire);
+	for (; h != t; h++) {
+		const struct flight *f = &c->fl[h % INFLIGHT];
+		if (seq && f->seq != seq)
+			continue;
+		return at_context_ref_get(&f->req);
+	}
+	return NULL;
+}
+
+void at_conn_init(void)
+{
+	at_context_set_resolver(request_of_fd);
+}
+
 /* ---- entry points ---- */
 
 void at_conn_socket(int fd, int domain, int type)
@@ -564,6 +594,8 @@ void at_conn_forget(int fd)
 
 	if (!e)
 		return;
+	if (AT_UNLIKELY(fd == at_context_bridge_fd))
+		at_context_bridge_fd = -1; /* the program closed the channel */
 	atomic_store(&e->kind, AT_FD_NONE);
 	c = atomic_exchange(&e->conn, NULL);
 	if (!c)

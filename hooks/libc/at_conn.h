@@ -30,6 +30,10 @@
 #include "at_fdtab.h"
 #include "at_span.h"
 
+/* Initialisation: lets the runtime bridges name a request by its
+ * connection (at_context.h). */
+void at_conn_init(void);
+
 /* socket() made fd: remember TCP sockets. */
 void at_conn_socket(int fd, int domain, int type);
 

@@ -35,6 +35,10 @@ enum { CS_NONE = 0, CS_PENDING, CS_STOPPING, CS_STOPPED };
 
 struct flight {
 	struct at_span *span;
+	/* client: the request this one was sent for (resumed at its
+	 * response); server: this request (the bridges' resolver). */
+	struct at_ctx_entry req;
+	uint32_t seq;           /* server: the request's number (1, 2...) */
 	char method[16];
 	uint8_t method_len;
 	uint8_t has_status;
@@ -73,6 +77,7 @@ struct at_conn {
 	uint16_t inj_len, inj_sent;
 	char inj[AT_TRACEPARENT_LEN + AT_TRACESTATE_MAX + 40];
 
+	uint32_t req_seq;       /* server: requests read so far */
 	struct flight fl[INFLIGHT];
 	_Atomic uint32_t fl_head, fl_tail;
 };

@@ -89,14 +89,17 @@ static void server_in_head(struct at_conn *c, const char *head, size_t len)
 						      sizeof(ts));
 	}
 	/* A request starts its own unit of work on this thread: a remote
-	 * parent, or a new trace - never the thread's previous request. */
+	 * parent, or a new trace - never the thread's previous request.  The
+	 * thread works for it from now on (at_context.h): what it sends
+	 * becomes its children, until its response is complete. */
 	at_span_start_with_parent(s, "HTTP", 4, AT_KIND_SERVER,
 				  has_parent ? &parent : NULL, ts,
-				  ts_n > 0 ? (size_t)ts_n : 0, true);
+				  ts_n > 0 ? (size_t)ts_n : 0, false);
 	if (!at_span_started(s)) {
 		conn_span_free(s);
 		return;
 	}
+	at_context_enter_request(s);
 	if (at_span_recording(s)) {
 		conn_set_method(s, &r);
 		at_span_set_cstr(s, "url.scheme", "http");
@@ -131,6 +134,8 @@ static void server_in_head(struct at_conn *c, const char *head, size_t len)
 		conn_set_protocol(s, r.version_minor);
 	}
 	f->span = s;
+	at_context_ref(&f->req, s);
+	f->seq = ++c->req_seq;
 	conn_flight_method(f, r.method.p, r.method.len);
 	fl_commit(c);
 }
@@ -160,6 +165,10 @@ void at_conn_received(int fd, const struct iovec *iov, int iovcnt, ssize_t r,
 	    !fl_oldest(c))
 		conn_submit_connect(c); /* the peer spoke first: not HTTP */
 	if (r > 0) {
+		/* The reply to something sent for a request: the code that
+		 * reads it works for that request again. */
+		if (c->role == AT_FD_CLIENT && (f = fl_oldest(c)))
+			at_context_resume(&f->req);
 		if (c->in.phase != PH_PASS && c->role == AT_FD_CLIENT)
 			conn_observe(c, &c->in, iov, iovcnt, (size_t)r,
 				     at_http_response_start, client_in_head);

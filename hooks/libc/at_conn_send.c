@@ -138,6 +138,7 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 		conn_span_free(s);
 		return;
 	}
+	memset(&f->req, 0, sizeof(f->req));
 	/* The program's own traceparent: no line; if it is the only one and
 	 * valid, our span continues it. */
 	if (r->n_traceparent == 1 &&
@@ -151,7 +152,7 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 					  &parent, ts,
 					  ts_n > 0 ? (size_t)ts_n : 0, false);
 	} else {
-		at_span_start_detached(s, "HTTP", 4, AT_KIND_CLIENT);
+		at_span_start_for(s, "HTTP", 4, AT_KIND_CLIENT, &f->req);
 	}
 	if (!at_span_started(s)) {
 		conn_span_free(s);
@@ -218,6 +219,7 @@ static void client_connect(struct at_conn *c)
 	if (!f)
 		return;
 	f->span = NULL;
+	memset(&f->req, 0, sizeof(f->req));
 	conn_flight_method(f, "CONNECT", 7);
 	f->has_status = 0;
 	fl_commit(c);
@@ -449,12 +451,29 @@ static void server_out_head(struct at_conn *c, const char *head, size_t len)
 		c->out.phase = PH_BODY;
 }
 
+/* A runtime bridge registers its slot (at_context.h): the buffer is
+ * the calling thread's slot from now on; nothing is written. */
+static ssize_t bridge_register(int fd, const struct iovec *iov, int iovcnt,
+			       size_t total, int flags)
+{
+	if (iovcnt < 1 || iov[0].iov_len != AT_BRIDGE_SLOT_BYTES ||
+	    total != AT_BRIDGE_SLOT_BYTES ||
+	    ((uintptr_t)iov[0].iov_base & 3) != 0 ||
+	    memcmp(iov[0].iov_base, AT_BRIDGE_MAGIC, 8) != 0)
+		return flags ? real_sendv(fd, (struct iovec *)iov, iovcnt, flags)
+			     : AT_REAL(writev)(fd, iov, iovcnt);
+	at_context_bridge_register(iov[0].iov_base);
+	return AT_BRIDGE_SLOT_BYTES;
+}
+
 ssize_t at_conn_send(int fd, const struct iovec *iov, int iovcnt, int flags)
 {
 	struct at_conn *c = conn_for_io(fd);
 	size_t total = at_iov_total(iov, iovcnt);
 	ssize_t w;
 
+	if (AT_UNLIKELY(!c && fd == at_context_bridge_fd && fd >= 0))
+		return bridge_register(fd, iov, iovcnt, total, flags);
 	if (!c || total == 0)
 		return real_sendv(fd, (struct iovec *)iov, iovcnt, flags);
 	connect_done_by_io(c);

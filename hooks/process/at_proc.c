@@ -55,17 +55,7 @@ size_t at_proc_env_count(char *const envp[])
 
 const struct at_span *at_proc_active_span(void)
 {
-	const struct at_thread *t = at_self;
-
-	if (!t)
-		return NULL;
-	for (uint32_t i = t->depth; i > 0; i--) {
-		const struct at_ctx_entry *e = &t->stack[i - 1];
-		if (e->span->h.state != AT_SPAN_FREE &&
-		    !memcmp(e->span->h.ctx.span_id, e->span_id, 8))
-			return e->span;
-	}
-	return NULL;
+	return at_span_active();
 }
 
 static int has_prefix(const char *s, const char *p)

@@ -44,12 +44,13 @@
 #include <string.h>
 
 #include "at_config.h"
+#include "at_context.h"
 #include "at_guard.h"
 #include "at_wire.h"
 #include "at_wire_kit.h"
+#include "at_wire_pg.h"
 /* WIRE-KIT-BOOTSTRAP: weak until the three families land (then their
  * headers declare them). */
-extern const struct at_wire_family at_wire_pg_family __attribute__((weak));
 extern const struct at_wire_family at_wire_mysql_family __attribute__((weak));
 extern const struct at_wire_family at_wire_redis_family __attribute__((weak));
 
@@ -139,7 +140,16 @@ ssize_t at_wire_send(struct at_wire *w, int fd, const struct iovec *iov,
 void at_wire_received(struct at_wire *w, const struct iovec *iov, int iovcnt,
 		      size_t len)
 {
-	if (!at_wire_stopped(w) && w->fam->received)
+	struct at_wire_cmd *c = at_wire_oldest(w);
+
+	/* A reply to something sent for a request: the code that reads it
+	 * works for that request again (at_context.h). */
+	if (c && len)
+		at_context_resume(&c->req);
+	/* A connection stopped because its FIFO overflowed still has its
+	 * pending commands' replies to match, before the untraced ones'. */
+	if (w->fam->received &&
+	    (!at_wire_stopped(w) || (w->overflowed && c)))
 		w->fam->received(w, iov, iovcnt, len);
 }
 

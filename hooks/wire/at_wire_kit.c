@@ -36,6 +36,10 @@ struct at_wire_cmd *at_wire_push(struct at_wire *w)
 
 void at_wire_commit(struct at_wire *w)
 {
+	uint32_t t = atomic_load_explicit(&w->tail, memory_order_relaxed);
+
+	w->fifo[t % AT_WIRE_FIFO].req = w->next_req;
+	memset(&w->next_req, 0, sizeof(w->next_req));
 	atomic_store_explicit(&w->tail,
 			      atomic_load_explicit(&w->tail,
 						   memory_order_relaxed) + 1,
@@ -87,6 +91,7 @@ void at_wire_overflow(struct at_wire *w)
 {
 	atomic_fetch_add_explicit(&at_span_drops.untraced, 1,
 				  memory_order_relaxed);
+	w->overflowed = true;
 	at_wire_stop(w);
 }
 
@@ -102,7 +107,7 @@ struct at_span *at_wire_span_begin(struct at_wire *w, const char *name,
 					  memory_order_relaxed);
 		return NULL;
 	}
-	at_span_start_detached(s, name, name_len, AT_KIND_CLIENT);
+	at_span_start_for(s, name, name_len, AT_KIND_CLIENT, &w->next_req);
 	if (!at_span_started(s)) {
 		at_span_pool_put(&span_pool, s);
 		return NULL;

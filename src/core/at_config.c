@@ -145,6 +145,11 @@
  *     true/1: a traceparent comment (SQLCommenter) is appended to the SQL
  *     statements libpq sends (PQexec, PQsendQuery) and to simple-query
  *     messages on the PostgreSQL wire.
+ * AUTOTRACE_RUNTIME_BRIDGES             true
+ *     true/1: in node and python3 processes, the runtime loads a small
+ *     bridge (NODE_OPTIONS --require, PYTHONPATH) that tells the library
+ *     which request the code it runs belongs to; false: native rules
+ *     only.
  * AUTOTRACE_PROPAGATE_PRELOAD           true
  *     true/1: the library is added to the LD_PRELOAD of a child whose
  *     environment was built afresh without it, never where the program
@@ -775,6 +780,7 @@ void at_config_defaults(struct at_config *cfg)
 	cfg->db_raw_query = 0;
 	cfg->protocols = AT_PROTO_ALL;
 	cfg->db_sqlcommenter = 0;
+	cfg->runtime_bridges = 1;
 	cfg->db_query_max = 1024;
 	cfg->propagate_preload = AT_PRELOAD_RULE;
 	cfg->process_spans = 1;
@@ -887,6 +893,7 @@ void at_config_load(struct at_config *cfg, at_getenv_fn lookup, void *lookup_ud,
 		 &rule_length);
 	load_protocols(&l);
 	load_bool(&l, "AUTOTRACE_DB_SQLCOMMENTER", &cfg->db_sqlcommenter, 1);
+	load_bool(&l, "AUTOTRACE_RUNTIME_BRIDGES", &cfg->runtime_bridges, 1);
 	load_preload(&l);
 	load_bool(&l, "AUTOTRACE_PROCESS_SPANS", &cfg->process_spans, 1);
 	load_spool_dir(&l);

@@ -86,6 +86,7 @@ struct at_config {
 	uint32_t db_query_max;            /* AUTOTRACE_DB_QUERY_MAX_LENGTH (1024) */
 	uint32_t protocols;               /* AUTOTRACE_PROTOCOLS (AT_PROTO_ALL) */
 	int db_sqlcommenter;              /* AUTOTRACE_DB_SQLCOMMENTER (0) */
+	int runtime_bridges;              /* AUTOTRACE_RUNTIME_BRIDGES (1) */
 	int propagate_preload;            /* AUTOTRACE_PROPAGATE_PRELOAD (AT_PRELOAD_RULE) */
 	int process_spans;                /* AUTOTRACE_PROCESS_SPANS (1) */
 	char spool_dir[AT_CFG_URL_MAX];   /* AUTOTRACE_SPOOL_DIR ("": off) */

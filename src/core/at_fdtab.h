@@ -35,6 +35,8 @@ enum at_fd_kind {
 	AT_FD_SERVER,     /* accepted by this process */
 	AT_FD_PASSIVE,    /* a connection that carries no HTTP: its I/O is
 			   * no longer looked at; close still forgets it */
+	AT_FD_BRIDGE,     /* the runtime bridges' channel (at_context.h):
+			   * a write to it registers the writer's slot */
 };
 
 struct at_conn;

@@ -16,6 +16,7 @@
 
 #include "at_clock.h"
 #include "at_config.h"
+#include "at_context.h"
 #include "at_errno.h"
 #include "at_sampler.h"
 #include "at_span.h"
@@ -128,7 +129,8 @@ static bool start_common(struct at_thread *t, struct at_span *s,
 }
 
 static bool start_child(struct at_span *s, const char *name, size_t name_len,
-			enum at_span_kind kind, bool activate)
+			enum at_span_kind kind, bool activate,
+			struct at_ctx_entry *req)
 {
 	struct at_thread *t = at_thread_get();
 	struct at_span *cur;
@@ -137,7 +139,7 @@ static bool start_child(struct at_span *s, const char *name, size_t name_len,
 		s->h.state = AT_SPAN_FREE;
 		return false;
 	}
-	cur = at_context_current(t);
+	cur = at_context_parent(t, req);
 	if (cur) {
 		size_t ts_len;
 		const char *ts = at_span_tracestate(cur, &ts_len);
@@ -155,13 +157,19 @@ static bool start_child(struct at_span *s, const char *name, size_t name_len,
 bool at_span_start(struct at_span *s, const char *name, size_t name_len,
 		   enum at_span_kind kind)
 {
-	return start_child(s, name, name_len, kind, true);
+	return start_child(s, name, name_len, kind, true, NULL);
 }
 
 bool at_span_start_detached(struct at_span *s, const char *name,
 			    size_t name_len, enum at_span_kind kind)
 {
-	return start_child(s, name, name_len, kind, false);
+	return start_child(s, name, name_len, kind, false, NULL);
+}
+
+bool at_span_start_for(struct at_span *s, const char *name, size_t name_len,
+		       enum at_span_kind kind, struct at_ctx_entry *req)
+{
+	return start_child(s, name, name_len, kind, false, req);
 }
 
 bool at_span_start_with_parent(struct at_span *s, const char *name,
@@ -511,10 +519,16 @@ void at_span_set_errno(struct at_span *s, int err)
 	at_span_set_status(s, AT_STATUS_ERROR, desc, strlen(desc));
 }
 
-bool at_span_has_active(void)
+struct at_span *at_span_active(void)
 {
 	struct at_thread *t = at_self;
-	return t && at_context_current(t) != NULL;
+
+	return t ? at_context_active(t) : NULL;
+}
+
+bool at_span_has_active(void)
+{
+	return at_span_active() != NULL;
 }
 
 void at_span_activate(struct at_span *s)
@@ -541,57 +555,3 @@ void at_span_add_event_at(struct at_span *s, const char *name,
 		new_event(s, name, at_unix_from_mono(mono_ns));
 }
 
-/* ---- context stack (in the thread state; see at_thread.h) ---- */
-
-static int entry_live(const struct at_ctx_entry *e)
-{
-	const struct at_span *s = e->span;
-
-	return s->h.state != AT_SPAN_FREE &&
-	       memcmp(s->h.ctx.span_id, e->span_id, 8) == 0;
-}
-
-struct at_span *at_context_current(struct at_thread *t)
-{
-	while (t->depth > 0) {
-		struct at_ctx_entry *e = &t->stack[t->depth - 1];
-		if (AT_LIKELY(entry_live(e)))
-			return e->span;
-		t->depth--; /* ended elsewhere: forget it */
-	}
-	return NULL;
-}
-
-int at_context_push(struct at_thread *t, struct at_span *s)
-{
-	struct at_ctx_entry *e;
-
-	if (AT_UNLIKELY(t->depth >= AT_STACK_DEPTH)) {
-		atomic_store_explicit(
-			&t->stats.dropped_depth,
-			atomic_load_explicit(&t->stats.dropped_depth,
-					     memory_order_relaxed) + 1,
-			memory_order_relaxed);
-		return -1;
-	}
-	e = &t->stack[t->depth++];
-	e->span = s;
-	memcpy(e->span_id, s->h.ctx.span_id, 8);
-	return 0;
-}
-
-void at_context_remove(struct at_thread *t, struct at_span *s)
-{
-	uint32_t i = t->depth;
-
-	while (i > 0) {
-		i--;
-		if (t->stack[i].span == s &&
-		    memcmp(t->stack[i].span_id, s->h.ctx.span_id, 8) == 0) {
-			memmove(&t->stack[i], &t->stack[i + 1],
-				(t->depth - i - 1) * sizeof(t->stack[0]));
-			t->depth--;
-			return;
-		}
-	}
-}

@@ -39,125 +39,9 @@
 #include <stdint.h>
 
 #include "at_pool.h"
-#include "at_traceparent.h"
 
-#define AT_SPAN_MAX_ATTRS 32
-#define AT_SPAN_MAX_EVENTS 4
-#define AT_SPAN_MAX_EVENT_ATTRS 8 /* shared by all events of a span */
-#define AT_SPAN_ARENA 2048
-#define AT_SPAN_NAME_MAX 128
-
-/* Same values as OTLP's Span.SpanKind. */
-enum at_span_kind {
-	AT_KIND_INTERNAL = 1,
-	AT_KIND_SERVER = 2,
-	AT_KIND_CLIENT = 3,
-	AT_KIND_PRODUCER = 4,
-	AT_KIND_CONSUMER = 5,
-};
-
-/* Same values as OTLP's Status.StatusCode. */
-enum at_status_code {
-	AT_STATUS_UNSET = 0,
-	AT_STATUS_OK = 1,
-	AT_STATUS_ERROR = 2,
-};
-
-enum at_attr_type {
-	AT_ATTR_STRING = 0,
-	AT_ATTR_INT,
-	AT_ATTR_DOUBLE,
-	AT_ATTR_BOOL,
-};
-
-/* A string stored in the span's arena. */
-struct at_str {
-	uint16_t off;
-	uint16_t len;
-};
-
-struct at_attr {
-	const char *key; /* static string */
-	uint8_t type;    /* enum at_attr_type */
-	union {
-		int64_t i;
-		double d;
-		int64_t b; /* 0 or 1 */
-		struct at_str s;
-	} v;
-};
-
-struct at_event {
-	const char *name; /* static string */
-	uint64_t time_unix_ns;
-	uint8_t first_attr; /* index into ev_attrs */
-	uint8_t n_attrs;
-	uint8_t dropped_attrs;
-};
-
-enum at_span_state {
-	AT_SPAN_FREE = 0,     /* never started, or ended */
-	AT_SPAN_RECORDING,    /* started, sampled */
-	AT_SPAN_PROPAGATING,  /* started, not sampled: ids only */
-};
-
-/* The fixed part of a span; also the header of a ring record. */
-struct at_span_hdr {
-	uint32_t rec_size;   /* record: total bytes incl. header, multiple of 8 */
-	uint16_t arena_used;
-	uint8_t n_attrs;
-	uint8_t n_events;
-	uint8_t n_ev_attrs;
-	uint8_t kind;        /* enum at_span_kind */
-	uint8_t status_code; /* enum at_status_code */
-	uint8_t state;       /* enum at_span_state */
-	uint8_t has_parent;
-	uint8_t parent_is_remote;
-	uint8_t on_stack;    /* pushed on the starting thread's stack */
-	uint8_t pad_[5];
-	uint32_t dropped_attrs;
-	uint32_t dropped_events;
-	struct at_span_context ctx; /* this span's trace id, span id, flags */
-	uint8_t parent_span_id[8];
-	uint8_t pad2_[7];
-	uint64_t start_unix_ns;
-	uint64_t end_unix_ns;
-	uint64_t start_mono_ns;
-	struct at_str name;
-	struct at_str status_message;
-	struct at_str tracestate;
-	uint16_t pad3_;
-};
-
-struct at_span {
-	struct at_span_hdr h;
-	struct at_attr attrs[AT_SPAN_MAX_ATTRS];
-	struct at_event events[AT_SPAN_MAX_EVENTS];
-	struct at_attr ev_attrs[AT_SPAN_MAX_EVENT_ATTRS];
-	char arena[AT_SPAN_ARENA];
-};
-
-/* ---- record accessors (a record is a serialised, ended span) ---- */
-
-static inline const struct at_attr *at_rec_attrs(const struct at_span_hdr *r)
-{
-	return (const struct at_attr *)(const void *)(r + 1);
-}
-
-static inline const struct at_event *at_rec_events(const struct at_span_hdr *r)
-{
-	return (const struct at_event *)(const void *)(at_rec_attrs(r) + r->n_attrs);
-}
-
-static inline const struct at_attr *at_rec_ev_attrs(const struct at_span_hdr *r)
-{
-	return (const struct at_attr *)(const void *)(at_rec_events(r) + r->n_events);
-}
-
-static inline const char *at_rec_arena(const struct at_span_hdr *r)
-{
-	return (const char *)(const void *)(at_rec_ev_attrs(r) + r->n_ev_attrs);
-}
+#include "at_context.h"
+#include "at_span_rec.h"
 
 /* Size of the record for span s (header + used parts, rounded up to 8). */
 size_t at_span_record_size(const struct at_span *s);
@@ -182,6 +66,11 @@ bool at_span_start(struct at_span *s, const char *name, size_t name_len,
  * that outlive their hook, such as a pending non-blocking connect). */
 bool at_span_start_detached(struct at_span *s, const char *name,
 			    size_t name_len, enum at_span_kind kind);
+
+/* Like at_span_start_detached; *req is set to the request the span was
+ * made for (at_context.h), to resume it when the reply comes. */
+bool at_span_start_for(struct at_span *s, const char *name, size_t name_len,
+		       enum at_span_kind kind, struct at_ctx_entry *req);
 
 /*
  * Like at_span_start, with an explicit parent: the remote context parent
@@ -299,8 +188,11 @@ void at_span_set_env_parent(const struct at_span_context *ctx,
 void at_span_activate(struct at_span *s);
 void at_span_deactivate(struct at_span *s);
 
-/* Is a span active on the calling thread? */
+/* Is the calling thread working for a span: one on its context stack,
+ * or the request it works for (at_context.h)? */
 bool at_span_has_active(void);
+/* That span, or NULL. */
+struct at_span *at_span_active(void);
 
 /* The tracestate a span propagates (its arena; may be empty). */
 static inline const char *at_span_tracestate(const struct at_span *s,
@@ -334,17 +226,6 @@ static inline void at_span_pool_put(struct at_pool *pool, struct at_span *s)
 		at_pool_put(pool, s);
 }
 
-/* ---- context stack (the calling thread's active spans, kept in its
- * thread state, at_thread.h) ---- */
-
-struct at_thread;
-
-/* The active span, or NULL.  Entries for spans that were ended (possibly
- * by another thread) are skipped and popped. */
-struct at_span *at_context_current(struct at_thread *t);
-/* Push s: 0, or -1 if the stack is full (counted). */
-int at_context_push(struct at_thread *t, struct at_span *s);
-/* Remove s wherever it is on the calling thread's stack. */
-void at_context_remove(struct at_thread *t, struct at_span *s);
+#include "at_context.h"
 
 #endif

@@ -24,6 +24,7 @@
 #include "at_compat.h"
 #include "at_id.h"
 #include "at_ring.h"
+#include "at_span_rec.h"
 
 #define AT_STACK_DEPTH 16
 /* Each thread's ring: room for OTEL_BSP_MAX_QUEUE_SIZE records of
@@ -47,11 +48,6 @@
 
 struct at_span;
 
-/* An active span: the span and its id (to detect a span ended elsewhere). */
-struct at_ctx_entry {
-	struct at_span *span;
-	uint8_t span_id[8];
-};
 
 struct at_thread_stats {
 	_Atomic uint64_t started;      /* spans started (sampled or not) */
@@ -65,6 +61,13 @@ struct at_thread {
 	uint32_t depth;
 	uint32_t pad_;
 	struct at_ctx_entry stack[AT_STACK_DEPTH];
+	/* The request this thread works for when nothing is on the stack:
+	 * set when it reads a request, or the reply to something sent for
+	 * one (at_span.h, "Context"). */
+	struct at_ctx_entry ambient;
+	/* A runtime bridge's slot (at_span.h): when set, it says which
+	 * request the thread's runtime is running code for. */
+	const volatile int32_t *bridge;
 	struct at_thread_stats stats;
 
 	/* registry (exporter) */

@@ -76,6 +76,7 @@
 
 #include "at_clock.h"
 #include "at_config.h"
+#include "at_context.h"
 #include "at_exporter.h"
 #include "at_gzip.h"
 #include "at_guard.h"
@@ -670,7 +671,7 @@ static void report(void)
 	at_log_warn("pid %d: spans started=%llu sampled=%llu exported=%llu "
 		    "dropped=%llu (queue_full=%llu export_failed=%llu "
 		    "exporter_none=%llu no_memory=%llu unsent_at_exit=%llu) "
-		    "rejected=%llu untraced=%llu "
+		    "rejected=%llu untraced=%llu unparented=%llu "
 		    "stack_overflow=%llu thread_limit=%llu spooled=%llu "
 		    "unspooled=%llu; export attempts=%llu failures=%llu "
 		    "retries=%llu",
@@ -684,6 +685,7 @@ static void report(void)
 		    (unsigned long long)atomic_load(&at_xstats.dropped_exit),
 		    (unsigned long long)atomic_load(&at_xstats.rejected),
 		    (unsigned long long)atomic_load(&at_span_drops.untraced),
+		    (unsigned long long)atomic_load(&at_context_unparented),
 		    (unsigned long long)s[3],
 		    (unsigned long long)atomic_load(&at_thread_refused),
 		    (unsigned long long)atomic_load(&at_xstats.spooled),

@@ -1,0 +1,88 @@
+/*
+ * at_context.h - which span a new span is the child of: the thread's
+ * context stack, the request the thread works for, and the runtime
+ * bridges.  at_context.c has the design.
+ */
+#ifndef AT_CONTEXT_H
+#define AT_CONTEXT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "at_span_rec.h"
+
+struct at_thread;
+
+/* ---- the context stack (spans active around a call: libpq, libcurl,
+ * a process span) ---- */
+
+/* The active span, or NULL.  Entries for spans that were ended (possibly
+ * by another thread) are skipped and popped. */
+struct at_span *at_context_current(struct at_thread *t);
+/* Push s: 0, or -1 if the stack is full (counted). */
+int at_context_push(struct at_thread *t, struct at_span *s);
+/* Remove s wherever it is on the calling thread's stack. */
+void at_context_remove(struct at_thread *t, struct at_span *s);
+
+/* ---- references ---- */
+
+void at_context_ref(struct at_ctx_entry *ref, struct at_span *s);
+/* The span ref names if it is still started (not ended), else NULL. */
+struct at_span *at_context_ref_get(const struct at_ctx_entry *ref);
+
+/* ---- the request the calling thread works for ---- */
+
+/* The thread read request s (a server span): it works for s now. */
+void at_context_enter_request(struct at_span *s);
+/* A reply arrived for something sent while the thread worked for ref:
+ * it works for that request again (nothing if ref is empty or ended). */
+void at_context_resume(const struct at_ctx_entry *ref);
+/* s's response is complete: no thread works for it any more (the calling
+ * thread forgets it now; others find it ended). */
+void at_context_leave_request(struct at_span *s);
+
+/*
+ * The parent a span started now on t gets: the top of the context stack;
+ * else, when the thread's runtime registered a bridge, the request the
+ * bridge names; else the request the thread works for.  NULL: none (a
+ * root, or the process's TRACEPARENT).  If req is not NULL it is set to
+ * the request when the parent is one (to resume it at the reply), else
+ * zeroed.
+ */
+struct at_span *at_context_parent(struct at_thread *t,
+				  struct at_ctx_entry *req);
+
+/* Spans made roots because the request they were for had ended, or a
+ * bridge named one that is not open. */
+extern _Atomic uint64_t at_context_unparented;
+
+/* The same span, looked up without changing or counting anything
+ * (whether a span is active: the exec and DNS hooks; vfork-safe). */
+struct at_span *at_context_active(const struct at_thread *t);
+
+/* ---- runtime bridges ---- */
+
+/*
+ * A bridge's slot: four int32 the runtime writes with plain stores, read
+ * by the thread that registered it: [0], [1] the registration magic,
+ * [2] the file descriptor + 1 of the server connection whose request the
+ * runtime runs code for (0: none), [3] that request's number on its
+ * connection (1 for the first; 0: the oldest still open).
+ */
+#define AT_BRIDGE_SLOT_BYTES 16
+#define AT_BRIDGE_MAGIC "ATBRIDGE"
+
+/* The request of connection fd numbered seq (0: the oldest open), if it
+ * is still open; registered by the socket layer. */
+typedef struct at_span *(*at_request_resolver)(int fd, uint32_t seq);
+void at_context_set_resolver(at_request_resolver fn);
+
+/* The calling thread's runtime registered slot (NULL: unregister). */
+void at_context_bridge_register(const volatile int32_t *slot);
+/* The channel's descriptor (-1: none): a write of AT_BRIDGE_SLOT_BYTES
+ * starting with AT_BRIDGE_MAGIC to it registers the buffer as the
+ * writer's slot. */
+extern int at_context_bridge_fd;
+
+#endif
