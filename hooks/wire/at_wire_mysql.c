@@ -66,7 +66,9 @@
  * Stops (the connection's bytes pass untouched from then on): TLS
  * (SSLRequest), compression, LOAD DATA LOCAL INFILE, a command the
  * decoder does not follow (COM_CHANGE_USER, replication...), bytes either
- * decoder rejects, a reply with no command waiting, a full FIFO (counted).
+ * decoder rejects, a reply with no command waiting, a full FIFO (counted;
+ * the replies of the commands already in it are still decoded, so their
+ * spans end on time).
  *
  * Limits: one session per connection from a bounded pool; statement texts
  * kept up to STMT_TEXT bytes, STMTS statements per connection; a USE in a
@@ -428,11 +430,18 @@ static void result(struct at_wire *w, struct my_sess *m,
 	at_wire_finish(w);
 }
 
+/* Replies are decoded while the family decodes the connection, and after
+ * a FIFO overflow while commands sent before it wait for theirs. */
+static bool replies_wanted(struct at_wire *w)
+{
+	return !at_wire_stopped(w) || (w->overflowed && at_wire_oldest(w));
+}
+
 static void decode_in(struct at_wire *w, const char *p, size_t n)
 {
 	struct my_sess *m = sess(w);
 
-	while (n > 0 && !at_wire_stopped(w)) {
+	while (n > 0 && replies_wanted(w)) {
 		struct at_my_server_ev e;
 		struct at_wire_cmd *c;
 		size_t used = 0;
@@ -472,7 +481,7 @@ static void decode_in(struct at_wire *w, const char *p, size_t n)
 static void my_received(struct at_wire *w, const struct iovec *iov,
 			int iovcnt, size_t len)
 {
-	for (int i = 0; i < iovcnt && len > 0 && !at_wire_stopped(w); i++) {
+	for (int i = 0; i < iovcnt && len > 0 && replies_wanted(w); i++) {
 		size_t n = iov[i].iov_len < len ? iov[i].iov_len : len;
 
 		decode_in(w, iov[i].iov_base, n);
