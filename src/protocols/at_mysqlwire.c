@@ -146,7 +146,6 @@ static int frame_step(struct at_my_frame *f, char *buf, struct feed *in)
 			f->seq = f->hdr[3];
 			f->got = f->want = f->buf_n = 0;
 			f->looked = false;
-			f->started = true;
 			in->base = in->p + in->i;
 			/* The tail of a long message is not looked at. */
 			f->mode = f->cont ? M_SKIP : M_BEGIN;

@@ -116,7 +116,6 @@ struct at_my_frame {
 	uint8_t mode;     /* what the logic does with the packet */
 	bool looked;      /* the packet was looked at: the rest is skipped */
 	bool cont;        /* the current packet continues a 16 MiB one */
-	bool started;     /* a packet was seen (sequence ids are checked) */
 };
 
 /* ---- the client's side ---- */
