@@ -48,10 +48,10 @@
 #include "at_guard.h"
 #include "at_wire.h"
 #include "at_wire_kit.h"
+#include "at_wire_mysql.h"
 #include "at_wire_pg.h"
 /* WIRE-KIT-BOOTSTRAP: weak until the three families land (then their
  * headers declare them). */
-extern const struct at_wire_family at_wire_mysql_family __attribute__((weak));
 extern const struct at_wire_family at_wire_redis_family __attribute__((weak));
 
 static const struct at_wire_family *const families[] = {
