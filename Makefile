@@ -117,6 +117,11 @@ FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_SRC)) \
 	$(BUILD)/fixtures/libctor_connect.so $(BUILD)/fixtures/ctor_main \
 	$(BUILD)/fixtures/pq_client $(BUILD)/fixtures/secure_probe_linked \
 	$(CURL_FIXTURES)
+# Context fixtures (tests/fixtures/ctx/); the libevent one only when
+# libevent's headers are installed (its tests skip otherwise).
+CTX_LIBEVENT := $(BUILD)/fixtures/ctx/ctx_libevent_proxy
+CTX_FIXTURES := $(filter-out $(CTX_LIBEVENT),$(patsubst tests/fixtures/ctx/%.c,$(BUILD)/fixtures/ctx/%,$(sort $(wildcard tests/fixtures/ctx/*.c))))
+FIXTURES += $(CTX_FIXTURES) $(if $(wildcard /usr/include/event2/event.h),$(CTX_LIBEVENT))
 
 UNIT_SRC := $(sort $(wildcard tests/unit/*/*.c))
 UNIT_O := $(patsubst %.c,$(OBJ)/%.o,$(UNIT_SRC))
@@ -149,6 +154,9 @@ $(BUILD)/autotrace-bridge.js: bridges/node/autotrace-bridge.js
 $(BUILD)/autotrace-py/sitecustomize.py: bridges/python/sitecustomize.py
 	@mkdir -p $(dir $@)
 	$(call say,CP,$@)cp $< $@
+	@# Compiled now: Python would otherwise compile it at every start.
+	@for p in python3 /usr/bin/python3; do \
+		PYTHONDONTWRITEBYTECODE= $$p -m py_compile $@ 2>/dev/null || true; done
 tools: $(TOOLS)
 fixtures: $(FIXTURES)
 
@@ -212,6 +220,11 @@ FIXTURE_CC = $(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g
 $(BUILD)/fixtures/%: tests/fixtures/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(FIXTURE_CC) -Wall -Wextra -pthread $(SANFLAGS_FIXTURES) -o $@ $< -ldl
+
+$(CTX_FIXTURES): tests/fixtures/ctx/ctx_common.h
+$(CTX_LIBEVENT): tests/fixtures/ctx/ctx_libevent_proxy.c tests/fixtures/ctx/ctx_common.h
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(FIXTURE_CC) -Wall -Wextra -o $@ $< -levent
 
 # A library whose constructor calls connect() before ours runs.
 $(BUILD)/fixtures/libctor_connect.so: tests/fixtures/ctor/ctor_connect.c
@@ -404,8 +417,14 @@ deps:
 
 PREFIX ?= /usr/local
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/lib/autotrace-py
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libautotrace.so
+	install -m 0644 $(BUILD)/autotrace-bridge.js $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 $(BUILD)/autotrace-py/sitecustomize.py \
+		$(DESTDIR)$(PREFIX)/lib/autotrace-py/
+	-python3 -m compileall -q -d $(PREFIX)/lib/autotrace-py \
+		$(DESTDIR)$(PREFIX)/lib/autotrace-py
 	install -m 0755 $(AUTOTRACE) $(DESTDIR)$(PREFIX)/bin/autotrace
 
 clean:

@@ -8,7 +8,7 @@ set -euo pipefail
 
 build_pkgs=(gcc make libc6-dev protobuf-c-compiler libprotobuf-c-dev zlib1g-dev libpq-dev libcurl4-openssl-dev)
 test_pkgs=(libcriterion-dev clang libclang-rt-14-dev curl python3 nodejs npm nginx-light postgresql postgresql-client python3-psycopg2 netcat-openbsd
-	mariadb-server mariadb-client redis-server redis-tools python3-asyncpg python3-redis python3-pymysql python3-aiohttp python3-requests)
+	mariadb-server mariadb-client redis-server redis-tools python3-asyncpg python3-redis python3-pymysql python3-aiohttp python3-requests libevent-dev)
 # make bench: the load generator of its scale scenario (its npm packages
 # are installed by scripts/bench/node.sh).
 bench_pkgs=(wrk)

@@ -500,7 +500,12 @@ struct at_span *at_conn_connect_begin(int fd, const struct sockaddr *addr,
 					     : sizeof(struct sockaddr_in6));
 	struct at_span *s;
 
-	if (!c || !(s = conn_span_new()))
+	if (!c)
+		return fallback;
+	/* The request this connection is opened for (at_conn_send.c's
+	 * client_request resumes it at the first head). */
+	at_context_request(&c->conn_req);
+	if (!(s = conn_span_new()))
 		return fallback;
 	atomic_store(&c->connect_span, s);
 	atomic_store(&c->connect_state, CS_PENDING);
@@ -512,8 +517,11 @@ void at_conn_unix_connected(int fd, const struct sockaddr *addr,
 {
 	struct at_fd *e = at_fd_peek(fd);
 
-	if (e && atomic_load(&e->kind) == AT_FD_TCP)
-		conn_new(fd, AT_FD_CLIENT, addr, len);
+	struct at_conn *c;
+
+	if (e && atomic_load(&e->kind) == AT_FD_TCP &&
+	    (c = conn_new(fd, AT_FD_CLIENT, addr, len)))
+		at_context_request(&c->conn_req);
 }
 
 void at_conn_connect_end(int fd, struct at_span *s, int rc, int err)
@@ -534,6 +542,26 @@ void at_conn_connect_end(int fd, struct at_span *s, int rc, int err)
 	conn_stop_connect(c, rc != 0 ? err : 0);
 	if (rc != 0)
 		conn_submit_connect(c);
+}
+
+void at_conn_want_write(int fd, bool want)
+{
+	struct at_conn *c = conn_of(fd);
+	struct at_ctx_entry req;
+
+	if (!c || c->role != AT_FD_CLIENT)
+		return;
+	if (!want) {
+		memset(&c->conn_req, 0, sizeof(c->conn_req));
+		return;
+	}
+	/* The first ask since the last head says whose it is: a loop asks
+	 * again from the callback that sees the connect complete. */
+	if (at_context_ref_get(&c->conn_req))
+		return;
+	at_context_request(&req);
+	if (req.span)
+		c->conn_req = req;
 }
 
 void at_conn_connect_outcome(int fd, int so_error)

@@ -22,6 +22,7 @@
 #ifndef AT_CONN_H
 #define AT_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -53,6 +54,11 @@ void at_conn_connect_end(int fd, struct at_span *s, int rc, int err);
  * database's, decoded by hooks/wire). */
 void at_conn_unix_connected(int fd, const struct sockaddr *addr,
 			    socklen_t len);
+
+/* The program asked (epoll_ctl) to be told when fd is writable (want),
+ * or no longer: a client connection's next request head belongs to the
+ * request the thread works for now (at_conn_send.c's client_request). */
+void at_conn_want_write(int fd, bool want);
 
 /* getsockopt(SO_ERROR) returned so_error for fd. */
 void at_conn_connect_outcome(int fd, int so_error);

@@ -78,6 +78,13 @@ struct at_conn {
 	char inj[AT_TRACEPARENT_LEN + AT_TRACESTATE_MAX + 40];
 
 	uint32_t req_seq;       /* server: requests read so far */
+	/* client: the request the thread worked for when it connected, or
+	 * when the program last asked EPOLLOUT for it (the first ask since
+	 * the last send; removing EPOLLOUT forgets it): the next request
+	 * head or wire command sent resumes it (conn_resume_pending) - an
+	 * event loop writes from the callback that saw the socket
+	 * writable, which read nothing. */
+	struct at_ctx_entry conn_req;
 	struct flight fl[INFLIGHT];
 	_Atomic uint32_t fl_head, fl_tail;
 };
@@ -108,6 +115,19 @@ static inline struct flight *fl_oldest(struct at_conn *c)
 	uint32_t t = atomic_load_explicit(&c->fl_tail, memory_order_acquire);
 
 	return h == t ? NULL : &c->fl[h % INFLIGHT];
+}
+
+/* The request kept for the next thing sent on a client connection
+ * (conn_req: opened, or EPOLLOUT asked, while it was current): if it is
+ * still open the thread works for it again, as at a reply; forgotten
+ * either way.  Called before the span of what is sent starts. */
+static inline void conn_resume_pending(struct at_conn *c)
+{
+	if (AT_LIKELY(!c->conn_req.span))
+		return;
+	if (at_context_ref_get(&c->conn_req))
+		at_context_resume(&c->conn_req);
+	c->conn_req.span = NULL;
 }
 
 void conn_stop_connect(struct at_conn *c, int err);

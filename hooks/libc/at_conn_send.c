@@ -134,6 +134,13 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 
 	c->inj_len = 0;
 	c->inj_sent = 0;
+	/* A request head sent on a connection opened, or for which the
+	 * program asked EPOLLOUT, while the thread worked for a request that
+	 * is still open is that request's: an event loop sends it from the
+	 * callback that saw the socket writable, where the thread last read
+	 * another request, or none.  The thread works for it again, as at a
+	 * reply (at_conn_internal.h). */
+	conn_resume_pending(c);
 	if (!s || !f) {
 		conn_span_free(s);
 		return;
@@ -215,6 +222,7 @@ static void client_connect(struct at_conn *c)
 
 	c->inj_len = 0;
 	c->inj_sent = 0;
+	memset(&c->conn_req, 0, sizeof(c->conn_req));
 	conn_submit_connect(c);
 	if (!f)
 		return;
@@ -481,6 +489,9 @@ ssize_t at_conn_send(int fd, const struct iovec *iov, int iovcnt, int flags)
 	    c->out.phase == PH_START && c->out.hlen == 0)
 		conn_sniff(c, iov, iovcnt, true);
 	if (c->wire) {
+		/* A command written from the callback that saw the socket
+		 * writable is the request's that asked to write. */
+		conn_resume_pending(c);
 		w = at_wire_send(c->wire, fd, iov, iovcnt, flags);
 	} else if (c->role == AT_FD_CLIENT) {
 		w = client_send(c, iov, iovcnt, total, flags);

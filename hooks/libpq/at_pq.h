@@ -26,6 +26,10 @@
 #include "at_family.h"
 #include "at_span.h"
 
+/* A PQexec/PQsendQuery text longer than this gets no SQLCommenter
+ * comment (the commented copy is made on the hook's stack). */
+#define AT_PQ_COMMENTED_MAX 8192
+
 /* X(return type, name, parameters) for every libpq function used. */
 #define AT_PQ_FUNCS(X)                                                        \
 	X(PGconn *, PQconnectdb, (const char *))                              \

@@ -10,9 +10,11 @@
  * and its NULL - "this statement's results are done" - ends that span.
  * PGRES_PIPELINE_SYNC results belong to no statement, COPY results mean
  * the transfer goes on.  A send that fails ends its span at once with the
- * connection's error.
+ * connection's error.  PQsendQuery's text gets the SQLCommenter comment
+ * as PQexec's does (pq_exec.c).
  */
 #include "at_pq.h"
+#include "at_wire_pg.h"
 
 static int sent(PGconn *conn, struct at_span *s, int ok)
 {
@@ -27,12 +29,16 @@ static int sent(PGconn *conn, struct at_span *s, int ok)
 
 AT_EXPORT int PQsendQuery(PGconn *conn, const char *query)
 {
+	char buf[AT_PQ_COMMENTED_MAX];
+	struct at_span *s;
 	int ok;
 
 	if (!at_pq_enter())
 		return at_pq_resolve() ? at_pq.PQsendQuery(conn, query) : 0;
-	ok = sent(conn, at_pq_query_begin(conn, NULL, query),
-		  at_pq.PQsendQuery(conn, query));
+	s = at_pq_query_begin(conn, NULL, query);
+	ok = sent(conn, s,
+		  at_pq.PQsendQuery(conn, at_wire_pg_commented(s, query, buf,
+							       sizeof(buf))));
 	at_pq_leave();
 	return ok;
 }

@@ -7,9 +7,13 @@
  * the parameterised forms; bound values are never read), rows returned,
  * and SQLSTATE and the primary message (its values redacted) on failure.  A statement that starts a
  * COPY (PQexec returning PGRES_COPY_IN/OUT) keeps its span open: it ends
- * when PQgetResult reports the end of the COPY (pq_async.c).
+ * when PQgetResult reports the end of the COPY (pq_async.c).  With
+ * AUTOTRACE_DB_SQLCOMMENTER, PQexec's text goes to libpq with the span's
+ * traceparent comment appended (at_wire_pg_commented; texts up to
+ * AT_PQ_COMMENTED_MAX bytes).
  */
 #include "at_pq.h"
+#include "at_wire_pg.h"
 
 /* End the span of a finished synchronous call, or keep it for a COPY. */
 static PGresult *finish(PGconn *conn, struct at_span *s, PGresult *res)
@@ -31,13 +35,16 @@ static PGresult *finish(PGconn *conn, struct at_span *s, PGresult *res)
 
 AT_EXPORT PGresult *PQexec(PGconn *conn, const char *query)
 {
+	char buf[AT_PQ_COMMENTED_MAX];
 	struct at_span *s;
 	PGresult *res;
 
 	if (!at_pq_enter())
 		return at_pq_resolve() ? at_pq.PQexec(conn, query) : NULL;
 	s = at_pq_query_begin(conn, NULL, query);
-	res = finish(conn, s, at_pq.PQexec(conn, query));
+	res = finish(conn, s,
+		     at_pq.PQexec(conn, at_wire_pg_commented(s, query, buf,
+							     sizeof(buf))));
 	at_pq_leave();
 	return res;
 }

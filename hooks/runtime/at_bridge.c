@@ -54,6 +54,7 @@
 #include "at_config.h"
 #include "at_context.h"
 #include "at_fdtab.h"
+#include "at_real.h"
 
 enum runtime { RT_NONE, RT_NODE, RT_PYTHON };
 
@@ -136,7 +137,7 @@ void at_bridge_init(void)
 		return;
 	e = at_fd_get(fd);
 	if (!e) {
-		close(fd);
+		AT_REAL(close)(fd);
 		return;
 	}
 	atomic_store(&e->kind, AT_FD_BRIDGE);

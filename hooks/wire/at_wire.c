@@ -48,10 +48,10 @@
 #include "at_guard.h"
 #include "at_wire.h"
 #include "at_wire_kit.h"
+#include "at_wire_mysql.h"
+#include "at_wire_pg.h"
 /* WIRE-KIT-BOOTSTRAP: weak until the three families land (then their
  * headers declare them). */
-extern const struct at_wire_family at_wire_pg_family __attribute__((weak));
-extern const struct at_wire_family at_wire_mysql_family __attribute__((weak));
 extern const struct at_wire_family at_wire_redis_family __attribute__((weak));
 
 static const struct at_wire_family *const families[] = {
@@ -146,7 +146,10 @@ void at_wire_received(struct at_wire *w, const struct iovec *iov, int iovcnt,
 	 * works for that request again (at_context.h). */
 	if (c && len)
 		at_context_resume(&c->req);
-	if (!at_wire_stopped(w) && w->fam->received)
+	/* A connection stopped because its FIFO overflowed still has its
+	 * pending commands' replies to match, before the untraced ones'. */
+	if (w->fam->received &&
+	    (!at_wire_stopped(w) || (w->overflowed && c)))
 		w->fam->received(w, iov, iovcnt, len);
 }
 

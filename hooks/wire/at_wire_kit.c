@@ -91,6 +91,7 @@ void at_wire_overflow(struct at_wire *w)
 {
 	atomic_fetch_add_explicit(&at_span_drops.untraced, 1,
 				  memory_order_relaxed);
+	w->overflowed = true;
 	at_wire_stop(w);
 }
 

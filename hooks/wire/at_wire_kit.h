@@ -69,6 +69,9 @@ struct at_wire {
 	/* The family stopped decoding for good (TLS, pub/sub, an error in
 	 * the bytes, the FIFO full...): nothing more is looked at. */
 	_Atomic bool stopped;
+	/* Stopped by at_wire_overflow: the commands still in the FIFO get
+	 * their replies decoded; nothing after them does. */
+	bool overflowed;
 	char system[16];       /* db.system.name ("" = fam->name) */
 	char ip[46];           /* the peer, as at_wire_peer said */
 	int port;
@@ -118,8 +121,11 @@ struct at_wire_cmd *at_wire_peek(struct at_wire *w, uint32_t k);
 void at_wire_finish(struct at_wire *w);
 /* How many commands wait. */
 uint32_t at_wire_pending(const struct at_wire *w);
-/* Too many commands in flight: counted, and the connection is no longer
- * decoded (its pending spans end at their replies' turn or the close). */
+/* Too many commands in flight: counted, and no command sent from now on
+ * is decoded; the replies of those already in the FIFO still are (their
+ * spans end as usual), and once they are matched the connection is no
+ * longer looked at.  The family's received() must expect calls after it
+ * stopped: only to match what is still pending. */
 void at_wire_overflow(struct at_wire *w);
 
 /* ---- spans ---- */

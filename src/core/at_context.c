@@ -29,9 +29,15 @@
  *    the request it was sent for).  Callback-driven event loops (nginx,
  *    libevent, libuv, a hand-written epoll loop) thus keep the right
  *    request across chains of callbacks: each callback runs on the bytes
- *    that woke it.  It ends the moment the request's response is
- *    complete: nothing written afterwards joins it.  A thread-per-request
- *    server is the simple case of the same rule.
+ *    that woke it.  What a loop sends from the callback that saw a
+ *    socket writable (a non-blocking connect completed, bytes buffered by
+ *    libevent) is the request's that was current when the connection was
+ *    opened, or when the program asked EPOLLOUT for it (the socket layer
+ *    keeps it with the connection: at_context_request).  It ends the
+ *    moment the request's response is complete: nothing written
+ *    afterwards joins it.  A thread-per-request server is the simple case
+ *    of the same rule; a thread a handler creates starts working for its
+ *    creator's request (hooks/libc/thread.c).
  *
  * Limits: an event loop that interleaves the continuations of several
  * requests without reading between them (Node.js, asyncio) needs its
@@ -204,6 +210,19 @@ struct at_span *at_context_parent(struct at_thread *t,
 	return t->ambient.span;
 }
 
+
+void at_context_request(struct at_ctx_entry *ref)
+{
+	struct at_thread *t = at_self;
+
+	memset(ref, 0, sizeof(*ref));
+	if (!t)
+		return;
+	if (t->bridge)
+		bridge_request(t->bridge, ref, false);
+	else if (entry_live(&t->ambient))
+		*ref = t->ambient;
+}
 
 /* Read-only (safe in a vfork child, whose memory is its parent's):
  * nothing popped, cleared or counted. */

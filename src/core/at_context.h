@@ -42,6 +42,11 @@ void at_context_resume(const struct at_ctx_entry *ref);
  * thread forgets it now; others find it ended). */
 void at_context_leave_request(struct at_span *s);
 
+/* The request the calling thread works for now (the one its bridge
+ * names, else its ambient request) into *ref, if it is open; else *ref
+ * is zeroed.  Nothing is counted or changed. */
+void at_context_request(struct at_ctx_entry *ref);
+
 /*
  * The parent a span started now on t gets: the top of the context stack;
  * else, when the thread's runtime registered a bridge, the request the

@@ -21,7 +21,9 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <poll.h>
+#include <pthread.h>
 #include <spawn.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
 
@@ -72,6 +74,9 @@
 	X(int, dup3, (int, int, int))                                      \
 	X(int, poll, (struct pollfd *, nfds_t, int))                       \
 	X(int, getsockopt, (int, int, int, void *, socklen_t *))           \
+	X(int, epoll_ctl, (int, int, int, struct epoll_event *))           \
+	X(int, pthread_create, (pthread_t *, const pthread_attr_t *,       \
+				void *(*)(void *), void *))                \
 	X(int, getaddrinfo, (const char *, const char *,                   \
 			     const struct addrinfo *, struct addrinfo **))
 

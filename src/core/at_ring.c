@@ -20,6 +20,9 @@ void at_ring_init(struct at_ring *r, void *buf, uint64_t cap,
 	r->max_records = max_records ? max_records : 1;
 	r->soft = cap;
 	r->pending = 0;
+	r->jumping = 0;
+	atomic_store_explicit(&r->jump_from, UINT64_MAX, memory_order_relaxed);
+	atomic_store_explicit(&r->jump_to, UINT64_MAX, memory_order_relaxed);
 	atomic_store_explicit(&r->head, 0, memory_order_relaxed);
 	atomic_store_explicit(&r->pushed, 0, memory_order_relaxed);
 	r->cached_tail = 0;
@@ -59,15 +62,19 @@ void *at_ring_reserve(struct at_ring *r, uint32_t size)
 	uint64_t pushed = atomic_load_explicit(&r->pushed, memory_order_relaxed);
 	uint64_t need = needed(r, head, size);
 	uint64_t pos = head & (r->cap - 1);
+	int jump = 0;
 
 	if (AT_UNLIKELY(size > r->cap / 2))
 		return NULL;
-	if (AT_UNLIKELY(need == size && rewind_now(r, head, pos)))
+	if (AT_UNLIKELY(need == size && pos != 0 &&
+			rewind_now(r, head, pos))) {
 		need = r->cap - pos + size;
-	if (head + need - r->cached_tail > r->cap) {
+		jump = 1;
+	}
+	if (head + need - at_ring_free_from(r, r->cached_tail) > r->cap) {
 		r->cached_tail = atomic_load_explicit(&r->tail,
 						      memory_order_acquire);
-		if (head + need - r->cached_tail > r->cap)
+		if (head + need - at_ring_free_from(r, r->cached_tail) > r->cap)
 			return NULL;
 	}
 	if (pushed - r->cached_popped >= r->max_records) {
@@ -77,6 +84,9 @@ void *at_ring_reserve(struct at_ring *r, uint32_t size)
 			return NULL;
 	}
 	r->pending = need;
+	r->jumping = jump;
+	if (jump)
+		return r->buf; /* back to the start: at_ring_commit says so */
 	if (need != size) {
 		/* Pad to the end; the record goes at the start. */
 		uint32_t pad = AT_RING_PAD;
@@ -92,6 +102,15 @@ void at_ring_commit(struct at_ring *r, uint32_t size)
 	uint64_t pushed = atomic_load_explicit(&r->pushed, memory_order_relaxed);
 
 	(void)size; /* reserved: r->pending says how far head moves */
+	if (r->jumping) {
+		/* Published with head, below: the consumer, at head, goes on
+		 * at the start. */
+		atomic_store_explicit(&r->jump_from, head, memory_order_relaxed);
+		atomic_store_explicit(&r->jump_to,
+				      head + r->pending - size,
+				      memory_order_relaxed);
+		r->jumping = 0;
+	}
 	atomic_store_explicit(&r->pushed, pushed + 1, memory_order_relaxed);
 	atomic_store_explicit(&r->head, head + r->pending,
 			      memory_order_release);
@@ -101,7 +120,7 @@ uint64_t at_ring_used_refresh(struct at_ring *r)
 {
 	r->cached_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 	return atomic_load_explicit(&r->head, memory_order_relaxed) -
-	       r->cached_tail;
+	       at_ring_free_from(r, r->cached_tail);
 }
 
 const void *at_ring_peek(struct at_ring *r)
@@ -113,6 +132,13 @@ const void *at_ring_peek(struct at_ring *r)
 
 	if (tail == head)
 		return NULL;
+	if (tail == atomic_load_explicit(&r->jump_from, memory_order_relaxed)) {
+		/* The producer went back to the start here. */
+		tail = atomic_load_explicit(&r->jump_to, memory_order_relaxed);
+		atomic_store_explicit(&r->tail, tail, memory_order_release);
+		if (tail == head)
+			return NULL;
+	}
 	pos = tail & (r->cap - 1);
 	memcpy(&size, r->buf + pos, sizeof(size));
 	if (size == AT_RING_PAD) {

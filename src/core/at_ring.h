@@ -21,6 +21,11 @@
  * (the consumer woken at half the soft size) only a little more than the
  * first `soft` bytes are ever touched; a backlog (a slow collector) still
  * has the whole buffer, since going back happens only when it is empty.
+ * Going back writes no padding: the producer publishes the jump (from
+ * where, to where) and the consumer follows it, so the bytes skipped are
+ * free at once for both - even while the consumer is starved and has not
+ * come by yet (padding there would hold the rest of the buffer until it
+ * had, leaving a starved consumer's producer about `soft` bytes).
  */
 #ifndef AT_RING_H
 #define AT_RING_H
@@ -46,6 +51,12 @@ struct at_ring {
 	uint64_t cached_tail;
 	uint64_t cached_popped;
 	uint64_t pending; /* bytes the reserved record advances head by */
+	int jumping;      /* the reserved record goes back to the start */
+	/* The last go-back to the start (absolute byte counts): a consumer
+	 * whose tail is at jump_from continues at jump_to.  Written before
+	 * the release store of head that publishes the first record after
+	 * it; at most one is outstanding (going back needs an empty ring). */
+	_Atomic uint64_t jump_from, jump_to;
 
 	/* consumer side */
 	_Alignas(AT_CACHELINE) _Atomic uint64_t tail; /* bytes consumed */
@@ -72,10 +83,23 @@ void *at_ring_reserve(struct at_ring *r, uint32_t size);
 void at_ring_commit(struct at_ring *r, uint32_t size);
 
 /* Producer: bytes in use by the producer's (possibly stale) view. */
+/* The consumer's position as far as free space goes: a tail still at
+ * the last jump's start is at its end (the bytes in between hold
+ * nothing). */
+static inline uint64_t at_ring_free_from(const struct at_ring *r,
+					 uint64_t tail)
+{
+	return tail == atomic_load_explicit(&r->jump_from,
+					    memory_order_relaxed)
+		       ? atomic_load_explicit(&r->jump_to,
+					      memory_order_relaxed)
+		       : tail;
+}
+
 static inline uint64_t at_ring_used_hint(const struct at_ring *r)
 {
 	return atomic_load_explicit(&r->head, memory_order_relaxed) -
-	       r->cached_tail;
+	       at_ring_free_from(r, r->cached_tail);
 }
 
 /* Producer: refresh the cached consumer counters; returns bytes in use. */

@@ -82,6 +82,7 @@
 #include "at_guard.h"
 #include "at_log.h"
 #include "at_otlp.h"
+#include "at_real.h"
 #include "at_resource.h"
 #include "at_retry.h"
 #include "at_span.h"
@@ -601,7 +602,7 @@ static void at_exporter_ensure_started(void)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
-	rc = pthread_create(&th, &attr, exporter_main, NULL);
+	rc = AT_REAL(pthread_create)(&th, &attr, exporter_main, NULL);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {

@@ -43,7 +43,7 @@ Test(ring, fifo_order)
 {
 	static uint8_t buf[1024] __attribute__((aligned(8)));
 	struct at_ring r;
-	uint32_t seq, size;
+	uint32_t seq = 0, size = 0;
 
 	at_ring_init(&r, buf, sizeof(buf), 100);
 	cr_assert(at_ring_empty(&r));
@@ -62,7 +62,7 @@ Test(ring, full_drops_then_recovers)
 {
 	static uint8_t buf[256] __attribute__((aligned(8)));
 	struct at_ring r;
-	uint32_t seq, size, n = 0;
+	uint32_t seq = 0, size = 0, n = 0;
 
 	at_ring_init(&r, buf, sizeof(buf), 1000);
 	while (push(&r, 64, n) == 0)
@@ -79,7 +79,7 @@ Test(ring, wrap_with_padding)
 {
 	static uint8_t buf[256] __attribute__((aligned(8)));
 	struct at_ring r;
-	uint32_t seq, size;
+	uint32_t seq = 0, size = 0;
 
 	at_ring_init(&r, buf, sizeof(buf), 1000);
 	/* Advance to position 200, then free everything. */
@@ -108,7 +108,7 @@ Test(ring, record_count_bound)
 {
 	static uint8_t buf[4096] __attribute__((aligned(8)));
 	struct at_ring r;
-	uint32_t seq, size;
+	uint32_t seq = 0, size = 0;
 
 	at_ring_init(&r, buf, sizeof(buf), 3);
 	cr_assert_eq(push(&r, 16, 0), 0);
@@ -123,7 +123,7 @@ Test(ring, reset_discards)
 {
 	static uint8_t buf[1024] __attribute__((aligned(8)));
 	struct at_ring r;
-	uint32_t seq, size;
+	uint32_t seq = 0, size = 0;
 
 	at_ring_init(&r, buf, sizeof(buf), 100);
 	push(&r, 32, 1);
@@ -148,7 +148,7 @@ Test(ring, soft_size_keeps_a_drained_ring_at_its_start)
 {
 	static uint8_t buf[64 * 1024] __attribute__((aligned(4096)));
 	struct at_ring r;
-	uint32_t seq, size, next = 0, expect = 0;
+	uint32_t seq = 0, size = 0, next = 0, expect = 0;
 	uintptr_t highest = 0;
 
 	at_ring_init(&r, buf, sizeof(buf), 100000);
@@ -186,6 +186,50 @@ Test(ring, soft_size_keeps_a_drained_ring_at_its_start)
 		cr_assert_eq(seq, next + i);
 	}
 	cr_assert(at_ring_empty(&r));
+}
+
+/*
+ * Going back to the start frees the bytes it skips at once: a producer
+ * whose consumer drained the ring and then starved (a busy machine, the
+ * exporter not scheduled) still has the whole buffer, not just what lies
+ * before the point where it went back.
+ */
+Test(ring, going_back_to_the_start_keeps_the_whole_buffer)
+{
+	static uint8_t buf[64 * 1024] __attribute__((aligned(4096)));
+	struct at_ring r;
+	uint32_t seq = 0, size = 0, next = 0, queued = 0;
+
+	at_ring_init(&r, buf, sizeof(buf), 100000);
+	at_ring_set_soft(&r, 8 * 1024);
+	/* Past the soft size, then drained: the next push goes back. */
+	while ((next + 1) * 64 <= 9 * 1024)
+		cr_assert_eq(push(&r, 64, next++), 0);
+	while (pop(&r, &seq, &size) == 0)
+		;
+	cr_assert(at_ring_empty(&r));
+	/* The consumer does not come by: everything fits all the same. */
+	while (push(&r, 64, next + queued) == 0)
+		queued++;
+	cr_assert_eq(queued * 64, sizeof(buf), "only %u records fit", queued);
+	for (uint32_t i = 0; i < queued; i++) {
+		cr_assert_eq(pop(&r, &seq, &size), 0);
+		cr_assert_eq(seq, next + i, "order");
+	}
+	cr_assert(at_ring_empty(&r));
+	/* And again, from the start: records keep their order across it. */
+	for (int round = 0; round < 3; round++) {
+		uint32_t first = next + queued;
+		queued = 0;
+		while (push(&r, 64, first + queued) == 0)
+			queued++;
+		cr_assert_geq(queued * 64, sizeof(buf) - 8 * 1024);
+		for (uint32_t i = 0; i < queued; i++) {
+			cr_assert_eq(pop(&r, &seq, &size), 0);
+			cr_assert_eq(seq, first + i);
+		}
+		next = first;
+	}
 }
 
 static struct at_ring spsc;

@@ -52,7 +52,7 @@ Test(wire_kit, replies_end_commands_in_order)
 
 	for (int i = 0; i < 3; i++) {
 		struct at_wire_cmd *c = at_wire_push(w);
-		char name[8];
+		char name[16];
 
 		cr_assert_not_null(c);
 		snprintf(name, sizeof(name), "CMD%d", i);

@@ -1,0 +1,55 @@
+# Scenario: MySQL/MariaDB decoded on the wire.  The mysql2 driver (Node.js)
+# on one keep-alive TCP connection to a throwaway MariaDB runs statements
+# back to back - text queries "SELECT 1", then executions of a prepared
+# "SELECT ? AS v" (binary protocol) - bare and traced (one span per
+# statement), alternating runs.  The client program is the tests' own
+# (tests/fixtures/wire/my_node.js loop N); it reports, per statement, the
+# wall time and its process's CPU time; the figure is what tracing adds.
+
+wire_mysql_n=${BENCH_WIRE_MYSQL_N:-20000}
+
+wire_mysql_client() { # MODE -> "<query wall> <query cpu> <exec wall> <exec cpu>"
+	MY_PORT=$wire_mysql_port NODE_PATH=$wire_mysql_modules LD_PRELOAD=$(preload "$1") \
+		node tests/fixtures/wire/my_node.js loop "$wire_mysql_n"
+}
+
+# wire_mysql_report COLUMN LABEL: one statement kind's figures.
+wire_mysql_report() {
+	local f=$tmp/wire_mysql_client wall_b wall_t cpu_b cpu_t
+	wall_b=$(median "$f.bare" "$1")
+	wall_t=$(median "$f.traced" "$1")
+	cpu_b=$(median "$f.bare" $(($1 + 1)))
+	cpu_t=$(median "$f.traced" $(($1 + 1)))
+	say "%-34s wall %7.2f -> %7.2f us (%+.2f); CPU %6.2f -> %6.2f us (%+.2f) per statement" \
+		"$2" "$wall_b" "$wall_t" "$(calc 't - b' t="$wall_t" b="$wall_b")" \
+		"$cpu_b" "$cpu_t" "$(calc 't - b' t="$cpu_t" b="$cpu_b")"
+	json_put "wire mysql $2 us added" "$(calc 't - b' t="$wall_t" b="$wall_b")" "us"
+	json_put "wire mysql $2 cpu us added" "$(calc 't - b' t="$cpu_t" b="$cpu_b")" "us"
+	row "mysql2 \`$2\`, one connection to MariaDB (wire decoding)" \
+		"$(delta "$wall_t" "$wall_b") us per statement ($(delta "$cpu_t" "$cpu_b") us CPU)" \
+		"≤ 2 us per statement"
+}
+
+bench_wire_mysql() {
+	local dir
+	echo "== MySQL/MariaDB on the wire: mysql2, one TCP connection, $wire_mysql_n statements of each kind, bare vs traced ($reps runs, alternating)"
+	if ! scripts/setup-wire-node.sh "$build" >/dev/null 2>&1; then
+		say "mysql2 could not be installed: skipped"
+		row "mysql2 statements (wire)" "(not run: npm)" "≤ 2 us per statement"
+		return
+	fi
+	wire_mysql_modules=$(realpath "$build/wire-node/node_modules")
+	dir=$(mktemp -u /tmp/at-my-XXXXXX)
+	if ! sh tests/fixtures/mariadb/mariadb-run.sh start "$dir" >/dev/null; then
+		say "MariaDB could not start: skipped"
+		row "mysql2 statements (wire)" "(not run: MariaDB did not start)" "≤ 2 us per statement"
+		return
+	fi
+	wire_mysql_port=$(cat "$dir/port")
+	sink_start
+	alternate wire_mysql_client bare traced
+	wire_mysql_report 1 "SELECT 1"
+	wire_mysql_report 3 "SELECT ? (prepared)"
+	say "spans received by the sink: %s" "$(sink_stop)"
+	sh tests/fixtures/mariadb/mariadb-run.sh stop "$dir" >/dev/null 2>&1 || true
+}
