@@ -50,9 +50,7 @@
 #include "at_wire_kit.h"
 #include "at_wire_mysql.h"
 #include "at_wire_pg.h"
-/* WIRE-KIT-BOOTSTRAP: weak until the three families land (then their
- * headers declare them). */
-extern const struct at_wire_family at_wire_redis_family __attribute__((weak));
+#include "at_wire_redis.h"
 
 static const struct at_wire_family *const families[] = {
 	&at_wire_pg_family,
