@@ -17,12 +17,22 @@
 #   curl      5: libcurl keep-alive loop
 #   node      6: two Node.js services: bare, OpenTelemetry JS SDK, ours
 #   scale     7: wrk against a traced service, throughput and memory
+#   wire_pg     PostgreSQL on the wire: node-postgres statement loop
+#   wire_mysql  MySQL/MariaDB on the wire: mysql2 keep-alive loop
+#   wire_redis  Redis: GET loop through ioredis and redis-py (client CPU
+#               per command)
+#   ctx_node    a Node.js service at 20 in flight: bare, without/with the
+#               bridge, the OpenTelemetry JS SDK
+#   ctx_py      Python asyncio (aiohttp front, 20 in flight): bare,
+#               traced, bridge off; the bridge's computed cost
+#   ctx_native  nginx reverse proxy (2 workers, upstream keep-alive), 20
+#               in flight: bare vs traced
 # BENCH_REPS (default 3) repetitions; BENCH_WRK_SECONDS (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 [ $# -gt 0 ] && shift
-scenarios=${*:-micro exporter http pg curl node scale}
+scenarios=${*:-micro exporter http pg curl node scale wire_pg wire_mysql wire_redis ctx_node ctx_py ctx_native}
 lib=$(realpath "$build/libautotrace.so")
 reps=${BENCH_REPS:-3}
 tmp=$(mktemp -d)

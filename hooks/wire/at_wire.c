@@ -94,9 +94,9 @@ static struct at_wire *detect(const char *p, size_t len,
 	for (size_t i = 0; i < N_FAMILIES; i++) {
 		const struct at_wire_family *f = families[i];
 		int (*fn)(const char *, size_t) =
-			!f ? NULL : out ? f->detect_out : f->detect_in;
+			out ? f->detect_out : f->detect_in;
 
-		if (!f || !(at_cfg.protocols & f->proto_bit) || !fn)
+		if (!(at_cfg.protocols & f->proto_bit) || !fn)
 			continue;
 		if (fn(p, len))
 			return open_session(f, peer);
