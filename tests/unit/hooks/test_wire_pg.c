@@ -51,6 +51,7 @@ static ssize_t taking_sendmsg(int fd, const struct msghdr *m, int flags)
 		size_t t = m->msg_iov[i].iov_len;
 		if (t > (size_t)cap - took)
 			t = (size_t)cap - took;
+		cr_assert_leq(wire_len + t, sizeof(wire), "the fake wire is full");
 		memcpy(wire + wire_len, m->msg_iov[i].iov_base, t);
 		wire_len += t;
 		took += t;
@@ -186,7 +187,10 @@ static void comment_at_every_cut(const char *pre, size_t pn)
 	memcpy(prog + pn, q, n);
 	at_cfg.db_sqlcommenter = 1;
 	for (size_t cut = 1; cut <= total + AT_PG_COMMENT_LEN; cut++) {
-		size_t base = wire_len, m;
+		size_t base, m;
+
+		wire_len = 0; /* each cut on a fresh wire */
+		base = wire_len;
 
 		calls = 0;
 		limit[0] = (long)cut;
