@@ -66,34 +66,14 @@
 
 /* ---- small helpers ---- */
 
-/* Build in out[] the iovecs of bytes [from, from + len) of iov. */
+/* Build in out[] the iovecs of bytes [from, from + len) of iov: their
+ * count, or -1 if more than cap are needed. */
 static int iov_slice(struct iovec *out, int cap, const struct iovec *iov,
 		     int n, size_t from, size_t len)
 {
 	int k = 0;
 
-	for (int i = 0; i < n && len > 0 && k < cap; i++) {
-		size_t l = iov[i].iov_len;
-		if (from >= l) {
-			from -= l;
-			continue;
-		}
-		size_t take = l - from;
-		if (take > len)
-			take = len;
-		out[k].iov_base = (char *)iov[i].iov_base + from;
-		out[k].iov_len = take;
-		k++;
-		len -= take;
-		from = 0;
-	}
-	return len ? -1 : k;
-}
-
-static ssize_t real_sendv(int fd, struct iovec *iov, int n, int flags)
-{
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
-	return AT_REAL(sendmsg)(fd, &mh, flags);
+	return at_iov_slice(out, &k, cap, iov, n, from, len) < len ? -1 : k;
 }
 
 /* The injected header lines for s, each ending with CRLF, or with a bare
@@ -288,7 +268,7 @@ static ssize_t send_head_part(struct at_conn *c, const struct iovec *iov,
 		if (k < 0)
 			goto untraced;
 		nv += k;
-		w = real_sendv(c->fd, v, nv, flags);
+		w = at_real_sendv(c->fd, v, nv, flags);
 		if (w < 0)
 			return -1;
 		if ((size_t)w <= at || c->inj_at == NO_INJ || !pend) {
@@ -331,7 +311,7 @@ untraced:
 	/* More iovecs than we can rebuild: no line for this head. */
 	c->inj_at = NO_INJ;
 	c->inj_sent = c->inj_len;
-	w = real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags);
+	w = at_real_sendv(c->fd, iov, iovcnt, flags);
 	if (w > 0)
 		c->out.phase = PH_PASS;
 	return w;
@@ -355,8 +335,8 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 				       &done);
 		struct iovec sv[64];
 		int n = iov_slice(sv, 64, iov, iovcnt, 0, lim);
-		w = n < 0 ? real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags)
-			  : real_sendv(c->fd, sv, n, flags);
+		w = n < 0 ? at_real_sendv(c->fd, iov, iovcnt, flags)
+			  : at_real_sendv(c->fd, sv, n, flags);
 		if (w > 0) {
 			conn_body_consume(&c->out.body, iov, iovcnt, 0,
 					  (size_t)w, &done);
@@ -369,13 +349,13 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 	case PH_HEAD:
 		break;
 	default:
-		return real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags);
+		return at_real_sendv(c->fd, iov, iovcnt, flags);
 	}
 
 	buf = conn_flow_buf(&c->out);
 	if (!buf) {
 		out_give_up(c);
-		return real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags);
+		return at_real_sendv(c->fd, iov, iovcnt, flags);
 	}
 	h = c->out.hlen;
 	copy = at_iov_copy(buf + h, iov, iovcnt, 0, AT_HTTP_HEAD_MAX - h);
@@ -387,12 +367,12 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 	    (end && (at_http_parse_request(buf, end, &r) != 0 ||
 		     !conn_identity_ok(c)))) {
 		out_give_up(c);
-		return real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags);
+		return at_real_sendv(c->fd, iov, iovcnt, flags);
 	}
 	if (!end) {
 		/* A piece of a head: out now, as it is.  The copy of what
 		 * went out stays, to parse the head once it is complete. */
-		w = real_sendv(c->fd, (struct iovec *)iov, iovcnt, flags);
+		w = at_real_sendv(c->fd, iov, iovcnt, flags);
 		if (w > 0) {
 			c->out.hlen = h + (uint32_t)w;
 			c->out.phase = PH_HEAD;
@@ -468,7 +448,7 @@ static ssize_t bridge_register(int fd, const struct iovec *iov, int iovcnt,
 	    total != AT_BRIDGE_SLOT_BYTES ||
 	    ((uintptr_t)iov[0].iov_base & 3) != 0 ||
 	    memcmp(iov[0].iov_base, AT_BRIDGE_MAGIC, 8) != 0)
-		return flags ? real_sendv(fd, (struct iovec *)iov, iovcnt, flags)
+		return flags ? at_real_sendv(fd, iov, iovcnt, flags)
 			     : AT_REAL(writev)(fd, iov, iovcnt);
 	at_context_bridge_register(iov[0].iov_base);
 	return AT_BRIDGE_SLOT_BYTES;
@@ -483,7 +463,7 @@ ssize_t at_conn_send(int fd, const struct iovec *iov, int iovcnt, int flags)
 	if (AT_UNLIKELY(!c && fd == at_context_bridge_fd && fd >= 0))
 		return bridge_register(fd, iov, iovcnt, total, flags);
 	if (!c || total == 0)
-		return real_sendv(fd, (struct iovec *)iov, iovcnt, flags);
+		return at_real_sendv(fd, iov, iovcnt, flags);
 	connect_done_by_io(c);
 	if (c->role == AT_FD_CLIENT && !c->sniffed && !c->wire &&
 	    c->out.phase == PH_START && c->out.hlen == 0)
@@ -497,7 +477,7 @@ ssize_t at_conn_send(int fd, const struct iovec *iov, int iovcnt, int flags)
 		w = client_send(c, iov, iovcnt, total, flags);
 	} else {
 		/* Server: the bytes go out unchanged; watch the responses. */
-		w = real_sendv(fd, (struct iovec *)iov, iovcnt, flags);
+		w = at_real_sendv(fd, iov, iovcnt, flags);
 		if (w > 0 && c->out.phase != PH_PASS)
 			conn_observe(c, &c->out, iov, iovcnt, (size_t)w,
 				     at_http_response_start, server_out_head);

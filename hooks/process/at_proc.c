@@ -3,7 +3,7 @@
  * spawned children (see at_proc.h), kept by pid until the child is reaped
  * (the wait hooks, system(), pclose()) or given up on (at_proc_forget).
  *
- * vfork safety: at_proc_env() and at_proc_active_span() only read shared
+ * vfork safety: at_proc_env() and at_span_active() only read shared
  * state and write to the caller's buffers, so an exec hook running in a
  * vfork child leaves the parent's memory exactly as it was.
  *
@@ -51,11 +51,6 @@ size_t at_proc_env_count(char *const envp[])
 	while (envp && envp[n])
 		n++;
 	return n;
-}
-
-const struct at_span *at_proc_active_span(void)
-{
-	return at_span_active();
 }
 
 static int has_prefix(const char *s, const char *p)
@@ -229,7 +224,7 @@ static struct at_span *process_span(const char *file, const char *cmdline)
 	base = base ? base + 1 : file;
 	/* Only under an active span: a program spawning children outside
 	 * any traced work does not start a trace per child. */
-	if (!at_cfg.process_spans || !at_proc_active_span() ||
+	if (!at_cfg.process_spans || !at_span_active() ||
 	    !(s = span_new()))
 		return NULL;
 	at_span_start(s, base, strlen(base), AT_KIND_INTERNAL);
@@ -255,7 +250,7 @@ int at_proc_spawn(at_spawn_fn real, pid_t *pidp, const char *file,
 	int rc;
 
 	{
-		AT_PROC_CHILD_ENV(envp, at_proc_active_span(), env);
+		AT_PROC_CHILD_ENV(envp, at_span_active(), env);
 		rc = real(&pid, file, fa, attr, argv, env);
 	}
 	if (pidp && rc == 0)

@@ -75,9 +75,6 @@ char **at_proc_env(char *const envp[], const struct at_span *ctx_span,
 	char outvar##_str[AT_PROC_STRBUF];                                   \
 	char **outvar = at_proc_env(envp, span, outvar##_arr, outvar##_str)
 
-/* The thread's active span, without touching any state (vfork-safe). */
-const struct at_span *at_proc_active_span(void);
-
 /* Remember our own path (at initialisation) for LD_PRELOAD. */
 void at_proc_init(void);
 

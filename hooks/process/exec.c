@@ -68,7 +68,7 @@ AT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	if (!may_trace())
 		return AT_REAL(execve)(path, argv, envp);
-	AT_PROC_CHILD_ENV(envp, at_proc_active_span(), env);
+	AT_PROC_CHILD_ENV(envp, at_span_active(), env);
 	before_exec();
 	return AT_REAL(execve)(path, argv, env);
 }
@@ -78,7 +78,7 @@ AT_EXPORT int execvpe(const char *file, char *const argv[],
 {
 	if (!may_trace())
 		return AT_REAL(execvpe)(file, argv, envp);
-	AT_PROC_CHILD_ENV(envp, at_proc_active_span(), env);
+	AT_PROC_CHILD_ENV(envp, at_span_active(), env);
 	before_exec();
 	return AT_REAL(execvpe)(file, argv, env);
 }
@@ -97,7 +97,7 @@ AT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
 	if (!may_trace())
 		return AT_REAL(fexecve)(fd, argv, envp);
-	AT_PROC_CHILD_ENV(envp, at_proc_active_span(), env);
+	AT_PROC_CHILD_ENV(envp, at_span_active(), env);
 	before_exec();
 	return AT_REAL(fexecve)(fd, argv, env);
 }

@@ -22,7 +22,7 @@
 /* Must the child of this call carry the active span? */
 static bool under_span(void)
 {
-	return !at_guard_held() && at_proc_active_span() != NULL;
+	return !at_guard_held() && at_span_active() != NULL;
 }
 
 AT_EXPORT int system(const char *cmd)

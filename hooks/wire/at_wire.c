@@ -25,9 +25,11 @@
  * AT_OWN_PQ bit) is never claimed: libpq's own spans trace it, one span
  * per statement whichever layer sees it.
  *
- * After the claim, every send on the connection goes through the
- * family's send (or the real send, then the family's sent with what
- * moved), every receive to its received; the family decodes in place,
+ * After the claim, every send on the connection is first decoded by
+ * the family (decode_out, each byte of the stream once, before it goes:
+ * no reply can be read before its command is in the FIFO), then sent
+ * (by the family's send when it edits the bytes), and every receive goes
+ * to its received; the family decodes in place,
  * pushes one FIFO entry per command with its span (a child of the span
  * active on the sending thread when its bytes are written), and ends the
  * oldest entry's span when its reply is complete.  A family that stops
@@ -46,6 +48,8 @@
 #include "at_config.h"
 #include "at_context.h"
 #include "at_guard.h"
+#include "at_iov.h"
+#include "at_real.h"
 #include "at_wire.h"
 #include "at_wire_kit.h"
 #include "at_wire_mysql.h"
@@ -119,19 +123,26 @@ struct at_wire *at_wire_detect_in(const char *p, size_t len,
 ssize_t at_wire_send(struct at_wire *w, int fd, const struct iovec *iov,
 		     int iovcnt, int flags)
 {
+	size_t total;
 	ssize_t r;
 	int err;
 
 	if (at_wire_stopped(w))
-		return at_wire_real_send(fd, iov, iovcnt, flags);
-	if (w->fam->send)
-		return w->fam->send(w, fd, iov, iovcnt, flags);
-	r = at_wire_real_send(fd, iov, iovcnt, flags);
-	if (r > 0 && w->fam->sent) {
+		return at_real_sendv(fd, iov, iovcnt, flags);
+	/* Decode first what this call carries beyond what was decoded
+	 * already (the rest of a short write comes again). */
+	total = at_iov_total(iov, iovcnt);
+	if (w->sent + total > w->decoded) {
 		err = errno;
-		w->fam->sent(w, iov, iovcnt, (size_t)r);
+		w->fam->decode_out(w, iov, iovcnt,
+				   (size_t)(w->decoded - w->sent));
+		w->decoded = w->sent + total;
 		errno = err;
 	}
+	r = w->fam->send ? w->fam->send(w, fd, iov, iovcnt, flags)
+			 : at_real_sendv(fd, iov, iovcnt, flags);
+	if (r > 0)
+		w->sent += (uint64_t)r;
 	return r;
 }
 

@@ -1,20 +1,17 @@
 /*
  * at_wire_kit.c - what the wire families share (at_wire_kit.h): the FIFO
- * of commands in flight, the client span of a command with the
- * connection's attributes, the real send.
+ * of commands in flight, and the client span of a command with the
+ * connection's attributes.
  *
  * The FIFO is single-producer single-consumer: the thread that sends on
  * the connection pushes (and fills the slot before committing it with a
  * release store), the one that receives pops.  A full FIFO cannot keep
  * replies matched to their commands any more: the connection stops being
  * decoded, the commands it could not take are counted as untraced, and
- * the ones already in it end at close.
+ * the ones already in it still end at their replies.
  */
-#include <errno.h>
 #include <string.h>
 
-#include "at_iov.h"
-#include "at_real.h"
 #include "at_wire_kit.h"
 
 static struct at_pool span_pool = AT_POOL_INIT(sizeof(struct at_span), 65536);
@@ -139,21 +136,4 @@ void at_wire_span_end(struct at_span *s)
 {
 	if (s)
 		span_end_free(s);
-}
-
-/* ---- I/O ---- */
-
-ssize_t at_wire_real_send(int fd, const struct iovec *iov, int iovcnt,
-			  int flags)
-{
-	struct msghdr mh = { .msg_iov = (struct iovec *)iov,
-			     .msg_iovlen = (size_t)iovcnt };
-
-	return AT_REAL(sendmsg)(fd, &mh, flags);
-}
-
-size_t at_wire_iov_copy(char *dst, const struct iovec *iov, int n,
-			size_t skip, size_t cap)
-{
-	return at_iov_copy(dst, iov, n, skip, cap);
 }

@@ -36,13 +36,17 @@ struct at_wire_family {
 	int (*detect_in)(const char *p, size_t len);
 	/* The session was just made (family state zeroed); optional. */
 	void (*open)(struct at_wire *w);
-	/* Send: perform the real send (at_wire_real_send) and observe what
-	 * moved; returns like sendmsg.  NULL: the kit sends, then calls
-	 * sent() with the bytes that moved. */
+	/* The bytes of iov from byte `skip` on, about to be sent for the
+	 * first time: decode them before they go (push the commands, start
+	 * their spans), so that no reply is read before its command is in
+	 * the FIFO.  The kit gives each byte of the stream once: what a
+	 * short write left unsent, and the program sends again, is skipped. */
+	void (*decode_out)(struct at_wire *w, const struct iovec *iov,
+			   int iovcnt, size_t skip);
+	/* The send itself, when the family edits the bytes (SQLCommenter):
+	 * returns the program's count, like sendmsg.  NULL: the real send. */
 	ssize_t (*send)(struct at_wire *w, int fd, const struct iovec *iov,
 			int iovcnt, int flags);
-	void (*sent)(struct at_wire *w, const struct iovec *iov, int iovcnt,
-		     size_t len);
 	/* Bytes received (len 0: end of stream). */
 	void (*received)(struct at_wire *w, const struct iovec *iov,
 			 int iovcnt, size_t len);
@@ -82,6 +86,8 @@ struct at_wire {
 	struct at_wire_cmd fifo[AT_WIRE_FIFO];
 	_Atomic uint32_t head, tail;
 	struct at_ctx_entry next_req; /* sender: for the next commit */
+	uint64_t sent;         /* sender: the program's bytes sent */
+	uint64_t decoded;      /* sender: bytes given to decode_out, >= sent */
 	_Alignas(16) unsigned char sess[];
 };
 
@@ -168,13 +174,5 @@ void at_wire_sql_error(struct at_span *s, const char *code,
  */
 void at_wire_sql_error_status(struct at_span *s, const char *sqlstate,
 			      const char *msg, size_t msg_len);
-
-/* The real sendmsg of iov (for a family's send). */
-ssize_t at_wire_real_send(int fd, const struct iovec *iov, int iovcnt,
-			  int flags);
-
-/* Copy up to cap bytes from byte `skip` of iov; returns the count. */
-size_t at_wire_iov_copy(char *dst, const struct iovec *iov, int iovcnt,
-			size_t skip, size_t cap);
 
 #endif

@@ -57,11 +57,9 @@
  * COM_INIT_DB the server accepted: the receiver publishes the outcome
  * (an atomic word), the sender adopts the new name before its next span.
  *
- * Decoding before sending.  The family does its own send: it decodes the
- * bytes first (pushing the FIFO entries and starting the spans), then
- * sends, so the receiving thread never sees a reply before its command is
- * in the FIFO.  Bytes a short write left unsent are the program's next
- * bytes, already decoded: the session counts them and skips them.
+ * Decoding before sending.  The kit gives the family the bytes before
+ * they are sent (decode_out, each once), so the receiving thread never
+ * sees a reply before its command is in the FIFO.
  *
  * Stops (the connection's bytes pass untouched from then on): TLS
  * (SSLRequest), compression, LOAD DATA LOCAL INFILE, a command the
@@ -80,7 +78,6 @@
 #include <string.h>
 
 #include "at_config.h"
-#include "at_iov.h"
 #include "at_mysqlwire.h"
 #include "at_wire_mysql.h"
 
@@ -110,7 +107,6 @@ struct stmt {
 struct my_sess {
 	/* The sending side's. */
 	struct at_my_client cl;
-	uint64_t sent, decoded;  /* bytes sent, bytes decoded */
 	uint64_t caps;           /* the client's capabilities */
 	uint32_t clock;          /* LRU clock of the table */
 	int last_prepared;       /* slot, or -1 */
@@ -375,25 +371,6 @@ static void decode_out(struct at_wire *w, const struct iovec *iov, int iovcnt,
 	}
 }
 
-static ssize_t my_send(struct at_wire *w, int fd, const struct iovec *iov,
-		       int iovcnt, int flags)
-{
-	struct my_sess *m = sess(w);
-	size_t total = at_iov_total(iov, iovcnt);
-	ssize_t r;
-
-	/* Decode what this call carries beyond what was decoded already:
-	 * its commands are in the FIFO before the server can answer. */
-	if (m->sent + total > m->decoded) {
-		decode_out(w, iov, iovcnt, (size_t)(m->decoded - m->sent));
-		m->decoded = m->sent + total;
-	}
-	r = at_wire_real_send(fd, iov, iovcnt, flags);
-	if (r > 0)
-		m->sent += (uint64_t)r;
-	return r;
-}
-
 /* ---- replies (receiver) ---- */
 
 static void result(struct at_wire *w, struct my_sess *m,
@@ -496,6 +473,6 @@ const struct at_wire_family at_wire_mysql_family = {
 	.sess_size = sizeof(struct my_sess),
 	.detect_in = my_detect_in,
 	.open = my_open,
-	.send = my_send,
+	.decode_out = decode_out,
 	.received = my_received,
 };

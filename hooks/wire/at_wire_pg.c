@@ -45,15 +45,12 @@
  * one connection) works the same: replies come in order.  Each span is a
  * child of the span active on the thread that writes the command's bytes.
  *
- * Decoding before sending.  The family does its own send: it decodes the
- * bytes first (pushing the FIFO entries and starting the spans), then
- * sends; the receiving thread can therefore never see a reply before its
- * command is in the FIFO, and an SSLRequest tells the backend decoder
- * that a one byte answer comes.  The bytes a short write left unsent are
- * the program's next bytes (a stream), already decoded: the session
- * counts the bytes decoded ahead and skips them.  A program that, after
- * a short write, sends other bytes than the rest of what it wrote breaks
- * the stream for the server anyway.
+ * Decoding before sending.  The kit gives the family the bytes before
+ * they are sent (decode_out, each byte of the stream once, also across
+ * short writes): the receiving thread can therefore never see a reply
+ * before its command is in the FIFO, and an SSLRequest tells the backend
+ * decoder that a one byte answer comes.  The family does its own send
+ * only to apply the comment below.
  *
  * SQLCommenter (AUTOTRACE_DB_SQLCOMMENTER=true): a simple-query message
  * whose bytes are all in one send gets "/" "*traceparent='...'*" "/" (the
@@ -89,6 +86,7 @@
 #include "at_config.h"
 #include "at_iov.h"
 #include "at_pgwire.h"
+#include "at_real.h"
 #include "at_sql.h"
 #include "at_traceparent.h"
 #include "at_wire_pg.h"
@@ -128,8 +126,6 @@ struct edit {
 
 struct pg_sess {
 	/* Hot on every send and receive: first, in a few cache lines. */
-	uint64_t sent;       /* program bytes sent (sender) */
-	uint64_t decoded;    /* program bytes decoded, >= sent (sender) */
 	_Atomic bool answer_next; /* an SSL/GSS request went out */
 	_Atomic bool stop_asked;  /* the receiver wants to stop */
 	bool skipping;       /* an error: Executes until Sync are skipped
@@ -348,7 +344,7 @@ static void plan_comment(struct pg_sess *g, const struct at_pg_msg *m,
 }
 
 /* A frontend message, decoded from this call's bytes: the message ends
- * at `end` in the stream, at offset end - g->sent of iov. */
+ * at `end` in the stream, at offset end - w->sent of iov. */
 static void on_frontend(struct at_wire *w, const struct at_pg_msg *m,
 			const struct iovec *iov, int iovcnt, uint64_t end)
 {
@@ -373,9 +369,9 @@ static void on_frontend(struct at_wire *w, const struct at_pg_msg *m,
 		uint64_t start = end - 5 - m->len;
 
 		s = command(w, 'Q', true, m->text, m->text_len, 0);
-		if (at_cfg.db_sqlcommenter && start >= g->sent)
+		if (at_cfg.db_sqlcommenter && start >= w->sent)
 			plan_comment(g, m, s, iov, iovcnt,
-				     (size_t)(start - g->sent), start);
+				     (size_t)(start - w->sent), start);
 		break;
 	}
 	case 'P':
@@ -406,7 +402,7 @@ static void decode_out(struct at_wire *w, const struct iovec *iov,
 		       int iovcnt, size_t skip)
 {
 	struct pg_sess *g = sess(w);
-	uint64_t pos = g->sent + skip;
+	uint64_t pos = w->sent + skip;
 
 	for (int i = 0; i < iovcnt && !at_wire_stopped(w); i++) {
 		const char *p = iov[i].iov_base;
@@ -438,32 +434,6 @@ static void decode_out(struct at_wire *w, const struct iovec *iov,
 
 /* ---- sending, with the comment (sender) ---- */
 
-/* Append to v (at most cap entries) bytes [from, from + len) of iov;
- * returns the bytes appended (fewer when v is full). */
-static size_t add_prog(struct iovec *v, int *nv, int cap,
-		       const struct iovec *iov, int iovcnt, size_t from,
-		       size_t len)
-{
-	size_t done = 0;
-
-	for (int i = 0; i < iovcnt && done < len && *nv < cap; i++) {
-		size_t l = iov[i].iov_len;
-		if (from >= l) {
-			from -= l;
-			continue;
-		}
-		size_t take = l - from;
-		if (take > len - done)
-			take = len - done;
-		v[*nv].iov_base = (char *)iov[i].iov_base + from;
-		v[*nv].iov_len = take;
-		(*nv)++;
-		done += take;
-		from = 0;
-	}
-	return done;
-}
-
 struct piece {
 	size_t len;
 	bool program; /* counts as the program's bytes */
@@ -473,16 +443,16 @@ struct piece {
 
 /* Send the program's total bytes with the active edit applied; returns
  * the program's count. */
-static ssize_t send_edited(struct pg_sess *g, int fd, const struct iovec *iov,
+static ssize_t send_edited(struct at_wire *w, int fd, const struct iovec *iov,
 			   int iovcnt, size_t total, int flags)
 {
-	struct edit *e = &g->ed;
+	struct edit *e = &sess(w)->ed;
 
 	for (;;) {
 		struct iovec v[OUT_IOV];
 		struct piece pc[5];
 		int nv = 0, np = 0;
-		uint64_t p = g->sent, pend = g->sent + total;
+		uint64_t p = w->sent, pend = w->sent + total;
 		size_t off = 0, got;
 		/* Program bytes up to the length word, the new length word's
 		 * unsent part, program bytes up to the insertion point, the
@@ -495,7 +465,7 @@ static ssize_t send_edited(struct pg_sess *g, int fd, const struct iovec *iov,
 				continue;
 			size_t want = (size_t)(to - p - off);
 			if (k == 0) {
-				got = add_prog(v, &nv, OUT_IOV - 2, iov, iovcnt,
+				got = at_iov_slice(v, &nv, OUT_IOV - 2, iov, iovcnt,
 					       off, want);
 			} else {
 				got = want;
@@ -509,7 +479,7 @@ static ssize_t send_edited(struct pg_sess *g, int fd, const struct iovec *iov,
 		}
 		if (e->ins_at < pend && e->ins_at > p + off) {
 			size_t want = (size_t)(e->ins_at - p - off);
-			got = add_prog(v, &nv, OUT_IOV - 2, iov, iovcnt, off,
+			got = at_iov_slice(v, &nv, OUT_IOV - 2, iov, iovcnt, off,
 				       want);
 			pc[np++] = (struct piece){ got, true };
 			off += got;
@@ -523,12 +493,12 @@ static ssize_t send_edited(struct pg_sess *g, int fd, const struct iovec *iov,
 						   false };
 		}
 		if (off < total) {
-			got = add_prog(v, &nv, OUT_IOV, iov, iovcnt, off,
+			got = at_iov_slice(v, &nv, OUT_IOV, iov, iovcnt, off,
 				       total - off);
 			pc[np++] = (struct piece){ got, true };
 		}
 send:;
-		ssize_t wr = at_wire_real_send(fd, v, nv, flags);
+		ssize_t wr = at_real_sendv(fd, v, nv, flags);
 		size_t app = 0, left;
 
 		if (wr < 0)
@@ -542,7 +512,6 @@ send:;
 				e->done = (uint8_t)(e->done + t);
 			left -= t;
 		}
-		g->sent += app;
 		if (e->done == AT_PG_COMMENT_LEN)
 			atomic_store_explicit(&e->active, false,
 					      memory_order_release);
@@ -557,23 +526,14 @@ static ssize_t pg_send(struct at_wire *w, int fd, const struct iovec *iov,
 		       int iovcnt, int flags)
 {
 	struct pg_sess *g = sess(w);
-	size_t total = at_iov_total(iov, iovcnt);
 	ssize_t r;
 	int err;
 
-	/* Decode what this call carries beyond what was decoded already:
-	 * its commands are in the FIFO before the server can answer. */
-	if (g->sent + total > g->decoded) {
-		decode_out(w, iov, iovcnt, (size_t)(g->decoded - g->sent));
-		g->decoded = g->sent + total;
-	}
-	if (!atomic_load_explicit(&g->ed.active, memory_order_relaxed)) {
-		r = at_wire_real_send(fd, iov, iovcnt, flags);
-		if (r > 0)
-			g->sent += (uint64_t)r;
-	} else {
-		r = send_edited(g, fd, iov, iovcnt, total, flags);
-	}
+	if (!atomic_load_explicit(&g->ed.active, memory_order_relaxed))
+		r = at_real_sendv(fd, iov, iovcnt, flags);
+	else
+		r = send_edited(w, fd, iov, iovcnt,
+				at_iov_total(iov, iovcnt), flags);
 	if (!atomic_load_explicit(&g->ed.active, memory_order_relaxed) &&
 	    atomic_load_explicit(&g->stop_asked, memory_order_acquire)) {
 		err = errno;
@@ -744,6 +704,7 @@ const struct at_wire_family at_wire_pg_family = {
 	.sess_size = sizeof(struct pg_sess),
 	.detect_out = pg_detect_out,
 	.open = pg_open,
+	.decode_out = decode_out,
 	.send = pg_send,
 	.received = pg_received,
 };

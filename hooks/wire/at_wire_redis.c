@@ -10,15 +10,13 @@
  * strings ("*<n>\r\n$") or one whole inline line starting with a Redis
  * command's name, never an HTTP request line (at_resp_detect_request).
  *
- * Sending: the family's send decodes the bytes (at_resp_req_next) BEFORE
- * the real send and pushes one FIFO entry per complete command, with its
- * span begun (a child of the sending thread's active span): a reply can
- * then never be read, on another thread, before its command is in the
- * FIFO.  A send that moves fewer bytes than it was given (or fails)
- * leaves the decoder ahead: the next sends' first `ahead` bytes - the
- * program sends the rest of the same stream again - are not decoded
- * twice.  Pipelining is the FIFO: many commands in one write, replies in
- * order.
+ * Sending: the kit gives the family the bytes BEFORE the real send
+ * (decode_out, each byte of the stream once, also across short writes);
+ * it decodes them (at_resp_req_next) and pushes one FIFO entry per
+ * complete command, with its span begun (a child of the sending thread's
+ * active span): a reply can then never be read, on another thread,
+ * before its command is in the FIFO.  Pipelining is the FIFO: many
+ * commands in one write, replies in order.
  *
  * Receiving: each complete top-level reply (at_resp_rep_next) ends the
  * oldest entry's span; RESP3 pushes (>: client-side caching
@@ -67,11 +65,9 @@
  * (counted as untraced); a reply nested deeper than 16 or a line over
  * 64 KiB does too (at_resp.h).
  */
-#include <errno.h>
 #include <string.h>
 
 #include "at_config.h"
-#include "at_iov.h"
 #include "at_resp.h"
 #include "at_sql.h"
 #include "at_utf8.h"
@@ -81,7 +77,6 @@
 struct redis_sess {
 	/* Sending side (one thread at a time). */
 	struct at_resp_req req;
-	uint64_t ahead;     /* bytes decoded before they were sent */
 	bool in_multi;      /* between MULTI and EXEC/DISCARD/RESET */
 	bool left;          /* a command left request/reply */
 	/* Receiving side. */
@@ -268,56 +263,36 @@ static void on_command(struct at_wire *w, struct redis_sess *rs)
 		rs->left = true;
 }
 
-/* Decode p[0..n), bytes about to be sent. */
-static void decode_out(struct at_wire *w, struct redis_sess *rs,
-		       const char *p, size_t n)
-{
-	size_t used;
-	int r;
-
-	while (n > 0 && !rs->left && !at_wire_stopped(w)) {
-		r = at_resp_req_next(&rs->req, p, n, &used);
-		if (r == AT_RESP_BAD) {
-			at_wire_stop(w);
-			return;
-		}
-		p += used;
-		n -= used;
-		if (r == AT_RESP_DONE)
-			on_command(w, rs);
-	}
-}
-
-static ssize_t redis_send(struct at_wire *w, int fd, const struct iovec *iov,
-			  int iovcnt, int flags)
+/* Decode bytes [skip, total) of this call's iov, about to be sent. */
+static void decode_out(struct at_wire *w, const struct iovec *iov,
+		       int iovcnt, size_t skip)
 {
 	struct redis_sess *rs = at_wire_sess(w);
-	size_t total = at_iov_total(iov, iovcnt), skip = 0, end;
-	ssize_t r;
-	int err = errno;
 
-	/* Decode what was not decoded yet, then send (errno as it was). */
-	if (rs->ahead < total) {
-		skip = (size_t)rs->ahead;
-		for (int i = 0; i < iovcnt; i++) {
-			size_t l = iov[i].iov_len;
+	for (int i = 0; i < iovcnt; i++) {
+		const char *p = iov[i].iov_base;
+		size_t n = iov[i].iov_len, used;
+		int r;
 
-			if (skip >= l) {
-				skip -= l;
-				continue;
+		if (skip >= n) {
+			skip -= n;
+			continue;
+		}
+		p += skip;
+		n -= skip;
+		skip = 0;
+		while (n > 0 && !rs->left && !at_wire_stopped(w)) {
+			r = at_resp_req_next(&rs->req, p, n, &used);
+			if (r == AT_RESP_BAD) {
+				at_wire_stop(w);
+				return;
 			}
-			decode_out(w, rs, (const char *)iov[i].iov_base + skip,
-				   l - skip);
-			skip = 0;
+			p += used;
+			n -= used;
+			if (r == AT_RESP_DONE)
+				on_command(w, rs);
 		}
 	}
-	end = rs->ahead > total ? (size_t)rs->ahead : total;
-	errno = err;
-	r = at_wire_real_send(fd, iov, iovcnt, flags);
-	err = errno;
-	rs->ahead = end - (r > 0 ? (size_t)r : 0);
-	errno = err;
-	return r;
 }
 
 /* ---- receiving ---- */
@@ -443,6 +418,6 @@ const struct at_wire_family at_wire_redis_family = {
 	.sess_size = sizeof(struct redis_sess),
 	.detect_out = redis_detect_out,
 	.open = redis_open,
-	.send = redis_send,
+	.decode_out = decode_out,
 	.received = redis_received,
 };

@@ -99,6 +99,16 @@ AT_REAL_LIBC(AT_REAL_DECL)
  */
 #define AT_INTERPOSED(name) name
 
+/* The real sendmsg() of n iovecs (what the socket hooks send with). */
+static inline ssize_t at_real_sendv(int fd, const struct iovec *iov, int n,
+				    int flags)
+{
+	struct msghdr mh = { .msg_iov = (struct iovec *)iov,
+			     .msg_iovlen = (size_t)n };
+
+	return AT_REAL(sendmsg)(fd, &mh, flags);
+}
+
 /* Resolve every pointer now (constructor).  Idempotent, thread-safe. */
 void at_real_resolve(void);
 

@@ -191,7 +191,7 @@ void at_span_deactivate(struct at_span *s);
 /* Is the calling thread working for a span: one on its context stack,
  * or the request it works for (at_context.h)? */
 bool at_span_has_active(void);
-/* That span, or NULL. */
+/* That span, or NULL; changes nothing (vfork-safe: the exec hooks). */
 struct at_span *at_span_active(void);
 
 /* The tracestate a span propagates (its arena; may be empty). */
