@@ -460,7 +460,7 @@ $(DIST)/autotrace: $(AUTOTRACE) scripts/split-debug.sh
 
 # Remade every time (cheap): the pages name PREFIX's paths.
 man:
-	$(call say,GEN,$(MAN_OUT))scripts/gen-doc man $(MAN_OUT) --libdir $(LIBDIR) \
+	$(call say,GEN,$(MAN_OUT))scripts/gen-doc man $(MAN_OUT) --libdir $(LIBDIR) --pkglibdir $(PKGLIBDIR) \
 		--bindir $(BINDIR) --version $(VERSION) --date $(DOC_DATE)
 
 # The README's configuration table against the variables the code reads,
