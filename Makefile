@@ -432,7 +432,7 @@ deps:
 # .gnu_debuglink when PREFIX is /usr).  The man pages are made from
 # docs/*.in and the README's configuration table (scripts/gen-doc).
 # The version is AT_VERSION in src/core/at_compat.h, and nowhere else.
-VERSION := $(shell sed -n 's/^.define AT_VERSION "\(.*\)"$$/\1/p' src/core/at_compat.h)
+VERSION = $(shell sed -n 's/^.define AT_VERSION "\(.*\)"$$/\1/p' src/core/at_compat.h)
 PREFIX ?= /usr/local
 BINDIR = $(PREFIX)/bin
 LIBDIR = $(PREFIX)/lib
@@ -440,7 +440,7 @@ PKGLIBDIR = $(LIBDIR)/libautotrace
 MANDIR = $(PREFIX)/share/man
 DEBUGDIR = $(PREFIX)/lib/debug
 # The pages' date: the last commit's (reproducible), else today.
-DOC_DATE := $(shell git log -1 --format=%cs 2>/dev/null || date +%F)
+DOC_DATE = $(shell git log -1 --format=%cs 2>/dev/null || date +%F)
 DIST := $(BUILD)/dist
 MAN_OUT := $(BUILD)/man
 
@@ -502,8 +502,6 @@ uninstall:
 # make deb: build/libautotrace_$(VERSION)_<arch>.deb (and the debug
 # symbols' libautotrace-dbgsym_..._<arch>.ddeb), with dpkg-deb, from an
 # install with PREFIX=/usr (packaging/deb/, scripts/make-deb.sh).
-DEB_ARCH = $(shell dpkg --print-architecture)
-DEB = $(BUILD)/libautotrace_$(VERSION)_$(DEB_ARCH).deb
 deb:
 	rm -rf $(BUILD)/deb
 	$(MAKE) --no-print-directory install PREFIX=/usr DESTDIR=$(abspath $(BUILD))/deb/root NO_PYCACHE=1
