@@ -262,12 +262,16 @@ static void put_span(struct jw *w, const struct at_span_hdr *h)
 		put_hex(w, ",\"parentSpanId\":", h->parent_span_id,
 			sizeof(h->parent_span_id));
 	put_num(w, ",\"flags\":", flags);
-	puts_(w, ",\"name\":");
-	put_rec_str(w, arena, h->arena_used, h->name);
+	if (h->name.len && (size_t)h->name.off + h->name.len <= h->arena_used) {
+		puts_(w, ",\"name\":");
+		put_rec_str(w, arena, h->arena_used, h->name);
+	}
 	if (h->kind >= AT_KIND_INTERNAL && h->kind <= AT_KIND_CONSUMER)
 		put_num(w, ",\"kind\":", h->kind);
-	put_u64_str(w, ",\"startTimeUnixNano\":", h->start_unix_ns);
-	put_u64_str(w, ",\"endTimeUnixNano\":", h->end_unix_ns);
+	if (h->start_unix_ns)
+		put_u64_str(w, ",\"startTimeUnixNano\":", h->start_unix_ns);
+	if (h->end_unix_ns)
+		put_u64_str(w, ",\"endTimeUnixNano\":", h->end_unix_ns);
 	put_attrs(w, at_rec_attrs(h), h->n_attrs, arena, h->arena_used);
 	if (h->dropped_attrs)
 		put_num(w, ",\"droppedAttributesCount\":", h->dropped_attrs);
