@@ -59,7 +59,15 @@
  * trusted, a handshake refused) says so in one line the first time each
  * kind happens (not per batch, whatever AUTOTRACE_DEBUG says), and the
  * batch is not retried (the same settings would fail the same way): it
- * is spooled when the spool is on, else counted in export_failed.
+ * is spooled when the spool is on, else counted in export_failed.  At
+ * exit the TLS module may run the exec flush (at_exporter_before_exec)
+ * from an atexit handler, before the program's OpenSSL cleanup; what the
+ * destructor's flush has left then cannot go over TLS (AT_TLS_ESTOPPED)
+ * and is spooled or counted.
+ *
+ * The first span starts the thread (at_exporter_ensure_started, on the
+ * host's thread), and with an https endpoint loads libssl first
+ * (at_tls_preload: see at_tls_client.c for why then).
  *
  * Fork.  The child has no exporter thread: the child handler forgets it
  * (running = 0), drops the inherited connection and resets the counters;
@@ -634,6 +642,16 @@ static void at_exporter_ensure_started(void)
 		return;
 	if (!atomic_compare_exchange_strong(&running, &expected, EXP_RUNNING))
 		return;
+	/* https: libssl is loaded here, on the host's thread, not by the
+	 * exporter thread, so that it is whole before the program can exit
+	 * (at_tls_client.c: OpenSSL's exit); a process without spans never
+	 * loads it. */
+	if (at_cfg.endpoint.tls) {
+		/* The program's OpenSSL may be cleaned up by its atexit
+		 * handler before our destructor: flush before. */
+		at_tls_on_exit(at_exporter_before_exec);
+		at_tls_preload();
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);

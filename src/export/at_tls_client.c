@@ -10,33 +10,47 @@
  * pointers, the constants of the stable ABI), not taken from OpenSSL's
  * headers.
  *
- * A private copy.  The library is loaded with dlmopen(LM_ID_NEWLM): its
- * own link map, with its own libcrypto and libc, which the program never
- * sees.  That is what keeps the exporter out of the program's way:
- *  - the program's OpenSSL (if any) is another copy: its
- *    OPENSSL_cleanup() at exit (an atexit handler, run before the
- *    library's destructor flushes the last spans) cannot pull state from
- *    under the exporter, and the exporter's settings and errors never
- *    touch the program's (error queues, providers, the store);
- *  - the copy's calls to libc go to its own libc, where no hook of this
- *    library is interposed: nothing it does is traced, whatever the TLS
- *    hooks interpose in the main link map (their SSL_* are never on this
- *    path: the functions are the copy's own, from dlsym on its handle);
- *  - if dlmopen is refused (namespaces or static TLS exhausted), https
- *    export is off with one line (AT_TLS_ENOLIB): sharing the program's
- *    OpenSSL would bring back the exit race above.
+ * Not a private copy.  dlopen(RTLD_LOCAL): the program's libssl, if it
+ * has one, is the same object.  A private copy (dlmopen) was tried and
+ * refused: a second libc in another link map allocates pthread keys
+ * from its own table, and they collide with the main libc's keys in the
+ * threads' shared descriptors (OpenSSL's per-thread DRBG read another
+ * library's value and crashed).  Sharing is safe because:
+ *  - the functions are taken with dlsym on our handle: libssl's own, not
+ *    the TLS hooks' interposed names; and the exporter thread holds the
+ *    reentrancy guard, so whatever libssl calls is never traced;
+ *  - our context, connections and error queue (per thread: the exporter
+ *    thread's) are ours; nothing global is changed (no callbacks, no
+ *    default settings);
+ *  - OpenSSL's exit.  libssl is loaded and initialised when the process
+ *    makes its first span, on the host's thread, as the exporter thread
+ *    is started (at_tls_preload: a process without spans never loads it;
+ *    one with spans loads it before it can exit), with
+ *    OPENSSL_INIT_NO_ATEXIT: when we are first, OpenSSL never registers
+ *    its OPENSSL_cleanup() atexit handler (the choice is made once, by
+ *    the first initialisation), so it cannot free what the exporter uses
+ *    during the final flush, which runs in the library's destructor,
+ *    after every atexit handler.  When libcrypto was already there (the
+ *    program loaded it first, maybe initialised it), an atexit handler
+ *    of ours, registered after OpenSSL's and so run before it, runs the
+ *    exporter's flush (at_tls_on_exit) while OpenSSL is whole.  Either
+ *    way that handler then stops TLS (waiting for a call under way):
+ *    whatever is left for the destructor's flush is spooled or counted,
+ *    never sent through freed state.  A program that calls
+ *    OPENSSL_cleanup() itself before exit is not covered (README).
  *
  * No I/O.  The SSL object sits between two memory BIOs: it never touches
  * the socket, so every call returns at once (CPU only) and the transport
  * keeps its non-blocking socket, its polls and its deadlines (the exit
  * bounds hold during a handshake as during a request).
  *
- * Fork.  Every call into the copy holds call_lock, and a pthread_atfork
- * handler takes it before a fork: the child never inherits the copy in
- * the middle of a call (its libc's malloc or an OpenSSL lock held by the
- * parent's exporter thread, which the child does not have).  Since calls
- * never wait on I/O, a fork waits at most for one handshake step.  The
- * child forgets (does not free) the parent's connection.
+ * Fork.  Every call into libssl holds call_lock, and a pthread_atfork
+ * handler takes it before a fork: the child never inherits OpenSSL in
+ * the middle of one of our calls (an OpenSSL lock held by the parent's
+ * exporter thread, which the child does not have, would block the
+ * program's own OpenSSL use in the child).  Since calls never wait on
+ * I/O, a fork waits at most for one handshake step.  The child forgets
+ * (does not free) the parent's connection.
  *
  * Verification.  The server certificate is verified (chain, validity,
  * and host name or IP address) against the system store
@@ -56,6 +70,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "at_compat.h"
@@ -120,6 +135,10 @@ static struct {
 #undef TLS_FIELD
 
 static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
+static void (*exit_flush)(void);
+static int stopped; /* under call_lock: OpenSSL may be cleaned up now */
+static int shared;  /* libcrypto was loaded before us */
+static int lib_rc = 1; /* 1: not tried; else 0 or AT_TLS_ENOLIB */
 static void *ctx;
 static int setup_rc = 1; /* 1: not tried; else 0 or the final error */
 static char why[256];
@@ -170,7 +189,7 @@ static int load_library(void)
 	void *h = NULL;
 
 	for (size_t i = 0; i < AT_ARRAY_SIZE(sonames) && !h; i++) {
-		h = dlmopen(LM_ID_NEWLM, sonames[i], RTLD_NOW | RTLD_LOCAL);
+		h = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
 		if (!h && i == 0) {
 			const char *e = dlerror();
 			snprintf(first, sizeof(first), "%s", e ? e : "");
@@ -231,10 +250,8 @@ static int load_files(const struct at_tls_files *f)
 
 static int setup_locked(const struct at_tls_files *f)
 {
-	int rc = load_library();
+	int rc;
 
-	if (rc)
-		return rc;
 	ctx = ssl.SSL_CTX_new(ssl.TLS_client_method());
 	if (!ctx)
 		return fail(AT_TLS_ESETUP, "cannot make a TLS context");
@@ -249,13 +266,59 @@ static int setup_locked(const struct at_tls_files *f)
 	return rc;
 }
 
+void at_tls_on_exit(void (*flush)(void))
+{
+	exit_flush = flush;
+}
+
+/* At exit, before OpenSSL's own cleanup can run (see the top). */
+static void tls_at_exit(void)
+{
+	if (exit_flush && shared)
+		exit_flush();
+	LOCK();
+	stopped = 1;
+	UNLOCK();
+}
+
+static int loaded_already(void)
+{
+	static const char *const sonames[] = { "libcrypto.so.3",
+					       "libcrypto.so.1.1" };
+
+	for (size_t i = 0; i < AT_ARRAY_SIZE(sonames); i++) {
+		void *h = dlopen(sonames[i], RTLD_LAZY | RTLD_NOLOAD);
+
+		if (h) {
+			dlclose(h);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int at_tls_preload(void)
+{
+	if (lib_rc != 1)
+		return lib_rc;
+	shared = loaded_already();
+	lib_rc = load_library();
+	if (lib_rc == 0) {
+		pthread_atfork(fork_prepare, fork_release, fork_release);
+		atexit(tls_at_exit);
+	}
+	return lib_rc;
+}
+
 int at_tls_setup(const struct at_tls_files *f)
 {
 	if (setup_rc != 1)
 		return setup_rc;
-	pthread_atfork(fork_prepare, fork_release, fork_release);
+	setup_rc = at_tls_preload();
+	if (setup_rc)
+		return setup_rc;
 	LOCK();
-	setup_rc = setup_locked(f);
+	setup_rc = stopped ? AT_TLS_ESTOPPED : setup_locked(f);
 	UNLOCK();
 	return setup_rc;
 }
@@ -306,7 +369,7 @@ int at_tls_conn_open(struct at_tls_conn *c, const char *host)
 	if (!ctx)
 		return setup_rc == 1 ? AT_TLS_ENOLIB : setup_rc;
 	LOCK();
-	rc = open_locked(c, host);
+	rc = stopped ? AT_TLS_ESTOPPED : open_locked(c, host);
 	UNLOCK();
 	if (rc)
 		at_tls_conn_free(c);
@@ -317,7 +380,8 @@ void at_tls_conn_free(struct at_tls_conn *c)
 {
 	if (c->ssl) {
 		LOCK();
-		ssl.SSL_free(c->ssl); /* and both BIOs */
+		if (!stopped) /* else OpenSSL's memory may be gone: leave it */
+			ssl.SSL_free(c->ssl); /* and both BIOs */
 		UNLOCK();
 	}
 	memset(c, 0, sizeof(*c));
@@ -328,8 +392,10 @@ void at_tls_close_notify(struct at_tls_conn *c)
 	if (!c->ssl)
 		return;
 	LOCK();
-	ssl.SSL_shutdown(c->ssl);
-	ssl.ERR_clear_error();
+	if (!stopped) {
+		ssl.SSL_shutdown(c->ssl);
+		ssl.ERR_clear_error();
+	}
 	UNLOCK();
 }
 
@@ -345,7 +411,7 @@ int at_tls_feed(struct at_tls_conn *c, const void *p, size_t n)
 	if (n > INT_MAX)
 		return -ENOMEM;
 	LOCK();
-	w = ssl.BIO_write(c->rbio, p, (int)n);
+	w = stopped ? -1 : ssl.BIO_write(c->rbio, p, (int)n);
 	UNLOCK();
 	return w == (int)n ? 0 : -ENOMEM;
 }
@@ -357,7 +423,7 @@ size_t at_tls_pending(struct at_tls_conn *c)
 	if (!c->ssl)
 		return 0;
 	LOCK();
-	n = ssl.BIO_ctrl(c->wbio, BIO_CTRL_PENDING, 0, NULL);
+	n = stopped ? 0 : ssl.BIO_ctrl(c->wbio, BIO_CTRL_PENDING, 0, NULL);
 	UNLOCK();
 	return n > 0 ? (size_t)n : 0;
 }
@@ -369,7 +435,7 @@ size_t at_tls_take(struct at_tls_conn *c, void *buf, size_t cap)
 	if (cap > INT_MAX)
 		cap = INT_MAX;
 	LOCK();
-	r = ssl.BIO_read(c->wbio, buf, (int)cap);
+	r = stopped ? 0 : ssl.BIO_read(c->wbio, buf, (int)cap);
 	UNLOCK();
 	return r > 0 ? (size_t)r : 0;
 }
@@ -404,6 +470,10 @@ int at_tls_handshake(struct at_tls_conn *c)
 	int r, rc;
 
 	LOCK();
+	if (stopped) {
+		UNLOCK();
+		return AT_TLS_ESTOPPED;
+	}
 	r = ssl.SSL_do_handshake(c->ssl);
 	rc = r == 1 ? 0 : op_error(c, r, "TLS handshake failed");
 	UNLOCK();
@@ -422,6 +492,10 @@ static long io_op(struct at_tls_conn *c, int (*op)(void *, void *, int),
 	if (n > INT_MAX)
 		n = INT_MAX;
 	LOCK();
+	if (stopped) {
+		UNLOCK();
+		return AT_TLS_ESTOPPED;
+	}
 	r = op(c->ssl, p, (int)n);
 	if (r <= 0)
 		rc = op_error(c, r, what);

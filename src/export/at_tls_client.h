@@ -23,6 +23,10 @@
 #define AT_TLS_EVERIFY (-EKEYREJECTED)  /* server certificate not trusted */
 #define AT_TLS_EPROTO (-ECONNABORTED)   /* handshake or record failure */
 
+/* Not one of them: TLS was stopped at exit (a transient failure, quiet:
+ * the batch is spooled or counted as any that could not be sent then). */
+#define AT_TLS_ESTOPPED (-ESHUTDOWN)
+
 #define AT_TLS_WANT_READ 1 /* feed more bytes from the peer, call again */
 
 struct at_tls_files {
@@ -43,7 +47,16 @@ int at_tls_error_final(int rc);
 /* The detail of the last AT_TLS_E* error. */
 const char *at_tls_error(void);
 
-/* Load libssl and make the context (once; after a failure, the same
+/* What to run at exit while OpenSSL is still whole (the exporter's
+ * flush), before TLS stops for good (see at_tls_client.c). */
+void at_tls_on_exit(void (*flush)(void));
+
+/* Load and initialise libssl (once), early: as the first span starts
+ * the exporter, when the endpoint is https (see at_tls_client.c:
+ * OpenSSL's exit).  0 or AT_TLS_ENOLIB. */
+int at_tls_preload(void);
+
+/* Load libssl (at_tls_preload) and make the context (once; after a failure, the same
  * error again without trying).  0 or an AT_TLS_E* error. */
 int at_tls_setup(const struct at_tls_files *files);
 

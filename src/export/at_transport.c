@@ -334,14 +334,19 @@ static void tls_goodbye(struct at_transport *t)
 		(void)!AT_REAL(send)(t->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+/* libssl and the settings (once): 0, or the error before connecting. */
+static int tls_ready(struct at_transport *t)
+{
+	static const struct at_tls_files system_store = { 0 };
+
+	return at_tls_setup(t->tls_files ? t->tls_files : &system_store);
+}
+
 /* The handshake on the new connection t->fd.  0 or -errno/AT_TLS_E*. */
 static int tls_start(struct at_transport *t, uint64_t deadline)
 {
-	static const struct at_tls_files system_store = { 0 };
-	int rc = at_tls_setup(t->tls_files ? t->tls_files : &system_store);
+	int rc = at_tls_conn_open(&t->tls, t->ep->host);
 
-	if (rc == 0)
-		rc = at_tls_conn_open(&t->tls, t->ep->host);
 	while (rc == 0) {
 		int hs = at_tls_handshake(&t->tls);
 		int fl = tls_flush(t, deadline); /* our flight, or an alert */
@@ -358,6 +363,24 @@ static int tls_start(struct at_transport *t, uint64_t deadline)
 			return (int)r;
 	}
 	return rc;
+}
+
+/*
+ * The connection failed under us (rc): if the peer said why first, a TLS
+ * alert already in the socket's buffer (as when it refuses to go on
+ * without our client certificate, and closes), that is the error.
+ */
+static int tls_why_closed(struct at_transport *t, int rc)
+{
+	uint8_t buf[TLS_IO_CHUNK];
+	ssize_t r;
+	long v;
+
+	while ((r = AT_REAL(recv)(t->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		if (at_tls_feed(&t->tls, buf, (size_t)r) != 0)
+			break;
+	v = at_tls_read(&t->tls, buf, sizeof(buf));
+	return at_tls_error_final((int)v) ? (int)v : rc;
 }
 
 static int tls_send_all(struct at_transport *t, const struct iovec *iov,
@@ -379,7 +402,8 @@ static int tls_send_all(struct at_transport *t, const struct iovec *iov,
 			left -= (size_t)w;
 			rc = tls_flush(t, deadline);
 			if (rc)
-				return rc;
+				return rc == -ETIMEDOUT ? rc
+							: tls_why_closed(t, rc);
 		}
 	}
 	return 0;
@@ -401,6 +425,8 @@ static ssize_t tls_recv(struct at_transport *t, uint8_t *buf, size_t cap,
 		if (fl)
 			return fl;
 		g = tls_pull(t, deadline);
+		if (g < 0 && g != -ETIMEDOUT)
+			return tls_why_closed(t, (int)g);
 		if (g <= 0)
 			return g; /* the socket's end (no close_notify) ends it */
 	}
@@ -595,6 +621,9 @@ int at_transport_post(struct at_transport *t, const uint8_t *body, size_t len,
 
 		progress(t);
 		if (!reused) {
+			rc = t->ep->tls ? tls_ready(t) : 0;
+			if (rc)
+				return rc; /* nothing to connect for */
 			rc = open_connection(t, deadline_ns);
 			if (rc == 0 && t->ep->tls)
 				rc = tls_start(t, deadline_ns);
