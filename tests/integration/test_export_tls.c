@@ -508,6 +508,15 @@ Test(export_tls, spool_then_delivered_once)
 	cr_expect_eq((long long)got, spooled, "%zu of %lld spooled spans", got,
 		     spooled);
 	cr_expect(curl_span(&e, spans, n), "no curl span among the spooled");
+	/* Keep-alive over TLS: every request of the deliverer on one
+	 * connection (the wrong-CA run's handshake failed). */
+	char events_path[160];
+	snprintf(events_path, sizeof(events_path), "%s/events.log", e.out);
+	char *events = h_read_file(events_path, NULL);
+	cr_expect_geq(requests_saved(e.out), 2);
+	cr_expect_eq(count_of(events ? events : "", "handshake-ok"), 1, "%s",
+		     events);
+	free(events);
 	free(spans);
 	at_receiver_stop(r);
 	h_result_free(&res);
