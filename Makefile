@@ -100,7 +100,8 @@ PAGE_FILES := tool/page/page.css tool/page/body.html tool/page/page.js
 TOOL_O := $(patsubst %.c,$(OBJ)/%.o,$(TOOL_SRC)) $(PAGE_O)
 
 LIB := $(BUILD)/libautotrace.so
-BRIDGES := $(BUILD)/autotrace-bridge.js $(BUILD)/autotrace-py/sitecustomize.py
+BRIDGES := $(BUILD)/autotrace-bridge.js $(BUILD)/autotrace-https.js \
+	$(BUILD)/autotrace-py/sitecustomize.py
 CORE_A := $(BUILD)/libatcore.a
 TOOL_A := $(BUILD)/libattool.a
 MAP := src/libautotrace.map
@@ -149,6 +150,9 @@ lib: $(LIB) $(BRIDGES)
 # The runtime bridges (hooks/runtime/at_bridge.c), copied beside the
 # library, where it looks for them.
 $(BUILD)/autotrace-bridge.js: bridges/node/autotrace-bridge.js
+	@mkdir -p $(dir $@)
+	$(call say,CP,$@)cp $< $@
+$(BUILD)/autotrace-https.js: bridges/node/autotrace-https.js
 	@mkdir -p $(dir $@)
 	$(call say,CP,$@)cp $< $@
 $(BUILD)/autotrace-py/sitecustomize.py: bridges/python/sitecustomize.py
@@ -420,7 +424,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)$(PREFIX)/lib/autotrace-py
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libautotrace.so
-	install -m 0644 $(BUILD)/autotrace-bridge.js $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 $(BUILD)/autotrace-bridge.js $(BUILD)/autotrace-https.js \
+		$(DESTDIR)$(PREFIX)/lib/
 	install -m 0644 $(BUILD)/autotrace-py/sitecustomize.py \
 		$(DESTDIR)$(PREFIX)/lib/autotrace-py/
 	-python3 -m compileall -q -d $(PREFIX)/lib/autotrace-py \
