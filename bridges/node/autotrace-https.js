@@ -21,8 +21,8 @@
 //    traceparent (and tracestate) lines the library answers go at its end,
 //    before Node sends it.  A head carrying the program's own traceparent
 //    gets none (its span continues it).  Ended at the request's 'close'
-//    (after the response, or a failure: http.client.request.error gives
-//    the error's code), with the response's status.
+//    (after the response), with the response's status, or at
+//    http.client.request.error, with the error's code.
 //  - undici (fetch): at undici:request:create, a head made of the request
 //    line, Host and the program's traceparent/tracestate fields;
 //    request.addHeader() adds ours.  Status at undici:request:headers,
@@ -131,10 +131,16 @@ function install({ store, fs, fd, requestStore }) {
 	const dc = require('diagnostics_channel');
 	if (typeof dc.subscribe !== 'function')
 		return;
+	// A failed request ends at its error (its 'close' may come after the
+	// program is gone).
 	dc.subscribe('http.client.request.error', (msg) => {
-		const req = msg && msg.request;
-		if (req && req[kSpan])
+		try {
+			const req = msg && msg.request;
+			if (!req || !req[kSpan])
+				return;
 			req[kErr] = errType(msg.error);
+			onClose.call(req);
+		} catch (e) { /* never break */ }
 	});
 
 	// ---- undici (fetch) ----

@@ -101,6 +101,17 @@ static void make_certs(void)
 	certs_made = true;
 }
 
+/* The certificates go with the test's process. */
+__attribute__((destructor)) static void remove_certs(void)
+{
+	char cmd[96];
+
+	if (!certs_made)
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	free(h_shell(cmd, NULL));
+}
+
 /* "<mark><digits>": the family and the request number of a path. */
 static bool path_id(const char *p, enum fam *f, int *id)
 {
@@ -515,4 +526,83 @@ Test(ctx_node_https, own_traceparent_kept, .timeout = 300)
 	cr_expect_eq(t->tp_match[F_FETCH], c.count);
 	run_free(t);
 	free(t);
+}
+
+/* Failures: 4xx and 5xx answers make the span ERROR with error.type the
+ * status, a refused connection with error.type ECONNREFUSED (both
+ * https.request and fetch); a request still open at exit is ended and
+ * exported.  The program prints the same bare and traced. */
+Test(ctx_node_https, errors_and_exit, .timeout = 300)
+{
+	char d[64], bf[96], brec[96], key[96], cert[96], ca[120], bport[8],
+		cport[8], cmd[128];
+	struct h_result bare, traced;
+	struct at_rx_span *sp = NULL;
+	struct at_receiver *rx;
+	char *dir = NULL, *ep;
+	int status[2] = { 0 }, refused = 0, hang = 0;
+
+	make_certs();
+	snprintf(d, sizeof(d), "%s/XXXXXX", tmpdir);
+	cr_assert(mkdtemp(d));
+	snprintf(bf, sizeof(bf), "%s/back.port", d);
+	snprintf(brec, sizeof(brec), "%s/back.rec", d);
+	snprintf(key, sizeof(key), "%s/srv.key", tmpdir);
+	snprintf(cert, sizeof(cert), "%s/srv.pem", tmpdir);
+	snprintf(ca, sizeof(ca), "NODE_EXTRA_CA_CERTS=%s/ca.pem", tmpdir);
+	const char *bargv[] = { "node", FIX "node_https_back.js", bf, brec,
+				key, cert, NULL };
+	pid_t back = h_start(bargv, NULL, false, NULL);
+	uint16_t bp = h_read_port(bf, WAIT_MS);
+	cr_assert(bp, "the backend did not start");
+	snprintf(bport, sizeof(bport), "%u", bp);
+	snprintf(cport, sizeof(cport), "%u", h_closed_port());
+	const char *argv[] = { "node", FIX "node_https_errors.js", bport, cport,
+			       NULL };
+	rx = h_receiver(&dir);
+	ep = h_endpoint_env(rx);
+	const char *env[] = { ca, ep, NULL };
+	cr_assert_eq(h_run(argv, env, false, RUN_MS, &bare), 0);
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &traced), 0);
+	cr_expect_eq(bare.status, 0, "%s", bare.err);
+	cr_expect_eq(traced.status, 0, "%s", traced.err);
+	cr_expect_str_eq(traced.out, bare.out);
+	cr_expect(strstr(bare.out, "fetch closed ECONNREFUSED"), "%s", bare.out);
+
+	size_t n = h_spans(rx, 7, WAIT_MS, &sp);
+	for (size_t i = 0; i < n; i++) {
+		const at_otlp_span *s = sp[i].span;
+		const char *u = h_attr_str(s, "url.full");
+		const char *et = h_attr_str(s, "error.type");
+		bool err = s->status && s->status->code ==
+			OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
+		int64_t code = h_attr_int(s, "http.response.status_code", 0);
+		if (s->kind != KIND_CLIENT || !u || strncmp(u, "https://", 8))
+			continue;
+		if (strstr(u, "/status/404") || strstr(u, "/status/503")) {
+			int k = strstr(u, "/503") != NULL;
+			char want[8];
+			snprintf(want, sizeof(want), "%d", k ? 503 : 404);
+			status[k] += err && et && !strcmp(et, want) &&
+				     code == (k ? 503 : 404);
+		} else if (strstr(u, "/closed")) {
+			refused += err && et && !strcmp(et, "ECONNREFUSED") &&
+				   code == 0;
+		} else if (strstr(u, "/hang")) {
+			hang += !err && code == 0;
+		}
+	}
+	cr_expect_eq(status[0], 2, "404 spans right: %d of 2", status[0]);
+	cr_expect_eq(status[1], 2, "503 spans right: %d of 2", status[1]);
+	cr_expect_eq(refused, 2, "refused spans right: %d of 2", refused);
+	cr_expect_eq(hang, 1, "span open at exit exported: %d", hang);
+	free(sp);
+	at_receiver_stop(rx);
+	free(ep);
+	free(dir);
+	h_result_free(&bare);
+	h_result_free(&traced);
+	h_stop(back, WAIT_MS);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d);
+	free(h_shell(cmd, NULL));
 }
