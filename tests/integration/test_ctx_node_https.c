@@ -413,12 +413,12 @@ static void report(const char *what, const struct run_out *o)
 	cr_log_info("%s", line);
 }
 
-static void concurrent(int count, int inflight)
+static void concurrent(int count, int inflight, const char *extra)
 {
-	struct run_cfg c = { count, inflight, false, NULL };
+	struct run_cfg c = { count, inflight, false, extra };
 	struct run_out *bare = calloc(1, sizeof(*bare)),
 		       *t = calloc(1, sizeof(*t));
-	char what[64];
+	char what[128];
 
 	cr_assert(bare && t);
 	run(&c, bare);
@@ -427,7 +427,8 @@ static void concurrent(int count, int inflight)
 	run(&c, t);
 	cr_expect_str_eq(t->answers, bare->answers,
 			 "answers differ bare vs traced");
-	snprintf(what, sizeof(what), "%d in flight", inflight);
+	snprintf(what, sizeof(what), "%d in flight%s%s", inflight,
+		 extra ? ", " : "", extra ? extra : "");
 	report(what, t);
 	cr_expect_eq(t->servers, count);
 	for (int f = 0; f < N_FAM; f++) {
@@ -462,12 +463,20 @@ static void concurrent(int count, int inflight)
 
 Test(ctx_node_https, https_20_in_flight, .timeout = 400)
 {
-	concurrent(300, 20);
+	concurrent(300, 20, NULL);
+}
+
+/* fetch's pool limited to 2 connections: its requests queue in undici
+ * and are created from the code of the request that freed a connection;
+ * each keeps the store of the request that made it. */
+Test(ctx_node_https, fetch_pool_queues, .timeout = 400)
+{
+	concurrent(300, 20, "AT_CTX_FETCH_CONNECTIONS=2");
 }
 
 Test(ctx_node_https, sequential, .timeout = 300)
 {
-	concurrent(40, 1);
+	concurrent(40, 1, NULL);
 }
 
 /* AUTOTRACE_RUNTIME_BRIDGES=false: no HTTPS span, no traceparent in the
