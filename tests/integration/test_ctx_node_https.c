@@ -263,40 +263,64 @@ static void check_spans(struct run_out *o, int count, int tls_port)
 		}
 }
 
+/* A backend (node_https_back.js, bare) with its files in d: HTTPS if
+ * tls, else plain HTTP. */
+struct back {
+	char port_file[96], rec[96], port[8];
+	pid_t pid;
+};
+
+static void back_start(struct back *b, const char *d, const char *name,
+		       bool tls)
+{
+	char key[96], cert[96];
+	uint16_t port;
+
+	snprintf(b->port_file, sizeof(b->port_file), "%s/%s.port", d, name);
+	snprintf(b->rec, sizeof(b->rec), "%s/%s.rec", d, name);
+	snprintf(key, sizeof(key), "%s/srv.key", tmpdir);
+	snprintf(cert, sizeof(cert), "%s/srv.pem", tmpdir);
+	const char *argv[] = { "node", FIX "node_https_back.js", b->port_file,
+			       b->rec, tls ? key : NULL, cert, NULL };
+	b->pid = h_start(argv, NULL, false, NULL);
+	port = h_read_port(b->port_file, WAIT_MS);
+	cr_assert(port, "the %s backend did not start", name);
+	snprintf(b->port, sizeof(b->port), "%u", port);
+}
+
+/* The certificates, a fresh directory d for a run's files, and the
+ * variable that makes Node trust the test CA. */
+static void run_setup(char d[64], char ca[120])
+{
+	make_certs();
+	snprintf(d, 64, "%s/XXXXXX", tmpdir);
+	cr_assert(mkdtemp(d));
+	snprintf(ca, 120, "NODE_EXTRA_CA_CERTS=%s/ca.pem", tmpdir);
+}
+
+static void run_cleanup(const char *d)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d);
+	free(h_shell(cmd, NULL));
+}
+
 /* Run the backends (bare), the front (traced or not) and the driver. */
 static void run(const struct run_cfg *c, struct run_out *o)
 {
-	char d[64], bf[96], pf[96], ff[96], brec[96], prec[96], key[96],
-		cert[96], ca[120], bport[8], pport[8], fport[8], cnt[12],
-		inf[12], log[96], cmd[128];
+	char d[64], ff[96], ca[120], fport[8], cnt[12], inf[12], log[96];
 	const char *env[8];
 	int e = 0;
 	struct h_result res;
+	struct back tls, plain;
 
-	make_certs();
 	memset(o, 0, sizeof(*o));
-	snprintf(d, sizeof(d), "%s/XXXXXX", tmpdir);
-	cr_assert(mkdtemp(d));
-	snprintf(bf, sizeof(bf), "%s/back.port", d);
-	snprintf(pf, sizeof(pf), "%s/plain.port", d);
+	run_setup(d, ca);
 	snprintf(ff, sizeof(ff), "%s/front.port", d);
-	snprintf(brec, sizeof(brec), "%s/back.rec", d);
-	snprintf(prec, sizeof(prec), "%s/plain.rec", d);
-	snprintf(key, sizeof(key), "%s/srv.key", tmpdir);
-	snprintf(cert, sizeof(cert), "%s/srv.pem", tmpdir);
-	snprintf(ca, sizeof(ca), "NODE_EXTRA_CA_CERTS=%s/ca.pem", tmpdir);
 	snprintf(log, sizeof(log), "%s/front.log", d);
-
-	const char *bargv[] = { "node", FIX "node_https_back.js", bf, brec,
-				key, cert, NULL };
-	const char *pargv[] = { "node", FIX "node_https_back.js", pf, prec,
-				NULL };
-	pid_t back = h_start(bargv, NULL, false, NULL);
-	pid_t plain = h_start(pargv, NULL, false, NULL);
-	uint16_t bp = h_read_port(bf, WAIT_MS), pp = h_read_port(pf, WAIT_MS);
-	cr_assert(bp && pp, "the backends did not start");
-	snprintf(bport, sizeof(bport), "%u", bp);
-	snprintf(pport, sizeof(pport), "%u", pp);
+	back_start(&tls, d, "https", true);
+	back_start(&plain, d, "plain", false);
 
 	env[e++] = ca;
 	if (c->preload) {
@@ -307,8 +331,8 @@ static void run(const struct run_cfg *c, struct run_out *o)
 	if (c->extra)
 		env[e++] = c->extra;
 	env[e] = NULL;
-	const char *fargv[] = { "node", FIX "node_https_front.js", ff, bport,
-				pport, NULL };
+	const char *fargv[] = { "node", FIX "node_https_front.js", ff, tls.port,
+				plain.port, NULL };
 	pid_t front = h_start(fargv, env, c->preload, log);
 	uint16_t fp = h_read_port(ff, WAIT_MS);
 	if (!fp) {
@@ -329,18 +353,17 @@ static void run(const struct run_cfg *c, struct run_out *o)
 			       l ? l : "");
 		free(l);
 	}
-	h_stop(back, WAIT_MS);
-	h_stop(plain, WAIT_MS);
+	h_stop(tls.pid, WAIT_MS);
+	h_stop(plain.pid, WAIT_MS);
 	o->answers = strdup(res.out);
 	h_result_free(&res);
-	read_record(brec, o);
-	read_record(prec, o);
+	read_record(tls.rec, o);
+	read_record(plain.rec, o);
 	if (o->rx) {
 		o->n = h_spans(o->rx, (size_t)c->count * 4, WAIT_MS, &o->sp);
-		check_spans(o, c->count, bp);
+		check_spans(o, c->count, atoi(tls.port));
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", d);
-	free(h_shell(cmd, NULL));
+	run_cleanup(d);
 }
 
 static void run_free(struct run_out *o)
@@ -543,31 +566,19 @@ Test(ctx_node_https, own_traceparent_kept, .timeout = 300)
  * exported.  The program prints the same bare and traced. */
 Test(ctx_node_https, errors_and_exit, .timeout = 300)
 {
-	char d[64], bf[96], brec[96], key[96], cert[96], ca[120], bport[8],
-		cport[8], cmd[128];
+	char d[64], ca[120], cport[8];
 	struct h_result bare, traced;
 	struct at_rx_span *sp = NULL;
 	struct at_receiver *rx;
 	char *dir = NULL, *ep;
 	int status[2] = { 0 }, refused = 0, hang = 0;
+	struct back tls;
 
-	make_certs();
-	snprintf(d, sizeof(d), "%s/XXXXXX", tmpdir);
-	cr_assert(mkdtemp(d));
-	snprintf(bf, sizeof(bf), "%s/back.port", d);
-	snprintf(brec, sizeof(brec), "%s/back.rec", d);
-	snprintf(key, sizeof(key), "%s/srv.key", tmpdir);
-	snprintf(cert, sizeof(cert), "%s/srv.pem", tmpdir);
-	snprintf(ca, sizeof(ca), "NODE_EXTRA_CA_CERTS=%s/ca.pem", tmpdir);
-	const char *bargv[] = { "node", FIX "node_https_back.js", bf, brec,
-				key, cert, NULL };
-	pid_t back = h_start(bargv, NULL, false, NULL);
-	uint16_t bp = h_read_port(bf, WAIT_MS);
-	cr_assert(bp, "the backend did not start");
-	snprintf(bport, sizeof(bport), "%u", bp);
+	run_setup(d, ca);
+	back_start(&tls, d, "https", true);
 	snprintf(cport, sizeof(cport), "%u", h_closed_port());
-	const char *argv[] = { "node", FIX "node_https_errors.js", bport, cport,
-			       NULL };
+	const char *argv[] = { "node", FIX "node_https_errors.js", tls.port,
+			       cport, NULL };
 	rx = h_receiver(&dir);
 	ep = h_endpoint_env(rx);
 	const char *env[] = { ca, ep, NULL };
@@ -611,7 +622,6 @@ Test(ctx_node_https, errors_and_exit, .timeout = 300)
 	free(dir);
 	h_result_free(&bare);
 	h_result_free(&traced);
-	h_stop(back, WAIT_MS);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", d);
-	free(h_shell(cmd, NULL));
+	h_stop(tls.pid, WAIT_MS);
+	run_cleanup(d);
 }
