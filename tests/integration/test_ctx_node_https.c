@@ -625,3 +625,42 @@ Test(ctx_node_https, errors_and_exit, .timeout = 300)
 	h_stop(tls.pid, WAIT_MS);
 	run_cleanup(d);
 }
+
+/* A Node.js linked with the system libssl (Debian's nodejs: the probe,
+ * run as `nodejs`, with libssl in the global scope) is the TLS layer's
+ * when the library interposes SSL_write: the bridge is answered "no
+ * span" (2, AT_BRIDGE_SPAN_TLS_LAYER), never a second span.  Without
+ * libssl, or without the TLS layer, a span. */
+Test(ctx_node_https, tls_layer_decides, .timeout = 120)
+{
+	char d[64], ca[120], exe[96], cmd[512];
+	int st = -1;
+	bool tls_layer;
+
+	run_setup(d, ca);
+	snprintf(exe, sizeof(exe), "%s/nodejs", d);
+	snprintf(cmd, sizeof(cmd), "cp %s %s && nm -D --defined-only %s",
+		 h_build_path("fixtures/ctx/ctx_bridge_tls_probe"), exe, h_lib());
+	char *syms = h_shell(cmd, &st);
+	cr_assert(syms && st == 0);
+	tls_layer = strstr(syms, " T SSL_write\n") != NULL;
+	free(syms);
+
+	const char *plain[] = { exe, NULL };
+	const char *ssl[] = { exe, "ssl", NULL };
+	const char *env[] = { "OTEL_TRACES_EXPORTER=none", NULL };
+	struct h_result a, b;
+	cr_assert_eq(h_run(plain, env, true, 60000, &a), 0);
+	cr_assert_eq(h_run(ssl, env, true, 60000, &b), 0);
+	cr_expect_eq(a.status, 0, "%s", a.err);
+	cr_expect_eq(b.status, 0, "%s", b.err);
+	cr_expect_str_eq(a.out, "answer=0 span=1 traceparent=55\n");
+	cr_expect_str_eq(b.out, tls_layer ? "answer=2 span=0 traceparent=0\n"
+					  : "answer=0 span=1 traceparent=55\n",
+			 "TLS layer %s", tls_layer ? "present" : "absent");
+	cr_log_info("TLS layer %s: with libssl %s", tls_layer ? "present" : "absent",
+		    b.out);
+	h_result_free(&a);
+	h_result_free(&b);
+	run_cleanup(d);
+}
