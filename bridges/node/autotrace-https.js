@@ -49,9 +49,15 @@ function install({ store, fs, fd, requestStore }) {
 	const kStatus = Symbol('autotrace.https.status');
 	const kErr = Symbol('autotrace.https.error');
 
+	// Answered in place by the library, or false (never throws: the end
+	// is sent from the program's own event listeners).
 	const send = (len) => {
-		b.write('ATBRSPAN', 0, 'latin1');
-		return fs.writeSync(fd, b, 0, len) === len;
+		try {
+			b.write('ATBRSPAN', 0, 'latin1');
+			return fs.writeSync(fd, b, 0, len) === len;
+		} catch (e) {
+			return false;
+		}
 	};
 	// A span for the head (a latin1 string ending with the blank line):
 	// { h, tp, ts } or null.
@@ -95,12 +101,14 @@ function install({ store, fs, fd, requestStore }) {
 	const CR = http.ClientRequest && http.ClientRequest.prototype;
 	const storeHeader = CR && CR._storeHeader;
 	const onClose = function () {
-		const h = this[kSpan];
-		if (!h)
-			return;
-		this[kSpan] = 0;
-		const res = this.res;
-		end(h, res ? res.statusCode : 0, this[kErr]);
+		try {
+			const h = this[kSpan];
+			if (!h)
+				return;
+			this[kSpan] = 0;
+			const res = this.res;
+			end(h, res ? res.statusCode : 0, this[kErr]);
+		} catch (e) { /* never break */ }
 	};
 	const onHead = (req) => {
 		if (req.protocol !== 'https:' || req[kSpan] !== undefined ||
@@ -191,9 +199,11 @@ function install({ store, fs, fd, requestStore }) {
 		} catch (e) { /* never break */ }
 	});
 	dc.subscribe('undici:request:headers', (msg) => {
-		const req = msg && msg.request;
-		if (req && req[kSpan] && msg.response)
-			req[kStatus] = msg.response.statusCode;
+		try {
+			const req = msg && msg.request;
+			if (req && req[kSpan] && msg.response)
+				req[kStatus] = msg.response.statusCode;
+		} catch (e) { /* never break */ }
 	});
 	const undiciEnd = (req, err) => {
 		const h = req && req[kSpan];
