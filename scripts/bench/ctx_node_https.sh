@@ -12,7 +12,9 @@
 #   ours     under libautotrace with both: two HTTPS client spans and
 #            traceparents per request.
 # Per request: latency (the client's mean), CPU of the front service.
-# The HTTPS spans' cost is ours - nohttps (per request: two calls).
+# The HTTPS spans' cost is ours - nohttps (per request: two calls); and,
+# alone, one span's start and end messages in a loop
+# (tests/fixtures/ctx/node_https_chan_cost.js).
 #
 #   scripts/bench.sh build ctx_node_https
 #   (run by hand: not in the default list)
@@ -90,8 +92,21 @@ bench_ctx_node_https() {
 	say "the HTTPS spans (ours - nohttps, 2 calls per request): latency %s us, CPU %s us per call" \
 		"$(calc '(a - b) / 2' a="${L[ours]}" b="${L[nohttps]}")" \
 		"$(calc '(a - b) / 2' a="${C[ours]}" b="${C[nohttps]}")"
+	# One span through the channel, alone (start + end messages).
+	local one wall cpu
+	sink_start
+	one=$(LD_PRELOAD=$lib node "$ctx_https_fix/node_https_chan_cost.js" 20000 || true)
+	sink_stop >/dev/null
+	wall=$(echo "$one" | sed -n 's/.*span_wall_ns=\([0-9]*\).*/\1/p')
+	cpu=$(echo "$one" | sed -n 's/.*span_cpu_ns=\([0-9]*\).*/\1/p')
+	json_put "ctx_node_https one span through the channel, wall" "${wall:-null}" "ns"
+	json_put "ctx_node_https one span through the channel, CPU" "${cpu:-null}" "ns"
+	say "one HTTPS span through the channel alone (start + end): %s ns wall, %s ns CPU (exporter included)" \
+		"${wall:-?}" "${cpu:-?}"
 	row "Node.js HTTPS client (https.request + fetch per request, 20 in flight), bare" \
 		"${L[bare]} us, ${C[bare]} us CPU per request" "-"
 	row "... HTTPS client spans through the bridge (with - without), per call" \
 		"$(calc '(a - b) / 2' a="${L[ours]}" b="${L[nohttps]}") us, $(calc '(a - b) / 2' a="${C[ours]}" b="${C[nohttps]}") us CPU; ${S[ours]} spans/request" "-"
+	row "... one HTTPS span through the bridge channel alone (start + end)" \
+		"${wall:-?} ns, ${cpu:-?} ns CPU" "-"
 }
