@@ -104,7 +104,8 @@ PAGE_FILES := tool/page/page.css tool/page/body.html tool/page/page.js
 TOOL_O := $(patsubst %.c,$(OBJ)/%.o,$(TOOL_SRC)) $(PAGE_O)
 
 LIB := $(BUILD)/libautotrace.so
-BRIDGES := $(BUILD)/autotrace-bridge.js $(BUILD)/autotrace-py/sitecustomize.py
+BRIDGES := $(BUILD)/autotrace-bridge.js $(BUILD)/autotrace-https.js \
+	$(BUILD)/autotrace-py/sitecustomize.py
 CORE_A := $(BUILD)/libatcore.a
 TOOL_A := $(BUILD)/libattool.a
 MAP := src/libautotrace.map
@@ -153,6 +154,9 @@ lib: $(LIB) $(BRIDGES)
 # The runtime bridges (hooks/runtime/at_bridge.c), copied beside the
 # library, where it looks for them.
 $(BUILD)/autotrace-bridge.js: bridges/node/autotrace-bridge.js
+	@mkdir -p $(dir $@)
+	$(call say,CP,$@)cp $< $@
+$(BUILD)/autotrace-https.js: bridges/node/autotrace-https.js
 	@mkdir -p $(dir $@)
 	$(call say,CP,$@)cp $< $@
 $(BUILD)/autotrace-py/sitecustomize.py: bridges/python/sitecustomize.py
@@ -449,7 +453,8 @@ MAN_OUT := $(BUILD)/man
 # What install puts, relative to $(DESTDIR) (uninstall removes these,
 # the bridge's compiled __pycache__, then the directories that are ours).
 INSTALLED = $(BINDIR)/autotrace $(LIBDIR)/libautotrace.so $(PKGLIBDIR)/libautotrace.so \
-	$(PKGLIBDIR)/autotrace-bridge.js $(PKGLIBDIR)/autotrace-py/sitecustomize.py \
+	$(PKGLIBDIR)/autotrace-bridge.js $(PKGLIBDIR)/autotrace-https.js \
+	$(PKGLIBDIR)/autotrace-py/sitecustomize.py \
 	$(MANDIR)/man1/autotrace.1 $(MANDIR)/man7/libautotrace.7 \
 	$(DEBUGDIR)$(PKGLIBDIR)/libautotrace.so.debug $(DEBUGDIR)$(BINDIR)/autotrace.debug
 
@@ -478,6 +483,7 @@ install: all man $(DIST)/libautotrace.so $(DIST)/autotrace
 	install -m 0644 $(DIST)/libautotrace.so $(DESTDIR)$(PKGLIBDIR)/libautotrace.so
 	ln -sfn libautotrace/libautotrace.so $(DESTDIR)$(LIBDIR)/libautotrace.so
 	install -m 0644 $(BUILD)/autotrace-bridge.js $(DESTDIR)$(PKGLIBDIR)/autotrace-bridge.js
+	install -m 0644 $(BUILD)/autotrace-https.js $(DESTDIR)$(PKGLIBDIR)/autotrace-https.js
 	install -m 0644 $(BUILD)/autotrace-py/sitecustomize.py \
 		$(DESTDIR)$(PKGLIBDIR)/autotrace-py/sitecustomize.py
 	install -m 0644 $(MAN_OUT)/autotrace.1 $(DESTDIR)$(MANDIR)/man1/autotrace.1

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "at_bridge.h"
+#include "at_bridge_span.h"
 #include "at_conn.h"
 #include "at_exporter.h"
 #include "at_lifecycle.h"
@@ -22,6 +23,8 @@ const struct at_lifecycle at_lifecycle_table[] = {
 	{ "thread", .after_fork_child = at_thread_after_fork_child },
 	{ "conn", .init = at_conn_init, .after_fork_child = at_conn_after_fork_child,
 	  .at_exit = at_conn_at_exit },
+	{ "bridge_span", .after_fork_child = at_bridge_span_after_fork_child,
+	  .at_exit = at_bridge_span_at_exit },
 	{ "exporter", .init = at_exporter_init,
 	  .after_fork_child = at_exporter_after_fork_child,
 	  .at_exit = at_exporter_at_exit },

@@ -56,6 +56,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "at_bridge_span.h"
 #include "at_conn.h"
 #include "at_conn_internal.h"
 #include "at_http.h"
@@ -440,16 +441,23 @@ static void server_out_head(struct at_conn *c, const char *head, size_t len)
 }
 
 /* A runtime bridge registers its slot (at_context.h): the buffer is
- * the calling thread's slot from now on; nothing is written. */
+ * the calling thread's slot from now on; nothing is written.  Or it asks
+ * for a span (at_bridge_span.h), answered in its buffer. */
 static ssize_t bridge_register(int fd, const struct iovec *iov, int iovcnt,
 			       size_t total, int flags)
 {
+	ssize_t n;
+
 	if (iovcnt < 1 || iov[0].iov_len != AT_BRIDGE_SLOT_BYTES ||
 	    total != AT_BRIDGE_SLOT_BYTES ||
 	    ((uintptr_t)iov[0].iov_base & 3) != 0 ||
-	    memcmp(iov[0].iov_base, AT_BRIDGE_MAGIC, 8) != 0)
+	    memcmp(iov[0].iov_base, AT_BRIDGE_MAGIC, 8) != 0) {
+		if (!flags && (n = at_bridge_span_message(iov, iovcnt,
+							   total)) >= 0)
+			return n;
 		return flags ? at_real_sendv(fd, iov, iovcnt, flags)
 			     : AT_REAL(writev)(fd, iov, iovcnt);
+	}
 	at_context_bridge_register(iov[0].iov_base);
 	return AT_BRIDGE_SLOT_BYTES;
 }
