@@ -17,7 +17,7 @@
 # (tests/fixtures/ctx/node_https_chan_cost.js).
 #
 #   scripts/bench.sh build ctx_node_https
-#   (run by hand: not in the default list)
+#   (also in the default list)
 
 ctx_https_fix=tests/fixtures/ctx
 
