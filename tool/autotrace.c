@@ -270,7 +270,8 @@ static int show(struct at_traces *t, const struct opts *o)
 			strerror(errno));
 		return 1;
 	}
-	ro.color = !o->out && isatty(fileno(f)) && !getenv("NO_COLOR");
+	ro.color = at_render_want_color(fileno(f), getenv("NO_COLOR"));
+	ro.width = at_render_term_width(fileno(f), getenv("COLUMNS"));
 	at_render_text(f, t, &ro);
 	if (f != stderr)
 		fclose(f);

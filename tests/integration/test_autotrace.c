@@ -209,12 +209,27 @@ Test(autotrace, real_system_tree_n_plus_one_and_errors, .timeout = 120)
 	h_result_free(&r);
 	char *view = h_read_file(out, NULL);
 	cr_assert_not_null(view);
-	cr_expect(strstr(view, "frontend: GET server  GET /catalog -> 200"), "%s", view);
-	cr_expect(strstr(view, "backend: GET server  GET /items -> 200"), "%s", view);
-	cr_expect_eq(count_lines_with(view, "N+1: SELECT name FROM items WHERE id = ? ran 8 times"),
+	/* spans named by their operation, method and kind said once */
+	cr_expect(strstr(view, "frontend: GET /catalog  -> 200"), "%s", view);
+	cr_expect(strstr(view, "backend: GET /items  -> 200"), "%s", view);
+	cr_expect(!strstr(view, " server ") && !strstr(view, "GET client"),
+		  "no kind words:\n%s", view);
+	cr_expect(strstr(view, "marks: ! error"), "a legend:\n%s", view);
+	/* findings: the N+1 once per /catalog request, the error's root
+	 * cause; nothing about connect/BEGIN/SELECT on one connection */
+	cr_expect_eq(count_lines_with(view, "SELECT name FROM items WHERE id = ? ran 8 times in a row"),
 		     2, "one N+1 finding per /catalog request:\n%s", view);
+	cr_expect_eq(count_lines_with(view, "~ N+1 ["), 2, "%s", view);
+	cr_expect_eq(count_lines_with(view, "~ parallel"), 0, "%s", view);
+	cr_expect_eq(count_lines_with(view, "dominant"), 0, "%s", view);
+	cr_expect_eq(count_lines_with(view, "~ error ["), 1, "%s", view);
+	cr_expect(strstr(view, "~ error [") && strstr(strstr(view, "~ error ["),
+		  "SELECT orders (backend) failed: relation \"orders\" does not exist"),
+		  "the deepest failure first:\n%s", view);
 	cr_expect(strstr(view, "error: relation \"orders\" does not exist"), "%s", view);
-	cr_expect(strstr(view, "GET /checkout -> 502"), "%s", view);
+	cr_expect(strstr(view, "error: HTTP 502\n"), "%s", view);
+	cr_expect(!strstr(view, "(no message)"), "%s", view);
+	cr_expect(strstr(view, "client GET /checkout -> 502"), "%s", view);
 	cr_expect(strstr(view, "\n!"), "error marks:\n%s", view);
 	free(view);
 }
@@ -358,7 +373,7 @@ static void traced_curl_arrives(struct serve *sv, struct h_http *http,
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &r), 0);
 	cr_expect_eq(r.status, 0, "%s", r.err);
 	h_result_free(&r);
-	cr_expect_eq(h_wait_file_has(sv->log, "curl: GET client", 20000), 0,
+	cr_expect_eq(h_wait_file_has(sv->log, "curl: GET /  127.0.0.1", 20000), 0,
 		     "%s: curl's spans did not arrive", why);
 	/* Printed: forget it for the next check. */
 	truncate(sv->log, 0);
@@ -466,7 +481,7 @@ Test(autotrace, run_idle_connections_do_not_lock_exporters_out,
 	cr_expect_str_eq(r.out, "table full: True\n");
 	char *view = h_read_file(out, NULL);
 	cr_assert_not_null(view);
-	cr_expect(strstr(view, "curl: GET client"),
+	cr_expect(strstr(view, "curl: GET /  127.0.0.1"),
 		  "curl's spans did not arrive:\n%s", view);
 	free(view);
 	unlink(out);
@@ -628,7 +643,7 @@ Test(autotrace, serve_prints_while_spans_keep_coming, .timeout = 90)
 	const char *argv[] = { "python3", "-c", script, url, NULL };
 	py = h_start(argv, env, true, NULL);
 	cr_assert_gt(py, 0);
-	cr_expect_eq(h_wait_file_has(sv.log, ": GET client", 40000), 0,
+	cr_expect_eq(h_wait_file_has(sv.log, ": GET /  127.0.0.1", 40000), 0,
 		     "nothing printed while spans keep coming");
 	cr_expect_eq(kill(py, 0), 0, "the program was still sending");
 	h_stop(py, 10000);
