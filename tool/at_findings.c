@@ -93,7 +93,7 @@ static void where(struct at_buf *b, const struct at_tv_span *s)
 	char *op = at_tv_span_op(s);
 
 	at_xbuf_str(b, op);
-	if (s->service[0])
+	if (s->service[0] && strcmp(s->service, op) != 0)
 		at_xbuf_printf(b, " (%s)", s->service);
 	free(op);
 }

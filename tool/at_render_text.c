@@ -374,7 +374,7 @@ static void tree(const struct view *v, const struct at_tv_trace *tr,
 	while (sp) {
 		const struct at_tv_span *s = stack[--sp];
 
-		if (!only_late || s->late)
+		if (!only_late || s->late == 1)
 			span_line(v, tr, s, slowest);
 		for (i = s->n_children; i > 0; i--)
 			stack[sp++] = s->children[i - 1];
@@ -403,9 +403,9 @@ static void trace_title(const struct at_tv_trace *tr, struct at_buf *b)
 	const char *path;
 	size_t n = 0;
 
-	if (r->service[0])
-		at_xbuf_printf(b, "%s ", r->service);
 	path = m ? at_tv_span_path(r, &n) : NULL;
+	if (r->service[0] && (m || strcmp(r->service, r->name) != 0))
+		at_xbuf_printf(b, "%s ", r->service);
 	if (m) {
 		at_xbuf_printf(b, "%s %.*s", m, (int)(n > 80 ? 80 : n),
 			       path ? path : "/");
@@ -431,7 +431,7 @@ static void full_trace(const struct view *v, const struct at_tv_trace *tr,
 	size_t i, nerr = trace_errors(tr), late = 0;
 
 	for (i = 0; i < tr->n_spans; i++)
-		late += tr->spans[i]->late != 0;
+		late += tr->spans[i]->late == 1;
 	fmt_hex(id, tr->trace_id, 16);
 	at_tv_fmt_dur(trace_dur(tr), dur, sizeof(dur));
 	at_xbuf_printf(&b, "trace %s  ", id);
