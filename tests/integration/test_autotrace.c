@@ -776,3 +776,48 @@ Test(autotrace, diff_reports_what_changed, .timeout = 120)
 	unlink(after);
 	h_http_stop(http);
 }
+
+/*
+ * serve assembles a trace whose pieces are exported seconds apart: curl
+ * exports its client span as it exits, the traced server its span on its
+ * 3 s schedule.  The trace is printed once, whole (the server span under
+ * curl's), not in two pieces.
+ */
+Test(autotrace, serve_prints_a_trace_exported_in_pieces_once, .timeout = 120)
+{
+	struct serve sv;
+	char port[8], url[64], *log;
+	uint16_t p = h_closed_port();
+	pid_t srv;
+	struct h_result r;
+
+	serve_start(&sv, NULL);
+	snprintf(port, sizeof(port), "%u", p);
+	const char *senv[] = { sv.ep, "OTEL_BSP_SCHEDULE_DELAY=3000",
+			       "OTEL_SERVICE_NAME=slowsvc", NULL };
+	const char *sargv[] = { "/usr/bin/python3", "-m", "http.server", port,
+				"--bind", "127.0.0.1", NULL };
+	srv = h_start(sargv, senv, true, "/dev/null");
+	cr_assert_gt(srv, 0);
+	cr_assert_eq(h_wait_port(p, 30000), 0, "the server did not listen");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", p);
+	const char *cenv[] = { sv.ep, "OTEL_SERVICE_NAME=cli", NULL };
+	const char *cargv[] = { "curl", "-s", "-o", "/dev/null", url, NULL };
+	cr_assert_eq(h_run(cargv, cenv, true, RUN_MS, &r), 0);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	h_result_free(&r);
+	cr_expect_eq(h_wait_file_has(sv.log, "slowsvc: GET /", 60000), 0,
+		     "the server's span was not printed");
+	h_stop(srv, 10000);
+	log = h_read_file(sv.log, NULL);
+	serve_stop(&sv);
+	cr_assert_not_null(log);
+	cr_expect_eq(count_lines_with(log, "\ntrace "), 1, "one trace:\n%s", log);
+	cr_expect(strstr(log, "cli GET / -> 200"), "curl's span is the root:\n%s",
+		  log);
+	cr_expect(!strstr(log, "(an addition"), "no addition:\n%s", log);
+	cr_expect(!strstr(log, "never arrived"), "%s", log);
+	cr_expect(!strstr(log, "\n  slowsvc:") && !strstr(log, "\n* slowsvc:"),
+		  "the server span is not a root:\n%s", log);
+	free(log);
+}
