@@ -32,8 +32,9 @@
  *
  * With more visible traces than o->max_full, the endpoints table comes
  * first (at_endpoints.c: service + method + route, count, error rate,
- * p50/p90/p99, queries per request), then the slowest o->max_full
- * traces in full, slowest first.  Everything is sorted with full
+ * p50/p90/p99, queries per request), the last 20 traces one line each
+ * (service, method, path, status, duration, spans, errors, findings),
+ * then the slowest o->max_full traces in full, slowest first.  Everything is sorted with full
  * tie-breaks, so the same input always gives the same output.
  *
  * The width: at_render_term_width() (TIOCGWINSZ, else COLUMNS, else 100).
@@ -421,6 +422,20 @@ static void trace_title(const struct at_tv_trace *tr, struct at_buf *b)
 		at_xbuf_printf(b, " -> %d", tr->http_status);
 }
 
+/* Title, duration, spans and errors of tr. */
+static void trace_summary(const struct at_tv_trace *tr, struct at_buf *b)
+{
+	size_t nerr = trace_errors(tr);
+	char dur[32];
+
+	at_tv_fmt_dur(trace_dur(tr), dur, sizeof(dur));
+	trace_title(tr, b);
+	at_xbuf_printf(b, "  %s  %zu span%s", dur, tr->n_spans,
+		       tr->n_spans == 1 ? "" : "s");
+	if (nerr)
+		at_xbuf_printf(b, "  %zu error%s", nerr, nerr == 1 ? "" : "s");
+}
+
 static void full_trace(const struct view *v, const struct at_tv_trace *tr,
 		       int only_late)
 {
@@ -428,18 +443,13 @@ static void full_trace(const struct view *v, const struct at_tv_trace *tr,
 	const struct at_tv_span **stack;
 	struct at_buf b = { 0 };
 	char id[33], dur[32], prefix[64];
-	size_t i, nerr = trace_errors(tr), late = 0;
+	size_t i, late = 0;
 
 	for (i = 0; i < tr->n_spans; i++)
 		late += tr->spans[i]->late == 1;
 	fmt_hex(id, tr->trace_id, 16);
-	at_tv_fmt_dur(trace_dur(tr), dur, sizeof(dur));
 	at_xbuf_printf(&b, "trace %s  ", id);
-	trace_title(tr, &b);
-	at_xbuf_printf(&b, "  %s  %zu span%s", dur, tr->n_spans,
-		       tr->n_spans == 1 ? "" : "s");
-	if (nerr)
-		at_xbuf_printf(&b, "  %zu error%s", nerr, nerr == 1 ? "" : "s");
+	trace_summary(tr, &b);
 	if (only_late)
 		at_xbuf_printf(&b, "  + %zu late span%s (an addition to the "
 			       "trace shown above)", late, late == 1 ? "" : "s");
@@ -540,6 +550,41 @@ static void summary(const struct view *v, const struct at_traces *t)
 	free(eps);
 }
 
+/* The last TRACE_LIST traces (vis is in start order), one line each:
+ * id, what (service, method, path, status), duration, spans, errors and
+ * the tags of its findings. */
+#define TRACE_LIST 20
+static void trace_list(const struct view *v, const struct at_tv_trace **vis,
+		       size_t n)
+{
+	size_t i, j, first = n > TRACE_LIST ? n - TRACE_LIST : 0;
+	char id[33], line[1024];
+
+	if (first)
+		fprintf(v->f, "the last %d traces:\n", TRACE_LIST);
+	else
+		fputs("the traces:\n", v->f);
+	for (i = first; i < n; i++) {
+		const struct at_tv_trace *tr = vis[i];
+		struct at_buf b = { 0 };
+		size_t nerr = trace_errors(tr);
+
+		fmt_hex(id, tr->trace_id, 16);
+		at_xbuf_printf(&b, "  %.8s  ", id);
+		trace_summary(tr, &b);
+		for (j = 0; j < tr->n_findings; j++)
+			at_xbuf_printf(&b, "%s%s", j ? ", " : "  ~ ",
+				       at_tv_finding_tag(tr->findings[j].kind));
+		line[0] = '\0';
+		append_fit(line, sizeof(line), at_xbuf_cstr(&b),
+			   (size_t)v->width);
+		at_buf_free(&b);
+		fprintf(v->f, "%s%s%s\n", v->color && nerr ? C_RED : "", line,
+			v->color && nerr ? C_RESET : "");
+	}
+	fputc('\n', v->f);
+}
+
 static int cmp_slowest(const void *a, const void *b)
 {
 	const struct at_tv_trace *x = *(const struct at_tv_trace *const *)a;
@@ -633,6 +678,7 @@ void at_render_text(FILE *f, const struct at_traces *t,
 		}
 		fputs("\n\n", f);
 		summary(&v, t);
+		trace_list(&v, vis, n);
 		qsort(vis, n, sizeof(*vis), cmp_slowest);
 		fprintf(f, "the %zu slowest traces:\n\n", max_full);
 		for (i = 0; i < max_full; i++)

@@ -1027,6 +1027,11 @@ Test(traces, render_many)
 	cr_assert_not_null(strstr(out, "      5    0.0%   60.0 us    100 us "
 				  "   100 us     0.0\n"), "%s", out);
 	cr_assert_null(strstr(out, "tiny"), "%s", out);
+	/* the trace list: path and status of each */
+	cr_assert_not_null(strstr(out, "the traces:\n  00000000  api GET /a  "
+				  "10.0 us  1 span\n"), "%s", out);
+	cr_assert_not_null(strstr(out, "\n  00000000  api GET /a  30.0 us  1 "
+				  "span  1 error  ~ error\n"), "%s", out);
 	/* the slowest two in full, slowest first */
 	cr_assert_not_null(strstr(out, "trace 0000000000000000000000000000000a"),
 			   "%s", out);
