@@ -365,8 +365,9 @@ FUZZ_EXTRA_json := tool/at_xalloc.c src/core/at_buf.c src/core/at_utf8.c
 # with the library's HTTP parser and chunked decoder, gunzips with
 # at_gzip, decodes with the generated protobuf-c code (and libprotobuf-c,
 # zlib) and hands what it stored to the trace model and the views (all
-# the tool's modules, and the page's files); the encoder and gzip make the
-# valid requests the target sends.
+# the tool's modules, and the page's files; the root span's module uses
+# the traceparent codec); the encoder and gzip make the valid requests the
+# target sends.
 HTTP_READ_SRC := $(sort $(wildcard src/protocols/at_http_*.c)) src/core/at_traceparent.c
 FUZZ_EXTRA_receiver := src/core/at_buf.c src/export/at_gzip.c src/export/at_otlp.c src/core/at_utf8.c \
 	$(HTTP_READ_SRC) $(filter-out tool/at_receiver.c,$(TOOL_SRC)) $(PAGE_O) $(GEN_C)
