@@ -479,3 +479,22 @@ Test(tls, c_memory_bio_pair_partial_moving_ex, .timeout = 300)
 	const char *m[] = { "--partial", "--moving", "--ex", NULL };
 	pump_case("pair", m);
 }
+
+Test(tls, c_tls13_key_updates_between_requests, .timeout = 300)
+{
+	const char *m[] = { "--rekey", "--ex", NULL };
+	pump_case("socket", m);
+}
+
+Test(tls, c_tls12_renegotiation_between_requests, .timeout = 300)
+{
+	const char *m[] = { "--rekey", "--tls12", "--partial", "--moving",
+			    NULL };
+	pump_case("socket", m);
+}
+
+Test(tls, c_tls12_renegotiation_over_a_bio_pair, .timeout = 300)
+{
+	const char *m[] = { "--rekey", "--tls12", NULL };
+	pump_case("pair", m);
+}
