@@ -255,6 +255,46 @@ Test(tls, https_server_span_continues_the_callers_trace, .timeout = 300)
 	certs_drop(&c);
 }
 
+/* asyncio's TLS runs over memory BIOs: sessions with no descriptor are
+ * traced by their SSL*, client and server. */
+Test(tls, python_asyncio_memory_bio_sessions, .timeout = 300)
+{
+	struct certs c;
+	struct h_env e;
+	struct h_result res;
+	struct at_rx_span *sp;
+	struct h_rec r;
+	char tps[MAX_TP][56], port[8];
+	int n_tp = 0;
+	size_t bl;
+
+	certs_make(&c);
+	cr_assert_eq(h_env_start(&e), 0);
+	rec_start(&r, &c);
+	snprintf(port, sizeof(port), "%u", r.port);
+	const char *env[] = { e.ep, NULL };
+	const char *argv[] = { PY, "tests/fixtures/tls/py_asyncio.py", port,
+			       c.ca, c.cert, c.key, NULL };
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_expect_eq(res.status, 0, "%s", res.err);
+	cr_expect_str_eq(res.out, "HTTP/1.1 200 OK\nHTTP/1.1 200 OK\n"
+				  "HTTP/1.1 200 OK\n");
+	char *b = h_rec_stop(&r, &bl);
+	cr_assert_not_null(b);
+	h_strip_injected(b, bl, tps, MAX_TP, &n_tp);
+	cr_expect_eq(n_tp, 2, "one line per request:\n%s", b);
+	size_t n = h_spans(e.rx, 4, WAIT_MS, &sp);
+	for (int i = 0; i < n_tp; i++)
+		cr_expect_not_null(client_of(sp, n, tps[i]));
+	cr_expect_eq(count_kind(sp, n, KIND_CLIENT, "https://"), 3);
+	cr_expect_eq(check_server_spans(sp, n), 1);
+	free(b);
+	free(sp);
+	h_result_free(&res);
+	h_env_stop(&e);
+	certs_drop(&c);
+}
+
 /* nginx (Debian's, the system OpenSSL) with TLS, traced too: its access
  * log has each client span's traceparent once, and its server spans sit
  * under them. */
