@@ -9,16 +9,18 @@
  * Writes.  The machine (at_conn_send.c) builds, for each call, the list
  * of buffers to send: the program's bytes, with the injected line as a
  * buffer of its own at the end of a request head.  The session's
- * transport (tls_sendv) writes only the first non-empty buffer with one
- * real write and returns its count, as a stream socket may send fewer
- * bytes than asked; the machine maps the count back to the program's
- * bytes and calls again for the rest.  So the inner writes are a pure
- * function of the machine's state and the program's arguments: after a
- * real write failed with "call again", nothing in the state moved, and
- * the program's retry (OpenSSL and GnuTLS require the same arguments)
- * makes the same inner write - the same pointer into the program's buffer
- * or into the connection's injected line, which stays put, and the same
- * length - as the library requires in turn.  SSL_MODE_ACCEPT_MOVING_WRITE_
+ * transport (tls_sendv) makes one real write per call and returns its
+ * count, as a stream socket may send fewer bytes than asked; the machine
+ * maps the count back to the program's bytes and calls again for the
+ * rest.  That write is the first non-empty buffer, or, when a head and
+ * its line come together, a copy of as many of the buffers as fit in the
+ * session's own buffer (co: one record, not three).  So the inner writes
+ * are a pure function of the machine's state and the program's
+ * arguments: after a real write failed with "call again", nothing in the
+ * state moved, and the program's retry (OpenSSL and GnuTLS require the
+ * same arguments) makes the same inner write - the same pointer into the
+ * program's buffer or into the session's, holding the same bytes, and
+ * the same length - as the library requires in turn.  SSL_MODE_ACCEPT_MOVING_WRITE_
  * BUFFER lets the program move its buffer between retries: the inner
  * pointer moves with it, which the same mode allows.
  *
@@ -58,21 +60,43 @@ struct at_tls *at_tls_session(const void *session, bool create)
 
 /* ---- the carried connection's transport ---- */
 
+/* Copy the bytes of iov into out, up to cap: how many. */
+static size_t gather(char *out, size_t cap, const struct iovec *iov, int n)
+{
+	size_t k = 0;
+
+	for (int i = 0; i < n && k < cap; i++) {
+		size_t take = iov[i].iov_len < cap - k ? iov[i].iov_len : cap - k;
+		memcpy(out + k, iov[i].iov_base, take);
+		k += take;
+	}
+	return k;
+}
+
 static ssize_t tls_sendv(void *ctx, const struct iovec *iov, int iovcnt)
 {
 	struct at_tls *t = ctx;
+	const struct iovec *first = NULL;
+	int nonempty = 0;
 	long w;
 
-	for (int i = 0; i < iovcnt; i++) {
-		if (!iov[i].iov_len)
-			continue;
-		w = t->lib->write(t, iov[i].iov_base, iov[i].iov_len);
-		if (w > 0)
-			return w;
-		t->raw = w; /* errno stays the real call's */
-		return -1;
-	}
-	return 0;
+	for (int i = 0; i < iovcnt; i++)
+		if (iov[i].iov_len && !nonempty++)
+			first = &iov[i];
+	if (!first)
+		return 0;
+	if (nonempty > 1 && first->iov_len < sizeof(t->co))
+		/* A head and its injected line: one record, from the
+		 * session's own buffer (the same bytes at the same place when
+		 * the program retries). */
+		w = t->lib->write(t, t->co,
+				  gather(t->co, sizeof(t->co), iov, iovcnt));
+	else
+		w = t->lib->write(t, first->iov_base, first->iov_len);
+	if (w > 0)
+		return w;
+	t->raw = w; /* errno stays the real call's */
+	return -1;
 }
 
 static const char *tls_server_name(void *ctx)

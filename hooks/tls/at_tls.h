@@ -16,9 +16,9 @@
  *    the Host header or else SNI; the socket under it (when the session
  *    has one) stays passive, and its connect span becomes the child of the
  *    first request;
- *  - sends the plaintext through the library's real write, one buffer at
- *    a time (the injected line is a write of its own, from memory that
- *    stays put in the connection's state), and keeps the library's rules:
+ *  - sends the plaintext through the library's real write, a head and its
+ *    injected line as one record copied into the session's own buffer,
+ *    which stays put, and keeps the library's rules:
  *    the counts returned are the program's bytes only; without partial
  *    writes a call either writes everything or fails, and after a failure
  *    that says "call again" (WANT_WRITE, GNUTLS_E_AGAIN) the program's
@@ -74,6 +74,8 @@ struct at_tls {
 	/* Without partial writes: program bytes of the failed call already
 	 * written, to skip on its retry. */
 	size_t wr_done;
+	/* A head and its injected line, copied to go as one record. */
+	char co[2048];
 };
 
 /* The state of session (made, zeroed and NEW, with create); NULL if
