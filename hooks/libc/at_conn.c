@@ -793,6 +793,11 @@ static void forget_in_child(struct at_conn *c)
 	}
 }
 
+void at_conn_carried_fork_child(struct at_conn *c)
+{
+	forget_in_child(c);
+}
+
 void at_conn_after_fork_child(void)
 {
 	for_each_conn(forget_in_child);

@@ -139,6 +139,8 @@ void at_conn_carried_received(struct at_conn *c, const struct iovec *iov,
 bool at_conn_carried_active(struct at_conn *c);
 /* The session ended: end what is in flight, forget c. */
 void at_conn_carried_free(struct at_conn *c);
+/* Fork child: c's spans in flight are the parent's: forget them. */
+void at_conn_carried_fork_child(struct at_conn *c);
 
 /* Fork child: forget the parent's connection state (spans are the
  * parent's; the descriptors stay usable untraced until closed). */

@@ -210,3 +210,12 @@ void at_tls_forget(const void *session)
 	drop_conn(t);
 	at_handle_drop(&sessions, session);
 }
+
+void at_tls_after_fork_child(void)
+{
+	for (unsigned i = 0; i < AT_PTRMAP_SLOTS; i++) {
+		struct at_tls *t = atomic_load(&sessions.map.vals[i]);
+		if (t && t->state == AT_TLS_TRACED && t->conn)
+			at_conn_carried_fork_child(t->conn);
+	}
+}

@@ -118,4 +118,8 @@ void at_tls_shutdown(const void *session);
 /* The session is freed: forget it. */
 void at_tls_forget(const void *session);
 
+/* Fork child: the spans in flight on every session are the parent's (a
+ * lifecycle line: { "tls", .after_fork_child = at_tls_after_fork_child }). */
+void at_tls_after_fork_child(void);
+
 #endif
