@@ -29,10 +29,12 @@
 
 #include "at_buf.h"
 #include "at_config.h"
+#include "at_tls_client.h"
 
 struct at_transport {
 	const struct at_endpoint *ep;
 	const char *extra_headers; /* "Name: value\r\n" lines */
+	const char *content_type;  /* NULL: application/x-protobuf */
 	int fd;                    /* -1 when not connected */
 	struct sockaddr_storage addr; /* last address that worked */
 	socklen_t addr_len;        /* 0: resolve the host again */
@@ -43,6 +45,10 @@ struct at_transport {
 	/* 0, or the monotonic time by which an exchange must end (exit). */
 	uint64_t (*exit_limit)(void);
 	uint64_t progress_ns;      /* last progress of the exchange */
+	/* https: the CA and client files (NULL: the system store, no
+	 * client certificate), and the connection's TLS state. */
+	const struct at_tls_files *tls_files;
+	struct at_tls_conn tls;
 };
 
 #define AT_TRANSPORT_SLICE_MS 50
@@ -58,8 +64,8 @@ void at_transport_init(struct at_transport *t, const struct at_endpoint *ep,
 		       const char *extra_headers);
 
 /*
- * POST body to the endpoint with Content-Type application/x-protobuf
- * (content_encoding: NULL or "gzip").  deadline_ns is a monotonic time.
+ * POST body to the endpoint with Content-Type t->content_type, by
+ * default application/x-protobuf (content_encoding: NULL or "gzip").  deadline_ns is a monotonic time.
  * Returns 0 when an HTTP response was read (see resp->status), or a
  * negative errno: -ECONNREFUSED, -ETIMEDOUT (deadline, or silence at
  * exit), -ECONNRESET, -EPROTO (an answer that is not HTTP)...  resp->body
@@ -69,8 +75,12 @@ int at_transport_post(struct at_transport *t, const uint8_t *body, size_t len,
 		      const char *content_encoding, uint64_t deadline_ns,
 		      struct at_transport_response *resp);
 
-/* Close the connection (if still ours); also in a fork child, to
- * forget the inherited connection (close our copy). */
+/* Close the connection (if still ours; an https one with a
+ * close_notify first, best effort). */
 void at_transport_close(struct at_transport *t);
+
+/* Fork child: close our copy of the inherited connection without a byte
+ * on it (the parent's TLS session goes on) and forget its TLS state. */
+void at_transport_after_fork_child(struct at_transport *t);
 
 #endif
