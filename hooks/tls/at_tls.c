@@ -20,9 +20,10 @@
  * state moved, and the program's retry (OpenSSL and GnuTLS require the
  * same arguments) makes the same inner write - the same pointer into the
  * program's buffer or into the session's, holding the same bytes, and
- * the same length - as the library requires in turn.  SSL_MODE_ACCEPT_MOVING_WRITE_
- * BUFFER lets the program move its buffer between retries: the inner
- * pointer moves with it, which the same mode allows.
+ * the same length - as the library requires in turn.
+ * SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER lets the program move its buffer
+ * between retries: the inner pointer moves with it, which the same mode
+ * allows.
  *
  * Counts.  In partial-write mode a call returns what was written when an
  * inner write fails after progress (the program then writes the rest,
@@ -49,7 +50,7 @@
 static struct at_handle_map sessions =
 	AT_HANDLE_MAP_INIT(sizeof(struct at_tls), 4096);
 
-struct at_tls *at_tls_session(const void *session, bool create)
+struct at_tls *at_tls_sess_get(const void *session, bool create)
 {
 	struct at_tls *t = at_handle_get(&sessions, session, create);
 
@@ -124,7 +125,7 @@ static void drop_conn(struct at_tls *t)
 	t->state = AT_TLS_PASS;
 }
 
-void at_tls_start(struct at_tls *t, const struct at_tls_lib *lib,
+void at_tls_sess_start(struct at_tls *t, const struct at_tls_lib *lib,
 		  bool server, int fd, const char *alpn, size_t alpn_len)
 {
 	t->lib = lib;
@@ -144,7 +145,7 @@ void at_tls_start(struct at_tls *t, const struct at_tls_lib *lib,
 
 /* ---- writes and reads ---- */
 
-enum at_tls_wr at_tls_write(struct at_tls *t, const void *buf, size_t len,
+enum at_tls_wr at_tls_sess_write(struct at_tls *t, const void *buf, size_t len,
 			    bool partial, size_t *written, long *raw)
 {
 	size_t done = 0;
@@ -179,7 +180,7 @@ enum at_tls_wr at_tls_write(struct at_tls *t, const void *buf, size_t len,
 	return AT_TLS_WROTE;
 }
 
-void at_tls_read(struct at_tls *t, const void *buf, long r, int err)
+void at_tls_sess_read(struct at_tls *t, const void *buf, long r, int err)
 {
 	struct iovec v = { (void *)buf, r > 0 ? (size_t)r : 0 };
 
@@ -188,22 +189,22 @@ void at_tls_read(struct at_tls *t, const void *buf, long r, int err)
 		drop_conn(t);
 }
 
-void at_tls_fd(int fd)
+void at_tls_sess_fd(int fd)
 {
 	at_conn_fd_carries(fd);
 }
 
-void at_tls_shutdown(const void *session)
+void at_tls_sess_shutdown(const void *session)
 {
-	struct at_tls *t = at_tls_session(session, false);
+	struct at_tls *t = at_tls_sess_get(session, false);
 
 	if (t && t->state == AT_TLS_TRACED && !t->wr_done)
 		drop_conn(t);
 }
 
-void at_tls_forget(const void *session)
+void at_tls_sess_forget(const void *session)
 {
-	struct at_tls *t = at_tls_session(session, false);
+	struct at_tls *t = at_tls_sess_get(session, false);
 
 	if (!t)
 		return;
@@ -211,7 +212,7 @@ void at_tls_forget(const void *session)
 	at_handle_drop(&sessions, session);
 }
 
-void at_tls_after_fork_child(void)
+void at_tls_sess_after_fork_child(void)
 {
 	for (unsigned i = 0; i < AT_PTRMAP_SLOTS; i++) {
 		struct at_tls *t = atomic_load(&sessions.map.vals[i]);

@@ -3,8 +3,8 @@
  * layer's HTTP/1.x state machine; the socket layer stays passive on its fd.
  *
  * This is the transport-neutral part, shared by the TLS libraries' hooks
- * (at_tls_ssl.c and ssl_io.c for OpenSSL 1.1 and 3; GnuTLS likewise).  A library's
- * hooks find the session's state by the library's session pointer (an
+ * (at_tls_ssl.c and ssl_io.c for OpenSSL 1.1 and 3; GnuTLS likewise).  A
+ * library's hooks find the session's state by the library's session pointer (an
  * SSL*, a gnutls_session_t), tell this layer what the session is when its
  * first plaintext moves (role, descriptor, ALPN), and hand it the program's
  * plaintext writes and what its reads returned.  This layer then:
@@ -80,17 +80,17 @@ struct at_tls {
 
 /* The state of session (made, zeroed and NEW, with create); NULL if
  * none, or the pool is full. */
-struct at_tls *at_tls_session(const void *session, bool create);
+struct at_tls *at_tls_sess_get(const void *session, bool create);
 
 /*
  * The first plaintext of a NEW session moves: decide.  server: the
  * session's role; fd: its descriptor, or -1 (memory transport); alpn: the
  * negotiated protocol (may be NULL).  Sets t->state to TRACED or PASS.
  */
-void at_tls_start(struct at_tls *t, const struct at_tls_lib *lib,
+void at_tls_sess_start(struct at_tls *t, const struct at_tls_lib *lib,
 		  bool server, int fd, const char *alpn, size_t alpn_len);
 
-/* The result of at_tls_write. */
+/* The result of at_tls_sess_write. */
 enum at_tls_wr {
 	AT_TLS_WROTE,  /* *written bytes of the program's (> 0) */
 	AT_TLS_FAILED, /* return *raw, the real call's value */
@@ -99,27 +99,27 @@ enum at_tls_wr {
 
 /* The program writes len bytes (len > 0) on a TRACED session; partial:
  * the session may return fewer than len. */
-enum at_tls_wr at_tls_write(struct at_tls *t, const void *buf, size_t len,
+enum at_tls_wr at_tls_sess_write(struct at_tls *t, const void *buf, size_t len,
 			    bool partial, size_t *written, long *raw);
 
 /* A read of a TRACED session returned r bytes in buf (> 0); 0: the peer
  * closed (close_notify, or the transport's end); -1: error err (EAGAIN:
  * the program must wait, nothing is over). */
-void at_tls_read(struct at_tls *t, const void *buf, long r, int err);
+void at_tls_sess_read(struct at_tls *t, const void *buf, long r, int err);
 
 /* fd is given to a session (SSL_set_fd, gnutls_transport_set_int): its
  * own bytes are ciphertext from now on (at_conn_fd_carries). */
-void at_tls_fd(int fd);
+void at_tls_sess_fd(int fd);
 
 /* The session is shut down: what is in flight ends, nothing more is
- * traced; its state stays until at_tls_forget. */
-void at_tls_shutdown(const void *session);
+ * traced; its state stays until at_tls_sess_forget. */
+void at_tls_sess_shutdown(const void *session);
 
 /* The session is freed: forget it. */
-void at_tls_forget(const void *session);
+void at_tls_sess_forget(const void *session);
 
-/* Fork child: the spans in flight on every session are the parent's (a
- * lifecycle line: { "tls", .after_fork_child = at_tls_after_fork_child }). */
-void at_tls_after_fork_child(void);
+/* Fork child: the spans in flight on every session are the parent's (its
+ * lifecycle line: "tls", .after_fork_child = this). */
+void at_tls_sess_after_fork_child(void);
 
 #endif

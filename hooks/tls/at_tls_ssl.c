@@ -70,7 +70,7 @@ static const struct at_tls_lib ssl_lib = {
 
 struct at_tls *at_ssl_session(SSL *ssl, bool start)
 {
-	struct at_tls *t = at_tls_session(ssl, start);
+	struct at_tls *t = at_tls_sess_get(ssl, start);
 	const unsigned char *alpn = NULL;
 	unsigned int alpn_len = 0;
 
@@ -78,7 +78,7 @@ struct at_tls *at_ssl_session(SSL *ssl, bool start)
 		return t && t->state == AT_TLS_TRACED ? t : NULL;
 	if (at_ssl.SSL_get0_alpn_selected)
 		at_ssl.SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
-	at_tls_start(t, &ssl_lib, at_ssl.SSL_is_server(ssl) == 1,
+	at_tls_sess_start(t, &ssl_lib, at_ssl.SSL_is_server(ssl) == 1,
 		     at_ssl.SSL_get_fd(ssl), (const char *)alpn, alpn_len);
 	return t->state == AT_TLS_TRACED ? t : NULL;
 }
@@ -88,15 +88,15 @@ void at_ssl_read_done(struct at_tls *t, SSL *ssl, const void *buf, long r)
 	int err = errno, e;
 
 	if (r > 0) {
-		at_tls_read(t, buf, r, 0);
+		at_tls_sess_read(t, buf, r, 0);
 		return;
 	}
 	e = at_ssl.SSL_get_error(ssl, (int)r);
 	if (e == AT_SSL_ERROR_ZERO_RETURN ||
 	    (e == AT_SSL_ERROR_SYSCALL && err == 0))
-		at_tls_read(t, buf, 0, 0); /* the peer closed */
+		at_tls_sess_read(t, buf, 0, 0); /* the peer closed */
 	else if (e == AT_SSL_ERROR_WANT_READ || e == AT_SSL_ERROR_WANT_WRITE)
-		at_tls_read(t, buf, -1, EAGAIN);
+		at_tls_sess_read(t, buf, -1, EAGAIN);
 	else
-		at_tls_read(t, buf, -1, err ? err : EPROTO);
+		at_tls_sess_read(t, buf, -1, err ? err : EPROTO);
 }

@@ -46,7 +46,7 @@ static long traced_write(struct at_tls *t, SSL *ssl, const void *buf,
 	long raw = -1;
 	int r;
 
-	switch (at_tls_write(t, buf, len, at_ssl_partial(ssl), &w, &raw)) {
+	switch (at_tls_sess_write(t, buf, len, at_ssl_partial(ssl), &w, &raw)) {
 	case AT_TLS_WROTE:
 		return (long)w;
 	case AT_TLS_FAILED:
@@ -143,7 +143,7 @@ AT_EXPORT int SSL_set_fd(SSL *ssl, int fd)
 	SSL_REAL_OR(SSL_set_fd, 0);
 	r = at_ssl.SSL_set_fd(ssl, fd);
 	if (r == 1 && at_hook_enter()) {
-		at_tls_fd(fd);
+		at_tls_sess_fd(fd);
 		leave_keep_errno();
 	}
 	return r;
@@ -156,7 +156,7 @@ AT_EXPORT void SSL_set_bio(SSL *ssl, BIO *rbio, BIO *wbio)
 	/* A socket BIO: its descriptor carries the session.  The real getter
 	 * finds it (-1 for memory BIOs and the programs' own). */
 	if (rbio && at_hook_enter()) {
-		at_tls_fd(at_ssl.SSL_get_fd(ssl));
+		at_tls_sess_fd(at_ssl.SSL_get_fd(ssl));
 		leave_keep_errno();
 	}
 }
@@ -165,7 +165,7 @@ AT_EXPORT int SSL_shutdown(SSL *ssl)
 {
 	SSL_REAL_OR(SSL_shutdown, -1);
 	if (at_hook_enter()) {
-		at_tls_shutdown(ssl);
+		at_tls_sess_shutdown(ssl);
 		leave_keep_errno();
 	}
 	return at_ssl.SSL_shutdown(ssl);
@@ -178,7 +178,7 @@ AT_EXPORT void SSL_free(SSL *ssl)
 	 * get the same address. */
 	if (ssl && at_ready()) {
 		at_guard_enter();
-		at_tls_forget(ssl);
+		at_tls_sess_forget(ssl);
 		at_guard_leave();
 	}
 	at_ssl.SSL_free(ssl);
