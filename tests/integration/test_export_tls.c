@@ -284,7 +284,7 @@ static size_t expect_delivered(struct tls_env *e, const struct h_result *res,
 
 Test(export_tls, spans_arrive_verified_by_the_ca)
 {
-	struct tls_env e;
+	struct tls_env e = { 0 };
 	struct h_result res;
 
 	start_with_ca(&e, NULL, e.ca);
@@ -313,7 +313,7 @@ Test(export_tls, spans_arrive_verified_by_the_ca)
 
 Test(export_tls, gzip_over_tls)
 {
-	struct tls_env e;
+	struct tls_env e = { 0 };
 	struct h_result res;
 	char path[160];
 
@@ -360,7 +360,7 @@ static void expect_refused(struct tls_env *e, const struct h_result *res,
 
 Test(export_tls, wrong_ca_refused_and_counted)
 {
-	struct tls_env e;
+	struct tls_env e = { 0 };
 	struct h_result res;
 
 	start_with_ca(&e, NULL, e.other_ca);
@@ -380,7 +380,7 @@ Test(export_tls, wrong_ca_refused_and_counted)
 
 Test(export_tls, client_certificate)
 {
-	struct tls_env e;
+	struct tls_env e = { 0 };
 	struct h_result res;
 	char cert[160], key[160], ca_path[96];
 
@@ -429,7 +429,7 @@ static int spool_files(const char *spool)
  * refused; delivered once over TLS by a later process. */
 Test(export_tls, spool_then_delivered_once)
 {
-	struct tls_env e;
+	struct tls_env e = { 0 };
 	struct h_result res;
 	char spool[96], spool_env[128], down[96];
 	long long spooled = 0;
@@ -528,7 +528,7 @@ Test(export_tls, spool_then_delivered_once)
  * counted, not waited for. */
 Test(export_tls, silent_peer_exit_bounded)
 {
-	struct tls_env e;
+	struct tls_env e = { 0 };
 	struct h_result res;
 	char path[160];
 	const char *opts[] = { "--silent", NULL };
@@ -560,7 +560,7 @@ Test(export_tls, unusable_endpoint_no_fallback)
 		"OTEL_EXPORTER_OTLP_ENDPOINT=htps://127.0.0.1:4318",
 		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=127.0.0.1:4318/v1/traces",
 	};
-	struct tls_env e;
+	struct tls_env e = { 0 };
 
 	env_start(&e);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
