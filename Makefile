@@ -116,7 +116,7 @@ CURL_FIXTURES := $(patsubst tests/fixtures/curl/%.c,$(BUILD)/fixtures/%,$(sort $
 FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_SRC)) \
 	$(BUILD)/fixtures/libctor_connect.so $(BUILD)/fixtures/ctor_main \
 	$(BUILD)/fixtures/pq_client $(BUILD)/fixtures/secure_probe_linked \
-	$(CURL_FIXTURES)
+	$(CURL_FIXTURES) $(BUILD)/fixtures/tls_gnutls/gnutls_client
 # Context fixtures (tests/fixtures/ctx/); the libevent one only when
 # libevent's headers are installed (its tests skip otherwise).
 CTX_LIBEVENT := $(BUILD)/fixtures/ctx/ctx_libevent_proxy
@@ -253,6 +253,11 @@ $(BUILD)/fixtures/pq_client: tests/fixtures/pq/pq_client.c
 $(CURL_FIXTURES): $(BUILD)/fixtures/%: tests/fixtures/curl/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(FIXTURE_CC) -Wall -Wextra -o $@ $< -lcurl
+
+# GnuTLS programs (fixtures may link GnuTLS; the library never does).
+$(BUILD)/fixtures/tls_gnutls/%: tests/fixtures/tls_gnutls/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(FIXTURE_CC) -Wall -Wextra -o $@ $< -lgnutls
 
 # ---- benchmarks: linked with the core directly ----
 # bench_hooks links the hooks too: its own calls go through them;
