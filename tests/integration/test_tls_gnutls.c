@@ -1,0 +1,242 @@
+/*
+ * Integration tests of HTTPS through GnuTLS (hooks/tls/at_tls_gnutls.c):
+ * wget (Debian's, linked with GnuTLS) and the gnutls_client fixture (a
+ * non-blocking client that meets GNUTLS_E_AGAIN for certain) against an
+ * HTTPS server that records the plaintext it decrypts
+ * (tests/fixtures/tls_gnutls/tls_record_server.py, Debian's python3, not
+ * traced), each run bare and traced: the server sees exactly the
+ * program's bytes plus one traceparent line per request, whose span id
+ * is the request's client span; the program's output and exit status do
+ * not change.  The certificate is made by the test (openssl).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define RUN_MS 60000
+#define WAIT_MS 30000
+#define MAX_REQ 32
+#define KIND_CLIENT OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT
+#define KIND_SERVER OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER
+
+static const char *const rec_prog[] = {
+	"/usr/bin/python3", "tests/fixtures/tls_gnutls/tls_record_server.py",
+	NULL
+};
+
+struct certs {
+	char dir[64], cert[128], key[128];
+};
+
+static void make_certs(struct certs *c)
+{
+	char cmd[256];
+	int st;
+
+	snprintf(c->dir, sizeof(c->dir), "/tmp/at-gnutls-XXXXXX");
+	cr_assert_not_null(mkdtemp(c->dir));
+	snprintf(cmd, sizeof(cmd), "sh tests/fixtures/curl/make-cert.sh %s 2>&1",
+		 c->dir);
+	char *out = h_shell(cmd, &st);
+	cr_assert_eq(st, 0, "make-cert: %s", out);
+	free(out);
+	snprintf(c->cert, sizeof(c->cert), "%s/cert.pem", c->dir);
+	snprintf(c->key, sizeof(c->key), "%s/key.pem", c->dir);
+}
+
+/* A recording HTTPS server; with a gate file (gate != NULL) it reads
+ * nothing until the client creates it. */
+static void rec_start(struct h_rec *r, const struct certs *c, const char *gate)
+{
+	const char *opts[] = { "--cert", c->cert, "--key", c->key,
+			       gate ? "--gate" : NULL, gate, NULL };
+
+	cr_assert_eq(h_rec_start_prog(r, rec_prog, opts), 0,
+		     "tls_record_server did not start");
+}
+
+struct run {
+	struct h_result res;
+	char *bytes;
+	size_t len;
+};
+
+/* argv with PORT, URL, GATE and CACERT replaced, run bare (ep NULL) or
+ * traced against the server r, whose gate (if any) is closed first; the
+ * bytes the server recorded during the run. */
+static void run_one(const char *const argv_in[], struct h_rec *r,
+		    const struct certs *c, const char *gate, const char *ep,
+		    struct run *out)
+{
+	const char *argv[32];
+	char port[8], url[96];
+	size_t k, before = 0, after = 0;
+	char *all;
+
+	if (gate)
+		unlink(gate);
+	free(h_read_file(r->out_file, &before));
+	snprintf(port, sizeof(port), "%u", r->port);
+	snprintf(url, sizeof(url), "https://localhost:%u/w", r->port);
+	for (k = 0; argv_in[k] && k < 30; k++) {
+		const char *a = argv_in[k];
+		argv[k] = !strcmp(a, "PORT")	  ? port
+			  : !strcmp(a, "URL")	  ? url
+			  : !strcmp(a, "GATE")	  ? gate
+			  : !strcmp(a, "CACERT") ? c->cert
+						  : a;
+	}
+	argv[k] = NULL;
+	const char *env[] = { ep, NULL };
+	cr_assert_eq(h_run(argv, ep ? env : NULL, ep != NULL, RUN_MS,
+			   &out->res),
+		     0);
+	/* The server records a request before it answers it, and the
+	 * program read every answer: its bytes are all in the file. */
+	all = h_read_file(r->out_file, &after);
+	cr_assert(all && after >= before);
+	out->len = after - before;
+	out->bytes = malloc(out->len + 1);
+	memcpy(out->bytes, all + before, out->len);
+	out->bytes[out->len] = 0;
+	free(all);
+}
+
+static void run_free(struct run *r)
+{
+	h_result_free(&r->res);
+	free(r->bytes);
+}
+
+/* The value after `key` in text (0 if none). */
+static long value_of(const char *text, const char *key)
+{
+	const char *p = text ? strstr(text, key) : NULL;
+
+	return p ? atol(p + strlen(key)) : 0;
+}
+
+/*
+ * The program (argv, run bare and traced) makes `requests` requests: the
+ * server's bytes, minus one injected line per request, are the bare run's;
+ * each line carries the span id of a distinct client span of the trace
+ * export; the program's output (with `cut` lines removed, e.g. counts of
+ * E_AGAIN that depend on timing) and status are the same.
+ */
+static void byte_exact(const char *const argv[], int requests, bool gated,
+		       const char *cut)
+{
+	struct certs c;
+	struct h_env e;
+	struct run bare, traced;
+	struct h_rec r;
+	char tps[MAX_REQ][56], gate[160];
+	struct at_rx_span *spans;
+	int ninj, matched = 0;
+	size_t n;
+
+	make_certs(&c);
+	cr_assert_eq(h_env_start(&e), 0);
+	snprintf(gate, sizeof(gate), "%s/gate", c.dir);
+	rec_start(&r, &c, gated ? gate : NULL);
+	/* One server for both runs: the Host header names its port. */
+	run_one(argv, &r, &c, gated ? gate : NULL, NULL, &bare);
+	run_one(argv, &r, &c, gated ? gate : NULL, e.ep, &traced);
+	free(h_rec_stop(&r, NULL));
+	cr_assert_eq(bare.res.status, 0, "bare run failed: %s %s", bare.res.out,
+		     bare.res.err);
+	cr_expect_eq(traced.res.status, 0, "traced run failed: %s %s",
+		     traced.res.out, traced.res.err);
+	if (cut) {
+		/* The program must have met what the test is about. */
+		cr_expect_gt(value_of(bare.res.out, cut), 0, "bare: %s",
+			     bare.res.out);
+		cr_expect_gt(value_of(traced.res.out, cut), 0, "traced: %s",
+			     traced.res.out);
+		h_cut_lines(bare.res.out, cut);
+		h_cut_lines(traced.res.out, cut);
+	}
+	cr_expect_str_eq(traced.res.out, bare.res.out);
+
+	traced.len = h_strip_injected(traced.bytes, traced.len, tps, MAX_REQ,
+				      &ninj);
+	cr_expect_eq(ninj, requests, "injected lines: %d", ninj);
+	cr_expect_eq(traced.len, bare.len, "byte counts differ: %zu vs %zu",
+		     traced.len, bare.len);
+	cr_expect(traced.len == bare.len &&
+			  memcmp(traced.bytes, bare.bytes, bare.len) == 0,
+		  "bytes differ:\n--- bare\n%.*s\n--- traced\n%.*s",
+		  (int)(bare.len > 400 ? 400 : bare.len), bare.bytes,
+		  (int)(traced.len > 400 ? 400 : traced.len), traced.bytes);
+
+	n = h_spans(e.rx, (size_t)requests, WAIT_MS, &spans);
+	for (int i = 0; i < ninj && i < MAX_REQ; i++) {
+		const at_otlp_span *hit = NULL;
+		for (size_t j = 0; j < n && !hit; j++) {
+			char tp[56];
+			if (spans[j].span->kind != KIND_CLIENT ||
+			    !h_attr_str(spans[j].span, "http.request.method"))
+				continue;
+			h_span_traceparent(spans[j].span, tp);
+			if (strcmp(tp, tps[i]) == 0)
+				hit = spans[j].span;
+		}
+		cr_expect_not_null(hit, "injected %s matches no client span",
+				   tps[i]);
+		if (!hit)
+			continue;
+		matched++;
+		cr_expect_str_eq(h_attr_str(hit, "url.scheme") ?: "https",
+				 "https");
+		const char *url = h_attr_str(hit, "url.full");
+		cr_expect(url && !strncmp(url, "https://localhost", 17) &&
+				  strchr(":/", url[17]),
+			  "url.full %s", url ? url : "(none)");
+		cr_expect_str_eq(h_attr_str(hit, "server.address") ?: "",
+				 "localhost");
+		cr_expect_eq(h_attr_int(hit, "http.response.status_code", 0),
+			     200);
+	}
+	cr_expect_eq(matched, requests);
+	free(spans);
+	run_free(&bare);
+	run_free(&traced);
+	h_env_stop(&e);
+	char cmd[96];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", c.dir);
+	free(h_shell(cmd, NULL));
+}
+
+/* wget: one request, a span, one traceparent with its span id. */
+Test(tls_gnutls, wget_injects_one_line)
+{
+	const char *argv[] = { "wget", "-q", "-O", "-", "--ca-certificate",
+			       "CACERT", "URL", NULL };
+	byte_exact(argv, 1, false, NULL);
+}
+
+/* Non-blocking, 8 pipelined heads of 12 KB (the flights a connection keeps) against a server that reads
+ * nothing before the first E_AGAIN: E_AGAIN on injecting sends for
+ * certain, retried with the same arguments. */
+Test(tls_gnutls, nonblocking_eagain_same_args)
+{
+	const char *argv[] = { h_build_path("fixtures/tls_gnutls/gnutls_client"),
+			       "PORT", "CACERT", "--count", "8", "--pad",
+			       "12000", "--gate", "GATE", NULL };
+	byte_exact(argv, 8, true, " eagain=");
+}
+
+/* The same, retried with NULL and 0 (the manual's other way), each head
+ * in two sends (the blank line in the second). */
+Test(tls_gnutls, nonblocking_eagain_null_retry_split)
+{
+	const char *argv[] = { h_build_path("fixtures/tls_gnutls/gnutls_client"),
+			       "PORT", "CACERT", "--count", "8", "--pad",
+			       "12000", "--gate", "GATE", "--retry", "null",
+			       "--split", NULL };
+	byte_exact(argv, 8, true, " eagain=");
+}
