@@ -240,3 +240,149 @@ Test(tls_gnutls, nonblocking_eagain_null_retry_split)
 			       "--split", NULL };
 	byte_exact(argv, 8, true, " eagain=");
 }
+
+/* ---- the server side: gnutls_server, traced ---- */
+
+struct tls_srv {
+	pid_t pid;
+	uint16_t port;
+	char port_file[160];
+};
+
+static void srv_start(struct tls_srv *s, const struct certs *c,
+		      const char *ep)
+{
+	const char *argv[] = {
+		h_build_path("fixtures/tls_gnutls/gnutls_server"), s->port_file,
+		c->cert, c->key, NULL
+	};
+	const char *env[] = { ep, "OTEL_BSP_SCHEDULE_DELAY=50", NULL };
+
+	snprintf(s->port_file, sizeof(s->port_file), "%s/srv-port", c->dir);
+	s->pid = h_start(argv, env, true, NULL);
+	s->port = h_read_port(s->port_file, WAIT_MS);
+	cr_assert(s->port, "gnutls_server did not start");
+}
+
+/* The SERVER span of the request for path. */
+static const at_otlp_span *server_span(struct at_rx_span *spans, size_t n,
+				       const char *path)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *p = h_attr_str(spans[i].span, "url.path");
+		if (spans[i].span->kind == KIND_SERVER && p && !strcmp(p, path))
+			return spans[i].span;
+	}
+	return NULL;
+}
+
+/* Wait for the SERVER span of path (more spans, until it is there):
+ * it, with every span in *spans (malloc'd), or NULL. */
+static const at_otlp_span *wait_server_span(struct at_receiver *rx,
+					    const char *path,
+					    struct at_rx_span **spans,
+					    size_t *n)
+{
+	const at_otlp_span *s = NULL;
+	size_t want = 1;
+
+	*spans = NULL;
+	*n = 0;
+	for (int round = 0; round < 16 && !s; round++) {
+		free(*spans);
+		*n = h_spans(rx, want, WAIT_MS, spans);
+		s = server_span(*spans, *n, path);
+		if (*n < want)
+			break; /* timed out */
+		want = *n + 1;
+	}
+	return s;
+}
+
+static void expect_https_server(const at_otlp_span *s)
+{
+	cr_expect_str_eq(h_attr_str(s, "url.scheme") ?: "", "https");
+	cr_expect_str_eq(h_attr_str(s, "server.address") ?: "", "localhost");
+	cr_expect_eq(h_attr_int(s, "http.response.status_code", 0), 200);
+}
+
+/* A caller's traceparent (curl, not traced) is the server span's parent. */
+Test(tls_gnutls, server_span_continues_caller)
+{
+	const char *trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+	const char *parent = "00f067aa0ba902b7";
+	struct certs c;
+	struct h_env e;
+	struct tls_srv srv;
+	struct h_result res;
+	struct at_rx_span *spans;
+	char url[96], hdr[128];
+	const at_otlp_span *s = NULL;
+	size_t n = 0;
+
+	make_certs(&c);
+	cr_assert_eq(h_env_start(&e), 0);
+	srv_start(&srv, &c, e.ep);
+	snprintf(url, sizeof(url), "https://localhost:%u/s", srv.port);
+	snprintf(hdr, sizeof(hdr), "traceparent: 00-%s-%s-01", trace, parent);
+	const char *argv[] = { "curl", "-sS", "--cacert", c.cert, "-H", hdr,
+			       url, NULL };
+	cr_assert_eq(h_run(argv, NULL, false, RUN_MS, &res), 0);
+	cr_expect_eq(res.status, 0, "curl: %s", res.err);
+	cr_expect_str_eq(res.out, "ok");
+	s = wait_server_span(e.rx, "/s", &spans, &n);
+	cr_assert_not_null(s, "no server span (%zu spans)", n);
+	cr_expect_str_eq(h_hex(s->trace_id.data, s->trace_id.len), trace);
+	cr_expect_str_eq(h_hex(s->parent_span_id.data, s->parent_span_id.len),
+			 parent);
+	expect_https_server(s);
+	free(spans);
+	h_stop(srv.pid, 5000);
+	h_result_free(&res);
+	h_env_stop(&e);
+}
+
+/* wget traced -> gnutls_server traced: one trace, the server span under
+ * wget's client span. */
+Test(tls_gnutls, wget_to_gnutls_server_one_trace)
+{
+	struct certs c;
+	struct h_env e;
+	struct tls_srv srv;
+	struct h_result res;
+	struct at_rx_span *spans;
+	char url[96];
+	const at_otlp_span *s = NULL, *client = NULL;
+	size_t n = 0;
+
+	make_certs(&c);
+	cr_assert_eq(h_env_start(&e), 0);
+	srv_start(&srv, &c, e.ep);
+	snprintf(url, sizeof(url), "https://localhost:%u/chain", srv.port);
+	const char *argv[] = { "wget", "-q", "-O", "-", "--ca-certificate",
+			       c.cert, url, NULL };
+	const char *env[] = { e.ep, NULL };
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_expect_eq(res.status, 0, "wget: %s", res.err);
+	cr_expect_str_eq(res.out, "ok");
+	s = wait_server_span(e.rx, "/chain", &spans, &n);
+	for (size_t i = 0; i < n && !client; i++)
+		if (spans[i].span->kind == KIND_CLIENT &&
+		    h_attr_str(spans[i].span, "http.request.method"))
+			client = spans[i].span;
+	cr_assert(s && client, "spans: server %p client %p (%zu)", (void *)s,
+		  (void *)client, n);
+	cr_expect_eq(s->trace_id.len, client->trace_id.len);
+	cr_expect(memcmp(s->trace_id.data, client->trace_id.data,
+			 s->trace_id.len) == 0,
+		  "server and client in different traces");
+	cr_expect(s->parent_span_id.len == client->span_id.len &&
+			  memcmp(s->parent_span_id.data, client->span_id.data,
+				 client->span_id.len) == 0,
+		  "server span's parent is not wget's client span");
+	expect_https_server(s);
+	free(spans);
+	h_stop(srv.pid, 5000);
+	h_result_free(&res);
+	h_env_stop(&e);
+}
