@@ -25,6 +25,16 @@
  * bytes are ciphertext, one request gives one span.  gnutls_deinit ends
  * what is in flight and forgets the session.
  *
+ * Why not at_tls.c's write loop.  at_tls.c (OpenSSL) writes the
+ * injected line as a record of its own and keeps the progress of a call
+ * for its retry, which must come with the same arguments.  GnuTLS also
+ * allows the retry to come with NULL and 0, meaning "the data you took":
+ * the program's bytes after a failed inner write would then be gone.
+ * So here a program call is at most one record, which GnuTLS takes whole
+ * or not at all, and the session's own transport is used with the
+ * carried-connection API of the socket layer directly; the decision at
+ * the first record (libcurl above, ALPN h2) is at_tls_start's.
+ *
  * Sending.  Each time the state machine sends (the transport's sendv),
  * exactly one record goes to GnuTLS: the program's bytes as they are
  * (one piece: its own buffer), or, when the traceparent line goes among
@@ -227,16 +237,22 @@ static const struct at_conn_transport gnutls_transport = {
 
 /* ---- sessions ---- */
 
-/* Is ALPN's choice a protocol other than HTTP/1.x? */
-static bool alpn_not_http1(struct gt_state *st)
+/* Nothing to trace on this session (libcurl above makes its HTTP spans
+ * and header; ALPN h2): the socket's kept connect span goes out, with
+ * the protocol.  As at_tls_start decides for OpenSSL. */
+static bool session_untraced(struct gt_state *st)
 {
 	gnutls_datum_t p = { 0 };
+	bool h2;
 
-	if (!at_gnutls.gnutls_alpn_get_selected_protocol ||
-	    at_gnutls.gnutls_alpn_get_selected_protocol(st->session, &p) != 0 ||
-	    !p.data)
+	if (at_gnutls.gnutls_alpn_get_selected_protocol &&
+	    at_gnutls.gnutls_alpn_get_selected_protocol(st->session, &p) != 0)
+		p.data = NULL;
+	h2 = p.data && p.size == 2 && memcmp(p.data, "h2", 2) == 0;
+	if (!h2 && !at_owned(AT_OWN_HTTP))
 		return false;
-	return !(p.size >= 6 && memcmp(p.data, "http/1", 6) == 0);
+	at_conn_fd_uncarried(st->fd, h2 ? "h2" : NULL, h2 ? 2 : 0);
+	return true;
 }
 
 static uint8_t session_role(struct gt_state *st)
@@ -262,7 +278,7 @@ static struct at_conn *session_conn(struct gt_state *st)
 		return c;
 	role = session_role(st);
 	if (!role || (st->inited && (st->flags & GNUTLS_DATAGRAM)) ||
-	    alpn_not_http1(st)) {
+	    session_untraced(st)) {
 		st->off = 1;
 		return NULL;
 	}
@@ -347,9 +363,7 @@ ssize_t at_gnutls_send(gnutls_session_t session, const void *data,
 	st->err = 0;
 	iov.iov_base = (void *)data;
 	iov.iov_len = len;
-	at_guard_enter();
 	w = at_conn_carried_send(c, &iov, 1);
-	at_guard_leave();
 	if (st->committed) {
 		st->pend = 1;
 		st->pend_prog = w > 0 ? w : 0;
@@ -380,10 +394,8 @@ ssize_t at_gnutls_recv(gnutls_session_t session, void *data, size_t len)
 		return r; /* a rehandshake request, a warning alert */
 	iov.iov_base = data;
 	iov.iov_len = r > 0 ? (size_t)r : 0;
-	at_guard_enter();
 	at_conn_carried_received(c, &iov, 1, r < 0 ? -1 : r,
 				 r < 0 ? ECONNRESET : 0);
-	at_guard_leave();
 	return r;
 }
 
@@ -395,11 +407,8 @@ void at_gnutls_session_end(gnutls_session_t session)
 	if (!st)
 		return;
 	c = atomic_exchange(&st->conn, NULL);
-	if (c) {
-		at_guard_enter();
+	if (c)
 		at_conn_carried_free(c);
-		at_guard_leave();
-	}
 	buf_release(st);
 	at_handle_drop(&states, session);
 }

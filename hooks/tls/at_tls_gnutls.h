@@ -52,15 +52,25 @@ static inline bool at_gnutls_resolve(void)
 	return at_symtab_resolve(&at_gnutls_syms);
 }
 
-/* Enter a traced call (false: pass straight through: nested, the
- * library's own thread, or GnuTLS absent); leave it. */
+/*
+ * Enter a traced call (false: pass straight through: nested, the
+ * library's own thread, or GnuTLS absent); leave it.  The whole call,
+ * the real one included, holds the guard too: the socket hooks under
+ * GnuTLS pass straight through (the socket is passive anyway: its bytes
+ * are ciphertext), and the spans this call starts or ends are the
+ * library's own work.
+ */
 static inline bool at_gnutls_enter(void)
 {
-	return at_family_enter(AT_OWN_GNUTLS, &at_gnutls_syms);
+	if (!at_family_enter(AT_OWN_GNUTLS, &at_gnutls_syms))
+		return false;
+	at_guard_enter();
+	return true;
 }
 
 static inline void at_gnutls_leave(void)
 {
+	at_guard_leave();
 	at_family_leave(AT_OWN_GNUTLS);
 }
 
