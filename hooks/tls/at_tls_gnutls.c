@@ -86,7 +86,7 @@ struct gt_state {
 	gnutls_session_t session;
 	unsigned int flags;        /* gnutls_init's */
 	uint8_t inited;            /* flags known */
-	uint8_t off;               /* untraced for good (h2, DTLS, no pool) */
+	_Atomic uint8_t off;       /* untraced for good (h2, DTLS, no pool) */
 	int fd;                    /* sending side, or -1 */
 	struct at_conn *_Atomic conn;
 	char sni[256];
