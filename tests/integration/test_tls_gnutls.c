@@ -50,9 +50,11 @@ static void make_certs(struct certs *c)
 
 /* A recording HTTPS server; with a gate file (gate != NULL) it reads
  * nothing until the client creates it. */
-static void rec_start(struct h_rec *r, const struct certs *c, const char *gate)
+static void rec_start(struct h_rec *r, const struct certs *c, const char *gate,
+		      const char *alpn)
 {
 	const char *opts[] = { "--cert", c->cert, "--key", c->key,
+			       "--alpn", alpn ? alpn : "",
 			       gate ? "--gate" : NULL, gate, NULL };
 
 	cr_assert_eq(h_rec_start_prog(r, rec_prog, opts), 0,
@@ -127,8 +129,8 @@ static long value_of(const char *text, const char *key)
  * export; the program's output (with `cut` lines removed, e.g. counts of
  * E_AGAIN that depend on timing) and status are the same.
  */
-static void byte_exact(const char *const argv[], int requests, bool gated,
-		       const char *cut)
+static void byte_exact_alpn(const char *const argv[], int requests,
+			    bool gated, const char *cut, const char *alpn)
 {
 	struct certs c;
 	struct h_env e;
@@ -142,7 +144,7 @@ static void byte_exact(const char *const argv[], int requests, bool gated,
 	make_certs(&c);
 	cr_assert_eq(h_env_start(&e), 0);
 	snprintf(gate, sizeof(gate), "%s/gate", c.dir);
-	rec_start(&r, &c, gated ? gate : NULL);
+	rec_start(&r, &c, gated ? gate : NULL, alpn);
 	/* One server for both runs: the Host header names its port. */
 	run_one(argv, &r, &c, gated ? gate : NULL, NULL, &bare);
 	run_one(argv, &r, &c, gated ? gate : NULL, e.ep, &traced);
@@ -202,6 +204,24 @@ static void byte_exact(const char *const argv[], int requests, bool gated,
 			     200);
 	}
 	cr_expect_eq(matched, requests);
+	if (alpn) {
+		/* Passed through: no request span; the connect span says
+		 * what was negotiated. */
+		const at_otlp_span *cs = NULL;
+		free(spans);
+		n = h_spans(e.rx, 1, WAIT_MS, &spans);
+		for (size_t j = 0; j < n; j++) {
+			cr_expect_null(h_attr_str(spans[j].span,
+						  "http.request.method"),
+				       "a request span on an %s session", alpn);
+			if (!strcmp(spans[j].span->name, "connect"))
+				cs = spans[j].span;
+		}
+		cr_expect_not_null(cs, "no connect span");
+		cr_expect_str_eq(cs ? h_attr_str(cs, "tls.next_protocol") ?: ""
+				    : "",
+				 alpn);
+	}
 	free(spans);
 	run_free(&bare);
 	run_free(&traced);
@@ -209,6 +229,12 @@ static void byte_exact(const char *const argv[], int requests, bool gated,
 	char cmd[96];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", c.dir);
 	free(h_shell(cmd, NULL));
+}
+
+static void byte_exact(const char *const argv[], int requests, bool gated,
+		       const char *cut)
+{
+	byte_exact_alpn(argv, requests, gated, cut, NULL);
 }
 
 /* wget: one request, a span, one traceparent with its span id. */
@@ -250,6 +276,14 @@ Test(tls_gnutls, nonblocking_eagain_split_head)
 			       "PORT", "CACERT", "--count", "8", "--pad",
 			       "12000", "--gate", "GATE", "--split", NULL };
 	byte_exact(argv, 8, true, " eagain=");
+}
+
+/* ALPN h2: the session passes untouched (HTTP/2 comes later). */
+Test(tls_gnutls, alpn_h2_passes)
+{
+	const char *argv[] = { h_build_path("fixtures/tls_gnutls/gnutls_client"),
+			       "PORT", "CACERT", "--alpn", "h2", NULL };
+	byte_exact_alpn(argv, 0, false, NULL, "h2");
 }
 
 /* ---- the server side: gnutls_server, traced ---- */
