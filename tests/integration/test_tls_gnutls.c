@@ -204,6 +204,26 @@ static void byte_exact_alpn(const char *const argv[], int requests,
 			     200);
 	}
 	cr_expect_eq(matched, requests);
+	if (requests) {
+		/* The TCP connect is the child of the first request's span
+		 * (the request covers opening its connection). */
+		const at_otlp_span *cs = NULL, *first = NULL;
+		for (size_t j = 0; j < n; j++) {
+			const at_otlp_span *sp = spans[j].span;
+			if (!strcmp(sp->name, "connect"))
+				cs = sp;
+			const char *u = h_attr_str(sp, "url.full");
+			if (sp->kind == KIND_CLIENT && u &&
+			    (strstr(u, "/r0") || strstr(u, "/w")))
+				first = sp;
+		}
+		cr_expect(cs && first &&
+				  cs->parent_span_id.len == first->span_id.len &&
+				  memcmp(cs->parent_span_id.data,
+					 first->span_id.data,
+					 first->span_id.len) == 0,
+			  "the connect span is not under the first request");
+	}
 	if (alpn) {
 		/* Passed through: no request span; the connect span says
 		 * what was negotiated. */
