@@ -297,7 +297,14 @@ static struct at_conn *session_conn(struct gt_state *st)
 
 void at_gnutls_session_made(gnutls_session_t session, unsigned int flags)
 {
-	struct gt_state *st = state_get(session, true);
+	struct gt_state *st;
+
+	/* A state left at this address by a session whose gnutls_deinit
+	 * the library did not see (made while it ran on the thread) is
+	 * stale: the new session starts afresh. */
+	if (state_get(session, false))
+		at_gnutls_session_end(session);
+	st = state_get(session, true);
 
 	if (st) {
 		st->flags = flags;

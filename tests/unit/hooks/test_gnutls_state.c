@@ -232,3 +232,24 @@ Test(gnutls_state, head_and_body_past_one_record)
 		teardown();
 	}
 }
+
+/* gnutls_init at the address of a session whose gnutls_deinit went
+ * unseen: the stale state (a request in flight) ends, the new session
+ * starts afresh and is traced. */
+Test(gnutls_state, init_over_stale_state)
+{
+	struct rec spans[4];
+	char buf[64];
+
+	cr_assert_eq(program_send(HEAD, strlen(HEAD), false), strlen(HEAD));
+	cr_assert_eq(ut_take_spans(spans, 4), 0, "the request is in flight");
+	at_gnutls_session_made(S, GNUTLS_CLIENT);
+	cr_assert_eq(ut_take_spans(spans, 4), 1, "the stale request ended");
+	wire_len = 0;
+	cr_assert_eq(program_send(HEAD, strlen(HEAD), false), strlen(HEAD));
+	cr_assert_eq(memcmp(wire + strlen(HEAD) - 2, "traceparent: ", 13), 0,
+		     "the new session is not traced");
+	cr_assert_eq(at_gnutls_recv(S, buf, sizeof(buf)),
+		     (ssize_t)strlen(ANSWER));
+	cr_assert_eq(ut_take_spans(spans, 4), 1);
+}
