@@ -19,7 +19,7 @@
 
 #define RUN_MS 60000
 #define WAIT_MS 30000
-#define MAX_REQ 32
+#define MAX_REQ 64
 #define KIND_CLIENT OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT
 #define KIND_SERVER OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER
 
@@ -175,6 +175,9 @@ static void byte_exact_alpn(const char *const argv[], int requests,
 		  (int)(bare.len > 400 ? 400 : bare.len), bare.bytes,
 		  (int)(traced.len > 400 ? 400 : traced.len), traced.bytes);
 
+	for (int i = 0; i < ninj && i < MAX_REQ; i++)
+		for (int j = 0; j < i; j++)
+			cr_expect_str_neq(tps[i], tps[j], "two lines, one span");
 	n = h_spans(e.rx, (size_t)requests, WAIT_MS, &spans);
 	for (int i = 0; i < ninj && i < MAX_REQ; i++) {
 		const at_otlp_span *hit = NULL;
@@ -296,6 +299,16 @@ Test(tls_gnutls, nonblocking_eagain_split_head)
 			       "PORT", "CACERT", "--count", "8", "--pad",
 			       "12000", "--gate", "GATE", "--split", NULL };
 	byte_exact(argv, 8, true, " eagain=");
+}
+
+/* Keep-alive: 50 requests one after the other on one session, each
+ * with its own span and line. */
+Test(tls_gnutls, keepalive_sequential)
+{
+	const char *argv[] = { h_build_path("fixtures/tls_gnutls/gnutls_client"),
+			       "PORT", "CACERT", "--count", "50",
+			       "--sequential", NULL };
+	byte_exact(argv, 50, false, NULL);
 }
 
 /* ALPN h2: the session passes untouched (HTTP/2 comes later). */
