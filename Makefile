@@ -117,7 +117,7 @@ GNUTLS_FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(sort $(wi
 FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_SRC)) \
 	$(BUILD)/fixtures/libctor_connect.so $(BUILD)/fixtures/ctor_main \
 	$(BUILD)/fixtures/pq_client $(BUILD)/fixtures/secure_probe_linked \
-	$(CURL_FIXTURES) $(GNUTLS_FIXTURES)
+	$(CURL_FIXTURES) $(GNUTLS_FIXTURES) $(BUILD)/fixtures/tls/tls_pump
 # Context fixtures (tests/fixtures/ctx/); the libevent one only when
 # libevent's headers are installed (its tests skip otherwise).
 CTX_LIBEVENT := $(BUILD)/fixtures/ctx/ctx_libevent_proxy
@@ -259,6 +259,11 @@ $(CURL_FIXTURES): $(BUILD)/fixtures/%: tests/fixtures/curl/%.c
 $(GNUTLS_FIXTURES): $(BUILD)/fixtures/%: tests/fixtures/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(FIXTURE_CC) -Wall -Wextra -o $@ $< -lgnutls
+
+# An OpenSSL program (fixtures may link libssl; the library never does).
+$(BUILD)/fixtures/tls/tls_pump: tests/fixtures/tls/tls_pump.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(FIXTURE_CC) -Wall -Wextra -o $@ $< -lssl -lcrypto
 
 # ---- benchmarks: linked with the core directly ----
 # bench_hooks links the hooks too: its own calls go through them;
