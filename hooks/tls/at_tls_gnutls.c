@@ -67,6 +67,11 @@
  * interposed: a session using them is traced from the calls above only.
  * A session sending from two threads at once is not supported (GnuTLS
  * does not support it either).  DTLS sessions (GNUTLS_DATAGRAM) pass.
+ * At most SESSIONS sessions are traced at once (a program that never
+ * calls gnutls_deinit keeps its states).  A request still in flight when
+ * the process exits, or inherited by a fork child, is not ended there:
+ * carried connections are in no descriptor's entry, which is what the
+ * socket layer's exit and fork steps walk.
  */
 #include <errno.h>
 #include <stdatomic.h>
