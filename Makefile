@@ -118,10 +118,11 @@ TOOLS := $(AUTOTRACE) $(COLLECTOR)
 
 FIXTURE_SRC := $(sort $(wildcard tests/fixtures/*.c))
 CURL_FIXTURES := $(patsubst tests/fixtures/curl/%.c,$(BUILD)/fixtures/%,$(sort $(wildcard tests/fixtures/curl/*.c)))
+GNUTLS_FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(sort $(wildcard tests/fixtures/tls_gnutls/*.c)))
 FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_SRC)) \
 	$(BUILD)/fixtures/libctor_connect.so $(BUILD)/fixtures/ctor_main \
 	$(BUILD)/fixtures/pq_client $(BUILD)/fixtures/secure_probe_linked \
-	$(CURL_FIXTURES) $(BUILD)/fixtures/tls/tls_pump
+	$(CURL_FIXTURES) $(GNUTLS_FIXTURES) $(BUILD)/fixtures/tls/tls_pump
 # Context fixtures (tests/fixtures/ctx/); the libevent one only when
 # libevent's headers are installed (its tests skip otherwise).
 CTX_LIBEVENT := $(BUILD)/fixtures/ctx/ctx_libevent_proxy
@@ -261,6 +262,11 @@ $(BUILD)/fixtures/pq_client: tests/fixtures/pq/pq_client.c
 $(CURL_FIXTURES): $(BUILD)/fixtures/%: tests/fixtures/curl/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(FIXTURE_CC) -Wall -Wextra -o $@ $< -lcurl
+
+# GnuTLS programs (fixtures may link GnuTLS; the library never does).
+$(GNUTLS_FIXTURES): $(BUILD)/fixtures/%: tests/fixtures/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(FIXTURE_CC) -Wall -Wextra -o $@ $< -lgnutls
 
 # An OpenSSL program (fixtures may link libssl; the library never does).
 $(BUILD)/fixtures/tls/tls_pump: tests/fixtures/tls/tls_pump.c
