@@ -98,27 +98,22 @@
 		const NONE = { st: undefined };
 		const PIN_MIXED = { st: MIXED };
 
-		// The store current now; the ones of the reactions that
-		// interrupted code (reactions run one at a time: depth 1).
-		let cur;
-		const saved = [];
-		let depth = 0;
+		// The store current now, and the one a promise reaction
+		// interrupted (reactions run one at a time, from the loop, never
+		// inside one another).
+		let cur, outer;
 		currentStore = () => cur;
 		const init = (p) => {
 			if (cur !== undefined)
 				p[kSt] = cur;
 		};
 		const before = (p) => {
-			saved[depth++] = cur;
+			outer = cur;
 			cur = p[kSt];
 		};
 		const after = () => {
-			if (depth > 0) {
-				cur = saved[--depth];
-				saved[depth] = undefined;
-			} else {
-				cur = undefined;
-			}
+			cur = outer;
+			outer = undefined;
 		};
 		let hooked = false;
 		const hook = () => {
