@@ -46,8 +46,7 @@ ctx_node_run() {
 	ours) pre=$lib ;;
 	nobridge) pre=$lib pfx+=(AUTOTRACE_RUNTIME_BRIDGES=false) ;;
 	sdk) req=(--require ./tests/bench/node/otel-sdk.js) ;;
-	count) pre=$lib req=(--require "./$ctx_node_fix/node_count.js")
-		pfx+=(AT_CTX_COUNT_FILE="$tmp/ctx_node.count") ;;
+	count) pre=$lib req=(--require "./$ctx_node_fix/node_count.js") ;;
 	esac
 	AT_CTX_NO_PAUSE=1 NODE_PATH=$ctx_node_path OTEL_SERVICE_NAME=front \
 		OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none \
@@ -148,9 +147,9 @@ ctx_node_spread() {
 ctx_node_computed() {
 	local m i k cost
 	local -a costs=()
-	ctx_node_run count >/dev/null
+	server_stderr=$tmp/ctx_node.count ctx_node_run count >/dev/null
 	local cnt
-	cnt=$(cat "$tmp/ctx_node.count" 2>/dev/null || true)
+	cnt=$(grep '^count ' "$tmp/ctx_node.count" 2>/dev/null || true)
 	if [ -z "$cnt" ]; then
 		say "the count run wrote nothing: the computed cost is skipped"
 		return 0
