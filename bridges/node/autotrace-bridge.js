@@ -122,7 +122,8 @@
 				ph.createHook({ init, before, after });
 			} catch (e) { /* promises then carry no store */ }
 		};
-		// fn run with this and args in store st.
+		// fn run with this and args in store st (the hot wrappers do
+		// the same inline: passing their arguments on would copy them).
 		const within = (st, fn, self, args) => {
 			const prev = cur;
 			cur = st;
@@ -151,7 +152,13 @@
 				if (!hooked)
 					hook();
 			}
-			return within(store, emit, this, arguments);
+			const prev = cur;
+			cur = store;
+			try {
+				return emit.apply(this, arguments);
+			} finally {
+				cur = prev;
+			}
 		};
 		// Events of an object with a store (a server request, an
 		// http.request and its response) run in it.
@@ -167,7 +174,13 @@
 					a[kSt] = st;
 				if (st === cur)
 					return orig.apply(this, arguments);
-				return within(st, orig, this, arguments);
+				const prev = cur;
+				cur = st;
+				try {
+					return orig.apply(this, arguments);
+				} finally {
+					cur = prev;
+				}
 			};
 		};
 		ownEvents(http.IncomingMessage.prototype, null);
@@ -181,7 +194,13 @@
 					const st = this[kSt];
 					if (st === undefined || st === cur)
 						return orig.apply(this, arguments);
-					return within(st, orig, this, arguments);
+					const prev = cur;
+					cur = st;
+					try {
+						return orig.apply(this, arguments);
+					} finally {
+						cur = prev;
+					}
 				};
 		}
 		for (const name of ['request', 'get']) {
@@ -207,7 +226,13 @@
 					return orig.apply(this, arguments);
 				const st = cur;
 				arguments[0] = function () {
-					return within(st, fn, this, arguments);
+					const prev = cur;
+					cur = st;
+					try {
+						return fn.apply(this, arguments);
+					} finally {
+						cur = prev;
+					}
 				};
 				return orig.apply(this, arguments);
 			};
@@ -319,7 +344,13 @@
 			return function () {
 				if (st === cur)
 					return fn.apply(this, arguments);
-				return within(st, fn, this, arguments);
+				const prev = cur;
+				cur = st;
+				try {
+					return fn.apply(this, arguments);
+				} finally {
+					cur = prev;
+				}
 			};
 		};
 		const patch = new Map(Object.entries({
