@@ -171,7 +171,7 @@ ctx_node_computed() {
 	mapfile -t costs < <(paste -d' ' "$tmp/ctx_node.cost.plain" "$tmp/ctx_node.cost.bridge" |
 		sed 's/[a-z]*=//g' | awk -v r="${N[requests]}" -v ni="${N[inits]}" \
 			-v nr="${N[reactions]}" -v nw="${N[wrapped]}" '{
-			# plain: $2 promise $3 await $4 emit $5 microtask; bridge: $7..$10
+			# plain: $2 promise $3 await $4 emit $5 event; bridge: $7..$10
 			ci = $7 - $2; cr = ($8 - $3 - 4 * ci) / 2; ce = $9 - $4; cw = $10 - $5
 			if (cr < 0) cr = 0; if (cw < 0) cw = 0; if (ci < 0) ci = 0
 			printf "%.3f %.1f %.1f %.1f %.1f\n", (ni * ci + nr * cr + nw * cw) / r / 1000 + ce / 1000, ci, cr, ce, cw
@@ -183,7 +183,7 @@ ctx_node_computed() {
 	say "per request (counted over %s requests at 20 in flight): %s promises made, %s reactions, %s calls into the bridge's wrappers" \
 		"${N[requests]}" "$(calc 'a / r' a="${N[inits]}" r="${N[requests]}")" \
 		"$(calc 'a / r' a="${N[reactions]}" r="${N[requests]}")" "$(calc 'a / r' a="${N[wrapped]}" r="${N[requests]}")"
-	say "per event, ns (median round: init, reaction, request head, wrapped callback): %s" "$(echo "${costs[$((n / 2))]}" | cut -d' ' -f2-)"
+	say "per event, ns (median round: init, reaction, request head, wrapper switching the store): %s" "$(echo "${costs[$((n / 2))]}" | cut -d' ' -f2-)"
 	say "Node %s, ns per event, medians of %s rounds: plain %s; bridge %s; AsyncLocalStorage %s" "$(node --version)" "$n" \
 		"$(ctx_node_medians plain)" "$(ctx_node_medians bridge)" "$(ctx_node_medians als)"
 	if awk -v h="$hi" 'BEGIN {exit !(h <= 2)}'; then
@@ -202,7 +202,7 @@ ctx_node_computed() {
 ctx_node_medians() {
 	local e out="" col=2
 	sed 's/[a-z]*=//g' "$tmp/ctx_node.cost.$1" >"$tmp/ctx_node.cost.n"
-	for e in promise await emit microtask; do
+	for e in promise await emit event; do
 		out="$out $e=$(median "$tmp/ctx_node.cost.n" "$col")"
 		col=$((col + 1))
 	done
