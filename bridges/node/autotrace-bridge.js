@@ -459,7 +459,12 @@
 				return m;
 			};
 		}
-		const currentStore = () => als.getStore();
-		require(require('path').join(__dirname, 'autotrace-https.js'))({ store: currentStore, fs, fd, requestStore: (r) => (r[kSt] || { st: currentStore() }).st });
+		// Node's own HTTPS client (autotrace-https.js): spans asked for
+		// through the channel; a fetch queued in a pool keeps the store
+		// of its dispatch.
+		require(require('path').join(__dirname, 'autotrace-https.js'))({
+			store: currentStore, fs, fd,
+			requestStore: (r) => (r[kSt] || { st: cur }).st,
+		});
 	} catch (e) { /* never break the program */ }
 })();
