@@ -435,11 +435,42 @@
 					return within(t.st, send, this, arguments);
 				};
 			},
+			// mysql2: a pool hands a connection over from a nextTick (a
+			// checkout's callback runs in its caller's store), and a
+			// command queued on a busy connection is written from the
+			// previous one's reply (it runs in its submitter's store).
+			mysql2: (m) => {
+				const P = m && m.Pool && m.Pool.prototype;
+				const C = m && m.Connection && m.Connection.prototype;
+				const gc = P && P.getConnection;
+				const add = C && C.addCommand;
+				if (typeof gc === 'function')
+					P.getConnection = function (cb) {
+						if (typeof cb === 'function')
+							arguments[0] = later(cb);
+						return gc.apply(this, arguments);
+					};
+				if (typeof add !== 'function')
+					return;
+				C.addCommand = function (cmd) {
+					const st = cur;
+					const exec = cmd && typeof cmd === 'object' &&
+						cmd.execute;
+					if (st !== undefined && typeof exec === 'function')
+						cmd.execute = function () {
+							if (st === cur)
+								return exec.apply(this, arguments);
+							return within(st, exec, this, arguments);
+						};
+					return add.apply(this, arguments);
+				};
+			},
 		}));
 		// By name (require) or by file (import of a CommonJS module).
 		const files = [['/pg-pool/index.js', 'pg-pool'],
 			       ['/pg/lib/index.js', 'pg'],
-			       ['/ioredis/built/index.js', 'ioredis']];
+			       ['/ioredis/built/index.js', 'ioredis'],
+			       ['/mysql2/index.js', 'mysql2']];
 		const Module = require('module');
 		const load = Module._load;
 		if (typeof load === 'function') {
