@@ -137,6 +137,28 @@ static int sampled_flag(const char *s, size_t len, uint8_t *flags)
 	return 0;
 }
 
+/* Split [s, s + len) at sep into at most four fields: their count, or
+ * -1 when there are more. */
+static int split4(const char *s, size_t len, char sep, const char *f[4],
+		  size_t fl[4])
+{
+	int nf = 0;
+
+	f[0] = s;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && s[i] != sep)
+			continue;
+		fl[nf] = (size_t)(s + i - f[nf]);
+		nf++;
+		if (i == len)
+			break;
+		if (nf == 4)
+			return -1;
+		f[nf] = s + i + 1;
+	}
+	return nf;
+}
+
 /* ------------------------------------------------------------------ */
 /* B3                                                                  */
 
@@ -150,20 +172,7 @@ int at_b3_parse(const char *s, size_t len, struct at_span_context *out)
 	if (!s || !out)
 		return -1;
 	at_trim_ows(&s, &len);
-	/* Split at '-' into at most four fields. */
-	f[0] = s;
-	for (size_t i = 0; i <= len; i++) {
-		if (i == len || s[i] == '-') {
-			if (nf == 4)
-				return -1;
-			fl[nf] = (size_t)(s + i - f[nf]);
-			nf++;
-			if (i < len && nf < 4)
-				f[nf] = s + i + 1;
-			else if (i < len)
-				return -1;
-		}
-	}
+	nf = split4(s, len, '-', f, fl);
 	if (nf < 2) /* a sampling state alone, or garbage */
 		return -1;
 	if ((fl[0] != 32 && fl[0] != 16) || fl[1] != 16)
@@ -258,19 +267,7 @@ int at_jaeger_parse(const char *s, size_t len, struct at_span_context *out)
 			return -1;
 		buf[n++] = c;
 	}
-	f[0] = buf;
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || buf[i] == ':') {
-			if (nf == 4)
-				return -1;
-			fl[nf] = (size_t)(buf + i - f[nf]);
-			nf++;
-			if (i < n && nf < 4)
-				f[nf] = buf + i + 1;
-			else if (i < n)
-				return -1;
-		}
-	}
+	nf = split4(buf, n, ':', f, fl);
 	if (nf != 4)
 		return -1;
 	if (id_decode(f[0], fl[0], ctx.trace_id, 16, 1) < 0 ||
