@@ -349,7 +349,7 @@ fuzz_mod = $(firstword $(wildcard src/*/at_$(1).c tool/at_$(1).c))
 FUZZ_EXTRA_http := $(sort $(wildcard src/protocols/at_http_*.c))
 FUZZ_EXTRA_sql := $(sort $(wildcard src/protocols/at_sql_*.c))
 FUZZ_EXTRA_config := $(filter-out src/core/at_config.c,$(sort $(wildcard src/core/at_config*.c))) \
-	src/core/at_sampler.c src/core/at_utf8.c
+	src/core/at_sampler.c src/core/at_utf8.c src/core/at_propagators.c src/core/at_traceparent.c
 FUZZ_EXTRA_propagators := src/core/at_traceparent.c
 FUZZ_EXTRA_json := tool/at_xalloc.c src/core/at_buf.c src/core/at_utf8.c
 # The receiver (tool/at_receiver.c and its tool/at_rx_*.c) reads requests

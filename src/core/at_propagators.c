@@ -309,13 +309,6 @@ size_t at_jaeger_format(const struct at_span_context *ctx,
 /* ------------------------------------------------------------------ */
 /* W3C Baggage                                                         */
 
-/* RFC 9110 tchar. */
-static int is_tchar(char c)
-{
-	return at_is_alpha(c) || at_is_digit(c) ||
-	       (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
 static int is_baggage_octet(unsigned char c)
 {
 	return c == 0x21 || (c >= 0x23 && c <= 0x2b) ||
@@ -375,7 +368,7 @@ static int member(struct scan *sc, struct sink *o)
 	const char *k, *v;
 	size_t kl, vl;
 
-	kl = take(sc, is_tchar, &k);
+	kl = take(sc, at_is_token_char, &k);
 	if (kl == 0) {
 		skip_ows(sc);
 		return (sc->i == sc->len || sc->s[sc->i] == ',') ? 0 : -1;
@@ -397,7 +390,7 @@ static int member(struct scan *sc, struct sink *o)
 			return -1;
 		sc->i++;
 		skip_ows(sc);
-		kl = take(sc, is_tchar, &k);
+		kl = take(sc, at_is_token_char, &k);
 		if (kl == 0)
 			return -1;
 		put(o, ";", 1);
