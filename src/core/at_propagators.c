@@ -493,3 +493,154 @@ int at_baggage_get(const char *bag, size_t len, const char *key, char *val,
 	}
 	return -1;
 }
+
+/* ------------------------------------------------------------------ */
+/* Composition                                                         */
+
+static int name_is(const char *name, size_t len, const char *lower)
+{
+	size_t n = strlen(lower);
+
+	if (len != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (at_to_lower(name[i]) != lower[i])
+			return 0;
+	return 1;
+}
+
+unsigned at_prop_field_of(const char *name, size_t len,
+			  enum at_prop_field *which)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+		enum at_prop_field field;
+	} t[] = {
+		{ "traceparent", AT_PROP_TRACECONTEXT, AT_PF_TRACEPARENT },
+		{ "tracestate", AT_PROP_TRACECONTEXT, AT_PF_TRACESTATE },
+		{ "baggage", AT_PROP_BAGGAGE, AT_PF_BAGGAGE },
+		{ "b3", AT_PROP_B3, AT_PF_B3 },
+		{ "x-b3-traceid", AT_PROP_B3MULTI, AT_PF_B3_TRACE },
+		{ "x-b3-spanid", AT_PROP_B3MULTI, AT_PF_B3_SPAN },
+		{ "x-b3-sampled", AT_PROP_B3MULTI, AT_PF_B3_SAMPLED },
+		{ "x-b3-flags", AT_PROP_B3MULTI, AT_PF_B3_FLAGS },
+		{ "x-b3-parentspanid", AT_PROP_B3MULTI, AT_PF_B3_PARENT },
+		{ "uber-trace-id", AT_PROP_JAEGER, AT_PF_UBER },
+	};
+
+	/* Cheap rejection first: every name starts with t, b, x or u. */
+	if (len < 2 || !strchr("tbxuTBXU", name[0]))
+		return 0;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (name_is(name, len, t[i].name)) {
+			if (which)
+				*which = t[i].field;
+			return t[i].bit;
+		}
+	return 0;
+}
+
+unsigned at_prop_extract(const struct at_prop_fields *f, const uint8_t *order,
+			 int n, struct at_span_context *out)
+{
+	unsigned got = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct at_span_context c;
+		int r = -1;
+
+		switch (order[i]) {
+		case AT_PROP_TRACECONTEXT:
+			if (f->n_traceparent == 1)
+				r = at_traceparent_parse(f->traceparent.p,
+							 f->traceparent.len, &c);
+			break;
+		case AT_PROP_B3:
+			if (f->b3.p)
+				r = at_b3_parse(f->b3.p, f->b3.len, &c);
+			break;
+		case AT_PROP_B3MULTI:
+			r = at_b3multi_parse(f->b3_trace.p, f->b3_trace.len,
+					     f->b3_span.p, f->b3_span.len,
+					     f->b3_sampled.p, f->b3_sampled.len,
+					     f->b3_flags.p, f->b3_flags.len, &c);
+			break;
+		case AT_PROP_JAEGER:
+			if (f->uber.p)
+				r = at_jaeger_parse(f->uber.p, f->uber.len, &c);
+			break;
+		default:
+			break;
+		}
+		if (r == 0) {
+			*out = c;
+			got = order[i];
+		}
+	}
+	return got;
+}
+
+/* Append "name: value<eol>" whole, or nothing. */
+static int line(char *out, size_t cap, size_t *w, const char *name,
+		const char *v, size_t vlen, const char *eol)
+{
+	size_t nl = strlen(name), el = strlen(eol), n = nl + 2 + vlen + el;
+
+	if (*w + n + 1 > cap)
+		return -1;
+	memcpy(out + *w, name, nl);
+	memcpy(out + *w + nl, ": ", 2);
+	memcpy(out + *w + nl + 2, v, vlen);
+	memcpy(out + *w + nl + 2 + vlen, eol, el);
+	*w += n;
+	out[*w] = 0;
+	return 0;
+}
+
+size_t at_prop_lines(const struct at_span_context *ctx, const char *ts,
+		     size_t ts_len, const char *bag, size_t bag_len,
+		     unsigned mask, unsigned skip, const char *eol, char *out,
+		     size_t cap)
+{
+	char id[AT_TRACEPARENT_LEN + 1];
+	size_t w = 0;
+	unsigned m = mask & ~skip;
+
+	if (cap == 0)
+		return 0;
+	out[0] = 0;
+	if (m & AT_PROP_TRACECONTEXT) {
+		at_traceparent_format(ctx, id);
+		if (line(out, cap, &w, "traceparent", id, AT_TRACEPARENT_LEN, eol))
+			return w;
+		if (ts_len && line(out, cap, &w, "tracestate", ts, ts_len, eol))
+			return w;
+	}
+	if (m & AT_PROP_B3) {
+		at_b3_format(ctx, id);
+		if (line(out, cap, &w, "b3", id, AT_B3_LEN, eol))
+			return w;
+	}
+	if (m & AT_PROP_B3MULTI) {
+		size_t mark = w; /* the three lines, or none */
+
+		at_hex_encode(ctx->trace_id, 16, id);
+		at_hex_encode(ctx->span_id, 8, id + 32);
+		if (line(out, cap, &w, "X-B3-TraceId", id, 32, eol) ||
+		    line(out, cap, &w, "X-B3-SpanId", id + 32, 16, eol) ||
+		    line(out, cap, &w, "X-B3-Sampled",
+			 ctx->flags & AT_FLAG_SAMPLED ? "1" : "0", 1, eol)) {
+			out[mark] = 0;
+			return mark;
+		}
+	}
+	if (m & AT_PROP_JAEGER) {
+		at_jaeger_format(ctx, id);
+		if (line(out, cap, &w, "uber-trace-id", id, AT_JAEGER_LEN, eol))
+			return w;
+	}
+	if ((m & AT_PROP_BAGGAGE) && bag_len)
+		line(out, cap, &w, "baggage", bag, bag_len, eol);
+	return w;
+}

@@ -96,4 +96,56 @@ int at_baggage_sanitize(const char *in, size_t len, char *out, size_t cap);
 int at_baggage_get(const char *bag, size_t len, const char *key, char *val,
 		   size_t cap);
 
+/* ---- composition: what OTEL_PROPAGATORS reads and writes ---- */
+
+/* A header field's value as found in a request (p NULL: absent). */
+struct at_prop_str {
+	const char *p;
+	size_t len;
+};
+
+/* The propagation fields of a request (each the first of its name;
+ * n_traceparent counts them, as two traceparents are no context). */
+struct at_prop_fields {
+	struct at_prop_str traceparent;
+	int n_traceparent;
+	struct at_prop_str b3;
+	struct at_prop_str b3_trace, b3_span, b3_sampled, b3_flags;
+	struct at_prop_str uber;
+};
+
+/* Which propagation header a field name is: one of the AT_PROP_* bits
+ * (AT_PROP_TRACECONTEXT for traceparent and tracestate, AT_PROP_B3MULTI
+ * for every X-B3-* name), or 0.  Case-insensitive.  *which tells the
+ * field within its format (the at_prop_field values). */
+enum at_prop_field {
+	AT_PF_TRACEPARENT = 1, AT_PF_TRACESTATE, AT_PF_BAGGAGE, AT_PF_B3,
+	AT_PF_B3_TRACE, AT_PF_B3_SPAN, AT_PF_B3_SAMPLED, AT_PF_B3_FLAGS,
+	AT_PF_B3_PARENT, AT_PF_UBER,
+};
+unsigned at_prop_field_of(const char *name, size_t len,
+			  enum at_prop_field *which);
+
+/*
+ * The span context of a request under the propagators of order[0..n):
+ * each is tried in turn and a later one found valid replaces an earlier
+ * one's (OpenTelemetry's composite propagator).  Returns the format that
+ * gave it (an AT_PROP_* bit), or 0 when none did (*out untouched).
+ */
+unsigned at_prop_extract(const struct at_prop_fields *f, const uint8_t *order,
+			 int n, struct at_span_context *out);
+
+/*
+ * The header lines a request carries for ctx under the propagators of
+ * mask, leaving out the formats in skip (the program sent its own):
+ * traceparent (+ tracestate when ts_len), b3, X-B3-TraceId/SpanId/Sampled,
+ * uber-trace-id, baggage (when bag_len); each ends with eol.  Written
+ * whole or not at all (a line that does not fit in cap - 1 is left out,
+ * with the rest).  Returns the length written (out NUL-terminated).
+ */
+size_t at_prop_lines(const struct at_span_context *ctx, const char *ts,
+		     size_t ts_len, const char *bag, size_t bag_len,
+		     unsigned mask, unsigned skip, const char *eol, char *out,
+		     size_t cap);
+
 #endif

@@ -291,3 +291,93 @@ Test(propagators, baggage_get)
 	cr_expect_eq(at_baggage_get(b, strlen(b), "team", v, 3), 2); /* cut */
 	cr_expect_str_eq(v, "a,");
 }
+
+#define S(x) { x, sizeof(x) - 1 }
+
+Test(propagators, field_names)
+{
+	enum at_prop_field w = 0;
+
+	cr_expect_eq(at_prop_field_of("TraceParent", 11, &w), AT_PROP_TRACECONTEXT);
+	cr_expect_eq(w, AT_PF_TRACEPARENT);
+	cr_expect_eq(at_prop_field_of("X-B3-Sampled", 12, &w), AT_PROP_B3MULTI);
+	cr_expect_eq(w, AT_PF_B3_SAMPLED);
+	cr_expect_eq(at_prop_field_of("uber-trace-id", 13, &w), AT_PROP_JAEGER);
+	cr_expect_eq(at_prop_field_of("b3", 2, &w), AT_PROP_B3);
+	cr_expect_eq(at_prop_field_of("BAGGAGE", 7, &w), AT_PROP_BAGGAGE);
+	cr_expect_eq(at_prop_field_of("b33", 3, &w), 0);
+	cr_expect_eq(at_prop_field_of("host", 4, &w), 0);
+	cr_expect_eq(at_prop_field_of("x-b3-traceidx", 13, &w), 0);
+}
+
+Test(propagators, extract_in_order)
+{
+	struct at_prop_fields f = { 0 };
+	struct at_span_context c;
+	uint8_t tc_b3[] = { AT_PROP_TRACECONTEXT, AT_PROP_B3 };
+	uint8_t b3_tc[] = { AT_PROP_B3, AT_PROP_TRACECONTEXT };
+	uint8_t jg[] = { AT_PROP_JAEGER };
+	uint8_t multi[] = { AT_PROP_B3MULTI };
+
+	f.traceparent = (struct at_prop_str)S("00-" TID "-" SID "-01");
+	f.n_traceparent = 1;
+	f.b3 = (struct at_prop_str)S("a3ce929d0e0e4736a3ce929d0e0e4736-05e3ac9a4f6e3b90-0");
+	/* A later propagator found valid wins. */
+	cr_expect_eq(at_prop_extract(&f, tc_b3, 2, &c), AT_PROP_B3);
+	expect_ids(&c, "a3ce929d0e0e4736a3ce929d0e0e4736", "05e3ac9a4f6e3b90", 0);
+	cr_expect_eq(at_prop_extract(&f, b3_tc, 2, &c), AT_PROP_TRACECONTEXT);
+	expect_ids(&c, TID, SID, AT_FLAG_SAMPLED);
+	/* An invalid later one does not clobber. */
+	f.b3 = (struct at_prop_str)S("garbage");
+	cr_expect_eq(at_prop_extract(&f, tc_b3, 2, &c), AT_PROP_TRACECONTEXT);
+	/* Two traceparents: none. */
+	f.n_traceparent = 2;
+	memset(&c, 0xab, sizeof(c));
+	cr_expect_eq(at_prop_extract(&f, tc_b3, 2, &c), 0);
+	cr_expect_eq(c.flags, 0xab);
+	/* Only the configured ones are read. */
+	f.uber = (struct at_prop_str)S(TID ":" SID ":0:1");
+	cr_expect_eq(at_prop_extract(&f, tc_b3, 2, &c), 0);
+	cr_expect_eq(at_prop_extract(&f, jg, 1, &c), AT_PROP_JAEGER);
+	f.b3_trace = (struct at_prop_str)S(TID);
+	f.b3_span = (struct at_prop_str)S(SID);
+	f.b3_sampled = (struct at_prop_str)S("0");
+	cr_expect_eq(at_prop_extract(&f, multi, 1, &c), AT_PROP_B3MULTI);
+	expect_ids(&c, TID, SID, 0);
+}
+
+Test(propagators, lines)
+{
+	struct at_span_context c;
+	char out[512];
+	size_t n;
+
+	cr_assert_eq(b3(TID "-" SID "-1", &c), 0);
+	n = at_prop_lines(&c, "k=v", 3, "u=1", 3, AT_PROP_TRACECONTEXT |
+			  AT_PROP_BAGGAGE | AT_PROP_B3 | AT_PROP_B3MULTI |
+			  AT_PROP_JAEGER, 0, "\r\n", out, sizeof(out));
+	cr_expect_eq(n, strlen(out));
+	cr_expect_str_eq(out,
+		"traceparent: 00-" TID "-" SID "-01\r\n"
+		"tracestate: k=v\r\n"
+		"b3: " TID "-" SID "-1\r\n"
+		"X-B3-TraceId: " TID "\r\n"
+		"X-B3-SpanId: " SID "\r\n"
+		"X-B3-Sampled: 1\r\n"
+		"uber-trace-id: " TID ":" SID ":0:01\r\n"
+		"baggage: u=1\r\n");
+	/* What the program sent itself is left out; LF heads get LF. */
+	at_prop_lines(&c, NULL, 0, NULL, 0, AT_PROP_TRACECONTEXT | AT_PROP_B3,
+		      AT_PROP_TRACECONTEXT, "\n", out, sizeof(out));
+	cr_expect_str_eq(out, "b3: " TID "-" SID "-1\n");
+	/* No baggage line without baggage; nothing for mask 0. */
+	cr_expect_eq(at_prop_lines(&c, NULL, 0, NULL, 0, AT_PROP_BAGGAGE, 0,
+				   "\r\n", out, sizeof(out)), 0);
+	cr_expect_eq(at_prop_lines(&c, NULL, 0, "u=1", 3, 0, 0, "\r\n", out,
+				   sizeof(out)), 0);
+	/* Whole lines only: the B3 trio is not cut. */
+	n = at_prop_lines(&c, NULL, 0, NULL, 0, AT_PROP_TRACECONTEXT |
+			  AT_PROP_B3MULTI, 0, "\r\n", out, 120);
+	cr_expect_str_eq(out, "traceparent: 00-" TID "-" SID "-01\r\n");
+	cr_expect_eq(n, 70);
+}
