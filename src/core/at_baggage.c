@@ -19,7 +19,7 @@ struct slot {
 	_Atomic uint32_t gen;
 	_Atomic bool used;
 	uint16_t len;
-	char data[AT_BAGGAGE_MAX];
+	char data[AT_BAGGAGE_MAX + 1];
 };
 
 static struct slot slots[AT_BAGGAGE_SLOTS];
@@ -52,22 +52,54 @@ static struct at_baggage_ref fill(struct slot *s, uint8_t n, const char *bag,
 	return ref;
 }
 
-struct at_baggage_ref at_baggage_store(const char *bag, size_t len)
+/* A free slot, taken (its number), or 0 (counted). */
+static int take_slot(void)
 {
-	struct at_baggage_ref none = { 0, 0 };
-
-	if (len == 0 || len > AT_BAGGAGE_MAX)
-		return none;
 	for (int i = 0; i < AT_BAGGAGE_SLOTS; i++) {
 		bool expect = false;
 
-		if (atomic_load_explicit(&slots[i].used, memory_order_relaxed) ||
-		    !atomic_compare_exchange_strong(&slots[i].used, &expect, true))
-			continue;
-		return fill(&slots[i], (uint8_t)(i + 1), bag, len);
+		if (!atomic_load_explicit(&slots[i].used, memory_order_relaxed) &&
+		    atomic_compare_exchange_strong(&slots[i].used, &expect, true))
+			return i + 1;
 	}
 	atomic_fetch_add_explicit(&at_baggage_dropped, 1, memory_order_relaxed);
-	return none;
+	return 0;
+}
+
+struct at_baggage_ref at_baggage_store(const char *bag, size_t len)
+{
+	struct at_baggage_ref none = { 0, 0 };
+	int n;
+
+	if (len == 0 || len > AT_BAGGAGE_MAX || !(n = take_slot()))
+		return none;
+	return fill(&slots[n - 1], (uint8_t)n, bag, len);
+}
+
+struct at_baggage_ref at_baggage_store_fields(const struct at_prop_str *fields,
+					      size_t n)
+{
+	struct at_baggage_ref none = { 0, 0 };
+	struct slot *s;
+	uint32_t g;
+	int k, len;
+
+	if (n == 0 || !(k = take_slot()))
+		return none;
+	/* Sanitized straight into the slot, which no reference names yet
+	 * (its generation is odd while it is free). */
+	s = &slots[k - 1];
+	g = atomic_load_explicit(&s->gen, memory_order_relaxed);
+	if (!(g & 1))
+		atomic_store_explicit(&s->gen, ++g, memory_order_relaxed);
+	len = at_baggage_sanitize_parts(fields, n, s->data, sizeof(s->data));
+	if (len <= 0) {
+		atomic_store_explicit(&s->used, false, memory_order_release);
+		return none;
+	}
+	s->len = (uint16_t)len;
+	atomic_store_explicit(&s->gen, g + 1, memory_order_release);
+	return (struct at_baggage_ref){ (uint8_t)k, g + 1 };
 }
 
 void at_baggage_release(struct at_baggage_ref ref)

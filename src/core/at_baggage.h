@@ -37,6 +37,12 @@ struct at_baggage_ref {
  * Returns its reference ({0} if the table is full or len is 0). */
 struct at_baggage_ref at_baggage_store(const char *bag, size_t len);
 
+/* The same from a request's baggage fields, sanitized as one list
+ * (at_baggage_sanitize_parts) into the slot: {0} if none is valid. */
+struct at_prop_str;
+struct at_baggage_ref at_baggage_store_fields(const struct at_prop_str *fields,
+					      size_t n);
+
 /* The request that stored it is over: the slot is free again. */
 void at_baggage_release(struct at_baggage_ref ref);
 

@@ -406,48 +406,63 @@ static int member(struct scan *sc, struct sink *o)
 	}
 }
 
-int at_baggage_sanitize(const char *in, size_t len, char *out, size_t cap)
+int at_baggage_sanitize_parts(const struct at_prop_str *parts, size_t n,
+			      char *out, size_t cap)
 {
-	struct scan sc = { in, len, 0 };
 	size_t lim, w = 0;
 	int members = 0, full = 0;
 
 	if (cap == 0)
 		return -1;
 	out[0] = 0;
-	if (!in)
-		return -1;
 	lim = cap - 1 < AT_BAGGAGE_MAX ? cap - 1 : AT_BAGGAGE_MAX;
-	for (;;) {
-		/* Each member is written in place after a ',' and taken
-		 * back when it does not fit. */
-		size_t at = w ? w + 1 : 0;
-		struct sink o = { out + at, at <= lim ? lim - at : 0, 0, 0 };
-		int r;
+	/* The fields are one list (RFC 9110 5.3): a member never spans two,
+	 * so each is scanned alone, the limits counted over all. */
+	for (size_t k = 0; k < n; k++) {
+		struct scan sc = { parts[k].p, parts[k].len, 0 };
 
-		skip_ows(&sc);
-		r = member(&sc, &o);
-		if (r < 0) {
-			out[0] = 0;
+		if (!sc.s)
 			return -1;
+		for (;;) {
+			/* Each member is written in place after a ',' and
+			 * taken back when it does not fit. */
+			size_t at = w ? w + 1 : 0;
+			struct sink o = { out + at, at <= lim ? lim - at : 0,
+					  0, 0 };
+			int r;
+
+			skip_ows(&sc);
+			r = member(&sc, &o);
+			if (r < 0) {
+				out[0] = 0;
+				return -1;
+			}
+			/* Over a limit: this member and every later one are
+			 * dropped (the list keeps its order); the syntax is
+			 * still checked. */
+			if (r == 1 && (full || o.over ||
+				       members == AT_BAGGAGE_MAX_MEMBERS)) {
+				full = 1;
+			} else if (r == 1) {
+				if (w)
+					out[w] = ',';
+				w = at + o.w;
+				members++;
+			}
+			if (sc.i == sc.len)
+				break;
+			sc.i++; /* ',' */
 		}
-		/* Over a limit: this member and every later one are dropped
-		 * (the list keeps its order); the syntax is still checked. */
-		if (r == 1 && (full || o.over ||
-			       members == AT_BAGGAGE_MAX_MEMBERS)) {
-			full = 1;
-		} else if (r == 1) {
-			if (w)
-				out[w] = ',';
-			w = at + o.w;
-			members++;
-		}
-		if (sc.i == sc.len)
-			break;
-		sc.i++; /* ',' */
 	}
 	out[w] = 0;
 	return (int)w;
+}
+
+int at_baggage_sanitize(const char *in, size_t len, char *out, size_t cap)
+{
+	struct at_prop_str one = { in, len };
+
+	return at_baggage_sanitize_parts(&one, 1, out, cap);
 }
 
 int at_baggage_get(const char *bag, size_t len, const char *key, char *val,

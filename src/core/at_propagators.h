@@ -16,6 +16,12 @@
 
 #include "at_traceparent.h"
 
+/* A header field's value as found in a request (p NULL: absent). */
+struct at_prop_str {
+	const char *p;
+	size_t len;
+};
+
 /* The propagators, as bits (OTEL_PROPAGATORS names them). */
 enum {
 	AT_PROP_TRACECONTEXT = 1 << 0, /* traceparent + tracestate */
@@ -86,6 +92,10 @@ size_t at_jaeger_format(const struct at_span_context *ctx,
 #define AT_BAGGAGE_MAX_MEMBERS 64
 #define AT_BAGGAGE_MAX 8192
 int at_baggage_sanitize(const char *in, size_t len, char *out, size_t cap);
+/* The same for the values of several baggage fields, one list (RFC 9110
+ * field combination). */
+int at_baggage_sanitize_parts(const struct at_prop_str *parts, size_t n,
+			      char *out, size_t cap);
 
 /*
  * The value of key in a sanitized baggage list, percent-decoded into val
@@ -97,12 +107,6 @@ int at_baggage_get(const char *bag, size_t len, const char *key, char *val,
 		   size_t cap);
 
 /* ---- composition: what OTEL_PROPAGATORS reads and writes ---- */
-
-/* A header field's value as found in a request (p NULL: absent). */
-struct at_prop_str {
-	const char *p;
-	size_t len;
-};
 
 /* The propagation fields of a request (each the first of its name;
  * n_traceparent counts them, as two traceparents are no context). */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "at_baggage.h"
+#include "at_propagators.h"
 #include "at_span.h"
 #include "at_thread.h"
 #include "unit.h"
@@ -40,6 +41,24 @@ Test(baggage, store_copy_release)
 	cr_expect_eq(at_baggage_copy(b, out, sizeof(out)), 3);
 	at_baggage_release(b);
 	cr_expect_eq(at_baggage_store("", 0).slot, 0);
+}
+
+Test(baggage, store_fields)
+{
+	struct at_prop_str f[2] = { { "a=1", 3 }, { " b = 2", 6 } };
+	struct at_prop_str bad[1] = { { "a", 1 } };
+	struct at_baggage_ref r;
+	char out[64];
+
+	r = at_baggage_store_fields(f, 2);
+	cr_assert_neq(r.slot, 0);
+	cr_expect_eq(at_baggage_copy(r, out, sizeof(out)), 7);
+	cr_expect_str_eq(out, "a=1,b=2");
+	at_baggage_release(r);
+	cr_expect_eq(at_baggage_store_fields(bad, 1).slot, 0);
+	/* The slot of the invalid list came back. */
+	for (int i = 0; i < AT_BAGGAGE_SLOTS; i++)
+		cr_assert_neq(at_baggage_store("x=1", 3).slot, 0);
 }
 
 Test(baggage, full_table_drops)

@@ -381,3 +381,15 @@ Test(propagators, lines)
 	cr_expect_str_eq(out, "traceparent: 00-" TID "-" SID "-01\r\n");
 	cr_expect_eq(n, 70);
 }
+
+Test(propagators, baggage_fields_combined)
+{
+	struct at_prop_str p[3] = { S("a=1, b=2"), S(""), S(" c=3") };
+	struct at_prop_str bad[2] = { S("a=1"), S("b") };
+	char out[64];
+
+	cr_expect_eq(at_baggage_sanitize_parts(p, 3, out, sizeof(out)), 11);
+	cr_expect_str_eq(out, "a=1,b=2,c=3");
+	cr_expect_eq(at_baggage_sanitize_parts(bad, 2, out, sizeof(out)), -1);
+	cr_expect_str_eq(out, "");
+}
