@@ -9,7 +9,11 @@
 #                   under AddressSanitizer+UBSan, ring/exporter tests under
 #                   ThreadSanitizer
 #   make bench      benchmarks (prints figures; never fails on timing)
-#   make demo       the README's first command
+#   make demo       the README's first command (installs only what it needs)
+#   make install    [PREFIX=/usr/local] [DESTDIR=]; make uninstall
+#   make deb        a Debian package (build/libautotrace_VERSION_ARCH.deb)
+#   make check-docs the README's configuration table against the code
+#   make check-package  the .deb installed, used and removed (root; CI)
 #   make clean
 #
 # BUILD selects the output directory and SAN a sanitizer flavour
@@ -136,7 +140,7 @@ INTEG_BIN := $(BUILD)/tests/integration
 LDLIBS_CORE := -lz -lpthread -ldl -lm
 
 .PHONY: all lib tools fixtures test test-unit test-integration test-tsan test-integration-asan check check-all fuzz fuzz-smoke fuzz-seeds \
-	check-exports check-style bench demo clean deps install
+	check-exports check-style bench demo clean deps install uninstall man check-docs deb check-package
 .DELETE_ON_ERROR:
 # Generated sources and the benches' objects are kept (they would
 # otherwise be intermediate files, deleted after use).
@@ -307,7 +311,7 @@ check-style:
 check: deps
 	$(MAKE) --no-print-directory check-all
 
-check-all: all check-exports check-style test
+check-all: all check-exports check-style check-docs test
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=asan test-unit
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=asan test-integration-asan
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan SAN=tsan test-tsan
@@ -346,7 +350,9 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 # files at_X_*.c, all of them); FUZZ_CFLAGS_X and FUZZ_LIBS_X if it needs
 # more to compile and link.
 fuzz_mod = $(firstword $(wildcard src/*/at_$(1).c tool/at_$(1).c))
-FUZZ_EXTRA_http := $(sort $(wildcard src/protocols/at_http_*.c))
+# The HTTP head parser validates several tracestate fields as one list.
+FUZZ_EXTRA_http := $(sort $(wildcard src/protocols/at_http_*.c)) src/core/at_traceparent.c
+FUZZ_EXTRA_traceparent := $(sort $(wildcard src/protocols/at_http_*.c))
 FUZZ_EXTRA_sql := $(sort $(wildcard src/protocols/at_sql_*.c))
 FUZZ_EXTRA_config := $(filter-out src/core/at_config.c,$(sort $(wildcard src/core/at_config*.c))) \
 	src/core/at_sampler.c src/core/at_utf8.c src/core/at_propagators.c src/core/at_traceparent.c
@@ -358,7 +364,7 @@ FUZZ_EXTRA_json := tool/at_xalloc.c src/core/at_buf.c src/core/at_utf8.c
 # zlib) and hands what it stored to the trace model and the views (all
 # the tool's modules, and the page's files); the encoder and gzip make the
 # valid requests the target sends.
-HTTP_READ_SRC := $(sort $(wildcard src/protocols/at_http_*.c))
+HTTP_READ_SRC := $(sort $(wildcard src/protocols/at_http_*.c)) src/core/at_traceparent.c
 FUZZ_EXTRA_receiver := src/core/at_buf.c src/export/at_gzip.c src/export/at_otlp.c src/core/at_utf8.c \
 	$(HTTP_READ_SRC) $(filter-out tool/at_receiver.c,$(TOOL_SRC)) $(PAGE_O) $(GEN_C)
 # The chunked decoder runs over the HTTP framing; the field walk too.
@@ -416,17 +422,98 @@ fuzz-smoke: $(FUZZERS)
 deps:
 	scripts/install-deps.sh
 
+# ---- install, uninstall, man pages, Debian package ----
+# make install [PREFIX=/usr/local] [DESTDIR=...]   make uninstall (same
+# variables) removes exactly what install put.  The library and the
+# runtime bridges go to their own directory, $(PREFIX)/lib/libautotrace/
+# (the library looks for the bridges beside itself, through its real
+# path: hooks/runtime/at_bridge.c), with the link $(PREFIX)/lib/libautotrace.so
+# to the library: where `autotrace` looks for it (../lib from its own
+# directory) and the path users give LD_PRELOAD.  The library and
+# autotrace are stripped, their debug info in
+# $(PREFIX)/lib/debug/<installed path>.debug (found by gdb through
+# .gnu_debuglink when PREFIX is /usr).  The man pages are made from
+# docs/*.in and the README's configuration table (scripts/gen-doc).
+# The version is AT_VERSION in src/core/at_compat.h, and nowhere else.
+VERSION = $(shell sed -n 's/^.define AT_VERSION "\(.*\)"$$/\1/p' src/core/at_compat.h)
 PREFIX ?= /usr/local
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
-		$(DESTDIR)$(PREFIX)/lib/autotrace-py
-	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libautotrace.so
-	install -m 0644 $(BUILD)/autotrace-bridge.js $(DESTDIR)$(PREFIX)/lib/
+BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib
+PKGLIBDIR = $(LIBDIR)/libautotrace
+MANDIR = $(PREFIX)/share/man
+DEBUGDIR = $(PREFIX)/lib/debug
+# The pages' date: the last commit's (reproducible), else today.
+DOC_DATE = $(shell git log -1 --format=%cs 2>/dev/null || date +%F)
+DIST := $(BUILD)/dist
+MAN_OUT := $(BUILD)/man
+
+# What install puts, relative to $(DESTDIR) (uninstall removes these,
+# the bridge's compiled __pycache__, then the directories that are ours).
+INSTALLED = $(BINDIR)/autotrace $(LIBDIR)/libautotrace.so $(PKGLIBDIR)/libautotrace.so \
+	$(PKGLIBDIR)/autotrace-bridge.js $(PKGLIBDIR)/autotrace-py/sitecustomize.py \
+	$(MANDIR)/man1/autotrace.1 $(MANDIR)/man7/libautotrace.7 \
+	$(DEBUGDIR)$(PKGLIBDIR)/libautotrace.so.debug $(DEBUGDIR)$(BINDIR)/autotrace.debug
+
+$(DIST)/libautotrace.so: $(LIB) scripts/split-debug.sh
+	@mkdir -p $(DIST)
+	$(call say,STRIP,$@)scripts/split-debug.sh lib $< $@
+$(DIST)/autotrace: $(AUTOTRACE) scripts/split-debug.sh
+	@mkdir -p $(DIST)
+	$(call say,STRIP,$@)scripts/split-debug.sh exe $< $@
+
+# Remade every time (cheap): the pages name PREFIX's paths.
+man:
+	$(call say,GEN,$(MAN_OUT))scripts/gen-doc man $(MAN_OUT) --libdir $(LIBDIR) --pkglibdir $(PKGLIBDIR) \
+		--bindir $(BINDIR) --version $(VERSION) --date $(DOC_DATE)
+
+# The README's configuration table against the variables the code reads,
+# autotrace(1) against the program's options, both pages through groff.
+check-docs:
+	scripts/gen-doc check
+
+install: all man $(DIST)/libautotrace.so $(DIST)/autotrace
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGLIBDIR)/autotrace-py \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(DEBUGDIR)$(PKGLIBDIR) $(DESTDIR)$(DEBUGDIR)$(BINDIR)
+	install -m 0755 $(DIST)/autotrace $(DESTDIR)$(BINDIR)/autotrace
+	install -m 0644 $(DIST)/libautotrace.so $(DESTDIR)$(PKGLIBDIR)/libautotrace.so
+	ln -sfn libautotrace/libautotrace.so $(DESTDIR)$(LIBDIR)/libautotrace.so
+	install -m 0644 $(BUILD)/autotrace-bridge.js $(DESTDIR)$(PKGLIBDIR)/autotrace-bridge.js
 	install -m 0644 $(BUILD)/autotrace-py/sitecustomize.py \
-		$(DESTDIR)$(PREFIX)/lib/autotrace-py/
-	-python3 -m compileall -q -d $(PREFIX)/lib/autotrace-py \
-		$(DESTDIR)$(PREFIX)/lib/autotrace-py
-	install -m 0755 $(AUTOTRACE) $(DESTDIR)$(PREFIX)/bin/autotrace
+		$(DESTDIR)$(PKGLIBDIR)/autotrace-py/sitecustomize.py
+	install -m 0644 $(MAN_OUT)/autotrace.1 $(DESTDIR)$(MANDIR)/man1/autotrace.1
+	install -m 0644 $(MAN_OUT)/libautotrace.7 $(DESTDIR)$(MANDIR)/man7/libautotrace.7
+	install -m 0644 $(DIST)/libautotrace.so.debug \
+		$(DESTDIR)$(DEBUGDIR)$(PKGLIBDIR)/libautotrace.so.debug
+	install -m 0644 $(DIST)/autotrace.debug $(DESTDIR)$(DEBUGDIR)$(BINDIR)/autotrace.debug
+	@# Compiled now: Python would otherwise compile the bridge at every
+	@# start (a user cannot write there).  NO_PYCACHE=1 skips it (make deb:
+	@# the package compiles it when installed).
+	$(if $(NO_PYCACHE),,-python3 -m compileall -q -d $(PKGLIBDIR)/autotrace-py \
+		$(DESTDIR)$(PKGLIBDIR)/autotrace-py)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rm -rf $(DESTDIR)$(PKGLIBDIR)/autotrace-py/__pycache__
+	-rmdir $(DESTDIR)$(PKGLIBDIR)/autotrace-py $(DESTDIR)$(PKGLIBDIR)
+	@# The debug tree mirrors the installed paths: its directories below
+	@# $(DEBUGDIR) are ours once empty.
+	@for d in $(DEBUGDIR)$(PKGLIBDIR) $(DEBUGDIR)$(BINDIR); do \
+		while [ "$$d" != "$(DEBUGDIR)" ] && rmdir "$(DESTDIR)$$d" 2>/dev/null; do \
+			d=$$(dirname "$$d"); done; done
+
+# make deb: build/libautotrace_$(VERSION)_<arch>.deb (and the debug
+# symbols' libautotrace-dbgsym_..._<arch>.ddeb), with dpkg-deb, from an
+# install with PREFIX=/usr (packaging/deb/, scripts/make-deb.sh).
+deb:
+	rm -rf $(BUILD)/deb
+	$(MAKE) --no-print-directory install PREFIX=/usr DESTDIR=$(abspath $(BUILD))/deb/root NO_PYCACHE=1
+	scripts/make-deb.sh $(BUILD)/deb $(VERSION) $(BUILD)
+
+# The package's test (CI, as root): make deb, dpkg -i, trace curl through
+# the installed paths, man -w, dpkg -r, nothing left.  Skips when not root.
+check-package:
+	scripts/test-package.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

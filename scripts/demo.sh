@@ -10,7 +10,7 @@
 # build/demo.html.  Everything is stopped and removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --demo
 make -s all >/dev/null
 
 work=$(mktemp -d)

@@ -2,19 +2,31 @@
 # Install what building and testing libautotrace needs on Debian 12, only
 # if it is missing.  Needs root for apt-get; otherwise prints the command.
 #
-#   scripts/install-deps.sh          build + test + benchmark dependencies
-#   scripts/install-deps.sh --build  only what `make` needs
+#   scripts/install-deps.sh          build + test + benchmark + package dependencies
+#   scripts/install-deps.sh --build  only what `make` (and make install) needs
+#   scripts/install-deps.sh --demo   only what `make demo` needs
 set -euo pipefail
 
-build_pkgs=(gcc make libc6-dev protobuf-c-compiler libprotobuf-c-dev zlib1g-dev libpq-dev libcurl4-openssl-dev)
+# python3: make man, install and deb make the man pages (scripts/gen-doc).
+build_pkgs=(gcc make libc6-dev protobuf-c-compiler libprotobuf-c-dev zlib1g-dev libpq-dev libcurl4-openssl-dev python3)
+# make demo: a throwaway PostgreSQL, a Python frontend and backend
+# (psycopg2, Debian's python3), curl as the client.
+demo_pkgs=(curl python3-psycopg2 postgresql postgresql-client)
 test_pkgs=(libcriterion-dev clang libclang-rt-14-dev curl python3 nodejs npm nginx-light postgresql postgresql-client python3-psycopg2 netcat-openbsd
 	mariadb-server mariadb-client redis-server redis-tools python3-asyncpg python3-redis python3-pymysql python3-aiohttp python3-requests libevent-dev)
 # make bench: the load generator of its scale scenario (its npm packages
 # are installed by scripts/bench/node.sh).
 bench_pkgs=(wrk)
+# make check-docs (groff, from man-db's groff-base) and make check-package
+# (dpkg-shlibdeps, man -w).
+package_pkgs=(dpkg-dev man-db)
 
 pkgs=("${build_pkgs[@]}")
-[ "${1:-}" = "--build" ] || pkgs+=("${test_pkgs[@]}" "${bench_pkgs[@]}")
+case "${1:-}" in
+--build) ;;
+--demo) pkgs+=("${demo_pkgs[@]}") ;;
+*) pkgs+=("${demo_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}" "${package_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -63,7 +63,10 @@
  *     otlp or none.  Anything else (console, zipkin, lists): warning, otlp.
  * OTEL_EXPORTER_OTLP_PROTOCOL           http/protobuf
  * OTEL_EXPORTER_OTLP_TRACES_PROTOCOL    (OTEL_EXPORTER_OTLP_PROTOCOL)
- *     Only http/protobuf is supported; any other value: warning.
+ *     http/protobuf or http/json (OTLP/JSON, at_otlp_json.c).  grpc is
+ *     unsupported and anything else invalid: one warning line, and the
+ *     protocol in effect before (the general variable's, else
+ *     http/protobuf) is kept.
  * OTEL_EXPORTER_OTLP_ENDPOINT           http://localhost:4318
  *     Base URL; "/v1/traces" is appended to its path (a trailing '/' is not
  *     doubled; a query string is kept after the new path).
@@ -796,12 +799,18 @@ static void load_protocol(struct loader *l, const char *name)
 {
 	const char *s = at_cfg_env(l, name);
 
-	if (s == NULL || str_eq_ci(s, "http/protobuf"))
+	if (s == NULL)
 		return;
-	at_cfg_warn_using(l,
-			  (str_eq_ci(s, "grpc") || str_eq_ci(s, "http/json")) ?
-			   "unsupported" : "invalid",
-			  name, s, "http/protobuf", "http/protobuf");
+	if (str_eq_ci(s, "http/protobuf"))
+		l->cfg->otlp_protocol = AT_OTLP_HTTP_PROTOBUF;
+	else if (str_eq_ci(s, "http/json"))
+		l->cfg->otlp_protocol = AT_OTLP_HTTP_JSON;
+	else
+		at_cfg_warn_using(l, str_eq_ci(s, "grpc") ? "unsupported" :
+							  "invalid",
+				  name, s, "http/protobuf or http/json",
+				  l->cfg->otlp_protocol == AT_OTLP_HTTP_JSON ?
+				   "http/json" : "http/protobuf");
 }
 
 static void load_compression(struct loader *l, const char *name)

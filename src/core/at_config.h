@@ -27,6 +27,7 @@
 
 enum at_exporter_kind { AT_EXPORTER_OTLP = 0, AT_EXPORTER_NONE };
 enum at_compression { AT_COMPRESSION_NONE = 0, AT_COMPRESSION_GZIP };
+enum at_otlp_protocol { AT_OTLP_HTTP_PROTOBUF = 0, AT_OTLP_HTTP_JSON };
 /* AUTOTRACE_PROPAGATE_PRELOAD: false, true (the rule in at_proc.h), always. */
 enum { AT_PRELOAD_NEVER = 0, AT_PRELOAD_RULE = 1, AT_PRELOAD_ALWAYS = 2 };
 
@@ -57,6 +58,7 @@ struct at_config {
 	char headers[AT_CFG_HEADERS_MAX];
 	uint32_t export_timeout_ms;       /* OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT */
 	enum at_compression compression;  /* OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION */
+	enum at_otlp_protocol otlp_protocol; /* OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL */
 
 	uint32_t bsp_schedule_delay_ms;   /* OTEL_BSP_SCHEDULE_DELAY (5000) */
 	uint32_t bsp_export_timeout_ms;   /* OTEL_BSP_EXPORT_TIMEOUT (30000) */

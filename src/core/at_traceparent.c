@@ -19,13 +19,22 @@
  * understand.  On any failure the output is left untouched, so the caller
  * can simply treat the header as absent.
  *
- * tracestate is validated member by member in one pass that records the
- * (offset, length) of each non-empty, OWS-trimmed member in a small array
- * on the stack (at most AT_TRACESTATE_MAX_MEMBERS entries, so the stack use
- * is fixed).  Any invalid key or value, a 33rd member or a duplicate key
- * makes the whole value invalid, as the specification requires.  The valid
- * members are then joined with ',' (surrounding OWS dropped, which is an
- * equivalent encoding).  If the result is longer than the limit, the
+ * tracestate is validated member by member in one pass over the header
+ * field values given (several tracestate fields of one message are one
+ * list, combined in order, RFC 9110 5.3, so a member never spans two
+ * fields), recording the address and length of each non-empty,
+ * OWS-trimmed member in a small array on the stack (at most
+ * AT_TRACESTATE_MAX_MEMBERS entries, so the stack use is fixed).  Any
+ * invalid key or value, or a 33rd member, makes the whole list invalid, as
+ * the Recommendation requires; a duplicated key does not (it is kept as it
+ * came: the Recommendation says only one entry per key is allowed, and
+ * its test suite accepts keeping them or dropping one, never discarding
+ * the list for it).  The key grammar is Level 1's, with multi-tenant keys
+ * (tenant@system): "foo@=1", "@foo=1", "foo@@bar=1" and "foo@bar@baz=1"
+ * do not match it and make the list invalid.  An empty value ("foo=")
+ * does not match either (value ends with a non-blank character).  The
+ * valid members are then joined with ',' (surrounding OWS dropped, which
+ * is an equivalent encoding).  If the result is longer than the limit, the
  * specification's recommendation is applied: first members longer than 128
  * characters are dropped (last one first) until it fits, then members are
  * dropped from the end.
@@ -208,13 +217,12 @@ static int ts_value_valid(const char *v, size_t n)
 }
 
 struct ts_member {
-	size_t off;     /* offset in the input */
-	size_t len;     /* whole member, OWS trimmed */
-	size_t key_len; /* up to '=' */
+	const char *p;  /* the member, OWS trimmed */
+	size_t len;
 	int keep;
 };
 
-static int ts_member_valid(const char *m, size_t n, size_t *key_len)
+static int ts_member_valid(const char *m, size_t n)
 {
 	const char *eq = memchr(m, '=', n);
 	size_t kl;
@@ -222,10 +230,7 @@ static int ts_member_valid(const char *m, size_t n, size_t *key_len)
 	if (eq == NULL)
 		return 0;
 	kl = (size_t)(eq - m);
-	if (!ts_key_valid(m, kl) || !ts_value_valid(eq + 1, n - kl - 1))
-		return 0;
-	*key_len = kl;
-	return 1;
+	return ts_key_valid(m, kl) && ts_value_valid(eq + 1, n - kl - 1);
 }
 
 /* Length of the joined output of the kept members. */
@@ -243,19 +248,14 @@ static size_t ts_joined_len(const struct ts_member *m, size_t n)
 	return kept > 0 ? total + kept - 1 : 0;
 }
 
-int at_tracestate_sanitize(const char *in, size_t len, char *out, size_t cap)
+/*
+ * Add the members of one field value in[0..len) to m[*n]: 0, or -1 if
+ * one is invalid or there are too many.
+ */
+static int ts_split(const char *in, size_t len, struct ts_member *m,
+		    size_t *n)
 {
-	struct ts_member m[AT_TRACESTATE_MAX_MEMBERS];
-	size_t n = 0;
 	size_t pos = 0;
-	size_t limit;
-	size_t i, j, w;
-
-	if (out == NULL || cap == 0)
-		return -1;
-	out[0] = '\0';
-	if (in == NULL)
-		return len == 0 ? 0 : -1;
 
 	while (pos <= len) {
 		const char *comma = memchr(in + pos, ',', len - pos);
@@ -265,24 +265,40 @@ int at_tracestate_sanitize(const char *in, size_t len, char *out, size_t cap)
 
 		at_trim_ows(&ms, &ml);
 		if (ml > 0) {
-			size_t kl;
-
-			if (n == AT_TRACESTATE_MAX_MEMBERS)
+			if (*n == AT_TRACESTATE_MAX_MEMBERS ||
+			    !ts_member_valid(ms, ml))
 				return -1;
-			if (!ts_member_valid(ms, ml, &kl))
-				return -1;
-			for (j = 0; j < n; j++) {
-				if (m[j].key_len == kl &&
-				    memcmp(in + m[j].off, ms, kl) == 0)
-					return -1;
-			}
-			m[n].off = (size_t)(ms - in);
-			m[n].len = ml;
-			m[n].key_len = kl;
-			m[n].keep = 1;
-			n++;
+			m[*n].p = ms;
+			m[*n].len = ml;
+			m[*n].keep = 1;
+			(*n)++;
 		}
 		pos = end + 1;
+	}
+	return 0;
+}
+
+int at_tracestate_sanitize_parts(const struct at_tracestate_part *parts,
+				 size_t n_parts, char *out, size_t cap)
+{
+	struct ts_member m[AT_TRACESTATE_MAX_MEMBERS];
+	size_t n = 0;
+	size_t limit;
+	size_t i, w;
+
+	if (out == NULL || cap == 0)
+		return -1;
+	out[0] = '\0';
+	if (parts == NULL && n_parts > 0)
+		return -1;
+	for (i = 0; i < n_parts; i++) {
+		if (parts[i].p == NULL) {
+			if (parts[i].len == 0)
+				continue;
+			return -1;
+		}
+		if (ts_split(parts[i].p, parts[i].len, m, &n) < 0)
+			return -1;
 	}
 
 	limit = cap - 1;
@@ -302,9 +318,16 @@ int at_tracestate_sanitize(const char *in, size_t len, char *out, size_t cap)
 			continue;
 		if (w > 0)
 			out[w++] = ',';
-		memcpy(out + w, in + m[i].off, m[i].len);
+		memcpy(out + w, m[i].p, m[i].len);
 		w += m[i].len;
 	}
 	out[w] = '\0';
 	return (int)w;
+}
+
+int at_tracestate_sanitize(const char *in, size_t len, char *out, size_t cap)
+{
+	struct at_tracestate_part part = { in, len };
+
+	return at_tracestate_sanitize_parts(&part, 1, out, cap);
 }

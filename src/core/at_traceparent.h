@@ -46,17 +46,37 @@ int at_traceparent_parse(const char *s, size_t len, struct at_span_context *out)
 size_t at_traceparent_format(const struct at_span_context *ctx,
 			     char out[AT_TRACEPARENT_LEN + 1]);
 
+/* One tracestate header field value (a part of the combined list). */
+struct at_tracestate_part {
+	const char *p;
+	size_t len;
+};
+
 /*
- * Validate a tracestate header value and copy it, without its surrounding
- * optional whitespace, to out (NUL-terminated).  Empty list members are
- * dropped.  If the value has more than 32 members, or a member with an
- * invalid key or value, or a key appears twice, the whole value is invalid.
- * If the result exceeds AT_TRACESTATE_MAX (or cap - 1), members longer than
- * 128 characters are removed first, then members from the end, as the
- * recommendation describes.
+ * Validate the tracestate list made of the header field values
+ * parts[0..n), combined in order as one list (RFC 9110 5.3: as if joined
+ * with ','), and copy it, without optional whitespace, to out
+ * (NUL-terminated).  Empty and whitespace-only members (and so empty
+ * fields) are dropped.  The grammar is the Recommendation's (Level 1):
+ *   key   = simple-key / multi-tenant-key
+ *   simple-key = lcalpha 0*255( lcalpha / DIGIT / "_" / "-" / "*" / "/" )
+ *   multi-tenant-key = tenant-id "@" system-id
+ *   tenant-id = ( lcalpha / DIGIT ) 0*240( keychar )   (no '@')
+ *   system-id = lcalpha 0*13( keychar )                (no '@')
+ *   value = 0*255( %x20-2B / %x2D-3C / %x3E-7E ) one of those but SP
+ * More than 32 members, or one member that does not match, makes the
+ * whole list invalid: nothing is kept (never a truncated list).  A key
+ * that appears twice is kept as it came (the list stays valid).  If the
+ * result exceeds AT_TRACESTATE_MAX (or cap - 1), members longer than 128
+ * characters are removed first, then members from the end, as the
+ * Recommendation describes.
  * Returns the length written (0 for empty), or -1 if invalid (out[0] is
  * then NUL).  cap must be at least 1.
  */
+int at_tracestate_sanitize_parts(const struct at_tracestate_part *parts,
+				 size_t n, char *out, size_t cap);
+
+/* The same for one header field value. */
 int at_tracestate_sanitize(const char *in, size_t len, char *out, size_t cap);
 
 /* Lowercase hex helpers (used by the parsers and by tests). */

@@ -5,7 +5,8 @@
  * DESIGN
  *
  * What runs here.  Everything that is slow or may block: walking the
- * threads' rings, copying records into a batch, protobuf encoding, gzip,
+ * threads' rings, copying records into a batch, OTLP encoding (protobuf,
+ * or JSON with OTEL_EXPORTER_OTLP_PROTOCOL=http/json), gzip,
  * name resolution and the HTTP exchange with the collector.  The host's
  * threads only ever append to their own ring (at_span.c).
  *
@@ -82,6 +83,7 @@
 #include "at_guard.h"
 #include "at_log.h"
 #include "at_otlp.h"
+#include "at_otlp_json.h"
 #include "at_real.h"
 #include "at_resource.h"
 #include "at_retry.h"
@@ -322,8 +324,9 @@ static void count_accepted(uint64_t n, _Atomic uint64_t *counter,
 
 	if (held_spans && !claim_held())
 		return;
-	at_otlp_parse_response(resp.body.data, resp.body.len, &rejected, msg,
-			       sizeof(msg));
+	if (at_cfg.otlp_protocol == AT_OTLP_HTTP_PROTOBUF)
+		at_otlp_parse_response(resp.body.data, resp.body.len,
+				       &rejected, msg, sizeof(msg));
 	if (rejected < 0 || (uint64_t)rejected > n)
 		rejected = (int64_t)n;
 	atomic_fetch_add(counter, n - (uint64_t)rejected);
@@ -386,7 +389,9 @@ static void export_batch(size_t n)
 		at_resource_build(&resource, &at_cfg, resource_pid);
 	}
 	at_buf_reset(&body);
-	if (at_otlp_encode(recs, n, &resource, &body) != 0) {
+	if ((at_cfg.otlp_protocol == AT_OTLP_HTTP_JSON ?
+		     at_otlp_json_encode(recs, n, &resource, &body) :
+		     at_otlp_encode(recs, n, &resource, &body)) != 0) {
 		if (claim_held())
 			atomic_fetch_add(&at_xstats.dropped_nomem, n);
 		return;
@@ -535,6 +540,8 @@ static void exporter_setup(void)
 		at_transport_init(&transport, &at_cfg.endpoint,
 				  at_cfg.headers);
 		transport.exit_limit = exit_limit;
+		if (at_cfg.otlp_protocol == AT_OTLP_HTTP_JSON)
+			transport.content_type = AT_OTLP_JSON_CONTENT_TYPE;
 	}
 }
 

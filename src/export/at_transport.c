@@ -418,11 +418,13 @@ int at_transport_post(struct at_transport *t, const uint8_t *body, size_t len,
 			  "POST %s HTTP/1.1\r\n"
 			  "Host: %s\r\n"
 			  "User-Agent: libautotrace/" AT_VERSION "\r\n"
-			  "Content-Type: application/x-protobuf\r\n"
+			  "Content-Type: %s\r\n"
 			  "Content-Length: %zu\r\n"
 			  "%s%s%s"
 			  "%s\r\n",
-			  t->ep->path, t->ep->hostport, len,
+			  t->ep->path, t->ep->hostport,
+			  t->content_type ? t->content_type :
+					    "application/x-protobuf", len,
 			  content_encoding ? "Content-Encoding: " : "",
 			  content_encoding ? content_encoding : "",
 			  content_encoding ? "\r\n" : "",

@@ -33,6 +33,7 @@
 struct at_transport {
 	const struct at_endpoint *ep;
 	const char *extra_headers; /* "Name: value\r\n" lines */
+	const char *content_type;  /* NULL: application/x-protobuf */
 	int fd;                    /* -1 when not connected */
 	struct sockaddr_storage addr; /* last address that worked */
 	socklen_t addr_len;        /* 0: resolve the host again */
@@ -58,8 +59,8 @@ void at_transport_init(struct at_transport *t, const struct at_endpoint *ep,
 		       const char *extra_headers);
 
 /*
- * POST body to the endpoint with Content-Type application/x-protobuf
- * (content_encoding: NULL or "gzip").  deadline_ns is a monotonic time.
+ * POST body to the endpoint with Content-Type t->content_type, by
+ * default application/x-protobuf (content_encoding: NULL or "gzip").  deadline_ns is a monotonic time.
  * Returns 0 when an HTTP response was read (see resp->status), or a
  * negative errno: -ECONNREFUSED, -ETIMEDOUT (deadline, or silence at
  * exit), -ECONNRESET, -EPROTO (an answer that is not HTTP)...  resp->body

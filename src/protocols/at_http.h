@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "at_traceparent.h"
+
 #define AT_HTTP_HEAD_MAX 16384 /* longer heads are not traced */
 
 /* ---- recognising a message start ---- */
@@ -61,7 +63,8 @@ struct at_http_request {
 	struct at_http_str host;    /* Host header, trimmed */
 	struct at_http_str traceparent;
 	int n_traceparent;          /* how many traceparent headers */
-	struct at_http_str tracestate; /* first one, trimmed */
+	struct at_http_str tracestate; /* see below */
+	int n_tracestate;           /* how many tracestate fields */
 	struct at_http_str user_agent;
 	int64_t content_length;     /* -1 if absent */
 	int chunked;                /* Transfer-Encoding ends with chunked */
@@ -72,6 +75,17 @@ struct at_http_request {
 				     * line end */
 	size_t head_len;            /* bytes of the head, blank line included */
 	int line_ending;            /* AT_HTTP_EOL_*: how its lines end */
+	/*
+	 * tracestate: with one field, its value (trimmed) in the head, as
+	 * sent.  With several, they are one list (RFC 9110 5.3, the W3C
+	 * Recommendation): combined in order, empty ones included, and
+	 * validated as one (at_tracestate_sanitize_parts()); tracestate then
+	 * points to tracestate_buf, which holds the valid list, or is absent
+	 * (p NULL) if the combined list is invalid.  A copy of the struct
+	 * still points into the original's buffer.  Last, so that the parser
+	 * copies it only when used.
+	 */
+	char tracestate_buf[AT_TRACESTATE_MAX + 1];
 };
 
 /* How the lines of a head end (the request line and the blank line

@@ -50,9 +50,16 @@
  * HTTP/1.0 message, are refused (smuggling signs; RFC 9112 6.1, 6.3).  A
  * request with a second Host line is refused (RFC 9112 3.2).  Connection
  * is a list of tokens matched case-insensitively (close, keep-alive).  The
- * first Host, traceparent, tracestate and User-Agent are kept, OWS-trimmed,
- * and the traceparent lines are counted.  Outputs are written only on
- * success.
+ * first Host, traceparent and User-Agent are kept, OWS-trimmed, and the
+ * traceparent lines are counted.  tracestate fields are one list (W3C
+ * Trace Context; RFC 9110 5.3 field order): the parser keeps the value of
+ * each field that holds a member (at most 32 such fields: each holds at
+ * least one member, and a list of more than 32 is invalid; a 33rd only
+ * marks the list invalid), in order, on the stack; with one field its
+ * value is the result, as before; with several, the combined list is
+ * validated and written into the request's own buffer
+ * (at_tracestate_sanitize_parts(): empty fields dropped, an invalid list
+ * absent).  Outputs are written only on success.
  *
  * Speed: recognition is a few ns; the long runs of a head (target, field
  * values, reason phrase) are scanned 8 bytes at a time with word tricks, the
@@ -249,7 +256,14 @@ struct fields {
 	int conn_keep_alive;
 	int upgrade;
 	unsigned eol_seen;    /* bit 0: a CRLF line end, bit 1: a bare LF */
+	int n_tracestate;     /* tracestate fields */
+	int n_ts_parts;       /* of which with a member, up to TS_PARTS_MAX */
+	int ts_too_many;      /* more than TS_PARTS_MAX of those */
+	struct at_tracestate_part *ts_parts; /* requests only; not zeroed */
 };
+
+/* A field with a member holds at least one: more make too many members. */
+#define TS_PARTS_MAX AT_TRACESTATE_MAX_MEMBERS
 
 /* Content-Length: 1*DIGIT, at most LENGTH_MAX; -1 if invalid. */
 static int64_t parse_length(const char *v, size_t n)
@@ -310,6 +324,33 @@ static void walk_list(struct fields *f, const char *v, size_t n,
 	}
 }
 
+/* Does v[0..n) hold anything but commas and OWS (a list member)? */
+static int has_member(const char *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] != ',' && v[i] != ' ' && v[i] != '\t')
+			return 1;
+	}
+	return 0;
+}
+
+/* One tracestate field: remember its value, in order. */
+static void on_tracestate(struct fields *f, const char *v, size_t n)
+{
+	f->n_tracestate++;
+	if (f->n_tracestate == 1)
+		f->tracestate = (struct at_http_str){ v, n };
+	if (!f->ts_parts || !has_member(v, n))
+		return;
+	if (f->n_ts_parts == TS_PARTS_MAX) {
+		f->ts_too_many = 1;
+		return;
+	}
+	f->ts_parts[f->n_ts_parts].p = v;
+	f->ts_parts[f->n_ts_parts].len = n;
+	f->n_ts_parts++;
+}
+
 static void set_first(struct at_http_str *s, const char *v, size_t n)
 {
 	if (s->p == NULL) {
@@ -341,7 +382,7 @@ static int on_field(struct fields *f, const char *name, size_t nl,
 		else if (EQ_NOCASE(name, nl, "user-agent"))
 			set_first(&f->user_agent, v, vl);
 		else if (EQ_NOCASE(name, nl, "tracestate"))
-			set_first(&f->tracestate, v, vl);
+			on_tracestate(f, v, vl);
 		break;
 	case 11:
 		if (EQ_NOCASE(name, nl, "traceparent")) {
@@ -484,8 +525,34 @@ static int target_valid(const char *m, size_t mlen, const char *t, size_t n)
 	return 0;
 }
 
+/* r->tracestate from the fields (r's other members are set). */
+static void request_tracestate(struct at_http_request *r,
+			       const struct fields *f)
+{
+	int len;
+
+	r->n_tracestate = f->n_tracestate;
+	r->tracestate = f->tracestate;
+	if (f->n_tracestate <= 1)
+		return;
+	r->tracestate.p = NULL;
+	r->tracestate.len = 0;
+	if (f->ts_too_many) {
+		r->tracestate_buf[0] = '\0';
+		return;
+	}
+	len = at_tracestate_sanitize_parts(f->ts_parts, (size_t)f->n_ts_parts,
+					   r->tracestate_buf,
+					   sizeof(r->tracestate_buf));
+	if (len >= 0) {
+		r->tracestate.p = r->tracestate_buf;
+		r->tracestate.len = (size_t)len;
+	}
+}
+
 int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 {
+	struct at_tracestate_part ts_parts[TS_PARTS_MAX];
 	struct at_http_request out;
 	struct fields f;
 	size_t pos, m_len, t0, t_len, end;
@@ -528,6 +595,7 @@ int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 		return -1;
 
 	fields_init(&f);
+	f.ts_parts = ts_parts;
 	note_eol(&f, pos, end);
 	out.head_len = parse_fields(p, n, end, &f);
 	if (out.head_len == 0)
@@ -543,7 +611,6 @@ int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 	out.host = f.host;
 	out.traceparent = f.traceparent;
 	out.n_traceparent = f.n_traceparent;
-	out.tracestate = f.tracestate;
 	out.user_agent = f.user_agent;
 	out.content_length = f.content_length;
 	out.conn_close = f.conn_close;
@@ -553,7 +620,8 @@ int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 	out.line_ending = f.eol_seen == 1   ? AT_HTTP_EOL_CRLF
 			  : f.eol_seen == 2 ? AT_HTTP_EOL_LF
 					    : AT_HTTP_EOL_MIXED;
-	*r = out;
+	memcpy(r, &out, offsetof(struct at_http_request, tracestate_buf));
+	request_tracestate(r, &f);
 	return 0;
 }
 

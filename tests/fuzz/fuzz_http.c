@@ -15,8 +15,10 @@
  *   - at_http_head_end finds the same end when the input arrives in
  *     pieces (resuming from the previous length minus 3);
  *   - a head the parsers accept ends where at_http_head_end says, the
- *     offsets and strings they return lie inside it, and parsing only the
- *     head gives the same result as parsing the whole input;
+ *     offsets and strings they return lie inside it (but the combined
+ *     list of several tracestate fields, in the request's own buffer,
+ *     NUL-terminated, or absent), and parsing only the head gives the
+ *     same result as parsing the whole input;
  *   - an accepted request with an A-Z/-/_ method passes
  *     at_http_request_start;
  *   - an accepted request's line_ending agrees with the CRs and LFs of
@@ -225,14 +227,32 @@ static void check_request(const char *p, size_t n, size_t he)
 	CHECK(inside(p, h, r.target.p, r.target.len) && r.target.len > 0);
 	CHECK(inside(p, h, r.host.p, r.host.len));
 	CHECK(inside(p, h, r.traceparent.p, r.traceparent.len));
-	CHECK(inside(p, h, r.tracestate.p, r.tracestate.len));
+	if (r.n_tracestate <= 1)
+		CHECK(inside(p, h, r.tracestate.p, r.tracestate.len));
+	else
+		CHECK(r.tracestate.p == NULL ||
+		      (r.tracestate.p == r.tracestate_buf &&
+		       r.tracestate.len <= AT_TRACESTATE_MAX &&
+		       r.tracestate_buf[r.tracestate.len] == '\0'));
+	CHECK((r.tracestate.p != NULL || r.n_tracestate > 1) ==
+	      (r.n_tracestate > 0));
 	CHECK(inside(p, h, r.user_agent.p, r.user_agent.len));
 	CHECK((r.traceparent.p != NULL) == (r.n_traceparent > 0));
 	CHECK(r.version_minor == 0 || r.version_minor == 1);
 	CHECK(!(r.chunked && r.content_length >= 0));
 	check_line_ends(p, h, &r);
 	CHECK(at_http_parse_request(p, h, &r2) == 0);
-	CHECK(memcmp(&r, &r2, sizeof(r)) == 0);
+	if (r.n_tracestate > 1) {
+		/* the combined list is in each struct's own buffer */
+		CHECK((r.tracestate.p == NULL) == (r2.tracestate.p == NULL));
+		CHECK(r.tracestate.len == r2.tracestate.len);
+		CHECK(!r.tracestate.p ||
+		      !memcmp(r.tracestate.p, r2.tracestate.p,
+			      r.tracestate.len));
+		r2.tracestate = r.tracestate;
+	}
+	CHECK(memcmp(&r, &r2, offsetof(struct at_http_request,
+				       tracestate_buf)) == 0);
 	for (size_t i = 0; i < r.method.len; i++) {
 		char c = r.method.p[i];
 

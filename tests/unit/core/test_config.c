@@ -379,6 +379,33 @@ Test(config, exporter_protocol_compression)
 	load("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf",
 	     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "HTTP/PROTOBUF", NULL);
 	expect_warns(0, "protocol");
+	cr_expect_eq(cfg.otlp_protocol, AT_OTLP_HTTP_PROTOBUF);
+	/* http/json: OTLP/JSON; the _TRACES_ variable wins */
+	load1("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json");
+	expect_warns(0, "json");
+	cr_expect_eq(cfg.otlp_protocol, AT_OTLP_HTTP_JSON);
+	load("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf",
+	     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json", NULL);
+	cr_expect_eq(cfg.otlp_protocol, AT_OTLP_HTTP_JSON);
+	load("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json",
+	     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf", NULL);
+	cr_expect_eq(cfg.otlp_protocol, AT_OTLP_HTTP_PROTOBUF);
+	/* grpc: one line, the protocol in effect before is kept */
+	load1("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+	cr_expect_eq(cfg.otlp_protocol, AT_OTLP_HTTP_PROTOBUF);
+	expect_warns(1, "grpc");
+	cr_expect_str_eq(warns[0], "libautotrace: unsupported "
+			 "OTEL_EXPORTER_OTLP_PROTOCOL=\"grpc\" "
+			 "(expected http/protobuf or http/json); "
+			 "using http/protobuf");
+	load("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json",
+	     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc", NULL);
+	cr_expect_eq(cfg.otlp_protocol, AT_OTLP_HTTP_JSON);
+	expect_warns(1, "traces grpc");
+	cr_expect_str_eq(warns[0], "libautotrace: unsupported "
+			 "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=\"grpc\" "
+			 "(expected http/protobuf or http/json); "
+			 "using http/json");
 	load1("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip");
 	cr_expect_eq(cfg.compression, AT_COMPRESSION_GZIP);
 	load("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip",
@@ -535,7 +562,7 @@ static const struct bad_case bad_cases[] = {
 	{ "OTEL_TRACES_EXPORTER", "otlp,console" },
 	{ "OTEL_TRACES_EXPORTER", "bogus" },
 	{ "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc" },
-	{ "OTEL_EXPORTER_OTLP_PROTOCOL", "http/json" },
+	{ "OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml" },
 	{ "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc" },
 	{ "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "x" },
 	{ "OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318" },

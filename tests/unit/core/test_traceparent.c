@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "at_compat.h"
 #include "at_traceparent.h"
 
 #define TID "12345678901234567890123456789012"
@@ -362,13 +363,224 @@ Test(traceparent, tracestate_invalid_values)
 	expect_ts("foo= a b", "foo= a b");
 }
 
-Test(traceparent, tracestate_duplicates_invalid)
+Test(traceparent, tracestate_duplicates_kept)
 {
-	expect_ts_invalid("foo=1,foo=1");
-	expect_ts_invalid("foo=1,foo=2");
-	expect_ts_invalid("foo=1,bar=2, foo=3");
-	expect_ts_invalid("a@b=1,a@b=2");
+	/* Only one entry per key is allowed, but a list with a duplicated
+	 * key is kept as it came: never discarded for that. */
+	expect_ts("foo=1,foo=1", "foo=1,foo=1");
+	expect_ts("foo=1,foo=2", "foo=1,foo=2");
+	expect_ts("foo=1,bar=2, foo=3", "foo=1,bar=2,foo=3");
+	expect_ts("a@b=1,a@b=2", "a@b=1,a@b=2");
 	expect_ts("foo=1,foo@x=2,x@foo=3", "foo=1,foo@x=2,x@foo=3");
+}
+
+/* Each rule of the key grammar, true and false. */
+Test(traceparent, tracestate_key_grammar)
+{
+	/* simple-key = lcalpha 0*255( lcalpha / DIGIT / _ - * / ) */
+	expect_ts("a=1", "a=1");
+	expect_ts("z9_-*/=1", "z9_-*/=1");
+	expect_ts_invalid("9a=1");     /* a simple key starts with a letter */
+	expect_ts_invalid("_a=1");
+	expect_ts_invalid("*=1");
+	expect_ts_invalid("/a=1");
+	expect_ts_invalid("aB=1");     /* lowercase only */
+	expect_ts_invalid("a+b=1");
+	expect_ts_invalid("a b=1");
+	expect_ts_invalid("a\tb=1");
+	expect_ts_invalid("a\"=1");
+	/* multi-tenant-key = tenant-id "@" system-id */
+	expect_ts("a@b=1", "a@b=1");
+	expect_ts("0@b=1", "0@b=1");   /* tenant-id: lcalpha or DIGIT first */
+	expect_ts("t_-*/9@s_-*/9=1", "t_-*/9@s_-*/9=1");
+	expect_ts_invalid("_t@s=1");
+	expect_ts_invalid("T@s=1");
+	expect_ts_invalid("t@S=1");
+	expect_ts_invalid("t@9=1");    /* system-id: lcalpha first */
+	expect_ts_invalid("t@_s=1");
+	expect_ts_invalid("t@=1");     /* empty system-id */
+	expect_ts_invalid("@s=1");     /* empty tenant-id */
+	expect_ts_invalid("@=1");
+	/* '@' is not a keychar: one '@' only, as the separator. */
+	expect_ts_invalid("foo@=1");
+	expect_ts_invalid("foo@@bar=1");
+	expect_ts_invalid("foo@bar@baz=1");
+	expect_ts_invalid("@foo=1");
+	/* An invalid member discards the whole list, wherever it is. */
+	expect_ts_invalid("bar=2,foo@=1");
+	expect_ts_invalid("bar=2, @foo=1 ,baz=3");
+	/* Empty key, no '=' */
+	expect_ts_invalid("=");
+	expect_ts_invalid("foo");
+	expect_ts_invalid("foo,bar=1");
+	/* OWS around '=' is not allowed (OWS only around members). */
+	expect_ts_invalid("foo= 1 ,bar =2");
+	expect_ts_invalid("foo =1");
+}
+
+Test(traceparent, tracestate_multi_tenant_lengths)
+{
+	char in[600], out[AT_TRACESTATE_MAX + 1];
+
+	/* tenant-id of 241, system-id of 14: 256 in all */
+	memset(in, 't', 241);
+	in[241] = '@';
+	memset(in + 242, 's', 14);
+	strcpy(in + 256, "=1");
+	cr_expect_eq(ts(in, out, sizeof(out)), 258);
+	/* tenant-id of 242 */
+	memset(in, 't', 242);
+	in[242] = '@';
+	memset(in + 243, 's', 13);
+	strcpy(in + 256, "=1");
+	cr_expect_eq(ts(in, out, sizeof(out)), -1);
+	/* system-id of 15 with a short tenant */
+	memset(in, 't', 5);
+	in[5] = '@';
+	memset(in + 6, 's', 15);
+	strcpy(in + 21, "=1");
+	cr_expect_eq(ts(in, out, sizeof(out)), -1);
+	/* system-id of 14 with a short tenant */
+	strcpy(in + 20, "=1");
+	cr_expect_eq(ts(in, out, sizeof(out)), 22);
+}
+
+/* Each rule of the value grammar: 1-256 of 0x20-0x7e but ',' and '=',
+ * the last not a space. */
+Test(traceparent, tracestate_value_grammar)
+{
+	char in[300];
+
+	expect_ts("k=!", "k=!");
+	expect_ts("k=~", "k=~");
+	expect_ts("k= x", "k= x");     /* leading spaces belong to the value */
+	expect_ts("k=x y", "k=x y");
+	expect_ts("k=x  ", "k=x");     /* trailing spaces are OWS */
+	expect_ts("k=+-<>", "k=+-<>");
+	expect_ts_invalid("k=");       /* at least one character */
+	expect_ts_invalid("k=   ");    /* ... which is not a space */
+	expect_ts_invalid("k=a,b=c=d");
+	expect_ts_invalid("k=a=b");
+	expect_ts_invalid("k=a\tb");   /* HTAB is not printable */
+	expect_ts_invalid("k=a\x7f");
+	expect_ts_invalid("k=\x80");
+	expect_ts_invalid("k=a\nb");
+	/* 256 characters with a trailing space: 255 + OWS */
+	strcpy(in, "k=");
+	memset(in + 2, 'v', 255);
+	in[257] = ' ';
+	in[258] = '\0';
+	cr_expect_eq(ts(in, (char[AT_TRACESTATE_MAX + 1]){ 0 },
+			AT_TRACESTATE_MAX + 1),
+		     257);
+	/* 256 with a leading space */
+	in[2] = ' ';
+	in[257] = 'v';
+	expect_ts(in, in);
+}
+
+/* ---- several tracestate fields: one list ---- */
+
+static int ts_parts(const char *const *fields, size_t n, char *out,
+		    size_t cap)
+{
+	struct at_tracestate_part p[8];
+
+	for (size_t i = 0; i < n; i++) {
+		p[i].p = fields[i];
+		p[i].len = strlen(fields[i]);
+	}
+	return at_tracestate_sanitize_parts(p, n, out, cap);
+}
+
+/* want NULL: the combined list is invalid. */
+static void expect_parts(const char *want, const char *const *f, size_t n)
+{
+	char out[AT_TRACESTATE_MAX + 1];
+	int got = ts_parts(f, n, out, sizeof(out));
+
+	if (want == NULL) {
+		cr_expect_eq(got, -1, "accepted \"%s\"...", f[0]);
+		cr_expect_str_eq(out, "");
+		return;
+	}
+	cr_expect_eq(got, (int)strlen(want), "\"%s\"...: %d", f[0], got);
+	cr_expect_str_eq(out, want);
+}
+
+#define EXPECT_PARTS(want, ...)                                               \
+	do {                                                                  \
+		const char *f_[] = { __VA_ARGS__ };                           \
+		expect_parts(want, f_, AT_ARRAY_SIZE(f_));                    \
+	} while (0)
+
+Test(traceparent, tracestate_fields_combined_in_order)
+{
+	EXPECT_PARTS("foo=1,bar=2,rojo=1,congo=2,baz=3", "foo=1,bar=2",
+		     "rojo=1,congo=2", "baz=3");
+	/* empty and whitespace-only fields, anywhere */
+	EXPECT_PARTS("foo=1", "foo=1", "");
+	EXPECT_PARTS("foo=1", "", "foo=1");
+	EXPECT_PARTS("foo=1,bar=2", "foo=1", " , ", "bar=2");
+	EXPECT_PARTS("", "", "");
+	EXPECT_PARTS("", "  ", ",");
+	/* OWS at the field edges */
+	EXPECT_PARTS("a=1,b=2", " a=1 ", "\tb=2\t");
+	/* a member never spans two fields */
+	EXPECT_PARTS(NULL, "foo", "=1");
+	EXPECT_PARTS(NULL, "foo=", "1");
+	/* duplicates across fields: kept */
+	EXPECT_PARTS("foo=1,foo=2", "foo=1", "foo=2");
+	EXPECT_PARTS("foo=1,foo=1", "foo=1", "foo=1");
+}
+
+Test(traceparent, tracestate_fields_invalid_discard_all)
+{
+	char k257[300];
+
+	memset(k257, 'z', 257);
+	strcpy(k257 + 257, "=1");
+	EXPECT_PARTS(NULL, "foo=1", k257);
+	EXPECT_PARTS(NULL, k257, "foo=1");
+	EXPECT_PARTS(NULL, "foo=1,bar=2", "foo@=1");
+	EXPECT_PARTS(NULL, "foo=1", "", "BAR=2");
+	/* the member limit counts over all fields */
+	EXPECT_PARTS(NULL,
+		     "bar01=01,bar02=02,bar03=03,bar04=04,bar05=05,bar06=06,"
+		     "bar07=07,bar08=08,bar09=09,bar10=10",
+		     "bar11=11,bar12=12,bar13=13,bar14=14,bar15=15,bar16=16,"
+		     "bar17=17,bar18=18,bar19=19,bar20=20",
+		     "bar21=21,bar22=22,bar23=23,bar24=24,bar25=25,bar26=26,"
+		     "bar27=27,bar28=28,bar29=29,bar30=30",
+		     "bar31=31,bar32=32,bar33=33");
+	EXPECT_PARTS("bar01=01,bar02=02,bar03=03,bar04=04,bar05=05,bar06=06,"
+		     "bar07=07,bar08=08,bar09=09,bar10=10,"
+		     "bar11=11,bar12=12,bar13=13,bar14=14,bar15=15,bar16=16,"
+		     "bar17=17,bar18=18,bar19=19,bar20=20,"
+		     "bar21=21,bar22=22,bar23=23,bar24=24,bar25=25,bar26=26,"
+		     "bar27=27,bar28=28,bar29=29,bar30=30,bar31=31,bar32=32",
+		     "bar01=01,bar02=02,bar03=03,bar04=04,bar05=05,bar06=06,"
+		     "bar07=07,bar08=08,bar09=09,bar10=10",
+		     "bar11=11,bar12=12,bar13=13,bar14=14,bar15=15,bar16=16,"
+		     "bar17=17,bar18=18,bar19=19,bar20=20",
+		     "bar21=21,bar22=22,bar23=23,bar24=24,bar25=25,bar26=26,"
+		     "bar27=27,bar28=28,bar29=29,bar30=30",
+		     "bar31=31,bar32=32");
+}
+
+Test(traceparent, tracestate_parts_edge_cases)
+{
+	struct at_tracestate_part p[2] = { { NULL, 0 }, { "a=1", 3 } };
+	char out[16];
+
+	cr_expect_eq(at_tracestate_sanitize_parts(p, 2, out, sizeof(out)), 3);
+	cr_expect_str_eq(out, "a=1");
+	p[0].len = 1;
+	cr_expect_eq(at_tracestate_sanitize_parts(p, 2, out, sizeof(out)), -1);
+	cr_expect_eq(at_tracestate_sanitize_parts(NULL, 0, out, sizeof(out)),
+		     0);
+	cr_expect_eq(at_tracestate_sanitize_parts(NULL, 1, out, sizeof(out)),
+		     -1);
 }
 
 static void build_members(char *buf, int count)

@@ -776,7 +776,7 @@ Test(http, trace_context_headers)
 			       "\r\n", &r), 0);
 	cr_expect_eq(r.n_traceparent, 2);
 	expect_str(r.traceparent, TP1);
-	expect_str(r.tracestate, "x=1");
+	expect_str(r.tracestate, "x=1,y=2");
 
 	/* present but invalid: counted all the same (the hooks then leave
 	 * the head alone) */
@@ -798,6 +798,91 @@ Test(http, trace_context_headers)
 	cr_expect_eq(r.n_traceparent, 0);
 	expect_str(r.traceparent, NULL);
 	expect_str(r.tracestate, NULL);
+}
+
+/* Several tracestate fields are one list, combined in order (RFC 9110
+ * 5.3, W3C Trace Context). */
+Test(http, tracestate_fields_combined)
+{
+	struct at_http_request r;
+	char big[4096];
+
+	cr_assert_eq(parse_req("GET / HTTP/1.1\r\nHost: a\r\n"
+			       "traceparent: " TP1 "\r\n"
+			       "tracestate: foo=1,bar=2\r\n"
+			       "X-Other: z\r\n"
+			       "TraceState: rojo=1,congo=2\r\n"
+			       "tracestate: baz=3\r\n\r\n", &r), 0);
+	cr_expect_eq(r.n_tracestate, 3);
+	expect_str(r.tracestate, "foo=1,bar=2,rojo=1,congo=2,baz=3");
+	cr_expect_eq(r.tracestate.p, r.tracestate_buf);
+
+	/* one field: the value as sent, in the head */
+	cr_assert_eq(parse_req("GET / HTTP/1.1\r\n"
+			       "tracestate: a=1 ,, b=2\r\n\r\n", &r), 0);
+	cr_expect_eq(r.n_tracestate, 1);
+	expect_str(r.tracestate, "a=1 ,, b=2");
+
+	/* an empty field first, between or last */
+	cr_assert_eq(parse_req("GET / HTTP/1.1\r\ntracestate:\r\n"
+			       "tracestate: foo=1\r\n\r\n", &r), 0);
+	expect_str(r.tracestate, "foo=1");
+	cr_assert_eq(parse_req("GET / HTTP/1.1\r\ntracestate: foo=1\r\n"
+			       "tracestate: \t\r\ntracestate: , \r\n"
+			       "tracestate: bar=2\r\n\r\n", &r), 0);
+	cr_expect_eq(r.n_tracestate, 4);
+	expect_str(r.tracestate, "foo=1,bar=2");
+	cr_assert_eq(parse_req("GET / HTTP/1.1\r\ntracestate: foo=1\r\n"
+			       "tracestate:\r\n\r\n", &r), 0);
+	expect_str(r.tracestate, "foo=1");
+	/* only empty ones: an empty list */
+	cr_assert_eq(parse_req("GET / HTTP/1.1\r\ntracestate:\r\n"
+			       "tracestate: \r\n\r\n", &r), 0);
+	expect_str(r.tracestate, "");
+
+	/* an invalid member in any field: no list at all */
+	cr_assert_eq(parse_req("GET / HTTP/1.1\r\ntracestate: foo=1\r\n"
+			       "tracestate: foo@=1\r\n\r\n", &r), 0);
+	expect_str(r.tracestate, NULL);
+	/* a member does not span two fields */
+	cr_assert_eq(parse_req("GET / HTTP/1.1\r\ntracestate: foo\r\n"
+			       "tracestate: =1\r\n\r\n", &r), 0);
+	expect_str(r.tracestate, NULL);
+	/* duplicates across fields are kept */
+	cr_assert_eq(parse_req("GET / HTTP/1.1\r\ntracestate: foo=1\r\n"
+			       "tracestate: foo=2\r\n\r\n", &r), 0);
+	expect_str(r.tracestate, "foo=1,foo=2");
+
+	/* 33 fields of one member each: too many members */
+	strcpy(big, "GET / HTTP/1.1\r\n");
+	for (int i = 0; i < 33; i++)
+		sprintf(big + strlen(big), "tracestate: k%d=%d\r\n", i, i);
+	strcat(big, "\r\n");
+	cr_assert_eq(parse_req(big, &r), 0);
+	cr_expect_eq(r.n_tracestate, 33);
+	expect_str(r.tracestate, NULL);
+	/* 32 of them, with empty fields between: the whole list */
+	strcpy(big, "GET / HTTP/1.1\r\n");
+	for (int i = 0; i < 32; i++)
+		sprintf(big + strlen(big), "tracestate: k%d=%d\r\n"
+			"tracestate: ,\r\n", i, i);
+	strcat(big, "\r\n");
+	cr_assert_eq(parse_req(big, &r), 0);
+	cr_expect_eq(r.n_tracestate, 64);
+	cr_assert(r.tracestate.p != NULL && r.tracestate.len > 7);
+	cr_expect_eq(memcmp(r.tracestate.p, "k0=0,k1=1,", 10), 0);
+	cr_expect_eq(memcmp(r.tracestate.p + r.tracestate.len - 7, ",k31=31",
+			    7), 0);
+
+	/* a copy of the struct still points to the original's list */
+	{
+		struct at_http_request copy;
+
+		cr_assert_eq(parse_req("GET / HTTP/1.1\r\ntracestate: a=1\r\n"
+				       "tracestate: b=2\r\n\r\n", &r), 0);
+		copy = r;
+		expect_str(copy.tracestate, "a=1,b=2");
+	}
 }
 
 Test(http, connection_and_framing_headers)
