@@ -141,3 +141,21 @@ struct at_baggage_ref at_baggage_set_env(const char *bag, size_t len)
 		return none;
 	return fill(&env_slot, AT_BAGGAGE_ENV_SLOT, bag, len);
 }
+
+int at_baggage_value(struct at_baggage_ref ref, const char *key, char *val,
+		     size_t cap)
+{
+	struct slot *s = slot_of(ref.slot);
+	int n;
+
+	if (!s || cap == 0 ||
+	    atomic_load_explicit(&s->gen, memory_order_acquire) != ref.gen)
+		return -1;
+	n = at_baggage_get(s->data, s->len, key, val, cap);
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&s->gen, memory_order_relaxed) != ref.gen) {
+		val[0] = 0;
+		return -1;
+	}
+	return n;
+}

@@ -51,6 +51,11 @@ void at_baggage_release(struct at_baggage_ref ref);
  * not fit cap - 1). */
 int at_baggage_copy(struct at_baggage_ref ref, char *out, size_t cap);
 
+/* The value of key in the list ref names, percent-decoded into val
+ * (at_baggage_get), or -1 (no such key, or the list is gone). */
+int at_baggage_value(struct at_baggage_ref ref, const char *key, char *val,
+		     size_t cap);
+
 /* The BAGGAGE environment variable the process started with (sanitized
  * by the caller): the reference of spans that have no other parent. */
 struct at_baggage_ref at_baggage_set_env(const char *bag, size_t len);

@@ -53,6 +53,29 @@ struct at_baggage_ref at_span_baggage(const struct at_span *s)
 	return ref;
 }
 
+/* AUTOTRACE_BAGGAGE_ATTRIBUTES: the named entries of the span's baggage
+ * as attributes (only when configured and the span has baggage). */
+static AT_COLD void baggage_attrs(struct at_span *s)
+{
+	const char *k = at_cfg.baggage_attrs;
+
+	for (int i = 0; i < at_cfg.n_baggage_attrs; i++) {
+		char v[256];
+		int n = at_baggage_value(at_span_baggage(s), k, v, sizeof(v));
+
+		if (n >= 0)
+			at_span_set_str(s, k, v, (size_t)n);
+		k += strlen(k) + 1;
+	}
+}
+
+static inline void maybe_baggage_attrs(struct at_span *s)
+{
+	if (AT_UNLIKELY(at_cfg.n_baggage_attrs && s->h.baggage_slot &&
+			s->h.state == AT_SPAN_RECORDING))
+		baggage_attrs(s);
+}
+
 void at_span_own_baggage(struct at_span *s, struct at_baggage_ref ref)
 {
 	if (s->h.state == AT_SPAN_FREE) {
@@ -63,6 +86,7 @@ void at_span_own_baggage(struct at_span *s, struct at_baggage_ref ref)
 		at_baggage_release(at_span_baggage(s));
 	inherit_baggage(s, ref);
 	s->h.baggage_owner = ref.slot != 0;
+	maybe_baggage_attrs(s);
 }
 
 void at_span_set_env_parent(const struct at_span_context *ctx,
@@ -158,6 +182,7 @@ static bool start_common(struct at_thread *t, struct at_span *s,
 		h->state = AT_SPAN_PROPAGATING;
 	}
 	h->on_stack = activate && at_context_push(t, s) == 0;
+	maybe_baggage_attrs(s);
 	return true;
 }
 

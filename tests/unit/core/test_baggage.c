@@ -3,9 +3,11 @@
  * a child outliving it then finds nothing (never another request's
  * list), a full table drops and counts. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "at_baggage.h"
+#include "at_config.h"
 #include "at_propagators.h"
 #include "at_span.h"
 #include "at_thread.h"
@@ -107,5 +109,43 @@ Test(baggage, spans_carry_it)
 	at_span_set_env_baggage("from=env", 8);
 	cr_assert(at_span_start(&srv, "root", 4, AT_KIND_INTERNAL));
 	cr_expect_eq(at_baggage_copy(at_span_baggage(&srv), out, sizeof(out)), 8);
+	at_span_end(&srv);
+}
+
+/* The value of attribute key of a started span, or NULL. */
+static const char *attr(const struct at_span *s, const char *key, char *buf,
+			size_t cap)
+{
+	for (int i = 0; i < s->h.n_attrs; i++)
+		if (!strcmp(s->attrs[i].key, key)) {
+			const struct at_str *v = &s->attrs[i].v.s;
+
+			snprintf(buf, cap, "%.*s", (int)v->len, s->arena + v->off);
+			return buf;
+		}
+	return NULL;
+}
+
+Test(baggage, named_entries_become_attributes)
+{
+	struct at_span srv, child;
+	char v[64];
+
+	memcpy(at_cfg.baggage_attrs, "user.id\0tenant\0", 15);
+	at_cfg.n_baggage_attrs = 2;
+	cr_assert(at_span_start(&srv, "srv", 3, AT_KIND_SERVER));
+	at_span_own_baggage(&srv, at_baggage_store("user.id=al%20ice,x=1", 20));
+	cr_expect_str_eq(attr(&srv, "user.id", v, sizeof(v)), "al ice");
+	cr_expect_null(attr(&srv, "tenant", v, sizeof(v)));
+	cr_expect_null(attr(&srv, "x", v, sizeof(v)));
+	cr_assert(at_span_start(&child, "c", 1, AT_KIND_CLIENT));
+	cr_expect_str_eq(attr(&child, "user.id", v, sizeof(v)), "al ice");
+	at_span_end(&child);
+	at_span_end(&srv);
+	/* Not configured: nothing. */
+	at_cfg.n_baggage_attrs = 0;
+	cr_assert(at_span_start(&srv, "srv", 3, AT_KIND_SERVER));
+	at_span_own_baggage(&srv, at_baggage_store("user.id=bob", 11));
+	cr_expect_null(attr(&srv, "user.id", v, sizeof(v)));
 	at_span_end(&srv);
 }
