@@ -104,7 +104,8 @@ PAGE_FILES := tool/page/page.css tool/page/body.html tool/page/page.js
 TOOL_O := $(patsubst %.c,$(OBJ)/%.o,$(TOOL_SRC)) $(PAGE_O)
 
 LIB := $(BUILD)/libautotrace.so
-BRIDGES := $(BUILD)/autotrace-bridge.js $(BUILD)/autotrace-py/sitecustomize.py
+BRIDGES := $(BUILD)/autotrace-bridge.js $(BUILD)/autotrace-https.js \
+	$(BUILD)/autotrace-py/sitecustomize.py
 CORE_A := $(BUILD)/libatcore.a
 TOOL_A := $(BUILD)/libattool.a
 MAP := src/libautotrace.map
@@ -117,10 +118,11 @@ TOOLS := $(AUTOTRACE) $(COLLECTOR)
 
 FIXTURE_SRC := $(sort $(wildcard tests/fixtures/*.c))
 CURL_FIXTURES := $(patsubst tests/fixtures/curl/%.c,$(BUILD)/fixtures/%,$(sort $(wildcard tests/fixtures/curl/*.c)))
+GNUTLS_FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(sort $(wildcard tests/fixtures/tls_gnutls/*.c)))
 FIXTURES := $(patsubst tests/fixtures/%.c,$(BUILD)/fixtures/%,$(FIXTURE_SRC)) \
 	$(BUILD)/fixtures/libctor_connect.so $(BUILD)/fixtures/ctor_main \
 	$(BUILD)/fixtures/pq_client $(BUILD)/fixtures/secure_probe_linked \
-	$(CURL_FIXTURES)
+	$(CURL_FIXTURES) $(GNUTLS_FIXTURES) $(BUILD)/fixtures/tls/tls_pump
 # Context fixtures (tests/fixtures/ctx/); the libevent one only when
 # libevent's headers are installed (its tests skip otherwise).
 CTX_LIBEVENT := $(BUILD)/fixtures/ctx/ctx_libevent_proxy
@@ -153,6 +155,9 @@ lib: $(LIB) $(BRIDGES)
 # The runtime bridges (hooks/runtime/at_bridge.c), copied beside the
 # library, where it looks for them.
 $(BUILD)/autotrace-bridge.js: bridges/node/autotrace-bridge.js
+	@mkdir -p $(dir $@)
+	$(call say,CP,$@)cp $< $@
+$(BUILD)/autotrace-https.js: bridges/node/autotrace-https.js
 	@mkdir -p $(dir $@)
 	$(call say,CP,$@)cp $< $@
 $(BUILD)/autotrace-py/sitecustomize.py: bridges/python/sitecustomize.py
@@ -258,6 +263,16 @@ $(CURL_FIXTURES): $(BUILD)/fixtures/%: tests/fixtures/curl/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(FIXTURE_CC) -Wall -Wextra -o $@ $< -lcurl
 
+# GnuTLS programs (fixtures may link GnuTLS; the library never does).
+$(GNUTLS_FIXTURES): $(BUILD)/fixtures/%: tests/fixtures/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(FIXTURE_CC) -Wall -Wextra -o $@ $< -lgnutls
+
+# An OpenSSL program (fixtures may link libssl; the library never does).
+$(BUILD)/fixtures/tls/tls_pump: tests/fixtures/tls/tls_pump.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(FIXTURE_CC) -Wall -Wextra -o $@ $< -lssl -lcrypto
+
 # ---- benchmarks: linked with the core directly ----
 # bench_hooks links the hooks too: its own calls go through them;
 # bench_queue runs the receiver (a tool object) as its collector.
@@ -362,8 +377,9 @@ FUZZ_EXTRA_json := tool/at_xalloc.c src/core/at_buf.c src/core/at_utf8.c
 # with the library's HTTP parser and chunked decoder, gunzips with
 # at_gzip, decodes with the generated protobuf-c code (and libprotobuf-c,
 # zlib) and hands what it stored to the trace model and the views (all
-# the tool's modules, and the page's files); the encoder and gzip make the
-# valid requests the target sends.
+# the tool's modules, and the page's files; the root span's module uses
+# the traceparent codec); the encoder and gzip make the valid requests the
+# target sends.
 HTTP_READ_SRC := $(sort $(wildcard src/protocols/at_http_*.c)) src/core/at_traceparent.c src/core/at_propagators.c
 FUZZ_EXTRA_receiver := src/core/at_buf.c src/export/at_gzip.c src/export/at_otlp.c src/core/at_utf8.c \
 	$(HTTP_READ_SRC) $(filter-out tool/at_receiver.c,$(TOOL_SRC)) $(PAGE_O) $(GEN_C)
@@ -450,7 +466,8 @@ MAN_OUT := $(BUILD)/man
 # What install puts, relative to $(DESTDIR) (uninstall removes these,
 # the bridge's compiled __pycache__, then the directories that are ours).
 INSTALLED = $(BINDIR)/autotrace $(LIBDIR)/libautotrace.so $(PKGLIBDIR)/libautotrace.so \
-	$(PKGLIBDIR)/autotrace-bridge.js $(PKGLIBDIR)/autotrace-py/sitecustomize.py \
+	$(PKGLIBDIR)/autotrace-bridge.js $(PKGLIBDIR)/autotrace-https.js \
+	$(PKGLIBDIR)/autotrace-py/sitecustomize.py \
 	$(MANDIR)/man1/autotrace.1 $(MANDIR)/man7/libautotrace.7 \
 	$(DEBUGDIR)$(PKGLIBDIR)/libautotrace.so.debug $(DEBUGDIR)$(BINDIR)/autotrace.debug
 
@@ -479,6 +496,7 @@ install: all man $(DIST)/libautotrace.so $(DIST)/autotrace
 	install -m 0644 $(DIST)/libautotrace.so $(DESTDIR)$(PKGLIBDIR)/libautotrace.so
 	ln -sfn libautotrace/libautotrace.so $(DESTDIR)$(LIBDIR)/libautotrace.so
 	install -m 0644 $(BUILD)/autotrace-bridge.js $(DESTDIR)$(PKGLIBDIR)/autotrace-bridge.js
+	install -m 0644 $(BUILD)/autotrace-https.js $(DESTDIR)$(PKGLIBDIR)/autotrace-https.js
 	install -m 0644 $(BUILD)/autotrace-py/sitecustomize.py \
 		$(DESTDIR)$(PKGLIBDIR)/autotrace-py/sitecustomize.py
 	install -m 0644 $(MAN_OUT)/autotrace.1 $(DESTDIR)$(MANDIR)/man1/autotrace.1

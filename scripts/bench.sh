@@ -27,12 +27,16 @@
 #               traced, bridge off; the bridge's computed cost
 #   ctx_native  nginx reverse proxy (2 workers, upstream keep-alive), 20
 #               in flight: bare vs traced
+#   https       HTTPS keep-alive (Python ssl client and server): bare vs
+#               traced, us added per request
+#   ctx_node_https  Node's own HTTPS client through the bridge: the cost of
+#               one bridged span per request
 # BENCH_REPS (default 3) repetitions; BENCH_WRK_SECONDS (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 [ $# -gt 0 ] && shift
-scenarios=${*:-micro exporter http pg curl node scale wire_pg wire_mysql wire_redis ctx_node ctx_py ctx_native}
+scenarios=${*:-micro exporter http pg curl node scale wire_pg wire_mysql wire_redis ctx_node ctx_py ctx_native ctx_node_https https}
 lib=$(realpath "$build/libautotrace.so")
 reps=${BENCH_REPS:-3}
 tmp=$(mktemp -d)

@@ -1,31 +1,43 @@
 /*
  * at_render_text.c - the terminal view of the autotrace command.
  *
- * A trace shown in full is a header line and then one line per span, in
- * tree order (children by start time):
+ * A legend line comes first (the marks and bar fills).  A trace shown
+ * in full is a header line (trace id, the root's service, method, path
+ * and status, duration, spans, errors, spans whose parent never came)
+ * and then one line per span, in tree order (children by start time):
  *
- *   M  <indent>[service: ]name kind  key attributes ..  <dur> |<bar>|
+ *   M  <indent>[service: ]operation  key attributes ..  <dur> |<bar>|
  *
  * M is a one-character mark column: '!' for an error span, '*' for the
  * slowest span of the critical path (the critical span with the most
- * self time, i.e. time not covered by its children), ' ' otherwise, so
- * that the view reads the same without colours.  The service is shown
- * on roots and where it changes from the parent.  The key attributes
- * depend on the span: HTTP (method, URL, "-> status"), database
- * (operation, query cut to fit, rows=N) or else the peer address.
+ * self time, i.e. time not covered by its children), '+' for a late span
+ * (arrived after its trace was shown), ' ' otherwise, so that the view
+ * reads the same without colours.  The service is shown on roots and
+ * where it changes from the parent.  The operation is at_tv_span_op()
+ * ("GET /orders/{id}", "SELECT items", "GET user:? hit"); the key
+ * attributes add what it does not say: host and "-> status" for HTTP,
+ * the query (cut to fit) and rows=N for SQL, else the peer address.
  *
  * The waterfall bar is a fixed-width column scaled to the trace: the
  * span's [start, end] is filled with '#' for spans on the critical path,
- * '=' for the others and '!' for errors; an error span gets a second
- * line with its status message.  The findings follow the tree.  Colours
- * (only with o->color): red errors, yellow findings, bold for the
- * slowest critical span, dim bars.
+ * '=' for the others and '!' for errors.  Under a span line: for an
+ * error span its error (the status message, else "HTTP <code>", else
+ * error.type), for a span whose announced parent never arrived a note
+ * saying so.  The findings follow the tree, each with the time it costs
+ * and its fix on a second line.  Notes, headers and findings are wrapped
+ * at the width (at_render_wrap), never cut; only span lines, which must
+ * keep their columns, cut their text with "...".  Colours (only with
+ * o->color): red errors, yellow findings, bold for the slowest critical
+ * span, dim bars.
  *
- * With more visible traces than o->max_full, a per-endpoint summary comes
- * first (endpoint = the first root's service and name: count, error
- * rate, p50/p90/p99 by nearest rank), then the slowest o->max_full traces
- * in full, slowest first.  Everything is sorted with full tie-breaks, so
- * the same input always gives the same output.
+ * With more visible traces than o->max_full, the endpoints table comes
+ * first (at_endpoints.c: service + method + route, count, error rate,
+ * p50/p90/p99, queries per request), the last 20 traces one line each
+ * (service, method, path, status, duration, spans, errors, findings),
+ * then the slowest o->max_full traces in full, slowest first.  Everything is sorted with full
+ * tie-breaks, so the same input always gives the same output.
+ *
+ * The width: at_render_term_width() (TIOCGWINSZ, else COLUMNS, else 100).
  *
  * Widths are counted in code points (UTF-8 continuation bytes do not
  * count); everything this file writes itself is ASCII.
@@ -35,9 +47,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "at_render.h"
 #include "at_utf8.h"
+#include "at_xalloc.h"
 
 #define BAR_W      30
 #define DUR_W      9
@@ -118,80 +133,75 @@ static void fmt_hex(char *out, const uint8_t *id, size_t n)
 	out[2 * n] = '\0';
 }
 
-static const char *kind_word(int kind)
+/* The host[:port] of a client span, or NULL. */
+static void host_port(const struct at_tv_span *s, char *out, size_t cap)
 {
-	static const char *const names[] = {
-		"", "internal", "server", "client", "producer", "consumer",
-	};
+	const char *a = at_tv_attr(s, "server.address");
+	const char *port = at_tv_attr(s, "server.port");
 
-	if (kind >= 0 && kind < 6)
-		return names[kind];
-	return "";
+	out[0] = '\0';
+	if (!a) {
+		a = at_tv_attr(s, "network.peer.address");
+		port = at_tv_attr(s, "network.peer.port");
+	}
+	if (a && port)
+		snprintf(out, cap, "%s:%s", a, port);
+	else if (a)
+		snprintf(out, cap, "%s", a);
 }
 
 /*
- * Key attributes of s appended to out (cap bytes) so that out stays
- * within max_w columns; a long query is cut so that rows=N still fits.
+ * Key attributes of s (what its operation does not say already) appended
+ * to out (cap bytes) so that out stays within max_w columns; a long
+ * query is cut so that rows=N still fits.
  */
 static void key_attrs(const struct at_tv_span *s, char *out, size_t cap,
 		      size_t max_w)
 {
 	const char *m = at_tv_attr(s, "http.request.method");
 	const char *q = at_tv_attr(s, "db.query.text");
-	const char *op = at_tv_attr(s, "db.operation.name");
-	const char *a, *port;
-	char tail[64] = "";
+	char tail[64] = "", hp[300];
 
 	if (m) {
-		const char *u = at_tv_attr(s, "url.full");
 		const char *st = at_tv_attr(s, "http.response.status_code");
 
-		if (!u)
-			u = at_tv_attr(s, "url.path");
 		if (st)
-			snprintf(tail, sizeof(tail), " -> %s", st);
-		append_fit(out, cap, m, max_w);
-		if (u) {
-			append_fit(out, cap, " ", max_w);
-			append_fit(out, cap, u, max_w > strlen(tail) ?
-				   max_w - strlen(tail) : 0);
+			snprintf(tail, sizeof(tail), "-> %s", st);
+		if (s->kind == 3) {
+			host_port(s, hp, sizeof(hp));
+			if (hp[0]) {
+				append_fit(out, cap, hp, max_w > strlen(tail) + 1 ?
+					   max_w - strlen(tail) - 1 : 0);
+				if (tail[0])
+					append_fit(out, cap, " ", max_w);
+			}
 		}
 		append_fit(out, cap, tail, max_w);
 		return;
 	}
-	if (q || op || at_tv_attr(s, "db.system.name") ||
-	    at_tv_attr(s, "db.system")) {
+	if (at_tv_span_is_cache(s))
+		return; /* the operation says it all */
+	if (at_tv_attr(s, "db.system.name") || at_tv_attr(s, "db.system")) {
 		const char *rows = at_tv_attr(s, "db.response.returned_rows");
 
-		/* the operation is usually the query's first word */
-		if (op && q && strncasecmp(q, op, strlen(op)) == 0)
-			op = NULL;
+		if (at_tv_span_is_connect(s)) {
+			host_port(s, hp, sizeof(hp));
+			append_fit(out, cap, hp, max_w);
+			return;
+		}
 		if (rows)
 			snprintf(tail, sizeof(tail), " rows=%.40s", rows);
-		if (op) {
-			append_fit(out, cap, op, max_w);
-			if (q)
-				append_fit(out, cap, " ", max_w);
-		}
+		/* a statement that is its own name ("BEGIN") says it once */
+		if (q && strcasecmp(q, s->name) == 0)
+			q = NULL;
 		if (q)
 			append_fit(out, cap, q, max_w > strlen(tail) ?
 				   max_w - strlen(tail) : 0);
 		append_fit(out, cap, tail, max_w);
 		return;
 	}
-	a = at_tv_attr(s, "server.address");
-	port = at_tv_attr(s, "server.port");
-	if (!a) {
-		a = at_tv_attr(s, "network.peer.address");
-		port = at_tv_attr(s, "network.peer.port");
-	}
-	if (a) {
-		append_fit(out, cap, a, max_w);
-		if (port) {
-			append_fit(out, cap, ":", max_w);
-			append_fit(out, cap, port, max_w);
-		}
-	}
+	host_port(s, hp, sizeof(hp));
+	append_fit(out, cap, hp, max_w);
 }
 
 /* Time not covered by the children of s. */
@@ -279,14 +289,14 @@ static void span_line(const struct view *v, const struct at_tv_trace *tr,
 		      const struct at_tv_span *s,
 		      const struct at_tv_span *slowest)
 {
-	char text[1024], attrs[512], dur[32], bar[BAR_W + 1];
-	const char *kw = kind_word(s->kind);
+	char text[1024], attrs[512], dur[32], bar[BAR_W + 1], err_text[512];
+	char *op = at_tv_span_op(s);
 	int err = s->status == 2;
 	int hot = s == slowest;
 	size_t tw = (size_t)v->text_w, w;
 	int i;
 
-	text[0] = err ? '!' : hot ? '*' : ' ';
+	text[0] = err ? '!' : hot ? '*' : s->late ? '+' : ' ';
 	text[1] = ' ';
 	text[2] = '\0';
 	for (i = 0; i < s->depth && i < 40; i++)
@@ -296,11 +306,8 @@ static void span_line(const struct view *v, const struct at_tv_trace *tr,
 		append_fit(text, sizeof(text), s->service, tw);
 		append_fit(text, sizeof(text), ": ", tw);
 	}
-	append_fit(text, sizeof(text), s->name[0] ? s->name : "(unnamed)", tw);
-	if (*kw) {
-		append_fit(text, sizeof(text), " ", tw);
-		append_fit(text, sizeof(text), kw, tw);
-	}
+	append_fit(text, sizeof(text), op, tw);
+	free(op);
 	w = text_width(text) + 2;
 	attrs[0] = '\0';
 	if (w < tw)
@@ -329,25 +336,38 @@ static void span_line(const struct view *v, const struct at_tv_trace *tr,
 	if (v->color && (err || hot))
 		fputs(C_RESET, v->f);
 	fputc('\n', v->f);
+	/* notes under the line: the error, a parent that never came */
+	text[0] = '\0';
+	append_fit(text, sizeof(text), err ? "! " : "  ", (size_t)v->width);
+	for (i = 0; i < s->depth + 2 && i < 42; i++)
+		append_fit(text, sizeof(text), "  ", (size_t)v->width);
 	if (err) {
-		text[0] = '\0';
-		append_fit(text, sizeof(text), "! ", (size_t)v->width);
-		for (i = 0; i < s->depth + 2 && i < 42; i++)
-			append_fit(text, sizeof(text), "  ", (size_t)v->width);
-		append_fit(text, sizeof(text), "error: ", (size_t)v->width);
-		append_fit(text, sizeof(text),
-			   s->status_msg[0] ? s->status_msg : "(no message)",
-			   (size_t)v->width);
-		fprintf(v->f, "%s%s%s\n", v->color ? C_RED : "", text,
-			v->color ? C_RESET : "");
+		struct at_buf b = { 0 };
+
+		at_tv_span_error_text(s, err_text, sizeof(err_text));
+		at_xbuf_printf(&b, "error: %s", err_text);
+		fputs(v->color ? C_RED : "", v->f);
+		at_render_wrap(v->f, text, at_xbuf_cstr(&b), v->width);
+		fputs(v->color ? C_RESET : "", v->f);
+		at_buf_free(&b);
+	}
+	if (s->missing_parent) {
+		char id[17], note[96];
+
+		fmt_hex(id, s->parent_id, 8);
+		snprintf(note, sizeof(note), "(its parent span %s never "
+			 "arrived)", id);
+		text[0] = ' ';
+		at_render_wrap(v->f, text, note, v->width);
 	}
 }
 
-/* The spans under root in tree order (no recursion: traces can be deep). */
+/* The spans under root in tree order (no recursion: traces can be deep);
+ * only the late ones with only_late. */
 static void tree(const struct view *v, const struct at_tv_trace *tr,
 		 const struct at_tv_span *root,
 		 const struct at_tv_span *slowest,
-		 const struct at_tv_span **stack)
+		 const struct at_tv_span **stack, int only_late)
 {
 	size_t sp = 0, i;
 
@@ -355,7 +375,8 @@ static void tree(const struct view *v, const struct at_tv_trace *tr,
 	while (sp) {
 		const struct at_tv_span *s = stack[--sp];
 
-		span_line(v, tr, s, slowest);
+		if (!only_late || s->late == 1)
+			span_line(v, tr, s, slowest);
 		for (i = s->n_children; i > 0; i--)
 			stack[sp++] = s->children[i - 1];
 	}
@@ -375,149 +396,193 @@ static uint64_t trace_dur(const struct at_tv_trace *tr)
 	return tr->end_ns > tr->start_ns ? tr->end_ns - tr->start_ns : 0;
 }
 
-static void full_trace(const struct view *v, const struct at_tv_trace *tr)
+/* "client GET /catalog -> 200": what the trace is, for its header. */
+static void trace_title(const struct at_tv_trace *tr, struct at_buf *b)
 {
-	static const char *const tag[] = { "N+1", "sequential", "dominant" };
+	const struct at_tv_span *r = tr->roots[0];
+	const char *m = at_tv_attr(r, "http.request.method");
+	const char *path;
+	size_t n = 0;
+
+	path = m ? at_tv_span_path(r, &n) : NULL;
+	if (r->service[0] && (m || strcmp(r->service, r->name) != 0))
+		at_xbuf_printf(b, "%s ", r->service);
+	if (m) {
+		at_xbuf_printf(b, "%s %.*s", m, (int)(n > 80 ? 80 : n),
+			       path ? path : "/");
+		if (n > 80)
+			at_xbuf_str(b, "...");
+	} else {
+		char *op = at_tv_span_op(r);
+
+		at_xbuf_str(b, op);
+		free(op);
+	}
+	if (tr->http_status)
+		at_xbuf_printf(b, " -> %d", tr->http_status);
+}
+
+/* Title, duration, spans and errors of tr. */
+static void trace_summary(const struct at_tv_trace *tr, struct at_buf *b)
+{
+	size_t nerr = trace_errors(tr);
+	char dur[32];
+
+	at_tv_fmt_dur(trace_dur(tr), dur, sizeof(dur));
+	trace_title(tr, b);
+	at_xbuf_printf(b, "  %s  %zu span%s", dur, tr->n_spans,
+		       tr->n_spans == 1 ? "" : "s");
+	if (nerr)
+		at_xbuf_printf(b, "  %zu error%s", nerr, nerr == 1 ? "" : "s");
+}
+
+static void full_trace(const struct view *v, const struct at_tv_trace *tr,
+		       int only_late)
+{
 	const struct at_tv_span *slowest = slowest_critical(tr);
 	const struct at_tv_span **stack;
-	char id[33], dur[32], line[1024];
-	size_t i, nerr = trace_errors(tr);
+	struct at_buf b = { 0 };
+	char id[33], dur[32], prefix[64];
+	size_t i, late = 0;
 
+	for (i = 0; i < tr->n_spans; i++)
+		late += tr->spans[i]->late == 1;
 	fmt_hex(id, tr->trace_id, 16);
-	at_tv_fmt_dur(trace_dur(tr), dur, sizeof(dur));
-	fprintf(v->f, "%strace %s  %s  %zu span%s", v->color ? C_BOLD : "",
-		id, dur, tr->n_spans, tr->n_spans == 1 ? "" : "s");
-	if (nerr)
-		fprintf(v->f, "  %s%zu error%s%s", v->color ? C_RED : "",
-			nerr, nerr == 1 ? "" : "s", v->color ? C_RESET : "");
-	fprintf(v->f, "%s\n", v->color ? C_RESET : "");
+	at_xbuf_printf(&b, "trace %s  ", id);
+	trace_summary(tr, &b);
+	if (only_late)
+		at_xbuf_printf(&b, "  + %zu late span%s (an addition to the "
+			       "trace shown above)", late, late == 1 ? "" : "s");
+	if (tr->missing_parents)
+		at_xbuf_printf(&b, "  %d span%s whose parent never arrived",
+			       tr->missing_parents,
+			       tr->missing_parents == 1 ? "" : "s");
+	fputs(v->color ? C_BOLD : "", v->f);
+	at_render_wrap(v->f, "", at_xbuf_cstr(&b), v->width);
+	fputs(v->color ? C_RESET : "", v->f);
+	at_buf_free(&b);
 	/* every span is under exactly one root (at_traces_build) */
 	stack = calloc(tr->n_spans, sizeof(*stack));
 	if (!stack)
 		return;
 	for (i = 0; i < tr->n_roots; i++)
-		tree(v, tr, tr->roots[i], slowest, stack);
+		tree(v, tr, tr->roots[i], slowest, stack, only_late);
 	free(stack);
-	for (i = 0; i < tr->n_findings; i++) {
+	for (i = 0; i < tr->n_findings && !only_late; i++) {
 		const struct at_tv_finding *fd = &tr->findings[i];
+		size_t k, pw;
 
-		snprintf(line, sizeof(line), "  ~ %s: ",
-			 (unsigned)fd->kind < 3 ? tag[fd->kind] : "finding");
-		append_fit(line, sizeof(line), fd->text, (size_t)v->width);
-		fprintf(v->f, "%s%s%s\n", v->color ? C_YELLOW : "", line,
-			v->color ? C_RESET : "");
+		at_tv_fmt_dur(fd->total_ns, dur, sizeof(dur));
+		snprintf(prefix, sizeof(prefix), "  ~ %s [%s]: ",
+			 at_tv_finding_tag(fd->kind), dur);
+		fputs(v->color ? C_YELLOW : "", v->f);
+		at_render_wrap(v->f, prefix, fd->text, v->width);
+		if (fd->fix) {
+			pw = strlen(prefix) - 2;
+			for (k = 0; k < pw && k + 6 < sizeof(prefix); k++)
+				prefix[k] = ' ';
+			memcpy(prefix + k, "fix: ", 6);
+			at_render_wrap(v->f, prefix, fd->fix, v->width);
+		}
+		fputs(v->color ? C_RESET : "", v->f);
 	}
 	fputc('\n', v->f);
 }
 
-/* ---- many traces: the per-endpoint summary ---- */
-
-struct ep_row {
-	char *endpoint;
-	uint64_t dur;
-	int err;
-};
-
-static int cmp_row(const void *a, const void *b)
+void at_render_legend(FILE *f, int color)
 {
-	const struct ep_row *x = a, *y = b;
-	int c = strcmp(x->endpoint, y->endpoint);
-
-	if (c)
-		return c;
-	if (x->dur != y->dur)
-		return x->dur < y->dur ? -1 : 1;
-	return x->err - y->err;
+	fprintf(f, "%smarks: ! error  * slowest span on the critical path  "
+		"+ late span;  bars: # critical path  = other spans  ! error;"
+		"  ~ finding [time it costs]%s\n\n", color ? C_DIM : "",
+		color ? C_RESET : "");
 }
 
-struct ep_sum {
-	const char *endpoint;
-	size_t count, errors;
-	uint64_t p50, p90, p99;
-};
+/* ---- many traces: the endpoints table ---- */
 
-static int cmp_sum(const void *a, const void *b)
+static int cmp_ep(const void *a, const void *b)
 {
-	const struct ep_sum *x = a, *y = b;
+	const struct at_tv_endpoint *x = *(const struct at_tv_endpoint *const *)a;
+	const struct at_tv_endpoint *y = *(const struct at_tv_endpoint *const *)b;
 
 	if (x->count != y->count)
 		return x->count > y->count ? -1 : 1;
-	return strcmp(x->endpoint, y->endpoint);
+	return strcmp(x->name, y->name);
 }
 
-/* Nearest-rank percentile of n sorted rows. */
-static uint64_t pct(const struct ep_row *r, size_t n, unsigned p)
+static void summary(const struct view *v, const struct at_traces *t)
 {
-	size_t k = (n * p + 99) / 100;
-
-	return r[k ? k - 1 : 0].dur;
-}
-
-static void summary(const struct view *v, const struct at_tv_trace **vis,
-		    size_t n)
-{
-	struct ep_row *rows = calloc(n, sizeof(*rows));
-	struct ep_sum *sums = calloc(n, sizeof(*sums));
-	size_t i, j, ns = 0, ew;
+	const struct at_tv_endpoint **eps;
+	size_t i, ew;
 	char cell[1024], d50[32], d90[32], d99[32];
 
-	if (!rows || !sums)
-		goto out;
-	for (i = 0; i < n; i++) {
-		const struct at_tv_span *r = vis[i]->roots[0];
-		size_t len = strlen(r->service) + strlen(r->name) + 2;
-
-		rows[i].endpoint = malloc(len);
-		if (!rows[i].endpoint)
-			goto out;
-		snprintf(rows[i].endpoint, len, "%s%s%s", r->service,
-			 r->service[0] ? " " : "", r->name);
-		rows[i].dur = trace_dur(vis[i]);
-		rows[i].err = vis[i]->has_error;
-	}
-	qsort(rows, n, sizeof(*rows), cmp_row);
-	for (i = 0; i < n; i = j) {
-		struct ep_sum *s = &sums[ns++];
-
-		for (j = i; j < n && strcmp(rows[i].endpoint,
-					    rows[j].endpoint) == 0; j++)
-			s->errors += (size_t)rows[j].err;
-		s->endpoint = rows[i].endpoint;
-		s->count = j - i;
-		s->p50 = pct(rows + i, j - i, 50);
-		s->p90 = pct(rows + i, j - i, 90);
-		s->p99 = pct(rows + i, j - i, 99);
-	}
-	qsort(sums, ns, sizeof(*sums), cmp_sum);
+	if (!t->n_endpoints)
+		return;
+	eps = calloc(t->n_endpoints, sizeof(*eps));
+	if (!eps)
+		return;
+	for (i = 0; i < t->n_endpoints; i++)
+		eps[i] = &t->endpoints[i];
+	qsort(eps, t->n_endpoints, sizeof(*eps), cmp_ep);
 	/* endpoint column: what is left of the width */
-	ew = v->width > 60 ? (size_t)v->width - 50 : 10;
-	fprintf(v->f, "%s%-*s %6s %7s %9s %9s %9s%s\n",
+	ew = v->width > 68 ? (size_t)v->width - 58 : 10;
+	fprintf(v->f, "%s%-*s %6s %7s %9s %9s %9s %7s%s\n",
 		v->color ? C_BOLD : "", (int)ew, "endpoint", "count",
-		"errors", "p50", "p90", "p99", v->color ? C_RESET : "");
-	for (i = 0; i < ns; i++) {
-		const struct ep_sum *s = &sums[i];
+		"errors", "p50", "p90", "p99", "q/req", v->color ? C_RESET : "");
+	for (i = 0; i < t->n_endpoints; i++) {
+		const struct at_tv_endpoint *s = eps[i];
 		double rate = 100.0 * (double)s->errors / (double)s->count;
 		size_t w;
 
 		cell[0] = '\0';
-		append_fit(cell, sizeof(cell), s->endpoint, ew);
+		append_fit(cell, sizeof(cell), s->name, ew);
 		fputs(cell, v->f);
 		for (w = text_width(cell); w < ew; w++)
 			fputc(' ', v->f);
 		at_tv_fmt_dur(s->p50, d50, sizeof(d50));
 		at_tv_fmt_dur(s->p90, d90, sizeof(d90));
 		at_tv_fmt_dur(s->p99, d99, sizeof(d99));
-		fprintf(v->f, " %6zu %s%6.1f%%%s %9s %9s %9s\n", s->count,
+		fprintf(v->f, " %6zu %s%6.1f%%%s %9s %9s %9s %7.1f\n", s->count,
 			v->color && s->errors ? C_RED : "", rate,
-			v->color && s->errors ? C_RESET : "", d50, d90, d99);
+			v->color && s->errors ? C_RESET : "", d50, d90, d99,
+			s->queries_per_req);
 	}
 	fputc('\n', v->f);
-out:
-	if (rows)
-		for (i = 0; i < n; i++)
-			free(rows[i].endpoint);
-	free(rows);
-	free(sums);
+	free(eps);
+}
+
+/* The last TRACE_LIST traces (vis is in start order), one line each:
+ * id, what (service, method, path, status), duration, spans, errors and
+ * the tags of its findings. */
+#define TRACE_LIST 20
+static void trace_list(const struct view *v, const struct at_tv_trace **vis,
+		       size_t n)
+{
+	size_t i, j, first = n > TRACE_LIST ? n - TRACE_LIST : 0;
+	char id[33], line[1024];
+
+	if (first)
+		fprintf(v->f, "the last %d traces:\n", TRACE_LIST);
+	else
+		fputs("the traces:\n", v->f);
+	for (i = first; i < n; i++) {
+		const struct at_tv_trace *tr = vis[i];
+		struct at_buf b = { 0 };
+		size_t nerr = trace_errors(tr);
+
+		fmt_hex(id, tr->trace_id, 16);
+		at_xbuf_printf(&b, "  %.8s  ", id);
+		trace_summary(tr, &b);
+		for (j = 0; j < tr->n_findings; j++)
+			at_xbuf_printf(&b, "%s%s", j ? ", " : "  ~ ",
+				       at_tv_finding_tag(tr->findings[j].kind));
+		line[0] = '\0';
+		append_fit(line, sizeof(line), at_xbuf_cstr(&b),
+			   (size_t)v->width);
+		at_buf_free(&b);
+		fprintf(v->f, "%s%s%s\n", v->color && nerr ? C_RED : "", line,
+			v->color && nerr ? C_RESET : "");
+	}
+	fputc('\n', v->f);
 }
 
 static int cmp_slowest(const void *a, const void *b)
@@ -533,27 +598,50 @@ static int cmp_slowest(const void *a, const void *b)
 	return memcmp(x->trace_id, y->trace_id, 16);
 }
 
+static void setup_view(struct view *v, FILE *f,
+		       const struct at_render_opts *o)
+{
+	v->f = f;
+	v->color = 0;
+	v->width = 100;
+	v->bar_w = BAR_W;
+	if (o) {
+		v->color = o->color;
+		if (o->width > 0)
+			v->width = o->width < 40 ? 40 : o->width;
+	}
+	/* text column: what the duration and the bar leave */
+	if (v->width - DUR_W - BAR_W - 4 < MIN_TEXT_W + 20)
+		v->bar_w = v->width >= 70 ? 10 : 0;
+	v->text_w = v->width - DUR_W - 1 - (v->bar_w ? v->bar_w + 3 : 0);
+}
+
+void at_render_text_trace(FILE *f, const struct at_traces *t,
+			  const struct at_tv_trace *tr,
+			  const struct at_render_opts *o)
+{
+	struct view v;
+
+	(void)t;
+	if (!f || !tr || !tr->n_roots)
+		return;
+	setup_view(&v, f, o);
+	full_trace(&v, tr, o && o->only_late);
+}
+
 void at_render_text(FILE *f, const struct at_traces *t,
 		    const struct at_render_opts *o)
 {
-	struct view v = { f, 0, 100, BAR_W, 0 };
+	struct view v;
 	const struct at_tv_trace **vis;
 	size_t i, n = 0, max_full = 5, hidden;
 	char dur[32];
 
 	if (!f || !t)
 		return;
-	if (o) {
-		v.color = o->color;
-		if (o->width > 0)
-			v.width = o->width < 40 ? 40 : o->width;
-		if (o->max_full > 0)
-			max_full = (size_t)o->max_full;
-	}
-	/* text column: what the duration and the bar leave */
-	if (v.width - DUR_W - BAR_W - 4 < MIN_TEXT_W + 20)
-		v.bar_w = v.width >= 70 ? 10 : 0;
-	v.text_w = v.width - DUR_W - 1 - (v.bar_w ? v.bar_w + 3 : 0);
+	setup_view(&v, f, o);
+	if (o && o->max_full > 0)
+		max_full = (size_t)o->max_full;
 	vis = calloc(t->n_traces ? t->n_traces : 1, sizeof(*vis));
 	if (!vis)
 		return;
@@ -577,9 +665,11 @@ void at_render_text(FILE *f, const struct at_traces *t,
 		free(vis);
 		return;
 	}
+	if (!o || !o->no_legend)
+		at_render_legend(f, v.color);
 	if (n <= max_full) {
 		for (i = 0; i < n; i++)
-			full_trace(&v, vis[i]);
+			full_trace(&v, vis[i], 0);
 	} else {
 		fprintf(f, "%zu traces", n);
 		if (hidden && o) {
@@ -587,11 +677,12 @@ void at_render_text(FILE *f, const struct at_traces *t,
 			fprintf(f, " (%zu shorter than %s hidden)", hidden, dur);
 		}
 		fputs("\n\n", f);
-		summary(&v, vis, n);
+		summary(&v, t);
+		trace_list(&v, vis, n);
 		qsort(vis, n, sizeof(*vis), cmp_slowest);
 		fprintf(f, "the %zu slowest traces:\n\n", max_full);
 		for (i = 0; i < max_full; i++)
-			full_trace(&v, vis[i]);
+			full_trace(&v, vis[i], 0);
 	}
 	if (n <= max_full && hidden && o) {
 		at_tv_fmt_dur(o->min_duration_ns, dur, sizeof(dur));
@@ -599,4 +690,87 @@ void at_render_text(FILE *f, const struct at_traces *t,
 			hidden == 1 ? "" : "s", dur);
 	}
 	free(vis);
+}
+
+/* ---- terminal ---- */
+
+int at_render_term_width(int fd, const char *columns)
+{
+	struct winsize ws;
+	char *end;
+	long c;
+
+	if (fd >= 0 && ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col < 40 ? 40 : ws.ws_col;
+	if (columns && *columns) {
+		c = strtol(columns, &end, 10);
+		if (!*end && c > 0 && c < 10000)
+			return c < 40 ? 40 : (int)c;
+	}
+	return 100;
+}
+
+int at_render_want_color(int fd, const char *no_color)
+{
+	return isatty(fd) && !(no_color && *no_color);
+}
+
+void at_render_wrap(FILE *f, const char *prefix, const char *text,
+		    int width)
+{
+	size_t pw = text_width(prefix), avail, col;
+	const char *p = text;
+	size_t i;
+
+	avail = width > 0 && (size_t)width > pw + 10 ? (size_t)width - pw : 10;
+	fputs(prefix, f);
+	col = 0;
+	while (*p) {
+		const char *w = p;
+		size_t len, ww, gap;
+
+		while (*w == ' ')
+			w++;
+		gap = (size_t)(w - p);
+		len = strcspn(w, " ");
+		if (!*w)
+			break;
+		/* the word's width, in code points */
+		for (ww = 0, i = 0; i < len; i++)
+			ww += !at_utf8_is_cont((unsigned char)w[i]);
+		if (col && col + gap + ww > avail) {
+			fputc('\n', f);
+			for (i = 0; i < pw; i++)
+				fputc(' ', f);
+			col = 0;
+		} else if (col) {
+			/* spaces inside a line are kept as they are */
+			for (i = 0; i < gap; i++)
+				fputc(' ', f);
+			col += gap;
+		}
+		/* a word longer than a line: split it */
+		while (ww > avail - col) {
+			size_t take = 0, cp = 0;
+
+			while (take < len && (cp < avail - col ||
+			       at_utf8_is_cont((unsigned char)w[take]))) {
+				cp += !at_utf8_is_cont((unsigned char)w[take]);
+				take++;
+			}
+			fwrite(w, 1, take, f);
+			fputc('\n', f);
+			for (i = 0; i < pw; i++)
+				fputc(' ', f);
+			w += take;
+			len -= take;
+			ww -= cp;
+			col = 0;
+		}
+		for (i = 0; i < len; i++)
+			fputc((unsigned char)w[i] < 0x20 ? ' ' : w[i], f);
+		col += ww;
+		p = w + len;
+	}
+	fputc('\n', f);
 }

@@ -13,11 +13,13 @@
  * are already in start order.  Parents are found by binary search over
  * the trace's spans sorted by span id; a span whose parent is not in the
  * set is a root of its trace (an orphan).  Children are appended in start
- * order.  A walk from the roots sets the depths; spans it cannot reach
+ * order (a span whose announced parent is absent is marked
+ * missing_parent).  A walk from the roots sets the depths; spans it cannot reach
  * are in a parent cycle (bad input), and the earliest of them is cut
  * loose and made a root until every span is reached.  The critical path
  * runs from each root down through the child that ends last.  Then the
- * findings of the linked trace are computed (at_findings.c).
+ * endpoints table of the whole set (at_endpoints.c) and the findings of
+ * each trace, which need it (at_findings.c).
  *
  * Tool-only: memory is allocated freely and an allocation failure aborts.
  */
@@ -149,6 +151,7 @@ static void clear_built(struct at_traces *t)
 		for (j = 0; j < tr->n_findings; j++) {
 			free(tr->findings[j].spans);
 			free(tr->findings[j].text);
+			free(tr->findings[j].fix);
 		}
 		free(tr->findings);
 		free(tr->spans);
@@ -157,6 +160,7 @@ static void clear_built(struct at_traces *t)
 	free(t->traces);
 	t->traces = NULL;
 	t->n_traces = 0;
+	at_tv_endpoints_free(t);
 }
 
 struct at_traces *at_traces_new(void)
@@ -463,6 +467,9 @@ static void build_trace(struct at_tv_trace *tr, struct at_tv_span **stack)
 		s->parent = p;
 		s->depth = -1;
 		s->critical = 0;
+		s->missing_parent = s->has_parent && !p &&
+				    !find_id(byid, n, s->parent_id);
+		tr->missing_parents += s->missing_parent;
 		if (p)
 			add_child(p, s);
 		else
@@ -515,7 +522,6 @@ static void build_trace(struct at_tv_trace *tr, struct at_tv_span **stack)
 			s = next;
 		}
 	}
-	at_tv_find(tr);
 }
 
 void at_traces_build(struct at_traces *t)
@@ -553,4 +559,22 @@ void at_traces_build(struct at_traces *t)
 	free(stack);
 	free(sorted);
 	qsort(t->traces, t->n_traces, sizeof(*t->traces), cmp_trace_start);
+	at_tv_endpoints_build(t);
+	for (i = 0; i < t->n_traces; i++)
+		at_tv_find(t, &t->traces[i]);
+}
+
+void at_traces_drop_trace(struct at_traces *t, const uint8_t id[16])
+{
+	size_t i, k = 0;
+
+	clear_built(t);
+	for (i = 0; i < t->n_all; i++) {
+		if (memcmp(t->all[i]->trace_id, id, 16) == 0) {
+			at_tv_span_free(t->all[i]);
+			continue;
+		}
+		t->all[k++] = t->all[i];
+	}
+	t->n_all = k;
 }

@@ -1,15 +1,32 @@
 /*
  * at_traces.h - the traces the autotrace command shows: spans collected
  * from OTLP requests (or from OTLP-JSON lines), grouped by trace, linked
- * into trees, with the critical path and findings (N+1 patterns,
- * sequential calls that could run in parallel, a span that is most of its
- * trace).  Tool-only (not in libautotrace.so): it allocates freely.
+ * into trees, with the critical path, the endpoints (service + method +
+ * route, with their RED figures) and the findings of each trace.
+ * Tool-only (not in libautotrace.so): it allocates freely.
  *
  * The model is split by job: at_traces.c (the records, decoded requests
- * in, trees and critical paths out), at_findings.c (the findings of a
- * linked trace), at_otlpjson_read.c (OTLP-JSON lines in, through the
- * JSON reader at_json.c) and at_otlpjson_write.c (requests out as
- * OTLP-JSON lines).
+ * in, trees and critical paths out), at_routes.c (what a span is about:
+ * route templates, operation names, signatures), at_endpoints.c (the
+ * endpoints table, bounded), at_findings.c (the findings of a linked
+ * trace), at_otlpjson_read.c (OTLP-JSON lines in, through the JSON
+ * reader at_json.c) and at_otlpjson_write.c (requests out as OTLP-JSON
+ * lines).  at_assembly.c decides when a trace received by `autotrace
+ * serve` is complete; at_diff.c compares two sets of traces.
+ *
+ * For views (the terminal, the page, the /api/ of the live UI), after
+ * at_traces_build():
+ *   t->traces[i]            a trace: spans by start, roots, findings,
+ *                           tr->endpoint (index into t->endpoints or -1),
+ *                           tr->http_status (root's status code or 0)
+ *   t->endpoints[k]         service, method, route, count, errors,
+ *                           p50/p90/p99, queries per request
+ *   at_tv_span_op(s)        "GET /orders/{id}", "SELECT orders",
+ *                           "GET user:? hit" (malloc'd)
+ *   at_tv_span_error_text   the error of a span in words ("HTTP 502")
+ *   at_tv_finding_tag(k)    "N+1", "parallel", "slow", "error", ...
+ *   s->endpoint             the endpoint a server/root span belongs to
+ *   s->missing_parent       1 when its announced parent never came
  */
 #ifndef AT_TRACES_H
 #define AT_TRACES_H
@@ -57,21 +74,66 @@ struct at_tv_span {
 	size_t n_children;
 	int depth;
 	int critical;                   /* on the trace's critical path */
+	int endpoint;                   /* index in t->endpoints, or -1 */
+	int missing_parent;             /* has_parent, parent not in the set */
+
+	/* kept across builds: set by the assembler (at_assembly.c) */
+	int late;                       /* arrived after its trace was shown */
 };
 
+/*
+ * The findings (rules in at_findings.c).  AT_FIND_SEQUENTIAL is the
+ * "independent calls that could run in parallel" rule; AT_FIND_DOMINANT
+ * is no longer produced (it said nothing a user could act on).  The
+ * kinds after it are a second enum so that at_render_html.c's switch
+ * still compiles until the page names them; use at_tv_finding_tag().
+ */
 enum at_tv_finding_kind {
-	AT_FIND_N_PLUS_ONE = 0, /* the same query/request repeated under one parent */
-	AT_FIND_SEQUENTIAL,     /* sibling calls one after another, independent */
-	AT_FIND_DOMINANT,       /* one span is more than 50 % of its trace */
+	AT_FIND_N_PLUS_ONE = 0, /* the same query/request >= 5 times in a row */
+	AT_FIND_SEQUENTIAL,     /* independent calls one after another */
+	AT_FIND_DOMINANT,       /* (no longer produced) */
+};
+enum {
+	AT_FIND_SLOW = AT_FIND_DOMINANT + 1, /* slower than its endpoint's p90 */
+	AT_FIND_ERROR,          /* the deepest failing span and its chain */
+	AT_FIND_RETRY,          /* the same call repeated after an error */
+	AT_FIND_CACHE_MISS,     /* cache misses dominate an endpoint's lookups */
+	AT_FIND_KINDS
 };
 
 struct at_tv_finding {
 	enum at_tv_finding_kind kind;
-	struct at_tv_span *parent;  /* N+1, sequential: the common parent */
+	struct at_tv_span *parent;  /* where: the common parent (or the span) */
 	struct at_tv_span **spans;  /* the spans concerned */
 	size_t n_spans;
-	uint64_t total_ns;          /* their summed duration */
-	char *text;                 /* one line, e.g. "SELECT … ran 47 times, 380 ms total" */
+	uint64_t total_ns;          /* how much time it costs */
+	char *text;                 /* what and where, one line */
+	char *fix;                  /* a one-line fix */
+};
+
+/* "N+1", "parallel", "slow", "error", "retry", "cache". */
+const char *at_tv_finding_tag(int kind);
+
+/*
+ * An endpoint: a service's method + route (at_endpoints.c).  Endpoint
+ * spans are server spans with an HTTP method, and roots with one (a
+ * client such as curl starting the trace).  Routes are http.route, else
+ * at_route_template() of the path; at most AT_ROUTES_PER_SERVICE
+ * distinct routes per service (first seen first), the others fall into
+ * the route AT_ROUTE_OTHER.
+ */
+#define AT_ROUTES_PER_SERVICE 100
+#define AT_ROUTE_OTHER "{other}"
+#define AT_ROUTE_MAX 256
+
+struct at_tv_endpoint {
+	char *service, *method, *route;
+	char *name;                 /* "service METHOD route" */
+	size_t count, errors;
+	uint64_t p50, p90, p99;     /* nearest rank over the set */
+	uint64_t total_ns;
+	size_t queries;             /* database/cache spans under its spans */
+	double queries_per_req;
 };
 
 struct at_tv_trace {
@@ -84,6 +146,9 @@ struct at_tv_trace {
 	int has_error;
 	struct at_tv_finding *findings;
 	size_t n_findings;
+	int endpoint;               /* of its first root, or -1 */
+	int http_status;            /* its first root's status code, or 0 */
+	int missing_parents;        /* spans whose parent is announced, absent */
 };
 
 struct at_traces {
@@ -92,6 +157,9 @@ struct at_traces {
 	/* all spans, owned */
 	struct at_tv_span **all;
 	size_t n_all, cap_all;
+	/* after build */
+	struct at_tv_endpoint *endpoints; /* by name */
+	size_t n_endpoints;
 };
 
 struct at_traces *at_traces_new(void);
@@ -128,6 +196,35 @@ const char *at_tv_attr(const struct at_tv_span *s, const char *key);
  * Infinity and -Infinity spelt as proto3 JSON does. */
 void at_tv_fmt_double(double d, char *out, size_t cap);
 
+/* ---- what a span is about (at_routes.c; results malloc'd) ---- */
+
+/* "/orders/42?x" -> "/orders/{id}" (never NULL). */
+char *at_route_template(const char *path);
+/* "user:42" -> "user:?". */
+char *at_cache_key_template(const char *key);
+/* 1 if s[0..n) looks like an identifier (digits, UUID, hex id, token). */
+int at_route_is_id(const char *s, size_t n);
+/* The path of an HTTP span (url.path, else url.full's), without the
+ * query: its start and *len, or NULL. */
+const char *at_tv_span_path(const struct at_tv_span *s, size_t *len);
+/* http.route, else the template of the path ("/" without one). */
+char *at_tv_span_route(const struct at_tv_span *s);
+/* "GET /orders/{id}", "SELECT orders", "GET user:? hit", else the name. */
+char *at_tv_span_op(const struct at_tv_span *s);
+/* What a repeated call is: the sanitised query on one line for SQL,
+ * else the operation without hit/miss. */
+char *at_tv_span_what(const struct at_tv_span *s);
+/* "system|address:port" of a client span ("http|..." for HTTP). */
+char *at_tv_span_target(const struct at_tv_span *s);
+/* target + what: equal for "the same call". */
+char *at_tv_span_signature(const struct at_tv_span *s);
+int at_tv_span_is_cache(const struct at_tv_span *s);
+int at_tv_span_is_connect(const struct at_tv_span *s);
+/* The error of s in words: its status message, else "HTTP <code>",
+ * else error.type, else "error"; into out. */
+void at_tv_span_error_text(const struct at_tv_span *s, char *out,
+			   size_t cap);
+
 /* ---- between the model's own files ---- */
 
 /* Add s (calloc'd; its strings and arrays malloc'd or NULL) to t, which
@@ -136,7 +233,14 @@ void at_traces_push(struct at_traces *t, struct at_tv_span *s);
 void at_tv_span_free(struct at_tv_span *s);
 /* 1 if an id of n bytes is not all zero (a present parent). */
 int at_tv_id_nonzero(const uint8_t *p, size_t n);
-/* Compute the findings of tr, once its tree is linked (at_findings.c). */
-void at_tv_find(struct at_tv_trace *tr);
+/* Compute the findings of tr, once its tree is linked and the endpoints
+ * are known (at_findings.c). */
+void at_tv_find(const struct at_traces *t, struct at_tv_trace *tr);
+/* Fill t->endpoints and each span's and trace's endpoint
+ * (at_endpoints.c); at_tv_endpoints_free() frees them. */
+void at_tv_endpoints_build(struct at_traces *t);
+void at_tv_endpoints_free(struct at_traces *t);
+/* Remove (and free) every span of trace id; call build again after. */
+void at_traces_drop_trace(struct at_traces *t, const uint8_t id[16]);
 
 #endif

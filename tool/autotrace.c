@@ -5,12 +5,17 @@
  *   autotrace [options] -- command [args...]
  *   autotrace view FILE [--html OUT] [--min-duration MS]
  *   autotrace serve [--port N] [--json FILE] [--forward URL]
- *                   [--save-dir DIR]
+ *                   [--save-dir DIR] [--settle MS]
+ *   autotrace diff BEFORE.json AFTER.json
  *
  * Run mode: the receiver listens on a free 127.0.0.1 port; the command
  * runs with LD_PRELOAD extended by the library (absolute path) and the
  * OTEL_* variables pointing at the receiver, so it and every process it
  * starts export there.  Its stdin, stdout and stderr are untouched.
+ * Unless --no-root, autotrace makes a root span for the command
+ * (at_rootspan.c: its name, command line, exit code, ERROR when it did
+ * not exit 0) and hands it to the process tree as TRACEPARENT, so a
+ * script's requests, queries and child processes are one trace.
  * autotrace ignores SIGINT/SIGQUIT while the command runs (the terminal
  * sends them to the command too, as a shell's `time` does), waits for it,
  * prints the traces (to stderr, or -o FILE), and exits with the command's
@@ -18,12 +23,25 @@
  * not be started.  A process flushes its spans before it exits, so they
  * have all arrived by the time the command is reaped.
  *
+ * Serve mode: every request's spans go to the trace assembly
+ * (at_assembly.c), which shows a trace once it has been quiet for the
+ * export delay + 1 s (6 s; --settle MS, or this process's
+ * OTEL_BSP_SCHEDULE_DELAY + 1 s) with no missing parent, or 30 s after
+ * its first span; late spans print as an addition.  The receiver's own
+ * store is emptied as requests come.
+ *
  * Options: -o FILE, --html FILE, --json FILE (OTLP-JSON lines, as the
  * Collector's file exporter writes), --forward URL (also POST every
  * request to a collector), --service NAME, --sampler NAME, --ratio R,
- * --min-duration MS, --quiet; serve also --port N and --save-dir DIR
- * (every accepted request's body, as received but gunzipped, in
- * DIR/req-NNNNNN.pb, numbered from 1).
+ * --min-duration MS, --quiet, --no-root; serve also --port N, --settle MS
+ * and --save-dir DIR (every accepted request's body, as received but
+ * gunzipped, in DIR/req-NNNNNN.pb, numbered from 1).
+ *
+ * Diff mode (at_diff.c): two --json files compared per endpoint; exit 1
+ * when something got worse, 0 when not, 2 on usage or read errors.
+ *
+ * The terminal view uses the output's width (TIOCGWINSZ, else COLUMNS,
+ * else 100) and colours only on a terminal without NO_COLOR.
  *
  * The receiver (run and serve) holds against other local programs with
  * the limits of at_receiver.c; tests shorten them with
@@ -44,10 +62,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "at_assembly.h"
 #include "at_clock.h"
 #include "at_config.h"
+#include "at_diff.h"
 #include "at_receiver.h"
 #include "at_render.h"
+#include "at_rootspan.h"
 #include "at_traces.h"
 #include "at_transport.h"
 
@@ -59,6 +80,8 @@ struct opts {
 	int quiet;
 	int port;
 	const char *save_dir; /* serve: keep each request's body there */
+	uint64_t settle_ns;   /* serve: the quiet period (--settle) */
+	int no_root;          /* run: no root span for the command */
 };
 
 /* Receiver callback state: the JSON file and the forwarder. */
@@ -67,10 +90,19 @@ static pthread_mutex_t fwd_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct at_endpoint fwd_ep;
 static struct at_transport fwd;
 static int fwd_on;
+/* serve: the traces being assembled, under asm_lock (the receiver's
+ * thread adds, the main thread polls) */
+static pthread_mutex_t asm_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct at_assembly *assembly;
 
 static void on_request(const at_otlp_request *req, void *ud)
 {
 	(void)ud;
+	if (assembly) {
+		pthread_mutex_lock(&asm_lock);
+		at_assembly_add_request(assembly, req, at_mono_ns());
+		pthread_mutex_unlock(&asm_lock);
+	}
 	if (json_out) {
 		at_otlpjson_write(json_out, req);
 		fflush(json_out);
@@ -100,7 +132,8 @@ static void usage(FILE *f)
 	fputs("usage: autotrace [options] -- command [args...]\n"
 	      "       autotrace view FILE [--html OUT] [--min-duration MS]\n"
 	      "       autotrace serve [--port N] [--json FILE] [--forward URL]\n"
-	      "                       [--save-dir DIR]\n"
+	      "                       [--save-dir DIR] [--settle MS]\n"
+	      "       autotrace diff BEFORE.json AFTER.json\n"
 	      "options:\n"
 	      "  -o FILE            write the traces to FILE instead of stderr\n"
 	      "  --html FILE        also write an interactive HTML page\n"
@@ -111,7 +144,11 @@ static void usage(FILE *f)
 	      "  --ratio R          OTEL_TRACES_SAMPLER_ARG\n"
 	      "  --min-duration MS  show only traces at least this long\n"
 	      "  --quiet            print nothing (use with --html/--json)\n"
-	      "  --save-dir DIR     serve: keep each request body, DIR/req-N.pb\n",
+	      "  --no-root          no root span for the command (its processes'\n"
+	      "                     requests are then separate traces)\n"
+	      "  --save-dir DIR     serve: keep each request body, DIR/req-N.pb\n"
+	      "  --settle MS        serve: show a trace once quiet this long\n"
+	      "                     (default: OTEL_BSP_SCHEDULE_DELAY or 5000, + 1000)\n",
 	      f);
 }
 
@@ -173,6 +210,8 @@ static int parse_opts(int argc, char **argv, struct opts *o, int allow_port,
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "save-dir", required_argument, NULL, 'D' },
+		{ "settle", required_argument, NULL, 'T' },
+		{ "no-root", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -201,6 +240,14 @@ static int parse_opts(int argc, char **argv, struct opts *o, int allow_port,
 			if (!allow_port || (o->port = atoi(optarg)) <= 0 ||
 			    o->port > 65535) {
 				fprintf(stderr, "autotrace: bad --port '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case 'R': o->no_root = 1; break;
+		case 'T':
+			if (!allow_port || parse_ms(optarg, &o->settle_ns) != 0 ||
+			    !o->settle_ns) {
+				fprintf(stderr, "autotrace: --settle is for serve, in milliseconds > 0\n");
 				return -1;
 			}
 			break;
@@ -270,7 +317,8 @@ static int show(struct at_traces *t, const struct opts *o)
 			strerror(errno));
 		return 1;
 	}
-	ro.color = !o->out && isatty(fileno(f)) && !getenv("NO_COLOR");
+	ro.color = at_render_want_color(fileno(f), getenv("NO_COLOR"));
+	ro.width = at_render_term_width(fileno(f), getenv("COLUMNS"));
 	at_render_text(f, t, &ro);
 	if (f != stderr)
 		fclose(f);
@@ -289,7 +337,8 @@ static void collect(struct at_receiver *r, struct at_traces *t)
 
 /* ---- run ---- */
 
-static char **child_env(const char *lib, uint16_t port, const struct opts *o)
+static char **child_env(const char *lib, uint16_t port, const struct opts *o,
+			const char *traceparent)
 {
 	size_t n = 0, cap = 32;
 	char **env = malloc(cap * sizeof(char *));
@@ -301,6 +350,7 @@ static char **child_env(const char *lib, uint16_t port, const struct opts *o)
 		    !strncmp(*e, "OTEL_EXPORTER_OTLP_", 19) ||
 		    !strncmp(*e, "OTEL_TRACES_EXPORTER=", 21) ||
 		    !strncmp(*e, "OTEL_SDK_DISABLED=", 18) ||
+		    (traceparent && !strncmp(*e, "TRACEPARENT=", 12)) ||
 		    (o->service && !strncmp(*e, "OTEL_SERVICE_NAME=", 18)) ||
 		    (o->sampler && !strncmp(*e, "OTEL_TRACES_SAMPLER=", 20)) ||
 		    (o->ratio && !strncmp(*e, "OTEL_TRACES_SAMPLER_ARG=", 24)))
@@ -318,6 +368,8 @@ static char **child_env(const char *lib, uint16_t port, const struct opts *o)
 		 port);
 	env[n++] = strdup(buf);
 	env[n++] = "OTEL_BSP_SCHEDULE_DELAY=500";
+	if (traceparent)
+		env[n++] = strdup(traceparent);
 	if (o->service) {
 		snprintf(buf, sizeof(buf), "OTEL_SERVICE_NAME=%s", o->service);
 		env[n++] = strdup(buf);
@@ -368,7 +420,13 @@ static int cmd_run(int argc, char **argv)
 			strerror(errno));
 		return 1;
 	}
-	char **env = child_env(lib, at_receiver_port(r), &o);
+	struct at_root root;
+	char tp[96];
+
+	at_root_begin(&root, getenv("TRACEPARENT"));
+	at_root_traceparent(&root, tp, sizeof(tp));
+	char **env = child_env(lib, at_receiver_port(r), &o,
+			       o.no_root ? NULL : tp);
 
 	posix_spawnattr_init(&sa);
 	sigemptyset(&def);
@@ -394,6 +452,19 @@ static int cmd_run(int argc, char **argv)
 
 	t = at_traces_new();
 	collect(r, t);
+	if (!o.no_root) {
+		const char *svc = o.service ? o.service :
+			getenv("OTEL_SERVICE_NAME");
+		at_otlp_request *req = at_root_request(&root, argv + optind, svc,
+						       (long)pid, WIFEXITED(st),
+						       WIFEXITED(st) ?
+						       WEXITSTATUS(st) :
+						       WTERMSIG(st));
+
+		on_request(req, NULL);
+		at_traces_add_request(t, req);
+		protobuf_c_message_free_unpacked(&req->base, NULL);
+	}
 	if (show(t, &o) != 0 && status == 0)
 		status = 1;
 	at_traces_free(t);
@@ -405,15 +476,40 @@ static int cmd_run(int argc, char **argv)
 
 /* ---- view ---- */
 
-static int cmd_view(int argc, char **argv)
+/* Add the OTLP-JSON lines of path to t; 0, 1 if some line was not
+ * OTLP-JSON (said on stderr), -1 if the file cannot be read. */
+static int load_json(const char *path, struct at_traces *t)
 {
-	struct opts o = { 0 };
-	struct at_traces *t;
-	FILE *f;
+	FILE *f = fopen(path, "r");
 	char *line = NULL;
 	size_t cap = 0, lineno = 0;
 	ssize_t len;
 	int bad = 0;
+
+	if (!f) {
+		fprintf(stderr, "autotrace: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while ((len = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		if (len == 1 && line[0] == '\n')
+			continue;
+		if (at_traces_add_json(t, line, (size_t)len) != 0) {
+			fprintf(stderr, "autotrace: %s:%zu: not OTLP-JSON\n",
+				path, lineno);
+			bad = 1;
+		}
+	}
+	free(line);
+	fclose(f);
+	return bad;
+}
+
+static int cmd_view(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	struct at_traces *t;
+	int bad;
 
 	if (parse_opts(argc, argv, &o, 0, 1) != 0)
 		return 2;
@@ -421,39 +517,49 @@ static int cmd_view(int argc, char **argv)
 		fprintf(stderr, "autotrace: view needs a file written with --json\n");
 		return 2;
 	}
-	f = fopen(argv[optind], "r");
-	if (!f) {
-		fprintf(stderr, "autotrace: %s: %s\n", argv[optind],
-			strerror(errno));
+	t = at_traces_new();
+	bad = load_json(argv[optind], t);
+	if (bad < 0) {
+		at_traces_free(t);
 		return 1;
 	}
-	t = at_traces_new();
-	while ((len = getline(&line, &cap, f)) > 0) {
-		lineno++;
-		if (len == 1 && line[0] == '\n')
-			continue;
-		if (at_traces_add_json(t, line, (size_t)len) != 0) {
-			fprintf(stderr, "autotrace: %s:%zu: not OTLP-JSON\n",
-				argv[optind], lineno);
-			bad = 1;
-		}
-	}
-	free(line);
-	fclose(f);
 	int rc = show(t, &o);
 	at_traces_free(t);
 	return rc ? rc : bad;
 }
 
+/* ---- diff ---- */
+
+/* autotrace diff BEFORE AFTER: 0 nothing worse, 1 something worse, 2
+ * usage or unreadable files. */
+static int cmd_diff(int argc, char **argv)
+{
+	struct at_traces *a, *b;
+	FILE *f = stdout;
+	size_t worse;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: autotrace diff BEFORE.json AFTER.json\n");
+		return 2;
+	}
+	a = at_traces_new();
+	b = at_traces_new();
+	if (load_json(argv[1], a) < 0 || load_json(argv[2], b) < 0) {
+		at_traces_free(a);
+		at_traces_free(b);
+		return 2;
+	}
+	at_traces_build(a);
+	at_traces_build(b);
+	worse = at_diff_render(f, a, b);
+	at_traces_free(a);
+	at_traces_free(b);
+	return worse ? 1 : 0;
+}
+
 /* ---- serve ---- */
 
 static volatile sig_atomic_t stop_serving;
-
-/* What serve keeps before it prints and forgets, even while spans keep
- * coming: a program that never pauses does not make it store without
- * end.  A trace cut there is printed in parts. */
-#define SERVE_MAX_SPANS 100000
-#define SERVE_MAX_WAIT_NS (10 * 1000000000ull)
 
 static void on_stop(int sig)
 {
@@ -461,20 +567,90 @@ static void on_stop(int sig)
 	stop_serving = 1;
 }
 
+struct serve_out {
+	FILE *f;
+	struct at_render_opts ro;
+	uint64_t min_duration_ns;
+	size_t shown;
+};
+
+static void serve_show(const struct at_traces *t,
+		       const struct at_tv_trace *tr, int addition, void *ud)
+{
+	struct serve_out *so = ud;
+
+	so->shown++;
+	if (!so->f || (!addition && tr->end_ns - tr->start_ns <
+		       so->min_duration_ns))
+		return;
+	so->ro.only_late = addition;
+	at_render_text_trace(so->f, t, tr, &so->ro);
+	fflush(so->f);
+}
+
+/* The quiet period: --settle, else this process's OTEL_BSP_SCHEDULE_DELAY
+ * (what the programs it receives from are likely given too), else the
+ * library's default, plus the margin (at_assembly.h). */
+static uint64_t serve_quiet_ns(const struct opts *o)
+{
+	const char *d = getenv("OTEL_BSP_SCHEDULE_DELAY");
+	char *end;
+	unsigned long v;
+
+	if (o->settle_ns)
+		return o->settle_ns;
+	if (d && *d) {
+		v = strtoul(d, &end, 10);
+		if (!*end && v <= 3600000)
+			return at_assembly_quiet_for(v);
+	}
+	return at_assembly_quiet_for(AT_ASM_EXPORT_DELAY_MS);
+}
+
+static void serve_html(const struct opts *o)
+{
+	FILE *h;
+
+	if (!o->html)
+		return;
+	h = fopen(o->html, "w");
+	if (!h || at_render_html(h, at_assembly_traces(assembly),
+				 "autotrace") != 0)
+		fprintf(stderr, "autotrace: cannot write %s\n", o->html);
+	if (h)
+		fclose(h);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct opts o = { .port = 4318 };
 	struct at_receiver_opts ro = { .bind_addr = "127.0.0.1",
 				       .on_request = on_request };
+	struct at_assembly_opts ao = { 0 };
 	struct sigaction sa = { .sa_handler = on_stop };
+	struct serve_out so = { 0 };
 	struct at_receiver *r;
-	size_t shown_spans = 0;
-	uint64_t last_change = 0, first_change = 0;
+	char q[32], bound[32];
 
 	if (parse_opts(argc, argv, &o, 1, 1) != 0)
 		return 2;
 	if (setup_outputs(&o) != 0)
 		return 1;
+	so.f = o.quiet ? NULL : stderr;
+	if (!o.quiet && o.out && !(so.f = fopen(o.out, "w"))) {
+		fprintf(stderr, "autotrace: cannot write %s: %s\n", o.out,
+			strerror(errno));
+		return 1;
+	}
+	if (so.f) {
+		so.ro.color = at_render_want_color(fileno(so.f),
+						   getenv("NO_COLOR"));
+		so.ro.width = at_render_term_width(fileno(so.f),
+						   getenv("COLUMNS"));
+	}
+	so.min_duration_ns = o.min_duration_ns;
+	ao.quiet_ns = serve_quiet_ns(&o);
+	assembly = at_assembly_new(&ao);
 	ro.port = (uint16_t)o.port;
 	ro.save_dir = o.save_dir;
 	at_receiver_limits(&ro, getenv("AUTOTRACE_RECEIVER_LIMITS"));
@@ -487,40 +663,39 @@ static int cmd_serve(int argc, char **argv)
 				o.port, strerror(errno));
 		return 1;
 	}
+	at_tv_fmt_dur(ao.quiet_ns, q, sizeof(q));
+	at_tv_fmt_dur(AT_ASM_BOUND_FACTOR * ao.quiet_ns, bound, sizeof(bound));
 	fprintf(stderr, "autotrace: receiving OTLP/HTTP on http://127.0.0.1:%u "
-		"(OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%u)\n",
-		at_receiver_port(r), at_receiver_port(r));
+		"(OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%u)\n"
+		"autotrace: a trace is shown once quiet for %s with no missing "
+		"parent, or %s after its first span\n",
+		at_receiver_port(r), at_receiver_port(r), q, bound);
+	if (so.f)
+		at_render_legend(so.f, so.ro.color);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	/* Print what arrived once nothing new came for a second (a trace is
-	 * then taken as complete), or once SERVE_MAX_SPANS spans or
-	 * SERVE_MAX_WAIT_NS are waiting, then forget it. */
+	/* The spans are copied into the assembly by on_request; the
+	 * receiver's own store is emptied as it goes. */
 	while (!stop_serving) {
-		size_t n = at_receiver_span_count(r);
-		uint64_t now = at_mono_ns();
+		size_t n = at_receiver_span_count(r), shown;
 
-		if (n != shown_spans) {
-			if (!last_change)
-				last_change = now;
-			if (!first_change)
-				first_change = now;
-			if (now - last_change >= 1000000000ull ||
-			    now - first_change >= SERVE_MAX_WAIT_NS ||
-			    n >= SERVE_MAX_SPANS) {
-				struct at_traces *t = at_traces_new();
-				collect(r, t);
-				show(t, &o);
-				at_traces_free(t);
-				at_receiver_clear(r);
-				shown_spans = at_receiver_span_count(r);
-				last_change = first_change = 0;
-			}
-		}
 		at_receiver_wait_spans(r, n + 1, 200);
-		if (at_receiver_span_count(r) != n)
-			last_change = at_mono_ns();
+		if (at_receiver_span_count(r))
+			at_receiver_clear(r);
+		pthread_mutex_lock(&asm_lock);
+		shown = at_assembly_poll(assembly, at_mono_ns(), serve_show,
+					 &so);
+		if (shown)
+			serve_html(&o);
+		pthread_mutex_unlock(&asm_lock);
 	}
 	at_receiver_stop(r);
+	if (at_assembly_flush(assembly, serve_show, &so))
+		serve_html(&o);
+	at_assembly_free(assembly);
+	assembly = NULL;
+	if (so.f && so.f != stderr)
+		fclose(so.f);
 	if (json_out)
 		fclose(json_out);
 	return 0;
@@ -532,5 +707,7 @@ int main(int argc, char **argv)
 		return cmd_view(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "serve"))
 		return cmd_serve(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "diff"))
+		return cmd_diff(argc - 1, argv + 1);
 	return cmd_run(argc, argv);
 }

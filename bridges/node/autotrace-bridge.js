@@ -295,5 +295,7 @@
 				return m;
 			};
 		}
+		const currentStore = () => als.getStore();
+		require(require('path').join(__dirname, 'autotrace-https.js'))({ store: currentStore, fs, fd, requestStore: (r) => (r[kSt] || { st: currentStore() }).st });
 	} catch (e) { /* never break the program */ }
 })();

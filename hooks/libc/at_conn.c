@@ -82,6 +82,8 @@ int conn_identity_ok(struct at_conn *c)
 	struct timespec now;
 	struct stat st;
 
+	if (c->tr)
+		return 1; /* carried: the transport's session is its identity */
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
 	if (c->checked_at && now.tv_sec == c->checked_at)
 		return 1;
@@ -128,6 +130,23 @@ static void fmt_peer(struct at_conn *c, const struct sockaddr *sa,
 
 static void conn_free(struct at_conn *c);
 
+/* A zeroed connection from the pool (NULL if it is empty). */
+static struct at_conn *conn_alloc(int fd, uint8_t role)
+{
+	struct at_conn *c = at_pool_get(&conn_pool);
+
+	if (!c)
+		return NULL;
+	memset(c, 0, offsetof(struct at_conn, fl));
+	atomic_store(&c->fl_head, 0);
+	atomic_store(&c->fl_tail, 0);
+	c->fd = fd;
+	c->role = role;
+	c->inj_at = NO_INJ;
+	c->peer_port = -1;
+	return c;
+}
+
 static struct at_conn *conn_new(int fd, uint8_t role,
 				const struct sockaddr *peer, socklen_t plen)
 {
@@ -140,18 +159,11 @@ static struct at_conn *conn_new(int fd, uint8_t role,
 	old = atomic_exchange(&e->conn, NULL);
 	if (old) /* a stale entry: the fd was closed behind our back */
 		conn_free(old);
-	c = at_pool_get(&conn_pool);
+	c = conn_alloc(fd, role);
 	if (!c)
 		return NULL;
-	memset(c, 0, offsetof(struct at_conn, fl));
-	atomic_store(&c->fl_head, 0);
-	atomic_store(&c->fl_tail, 0);
-	c->fd = fd;
-	c->role = role;
 	c->ino = (uint64_t)st.st_ino;
 	c->dev = (uint64_t)st.st_dev;
-	c->inj_at = NO_INJ;
-	c->peer_port = -1;
 	fmt_peer(c, peer, plen);
 	atomic_store(&e->kind, role);
 	atomic_store(&e->conn, c);
@@ -437,7 +449,7 @@ void conn_maybe_passive(struct at_conn *c)
 {
 	struct at_fd *e;
 
-	if (c->out.phase != PH_PASS || c->in.phase != PH_PASS ||
+	if (c->tr || c->out.phase != PH_PASS || c->in.phase != PH_PASS ||
 	    atomic_load(&c->connect_span) || fl_oldest(c) ||
 	    (c->wire && !at_wire_passive(c->wire)))
 		return;
@@ -453,9 +465,13 @@ void conn_maybe_passive(struct at_conn *c)
  * is a reference checked by its span id. */
 static struct at_span *request_of_fd(int fd, uint32_t seq)
 {
-	struct at_conn *c = conn_of(fd);
+	struct at_conn *c = conn_of(fd), *cc;
 	uint32_t h, t;
 
+	/* A TLS server connection's requests are its carried connection's
+	 * (pooled memory: a stale one is checked by the span ids below). */
+	if (c && (cc = atomic_load(&c->carried)))
+		c = cc;
 	if (!c || c->role != AT_FD_SERVER)
 		return NULL;
 	h = atomic_load_explicit(&c->fl_head, memory_order_acquire);
@@ -600,6 +616,7 @@ static void conn_free(struct at_conn *c)
 {
 	struct flight *f;
 
+	atomic_store(&c->carried, NULL);
 	/* The connection closed: a response delimited by the close is now
 	 * complete; anything else in flight ends as it is. */
 	while ((f = fl_oldest(c)))
@@ -628,6 +645,99 @@ void at_conn_forget(int fd)
 	c = atomic_exchange(&e->conn, NULL);
 	if (!c)
 		return;
+	conn_free(c);
+}
+
+/* ---- carried connections (at_conn.h) ---- */
+
+void at_conn_fd_carries(int fd)
+{
+	struct at_conn *c = fd >= 0 ? conn_for_io(fd) : NULL;
+
+	if (!c || c->tr || c->wire || c->out.phase == PH_PASS)
+		return;
+	if (c->out.phase != PH_START || c->out.hlen || fl_oldest(c))
+		return; /* plain HTTP went first (an upgrade): leave it */
+	c->sniffed = 1;
+	c->out.phase = c->in.phase = PH_PASS;
+	conn_flow_release(&c->out);
+	conn_flow_release(&c->in);
+	/* A client's connect span stays, for the carried connection's first
+	 * request; the descriptor goes passive once it is taken. */
+	conn_maybe_passive(c);
+}
+
+void at_conn_fd_uncarried(int fd, const char *proto, size_t len)
+{
+	struct at_conn *c = fd >= 0 ? conn_of(fd) : NULL;
+	struct at_span *cs;
+
+	if (!c || c->tr || c->out.phase != PH_PASS)
+		return;
+	conn_stop_connect(c, 0);
+	cs = conn_take_connect(c);
+	if (cs) {
+		if (proto && len)
+			at_span_set_str(cs, "tls.next_protocol", proto, len);
+		at_span_end(cs);
+		conn_span_free(cs);
+	}
+	conn_maybe_passive(c);
+}
+
+struct at_conn *at_conn_carried_new(uint8_t role, int fd,
+				    const struct at_conn_transport *tr,
+				    void *ctx)
+{
+	struct at_conn *u = fd >= 0 ? conn_for_io(fd) : NULL;
+	struct at_conn *c = conn_alloc(fd, role);
+	struct at_span *cs;
+
+	if (!c)
+		return NULL;
+	c->tr = tr;
+	c->tr_ctx = ctx;
+	c->sniffed = 1; /* wire protocols inside TLS: not decoded */
+	if (u && !u->tr) {
+		memcpy(c->peer_ip, u->peer_ip, sizeof(c->peer_ip));
+		c->peer_port = u->peer_port;
+		c->peer_v6 = u->peer_v6;
+		c->conn_req = u->conn_req;
+		memset(&u->conn_req, 0, sizeof(u->conn_req));
+		/* The socket's bytes are ciphertext from now on. */
+		at_conn_fd_carries(fd);
+		if (role == AT_FD_CLIENT) {
+			conn_stop_connect(u, 0);
+			cs = conn_take_connect(u);
+			if (cs) {
+				atomic_store(&c->connect_span, cs);
+				atomic_store(&c->connect_state, CS_STOPPED);
+			}
+		}
+		atomic_store(&u->carried, c);
+		conn_maybe_passive(u);
+	} else if (fd >= 0) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+			fmt_peer(c, (struct sockaddr *)&ss, len);
+	}
+	return c;
+}
+
+bool at_conn_carried_active(struct at_conn *c)
+{
+	return c->out.phase != PH_PASS || c->in.phase != PH_PASS ||
+	       fl_oldest(c) || atomic_load(&c->connect_span);
+}
+
+void at_conn_carried_free(struct at_conn *c)
+{
+	struct at_conn *u = c->fd >= 0 ? conn_of(c->fd) : NULL;
+	struct at_conn *expected = c;
+
+	if (u)
+		atomic_compare_exchange_strong(&u->carried, &expected, NULL);
 	conn_free(c);
 }
 
@@ -681,6 +791,11 @@ static void forget_in_child(struct at_conn *c)
 		c->wire = NULL;
 		c->out.phase = c->in.phase = PH_PASS;
 	}
+}
+
+void at_conn_carried_fork_child(struct at_conn *c)
+{
+	forget_in_child(c);
 }
 
 void at_conn_after_fork_child(void)

@@ -83,6 +83,65 @@ ssize_t at_conn_send(int fd, const struct iovec *iov, int iovcnt, int flags);
 void at_conn_received(int fd, const struct iovec *iov, int iovcnt, ssize_t r,
 		      int err);
 
+/* ---- carried connections: HTTP/1.x inside another transport ----
+ *
+ * A TLS session's plaintext runs through this same state machine (client
+ * spans with injection, server spans with extraction, every promise
+ * above), as a connection of its own: a struct at_conn that is in no fd's
+ * entry and sends through the transport given here (the TLS library's
+ * real write) instead of sendmsg.  Its URLs have the transport's scheme.
+ * The socket under it, when there is one (fd >= 0), stays passive: its
+ * bytes are ciphertext; its connect span waits (at_conn_fd_carries) and
+ * becomes the child of the carried connection's first request, as for
+ * plain HTTP.  A carried connection is used like a socket: one thread per
+ * direction at a time.  hooks/tls/at_tls.h has the TLS side.
+ */
+struct at_conn_transport {
+	/* Send bytes of iov like a stream socket: the count moved (fewer is
+	 * fine: the machine calls again), or -1 (the transport keeps what
+	 * its caller must return). */
+	ssize_t (*sendv)(void *ctx, const struct iovec *iov, int iovcnt);
+	/* The name the peer was asked for (TLS SNI), or NULL; may be NULL. */
+	const char *(*server_name)(void *ctx);
+	const char *scheme;     /* "https" */
+	int default_port;       /* 443 */
+};
+
+struct at_conn;
+
+/* fd (a connected or accepted socket, or -1) carries an encrypted
+ * session from now on: its own flows pass; a client's connect span is
+ * kept for the carried connection.  Cheap; idempotent. */
+void at_conn_fd_carries(int fd);
+
+/* fd's session carries nothing to trace after all (ALPN h2, a library
+ * above that traces its HTTP): its kept connect span goes out, with
+ * tls.next_protocol when proto is given (len bytes). */
+void at_conn_fd_uncarried(int fd, const char *proto, size_t len);
+
+/* A carried connection of role AT_FD_CLIENT / AT_FD_SERVER over fd (-1 if
+ * none: a memory transport); NULL if the pool is empty.  Takes the fd's
+ * peer, its kept connect span and the request it was opened for. */
+struct at_conn *at_conn_carried_new(uint8_t role, int fd,
+				    const struct at_conn_transport *tr,
+				    void *ctx);
+/* The program sends iov on c: returns like the transport's sendv (the
+ * program's bytes only). */
+ssize_t at_conn_carried_send(struct at_conn *c, const struct iovec *iov,
+			     int iovcnt);
+/* The program received r bytes in iov on c (0: the peer closed; -1: the
+ * error err, EAGAIN when it must wait). */
+void at_conn_carried_received(struct at_conn *c, const struct iovec *iov,
+			      int iovcnt, ssize_t r, int err);
+/* Does c still look at its bytes?  false: its flows gave up (not HTTP/1.x,
+ * or a library above traces its HTTP); the caller may pass straight
+ * through from now on, but must still free it. */
+bool at_conn_carried_active(struct at_conn *c);
+/* The session ended: end what is in flight, forget c. */
+void at_conn_carried_free(struct at_conn *c);
+/* Fork child: c's spans in flight are the parent's: forget them. */
+void at_conn_carried_fork_child(struct at_conn *c);
+
 /* Fork child: forget the parent's connection state (spans are the
  * parent's; the descriptors stay usable untraced until closed). */
 void at_conn_after_fork_child(void);

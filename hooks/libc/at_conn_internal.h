@@ -22,6 +22,7 @@
 #endif
 #include "at_http.h"
 #include "at_iov.h"
+#include "at_real.h"
 #include "at_span.h"
 #include "at_traceparent.h"
 #include "at_wire.h"
@@ -78,6 +79,14 @@ struct at_conn {
 	char inj[AT_TRACEPARENT_LEN + AT_TRACESTATE_MAX + 40];
 
 	uint32_t req_seq;       /* server: requests read so far */
+	/* A carried connection (at_conn.h: a TLS session's plaintext): the
+	 * transport its bytes go out through, in the fd table of nobody; or
+	 * NULL for a socket's own bytes (sendmsg on fd). */
+	const struct at_conn_transport *tr;
+	void *tr_ctx;
+	/* A socket that carries such a connection: it (the bridges'
+	 * resolver finds the requests there). */
+	struct at_conn *_Atomic carried;
 	/* client: the request the thread worked for when it connected, or
 	 * when the program last asked EPOLLOUT for it (the first ask since
 	 * the last send; removing EPOLLOUT forgets it): the next request
@@ -90,6 +99,16 @@ struct at_conn {
 };
 
 /* ---- small helpers (inline: the I/O hooks' fast path) ---- */
+
+/* Send the bytes of iov on c: through its transport when it is carried,
+ * else with the real sendmsg on its fd and the program's flags. */
+static inline ssize_t conn_sendv(struct at_conn *c, const struct iovec *iov,
+				 int n, int flags)
+{
+	if (c->tr)
+		return c->tr->sendv(c->tr_ctx, iov, n);
+	return at_real_sendv(c->fd, iov, n, flags);
+}
 
 static inline struct flight *fl_push(struct at_conn *c)
 {
@@ -181,5 +200,30 @@ void conn_maybe_passive(struct at_conn *c);
  * speaks first): ask the wire families whether they are theirs. */
 void conn_sniff(struct at_conn *c, const struct iovec *iov, int iovcnt,
 		bool out);
+/* The scheme of c's URLs ("http", or "https" when carried by TLS) and
+ * its default port. */
+static inline const char *conn_scheme(const struct at_conn *c)
+{
+	return c->tr ? c->tr->scheme : "http";
+}
+
+static inline int conn_default_port(const struct at_conn *c)
+{
+	return c->tr ? c->tr->default_port : 80;
+}
+
+/* The name the carrier was opened for (TLS SNI), or NULL. */
+static inline const char *conn_server_name(struct at_conn *c)
+{
+	return c->tr && c->tr->server_name ? c->tr->server_name(c->tr_ctx)
+					   : NULL;
+}
+
+/* ---- at_conn_send.c / at_conn_recv.c: one connection's bytes ---- */
+
+ssize_t conn_send(struct at_conn *c, const struct iovec *iov, int iovcnt,
+		  int flags);
+void conn_received(struct at_conn *c, const struct iovec *iov, int iovcnt,
+		   ssize_t r, int err);
 
 #endif

@@ -94,6 +94,7 @@ static void server_in_head(struct at_conn *c, const char *head, size_t len)
 	char ts[AT_TRACESTATE_MAX + 1], q[1024];
 	struct at_span *s;
 	struct flight *f;
+	const char *sni;
 	int ts_n = 0, has_parent = 0, port = -1;
 
 	if (at_http_parse_request(head, len, &r) != 0 || !conn_identity_ok(c)) {
@@ -131,7 +132,7 @@ static void server_in_head(struct at_conn *c, const char *head, size_t len)
 	at_context_enter_request(s);
 	if (at_span_recording(s)) {
 		conn_set_method(s, &r);
-		at_span_set_cstr(s, "url.scheme", "http");
+		at_span_set_cstr(s, "url.scheme", conn_scheme(c));
 		at_http_split_target(r.target.p, r.target.len, &path, &query);
 		if (path.p && memchr(path.p, ';', path.len)) {
 			/* Matrix parameters (;jsessionid=...): redacted. */
@@ -153,6 +154,8 @@ static void server_in_head(struct at_conn *c, const char *head, size_t len)
 			at_span_set_str(s, "server.address", host.p, host.len);
 			if (port >= 0)
 				at_span_set_int(s, "server.port", port);
+		} else if ((sni = conn_server_name(c)) && *sni) {
+			at_span_set_cstr(s, "server.address", sni);
 		}
 		if (c->peer_ip[0])
 			at_span_set_cstr(s, "client.address", c->peer_ip);
@@ -173,10 +176,23 @@ void at_conn_received(int fd, const struct iovec *iov, int iovcnt, ssize_t r,
 		      int err)
 {
 	struct at_conn *c = conn_for_io(fd);
+
+	if (c)
+		conn_received(c, iov, iovcnt, r, err);
+}
+
+void at_conn_carried_received(struct at_conn *c, const struct iovec *iov,
+			      int iovcnt, ssize_t r, int err)
+{
+	conn_received(c, iov, iovcnt, r, err);
+}
+
+/* The program received on connection c (a socket's, or carried). */
+void conn_received(struct at_conn *c, const struct iovec *iov, int iovcnt,
+		   ssize_t r, int err)
+{
 	struct flight *f;
 
-	if (!c)
-		return;
 	connect_done_by_io(c);
 	if (c->role == AT_FD_CLIENT && r > 0 && !c->sniffed && !c->wire &&
 	    c->out.phase == PH_START && c->out.hlen == 0 && !fl_oldest(c))

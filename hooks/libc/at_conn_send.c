@@ -56,6 +56,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "at_bridge_span.h"
 #include "at_conn.h"
 #include "at_conn_internal.h"
 #include "at_http.h"
@@ -150,8 +151,10 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 		int port = -1;
 
 		conn_set_method(s, r);
+		const char *scheme = conn_scheme(c), *sni;
+
 		if (r->host.p && r->host.len) {
-			at_http_url_full(url, sizeof(url), "http", r->host.p,
+			at_http_url_full(url, sizeof(url), scheme, r->host.p,
 					 r->host.len, r->target.p,
 					 r->target.len, at_cfg.http_redact_query);
 			if (at_http_host_port(r->host.p, r->host.len, &host,
@@ -159,14 +162,20 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 				at_span_set_str(s, "server.address", host.p,
 						host.len);
 				at_span_set_int(s, "server.port",
-						port >= 0 ? port : 80);
+						port >= 0 ? port
+							  : conn_default_port(c));
 			}
 		} else {
-			at_http_url_full(url, sizeof(url), "http", c->peer_ip,
-					 strlen(c->peer_ip), r->target.p,
+			/* No Host: the name TLS asked for, else the peer. */
+			sni = conn_server_name(c);
+			if (!sni || !*sni)
+				sni = c->peer_ip;
+			at_http_url_full(url, sizeof(url), scheme, sni,
+					 strlen(sni), r->target.p,
 					 r->target.len, at_cfg.http_redact_query);
-			at_span_set_cstr(s, "server.address", c->peer_ip);
-			at_span_set_int(s, "server.port", c->peer_port);
+			at_span_set_cstr(s, "server.address", sni);
+			if (c->peer_port >= 0)
+				at_span_set_int(s, "server.port", c->peer_port);
 		}
 		at_span_set_cstr(s, "url.full", url);
 		conn_set_peer(s, c);
@@ -268,7 +277,7 @@ static ssize_t send_head_part(struct at_conn *c, const struct iovec *iov,
 		if (k < 0)
 			goto untraced;
 		nv += k;
-		w = at_real_sendv(c->fd, v, nv, flags);
+		w = conn_sendv(c, v, nv, flags);
 		if (w < 0)
 			return -1;
 		if ((size_t)w <= at || c->inj_at == NO_INJ || !pend) {
@@ -311,7 +320,7 @@ untraced:
 	/* More iovecs than we can rebuild: no line for this head. */
 	c->inj_at = NO_INJ;
 	c->inj_sent = c->inj_len;
-	w = at_real_sendv(c->fd, iov, iovcnt, flags);
+	w = conn_sendv(c, iov, iovcnt, flags);
 	if (w > 0)
 		c->out.phase = PH_PASS;
 	return w;
@@ -335,8 +344,8 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 				       &done);
 		struct iovec sv[64];
 		int n = iov_slice(sv, 64, iov, iovcnt, 0, lim);
-		w = n < 0 ? at_real_sendv(c->fd, iov, iovcnt, flags)
-			  : at_real_sendv(c->fd, sv, n, flags);
+		w = n < 0 ? conn_sendv(c, iov, iovcnt, flags)
+			  : conn_sendv(c, sv, n, flags);
 		if (w > 0) {
 			conn_body_consume(&c->out.body, iov, iovcnt, 0,
 					  (size_t)w, &done);
@@ -349,13 +358,13 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 	case PH_HEAD:
 		break;
 	default:
-		return at_real_sendv(c->fd, iov, iovcnt, flags);
+		return conn_sendv(c, iov, iovcnt, flags);
 	}
 
 	buf = conn_flow_buf(&c->out);
 	if (!buf) {
 		out_give_up(c);
-		return at_real_sendv(c->fd, iov, iovcnt, flags);
+		return conn_sendv(c, iov, iovcnt, flags);
 	}
 	h = c->out.hlen;
 	copy = at_iov_copy(buf + h, iov, iovcnt, 0, AT_HTTP_HEAD_MAX - h);
@@ -367,12 +376,12 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 	    (end && (at_http_parse_request(buf, end, &r) != 0 ||
 		     !conn_identity_ok(c)))) {
 		out_give_up(c);
-		return at_real_sendv(c->fd, iov, iovcnt, flags);
+		return conn_sendv(c, iov, iovcnt, flags);
 	}
 	if (!end) {
 		/* A piece of a head: out now, as it is.  The copy of what
 		 * went out stays, to parse the head once it is complete. */
-		w = at_real_sendv(c->fd, iov, iovcnt, flags);
+		w = conn_sendv(c, iov, iovcnt, flags);
 		if (w > 0) {
 			c->out.hlen = h + (uint32_t)w;
 			c->out.phase = PH_HEAD;
@@ -440,16 +449,23 @@ static void server_out_head(struct at_conn *c, const char *head, size_t len)
 }
 
 /* A runtime bridge registers its slot (at_context.h): the buffer is
- * the calling thread's slot from now on; nothing is written. */
+ * the calling thread's slot from now on; nothing is written.  Or it asks
+ * for a span (at_bridge_span.h), answered in its buffer. */
 static ssize_t bridge_register(int fd, const struct iovec *iov, int iovcnt,
 			       size_t total, int flags)
 {
+	ssize_t n;
+
 	if (iovcnt < 1 || iov[0].iov_len != AT_BRIDGE_SLOT_BYTES ||
 	    total != AT_BRIDGE_SLOT_BYTES ||
 	    ((uintptr_t)iov[0].iov_base & 3) != 0 ||
-	    memcmp(iov[0].iov_base, AT_BRIDGE_MAGIC, 8) != 0)
+	    memcmp(iov[0].iov_base, AT_BRIDGE_MAGIC, 8) != 0) {
+		if (!flags && (n = at_bridge_span_message(iov, iovcnt,
+							   total)) >= 0)
+			return n;
 		return flags ? at_real_sendv(fd, iov, iovcnt, flags)
 			     : AT_REAL(writev)(fd, iov, iovcnt);
+	}
 	at_context_bridge_register(iov[0].iov_base);
 	return AT_BRIDGE_SLOT_BYTES;
 }
@@ -457,13 +473,30 @@ static ssize_t bridge_register(int fd, const struct iovec *iov, int iovcnt,
 ssize_t at_conn_send(int fd, const struct iovec *iov, int iovcnt, int flags)
 {
 	struct at_conn *c = conn_for_io(fd);
+
+	if (AT_UNLIKELY(!c && fd == at_context_bridge_fd && fd >= 0))
+		return bridge_register(fd, iov, iovcnt,
+				       at_iov_total(iov, iovcnt), flags);
+	if (!c)
+		return at_real_sendv(fd, iov, iovcnt, flags);
+	return conn_send(c, iov, iovcnt, flags);
+}
+
+ssize_t at_conn_carried_send(struct at_conn *c, const struct iovec *iov,
+			     int iovcnt)
+{
+	return conn_send(c, iov, iovcnt, 0);
+}
+
+/* The program sends iov on connection c (a socket's, or carried). */
+ssize_t conn_send(struct at_conn *c, const struct iovec *iov, int iovcnt,
+		  int flags)
+{
 	size_t total = at_iov_total(iov, iovcnt);
 	ssize_t w;
 
-	if (AT_UNLIKELY(!c && fd == at_context_bridge_fd && fd >= 0))
-		return bridge_register(fd, iov, iovcnt, total, flags);
-	if (!c || total == 0)
-		return at_real_sendv(fd, iov, iovcnt, flags);
+	if (total == 0)
+		return conn_sendv(c, iov, iovcnt, flags);
 	connect_done_by_io(c);
 	if (c->role == AT_FD_CLIENT && !c->sniffed && !c->wire &&
 	    c->out.phase == PH_START && c->out.hlen == 0)
@@ -472,12 +505,12 @@ ssize_t at_conn_send(int fd, const struct iovec *iov, int iovcnt, int flags)
 		/* A command written from the callback that saw the socket
 		 * writable is the request's that asked to write. */
 		conn_resume_pending(c);
-		w = at_wire_send(c->wire, fd, iov, iovcnt, flags);
+		w = at_wire_send(c->wire, c->fd, iov, iovcnt, flags);
 	} else if (c->role == AT_FD_CLIENT) {
 		w = client_send(c, iov, iovcnt, total, flags);
 	} else {
 		/* Server: the bytes go out unchanged; watch the responses. */
-		w = at_real_sendv(fd, iov, iovcnt, flags);
+		w = conn_sendv(c, iov, iovcnt, flags);
 		if (w > 0 && c->out.phase != PH_PASS)
 			conn_observe(c, &c->out, iov, iovcnt, (size_t)w,
 				     at_http_response_start, server_out_head);

@@ -37,6 +37,12 @@
  * request a couple of stores.  Each runtime thread that runs code for
  * requests registers its own buffer once (the bridge keeps them alive).
  *
+ * Spans asked for.  The same channel carries messages that ask for a
+ * span where no hook sees the request (the HTTPS client of a Node.js that
+ * links OpenSSL statically): a write of a buffer that starts with
+ * AT_BRIDGE_SPAN_MAGIC is answered in that buffer, again without a system
+ * call (at_bridge_span.c; bridges/node/autotrace-https.js asks).
+ *
  * Failure.  If the bridge cannot load or register (an old runtime, a
  * program that closed the descriptor), the program runs as without it,
  * and the native rules of at_context.c apply.

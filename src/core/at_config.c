@@ -21,6 +21,9 @@
  *     then the variable is treated as unset;
  *   - for the pairs "generic / _TRACES_ (or _SPAN_)" the specific variable
  *     wins; when it is invalid, the generic one (or its default) applies;
+ *   - except where the export goes: an unusable endpoint or TLS file
+ *     disables export ("; export disabled"), never replaced by another
+ *     (at_config_endpoint.c);
  *   - integers are decimal digits only: no sign, no spaces, no trailing
  *     junk, overflow-checked against 32 bits;
  *   - enum values (sampler, exporter, protocol, compression, the
@@ -72,9 +75,19 @@
  *     doubled; a query string is kept after the new path).
  * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT    http://localhost:4318/v1/traces
  *     Full URL, used as is; wins over OTEL_EXPORTER_OTLP_ENDPOINT.
- *     Only http://host[:port][/path][?query] is supported (IPv6 literals in
- *     brackets; default port 80; no user info).  https:// and malformed
- *     URLs: warning, the next source (generic variable, then default).
+ *     http[s]://host[:port][/path][?query] (IPv6 literals in brackets;
+ *     default port 80 or 443; no user info).  The one chosen (_TRACES_
+ *     when set) unusable: warning, export disabled - never another
+ *     endpoint.
+ * OTEL_EXPORTER_OTLP_CERTIFICATE        (the system store)
+ * OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE (OTEL_EXPORTER_OTLP_CERTIFICATE)
+ *     PEM file of the CAs that verify an https collector's certificate.
+ * OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE (none)
+ * OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE
+ * OTEL_EXPORTER_OTLP_CLIENT_KEY         (none)
+ * OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY
+ *     PEM client certificate (chain) and its private key, for collectors
+ *     that ask for one.  A path of 1024 bytes or more: export disabled.
  * OTEL_EXPORTER_OTLP_HEADERS            (none)
  * OTEL_EXPORTER_OTLP_TRACES_HEADERS     (none)
  *     Extra request headers, "name1=value1,name2=value2"; values are
@@ -951,8 +964,7 @@ void at_config_load(struct at_config *cfg, at_getenv_fn lookup, void *lookup_ud,
 
 	load_protocol(&l, "OTEL_EXPORTER_OTLP_PROTOCOL");
 	load_protocol(&l, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL");
-	at_cfg_load_endpoint(&l, "OTEL_EXPORTER_OTLP_ENDPOINT", 1);
-	at_cfg_load_endpoint(&l, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", 0);
+	at_cfg_load_endpoint(&l);
 	at_cfg_load_headers(&l);
 	load_u32(&l, "OTEL_EXPORTER_OTLP_TIMEOUT", &cfg->export_timeout_ms,
 		 &rule_ms_pos);

@@ -31,9 +31,10 @@ enum at_otlp_protocol { AT_OTLP_HTTP_PROTOBUF = 0, AT_OTLP_HTTP_JSON };
 /* AUTOTRACE_PROPAGATE_PRELOAD: false, true (the rule in at_proc.h), always. */
 enum { AT_PRELOAD_NEVER = 0, AT_PRELOAD_RULE = 1, AT_PRELOAD_ALWAYS = 2 };
 
-/* A parsed http:// URL. */
+/* A parsed http:// or https:// URL. */
 struct at_endpoint {
 	char url[AT_CFG_URL_MAX];   /* full URL as used */
+	int tls;                    /* https:// */
 	char host[AT_CFG_HOST_MAX]; /* without brackets for IPv6 literals */
 	char hostport[AT_CFG_HOST_MAX + 8]; /* Host header value */
 	uint16_t port;
@@ -56,6 +57,13 @@ struct at_config {
 	 * (OTEL_EXPORTER_OTLP_HEADERS merged with the _TRACES_ variant,
 	 * which wins for a name present in both). */
 	char headers[AT_CFG_HEADERS_MAX];
+	/* TLS files of an https endpoint ("": none), each the _TRACES_
+	 * variable else the generic one: the CA bundle that replaces the
+	 * system store (OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE), the client
+	 * certificate and its key (_CLIENT_CERTIFICATE, _CLIENT_KEY). */
+	char tls_ca_file[AT_CFG_URL_MAX];
+	char tls_client_cert[AT_CFG_URL_MAX];
+	char tls_client_key[AT_CFG_URL_MAX];
 	uint32_t export_timeout_ms;       /* OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT */
 	enum at_compression compression;  /* OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION */
 	enum at_otlp_protocol otlp_protocol; /* OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL */
@@ -129,8 +137,8 @@ void at_config_load(struct at_config *cfg, at_getenv_fn lookup, void *lookup_ud,
 		    at_warn_fn warn, void *warn_ud);
 
 /*
- * Parse an http:// URL into *ep.  Returns 0, or -1 with *ep untouched
- * (unsupported scheme such as https, bad port, empty host, too long).
+ * Parse an http:// or https:// URL into *ep.  Returns 0, or -1 with *ep
+ * untouched (another scheme, bad port, empty host, user info, too long).
  */
 int at_endpoint_parse(const char *url, struct at_endpoint *ep);
 

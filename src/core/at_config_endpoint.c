@@ -1,20 +1,34 @@
 /*
- * at_config_endpoint.c - the exporter's endpoint from
- * OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT: parsing an http:// URL into host,
- * port, Host value and path (at_endpoint_parse, also used for a URL given
- * elsewhere), and the "/v1/traces" the generic variable's path gets.
+ * at_config_endpoint.c - where the exporter sends: the endpoint from
+ * OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, parsing an http:// or https:// URL
+ * into scheme, host, port, Host value and path (at_endpoint_parse, also
+ * used for a URL given elsewhere), the "/v1/traces" the generic
+ * variable's path gets, and the TLS files of an https endpoint
+ * (OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE, _CLIENT_CERTIFICATE,
+ * _CLIENT_KEY).
  *
  * Design
  * ------
  * Like all of the configuration (at_config.c): no allocation, no stdio,
  * no locale; everything is written inline into the caller's struct, every
  * copy bounded by AT_CFG_URL_MAX / AT_CFG_HOST_MAX, and *ep is filled only
- * once every check passed.  Only http://host[:port][/path][?query] is
+ * once every check passed.  Only http[s]://host[:port][/path][?query] is
  * accepted: the scheme case-insensitively, a host of unreserved
- * characters or a bracketed IPv6 literal, a port 1-65535 (default 80), no
- * user info, a path and query of visible ASCII; the fragment is dropped.
- * An empty path becomes "/".  A bad URL is warned about without echoing a
- * value that holds user info (it may hold a password).
+ * characters or a bracketed IPv6 literal, a port 1-65535 (default 80 for
+ * http, 443 for https), no user info, a path and query of visible ASCII;
+ * the fragment is dropped.  An empty path becomes "/".
+ *
+ * Never another endpoint.  The endpoint used is the one the user chose:
+ * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT when set, else
+ * OTEL_EXPORTER_OTLP_ENDPOINT (plus "/v1/traces"), else the default
+ * http://localhost:4318/v1/traces.  When the chosen one is unusable, export
+ * is disabled (cfg->exporter = AT_EXPORTER_NONE, cfg->endpoint cleared)
+ * with one line: spans would otherwise go, maybe unencrypted, to a
+ * collector the user did not name.  The same holds for the TLS files: one
+ * that cannot be named (too long) disables export rather than trusting
+ * the system store instead of the CA the user gave.  A bad URL is warned
+ * about without echoing a value that holds user info (it may hold a
+ * password).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -38,12 +52,11 @@ static int ipv6_char_ok(char c)
 
 int at_endpoint_parse(const char *url, struct at_endpoint *ep)
 {
-	static const char scheme[] = "http://";
-	const size_t slen = sizeof(scheme) - 1;
 	const char *auth, *auth_end, *host, *rest, *frag;
 	size_t len, host_len, rest_len, url_len, i;
-	uint32_t port = 80;
-	int v6 = 0;
+	uint32_t port = 80, default_port = 80;
+	size_t slen;
+	int v6 = 0, tls = 0;
 	char portbuf[12];
 
 	if (url == NULL || ep == NULL)
@@ -51,8 +64,15 @@ int at_endpoint_parse(const char *url, struct at_endpoint *ep)
 	len = strnlen(url, AT_CFG_URL_MAX);
 	if (len >= AT_CFG_URL_MAX)
 		return -1;
-	if (len < slen || !at_cfg_mem_eq_ci(url, slen, scheme, slen))
+	if (len >= 7 && at_cfg_mem_eq_ci(url, 7, "http://", 7)) {
+		slen = 7;
+	} else if (len >= 8 && at_cfg_mem_eq_ci(url, 8, "https://", 8)) {
+		slen = 8;
+		tls = 1;
+		port = default_port = 443;
+	} else {
 		return -1;
+	}
 
 	/* The fragment is never sent: drop it. */
 	frag = memchr(url, '#', len);
@@ -131,6 +151,7 @@ int at_endpoint_parse(const char *url, struct at_endpoint *ep)
 	memcpy(ep->host, host, host_len);
 	ep->host[host_len] = '\0';
 	ep->port = (uint16_t)port;
+	ep->tls = tls;
 	{
 		size_t w = 0;
 
@@ -140,7 +161,7 @@ int at_endpoint_parse(const char *url, struct at_endpoint *ep)
 		w += host_len;
 		if (v6)
 			ep->hostport[w++] = ']';
-		if (port != 80) {
+		if (port != default_port) {
 			const char *p = at_cfg_u32_str(port, portbuf);
 			size_t pl = strlen(p);
 
@@ -207,29 +228,82 @@ static int signal_url(const char *base, char *out, size_t cap)
 }
 
 static const char endpoint_expected[] =
-	"an http:// URL: http://host[:port][/path], no user info";
+	"an http:// or https:// URL: http[s]://host[:port][/path], "
+	"no user info";
 
-void at_cfg_load_endpoint(struct loader *l, const char *name, int generic)
+/* The chosen endpoint variable is unusable: no export at all. */
+static void disable_export(struct loader *l, const char *name,
+			   const char *value, const char *expected)
 {
-	struct at_endpoint *ep = &l->cfg->endpoint;
-	const char *s = at_cfg_env(l, name);
-	char full[AT_CFG_URL_MAX];
-	const char *what = "invalid";
-	const char *url = s;
+	memset(&l->cfg->endpoint, 0, sizeof(l->cfg->endpoint));
+	l->cfg->exporter = AT_EXPORTER_NONE;
+	at_cfg_warn_line(l, "invalid", name, value, expected, NULL,
+			 "export disabled (no other endpoint is used)");
+}
 
+static void load_endpoint(struct loader *l)
+{
+	static const char *const names[] = {
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+		"OTEL_EXPORTER_OTLP_ENDPOINT",
+	};
+	struct at_endpoint *ep = &l->cfg->endpoint;
+	char full[AT_CFG_URL_MAX];
+
+	for (int generic = 0; generic < 2; generic++) {
+		const char *s = at_cfg_env(l, names[generic]);
+		const char *url = s;
+
+		if (s == NULL)
+			continue; /* not chosen: the next source */
+		if (generic)
+			url = signal_url(s, full, sizeof(full)) == 0 ? full
+								     : NULL;
+		if (url == NULL || at_endpoint_parse(url, ep) != 0)
+			/* A URL with user info may carry a password: do
+			 * not echo it. */
+			disable_export(l, names[generic],
+				       strchr(s, '@') ? NULL : s,
+				       endpoint_expected);
+		return;
+	}
+	/* Neither set: the default (at_config_defaults). */
+}
+
+/* One TLS file: the _TRACES_ variable wins over the generic one. */
+static void load_tls_file(struct loader *l, const char *generic,
+			  const char *traces, char *out, size_t cap)
+{
+	const char *name = traces;
+	const char *s = at_cfg_env(l, traces);
+	size_t n;
+
+	if (s == NULL) {
+		name = generic;
+		s = at_cfg_env(l, generic);
+	}
 	if (s == NULL)
 		return;
-	if (generic) {
-		if (signal_url(s, full, sizeof(full)) == 0)
-			url = full;
-		else
-			url = NULL;
-	}
-	if (url != NULL && at_endpoint_parse(url, ep) == 0)
+	n = strlen(s);
+	if (n >= cap) {
+		disable_export(l, name, s, "a file path shorter than 1024 bytes");
 		return;
-	if (strlen(s) >= 8 && at_cfg_mem_eq_ci(s, 8, "https://", 8))
-		what = "unsupported";
-	/* A URL with user info may carry a password: do not echo it. */
-	at_cfg_warn_using(l, what, name, strchr(s, '@') ? NULL : s,
-			  endpoint_expected, ep->url);
+	}
+	memcpy(out, s, n + 1);
+}
+
+void at_cfg_load_endpoint(struct loader *l)
+{
+	struct at_config *cfg = l->cfg;
+
+	load_endpoint(l);
+	load_tls_file(l, "OTEL_EXPORTER_OTLP_CERTIFICATE",
+		      "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", cfg->tls_ca_file,
+		      sizeof(cfg->tls_ca_file));
+	load_tls_file(l, "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+		      "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+		      cfg->tls_client_cert, sizeof(cfg->tls_client_cert));
+	load_tls_file(l, "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+		      "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+		      cfg->tls_client_key, sizeof(cfg->tls_client_key));
 }

@@ -48,9 +48,12 @@ void at_cfg_warn_using(struct loader *l, const char *what, const char *name,
 		       const char *value, const char *expected,
 		       const char *using);
 
-/* OTEL_EXPORTER_OTLP[_TRACES]_ENDPOINT (generic: the base URL to which
- * "/v1/traces" is added) into cfg->endpoint (at_config_endpoint.c). */
-void at_cfg_load_endpoint(struct loader *l, const char *name, int generic);
+/* OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, else OTEL_EXPORTER_OTLP_ENDPOINT
+ * (the base URL to which "/v1/traces" is added), into cfg->endpoint, and
+ * the TLS files (_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY, each
+ * with its _TRACES_ variant); an unusable one disables export
+ * (at_config_endpoint.c). */
+void at_cfg_load_endpoint(struct loader *l);
 
 /* OTEL_EXPORTER_OTLP[_TRACES]_HEADERS, merged, into cfg->headers, and
  * OTEL_RESOURCE_ATTRIBUTES into cfg->resource (at_config_list.c). */

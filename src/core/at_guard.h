@@ -39,6 +39,7 @@ enum at_owner {
 	AT_OWN_PQ = 1u << 16,
 	AT_OWN_CURL = 1u << 17,
 	AT_OWN_HTTP = 1u << 18, /* HTTP on the sockets is someone else's */
+	AT_OWN_GNUTLS = 1u << 19,
 };
 
 extern AT_TLS uint32_t at_guard;

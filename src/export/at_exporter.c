@@ -54,6 +54,22 @@
  * if the exec fails, the exporter goes on as before.  The thread is never
  * joined: if it is stuck, process exit simply ends it.
  *
+ * https.  The transport runs the exchange inside TLS (at_tls_client.c).
+ * A TLS failure of the settings or of the collector's certificate (no
+ * libssl, a CA or client file that does not load, a certificate not
+ * trusted, a handshake refused) says so in one line the first time each
+ * kind happens (not per batch, whatever AUTOTRACE_DEBUG says), and the
+ * batch is not retried (the same settings would fail the same way): it
+ * is spooled when the spool is on, else counted in export_failed.  At
+ * exit the TLS module may run the exec flush (at_exporter_before_exec)
+ * from an atexit handler, before the program's OpenSSL cleanup; what the
+ * destructor's flush has left then cannot go over TLS (AT_TLS_ESTOPPED)
+ * and is spooled or counted.
+ *
+ * The first span starts the thread (at_exporter_ensure_started, on the
+ * host's thread), and with an https endpoint loads libssl first
+ * (at_tls_preload: see at_tls_client.c for why then).
+ *
  * Fork.  The child has no exporter thread: the child handler forgets it
  * (running = 0), drops the inherited connection and resets the counters;
  * the child's first span starts a new thread.  The reap lock is
@@ -90,6 +106,7 @@
 #include "at_span.h"
 #include "at_spool.h"
 #include "at_thread.h"
+#include "at_tls_client.h"
 #include "at_transport.h"
 
 struct at_export_stats at_xstats;
@@ -129,6 +146,8 @@ static int exit_collector_down;  /* a batch failed during the exit flush */
 static int live_failed;          /* the last live batch was not delivered */
 static uint64_t spool_next_scan; /* monotonic ns */
 static struct at_buf spooled_body;
+static struct at_tls_files tls_files;
+static unsigned tls_said; /* the TLS failures already told (bit per kind) */
 
 #define SPOOL_SCAN_MS 5000u
 #define SPOOL_EXIT_RESERVE_NS 50000000u /* time kept to spool at exit */
@@ -336,14 +355,34 @@ static void count_accepted(uint64_t n, _Atomic uint64_t *counter,
 			    (long long)rejected, msg);
 }
 
+/* A TLS failure: one line the first time each kind happens. */
+static void tell_tls_failure(int rc)
+{
+	static const int kinds[] = { AT_TLS_ENOLIB, AT_TLS_ESETUP,
+				     AT_TLS_EVERIFY, AT_TLS_EPROTO };
+	unsigned bit = 0;
+
+	for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (rc == kinds[i])
+			bit = 1u << i;
+	if (!bit || (tls_said & bit))
+		return;
+	tls_said |= bit;
+	at_log_warn("export to %s refused: %s; spans are %s", at_cfg.endpoint.url,
+		    at_tls_error(),
+		    spool_on ? "spooled" : "counted as export failures");
+}
+
 static void log_failure(int rc)
 {
 	atomic_fetch_add(&at_xstats.failures, 1);
+	tell_tls_failure(rc);
 	if (!at_cfg.debug)
 		return;
 	if (rc)
 		at_log_warn("export to %s failed: %s", at_cfg.endpoint.url,
-			    strerror(-rc));
+			    at_tls_error_final(rc) ? at_tls_error()
+						   : strerror(-rc));
 	else
 		at_log_warn("export to %s failed: HTTP %d", at_cfg.endpoint.url,
 			    resp.status);
@@ -426,6 +465,8 @@ static void export_batch(size_t n)
 			return;
 		}
 		log_failure(rc);
+		if (at_tls_error_final(rc))
+			break; /* the same settings fail the same way */
 		/* At exit: no backoff, so no retry - but for an answer that
 		 * asks for none (Retry-After: 0); a collector that could not
 		 * be reached or did not answer HTTP in time is not tried
@@ -542,6 +583,10 @@ static void exporter_setup(void)
 		transport.exit_limit = exit_limit;
 		if (at_cfg.otlp_protocol == AT_OTLP_HTTP_JSON)
 			transport.content_type = AT_OTLP_JSON_CONTENT_TYPE;
+		tls_files.ca_file = at_cfg.tls_ca_file;
+		tls_files.cert_file = at_cfg.tls_client_cert;
+		tls_files.key_file = at_cfg.tls_client_key;
+		transport.tls_files = &tls_files;
 	}
 }
 
@@ -604,6 +649,16 @@ static void at_exporter_ensure_started(void)
 		return;
 	if (!atomic_compare_exchange_strong(&running, &expected, EXP_RUNNING))
 		return;
+	/* https: libssl is loaded here, on the host's thread, not by the
+	 * exporter thread, so that it is whole before the program can exit
+	 * (at_tls_client.c: OpenSSL's exit); a process without spans never
+	 * loads it. */
+	if (at_cfg.endpoint.tls) {
+		/* The program's OpenSSL may be cleaned up by its atexit
+		 * handler before our destructor: flush before. */
+		at_tls_on_exit(at_exporter_before_exec);
+		at_tls_preload();
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
@@ -785,7 +840,7 @@ void at_exporter_after_fork_child(void)
 	/* The inherited connection is shared with the parent: close our
 	 * copy (the parent's stays open) and never write to it. */
 	if (transport.fd >= 0)
-		at_transport_close(&transport);
+		at_transport_after_fork_child(&transport);
 	atomic_store(&at_exporter_fd, -1);
 	resource_pid = 0;
 	at_spool_after_fork(&spool);

@@ -23,6 +23,10 @@
  *    while waiting on the collector: at most 20 wake-ups a second, on the
  *    exporter thread); answer bytes that cannot start a status line
  *    (at_http_response_start()) are garbage and end the exchange at once;
+ *  - https: tls_start() shakes hands on each new connection, then
+ *    send_all()/recv_more() go through the TLS layer, which never touches
+ *    the socket: its bytes go out and come in through raw_send_all() and
+ *    raw_recv(), the same polls and deadlines as plain HTTP;
  *  - the answer is read with the library's one HTTP/1.x parser
  *    (src/protocols: at_http_parse_response(), the field walk for
  *    Retry-After, the chunked decoder), never a parser of its own; a
@@ -70,11 +74,24 @@ static int still_ours(const struct at_transport *t)
 	return st.st_dev == t->dev && st.st_ino == t->ino;
 }
 
+static void tls_goodbye(struct at_transport *t);
+
 void at_transport_close(struct at_transport *t)
 {
-	if (t->fd >= 0 && still_ours(t))
+	int ours = t->fd >= 0 && still_ours(t);
+
+	if (ours && t->tls.ssl)
+		tls_goodbye(t);
+	at_tls_conn_free(&t->tls);
+	if (ours)
 		AT_REAL(close)(t->fd);
 	t->fd = -1;
+}
+
+void at_transport_after_fork_child(struct at_transport *t)
+{
+	at_tls_after_fork_child(&t->tls);
+	at_transport_close(t);
 }
 
 static int remaining_ms(uint64_t now, uint64_t deadline)
@@ -220,8 +237,8 @@ static int open_connection(struct at_transport *t, uint64_t deadline)
 	return err;
 }
 
-static int send_all(struct at_transport *t, struct iovec *iov, int n,
-		    uint64_t deadline)
+static int raw_send_all(struct at_transport *t, struct iovec *iov, int n,
+			uint64_t deadline)
 {
 	while (n > 0) {
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
@@ -253,16 +270,13 @@ static int send_all(struct at_transport *t, struct iovec *iov, int n,
 	return 0;
 }
 
-/* Read more bytes into t->in: >0 bytes read, 0 at EOF, or -errno. */
-static ssize_t recv_more(struct at_transport *t, uint64_t deadline)
+/* Read from the socket into buf: >0 bytes, 0 at EOF, or -errno. */
+static ssize_t raw_recv(struct at_transport *t, uint8_t *buf, size_t cap,
+			uint64_t deadline)
 {
-	if (at_buf_reserve(&t->in, 16384) != 0)
-		return -ENOMEM;
 	for (;;) {
-		ssize_t r = AT_REAL(recv)(t->fd, t->in.data + t->in.len,
-					  t->in.cap - t->in.len, 0);
+		ssize_t r = AT_REAL(recv)(t->fd, buf, cap, 0);
 		if (r >= 0) {
-			t->in.len += (size_t)r;
 			if (r > 0)
 				progress(t);
 			return r;
@@ -275,6 +289,173 @@ static ssize_t recv_more(struct at_transport *t, uint64_t deadline)
 		if (rc)
 			return rc;
 	}
+}
+
+/* ---- TLS: at_tls_client.c's memory buffers against our socket ---- */
+
+#define TLS_IO_CHUNK 16384
+
+/* Send what the TLS layer has for the peer.  0 or -errno. */
+static int tls_flush(struct at_transport *t, uint64_t deadline)
+{
+	uint8_t buf[TLS_IO_CHUNK];
+	size_t n;
+
+	while ((n = at_tls_take(&t->tls, buf, sizeof(buf))) > 0) {
+		struct iovec iov = { buf, n };
+		int rc = raw_send_all(t, &iov, 1, deadline);
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Read once from the socket into the TLS layer: >0, 0 at EOF, -errno. */
+static ssize_t tls_pull(struct at_transport *t, uint64_t deadline)
+{
+	uint8_t buf[TLS_IO_CHUNK];
+	ssize_t r = raw_recv(t, buf, sizeof(buf), deadline);
+
+	if (r > 0 && at_tls_feed(&t->tls, buf, (size_t)r) != 0)
+		return -ENOMEM;
+	return r;
+}
+
+/* A close_notify, if the socket takes it at once (never waits). */
+static void tls_goodbye(struct at_transport *t)
+{
+	uint8_t buf[256];
+	size_t n;
+
+	at_tls_close_notify(&t->tls);
+	n = at_tls_take(&t->tls, buf, sizeof(buf));
+	if (n > 0)
+		(void)!AT_REAL(send)(t->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* libssl and the settings (once): 0, or the error before connecting. */
+static int tls_ready(struct at_transport *t)
+{
+	static const struct at_tls_files system_store = { 0 };
+
+	return at_tls_setup(t->tls_files ? t->tls_files : &system_store);
+}
+
+/* The handshake on the new connection t->fd.  0 or -errno/AT_TLS_E*. */
+static int tls_start(struct at_transport *t, uint64_t deadline)
+{
+	int rc = at_tls_conn_open(&t->tls, t->ep->host);
+
+	while (rc == 0) {
+		int hs = at_tls_handshake(&t->tls);
+		int fl = tls_flush(t, deadline); /* our flight, or an alert */
+		ssize_t r;
+
+		if (hs != AT_TLS_WANT_READ)
+			return hs ? hs : fl;
+		if (fl)
+			return fl;
+		r = tls_pull(t, deadline);
+		if (r == 0)
+			return -ECONNRESET; /* closed before the handshake ended */
+		if (r < 0)
+			return (int)r;
+	}
+	return rc;
+}
+
+/*
+ * The connection failed under us (rc): if the peer said why first, a TLS
+ * alert already in the socket's buffer (as when it refuses to go on
+ * without our client certificate, and closes), that is the error.
+ */
+static int tls_why_closed(struct at_transport *t, int rc)
+{
+	uint8_t buf[TLS_IO_CHUNK];
+	ssize_t r;
+	long v;
+
+	while ((r = AT_REAL(recv)(t->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		if (at_tls_feed(&t->tls, buf, (size_t)r) != 0)
+			break;
+	v = at_tls_read(&t->tls, buf, sizeof(buf));
+	return at_tls_error_final((int)v) ? (int)v : rc;
+}
+
+static int tls_send_all(struct at_transport *t, const struct iovec *iov,
+			int n, uint64_t deadline)
+{
+	for (int i = 0; i < n; i++) {
+		const uint8_t *p = iov[i].iov_base;
+		size_t left = iov[i].iov_len;
+
+		while (left > 0) {
+			long w = at_tls_write(&t->tls, p,
+					      left < TLS_IO_CHUNK ? left
+								  : TLS_IO_CHUNK);
+			int rc;
+
+			if (w < 0)
+				return (int)w;
+			p += w;
+			left -= (size_t)w;
+			rc = tls_flush(t, deadline);
+			if (rc)
+				return rc == -ETIMEDOUT ? rc
+							: tls_why_closed(t, rc);
+		}
+	}
+	return 0;
+}
+
+/* Decrypted bytes into buf: >0, 0 at the end of the stream, or -errno. */
+static ssize_t tls_recv(struct at_transport *t, uint8_t *buf, size_t cap,
+			uint64_t deadline)
+{
+	for (;;) {
+		long r = at_tls_read(&t->tls, buf, cap);
+		int fl = tls_flush(t, deadline); /* e.g. a key update's answer */
+		ssize_t g;
+
+		if (r >= 0)
+			return r;
+		if (r != -EAGAIN)
+			return r;
+		if (fl)
+			return fl;
+		g = tls_pull(t, deadline);
+		if (g < 0 && g != -ETIMEDOUT)
+			return tls_why_closed(t, (int)g);
+		if (g <= 0)
+			return g; /* the socket's end (no close_notify) ends it */
+	}
+}
+
+static int send_all(struct at_transport *t, struct iovec *iov, int n,
+		    uint64_t deadline)
+{
+	if (t->tls.ssl)
+		return tls_send_all(t, iov, n, deadline);
+	return raw_send_all(t, iov, n, deadline);
+}
+
+/* Read more bytes into t->in: >0 bytes read, 0 at EOF, or -errno. */
+static ssize_t recv_more(struct at_transport *t, uint64_t deadline)
+{
+	ssize_t r;
+
+	if (at_buf_reserve(&t->in, 16384) != 0)
+		return -ENOMEM;
+	if (t->tls.ssl)
+		r = tls_recv(t, t->in.data + t->in.len, t->in.cap - t->in.len,
+			     deadline);
+	else
+		r = raw_recv(t, t->in.data + t->in.len, t->in.cap - t->in.len,
+			     deadline);
+	if (r > 0)
+		t->in.len += (size_t)r;
+	return r;
 }
 
 struct head_info {
@@ -410,8 +591,10 @@ int at_transport_post(struct at_transport *t, const uint8_t *body, size_t len,
 {
 	int rc = 0;
 
-	if (t->fd >= 0 && !still_ours(t))
+	if (t->fd >= 0 && !still_ours(t)) {
 		t->fd = -1; /* taken by the host: not ours to close */
+		at_tls_conn_free(&t->tls);
+	}
 
 	at_buf_reset(&t->req);
 	if (at_buf_printf(&t->req,
@@ -440,9 +623,16 @@ int at_transport_post(struct at_transport *t, const uint8_t *body, size_t len,
 
 		progress(t);
 		if (!reused) {
-			rc = open_connection(t, deadline_ns);
+			rc = t->ep->tls ? tls_ready(t) : 0;
 			if (rc)
+				return rc; /* nothing to connect for */
+			rc = open_connection(t, deadline_ns);
+			if (rc == 0 && t->ep->tls)
+				rc = tls_start(t, deadline_ns);
+			if (rc) {
+				at_transport_close(t);
 				return rc;
+			}
 		}
 		rc = send_all(t, iov, len ? 2 : 1, deadline_ns);
 		if (rc == 0)

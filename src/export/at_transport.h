@@ -29,6 +29,7 @@
 
 #include "at_buf.h"
 #include "at_config.h"
+#include "at_tls_client.h"
 
 struct at_transport {
 	const struct at_endpoint *ep;
@@ -44,6 +45,10 @@ struct at_transport {
 	/* 0, or the monotonic time by which an exchange must end (exit). */
 	uint64_t (*exit_limit)(void);
 	uint64_t progress_ns;      /* last progress of the exchange */
+	/* https: the CA and client files (NULL: the system store, no
+	 * client certificate), and the connection's TLS state. */
+	const struct at_tls_files *tls_files;
+	struct at_tls_conn tls;
 };
 
 #define AT_TRANSPORT_SLICE_MS 50
@@ -70,8 +75,12 @@ int at_transport_post(struct at_transport *t, const uint8_t *body, size_t len,
 		      const char *content_encoding, uint64_t deadline_ns,
 		      struct at_transport_response *resp);
 
-/* Close the connection (if still ours); also in a fork child, to
- * forget the inherited connection (close our copy). */
+/* Close the connection (if still ours; an https one with a
+ * close_notify first, best effort). */
 void at_transport_close(struct at_transport *t);
+
+/* Fork child: close our copy of the inherited connection without a byte
+ * on it (the parent's TLS session goes on) and forget its TLS state. */
+void at_transport_after_fork_child(struct at_transport *t);
 
 #endif

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "at_traces.h"
 #include "harness.h"
 
 #define RUN_MS 60000
@@ -157,6 +158,77 @@ Test(autotrace, json_is_otlp_and_view_renders_it_again, .timeout = 120)
 	h_http_stop(http);
 }
 
+/* The traces of a --json file, built. */
+static struct at_traces *json_traces(const char *path)
+{
+	struct at_traces *t = at_traces_new();
+	char *text = h_read_file(path, NULL), *line, *save = NULL;
+
+	cr_assert_not_null(text);
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		cr_assert_eq(at_traces_add_json(t, line, strlen(line)), 0);
+	free(text);
+	at_traces_build(t);
+	return t;
+}
+
+/* `autotrace -- sh -c 'curl; curl'`: one trace, the command's root span
+ * with both requests under it; --no-root: two traces. */
+Test(autotrace, whole_command_is_one_trace, .timeout = 120)
+{
+	struct h_http *http = h_http_start();
+	char cmd[256], json[] = "/tmp/at-root-XXXXXX";
+	struct at_traces *t;
+	size_t i, gets = 0;
+
+	close(mkstemp(json));
+	snprintf(cmd, sizeof(cmd), "curl -s -o /dev/null http://127.0.0.1:%u/a; "
+		 "curl -s -o /dev/null http://127.0.0.1:%u/b; exit 3",
+		 h_http_port(http), h_http_port(http));
+	const char *a[] = { "--json", json, "-o", "/dev/null", "--", "sh",
+			    "-c", cmd, NULL };
+	struct h_result r = at_run(a);
+	cr_expect_eq(r.status, 3, "the command's status: %s", r.err);
+	h_result_free(&r);
+	t = json_traces(json);
+	cr_assert_eq(t->n_traces, 1, "%zu traces", t->n_traces);
+	cr_assert_eq(t->traces[0].n_roots, 1);
+	{
+		const struct at_tv_span *root = t->traces[0].roots[0];
+
+		cr_expect_str_eq(root->name, "sh");
+		cr_expect_str_eq(at_tv_attr(root, "process.exit.code"), "3");
+		cr_expect_eq(root->status, 2, "non-zero exit: ERROR");
+		cr_expect_str_eq(root->status_msg, "exit code 3");
+		for (i = 0; i < t->traces[0].n_spans; i++) {
+			const struct at_tv_span *s = t->traces[0].spans[i];
+			const struct at_tv_span *p = s->parent;
+
+			if (!at_tv_attr(s, "http.request.method"))
+				continue;
+			gets++;
+			/* under the root (through curl's own spans if any) */
+			while (p && p != root)
+				p = p->parent;
+			cr_expect_eq(p, root, "%s under the root", s->name);
+		}
+	}
+	cr_expect_eq(gets, 2, "both requests");
+	at_traces_free(t);
+
+	const char *b[] = { "--no-root", "--json", json, "-o", "/dev/null",
+			    "--", "sh", "-c", cmd, NULL };
+	r = at_run(b);
+	cr_expect_eq(r.status, 3);
+	h_result_free(&r);
+	t = json_traces(json);
+	cr_expect_eq(t->n_traces, 2, "without the root: one trace per curl");
+	at_traces_free(t);
+	unlink(json);
+	h_http_stop(http);
+}
+
 Test(autotrace, serve_reports_a_busy_port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -209,13 +281,34 @@ Test(autotrace, real_system_tree_n_plus_one_and_errors, .timeout = 120)
 	h_result_free(&r);
 	char *view = h_read_file(out, NULL);
 	cr_assert_not_null(view);
-	cr_expect(strstr(view, "frontend: GET server  GET /catalog -> 200"), "%s", view);
-	cr_expect(strstr(view, "backend: GET server  GET /items -> 200"), "%s", view);
-	cr_expect_eq(count_lines_with(view, "N+1: SELECT name FROM items WHERE id = ? ran 8 times"),
+	/* spans named by their operation, method and kind said once */
+	cr_expect(strstr(view, "frontend: GET /catalog  -> 200"), "%s", view);
+	cr_expect(strstr(view, "backend: GET /items  -> 200"), "%s", view);
+	cr_expect(!strstr(view, " server ") && !strstr(view, "GET client"),
+		  "no kind words:\n%s", view);
+	cr_expect(strstr(view, "marks: ! error"), "a legend:\n%s", view);
+	/* findings: the N+1 once per /catalog request, the error's root
+	 * cause; nothing about connect/BEGIN/SELECT on one connection */
+	cr_expect_eq(count_lines_with(view, "SELECT name FROM items WHERE id = ? ran 8 times in a row"),
 		     2, "one N+1 finding per /catalog request:\n%s", view);
+	cr_expect_eq(count_lines_with(view, "~ N+1 ["), 2, "%s", view);
+	cr_expect_eq(count_lines_with(view, "~ parallel"), 0, "%s", view);
+	cr_expect_eq(count_lines_with(view, "dominant"), 0, "%s", view);
+	cr_expect_eq(count_lines_with(view, "~ error ["), 1, "%s", view);
+	cr_expect(strstr(view, "~ error [") && strstr(strstr(view, "~ error ["),
+		  "SELECT orders (backend) failed: relation \"orders\" does not exist"),
+		  "the deepest failure first:\n%s", view);
 	cr_expect(strstr(view, "error: relation \"orders\" does not exist"), "%s", view);
-	cr_expect(strstr(view, "GET /checkout -> 502"), "%s", view);
+	cr_expect(strstr(view, "error: HTTP 502\n"), "%s", view);
+	cr_expect(!strstr(view, "(no message)"), "%s", view);
+	cr_expect(strstr(view, "client: GET /checkout  127.0.0.1:"), "%s", view);
+	cr_expect(strstr(view, "-> 502"), "%s", view);
 	cr_expect(strstr(view, "\n!"), "error marks:\n%s", view);
+	/* the whole script is one trace, under the command's root span */
+	cr_expect(strstr(view, "\ntrace ") && !strstr(strstr(view, "\ntrace ") + 1,
+						      "\ntrace "),
+		  "one trace:\n%s", view);
+	cr_expect(strstr(view, "sh: sh "), "the root:\n%s", view);
 	free(view);
 }
 
@@ -358,7 +451,7 @@ static void traced_curl_arrives(struct serve *sv, struct h_http *http,
 	cr_assert_eq(h_run(argv, env, true, RUN_MS, &r), 0);
 	cr_expect_eq(r.status, 0, "%s", r.err);
 	h_result_free(&r);
-	cr_expect_eq(h_wait_file_has(sv->log, "curl: GET client", 20000), 0,
+	cr_expect_eq(h_wait_file_has(sv->log, "curl: GET /  127.0.0.1", 20000), 0,
 		     "%s: curl's spans did not arrive", why);
 	/* Printed: forget it for the next check. */
 	truncate(sv->log, 0);
@@ -466,7 +559,7 @@ Test(autotrace, run_idle_connections_do_not_lock_exporters_out,
 	cr_expect_str_eq(r.out, "table full: True\n");
 	char *view = h_read_file(out, NULL);
 	cr_assert_not_null(view);
-	cr_expect(strstr(view, "curl: GET client"),
+	cr_expect(strstr(view, "curl: GET /  127.0.0.1"),
 		  "curl's spans did not arrive:\n%s", view);
 	free(view);
 	unlink(out);
@@ -628,10 +721,103 @@ Test(autotrace, serve_prints_while_spans_keep_coming, .timeout = 90)
 	const char *argv[] = { "python3", "-c", script, url, NULL };
 	py = h_start(argv, env, true, NULL);
 	cr_assert_gt(py, 0);
-	cr_expect_eq(h_wait_file_has(sv.log, ": GET client", 40000), 0,
+	cr_expect_eq(h_wait_file_has(sv.log, ": GET /  127.0.0.1", 40000), 0,
 		     "nothing printed while spans keep coming");
 	cr_expect_eq(kill(py, 0), 0, "the program was still sending");
 	h_stop(py, 10000);
 	serve_stop(&sv);
 	h_http_stop(http);
+}
+
+/* `autotrace diff`: two --json files of the same script, the second with
+ * an extra endpoint and an error: the new endpoint and the new error are
+ * reported, exit status 1 (worse); a file against itself: nothing, 0. */
+Test(autotrace, diff_reports_what_changed, .timeout = 120)
+{
+	struct h_http *http = h_http_start();
+	char cmd[256], before[] = "/tmp/at-before-XXXXXX",
+		       after[] = "/tmp/at-after-XXXXXX";
+	struct h_result r;
+
+	close(mkstemp(before));
+	close(mkstemp(after));
+	snprintf(cmd, sizeof(cmd), "curl -s -o /dev/null http://127.0.0.1:%u/a",
+		 h_http_port(http));
+	const char *a[] = { "--no-root", "--json", before, "-o", "/dev/null",
+			    "--", "sh", "-c", cmd, NULL };
+	r = at_run(a);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	h_result_free(&r);
+	snprintf(cmd, sizeof(cmd), "curl -s -o /dev/null http://127.0.0.1:%u/a; "
+		 "curl -s -o /dev/null http://127.0.0.1:%u/b/42; "
+		 "curl -s -o /dev/null http://127.0.0.1:1/down; true",
+		 h_http_port(http), h_http_port(http));
+	const char *b[] = { "--no-root", "--json", after, "-o", "/dev/null",
+			    "--", "sh", "-c", cmd, NULL };
+	r = at_run(b);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	h_result_free(&r);
+	const char *d[] = { "diff", before, after, NULL };
+	r = at_run(d);
+	cr_expect_eq(r.status, 1, "something got worse: %s%s", r.out, r.err);
+	cr_expect(strstr(r.out, "curl GET /a: 1 -> 1, p50 "), "%s", r.out);
+	cr_expect(strstr(r.out, "\n+ unknown_service:curl GET /b/{id}: new, 1 "
+			 "requests"), "%s", r.out);
+	cr_expect(strstr(r.out, "\n! new error: unknown_service:curl GET /down: "
+			 "connect failed: Connection refused (1 time)"), "%s",
+		  r.out);
+	h_result_free(&r);
+	const char *same[] = { "diff", after, after, NULL };
+	r = at_run(same);
+	cr_expect_eq(r.status, 0, "%s", r.out);
+	cr_expect(!strstr(r.out, "\n!") && !strstr(r.out, "\n+"), "%s", r.out);
+	h_result_free(&r);
+	unlink(before);
+	unlink(after);
+	h_http_stop(http);
+}
+
+/*
+ * serve assembles a trace whose pieces are exported seconds apart: curl
+ * exports its client span as it exits, the traced server its span on its
+ * 3 s schedule.  The trace is printed once, whole (the server span under
+ * curl's), not in two pieces.
+ */
+Test(autotrace, serve_prints_a_trace_exported_in_pieces_once, .timeout = 120)
+{
+	struct serve sv;
+	char port[8], url[64], *log;
+	uint16_t p = h_closed_port();
+	pid_t srv;
+	struct h_result r;
+
+	serve_start(&sv, NULL);
+	snprintf(port, sizeof(port), "%u", p);
+	const char *senv[] = { sv.ep, "OTEL_BSP_SCHEDULE_DELAY=3000",
+			       "OTEL_SERVICE_NAME=slowsvc", NULL };
+	const char *sargv[] = { "/usr/bin/python3", "-m", "http.server", port,
+				"--bind", "127.0.0.1", NULL };
+	srv = h_start(sargv, senv, true, "/dev/null");
+	cr_assert_gt(srv, 0);
+	cr_assert_eq(h_wait_port(p, 30000), 0, "the server did not listen");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", p);
+	const char *cenv[] = { sv.ep, "OTEL_SERVICE_NAME=cli", NULL };
+	const char *cargv[] = { "curl", "-s", "-o", "/dev/null", url, NULL };
+	cr_assert_eq(h_run(cargv, cenv, true, RUN_MS, &r), 0);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	h_result_free(&r);
+	cr_expect_eq(h_wait_file_has(sv.log, "slowsvc: GET /", 60000), 0,
+		     "the server's span was not printed");
+	h_stop(srv, 10000);
+	log = h_read_file(sv.log, NULL);
+	serve_stop(&sv);
+	cr_assert_not_null(log);
+	cr_expect_eq(count_lines_with(log, "\ntrace "), 1, "one trace:\n%s", log);
+	cr_expect(strstr(log, "cli GET / -> 200"), "curl's span is the root:\n%s",
+		  log);
+	cr_expect(!strstr(log, "(an addition"), "no addition:\n%s", log);
+	cr_expect(!strstr(log, "never arrived"), "%s", log);
+	cr_expect(!strstr(log, "\n  slowsvc:") && !strstr(log, "\n* slowsvc:"),
+		  "the server span is not a root:\n%s", log);
+	free(log);
 }

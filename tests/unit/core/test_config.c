@@ -565,20 +565,6 @@ static const struct bad_case bad_cases[] = {
 	{ "OTEL_EXPORTER_OTLP_PROTOCOL", "http/xml" },
 	{ "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc" },
 	{ "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "x" },
-	{ "OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318" },
-	{ "OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318" },
-	{ "OTEL_EXPORTER_OTLP_ENDPOINT", "http://" },
-	{ "OTEL_EXPORTER_OTLP_ENDPOINT", "http://?x" },
-	{ "OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:99999" },
-	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://c/v1/traces" },
-	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://c/" },
-	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:0/" },
-	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:65536/" },
-	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:/" },
-	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:12a/" },
-	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://u:pw@c/" },
-	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://[::1/" },
-	{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c/a b" },
 	{ "OTEL_EXPORTER_OTLP_HEADERS", "a" },
 	{ "OTEL_EXPORTER_OTLP_HEADERS", "a b=c" },
 	{ "OTEL_EXPORTER_OTLP_HEADERS", "=c" },
@@ -678,12 +664,12 @@ Test(config, warning_format)
 			 "parentbased_always_off or parentbased_traceidratio); "
 			 "using parentbased_always_on");
 
-	load1("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4318");
-	cr_expect(strncmp(warns[0], "libautotrace: unsupported "
-			  "OTEL_EXPORTER_OTLP_ENDPOINT=\"https://c:4318\"",
-			  70) == 0, "%s", warns[0]);
-	cr_expect_not_null(strstr(warns[0],
-				  "; using http://localhost:4318/v1/traces"));
+	load1("OTEL_EXPORTER_OTLP_ENDPOINT", "htps://c:4318");
+	cr_expect_str_eq(warns[0], "libautotrace: invalid "
+			 "OTEL_EXPORTER_OTLP_ENDPOINT=\"htps://c:4318\" "
+			 "(expected an http:// or https:// URL: "
+			 "http[s]://host[:port][/path], no user info); "
+			 "export disabled (no other endpoint is used)");
 
 	load1("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "x");
 	cr_expect_not_null(strstr(warns[0], "; using no limit"), "%s",
@@ -784,6 +770,19 @@ Test(config, endpoint_parse_valid)
 
 	cr_assert_eq(at_endpoint_parse("http://h/p#frag", &ep), 0);
 	cr_expect_str_eq(ep.url, "http://h/p");
+	cr_expect_eq(ep.tls, 0);
+
+	/* https: port 443 by default, and left out of Host when it is */
+	expect_ep("https://collector.example", "collector.example",
+		  "collector.example", 443, "/");
+	expect_ep("HTTPS://c:443/v1/traces", "c", "c", 443, "/v1/traces");
+	expect_ep("https://c:80/x", "c", "c:80", 80, "/x");
+	expect_ep("https://127.0.0.1:4318/v1/traces?k=v", "127.0.0.1",
+		  "127.0.0.1:4318", 4318, "/v1/traces?k=v");
+	expect_ep("https://[::1]/", "::1", "[::1]", 443, "/");
+	cr_assert_eq(at_endpoint_parse("https://c:4318/v1/traces", &ep), 0);
+	cr_expect_eq(ep.tls, 1);
+	cr_expect_str_eq(ep.url, "https://c:4318/v1/traces");
 	cr_assert_eq(at_endpoint_parse("http://c:4318/v1/traces", &ep), 0);
 	cr_expect_str_eq(ep.url, "http://c:4318/v1/traces");
 }
@@ -791,7 +790,9 @@ Test(config, endpoint_parse_valid)
 Test(config, endpoint_parse_invalid)
 {
 	static const char *const bad[] = {
-		"https://c/", "HTTPS://c/", "ftp://c/", "c:4318", "//c/",
+		"htps://c/", "httpss://c/", "https:/c", "https://",
+		"https://u:p@c/", "https://c:0/", "https://[::1/",
+		"ftp://c/", "c:4318", "//c/",
 		"http:/c", "http://", "http:///x", "http://:80/",
 		"http://c:/", "http://c:0", "http://c:65536", "http://c:123456",
 		"http://c:8a", "http://c:-1", "http://u@c/", "http://u:p@c/",
@@ -866,12 +867,21 @@ Test(config, endpoint_env)
 	expect_warns(0, "both");
 	cr_expect_str_eq(cfg.endpoint.url, "http://b:2/t");
 
-	/* an invalid _TRACES_ URL falls back to the generic one */
+	/* an invalid _TRACES_ URL disables export: never the generic one */
 	load("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:1",
-	     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://b:2/t", NULL);
+	     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "htps://b:2/t", NULL);
 	expect_warns(1, "bad traces");
-	cr_expect_str_eq(cfg.endpoint.url, "http://a:1/v1/traces");
-	cr_expect_not_null(strstr(warns[0], "; using http://a:1/v1/traces"));
+	cr_expect_eq(cfg.exporter, AT_EXPORTER_NONE);
+	cr_expect_str_eq(cfg.endpoint.url, "");
+	cr_expect_not_null(strstr(warns[0], "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"));
+	cr_expect_not_null(strstr(warns[0], "; export disabled"));
+
+	/* an invalid generic URL is not looked at when _TRACES_ is set */
+	load("OTEL_EXPORTER_OTLP_ENDPOINT", "nonsense",
+	     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://b:2/t", NULL);
+	expect_warns(0, "traces wins");
+	cr_expect_eq(cfg.exporter, AT_EXPORTER_OTLP);
+	cr_expect_str_eq(cfg.endpoint.url, "https://b:2/t");
 
 	/* credentials in a rejected URL are not echoed */
 	load1("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://u:s3cret@c/");
@@ -887,8 +897,109 @@ Test(config, endpoint_env)
 		longurl[AT_CFG_URL_MAX - 6] = '\0';
 		load1("OTEL_EXPORTER_OTLP_ENDPOINT", longurl);
 		expect_warns(1, "long generic");
-		cr_expect_eq(memcmp(&cfg, &def, sizeof(cfg)), 0);
+		cr_expect_eq(cfg.exporter, AT_EXPORTER_NONE);
+		cr_expect_str_eq(cfg.endpoint.url, "");
 	}
+
+	/* https endpoints are used */
+	load1("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318");
+	expect_warns(0, "https generic");
+	cr_expect_eq(cfg.exporter, AT_EXPORTER_OTLP);
+	cr_expect_eq(cfg.endpoint.tls, 1);
+	cr_expect_str_eq(cfg.endpoint.url, "https://collector:4318/v1/traces");
+	cr_expect_str_eq(cfg.endpoint.hostport, "collector:4318");
+}
+
+/* Every unusable endpoint: one line, export disabled, never another
+ * endpoint (neither the generic variable nor the default). */
+Test(config, endpoint_unusable_disables_export)
+{
+	static const struct bad_case cases[] = {
+		{ "OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318" },
+		{ "OTEL_EXPORTER_OTLP_ENDPOINT", "http://" },
+		{ "OTEL_EXPORTER_OTLP_ENDPOINT", "https://" },
+		{ "OTEL_EXPORTER_OTLP_ENDPOINT", "http://?x" },
+		{ "OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:99999" },
+		{ "OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:notaport" },
+		{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "htps://c/v1/traces" },
+		{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://c/" },
+		{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:0/" },
+		{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:65536/" },
+		{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://c:/" },
+		{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:12a/" },
+		{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://u:pw@c/" },
+		{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://[::1/" },
+		{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c/a b" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct bad_case *b = &cases[i];
+
+		load1(b->name, b->value);
+		expect_warns(1, b->value);
+		if (n_warn < 1)
+			continue;
+		cr_expect_not_null(strstr(warns[0], b->name), "%s", warns[0]);
+		cr_expect_not_null(strstr(warns[0], "; export disabled"),
+				   "%s", warns[0]);
+		cr_expect_null(strstr(warns[0], "localhost"), "%s", warns[0]);
+		cr_expect_eq(cfg.exporter, AT_EXPORTER_NONE, "%s", b->value);
+		cr_expect_str_eq(cfg.endpoint.url, "", "%s", b->value);
+		cr_expect_eq(cfg.endpoint.port, 0, "%s", b->value);
+	}
+	/* A good value: export stays on (the cases above are not vacuous). */
+	load1("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://c/v1/traces");
+	expect_warns(0, "good");
+	cr_expect_eq(cfg.exporter, AT_EXPORTER_OTLP);
+}
+
+static void expect_files(const char *ca, const char *cert, const char *key)
+{
+	expect_warns(0, ca);
+	cr_expect_str_eq(cfg.tls_ca_file, ca);
+	cr_expect_str_eq(cfg.tls_client_cert, cert);
+	cr_expect_str_eq(cfg.tls_client_key, key);
+}
+
+Test(config, endpoint_tls_files)
+{
+	static char longpath[AT_CFG_URL_MAX + 8];
+
+	load("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem",
+	     "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/c.pem",
+	     "OTEL_EXPORTER_OTLP_CLIENT_KEY", "k.pem", NULL);
+	expect_files("/etc/ca.pem", "/c.pem", "k.pem");
+
+	/* the _TRACES_ variants win, each on its own */
+	load("OTEL_EXPORTER_OTLP_CERTIFICATE", "/g-ca.pem",
+	     "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "/t-ca.pem",
+	     "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "/g-c.pem",
+	     "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "/t-k.pem", NULL);
+	expect_files("/t-ca.pem", "/g-c.pem", "/t-k.pem");
+
+	load1("OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "/t-c.pem");
+	cr_expect_str_eq(cfg.tls_client_cert, "/t-c.pem");
+	cr_expect_str_eq(cfg.tls_ca_file, "");
+
+	/* unset: the system store, no client certificate */
+	load(NULL);
+	cr_expect_str_eq(cfg.tls_ca_file, "");
+	cr_expect_str_eq(cfg.tls_client_cert, "");
+	cr_expect_eq(cfg.exporter, AT_EXPORTER_OTLP);
+
+	/* a path that cannot be kept disables export, not the system store */
+	memset(longpath, 'p', AT_CFG_URL_MAX);
+	longpath[0] = '/';
+	longpath[AT_CFG_URL_MAX] = '\0';
+	load1("OTEL_EXPORTER_OTLP_CERTIFICATE", longpath);
+	expect_warns(1, "long CA path");
+	cr_expect_eq(cfg.exporter, AT_EXPORTER_NONE);
+	cr_expect_str_eq(cfg.tls_ca_file, "");
+	longpath[AT_CFG_URL_MAX - 1] = '\0';
+	load1("OTEL_EXPORTER_OTLP_CERTIFICATE", longpath);
+	expect_warns(0, "longest CA path");
+	cr_expect_eq(cfg.exporter, AT_EXPORTER_OTLP);
+	cr_expect_eq(strlen(cfg.tls_ca_file), AT_CFG_URL_MAX - 1);
 }
 
 /* ---- headers ---- */

@@ -140,9 +140,11 @@ Test(family, lifecycle_table_keeps_the_order)
 	/* Fork child handlers in the order at_init.c called them. */
 	cr_assert_eq(line_of("thread"), 0);
 	cr_assert_eq(line_of("conn"), 1);
-	cr_assert_eq(exporter, 2);
-	cr_assert_eq(line_of("proc"), 3);
-	cr_assert_eq(line_of("shell"), 4);
+	cr_assert_eq(line_of("bridge_span"), 2);
+	cr_assert_eq(line_of("tls"), 3);
+	cr_assert_eq(exporter, 4);
+	cr_assert_eq(line_of("proc"), 5);
+	cr_assert_eq(line_of("shell"), 6);
 	/* At exit, every family ends what is open before the exporter's
 	 * final flush. */
 	for (int i = exporter + 1; at_lifecycle_table[i].name; i++)

@@ -343,6 +343,24 @@ static void *exit_soon(void *arg)
 	return NULL;
 }
 
+/* A post to a silent peer (tr set up) while exiting already: given up
+ * after the silence bound.  Returns the milliseconds it took. */
+static uint64_t post_exiting_to_silence(void)
+{
+	uint64_t t0, took;
+
+	tr.exit_limit = test_exit_limit;
+	atomic_store(&exit_at, 1); /* exiting already */
+	t0 = at_mono_ns();
+	cr_assert_eq(at_transport_post(&tr, body, sizeof(body), NULL,
+				       in_ms(10000), &resp),
+		     -ETIMEDOUT);
+	took = (at_mono_ns() - t0) / 1000000u;
+	cr_assert_lt(took, 3000, "given up after %llu ms of silence",
+		     (unsigned long long)took);
+	return took;
+}
+
 /*
  * At exit, a collector that says nothing is given up after the silence
  * bound - also when the exchange started before the exit - while one
@@ -356,16 +374,8 @@ Test(transport, exit_gives_up_on_silence_not_on_a_slow_answer)
 
 	start(&silent, BLACKHOLE);
 	setup_ep(silent.port);
-	tr.exit_limit = test_exit_limit;
-	atomic_store(&exit_at, 1); /* exiting already */
-	t0 = at_mono_ns();
-	cr_assert_eq(at_transport_post(&tr, body, sizeof(body), NULL,
-				       in_ms(10000), &resp),
-		     -ETIMEDOUT);
-	took = (at_mono_ns() - t0) / 1000000u;
+	took = post_exiting_to_silence();
 	cr_assert_geq(took, AT_TRANSPORT_EXIT_SILENCE_MS - 1);
-	cr_assert_lt(took, 3000, "given up after %llu ms of silence",
-		     (unsigned long long)took);
 
 	/* The exit starts while the exchange is under way. */
 	setup_ep(silent.port);
@@ -406,4 +416,61 @@ Test(transport, endless_chunked_trailer_is_a_protocol_error)
 	cr_assert_lt(post_fails_eproto(&s, ENDLESS_TRAILER, 20000),
 		     10000000000ull, "well before the deadline");
 	cr_assert_lt(tr.in.cap, (size_t)1 << 20, "the trailers were not kept");
+}
+
+/* https: setup_ep with the https scheme. */
+static void setup_https(uint16_t port, const struct at_tls_files *files)
+{
+	char url[64];
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/v1/traces", port);
+	cr_assert_eq(at_endpoint_parse(url, &ep), 0);
+	cr_assert_eq(ep.tls, 1);
+	at_transport_init(&tr, &ep, "");
+	tr.tls_files = files;
+	memset(&resp, 0, sizeof(resp));
+}
+
+/* A TLS peer that takes the ClientHello and never answers: the
+ * handshake is bounded like any exchange (deadline, exit silence). */
+Test(transport, https_silent_peer_is_bounded)
+{
+	struct server s;
+	uint64_t t0;
+
+	start(&s, BLACKHOLE);
+	setup_https(s.port, NULL);
+	t0 = at_mono_ns();
+	cr_assert_eq(at_transport_post(&tr, body, sizeof(body), NULL,
+				       in_ms(300), &resp),
+		     -ETIMEDOUT);
+	cr_assert_lt(at_mono_ns() - t0, 5000000000ull,
+		     "bounded by the deadline");
+	cr_assert_eq(s.accepts, 1, "it connected");
+	cr_assert_eq(tr.fd, -1, "and closed");
+
+	setup_https(s.port, NULL);
+	post_exiting_to_silence();
+}
+
+/* TLS settings that do not load fail before any connection, the same
+ * way each time, with the detail. */
+Test(transport, https_bad_settings_fail_before_connecting)
+{
+	static const struct at_tls_files missing = {
+		.ca_file = "/nonexistent/autotrace-ca.pem"
+	};
+	struct server s;
+
+	start(&s, CL_200);
+	setup_https(s.port, &missing);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(at_transport_post(&tr, body, sizeof(body), NULL,
+					       in_ms(5000), &resp),
+			     AT_TLS_ESETUP);
+		cr_assert(at_tls_error_final(AT_TLS_ESETUP));
+		cr_assert_not_null(strstr(at_tls_error(), "CA file"), "%s",
+				   at_tls_error());
+	}
+	cr_assert_eq(s.accepts, 0, "no connection for nothing");
+	cr_assert_eq(tr.fd, -1);
 }

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "at_render.h"
@@ -470,85 +472,57 @@ Test(traces, n_plus_one)
 	cr_assert_eq(f->total_ns, 5ULL * 2000000);
 	cr_assert_eq(f->parent, span_n(tr, 2));
 	cr_assert_str_eq(f->text,
-		"SELECT ? FROM items WHERE id = ? ran 5 times, 10.0 ms total");
+		"SELECT ? FROM items WHERE id = ? ran 5 times in a row under "
+		"load (svc), 10.0 ms total");
+	cr_assert_not_null(f->fix);
 	at_traces_free(t);
 	req_free(r);
 }
 
-Test(traces, n_plus_one_http_ignores_query_string)
+Test(traces, n_plus_one_http_ignores_query_string_and_ids)
 {
 	at_otlp_request *r = req_new();
 	struct at_traces *t;
 	const struct at_tv_finding *f;
 
 	add_span(r, 1, 1, 0, "root", 2, 0, 1000);
-	/* overlapping, so that they are not "sequential" too */
-	add_http(r, 1, 2, 1, "api", "http://api/item?id=1", 0, 100);
-	add_http(r, 1, 3, 1, "api", "http://api/item?id=2", 50, 150);
-	add_http(r, 1, 4, 1, "api", "http://api/item?id=3#x", 60, 160);
-	add_http(r, 1, 5, 1, "api", "http://api/other", 70, 170);
+	/* one after another: /item/N?x is one template */
+	add_http(r, 1, 2, 1, "api", "http://api/item/1?id=1", 0, 100);
+	add_http(r, 1, 3, 1, "api", "http://api/item/2?id=2", 100, 200);
+	add_http(r, 1, 4, 1, "api", "http://api/item/3#x", 200, 300);
+	add_http(r, 1, 5, 1, "api", "http://api/item/4", 300, 400);
+	add_http(r, 1, 6, 1, "api", "http://api/item/5", 400, 500);
+	add_http(r, 1, 7, 1, "api", "http://api/other", 500, 600);
 	t = build_from(r);
-	cr_assert_eq(t->traces[0].n_findings, 1);
+	cr_assert_eq(count_kind(&t->traces[0], AT_FIND_N_PLUS_ONE), 1);
 	f = first_kind(&t->traces[0], AT_FIND_N_PLUS_ONE);
-	cr_assert_not_null(f);
-	cr_assert_eq(f->n_spans, 3);
-	cr_assert_str_eq(f->text, "GET http://api/item ran 3 times, 300 us total");
+	cr_assert_eq(f->n_spans, 5);
+	cr_assert_str_eq(f->text, "GET /item/{id} ran 5 times in a row under "
+			 "root (svc), 500 us total");
 	at_traces_free(t);
 	req_free(r);
-}
 
-Test(traces, sequential)
-{
-	at_otlp_request *r = req_new();
-	struct at_traces *t;
-	const struct at_tv_finding *f;
-
+	/* the same five at once (a fan-out) are not an N+1 */
+	r = req_new();
 	add_span(r, 1, 1, 0, "root", 2, 0, 1000);
-	add_http(r, 1, 2, 1, "api.example", "http://api.example/a", 0, 100);
-	add_http(r, 1, 3, 1, "api.example", "http://api.example/b", 100, 250);
-	add_http(r, 1, 4, 1, "api.example", "http://api.example/c", 260, 300);
-	add_http(r, 1, 5, 1, "other", "http://other/d", 300, 310);
-	/* a second parent: the same calls, but two of them overlap */
-	add_span(r, 1, 6, 1, "parallel", 1, 400, 900);
-	add_http(r, 1, 7, 6, "api.example", "http://api.example/a", 400, 500);
-	add_http(r, 1, 8, 6, "api.example", "http://api.example/b", 450, 550);
-	add_http(r, 1, 9, 6, "api.example", "http://api.example/c", 560, 600);
+	for (unsigned i = 0; i < 5; i++)
+		add_http(r, 1, 2 + i, 1, "api", "http://api/item/1", i * 10,
+			 i * 10 + 100);
 	t = build_from(r);
-	cr_assert_eq(count_kind(&t->traces[0], AT_FIND_SEQUENTIAL), 1);
 	cr_assert_eq(count_kind(&t->traces[0], AT_FIND_N_PLUS_ONE), 0);
-	f = first_kind(&t->traces[0], AT_FIND_SEQUENTIAL);
-	cr_assert_eq(f->n_spans, 3);
-	cr_assert_eq(f->parent, span_n(&t->traces[0], 1));
-	cr_assert_eq(f->total_ns, 290000);
-	cr_assert_str_eq(f->text, "3 calls to api.example ran one after "
-			 "another (290 us); they could run in parallel");
 	at_traces_free(t);
 	req_free(r);
 }
 
-Test(traces, dominant)
+Test(traces, no_dominant_finding)
 {
 	at_otlp_request *r = req_new();
 	struct at_traces *t;
-	const struct at_tv_finding *f;
 
 	add_span(r, 1, 1, 0, "root", 2, 0, 100);
 	add_span(r, 1, 2, 1, "handler", 1, 10, 90);   /* 80 % */
 	add_span(r, 1, 3, 2, "slow-call", 3, 20, 93); /* 73 %, deepest */
 	add_span(r, 1, 4, 2, "quick", 3, 93, 95);
-	t = build_from(r);
-	cr_assert_eq(t->traces[0].n_findings, 1);
-	f = first_kind(&t->traces[0], AT_FIND_DOMINANT);
-	cr_assert_not_null(f);
-	cr_assert_eq(f->n_spans, 1);
-	cr_assert_eq(f->spans[0], span_n(&t->traces[0], 3));
-	cr_assert_str_eq(f->text, "slow-call is 73 % of the trace");
-	at_traces_free(t);
-	req_free(r);
-
-	/* a root alone is not a finding */
-	r = req_new();
-	add_span(r, 1, 1, 0, "root", 2, 0, 100);
 	t = build_from(r);
 	cr_assert_eq(t->traces[0].n_findings, 0);
 	at_traces_free(t);
@@ -853,21 +827,25 @@ Test(traces, render_full)
 
 	cr_assert_str_eq(out, again, "same output twice");
 	cr_assert_not_null(strstr(out, "trace 00000000000000000000000000000001"
-				  "  100 ms  8 spans  1 error\n"), "%s", out);
-	/* tree: root, then children indented by two per level */
-	cr_assert_not_null(strstr(out, "\n  shop: GET /items server  GET /items"
-				  " -> 200"), "%s", out);
-	cr_assert_not_null(strstr(out, "\n    load internal"), "%s", out);
-	cr_assert_not_null(strstr(out, "\n      SELECT items client  "
+				  "  shop GET /items -> 200  100 ms  8 spans  "
+				  "1 error\n"), "%s", out);
+	cr_assert(strncmp(out, "marks: ! error", 14) == 0, "legend: %s", out);
+	/* tree: root, then children indented by two per level; operations,
+	 * no repeated method or kind */
+	cr_assert_not_null(strstr(out, "\n  shop: GET /items  -> 200  "), "%s",
+			   out);
+	cr_assert_not_null(strstr(out, "\n    load  "), "%s", out);
+	cr_assert_not_null(strstr(out, "\n      SELECT items  "
 				  "SELECT ? FROM items WHERE id = ? rows=1"),
 			   "%s", out);
-	cr_assert_not_null(strstr(out, "\n!   GET client  GET "
-				  "http://pay.example/charge -> 200"), "%s", out);
+	cr_assert_not_null(strstr(out, "\n!   GET /charge  pay.example -> 200"),
+			   "%s", out);
+	cr_assert_null(strstr(out, " client "), "%s", out);
 	cr_assert_not_null(strstr(out, "error: connection refused\n"), "%s",
 			   out);
-	cr_assert_not_null(strstr(out, "  ~ N+1: SELECT ? FROM items WHERE id "
-				  "= ? ran 5 times, 40.0 ms total\n"), "%s",
-			   out);
+	cr_assert_not_null(strstr(out, "  ~ N+1 [40.0 ms]: SELECT ? FROM items "
+				  "WHERE id = ? ran 5 times in a row under load "
+				  "(shop), 40.0 ms total\n"), "%s", out);
 	cr_assert_not_null(strstr(out, "  100 ms |##############################|"),
 			   "%s", out);
 	cr_assert_not_null(strstr(out, "8.00 ms |"), "%s", out);
@@ -891,17 +869,101 @@ Test(traces, render_full)
 	/* narrower: the query is cut, rows=N stays */
 	o.width = 100;
 	out = render(t, &o);
-	cr_assert_not_null(strstr(out, "  SELECT ? FROM items ... rows=1   "
-				  "8.00 ms |"), "%s", out);
+	cr_assert_not_null(strstr(out, "  SELECT ? FROM items WHERE i... rows=1"
+				  "   8.00 ms |"), "%s", out);
+	/* a finding is wrapped, never cut: every word of it is there, no
+	 * line is wider than the width */
+	cr_assert_not_null(strstr(out, "(shop), 40.0 ms\n"), "%s", out);
+	cr_assert_not_null(strstr(out, "\n                   total\n"), "%s",
+			   out);
+	copy = strdup(out);
+	for (line = strtok_r(copy, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "marks:", 6) != 0)
+			cr_assert(strlen(line) <= 100, "[%s]", line);
+	free(copy);
 	free(out);
 
 	o.color = 1;
 	out = render(t, &o);
 	cr_assert_not_null(strstr(out, "\033[31m"));
-	cr_assert_not_null(strstr(out, "\033[33m  ~ N+1"));
+	cr_assert_not_null(strstr(out, "\033[33m  ~ N+1"), "%s", out);
 	free(out);
 	at_traces_free(t);
 	req_free(r);
+}
+
+/* ---- the terminal ---- */
+
+static char *wrap(const char *prefix, const char *text, int width)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cr_assert_not_null(f);
+	at_render_wrap(f, prefix, text, width);
+	cr_assert_eq(fclose(f), 0);
+	return buf;
+}
+
+Test(traces, wrap_never_cuts)
+{
+	char *out;
+
+	out = wrap("  ~ x: ", "one two three four five six", 20);
+	cr_assert_str_eq(out, "  ~ x: one two three\n"
+			 "       four five six\n");
+	free(out);
+	/* a word longer than a line is split, not cut */
+	out = wrap("> ", "abcdefghijklmnopqrstuvwxyz0123456789 end", 20);
+	cr_assert_str_eq(out, "> abcdefghijklmnopqr\n"
+			 "  stuvwxyz0123456789\n  end\n", "%s", out);
+	free(out);
+	/* fits: one line, inner spaces kept */
+	out = wrap("", "a  b", 80);
+	cr_assert_str_eq(out, "a  b\n");
+	free(out);
+	/* code points, not bytes */
+	out = wrap("", "caf\xc3\xa9 caf\xc3\xa9 caf\xc3\xa9", 11);
+	cr_assert_str_eq(out, "caf\xc3\xa9 caf\xc3\xa9\ncaf\xc3\xa9\n", "%s",
+			 out);
+	free(out);
+}
+
+Test(traces, terminal_width)
+{
+	int fds[2], m;
+	struct winsize ws = { .ws_row = 30, .ws_col = 137 };
+
+	cr_assert_eq(pipe(fds), 0);
+	/* not a terminal: COLUMNS, else 100 */
+	cr_assert_eq(at_render_term_width(fds[1], "123"), 123);
+	cr_assert_eq(at_render_term_width(fds[1], NULL), 100);
+	cr_assert_eq(at_render_term_width(fds[1], ""), 100);
+	cr_assert_eq(at_render_term_width(fds[1], "abc"), 100);
+	cr_assert_eq(at_render_term_width(fds[1], "12"), 40);
+	cr_assert_eq(at_render_want_color(fds[1], NULL), 0);
+	close(fds[0]);
+	close(fds[1]);
+	/* a terminal: its size wins over COLUMNS */
+	m = posix_openpt(O_RDWR | O_NOCTTY);
+	if (m < 0)
+		cr_skip_test("no pseudo-terminal");
+	cr_assert_eq(grantpt(m), 0);
+	cr_assert_eq(unlockpt(m), 0);
+	{
+		int sfd = open(ptsname(m), O_RDWR | O_NOCTTY);
+
+		cr_assert(sfd >= 0);
+		cr_assert_eq(ioctl(sfd, TIOCSWINSZ, &ws), 0);
+		cr_assert_eq(at_render_term_width(sfd, "80"), 137);
+		cr_assert_eq(at_render_want_color(sfd, NULL), 1);
+		cr_assert_eq(at_render_want_color(sfd, ""), 1);
+		cr_assert_eq(at_render_want_color(sfd, "1"), 0);
+		close(sfd);
+	}
+	close(m);
 }
 
 Test(traces, render_narrow_and_long_text)
@@ -940,10 +1002,11 @@ Test(traces, render_many)
 
 	add_resource(r, "api");
 	for (i = 1; i <= 10; i++) {
-		at_otlp_span *s = add_span(r, i, i, 0,
-					   i % 2 ? "GET /a" : "GET /b", 2,
+		at_otlp_span *s = add_span(r, i, i, 0, "GET", 2,
 					   i * 1000, i * 1000 + i * 10);
 
+		add_attr(s, kv_str("http.request.method", "GET"));
+		add_attr(s, kv_str("url.path", i % 2 ? "/a" : "/b"));
 		if (i == 3)
 			set_status(s, 2, "bad");
 	}
@@ -960,10 +1023,15 @@ Test(traces, render_many)
 	/* GET /a: 10 30 50 70 90 us, 1 error of 5 */
 	cr_assert(strstr(out, "api GET /a") != NULL, "%s", out);
 	cr_assert_not_null(strstr(out, "      5   20.0%   50.0 us   90.0 us "
-				  "  90.0 us\n"), "%s", out);
+				  "  90.0 us     0.0\n"), "%s", out);
 	cr_assert_not_null(strstr(out, "      5    0.0%   60.0 us    100 us "
-				  "   100 us\n"), "%s", out);
+				  "   100 us     0.0\n"), "%s", out);
 	cr_assert_null(strstr(out, "tiny"), "%s", out);
+	/* the trace list: path and status of each */
+	cr_assert_not_null(strstr(out, "the traces:\n  00000000  api GET /a  "
+				  "10.0 us  1 span\n"), "%s", out);
+	cr_assert_not_null(strstr(out, "\n  00000000  api GET /a  30.0 us  1 "
+				  "span  1 error  ~ error\n"), "%s", out);
 	/* the slowest two in full, slowest first */
 	cr_assert_not_null(strstr(out, "trace 0000000000000000000000000000000a"),
 			   "%s", out);

@@ -1,0 +1,223 @@
+'use strict';
+// autotrace-https.js - client spans for Node's own HTTPS client, asked of
+// libautotrace through the bridge channel (hooks/runtime/at_bridge_span.c
+// has the design and the message layout).  Loaded by autotrace-bridge.js
+// once its slot is registered: require(this)({ store, fs, fd,
+// requestStore }), store() giving the current request's store
+// ({ fd1, seq, sock }, or undefined), requestStore(undiciRequest) the
+// store an undici request was made in (optional: store() by default).
+// Never throws into the program; any failure means no span.
+//
+// Why.  Node links OpenSSL statically: the library sees only ciphertext
+// on the socket and no TLS call.  Node itself knows each request, and
+// the library makes the span: this file only hands it the request and
+// puts the traceparent it answers into the request.
+//
+// What.  Only https: requests (plain http: ones are the socket layer's,
+// which injects on the wire: no second span, no second header).
+//  - http/https ClientRequest: when Node has built the head (its
+//    _storeHeader; diagnostics_channel's http.client.request.start comes
+//    after it, too late to add a field), the head is sent as it is; the
+//    traceparent (and tracestate) lines the library answers go at its end,
+//    before Node sends it.  A head carrying the program's own traceparent
+//    gets none (its span continues it).  Ended at the request's 'close'
+//    (after the response), with the response's status, or at
+//    http.client.request.error, with the error's code.
+//  - undici (fetch): at undici:request:create, a head made of the request
+//    line, Host and the program's traceparent/tracestate fields;
+//    request.addHeader() adds ours.  Status at undici:request:headers,
+//    ended at undici:request:trailers (the response complete) or
+//    undici:request:error.
+// The library may answer "no span" (its TLS hooks already see the
+// runtime's HTTPS: a Node linked with the system libssl; too many spans
+// open; tracing off): nothing is changed then.
+module.exports = function autotraceHttps(opts) {
+	try {
+		install(opts);
+	} catch (e) { /* never break the program */ }
+};
+
+function install({ store, fs, fd, requestStore }) {
+	const HDR = 32;            // eight int32 before the data
+	const HEAD_MAX = 16384;    // the library's AT_HTTP_HEAD_MAX
+	const ANSWER = 55 + 512 + 1; // traceparent + tracestate at most
+	const START = 1, END = 2, ERR_MAX = 64;
+	const ab = new ArrayBuffer(HDR + HEAD_MAX);
+	const b = Buffer.from(ab);
+	const m = new Int32Array(ab, 0, 8);
+	const kSpan = Symbol('autotrace.https.span');
+	const kStatus = Symbol('autotrace.https.status');
+	const kErr = Symbol('autotrace.https.error');
+
+	// Answered in place by the library, or false (never throws: the end
+	// is sent from the program's own event listeners).
+	const send = (len) => {
+		try {
+			b.write('ATBRSPAN', 0, 'latin1');
+			return fs.writeSync(fd, b, 0, len) === len;
+		} catch (e) {
+			return false;
+		}
+	};
+	// A span for the head (a latin1 string ending with the blank line):
+	// { h, tp, ts } or null.
+	const start = (head, st) => {
+		if (head.length > HEAD_MAX)
+			return null;
+		const n = b.write(head, HDR, 'latin1');
+		if (n !== head.length)
+			return null;
+		const live = st && st.sock && !st.sock.destroyed;
+		m[2] = START;
+		m[3] = 0;
+		m[4] = live ? st.fd1 : 0;
+		m[5] = live ? st.seq : 0;
+		m[6] = n;
+		m[7] = -1;
+		if (!send(HDR + Math.min(HEAD_MAX, Math.max(n, ANSWER))) ||
+		    !(m[3] > 0))
+			return null;
+		const tpl = m[4], tsl = m[5];
+		return {
+			h: m[3],
+			tp: tpl === 55 ? b.toString('latin1', HDR, HDR + 55) : '',
+			ts: tpl === 55 && tsl > 0 && tsl <= 512
+				? b.toString('latin1', HDR + 55, HDR + 55 + tsl) : '',
+		};
+	};
+	const end = (h, status, err) => {
+		if (!(h > 0))
+			return;
+		m[2] = END;
+		m[3] = h;
+		m[4] = status > 0 ? status : 0;
+		m[5] = err ? b.write(String(err).slice(0, ERR_MAX), HDR, 'latin1') : 0;
+		send(HDR + ERR_MAX);
+	};
+	const errType = (e) => (e && (e.code || e.name)) || 'Error';
+
+	// ---- http/https ClientRequest ----
+	const http = require('http');
+	const CR = http.ClientRequest && http.ClientRequest.prototype;
+	const storeHeader = CR && CR._storeHeader;
+	const onClose = function () {
+		try {
+			const h = this[kSpan];
+			if (!h)
+				return;
+			this[kSpan] = 0;
+			const res = this.res;
+			end(h, res ? res.statusCode : 0, this[kErr]);
+		} catch (e) { /* never break */ }
+	};
+	const onHead = (req) => {
+		if (req.protocol !== 'https:' || req[kSpan] !== undefined ||
+		    req._headerSent || typeof req._header !== 'string')
+			return;
+		req[kSpan] = 0;
+		const head = req._header;
+		if (!head.endsWith('\r\n\r\n'))
+			return;
+		const a = start(head, store());
+		if (!a)
+			return;
+		req[kSpan] = a.h;
+		if (a.tp)
+			req._header = head.slice(0, -2) + 'traceparent: ' + a.tp +
+				'\r\n' + (a.ts ? 'tracestate: ' + a.ts + '\r\n' : '') +
+				'\r\n';
+		req.once('close', onClose);
+	};
+	if (typeof storeHeader === 'function') {
+		CR._storeHeader = function () {
+			const r = storeHeader.apply(this, arguments);
+			try { onHead(this); } catch (e) { /* never break */ }
+			return r;
+		};
+	}
+
+	const dc = require('diagnostics_channel');
+	if (typeof dc.subscribe !== 'function')
+		return;
+	// A failed request ends at its error (its 'close' may come after the
+	// program is gone).
+	dc.subscribe('http.client.request.error', (msg) => {
+		try {
+			const req = msg && msg.request;
+			if (!req || !req[kSpan])
+				return;
+			req[kErr] = errType(msg.error);
+			onClose.call(req);
+		} catch (e) { /* never break */ }
+	});
+
+	// ---- undici (fetch) ----
+	const undiciHead = (req) => {
+		const origin = String(req.origin || '');
+		if (!origin.startsWith('https:') || typeof req.method !== 'string' ||
+		    typeof req.path !== 'string' || typeof req.addHeader !== 'function')
+			return null;
+		let host = req.host;
+		if (typeof host !== 'string' || !host)
+			host = new URL(origin).host;
+		let own = '';
+		const hs = req.headers;
+		if (Array.isArray(hs)) {
+			for (let i = 0; i + 1 < hs.length; i += 2) {
+				const k = String(hs[i]).toLowerCase();
+				if (k === 'traceparent' || k === 'tracestate')
+					own += k + ': ' + hs[i + 1] + '\r\n';
+			}
+		} else if (typeof hs === 'string') {
+			for (const line of hs.split('\r\n')) {
+				const k = line.slice(0, line.indexOf(':')).trim().toLowerCase();
+				if (k === 'traceparent' || k === 'tracestate')
+					own += line + '\r\n';
+			}
+		}
+		return req.method + ' ' + req.path + ' HTTP/1.1\r\nHost: ' + host +
+			'\r\n' + own + '\r\n';
+	};
+	dc.subscribe('undici:request:create', (msg) => {
+		try {
+			const req = msg && msg.request;
+			if (!req || req[kSpan] !== undefined)
+				return;
+			const head = undiciHead(req);
+			if (!head)
+				return;
+			req[kSpan] = 0;
+			const a = start(head, requestStore ? requestStore(req) : store());
+			if (!a)
+				return;
+			req[kSpan] = a.h;
+			if (a.tp) {
+				req.addHeader('traceparent', a.tp);
+				if (a.ts)
+					req.addHeader('tracestate', a.ts);
+			}
+		} catch (e) { /* never break */ }
+	});
+	dc.subscribe('undici:request:headers', (msg) => {
+		try {
+			const req = msg && msg.request;
+			if (req && req[kSpan] && msg.response)
+				req[kStatus] = msg.response.statusCode;
+		} catch (e) { /* never break */ }
+	});
+	const undiciEnd = (req, err) => {
+		const h = req && req[kSpan];
+		if (!h)
+			return;
+		req[kSpan] = 0;
+		end(h, req[kStatus], err);
+	};
+	dc.subscribe('undici:request:trailers', (msg) => {
+		try { undiciEnd(msg && msg.request); } catch (e) { /* never break */ }
+	});
+	dc.subscribe('undici:request:error', (msg) => {
+		try {
+			undiciEnd(msg && msg.request, errType(msg && msg.error));
+		} catch (e) { /* never break */ }
+	});
+}

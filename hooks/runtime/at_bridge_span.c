@@ -1,0 +1,388 @@
+/*
+ * at_bridge_span.c - client spans a runtime bridge asks for
+ * (at_bridge_span.h).
+ *
+ * DESIGN
+ *
+ * Why.  The official Node.js builds link OpenSSL statically (and export
+ * its symbols from the executable, so even an interposed SSL_write is
+ * never called): the plaintext of Node's own HTTPS client (https.request,
+ * fetch to https:) passes no function the library can hook, and the
+ * socket layer sees only ciphertext.  Node itself knows each request
+ * (diagnostics_channel, the request head it builds), so its bridge
+ * (bridges/node/autotrace-https.js) asks the library for a span and a
+ * traceparent for each, through the bridge channel (at_bridge.c): the
+ * span, its attributes and its context stay the library's, made as the
+ * socket layer makes an HTTP client span.
+ *
+ * Messages.  The bridge writes a buffer of its own memory to the channel
+ * (one write() of a single buffer, 4-byte aligned); the write hook hands
+ * it here; the answer is written into the same buffer and the write
+ * returns its length: no system call, no lock, no malloc (span objects
+ * come from a bounded lock-free pool).  The buffer is eight int32 then
+ * data:
+ *   [0] [1]  AT_BRIDGE_SPAN_MAGIC
+ *   [2]      the operation: AT_BRIDGE_SPAN_START or _END
+ *   [3]      the span's handle: answered by START (0: no span), given to
+ *            END
+ *   START    [4] [5] the request the HTTP request is made for, as a
+ *            bridge slot names it (at_context.h: the server connection's
+ *            descriptor + 1, 0 for none, and the request's number on it);
+ *            [6] the length of the data: the request head as the runtime
+ *            will send it (blank line included; a bridge that builds no
+ *            head itself, undici, sends the request line, Host and its
+ *            traceparent/tracestate fields).  Answer: [3] the handle,
+ *            [4] the length of the traceparent value to add to the
+ *            request (55, or 0: none, the head has its own), [5] the
+ *            length of the tracestate value, the two values as data (the
+ *            head is overwritten), [7] why there is no span
+ *            (AT_BRIDGE_SPAN_OK...).
+ *   END      [4] the response's status code (0: none), [5] the length of
+ *            the error type as data (the error's code, e.g. ECONNRESET;
+ *            0: none).  Answer: [3] 0.
+ *
+ * The span.  Parsed with the socket layer's parser (at_http), named and
+ * given the attributes the socket layer gives an HTTP client span
+ * (http.request.method, url.full with its query redacted the same way,
+ * server.address/port from Host - 443 by default -,
+ * network.protocol.version), plus url.scheme=https.  Its parent is the
+ * head's own traceparent when it carries exactly one valid field (no
+ * value is then answered); else the request the message names, resolved
+ * by the socket layer's resolver as a slot is (a request already answered
+ * gives a root, counted as unparented; no request named: the thread's
+ * context, a root in an event loop).  END sets the status: 4xx and 5xx
+ * (and an error type) make it ERROR with error.type, as the HTTP
+ * semantic conventions say for a client.
+ *
+ * Open spans.  A table of AT_BRIDGE_SPAN_OPEN_MAX entries; a handle is
+ * the entry's index and a generation, so a stale or forged handle ends
+ * nothing.  Beyond the bound a start gets no span (counted untraced).
+ * Spans still open at exit are ended as they are; a fork child forgets
+ * its parent's.
+ *
+ * The TLS layer.  When the runtime uses a shared libssl that the
+ * library's TLS hooks interpose (Debian's nodejs), the TLS layer makes
+ * the span and injects: a start is answered "no span"
+ * (AT_BRIDGE_SPAN_TLS_LAYER), decided once: SSL_write as the program
+ * resolves it is the library's own and a libssl after the library
+ * defines it.  The official build's SSL_write is its executable's, which
+ * the program's calls resolve to first: spans from here.
+ *
+ * Limits: the span starts when the runtime builds the head and ends when
+ * the bridge sees the response complete (or the request fail or close);
+ * the peer's address is not known (Node resolves and connects by
+ * itself); the connect span of the TLS connection (the socket layer's)
+ * is not this span's child.
+ */
+#include <dlfcn.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "at_bridge_span.h"
+#include "at_config.h"
+#include "at_http.h"
+#include "at_pool.h"
+#include "at_span.h"
+#include "at_thread.h"
+#include "at_traceparent.h"
+
+#define IDX_BITS 10
+#define IDX_MASK ((1u << IDX_BITS) - 1)
+#define BUSY 1u   /* an entry being filled or ended (a handle is > IDX_MASK) */
+#define ERR_TYPE_MAX 64
+
+_Static_assert(AT_BRIDGE_SPAN_OPEN_MAX == 1u << IDX_BITS,
+	       "a handle's index bits cover the table");
+
+struct open_span {
+	_Atomic uint32_t handle;   /* 0: free; BUSY; else the handle */
+	struct at_span *span;
+};
+
+static struct open_span table[AT_BRIDGE_SPAN_OPEN_MAX];
+static _Atomic uint32_t next_idx, next_gen;
+static struct at_pool span_pool =
+	AT_POOL_INIT(sizeof(struct at_span), AT_BRIDGE_SPAN_OPEN_MAX);
+
+/* ---- the TLS layer ---- */
+
+static _Atomic int tls_layer; /* 0: not asked yet; 1: it traces; 2: not */
+
+static bool tls_layer_traces(void)
+{
+	int v = atomic_load_explicit(&tls_layer, memory_order_relaxed);
+	Dl_info mine, def_info;
+	void *def, *next;
+
+	if (AT_LIKELY(v))
+		return v == 1;
+	def = dlsym(RTLD_DEFAULT, "SSL_write");
+	next = dlsym(RTLD_NEXT, "SSL_write");
+	v = def && next &&
+	    dladdr((void *)&at_bridge_span_message, &mine) &&
+	    dladdr(def, &def_info) && def_info.dli_fbase == mine.dli_fbase
+		? 1 : 2;
+	atomic_store_explicit(&tls_layer, v, memory_order_relaxed);
+	return v == 1;
+}
+
+/* ---- the table of open spans ---- */
+
+/* A free entry, marked BUSY, or NULL (all taken). */
+static struct open_span *entry_take(void)
+{
+	uint32_t start = atomic_fetch_add_explicit(&next_idx, 1,
+						   memory_order_relaxed);
+
+	for (uint32_t i = 0; i < AT_BRIDGE_SPAN_OPEN_MAX; i++) {
+		struct open_span *e = &table[(start + i) & IDX_MASK];
+		uint32_t free_ = 0;
+		if (atomic_load_explicit(&e->handle, memory_order_relaxed) == 0 &&
+		    atomic_compare_exchange_strong(&e->handle, &free_, BUSY))
+			return e;
+	}
+	return NULL;
+}
+
+/* Publish the span of a BUSY entry: its handle. */
+static int32_t entry_open(struct open_span *e, struct at_span *s)
+{
+	uint32_t gen = atomic_fetch_add_explicit(&next_gen, 1,
+						 memory_order_relaxed);
+	uint32_t h = (((gen % 0x1fffffu) + 1) << IDX_BITS) |
+		     (uint32_t)(e - table);
+
+	e->span = s;
+	atomic_store_explicit(&e->handle, h, memory_order_release);
+	return (int32_t)h;
+}
+
+/* The span of handle h, its entry marked BUSY (the caller ends it), or
+ * NULL: a handle that names no open span. */
+static struct open_span *entry_claim(uint32_t h)
+{
+	struct open_span *e;
+
+	if (h <= IDX_MASK)
+		return NULL;
+	e = &table[h & IDX_MASK];
+	return atomic_compare_exchange_strong(&e->handle, &h, BUSY) ? e
+								     : NULL;
+}
+
+static void entry_release(struct open_span *e)
+{
+	at_span_pool_put(&span_pool, e->span);
+	e->span = NULL;
+	atomic_store_explicit(&e->handle, 0, memory_order_release);
+}
+
+/* ---- the span ---- */
+
+static void set_method(struct at_span *s, const struct at_http_request *r)
+{
+	const char *known = at_http_known_method(r->method.p, r->method.len);
+
+	at_span_set_cstr(s, "http.request.method", known ? known : "_OTHER");
+	if (!known)
+		at_span_set_str(s, "http.request.method_original", r->method.p,
+				r->method.len);
+	at_span_set_name(s, known ? known : "HTTP", known ? strlen(known) : 4);
+}
+
+static void set_url(struct at_span *s, const struct at_http_request *r)
+{
+	char url[2048];
+	struct at_http_str host;
+	int port = -1;
+
+	at_http_url_full(url, sizeof(url), "https", r->host.p, r->host.len,
+			 r->target.p, r->target.len, at_cfg.http_redact_query);
+	at_span_set_cstr(s, "url.full", url);
+	at_span_set_cstr(s, "url.scheme", "https");
+	if (at_http_host_port(r->host.p, r->host.len, &host, &port) == 0) {
+		at_span_set_str(s, "server.address", host.p, host.len);
+		at_span_set_int(s, "server.port", port >= 0 ? port : 443);
+	}
+}
+
+/* Start s for request r: its own traceparent's child, else the child of
+ * the request [fd1, seq] names (as a bridge slot would).  *inject: the
+ * request needs our traceparent. */
+static bool span_start(struct at_span *s, const struct at_http_request *r,
+		       int32_t fd1, int32_t seq, bool *inject)
+{
+	struct at_span_context parent;
+	char ts[AT_TRACESTATE_MAX + 1];
+	int ts_n = 0;
+	struct at_thread *t;
+	const volatile int32_t *saved;
+	int32_t slot[4] = { 0, 0, fd1 > 0 ? fd1 : 0, seq };
+	bool ok;
+
+	*inject = r->n_traceparent == 0;
+	if (r->n_traceparent == 1 &&
+	    at_traceparent_parse(r->traceparent.p, r->traceparent.len,
+				 &parent) == 0) {
+		if (r->tracestate.p)
+			ts_n = at_tracestate_sanitize(r->tracestate.p,
+						      r->tracestate.len, ts,
+						      sizeof(ts));
+		return at_span_start_with_parent(s, "HTTP", 4, AT_KIND_CLIENT,
+						 &parent, ts,
+						 ts_n > 0 ? (size_t)ts_n : 0,
+						 false);
+	}
+	/* The request named in the message is the parent the thread's slot
+	 * would give while it says so: the slot is pointed at a copy for
+	 * the time of the start. */
+	t = at_thread_get();
+	if (!t) {
+		s->h.state = AT_SPAN_FREE;
+		return false;
+	}
+	saved = t->bridge;
+	t->bridge = slot;
+	ok = at_span_start_for(s, "HTTP", 4, AT_KIND_CLIENT, NULL);
+	t->bridge = saved;
+	return ok;
+}
+
+/* START: m is the message (len bytes, 4-aligned). */
+static void msg_start(int32_t *m, char *data, size_t cap)
+{
+	struct at_http_request r;
+	struct open_span *e;
+	struct at_span *s;
+	size_t n = (size_t)m[6], ts_len = 0;
+	int32_t fd1 = m[4], seq = m[5];
+	const char *ts;
+	bool inject;
+
+	m[3] = 0;
+	m[4] = m[5] = 0;
+	if (tls_layer_traces()) {
+		m[7] = AT_BRIDGE_SPAN_TLS_LAYER;
+		return;
+	}
+	if (m[6] <= 0 || n > cap || n > AT_HTTP_HEAD_MAX ||
+	    at_http_head_end(data, n, 0) != n ||
+	    at_http_parse_request(data, n, &r) != 0 || !r.host.p ||
+	    !r.host.len) {
+		m[7] = AT_BRIDGE_SPAN_BAD_HEAD;
+		return;
+	}
+	if (!(e = entry_take())) {
+		atomic_fetch_add_explicit(&at_span_drops.untraced, 1,
+					  memory_order_relaxed);
+		m[7] = AT_BRIDGE_SPAN_FULL;
+		return;
+	}
+	if (!(s = at_span_pool_get(&span_pool)) ||
+	    !span_start(s, &r, fd1, seq, &inject)) {
+		at_span_pool_put(&span_pool, s);
+		atomic_store_explicit(&e->handle, 0, memory_order_release);
+		m[7] = AT_BRIDGE_SPAN_NO_TRACE;
+		return;
+	}
+	if (at_span_recording(s)) {
+		set_method(s, &r);
+		set_url(s, &r);
+		at_span_set_cstr(s, "network.protocol.version",
+				 r.version_minor ? "1.1" : "1.0");
+	}
+	/* The answer overwrites the head (its attributes are copied). */
+	ts = at_span_tracestate(s, &ts_len);
+	if (inject && cap >= AT_TRACEPARENT_LEN + ts_len + 1) {
+		at_traceparent_format(at_span_ctx(s), data);
+		memcpy(data + AT_TRACEPARENT_LEN, ts, ts_len);
+		m[4] = AT_TRACEPARENT_LEN;
+		m[5] = (int32_t)ts_len;
+	}
+	m[7] = AT_BRIDGE_SPAN_OK;
+	m[3] = entry_open(e, s);
+}
+
+static void set_end(struct at_span *s, int32_t status, const char *err,
+		    size_t err_len)
+{
+	char code[12];
+
+	if (status >= 100 && status <= 999) {
+		at_span_set_int(s, "http.response.status_code", status);
+		if (status >= 400 && !err_len) {
+			err_len = (size_t)snprintf(code, sizeof(code), "%d",
+						   (int)status);
+			err = code;
+		}
+	}
+	if (err_len) {
+		at_span_set_str(s, "error.type", err, err_len);
+		at_span_set_status(s, AT_STATUS_ERROR, NULL, 0);
+	}
+}
+
+/* END. */
+static void msg_end(int32_t *m, const char *data, size_t cap)
+{
+	struct open_span *e = entry_claim((uint32_t)m[3]);
+	size_t err_len = m[5] > 0 ? (size_t)m[5] : 0;
+
+	m[3] = 0;
+	if (!e)
+		return;
+	if (err_len > cap || err_len > ERR_TYPE_MAX)
+		err_len = 0;
+	if (at_span_recording(e->span))
+		set_end(e->span, m[4], data, err_len);
+	at_span_end(e->span);
+	entry_release(e);
+}
+
+ssize_t at_bridge_span_message(const struct iovec *iov, int iovcnt,
+			       size_t total)
+{
+	int32_t *m;
+
+	if (iovcnt != 1 || total < AT_BRIDGE_SPAN_HDR ||
+	    iov[0].iov_len != total || ((uintptr_t)iov[0].iov_base & 3) ||
+	    memcmp(iov[0].iov_base, AT_BRIDGE_SPAN_MAGIC, 8) != 0)
+		return -1;
+	/* The bridge's own buffer, which it passed to write() to be
+	 * answered in. */
+	m = (int32_t *)iov[0].iov_base;
+	if (m[2] == AT_BRIDGE_SPAN_START)
+		msg_start(m, (char *)(m + 8), total - AT_BRIDGE_SPAN_HDR);
+	else if (m[2] == AT_BRIDGE_SPAN_END)
+		msg_end(m, (const char *)(m + 8), total - AT_BRIDGE_SPAN_HDR);
+	else
+		return -1;
+	return (ssize_t)total;
+}
+
+/* ---- lifecycle ---- */
+
+void at_bridge_span_at_exit(void)
+{
+	for (uint32_t i = 0; i < AT_BRIDGE_SPAN_OPEN_MAX; i++) {
+		uint32_t h = atomic_load(&table[i].handle);
+		struct open_span *e = h > IDX_MASK ? entry_claim(h) : NULL;
+		if (!e)
+			continue;
+		at_span_end(e->span);
+		entry_release(e);
+	}
+}
+
+void at_bridge_span_after_fork_child(void)
+{
+	/* The parent ends these spans: the child drops them. */
+	for (uint32_t i = 0; i < AT_BRIDGE_SPAN_OPEN_MAX; i++) {
+		if (atomic_load(&table[i].handle) <= IDX_MASK)
+			continue;
+		entry_release(&table[i]);
+	}
+}

@@ -1,0 +1,47 @@
+/*
+ * at_bridge_span.h - client spans a runtime bridge asks for, through the
+ * bridge channel (at_bridge.c), for HTTP requests no hook can see: the
+ * HTTPS client of a runtime that links its TLS library statically (the
+ * official Node.js builds).  at_bridge_span.c has the design and the
+ * message layout, which bridges/node/autotrace-https.js writes.
+ */
+#ifndef AT_BRIDGE_SPAN_H
+#define AT_BRIDGE_SPAN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* The message's first 8 bytes. */
+#define AT_BRIDGE_SPAN_MAGIC "ATBRSPAN"
+/* Bytes before the message's data (eight int32, magic included). */
+#define AT_BRIDGE_SPAN_HDR 32
+/* Spans open at once; beyond, a start gets no span (counted). */
+#define AT_BRIDGE_SPAN_OPEN_MAX 1024
+
+/* Operations ([2]). */
+enum { AT_BRIDGE_SPAN_START = 1, AT_BRIDGE_SPAN_END = 2 };
+
+/* Why a start got no span ([7] of the answer; 0: a span). */
+enum {
+	AT_BRIDGE_SPAN_OK = 0,
+	AT_BRIDGE_SPAN_NO_TRACE,   /* tracing off, or no thread state */
+	AT_BRIDGE_SPAN_TLS_LAYER,  /* the TLS hooks see this runtime's HTTPS */
+	AT_BRIDGE_SPAN_FULL,       /* AT_BRIDGE_SPAN_OPEN_MAX spans open */
+	AT_BRIDGE_SPAN_BAD_HEAD,   /* not a well-formed request head */
+};
+
+/*
+ * A write of iov (total bytes) to the bridge channel: if it is a span
+ * message, handle it, write the answer into the same buffer and return
+ * total; else -1 (not a message: the caller writes it as it is).
+ */
+ssize_t at_bridge_span_message(const struct iovec *iov, int iovcnt,
+			       size_t total);
+
+/* Lifecycle: the parent ends what is open at exit; a fork child forgets
+ * it (the parent's spans). */
+void at_bridge_span_at_exit(void);
+void at_bridge_span_after_fork_child(void);
+
+#endif

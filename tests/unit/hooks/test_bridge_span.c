@@ -1,0 +1,249 @@
+/*
+ * Unit tests of the span messages of the bridge channel
+ * (hooks/runtime/at_bridge_span.c), written as the Node bridge writes them
+ * (bridges/node/autotrace-https.js): a start answers a handle and the
+ * traceparent of a span made as the socket layer makes an HTTP client
+ * span (https); an end sets the status; parents come from the request the
+ * message names (a fake resolver), or the head's own traceparent; bad
+ * messages, stale handles and a full table change nothing.  Spans are
+ * read back from the thread's ring.
+ */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "at_bridge_span.h"
+#include "at_context.h"
+#include "at_span.h"
+#include "at_traceparent.h"
+#include "unit.h"
+#include "ut_spans.h"
+
+static union {
+	int32_t m[8 + 4096 / 4];
+	char b[32 + 4096];
+} msg;
+
+/* The request the fake resolver knows: connection 5, request 2. */
+static struct at_span server;
+
+static struct at_span *resolve(int fd, uint32_t seq)
+{
+	return fd == 5 && seq == 2 && at_span_started(&server) ? &server
+							       : NULL;
+}
+
+static void setup(void)
+{
+	ut_core_setup();
+	at_context_set_resolver(resolve);
+	ut_drain_ring();
+}
+
+static void teardown(void)
+{
+	at_bridge_span_at_exit();
+	if (at_span_started(&server))
+		at_span_end(&server);
+	ut_drain_ring();
+}
+
+TestSuite(bridge_span, .init = setup, .fini = teardown);
+
+static ssize_t send_msg(size_t len)
+{
+	struct iovec v = { msg.b, len };
+
+	memcpy(msg.b, AT_BRIDGE_SPAN_MAGIC, 8);
+	return at_bridge_span_message(&v, 1, len);
+}
+
+/* START for head with parent [fd1, seq]: the handle (0: none). */
+static int32_t start(const char *head, int32_t fd1, int32_t seq)
+{
+	size_t n = strlen(head);
+
+	msg.m[2] = AT_BRIDGE_SPAN_START;
+	msg.m[3] = -1;
+	msg.m[4] = fd1;
+	msg.m[5] = seq;
+	msg.m[6] = (int32_t)n;
+	msg.m[7] = -1;
+	memcpy(msg.b + 32, head, n);
+	cr_assert_eq(send_msg(32 + 1024), 32 + 1024);
+	return msg.m[3];
+}
+
+static void end(int32_t h, int32_t status, const char *err)
+{
+	msg.m[2] = AT_BRIDGE_SPAN_END;
+	msg.m[3] = h;
+	msg.m[4] = status;
+	msg.m[5] = err ? (int32_t)strlen(err) : 0;
+	if (err)
+		memcpy(msg.b + 32, err, strlen(err));
+	cr_assert_eq(send_msg(32 + 64), 32 + 64);
+	cr_assert_eq(msg.m[3], 0);
+}
+
+static const char head[] =
+	"GET /a/b?token=x&k=1 HTTP/1.1\r\nHost: api.example.com\r\n"
+	"Connection: keep-alive\r\n\r\n";
+
+Test(bridge_span, start_answers_the_span_traceparent)
+{
+	struct rec r[2];
+	char tp[AT_TRACEPARENT_LEN + 1];
+	int32_t h = start(head, 0, 0);
+
+	cr_assert_gt(h, 0);
+	cr_assert_eq(msg.m[7], AT_BRIDGE_SPAN_OK);
+	cr_assert_eq(msg.m[4], AT_TRACEPARENT_LEN);
+	cr_assert_eq(msg.m[5], 0);
+	memcpy(tp, msg.b + 32, AT_TRACEPARENT_LEN);
+	tp[AT_TRACEPARENT_LEN] = 0;
+	end(h, 200, NULL);
+	cr_assert_eq(ut_take_spans(r, 2), 1);
+	char want[AT_TRACEPARENT_LEN + 1];
+	at_traceparent_format(&r[0].u.h.ctx, want);
+	cr_expect_str_eq(tp, want);
+	cr_expect(ut_has_name(&r[0], "GET"));
+	cr_expect_eq(r[0].u.h.kind, AT_KIND_CLIENT);
+	cr_expect(ut_str_is(&r[0], "http.request.method", "GET"));
+	cr_expect(ut_str_is(&r[0], "url.full",
+			    "https://api.example.com/a/b?token=REDACTED&k=REDACTED"));
+	cr_expect(ut_str_is(&r[0], "url.scheme", "https"));
+	cr_expect(ut_str_is(&r[0], "server.address", "api.example.com"));
+	cr_expect_eq(ut_int_attr(&r[0], "server.port"), 443);
+	cr_expect(ut_str_is(&r[0], "network.protocol.version", "1.1"));
+	cr_expect_eq(ut_int_attr(&r[0], "http.response.status_code"), 200);
+	cr_expect_eq(r[0].u.h.status_code, AT_STATUS_UNSET);
+	cr_expect_eq(ut_attr(&r[0], "error.type"), NULL);
+}
+
+Test(bridge_span, parent_is_the_named_request)
+{
+	struct rec r[4];
+
+	cr_assert(at_span_start_with_parent(&server, "GET", 3, AT_KIND_SERVER,
+					    NULL, NULL, 0, false));
+	int32_t h = start(head, 6, 2);   /* fd 5 + 1, request 2 */
+	cr_assert_gt(h, 0);
+	end(h, 200, NULL);
+	int32_t g = start(head, 6, 3);   /* not an open request */
+	cr_assert_gt(g, 0);
+	end(g, 200, NULL);
+	cr_assert_eq(ut_take_spans(r, 4), 2);
+	cr_expect_eq(memcmp(r[0].u.h.parent_span_id, server.h.ctx.span_id, 8),
+		     0);
+	cr_expect_eq(memcmp(r[0].u.h.ctx.trace_id, server.h.ctx.trace_id, 16),
+		     0);
+	static const uint8_t zero[8];
+	cr_expect(!r[1].u.h.has_parent ||
+		  !memcmp(r[1].u.h.parent_span_id, zero, 8),
+		  "a request that is not open gives a root");
+}
+
+Test(bridge_span, own_traceparent_continued_not_answered)
+{
+	struct rec r[2];
+	const char *own =
+		"GET / HTTP/1.1\r\nHost: h:8443\r\n"
+		"traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+		"tracestate: a=1\r\n\r\n";
+	int32_t h = start(own, 0, 0);
+
+	cr_assert_gt(h, 0);
+	cr_expect_eq(msg.m[4], 0, "no traceparent to add");
+	end(h, 0, NULL);
+	cr_assert_eq(ut_take_spans(r, 2), 1);
+	static const uint8_t trace[16] = { 0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd,
+					   0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21,
+					   0x1c, 0x80, 0x31, 0x9c };
+	static const uint8_t parent[8] = { 0xb7, 0xad, 0x6b, 0x71,
+					   0x69, 0x20, 0x33, 0x31 };
+	cr_expect_eq(memcmp(r[0].u.h.ctx.trace_id, trace, 16), 0);
+	cr_expect_eq(memcmp(r[0].u.h.parent_span_id, parent, 8), 0);
+	cr_expect(r[0].u.h.parent_is_remote);
+	cr_expect_eq(ut_int_attr(&r[0], "server.port"), 8443);
+}
+
+Test(bridge_span, errors_and_client_statuses)
+{
+	struct rec r[4];
+	int32_t a = start(head, 0, 0), b = start(head, 0, 0),
+		c = start(head, 0, 0);
+
+	end(a, 404, NULL);
+	end(b, 0, "ECONNRESET");
+	end(c, 302, NULL);
+	cr_assert_eq(ut_take_spans(r, 4), 3);
+	cr_expect_eq(r[0].u.h.status_code, AT_STATUS_ERROR);
+	cr_expect(ut_str_is(&r[0], "error.type", "404"));
+	cr_expect_eq(r[1].u.h.status_code, AT_STATUS_ERROR);
+	cr_expect(ut_str_is(&r[1], "error.type", "ECONNRESET"));
+	cr_expect_eq(ut_attr(&r[1], "http.response.status_code"), NULL);
+	cr_expect_eq(r[2].u.h.status_code, AT_STATUS_UNSET);
+}
+
+Test(bridge_span, stale_and_forged_handles_end_nothing)
+{
+	struct rec r[2];
+	int32_t h = start(head, 0, 0);
+
+	end(h + (1 << 10), 200, NULL);  /* another generation */
+	end(1, 200, NULL);
+	end(0, 200, NULL);
+	end(-5, 200, NULL);
+	cr_expect_eq(ut_take_spans(r, 2), 0);
+	end(h, 200, NULL);
+	end(h, 500, NULL);               /* twice: the second is stale */
+	cr_assert_eq(ut_take_spans(r, 2), 1);
+	cr_expect_eq(ut_int_attr(&r[0], "http.response.status_code"), 200);
+}
+
+Test(bridge_span, bad_heads_and_other_writes)
+{
+	struct iovec two[2] = { { msg.b, 32 }, { msg.b + 32, 32 } };
+
+	cr_expect_eq(start("GET / HTTP/1.1\r\nHost: h\r\n", 0, 0), 0,
+		     "no blank line");
+	cr_expect_eq(msg.m[7], AT_BRIDGE_SPAN_BAD_HEAD);
+	cr_expect_eq(start("GET / HTTP/1.1\r\n\r\n", 0, 0), 0, "no Host");
+	cr_expect_eq(start("G E T / HTTP/1.1\r\nHost: h\r\n\r\n", 0, 0), 0);
+	/* A length past the buffer. */
+	msg.m[2] = AT_BRIDGE_SPAN_START;
+	msg.m[6] = 100000;
+	cr_expect_eq(send_msg(64), 64);
+	cr_expect_eq(msg.m[3], 0);
+	/* Not messages: the caller writes them as they are. */
+	msg.m[2] = 7;
+	cr_expect_eq(send_msg(64), -1);
+	cr_expect_eq(at_bridge_span_message(two, 2, 64), -1);
+	memcpy(msg.b, "ATBRSPAX", 8);
+	struct iovec one = { msg.b, 64 };
+	cr_expect_eq(at_bridge_span_message(&one, 1, 64), -1);
+	struct iovec odd = { msg.b + 1, 40 };
+	cr_expect_eq(at_bridge_span_message(&odd, 1, 40), -1);
+	struct iovec shortv = { msg.b, 16 };
+	cr_expect_eq(at_bridge_span_message(&shortv, 1, 16), -1);
+}
+
+Test(bridge_span, bounded_table)
+{
+	static int32_t h[AT_BRIDGE_SPAN_OPEN_MAX];
+
+	for (int i = 0; i < AT_BRIDGE_SPAN_OPEN_MAX; i++) {
+		h[i] = start(head, 0, 0);
+		cr_assert_gt(h[i], 0, "start %d", i);
+	}
+	cr_expect_eq(start(head, 0, 0), 0);
+	cr_expect_eq(msg.m[7], AT_BRIDGE_SPAN_FULL);
+	end(h[17], 200, NULL);
+	ut_drain_ring();
+	cr_expect_gt(start(head, 0, 0), 0, "an entry freed is taken again");
+	at_bridge_span_at_exit();
+	ut_drain_ring();
+	cr_expect_gt(start(head, 0, 0), 0, "at exit every span was ended");
+}
