@@ -4,34 +4,64 @@
 // NODE_OPTIONS, which the library set; carries context only: which
 // server request the code writing to a socket runs for.  Never throws.
 //
-// How.  Each server request runs in an AsyncLocalStorage store naming
-// its connection's fd (+1), its number on that connection and the
-// socket (a store whose socket was destroyed names nothing: its fd may
-// be another connection's by now).  Right before Node hands bytes to
-// libuv (net.Socket _writeGeneric, which libuv usually completes in the
-// same call) the store of those bytes goes into the slot the library
-// reads; after the call the slot is cleared, so bytes libuv writes later
-// from the loop name no request (their spans become roots, never another
-// request's children).  The store of the bytes is taken when the program
+// Which request is current.  One variable, `cur`: the store of the
+// server request the running code works for (its connection's fd + 1,
+// its number on that connection, the socket; a store whose socket was
+// destroyed names nothing: its fd may be another connection's by now),
+// or undefined.  It is set, and put back on the way out, at the entries
+// that know whose code runs:
+//   - the server's emit of a request head (every head Node reads counts,
+//     as the library counts them: "Expect:" and upgrades are emitted
+//     under other names), and the request's own events (its body);
+//   - promise reactions (v8.promiseHooks, on from the first request: a
+//     promise made while a request is current carries its store; a
+//     reaction runs in its promise's store, or in none) - what `await`
+//     needs, at a fraction of AsyncLocalStorage's cost on Node before 24
+//     (no async ids, no async_hooks: a property set and two stores);
+//   - callbacks given to setTimeout, setInterval, setImmediate and
+//     queueMicrotask while a request is current (express's router);
+//   - an http.request's own work: the writes of its head and body (also
+//     when Node writes them later, from the agent's queue in another
+//     request's code) and its events (the response callback, and the
+//     response's events);
+//   - work a library queues and runs from other code: undici (fetch;
+//     diagnostics_channel: the request's store at 'undici:request:create',
+//     pinned on the socket at 'undici:client:sendHeaders', just before
+//     its head is written; a request queued in a pool keeps the store of
+//     its dispatch), pg-pool (a checkout's callback), pg (a query queued
+//     on a busy client, and its callback), ioredis (a command queued
+//     while the connection was not ready; a pipeline keeps its commands'
+//     store, or names none if several requests made them).
+// Everything else that the loop calls starts with no request (its writes
+// give roots, never another request's children): process.nextTick
+// callbacks and other emitters' events are not followed (Node's
+// AsyncLocalStorage follows them, at a cost per callback).
+//
+// Telling the library.  Right before Node hands bytes to libuv (net.Socket
+// _writeGeneric, which libuv usually completes in the same call) the
+// store of those bytes goes into the slot the library reads; after the
+// call the slot is cleared, so bytes libuv writes later from the loop
+// name no request.  The store of the bytes is taken when the program
 // calls write()/end(), not when Node flushes them: a flush after a
-// connect, an uncork or a slow write runs in another request's context;
-// chunks of several stores flushed together name none.  Where a library
-// queues work and runs it from another request's callback, the queued
-// item keeps its submitter's store: undici (diagnostics_channel: the
-// request's store at 'undici:request:create', put on the socket at
-// 'undici:client:sendHeaders', just before its head is written; a
-// request queued in a pool keeps the store of its dispatch), pg-pool
-// (a checkout's callback), pg (a query queued on a busy client, and its
-// callback), ioredis (a command queued while the connection was not
-// ready; a pipeline whose commands several requests made names none).
-// The slot is also set around connect (a unix socket connects in that
-// call; a TCP one a tick later, naming none: a database connection's
-// connect span is a root, an HTTP request's becomes its child anyway).
+// connect, an uncork or a slow write runs in other code; chunks of
+// several stores flushed together name none.  The slot is also set
+// around connect (a unix socket connects in that call; a TCP one a tick
+// later, naming none: a database connection's connect span is a root,
+// an HTTP request's becomes its child anyway).
 // Limits: bytes libuv writes later from the loop (a write that did not
 // complete at once) and chunks of several requests written together
-// give roots; AsyncLocalStorage costs Node (before 24) a hook call per
-// promise.
+// give roots, and so do writes from callbacks not followed (above).
+// Cost (Node 20, which has no AsyncContextFrame): once the first request
+// came, V8 calls the promise hooks for every promise, about 80 ns of CPU
+// per awaited call (four promises, two reactions; AsyncLocalStorage:
+// about 220 ns, and a hook per nextTick callback too); the wrappers a few
+// ns each, a store switch 10-30 ns.  A service making ~70 promises per
+// request (fetch makes most) pays about 2 us per request (make bench,
+// scenario ctx_node, computed figure).
 (function autotraceBridge() {
+	// The store of the request the running code works for ({ fd1, seq,
+	// sock }), or undefined (also when the bridge is off).
+	let currentStore = () => undefined;
 	const env = process.env;
 	const chan = env.AUTOTRACE_BRIDGE;
 	try {
@@ -61,26 +91,62 @@
 		if (fs.writeSync(fd, bytes, 0, 16) !== 16)
 			return;
 		const slot = new Int32Array(ab);
-		const { AsyncLocalStorage } = require('async_hooks');
-		const als = new AsyncLocalStorage();
+		const v8 = require('v8');
+		const ph = v8.promiseHooks;
+		if (!ph || typeof ph.createHook !== 'function')
+			return;
 		const http = require('http');
 		const net = require('net');
 		const kSeq = Symbol('autotrace.seq');   // requests read on a socket
 		const kOwn = Symbol('autotrace.own');   // store of unflushed bytes
 		const kPin = Symbol('autotrace.pin');   // store of the next write
-		const kSt = Symbol('autotrace.store');  // a queued item's store
+		const kSt = Symbol('autotrace.store');  // an object's store
 		const MIXED = { fd1: 0, seq: 0, sock: null };
 		const NONE = { st: undefined };
 		const PIN_MIXED = { st: MIXED };
 
-		// A request's code runs in its own store.  Every request head
-		// Node reads is counted, as the library counts them: those with
-		// "Expect:" and upgrades are emitted under other names.
+		// The store current now, and the one a promise reaction
+		// interrupted (reactions run one at a time, from the loop, never
+		// inside one another).
+		let cur, outer;
+		currentStore = () => cur;
+		const init = (p) => {
+			if (cur !== undefined)
+				p[kSt] = cur;
+		};
+		const before = (p) => {
+			outer = cur;
+			cur = p[kSt];
+		};
+		const after = () => {
+			cur = outer;
+			outer = undefined;
+		};
+		let hooked = false;
+		const hook = () => {
+			hooked = true;
+			try {
+				ph.createHook({ init, before, after });
+			} catch (e) { /* promises then carry no store */ }
+		};
+		// fn run with this and args in store st (the hot wrappers do
+		// the same inline: passing their arguments on would copy them).
+		const within = (st, fn, self, args) => {
+			const prev = cur;
+			cur = st;
+			try {
+				return fn.apply(self, args);
+			} finally {
+				cur = prev;
+			}
+		};
+
+		// A request's code runs in its own store, and so do its events.
 		const emit = http.Server.prototype.emit;
-		const heads = new Set(['request', 'checkContinue',
-				       'checkExpectation', 'upgrade', 'connect']);
 		http.Server.prototype.emit = function (ev, req) {
-			if (!heads.has(ev) || !req || !req.socket)
+			if ((ev !== 'request' && ev !== 'checkContinue' &&
+			     ev !== 'checkExpectation' && ev !== 'upgrade' &&
+			     ev !== 'connect') || !req || !req.socket)
 				return emit.apply(this, arguments);
 			let store = req[kSt];
 			if (store === undefined) {
@@ -90,16 +156,106 @@
 				sock[kSeq] = (sock[kSeq] || 0) + 1;
 				store = req[kSt] = { fd1: h && h.fd >= 0 ? h.fd + 1 : 0,
 						     seq: sock[kSeq], sock };
+				if (!hooked)
+					hook();
 			}
-			return als.run(store, () => emit.apply(this, arguments));
+			const prev = cur;
+			cur = store;
+			try {
+				return emit.apply(this, arguments);
+			} finally {
+				cur = prev;
+			}
 		};
+		// Events of an object with a store (a server request, an
+		// http.request and its response) run in it.
+		const ownEvents = (P, tag) => {
+			const orig = P.emit;
+			if (typeof orig !== 'function')
+				return;
+			P.emit = function (ev, a) {
+				const st = this[kSt];
+				if (st === undefined)
+					return orig.apply(this, arguments);
+				if (tag === ev && a && typeof a === 'object')
+					a[kSt] = st;
+				if (st === cur)
+					return orig.apply(this, arguments);
+				const prev = cur;
+				cur = st;
+				try {
+					return orig.apply(this, arguments);
+				} finally {
+					cur = prev;
+				}
+			};
+		};
+		ownEvents(http.IncomingMessage.prototype, null);
+		const CR = http.ClientRequest.prototype;
+		ownEvents(CR, 'response');
+		// An http.request keeps its caller's store, for its writes too.
+		for (const name of ['_writeRaw', '_flushOutput']) {
+			const orig = CR[name];
+			if (typeof orig === 'function')
+				CR[name] = function () {
+					const st = this[kSt];
+					if (st === undefined || st === cur)
+						return orig.apply(this, arguments);
+					const prev = cur;
+					cur = st;
+					try {
+						return orig.apply(this, arguments);
+					} finally {
+						cur = prev;
+					}
+				};
+		}
+		for (const name of ['request', 'get']) {
+			const orig = http[name];
+			if (typeof orig === 'function')
+				http[name] = function () {
+					const r = orig.apply(this, arguments);
+					if (cur !== undefined && r && typeof r === 'object')
+						r[kSt] = cur;
+					return r;
+				};
+		}
+
+		// Callbacks scheduled by a request's code run in its store.
+		const timers = require('timers');
+		for (const name of ['setTimeout', 'setInterval', 'setImmediate',
+				    'queueMicrotask']) {
+			const orig = globalThis[name];
+			if (typeof orig !== 'function')
+				continue;
+			const w = function (fn) {
+				if (cur === undefined || typeof fn !== 'function')
+					return orig.apply(this, arguments);
+				const st = cur;
+				arguments[0] = function () {
+					const prev = cur;
+					cur = st;
+					try {
+						return fn.apply(this, arguments);
+					} finally {
+						cur = prev;
+					}
+				};
+				return orig.apply(this, arguments);
+			};
+			for (const y of Object.getOwnPropertySymbols(orig))
+				w[y] = orig[y];   // util.promisify.custom
+			globalThis[name] = w;
+			if (timers[name] === orig)
+				timers[name] = w;
+		}
 
 		const S = net.Socket.prototype;
 		// Whose bytes: the store current when the program wrote them
 		// (or the one pinned for this socket's next write).
 		const own = function (sock) {
 			const pin = sock[kPin];
-			const st = pin !== undefined ? pin.st : als.getStore();
+			const st = pin !== undefined ? pin.st : cur;
 			if (sock.writableLength === 0 || sock[kOwn] === undefined)
 				sock[kOwn] = st === undefined ? null : st;
 			else if (sock[kOwn] !== st && !(st === undefined && sock[kOwn] === null))
@@ -140,9 +296,9 @@
 		wrapIo('_writeGeneric', (sock) => {
 			const o = sock[kOwn];
 			sock[kPin] = undefined;
-			return o === undefined ? als.getStore() : o;
+			return o === undefined ? cur : o;
 		});
-		wrapIo('connect', () => als.getStore());
+		wrapIo('connect', () => cur);
 
 		// undici (fetch): the head of a request is written from whatever
 		// runs the client's queue; the request's own store is pinned on
@@ -165,7 +321,7 @@
 				const dispatch = p.dispatch;
 				p.dispatch = function (opts, handler) {
 					if (handler && typeof handler === 'object' && !handler[kSt])
-						handler[kSt] = { st: als.getStore() };
+						handler[kSt] = { st: cur };
 					return dispatch.apply(this, arguments);
 				};
 				p.dispatch[kSt] = true;
@@ -180,7 +336,7 @@
 					wrapDispatch();
 				}
 				const h = kHandler && req[kHandler];
-				req[kSt] = (h && h[kSt]) || { st: als.getStore() };
+				req[kSt] = (h && h[kSt]) || { st: cur };
 			});
 			dc.subscribe('undici:client:sendHeaders', (m) => {
 				if (m && m.socket && m.request)
@@ -189,11 +345,19 @@
 		}
 
 		// Libraries that call a queued item's code from another request's
-		// callback: the item runs in its submitter's store.
+		// callback: the item runs in its submitter's store (or in none).
 		const later = (fn) => {
-			const box = { st: als.getStore() };
+			const st = cur;
 			return function () {
-				return als.run(box.st, fn.bind(this), ...arguments);
+				if (st === cur)
+					return fn.apply(this, arguments);
+				const prev = cur;
+				cur = st;
+				try {
+					return fn.apply(this, arguments);
+				} finally {
+					cur = prev;
+				}
 			};
 		};
 		const patch = new Map(Object.entries({
@@ -223,14 +387,14 @@
 					const q = this.queryQueue;
 					const last = q && q[q.length - 1];
 					if (last && typeof last === 'object' && !last[kSt])
-						last[kSt] = { st: als.getStore() };
+						last[kSt] = { st: cur };
 					return r;
 				};
 				Q.submit = function () {
 					const t = this[kSt];
-					if (!t || t.st === als.getStore())
+					if (!t || t.st === cur)
 						return submit.apply(this, arguments);
-					return als.run(t.st, submit.bind(this), ...arguments);
+					return within(t.st, submit, this, arguments);
 				};
 			},
 			ioredis: (Redis) => {
@@ -239,36 +403,36 @@
 				if (typeof send !== 'function')
 					return;
 				// A pipeline (auto-pipelining: the commands of a tick,
-				// whichever requests made them) goes out in one write: its
-				// commands keep their makers' stores; a write carrying
-				// several names none.
+				// whichever requests made them) goes out in one write, from
+				// a callback of no request: the write is pinned to its
+				// commands' store, or to none if several requests made
+				// them.
 				const P = Redis.Pipeline && Redis.Pipeline.prototype;
 				const queue = P && P.sendCommand;
 				if (typeof queue === 'function')
 					P.sendCommand = function (cmd) {
 						if (cmd && typeof cmd === 'object' && !cmd[kSt])
-							cmd[kSt] = { st: als.getStore() };
+							cmd[kSt] = { st: cur };
 						return queue.apply(this, arguments);
 					};
 				R.sendCommand = function (cmd, stream) {
 					if (!cmd || typeof cmd !== 'object')
 						return send.apply(this, arguments);
 					let t = cmd[kSt];
-					const st = als.getStore();
 					if (!t)
-						t = cmd[kSt] = { st };
+						t = cmd[kSt] = { st: cur };
 					if (stream && stream.isPipeline) {
 						const agg = stream[kSt];
 						if (agg === undefined)
-							stream[kSt] = t.st;
-						else if (agg !== t.st)
-							stream[kSt] = MIXED;
-						if (stream[kSt] === MIXED && this.stream)
-							this.stream[kPin] = PIN_MIXED;
+							stream[kSt] = t;
+						else if (agg.st !== t.st)
+							stream[kSt] = PIN_MIXED;
+						if (this.stream)
+							this.stream[kPin] = stream[kSt];
 					}
-					if (t.st === st)
+					if (t.st === cur)
 						return send.apply(this, arguments);
-					return als.run(t.st, send.bind(this), ...arguments);
+					return within(t.st, send, this, arguments);
 				};
 			},
 		}));
@@ -295,7 +459,12 @@
 				return m;
 			};
 		}
-		const currentStore = () => als.getStore();
-		require(require('path').join(__dirname, 'autotrace-https.js'))({ store: currentStore, fs, fd, requestStore: (r) => (r[kSt] || { st: currentStore() }).st });
+		// Node's own HTTPS client (autotrace-https.js): spans asked for
+		// through the channel; a fetch queued in a pool keeps the store
+		// of its dispatch.
+		require(require('path').join(__dirname, 'autotrace-https.js'))({
+			store: currentStore, fs, fd,
+			requestStore: (r) => (r[kSt] || { st: cur }).st,
+		});
 	} catch (e) { /* never break the program */ }
 })();

@@ -460,11 +460,10 @@ static ssize_t bridge_register(int fd, const struct iovec *iov, int iovcnt,
 	    total != AT_BRIDGE_SLOT_BYTES ||
 	    ((uintptr_t)iov[0].iov_base & 3) != 0 ||
 	    memcmp(iov[0].iov_base, AT_BRIDGE_MAGIC, 8) != 0) {
-		if (!flags && (n = at_bridge_span_message(iov, iovcnt,
-							   total)) >= 0)
+		if (flags == AT_SEND_WRITE &&
+		    (n = at_bridge_span_message(iov, iovcnt, total)) >= 0)
 			return n;
-		return flags ? at_real_sendv(fd, iov, iovcnt, flags)
-			     : AT_REAL(writev)(fd, iov, iovcnt);
+		return at_real_sendv(fd, iov, iovcnt, flags);
 	}
 	at_context_bridge_register(iov[0].iov_base);
 	return AT_BRIDGE_SLOT_BYTES;

@@ -15,6 +15,12 @@
  * On any other descriptor close() is two loads, compares and a jump to
  * the real function; it needs no initialisation.
  *
+ * libuv (Node.js) closes descriptors with syscall(SYS_close, fd), past
+ * close(): syscall() is interposed for SYS_close and SYS_close_range
+ * (everything else goes straight to the real syscall(), all six
+ * arguments passed on as the ABI holds them), so a socket closed that way
+ * is forgotten too and its number, reused for a file, is a file again.
+ *
  * fclose() and close_range() close descriptors inside libc, where the
  * close() hook does not see them: they forget traced sockets first, and
  * close_range() leaves the exporter's socket open (it closes the range
@@ -23,7 +29,9 @@
  * (at_shell.c).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "at_conn.h"
@@ -108,7 +116,9 @@ AT_COLD static void forget_range(unsigned first, unsigned last)
 	}
 }
 
-AT_EXPORT int close_range(unsigned first, unsigned last, int flags)
+/* close_range() as the library does it (below), for the hook and for
+ * syscall(SYS_close_range). */
+static int close_range_kept(unsigned first, unsigned last, int flags)
 {
 	int efd = atomic_load(&at_exporter_fd);
 
@@ -125,4 +135,43 @@ AT_EXPORT int close_range(unsigned first, unsigned last, int flags)
 		return rc;
 	}
 	return AT_REAL(close_range)(first, last, flags);
+}
+
+AT_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	return close_range_kept(first, last, flags);
+}
+
+AT_COLD static long syscall_close(long fd)
+{
+	if (fd >= 0 && fd <= INT32_MAX) {
+		if (at_exporter_owns_fd((int)fd) && !at_guard_held()) {
+			errno = EBADF;
+			return -1;
+		}
+		if (at_fd_traced((int)fd))
+			forget((int)fd);
+	}
+	return AT_REAL(syscall)(SYS_close, fd);
+}
+
+AT_EXPORT long syscall(long nr, ...)
+{
+	va_list ap;
+	long a[6];
+
+	/* What the caller passed, and whatever the registers and stack
+	 * slots of the others hold, as glibc's own syscall() reads them. */
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (AT_UNLIKELY(nr == SYS_close))
+		return syscall_close(a[0]);
+#ifdef SYS_close_range
+	if (AT_UNLIKELY(nr == SYS_close_range))
+		return close_range_kept((unsigned)a[0], (unsigned)a[1],
+					(int)a[2]);
+#endif
+	return AT_REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

@@ -6,8 +6,11 @@
  * UDP sockets) each is two loads, a compare and a jump to the real
  * function.  On a traced socket the bytes go through at_conn_send(), which
  * injects traceparent into HTTP request heads and watches responses, and
- * performs the real send with sendmsg() and the program's flags (for a
- * connected stream socket, write(2) is sendmsg(2) with no flags).  Calls
+ * performs the real send with sendmsg() and the program's flags, or with
+ * writev() for write()/writev() (AT_SEND_WRITE: the descriptor may have
+ * been closed behind the library's back - libuv closes with
+ * syscall(SYS_close) - and reused for a file, which sendmsg() would
+ * refuse).  Calls
  * the library cannot rebuild exactly - an address on sendto/sendmsg,
  * ancillary data, MSG_OOB - pass through untraced.
  */
@@ -78,7 +81,7 @@ AT_COLD static ssize_t slow_write(int fd, const void *buf, size_t len)
 
 	if (!at_hook_enter())
 		return AT_REAL(write)(fd, buf, len);
-	return traced(fd, &v, 1, 0);
+	return traced(fd, &v, 1, AT_SEND_WRITE);
 }
 
 AT_EXPORT ssize_t write(int fd, const void *buf, size_t len)
@@ -92,7 +95,7 @@ AT_COLD static ssize_t slow_writev(int fd, const struct iovec *iov, int n)
 {
 	if (n < 0 || n > 1024 || !at_hook_enter())
 		return AT_REAL(writev)(fd, iov, n);
-	return traced(fd, iov, n, 0);
+	return traced(fd, iov, n, AT_SEND_WRITE);
 }
 
 AT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)

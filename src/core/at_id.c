@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "at_id.h"
+#include "at_real.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -35,7 +36,7 @@ void at_rng_seed(struct at_rng *r)
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
 		    ((uint64_t)getpid() << 40) ^
-		    (uint64_t)syscall(SYS_gettid) ^ (uint64_t)(uintptr_t)r;
+		    (uint64_t)AT_REAL(syscall)(SYS_gettid) ^ (uint64_t)(uintptr_t)r;
 		for (int i = 0; i < 4; i++)
 			r->s[i] = splitmix64(&x);
 	}

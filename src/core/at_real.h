@@ -70,6 +70,7 @@
 	X(FILE *, popen, (const char *, const char *))                     \
 	X(int, pclose, (FILE *))                                           \
 	X(int, close_range, (unsigned int, unsigned int, int))             \
+	X(long, syscall, (long, ...))                                      \
 	X(int, dup2, (int, int))                                           \
 	X(int, dup3, (int, int, int))                                      \
 	X(int, poll, (struct pollfd *, nfds_t, int))                       \
@@ -99,13 +100,25 @@ AT_REAL_LIBC(AT_REAL_DECL)
  */
 #define AT_INTERPOSED(name) name
 
-/* The real sendmsg() of n iovecs (what the socket hooks send with). */
+/*
+ * The flags the write()/writev() hooks pass down the send path: not a
+ * MSG_* flag (Linux uses none in the sign bit).  The real call is then
+ * writev, not sendmsg: the descriptor may not be a socket at all (a
+ * descriptor the library still takes for one, closed behind its back
+ * and reused for a file), and write() on it must do what write() does.
+ */
+#define AT_SEND_WRITE ((int)0x80000000u)
+
+/* The real send of n iovecs: sendmsg() with the program's flags, or
+ * writev() for a write()/writev() (AT_SEND_WRITE). */
 static inline ssize_t at_real_sendv(int fd, const struct iovec *iov, int n,
 				    int flags)
 {
 	struct msghdr mh = { .msg_iov = (struct iovec *)iov,
 			     .msg_iovlen = (size_t)n };
 
+	if (flags == AT_SEND_WRITE)
+		return AT_REAL(writev)(fd, iov, n);
 	return AT_REAL(sendmsg)(fd, &mh, flags);
 }
 

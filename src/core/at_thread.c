@@ -29,6 +29,7 @@
 
 #include "at_config.h"
 #include "at_thread.h"
+#include "at_real.h"
 
 AT_TLS struct at_thread *at_self;
 _Atomic uint64_t at_thread_refused;
@@ -111,7 +112,7 @@ struct at_thread *at_thread_create(void)
 	}
 	t = (struct at_thread *)mem;
 	at_rng_seed(&t->rng);
-	t->tid = (pid_t)syscall(SYS_gettid);
+	t->tid = (pid_t)AT_REAL(syscall)(SYS_gettid);
 	at_ring_init(&t->ring, mem + off, ring_bytes(queue_size()),
 		     queue_size());
 	at_ring_set_soft(&t->ring, AT_THREAD_RING_SOFT);
@@ -208,7 +209,7 @@ void at_thread_after_fork_child(void)
 		self->next = NULL;
 		at_ring_reset(&self->ring);
 		at_rng_seed(&self->rng);
-		self->tid = (pid_t)syscall(SYS_gettid);
+		self->tid = (pid_t)AT_REAL(syscall)(SYS_gettid);
 		memset(&self->stats, 0, sizeof(self->stats));
 	}
 	atomic_store(&registry, self);

@@ -157,7 +157,7 @@ static unsigned tls_said; /* the TLS failures already told (bit per kind) */
 static long futex(_Atomic uint32_t *w, int op, uint32_t val,
 		  const struct timespec *ts)
 {
-	return syscall(SYS_futex, (uint32_t *)w, op, val, ts, NULL, 0);
+	return AT_REAL(syscall)(SYS_futex, (uint32_t *)w, op, val, ts, NULL, 0);
 }
 
 static void futex_wait_ns(_Atomic uint32_t *w, uint32_t val, uint64_t ns)

@@ -384,6 +384,14 @@ Test(ctx_node, fetch_pool_queues, .timeout = 300)
 	concurrent("http", 300, 20, "AT_CTX_FETCH_CONNECTIONS=2");
 }
 
+/* The same calls chained through callbacks: the request body's 'end'
+ * event, the http.request response's 'end' event, a setTimeout callback
+ * (the bridge carries the request into each). */
+Test(ctx_node, callbacks_20_in_flight, .timeout = 300)
+{
+	concurrent("http", 300, 20, "AT_CTX_CALLBACKS=1");
+}
+
 Test(ctx_node, express_20_in_flight, .timeout = 300)
 {
 	concurrent("express", 300, 20, NULL);

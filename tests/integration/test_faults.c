@@ -70,6 +70,32 @@ Test(programs, program_that_clears_its_environment, .timeout = 60)
 	h_env_stop(&e);
 }
 
+/* A socket closed with syscall(SYS_close) (libuv's way) and its number
+ * reused for a file: the file gets exactly the bytes, as without the
+ * library (it once got sendmsg's ENOTSOCK). */
+Test(programs, socket_closed_by_syscall_then_a_file, .timeout = 60)
+{
+	struct h_env e;
+	struct h_result bare, traced;
+	char file[256];
+
+	cr_assert_eq(h_env_start(&e), 0);
+	snprintf(file, sizeof(file), "%s/file", e.dir);
+	const char *argv[] = { h_build_path("fixtures/syscall_close"), file,
+			       NULL };
+	const char *env[] = { e.ep, NULL };
+	cr_assert_eq(h_run(argv, env, false, RUN_MS, &bare), 0);
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &traced), 0);
+	cr_expect_eq(bare.status, 0, "%s", bare.err);
+	cr_expect_eq(traced.status, 0, "%s", traced.err);
+	cr_expect_not_null(strstr(bare.out, "SYS_close: same number 1, write 27,"),
+			   "%s", bare.out);
+	cr_expect_str_eq(traced.out, bare.out);
+	h_result_free(&bare);
+	h_result_free(&traced);
+	h_env_stop(&e);
+}
+
 Test(programs, library_preloaded_twice_traces_once, .timeout = 60)
 {
 	struct h_env e;
