@@ -366,11 +366,12 @@ FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 # more to compile and link.
 fuzz_mod = $(firstword $(wildcard src/*/at_$(1).c tool/at_$(1).c))
 # The HTTP head parser validates several tracestate fields as one list.
-FUZZ_EXTRA_http := $(sort $(wildcard src/protocols/at_http_*.c)) src/core/at_traceparent.c
-FUZZ_EXTRA_traceparent := $(sort $(wildcard src/protocols/at_http_*.c))
+FUZZ_EXTRA_http := $(sort $(wildcard src/protocols/at_http_*.c)) src/core/at_traceparent.c src/core/at_propagators.c
+FUZZ_EXTRA_traceparent := $(sort $(wildcard src/protocols/at_http_*.c)) src/core/at_propagators.c
 FUZZ_EXTRA_sql := $(sort $(wildcard src/protocols/at_sql_*.c))
 FUZZ_EXTRA_config := $(filter-out src/core/at_config.c,$(sort $(wildcard src/core/at_config*.c))) \
-	src/core/at_sampler.c src/core/at_utf8.c
+	src/core/at_sampler.c src/core/at_utf8.c src/core/at_propagators.c src/core/at_traceparent.c
+FUZZ_EXTRA_propagators := src/core/at_traceparent.c
 FUZZ_EXTRA_json := tool/at_xalloc.c src/core/at_buf.c src/core/at_utf8.c
 # The receiver (tool/at_receiver.c and its tool/at_rx_*.c) reads requests
 # with the library's HTTP parser and chunked decoder, gunzips with
@@ -379,7 +380,7 @@ FUZZ_EXTRA_json := tool/at_xalloc.c src/core/at_buf.c src/core/at_utf8.c
 # the tool's modules, and the page's files; the root span's module uses
 # the traceparent codec); the encoder and gzip make the valid requests the
 # target sends.
-HTTP_READ_SRC := $(sort $(wildcard src/protocols/at_http_*.c)) src/core/at_traceparent.c
+HTTP_READ_SRC := $(sort $(wildcard src/protocols/at_http_*.c)) src/core/at_traceparent.c src/core/at_propagators.c
 FUZZ_EXTRA_receiver := src/core/at_buf.c src/export/at_gzip.c src/export/at_otlp.c src/core/at_utf8.c \
 	$(HTTP_READ_SRC) $(filter-out tool/at_receiver.c,$(TOOL_SRC)) $(PAGE_O) $(GEN_C)
 # The chunked decoder runs over the HTTP framing; the field walk too.

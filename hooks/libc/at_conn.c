@@ -206,6 +206,17 @@ char *conn_flow_buf(struct flow *f)
 	return f->buf;
 }
 
+char *conn_buf_get(void)
+{
+	return at_pool_get(&buf_pool);
+}
+
+void conn_buf_put(char *buf)
+{
+	if (buf)
+		at_pool_put(&buf_pool, buf);
+}
+
 void conn_flow_release(struct flow *f)
 {
 	if (f->buf) {
@@ -629,6 +640,8 @@ static void conn_free(struct at_conn *c)
 	}
 	conn_flow_release(&c->out);
 	conn_flow_release(&c->in);
+	conn_buf_put(c->inj_big);
+	c->inj_big = NULL;
 	at_pool_put(&conn_pool, c);
 }
 

@@ -30,6 +30,16 @@
 #define INFLIGHT 8
 #define BUF_SIZE (AT_HTTP_HEAD_MAX + 1024)
 #define NO_INJ UINT32_MAX
+/* The injected lines of the trace-context formats: traceparent (70) +
+ * tracestate (526), b3 (57), X-B3-* (96), uber-trace-id (71). */
+#define INJ_ID_LINES_MAX 820
+#define INJ_INLINE 1024
+/* Where a baggage list is copied in a pooled buffer, after the room for
+ * the lines (which then hold it once more). */
+#define INJ_BAG_AT (BUF_SIZE - (AT_BAGGAGE_MAX + 1))
+_Static_assert(INJ_BAG_AT >= INJ_ID_LINES_MAX + sizeof("baggage: \r\n") +
+			       AT_BAGGAGE_MAX,
+	       "room for the lines with their baggage");
 
 enum { PH_START = 0, PH_HEAD, PH_HEAD_SEND, PH_BODY, PH_PASS };
 enum { CS_NONE = 0, CS_PENDING, CS_STOPPING, CS_STOPPED };
@@ -76,7 +86,11 @@ struct at_conn {
 	uint32_t head_rem;      /* program bytes of the head still to send */
 	uint32_t inj_at;        /* where the line goes in them, or NO_INJ */
 	uint16_t inj_len, inj_sent;
-	char inj[AT_TRACEPARENT_LEN + AT_TRACESTATE_MAX + 40];
+	/* The lines: in inj, or, when they carry a request's baggage (up to
+	 * 8 KiB), in a pooled head buffer (inj_big, kept until the next
+	 * request or the end of the connection). */
+	char *inj_big;
+	char inj[INJ_INLINE];
 
 	uint32_t req_seq;       /* server: requests read so far */
 	/* A carried connection (at_conn.h: a TLS session's plaintext): the
@@ -109,6 +123,16 @@ static inline ssize_t conn_sendv(struct at_conn *c, const struct iovec *iov,
 		return c->tr->sendv(c->tr_ctx, iov, n);
 	return at_real_sendv(c->fd, iov, n, flags);
 }
+
+/* The injected lines of the head being sent. */
+static inline const char *conn_inj(const struct at_conn *c)
+{
+	return c->inj_big ? c->inj_big : c->inj;
+}
+
+/* A pooled head buffer (BUF_SIZE bytes) for other uses, or NULL. */
+char *conn_buf_get(void);
+void conn_buf_put(char *buf);
 
 static inline struct flight *fl_push(struct at_conn *c)
 {

@@ -77,25 +77,64 @@ static int iov_slice(struct iovec *out, int cap, const struct iovec *iov,
 	return at_iov_slice(out, &k, cap, iov, n, from, len) < len ? -1 : k;
 }
 
-/* The injected header lines for s, each ending with CRLF, or with a bare
- * LF when lf. */
-static uint16_t build_inj(char *out, size_t cap, const struct at_span *s,
-			  bool lf)
+/*
+ * The header lines to inject for s (OTEL_PROPAGATORS), leaving out the
+ * formats the program's head carries (skip), each ending with CRLF, or a
+ * bare LF when lf: into c->inj, or with the request's baggage into a
+ * pooled buffer (none free: the lines without it).
+ */
+static void build_inj(struct at_conn *c, const struct at_span *s,
+		      unsigned skip, bool lf)
 {
-	char tp[AT_TRACEPARENT_LEN + 1];
 	const char *eol = lf ? "\n" : "\r\n";
-	size_t ts_len, n, el = lf ? 1 : 2;
+	unsigned mask = at_cfg.propagators & ~skip;
+	struct at_baggage_ref bag = at_span_baggage(s);
+	size_t ts_len;
 	const char *ts = at_span_tracestate(s, &ts_len);
 
-	at_traceparent_format(at_span_ctx(s), tp);
-	n = (size_t)snprintf(out, cap, "traceparent: %s%s", tp, eol);
-	if (ts_len && n + ts_len + 16 < cap) {
-		memcpy(out + n, "tracestate: ", 12);
-		memcpy(out + n + 12, ts, ts_len);
-		memcpy(out + n + 12 + ts_len, eol, el);
-		n += 12 + ts_len + el;
+	conn_buf_put(c->inj_big);
+	c->inj_big = NULL;
+	if (!(mask & AT_PROP_TRACECONTEXT))
+		ts_len = 0;
+	if (AT_UNLIKELY(bag.slot && (mask & AT_PROP_BAGGAGE)) &&
+	    (c->inj_big = conn_buf_get())) {
+		char *list = c->inj_big + INJ_BAG_AT;
+		int n = at_baggage_copy(bag, list, AT_BAGGAGE_MAX + 1);
+
+		if (n > 0) {
+			c->inj_len = (uint16_t)at_prop_lines(
+				at_span_ctx(s), ts, ts_len, list, (size_t)n,
+				mask, 0, eol, c->inj_big, INJ_BAG_AT);
+			return;
+		}
+		conn_buf_put(c->inj_big);
+		c->inj_big = NULL;
 	}
-	return (uint16_t)n;
+	c->inj_len = (uint16_t)at_prop_lines(at_span_ctx(s), ts, ts_len, NULL,
+					     0, mask, 0, eol, c->inj,
+					     sizeof(c->inj));
+}
+
+/*
+ * The context the program's own head carries in the configured formats
+ * (it continues it, as a server continues its caller's): 1 with *parent
+ * (and the tracestate when traceparent gave it), or 0.
+ */
+static int own_context(const struct at_http_request *r,
+		       struct at_span_context *parent, char *ts, size_t cap,
+		       int *ts_n)
+{
+	struct at_prop_fields f = r->prop;
+	unsigned got;
+
+	f.traceparent = (struct at_prop_str){ r->traceparent.p,
+					      r->traceparent.len };
+	f.n_traceparent = r->n_traceparent;
+	got = at_prop_extract(&f, at_cfg.prop_order, at_cfg.n_prop, parent);
+	if (got == AT_PROP_TRACECONTEXT && r->tracestate.p)
+		*ts_n = at_tracestate_sanitize(r->tracestate.p,
+					       r->tracestate.len, ts, cap);
+	return got != 0;
 }
 
 /* ---- client: outgoing requests ---- */
@@ -127,15 +166,10 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 		return;
 	}
 	memset(&f->req, 0, sizeof(f->req));
-	/* The program's own traceparent: no line; if it is the only one and
-	 * valid, our span continues it. */
-	if (r->n_traceparent == 1 &&
-	    at_traceparent_parse(r->traceparent.p, r->traceparent.len,
-				 &parent) == 0) {
-		if (r->tracestate.p)
-			ts_n = at_tracestate_sanitize(r->tracestate.p,
-						      r->tracestate.len, ts,
-						      sizeof(ts));
+	/* The program's own context (traceparent, or another configured
+	 * format): no line of its formats; if one is valid, our span
+	 * continues it. */
+	if (own_context(r, &parent, ts, sizeof(ts), &ts_n)) {
 		at_span_start_with_parent(s, "HTTP", 4, AT_KIND_CLIENT,
 					  &parent, ts,
 					  ts_n > 0 ? (size_t)ts_n : 0, false);
@@ -193,9 +227,9 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 	conn_flight_method(f, r->method.p, r->method.len);
 	f->has_status = 0;
 	fl_commit(c);
-	if (inject && !r->n_traceparent)
-		c->inj_len = build_inj(c->inj, sizeof(c->inj), s,
-				       r->line_ending == AT_HTTP_EOL_LF);
+	if (inject)
+		build_inj(c, s, r->prop_present,
+			  r->line_ending == AT_HTTP_EOL_LF);
 }
 
 static bool is_connect(const struct at_http_request *r)
@@ -269,7 +303,7 @@ static ssize_t send_head_part(struct at_conn *c, const struct iovec *iov,
 			goto untraced;
 		nv = k;
 		if (c->inj_at != NO_INJ && pend) {
-			v[nv].iov_base = c->inj + c->inj_sent;
+			v[nv].iov_base = (char *)conn_inj(c) + c->inj_sent;
 			v[nv].iov_len = pend;
 			nv++;
 		}

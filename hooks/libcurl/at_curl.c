@@ -43,6 +43,13 @@
 #include "at_span.h"
 #include "at_traceparent.h"
 
+/* The trace-context formats' lines at most (traceparent + tracestate,
+ * b3, X-B3-*, uber-trace-id). */
+#define INJ_LINES_CAP 1024
+/* ...and with a baggage line, plus the list copied from its slot. */
+#define LINES_BIG (INJ_LINES_CAP + 2 * (AT_BAGGAGE_MAX + 16))
+static struct at_pool lines_pool = AT_POOL_INIT(LINES_BIG, 64);
+
 struct curl_state {
 	char url[2048];
 	char custom[32];
@@ -154,20 +161,6 @@ static const char *method_of(const struct curl_state *st)
 	return "GET";
 }
 
-static int header_is(const char *line, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (size_t i = 0; i < n; i++) {
-		char c = line[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if (c != name[i])
-			return 0;
-	}
-	return line[n] == ':';
-}
-
 static const char *header_value(const char *line)
 {
 	const char *v = strchr(line, ':');
@@ -252,13 +245,80 @@ static void set_url(struct at_span *s, const char *url)
 	}
 }
 
+/*
+ * Give the transfer our header list: the application's lines, then the
+ * lines of the configured propagation formats it did not send itself
+ * (own), baggage included.  Any failure: the application's list stays.
+ */
+static void add_trace_headers(CURL *h, struct curl_state *st, unsigned own)
+{
+	unsigned mask = at_cfg.propagators & ~own;
+	struct at_baggage_ref bag = at_span_baggage(st->span);
+	size_t ts_len, n, cap = INJ_LINES_CAP;
+	const char *ts = at_span_tracestate(st->span, &ts_len);
+	char small[INJ_LINES_CAP], *buf = small, *big = NULL, *list = NULL;
+	char *line;
+	struct curl_slist *ours = NULL, *l;
+	int bl = 0;
+	bool ok = true;
+
+	if (!mask)
+		return;
+	/* With baggage: the lines, and the list they copy once more, in a
+	 * pooled buffer (none free: the lines without it). */
+	if (bag.slot && (mask & AT_PROP_BAGGAGE) &&
+	    (big = at_pool_get(&lines_pool))) {
+		buf = big;
+		cap = LINES_BIG;
+		list = buf + cap - (AT_BAGGAGE_MAX + 1);
+		bl = at_baggage_copy(bag, list, AT_BAGGAGE_MAX + 1);
+	}
+	if (!(mask & AT_PROP_TRACECONTEXT))
+		ts_len = 0;
+	n = at_prop_lines(at_span_ctx(st->span), ts, ts_len, list,
+			  bl > 0 ? (size_t)bl : 0, mask, 0, "\n", buf,
+			  list ? (size_t)(list - buf) : cap);
+	if (n == 0)
+		goto out;
+	for (l = st->app_headers; l && ok; l = l->next) {
+		struct curl_slist *nl = at_curl.curl_slist_append(
+			ours, l->data ? l->data : "");
+		ok = nl != NULL;
+		if (ok)
+			ours = nl;
+	}
+	for (line = buf; ok && *line;) {
+		char *e = strchr(line, '\n');
+		struct curl_slist *nl;
+
+		*e = 0;
+		nl = at_curl.curl_slist_append(ours, line);
+		ok = nl != NULL;
+		if (ok)
+			ours = nl;
+		line = e + 1;
+	}
+	if (ok && at_curl.curl_easy_setopt(h, CURLOPT_HTTPHEADER, ours) ==
+			  CURLE_OK) {
+		st->ours = ours;
+		ours = NULL;
+	}
+out:
+	if (ours)
+		at_curl.curl_slist_free_all(ours);
+	if (big)
+		at_pool_put(&lines_pool, big);
+}
+
 void at_curl_begin(CURL *h, bool activate)
 {
 	struct curl_state *st = state_get(h, true);
 	struct at_span_context parent;
-	const char *app_tp = NULL, *app_ts = NULL;
-	struct curl_slist *l, *ours = NULL;
+	struct at_prop_fields f = { 0 };
+	const char *app_ts = NULL;
+	struct curl_slist *l;
 	char ts[AT_TRACESTATE_MAX + 1];
+	unsigned own = 0, got;
 	int ts_n = 0;
 
 	if (!st)
@@ -268,23 +328,49 @@ void at_curl_begin(CURL *h, bool activate)
 	st->span = at_pool_get(&span_pool);
 	if (!st->span)
 		return;
+	/* The application's own propagation headers, in the configured
+	 * formats: their formats are not added, and a valid context among
+	 * them is continued. */
 	for (l = st->app_headers; l; l = l->next) {
-		if (!l->data)
+		const char *colon = l->data ? strchr(l->data, ':') : NULL;
+		enum at_prop_field which;
+		struct at_prop_str *slot = NULL;
+		unsigned bit;
+
+		if (!colon)
 			continue;
-		if (header_is(l->data, "traceparent"))
-			app_tp = header_value(l->data);
-		else if (header_is(l->data, "tracestate"))
+		bit = at_prop_field_of(l->data, (size_t)(colon - l->data), &which);
+		own |= bit;
+		switch (bit ? which : 0) {
+		case AT_PF_TRACEPARENT:
+			f.n_traceparent++;
+			slot = &f.traceparent;
+			break;
+		case AT_PF_TRACESTATE:
 			app_ts = header_value(l->data);
+			break;
+		case AT_PF_B3: slot = &f.b3; break;
+		case AT_PF_B3_TRACE: slot = &f.b3_trace; break;
+		case AT_PF_B3_SPAN: slot = &f.b3_span; break;
+		case AT_PF_B3_SAMPLED: slot = &f.b3_sampled; break;
+		case AT_PF_B3_FLAGS: slot = &f.b3_flags; break;
+		case AT_PF_UBER: slot = &f.uber; break;
+		default: break;
+		}
+		if (slot && !slot->p) {
+			slot->p = header_value(l->data);
+			slot->len = strlen(slot->p);
+		}
 	}
-	if (app_tp && at_traceparent_parse(app_tp, strlen(app_tp), &parent) == 0) {
-		if (app_ts)
+	got = at_prop_extract(&f, at_cfg.prop_order, at_cfg.n_prop, &parent);
+	if (got) {
+		if (got == AT_PROP_TRACECONTEXT && app_ts)
 			ts_n = at_tracestate_sanitize(app_ts, strlen(app_ts), ts,
 						      sizeof(ts));
 		at_span_start_with_parent(st->span, "HTTP", 4, AT_KIND_CLIENT,
 					  &parent, ts, ts_n > 0 ? (size_t)ts_n : 0,
 					  false);
 	} else {
-		app_tp = NULL;
 		at_span_start_detached(st->span, "HTTP", 4, AT_KIND_CLIENT);
 	}
 	if (!at_span_started(st->span)) {
@@ -297,43 +383,9 @@ void at_curl_begin(CURL *h, bool activate)
 		set_method(st->span, method_of(st));
 		set_url(st->span, st->url);
 	}
-	/* Our list: the application's lines, then the trace headers. */
-	if (!app_tp) {
-		char line[AT_TRACEPARENT_LEN + AT_TRACESTATE_MAX + 32];
-		char tp[AT_TRACEPARENT_LEN + 1];
-		size_t tsl;
-		const char *tsv = at_span_tracestate(st->span, &tsl);
-		bool ok = true;
-
-		for (l = st->app_headers; l && ok; l = l->next) {
-			struct curl_slist *n = at_curl.curl_slist_append(
-				ours, l->data ? l->data : "");
-			ok = n != NULL;
-			if (ok)
-				ours = n;
-		}
-		at_traceparent_format(at_span_ctx(st->span), tp);
-		snprintf(line, sizeof(line), "traceparent: %s", tp);
-		struct curl_slist *n = ok ? at_curl.curl_slist_append(ours, line)
-					  : NULL;
-		if (n) {
-			ours = n;
-			if (tsl) {
-				snprintf(line, sizeof(line), "tracestate: %.*s",
-					 (int)tsl, tsv);
-				n = at_curl.curl_slist_append(ours, line);
-				if (n)
-					ours = n;
-			}
-			if (at_curl.curl_easy_setopt(h, CURLOPT_HTTPHEADER,
-						     ours) == CURLE_OK) {
-				st->ours = ours;
-				ours = NULL;
-			}
-		}
-		if (ours)
-			at_curl.curl_slist_free_all(ours);
-	}
+	/* Our list: the application's lines, then the propagation headers
+	 * of the formats it did not send. */
+	add_trace_headers(h, st, own);
 	if (activate)
 		at_span_activate(st->span);
 }

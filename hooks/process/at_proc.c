@@ -93,7 +93,8 @@ static bool ours(const char *entry)
 {
 	return has_prefix(entry, "LD_PRELOAD=") ||
 	       has_prefix(entry, "TRACEPARENT=") ||
-	       has_prefix(entry, "TRACESTATE=");
+	       has_prefix(entry, "TRACESTATE=") ||
+	       has_prefix(entry, "BAGGAGE=");
 }
 
 #define DERIVED_WORK (1u << 20)
@@ -153,7 +154,8 @@ char **at_proc_env(char *const envp[], const struct at_span *span,
 		   char **out, char *strbuf)
 {
 	size_t n = 0, used = 0;
-	char *tp_line = NULL, *ts_line = NULL, *pre_line = NULL;
+	char *tp_line = NULL, *ts_line = NULL, *bag_line = NULL;
+	char *pre_line = NULL;
 	const char *old_pre = NULL;
 	bool want_preload = at_proc_adds_preload(envp, environ, self_path,
 						 at_cfg.propagate_preload);
@@ -176,6 +178,18 @@ char **at_proc_env(char *const envp[], const struct at_span *span,
 						 "TRACESTATE=%.*s", (int)tsl,
 						 ts) + 1;
 		}
+		if (at_cfg.propagators & AT_PROP_BAGGAGE) {
+			int bl;
+
+			memcpy(strbuf + used, "BAGGAGE=", 8);
+			bl = at_baggage_copy(at_span_baggage(span),
+					     strbuf + used + 8,
+					     AT_BAGGAGE_MAX + 1);
+			if (bl > 0) {
+				bag_line = strbuf + used;
+				used += 8 + (size_t)bl + 1;
+			}
+		}
 	}
 	if (want_preload) {
 		pre_line = strbuf + used;
@@ -186,6 +200,7 @@ char **at_proc_env(char *const envp[], const struct at_span *span,
 	for (size_t i = 0; envp && envp[i]; i++) {
 		if ((span && (has_prefix(envp[i], "TRACEPARENT=") ||
 			      has_prefix(envp[i], "TRACESTATE="))) ||
+		    (bag_line && has_prefix(envp[i], "BAGGAGE=")) ||
 		    (pre_line && has_prefix(envp[i], "LD_PRELOAD=")))
 			continue;
 		out[n++] = envp[i];
@@ -194,6 +209,8 @@ char **at_proc_env(char *const envp[], const struct at_span *span,
 		out[n++] = tp_line;
 	if (ts_line)
 		out[n++] = ts_line;
+	if (bag_line)
+		out[n++] = bag_line;
 	if (pre_line)
 		out[n++] = pre_line;
 	out[n] = NULL;

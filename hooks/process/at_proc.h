@@ -42,10 +42,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "at_propagators.h"
 #include "at_span.h"
 
-/* Room needed for at_proc_env's strings. */
-#define AT_PROC_STRBUF (4096 + 1024)
+/* Room needed for at_proc_env's strings (a BAGGAGE line among them). */
+#define AT_PROC_STRBUF (4096 + 1024 + AT_BAGGAGE_MAX + 16)
 
 /* How many entries envp has (not counting its NULL). */
 size_t at_proc_env_count(char *const envp[]);
@@ -60,8 +61,9 @@ bool at_proc_adds_preload(char *const envp[], char *const own[],
 
 /*
  * Build the child's environment: envp with TRACEPARENT/TRACESTATE from
- * ctx_span (NULL: no active span, keep envp's own), and the library added
- * to LD_PRELOAD when at_proc_adds_preload says so.  out has room for at_proc_env_count(envp) + 4 pointers, strbuf
+ * ctx_span (NULL: no active span, keep envp's own), BAGGAGE when the
+ * span carries a request's baggage (and the baggage propagator is on), and the library added
+ * to LD_PRELOAD when at_proc_adds_preload says so.  out has room for at_proc_env_count(envp) + 5 pointers, strbuf
  * for AT_PROC_STRBUF bytes.  Returns out, or envp itself when nothing
  * needs to change.  Reads only; writes only to out and strbuf.
  */
@@ -71,7 +73,7 @@ char **at_proc_env(char *const envp[], const struct at_span *ctx_span,
 /* Declares outvar, the environment for a child (at_proc_env) with its
  * storage on the caller's stack: a vfork child may not allocate. */
 #define AT_PROC_CHILD_ENV(envp, span, outvar)                                \
-	char *outvar##_arr[at_proc_env_count(envp) + 5];                     \
+	char *outvar##_arr[at_proc_env_count(envp) + 6];                     \
 	char outvar##_str[AT_PROC_STRBUF];                                   \
 	char **outvar = at_proc_env(envp, span, outvar##_arr, outvar##_str)
 

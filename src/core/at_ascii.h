@@ -26,6 +26,19 @@ static inline int at_is_alpha(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
+/* RFC 9110 tchar: a character of a token (header names, baggage keys). */
+static inline int at_is_token_char(char c)
+{
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'':
+	case '*': case '+': case '-': case '.': case '^': case '_':
+	case '`': case '|': case '~':
+		return 1;
+	default:
+		return at_is_alpha(c) || at_is_digit(c);
+	}
+}
+
 static inline char at_to_lower(char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;

@@ -154,6 +154,14 @@
  *     so do the values the message echoes.
  * AUTOTRACE_DB_QUERY_MAX_LENGTH         1024
  *     db.query.text is cut to this many bytes (at a UTF-8 boundary).
+ * OTEL_PROPAGATORS                      tracecontext,baggage
+ *     The header formats a request's context is read from (in this order;
+ *     a later one found valid wins) and written in: tracecontext
+ *     (traceparent, tracestate), baggage (W3C), b3 (single header),
+ *     b3multi (X-B3-*), jaeger (uber-trace-id); none.
+ * AUTOTRACE_BAGGAGE_ATTRIBUTES          (none)
+ *     A comma list of baggage keys whose values (from the request's
+ *     baggage) become attributes of the same name on its spans.
  * AUTOTRACE_PROTOCOLS                   all
  *     The wire protocols decoded on the program's sockets: a comma list
  *     of postgresql, mysql, redis; all or none.
@@ -192,6 +200,7 @@
 #include "at_compat.h"
 #include "at_config.h"
 #include "at_config_internal.h"
+#include "at_propagators.h"
 #include "at_sampler.h"
 #include "at_utf8.h"
 
@@ -606,6 +615,67 @@ bad:
 			  "all");
 }
 
+/* ---- propagation ---- */
+
+/* OTEL_PROPAGATORS: at_propagators_parse; an unknown name: the default. */
+static void load_propagators(struct loader *l)
+{
+	const char *name = "OTEL_PROPAGATORS";
+	const char *s = at_cfg_env(l, name);
+	struct at_config *cfg = l->cfg;
+
+	if (s == NULL)
+		return;
+	if (at_propagators_parse(s, &cfg->propagators, cfg->prop_order,
+				 &cfg->n_prop, NULL, NULL) != 0)
+		at_cfg_warn_using(l, "invalid", name, s,
+				  "a comma list of tracecontext, baggage, b3, "
+				  "b3multi, jaeger; or none",
+				  "tracecontext,baggage");
+}
+
+/* AUTOTRACE_BAGGAGE_ATTRIBUTES: keys (RFC 9110 tokens) kept NUL-separated. */
+static void load_baggage_attrs(struct loader *l)
+{
+	const char *name = "AUTOTRACE_BAGGAGE_ATTRIBUTES";
+	const char *s = at_cfg_env(l, name), *p;
+	struct at_config *cfg = l->cfg;
+	size_t w = 0;
+	int n = 0;
+
+	if (s == NULL)
+		return;
+	for (p = s;;) {
+		const char *k = p;
+		size_t len;
+
+		while (*p && *p != ',')
+			p++;
+		len = (size_t)(p - k);
+		at_trim_ows(&k, &len);
+		for (size_t i = 0; i < len; i++)
+			if (!at_is_token_char(k[i]))
+				goto bad;
+		if (len) {
+			if (w + len + 1 > sizeof(cfg->baggage_attrs))
+				goto bad;
+			memcpy(cfg->baggage_attrs + w, k, len);
+			cfg->baggage_attrs[w + len] = 0;
+			w += len + 1;
+			n++;
+		}
+		if (!*p)
+			break;
+		p++;
+	}
+	cfg->n_baggage_attrs = n;
+	return;
+bad:
+	cfg->n_baggage_attrs = 0;
+	at_cfg_warn_using(l, "invalid", name, s,
+			  "a comma list of baggage keys", "none");
+}
+
 /* ---- service name and spool directory ---- */
 
 static void load_service_name(struct loader *l)
@@ -808,6 +878,11 @@ void at_config_defaults(struct at_config *cfg)
 	cfg->process_spans = 1;
 	cfg->spool_dir[0] = '\0';
 	cfg->spool_max_mb = 64;
+	cfg->propagators = AT_PROP_DEFAULT;
+	cfg->prop_order[0] = AT_PROP_TRACECONTEXT;
+	cfg->prop_order[1] = AT_PROP_BAGGAGE;
+	cfg->n_prop = 2;
+	cfg->n_baggage_attrs = 0;
 }
 
 static void load_bsp(struct loader *l)
@@ -913,6 +988,8 @@ void at_config_load(struct at_config *cfg, at_getenv_fn lookup, void *lookup_ud,
 	load_u32(&l, "AUTOTRACE_DB_QUERY_MAX_LENGTH", &cfg->db_query_max,
 		 &rule_length);
 	load_protocols(&l);
+	load_propagators(&l);
+	load_baggage_attrs(&l);
 	load_bool(&l, "AUTOTRACE_DB_SQLCOMMENTER", &cfg->db_sqlcommenter, 1);
 	load_bool(&l, "AUTOTRACE_RUNTIME_BRIDGES", &cfg->runtime_bridges, 1);
 	load_preload(&l);

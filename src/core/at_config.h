@@ -100,6 +100,15 @@ struct at_config {
 	int propagate_preload;            /* AUTOTRACE_PROPAGATE_PRELOAD (AT_PRELOAD_RULE) */
 	int process_spans;                /* AUTOTRACE_PROCESS_SPANS (1) */
 	char spool_dir[AT_CFG_URL_MAX];   /* AUTOTRACE_SPOOL_DIR ("": off) */
+	/* OTEL_PROPAGATORS (tracecontext,baggage): the at_propagators.h bits,
+	 * and their order (extraction tries them in it). */
+	unsigned propagators;
+	uint8_t prop_order[5];
+	int n_prop;
+	/* AUTOTRACE_BAGGAGE_ATTRIBUTES: the baggage keys copied onto spans,
+	 * each NUL-terminated, one after the other (n_baggage_attrs). */
+	char baggage_attrs[AT_CFG_STR_MAX];
+	int n_baggage_attrs;
 	uint32_t spool_max_mb;            /* AUTOTRACE_SPOOL_MAX_MB (64) */
 };
 

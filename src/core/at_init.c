@@ -21,6 +21,7 @@
 #include "at_init.h"
 #include "at_lifecycle.h"
 #include "at_log.h"
+#include "at_propagators.h"
 #include "at_real.h"
 #include "at_span.h"
 #include "at_traceparent.h"
@@ -50,7 +51,8 @@ static void after_fork_child(void)
 	at_lifecycle_run(AT_STEP_FORK_CHILD);
 }
 
-/* TRACEPARENT / TRACESTATE: the OpenTelemetry environment carrier. */
+/* TRACEPARENT / TRACESTATE / BAGGAGE: the OpenTelemetry environment
+ * carrier. */
 static void read_env_parent(void)
 {
 	const char *tp = secure_getenv("TRACEPARENT");
@@ -59,6 +61,18 @@ static void read_env_parent(void)
 	char state[AT_TRACESTATE_MAX + 1];
 	int n = 0;
 
+	const char *bag = secure_getenv("BAGGAGE");
+
+	/* BAGGAGE, the W3C Baggage of the environment carrier, stands alone:
+	 * a process may get baggage without a trace context. */
+	if (bag && (at_cfg.propagators & AT_PROP_BAGGAGE)) {
+		static char list[AT_BAGGAGE_MAX + 1];
+
+		n = at_baggage_sanitize(bag, strlen(bag), list, sizeof(list));
+		if (n > 0)
+			at_span_set_env_baggage(list, (size_t)n);
+		n = 0;
+	}
 	if (!tp || at_traceparent_parse(tp, strlen(tp), &ctx) != 0)
 		return;
 	if (ts)

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "at_baggage.h"
 #include "at_clock.h"
 #include "at_config.h"
 #include "at_context.h"
@@ -31,6 +32,62 @@ static struct at_span_context env_parent;
 static int env_parent_valid;
 static char env_tracestate[AT_TRACESTATE_MAX + 1];
 static size_t env_tracestate_len;
+static struct at_baggage_ref env_baggage;
+
+void at_span_set_env_baggage(const char *bag, size_t len)
+{
+	env_baggage = at_baggage_set_env(bag, len);
+}
+
+static void inherit_baggage(struct at_span *s, struct at_baggage_ref ref)
+{
+	s->h.baggage_slot = ref.slot;
+	s->h.baggage_gen = ref.gen;
+	s->h.baggage_owner = 0;
+}
+
+struct at_baggage_ref at_span_baggage(const struct at_span *s)
+{
+	struct at_baggage_ref ref = { s->h.baggage_slot, s->h.baggage_gen };
+
+	return ref;
+}
+
+/* AUTOTRACE_BAGGAGE_ATTRIBUTES: the named entries of the span's baggage
+ * as attributes (only when configured and the span has baggage). */
+static AT_COLD void baggage_attrs(struct at_span *s)
+{
+	const char *k = at_cfg.baggage_attrs;
+
+	for (int i = 0; i < at_cfg.n_baggage_attrs; i++) {
+		char v[256];
+		int n = at_baggage_value(at_span_baggage(s), k, v, sizeof(v));
+
+		if (n >= 0)
+			at_span_set_str(s, k, v, (size_t)n);
+		k += strlen(k) + 1;
+	}
+}
+
+static inline void maybe_baggage_attrs(struct at_span *s)
+{
+	if (AT_UNLIKELY(at_cfg.n_baggage_attrs && s->h.baggage_slot &&
+			s->h.state == AT_SPAN_RECORDING))
+		baggage_attrs(s);
+}
+
+void at_span_own_baggage(struct at_span *s, struct at_baggage_ref ref)
+{
+	if (s->h.state == AT_SPAN_FREE) {
+		at_baggage_release(ref);
+		return;
+	}
+	if (s->h.baggage_owner)
+		at_baggage_release(at_span_baggage(s));
+	inherit_baggage(s, ref);
+	s->h.baggage_owner = ref.slot != 0;
+	maybe_baggage_attrs(s);
+}
 
 void at_span_set_env_parent(const struct at_span_context *ctx,
 			    const char *tracestate, size_t len)
@@ -125,6 +182,7 @@ static bool start_common(struct at_thread *t, struct at_span *s,
 		h->state = AT_SPAN_PROPAGATING;
 	}
 	h->on_stack = activate && at_context_push(t, s) == 0;
+	maybe_baggage_attrs(s);
 	return true;
 }
 
@@ -143,9 +201,12 @@ static bool start_child(struct at_span *s, const char *name, size_t name_len,
 	if (cur) {
 		size_t ts_len;
 		const char *ts = at_span_tracestate(cur, &ts_len);
+
+		inherit_baggage(s, at_span_baggage(cur));
 		return start_common(t, s, name, name_len, kind, &cur->h.ctx,
 				    0, ts, ts_len, activate);
 	}
+	inherit_baggage(s, env_baggage);
 	if (env_parent_valid)
 		return start_common(t, s, name, name_len, kind, &env_parent,
 				    1, env_tracestate, env_tracestate_len,
@@ -186,6 +247,9 @@ bool at_span_start_with_parent(struct at_span *s, const char *name,
 	}
 	if (!parent)
 		tracestate_len = 0;
+	/* A request's own context: its baggage, if any, comes with it
+	 * (at_span_own_baggage), not from the environment. */
+	inherit_baggage(s, (struct at_baggage_ref){ 0, 0 });
 	return start_common(t, s, name, name_len, kind, parent, 1,
 			    tracestate, tracestate_len, activate);
 }
@@ -322,6 +386,10 @@ void at_span_end(struct at_span *s)
 			atomic_fetch_add_explicit(&at_span_drops.nomem, 1,
 						  memory_order_relaxed);
 	}
+	if (AT_UNLIKELY(s->h.baggage_owner)) {
+		at_baggage_release(at_span_baggage(s));
+		s->h.baggage_owner = 0;
+	}
 	s->h.end_unix_ns = 0;
 	s->h.state = AT_SPAN_FREE;
 }
@@ -341,6 +409,8 @@ void at_span_adopt(struct at_span *s, const struct at_span *parent)
 	s->h.ctx.flags = parent->h.ctx.flags;
 	s->h.has_parent = 1;
 	s->h.parent_is_remote = 0;
+	if (!s->h.baggage_owner)
+		inherit_baggage(s, at_span_baggage(parent));
 	/* Sampling follows the parent: an unsampled parent drops the child;
 	 * a child that was not recording cannot start now. */
 	if (!(parent->h.ctx.flags & AT_FLAG_SAMPLED))

@@ -41,6 +41,7 @@
 #include "at_pool.h"
 
 #include "at_context.h"
+#include "at_baggage.h"
 #include "at_span_rec.h"
 
 /* Size of the record for span s (header + used parts, rounded up to 8). */
@@ -181,6 +182,16 @@ void at_span_consumer_set(const struct at_span_consumer *c);
  */
 void at_span_set_env_parent(const struct at_span_context *ctx,
 			    const char *tracestate, size_t len);
+/* The BAGGAGE environment carrier (sanitized), likewise: the baggage of
+ * spans started with no active span. */
+void at_span_set_env_baggage(const char *bag, size_t len);
+
+/* The baggage a span passes on (at_baggage.h): its parent's, or the one
+ * it owns.  at_span_own_baggage gives a started span the list its
+ * request brought (a server span); the span frees it when it ends (at
+ * once if the span is not started). */
+struct at_baggage_ref at_span_baggage(const struct at_span *s);
+void at_span_own_baggage(struct at_span *s, struct at_baggage_ref ref);
 
 /* Make a started span the calling thread's active span for a while (a
  * connection span around the libpq calls that open its socket), and stop

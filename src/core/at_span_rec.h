@@ -86,12 +86,15 @@ struct at_span_hdr {
 	uint8_t has_parent;
 	uint8_t parent_is_remote;
 	uint8_t on_stack;    /* pushed on the starting thread's stack */
-	uint8_t pad_[5];
+	uint8_t baggage_slot; /* the request's baggage (at_baggage.h), 0: none */
+	uint8_t baggage_owner; /* this span stored it: frees it at its end */
+	uint8_t pad_[3];
 	uint32_t dropped_attrs;
 	uint32_t dropped_events;
 	struct at_span_context ctx; /* this span's trace id, span id, flags */
 	uint8_t parent_span_id[8];
-	uint8_t pad2_[7];
+	uint8_t pad2_[3];
+	uint32_t baggage_gen;
 	uint64_t start_unix_ns;
 	uint64_t end_unix_ns;
 	uint64_t start_mono_ns;

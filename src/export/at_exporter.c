@@ -737,7 +737,7 @@ static void report(void)
 		    "rejected=%llu untraced=%llu unparented=%llu "
 		    "stack_overflow=%llu thread_limit=%llu spooled=%llu "
 		    "unspooled=%llu; export attempts=%llu failures=%llu "
-		    "retries=%llu",
+		    "retries=%llu; baggage_dropped=%llu",
 		    (int)getpid(), (unsigned long long)s[0],
 		    (unsigned long long)s[1],
 		    (unsigned long long)atomic_load(&at_xstats.exported),
@@ -755,7 +755,8 @@ static void report(void)
 		    (unsigned long long)atomic_load(&at_xstats.unspooled),
 		    (unsigned long long)atomic_load(&at_xstats.attempts),
 		    (unsigned long long)atomic_load(&at_xstats.failures),
-		    (unsigned long long)atomic_load(&at_xstats.retries));
+		    (unsigned long long)atomic_load(&at_xstats.retries),
+		    (unsigned long long)atomic_load(&at_baggage_dropped));
 }
 
 /* The bound of the final flush of a process image. */

@@ -23,9 +23,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "at_propagators.h"
 #include "at_traceparent.h"
 
 #define AT_HTTP_HEAD_MAX 16384 /* longer heads are not traced */
+#define AT_HTTP_BAGGAGE_FIELDS 4 /* baggage fields kept per head */
 
 /* ---- recognising a message start ---- */
 
@@ -75,6 +77,16 @@ struct at_http_request {
 				     * line end */
 	size_t head_len;            /* bytes of the head, blank line included */
 	int line_ending;            /* AT_HTTP_EOL_*: how its lines end */
+	/* The other propagation formats (OTEL_PROPAGATORS): the first b3,
+	 * X-B3-* and uber-trace-id fields (prop.traceparent is left to the
+	 * caller: traceparent above), the baggage fields in order (up to
+	 * AT_HTTP_BAGGAGE_FIELDS; n_baggage counts them all), and which
+	 * formats the head has at all (AT_PROP_* bits: an outgoing request
+	 * already carrying one gets no line of it). */
+	struct at_prop_fields prop;
+	unsigned prop_present;
+	int n_baggage;
+	struct at_prop_str baggage[AT_HTTP_BAGGAGE_FIELDS];
 	/*
 	 * tracestate: with one field, its value (trimmed) in the head, as
 	 * sent.  With several, they are one list (RFC 9110 5.3, the W3C

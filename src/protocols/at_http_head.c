@@ -260,6 +260,11 @@ struct fields {
 	int n_ts_parts;       /* of which with a member, up to TS_PARTS_MAX */
 	int ts_too_many;      /* more than TS_PARTS_MAX of those */
 	struct at_tracestate_part *ts_parts; /* requests only; not zeroed */
+	/* Requests only: the other propagation fields (at_http.h). */
+	struct at_prop_fields prop;
+	unsigned prop_present;
+	int n_baggage;
+	struct at_prop_str baggage[AT_HTTP_BAGGAGE_FIELDS];
 };
 
 /* A field with a member holds at least one: more make too many members. */
@@ -359,12 +364,61 @@ static void set_first(struct at_http_str *s, const char *v, size_t n)
 	}
 }
 
+static void prop_first(struct at_prop_str *s, const char *v, size_t n)
+{
+	if (s->p == NULL) {
+		s->p = v;
+		s->len = n;
+	}
+}
+
+/* A field of one of the propagation formats other than traceparent and
+ * tracestate (b3, X-B3-*, uber-trace-id, baggage): remember it. */
+static void on_prop_field(struct fields *f, const char *name, size_t nl,
+			  const char *v, size_t vl)
+{
+	enum at_prop_field which;
+	unsigned bit = at_prop_field_of(name, nl, &which);
+
+	f->prop_present |= bit;
+	switch (bit ? which : 0) {
+	case AT_PF_B3:
+		prop_first(&f->prop.b3, v, vl);
+		break;
+	case AT_PF_B3_TRACE:
+		prop_first(&f->prop.b3_trace, v, vl);
+		break;
+	case AT_PF_B3_SPAN:
+		prop_first(&f->prop.b3_span, v, vl);
+		break;
+	case AT_PF_B3_SAMPLED:
+		prop_first(&f->prop.b3_sampled, v, vl);
+		break;
+	case AT_PF_B3_FLAGS:
+		prop_first(&f->prop.b3_flags, v, vl);
+		break;
+	case AT_PF_UBER:
+		prop_first(&f->prop.uber, v, vl);
+		break;
+	case AT_PF_BAGGAGE:
+		if (f->n_baggage < AT_HTTP_BAGGAGE_FIELDS)
+			f->baggage[f->n_baggage] = (struct at_prop_str){ v, vl };
+		f->n_baggage++;
+		break;
+	default:
+		break;
+	}
+}
+
 /* One field line: name[0..nl), trimmed value v[0..vl).  -1: malformed. */
 static int on_field(struct fields *f, const char *name, size_t nl,
 		    const char *v, size_t vl)
 {
 	int64_t cl;
 
+	if (name[0] == 'b' || name[0] == 'B' || name[0] == 'x' ||
+	    name[0] == 'X' || name[0] == 'u' || name[0] == 'U')
+		on_prop_field(f, name, nl, v, vl);
 	switch (nl) {
 	case 4:
 		if (EQ_NOCASE(name, nl, "host")) {
@@ -386,6 +440,7 @@ static int on_field(struct fields *f, const char *name, size_t nl,
 		break;
 	case 11:
 		if (EQ_NOCASE(name, nl, "traceparent")) {
+			f->prop_present |= AT_PROP_TRACECONTEXT;
 			f->n_traceparent++;
 			set_first(&f->traceparent, v, vl);
 		}
@@ -617,6 +672,10 @@ int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 	out.conn_keep_alive = f.conn_keep_alive;
 	out.upgrade = f.upgrade;
 	out.request_line_end = end;
+	out.prop = f.prop;
+	out.prop_present = f.prop_present;
+	out.n_baggage = f.n_baggage;
+	memcpy(out.baggage, f.baggage, sizeof(out.baggage));
 	out.line_ending = f.eol_seen == 1   ? AT_HTTP_EOL_CRLF
 			  : f.eol_seen == 2 ? AT_HTTP_EOL_LF
 					    : AT_HTTP_EOL_MIXED;

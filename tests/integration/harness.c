@@ -715,3 +715,19 @@ size_t h_strip_injected(char *buf, size_t len, char (*tps)[56], int max,
 	}
 	return out;
 }
+
+pid_t h_start_relay(const char *dir, uint16_t downstream,
+		    const char *const env[], char port[8])
+{
+	char pf[256], down[32];
+	pid_t pid;
+
+	snprintf(pf, sizeof(pf), "%s/relay-port", dir);
+	unlink(pf);
+	snprintf(down, sizeof(down), "127.0.0.1:%u", downstream);
+	const char *argv[] = { h_build_path("fixtures/http_service"), pf,
+			       "--downstream", down, NULL };
+	pid = h_start(argv, env, true, NULL);
+	snprintf(port, 8, "%u", pid > 0 ? h_read_port(pf, 30000) : 0);
+	return pid;
+}

@@ -105,6 +105,12 @@ int h_wait_file(const char *path, int timeout_ms);
 int h_wait_file_has(const char *path, const char *needle, int timeout_ms);
 /* The port number written in path (waiting for it), or 0. */
 uint16_t h_read_port(const char *path, int timeout_ms);
+
+/* A traced http_service (fixture) in dir relaying every request to
+ * 127.0.0.1:downstream (GET /downstream), with env; its pid, and its
+ * port in port ("0" if it did not start). */
+pid_t h_start_relay(const char *dir, uint16_t downstream,
+		    const char *const env[], char port[8]);
 /* Wait until 127.0.0.1:port accepts connections: 0 or -1. */
 int h_wait_port(uint16_t port, int timeout_ms);
 /* The whole file (NUL-terminated, malloc'd; *len may be NULL), or NULL. */

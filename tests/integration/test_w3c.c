@@ -40,24 +40,6 @@
 #define MAX_FIELDS 6
 
 /* A traced http_service relaying to downstream port ds; its port. */
-static pid_t start_relay(const char *dir, uint16_t ds, const char *const env[],
-			 char port[8])
-{
-	char pf[256], down[32];
-	pid_t pid;
-
-	snprintf(pf, sizeof(pf), "%s/relay-port", dir);
-	unlink(pf);
-	snprintf(down, sizeof(down), "127.0.0.1:%u", ds);
-	const char *argv[] = { h_build_path("fixtures/http_service"), pf,
-			       "--downstream", down, NULL };
-	pid = h_start(argv, env, true, NULL);
-	cr_assert_gt(pid, 0);
-	snprintf(port, 8, "%u", h_read_port(pf, RUN_MS));
-	cr_assert_str_neq(port, "0", "http_service did not start");
-	return pid;
-}
-
 /* One request to the relay, untraced, with these header lines. */
 static void send_request(const char *port, const char *path,
 			 const char *const headers[], size_t n)
@@ -214,7 +196,8 @@ Test(w3c, tracestate_relayed_as_one_list, .timeout = 240)
 	cr_assert_eq(h_env_start(&e), 0);
 	cr_assert_eq(h_rec_start(&rec), 0);
 	const char *env[] = { e.ep, "OTEL_BSP_SCHEDULE_DELAY=50", NULL };
-	relay = start_relay(e.dir, rec.port, env, port);
+	relay = h_start_relay(e.dir, rec.port, env, port);
+	cr_assert_str_neq(port, "0", "http_service did not start");
 
 	for (size_t i = 0; i < nc; i++) {
 		const char *headers[1 + MAX_FIELDS];
@@ -552,7 +535,8 @@ Test(w3c, otlp_json_same_spans_as_protobuf, .timeout = 240)
 
 	/* protobuf, to the receiver */
 	const char *env_pb[] = { e.ep, "OTEL_BSP_SCHEDULE_DELAY=50", NULL };
-	relay = start_relay(e.dir, h_http_port(e.http), env_pb, port);
+	relay = h_start_relay(e.dir, h_http_port(e.http), env_pb, port);
+	cr_assert_str_neq(port, "0", "http_service did not start");
 	send_request(port, "/json", headers, 3);
 	cr_expect_eq(h_stop(relay, RUN_MS), 0);
 	n_pb = h_spans(e.rx, 2, WAIT_MS, &pb);
@@ -564,7 +548,8 @@ Test(w3c, otlp_json_same_spans_as_protobuf, .timeout = 240)
 	const char *env_js[] = { json_ep, "OTEL_EXPORTER_OTLP_PROTOCOL=http/json",
 				 "OTEL_EXPORTER_OTLP_COMPRESSION=gzip",
 				 "OTEL_BSP_SCHEDULE_DELAY=50", NULL };
-	relay = start_relay(e.dir, h_http_port(e.http), env_js, port);
+	relay = h_start_relay(e.dir, h_http_port(e.http), env_js, port);
+	cr_assert_str_neq(port, "0", "http_service did not start");
 	send_request(port, "/json", headers, 3);
 	cr_expect_eq(h_stop(relay, RUN_MS), 0);
 	recorded = h_rec_stop(&rec, &len);

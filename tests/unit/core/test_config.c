@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "at_config.h"
+#include "at_propagators.h"
 
 #define MAX_ENV 80
 #define MAX_WARN 16
@@ -266,6 +267,41 @@ Test(config, protocols)
 	load1("AUTOTRACE_DB_SQLCOMMENTER", "true");
 	cr_expect_eq(cfg.db_sqlcommenter, 1);
 	cr_expect_eq(def.db_sqlcommenter, 0);
+}
+
+/* OTEL_PROPAGATORS: the formats and their order; an unknown name warns
+ * once and keeps tracecontext,baggage.  AUTOTRACE_BAGGAGE_ATTRIBUTES:
+ * baggage keys (tokens), NUL-separated; anything else warns, keeps none. */
+Test(config, propagators)
+{
+	cr_expect_eq(def.propagators, AT_PROP_TRACECONTEXT | AT_PROP_BAGGAGE);
+	cr_expect_eq(def.n_prop, 2);
+	load1("OTEL_PROPAGATORS", "b3, jaeger,tracecontext");
+	expect_warns(0, "b3, jaeger,tracecontext");
+	cr_expect_eq(cfg.propagators, AT_PROP_B3 | AT_PROP_JAEGER | AT_PROP_TRACECONTEXT);
+	cr_assert_eq(cfg.n_prop, 3);
+	cr_expect_eq(cfg.prop_order[0], AT_PROP_B3);
+	cr_expect_eq(cfg.prop_order[2], AT_PROP_TRACECONTEXT);
+	load1("OTEL_PROPAGATORS", "none");
+	expect_warns(0, "none");
+	cr_expect_eq(cfg.propagators, 0);
+	load1("OTEL_PROPAGATORS", "tracecontext,xray");
+	cr_expect_str_eq(warns[0], "libautotrace: invalid "
+			 "OTEL_PROPAGATORS=\"tracecontext,xray\" (expected a comma "
+			 "list of tracecontext, baggage, b3, b3multi, jaeger; or "
+			 "none); using tracecontext,baggage");
+	cr_expect_eq(cfg.propagators, AT_PROP_DEFAULT);
+	cr_expect_eq(cfg.n_prop, 2);
+
+	cr_expect_eq(def.n_baggage_attrs, 0);
+	load1("AUTOTRACE_BAGGAGE_ATTRIBUTES", " user.id , tenant,");
+	expect_warns(0, "user.id , tenant,");
+	cr_assert_eq(cfg.n_baggage_attrs, 2);
+	cr_expect_str_eq(cfg.baggage_attrs, "user.id");
+	cr_expect_str_eq(cfg.baggage_attrs + 8, "tenant");
+	load1("AUTOTRACE_BAGGAGE_ATTRIBUTES", "user id");
+	expect_warns(1, "user id");
+	cr_expect_eq(cfg.n_baggage_attrs, 0);
 }
 
 Test(config, samplers)
