@@ -100,7 +100,8 @@ HOOK_O := $(patsubst %.c,$(OBJ)/%.o,$(HOOK_SRC))
 # which the unit tests link too, and the page's static files.
 TOOL_SRC := $(filter-out tool/autotrace.c,$(sort $(wildcard tool/*.c)))
 PAGE_O := $(OBJ)/tool/page/assets.o
-PAGE_FILES := tool/page/page.css tool/page/body.html tool/page/page.js
+PAGE_FILES := tool/page/page.css tool/page/body.html tool/page/page.js \
+	tool/page/ui.css tool/page/ui.html tool/page/ui.js
 TOOL_O := $(patsubst %.c,$(OBJ)/%.o,$(TOOL_SRC)) $(PAGE_O)
 
 LIB := $(BUILD)/libautotrace.so
