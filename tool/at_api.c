@@ -408,6 +408,15 @@ static const struct at_tv_span *server_child(const struct at_tv_span *s)
 	return NULL;
 }
 
+/* "system|host:port" names a place (not "|:" of a span with no peer). */
+static int has_host(const char *target)
+{
+	const char *bar = strchr(target, '|');
+	const char *h = bar ? bar + 1 : target;
+
+	return *h && *h != ':';
+}
+
 static const char *svc_name(const struct at_tv_span *s)
 {
 	return s->service && *s->service ? s->service : "(unknown)";
@@ -418,6 +427,8 @@ static void node(FILE *f, int *first, const char *id, const char *type)
 	char label[300];
 	const char *bar = strchr(id, '|');
 
+	size_t n;
+
 	if (bar == id)
 		snprintf(label, sizeof(label), "%s", id + 1);
 	else if (bar)
@@ -425,6 +436,9 @@ static void node(FILE *f, int *first, const char *id, const char *type)
 			 bar + 1);
 	else
 		snprintf(label, sizeof(label), "%s", id);
+	n = strlen(label);
+	if (n && label[n - 1] == ':') /* a socket path: no port */
+		label[n - 1] = 0;
 	fputs(*first ? "\n{\"id\":" : ",\n{\"id\":", f);
 	*first = 0;
 	at_render_json_str(f, id);
@@ -462,7 +476,7 @@ static int api_services(FILE *f, const struct at_traces *t)
 				continue;
 			}
 			target = at_tv_span_target(s);
-			if (target && *target) {
+			if (target && has_host(target)) {
 				nd = agg_get(&nodes, target, "");
 				if (nd)
 					nd->type = at_tv_span_is_cache(s) ? "cache" :

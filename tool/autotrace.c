@@ -264,8 +264,10 @@ static int parse_opts(int argc, char **argv, struct opts *o, int allow_port,
 			}
 			break;
 		case 'p':
-			if (!allow_port || (o->port = atoi(optarg)) <= 0 ||
-			    o->port > 65535) {
+			/* 0: a free port (the URL printed says which) */
+			if (!allow_port || !*optarg ||
+			    strspn(optarg, "0123456789") != strlen(optarg) ||
+			    (o->port = atoi(optarg)) > 65535) {
 				fprintf(stderr, "autotrace: bad --port '%s'\n", optarg);
 				return -1;
 			}

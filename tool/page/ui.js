@@ -34,11 +34,14 @@ function fmtTime(ms) {
 	return p(d.getHours(), 2) + ':' + p(d.getMinutes(), 2) + ':' + p(d.getSeconds(), 2) + '.' + p(d.getMilliseconds(), 3);
 }
 function pctText(x) { return (x * 100).toFixed(x > 0 && x < 0.1 ? 1 : 0) + ' %'; }
-/* A stable colour per service name. */
+/* A colour per service: distinct ones in the order services are first
+ * seen on this page, so that two services never share one. */
+var PALETTE = ['#3b7ddd', '#e07b39', '#2fa36b', '#9b59b6', '#d6a319', '#17a2b8', '#c0392b', '#7f8c8d',
+	'#e84393', '#6c5ce7', '#00b894', '#a0522d'];
+var colours = {}, nColours = 0;
 function colour(name) {
-	var h = 0;
-	for (var i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
-	return 'hsl(' + (h % 360) + ', 62%, 52%)';
+	if (!colours[name]) colours[name] = PALETTE[nColours++ % PALETTE.length];
+	return colours[name];
 }
 function getJSON(path) {
 	return fetch(path, { cache: 'no-store' }).then(function (r) {
@@ -392,7 +395,7 @@ function drawMap(d) {
 		});
 		if (!moved) break;
 	}
-	var rows = {}, pos = {}, W = 190, H = 44, GX = 120, GY = 40, maxRow = 0, maxCol = 0;
+	var rows = {}, pos = {}, W = 200, H = 44, GX = 230, GY = 56, maxRow = 0, maxCol = 0;
 	d.nodes.forEach(function (n) {
 		var c = col[n.id], r = rows[c] || 0;
 		rows[c] = r + 1;
@@ -416,8 +419,10 @@ function drawMap(d) {
 		g.appendChild(sv('path', { d: 'M ' + x1 + ' ' + y1 + ' C ' + (x1 + 50) + ' ' + y1 + ' ' + (x2 - 50) + ' ' + y2 + ' ' + x2 + ' ' + y2,
 			'marker-end': 'url(#arrow)' }));
 		var label = e.calls + ' call' + (e.calls === 1 ? '' : 's') + (e.errors ? ' \u00b7 ' + pctText(e.err_rate) + ' err' : '');
-		var t1 = sv('text', { x: String((x1 + x2) / 2), y: String((y1 + y2) / 2 - 14), 'text-anchor': 'middle', 'class': 'edge-label' }, label);
-		var t2 = sv('text', { x: String((x1 + x2) / 2), y: String((y1 + y2) / 2 - 2), 'text-anchor': 'middle' },
+		/* labels just before the arrow head, at the callee's height */
+		var lx = b.x > a.x ? x2 - 14 : (x1 + x2) / 2, ly = b.x > a.x ? y2 : (y1 + y2) / 2;
+		var t1 = sv('text', { x: String(lx), y: String(ly - 18), 'text-anchor': b.x > a.x ? 'end' : 'middle', 'class': 'edge-label' }, label);
+		var t2 = sv('text', { x: String(lx), y: String(ly - 6), 'text-anchor': b.x > a.x ? 'end' : 'middle' },
 			'p50 ' + fmtDur(e.p50) + ' \u00b7 p99 ' + fmtDur(e.p99));
 		g.appendChild(t1);
 		g.appendChild(t2);
@@ -436,12 +441,13 @@ function drawMap(d) {
 		svg.appendChild(g);
 	});
 	box.appendChild(svg);
-	var body = $('edge-body');
+	var body = $('edge-body'), labels = {};
+	d.nodes.forEach(function (n) { labels[n.id] = n.label; });
 	clear(body);
 	d.edges.forEach(function (e) {
 		var r = el('tr');
-		r.appendChild(td(e.from));
-		r.appendChild(td(e.to.replace('|', ' ')));
+		r.appendChild(td(labels[e.from] || e.from));
+		r.appendChild(td(labels[e.to] || e.to));
 		r.appendChild(td(e.calls, 'num'));
 		r.appendChild(td(e.errors ? e.errors + ' (' + pctText(e.err_rate) + ')' : '0', 'num'));
 		r.appendChild(td(fmtDur(e.p50), 'num'));
