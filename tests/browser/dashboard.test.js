@@ -19,7 +19,7 @@
  * error's cause chain starts at the failing query; two traces of one
  * endpoint side by side; the endpoints view (RED), the cache view with
  * hits and misses for item:?, the database view with the N+1 statement.
- * Screenshots: DIR/dashboard-{list,trace,map,cache,db,compare}.png.
+ * Screenshots: DIR/dashboard-{list,trace,compare,map,cache,db,overview}.png.
  *
  * Prints "dashboard: N passed, N failed", exits 0 only if all passed.
  */
@@ -320,7 +320,9 @@ async function main() {
 		await page.click('#tabs button[data-tab="traces"]');
 		await page.locator('#trace-body tr.trace-row', { hasText: 'GET /catalog' }).first().click();
 		await page.locator('#trace-view .span-row').nth(3).waitFor();
-		await shot('trace');
+		await step('opening a trace from the list leaves the comparison', async () =>
+			(await page.locator('#trace-view .compare').count()) === 0);
+		await shot('overview');
 		await context.close();
 	} finally {
 		await browser.close();

@@ -95,8 +95,9 @@ function drawList(d) {
 		delete have[t.id];
 		if (!tr) {
 			tr = el('tr', 'trace-row fresh');
+			tr.addEventListener('animationend', function () { tr.classList.remove('fresh'); });
 			tr.setAttribute('data-id', t.id);
-			tr.addEventListener('click', function () { openTrace(t.id); });
+			tr.addEventListener('click', function () { state.cmp = null; openTrace(t.id); });
 		}
 		if (tr.getAttribute('data-key') !== rowKey(t)) {
 			tr.setAttribute('data-key', rowKey(t));
@@ -197,7 +198,14 @@ function waterfall(t, onSpan, marks) {
 		bar.style.background = colour(s.svc || '?');
 		track.appendChild(bar);
 		var dl = el('span', 'dur', fmtDur(s.e - s.s) + (s.err ? ' \u00b7 ' + s.err : ''));
-		dl.style.left = Math.min(100 * s.e / dur + 0.5, 82) + '%';
+		if (s.e / dur > 0.8 && (s.e - s.s) / dur > 0.15) { /* inside a long bar's end */
+			dl.style.right = Math.max(0, 100 - 100 * s.e / dur + 0.5) + '%';
+			dl.classList.add('inside');
+		} else if (s.e / dur > 0.8) { /* before a short bar near the end */
+			dl.style.right = (100 - 100 * s.s / dur + 0.5) + '%';
+		} else {
+			dl.style.left = (100 * s.e / dur + 0.5) + '%';
+		}
 		track.appendChild(dl);
 		row.appendChild(track);
 		row.addEventListener('click', function () {
@@ -525,11 +533,15 @@ function drawCache(d) {
 		r.appendChild(td(k.hits, 'num hits'));
 		r.appendChild(td(k.misses, 'num misses'));
 		var rate = td('');
-		var b = el('span', 'rate'), f = el('div');
-		f.style.width = (100 * k.hit_rate) + '%';
-		b.appendChild(f);
-		rate.appendChild(b);
-		rate.appendChild(document.createTextNode(pctText(k.hit_rate)));
+		if (k.hits + k.misses) {
+			var b = el('span', 'rate'), f = el('div');
+			f.style.width = (100 * k.hit_rate) + '%';
+			b.appendChild(f);
+			rate.appendChild(b);
+			rate.appendChild(document.createTextNode(pctText(k.hit_rate)));
+		} else {
+			rate.appendChild(el('span', 'muted', 'no reads'));
+		}
 		r.appendChild(rate);
 		r.appendChild(td(fmtDur(k.p50), 'num'));
 		r.appendChild(td(fmtDur(k.p99), 'num'));
