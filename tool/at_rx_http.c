@@ -20,6 +20,7 @@ static const char *reason(int status)
 	case 100: return "Continue";
 	case 200: return "OK";
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
@@ -95,6 +96,12 @@ static void answer_get(struct at_receiver *r, struct conn *c,
 	size_t n = c->h.target_len;
 	int status;
 
+	if (!c->h.host_local) {
+		at_rx_respond_typed(c, 403, type,
+				    (const uint8_t *)"not a loopback Host\n", 20,
+				    c->h.close);
+		return;
+	}
 	if (n >= sizeof(target)) {
 		at_rx_respond_typed(c, 414, type, (const uint8_t *)"too long\n",
 				    9, c->h.close);
@@ -219,6 +226,31 @@ static bool is(struct at_http_str s, const char *lit)
 	return at_http_eq_nocase(s.p, s.len, lit);
 }
 
+/* Does Host v name this machine's loopback (with any port)?  The
+ * dashboard answers only those, so that a page of another site whose
+ * name was made to resolve to 127.0.0.1 (DNS rebinding) cannot read it. */
+static bool host_is_local(struct at_http_str v)
+{
+	static const char *const names[] = { "127.0.0.1", "localhost", "[::1]" };
+
+	at_trim_ows(&v.p, &v.len);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]), k;
+
+		if (v.len < n || !at_http_eq_nocase(v.p, n, names[i]))
+			continue;
+		if (v.len == n)
+			return true;
+		if (v.p[n] != ':' || v.len == n + 1)
+			continue;
+		for (k = n + 1; k < v.len && v.p[k] >= '0' && v.p[k] <= '9'; k++)
+			;
+		if (k == v.len)
+			return true;
+	}
+	return false;
+}
+
 /* The fields at_http_parse_request() does not keep, into h; -1 if the
  * transfer coding is not exactly one "chunked". */
 static int head_fields(const char *p, size_t n, size_t pos, struct head *h)
@@ -246,6 +278,8 @@ static int head_fields(const char *p, size_t n, size_t pos, struct head *h)
 				h->encoding = 1;
 			else
 				h->encoding = -1;
+		} else if (is(name, "Host")) {
+			h->host_local = host_is_local(v);
 		} else if (is(name, "Expect")) {
 			if (is(v, "100-continue"))
 				h->expect_continue = true;

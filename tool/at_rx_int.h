@@ -58,6 +58,7 @@ struct head {
 	bool post;
 	int route;          /* 0 trace path, 404, 405, 1 on_get's */
 	size_t target_off, target_len; /* route 1: from the request start */
+	bool host_local;    /* Host: 127.0.0.1, localhost or [::1] (a port) */
 	bool chunked;
 	size_t clen;
 	bool protobuf;      /* Content-Type application/x-protobuf */
