@@ -377,6 +377,12 @@ FUZZ_EXTRA_http_chunked := $(filter-out src/protocols/at_http_chunked.c,$(HTTP_R
 FUZZ_CFLAGS_receiver := -I$(GEN) -Itool -pthread
 FUZZ_LIBS_receiver = $(PROTOBUF_C_A) -lz
 $(BUILD)/fuzz/fuzz_receiver: $(GEN_H)
+# The dashboard's routes (tool/at_api.c) over the whole model, as the
+# receiver's target links it.
+FUZZ_EXTRA_api := $(filter-out tool/at_api.c,$(FUZZ_EXTRA_receiver)) tool/at_receiver.c
+FUZZ_CFLAGS_api := $(FUZZ_CFLAGS_receiver)
+FUZZ_LIBS_api = $(FUZZ_LIBS_receiver)
+$(BUILD)/fuzz/fuzz_api: $(GEN_H)
 
 # Undefined behaviour stops the run like a crash (and is saved as one).
 FUZZ_CC := clang -std=gnu11 -D_GNU_SOURCE -g -O1 $(LIB_INC) -fno-sanitize-recover=undefined
