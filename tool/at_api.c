@@ -246,7 +246,7 @@ static int api_traces(FILE *f, const struct at_traces *t, const char *q)
 	fl.status = query_get(q, "status");
 	fl.limit = AT_API_LIST_DEFAULT;
 	if ((v = query_get(q, "limit"))) {
-		long n = atol(v);
+		long n = strtol(v, NULL, 10);
 
 		fl.limit = n <= 0 ? 1 : n > AT_API_LIST_MAX ? AT_API_LIST_MAX :
 			   (size_t)n;
@@ -255,7 +255,9 @@ static int api_traces(FILE *f, const struct at_traces *t, const char *q)
 	if ((v = query_get(q, "min_ms"))) {
 		double ms = strtod(v, NULL);
 
-		fl.min_ns = ms > 0 ? (uint64_t)(ms * 1e6) : 0;
+		/* NaN and absurd values: nothing is that long */
+		fl.min_ns = !(ms > 0) ? 0 : ms >= 1e12 ? UINT64_MAX :
+			    (uint64_t)(ms * 1e6);
 		free(v);
 	}
 	if (attr && *attr) {
