@@ -312,6 +312,53 @@ Test(autotrace, real_system_tree_n_plus_one_and_errors, .timeout = 120)
 	free(view);
 }
 
+/* `autotrace --ui -- cmd`: the dashboard on --ui-port while the command
+ * runs and after it, until SIGTERM/SIGINT; its API lists the command's
+ * trace (the root span and the curl request under it); autotrace then
+ * exits with the command's status. */
+Test(autotrace, ui_run_mode_serves_until_stopped, .timeout = 90)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t l = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), st;
+	char port[8], cmd[512], log[] = "/tmp/at-ui-XXXXXX", *o, *id;
+
+	cr_assert_geq(fd, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (void *)&sa, sizeof(sa)), 0);
+	getsockname(fd, (void *)&sa, &l);
+	snprintf(port, sizeof(port), "%u", ntohs(sa.sin_port));
+	close(fd);
+	cr_assert_geq(mkstemp(log), 0);
+	snprintf(cmd, sizeof(cmd), "curl -s -o /dev/null http://127.0.0.1:%s/api/endpoints",
+		 port);
+	const char *a[] = { h_build_path("autotrace"), "--ui", "--ui-port", port,
+			    "--quiet", "--", "sh", "-c", cmd, NULL };
+	pid_t pid = h_start(a, NULL, false, log);
+
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(h_wait_file_has(log, "the dashboard is at http://127.0.0.1:", 30000),
+		     0, "no URL after the command");
+	snprintf(cmd, sizeof(cmd), "curl -s http://127.0.0.1:%s/api/traces", port);
+	o = h_shell(cmd, &st);
+	cr_assert(o && st == 0);
+	cr_expect(strstr(o, "\"matched\":1,"), "one trace: %s", o);
+	cr_expect(strstr(o, "\"service\":\"\"") || strstr(o, "\"op\":\"sh"),
+		  "the command's root: %s", o);
+	id = strstr(o, "\"id\":\"");
+	cr_assert_not_null(id, "%s", o);
+	snprintf(cmd, sizeof(cmd), "curl -s http://127.0.0.1:%s/api/traces/%.32s",
+		 port, id + 6);
+	free(o);
+	o = h_shell(cmd, &st);
+	cr_assert(o && st == 0);
+	cr_expect(strstr(o, "\"op\":\"GET /api/endpoints\""),
+		  "curl's request in the command's trace: %s", o);
+	free(o);
+	cr_expect_eq(h_stop(pid, 10000), 0, "the command's status");
+	unlink(log);
+}
+
 /* The live dashboard in a headless Chromium (tests/browser/
  * dashboard.test.js) against `autotrace serve` fed by the demo system
  * (frontend -> backend -> PostgreSQL, Redis as the backend's cache): the
