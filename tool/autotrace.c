@@ -5,8 +5,18 @@
  *   autotrace [options] -- command [args...]
  *   autotrace view FILE [--html OUT] [--min-duration MS]
  *   autotrace serve [--port N] [--json FILE] [--forward URL]
- *                   [--save-dir DIR] [--settle MS]
+ *                   [--save-dir DIR] [--settle MS] [--max-traces N]
  *   autotrace diff BEFORE.json AFTER.json
+ *
+ * The live dashboard (serve, and run with --ui): the receiver's port
+ * answers GETs too (one port for OTLP and the page; at_receiver_opts.
+ * on_get), with the page and its JSON API (at_api.c) made from the
+ * assembly's model under asm_lock, on the receiver's thread; 127.0.0.1
+ * only, and only for a loopback Host.  Memory: the assembly keeps the
+ * last --max-traces traces (default AT_ASM_MAX_TRACES) and at most
+ * AT_ASM_MAX_SPANS spans.  serve prints the URL at start; run --ui prints
+ * it at start and again after the command, then serves until SIGINT or
+ * SIGTERM (--ui-port N, else a free port).
  *
  * Run mode: the receiver listens on a free 127.0.0.1 port; the command
  * runs with LD_PRELOAD extended by the library (absolute path) and the
