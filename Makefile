@@ -100,7 +100,8 @@ HOOK_O := $(patsubst %.c,$(OBJ)/%.o,$(HOOK_SRC))
 # which the unit tests link too, and the page's static files.
 TOOL_SRC := $(filter-out tool/autotrace.c,$(sort $(wildcard tool/*.c)))
 PAGE_O := $(OBJ)/tool/page/assets.o
-PAGE_FILES := tool/page/page.css tool/page/body.html tool/page/page.js
+PAGE_FILES := tool/page/page.css tool/page/body.html tool/page/page.js \
+	tool/page/ui.css tool/page/ui.html tool/page/ui.js
 TOOL_O := $(patsubst %.c,$(OBJ)/%.o,$(TOOL_SRC)) $(PAGE_O)
 
 LIB := $(BUILD)/libautotrace.so
@@ -388,6 +389,12 @@ FUZZ_EXTRA_http_chunked := $(filter-out src/protocols/at_http_chunked.c,$(HTTP_R
 FUZZ_CFLAGS_receiver := -I$(GEN) -Itool -pthread
 FUZZ_LIBS_receiver = $(PROTOBUF_C_A) -lz
 $(BUILD)/fuzz/fuzz_receiver: $(GEN_H)
+# The dashboard's routes (tool/at_api.c) over the whole model, as the
+# receiver's target links it.
+FUZZ_EXTRA_api := $(filter-out tool/at_api.c,$(FUZZ_EXTRA_receiver)) tool/at_receiver.c
+FUZZ_CFLAGS_api := $(FUZZ_CFLAGS_receiver)
+FUZZ_LIBS_api = $(FUZZ_LIBS_receiver)
+$(BUILD)/fuzz/fuzz_api: $(GEN_H)
 
 # Undefined behaviour stops the run like a crash (and is saved as one).
 FUZZ_CC := clang -std=gnu11 -D_GNU_SOURCE -g -O1 $(LIB_INC) -fno-sanitize-recover=undefined

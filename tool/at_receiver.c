@@ -617,6 +617,7 @@ static struct at_receiver *rx_new(const struct at_receiver_opts *opts)
 	if (opts) {
 		r->on_request = opts->on_request;
 		r->ud = opts->ud;
+		r->on_get = opts->on_get;
 		r->sink = opts->sink;
 	}
 	r->max_conns = opts && opts->max_conns > 0 ? (size_t)opts->max_conns :

@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "at_buf.h"
+
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
@@ -48,6 +50,13 @@ struct at_receiver_opts {
 	 * was stored.  May be NULL. */
 	void (*on_request)(const at_otlp_request *req, void *ud);
 	void *ud;
+	/* If set, a GET (or HEAD) of any other path than /v1/traces is
+	 * answered by it, on the receiver thread (the live dashboard shares
+	 * the OTLP port: at_api.c): target is the request target (with its
+	 * query), NUL-terminated, at most 8 KiB; it appends the body to *body, sets *type
+	 * (a static Content-Type) and returns the status.  May be NULL: 404. */
+	int (*on_get)(const char *target, struct at_buf *body,
+		      const char **type, void *ud);
 	/* A sink: answer 200 to every well-framed POST without decoding or
 	 * storing it (benchmarks: the collector's cost is not measured); its
 	 * spans are only counted, by walking the protobuf wire format

@@ -63,4 +63,19 @@ void at_render_text(FILE *f, const struct at_traces *t,
  */
 int at_render_html(FILE *f, const struct at_traces *t, const char *title);
 
+/*
+ * One trace as the page's JSON (the object described at the top of
+ * at_render_html.c; also /api/traces/{id} of the live dashboard): spans
+ * in tree order with their operation ("op"), error text ("err"), span
+ * and resource attributes ("attrs", "res"), findings with tag and fix.
+ * 0, or -1 when out of memory.
+ */
+int at_render_trace_json(FILE *f, const struct at_traces *t,
+			 const struct at_tv_trace *tr);
+/* str as a JSON string (NULL as ""): escaped, invalid UTF-8 as U+FFFD,
+ * "</" and "<!" escaped so that it is safe inside a <script> element. */
+void at_render_json_str(FILE *f, const char *str);
+/* b[0..n) as a quoted lower-case hex string. */
+void at_render_json_hex(FILE *f, const uint8_t *b, size_t n);
+
 #endif

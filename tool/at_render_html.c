@@ -53,8 +53,9 @@ extern const char at_page_css[];
 extern const char at_page_body[];
 extern const char at_page_js[];
 
-/* s as a JSON string (NULL as ""), safe inside a <script> element. */
-static void json_str(FILE *f, const char *str)
+/* s as a JSON string (NULL as ""), safe inside a <script> element
+ * (at_render.h). */
+void at_render_json_str(FILE *f, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)(str ? str : "");
 	size_t n = strlen((const char *)s);
@@ -127,7 +128,7 @@ static void html_text(FILE *f, const char *str)
 	}
 }
 
-static void json_hex(FILE *f, const uint8_t *b, size_t n)
+void at_render_json_hex(FILE *f, const uint8_t *b, size_t n)
 {
 	putc('"', f);
 	for (size_t i = 0; i < n; i++)
@@ -148,9 +149,9 @@ static void json_attrs(FILE *f, const struct at_tv_attr *a, size_t n)
 		if (i)
 			putc(',', f);
 		putc('[', f);
-		json_str(f, a[i].key);
+		at_render_json_str(f, a[i].key);
 		putc(',', f);
-		json_str(f, a[i].value);
+		at_render_json_str(f, a[i].value);
 		fprintf(f, ",%d]", (int)a[i].type);
 	}
 	putc(']', f);
@@ -335,26 +336,41 @@ static void json_span(FILE *f, const struct at_tv_trace *tr,
 	const struct at_tv_span *s = o->order[at];
 	long si = span_index(o, tr->n_spans, s);
 	long p = o->parent[si];
+	char etext[256], *op;
 
 	fputs("{\"id\":", f);
-	json_hex(f, s->span_id, sizeof(s->span_id));
+	at_render_json_hex(f, s->span_id, sizeof(s->span_id));
 	fputs(",\"pid\":", f);
 	if (s->has_parent)
-		json_hex(f, s->parent_id, sizeof(s->parent_id));
+		at_render_json_hex(f, s->parent_id, sizeof(s->parent_id));
 	else
 		fputs("\"\"", f);
 	fprintf(f, ",\"p\":%ld,\"d\":%d,\"name\":", p < 0 ? -1L : (long)o->pos[p],
 		o->depth[si]);
-	json_str(f, s->name);
+	at_render_json_str(f, s->name);
+	op = at_tv_span_op(s);
+	fputs(",\"op\":", f);
+	at_render_json_str(f, op);
+	free(op);
+	if (s->status == 2 || (at_tv_attr(s, "http.response.status_code") &&
+			       atoi(at_tv_attr(s, "http.response.status_code")) >= 500)) {
+		at_tv_span_error_text(s, etext, sizeof(etext));
+		fputs(",\"err\":", f);
+		at_render_json_str(f, etext);
+	}
+	fprintf(f, ",\"late\":%d,\"mp\":%d", s->late ? 1 : 0,
+		s->missing_parent ? 1 : 0);
 	fputs(",\"svc\":", f);
-	json_str(f, s->service);
+	at_render_json_str(f, s->service);
 	fprintf(f, ",\"kind\":%d,\"s\":%" PRId64 ",\"e\":%" PRId64
 		",\"st\":%d,\"crit\":%d,\"msg\":", s->kind, rel_ns(tr, s->start_ns),
 		rel_ns(tr, s->end_ns > s->start_ns ? s->end_ns : s->start_ns),
 		s->status >= 0 && s->status <= 2 ? s->status : 0, s->critical ? 1 : 0);
-	json_str(f, s->status_msg);
+	at_render_json_str(f, s->status_msg);
 	fputs(",\"attrs\":", f);
 	json_attrs(f, s->attrs, s->n_attrs);
+	fputs(",\"res\":", f);
+	json_attrs(f, s->res_attrs, s->n_res_attrs);
 	fputs(",\"events\":[", f);
 	for (size_t e = 0; e < s->n_events; e++) {
 		const struct at_tv_event *ev = &s->events[e];
@@ -362,7 +378,7 @@ static void json_span(FILE *f, const struct at_tv_trace *tr,
 		if (e)
 			putc(',', f);
 		fputs("{\"name\":", f);
-		json_str(f, ev->name);
+		at_render_json_str(f, ev->name);
 		fprintf(f, ",\"t\":%" PRId64 ",\"attrs\":", rel_ns(tr, ev->time_ns));
 		json_attrs(f, ev->attrs, ev->n_attrs);
 		putc('}', f);
@@ -370,7 +386,8 @@ static void json_span(FILE *f, const struct at_tv_trace *tr,
 	fputs("]}", f);
 }
 
-static int json_trace(FILE *f, const struct at_tv_trace *tr)
+int at_render_trace_json(FILE *f, const struct at_traces *t,
+			 const struct at_tv_trace *tr)
 {
 	struct span_order o;
 	uint64_t dur = tr->end_ns > tr->start_ns ? tr->end_ns - tr->start_ns : 0;
@@ -380,10 +397,16 @@ static int json_trace(FILE *f, const struct at_tv_trace *tr)
 		return -1;
 	}
 	fputs("{\"id\":", f);
-	json_hex(f, tr->trace_id, sizeof(tr->trace_id));
+	at_render_json_hex(f, tr->trace_id, sizeof(tr->trace_id));
 	fprintf(f, ",\"start_ms\":%" PRIu64 ",\"dur\":%" PRIu64
-		",\"err\":%d,\"root\":%ld,\"spans\":[\n",
+		",\"err\":%d,\"root\":%ld,",
 		tr->start_ns / 1000000, dur, tr->has_error ? 1 : 0, root_pos(&o, tr));
+	fputs("\"endpoint\":", f);
+	at_render_json_str(f, t && tr->endpoint >= 0 &&
+			   (size_t)tr->endpoint < t->n_endpoints ?
+			   t->endpoints[tr->endpoint].name : "");
+	fprintf(f, ",\"http_status\":%d,\"missing\":%d,\"spans\":[\n",
+		tr->http_status, tr->missing_parents);
 	for (size_t i = 0; i < o.n; i++) {
 		if (i)
 			fputs(",\n", f);
@@ -397,9 +420,13 @@ static int json_trace(FILE *f, const struct at_tv_trace *tr)
 		if (k)
 			putc(',', f);
 		fputs("\n{\"kind\":", f);
-		json_str(f, finding_kind(fd->kind));
+		at_render_json_str(f, finding_kind(fd->kind));
 		fputs(",\"text\":", f);
-		json_str(f, fd->text);
+		at_render_json_str(f, fd->text);
+		fputs(",\"tag\":", f);
+		at_render_json_str(f, at_tv_finding_tag((int)fd->kind));
+		fputs(",\"fix\":", f);
+		at_render_json_str(f, fd->fix);
 		fprintf(f, ",\"total\":%" PRIu64 ",\"parent\":%ld,\"spans\":[",
 			fd->total_ns, order_pos(&o, tr, fd->parent));
 		for (size_t j = 0; j < fd->n_spans; j++) {
@@ -436,12 +463,12 @@ int at_render_html(FILE *f, const struct at_traces *t, const char *title)
 	fputs("</h1><div class=\"counts\" id=\"counts\"></div></header>\n", f);
 	fputs(at_page_body, f);
 	fputs("<script type=\"application/json\" id=\"data\">\n{\"title\":", f);
-	json_str(f, title);
+	at_render_json_str(f, title);
 	fputs(",\"traces\":[\n", f);
 	for (size_t i = 0; t && i < t->n_traces; i++) {
 		if (i)
 			fputs(",\n", f);
-		if (json_trace(f, &t->traces[i]))
+		if (at_render_trace_json(f, t, &t->traces[i]))
 			ret = -1;
 	}
 	fputs("\n]}\n</script>\n<script>\n", f);

@@ -20,10 +20,12 @@ static const char *reason(int status)
 	case 100: return "Continue";
 	case 200: return "OK";
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
 	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
@@ -40,18 +42,22 @@ static const char *reason(int status)
 /*
  * Queue a response.  body may be NULL (empty).  retry_after may be NULL.
  */
-void at_rx_respond(struct conn *c, int status, const char *retry_after,
-		   const uint8_t *body, size_t len, bool close)
+static void respond(struct conn *c, int status, const char *type,
+		    const char *retry_after, const uint8_t *body, size_t len,
+		    bool close)
 {
 	int rc;
 
 	rc = at_buf_printf(&c->out,
 			   "HTTP/1.1 %d %s\r\n"
-			   "Content-Type: application/x-protobuf\r\n"
+			   "Content-Type: %s\r\n"
 			   "Content-Length: %zu\r\n"
-			   "%s%s%s%s%s"
+			   "%s%s%s%s%s%s"
 			   "\r\n",
-			   status, reason(status), len,
+			   status, reason(status), type, len,
+			   strcmp(type, "application/x-protobuf") ?
+			   "Cache-Control: no-store\r\n"
+			   "X-Content-Type-Options: nosniff\r\n" : "",
 			   retry_after ? "Retry-After: " : "",
 			   retry_after ? retry_after : "",
 			   retry_after ? "\r\n" : "",
@@ -63,6 +69,49 @@ void at_rx_respond(struct conn *c, int status, const char *retry_after,
 		c->dead = true;
 	if (close)
 		c->close_after = true;
+}
+
+void at_rx_respond(struct conn *c, int status, const char *retry_after,
+		   const uint8_t *body, size_t len, bool close)
+{
+	respond(c, status, "application/x-protobuf", retry_after, body, len,
+		close);
+}
+
+/* An answer of another type (the dashboard's pages and JSON). */
+void at_rx_respond_typed(struct conn *c, int status, const char *type,
+			 const uint8_t *body, size_t len, bool close)
+{
+	respond(c, status, type, NULL, body, len, close);
+}
+
+/* A GET for the dashboard (route 1): its target, NUL-terminated, to
+ * on_get; its answer. */
+static void answer_get(struct at_receiver *r, struct conn *c,
+		       const char *req)
+{
+	struct at_buf body = { 0 };
+	const char *type = "text/plain; charset=utf-8";
+	char target[8192];
+	size_t n = c->h.target_len;
+	int status;
+
+	if (!c->h.host_local) {
+		at_rx_respond_typed(c, 403, type,
+				    (const uint8_t *)"not a loopback Host\n", 20,
+				    c->h.close);
+		return;
+	}
+	if (n >= sizeof(target)) {
+		at_rx_respond_typed(c, 414, type, (const uint8_t *)"too long\n",
+				    9, c->h.close);
+		return;
+	}
+	memcpy(target, req + c->h.target_off, n);
+	target[n] = 0;
+	status = r->on_get(target, &body, &type, r->ud);
+	at_rx_respond_typed(c, status, type, body.data, body.len, c->h.close);
+	at_buf_free(&body);
 }
 
 /* An error answer whose body is a google.rpc.Status with a message;
@@ -177,6 +226,31 @@ static bool is(struct at_http_str s, const char *lit)
 	return at_http_eq_nocase(s.p, s.len, lit);
 }
 
+/* Does Host v name this machine's loopback (with any port)?  The
+ * dashboard answers only those, so that a page of another site whose
+ * name was made to resolve to 127.0.0.1 (DNS rebinding) cannot read it. */
+static bool host_is_local(struct at_http_str v)
+{
+	static const char *const names[] = { "127.0.0.1", "localhost", "[::1]" };
+
+	at_trim_ows(&v.p, &v.len);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]), k;
+
+		if (v.len < n || !at_http_eq_nocase(v.p, n, names[i]))
+			continue;
+		if (v.len == n)
+			return true;
+		if (v.p[n] != ':' || v.len == n + 1)
+			continue;
+		for (k = n + 1; k < v.len && v.p[k] >= '0' && v.p[k] <= '9'; k++)
+			;
+		if (k == v.len)
+			return true;
+	}
+	return false;
+}
+
 /* The fields at_http_parse_request() does not keep, into h; -1 if the
  * transfer coding is not exactly one "chunked". */
 static int head_fields(const char *p, size_t n, size_t pos, struct head *h)
@@ -204,6 +278,8 @@ static int head_fields(const char *p, size_t n, size_t pos, struct head *h)
 				h->encoding = 1;
 			else
 				h->encoding = -1;
+		} else if (is(name, "Host")) {
+			h->host_local = host_is_local(v);
 		} else if (is(name, "Expect")) {
 			if (is(v, "100-continue"))
 				h->expect_continue = true;
@@ -219,7 +295,7 @@ static int head_fields(const char *p, size_t n, size_t pos, struct head *h)
  * lines before the request line are skipped).  0: need more; 1: parsed
  * into *h; or an HTTP error status (framing lost: answer and close).
  */
-static int parse_head(const char *p, size_t n, struct head *h)
+static int parse_head(const char *p, size_t n, struct head *h, bool gets)
 {
 	struct at_http_request rq;
 	size_t lead = 0, end, pn;
@@ -246,8 +322,13 @@ static int parse_head(const char *p, size_t n, struct head *h)
 	if (pn == strlen(TRACES_PATH) &&
 	    memcmp(rq.target.p, TRACES_PATH, pn) == 0)
 		h->route = h->post ? 0 : 405;
+	else if (gets && rq.method.len == 3 &&
+		 memcmp(rq.method.p, "GET", 3) == 0)
+		h->route = 1;
 	else
 		h->route = 404;
+	h->target_off = lead + (size_t)(rq.target.p - (p + lead));
+	h->target_len = rq.target.len;
 	h->chunked = rq.chunked;
 	h->clen = rq.content_length > 0 ? (size_t)rq.content_length : 0;
 	h->close = rq.conn_close ||
@@ -351,7 +432,7 @@ void at_rx_process(struct at_receiver *r, struct conn *c)
 		if (n == 0)
 			return;
 		if (!c->h.done) {
-			rc = parse_head(req, n, &c->h);
+			rc = parse_head(req, n, &c->h, r->on_get != NULL);
 			if (rc == 0)
 				return;
 			if (rc > 1) {
@@ -414,7 +495,9 @@ void at_rx_process(struct at_receiver *r, struct conn *c)
 			body = (const uint8_t *)req + c->h.body_off;
 			blen = c->h.clen;
 		}
-		if (c->h.route)
+		if (c->h.route == 1)
+			answer_get(r, c, req);
+		else if (c->h.route)
 			at_rx_respond_error(c, c->h.route, c->h.route == 404 ?
 					    "unknown path" : "use POST",
 					    c->h.close);

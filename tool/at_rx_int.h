@@ -56,7 +56,9 @@ struct head {
 	bool done;
 	size_t body_off;    /* from the request start */
 	bool post;
-	int route;          /* 0 trace path, 404, 405 */
+	int route;          /* 0 trace path, 404, 405, 1 on_get's */
+	size_t target_off, target_len; /* route 1: from the request start */
+	bool host_local;    /* Host: 127.0.0.1, localhost or [::1] (a port) */
 	bool chunked;
 	size_t clen;
 	bool protobuf;      /* Content-Type application/x-protobuf */
@@ -100,6 +102,8 @@ struct at_receiver {
 	char *save_dir;
 	void (*on_request)(const at_otlp_request *req, void *ud);
 	void *ud;
+	int (*on_get)(const char *target, struct at_buf *body,
+		      const char **type, void *ud);
 	int sink;
 	size_t save_seq;
 	_Atomic int delay_ms;   /* at_receiver_delay() */
@@ -140,6 +144,8 @@ uint64_t at_rx_now_ms(void);
 void at_rx_process(struct at_receiver *r, struct conn *c);
 void at_rx_respond(struct conn *c, int status, const char *retry_after,
 		   const uint8_t *body, size_t len, bool close);
+void at_rx_respond_typed(struct conn *c, int status, const char *type,
+			 const uint8_t *body, size_t len, bool close);
 void at_rx_respond_error(struct conn *c, int status, const char *msg,
 			 bool close);
 void at_rx_respond_ok(struct conn *c, int64_t rejected, const char *message,

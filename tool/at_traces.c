@@ -123,6 +123,7 @@ void at_tv_span_free(struct at_tv_span *s)
 	free(s->status_msg);
 	free(s->service);
 	attr_free(s->attrs, s->n_attrs);
+	attr_free(s->res_attrs, s->n_res_attrs);
 	for (i = 0; i < s->n_events; i++) {
 		free(s->events[i].name);
 		attr_free(s->events[i].attrs, s->events[i].n_attrs);
@@ -329,6 +330,13 @@ void at_traces_add_request(struct at_traces *t, const at_otlp_request *req)
 				s->attrs = copy_attrs(p->attributes,
 						      p->n_attributes);
 				s->n_attrs = p->n_attributes;
+				if (rs->resource) {
+					s->res_attrs = copy_attrs(
+						rs->resource->attributes,
+						rs->resource->n_attributes);
+					s->n_res_attrs =
+						rs->resource->n_attributes;
+				}
 				s->events = at_xcalloc(p->n_events,
 						    sizeof(*s->events));
 				s->n_events = p->n_events;

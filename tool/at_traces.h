@@ -67,6 +67,8 @@ struct at_tv_span {
 	size_t n_attrs;
 	struct at_tv_event *events;
 	size_t n_events;
+	struct at_tv_attr *res_attrs;   /* its resource's attributes */
+	size_t n_res_attrs;
 
 	/* filled by at_traces_build() */
 	struct at_tv_span *parent;      /* NULL for roots (and orphans) */

@@ -5,8 +5,18 @@
  *   autotrace [options] -- command [args...]
  *   autotrace view FILE [--html OUT] [--min-duration MS]
  *   autotrace serve [--port N] [--json FILE] [--forward URL]
- *                   [--save-dir DIR] [--settle MS]
+ *                   [--save-dir DIR] [--settle MS] [--max-traces N]
  *   autotrace diff BEFORE.json AFTER.json
+ *
+ * The live dashboard (serve, and run with --ui): the receiver's port
+ * answers GETs too (one port for OTLP and the page; at_receiver_opts.
+ * on_get), with the page and its JSON API (at_api.c) made from the
+ * assembly's model under asm_lock, on the receiver's thread; 127.0.0.1
+ * only, and only for a loopback Host.  Memory: the assembly keeps the
+ * last --max-traces traces (default AT_ASM_MAX_TRACES) and at most
+ * AT_ASM_MAX_SPANS spans.  serve prints the URL at start; run --ui prints
+ * it at start and again after the command, then serves until SIGINT or
+ * SIGTERM (--ui-port N, else a free port).
  *
  * Run mode: the receiver listens on a free 127.0.0.1 port; the command
  * runs with LD_PRELOAD extended by the library (absolute path) and the
@@ -62,6 +72,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "at_api.h"
 #include "at_assembly.h"
 #include "at_clock.h"
 #include "at_config.h"
@@ -82,6 +93,9 @@ struct opts {
 	const char *save_dir; /* serve: keep each request's body there */
 	uint64_t settle_ns;   /* serve: the quiet period (--settle) */
 	int no_root;          /* run: no root span for the command */
+	int ui;               /* run: serve the dashboard (--ui) */
+	int ui_port;          /* --ui-port: the port of the dashboard */
+	size_t max_traces;    /* --max-traces: traces kept for the page */
 };
 
 /* Receiver callback state: the JSON file and the forwarder. */
@@ -127,12 +141,27 @@ static void on_request(const at_otlp_request *req, void *ud)
 	}
 }
 
+/* The live dashboard (at_api.c), on the receiver's port and thread: the
+ * model is read under asm_lock. */
+static int on_get(const char *target, struct at_buf *body, const char **type,
+		  void *ud)
+{
+	int status;
+
+	(void)ud;
+	pthread_mutex_lock(&asm_lock);
+	status = at_api_get(assembly ? at_assembly_traces(assembly) : NULL,
+			    target, body, type);
+	pthread_mutex_unlock(&asm_lock);
+	return status;
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: autotrace [options] -- command [args...]\n"
 	      "       autotrace view FILE [--html OUT] [--min-duration MS]\n"
 	      "       autotrace serve [--port N] [--json FILE] [--forward URL]\n"
-	      "                       [--save-dir DIR] [--settle MS]\n"
+	      "                       [--save-dir DIR] [--settle MS] [--max-traces N]\n"
 	      "       autotrace diff BEFORE.json AFTER.json\n"
 	      "options:\n"
 	      "  -o FILE            write the traces to FILE instead of stderr\n"
@@ -146,6 +175,11 @@ static void usage(FILE *f)
 	      "  --quiet            print nothing (use with --html/--json)\n"
 	      "  --no-root          no root span for the command (its processes'\n"
 	      "                     requests are then separate traces)\n"
+	      "  --ui               run: serve the live dashboard while the command\n"
+	      "                     runs and after it, until Ctrl-C\n"
+	      "  --ui-port N        the dashboard's port (run: default a free one;\n"
+	      "                     serve: the same as --port, one port for both)\n"
+	      "  --max-traces N     the traces kept for the dashboard (default 1000)\n"
 	      "  --save-dir DIR     serve: keep each request body, DIR/req-N.pb\n"
 	      "  --settle MS        serve: show a trace once quiet this long\n"
 	      "                     (default: OTEL_BSP_SCHEDULE_DELAY or 5000, + 1000)\n",
@@ -212,6 +246,9 @@ static int parse_opts(int argc, char **argv, struct opts *o, int allow_port,
 		{ "save-dir", required_argument, NULL, 'D' },
 		{ "settle", required_argument, NULL, 'T' },
 		{ "no-root", no_argument, NULL, 'R' },
+		{ "ui", no_argument, NULL, 'U' },
+		{ "ui-port", required_argument, NULL, 'P' },
+		{ "max-traces", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -237,13 +274,36 @@ static int parse_opts(int argc, char **argv, struct opts *o, int allow_port,
 			}
 			break;
 		case 'p':
-			if (!allow_port || (o->port = atoi(optarg)) <= 0 ||
-			    o->port > 65535) {
+			/* 0: a free port (the URL printed says which) */
+			if (!allow_port || !*optarg ||
+			    strspn(optarg, "0123456789") != strlen(optarg) ||
+			    (o->port = atoi(optarg)) > 65535) {
 				fprintf(stderr, "autotrace: bad --port '%s'\n", optarg);
 				return -1;
 			}
 			break;
 		case 'R': o->no_root = 1; break;
+		case 'U': o->ui = 1; break;
+		case 'P':
+			if ((o->ui_port = atoi(optarg)) <= 0 || o->ui_port > 65535) {
+				fprintf(stderr, "autotrace: bad --ui-port '%s'\n", optarg);
+				return -1;
+			}
+			if (allow_port)
+				o->port = o->ui_port;
+			else
+				o->ui = 1;
+			break;
+		case 'M': {
+			long n = atol(optarg);
+
+			if (n <= 0) {
+				fprintf(stderr, "autotrace: bad --max-traces '%s'\n", optarg);
+				return -1;
+			}
+			o->max_traces = (size_t)n;
+			break;
+		}
 		case 'T':
 			if (!allow_port || parse_ms(optarg, &o->settle_ns) != 0 ||
 			    !o->settle_ns) {
@@ -335,6 +395,8 @@ static void collect(struct at_receiver *r, struct at_traces *t)
 	at_receiver_foreach_request(r, add_request, t);
 }
 
+static void ui_until_stopped(struct at_receiver *r);
+
 /* ---- run ---- */
 
 static char **child_env(const char *lib, uint16_t port, const struct opts *o,
@@ -414,12 +476,22 @@ static int cmd_run(int argc, char **argv)
 	if (setup_outputs(&o) != 0)
 		return 1;
 	at_receiver_limits(&ro, getenv("AUTOTRACE_RECEIVER_LIMITS"));
+	if (o.ui) {
+		struct at_assembly_opts ao = { .max_traces = o.max_traces };
+
+		ro.port = (uint16_t)o.ui_port;
+		ro.on_get = on_get;
+		assembly = at_assembly_new(&ao);
+	}
 	r = at_receiver_start(&ro);
 	if (!r) {
 		fprintf(stderr, "autotrace: cannot start the receiver: %s\n",
 			strerror(errno));
 		return 1;
 	}
+	if (o.ui)
+		fprintf(stderr, "autotrace: dashboard on http://127.0.0.1:%u/\n",
+			at_receiver_port(r));
 	struct at_root root;
 	char tp[96];
 
@@ -468,6 +540,8 @@ static int cmd_run(int argc, char **argv)
 	if (show(t, &o) != 0 && status == 0)
 		status = 1;
 	at_traces_free(t);
+	if (o.ui)
+		ui_until_stopped(r);
 	at_receiver_stop(r);
 	if (json_out)
 		fclose(json_out);
@@ -621,6 +695,38 @@ static void serve_html(const struct opts *o)
 		fclose(h);
 }
 
+static void ui_show_nothing(const struct at_traces *t,
+			    const struct at_tv_trace *tr, int addition,
+			    void *ud)
+{
+	(void)t;
+	(void)tr;
+	(void)addition;
+	(void)ud;
+}
+
+/* run --ui: after the command, the dashboard stays until Ctrl-C (or
+ * SIGTERM); what else arrives is kept too, within the bounds. */
+static void ui_until_stopped(struct at_receiver *r)
+{
+	struct sigaction sa = { .sa_handler = on_stop };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	fprintf(stderr, "autotrace: the dashboard is at http://127.0.0.1:%u/ "
+		"(Ctrl-C to stop)\n", at_receiver_port(r));
+	while (!stop_serving) {
+		size_t n = at_receiver_span_count(r);
+
+		at_receiver_wait_spans(r, n + 1, 200);
+		if (at_receiver_span_count(r))
+			at_receiver_clear(r);
+		pthread_mutex_lock(&asm_lock);
+		at_assembly_poll(assembly, at_mono_ns(), ui_show_nothing, NULL);
+		pthread_mutex_unlock(&asm_lock);
+	}
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct opts o = { .port = 4318 };
@@ -650,8 +756,10 @@ static int cmd_serve(int argc, char **argv)
 	}
 	so.min_duration_ns = o.min_duration_ns;
 	ao.quiet_ns = serve_quiet_ns(&o);
+	ao.max_traces = o.max_traces;
 	assembly = at_assembly_new(&ao);
 	ro.port = (uint16_t)o.port;
+	ro.on_get = on_get;
 	ro.save_dir = o.save_dir;
 	at_receiver_limits(&ro, getenv("AUTOTRACE_RECEIVER_LIMITS"));
 	r = at_receiver_start(&ro);
@@ -668,8 +776,10 @@ static int cmd_serve(int argc, char **argv)
 	fprintf(stderr, "autotrace: receiving OTLP/HTTP on http://127.0.0.1:%u "
 		"(OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%u)\n"
 		"autotrace: a trace is shown once quiet for %s with no missing "
-		"parent, or %s after its first span\n",
-		at_receiver_port(r), at_receiver_port(r), q, bound);
+		"parent, or %s after its first span\n"
+		"autotrace: dashboard on http://127.0.0.1:%u/ (JSON API under /api/)\n",
+		at_receiver_port(r), at_receiver_port(r), q, bound,
+		at_receiver_port(r));
 	if (so.f)
 		at_render_legend(so.f, so.ro.color);
 	sigaction(SIGINT, &sa, NULL);

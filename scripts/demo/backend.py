@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Demo backend (no tracing code): an HTTP service over PostgreSQL.
 
-  backend.py PORT_FILE DSN
+  backend.py PORT_FILE DSN [REDIS_PORT]
 
-GET /items   the catalogue: one query for the ids, then one query per item
-             (the N+1 pattern autotrace points out)
-GET /broken  a query on a table that does not exist -> 500
+GET /items      the catalogue: one query for the ids, then one query per item
+                (the N+1 pattern autotrace points out)
+GET /items/ID   one item, through a Redis cache when REDIS_PORT is given
+                (GET item:ID; on a miss the query, then SET)
+GET /broken     a query on a table that does not exist -> 500
 """
 import http.server
 import json
@@ -41,6 +43,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     cur.execute("SELECT name FROM items WHERE id = %s", (item_id,))
                     items.append({"id": item_id, "name": cur.fetchone()[0]})
                 self.reply(200, items)
+            elif self.path.startswith("/items/") and self.path[7:].isdigit():
+                self.reply(200, self.item(cur, int(self.path[7:])))
             elif self.path == "/broken":
                 try:
                     cur.execute("SELECT total FROM orders WHERE id = 1")
@@ -53,9 +57,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
             conn.close()
 
 
+    def item(self, cur, item_id):
+        cache = self.server.cache
+        key = "item:%d" % item_id
+        if cache is not None:
+            name = cache.get(key)
+            if name is not None:
+                return {"id": item_id, "name": name.decode(), "cached": True}
+        cur.execute("SELECT name FROM items WHERE id = %s", (item_id,))
+        row = cur.fetchone()
+        name = row[0] if row else ""
+        if cache is not None:
+            cache.set(key, name)
+        return {"id": item_id, "name": name, "cached": False}
+
+
 def main():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.dsn = sys.argv[2]
+    server.cache = None
+    if len(sys.argv) > 3 and sys.argv[3]:
+        import redis
+        server.cache = redis.Redis(host="127.0.0.1", port=int(sys.argv[3]))
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     with open(sys.argv[1] + ".tmp", "w") as f:
         f.write(str(server.server_port))

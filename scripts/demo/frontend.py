@@ -5,6 +5,7 @@
 
 GET /catalog   fetches the backend's /items
 GET /checkout  calls the backend's /broken, which fails -> 502
+GET /item/ID   the backend's /items/ID (cached in Redis when it has one)
 """
 import http.server
 import os
@@ -29,6 +30,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         target = {"/catalog": "/items", "/checkout": "/broken"}.get(self.path)
+        if self.path.startswith("/item/") and self.path[6:].isdigit():
+            target = "/items/" + self.path[6:]
         if not target:
             self.reply(404, b"not found\n")
             return

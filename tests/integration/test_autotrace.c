@@ -312,6 +312,105 @@ Test(autotrace, real_system_tree_n_plus_one_and_errors, .timeout = 120)
 	free(view);
 }
 
+/* `autotrace --ui -- cmd`: the dashboard on --ui-port while the command
+ * runs and after it, until SIGTERM/SIGINT; its API lists the command's
+ * trace (the root span and the curl request under it); autotrace then
+ * exits with the command's status. */
+Test(autotrace, ui_run_mode_serves_until_stopped, .timeout = 90)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t l = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), st;
+	char port[8], cmd[512], log[] = "/tmp/at-ui-XXXXXX", *o, *id;
+
+	cr_assert_geq(fd, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (void *)&sa, sizeof(sa)), 0);
+	getsockname(fd, (void *)&sa, &l);
+	snprintf(port, sizeof(port), "%u", ntohs(sa.sin_port));
+	close(fd);
+	cr_assert_geq(mkstemp(log), 0);
+	snprintf(cmd, sizeof(cmd), "curl -s -o /dev/null http://127.0.0.1:%s/api/endpoints",
+		 port);
+	const char *a[] = { h_build_path("autotrace"), "--ui", "--ui-port", port,
+			    "--quiet", "--", "sh", "-c", cmd, NULL };
+	pid_t pid = h_start(a, NULL, false, log);
+
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(h_wait_file_has(log, "the dashboard is at http://127.0.0.1:", 30000),
+		     0, "no URL after the command");
+	snprintf(cmd, sizeof(cmd), "curl -s http://127.0.0.1:%s/api/traces", port);
+	o = h_shell(cmd, &st);
+	cr_assert(o && st == 0);
+	cr_expect(strstr(o, "\"matched\":1,"), "one trace: %s", o);
+	cr_expect(strstr(o, "\"service\":\"\"") || strstr(o, "\"op\":\"sh"),
+		  "the command's root: %s", o);
+	id = strstr(o, "\"id\":\"");
+	cr_assert_not_null(id, "%s", o);
+	snprintf(cmd, sizeof(cmd), "curl -s http://127.0.0.1:%s/api/traces/%.32s",
+		 port, id + 6);
+	free(o);
+	o = h_shell(cmd, &st);
+	cr_assert(o && st == 0);
+	cr_expect(strstr(o, "\"op\":\"GET /api/endpoints\""),
+		  "curl's request in the command's trace: %s", o);
+	free(o);
+	cr_expect_eq(h_stop(pid, 10000), 0, "the command's status");
+	unlink(log);
+}
+
+/* The live dashboard in a headless Chromium (tests/browser/
+ * dashboard.test.js) against `autotrace serve` fed by the demo system
+ * (frontend -> backend -> PostgreSQL, Redis as the backend's cache): the
+ * list grows as requests are made, filters narrow it, the service map,
+ * a waterfall, the span panel, the cause chain, compare, the endpoints,
+ * cache and database views; screenshots in the build directory
+ * (dashboard-*.png).  Needs node, playwright-core
+ * (scripts/setup-browser-test.sh) and /usr/bin/chromium. */
+Test(autotrace, dashboard_in_browser, .timeout = 240)
+{
+	const char *pg = getenv("AT_PG_DIR"), *port = getenv("AT_PG_PORT");
+	const char *redis = getenv("AT_REDIS_PORT");
+	const char *bdir = getenv("AT_BROWSER_DIR");
+	char cmd[2048], mods[600];
+	int st;
+
+	cr_assert(pg && port, "no PostgreSQL test cluster");
+	if (!bdir || !*bdir)
+		bdir = h_build_path("browser");
+	snprintf(mods, sizeof(mods), "%s/node_modules/playwright-core/package.json",
+		 bdir);
+	if (access(mods, R_OK) != 0 || access("/usr/bin/chromium", X_OK) != 0 ||
+	    system("command -v node >/dev/null 2>&1") != 0)
+		cr_skip("dashboard browser test skipped: needs node, %s and "
+			"/usr/bin/chromium (scripts/setup-browser-test.sh)", mods);
+	snprintf(cmd, sizeof(cmd),
+		 "psql -X -q -h %s -p %s -U postgres -d autotrace "
+		 "-c 'DROP DATABASE IF EXISTS t_dash' -c 'CREATE DATABASE t_dash' && "
+		 "psql -X -q -h %s -p %s -U postgres -d t_dash -c "
+		 "\"CREATE TABLE items (id int PRIMARY KEY, name text); "
+		 "INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 8) i\" 2>&1",
+		 pg, port, pg, port);
+	char *o = h_shell(cmd, &st);
+	cr_assert_eq(st, 0, "%s", o);
+	free(o);
+	snprintf(cmd, sizeof(cmd),
+		 "AT_BROWSER_DIR='%s' node tests/browser/dashboard.test.js "
+		 "--build '%s' --dsn 'host=%s port=%s user=postgres dbname=t_dash' "
+		 "%s%s --out '%s' 2>&1",
+		 bdir, h_build_path(""), pg, port, redis ? "--redis-port " : "",
+		 redis ? redis : "", h_build_path(""));
+	o = h_shell(cmd, &st);
+	cr_expect_eq(st, 0, "%s", o);
+	cr_expect(strstr(o, "dashboard: ") && strstr(o, " 0 failed"), "%s", o);
+	cr_expect(strstr(o, "ok   service map: frontend -> backend -> postgresql"),
+		  "%s", o);
+	if (redis)
+		cr_expect(strstr(o, "ok   cache view: item:? with a hit and a miss"),
+			  "%s", o);
+	free(o);
+}
+
 /* ---- the receiver against other local programs ---- */
 
 #define IDLE_CONNS 600

@@ -35,11 +35,21 @@ function pct(sorted, p) {
 	var i = Math.ceil(p / 100 * sorted.length) - 1;
 	return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
 }
+/* A distinct colour per service, in the order first seen. */
+var PALETTE = ['#3b7ddd', '#e07b39', '#2fa36b', '#9b59b6', '#d6a319', '#17a2b8', '#7f8c8d', '#e84393'];
+var svcColours = {}, nSvc = 0;
+function svcColour(name) {
+	if (!svcColours[name]) svcColours[name] = PALETTE[nSvc++ % PALETTE.length];
+	return svcColours[name];
+}
 function rootOf(t) { return t.root >= 0 ? t.spans[t.root] : null; }
 function endpointOf(t) {
 	var r = rootOf(t);
 	if (!r) return '(no spans)';
-	return r.svc ? r.svc + ': ' + r.name : r.name;
+	/* the endpoint (service method route) when known, else the root's
+	 * operation (GET /orders/{id}), with the HTTP status */
+	var name = t.endpoint || (r.svc ? r.svc + ': ' : '') + (r.op || r.name);
+	return name + (t.http_status ? ' \u2192 ' + t.http_status : '');
 }
 function errCount(t) {
 	var n = 0;
@@ -205,8 +215,9 @@ function openTrace(i) {
 		ul.id = 'findings';
 		t.findings.forEach(function (f) {
 			var li = el('li', 'finding');
-			li.appendChild(el('span', 'kind', FKINDS[f.kind] || f.kind));
-			li.appendChild(document.createTextNode(f.text + ' (' + f.spans.length + ' spans, ' + fmtDur(f.total) + ')'));
+			li.appendChild(el('span', 'kind', f.tag || FKINDS[f.kind] || f.kind));
+			li.appendChild(document.createTextNode(f.text + ' (' + f.spans.length + ' spans, ' + fmtDur(f.total) + ')' +
+				(f.fix ? ' \u2014 fix: ' + f.fix : '')));
 			li.title = 'Highlight these spans';
 			li.addEventListener('click', function () { focusFinding(f); });
 			ul.appendChild(li);
@@ -255,8 +266,8 @@ function openTrace(i) {
 		});
 		name.appendChild(tg);
 		if (s.svc) name.appendChild(el('span', 'svc', s.svc));
-		name.appendChild(el('span', 'nm', s.name));
-		name.title = (s.svc ? s.svc + ': ' : '') + s.name;
+		name.appendChild(el('span', 'nm', s.op || s.name));
+		name.title = (s.svc ? s.svc + ': ' : '') + (s.op || s.name);
 		row.appendChild(name);
 		var track = el('div', 'wf-track');
 		var left = Math.max(0, Math.min(100, s.s / span * 100));
@@ -264,6 +275,7 @@ function openTrace(i) {
 		var bar = el('div', 'bar');
 		bar.style.left = left + '%';
 		bar.style.width = width + '%';
+		if (s.st !== 2) bar.style.background = svcColour(s.svc || '');
 		track.appendChild(bar);
 		var lab = el('span', 'dur', fmtDur(Math.max(0, s.e - s.s)));
 		if (left + width <= 80) {
@@ -334,7 +346,7 @@ function openPanel(t, k, row) {
 	x.title = 'Close (Esc)';
 	x.addEventListener('click', closePanel);
 	p.appendChild(x);
-	p.appendChild(el('h3', s.st === 2 ? 'err' : '', s.name));
+	p.appendChild(el('h3', s.st === 2 ? 'err' : '', s.op || s.name));
 	var f = el('div', 'fields');
 	addRow(f, 'field', 'service', s.svc);
 	addRow(f, 'field', 'kind', KINDS[s.kind] || String(s.kind));

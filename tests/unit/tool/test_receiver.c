@@ -695,6 +695,63 @@ Test(receiver, other_paths_methods_types)
 	at_receiver_stop(r);
 }
 
+/* The dashboard's GETs (at_receiver_opts.on_get): any path but
+ * /v1/traces, with its query, answered with the callback's status, type
+ * and body on a kept-alive connection that still takes OTLP posts; only
+ * for a loopback Host. */
+static int echo_get(const char *target, struct at_buf *body,
+		    const char **type, void *ud)
+{
+	(void)ud;
+	*type = "application/json";
+	at_buf_printf(body, "{\"target\":\"%s\"}", target);
+	return strstr(target, "missing") ? 404 : 200;
+}
+
+Test(receiver, dashboard_gets)
+{
+	struct at_receiver_opts o = { .bind_addr = "127.0.0.1",
+				      .on_get = echo_get };
+	struct at_receiver *r = at_receiver_start(&o);
+	struct at_buf body = { 0 };
+	struct resp rs = { 0 };
+	struct client c;
+
+	cr_assert_not_null(r);
+	cl_open(&c, at_receiver_port(r));
+	cr_assert(cl_sends(&c, "GET /api/traces?status=error HTTP/1.1\r\n"
+			   "Host: 127.0.0.1:4318\r\n\r\n"));
+	cr_assert(cl_response(&c, &rs));
+	cr_expect_eq(rs.status, 200);
+	cr_expect(has_header(&rs, "Content-Type: application/json"), "%s", rs.head);
+	cr_expect(has_header(&rs, "Cache-Control: no-store"), "%s", rs.head);
+	cr_expect_eq(rs.body.len, strlen("{\"target\":\"/api/traces?status=error\"}"));
+	cr_expect(!memcmp(rs.body.data, "{\"target\":\"/api/traces?status=error\"}",
+			  rs.body.len));
+	cr_assert(cl_sends(&c, "GET /missing HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+	cr_assert(cl_response(&c, &rs));
+	cr_expect_eq(rs.status, 404);
+	cr_assert(cl_sends(&c, "GET / HTTP/1.1\r\nHost: rebound.example:4318\r\n\r\n"));
+	cr_assert(cl_response(&c, &rs));
+	cr_expect_eq(rs.status, 403, "a page of another site: not answered");
+	cr_assert(cl_sends(&c, "GET / HTTP/1.1\r\n\r\n"));
+	cr_assert(cl_response(&c, &rs));
+	cr_expect_eq(rs.status, 403, "no Host");
+	/* still a receiver on the same connection */
+	make_payload(&body, 1, 2);
+	post(&c, &body, "");
+	cr_assert(cl_response(&c, &rs));
+	expect_ok_empty(&rs);
+	cr_expect_eq(at_receiver_span_count(r), 2);
+	cl_close(&c);
+	cr_expect_eq(raw_status_s(at_receiver_port(r),
+				  "GET /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+		     405);
+	at_buf_free(&body);
+	at_buf_free(&rs.body);
+	at_receiver_stop(r);
+}
+
 Test(receiver, too_large_is_413)
 {
 	struct at_receiver *r = start_rx();
