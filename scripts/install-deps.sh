@@ -11,7 +11,7 @@ set -euo pipefail
 build_pkgs=(gcc make libc6-dev protobuf-c-compiler libprotobuf-c-dev zlib1g-dev libpq-dev libcurl4-openssl-dev libssl-dev libgnutls28-dev python3)
 # make demo: a throwaway PostgreSQL, a Python frontend and backend
 # (psycopg2, Debian's python3), curl as the client.
-demo_pkgs=(curl python3-psycopg2 postgresql postgresql-client)
+demo_pkgs=(curl python3-psycopg2 postgresql postgresql-client redis-server python3-redis)
 test_pkgs=(libcriterion-dev clang libclang-rt-14-dev curl python3 nodejs npm nginx-light postgresql postgresql-client python3-psycopg2 netcat-openbsd
 	mariadb-server mariadb-client redis-server redis-tools python3-asyncpg python3-redis python3-pymysql python3-aiohttp python3-requests libevent-dev openssl ruby wget)
 # make bench: the load generator of its scale scenario (its npm packages
