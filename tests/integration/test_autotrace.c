@@ -261,6 +261,7 @@ Test(autotrace, real_system_tree_n_plus_one_and_errors, .timeout = 120)
 	cr_assert(pg && port, "no PostgreSQL test cluster");
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(cmd, sizeof(cmd),
+		 "PGOPTIONS=-cclient_min_messages=warning "
 		 "psql -X -q -h %s -p %s -U postgres -d autotrace "
 		 "-c 'DROP DATABASE IF EXISTS t_demo' -c 'CREATE DATABASE t_demo' && "
 		 "psql -X -q -h %s -p %s -U postgres -d t_demo -c "
@@ -385,6 +386,7 @@ Test(autotrace, dashboard_in_browser, .timeout = 240)
 		cr_skip("dashboard browser test skipped: needs node, %s and "
 			"/usr/bin/chromium (scripts/setup-browser-test.sh)", mods);
 	snprintf(cmd, sizeof(cmd),
+		 "PGOPTIONS=-cclient_min_messages=warning "
 		 "psql -X -q -h %s -p %s -U postgres -d autotrace "
 		 "-c 'DROP DATABASE IF EXISTS t_dash' -c 'CREATE DATABASE t_dash' && "
 		 "psql -X -q -h %s -p %s -U postgres -d t_dash -c "
