@@ -11,21 +11,21 @@
 // Why.  Node links OpenSSL statically: the library sees only ciphertext
 // on the socket and no TLS call.  Node itself knows each request, and
 // the library makes the span: this file only hands it the request and
-// puts the traceparent it answers into the request.
+// puts the header lines it answers (traceparent and the other formats of
+// OTEL_PROPAGATORS, baggage included) into the request.
 //
 // What.  Only https: requests (plain http: ones are the socket layer's,
 // which injects on the wire: no second span, no second header).
 //  - http/https ClientRequest: when Node has built the head (its
 //    _storeHeader; diagnostics_channel's http.client.request.start comes
 //    after it, too late to add a field), the head is sent as it is; the
-//    traceparent (and tracestate) lines the library answers go at its end,
-//    before Node sends it.  A head carrying the program's own traceparent
-//    gets none (its span continues it).  Ended at the request's 'close'
+//    lines the library answers go at its end, before Node sends it.  A
+//    format the head carries itself gets none (the span continues it).  Ended at the request's 'close'
 //    (after the response), with the response's status, or at
 //    http.client.request.error, with the error's code.
 //  - undici (fetch): at undici:request:create, a head made of the request
-//    line, Host and the program's traceparent/tracestate fields;
-//    request.addHeader() adds ours.  Status at undici:request:headers,
+//    line, Host and the program's own propagation fields;
+//    request.addHeader() adds the answered lines.  Status at undici:request:headers,
 //    ended at undici:request:trailers (the response complete) or
 //    undici:request:error.
 // The library may answer "no span" (its TLS hooks already see the
@@ -40,9 +40,16 @@ module.exports = function autotraceHttps(opts) {
 function install({ store, fs, fd, requestStore }) {
 	const HDR = 32;            // eight int32 before the data
 	const HEAD_MAX = 16384;    // the library's AT_HTTP_HEAD_MAX
-	const ANSWER = 55 + 512 + 1; // traceparent + tracestate at most
+	// The answer: header lines, a baggage line among them (the library
+	// needs room for the lines and a copy of the list).
+	const DATA = 17408;
 	const START = 1, END = 2, ERR_MAX = 64;
-	const ab = new ArrayBuffer(HDR + HEAD_MAX);
+	// Request headers of the propagation formats (the library reads the
+	// program's own from the head and adds only the formats it lacks).
+	const PROP = new Set(['traceparent', 'tracestate', 'baggage', 'b3',
+			      'x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled',
+			      'x-b3-flags', 'x-b3-parentspanid', 'uber-trace-id']);
+	const ab = new ArrayBuffer(HDR + DATA);
 	const b = Buffer.from(ab);
 	const m = new Int32Array(ab, 0, 8);
 	const kSpan = Symbol('autotrace.https.span');
@@ -60,7 +67,7 @@ function install({ store, fs, fd, requestStore }) {
 		}
 	};
 	// A span for the head (a latin1 string ending with the blank line):
-	// { h, tp, ts } or null.
+	// { h, lines } (the header lines to add, CRLF each) or null.
 	const start = (head, st) => {
 		if (head.length > HEAD_MAX)
 			return null;
@@ -74,15 +81,13 @@ function install({ store, fs, fd, requestStore }) {
 		m[5] = live ? st.seq : 0;
 		m[6] = n;
 		m[7] = -1;
-		if (!send(HDR + Math.min(HEAD_MAX, Math.max(n, ANSWER))) ||
-		    !(m[3] > 0))
+		if (!send(HDR + DATA) || !(m[3] > 0))
 			return null;
-		const tpl = m[4], tsl = m[5];
+		const ln = m[4];
 		return {
 			h: m[3],
-			tp: tpl === 55 ? b.toString('latin1', HDR, HDR + 55) : '',
-			ts: tpl === 55 && tsl > 0 && tsl <= 512
-				? b.toString('latin1', HDR + 55, HDR + 55 + tsl) : '',
+			lines: ln > 0 && ln <= DATA
+				? b.toString('latin1', HDR, HDR + ln) : '',
 		};
 	};
 	const end = (h, status, err) => {
@@ -122,10 +127,8 @@ function install({ store, fs, fd, requestStore }) {
 		if (!a)
 			return;
 		req[kSpan] = a.h;
-		if (a.tp)
-			req._header = head.slice(0, -2) + 'traceparent: ' + a.tp +
-				'\r\n' + (a.ts ? 'tracestate: ' + a.ts + '\r\n' : '') +
-				'\r\n';
+		if (a.lines)
+			req._header = head.slice(0, -2) + a.lines + '\r\n';
 		req.once('close', onClose);
 	};
 	if (typeof storeHeader === 'function') {
@@ -165,13 +168,13 @@ function install({ store, fs, fd, requestStore }) {
 		if (Array.isArray(hs)) {
 			for (let i = 0; i + 1 < hs.length; i += 2) {
 				const k = String(hs[i]).toLowerCase();
-				if (k === 'traceparent' || k === 'tracestate')
+				if (PROP.has(k))
 					own += k + ': ' + hs[i + 1] + '\r\n';
 			}
 		} else if (typeof hs === 'string') {
 			for (const line of hs.split('\r\n')) {
 				const k = line.slice(0, line.indexOf(':')).trim().toLowerCase();
-				if (k === 'traceparent' || k === 'tracestate')
+				if (PROP.has(k))
 					own += line + '\r\n';
 			}
 		}
@@ -191,10 +194,10 @@ function install({ store, fs, fd, requestStore }) {
 			if (!a)
 				return;
 			req[kSpan] = a.h;
-			if (a.tp) {
-				req.addHeader('traceparent', a.tp);
-				if (a.ts)
-					req.addHeader('tracestate', a.ts);
+			for (const line of a.lines.split('\r\n')) {
+				const i = line.indexOf(': ');
+				if (i > 0)
+					req.addHeader(line.slice(0, i), line.slice(i + 2));
 			}
 		} catch (e) { /* never break */ }
 	});

@@ -22,6 +22,7 @@
 #endif
 #include "at_http.h"
 #include "at_iov.h"
+#include "at_propagate.h"
 #include "at_real.h"
 #include "at_span.h"
 #include "at_traceparent.h"
@@ -30,15 +31,9 @@
 #define INFLIGHT 8
 #define BUF_SIZE (AT_HTTP_HEAD_MAX + 1024)
 #define NO_INJ UINT32_MAX
-/* The injected lines of the trace-context formats: traceparent (70) +
- * tracestate (526), b3 (57), X-B3-* (96), uber-trace-id (71). */
-#define INJ_ID_LINES_MAX 820
-#define INJ_INLINE 1024
-/* Where a baggage list is copied in a pooled buffer, after the room for
- * the lines (which then hold it once more). */
-#define INJ_BAG_AT (BUF_SIZE - (AT_BAGGAGE_MAX + 1))
-_Static_assert(INJ_BAG_AT >= INJ_ID_LINES_MAX + sizeof("baggage: \r\n") +
-			       AT_BAGGAGE_MAX,
+/* The injected lines of the trace-context formats (at_propagate.h). */
+#define INJ_INLINE AT_SPAN_LINES_MAX
+_Static_assert(BUF_SIZE >= AT_SPAN_LINES_WITH_BAGGAGE,
 	       "room for the lines with their baggage");
 
 enum { PH_START = 0, PH_HEAD, PH_HEAD_SEND, PH_BODY, PH_PASS };

@@ -58,34 +58,6 @@ static void client_in_head(struct at_conn *c, const char *head, size_t len)
 		c->in.phase = PH_BODY;
 }
 
-/*
- * The caller's context from a request head, under OTEL_PROPAGATORS (in
- * their order; a later valid one wins), with the tracestate when it came
- * from traceparent.  Returns 1 with *parent set, or 0.
- */
-static int request_parent(const struct at_http_request *r,
-			  struct at_span_context *parent, char *ts, size_t cap,
-			  int *ts_n)
-{
-	struct at_prop_fields f = r->prop;
-
-	f.traceparent = (struct at_prop_str){ r->traceparent.p,
-					      r->traceparent.len };
-	f.n_traceparent = r->n_traceparent;
-	switch (at_prop_extract(&f, at_cfg.prop_order, at_cfg.n_prop, parent)) {
-	case 0:
-		return 0;
-	case AT_PROP_TRACECONTEXT:
-		if (r->tracestate.p)
-			*ts_n = at_tracestate_sanitize(r->tracestate.p,
-						       r->tracestate.len, ts,
-						       cap);
-		return 1;
-	default:
-		return 1;
-	}
-}
-
 static void server_in_head(struct at_conn *c, const char *head, size_t len)
 {
 	struct at_http_request r;
@@ -108,7 +80,10 @@ static void server_in_head(struct at_conn *c, const char *head, size_t len)
 	s = f ? conn_span_new() : NULL;
 	if (!s)
 		return;
-	has_parent = request_parent(&r, &parent, ts, sizeof(ts), &ts_n);
+	/* The caller's context, in the configured formats. */
+	has_parent = at_http_request_context(&r, at_cfg.prop_order,
+					     at_cfg.n_prop, &parent, ts,
+					     sizeof(ts), &ts_n);
 	/* A request starts its own unit of work on this thread: a remote
 	 * parent, or a new trace - never the thread's previous request.  The
 	 * thread works for it from now on (at_context.h): what it sends

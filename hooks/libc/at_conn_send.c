@@ -78,63 +78,28 @@ static int iov_slice(struct iovec *out, int cap, const struct iovec *iov,
 }
 
 /*
- * The header lines to inject for s (OTEL_PROPAGATORS), leaving out the
- * formats the program's head carries (skip), each ending with CRLF, or a
- * bare LF when lf: into c->inj, or with the request's baggage into a
- * pooled buffer (none free: the lines without it).
+ * The header lines to inject for s (at_span_header_lines), leaving out
+ * the formats the program's head carries (skip), each ending with CRLF,
+ * or a bare LF when lf: into c->inj, or with the request's baggage into
+ * a pooled buffer (none free: the lines without it).
  */
 static void build_inj(struct at_conn *c, const struct at_span *s,
 		      unsigned skip, bool lf)
 {
 	const char *eol = lf ? "\n" : "\r\n";
-	unsigned mask = at_cfg.propagators & ~skip;
-	struct at_baggage_ref bag = at_span_baggage(s);
-	size_t ts_len;
-	const char *ts = at_span_tracestate(s, &ts_len);
 
 	conn_buf_put(c->inj_big);
 	c->inj_big = NULL;
-	if (!(mask & AT_PROP_TRACECONTEXT))
-		ts_len = 0;
-	if (AT_UNLIKELY(bag.slot && (mask & AT_PROP_BAGGAGE)) &&
+	if (AT_UNLIKELY(at_span_passes_baggage(s, skip)) &&
 	    (c->inj_big = conn_buf_get())) {
-		char *list = c->inj_big + INJ_BAG_AT;
-		int n = at_baggage_copy(bag, list, AT_BAGGAGE_MAX + 1);
-
-		if (n > 0) {
-			c->inj_len = (uint16_t)at_prop_lines(
-				at_span_ctx(s), ts, ts_len, list, (size_t)n,
-				mask, 0, eol, c->inj_big, INJ_BAG_AT);
-			return;
-		}
-		conn_buf_put(c->inj_big);
-		c->inj_big = NULL;
+		c->inj_len = (uint16_t)at_span_header_lines(s, skip, eol,
+							    c->inj_big,
+							    BUF_SIZE);
+		return;
 	}
-	c->inj_len = (uint16_t)at_prop_lines(at_span_ctx(s), ts, ts_len, NULL,
-					     0, mask, 0, eol, c->inj,
-					     sizeof(c->inj));
-}
-
-/*
- * The context the program's own head carries in the configured formats
- * (it continues it, as a server continues its caller's): 1 with *parent
- * (and the tracestate when traceparent gave it), or 0.
- */
-static int own_context(const struct at_http_request *r,
-		       struct at_span_context *parent, char *ts, size_t cap,
-		       int *ts_n)
-{
-	struct at_prop_fields f = r->prop;
-	unsigned got;
-
-	f.traceparent = (struct at_prop_str){ r->traceparent.p,
-					      r->traceparent.len };
-	f.n_traceparent = r->n_traceparent;
-	got = at_prop_extract(&f, at_cfg.prop_order, at_cfg.n_prop, parent);
-	if (got == AT_PROP_TRACECONTEXT && r->tracestate.p)
-		*ts_n = at_tracestate_sanitize(r->tracestate.p,
-					       r->tracestate.len, ts, cap);
-	return got != 0;
+	c->inj_len = (uint16_t)at_span_header_lines(s, skip | AT_PROP_BAGGAGE,
+						    eol, c->inj,
+						    sizeof(c->inj));
 }
 
 /* ---- client: outgoing requests ---- */
@@ -169,7 +134,8 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 	/* The program's own context (traceparent, or another configured
 	 * format): no line of its formats; if one is valid, our span
 	 * continues it. */
-	if (own_context(r, &parent, ts, sizeof(ts), &ts_n)) {
+	if (at_http_request_context(r, at_cfg.prop_order, at_cfg.n_prop,
+				    &parent, ts, sizeof(ts), &ts_n)) {
 		at_span_start_with_parent(s, "HTTP", 4, AT_KIND_CLIENT,
 					  &parent, ts,
 					  ts_n > 0 ? (size_t)ts_n : 0, false);

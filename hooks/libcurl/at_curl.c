@@ -40,15 +40,12 @@
 #include "at_curl.h"
 #include "at_http.h"
 #include "at_pool.h"
+#include "at_propagate.h"
 #include "at_span.h"
 #include "at_traceparent.h"
 
-/* The trace-context formats' lines at most (traceparent + tracestate,
- * b3, X-B3-*, uber-trace-id). */
-#define INJ_LINES_CAP 1024
-/* ...and with a baggage line, plus the list copied from its slot. */
-#define LINES_BIG (INJ_LINES_CAP + 2 * (AT_BAGGAGE_MAX + 16))
-static struct at_pool lines_pool = AT_POOL_INIT(LINES_BIG, 64);
+/* Header lines with a request's baggage (at_propagate.h). */
+static struct at_pool lines_pool = AT_POOL_INIT(AT_SPAN_LINES_WITH_BAGGAGE, 64);
 
 struct curl_state {
 	char url[2048];
@@ -252,32 +249,18 @@ static void set_url(struct at_span *s, const char *url)
  */
 static void add_trace_headers(CURL *h, struct curl_state *st, unsigned own)
 {
-	unsigned mask = at_cfg.propagators & ~own;
-	struct at_baggage_ref bag = at_span_baggage(st->span);
-	size_t ts_len, n, cap = INJ_LINES_CAP;
-	const char *ts = at_span_tracestate(st->span, &ts_len);
-	char small[INJ_LINES_CAP], *buf = small, *big = NULL, *list = NULL;
-	char *line;
+	char small[AT_SPAN_LINES_MAX], *buf = small, *big = NULL, *line;
 	struct curl_slist *ours = NULL, *l;
-	int bl = 0;
+	size_t n;
 	bool ok = true;
 
-	if (!mask)
-		return;
-	/* With baggage: the lines, and the list they copy once more, in a
-	 * pooled buffer (none free: the lines without it). */
-	if (bag.slot && (mask & AT_PROP_BAGGAGE) &&
-	    (big = at_pool_get(&lines_pool))) {
+	/* With baggage: a pooled buffer (none free: the lines without it). */
+	if (at_span_passes_baggage(st->span, own) &&
+	    (big = at_pool_get(&lines_pool)))
 		buf = big;
-		cap = LINES_BIG;
-		list = buf + cap - (AT_BAGGAGE_MAX + 1);
-		bl = at_baggage_copy(bag, list, AT_BAGGAGE_MAX + 1);
-	}
-	if (!(mask & AT_PROP_TRACECONTEXT))
-		ts_len = 0;
-	n = at_prop_lines(at_span_ctx(st->span), ts, ts_len, list,
-			  bl > 0 ? (size_t)bl : 0, mask, 0, "\n", buf,
-			  list ? (size_t)(list - buf) : cap);
+	n = at_span_header_lines(st->span, big ? own : own | AT_PROP_BAGGAGE,
+				 "\n", buf,
+				 big ? AT_SPAN_LINES_WITH_BAGGAGE : sizeof(small));
 	if (n == 0)
 		goto out;
 	for (l = st->app_headers; l && ok; l = l->next) {

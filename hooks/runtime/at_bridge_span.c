@@ -31,11 +31,11 @@
  *            [6] the length of the data: the request head as the runtime
  *            will send it (blank line included; a bridge that builds no
  *            head itself, undici, sends the request line, Host and its
- *            traceparent/tracestate fields).  Answer: [3] the handle,
- *            [4] the length of the traceparent value to add to the
- *            request (55, or 0: none, the head has its own), [5] the
- *            length of the tracestate value, the two values as data (the
- *            head is overwritten), [7] why there is no span
+ *            propagation fields).  Answer: [3] the handle, [4] the
+ *            length of the header lines to add to the request, as data
+ *            ("name: value" CRLF each: the configured propagators'
+ *            formats the head does not carry itself, at_propagate.h; 0:
+ *            none; the head is overwritten), [7] why there is no span
  *            (AT_BRIDGE_SPAN_OK...).
  *   END      [4] the response's status code (0: none), [5] the length of
  *            the error type as data (the error's code, e.g. ECONNRESET;
@@ -46,8 +46,8 @@
  * (http.request.method, url.full with its query redacted the same way,
  * server.address/port from Host - 443 by default -,
  * network.protocol.version), plus url.scheme=https.  Its parent is the
- * head's own traceparent when it carries exactly one valid field (no
- * value is then answered); else the request the message names, resolved
+ * context the head carries itself in the configured formats (its formats
+ * are then not answered); else the request the message names, resolved
  * by the socket layer's resolver as a slot is (a request already answered
  * gives a root, counted as unparented; no request named: the thread's
  * context, a root in an event loop).  END sets the status: 4xx and 5xx
@@ -87,6 +87,7 @@
 #include "at_pool.h"
 #include "at_span.h"
 #include "at_thread.h"
+#include "at_propagate.h"
 #include "at_traceparent.h"
 
 #define IDX_BITS 10
@@ -209,11 +210,11 @@ static void set_url(struct at_span *s, const struct at_http_request *r)
 	}
 }
 
-/* Start s for request r: its own traceparent's child, else the child of
- * the request [fd1, seq] names (as a bridge slot would).  *inject: the
- * request needs our traceparent. */
+/* Start s for request r: the child of the context its own head carries
+ * in the configured formats, else of the request [fd1, seq] names (as a
+ * bridge slot would). */
 static bool span_start(struct at_span *s, const struct at_http_request *r,
-		       int32_t fd1, int32_t seq, bool *inject)
+		       int32_t fd1, int32_t seq)
 {
 	struct at_span_context parent;
 	char ts[AT_TRACESTATE_MAX + 1];
@@ -223,19 +224,12 @@ static bool span_start(struct at_span *s, const struct at_http_request *r,
 	int32_t slot[4] = { 0, 0, fd1 > 0 ? fd1 : 0, seq };
 	bool ok;
 
-	*inject = r->n_traceparent == 0;
-	if (r->n_traceparent == 1 &&
-	    at_traceparent_parse(r->traceparent.p, r->traceparent.len,
-				 &parent) == 0) {
-		if (r->tracestate.p)
-			ts_n = at_tracestate_sanitize(r->tracestate.p,
-						      r->tracestate.len, ts,
-						      sizeof(ts));
+	if (at_http_request_context(r, at_cfg.prop_order, at_cfg.n_prop,
+				    &parent, ts, sizeof(ts), &ts_n))
 		return at_span_start_with_parent(s, "HTTP", 4, AT_KIND_CLIENT,
 						 &parent, ts,
 						 ts_n > 0 ? (size_t)ts_n : 0,
 						 false);
-	}
 	/* The request named in the message is the parent the thread's slot
 	 * would give while it says so: the slot is pointed at a copy for
 	 * the time of the start. */
@@ -257,10 +251,8 @@ static void msg_start(int32_t *m, char *data, size_t cap)
 	struct at_http_request r;
 	struct open_span *e;
 	struct at_span *s;
-	size_t n = (size_t)m[6], ts_len = 0;
+	size_t n = (size_t)m[6];
 	int32_t fd1 = m[4], seq = m[5];
-	const char *ts;
-	bool inject;
 
 	m[3] = 0;
 	m[4] = m[5] = 0;
@@ -282,7 +274,7 @@ static void msg_start(int32_t *m, char *data, size_t cap)
 		return;
 	}
 	if (!(s = at_span_pool_get(&span_pool)) ||
-	    !span_start(s, &r, fd1, seq, &inject)) {
+	    !span_start(s, &r, fd1, seq)) {
 		at_span_pool_put(&span_pool, s);
 		atomic_store_explicit(&e->handle, 0, memory_order_release);
 		m[7] = AT_BRIDGE_SPAN_NO_TRACE;
@@ -294,14 +286,11 @@ static void msg_start(int32_t *m, char *data, size_t cap)
 		at_span_set_cstr(s, "network.protocol.version",
 				 r.version_minor ? "1.1" : "1.0");
 	}
-	/* The answer overwrites the head (its attributes are copied). */
-	ts = at_span_tracestate(s, &ts_len);
-	if (inject && cap >= AT_TRACEPARENT_LEN + ts_len + 1) {
-		at_traceparent_format(at_span_ctx(s), data);
-		memcpy(data + AT_TRACEPARENT_LEN, ts, ts_len);
-		m[4] = AT_TRACEPARENT_LEN;
-		m[5] = (int32_t)ts_len;
-	}
+	/* The answer overwrites the head (its attributes are copied): the
+	 * header lines of the configured formats the head does not carry
+	 * (the baggage line only when the buffer has room for it). */
+	m[4] = (int32_t)at_span_header_lines(s, r.prop_present, "\r\n", data,
+					     cap);
 	m[7] = AT_BRIDGE_SPAN_OK;
 	m[3] = entry_open(e, s);
 }

@@ -119,6 +119,17 @@ enum {
  */
 int at_http_parse_request(const char *p, size_t n, struct at_http_request *r);
 
+/*
+ * The context a parsed request carries in the propagation formats of
+ * order[0..n) (OTEL_PROPAGATORS: at_prop_extract), with its tracestate
+ * (sanitized into ts, *ts_n its length) when traceparent gave it.
+ * Returns 1 with *out set, or 0.
+ */
+int at_http_request_context(const struct at_http_request *r,
+			    const uint8_t *order, int n,
+			    struct at_span_context *out, char *ts, size_t cap,
+			    int *ts_n);
+
 /* ---- response heads ---- */
 
 struct at_http_response {

@@ -684,6 +684,24 @@ int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 	return 0;
 }
 
+int at_http_request_context(const struct at_http_request *r,
+			    const uint8_t *order, int n,
+			    struct at_span_context *out, char *ts, size_t cap,
+			    int *ts_n)
+{
+	struct at_prop_fields f = r->prop;
+	unsigned got;
+
+	f.traceparent = (struct at_prop_str){ r->traceparent.p,
+					      r->traceparent.len };
+	f.n_traceparent = r->n_traceparent;
+	got = at_prop_extract(&f, order, n, out);
+	if (got == AT_PROP_TRACECONTEXT && r->tracestate.p)
+		*ts_n = at_tracestate_sanitize(r->tracestate.p,
+					       r->tracestate.len, ts, cap);
+	return got != 0;
+}
+
 int at_http_parse_response(const char *p, size_t n, struct at_http_response *r)
 {
 	struct at_http_response out;

@@ -654,9 +654,9 @@ Test(ctx_node_https, tls_layer_decides, .timeout = 120)
 	cr_assert_eq(h_run(ssl, env, true, 60000, &b), 0);
 	cr_expect_eq(a.status, 0, "%s", a.err);
 	cr_expect_eq(b.status, 0, "%s", b.err);
-	cr_expect_str_eq(a.out, "answer=0 span=1 traceparent=55\n");
-	cr_expect_str_eq(b.out, tls_layer ? "answer=2 span=0 traceparent=0\n"
-					  : "answer=0 span=1 traceparent=55\n",
+	cr_expect_str_eq(a.out, "answer=0 span=1 lines=70\n");
+	cr_expect_str_eq(b.out, tls_layer ? "answer=2 span=0 lines=0\n"
+					  : "answer=0 span=1 lines=70\n",
 			 "TLS layer %s", tls_layer ? "present" : "absent");
 	cr_log_info("TLS layer %s: with libssl %s", tls_layer ? "present" : "absent",
 		    b.out);

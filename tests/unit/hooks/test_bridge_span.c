@@ -17,12 +17,16 @@
 #include "at_context.h"
 #include "at_span.h"
 #include "at_traceparent.h"
+#include "at_config.h"
+#include "at_propagators.h"
 #include "unit.h"
 #include "ut_spans.h"
 
+#define DATA 17408 /* the Node bridge's answer room */
+
 static union {
-	int32_t m[8 + 4096 / 4];
-	char b[32 + 4096];
+	int32_t m[8 + DATA / 4];
+	char b[32 + DATA];
 } msg;
 
 /* The request the fake resolver knows: connection 5, request 2. */
@@ -99,9 +103,12 @@ Test(bridge_span, start_answers_the_span_traceparent)
 
 	cr_assert_gt(h, 0);
 	cr_assert_eq(msg.m[7], AT_BRIDGE_SPAN_OK);
-	cr_assert_eq(msg.m[4], AT_TRACEPARENT_LEN);
-	cr_assert_eq(msg.m[5], 0);
-	memcpy(tp, msg.b + 32, AT_TRACEPARENT_LEN);
+	/* The lines to add: traceparent alone (the default propagators,
+	 * no tracestate, no baggage). */
+	cr_assert_eq(msg.m[4], 13 + AT_TRACEPARENT_LEN + 2);
+	cr_assert_eq(memcmp(msg.b + 32, "traceparent: ", 13), 0);
+	cr_assert_eq(memcmp(msg.b + 32 + 13 + AT_TRACEPARENT_LEN, "\r\n", 2), 0);
+	memcpy(tp, msg.b + 32 + 13, AT_TRACEPARENT_LEN);
 	tp[AT_TRACEPARENT_LEN] = 0;
 	end(h, 200, NULL);
 	cr_assert_eq(ut_take_spans(r, 2), 1);
@@ -246,4 +253,58 @@ Test(bridge_span, bounded_table)
 	at_bridge_span_at_exit();
 	ut_drain_ring();
 	cr_expect_gt(start(head, 0, 0), 0, "at exit every span was ended");
+}
+
+/* The answer carries every configured format the head lacks, and the
+ * named request's baggage when the buffer has room for it. */
+Test(bridge_span, answers_every_configured_format)
+{
+	const char *own_b3 = "GET / HTTP/1.1\r\nHost: h\r\n"
+			     "b3: 0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-1\r\n"
+			     "\r\n";
+	char lines[1024];
+	size_t n;
+	int32_t h;
+
+	cr_assert_eq(at_propagators_parse("tracecontext,baggage,b3,jaeger",
+					  &at_cfg.propagators, at_cfg.prop_order,
+					  &at_cfg.n_prop, NULL, NULL), 0);
+	cr_assert(at_span_start_with_parent(&server, "GET", 3, AT_KIND_SERVER,
+					    NULL, NULL, 0, false));
+	at_span_own_baggage(&server, at_baggage_store("user.id=alice", 13));
+	msg.m[2] = AT_BRIDGE_SPAN_START;
+	msg.m[4] = 6;
+	msg.m[5] = 2;
+	msg.m[6] = (int32_t)strlen(head);
+	memcpy(msg.b + 32, head, strlen(head));
+	cr_assert_eq(send_msg(32 + DATA), 32 + DATA);
+	h = msg.m[3];
+	cr_assert_gt(h, 0);
+	n = (size_t)msg.m[4];
+	cr_assert(n > 0 && n < sizeof(lines));
+	memcpy(lines, msg.b + 32, n);
+	lines[n] = 0;
+	cr_expect(strstr(lines, "traceparent: 00-") == lines, "%s", lines);
+	cr_expect_not_null(strstr(lines, "\r\nb3: "), "%s", lines);
+	cr_expect_not_null(strstr(lines, "\r\nuber-trace-id: "), "%s", lines);
+	cr_expect_not_null(strstr(lines, "\r\nbaggage: user.id=alice\r\n"),
+			   "%s", lines);
+	end(h, 200, NULL);
+	/* A short buffer: the same without the baggage line. */
+	h = start(head, 6, 2);
+	cr_assert_gt(h, 0);
+	memcpy(lines, msg.b + 32, (size_t)msg.m[4]);
+	lines[msg.m[4]] = 0;
+	cr_expect_null(strstr(lines, "baggage"), "%s", lines);
+	end(h, 200, NULL);
+	/* The program's own b3: no b3 line, its context continued. */
+	h = start(own_b3, 0, 0);
+	cr_assert_gt(h, 0);
+	memcpy(lines, msg.b + 32, (size_t)msg.m[4]);
+	lines[msg.m[4]] = 0;
+	cr_expect_null(strstr(lines, "b3:"), "%s", lines);
+	cr_expect_not_null(strstr(lines, "traceparent: 00-0af7651916cd43dd8448eb211c80319c-"),
+			   "%s", lines);
+	end(h, 200, NULL);
+	at_span_end(&server);
 }
