@@ -382,3 +382,47 @@ Test(propagation, libcurl_formats_and_baggage, .timeout = 120)
 	free(recorded);
 	h_env_stop(&e);
 }
+
+/* A child process started for a request gets its baggage in BAGGAGE
+ * (the environment carrier); one started for a request without baggage
+ * gets none. */
+Test(propagation, baggage_to_children, .timeout = 120)
+{
+	static const char code[] =
+		"import http.server, subprocess, sys\n"
+		"class H(http.server.BaseHTTPRequestHandler):\n"
+		"    def do_GET(self):\n"
+		"        out = subprocess.check_output(['sh', '-c', 'echo \"BAG=$BAGGAGE\"'])\n"
+		"        self.send_response(200)\n"
+		"        self.send_header('Content-Length', str(len(out)))\n"
+		"        self.end_headers()\n"
+		"        self.wfile.write(out)\n"
+		"    def log_message(self, *a): pass\n"
+		"s = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
+		"open(sys.argv[1] + '.tmp', 'w').write(str(s.server_address[1]) + '\\n')\n"
+		"import os; os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n"
+		"s.handle_request(); s.handle_request()\n";
+	struct h_env e;
+	struct h_result res;
+	char pf[256], url[64];
+	pid_t srv;
+
+	cr_assert_eq(h_env_start(&e), 0);
+	snprintf(pf, sizeof(pf), "%s/bag-port", e.dir);
+	const char *argv[] = { "/usr/bin/python3", "-c", code, pf, NULL };
+	const char *env[] = { e.ep, NULL };
+	srv = h_start(argv, env, true, NULL);
+	cr_assert_gt(srv, 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", h_read_port(pf, RUN_MS));
+	const char *with[] = { "curl", "-s", "-H", "baggage: user.id=alice, k=v", url,
+			       NULL };
+	const char *without[] = { "curl", "-s", url, NULL };
+	cr_assert_eq(h_run(with, NULL, false, RUN_MS, &res), 0);
+	cr_expect_str_eq(res.out, "BAG=user.id=alice,k=v\n");
+	h_result_free(&res);
+	cr_assert_eq(h_run(without, NULL, false, RUN_MS, &res), 0);
+	cr_expect_str_eq(res.out, "BAG=\n");
+	h_result_free(&res);
+	cr_expect_eq(h_wait_exit(srv, RUN_MS), 0);
+	h_env_stop(&e);
+}
