@@ -561,6 +561,8 @@ static int cmd_run(int argc, char **argv)
 	if (o.ui)
 		ui_until_stopped(r);
 	at_receiver_stop(r);
+	at_traces_free(baseline);
+	baseline = NULL;
 	if (json_out)
 		fclose(json_out);
 	return status;
@@ -838,6 +840,8 @@ static int cmd_serve(int argc, char **argv)
 		serve_html(&o);
 	at_assembly_free(assembly);
 	assembly = NULL;
+	at_traces_free(baseline);
+	baseline = NULL;
 	if (so.f && so.f != stderr)
 		fclose(so.f);
 	if (json_out)
