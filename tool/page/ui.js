@@ -14,7 +14,7 @@
 'use strict';
 var KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
 var POLL_MS = 1000;
-var state = { tab: 'traces', list: [], open: null, openKey: '', cmp: null, services: {} };
+var state = { tab: 'traces', list: [], open: null, openKey: '', cmp: null, services: {}, mark: 0, diffTick: 0 };
 
 function $(id) { return document.getElementById(id); }
 function el(tag, cls, text) {
@@ -138,7 +138,9 @@ function poll() {
 	getJSON('/api/traces?' + filterQuery()).then(function (d) {
 		$('live').classList.remove('off');
 		drawList(d);
-		return state.tab === 'traces' ? null : refreshTab();
+		/* the comparison rebuilds both sides on the server: every 3 s */
+		if (state.tab === 'traces' || (state.tab === 'diff' && ++state.diffTick % 3)) return null;
+		return refreshTab();
 	}).catch(function () {
 		$('live').classList.add('off');
 	}).then(function () { setTimeout(poll, POLL_MS); });
