@@ -25,6 +25,12 @@
  *                         hit_rate, p50, p99
  *   GET /api/db           per service + statement: count, total, p50,
  *                         traces, per_req (mean), max_per_req
+ *   GET /api/diff         what changed against a baseline (at_api_diff.c):
+ *                         ?since=MS splits the traces kept at that time
+ *                         (the page's "mark baseline now"), else the
+ *                         --baseline file is "before"; per endpoint count,
+ *                         p50/p99 before/after with % change, queries per
+ *                         request, worse; N+1s and errors that appeared
  *
  * Durations are nanoseconds.  An edge goes from a client span's service to
  * the service of its server child, or, when the callee is not traced (a
@@ -40,6 +46,7 @@
 #include <string.h>
 
 #include "at_api.h"
+#include "at_api_diff.h"
 #include "at_render.h"
 #include "at_xalloc.h"
 
@@ -570,6 +577,18 @@ static int api_calls(FILE *f, const struct at_traces *t, int cache)
 	return 200;
 }
 
+void at_api_endpoint_key(FILE *f, const struct at_tv_endpoint *e)
+{
+	fputs("\"service\":", f);
+	at_render_json_str(f, e->service);
+	fputs(",\"method\":", f);
+	at_render_json_str(f, e->method);
+	fputs(",\"route\":", f);
+	at_render_json_str(f, e->route);
+	fputs(",\"name\":", f);
+	at_render_json_str(f, e->name);
+}
+
 static int api_endpoints(FILE *f, const struct at_traces *t)
 {
 	uint64_t lo = UINT64_MAX, hi = 0;
@@ -588,14 +607,8 @@ static int api_endpoints(FILE *f, const struct at_traces *t)
 	for (size_t k = 0; t && k < t->n_endpoints; k++) {
 		const struct at_tv_endpoint *e = &t->endpoints[k];
 
-		fputs(k ? ",\n{\"service\":" : "\n{\"service\":", f);
-		at_render_json_str(f, e->service);
-		fputs(",\"method\":", f);
-		at_render_json_str(f, e->method);
-		fputs(",\"route\":", f);
-		at_render_json_str(f, e->route);
-		fputs(",\"name\":", f);
-		at_render_json_str(f, e->name);
+		fputs(k ? ",\n{" : "\n{", f);
+		at_api_endpoint_key(f, e);
 		fprintf(f, ",\"count\":%zu,\"rate\":%.3f,\"errors\":%zu,"
 			"\"err_rate\":%.4f,\"p50\":%" PRIu64 ",\"p90\":%" PRIu64
 			",\"p99\":%" PRIu64 ",\"queries_per_req\":%.2f}", e->count,
@@ -627,10 +640,18 @@ static int page(FILE *f)
 	return 200;
 }
 
-static int route(FILE *f, const struct at_traces *t, const char *path,
+static int route(FILE *f, const struct at_traces *t,
+		 const struct at_traces *baseline, const char *path,
 		 const char *q, const char **type)
 {
 	*type = "application/json";
+	if (!strcmp(path, "/api/diff")) {
+		char *since = query_get(q, "since");
+		int st = at_api_diff(f, t, baseline, since);
+
+		free(since);
+		return st;
+	}
 	if (!strcmp(path, "/api/traces"))
 		return api_traces(f, t, q);
 	if (!strncmp(path, "/api/traces/", 12))
@@ -654,6 +675,14 @@ static int route(FILE *f, const struct at_traces *t, const char *path,
 int at_api_get(const struct at_traces *t, const char *target,
 	       struct at_buf *body, const char **type)
 {
+	return at_api_get_with_baseline(t, NULL, target, body, type);
+}
+
+int at_api_get_with_baseline(const struct at_traces *t,
+			     const struct at_traces *baseline,
+			     const char *target, struct at_buf *body,
+			     const char **type)
+{
 	const char *qm = strchr(target, '?');
 	char *path = at_xstrndup(target, qm ? (size_t)(qm - target) :
 				 strlen(target));
@@ -667,7 +696,7 @@ int at_api_get(const struct at_traces *t, const char *target,
 		*type = "text/plain; charset=utf-8";
 		return 500;
 	}
-	status = route(f, t, path, qm ? qm + 1 : "", type);
+	status = route(f, t, baseline, path, qm ? qm + 1 : "", type);
 	if (status == 400)
 		fputs("{\"error\":\"bad request\"}\n", f);
 	fclose(f);

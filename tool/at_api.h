@@ -7,6 +7,7 @@
 #define AT_API_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "at_buf.h"
 #include "at_traces.h"
@@ -24,5 +25,15 @@
  */
 int at_api_get(const struct at_traces *t, const char *target,
 	       struct at_buf *body, const char **type);
+/* The same, with a baseline for /api/diff (built; NULL if none): the
+ * traces of `serve --baseline FILE`. */
+int at_api_get_with_baseline(const struct at_traces *t,
+			     const struct at_traces *baseline,
+			     const char *target, struct at_buf *body,
+			     const char **type);
+
+/* "service":S,"method":M,"route":R,"name":N of an endpoint (JSON members,
+ * no braces): the key of the rows of /api/endpoints and /api/diff. */
+void at_api_endpoint_key(FILE *f, const struct at_tv_endpoint *e);
 
 #endif

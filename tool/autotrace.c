@@ -6,6 +6,7 @@
  *   autotrace view FILE [--html OUT] [--min-duration MS]
  *   autotrace serve [--port N] [--json FILE] [--forward URL]
  *                   [--save-dir DIR] [--settle MS] [--max-traces N]
+ *                   [--baseline FILE]
  *   autotrace diff BEFORE.json AFTER.json
  *
  * The live dashboard (serve, and run with --ui): the receiver's port
@@ -16,7 +17,9 @@
  * last --max-traces traces (default AT_ASM_MAX_TRACES) and at most
  * AT_ASM_MAX_SPANS spans.  serve prints the URL at start; run --ui prints
  * it at start and again after the command, then serves until SIGINT or
- * SIGTERM (--ui-port N, else a free port).
+ * SIGTERM (--ui-port N, else a free port).  --baseline FILE (a --json
+ * file of an earlier run) is loaded once and is the "before" set of the
+ * page's Compare tab (/api/diff) unless the page marks a point in time.
  *
  * Run mode: the receiver listens on a free 127.0.0.1 port; the command
  * runs with LD_PRELOAD extended by the library (absolute path) and the
@@ -96,6 +99,7 @@ struct opts {
 	int ui;               /* run: serve the dashboard (--ui) */
 	int ui_port;          /* --ui-port: the port of the dashboard */
 	size_t max_traces;    /* --max-traces: traces kept for the page */
+	const char *baseline; /* --baseline: the page's "before" set */
 };
 
 /* Receiver callback state: the JSON file and the forwarder. */
@@ -108,6 +112,8 @@ static int fwd_on;
  * thread adds, the main thread polls) */
 static pthread_mutex_t asm_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct at_assembly *assembly;
+/* --baseline: built once before the receiver starts, read-only after */
+static struct at_traces *baseline;
 
 static void on_request(const at_otlp_request *req, void *ud)
 {
@@ -150,8 +156,9 @@ static int on_get(const char *target, struct at_buf *body, const char **type,
 
 	(void)ud;
 	pthread_mutex_lock(&asm_lock);
-	status = at_api_get(assembly ? at_assembly_traces(assembly) : NULL,
-			    target, body, type);
+	status = at_api_get_with_baseline(assembly ?
+					  at_assembly_traces(assembly) : NULL,
+					  baseline, target, body, type);
 	pthread_mutex_unlock(&asm_lock);
 	return status;
 }
@@ -162,6 +169,7 @@ static void usage(FILE *f)
 	      "       autotrace view FILE [--html OUT] [--min-duration MS]\n"
 	      "       autotrace serve [--port N] [--json FILE] [--forward URL]\n"
 	      "                       [--save-dir DIR] [--settle MS] [--max-traces N]\n"
+	      "                       [--baseline FILE]\n"
 	      "       autotrace diff BEFORE.json AFTER.json\n"
 	      "options:\n"
 	      "  -o FILE            write the traces to FILE instead of stderr\n"
@@ -180,6 +188,8 @@ static void usage(FILE *f)
 	      "  --ui-port N        the dashboard's port (run: default a free one;\n"
 	      "                     serve: the same as --port, one port for both)\n"
 	      "  --max-traces N     the traces kept for the dashboard (default 1000)\n"
+	      "  --baseline FILE    the dashboard's Compare tab: a --json file of an\n"
+	      "                     earlier run as the \"before\" set\n"
 	      "  --save-dir DIR     serve: keep each request body, DIR/req-N.pb\n"
 	      "  --settle MS        serve: show a trace once quiet this long\n"
 	      "                     (default: OTEL_BSP_SCHEDULE_DELAY or 5000, + 1000)\n",
@@ -249,6 +259,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, int allow_port,
 		{ "ui", no_argument, NULL, 'U' },
 		{ "ui-port", required_argument, NULL, 'P' },
 		{ "max-traces", required_argument, NULL, 'M' },
+		{ "baseline", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -283,6 +294,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, int allow_port,
 			}
 			break;
 		case 'R': o->no_root = 1; break;
+		case 'B': o->baseline = optarg; break;
 		case 'U': o->ui = 1; break;
 		case 'P':
 			if ((o->ui_port = atoi(optarg)) <= 0 || o->ui_port > 65535) {
@@ -396,6 +408,7 @@ static void collect(struct at_receiver *r, struct at_traces *t)
 }
 
 static void ui_until_stopped(struct at_receiver *r);
+static int load_baseline(const struct opts *o);
 
 /* ---- run ---- */
 
@@ -481,7 +494,12 @@ static int cmd_run(int argc, char **argv)
 
 		ro.port = (uint16_t)o.ui_port;
 		ro.on_get = on_get;
+		if (load_baseline(&o) != 0)
+			return 1;
 		assembly = at_assembly_new(&ao);
+	} else if (o.baseline) {
+		fprintf(stderr, "autotrace: --baseline is for serve and --ui\n");
+		return 2;
 	}
 	r = at_receiver_start(&ro);
 	if (!r) {
@@ -543,6 +561,8 @@ static int cmd_run(int argc, char **argv)
 	if (o.ui)
 		ui_until_stopped(r);
 	at_receiver_stop(r);
+	at_traces_free(baseline);
+	baseline = NULL;
 	if (json_out)
 		fclose(json_out);
 	return status;
@@ -577,6 +597,20 @@ static int load_json(const char *path, struct at_traces *t)
 	free(line);
 	fclose(f);
 	return bad;
+}
+
+/* --baseline FILE into baseline, built; 0, or -1 (said on stderr). */
+static int load_baseline(const struct opts *o)
+{
+	if (!o->baseline)
+		return 0;
+	baseline = at_traces_new();
+	if (load_json(o->baseline, baseline) < 0)
+		return -1;
+	at_traces_build(baseline);
+	fprintf(stderr, "autotrace: baseline %s: %zu traces\n", o->baseline,
+		baseline->n_traces);
+	return 0;
 }
 
 static int cmd_view(int argc, char **argv)
@@ -755,6 +789,8 @@ static int cmd_serve(int argc, char **argv)
 						   getenv("COLUMNS"));
 	}
 	so.min_duration_ns = o.min_duration_ns;
+	if (load_baseline(&o) != 0)
+		return 1;
 	ao.quiet_ns = serve_quiet_ns(&o);
 	ao.max_traces = o.max_traces;
 	assembly = at_assembly_new(&ao);
@@ -804,6 +840,8 @@ static int cmd_serve(int argc, char **argv)
 		serve_html(&o);
 	at_assembly_free(assembly);
 	assembly = NULL;
+	at_traces_free(baseline);
+	baseline = NULL;
 	if (so.f && so.f != stderr)
 		fclose(so.f);
 	if (json_out)

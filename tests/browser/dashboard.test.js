@@ -27,160 +27,26 @@
 
 const path = require('path');
 const fs = require('fs');
-const http = require('http');
-const { spawn } = require('child_process');
+const h = require('./harness');
 
-const TIMEOUT = 30000;
-
-function parseArgs(argv) {
-	const o = {};
-	for (let i = 0; i + 1 < argv.length; i += 2)
-		o[argv[i].replace(/^--/, '')] = argv[i + 1];
-	for (const k of ['build', 'dsn', 'out'])
-		if (!o[k]) {
-			console.error('usage: dashboard.test.js --build DIR --dsn DSN [--redis-port N] --out DIR');
-			process.exit(2);
-		}
-	return o;
-}
-
-function loadPlaywright() {
-	const tries = [];
-	if (process.env.AT_BROWSER_DIR)
-		tries.push(path.resolve(process.env.AT_BROWSER_DIR, 'node_modules', 'playwright-core'));
-	tries.push(path.resolve(__dirname, '..', '..', 'build', 'browser', 'node_modules', 'playwright-core'));
-	tries.push('playwright-core');
-	for (const t of tries) {
-		try {
-			return require(t);
-		} catch (e) {
-			if (e.code !== 'MODULE_NOT_FOUND')
-				throw e;
-		}
-	}
-	console.error('dashboard.test.js: playwright-core not found; run scripts/setup-browser-test.sh');
-	process.exit(2);
-}
-
-/* Resolve when pred(text so far) holds for the child's stream, or fail
- * after TIMEOUT. */
-function waitOutput(child, stream, pred, what) {
-	return new Promise((resolve, reject) => {
-		let text = '';
-		const t = setTimeout(() => reject(new Error('timed out waiting for ' + what + ': ' + text)), TIMEOUT);
-		child[stream].on('data', (d) => {
-			text += d;
-			const m = pred(text);
-			if (m) {
-				clearTimeout(t);
-				resolve(m);
-			}
-		});
-		child.on('exit', (c) => reject(new Error(what + ': exited ' + c + ': ' + text)));
-	});
-}
-
-function waitFile(file) {
-	return new Promise((resolve, reject) => {
-		const t0 = Date.now();
-		const w = fs.watch(path.dirname(file), () => check());
-		function check() {
-			if (fs.existsSync(file) && fs.readFileSync(file, 'utf8').length) {
-				w.close();
-				resolve(fs.readFileSync(file, 'utf8').trim());
-			} else if (Date.now() - t0 > TIMEOUT) {
-				w.close();
-				reject(new Error('no ' + file));
-			}
-		}
-		check();
-	});
-}
-
-function get(port, p) {
-	return new Promise((resolve, reject) => {
-		http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
-			let body = '';
-			res.on('data', (d) => { body += d; });
-			res.on('end', () => resolve({ status: res.statusCode, body }));
-		}).on('error', reject);
-	});
-}
+const get = h.get;
 
 async function main() {
-	const o = parseArgs(process.argv.slice(2));
-	const { chromium } = loadPlaywright();
-	const root = path.resolve(__dirname, '..', '..');
+	const o = h.parseArgs(process.argv.slice(2), ['build', 'dsn', 'out'],
+		'dashboard.test.js --build DIR --dsn DSN [--redis-port N] --out DIR');
+	const { chromium } = h.loadPlaywright('dashboard.test.js');
 	const build = path.resolve(o.build);
 	const work = fs.mkdtempSync('/tmp/at-dash-');
 	const procs = [];
-	let passed = 0, failed = 0;
-	function check(ok, what, detail) {
-		if (ok) {
-			passed++;
-			console.log('  ok   ' + what);
-		} else {
-			failed++;
-			console.log('  FAIL ' + what + (detail !== undefined ? ': ' + detail : ''));
-		}
-	}
-	async function step(what, fn) {
-		try {
-			const r = await fn();
-			check(r !== false, what, r === false ? 'condition false' : undefined);
-		} catch (e) {
-			check(false, what, String(e.message || e).split('\n')[0]);
-		}
-	}
+	const t = h.tally(), check = t.check, step = t.step;
+	const seen = { network: [], consoleErrors: [], pageErrors: [] };
 
-	/* the dashboard */
-	const serve = spawn(path.join(build, 'autotrace'),
-		['serve', '--port', '0', '--settle', '400', '--quiet'],
-		{ stdio: ['ignore', 'ignore', 'pipe'] });
-	procs.push(serve);
-	const port = Number(await waitOutput(serve, 'stderr', (t) => {
-		const m = /dashboard on http:\/\/127\.0\.0\.1:(\d+)\//.exec(t);
-		return m && m[1];
-	}, 'the dashboard URL'));
+	/* the dashboard, and the demo system traced */
+	const port = await h.startServe(build, [], procs);
 	const base = 'http://127.0.0.1:' + port + '/';
-
-	/* the demo system, traced */
-	const env = Object.assign({}, process.env, {
-		LD_PRELOAD: path.join(build, 'libautotrace.so'),
-		OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:' + port,
-		OTEL_BSP_SCHEDULE_DELAY: '200',
-	});
-	const py = '/usr/bin/python3';
-	const backend = spawn(py, [path.join(root, 'scripts/demo/backend.py'), work + '/backend.port', o.dsn,
-		o['redis-port'] || ''], { env: Object.assign({}, env, { OTEL_SERVICE_NAME: 'backend' }), stdio: 'inherit' });
-	procs.push(backend);
-	const bport = await waitFile(work + '/backend.port');
-	const frontend = spawn(py, [path.join(root, 'scripts/demo/frontend.py'), work + '/frontend.port',
-		'http://127.0.0.1:' + bport], { env: Object.assign({}, env, { OTEL_SERVICE_NAME: 'frontend' }), stdio: 'inherit' });
-	procs.push(frontend);
-	const fport = Number(await waitFile(work + '/frontend.port'));
-
-	const network = [], consoleErrors = [], pageErrors = [];
-	const browser = await chromium.launch({
-		executablePath: '/usr/bin/chromium',
-		headless: true,
-		args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-			'--disable-background-networking', '--disable-component-update', '--disable-sync'],
-	});
+	const fport = await h.startDemo(build, port, work, o.dsn, o['redis-port'], procs);
+	const { browser, context, page } = await h.openPage(chromium, base, seen);
 	try {
-		const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-		await context.route('**/*', (route) => {
-			const u = route.request().url();
-			if (u.startsWith(base) || u.startsWith('data:'))
-				return route.continue();
-			network.push(u);
-			return route.abort('blockedbyclient');
-		});
-		const page = await context.newPage();
-		page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
-		page.on('pageerror', (e) => pageErrors.push(String(e)));
-		page.setDefaultTimeout(TIMEOUT);
-		await page.goto(base, { waitUntil: 'load' });
 		const rows = page.locator('#trace-body tr.trace-row');
 		const shot = (name) => page.screenshot({ path: path.join(o.out, 'dashboard-' + name + '.png'), fullPage: true });
 		fs.mkdirSync(o.out, { recursive: true });
@@ -330,12 +196,8 @@ async function main() {
 			p.kill('SIGTERM');
 		fs.rmSync(work, { recursive: true, force: true });
 	}
-	check(network.length === 0, 'no request leaves the dashboard\'s origin', JSON.stringify(network));
-	check(consoleErrors.length === 0, 'no console errors', JSON.stringify(consoleErrors));
-	check(pageErrors.length === 0, 'no page errors', JSON.stringify(pageErrors));
 	console.log('  screenshots: ' + path.join(o.out, 'dashboard-*.png'));
-	console.log('dashboard: ' + passed + ' passed, ' + failed + ' failed');
-	process.exit(failed ? 1 : 0);
+	t.finish('dashboard', seen);
 }
 
 main().catch((e) => {

@@ -360,56 +360,112 @@ Test(autotrace, ui_run_mode_serves_until_stopped, .timeout = 90)
 	unlink(log);
 }
 
+/* The browser tests' needs: node, playwright-core (scripts/setup-browser-
+ * test.sh) and /usr/bin/chromium; the directory of playwright-core, or
+ * NULL after cr_skip. */
+static const char *browser_dir(void)
+{
+	const char *bdir = getenv("AT_BROWSER_DIR");
+	char mods[600];
+
+	if (!bdir || !*bdir)
+		bdir = h_build_path("browser");
+	snprintf(mods, sizeof(mods), "%s/node_modules/playwright-core/package.json",
+		 bdir);
+	if (access(mods, R_OK) != 0 || access("/usr/bin/chromium", X_OK) != 0 ||
+	    system("command -v node >/dev/null 2>&1") != 0) {
+		cr_skip("browser test skipped: needs node, %s and "
+			"/usr/bin/chromium (scripts/setup-browser-test.sh)", mods);
+		return NULL;
+	}
+	return bdir;
+}
+
+/* A fresh database db on the test cluster with an items table of `items`
+ * rows (the demo backend's). */
+static void demo_db(const char *pg, const char *port, const char *db,
+		    int items)
+{
+	char cmd[1024];
+	int st;
+
+	snprintf(cmd, sizeof(cmd),
+		 "PGOPTIONS=-cclient_min_messages=warning "
+		 "psql -X -q -h %s -p %s -U postgres -d autotrace "
+		 "-c 'DROP DATABASE IF EXISTS %s' -c 'CREATE DATABASE %s' && "
+		 "psql -X -q -h %s -p %s -U postgres -d %s -c "
+		 "\"CREATE TABLE items (id int PRIMARY KEY, name text); "
+		 "INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, %d) i\" 2>&1",
+		 pg, port, db, db, pg, port, db, items);
+	char *o = h_shell(cmd, &st);
+	cr_assert_eq(st, 0, "%s", o);
+	free(o);
+}
+
 /* The live dashboard in a headless Chromium (tests/browser/
  * dashboard.test.js) against `autotrace serve` fed by the demo system
  * (frontend -> backend -> PostgreSQL, Redis as the backend's cache): the
  * list grows as requests are made, filters narrow it, the service map,
  * a waterfall, the span panel, the cause chain, compare, the endpoints,
  * cache and database views; screenshots in the build directory
- * (dashboard-*.png).  Needs node, playwright-core
- * (scripts/setup-browser-test.sh) and /usr/bin/chromium. */
-Test(autotrace, dashboard_in_browser, .timeout = 240)
+ * (dashboard-*.png). */
+/* Run tests/browser/SCRIPT against a fresh database db with `items`
+ * rows; its output (malloc'd), NULL after cr_skip. */
+static char *run_browser_test(const char *script, const char *db, int items,
+			      const char *args)
 {
 	const char *pg = getenv("AT_PG_DIR"), *port = getenv("AT_PG_PORT");
-	const char *redis = getenv("AT_REDIS_PORT");
-	const char *bdir = getenv("AT_BROWSER_DIR");
-	char cmd[2048], mods[600];
+	const char *bdir;
+	char cmd[2048];
 	int st;
 
 	cr_assert(pg && port, "no PostgreSQL test cluster");
-	if (!bdir || !*bdir)
-		bdir = h_build_path("browser");
-	snprintf(mods, sizeof(mods), "%s/node_modules/playwright-core/package.json",
-		 bdir);
-	if (access(mods, R_OK) != 0 || access("/usr/bin/chromium", X_OK) != 0 ||
-	    system("command -v node >/dev/null 2>&1") != 0)
-		cr_skip("dashboard browser test skipped: needs node, %s and "
-			"/usr/bin/chromium (scripts/setup-browser-test.sh)", mods);
+	if (!(bdir = browser_dir()))
+		return NULL;
+	demo_db(pg, port, db, items);
 	snprintf(cmd, sizeof(cmd),
-		 "PGOPTIONS=-cclient_min_messages=warning "
-		 "psql -X -q -h %s -p %s -U postgres -d autotrace "
-		 "-c 'DROP DATABASE IF EXISTS t_dash' -c 'CREATE DATABASE t_dash' && "
-		 "psql -X -q -h %s -p %s -U postgres -d t_dash -c "
-		 "\"CREATE TABLE items (id int PRIMARY KEY, name text); "
-		 "INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 8) i\" 2>&1",
-		 pg, port, pg, port);
+		 "AT_BROWSER_DIR='%s' node tests/browser/%s --build '%s' "
+		 "--dsn 'host=%s port=%s user=postgres dbname=%s' %s --out '%s' 2>&1",
+		 bdir, script, h_build_path(""), pg, port, db, args,
+		 h_build_path(""));
 	char *o = h_shell(cmd, &st);
-	cr_assert_eq(st, 0, "%s", o);
-	free(o);
-	snprintf(cmd, sizeof(cmd),
-		 "AT_BROWSER_DIR='%s' node tests/browser/dashboard.test.js "
-		 "--build '%s' --dsn 'host=%s port=%s user=postgres dbname=t_dash' "
-		 "%s%s --out '%s' 2>&1",
-		 bdir, h_build_path(""), pg, port, redis ? "--redis-port " : "",
-		 redis ? redis : "", h_build_path(""));
-	o = h_shell(cmd, &st);
 	cr_expect_eq(st, 0, "%s", o);
+	return o;
+}
+
+Test(autotrace, dashboard_in_browser, .timeout = 240)
+{
+	const char *redis = getenv("AT_REDIS_PORT");
+	char args[64] = "";
+
+	if (redis)
+		snprintf(args, sizeof(args), "--redis-port %s", redis);
+	char *o = run_browser_test("dashboard.test.js", "t_dash", 8, args);
+	if (!o)
+		return;
 	cr_expect(strstr(o, "dashboard: ") && strstr(o, " 0 failed"), "%s", o);
 	cr_expect(strstr(o, "ok   service map: frontend -> backend -> postgresql"),
 		  "%s", o);
 	if (redis)
 		cr_expect(strstr(o, "ok   cache view: item:? with a hit and a miss"),
 			  "%s", o);
+	free(o);
+}
+
+/* The Compare tab (tests/browser/diff.test.js): a baseline marked on the
+ * page, then a change (the demo's /catalog becomes an N+1 as items grow
+ * from 1 to 8) and a new failing endpoint; the worse row, the N+1 and the
+ * error that appeared are shown; serve --baseline FILE answers /api/diff
+ * from the file.  Screenshot: build/dashboard-diff.png. */
+Test(autotrace, diff_in_browser, .timeout = 240)
+{
+	char *o = run_browser_test("diff.test.js", "t_diffui", 1, "--psql psql");
+
+	if (!o)
+		return;
+	cr_expect(strstr(o, "diff: ") && strstr(o, " 0 failed"), "%s", o);
+	cr_expect(strstr(o, "ok   the Compare tab marks backend GET /items worse"),
+		  "%s", o);
 	free(o);
 }
 

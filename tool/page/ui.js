@@ -5,13 +5,16 @@
  * rows are updated in place (a trace whose late spans came updates its
  * row, and its waterfall when open); the other views are fetched when
  * shown and refreshed with the list.  Nothing is loaded from elsewhere.
+ * The Compare tab shows /api/diff: against the mark ("Mark baseline now":
+ * the page's clock, kept in sessionStorage, sent as ?since=MS), else
+ * against the server's --baseline file.
  * Data is always set as text (textContent), never parsed as HTML.
  */
 (function () {
 'use strict';
 var KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
 var POLL_MS = 1000;
-var state = { tab: 'traces', list: [], open: null, openKey: '', cmp: null, services: {} };
+var state = { tab: 'traces', list: [], open: null, openKey: '', cmp: null, services: {}, mark: 0, diffTick: 0 };
 
 function $(id) { return document.getElementById(id); }
 function el(tag, cls, text) {
@@ -66,6 +69,7 @@ function refreshTab() {
 	if (state.tab === 'endpoints') return getJSON('/api/endpoints').then(drawEndpoints);
 	if (state.tab === 'cache') return getJSON('/api/cache').then(drawCache);
 	if (state.tab === 'db') return getJSON('/api/db').then(drawDb);
+	if (state.tab === 'diff') return getJSON('/api/diff' + (state.mark ? '?since=' + state.mark : '')).then(drawDiff);
 	return Promise.resolve();
 }
 
@@ -134,7 +138,9 @@ function poll() {
 	getJSON('/api/traces?' + filterQuery()).then(function (d) {
 		$('live').classList.remove('off');
 		drawList(d);
-		return state.tab === 'traces' ? null : refreshTab();
+		/* the comparison rebuilds both sides on the server: every 3 s */
+		if (state.tab === 'traces' || (state.tab === 'diff' && ++state.diffTick % 3)) return null;
+		return refreshTab();
 	}).catch(function () {
 		$('live').classList.add('off');
 	}).then(function () { setTimeout(poll, POLL_MS); });
@@ -492,6 +498,12 @@ function filterByNode(n, edges) {
 }
 
 /* ---- endpoints, cache, database ---- */
+function listEndpoint(name) {
+	resetFilters();
+	$('f-endpoint').value = name;
+	showTab('traces');
+	poll.now();
+}
 function drawEndpoints(d) {
 	var body = $('ep-body');
 	clear(body);
@@ -509,12 +521,7 @@ function drawEndpoints(d) {
 		r.appendChild(td(fmtDur(e.p90), 'num'));
 		r.appendChild(td(fmtDur(e.p99), 'num'));
 		r.appendChild(td(e.queries_per_req.toFixed(1), 'num'));
-		r.addEventListener('click', function () {
-			resetFilters();
-			$('f-endpoint').value = e.name;
-			showTab('traces');
-			poll.now();
-		});
+		r.addEventListener('click', function () { listEndpoint(e.name); });
 		body.appendChild(r);
 	});
 }
@@ -573,6 +580,73 @@ function drawDb(d) {
 	});
 }
 
+/* ---- compare against a baseline ---- */
+function loadMark() {
+	try { return Number(sessionStorage.getItem('autotrace.mark')) || 0; } catch (e) { return 0; }
+}
+function setMark(ms) {
+	state.mark = ms;
+	try {
+		if (ms) sessionStorage.setItem('autotrace.mark', String(ms));
+		else sessionStorage.removeItem('autotrace.mark');
+	} catch (e) { /* private mode: kept for this page only */ }
+	refreshTab();
+}
+/* "a -> b (+12 %)", the change only when both sides have a value */
+function change(a, b, fmt, pct) {
+	var t = fmt(a) + ' \u2192 ' + fmt(b);
+	if (pct !== null && pct !== undefined) t += ' (' + (pct > 0 ? '+' : '') + pct.toFixed(0) + ' %)';
+	return t;
+}
+function drawDiff(d) {
+	var body = $('diff-body'), ul = $('diff-new'), base = $('diff-base');
+	$('diff-unmark').hidden = !state.mark;
+	if (d.mode === 'mark') base.textContent = 'baseline: the traces before ' + fmtTime(d.since_ms) + ' (' + d.before_traces + ') vs after (' + d.after_traces + ')';
+	else if (d.mode === 'file') base.textContent = 'baseline: the --baseline file (' + d.before_traces + ' traces) vs the ' + d.after_traces + ' traces kept';
+	else base.textContent = 'no baseline yet: mark one now, then make the change and send traffic (or start serve with --baseline FILE)';
+	base.appendChild(el('span', d.worse ? 'err' : '', ' \u2014 ' + d.worse + ' worse'));
+	clear(body);
+	clear(ul);
+	if (!d.endpoints.length) {
+		var r0 = el('tr'); var c0 = td(d.mode === 'none' ? 'no baseline' : 'no endpoints on either side', 'empty'); c0.colSpan = 7;
+		r0.appendChild(c0); body.appendChild(r0);
+	}
+	function f1(x) { return x.toFixed(1); }
+	d.endpoints.forEach(function (e) {
+		var r = el('tr', 'diff-row ' + e.state + (e.worse ? ' worse' : ''));
+		r.setAttribute('data-name', e.name);
+		r.appendChild(td(e.worse ? '!' : e.state === 'new' ? '+' : e.state === 'gone' ? '\u2212' : '', 'mark'));
+		var n = td(''); var c = el('span', 'chip'); c.style.background = colour(e.service || '?');
+		n.appendChild(c); n.appendChild(document.createTextNode(e.name));
+		r.appendChild(n);
+		if (e.state !== 'both') {
+			var x = e.after || e.before;
+			r.appendChild(td((e.state === 'new' ? 'new: ' : 'gone: ') + x.count, 'num'));
+			r.appendChild(td(fmtDur(x.p50), 'num'));
+			r.appendChild(td(fmtDur(x.p99), 'num'));
+			r.appendChild(td(f1(x.queries_per_req), 'num'));
+			r.appendChild(td(x.errors, 'num' + (x.errors ? ' err' : '')));
+		} else {
+			var a = e.before, b = e.after;
+			r.appendChild(td(a.count + ' \u2192 ' + b.count, 'num'));
+			r.appendChild(td(change(a.p50, b.p50, fmtDur, e.p50_change), 'num'));
+			r.appendChild(td(change(a.p99, b.p99, fmtDur, e.p99_change), 'num'));
+			r.appendChild(td(change(a.queries_per_req, b.queries_per_req, f1, null), 'num' + (b.queries_per_req >= a.queries_per_req + 1 ? ' err' : '')));
+			r.appendChild(td(a.errors + ' \u2192 ' + b.errors, 'num' + (b.errors > a.errors ? ' err' : '')));
+		}
+		r.title = 'list the traces of this endpoint';
+		r.addEventListener('click', function () { listEndpoint(e.name); });
+		body.appendChild(r);
+	});
+	if (!d.appeared.length) ul.appendChild(el('li', 'none', 'no new N+1 or error'));
+	d.appeared.forEach(function (w) {
+		var li = el('li', 'appeared ' + (w.kind === 'error' ? 'error' : 'nplus'));
+		li.appendChild(el('b', '', 'new ' + w.kind + ': '));
+		li.appendChild(document.createTextNode(w.what + ' (' + w.times + (w.times === 1 ? ' time)' : ' times)')));
+		ul.appendChild(li);
+	});
+}
+
 /* ---- wiring ---- */
 var timer = null;
 poll.now = function () {
@@ -590,5 +664,8 @@ document.querySelectorAll('#tabs button').forEach(function (b) {
 });
 $('filters').addEventListener('submit', function (e) { e.preventDefault(); poll.now(); });
 $('f-clear').addEventListener('click', function () { resetFilters(); poll.now(); });
+$('diff-mark').addEventListener('click', function () { setMark(Date.now()); });
+$('diff-unmark').addEventListener('click', function () { setMark(0); });
+state.mark = loadMark();
 poll();
 })();

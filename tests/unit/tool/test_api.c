@@ -304,3 +304,218 @@ Test(api, page_is_offline)
 	cr_expect(strstr((char *)b.data, "/api/traces"));
 	at_buf_free(&b);
 }
+
+/* ---- /api/diff ---- */
+
+/* A request of trace tr to frontend `path` at us, lasting dur us, with
+ * `queries` statements under it, HTTP status. */
+static struct at_tv_span *req(struct at_traces *t, unsigned tr, uint64_t us,
+			      uint64_t dur, const char *path, unsigned queries,
+			      const char *status)
+{
+	struct at_tv_span *s = mk(t, tr, 1, 0, "frontend", "GET", 2, us, us + dur,
+				  "http.request.method", "GET", "url.path", path,
+				  "http.response.status_code", status, NULL);
+
+	for (unsigned i = 0; i < queries; i++)
+		mk(t, tr, 10 + i, 1, "frontend", "SELECT items", 3,
+		   us + 10 + i * 20, us + 25 + i * 20, "db.system.name",
+		   "postgresql", "db.query.text",
+		   "SELECT name FROM items WHERE id = ?", "server.address",
+		   "db.local", "server.port", "5432", NULL);
+	return s;
+}
+
+/* Before 50 ms: /catalog with one query, /health, /checkout fine.  From
+ * 50 ms on (after = 1): /catalog with 8 queries (an N+1), /health the
+ * same, /checkout failing with a hostile message. */
+static void diff_traffic(struct at_traces *t, int before, int after)
+{
+	if (before) {
+		req(t, 1, 0, 1000, "/catalog", 1, "200");
+		req(t, 2, 2000, 100, "/health", 0, "200");
+		req(t, 3, 3000, 500, "/checkout", 0, "200");
+	}
+	if (after) {
+		req(t, 11, 60000, 1000, "/catalog", 8, "200");
+		req(t, 12, 72000, 100, "/health", 0, "200");
+		struct at_tv_span *s = req(t, 13, 80000, 500, "/checkout", 0, "502");
+
+		s->status = 2;
+		free(s->status_msg);
+		s->status_msg = strdup(EVIL);
+	}
+}
+
+static const struct at_json *diff_row(const struct at_json *v, const char *name)
+{
+	const struct at_json *e = at_json_get(v, "endpoints");
+
+	for (size_t i = 0; i < e->n; i++)
+		if (!strcmp(str(&e->items[i], "name"), name))
+			return &e->items[i];
+	return NULL;
+}
+
+/* What both ways of choosing the baseline must show. */
+static void check_diff(const struct at_json *v, const char *raw)
+{
+	const struct at_json *r, *ap;
+	int n1 = 0, err = 0;
+
+	cr_expect(!strstr(raw, "</script") && !strstr(raw, "<!--"), "%s", raw);
+	cr_expect_eq(num(v, "before_traces"), 3);
+	cr_expect_eq(num(v, "after_traces"), 3);
+	r = diff_row(v, "frontend GET /catalog");
+	cr_assert_not_null(r, "%s", raw);
+	cr_expect_eq(num(r, "worse"), 1, "queries per request 1 -> 8");
+	cr_expect_str_eq(str(r, "state"), "both");
+	cr_expect_eq(num(at_json_get(r, "before"), "queries_per_req"), 1);
+	cr_expect_eq(num(at_json_get(r, "after"), "queries_per_req"), 8);
+	cr_expect_eq(num(r, "p50_change"), 0);
+	r = diff_row(v, "frontend GET /health");
+	cr_assert_not_null(r);
+	cr_expect_eq(num(r, "worse"), 0, "an unchanged endpoint is not worse");
+	cr_expect_eq(num(at_json_get(r, "before"), "count"), 1);
+	r = diff_row(v, "frontend GET /checkout");
+	cr_assert_not_null(r);
+	cr_expect_eq(num(r, "worse"), 1, "errors 0 -> 1");
+	cr_expect_eq(num(at_json_get(r, "after"), "errors"), 1);
+	ap = at_json_get(v, "appeared");
+	for (size_t i = 0; i < ap->n; i++) {
+		const char *k = str(&ap->items[i], "kind");
+		const char *w = str(&ap->items[i], "what");
+
+		if (!strcmp(k, "N+1")) {
+			n1++;
+			cr_expect(strstr(w, "frontend GET /catalog") &&
+				  strstr(w, "SELECT name FROM items"), "%s", w);
+			cr_expect_eq(num(&ap->items[i], "times"), 1);
+		} else if (!strcmp(k, "error")) {
+			err++;
+			cr_expect(strstr(w, "frontend GET /checkout") &&
+				  strstr(w, EVIL), "decoded back: %s", w);
+		}
+	}
+	cr_expect_eq(n1, 1, "the N+1 that appeared: %s", raw);
+	cr_expect_eq(err, 1, "the new error: %s", raw);
+	cr_expect_eq(num(v, "worse"), 4, "two endpoints + two appeared");
+	cr_expect_eq(num(v, "truncated"), 0);
+}
+
+Test(api, diff_since_mark_splits_the_traces)
+{
+	struct at_traces *t = at_traces_new();
+	struct at_json v;
+	char *raw;
+
+	diff_traffic(t, 1, 1);
+	at_traces_build(t);
+	/* US(50000) is 1700000000050 ms */
+	cr_assert_eq(get_json(t, "/api/diff?since=1700000000050", &v, &raw), 200);
+	cr_expect_str_eq(str(&v, "mode"), "mark");
+	cr_expect_eq(num(&v, "since_ms"), 1700000000050.0);
+	check_diff(&v, raw);
+	at_json_free(&v);
+	free(raw);
+	/* the live model is untouched: still one trace list of 6 */
+	cr_expect_eq(list_len(t, "/api/traces"), 6);
+	cr_expect_eq(t->n_traces, 6);
+	at_traces_free(t);
+}
+
+/* /api/diff with the baseline file's traffic (diff_traffic(before, 0))
+ * and the live traffic (diff_traffic(after_before, 1)). */
+static char *diff_with_file(int after_before, struct at_json *v)
+{
+	struct at_traces *before = at_traces_new(), *after = at_traces_new();
+	struct at_buf b = { 0 };
+	const char *type = NULL;
+	char *raw;
+
+	diff_traffic(before, 1, 0);
+	diff_traffic(after, after_before, !after_before);
+	at_traces_build(before);
+	at_traces_build(after);
+	cr_assert_eq(at_api_get_with_baseline(after, before, "/api/diff", &b,
+					      &type), 200);
+	cr_expect_str_eq(type, "application/json");
+	raw = strndup((const char *)b.data, b.len);
+	cr_assert_eq(at_json_parse(raw, b.len, v), 0, "%s", raw);
+	at_buf_free(&b);
+	at_traces_free(before);
+	at_traces_free(after);
+	return raw;
+}
+
+Test(api, diff_file_baseline)
+{
+	struct at_json v;
+	char *raw = diff_with_file(0, &v);
+
+	cr_expect_str_eq(str(&v, "mode"), "file");
+	check_diff(&v, raw);
+	at_json_free(&v);
+	free(raw);
+}
+
+Test(api, diff_same_traffic_nothing_worse)
+{
+	struct at_json v;
+	char *raw = diff_with_file(1, &v);
+
+	cr_expect_eq(num(&v, "worse"), 0, "%s", raw);
+	cr_expect_eq(at_json_get(&v, "endpoints")->n, 3);
+	cr_expect_eq(at_json_get(&v, "appeared")->n, 0);
+	for (size_t i = 0; i < 3; i++)
+		cr_expect_eq(num(&at_json_get(&v, "endpoints")->items[i], "worse"), 0);
+	at_json_free(&v);
+	free(raw);
+}
+
+Test(api, diff_without_baseline_and_bad_since)
+{
+	struct at_traces *t = at_traces_new();
+	struct at_json v;
+
+	diff_traffic(t, 1, 1);
+	at_traces_build(t);
+	cr_assert_eq(get_json(t, "/api/diff", &v, NULL), 200);
+	cr_expect_str_eq(str(&v, "mode"), "none");
+	cr_expect_eq(at_json_get(&v, "endpoints")->n, 0);
+	at_json_free(&v);
+	cr_expect_eq(get_json(t, "/api/diff?since=soon", &v, NULL), 400);
+	at_json_free(&v);
+	cr_expect_eq(get_json(t, "/api/diff?since=-5", &v, NULL), 400);
+	at_json_free(&v);
+	cr_expect_eq(get_json(NULL, "/api/diff?since=0", &v, NULL), 200,
+		     "no model yet: empty");
+	cr_expect_eq(num(&v, "after_traces"), 0);
+	at_json_free(&v);
+	at_traces_free(t);
+}
+
+Test(api, diff_rows_bounded)
+{
+	struct at_traces *t = at_traces_new();
+	struct at_json v;
+	unsigned tr = 1;
+
+	/* 6 services x 100 routes: more endpoints than AT_API_ROWS_MAX */
+	for (unsigned s = 0; s < 6; s++)
+		for (unsigned r = 0; r < 100; r++, tr++) {
+			char svc[16], path[32];
+
+			snprintf(svc, sizeof(svc), "svc%u", s);
+			snprintf(path, sizeof(path), "/r%c%c", 'a' + r / 26 % 26,
+				 'a' + r % 26);
+			mk(t, tr, 1, 0, svc, "GET", 2, tr * 10, tr * 10 + 5,
+			   "http.request.method", "GET", "url.path", path, NULL);
+		}
+	at_traces_build(t);
+	cr_assert_eq(get_json(t, "/api/diff?since=0", &v, NULL), 200);
+	cr_expect_eq(at_json_get(&v, "endpoints")->n, AT_API_ROWS_MAX);
+	cr_expect_eq(num(&v, "truncated"), 1);
+	at_json_free(&v);
+	at_traces_free(t);
+}
