@@ -58,5 +58,15 @@ void shim_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define cr_assert_str_eq(a, b, ...) SHIM_CHECK(1, strcmp((a), (b)) == 0, #a " == " #b, __VA_ARGS__)
 #define cr_assert_fail(...) SHIM_CHECK(1, 0, "fail", __VA_ARGS__)
 #define cr_skip_test(...) shim_skip("" __VA_ARGS__)
+/* Expectations: the same checks, not fatal. */
+#define cr_expect(c, ...) SHIM_CHECK(0, (c), #c, __VA_ARGS__)
+#define cr_expect_not(c, ...) SHIM_CHECK(0, !(c), "!" #c, __VA_ARGS__)
+#define cr_expect_eq(a, b, ...) SHIM_CHECK(0, (a) == (b), #a " == " #b, __VA_ARGS__)
+#define cr_expect_neq(a, b, ...) SHIM_CHECK(0, (a) != (b), #a " != " #b, __VA_ARGS__)
+#define cr_expect_gt(a, b, ...) SHIM_CHECK(0, (a) > (b), #a " > " #b, __VA_ARGS__)
+#define cr_expect_geq(a, b, ...) SHIM_CHECK(0, (a) >= (b), #a " >= " #b, __VA_ARGS__)
+#define cr_expect_null(a, ...) SHIM_CHECK(0, (a) == NULL, #a " == NULL", __VA_ARGS__)
+#define cr_expect_not_null(a, ...) SHIM_CHECK(0, (a) != NULL, #a " != NULL", __VA_ARGS__)
+#define cr_expect_str_eq(a, b, ...) SHIM_CHECK(0, strcmp((a), (b)) == 0, #a " == " #b, __VA_ARGS__)
 
 #endif
