@@ -21,9 +21,11 @@
 # the bridge's cost is also computed, as ctx_py does: what it pays for
 # per request (promises made and reactions, as awaited calls; request
 # heads; calls into its wrappers), counted in one more run
-# (tests/fixtures/ctx/node_count.js), times what each costs (node_als_cost.js, plain and under the bridge in alternate
-# processes, BENCH_CTX_NODE_COST_REPS times), with its spread and a
-# verdict against the budget.
+# (tests/fixtures/ctx/node_count.js), times what each costs
+# (node_als_cost.js: each event measured 5 times in a process, the
+# smallest kept; plain and under the bridge in alternate processes,
+# BENCH_CTX_NODE_COST_REPS rounds, 11 unless told), with its spread and
+# a verdict against the budget.
 #
 #   scripts/bench.sh build ctx_node    (not in the default list)
 
@@ -161,7 +163,7 @@ ctx_node_computed() {
 	# Per event: each round runs plain, under the bridge, and with
 	# AsyncLocalStorage, in separate processes, one after the other.
 	for m in plain bridge als; do : >"$tmp/ctx_node.cost.$m"; done
-	for i in $(seq 1 "${BENCH_CTX_NODE_COST_REPS:-7}"); do
+	for i in $(seq 1 "${BENCH_CTX_NODE_COST_REPS:-11}"); do
 		node "$ctx_node_fix/node_als_cost.js" >>"$tmp/ctx_node.cost.plain"
 		LD_PRELOAD=$lib OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9 \
 			node "$ctx_node_fix/node_als_cost.js" >>"$tmp/ctx_node.cost.bridge"
