@@ -68,6 +68,38 @@ ctx_node_run() {
 		"$(calc 's / (n + w)' s="${spans:-0}" n="$n" w="$warm")"
 }
 
+# ctx_node_correct MODE (ours, nobridge or sdk): 200 requests at 20 in
+# flight exported to a decoding receiver; prints scripts/bench/
+# ctx_parents.py's lines (client spans under their own request or not).
+ctx_node_correct() {
+	local mode=$1 rx back pre=""
+	local -a pfx=(env) req=()
+	rm -f "$tmp/ctxc.port"
+	"$build/autotrace-receiver" --port 0 --port-file "$tmp/ctxc.port" \
+		>"$tmp/ctxc.spans" 2>/dev/null &
+	rx=$!
+	wait_file "$tmp/ctxc.port"
+	AT_CTX_NO_PAUSE=1 start_server "$tmp/ctxb.port" "" \
+		node "$ctx_node_fix/node_back.js" "$tmp/ctxb.port"
+	back=$server_pid
+	case $mode in
+	ours) pre=$lib ;;
+	nobridge) pre=$lib pfx+=(AUTOTRACE_RUNTIME_BRIDGES=false) ;;
+	sdk) req=(--require ./tests/bench/node/otel-sdk.js) ;;
+	esac
+	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$(cat "$tmp/ctxc.port") \
+	OTEL_BSP_SCHEDULE_DELAY=200 AT_CTX_NO_PAUSE=1 NODE_PATH=$ctx_node_path \
+	OTEL_SERVICE_NAME=front OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none \
+		start_server "$tmp/ctxf.port" "$pre" "${pfx[@]}" node "${req[@]}" \
+		"$ctx_node_fix/node_front.js" http "$tmp/ctxf.port" "$server_port"
+	node "$ctx_node_fix/node_drive.js" "$server_port" 200 20 >/dev/null
+	stop "$server_pid"
+	stop "$back"
+	kill -TERM "$rx" 2>/dev/null || true
+	wait "$rx" 2>/dev/null || true
+	python3 scripts/bench/ctx_parents.py <"$tmp/ctxc.spans"
+}
+
 bench_ctx_node() {
 	local modes="bare nobridge ours sdk" m what
 	local -A L C S
@@ -129,6 +161,16 @@ bench_ctx_node() {
 		"$(median "$tmp/ctx_node_run.nobridge1" 2)" "$(median "$tmp/ctx_node_run.ours1" 2)" "$spread"
 	json_put "ctx_node bridge at 1 in flight, added CPU" "$mid" "us/request"
 	ctx_node_computed
+	# Correctness, the other half of the comparison: client spans under
+	# the request that made them (200 requests, 20 in flight).
+	local cm c
+	for cm in $modes; do
+		[ "$cm" = bare ] && continue
+		c=$(ctx_node_correct "$cm" | tr '\n' ' ')
+		say "parents, $cm: $c"
+		row "... client spans under their own request, $cm (200 requests, 20 in flight)" \
+			"$(echo "$c" | sed 's/ spans=[0-9]*//g; s/ *$//')" "all right, none wrong"
+	done
 	[ -n "${L[sdk]:-}" ] || return 0
 	row "... under the OpenTelemetry JS SDK (http instrumentation only)" \
 		"$(delta "${L[sdk]}" "${L[bare]}") us, $(delta "${C[sdk]}" "${C[bare]}") us CPU per request; ${S[sdk]} spans/request" "-"
