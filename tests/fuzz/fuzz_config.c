@@ -8,8 +8,10 @@
  * traps when one of these properties fails:
  *   - every warning is one line ("libautotrace: invalid NAME=...") with
  *     no CR or LF in it, and there is at most one per record;
- *   - the endpoint is an http:// URL with a non-zero port and a path that
- *     starts with '/'; host and URL are NUL-terminated in their buffers;
+ *   - the endpoint is an http:// or https:// URL (tls set for https) with
+ *     a non-zero port and a path that starts with '/', or, unusable,
+ *     empty with export disabled; host and URL are NUL-terminated in
+ *     their buffers;
  *   - the extra headers are whole "Name: value\r\n" lines with no other
  *     CR or LF, and no NUL inside;
  *   - the service name and every resource pair are NUL-terminated inside
@@ -85,8 +87,17 @@ static void check(const struct at_config *c)
 	CHECK(terminated(e->url, sizeof(e->url)));
 	CHECK(terminated(e->host, sizeof(e->host)));
 	CHECK(terminated(e->path, sizeof(e->path)));
-	CHECK(!strncasecmp(e->url, "http://", 7)); /* schemes ignore case */
-	CHECK(e->port != 0 && e->path[0] == '/');
+	if (e->url[0] == '\0') {
+		/* An unusable endpoint: export disabled, no other endpoint. */
+		CHECK(c->exporter == AT_EXPORTER_NONE);
+		CHECK(e->port == 0);
+	} else {
+		/* Schemes ignore case; https is the TLS flag. */
+		CHECK(!strncasecmp(e->url, "http://", 7) ||
+		      !strncasecmp(e->url, "https://", 8));
+		CHECK(e->tls == !strncasecmp(e->url, "https://", 8));
+		CHECK(e->port != 0 && e->path[0] == '/');
+	}
 	CHECK(terminated(c->headers, sizeof(c->headers)));
 	for (const char *p = c->headers; *p;) {
 		const char *eol = strstr(p, "\r\n");
