@@ -89,7 +89,7 @@ env -u AUTOTRACE_LIB /usr/bin/autotrace --json "$work/run.json" -o "$work/run.tx
 cmp -s "$work/body" "$work/www/hello.txt" || fail "curl under autotrace got another body"
 grep -q "\"url.full\".*\"$url\"" "$work/run.json" ||
 	fail "no client span for $url in autotrace's --json output"
-grep -q "GET http://" "$work/run.txt" && grep -q "connect .*127.0.0.1:$port" "$work/run.txt" || fail "autotrace did not print the trace"
+grep -q "GET /hello.txt" "$work/run.txt" && grep -q "connect .*127.0.0.1:$port" "$work/run.txt" || fail "autotrace did not print the trace"
 preload=$(env -u AUTOTRACE_LIB /usr/bin/autotrace --quiet -- sh -c 'printf %s "$LD_PRELOAD"')
 [ "$preload" = "$lib" ] || fail "autotrace preloaded '$preload', not $lib"
 echo "check-package: autotrace -- curl: span of $url, LD_PRELOAD=$preload"
