@@ -324,22 +324,13 @@ void at_curl_begin(CURL *h, bool activate)
 			continue;
 		bit = at_prop_field_of(l->data, (size_t)(colon - l->data), &which);
 		own |= bit;
-		switch (bit ? which : 0) {
-		case AT_PF_TRACEPARENT:
+		if (!bit)
+			continue;
+		if (which == AT_PF_TRACEPARENT)
 			f.n_traceparent++;
-			slot = &f.traceparent;
-			break;
-		case AT_PF_TRACESTATE:
+		else if (which == AT_PF_TRACESTATE)
 			app_ts = header_value(l->data);
-			break;
-		case AT_PF_B3: slot = &f.b3; break;
-		case AT_PF_B3_TRACE: slot = &f.b3_trace; break;
-		case AT_PF_B3_SPAN: slot = &f.b3_span; break;
-		case AT_PF_B3_SAMPLED: slot = &f.b3_sampled; break;
-		case AT_PF_B3_FLAGS: slot = &f.b3_flags; break;
-		case AT_PF_UBER: slot = &f.uber; break;
-		default: break;
-		}
+		slot = at_prop_fields_slot(&f, which);
 		if (slot && !slot->p) {
 			slot->p = header_value(l->data);
 			slot->len = strlen(slot->p);

@@ -556,6 +556,21 @@ unsigned at_prop_field_of(const char *name, size_t len,
 	return 0;
 }
 
+struct at_prop_str *at_prop_fields_slot(struct at_prop_fields *f,
+					enum at_prop_field which)
+{
+	switch (which) {
+	case AT_PF_TRACEPARENT: return &f->traceparent;
+	case AT_PF_B3: return &f->b3;
+	case AT_PF_B3_TRACE: return &f->b3_trace;
+	case AT_PF_B3_SPAN: return &f->b3_span;
+	case AT_PF_B3_SAMPLED: return &f->b3_sampled;
+	case AT_PF_B3_FLAGS: return &f->b3_flags;
+	case AT_PF_UBER: return &f->uber;
+	default: return NULL;
+	}
+}
+
 unsigned at_prop_extract(const struct at_prop_fields *f, const uint8_t *order,
 			 int n, struct at_span_context *out)
 {

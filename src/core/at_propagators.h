@@ -130,6 +130,12 @@ enum at_prop_field {
 unsigned at_prop_field_of(const char *name, size_t len,
 			  enum at_prop_field *which);
 
+/* The member of f that keeps the first value of field which (b3, X-B3-*,
+ * uber-trace-id, traceparent), or NULL for the fields callers keep their
+ * own way (tracestate, baggage, X-B3-ParentSpanId). */
+struct at_prop_str *at_prop_fields_slot(struct at_prop_fields *f,
+					enum at_prop_field which);
+
 /*
  * The span context of a request under the propagators of order[0..n):
  * each is tried in turn and a later one found valid replaces an earlier

@@ -364,14 +364,6 @@ static void set_first(struct at_http_str *s, const char *v, size_t n)
 	}
 }
 
-static void prop_first(struct at_prop_str *s, const char *v, size_t n)
-{
-	if (s->p == NULL) {
-		s->p = v;
-		s->len = n;
-	}
-}
-
 /* A field of one of the propagation formats other than traceparent and
  * tracestate (b3, X-B3-*, uber-trace-id, baggage): remember it. */
 static void on_prop_field(struct fields *f, const char *name, size_t nl,
@@ -379,34 +371,19 @@ static void on_prop_field(struct fields *f, const char *name, size_t nl,
 {
 	enum at_prop_field which;
 	unsigned bit = at_prop_field_of(name, nl, &which);
+	struct at_prop_str *slot;
 
 	f->prop_present |= bit;
-	switch (bit ? which : 0) {
-	case AT_PF_B3:
-		prop_first(&f->prop.b3, v, vl);
-		break;
-	case AT_PF_B3_TRACE:
-		prop_first(&f->prop.b3_trace, v, vl);
-		break;
-	case AT_PF_B3_SPAN:
-		prop_first(&f->prop.b3_span, v, vl);
-		break;
-	case AT_PF_B3_SAMPLED:
-		prop_first(&f->prop.b3_sampled, v, vl);
-		break;
-	case AT_PF_B3_FLAGS:
-		prop_first(&f->prop.b3_flags, v, vl);
-		break;
-	case AT_PF_UBER:
-		prop_first(&f->prop.uber, v, vl);
-		break;
-	case AT_PF_BAGGAGE:
+	if (!bit)
+		return;
+	/* traceparent is counted by on_field (a head keeps its own). */
+	if (which != AT_PF_TRACEPARENT &&
+	    (slot = at_prop_fields_slot(&f->prop, which)) && !slot->p)
+		*slot = (struct at_prop_str){ v, vl };
+	if (which == AT_PF_BAGGAGE) {
 		if (f->n_baggage < AT_HTTP_BAGGAGE_FIELDS)
 			f->baggage[f->n_baggage] = (struct at_prop_str){ v, vl };
 		f->n_baggage++;
-		break;
-	default:
-		break;
 	}
 }
 
