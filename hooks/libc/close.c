@@ -24,7 +24,10 @@
  * fclose() and close_range() close descriptors inside libc, where the
  * close() hook does not see them: they forget traced sockets first, and
  * close_range() leaves the exporter's socket open (it closes the range
- * around it).  While popen streams are open, fclose() of one of ours
+ * around it).  While the exporter is opening a socket (at_exporter_fd is
+ * AT_EXPORTER_FD_OPENING, a few microseconds per connection) every
+ * close() takes the slow path and waits for the number, so a daemon's
+ * loop over every descriptor never closes one the exporter is using.  While popen streams are open, fclose() of one of ours
  * waits for its child, as glibc's fclose() of a popen stream does
  * (at_shell.c).
  */
@@ -55,7 +58,7 @@ AT_COLD static void forget(int fd)
 
 AT_COLD static int slow_close(int fd)
 {
-	if (at_exporter_owns_fd(fd) && !at_guard_held()) {
+	if (!at_guard_held() && at_exporter_owns_fd(fd)) {
 		errno = EBADF;
 		return -1;
 	}
@@ -65,8 +68,9 @@ AT_COLD static int slow_close(int fd)
 
 AT_EXPORT int close(int fd)
 {
-	if (AT_LIKELY(fd != atomic_load_explicit(&at_exporter_fd,
-						 memory_order_relaxed) &&
+	int efd = atomic_load_explicit(&at_exporter_fd, memory_order_relaxed);
+
+	if (AT_LIKELY(fd != efd && efd != AT_EXPORTER_FD_OPENING &&
 		      !at_fd_traced(fd)))
 		return AT_REAL(close)(fd);
 	return slow_close(fd);
@@ -120,10 +124,11 @@ AT_COLD static void forget_range(unsigned first, unsigned last)
  * syscall(SYS_close_range). */
 static int close_range_kept(unsigned first, unsigned last, int flags)
 {
-	int efd = atomic_load(&at_exporter_fd);
+	int efd;
 
 	if (flags & CLOSE_RANGE_CLOEXEC)
 		return AT_REAL(close_range)(first, last, flags);
+	efd = at_guard_held() ? -1 : at_exporter_settled_fd();
 	forget_range(first, last);
 	if (efd >= 0 && (unsigned)efd >= first && (unsigned)efd <= last &&
 	    at_exporter_owns_fd(efd) && !at_guard_held()) {
@@ -145,7 +150,7 @@ AT_EXPORT int close_range(unsigned first, unsigned last, int flags)
 AT_COLD static long syscall_close(long fd)
 {
 	if (fd >= 0 && fd <= INT32_MAX) {
-		if (at_exporter_owns_fd((int)fd) && !at_guard_held()) {
+		if (!at_guard_held() && at_exporter_owns_fd((int)fd)) {
 			errno = EBADF;
 			return -1;
 		}

@@ -83,6 +83,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,13 +183,43 @@ static void at_exporter_wake(void)
 	}
 }
 
+/* The exporter announces a socket before socket() and publishes its
+ * number right after (announce_socket): a few microseconds, on its own
+ * thread.  A host close() meanwhile waits for the number, at most about
+ * SETTLE_YIELDS yields (a stopped exporter thread cannot hold it up). */
+#define SETTLE_YIELDS 100000
+
+int at_exporter_settled_fd(void)
+{
+	int efd = atomic_load(&at_exporter_fd);
+
+	for (int i = 0; efd == AT_EXPORTER_FD_OPENING && i < SETTLE_YIELDS;
+	     i++) {
+		sched_yield();
+		efd = atomic_load(&at_exporter_fd);
+	}
+	return efd;
+}
+
+static void announce_socket(int fd, dev_t dev, ino_t ino)
+{
+	_Static_assert(AT_EXPORTER_FD_OPENING == AT_TRANSPORT_OPENING,
+		       "one value for a socket being opened");
+	if (fd >= 0) {
+		atomic_store(&exporter_dev, (uint64_t)dev);
+		atomic_store(&exporter_ino, (uint64_t)ino);
+	}
+	atomic_store(&at_exporter_fd, fd);
+}
+
 int at_exporter_owns_fd(int fd)
 {
 	struct stat st;
+	int efd = atomic_load_explicit(&at_exporter_fd, memory_order_relaxed);
 
-	if (AT_LIKELY(fd != atomic_load_explicit(&at_exporter_fd,
-						 memory_order_relaxed)) ||
-	    fd < 0)
+	if (AT_UNLIKELY(efd == AT_EXPORTER_FD_OPENING))
+		efd = at_exporter_settled_fd();
+	if (AT_LIKELY(fd != efd) || fd < 0)
 		return 0;
 	/* Same number: is it still our socket? */
 	return fstat(fd, &st) == 0 &&
@@ -317,19 +348,14 @@ static void compress_body(const struct at_buf *b, const uint8_t **payload,
 	}
 }
 
-/* One POST; keeps the close() hook's view of our socket current. */
+/* One POST (the transport keeps the close() hook's view of our socket
+ * current through announce_socket). */
 static enum at_retry_verdict post_once(const uint8_t *payload, size_t len,
 				       const char *encoding, uint64_t end,
 				       int *rc)
 {
 	atomic_fetch_add(&at_xstats.attempts, 1);
 	*rc = at_transport_post(&transport, payload, len, encoding, end, &resp);
-	if (transport.fd != atomic_load(&at_exporter_fd)) {
-		atomic_store(&at_exporter_fd, -1);
-		atomic_store(&exporter_dev, (uint64_t)transport.dev);
-		atomic_store(&exporter_ino, (uint64_t)transport.ino);
-		atomic_store(&at_exporter_fd, transport.fd);
-	}
 	return at_retry_classify(*rc, resp.status);
 }
 
@@ -581,6 +607,7 @@ static void exporter_setup(void)
 		at_transport_init(&transport, &at_cfg.endpoint,
 				  at_cfg.headers);
 		transport.exit_limit = exit_limit;
+		transport.announce = announce_socket;
 		if (at_cfg.otlp_protocol == AT_OTLP_HTTP_JSON)
 			transport.content_type = AT_OTLP_JSON_CONTENT_TYPE;
 		tls_files.ca_file = at_cfg.tls_ca_file;

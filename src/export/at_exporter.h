@@ -81,11 +81,19 @@ uint64_t at_exporter_run_once(void);
  * dropped_full, dropped_depth. */
 void at_exporter_thread_stats(uint64_t out[4]);
 
-/* The exporter socket's number, or -1: a hint for the close() hook's fast
- * path (a match is confirmed by at_exporter_owns_fd). */
+/* The exporter socket's number, -1, or AT_EXPORTER_FD_OPENING while the
+ * exporter is between announcing a socket and publishing its number: a
+ * hint for the close() hook's fast path (a match is confirmed by
+ * at_exporter_owns_fd). */
 extern _Atomic int at_exporter_fd;
+#define AT_EXPORTER_FD_OPENING (-2)
 
-/* Is fd the exporter's socket?  (close() hook) */
+/* Is fd the exporter's socket?  (close() hook; waits, bounded, while the
+ * exporter is opening one, so a number it is about to get is never
+ * closed under it) */
 int at_exporter_owns_fd(int fd);
+
+/* at_exporter_fd once no socket is being opened (bounded wait). */
+int at_exporter_settled_fd(void);
 
 #endif

@@ -7,6 +7,9 @@
  *  - every wait is a poll() bounded by the caller's deadline; the socket
  *    is non-blocking, SOCK_CLOEXEC (a host exec() does not leak it) and
  *    written with MSG_NOSIGNAL (a dead collector never SIGPIPEs the host);
+ *  - the socket is announced (t->announce) before its number exists and
+ *    identified right after socket(), so the exporter's close() hook view
+ *    covers the whole exchange, connect included;
  *  - before reusing the connection its identity (st_dev, st_ino) is
  *    checked: if the host closed our fd, or put another file at that
  *    number, the fd is no longer ours and is left alone;
@@ -74,6 +77,13 @@ static int still_ours(const struct at_transport *t)
 	return st.st_dev == t->dev && st.st_ino == t->ino;
 }
 
+static void announce(const struct at_transport *t, int fd, dev_t dev,
+		     ino_t ino)
+{
+	if (t->announce)
+		t->announce(fd, dev, ino);
+}
+
 static void tls_goodbye(struct at_transport *t);
 
 void at_transport_close(struct at_transport *t)
@@ -83,8 +93,12 @@ void at_transport_close(struct at_transport *t)
 	if (ours && t->tls.ssl)
 		tls_goodbye(t);
 	at_tls_conn_free(&t->tls);
+	/* Closed first, then unannounced: a host descriptor that takes the
+	 * number in between fails the identity check (at_exporter_owns_fd). */
 	if (ours)
 		AT_REAL(close)(t->fd);
+	if (t->fd >= 0)
+		announce(t, -1, 0, 0);
 	t->fd = -1;
 }
 
@@ -159,10 +173,22 @@ static int connect_one(struct at_transport *t, const struct addrinfo *ai,
 	socklen_t len = sizeof(err);
 	struct stat st;
 
+	/* Announced before the socket exists and identified before its first
+	 * use: from socket() on, the host's close() of this number waits
+	 * for the announcement and then leaves it alone. */
+	announce(t, AT_TRANSPORT_OPENING, 0, 0);
 	fd = AT_REAL(socket)(ai->ai_family,
 			     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		err = -errno;
+		announce(t, -1, 0, 0);
+		return err;
+	}
+	if (fstat(fd, &st) != 0) {
+		err = -errno;
+		goto fail;
+	}
+	announce(t, fd, st.st_dev, st.st_ino);
 	if (AT_REAL(connect)(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
 		if (errno != EINPROGRESS && errno != EINTR) {
 			err = -errno;
@@ -182,16 +208,13 @@ static int connect_one(struct at_transport *t, const struct addrinfo *ai,
 	}
 	progress(t);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (fstat(fd, &st) != 0) {
-		err = -errno;
-		goto fail;
-	}
 	t->fd = fd;
 	t->dev = st.st_dev;
 	t->ino = st.st_ino;
 	return 0;
 fail:
 	AT_REAL(close)(fd);
+	announce(t, -1, 0, 0);
 	return err;
 }
 

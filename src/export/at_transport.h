@@ -49,7 +49,15 @@ struct at_transport {
 	 * client certificate), and the connection's TLS state. */
 	const struct at_tls_files *tls_files;
 	struct at_tls_conn tls;
+	/* NULL, or told the socket's life before anything else can use its
+	 * number: AT_TRANSPORT_OPENING just before socket(), the descriptor
+	 * and its identity right after it, -1 before it is closed (or when
+	 * the open failed).  The exporter publishes it for the close() hook,
+	 * so a host closing every descriptor never closes ours mid-exchange. */
+	void (*announce)(int fd, dev_t dev, ino_t ino);
 };
+
+#define AT_TRANSPORT_OPENING (-2)
 
 #define AT_TRANSPORT_SLICE_MS 50
 #define AT_TRANSPORT_EXIT_SILENCE_MS 400
