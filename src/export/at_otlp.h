@@ -1,12 +1,15 @@
 /*
- * at_otlp.h - OTLP/protobuf encoding of span records, with protobuf-c and
- * the project's own .proto files (src/proto/, field numbers from the
- * OpenTelemetry protocol specification).
+ * at_otlp.h - OTLP/protobuf encoding of span records, written directly in
+ * the wire format of the project's own .proto files (src/proto/, field
+ * numbers from the OpenTelemetry protocol specification), byte for byte
+ * what protobuf-c would pack; and the collector's answer, read with
+ * protobuf-c.
  *
  * One ExportTraceServiceRequest holds one ResourceSpans (our resource), one
  * ScopeSpans (scope "libautotrace", version AT_VERSION) and the spans.
- * The encoder keeps its scratch space between calls (it belongs to the
- * exporter thread; not thread-safe).
+ * The encoder allocates nothing but the output's growth; it keeps a static
+ * plan of the span being written (it belongs to the exporter thread; not
+ * thread-safe).
  */
 #ifndef AT_OTLP_H
 #define AT_OTLP_H
@@ -17,7 +20,6 @@
 #include "at_buf.h"
 #include "at_resource.h"
 #include "at_span.h"
-#include "at_testing.h"
 
 #define AT_SCOPE_NAME "libautotrace"
 
@@ -27,9 +29,6 @@
  */
 int at_otlp_encode(const struct at_span_hdr *const *recs, size_t n,
 		   const struct at_resource *res, struct at_buf *out);
-
-/* Free the encoder's scratch space. */
-AT_TESTING void at_otlp_release(void);
 
 /*
  * Read an ExportTraceServiceResponse body.  An empty body is a full

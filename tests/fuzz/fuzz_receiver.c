@@ -1050,7 +1050,6 @@ int main(int argc, char **argv)
 	at_buf_free(&body);
 	at_buf_free(&deep);
 	at_buf_free(&stream);
-	at_otlp_release();
 	return 0;
 }
 #endif

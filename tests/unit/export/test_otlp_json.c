@@ -351,7 +351,6 @@ Test(otlp_json, same_request_as_protobuf)
 	free((void *)recs[0]);
 	free((void *)recs[1]);
 	free(res);
-	at_otlp_release();
 }
 
 /* Bytes that are not UTF-8 (the records should hold none) become U+FFFD:

@@ -564,7 +564,6 @@ Test(otlp, official_every_field, .timeout = 60)
 	jfree(&root);
 	for (i = 0; i < 4; i++)
 		free(recs[i]);
-	at_otlp_release();
 }
 
 Test(otlp, official_large_batch_framing, .timeout = 120)
@@ -602,5 +601,4 @@ Test(otlp, official_large_batch_framing, .timeout = 120)
 	for (i = 0; i < N; i++)
 		free(recs[i]);
 	free(recs);
-	at_otlp_release();
 }
