@@ -11,7 +11,6 @@
  *
  *   at_exporter_manual()   no exporter thread; the test drains rings and
  *                          exports with at_exporter_run_once()
- *   at_otlp_release()      free the encoder's scratch (leak checks)
  *   at_pool_capacity()     objects a pool has mapped
  *   at_resource_get()      read one resource attribute back
  *
