@@ -18,8 +18,10 @@
  * cap), a producer that is past it looks at the consumer's position on
  * each push: as soon as the ring is empty, it pads to the end and goes
  * back to the start, as if the buffer ended there.  In the steady state
- * (the consumer woken at half the soft size) only a little more than the
- * first `soft` bytes are ever touched; a backlog (a slow collector) still
+ * (the consumer woken at the wake mark, a quarter of the buffer) only a
+ * little more than the first max(soft, wake mark) bytes are ever touched
+ * (a thread with fewer spans than that between two exporter cycles stays
+ * within `soft`); a backlog (a slow collector) still
  * has the whole buffer, since going back happens only when it is empty.
  * Going back writes no padding: the producer publishes the jump (from
  * where, to where) and the consumer follows it, so the bytes skipped are
@@ -68,10 +70,13 @@ void at_ring_init(struct at_ring *r, void *buf, uint64_t cap,
 /* Set the soft size (a multiple of 8 up to cap; cap by default). */
 void at_ring_set_soft(struct at_ring *r, uint64_t soft);
 
-/* Producer: bytes queued beyond which the consumer should be woken. */
+/* Producer: bytes queued beyond which the consumer should be woken: a
+ * quarter of the buffer, so that a busy thread wakes it once per many
+ * records (each wake is a futex call here and a cycle, an HTTP request,
+ * there) and still has three quarters for a burst. */
 static inline uint64_t at_ring_wake_mark(const struct at_ring *r)
 {
-	return r->soft / 2;
+	return r->cap / 4;
 }
 
 /*

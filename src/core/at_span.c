@@ -319,6 +319,16 @@ static AT_COLD void consumer_wake(void)
 		c->wake();
 }
 
+/* Records queued that wake the exporter: one export batch
+ * (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, as the spec's batch processor
+ * exports), at most half the ring's records. */
+static inline uint64_t wake_records(const struct at_ring *r)
+{
+	uint64_t batch = at_cfg.bsp_max_export_batch;
+
+	return batch && batch < r->max_records / 2 ? batch : r->max_records / 2;
+}
+
 static void enqueue(struct at_thread *t, struct at_span *s)
 {
 	struct at_ring *r = &t->ring;
@@ -342,17 +352,18 @@ static void enqueue(struct at_thread *t, struct at_span *s)
 	at_ring_commit(r, size);
 
 	consumer_ensure_started();
-	/* Past half the soft size or half the records: wake the exporter. */
+	/* Past the wake mark or a batch's worth of records: wake the
+	 * exporter. */
 	if (AT_UNLIKELY(at_ring_used_hint(r) > at_ring_wake_mark(r) ||
 			atomic_load_explicit(&r->pushed, memory_order_relaxed) -
-					r->cached_popped >
-				r->max_records / 2)) {
+					r->cached_popped >=
+				wake_records(r))) {
 		r->cached_popped = atomic_load_explicit(&r->popped,
 							memory_order_acquire);
 		if (at_ring_used_refresh(r) > at_ring_wake_mark(r) ||
 		    atomic_load_explicit(&r->pushed, memory_order_relaxed) -
-				    r->cached_popped >
-			    r->max_records / 2)
+				    r->cached_popped >=
+			    wake_records(r))
 			consumer_wake();
 	}
 }

@@ -157,8 +157,8 @@ void at_span_set_errno(struct at_span *s, int err);
  * initialisation through the lifecycle table, and again in a fork child):
  * the core never calls up into export.  start runs once, on the first
  * span after a registration (a flag test per span when it has run); wake
- * runs when a ring crossed its wake mark (past half its soft size or half
- * its records) or was full.  With no consumer, spans stay in the rings.
+ * runs when a ring crossed its wake mark (a quarter of its bytes, or an
+ * export batch of records, at most half its records) or was full.  With no consumer, spans stay in the rings.
  */
 /* Spans dropped before a ring (OTEL_TRACES_EXPORTER=none; no thread
  * state), and operations a family saw but could not trace (untraced: a
