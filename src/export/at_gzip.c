@@ -6,6 +6,8 @@
  * zlib's deflate with windowBits 16 + 15 writes the gzip wrapper itself.
  * Level 1: export bodies are protobuf with repeated keys, which compress
  * well even at the fastest level, and the exporter's CPU is the host's.
+ * The compressor's state is made once and reset for each body
+ * (compression is the exporter thread's: not thread-safe).
  *
  * Decompression is capped: a small body can inflate a thousandfold, so
  * the output is grown step by step and abandoned as soon as it passes
@@ -18,33 +20,40 @@
 
 #include "at_gzip.h"
 
+/* The compressor's state (about 270 KiB, which malloc takes from mmap:
+ * made afresh per body, it cost an mmap, a munmap and the page faults
+ * of its tables each time), kept and reset between bodies. */
+static z_stream deflater;
+static int deflater_ready;
+
 int at_gzip_compress(const uint8_t *in, size_t n, struct at_buf *out)
 {
-	z_stream zs = { 0 };
 	size_t bound;
 	int rc;
 
 	at_buf_reset(out);
-	if (deflateInit2(&zs, 1, Z_DEFLATED, 16 + MAX_WBITS, 8,
-			 Z_DEFAULT_STRATEGY) != Z_OK)
-		return -1;
-	bound = deflateBound(&zs, (uLong)n) + 32;
-	if (at_buf_reserve(out, bound) != 0) {
-		deflateEnd(&zs);
-		return -1;
+	if (deflater_ready) {
+		if (deflateReset(&deflater) != Z_OK)
+			return -1;
+	} else {
+		if (deflateInit2(&deflater, 1, Z_DEFLATED, 16 + MAX_WBITS, 8,
+				 Z_DEFAULT_STRATEGY) != Z_OK)
+			return -1;
+		deflater_ready = 1;
 	}
-	zs.next_in = (Bytef *)(uintptr_t)in;
-	zs.avail_in = (uInt)n;
-	zs.next_out = out->data;
-	zs.avail_out = (uInt)bound;
-	rc = deflate(&zs, Z_FINISH);
+	bound = deflateBound(&deflater, (uLong)n) + 32;
+	if (at_buf_reserve(out, bound) != 0)
+		return -1;
+	deflater.next_in = (Bytef *)(uintptr_t)in;
+	deflater.avail_in = (uInt)n;
+	deflater.next_out = out->data;
+	deflater.avail_out = (uInt)bound;
+	rc = deflate(&deflater, Z_FINISH);
 	if (rc != Z_STREAM_END) {
-		deflateEnd(&zs);
 		at_buf_reset(out);
 		return -1;
 	}
-	out->len = zs.total_out;
-	deflateEnd(&zs);
+	out->len = deflater.total_out;
 	return 0;
 }
 

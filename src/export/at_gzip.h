@@ -10,7 +10,8 @@
 
 #include "at_buf.h"
 
-/* Replace out's contents with the gzip of in.  0, or -1 (out reset). */
+/* Replace out's contents with the gzip of in.  0, or -1 (out reset).
+ * One thread at a time (the exporter's): the compressor is kept. */
 int at_gzip_compress(const uint8_t *in, size_t n, struct at_buf *out);
 
 /*
