@@ -618,7 +618,13 @@ void at_curl_dup(CURL *from, CURL *to)
 {
 	struct curl_state *a = state_get(from, false), *b;
 
-	if (!a || !to || !(b = state_get(to, true)))
+	if (!a || !to)
+		return;
+	/* Duplicated during a transfer: the copy got our list, which lives
+	 * in from's state; give it the application's. */
+	if (a->ours)
+		at_curl.curl_easy_setopt(to, CURLOPT_HTTPHEADER, a->app_headers);
+	if (!(b = state_get(to, true)))
 		return;
 	memcpy(b->url, a->url, sizeof(b->url));
 	memcpy(b->custom, a->custom, sizeof(b->custom));

@@ -351,3 +351,19 @@ Test(curl_state, reset_forgets_the_options_dup_copies_them)
 	cr_assert(ut_str_is(&spans[0], "url.full", "http://example.test/p"));
 	at_curl_forget(D);
 }
+
+/* curl_easy_duphandle during a transfer copies the list installed then,
+ * ours: the duplicate is given the application's instead. */
+Test(curl_state, dup_during_a_transfer_gets_the_application_list)
+{
+	struct rec spans[2];
+
+	at_curl_begin(H, false);
+	installed_d = installed; /* what curl copied */
+	at_curl_dup(H, D);
+	cr_assert_eq(installed_d, app);
+	at_curl_end(H, CURLE_OK);
+	cr_assert_eq(installed, app);
+	cr_assert_eq(ut_take_spans(spans, 2), 1);
+	at_curl_forget(D);
+}
