@@ -627,6 +627,7 @@ void at_curl_dup(CURL *from, CURL *to)
 	if (!(b = state_get(to, true)))
 		return;
 	memcpy(b->url, a->url, sizeof(b->url));
+	b->url_kind = URL_UNKNOWN; /* parsed at its first transfer */
 	memcpy(b->custom, a->custom, sizeof(b->custom));
 	b->nobody = a->nobody;
 	b->post = a->post;

@@ -331,6 +331,13 @@ Test(curl_state, reset_forgets_the_options_dup_copies_them)
 {
 	struct rec spans[2];
 
+	/* D's address had a handle before, with another URL (its state
+	 * left behind): the duplicate's attributes are H's URL's. */
+	at_curl_option(D, CURLOPT_URL, "http://stale.test/old", 0);
+	at_curl_begin(D, false);
+	at_curl_end(D, CURLE_OK);
+	cr_assert_eq(ut_take_spans(spans, 2), 1);
+	installed_d = NULL;
 	at_curl_dup(H, D);
 	at_curl_reset(H);
 	installed = NULL;
