@@ -12,16 +12,27 @@
  *
  * A transfer.  It starts in curl_easy_perform, or when the handle is added
  * to a multi handle (its parent: the span active on that thread).  The
- * library then builds its own curl_slist - a copy of the application's
- * lines plus "traceparent: ..." (and "tracestate: ...") - and installs it
- * with CURLOPT_HTTPHEADER; curl sends it on every request of the
- * transfer, redirects and retries included.  If the application's list
- * already has a traceparent, nothing is added and the span continues that
- * context instead.  When the transfer ends (perform returns,
- * curl_multi_info_read reports CURLMSG_DONE, the handle is removed or
- * cleaned up) the span gets what curl_easy_getinfo knows (status, peer,
- * protocol version, redirects, phase timings as events), the
- * application's own list is put back and the library's is freed.
+ * library then builds its own curl_slist - the application's lines plus
+ * "traceparent: ..." (and "tracestate: ...") - and installs it with
+ * CURLOPT_HTTPHEADER; curl sends it on every request of the transfer,
+ * redirects and retries included.  If the application's list already has
+ * a traceparent, nothing is added and the span continues that context
+ * instead.  When the transfer ends (perform returns, curl_multi_info_read
+ * reports CURLMSG_DONE, the handle is removed or cleaned up) the span gets
+ * what curl_easy_getinfo knows (status, peer, protocol version, the method
+ * if a redirect changed it, redirects, phase timings as events) and the
+ * application's own list is put back.
+ *
+ * The cost per transfer (issue 19: a keep-alive loop on one handle).  Our
+ * list is made of nodes in the handle's state pointing at the
+ * application's strings (they are not copied) and at our lines, kept in
+ * the state too: no malloc, no free.  Only a list longer than those nodes
+ * (AT_CURL_INLINE_NODES) or one with baggage to pass on is a copy made
+ * with curl_slist_append and freed at the end.  The URL's attributes are
+ * worked out once per URL: a loop that sets the same URL again reuses
+ * them.  What remains is mostly curl's: it formats each custom header
+ * line a byte at a time (about 90 instructions a byte, some 6,500 for a
+ * traceparent line), the same as for a line the application adds.
  *
  * The socket layer.  While a libcurl call that moves transfers runs
  * (the guard's AT_OWN_HTTP bit), at_conn.c makes no HTTP span for the bytes: a plain
@@ -54,8 +65,22 @@ struct curl_state {
 	int postfields;
 	struct curl_slist *app_headers; /* the application's list */
 	struct curl_slist *ours;        /* ours, installed during a transfer */
+	bool ours_copied;               /* ours made by curl_slist_append */
 	struct at_span *span;
 	uint64_t start_mono;
+	char method[32];                /* the span's method, set at begin */
+	/* What url gives the span, worked out at the first transfer after
+	 * CURLOPT_URL changed it (URL_UNKNOWN). */
+	enum { URL_UNKNOWN, URL_NO_ATTRS, URL_ATTRS } url_kind;
+	int url_port;                   /* server.port, -1: none */
+	uint16_t host_off, host_len;    /* server.address, in url */
+	bool has_host;
+	size_t url_full_len;
+	char url_full[2048];
+	/* Our list without copies: the application's lines (its strings)
+	 * then ours, written in lines. */
+	struct curl_slist nodes[AT_CURL_INLINE_NODES];
+	char lines[AT_SPAN_LINES_MAX];
 };
 
 struct at_curl_real at_curl;
@@ -114,7 +139,12 @@ void at_curl_option(CURL *h, CURLoption opt, const void *ptr, long val)
 		return;
 	switch (opt) {
 	case CURLOPT_URL:
-		copy_str(st->url, sizeof(st->url), ptr);
+		/* A loop setting the same URL keeps what it gives the span. */
+		if (st->url_kind == URL_UNKNOWN || !ptr ||
+		    strncmp(st->url, ptr, sizeof(st->url)) != 0) {
+			copy_str(st->url, sizeof(st->url), ptr);
+			st->url_kind = URL_UNKNOWN;
+		}
 		break;
 	case CURLOPT_CUSTOMREQUEST:
 		copy_str(st->custom, sizeof(st->custom), ptr);
@@ -184,14 +214,19 @@ static void set_method(struct at_span *s, const char *m)
 	}
 }
 
-/* url.full, server.address/port from the URL "scheme://host[:port]/..." */
-static void set_url(struct at_span *s, const char *url)
+/*
+ * What the URL "scheme://host[:port]/..." gives the span - url.full,
+ * server.address/port - into st's cache: a keep-alive loop that sets the
+ * same URL again parses it once.
+ */
+static void parse_url(struct curl_state *st)
 {
+	const char *url = st->url;
 	const char *sep = strstr(url, "://");
-	char out[2048];
 	struct at_http_str host;
 	int port = -1;
 
+	st->url_kind = URL_NO_ATTRS;
 	if (!sep)
 		return;
 	const char *auth = sep + 3;
@@ -216,38 +251,101 @@ static void set_url(struct at_span *s, const char *url)
 	scheme[scheme_len] = 0;
 	/* Give at_http_url_full the target and the host without user info;
 	 * it redacts the query (and would redact user info if present). */
-	at_http_url_full(out, sizeof(out), scheme, hp, (size_t)(end - hp),
-			 *end ? end : "/", *end ? strlen(end) : 1,
-			 at_cfg.http_redact_query);
+	st->url_full_len = at_http_url_full(
+		st->url_full, sizeof(st->url_full), scheme, hp,
+		(size_t)(end - hp), *end ? end : "/", *end ? strlen(end) : 1,
+		at_cfg.http_redact_query);
 	if (at) {
 		/* Credentials: REDACTED:REDACTED@host, as the conventions say. */
-		char with[2048];
-		int n = snprintf(with, sizeof(with), "%s://REDACTED:REDACTED@%s",
-				 scheme, out + scheme_len + 3);
-		if (n > 0)
-			at_span_set_str(s, "url.full", with,
-					(size_t)n < sizeof(with) ? (size_t)n
-								 : sizeof(with) - 1);
-	} else {
-		at_span_set_cstr(s, "url.full", out);
+		char out[sizeof(st->url_full)];
+		int n;
+
+		memcpy(out, st->url_full, st->url_full_len + 1);
+		n = snprintf(st->url_full, sizeof(st->url_full),
+			     "%s://REDACTED:REDACTED@%s", scheme,
+			     out + scheme_len + 3);
+		st->url_full_len = n <= 0 ? 0 /* none */
+				   : (size_t)n < sizeof(st->url_full)
+					   ? (size_t)n
+					   : sizeof(st->url_full) - 1;
 	}
-	if (at_http_host_port(hp, (size_t)(end - hp), &host, &port) == 0) {
-		at_span_set_str(s, "server.address", host.p, host.len);
-		if (port < 0)
-			port = !strcmp(scheme, "https") ? 443
-			       : !strcmp(scheme, "http") ? 80
-							 : -1;
-		if (port >= 0)
-			at_span_set_int(s, "server.port", port);
-	}
+	st->url_kind = URL_ATTRS;
+	st->has_host = at_http_host_port(hp, (size_t)(end - hp), &host,
+					 &port) == 0;
+	if (!st->has_host)
+		return;
+	st->host_off = (uint16_t)(host.p - url);
+	st->host_len = (uint16_t)host.len;
+	if (port < 0)
+		port = !strcmp(scheme, "https") ? 443
+		       : !strcmp(scheme, "http") ? 80
+						 : -1;
+	st->url_port = port;
+}
+
+/* url.full, server.address/port */
+static void set_url(struct at_span *s, struct curl_state *st)
+{
+	if (st->url_kind == URL_UNKNOWN)
+		parse_url(st);
+	if (st->url_kind != URL_ATTRS)
+		return;
+	if (st->url_full_len)
+		at_span_set_str(s, "url.full", st->url_full, st->url_full_len);
+	if (!st->has_host)
+		return;
+	at_span_set_str(s, "server.address", st->url + st->host_off,
+			st->host_len);
+	if (st->url_port >= 0)
+		at_span_set_int(s, "server.port", st->url_port);
 }
 
 /*
  * Give the transfer our header list: the application's lines, then the
  * lines of the configured propagation formats it did not send itself
  * (own), baggage included.  Any failure: the application's list stays.
+ *
+ * Without baggage the list is made of the handle's own nodes: the
+ * application's strings (not copies) and our lines in st->lines - no
+ * allocation.  With baggage (its lines need a pooled buffer only while
+ * they are copied) or a list longer than the nodes, it is a copy made
+ * with curl_slist_append.
  */
-static void add_trace_headers(CURL *h, struct curl_state *st, unsigned own)
+static void install_inline(CURL *h, struct curl_state *st, unsigned own)
+{
+	static char empty[1];
+	struct curl_slist *l;
+	unsigned k = 0;
+	char *line;
+
+	if (at_span_header_lines(st->span, own | AT_PROP_BAGGAGE, "\n",
+				 st->lines, sizeof(st->lines)) == 0)
+		return;
+	for (l = st->app_headers; l; l = l->next, k++) {
+		if (k == AT_CURL_INLINE_NODES)
+			return;
+		st->nodes[k].data = l->data ? l->data : empty;
+		st->nodes[k].next = &st->nodes[k + 1];
+	}
+	for (line = st->lines; *line; k++) {
+		char *e = strchr(line, '\n');
+
+		if (k == AT_CURL_INLINE_NODES)
+			return;
+		*e = 0;
+		st->nodes[k].data = line;
+		st->nodes[k].next = &st->nodes[k + 1];
+		line = e + 1;
+	}
+	st->nodes[k - 1].next = NULL;
+	if (at_curl.curl_easy_setopt(h, CURLOPT_HTTPHEADER, st->nodes) ==
+	    CURLE_OK) {
+		st->ours = st->nodes;
+		st->ours_copied = false;
+	}
+}
+
+static void install_copy(CURL *h, struct curl_state *st, unsigned own)
 {
 	char small[AT_SPAN_LINES_MAX], *buf = small, *big = NULL, *line;
 	struct curl_slist *ours = NULL, *l;
@@ -284,6 +382,7 @@ static void add_trace_headers(CURL *h, struct curl_state *st, unsigned own)
 	if (ok && at_curl.curl_easy_setopt(h, CURLOPT_HTTPHEADER, ours) ==
 			  CURLE_OK) {
 		st->ours = ours;
+		st->ours_copied = true;
 		ours = NULL;
 	}
 out:
@@ -291,6 +390,14 @@ out:
 		at_curl.curl_slist_free_all(ours);
 	if (big)
 		at_pool_put(&lines_pool, big);
+}
+
+static void add_trace_headers(CURL *h, struct curl_state *st, unsigned own)
+{
+	if (!at_span_passes_baggage(st->span, own))
+		install_inline(h, st, own);
+	if (!st->ours)
+		install_copy(h, st, own);
 }
 
 void at_curl_begin(CURL *h, bool activate)
@@ -353,9 +460,11 @@ void at_curl_begin(CURL *h, bool activate)
 		return;
 	}
 	st->start_mono = at_mono_ns();
+	st->method[0] = 0;
 	if (at_span_recording(st->span)) {
-		set_method(st->span, method_of(st));
-		set_url(st->span, st->url);
+		copy_str(st->method, sizeof(st->method), method_of(st));
+		set_method(st->span, st->method);
+		set_url(st->span, st);
 	}
 	/* Our list: the application's lines, then the propagation headers
 	 * of the formats it did not send. */
@@ -411,9 +520,11 @@ static void set_info(struct curl_state *st, CURL *h)
 
 	if (!at_span_recording(s))
 		return;
+	/* The method curl used (a redirect may change it), when it is not
+	 * the one the span was named with. */
 	if (at_curl.curl_easy_getinfo(h, CURLINFO_EFFECTIVE_METHOD, &method) ==
 		    CURLE_OK &&
-	    method && *method)
+	    method && *method && strcmp(method, st->method) != 0)
 		set_method(s, method);
 	if (at_curl.curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) ==
 		    CURLE_OK &&
@@ -453,13 +564,14 @@ static void set_info(struct curl_state *st, CURL *h)
 	}
 }
 
-/* Put the application's headers back and free ours. */
+/* Put the application's headers back and free ours (if copied). */
 static void restore_headers(struct curl_state *st, CURL *h)
 {
 	if (!st->ours)
 		return;
 	at_curl.curl_easy_setopt(h, CURLOPT_HTTPHEADER, st->app_headers);
-	at_curl.curl_slist_free_all(st->ours);
+	if (st->ours_copied)
+		at_curl.curl_slist_free_all(st->ours);
 	st->ours = NULL;
 }
 
@@ -506,9 +618,16 @@ void at_curl_dup(CURL *from, CURL *to)
 {
 	struct curl_state *a = state_get(from, false), *b;
 
-	if (!a || !to || !(b = state_get(to, true)))
+	if (!a || !to)
+		return;
+	/* Duplicated during a transfer: the copy got our list, which lives
+	 * in from's state; give it the application's. */
+	if (a->ours)
+		at_curl.curl_easy_setopt(to, CURLOPT_HTTPHEADER, a->app_headers);
+	if (!(b = state_get(to, true)))
 		return;
 	memcpy(b->url, a->url, sizeof(b->url));
+	b->url_kind = URL_UNKNOWN; /* parsed at its first transfer */
 	memcpy(b->custom, a->custom, sizeof(b->custom));
 	b->nobody = a->nobody;
 	b->post = a->post;

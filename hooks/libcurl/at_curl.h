@@ -7,8 +7,9 @@
  * dlsym(RTLD_NEXT), or in the already loaded libcurl.so.4.  Per easy
  * handle the library remembers what the span needs from curl_easy_setopt
  * (URL, method options, the application's CURLOPT_HTTPHEADER list); for a
- * transfer it installs a list of its own - a copy of the application's
- * with the trace headers appended - and puts the application's list back
+ * transfer it installs a list of its own - the application's lines with
+ * the trace headers appended, in nodes the handle's state keeps (no
+ * allocation per transfer) - and puts the application's list back
  * afterwards, so the application's curl_slist is never changed.  While a
  * transfer runs, the socket layer makes no HTTP span of its own for it.
  */
@@ -71,6 +72,10 @@ static inline void at_curl_leave(void)
 {
 	at_family_leave(AT_CURL_OWNS);
 }
+
+/* Lines (the application's and ours) a transfer's header list holds
+ * without allocating; a longer list is copied with curl_slist_append. */
+#define AT_CURL_INLINE_NODES 32
 
 /* curl_easy_setopt saw option opt with this argument. */
 void at_curl_option(CURL *h, CURLoption opt, const void *ptr, long val);

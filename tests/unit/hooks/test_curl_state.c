@@ -4,11 +4,14 @@
  * curl_slist made with malloc (and counted), a curl_easy_setopt that
  * records the header list installed on each handle, a getinfo that knows
  * only the status code.  The CURL handles are addresses never
- * dereferenced.  Covered: the trace headers are added to a copy of the
- * application's list, which is never changed and is put back when the
- * transfer ends (ours freed); none is added to a list with its own
- * traceparent; a failed copy installs nothing and leaks nothing; reset,
- * dup and cleanup.
+ * dereferenced.  Covered: the trace headers are added to a list of our
+ * own - the handle's nodes over the application's strings, nothing
+ * allocated, or for a list longer than those nodes a copy - while the
+ * application's list is never changed and is put back when the transfer
+ * ends (a copy freed); none is added to a list with its own traceparent;
+ * a failed copy installs nothing and leaks nothing; the method curl
+ * reports renames the span only when it differs; a URL set again keeps
+ * its attributes, a new one replaces them; reset, dup and cleanup.
  */
 #include <criterion/criterion.h>
 #include <stdarg.h>
@@ -71,11 +74,19 @@ static CURLcode fake_setopt(CURL *h, CURLoption opt, ...)
 	return CURLE_OK;
 }
 
+static const char *effective_method; /* CURLINFO_EFFECTIVE_METHOD */
+
 static CURLcode fake_getinfo(CURL *h, CURLINFO info, ...)
 {
 	va_list ap;
 
 	(void)h;
+	if (info == CURLINFO_EFFECTIVE_METHOD && effective_method) {
+		va_start(ap, info);
+		*va_arg(ap, const char **) = effective_method;
+		va_end(ap);
+		return CURLE_OK;
+	}
 	if (info != CURLINFO_RESPONSE_CODE)
 		return CURLE_UNKNOWN_OPTION;
 	va_start(ap, info);
@@ -96,6 +107,7 @@ static void setup(void)
 	at_curl.curl_easy_setopt = fake_setopt;
 	at_curl.curl_easy_getinfo = fake_getinfo;
 	installed = NULL;
+	effective_method = NULL;
 	n_setopt_headers = n_append = fail_append_at = 0;
 	app = fake_append(NULL, "Accept: text/plain");
 	app = fake_append(app, "X-App: 1");
@@ -131,13 +143,14 @@ Test(curl_state, trace_headers_on_a_copy_then_restored)
 	ours = installed;
 	cr_assert_neq(ours, app, "our own list is installed");
 	assert_app_list_intact();
-	cr_assert_str_eq(ours->data, "Accept: text/plain");
-	cr_assert_str_eq(ours->next->data, "X-App: 1");
+	cr_assert_eq(ours->data, app->data, "the application's string itself");
+	cr_assert_eq(ours->next->data, app->next->data);
 	cr_assert_not_null(ours->next->next);
 	cr_assert_null(ours->next->next->next);
+	cr_assert_eq(n_append, 0, "nothing allocated");
 	at_curl_end(H, CURLE_OK);
 	cr_assert_eq(installed, app, "the application's list put back");
-	cr_assert_eq(live_nodes, 2, "ours freed");
+	cr_assert_eq(live_nodes, 2, "nothing to free");
 	cr_assert_eq(ut_take_spans(spans, 2), 1);
 	cr_assert_eq(ut_int_attr(&spans[0], "http.response.status_code"), 200);
 	cr_assert(ut_str_is(&spans[0], "url.full", "http://example.test/p"));
@@ -178,19 +191,123 @@ Test(curl_state, a_list_with_its_own_traceparent_is_left_alone)
 		     "the span continues the application's context");
 }
 
+/* The application's list made longer than the handle's own nodes: ours
+ * is a copy. */
+static void make_app_list_long(void)
+{
+	for (int i = 2; i < AT_CURL_INLINE_NODES; i++)
+		app = fake_append(app, "X-Filler: 1");
+	at_curl_option(H, CURLOPT_HTTPHEADER, app, 0);
+	installed = app;
+	n_append = 0;
+}
+
+Test(curl_state, a_long_list_is_copied_then_freed)
+{
+	struct rec spans[2];
+	struct curl_slist *l;
+	int n = 0;
+
+	make_app_list_long();
+	at_curl_begin(H, false);
+	cr_assert_neq(installed, app);
+	cr_assert_eq(n_append, AT_CURL_INLINE_NODES + 1, "copied, plus ours");
+	for (l = installed; l->next; l = l->next, n++)
+		cr_assert_str_eq(l->data, n == 0 ? "Accept: text/plain"
+					  : n == 1 ? "X-App: 1"
+						   : "X-Filler: 1");
+	cr_assert_eq(n, AT_CURL_INLINE_NODES);
+	cr_assert(!strncmp(l->data, "traceparent: 00-", 16), "%s", l->data);
+	at_curl_end(H, CURLE_OK);
+	cr_assert_eq(installed, app);
+	cr_assert_eq(live_nodes, AT_CURL_INLINE_NODES, "the copy freed");
+	cr_assert_eq(ut_take_spans(spans, 2), 1);
+}
+
 Test(curl_state, failed_copy_installs_nothing_and_leaks_nothing)
 {
 	struct rec spans[2];
 
+	make_app_list_long();
 	for (int at = 1; at <= 3; at++) {
 		n_append = 0;
 		fail_append_at = at;
 		at_curl_begin(H, false);
 		cr_assert_eq(installed, app, "append %d failed: app's list", at);
-		cr_assert_eq(live_nodes, 2, "the partial copy freed");
+		cr_assert_eq(live_nodes, AT_CURL_INLINE_NODES,
+			     "the partial copy freed");
 		at_curl_end(H, CURLE_OK);
 		cr_assert_eq(n_setopt_headers, 0);
 		cr_assert_eq(ut_take_spans(spans, 2), 1, "the span is made");
+	}
+}
+
+/* A redirect curl followed with another method: the span is named with
+ * the one curl reports; the same method leaves the span as it was. */
+Test(curl_state, the_effective_method_renames_the_span)
+{
+	static const struct {
+		const char *effective, *name, *method, *original;
+	} cases[] = {
+		{ "POST", "POST", "POST", NULL },
+		{ "GET", "GET", "GET", NULL },
+		{ "PURGE", "HTTP", "_OTHER", "PURGE" },
+	};
+	struct rec spans[2];
+
+	at_curl_option(H, CURLOPT_POST, NULL, 1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		effective_method = cases[i].effective;
+		at_curl_begin(H, false);
+		at_curl_end(H, CURLE_OK);
+		cr_assert_eq(ut_take_spans(spans, 2), 1);
+		cr_assert(ut_has_name(&spans[0], cases[i].name), "%zu", i);
+		cr_assert(ut_str_is(&spans[0], "http.request.method",
+				    cases[i].method), "%zu", i);
+		if (cases[i].original)
+			cr_assert(ut_str_is(&spans[0],
+					    "http.request.method_original",
+					    cases[i].original));
+		else
+			cr_assert_null(ut_attr(&spans[0],
+					       "http.request.method_original"));
+	}
+}
+
+/* The URL's attributes: kept while the same URL is set again, replaced
+ * by a new one's, none for a URL without a scheme. */
+Test(curl_state, url_attributes_follow_the_url_set)
+{
+	static const char *const urls[] = {
+		"http://example.test/p", "http://example.test/p",
+		"https://u:pw@other.test:8443/q?k=v", "https://u:pw@other.test:8443/q?k=v",
+		"example.test/x?a=b://c", "http://example.test/p",
+	};
+	static const char *const full[] = {
+		"http://example.test/p", "http://example.test/p",
+		"https://REDACTED:REDACTED@other.test:8443/q?k=REDACTED",
+		"https://REDACTED:REDACTED@other.test:8443/q?k=REDACTED",
+		NULL, "http://example.test/p",
+	};
+	static const char *const host[] = { "example.test", "example.test",
+					    "other.test", "other.test", NULL,
+					    "example.test" };
+	static const int port[] = { 80, 80, 8443, 8443, -1, 80 };
+	struct rec spans[2];
+
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		at_curl_option(H, CURLOPT_URL, urls[i], 0);
+		at_curl_begin(H, false);
+		at_curl_end(H, CURLE_OK);
+		cr_assert_eq(ut_take_spans(spans, 2), 1);
+		if (!full[i]) {
+			cr_assert_null(ut_attr(&spans[0], "url.full"), "%s", urls[i]);
+			cr_assert_null(ut_attr(&spans[0], "server.address"));
+			continue;
+		}
+		cr_assert(ut_str_is(&spans[0], "url.full", full[i]), "%s", urls[i]);
+		cr_assert(ut_str_is(&spans[0], "server.address", host[i]), "%s", urls[i]);
+		cr_assert_eq(ut_int_attr(&spans[0], "server.port"), port[i], "%s", urls[i]);
 	}
 }
 
@@ -214,6 +331,13 @@ Test(curl_state, reset_forgets_the_options_dup_copies_them)
 {
 	struct rec spans[2];
 
+	/* D's address had a handle before, with another URL (its state
+	 * left behind): the duplicate's attributes are H's URL's. */
+	at_curl_option(D, CURLOPT_URL, "http://stale.test/old", 0);
+	at_curl_begin(D, false);
+	at_curl_end(D, CURLE_OK);
+	cr_assert_eq(ut_take_spans(spans, 2), 1);
+	installed_d = NULL;
 	at_curl_dup(H, D);
 	at_curl_reset(H);
 	installed = NULL;
@@ -232,5 +356,21 @@ Test(curl_state, reset_forgets_the_options_dup_copies_them)
 	cr_assert_eq(installed_d, app);
 	cr_assert_eq(ut_take_spans(spans, 2), 1);
 	cr_assert(ut_str_is(&spans[0], "url.full", "http://example.test/p"));
+	at_curl_forget(D);
+}
+
+/* curl_easy_duphandle during a transfer copies the list installed then,
+ * ours: the duplicate is given the application's instead. */
+Test(curl_state, dup_during_a_transfer_gets_the_application_list)
+{
+	struct rec spans[2];
+
+	at_curl_begin(H, false);
+	installed_d = installed; /* what curl copied */
+	at_curl_dup(H, D);
+	cr_assert_eq(installed_d, app);
+	at_curl_end(H, CURLE_OK);
+	cr_assert_eq(installed, app);
+	cr_assert_eq(ut_take_spans(spans, 2), 1);
 	at_curl_forget(D);
 }
