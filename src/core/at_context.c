@@ -182,8 +182,8 @@ static struct at_span *bridge_request(const volatile int32_t *slot,
 	return s;
 }
 
-struct at_span *at_context_parent(struct at_thread *t,
-				  struct at_ctx_entry *req)
+struct at_span *at_context_parent_lookup(struct at_thread *t,
+					 struct at_ctx_entry *req)
 {
 	struct at_span *s;
 

@@ -83,8 +83,19 @@ void at_context_request(struct at_ctx_entry *ref);
  * the request when the parent is one (to resume it at the reply), else
  * zeroed.
  */
-struct at_span *at_context_parent(struct at_thread *t,
-				  struct at_ctx_entry *req);
+struct at_span *at_context_parent_lookup(struct at_thread *t,
+					 struct at_ctx_entry *req);
+static inline struct at_span *at_context_parent(struct at_thread *t,
+						struct at_ctx_entry *req)
+{
+	/* Inline: a thread with nothing to look at (a root span). */
+	if (t->depth == 0 && !t->bridge && !t->ambient.span) {
+		if (req)
+			memset(req, 0, sizeof(*req));
+		return NULL;
+	}
+	return at_context_parent_lookup(t, req);
+}
 
 /* Spans made roots because the request they were for had ended, or a
  * bridge named one that is not open. */
