@@ -409,7 +409,8 @@ static void enqueue(struct at_thread *t, struct at_span *s)
 }
 
 /* Take the end time (once) and deactivate. */
-static void stop(struct at_span *s, struct at_thread *t)
+static inline __attribute__((always_inline)) void
+stop(struct at_span *s, struct at_thread *t)
 {
 	if (s->h.on_stack && t)
 		at_context_remove(t, s);
