@@ -5,7 +5,8 @@
  * passes the usual statistical batteries; W3C only asks that trace ids be
  * random and unique, not unpredictable.  Seeds come from getrandom(2);
  * if that fails (old kernel, seccomp), a splitmix64 mix of the clock, the
- * pid, the thread id and an address is used rather than failing.
+ * pid, the thread id and an address is used rather than failing.  The
+ * ids themselves are made inline (at_id.h): one per span.
  */
 #include <sys/random.h>
 #include <sys/syscall.h>

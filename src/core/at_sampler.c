@@ -18,6 +18,9 @@
  *
  * parentbased_*: when there is a parent (local or remote) its sampled flag
  * is followed; a root span is delegated to the named root sampler.
+ *
+ * The decision itself (at_sampler_decide) is inline in at_sampler.h: it
+ * runs for every span.  This file sets a sampler up and names it.
  */
 #include <stddef.h>
 #include <stdint.h>
