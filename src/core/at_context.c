@@ -95,24 +95,19 @@ struct at_span *at_context_current(struct at_thread *t)
 	return NULL;
 }
 
-int at_context_push(struct at_thread *t, struct at_span *s)
+/* at_context_push on a full stack. */
+int at_context_push_full(struct at_thread *t)
 {
-	struct at_ctx_entry *e;
-
-	if (AT_UNLIKELY(t->depth >= AT_STACK_DEPTH)) {
-		atomic_store_explicit(
-			&t->stats.dropped_depth,
-			atomic_load_explicit(&t->stats.dropped_depth,
-					     memory_order_relaxed) + 1,
-			memory_order_relaxed);
-		return -1;
-	}
-	e = &t->stack[t->depth++];
-	at_context_ref(e, s);
-	return 0;
+	atomic_store_explicit(
+		&t->stats.dropped_depth,
+		atomic_load_explicit(&t->stats.dropped_depth,
+				     memory_order_relaxed) + 1,
+		memory_order_relaxed);
+	return -1;
 }
 
-void at_context_remove(struct at_thread *t, struct at_span *s)
+/* at_context_remove of a span that is not on top. */
+void at_context_remove_below(struct at_thread *t, struct at_span *s)
 {
 	uint32_t i = t->depth;
 
@@ -187,8 +182,8 @@ static struct at_span *bridge_request(const volatile int32_t *slot,
 	return s;
 }
 
-struct at_span *at_context_parent(struct at_thread *t,
-				  struct at_ctx_entry *req)
+struct at_span *at_context_parent_lookup(struct at_thread *t,
+					 struct at_ctx_entry *req)
 {
 	struct at_span *s;
 

@@ -10,9 +10,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "at_span_rec.h"
+#include <string.h>
 
-struct at_thread;
+#include "at_compat.h"
+#include "at_span_rec.h"
+#include "at_thread.h"
 
 /* ---- the context stack (spans active around a call: libpq, libcurl,
  * a process span) ---- */
@@ -20,10 +22,36 @@ struct at_thread;
 /* The active span, or NULL.  Entries for spans that were ended (possibly
  * by another thread) are skipped and popped. */
 struct at_span *at_context_current(struct at_thread *t);
+
+int at_context_push_full(struct at_thread *t);
+void at_context_remove_below(struct at_thread *t, struct at_span *s);
+
 /* Push s: 0, or -1 if the stack is full (counted). */
-int at_context_push(struct at_thread *t, struct at_span *s);
-/* Remove s wherever it is on the calling thread's stack. */
-void at_context_remove(struct at_thread *t, struct at_span *s);
+static inline int at_context_push(struct at_thread *t, struct at_span *s)
+{
+	struct at_ctx_entry *e;
+
+	if (AT_UNLIKELY(t->depth >= AT_STACK_DEPTH))
+		return at_context_push_full(t);
+	e = &t->stack[t->depth++];
+	e->span = s;
+	memcpy(e->span_id, s->h.ctx.span_id, 8);
+	return 0;
+}
+
+/* Remove s wherever it is on the calling thread's stack (inline: on
+ * top, where a span that ends on the thread that started it is). */
+static inline void at_context_remove(struct at_thread *t, struct at_span *s)
+{
+	uint32_t d = t->depth;
+
+	if (AT_LIKELY(d > 0 && t->stack[d - 1].span == s &&
+		      memcmp(t->stack[d - 1].span_id, s->h.ctx.span_id, 8) ==
+			      0))
+		t->depth = d - 1;
+	else
+		at_context_remove_below(t, s);
+}
 
 /* ---- references ---- */
 
@@ -55,8 +83,19 @@ void at_context_request(struct at_ctx_entry *ref);
  * the request when the parent is one (to resume it at the reply), else
  * zeroed.
  */
-struct at_span *at_context_parent(struct at_thread *t,
-				  struct at_ctx_entry *req);
+struct at_span *at_context_parent_lookup(struct at_thread *t,
+					 struct at_ctx_entry *req);
+static inline struct at_span *at_context_parent(struct at_thread *t,
+						struct at_ctx_entry *req)
+{
+	/* Inline: a thread with nothing to look at (a root span). */
+	if (t->depth == 0 && !t->bridge && !t->ambient.span) {
+		if (req)
+			memset(req, 0, sizeof(*req));
+		return NULL;
+	}
+	return at_context_parent_lookup(t, req);
+}
 
 /* Spans made roots because the request they were for had ended, or a
  * bridge named one that is not open. */

@@ -5,9 +5,9 @@
  * passes the usual statistical batteries; W3C only asks that trace ids be
  * random and unique, not unpredictable.  Seeds come from getrandom(2);
  * if that fails (old kernel, seccomp), a splitmix64 mix of the clock, the
- * pid, the thread id and an address is used rather than failing.
+ * pid, the thread id and an address is used rather than failing.  The
+ * ids themselves are made inline (at_id.h): one per span.
  */
-#include <string.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -42,26 +42,4 @@ void at_rng_seed(struct at_rng *r)
 	}
 	if ((r->s[0] | r->s[1] | r->s[2] | r->s[3]) == 0)
 		r->s[0] = 0x9e3779b97f4a7c15ull; /* all-zero state is fixed */
-}
-
-void at_id_trace(struct at_rng *r, uint8_t out[16])
-{
-	uint64_t a, b;
-
-	do {
-		a = at_rng_next(r);
-		b = at_rng_next(r);
-	} while ((a | b) == 0);
-	memcpy(out, &a, 8);
-	memcpy(out + 8, &b, 8);
-}
-
-void at_id_span(struct at_rng *r, uint8_t out[8])
-{
-	uint64_t a;
-
-	do
-		a = at_rng_next(r);
-	while (a == 0);
-	memcpy(out, &a, 8);
 }

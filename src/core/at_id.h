@@ -7,6 +7,7 @@
 #define AT_ID_H
 
 #include <stdint.h>
+#include <string.h>
 
 struct at_rng {
 	uint64_t s[4];
@@ -35,7 +36,27 @@ static inline uint64_t at_rng_next(struct at_rng *r)
 	return result;
 }
 
-void at_id_trace(struct at_rng *r, uint8_t out[16]);
-void at_id_span(struct at_rng *r, uint8_t out[8]);
+/* Inline: they are on every span's path. */
+static inline void at_id_trace(struct at_rng *r, uint8_t out[16])
+{
+	uint64_t a, b;
+
+	do {
+		a = at_rng_next(r);
+		b = at_rng_next(r);
+	} while (__builtin_expect((a | b) == 0, 0));
+	memcpy(out, &a, 8);
+	memcpy(out + 8, &b, 8);
+}
+
+static inline void at_id_span(struct at_rng *r, uint8_t out[8])
+{
+	uint64_t a;
+
+	do
+		a = at_rng_next(r);
+	while (__builtin_expect(a == 0, 0));
+	memcpy(out, &a, 8);
+}
 
 #endif

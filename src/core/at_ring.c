@@ -56,7 +56,7 @@ static uint64_t needed(const struct at_ring *r, uint64_t head, uint32_t size)
 	return size <= to_end ? size : to_end + size;
 }
 
-void *at_ring_reserve(struct at_ring *r, uint32_t size)
+void *at_ring_reserve_slow(struct at_ring *r, uint32_t size)
 {
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	uint64_t pushed = atomic_load_explicit(&r->pushed, memory_order_relaxed);
@@ -96,24 +96,16 @@ void *at_ring_reserve(struct at_ring *r, uint32_t size)
 	return r->buf + pos;
 }
 
-void at_ring_commit(struct at_ring *r, uint32_t size)
+/* at_ring_commit of a record that went back to the start: published
+ * with head, after this (the consumer, at head, goes on at the start). */
+void at_ring_commit_jump(struct at_ring *r, uint32_t size)
 {
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	uint64_t pushed = atomic_load_explicit(&r->pushed, memory_order_relaxed);
 
-	(void)size; /* reserved: r->pending says how far head moves */
-	if (r->jumping) {
-		/* Published with head, below: the consumer, at head, goes on
-		 * at the start. */
-		atomic_store_explicit(&r->jump_from, head, memory_order_relaxed);
-		atomic_store_explicit(&r->jump_to,
-				      head + r->pending - size,
-				      memory_order_relaxed);
-		r->jumping = 0;
-	}
-	atomic_store_explicit(&r->pushed, pushed + 1, memory_order_relaxed);
-	atomic_store_explicit(&r->head, head + r->pending,
-			      memory_order_release);
+	atomic_store_explicit(&r->jump_from, head, memory_order_relaxed);
+	atomic_store_explicit(&r->jump_to, head + r->pending - size,
+			      memory_order_relaxed);
+	r->jumping = 0;
 }
 
 uint64_t at_ring_used_refresh(struct at_ring *r)

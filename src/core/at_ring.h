@@ -79,15 +79,9 @@ static inline uint64_t at_ring_wake_mark(const struct at_ring *r)
 	return r->cap / 4;
 }
 
-/*
- * Producer: reserve room for a record of size bytes (multiple of 8, at
- * most cap / 2).  Returns where to write it, or NULL if the ring is full.
- * The record becomes visible to the consumer at at_ring_commit().
- */
-void *at_ring_reserve(struct at_ring *r, uint32_t size);
-void at_ring_commit(struct at_ring *r, uint32_t size);
+void *at_ring_reserve_slow(struct at_ring *r, uint32_t size);
+void at_ring_commit_jump(struct at_ring *r, uint32_t size);
 
-/* Producer: bytes in use by the producer's (possibly stale) view. */
 /* The consumer's position as far as free space goes: a tail still at
  * the last jump's start is at its end (the bytes in between hold
  * nothing). */
@@ -101,6 +95,47 @@ static inline uint64_t at_ring_free_from(const struct at_ring *r,
 		       : tail;
 }
 
+/*
+ * Producer: reserve room for a record of size bytes (multiple of 8, at
+ * most cap / 2).  Returns where to write it, or NULL if the ring is full.
+ * The record becomes visible to the consumer at at_ring_commit().
+ *
+ * Inline, the common case: the record fits before the soft size and the
+ * end of the buffer, and the cached consumer counters say there is room
+ * (no padding, no going back, nothing re-read).  Anything else is
+ * at_ring_reserve_slow, which decides everything again.
+ */
+static inline void *at_ring_reserve(struct at_ring *r, uint32_t size)
+{
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t pushed = atomic_load_explicit(&r->pushed, memory_order_relaxed);
+	uint64_t pos = head & (r->cap - 1);
+
+	if (AT_LIKELY(pos < r->soft && size <= r->cap - pos &&
+		      size <= r->cap / 2 &&
+		      head + size - at_ring_free_from(r, r->cached_tail) <=
+			      r->cap &&
+		      pushed - r->cached_popped < r->max_records)) {
+		r->pending = size;
+		r->jumping = 0;
+		return r->buf + pos;
+	}
+	return at_ring_reserve_slow(r, size);
+}
+
+static inline void at_ring_commit(struct at_ring *r, uint32_t size)
+{
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t pushed = atomic_load_explicit(&r->pushed, memory_order_relaxed);
+
+	if (AT_UNLIKELY(r->jumping))
+		at_ring_commit_jump(r, size);
+	atomic_store_explicit(&r->pushed, pushed + 1, memory_order_relaxed);
+	atomic_store_explicit(&r->head, head + r->pending,
+			      memory_order_release);
+}
+
+/* Producer: bytes in use by the producer's (possibly stale) view. */
 static inline uint64_t at_ring_used_hint(const struct at_ring *r)
 {
 	return atomic_load_explicit(&r->head, memory_order_relaxed) -

@@ -18,6 +18,9 @@
  *
  * parentbased_*: when there is a parent (local or remote) its sampled flag
  * is followed; a root span is delegated to the named root sampler.
+ *
+ * The decision itself (at_sampler_decide) is inline in at_sampler.h: it
+ * runs for every span.  This file sets a sampler up and names it.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -63,41 +66,4 @@ const char *at_sampler_name(enum at_sampler_kind kind)
 		return "parentbased_traceidratio";
 	}
 	return "unknown";
-}
-
-static int ratio_decide(const struct at_sampler *s, const uint8_t trace_id[16])
-{
-	uint64_t key = 0;
-
-	if (s->ratio_all)
-		return 1;
-	if (trace_id == NULL)
-		return 0;
-	for (int i = 8; i < 16; i++)
-		key = (key << 8) | trace_id[i];
-	return (key >> 1) < s->threshold;
-}
-
-int at_sampler_decide(const struct at_sampler *s, const uint8_t trace_id[16],
-		      int has_parent, int parent_sampled)
-{
-	if (s == NULL)
-		return has_parent ? !!parent_sampled : 1;
-	switch (s->kind) {
-	case AT_SAMPLER_ALWAYS_ON:
-		return 1;
-	case AT_SAMPLER_ALWAYS_OFF:
-		return 0;
-	case AT_SAMPLER_TRACEIDRATIO:
-		return ratio_decide(s, trace_id);
-	case AT_SAMPLER_PARENTBASED_ALWAYS_ON:
-		return has_parent ? !!parent_sampled : 1;
-	case AT_SAMPLER_PARENTBASED_ALWAYS_OFF:
-		return has_parent ? !!parent_sampled : 0;
-	case AT_SAMPLER_PARENTBASED_TRACEIDRATIO:
-		return has_parent ? !!parent_sampled :
-				    ratio_decide(s, trace_id);
-	}
-	/* An out-of-range kind: behave like the default sampler. */
-	return has_parent ? !!parent_sampled : 1;
 }

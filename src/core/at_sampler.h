@@ -10,6 +10,7 @@
 #ifndef AT_SAMPLER_H
 #define AT_SAMPLER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum at_sampler_kind {
@@ -39,7 +40,44 @@ const char *at_sampler_name(enum at_sampler_kind kind);
  * (local or remote); parent_sampled: its sampled flag.
  * Returns 1 to record and export the span, 0 to only propagate it.
  */
-int at_sampler_decide(const struct at_sampler *s, const uint8_t trace_id[16],
-		      int has_parent, int parent_sampled);
+static inline int at_sampler_ratio_decide(const struct at_sampler *s,
+					  const uint8_t trace_id[16])
+{
+	uint64_t key = 0;
+
+	if (s->ratio_all)
+		return 1;
+	if (trace_id == NULL)
+		return 0;
+	for (int i = 8; i < 16; i++)
+		key = (key << 8) | trace_id[i];
+	return (key >> 1) < s->threshold;
+}
+
+/* Inline: it is on every span's path. */
+static inline int at_sampler_decide(const struct at_sampler *s,
+				    const uint8_t trace_id[16],
+				    int has_parent, int parent_sampled)
+{
+	if (s == NULL)
+		return has_parent ? !!parent_sampled : 1;
+	switch (s->kind) {
+	case AT_SAMPLER_ALWAYS_ON:
+		return 1;
+	case AT_SAMPLER_ALWAYS_OFF:
+		return 0;
+	case AT_SAMPLER_TRACEIDRATIO:
+		return at_sampler_ratio_decide(s, trace_id);
+	case AT_SAMPLER_PARENTBASED_ALWAYS_ON:
+		return has_parent ? !!parent_sampled : 1;
+	case AT_SAMPLER_PARENTBASED_ALWAYS_OFF:
+		return has_parent ? !!parent_sampled : 0;
+	case AT_SAMPLER_PARENTBASED_TRACEIDRATIO:
+		return has_parent ? !!parent_sampled :
+				    at_sampler_ratio_decide(s, trace_id);
+	}
+	/* An out-of-range kind: behave like the default sampler. */
+	return has_parent ? !!parent_sampled : 1;
+}
 
 #endif

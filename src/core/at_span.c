@@ -112,24 +112,58 @@ static inline void count(_Atomic uint64_t *c)
 		memory_order_relaxed);
 }
 
-/* Copy a string into the arena, truncated to the value length limit and
- * to the room left.  Returns 0, or -1 if not even an empty string fits
- * (never: an empty string needs no room). */
-static void arena_put(struct at_span *s, const char *v, size_t len,
-		      size_t limit, struct at_str *out)
+/*
+ * Copy n bytes without a call for the short strings spans hold (names,
+ * addresses, methods): two loads and two stores that may overlap, exactly
+ * within [src, src + n) and [dst, dst + n).  Longer ones go to memcpy.
+ */
+static inline void copy_short(char *dst, const char *src, size_t n)
 {
-	size_t room = AT_SPAN_ARENA - s->h.arena_used;
+	if (n >= 8 && n <= 16) {
+		uint64_t a, b;
+
+		memcpy(&a, src, 8);
+		memcpy(&b, src + n - 8, 8);
+		memcpy(dst, &a, 8);
+		memcpy(dst + n - 8, &b, 8);
+	} else if (n >= 4 && n < 8) {
+		uint32_t a, b;
+
+		memcpy(&a, src, 4);
+		memcpy(&b, src + n - 4, 4);
+		memcpy(dst, &a, 4);
+		memcpy(dst + n - 4, &b, 4);
+	} else if (n > 0 && n < 4) {
+		dst[0] = src[0];
+		dst[n / 2] = src[n / 2];
+		dst[n - 1] = src[n - 1];
+	} else if (n > 16) {
+		memcpy(dst, src, n);
+	}
+}
+
+/* Copy a string into the arena, truncated to the value length limit and
+ * to the room left (at a UTF-8 boundary). */
+static inline void arena_put(struct at_span *s, const char *v, size_t len,
+			     size_t limit, struct at_str *out)
+{
+	size_t used = s->h.arena_used;
+	size_t room = AT_SPAN_ARENA - used;
 
 	if (limit < room)
 		room = limit;
-	len = at_utf8_cut(v, len, room);
-	memcpy(s->arena + s->h.arena_used, v, len);
-	out->off = s->h.arena_used;
+	if (AT_UNLIKELY(len > room))
+		len = at_utf8_cut(v, len, room);
+	copy_short(s->arena + used, v, len);
+	out->off = (uint16_t)used;
 	out->len = (uint16_t)len;
-	s->h.arena_used += (uint16_t)len;
+	s->h.arena_used = (uint16_t)(used + len);
 }
 
-static bool start_common(struct at_thread *t, struct at_span *s,
+/* Inline into its two callers: a call with ten arguments cost more than
+ * half of what an unsampled span does. */
+static inline __attribute__((always_inline)) bool
+start_common(struct at_thread *t, struct at_span *s,
 			 const char *name, size_t name_len,
 			 enum at_span_kind kind,
 			 const struct at_span_context *parent, int remote,
@@ -170,6 +204,7 @@ static bool start_common(struct at_thread *t, struct at_span *s,
 		h->kind = (uint8_t)kind;
 		h->status_code = AT_STATUS_UNSET;
 		h->n_attrs = 0;
+		s->key_bits = 0;
 		h->n_events = 0;
 		h->n_ev_attrs = 0;
 		h->dropped_attrs = 0;
@@ -191,6 +226,10 @@ static bool start_child(struct at_span *s, const char *name, size_t name_len,
 			struct at_ctx_entry *req)
 {
 	struct at_thread *t = at_thread_get();
+	const struct at_span_context *parent = NULL;
+	const char *ts = NULL;
+	size_t ts_len = 0;
+	int remote = 0;
 	struct at_span *cur;
 
 	if (AT_UNLIKELY(!t)) {
@@ -199,20 +238,20 @@ static bool start_child(struct at_span *s, const char *name, size_t name_len,
 	}
 	cur = at_context_parent(t, req);
 	if (cur) {
-		size_t ts_len;
-		const char *ts = at_span_tracestate(cur, &ts_len);
-
+		parent = &cur->h.ctx;
+		ts = at_span_tracestate(cur, &ts_len);
 		inherit_baggage(s, at_span_baggage(cur));
-		return start_common(t, s, name, name_len, kind, &cur->h.ctx,
-				    0, ts, ts_len, activate);
+	} else {
+		inherit_baggage(s, env_baggage);
+		if (env_parent_valid) {
+			parent = &env_parent;
+			remote = 1;
+			ts = env_tracestate;
+			ts_len = env_tracestate_len;
+		}
 	}
-	inherit_baggage(s, env_baggage);
-	if (env_parent_valid)
-		return start_common(t, s, name, name_len, kind, &env_parent,
-				    1, env_tracestate, env_tracestate_len,
-				    activate);
-	return start_common(t, s, name, name_len, kind, NULL, 0, NULL, 0,
-			    activate);
+	return start_common(t, s, name, name_len, kind, parent, remote, ts,
+			    ts_len, activate);
 }
 
 bool at_span_start(struct at_span *s, const char *name, size_t name_len,
@@ -254,9 +293,8 @@ bool at_span_start_with_parent(struct at_span *s, const char *name,
 			    tracestate, tracestate_len, activate);
 }
 
-size_t at_span_record_size(const struct at_span *s)
+static inline size_t record_size(const struct at_span_hdr *h)
 {
-	const struct at_span_hdr *h = &s->h;
 	size_t n = sizeof(*h) + h->n_attrs * sizeof(struct at_attr) +
 		   h->n_events * sizeof(struct at_event) +
 		   h->n_ev_attrs * sizeof(struct at_attr) + h->arena_used;
@@ -264,26 +302,39 @@ size_t at_span_record_size(const struct at_span *s)
 	return (n + 7) & ~(size_t)7;
 }
 
-void at_span_serialize(const struct at_span *s, void *dst)
+size_t at_span_record_size(const struct at_span *s)
+{
+	return record_size(&s->h);
+}
+
+/* The record of s, size bytes (record_size), at dst: the parts that are
+ * empty (usually the events) cost a test, not a call. */
+static inline void serialize(const struct at_span *s, void *dst, size_t size)
 {
 	const struct at_span_hdr *h = &s->h;
 	uint8_t *p = dst;
 	size_t n;
 
 	memcpy(p, h, sizeof(*h));
-	((struct at_span_hdr *)dst)->rec_size =
-		(uint32_t)at_span_record_size(s);
+	((struct at_span_hdr *)dst)->rec_size = (uint32_t)size;
 	p += sizeof(*h);
 	n = h->n_attrs * sizeof(struct at_attr);
 	memcpy(p, s->attrs, n);
 	p += n;
-	n = h->n_events * sizeof(struct at_event);
-	memcpy(p, s->events, n);
-	p += n;
-	n = h->n_ev_attrs * sizeof(struct at_attr);
-	memcpy(p, s->ev_attrs, n);
-	p += n;
+	if (AT_UNLIKELY(h->n_events | h->n_ev_attrs)) {
+		n = h->n_events * sizeof(struct at_event);
+		memcpy(p, s->events, n);
+		p += n;
+		n = h->n_ev_attrs * sizeof(struct at_attr);
+		memcpy(p, s->ev_attrs, n);
+		p += n;
+	}
 	memcpy(p, s->arena, h->arena_used);
+}
+
+void at_span_serialize(const struct at_span *s, void *dst)
+{
+	serialize(s, dst, record_size(&s->h));
 }
 
 struct at_span_drops at_span_drops;
@@ -340,7 +391,7 @@ static void enqueue(struct at_thread *t, struct at_span *s)
 					  memory_order_relaxed);
 		return;
 	}
-	size = (uint32_t)at_span_record_size(s);
+	size = (uint32_t)record_size(&s->h);
 	dst = at_ring_reserve(r, size);
 	if (AT_UNLIKELY(!dst)) {
 		count(&t->stats.dropped_full);
@@ -348,7 +399,7 @@ static void enqueue(struct at_thread *t, struct at_span *s)
 		consumer_wake();
 		return;
 	}
-	at_span_serialize(s, dst);
+	serialize(s, dst, size);
 	at_ring_commit(r, size);
 
 	consumer_ensure_started();
@@ -369,7 +420,8 @@ static void enqueue(struct at_thread *t, struct at_span *s)
 }
 
 /* Take the end time (once) and deactivate. */
-static void stop(struct at_span *s, struct at_thread *t)
+static inline __attribute__((always_inline)) void
+stop(struct at_span *s, struct at_thread *t)
 {
 	if (s->h.on_stack && t)
 		at_context_remove(t, s);
@@ -453,24 +505,38 @@ static inline uint32_t attr_limit(void)
 	return l < AT_SPAN_MAX_ATTRS ? l : AT_SPAN_MAX_ATTRS;
 }
 
+/* The bit of key in the span's key_bits: a multiplicative hash of its
+ * address, 6 bits.  Setting an attribute whose bit is clear needs no
+ * search for the key. */
+static inline uint64_t key_bit(const char *key)
+{
+	return 1ull << (((uintptr_t)key * 0x9e3779b97f4a7c15ull) >> 58);
+}
+
 /* The slot for key: its existing one, or a new one; NULL if over the
  * limit (counted).  Keys are static strings compared by address: the
  * linker merges identical string literals, and the hooks name each key in
- * one place (a strcmp per attribute pair cost ~10% of a span). */
-static struct at_attr *attr_slot(struct at_span *s, const char *key)
+ * one place (a strcmp per attribute pair cost ~10% of a span).  The slots
+ * are searched only when a key with the same bit was set before (with 6
+ * keys, rarely: 6/64 per key). */
+static inline struct at_attr *attr_slot(struct at_span *s, const char *key)
 {
 	struct at_span_hdr *h = &s->h;
+	uint64_t bit = key_bit(key);
 	struct at_attr *a;
 
-	for (unsigned i = 0; i < h->n_attrs; i++) {
-		a = &s->attrs[i];
-		if (a->key == key)
-			return a;
+	if (AT_UNLIKELY(s->key_bits & bit)) {
+		for (unsigned i = 0; i < h->n_attrs; i++) {
+			a = &s->attrs[i];
+			if (a->key == key)
+				return a;
+		}
 	}
-	if (h->n_attrs >= attr_limit()) {
+	if (AT_UNLIKELY(h->n_attrs >= attr_limit())) {
 		h->dropped_attrs++;
 		return NULL;
 	}
+	s->key_bits |= bit;
 	a = &s->attrs[h->n_attrs++];
 	a->key = key;
 	return a;

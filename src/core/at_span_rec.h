@@ -106,6 +106,7 @@ struct at_span_hdr {
 
 struct at_span {
 	struct at_span_hdr h;
+	uint64_t key_bits; /* a bit per key set (at_span.c), not recorded */
 	struct at_attr attrs[AT_SPAN_MAX_ATTRS];
 	struct at_event events[AT_SPAN_MAX_EVENTS];
 	struct at_attr ev_attrs[AT_SPAN_MAX_EVENT_ATTRS];

@@ -16,6 +16,14 @@
  * same run: write(2) of one byte to /dev/null, the cheapest real system
  * call a hook wraps.  Prints "name value unit ratio" lines; --json FILE
  * writes them as JSON members, one per line ("name": {"value", "unit"}).
+ *
+ * --spans N makes N sampled spans, then N unsampled ones, on one thread,
+ * in two functions of their own (spans_sampled, spans_unsampled), and
+ * nothing else: for an instruction count that the machine's load does not
+ * change,
+ *   valgrind --tool=callgrind --toggle-collect=spans_sampled bench_core --spans 100000
+ * gives the instructions per sampled span as Ir / N (likewise
+ * spans_unsampled).  The ring is drained every BATCH spans, outside them.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -65,17 +73,24 @@ static void drain_own_ring(void)
 		at_ring_pop(&t->ring);
 }
 
+/* Spans per timed batch; the ring is drained between batches.  Past half
+ * the ring's soft size (16 KiB, about 55 records of the bench's span) a
+ * span also checks the consumer's counters and calls its wake-up (a flag
+ * test with the manual exporter), as it does in a process whose exporter
+ * has not drained its ring yet. */
+#define BATCH 500
+
 /*
- * ns per span, timing batches of 500 and draining in between; the
+ * ns per span, timing batches of BATCH and draining in between; the
  * thread's CPU time per span of the same batches in *cpu_ns if not NULL.
  */
 static double span_loop(long n, double *cpu_ns)
 {
 	double t = 0, cpu = 0;
 
-	for (long done = 0; done < n; done += 500) {
+	for (long done = 0; done < n; done += BATCH) {
 		double c0 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID), t0 = now_s();
-		for (int i = 0; i < 500; i++)
+		for (int i = 0; i < BATCH; i++)
 			bench_connect_span();
 		t += now_s() - t0;
 		cpu += bench_clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
@@ -321,6 +336,41 @@ static double exporter_rate(int rounds, int per_round, double *bytes_per_span)
 	return (double)spans / t;
 }
 
+/* --spans N: the two loops alone, each in a function of its own. */
+static __attribute__((noipa)) void spans_sampled(int n)
+{
+	for (int i = 0; i < n; i++)
+		bench_connect_span();
+}
+
+static __attribute__((noipa)) void spans_unsampled(int n)
+{
+	for (int i = 0; i < n; i++)
+		bench_connect_span();
+}
+
+static void spans_only(long n)
+{
+	double t0, t_sampled = 0, t_unsampled = 0;
+
+	span_loop(1000, NULL); /* the thread's state and ring, mapped */
+	for (long done = 0; done < n; done += BATCH) {
+		t0 = now_s();
+		spans_sampled(BATCH);
+		t_sampled += now_s() - t0;
+		drain_own_ring();
+	}
+	at_sampler_init(&at_cfg.sampler, AT_SAMPLER_ALWAYS_OFF, 0);
+	for (long done = 0; done < n; done += BATCH) {
+		t0 = now_s();
+		spans_unsampled(BATCH);
+		t_unsampled += now_s() - t0;
+	}
+	report("sampled span, 1 thread, wall", t_sampled / (double)n * 1e9,
+	       "ns/span", 0);
+	report("unsampled span", t_unsampled / (double)n * 1e9, "ns/span", 0);
+}
+
 int main(int argc, char **argv)
 {
 	char url[64];
@@ -332,6 +382,12 @@ int main(int argc, char **argv)
 	at_config_defaults(&at_cfg);
 	at_exporter_manual();
 	atomic_store(&at_state, AT_STATE_READY);
+	if (argc == 3 && strcmp(argv[1], "--spans") == 0) {
+		long n = strtol(argv[2], NULL, 10);
+
+		spans_only(n > BATCH ? n - n % BATCH : BATCH);
+		return 0;
+	}
 
 	bare = bare_write_ns(2000000);
 	report("bare write(2) to /dev/null", bare, "ns", 0);

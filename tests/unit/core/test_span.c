@@ -208,6 +208,45 @@ Test(span, attributes_types_overwrite_and_limits)
 	cr_assert_eq(r->rec_size % 8, 0);
 }
 
+/* 32 keys (their bits in the span's key set collide), each set twice:
+ * one slot per key, the last value; string values of every length from 0
+ * to 40 (each way of copying a short string), byte for byte. */
+Test(span, many_keys_overwrite_and_every_short_length)
+{
+	static const char *const keys[AT_SPAN_MAX_ATTRS] = {
+		"k00", "k01", "k02", "k03", "k04", "k05", "k06", "k07",
+		"k08", "k09", "k10", "k11", "k12", "k13", "k14", "k15",
+		"k16", "k17", "k18", "k19", "k20", "k21", "k22", "k23",
+		"k24", "k25", "k26", "k27", "k28", "k29", "k30", "k31",
+	};
+	char val[64];
+	struct at_span a;
+
+	for (size_t i = 0; i < sizeof(val); i++)
+		val[i] = (char)('A' + i % 26);
+	at_span_start(&a, "a", 1, AT_KIND_INTERNAL);
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < AT_SPAN_MAX_ATTRS; i++)
+			at_span_set_str(&a, keys[i], val + round,
+					(size_t)(i + round * 9) % 41);
+	at_span_end(&a);
+
+	const struct at_span_hdr *r = next_record();
+	cr_assert_not_null(r);
+	cr_assert_eq(r->n_attrs, AT_SPAN_MAX_ATTRS);
+	cr_assert_eq(r->dropped_attrs, 0);
+	const struct at_attr *at = at_rec_attrs(r);
+	const char *arena = at_rec_arena(r);
+	for (int i = 0; i < AT_SPAN_MAX_ATTRS; i++) {
+		size_t len = (size_t)(i + 9) % 41;
+
+		cr_assert_eq(at[i].key, keys[i]);
+		cr_assert_eq(at[i].v.s.len, len, "key %d", i);
+		cr_assert_eq(memcmp(arena + at[i].v.s.off, val + 1, len), 0,
+			     "key %d", i);
+	}
+}
+
 Test(span, utf8_truncation_backs_off)
 {
 	struct at_span a;
