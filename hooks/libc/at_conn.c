@@ -452,8 +452,11 @@ void conn_observe(struct at_conn *c, struct flow *fl, const struct iovec *iov,
 			fl->phase = PH_PASS;
 			return;
 		}
+		/* Only the len bytes that moved: a readv() or recvmsg()
+		 * fills its iovecs in part, a write may send part of them. */
+		size_t room = AT_HTTP_HEAD_MAX - fl->hlen;
 		size_t copy = at_iov_copy(buf + fl->hlen, iov, iovcnt, pos,
-					    AT_HTTP_HEAD_MAX - fl->hlen);
+					    room < len - pos ? room : len - pos);
 		int v = start(buf, fl->hlen + copy);
 		size_t end = v < 0 ? 0
 				   : at_http_head_end(buf, fl->hlen + copy,
