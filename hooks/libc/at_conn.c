@@ -39,8 +39,11 @@
  * starts or a byte is changed, the socket's inode is compared with the one
  * recorded at connect/accept; a mismatch forgets the entry.
  *
- * Costs.  Bytes are parsed where they are, except the few hundred bytes of
- * a head, which are copied into a pooled buffer.  No malloc, no lock;
+ * Costs.  Bytes are parsed where they are; the few hundred bytes of a
+ * head are copied into a pooled buffer only when the head is split over
+ * calls or iovecs (conn_head_in_place: a head that lies in one iovec is parsed
+ * there, which spares the pool and the copy on every request of a usual
+ * server or client).  No malloc, no lock;
  * system calls: the real ones, plus one fstat per request head (at most
  * one a second per connection).
  */
@@ -377,6 +380,40 @@ size_t conn_body_consume(struct at_http_body *b, const struct iovec *iov,
 	return used;
 }
 
+/*
+ * A head that starts at byte pos of iov and ends within the same iovec
+ * (and within the len bytes that moved) is parsed where it is: no pooled
+ * buffer, no copy.  That is every head Node, nginx or a C server writes
+ * or reads in one call.  Returns the head's length, or 0 when the copying
+ * path must take it (the head goes on in a later iovec or call, start()
+ * wants more bytes or refuses, or it is longer than AT_HTTP_HEAD_MAX):
+ * that path then sees the same bytes and decides as before, and where
+ * both find an end it is the same one (the first empty line).
+ */
+size_t conn_head_in_place(const struct iovec *iov, int iovcnt, size_t pos,
+			  size_t len, int (*start)(const char *, size_t),
+			  const char **head)
+{
+	size_t n;
+
+	for (int i = 0; i < iovcnt; i++) {
+		if (pos >= iov[i].iov_len) {
+			pos -= iov[i].iov_len;
+			continue;
+		}
+		n = iov[i].iov_len - pos;
+		if (n > len)
+			n = len;
+		if (n > AT_HTTP_HEAD_MAX)
+			n = AT_HTTP_HEAD_MAX;
+		*head = (const char *)iov[i].iov_base + pos;
+		if (start(*head, n) != 1)
+			return 0;
+		return at_http_head_end(*head, n, 0);
+	}
+	return 0;
+}
+
 /* Observe `len` bytes the program sent (at `skip` of iov) on a flow whose
  * messages are responses (server out) or requests/responses (in). */
 
@@ -398,13 +435,28 @@ void conn_observe(struct at_conn *c, struct flow *fl, const struct iovec *iov,
 			}
 			continue;
 		}
+		const char *head;
+		size_t hend = fl->hlen == 0
+				      ? conn_head_in_place(iov, iovcnt, pos,
+							   len - pos, start,
+							   &head)
+				      : 0;
+		if (hend) {
+			fl->phase = PH_START;
+			on_head(c, head, hend);
+			pos += hend;
+			continue;
+		}
 		char *buf = conn_flow_buf(fl);
 		if (!buf) {
 			fl->phase = PH_PASS;
 			return;
 		}
+		/* Only the len bytes that moved: a readv() or recvmsg()
+		 * fills its iovecs in part, a write may send part of them. */
+		size_t room = AT_HTTP_HEAD_MAX - fl->hlen;
 		size_t copy = at_iov_copy(buf + fl->hlen, iov, iovcnt, pos,
-					    AT_HTTP_HEAD_MAX - fl->hlen);
+					    room < len - pos ? room : len - pos);
 		int v = start(buf, fl->hlen + copy);
 		size_t end = v < 0 ? 0
 				   : at_http_head_end(buf, fl->hlen + copy,

@@ -207,6 +207,12 @@ void conn_flight_method(struct flight *f, const char *m, size_t len);
  * it took, sets *done. */
 size_t conn_body_consume(struct at_http_body *b, const struct iovec *iov,
 			 int n, size_t skip, size_t len, int *done);
+/* The length of the head that starts at byte pos of iov (len bytes from
+ * there moved) if it is complete within one iovec and start() accepts it,
+ * with *head pointing at it there; else 0 (copy it: the pooled path). */
+size_t conn_head_in_place(const struct iovec *iov, int iovcnt, size_t pos,
+			  size_t len, int (*start)(const char *, size_t),
+			  const char **head);
 /* Observe len bytes of iov on a flow (message heads, bodies); on_head
  * gets each complete head. */
 typedef void (*head_fn)(struct at_conn *c, const char *head, size_t len);

@@ -20,9 +20,11 @@
  *
  * Injection (client).  The call that carries a head's blank line
  * completes it; only then, and only if at_http_parse_request accepted the
- * whole head (the copy of the bytes already sent plus this call's), is the
- * header line added - right before the blank line, ending like the head's
- * lines (CRLF, or a bare LF when all of them end so).  No line for a head
+ * whole head (the copy of the bytes already sent plus this call's, or,
+ * when the head is whole in one of this call's iovecs, that iovec, parsed
+ * in place without a copy), is the header line added - right before the
+ * blank line, ending like the head's lines (CRLF, or a bare LF when all
+ * of them end so).  No line for a head
  * that mixes CRLF and LF, nor for one that already carries a traceparent
  * field, valid or not (a valid one becomes the span's parent; two fields,
  * or an invalid one, give a span without a remote parent), nor when the
@@ -48,7 +50,8 @@
  * turns the connection to PASS.  Either way its bytes pass unchanged.
  *
  * Server.  A server's responses go out unchanged; their heads are parsed
- * (from a copy, like a request head) for the status, and the end of the
+ * (where they are when whole in one iovec, else from a copy, like a
+ * request head) for the status, and the end of the
  * response ends the oldest request span.  A 101 turns both flows to PASS.
  */
 #include <errno.h>
@@ -330,6 +333,7 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 			   int iovcnt, size_t total, int flags)
 {
 	struct at_http_request r;
+	const char *head;
 	char *buf;
 	size_t copy, end, at;
 	uint32_t h;
@@ -361,19 +365,34 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 		return conn_sendv(c, iov, iovcnt, flags);
 	}
 
-	buf = conn_flow_buf(&c->out);
-	if (!buf) {
-		out_give_up(c);
-		return conn_sendv(c, iov, iovcnt, flags);
-	}
-	h = c->out.hlen;
-	copy = at_iov_copy(buf + h, iov, iovcnt, 0, AT_HTTP_HEAD_MAX - h);
 	/* Requests of a library traced at its own level (libcurl) are
 	 * theirs: no second span, no second header. */
-	v = at_owned(AT_OWN_HTTP) ? -1 : at_http_request_start(buf, h + copy);
-	end = v < 0 ? 0 : at_http_head_end(buf, h + copy, h > 3 ? h - 3 : 0);
+	h = c->out.hlen;
+	end = h == 0 && !at_owned(AT_OWN_HTTP)
+		      ? conn_head_in_place(iov, iovcnt, 0, total,
+					   at_http_request_start, &head)
+		      : 0;
+	if (end) {
+		/* The whole head in one iovec: parsed where it is. */
+		v = 1;
+		copy = end;
+	} else {
+		buf = conn_flow_buf(&c->out);
+		if (!buf) {
+			out_give_up(c);
+			return conn_sendv(c, iov, iovcnt, flags);
+		}
+		head = buf;
+		copy = at_iov_copy(buf + h, iov, iovcnt, 0,
+				   AT_HTTP_HEAD_MAX - h);
+		v = at_owned(AT_OWN_HTTP) ? -1
+					  : at_http_request_start(buf, h + copy);
+		end = v < 0 ? 0
+			    : at_http_head_end(buf, h + copy,
+					       h > 3 ? h - 3 : 0);
+	}
 	if (v < 0 || (!end && (copy < total || h + copy >= AT_HTTP_HEAD_MAX)) ||
-	    (end && (at_http_parse_request(buf, end, &r) != 0 ||
+	    (end && (at_http_parse_request(head, end, &r) != 0 ||
 		     !conn_identity_ok(c)))) {
 		out_give_up(c);
 		return conn_sendv(c, iov, iovcnt, flags);
@@ -397,7 +416,7 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 	} else {
 		/* The line goes right before the blank line (CRLF or LF), if
 		 * that is all in this call; not into a head mixing both. */
-		at = end - (end >= 2 && buf[end - 2] == '\r' ? 2 : 1);
+		at = end - (end >= 2 && head[end - 2] == '\r' ? 2 : 1);
 		client_request(c, &r,
 			       at >= h && r.line_ending != AT_HTTP_EOL_MIXED);
 		if (c->inj_len)

@@ -198,6 +198,15 @@ int at_http_response_start(const char *p, size_t n)
 
 	if (p == NULL)
 		return n == 0 ? 0 : -1;
+	/* The usual case, a whole status code at hand: one comparison and
+	 * five byte tests instead of the loop (same answer). */
+	if (n >= 12)
+		return memcmp(p, prefix, 7) == 0 &&
+			       (p[7] == '0' || p[7] == '1') && p[8] == ' ' &&
+			       p[9] >= '1' && p[9] <= '9' &&
+			       at_is_digit(p[10]) && at_is_digit(p[11])
+		       ? 1
+		       : -1;
 	for (i = 0; i < n && i < 12; i++) {
 		char c = p[i];
 
