@@ -204,6 +204,14 @@ void at_wire_sql_error(struct at_span *s, const char *code,
  * the SQLSTATE when known, else NULL), kept as it is with
  * AUTOTRACE_DB_RAW_QUERY.
  */
+/*
+ * Append the string p[0..n) (up to a NUL in it) to b[0..at), cap bytes
+ * with the NUL (at < cap), cut as snprintf cuts; returns the new length.
+ * For names and paths built per statement: snprintf costs ~1k
+ * instructions.
+ */
+size_t at_wire_cat(char *b, size_t cap, size_t at, const char *p, size_t n);
+
 void at_wire_sql_error_status(struct at_span *s, const char *sqlstate,
 			      const char *msg, size_t msg_len);
 
