@@ -160,6 +160,38 @@ void at_wire_sql_statement(struct at_span *s, const char *text, size_t len,
 			   const char *op);
 
 /*
+ * The same, remembering what the text gave in memo (a connection's: one
+ * sending thread at a time): a program runs the same few statements over
+ * and over, and the sanitiser, the operation and the collection then
+ * read each text once instead of at every execution.  Only without op,
+ * for texts up to AT_WIRE_SQL_MEMO_TEXT bytes; the oldest of the
+ * AT_WIRE_SQL_MEMOS entries makes room.  The attributes are the ones
+ * at_wire_sql_statement sets, byte for byte.
+ */
+#define AT_WIRE_SQL_MEMO_TEXT 512
+#define AT_WIRE_SQL_MEMOS 4
+
+struct at_wire_sql_memo_entry {
+	uint32_t text_len;     /* 0: empty */
+	uint32_t max;          /* the AUTOTRACE_DB_QUERY_MAX_LENGTH used */
+	uint16_t q_len, op_len, coll_len, name_len;
+	bool raw;              /* AUTOTRACE_DB_RAW_QUERY was set */
+	char text[AT_WIRE_SQL_MEMO_TEXT];
+	char q[AT_WIRE_SQL_MEMO_TEXT];   /* db.query.text */
+	char op[32];
+	char coll[128];
+	char name[192];        /* "{operation} {collection}" */
+};
+
+struct at_wire_sql_memo {
+	uint32_t next;         /* the entry to replace next */
+	struct at_wire_sql_memo_entry e[AT_WIRE_SQL_MEMOS];
+};
+
+void at_wire_sql_statement_memo(struct at_span *s, const char *text,
+				size_t len, struct at_wire_sql_memo *memo);
+
+/*
  * A failed SQL statement: db.response.status_code and error.type = code
  * (the SQLSTATE, or MySQL's error number; "_OTHER" when code is NULL),
  * then at_wire_sql_error_status.
@@ -172,6 +204,14 @@ void at_wire_sql_error(struct at_span *s, const char *code,
  * the SQLSTATE when known, else NULL), kept as it is with
  * AUTOTRACE_DB_RAW_QUERY.
  */
+/*
+ * Append the string p[0..n) (up to a NUL in it) to b[0..at), cap bytes
+ * with the NUL (at < cap), cut as snprintf cuts; returns the new length.
+ * For names and paths built per statement: snprintf costs ~1k
+ * instructions.
+ */
+size_t at_wire_cat(char *b, size_t cap, size_t at, const char *p, size_t n);
+
 void at_wire_sql_error_status(struct at_span *s, const char *sqlstate,
 			      const char *msg, size_t msg_len);
 

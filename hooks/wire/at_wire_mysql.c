@@ -118,6 +118,7 @@ struct my_sess {
 	_Atomic uint64_t init_db_done;
 	uint32_t init_db_seen;   /* sender: the last outcome adopted */
 	struct stmt stmts[STMTS];
+	struct at_wire_sql_memo memo; /* sender: the last texts' attributes */
 };
 
 static struct at_pool pool = AT_WIRE_POOL_INIT(struct my_sess, MAX_SESSIONS);
@@ -276,7 +277,10 @@ static struct at_span *statement_span(struct at_wire *w, const char *text,
 {
 	struct at_span *s = at_wire_span_begin(w, "mysql", 5);
 
-	at_wire_sql_statement(s, text, len, op);
+	if (op || !text)
+		at_wire_sql_statement(s, text, len, op);
+	else
+		at_wire_sql_statement_memo(s, text, len, &sess(w)->memo);
 	return s;
 }
 

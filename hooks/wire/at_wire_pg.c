@@ -140,6 +140,7 @@ struct pg_sess {
 	/* The sending thread's. */
 	struct portal portals[PORTALS];
 	struct stmt stmts[STMTS + 1]; /* [0]: the unnamed statement */
+	struct at_wire_sql_memo memo; /* the last texts' attributes */
 };
 
 static struct at_pool pg_pool =
@@ -295,7 +296,8 @@ static struct at_span *command(struct at_wire *w, char tag, bool span,
 	if (span) {
 		s = at_wire_span_begin(w, "postgresql", 10);
 		if (s && text && len)
-			at_wire_sql_statement(s, text, len, NULL);
+			at_wire_sql_statement_memo(s, text, len,
+						   &sess(w)->memo);
 	}
 	c->span = s;
 	c->tag = (uint32_t)(unsigned char)tag;

@@ -81,6 +81,11 @@ struct redis_sess {
 	bool left;          /* a command left request/reply */
 	/* Receiving side. */
 	struct at_resp_rep rep;
+	/* Sending side: the last command's name and its at_resp_command
+	 * flags (the same few commands come over and over). */
+	uint32_t last_flags;
+	uint8_t last_len;
+	char last_name[AT_RESP_NAME_MAX + 1];
 };
 
 /* cmd->tag: the command's AT_RESP_* flags, and: */
@@ -110,10 +115,22 @@ struct text {
 /* Append p[0..n) as valid UTF-8 (as much as fits). */
 static void text_put(struct text *t, const char *p, size_t n)
 {
-	size_t room = sizeof(t->b) - t->len, used;
+	size_t room = sizeof(t->b) - t->len, used, k = 0;
 
-	if (room > 1)
-		t->len += at_utf8_copy(t->b + t->len, room, p, n, &used);
+	if (room <= 1)
+		return;
+	/* Plain ASCII without NUL goes as it is (what at_utf8_copy would
+	 * copy, a character at a time); at_utf8_copy from the first other
+	 * byte on. */
+	while (k < n && k + 1 < room && (unsigned char)(p[k] - 1) < 0x7f)
+		k++;
+	memcpy(t->b + t->len, p, k);
+	t->len += k;
+	if (k < n && k + 1 < room)
+		t->len += at_utf8_copy(t->b + t->len, room - k, p + k, n - k,
+				       &used);
+	else
+		t->b[t->len] = '\0';
 }
 
 /* Append " ?" for each of n arguments (as many as fit). */
@@ -149,10 +166,11 @@ static void text_arg(struct text *t, const struct at_resp_cmd *c, uint32_t i,
 static void query_text(struct at_span *s, const struct at_resp_cmd *c,
 		       uint32_t flags)
 {
-	struct text t = { .len = 0 };
+	struct text t; /* not zeroed: only b[0..len) is ever read */
 	uint32_t shown = 0, i;
 	size_t max = at_cfg.db_query_max;
 
+	t.len = 0;
 	text_put(&t, c->name, c->name_len);
 	if (flags & AT_RESP_SUB)
 		shown = flags & AT_RESP_SUBKEY ? 2 : 1;
@@ -206,10 +224,11 @@ static bool arg_is(const struct at_resp_cmd *c, uint32_t i, const char *w)
 	return true;
 }
 
-static bool named(const struct at_resp_cmd *c, const char *name)
-{
-	return !strcmp(c->name, name);
-}
+/* Is c the command name (a literal)?  The length first: most commands
+ * are none of the few this is asked about. */
+#define named(c, lit)                                                       \
+	((c)->name_len == sizeof(lit) - 1 &&                                \
+	 memcmp((c)->name, lit, sizeof(lit) - 1) == 0)
 
 /* SELECT n: the namespace of the commands sent after it. */
 static void select_db(struct at_wire *w, const struct at_resp_cmd *c)
@@ -226,11 +245,27 @@ static void select_db(struct at_wire *w, const struct at_resp_cmd *c)
 	w->ns[n] = '\0';
 }
 
+/* at_resp_command's flags of c, the last command's when it is the same. */
+static uint32_t command_flags(struct redis_sess *rs, const struct at_resp_cmd *c)
+{
+	if (c->name_len == 0 || c->name_len > AT_RESP_NAME_MAX ||
+	    c->name_len != rs->last_len ||
+	    memcmp(c->name, rs->last_name, c->name_len) != 0) {
+		rs->last_flags = at_resp_command(c->name, c->name_len, NULL);
+		rs->last_len = 0;
+		if (c->name_len && c->name_len <= AT_RESP_NAME_MAX) {
+			memcpy(rs->last_name, c->name, c->name_len);
+			rs->last_len = (uint8_t)c->name_len;
+		}
+	}
+	return rs->last_flags;
+}
+
 /* A command was decoded from the bytes about to be sent. */
 static void on_command(struct at_wire *w, struct redis_sess *rs)
 {
 	const struct at_resp_cmd *c = &rs->req.cmd;
-	uint32_t flags = at_resp_command(c->name, c->name_len, NULL);
+	uint32_t flags = command_flags(rs, c);
 	struct at_wire_cmd *e;
 	struct at_span *s;
 

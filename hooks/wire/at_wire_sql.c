@@ -12,6 +12,16 @@
  * the collection come from the text; the span is named
  * "{operation} {collection}", or "{operation}".
  *
+ * Memo.  A program runs the same few statements over and over (a
+ * driver's Parse of the unnamed statement, the same Query text): the
+ * wire families keep, per connection, the last AT_WIRE_SQL_MEMOS texts
+ * with what they gave (sanitised text, operation, collection, span
+ * name), so a repeated text costs one comparison instead of three lexer
+ * passes.  An entry is what derive() computed for those bytes with the
+ * same settings, so the span gets the same attributes either way.
+ * libpq's statements carry their literals (pgbench's differ every
+ * time): it does not use the memo.
+ *
  * Errors.  A server's error message echoes what the program sent (a
  * bound value included), so the status message goes through
  * at_sql_pg_error: values become '?', and a quoted name stays only if it
@@ -21,7 +31,6 @@
  * AUTOTRACE_DB_RAW_QUERY the server's message is kept as it is.  The
  * work is done in stack buffers.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "at_config.h"
@@ -33,58 +42,159 @@
 /* One key object: the statement text is read back from the span by it. */
 static const char key_query_text[] = "db.query.text";
 
-void at_wire_sql_statement(struct at_span *s, const char *text, size_t len,
-			   const char *op_override)
-{
-	char op[32], coll[128], name[192], *q = NULL;
+/* What a statement's text gives: the attributes' values. */
+struct derived {
+	const char *q;          /* db.query.text (NULL: no text) */
+	size_t q_len, op_len, coll_len, name_len;
+	char op[32];
+	char coll[128];
+	char name[192];         /* "{operation} {collection}" */
 	char qbuf[AT_SPAN_ARENA];
-	size_t qlen = 0, oplen, clen = 0;
+};
+
+size_t at_wire_cat(char *b, size_t cap, size_t at, const char *p, size_t n)
+{
+	n = strnlen(p, n);
+	if (at + n > cap - 1)
+		n = at < cap - 1 ? cap - 1 - at : 0;
+	memcpy(b + at, p, n);
+	b[at + n] = '\0';
+	return at + n;
+}
+
+/* "{operation} {collection}" into name (cut to cap - 1 bytes, as
+ * snprintf would, without its cost: ~1k instructions a statement). */
+static size_t span_name(char *name, size_t cap, const char *op,
+			size_t op_len, const char *coll, size_t coll_len)
+{
+	size_t n = at_wire_cat(name, cap, 0, op, op_len);
+
+	n = at_wire_cat(name, cap, n, " ", 1);
+	return at_wire_cat(name, cap, n, coll, coll_len);
+}
+
+static void derive(struct derived *d, const char *text, size_t len,
+		   const char *op_override)
+{
 	size_t max = at_cfg.db_query_max;
 
-	if (!s || !at_span_recording(s))
-		return;
+	d->q = NULL;
+	d->q_len = d->coll_len = d->name_len = 0;
 	if (op_override) {
-		oplen = strlen(op_override);
-		if (oplen >= sizeof(op))
-			oplen = sizeof(op) - 1;
-		memcpy(op, op_override, oplen);
-		op[oplen] = 0;
+		d->op_len = strlen(op_override);
+		if (d->op_len >= sizeof(d->op))
+			d->op_len = sizeof(d->op) - 1;
+		memcpy(d->op, op_override, d->op_len);
+		d->op[d->op_len] = 0;
 	} else {
-		oplen = text ? at_sql_operation(text, len, op, sizeof(op)) : 0;
+		d->op_len = text ? at_sql_operation(text, len, d->op,
+						    sizeof(d->op))
+				 : 0;
 		if (text)
-			clen = at_sql_collection(text, len, coll, sizeof(coll));
+			d->coll_len = at_sql_collection(text, len, d->coll,
+							sizeof(d->coll));
 	}
 	if (text) {
 		if (!at_cfg.db_raw_query) {
 			/* The sanitiser cuts at a UTF-8 boundary itself. */
-			qlen = at_sql_sanitize(text, len, qbuf,
-					       max + 1 < sizeof(qbuf) ? max + 1
-								  : sizeof(qbuf));
-			q = qbuf;
+			d->q_len = at_sql_sanitize(text, len, d->qbuf,
+						   max + 1 < sizeof(d->qbuf)
+							   ? max + 1
+							   : sizeof(d->qbuf));
+			d->q = d->qbuf;
 		} else {
-			q = (char *)text;
-			qlen = len;
-			if (qlen > max) {
-				qlen = max;
-				while (qlen > 0 &&
-				       ((unsigned char)q[qlen] & 0xc0) == 0x80)
-					qlen--;
+			d->q = text;
+			d->q_len = len;
+			if (d->q_len > max) {
+				d->q_len = max;
+				while (d->q_len > 0 &&
+				       ((unsigned char)text[d->q_len] & 0xc0) ==
+					       0x80)
+					d->q_len--;
 			}
 		}
-		at_span_set_str(s, key_query_text, q, qlen);
 	}
-	if (oplen) {
-		at_span_set_str(s, "db.operation.name", op, oplen);
-		if (clen) {
-			at_span_set_str(s, "db.collection.name", coll, clen);
-			int n = snprintf(name, sizeof(name), "%s %s", op, coll);
-			at_span_set_name(s, name,
-					 n < (int)sizeof(name) ? (size_t)n
-							       : sizeof(name) - 1);
+	if (d->op_len && d->coll_len)
+		d->name_len = span_name(d->name, sizeof(d->name), d->op,
+					d->op_len, d->coll, d->coll_len);
+}
+
+static void apply(struct at_span *s, const char *q, size_t q_len,
+		  const char *op, size_t op_len, const char *coll,
+		  size_t coll_len, const char *name, size_t name_len)
+{
+	if (q)
+		at_span_set_str(s, key_query_text, q, q_len);
+	if (op_len) {
+		at_span_set_str(s, "db.operation.name", op, op_len);
+		if (coll_len) {
+			at_span_set_str(s, "db.collection.name", coll,
+					coll_len);
+			at_span_set_name(s, name, name_len);
 		} else {
-			at_span_set_name(s, op, oplen);
+			at_span_set_name(s, op, op_len);
 		}
 	}
+}
+
+void at_wire_sql_statement(struct at_span *s, const char *text, size_t len,
+			   const char *op_override)
+{
+	struct derived d;
+
+	if (!s || !at_span_recording(s))
+		return;
+	derive(&d, text, len, op_override);
+	apply(s, d.q, d.q_len, d.op, d.op_len, d.coll, d.coll_len, d.name,
+	      d.name_len);
+}
+
+static bool memo_fits(const struct derived *d, size_t len)
+{
+	return len <= AT_WIRE_SQL_MEMO_TEXT &&
+	       d->q_len <= AT_WIRE_SQL_MEMO_TEXT;
+}
+
+void at_wire_sql_statement_memo(struct at_span *s, const char *text,
+				size_t len, struct at_wire_sql_memo *memo)
+{
+	struct at_wire_sql_memo_entry *e;
+	struct derived d;
+
+	if (!s || !at_span_recording(s))
+		return;
+	if (!text || !len || len > AT_WIRE_SQL_MEMO_TEXT) {
+		at_wire_sql_statement(s, text, len, NULL);
+		return;
+	}
+	for (unsigned i = 0; i < AT_WIRE_SQL_MEMOS; i++) {
+		e = &memo->e[i];
+		if (e->text_len == len && e->max == at_cfg.db_query_max &&
+		    e->raw == (bool)at_cfg.db_raw_query &&
+		    memcmp(e->text, text, len) == 0) {
+			apply(s, e->q, e->q_len, e->op, e->op_len, e->coll,
+			      e->coll_len, e->name, e->name_len);
+			return;
+		}
+	}
+	derive(&d, text, len, NULL);
+	apply(s, d.q, d.q_len, d.op, d.op_len, d.coll, d.coll_len, d.name,
+	      d.name_len);
+	if (!memo_fits(&d, len))
+		return;
+	e = &memo->e[memo->next++ % AT_WIRE_SQL_MEMOS];
+	e->text_len = (uint32_t)len;
+	e->max = at_cfg.db_query_max;
+	e->raw = at_cfg.db_raw_query;
+	memcpy(e->text, text, len);
+	memcpy(e->q, d.q, d.q_len);
+	memcpy(e->op, d.op, d.op_len);
+	memcpy(e->coll, d.coll, d.coll_len);
+	memcpy(e->name, d.name, d.name_len);
+	e->q_len = (uint16_t)d.q_len;
+	e->op_len = (uint16_t)d.op_len;
+	e->coll_len = (uint16_t)d.coll_len;
+	e->name_len = (uint16_t)d.name_len;
 }
 
 /* The statement text s carries (db.query.text), or NULL. */

@@ -136,9 +136,18 @@ static int frame_step(struct at_my_frame *f, char *buf, struct feed *in)
 		if (in->i >= in->n)
 			break;
 		if (f->hdr_n < 4) {
-			f->hdr[f->hdr_n++] = in->p[in->i++];
-			if (f->hdr_n < 4)
-				continue;
+			/* As many header bytes as there are at once: all four
+			 * in one copy when they are. */
+			if (f->hdr_n == 0 && in->n - in->i >= 4) {
+				memcpy(f->hdr, in->p + in->i, 4);
+				f->hdr_n = 4;
+				in->i += 4;
+			} else {
+				while (f->hdr_n < 4 && in->i < in->n)
+					f->hdr[f->hdr_n++] = in->p[in->i++];
+				if (f->hdr_n < 4)
+					break; /* the input ended inside it */
+			}
 			if (f->cont && f->hdr[3] != (uint8_t)(f->seq + 1))
 				return FR_BAD;
 			f->prev = f->seq;

@@ -57,7 +57,7 @@ struct spec {
 
 #define ANY AT_PG_MSG_LIMIT
 
-static int frontend_spec(unsigned char t, struct spec *s)
+static const struct spec *frontend_spec(unsigned char t)
 {
 	static const struct spec q = { 1, ANY, { OP_TEXT, OP_END } },
 		p = { 4, ANY, { OP_NAME, OP_TEXT, OP_SKIP } },
@@ -69,21 +69,21 @@ static int frontend_spec(unsigned char t, struct spec *s)
 		fail = { 1, ANY, { OP_TEXT, OP_END } };
 
 	switch (t) {
-	case 'Q': *s = q; return 0;
-	case 'P': *s = p; return 0;
-	case 'B': *s = b; return 0;
-	case 'D': case 'C': *s = dc; return 0;
-	case 'E': *s = e; return 0;
-	case 'S': case 'H': case 'X': case 'c': *s = empty; return 0;
-	case 'f': *s = fail; return 0;
+	case 'Q': return &q;
+	case 'P': return &p;
+	case 'B': return &b;
+	case 'D': case 'C': return &dc;
+	case 'E': return &e;
+	case 'S': case 'H': case 'X': case 'c': return &empty;
+	case 'f': return &fail;
 	/* CopyData, FunctionCall, password / SASL / GSS responses: the
 	 * bytes are never read. */
-	case 'd': case 'F': case 'p': *s = skip; return 0;
-	default: return -1;
+	case 'd': case 'F': case 'p': return &skip;
+	default: return NULL;
 	}
 }
 
-static int backend_spec(unsigned char t, struct spec *s)
+static const struct spec *backend_spec(unsigned char t)
 {
 	static const struct spec auth = { 4, ANY, { OP_NUM, OP_SKIP } },
 		key = { 8, 260, { OP_SKIP } },
@@ -95,24 +95,22 @@ static int backend_spec(unsigned char t, struct spec *s)
 		copy = { 3, ANY, { OP_SKIP } };
 
 	switch (t) {
-	case 'R': *s = auth; return 0;
-	case 'K': *s = key; return 0;
-	case 'Z': *s = ready; return 0;
+	case 'R': return &auth;
+	case 'K': return &key;
+	case 'Z': return &ready;
 	case '1': case '2': case '3': case 'n': case 's': case 'I': case 'c':
-		*s = empty;
-		return 0;
-	case 'C': *s = tag; return 0;
-	case 'E': case 'N': *s = err; return 0;
-	case 'G': case 'H': case 'W': *s = copy; return 0;
+		return &empty;
+	case 'C': return &tag;
+	case 'E': case 'N': return &err;
+	case 'G': case 'H': case 'W': return &copy;
 	/* ParameterStatus, BackendKeyData, RowDescription, DataRow,
 	 * ParameterDescription, CopyData, notifications, function call
 	 * results, NegotiateProtocolVersion: not copied. */
 	case 'S': case 'T': case 'D': case 't': case 'd': case 'A': case 'V':
 	case 'v':
-		*s = skip;
-		return 0;
+		return &skip;
 	default:
-		return -1;
+		return NULL;
 	}
 }
 
@@ -377,6 +375,7 @@ static int walk(struct at_pg_dec *d, const unsigned char *p, size_t n)
 static int begin(struct at_pg_dec *d)
 {
 	struct at_pg_msg *m = &d->msg;
+	const struct spec *sp;
 	struct spec s;
 	uint32_t len;
 	unsigned char t;
@@ -402,6 +401,7 @@ static int begin(struct at_pg_dec *d)
 		if (len < 8 || untyped_spec(be32(d->hdr + 4), len - 8, &s,
 					    &t) != 0)
 			return -1;
+		sp = &s;
 		m->type = t;
 		m->len = len - 8;
 		if (t == AT_PG_STARTUP) {
@@ -413,16 +413,17 @@ static int begin(struct at_pg_dec *d)
 		len = be32(d->hdr + 1);
 		if (len < 4 || len > AT_PG_MSG_LIMIT)
 			return -1;
-		if ((d->side == AT_PG_FRONTEND ? frontend_spec(t, &s)
-					       : backend_spec(t, &s)) != 0)
+		sp = d->side == AT_PG_FRONTEND ? frontend_spec(t)
+					       : backend_spec(t);
+		if (!sp)
 			return -1;
 		len -= 4;
-		if (len < s.min || len > s.max)
+		if (len < sp->min || len > sp->max)
 			return -1;
 		m->type = t;
 		m->len = len;
 	}
-	memcpy(d->ops, s.ops, sizeof(d->ops));
+	memcpy(d->ops, sp->ops, sizeof(d->ops));
 	d->body_left = m->len;
 	return 0;
 }
@@ -482,7 +483,12 @@ int at_pg_next(struct at_pg_dec *d, const char *p, size_t n, size_t *used)
 			size_t k = need - d->hdr_have;
 			if (k > n - pos)
 				k = n - pos;
-			memcpy(d->hdr + d->hdr_have, u + pos, k);
+			/* A typed header whole (the common case): a fixed-size
+			 * copy, inline. */
+			if (k == 5)
+				memcpy(d->hdr + d->hdr_have, u + pos, 5);
+			else
+				memcpy(d->hdr + d->hdr_have, u + pos, k);
 			d->hdr_have = (uint8_t)(d->hdr_have + k);
 			pos += k;
 			if (d->hdr_have < need)

@@ -394,9 +394,18 @@ int at_sql_kw_in(const char *p, size_t len, const char *const *list,
 		 size_t count)
 {
 	size_t i;
+	unsigned char c;
 
+	if (len == 0) {
+		for (i = 0; i < count; i++)
+			if (list[i][0] == '\0')
+				return 1;
+		return 0;
+	}
+	/* The first letter first: most keywords differ there. */
+	c = (unsigned char)upper((unsigned char)p[0]);
 	for (i = 0; i < count; i++) {
-		if (kw_eq(p, len, list[i]))
+		if ((unsigned char)list[i][0] == c && kw_eq(p, len, list[i]))
 			return 1;
 	}
 	return 0;

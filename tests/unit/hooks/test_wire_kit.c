@@ -145,3 +145,85 @@ Test(wire_kit, sql_statement_and_redacted_error)
 		       "the literal never reaches the span");
 	at_pool_put(&test_pool, w);
 }
+
+/* The string attribute key of r, or NULL. */
+static const char *str_of(const struct rec *r, const char *key, size_t *len)
+{
+	const struct at_attr *a = ut_attr(r, key);
+
+	*len = 0;
+	if (!a || a->type != AT_ATTR_STRING)
+		return NULL;
+	*len = a->v.s.len;
+	return at_rec_arena(&r->u.h) + a->v.s.off;
+}
+
+static void same_statement(const struct rec *a, const struct rec *b)
+{
+	static const char *const keys[] = { "db.query.text",
+					    "db.operation.name",
+					    "db.collection.name" };
+	const char *x, *y;
+	size_t xl, yl;
+
+	cr_assert_eq(a->u.h.name.len, b->u.h.name.len);
+	cr_assert_eq(memcmp(at_rec_arena(&a->u.h) + a->u.h.name.off,
+			    at_rec_arena(&b->u.h) + b->u.h.name.off,
+			    a->u.h.name.len), 0);
+	cr_assert_eq(a->u.h.n_attrs, b->u.h.n_attrs);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		x = str_of(a, keys[i], &xl);
+		y = str_of(b, keys[i], &yl);
+		cr_assert_eq(!x, !y, "%s", keys[i]);
+		cr_assert_eq(xl, yl, "%s", keys[i]);
+		if (x)
+			cr_assert_eq(memcmp(x, y, xl), 0, "%s", keys[i]);
+	}
+}
+
+Test(wire_kit, sql_memo_gives_the_same_attributes)
+{
+	static char longer[700];
+	const char *texts[] = {
+		"SELECT * FROM orders WHERE card = '4111-1111'",
+		"SELECT $1::int AS v",
+		"UPDATE accounts SET balance = balance + 10 WHERE id = 7",
+		"BEGIN",
+		"INSERT INTO t (a, b) VALUES (1, 'x')",
+		"  select 1  ",
+		longer,
+	};
+	size_t n = sizeof(texts) / sizeof(texts[0]);
+	struct at_wire_sql_memo *memo = calloc(1, sizeof(*memo));
+	struct at_wire *w = session("127.0.0.1", 5432, NULL);
+	struct rec spans[2];
+
+	memset(longer, 0, sizeof(longer));
+	memcpy(longer, "SELECT a FROM t WHERE x = '", 27);
+	memset(longer + 27, 'y', 600);
+	longer[627] = '\'';
+	cr_assert_not_null(memo);
+	/* Every text several times, more texts than entries (evictions),
+	 * then with the raw text and a shorter cut. */
+	for (int round = 0; round < 4; round++) {
+		at_cfg.db_raw_query = round == 2;
+		at_cfg.db_query_max = round == 3 ? 10 : 1024;
+		for (size_t k = 0; k < 3 * n; k++) {
+			const char *q = texts[(k * 3) % n];
+			struct at_span *a = at_wire_span_begin(w, "postgresql", 10);
+			struct at_span *b;
+
+			at_wire_sql_statement(a, q, strlen(q), NULL);
+			at_wire_span_end(a);
+			b = at_wire_span_begin(w, "postgresql", 10);
+			at_wire_sql_statement_memo(b, q, strlen(q), memo);
+			at_wire_span_end(b);
+			cr_assert_eq(ut_take_spans(spans, 2), 2);
+			same_statement(&spans[0], &spans[1]);
+		}
+	}
+	at_cfg.db_raw_query = 0;
+	at_cfg.db_query_max = 1024;
+	free(memo);
+	at_pool_put(&test_pool, w);
+}
