@@ -25,7 +25,8 @@
 # (node_als_cost.js: each event measured 5 times in a process, the
 # smallest kept; plain and under the bridge in alternate processes,
 # BENCH_CTX_NODE_COST_REPS rounds, 15 unless told), with its spread and
-# a verdict against the budget.
+# a verdict against the budget (scripts/bench/budgets.sh: ctx_node, judged
+# on the rounds' computed figures).
 #
 #   scripts/bench.sh build ctx_node    (not in the default list)
 
@@ -245,6 +246,8 @@ ctx_node_computed() {
 	say "the bridge, computed: %s us CPU per request [%s..%s over %s rounds, %s of them ≤ 2 us]: %s (≤ 2 us)" \
 		"$med" "$lo" "$hi" "$n" "$within" "$cost"
 	json_put "ctx_node bridge, computed CPU" "$med" "us/request"
+	printf '%s\n' "${costs[@]}" | cut -d' ' -f1 >"$tmp/ctx_node.computed"
+	judge ctx_node "$tmp/ctx_node.computed"
 	row "... the bridge itself, computed (events per request x ns per event)" "$med us CPU per request [$lo..$hi], $within of $n rounds ≤ 2 us" "≤ 2 us"
 }
 

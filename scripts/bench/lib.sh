@@ -36,9 +36,10 @@ alternate() {
 	done
 }
 
-# wait_file FILE: wait (at most 20 s) until FILE exists and is not empty.
+# wait_file FILE [SECONDS]: wait (at most SECONDS, 20 unless told) until
+# FILE exists and is not empty.
 wait_file() {
-	for _ in $(seq 1 400); do
+	for _ in $(seq 1 $((${2:-20} * 20))); do
 		[ -s "$1" ] && return 0
 		sleep 0.05
 	done
