@@ -109,10 +109,10 @@ verdicts_block() {
 	while IFS='|' read -r key what _ _ _ unit _; do
 		v=$(awk -F'\t' -v k="$key" '$1 == k' "$tmp/verdicts" | tail -1)
 		if [ -z "$v" ] || [ "$(echo "$v" | cut -f5)" = 0 ]; then
-			printf '  %-20s %-14s %-34s %s\n' "$key" "$(budget_text "$key")" "-" "not run"
+			printf '  %-20s %-16s %-38s %s\n' "$key" "$(budget_text "$key")" "-" "not run"
 			continue
 		fi
-		printf '  %-20s %-14s %-34s %s\n' "$key" "$(budget_text "$key")" \
+		printf '  %-20s %-16s %-38s %s\n' "$key" "$(budget_text "$key")" \
 			"$(echo "$v" | awk -F'\t' -v u="$unit" '{printf "%s %s [%s..%s, %d]", $2, u, $3, $4, $5}')" \
 			"$(echo "$v" | cut -f6)"
 	done < <(budgets_table)

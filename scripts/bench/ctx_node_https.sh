@@ -38,15 +38,15 @@ ctx_https_run() {
 		"$ctx_https_fix/node_https_front.js" "$tmp/hf.port" "$bport"
 	front=$server_pid
 	node "$ctx_https_fix/node_drive.js" "$server_port" $warm 20 >/dev/null
-	t0=$(cpu_ticks "$front")
+	t0=$(cpu_ns "$front")
 	lat=$(node "$ctx_https_fix/node_drive.js" "$server_port" "$n" 20 stats 2>&1 >/dev/null |
 		sed -n 's/.*latency_us=\([0-9.]*\).*/\1/p')
-	t1=$(cpu_ticks "$front")
+	t1=$(cpu_ns "$front")
 	stop "$front"
 	stop "$back"
 	spans=$(sink_stop)
 	echo "${lat:-0}" \
-		"$(calc '(t1 - t0) * 1e6 / hz / n' t1="$t1" t0="$t0" hz="$(getconf CLK_TCK)" n="$n")" \
+		"$(calc '(t1 - t0) / 1000 / n' t1="$t1" t0="$t0" n="$n")" \
 		"$(calc 's / (n + w)' s="${spans:-0}" n="$n" w="$warm")"
 }
 
