@@ -78,7 +78,7 @@ judge() {
 	fi
 	# shellcheck disable=SC2086
 	set -- $line
-	grep -E '^[-+]?[0-9.]+([eE][-+]?[0-9]+)?$' "$file" 2>/dev/null | sort -g |
+	{ grep -E '^[-+]?[0-9.]+([eE][-+]?[0-9]+)?$' "$file" 2>/dev/null || true; } | sort -g |
 		awk -v key="$key" -v dir="$1" -v thr="$2" -v allow="$3" '
 		{ v[NR] = $1 }
 		function meets(x) { return dir == "le" ? x <= thr : x >= thr }
@@ -98,7 +98,8 @@ judge() {
 			printf "%s\t%s\t%s\t%s\t%d\t%s\n", key, f(med), f(lo), f(hi), NR, verdict
 		}' >>"$tmp/verdicts"
 	tail -1 "$tmp/verdicts" | awk -F'\t' -v b="$(budget_text "$key")" \
-		'{printf "  verdict %s (%s): %s [%s..%s over %d]: %s\n", $1, b, $2, $3, $4, $5, $6}'
+		'$5 == 0 {printf "  verdict %s (%s): no figures: not run\n", $1, b; next}
+		 {printf "  verdict %s (%s): %s [%s..%s over %d]: %s\n", $1, b, $2, $3, $4, $5, $6}'
 }
 
 # verdicts_block: every budget in the table's order with its verdict
@@ -109,10 +110,10 @@ verdicts_block() {
 	while IFS='|' read -r key what _ _ _ unit _; do
 		v=$(awk -F'\t' -v k="$key" '$1 == k' "$tmp/verdicts" | tail -1)
 		if [ -z "$v" ] || [ "$(echo "$v" | cut -f5)" = 0 ]; then
-			printf '  %-20s %-16s %-38s %s\n' "$key" "$(budget_text "$key")" "-" "not run"
+			printf '  %-20s %-18s %-38s %s\n' "$key" "$(budget_text "$key")" "-" "not run"
 			continue
 		fi
-		printf '  %-20s %-16s %-38s %s\n' "$key" "$(budget_text "$key")" \
+		printf '  %-20s %-18s %-38s %s\n' "$key" "$(budget_text "$key")" \
 			"$(echo "$v" | awk -F'\t' -v u="$unit" '{printf "%s %s [%s..%s, %d]", $2, u, $3, $4, $5}')" \
 			"$(echo "$v" | cut -f6)"
 	done < <(budgets_table)
