@@ -61,8 +61,11 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 echo "== machine: $cpu, $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 start=$(date +%s)
 for s in $scenarios; do
+	t_s=$(date +%s)
 	. "scripts/bench/$s.sh"
 	"bench_$s"
+	echo "  ($s: $(($(date +%s) - t_s)) s)"
+	json_put "scenario $s, duration" "$(($(date +%s) - t_s))" "s"
 done
 
 {
