@@ -8,7 +8,9 @@
 #   make check      build, export-list check, tests, the unit tests again
 #                   under AddressSanitizer+UBSan, ring/exporter tests under
 #                   ThreadSanitizer
-#   make bench      benchmarks (prints figures; never fails on timing)
+#   make bench      benchmarks (prints figures and a verdict per budget;
+#                   never fails on timing)
+#   make bench-instr  instruction counts (callgrind), against a baseline
 #   make demo       the README's first command (installs only what it needs)
 #   make install    [PREFIX=/usr/local] [DESTDIR=]; make uninstall
 #   make deb        a Debian package (build/libautotrace_VERSION_ARCH.deb)
@@ -143,7 +145,7 @@ INTEG_BIN := $(BUILD)/tests/integration
 LDLIBS_CORE := -lz -lpthread -ldl -lm
 
 .PHONY: all lib tools fixtures test test-unit test-integration test-tsan test-integration-asan check check-all fuzz fuzz-smoke fuzz-seeds \
-	check-exports check-style bench demo clean deps install uninstall man check-docs deb check-package
+	check-exports check-style bench bench-instr demo clean deps install uninstall man check-docs deb check-package
 .DELETE_ON_ERROR:
 # Generated sources and the benches' objects are kept (they would
 # otherwise be intermediate files, deleted after use).
@@ -351,6 +353,10 @@ test-tsan: $(TSAN_BIN) tools
 bench: deps
 	$(MAKE) --no-print-directory all tools fixtures $(BENCHES)
 	scripts/bench.sh $(BUILD)
+
+bench-instr: deps
+	$(MAKE) --no-print-directory all tools fixtures $(BENCHES)
+	scripts/bench/instr.sh $(BUILD)
 
 demo:
 	scripts/demo.sh

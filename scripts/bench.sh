@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # make bench: every scenario of the benchmark, each bare and under the
 # library in the same run (alternating runs, BENCH_REPS repetitions,
-# medians).  Prints figures and ratios, writes BUILD/bench.json and prints
-# a markdown table of the figures at the end (the README's).  A benchmark,
-# not a test: it never fails on timing.
+# medians).  Prints figures and ratios, writes BUILD/bench.json, prints a
+# markdown table of the figures and, last, a verdict per budget of issue 19
+# (scripts/bench/budgets.sh: the budgets, and the rule: the median of the
+# per-pair figures decides, unless the pairs' spread straddles the budget
+# and is wider than it: "not shown").  A benchmark, not a test: it never
+# fails on timing.
 #
 #   scripts/bench.sh [BUILD [SCENARIO...]]
 #
@@ -31,33 +34,46 @@
 #               traced, us added per request
 #   ctx_node_https  Node's own HTTPS client through the bridge: the cost of
 #               one bridged span per request
-# BENCH_REPS (default 3) repetitions; BENCH_WRK_SECONDS (default 20).
+#   nginx_wrk   wrk -t1 -c1 keep-alive against nginx, only wrk traced
+#               (BENCH_PAIRS alternating pairs, median of the ratios)
+# BENCH_REPS (default 3) repetitions; BENCH_PAIRS (default 5) pairs for the
+# throughput ratios (pgbench, nginx_wrk, scale); BENCH_WRK_SECONDS (default
+# 8) the length of the wrk runs.  The instruction counts (no timing at
+# all): scripts/bench/instr.sh, `make bench-instr`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 [ $# -gt 0 ] && shift
-scenarios=${*:-micro exporter http pg curl node scale wire_pg wire_mysql wire_redis ctx_node ctx_py ctx_native ctx_node_https https}
+scenarios=${*:-micro exporter http pg curl node scale nginx_wrk wire_pg wire_mysql wire_redis ctx_node ctx_py ctx_native ctx_node_https https}
 lib=$(realpath "$build/libautotrace.so")
 reps=${BENCH_REPS:-3}
+pairs=${BENCH_PAIRS:-5}
 tmp=$(mktemp -d)
 trap 'echo "bench: failed: ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND" >&2' ERR
 trap 'trap - ERR; jobs -p | xargs -r kill 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
 . scripts/bench/lib.sh
+. scripts/bench/budgets.sh
 : >"$tmp/json"
+: >"$tmp/verdicts"
 : >"$tmp/table"
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 echo "== machine: $cpu, $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 start=$(date +%s)
 for s in $scenarios; do
+	t_s=$(date +%s)
 	. "scripts/bench/$s.sh"
 	"bench_$s"
+	echo "  ($s: $(($(date +%s) - t_s)) s)"
+	json_put "scenario $s, duration" "$(($(date +%s) - t_s))" "s"
 done
 
 {
 	echo "{"
 	printf '"machine": {"cpu": "%s", "cores": %d}\n' "$cpu" "$(nproc)"
 	sed 's/^/,/' "$tmp/json"
+	echo ","
+	verdicts_json
 	echo "}"
 } >"$build/bench.json"
 echo "== wrote $build/bench.json ($(($(date +%s) - start)) s)"
@@ -67,3 +83,5 @@ echo
 echo "| what | this run | target |"
 echo "|---|---|---|"
 cat "$tmp/table"
+echo
+verdicts_block

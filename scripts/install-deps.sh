@@ -15,8 +15,8 @@ demo_pkgs=(curl python3-psycopg2 postgresql postgresql-client redis-server pytho
 test_pkgs=(libcriterion-dev clang libclang-rt-14-dev curl python3 nodejs npm nginx-light postgresql postgresql-client python3-psycopg2 netcat-openbsd
 	mariadb-server mariadb-client redis-server redis-tools python3-asyncpg python3-redis python3-pymysql python3-aiohttp python3-requests libevent-dev openssl ruby wget)
 # make bench: the load generator of its scale scenario (its npm packages
-# are installed by scripts/bench/node.sh).
-bench_pkgs=(wrk)
+# are installed by scripts/bench/node.sh); make bench-instr: valgrind.
+bench_pkgs=(wrk valgrind)
 # make check-docs (groff, from man-db's groff-base) and make check-package
 # (dpkg-shlibdeps, man -w).
 package_pkgs=(dpkg-dev man-db)

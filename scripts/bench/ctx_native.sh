@@ -5,7 +5,7 @@
 # under libautotrace (exporting to a sink), alternately.  Per request: the
 # latency (ctx_load's loop time x 20 / N: the mean time a request is in
 # flight), the loop time / N, and the CPU of nginx's master and workers
-# over the loop (utime + stime from /proc/PID/stat); the overhead is the
+# over the loop (their threads' time on a CPU, cpu_ns); the overhead is the
 # traced figure minus the bare one.
 
 # ctx_native_run MODE -> latency us, loop us per request, CPU us per
@@ -30,17 +30,17 @@ ctx_native_run() {
 		echo "bench: ctx_native: warm-up answers were wrong" >&2
 	pids="$server_pid $(pgrep -P "$server_pid" | tr '\n' ' ')"
 	t0=0
-	for p in $pids; do t0=$((t0 + $(cpu_ticks "$p"))); done
+	for p in $pids; do t0=$((t0 + $(cpu_ns "$p"))); done
 	ns=$("$build/fixtures/ctx/ctx_load" 127.0.0.1 "$server_port" --conc $conc --count "$n" |
 		sed -n 's/.*bad=0 elapsed_ns=\([0-9]*\).*/\1/p')
 	t1=0
-	for p in $pids; do t1=$((t1 + $(cpu_ticks "$p"))); done
+	for p in $pids; do t1=$((t1 + $(cpu_ns "$p"))); done
 	kill -QUIT "$server_pid" 2>/dev/null || true
 	wait "$server_pid" 2>/dev/null || true
 	spans=$(sink_stop)
 	echo "$(calc 'ns * c / n / 1000' ns="${ns:-0}" c=$conc n="$n")" \
 		"$(calc 'ns / n / 1000' ns="${ns:-0}" n="$n")" \
-		"$(calc '(t1 - t0) * 1e6 / hz / n' t1="$t1" t0="$t0" hz="$(getconf CLK_TCK)" n="$n")" \
+		"$(calc '(t1 - t0) / 1000 / n' t1="$t1" t0="$t0" n="$n")" \
 		"$(calc 's / (n + w)' s="${spans:-0}" n="$n" w="$warm")"
 }
 
@@ -75,6 +75,7 @@ bench_ctx_native() {
 	json_put "ctx nginx added latency" "$(calc 'a - b' a="${L[traced]}" b="${L[bare]}")" "us/request"
 	json_put "ctx nginx added CPU" "$(calc 'a - b' a="${C[traced]}" b="${C[bare]}")" "us/request"
 	row "nginx reverse proxy, 20 in flight, bare" "${L[bare]} us latency, ${C[bare]} us CPU per request" "-"
+	pair_fig diff "$tmp/ctx_native_run.traced" "$tmp/ctx_native_run.bare" 3 >"$tmp/ctx_native.added"
 	row "... under libautotrace" \
-		"$(delta "${L[traced]}" "${L[bare]}") us latency, $(delta "${C[traced]}" "${C[bare]}") us CPU per request; ${S[traced]} spans/request" "-"
+		"$(delta "${L[traced]}" "${L[bare]}") us latency, $(median "$tmp/ctx_native.added") us CPU [$(spread "$tmp/ctx_native.added")] per request; ${S[traced]} spans/request" "-"
 }

@@ -13,7 +13,7 @@
 #             instrumentation, tests/bench/node/otel-sdk.js; fetch, pg and
 #             ioredis get no span from it).
 # Per request: latency (the client's mean), CPU of the front service
-# (utime + stime over the loop, /proc/PID/stat), spans at the sink; also
+# (its threads' time on a CPU over the loop, cpu_ns), spans at the sink; also
 # nobridge and ours at 1 in flight.  The bridge's own cost is ours -
 # nobridge (goal: at most 2 us per request), shown as the median of the
 # runs' differences with the smallest and largest.  As a service's CPU
@@ -25,7 +25,8 @@
 # (node_als_cost.js: each event measured 5 times in a process, the
 # smallest kept; plain and under the bridge in alternate processes,
 # BENCH_CTX_NODE_COST_REPS rounds, 15 unless told), with its spread and
-# a verdict against the budget.
+# a verdict against the budget (scripts/bench/budgets.sh: ctx_node, judged
+# on the rounds' computed figures).
 #
 #   scripts/bench.sh build ctx_node    (not in the default list)
 
@@ -56,15 +57,15 @@ ctx_node_run() {
 		"$ctx_node_fix/node_front.js" http "$tmp/ctxf.port" "$bport"
 	front=$server_pid
 	node "$ctx_node_fix/node_drive.js" "$server_port" $warm $inflight >/dev/null
-	t0=$(cpu_ticks "$front")
+	t0=$(cpu_ns "$front")
 	lat=$(node "$ctx_node_fix/node_drive.js" "$server_port" "$n" $inflight stats 2>&1 >/dev/null |
 		sed -n 's/.*latency_us=\([0-9.]*\).*/\1/p')
-	t1=$(cpu_ticks "$front")
+	t1=$(cpu_ns "$front")
 	stop "$front"
 	stop "$back"
 	spans=$(sink_stop)
 	echo "${lat:-0}" \
-		"$(calc '(t1 - t0) * 1e6 / hz / n' t1="$t1" t0="$t0" hz="$(getconf CLK_TCK)" n="$n")" \
+		"$(calc '(t1 - t0) / 1000 / n' t1="$t1" t0="$t0" n="$n")" \
 		"$(calc 's / (n + w)' s="${spans:-0}" n="$n" w="$warm")"
 }
 
@@ -245,6 +246,8 @@ ctx_node_computed() {
 	say "the bridge, computed: %s us CPU per request [%s..%s over %s rounds, %s of them ≤ 2 us]: %s (≤ 2 us)" \
 		"$med" "$lo" "$hi" "$n" "$within" "$cost"
 	json_put "ctx_node bridge, computed CPU" "$med" "us/request"
+	printf '%s\n' "${costs[@]}" | cut -d' ' -f1 >"$tmp/ctx_node.computed"
+	judge ctx_node "$tmp/ctx_node.computed"
 	row "... the bridge itself, computed (events per request x ns per event)" "$med us CPU per request [$lo..$hi], $within of $n rounds ≤ 2 us" "≤ 2 us"
 }
 

@@ -38,15 +38,15 @@ ctx_https_run() {
 		"$ctx_https_fix/node_https_front.js" "$tmp/hf.port" "$bport"
 	front=$server_pid
 	node "$ctx_https_fix/node_drive.js" "$server_port" $warm 20 >/dev/null
-	t0=$(cpu_ticks "$front")
+	t0=$(cpu_ns "$front")
 	lat=$(node "$ctx_https_fix/node_drive.js" "$server_port" "$n" 20 stats 2>&1 >/dev/null |
 		sed -n 's/.*latency_us=\([0-9.]*\).*/\1/p')
-	t1=$(cpu_ticks "$front")
+	t1=$(cpu_ns "$front")
 	stop "$front"
 	stop "$back"
 	spans=$(sink_stop)
 	echo "${lat:-0}" \
-		"$(calc '(t1 - t0) * 1e6 / hz / n' t1="$t1" t0="$t0" hz="$(getconf CLK_TCK)" n="$n")" \
+		"$(calc '(t1 - t0) / 1000 / n' t1="$t1" t0="$t0" n="$n")" \
 		"$(calc 's / (n + w)' s="${spans:-0}" n="$n" w="$warm")"
 }
 
@@ -93,12 +93,20 @@ bench_ctx_node_https() {
 		"$(calc '(a - b) / 2' a="${L[ours]}" b="${L[nohttps]}")" \
 		"$(calc '(a - b) / 2' a="${C[ours]}" b="${C[nohttps]}")"
 	# One span through the channel, alone (start + end messages).
+	# $reps processes; the budget (<= 2 us per request: one span per
+	# HTTPS request) judged on each one's CPU per span.
 	local one wall cpu
 	sink_start
-	one=$(LD_PRELOAD=$lib node "$ctx_https_fix/node_https_chan_cost.js" 20000 || true)
+	: >"$tmp/ctx_https.chan"
+	for _ in $(seq 1 "$reps"); do
+		one=$(LD_PRELOAD=$lib node "$ctx_https_fix/node_https_chan_cost.js" 20000 || true)
+		echo "$(echo "$one" | sed -n 's/.*span_wall_ns=\([0-9]*\).*/\1/p')" \
+			"$(echo "$one" | sed -n 's/.*span_cpu_ns=\([0-9]*\).*/\1/p')" >>"$tmp/ctx_https.chan"
+	done
 	sink_stop >/dev/null
-	wall=$(echo "$one" | sed -n 's/.*span_wall_ns=\([0-9]*\).*/\1/p')
-	cpu=$(echo "$one" | sed -n 's/.*span_cpu_ns=\([0-9]*\).*/\1/p')
+	awk 'NF == 2 {printf "%.4g\n", $2 / 1000}' "$tmp/ctx_https.chan" >"$tmp/ctx_https.cpu_us"
+	wall=$(median "$tmp/ctx_https.chan" 1)
+	cpu=$(median "$tmp/ctx_https.chan" 2)
 	json_put "ctx_node_https one span through the channel, wall" "${wall:-null}" "ns"
 	json_put "ctx_node_https one span through the channel, CPU" "${cpu:-null}" "ns"
 	say "one HTTPS span through the channel alone (start + end): %s ns wall, %s ns CPU (exporter included)" \
@@ -108,5 +116,6 @@ bench_ctx_node_https() {
 	row "... HTTPS client spans through the bridge (with - without), per call" \
 		"$(calc '(a - b) / 2' a="${L[ours]}" b="${L[nohttps]}") us, $(calc '(a - b) / 2' a="${C[ours]}" b="${C[nohttps]}") us CPU; ${S[ours]} spans/request" "-"
 	row "... one HTTPS span through the bridge channel alone (start + end)" \
-		"${wall:-?} ns, ${cpu:-?} ns CPU" "-"
+		"${wall:-?} ns, ${cpu:-?} ns CPU [$(spread "$tmp/ctx_https.cpu_us") us]" "≤ 2 us"
+	judge ctx_node_https "$tmp/ctx_https.cpu_us"
 }

@@ -21,9 +21,12 @@ bench_curl() {
 	spans=$(sink_stop)
 	b=$(median "$tmp/curl_run.bare")
 	t=$(median "$tmp/curl_run.traced")
-	say "%-40s %8.2f us bare, %8.2f us traced: %+.2f us per transfer (ratio %.3f); %s spans at the sink" \
-		"curl_easy_perform" "$b" "$t" "$(calc 't - b' t="$t" b="$b")" "$(calc 't / b' t="$t" b="$b")" "$spans"
-	json_put "curl_easy_perform added" "$(calc 't - b' t="$t" b="$b")" "us/transfer"
+	pair_fig diff "$tmp/curl_run.traced" "$tmp/curl_run.bare" >"$tmp/curl.added"
+	say "%-40s %8.2f us bare, %8.2f us traced: %+.2f us per transfer [%s over %d pairs] (ratio %.3f); %s spans at the sink" \
+		"curl_easy_perform" "$b" "$t" "$(median "$tmp/curl.added")" "$(spread "$tmp/curl.added")" \
+		"$(wc -l <"$tmp/curl.added")" "$(calc 't / b' t="$t" b="$b")" "$spans"
+	json_put "curl_easy_perform added" "$(median "$tmp/curl.added")" "us/transfer"
 	row "\`curl_easy_perform\` keep-alive loop (2000 transfers, one handle)" \
-		"$(delta "$t" "$b") us per transfer ($b us bare)" "-"
+		"$(median "$tmp/curl.added") us per transfer [$(spread "$tmp/curl.added")] ($b us bare)" "≤ 3 us"
+	judge curl "$tmp/curl.added"
 }

@@ -36,27 +36,32 @@ py_urllib() {
 	pair "$1" "$tmp/py.port" "$py_server $tmp/py.port" python3 tests/bench/py_client.py --urllib "$pair_n"
 }
 
-# pair_report NAME KEY WHAT TARGET: medians of $tmp/NAME.{bare,traced}.
+# pair_report NAME KEY WHAT TARGET [BUDGET]: medians of $tmp/NAME.{bare,
+# traced}, and the added time per pair (traced - bare, run i with run i)
+# with its spread; BUDGET (scripts/bench/budgets.sh) judged on the pairs.
 pair_report() {
-	local b t
+	local b t d
 	b=$(median "$tmp/$1.bare")
 	t=$(median "$tmp/$1.traced")
-	say "%-40s %8.2f us bare, %8.2f us traced: %+.2f us per request (ratio %.3f)" \
-		"$3" "$b" "$t" "$(calc 't - b' t="$t" b="$b")" "$(calc 't / b' t="$t" b="$b")"
+	pair_fig diff "$tmp/$1.traced" "$tmp/$1.bare" >"$tmp/$1.added"
+	d=$(median "$tmp/$1.added")
+	say "%-40s %8.2f us bare, %8.2f us traced: %+.2f us per request [%s over %d pairs] (ratio %.3f)" \
+		"$3" "$b" "$t" "$d" "$(spread "$tmp/$1.added")" "$(wc -l <"$tmp/$1.added")" "$(calc 't / b' t="$t" b="$b")"
 	json_put "$2, bare" "$b" "us/request"
 	json_put "$2, traced" "$t" "us/request"
-	json_put "$2, added" "$(calc 't - b' t="$t" b="$b")" "us/request"
+	json_put "$2, added" "$d" "us/request"
 	row "$3, both traced vs both bare" \
-		"$(delta "$t" "$b") us per request ($b us bare)" "$4"
+		"$(calc 'd' d="$d") us per request [$(spread "$tmp/$1.added")] ($b us bare)" "$4"
+	[ -z "${5:-}" ] || judge "$5" "$tmp/$1.added"
 }
 
 bench_http() {
 	local spans
 	echo "== 3. HTTP keep-alive loops on loopback, client and server both bare vs both traced ($reps runs each, alternating, medians)"
 	sink_start
-	pair_n=20000
+	pair_n=${BENCH_HTTP_REQUESTS:-20000}
 	alternate c_pair bare traced
-	pair_report c_pair "http C keep-alive" "C client + C server, keep-alive, $pair_n requests" "≤ 2 us"
+	pair_report c_pair "http C keep-alive" "C client + C server, keep-alive, $pair_n requests" "≤ 2 us" http_c_pair
 	pair_n=5000
 	alternate py_keepalive bare traced
 	pair_report py_keepalive "http python keep-alive" "Python http.client + http.server, keep-alive, $pair_n requests" "≤ 2 us"

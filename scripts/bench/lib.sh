@@ -36,9 +36,10 @@ alternate() {
 	done
 }
 
-# wait_file FILE: wait (at most 20 s) until FILE exists and is not empty.
+# wait_file FILE [SECONDS]: wait (at most SECONDS, 20 unless told) until
+# FILE exists and is not empty.
 wait_file() {
-	for _ in $(seq 1 400); do
+	for _ in $(seq 1 $((${2:-20} * 20))); do
 		[ -s "$1" ] && return 0
 		sleep 0.05
 	done
@@ -99,6 +100,27 @@ cpu_ticks() {
 # rss_kib PID: resident set size of a process.
 rss_kib() {
 	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
+}
+
+# pair_fig OP A B [COLUMN]: one figure per bare/traced pair, line i of
+# file A with line i of file B (alternate() ran them one after the other):
+# OP diff prints A - B, ratio A / B.
+pair_fig() {
+	paste -d' ' <(awk -v c="${4:-1}" '{print $c}' "$2") <(awk -v c="${4:-1}" '{print $c}' "$3") |
+		awk -v op="$1" 'NF == 2 && (op == "diff" || $2 != 0) {
+			printf "%.6g\n", op == "diff" ? $1 - $2 : $1 / $2 }'
+}
+
+# spread FILE [COLUMN]: "smallest..largest" of a column of FILE.
+spread() {
+	awk -v c="${2:-1}" '{print $c}' "$1" | sort -g | sed -n '1h;${H;x;s/\n/../;p}'
+}
+
+# cpu_ns PID: CPU time of all of a process's live threads, in ns (the
+# scheduler's own account, /proc/PID/task/*/schedstat: finer than the
+# 10 ms ticks of cpu_ticks).
+cpu_ns() {
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 
 # delta A B: A - B with its sign.

@@ -13,21 +13,24 @@ wire_mysql_client() { # MODE -> "<query wall> <query cpu> <exec wall> <exec cpu>
 		node tests/fixtures/wire/my_node.js loop "$wire_mysql_n"
 }
 
-# wire_mysql_report COLUMN LABEL: one statement kind's figures.
+# wire_mysql_report COLUMN LABEL BUDGET: one statement kind's figures;
+# BUDGET judged on the client CPU added per pair.
 wire_mysql_report() {
 	local f=$tmp/wire_mysql_client wall_b wall_t cpu_b cpu_t
 	wall_b=$(median "$f.bare" "$1")
 	wall_t=$(median "$f.traced" "$1")
 	cpu_b=$(median "$f.bare" $(($1 + 1)))
 	cpu_t=$(median "$f.traced" $(($1 + 1)))
-	say "%-34s wall %7.2f -> %7.2f us (%+.2f); CPU %6.2f -> %6.2f us (%+.2f) per statement" \
+	pair_fig diff "$f.traced" "$f.bare" $(($1 + 1)) >"$tmp/$3.added"
+	say "%-34s wall %7.2f -> %7.2f us (%+.2f); CPU %6.2f -> %6.2f us: %+.2f [%s] per statement" \
 		"$2" "$wall_b" "$wall_t" "$(calc 't - b' t="$wall_t" b="$wall_b")" \
-		"$cpu_b" "$cpu_t" "$(calc 't - b' t="$cpu_t" b="$cpu_b")"
+		"$cpu_b" "$cpu_t" "$(median "$tmp/$3.added")" "$(spread "$tmp/$3.added")"
 	json_put "wire mysql $2 us added" "$(calc 't - b' t="$wall_t" b="$wall_b")" "us"
-	json_put "wire mysql $2 cpu us added" "$(calc 't - b' t="$cpu_t" b="$cpu_b")" "us"
-	row "mysql2 \`$2\`, one connection to MariaDB (wire decoding)" \
-		"$(delta "$wall_t" "$wall_b") us per statement ($(delta "$cpu_t" "$cpu_b") us CPU)" \
+	json_put "wire mysql $2 cpu us added" "$(median "$tmp/$3.added")" "us"
+	row "mysql2 \`$2\`, one connection to MariaDB (wire decoding): client CPU" \
+		"$(median "$tmp/$3.added") us per statement [$(spread "$tmp/$3.added")] ($(delta "$wall_t" "$wall_b") us wall)" \
 		"≤ 2 us per statement"
+	judge "$3" "$tmp/$3.added"
 }
 
 bench_wire_mysql() {
@@ -48,8 +51,8 @@ bench_wire_mysql() {
 	wire_mysql_port=$(cat "$dir/port")
 	sink_start
 	alternate wire_mysql_client bare traced
-	wire_mysql_report 1 "SELECT 1"
-	wire_mysql_report 3 "SELECT ? (prepared)"
+	wire_mysql_report 1 "SELECT 1" wire_mysql_query
+	wire_mysql_report 3 "SELECT ? (prepared)" wire_mysql_prepared
 	say "spans received by the sink: %s" "$(sink_stop)"
 	sh tests/fixtures/mariadb/mariadb-run.sh stop "$dir" >/dev/null 2>&1 || true
 }

@@ -7,10 +7,12 @@
  *   node service.js PORT_FILE [DOWNSTREAM_PORT]
  *
  * Listens on 127.0.0.1, an ephemeral port, written to PORT_FILE atomically
- * (PORT_FILE.tmp, then rename).  Every request gets 200 "backend ok\n";
- * with DOWNSTREAM_PORT it first GETs /item from 127.0.0.1:DOWNSTREAM_PORT
- * (a keep-alive agent, as services usually have) and answers
- * "frontend ok " + that body, or 502 if the call failed.
+ * (PORT_FILE.tmp, then rename).  Every request gets 200 "backend ok
+ * PATH\n" (PATH: the request's target); with DOWNSTREAM_PORT it first GETs
+ * the same target from 127.0.0.1:DOWNSTREAM_PORT (a keep-alive agent, as
+ * services usually have) and answers "frontend ok " + that body, or 502 if
+ * the call failed.  So an answer ends with its request's target, which the
+ * bench's load (tests/fixtures/ctx/ctx_load) checks.
  */
 const http = require('http');
 const fs = require('fs');
@@ -26,9 +28,9 @@ function answer(res, status, body) {
   res.end(body);
 }
 
-function callDownstream(res) {
+function callDownstream(path, res) {
   const req = http.get(
-    { host: '127.0.0.1', port: downstreamPort, path: '/item', agent },
+    { host: '127.0.0.1', port: downstreamPort, path, agent },
     (down) => {
       let body = '';
       down.setEncoding('utf8');
@@ -41,9 +43,9 @@ function callDownstream(res) {
 const server = http.createServer((req, res) => {
   req.resume();
   if (downstreamPort)
-    callDownstream(res);
+    callDownstream(req.url, res);
   else
-    answer(res, 200, 'backend ok\n');
+    answer(res, 200, 'backend ok ' + req.url + '\n');
 });
 
 server.listen(0, '127.0.0.1', () => {

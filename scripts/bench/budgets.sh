@@ -1,0 +1,147 @@
+# The budgets of `make bench` (issue 19), in one place, and the rule that
+# turns a scenario's figures into a verdict (sourced by scripts/bench.sh).
+#
+# Each budget is one line of the table below: key | what | direction (le:
+# the figure must be at most the threshold, ge: at least) | threshold |
+# allowance (the budget's own size: the overhead it allows, e.g. 2 us for
+# "<= 2 us added", 0.03 for ">= 97 % of bare") | unit | how it is measured.
+#
+# A scenario measures bare and traced alternately and hands judge() one
+# figure per run or per bare/traced pair (a pair's ratio traced/bare, or
+# its difference traced - bare): pairs, not medians of each side, so that
+# a slow spell of the machine hits both halves of the same figure.
+#
+# The rule (the same verdict on two runs of a noisy machine as often as
+# possible):
+#   figure = the median of the per-pair (per-run) figures; spread = their
+#   smallest..largest.
+#   1. When the spread straddles the threshold AND is wider than the
+#      budget's allowance, the runs disagree by more than the budget
+#      itself: "not shown: spread A..B wider than the budget".  A noisy
+#      machine gives this again on the next run rather than flipping
+#      between met and missed.  With 7 figures or more (ctx_node's 15
+#      rounds), the spread judged here leaves out the smallest and the
+#      largest, so that one outlier does not decide; the spread reported
+#      is always the whole one.
+#   2. Otherwise the median decides: "met", or "missed by X (Y %)" (X in
+#      the budget's unit, Y relative to the threshold).
+# A budget whose scenario did not run (not selected, or skipped: a missing
+# program) is listed as "not run".  Verdicts never fail `make bench`.
+
+budgets_table() {
+	cat <<'EOF'
+span_sampled|sampled span (start, 6 attributes, end, enqueue), 1 thread, CPU|le|100|100|ns|bench_core, one figure per run (BENCH_MICRO_REPS runs)
+span_unsampled|unsampled span|le|20|20|ns|bench_core, one figure per run
+exporter|exporter, one core, to a loopback sink|ge|1.5|0.15|M spans/s|bench_core, one figure per run
+http_c_pair|C client + C server keep-alive, both traced: added per request|le|2|2|us|http_client against http_service --sequential, traced - bare per pair
+curl|curl_easy_perform keep-alive loop: added per transfer|le|3|3|us|curl_easy_client, 2000 transfers on one handle, traced - bare per pair
+node_cpu_1|Node frontend -> backend, CPU added per request (both services), 1 in flight|le|10|10|us|ours - bare per round (ctx_load --conc 1)
+node_ratio_1|... ours / the OpenTelemetry JS SDK's added CPU, 1 in flight|le|0.05|0.05|ratio|(ours - bare) / (sdk - bare) per round
+node_cpu_20|Node frontend -> backend, CPU added per request (both services), 20 in flight|le|10|10|us|ours - bare per round (ctx_load --conc 20)
+node_ratio_20|... ours / the OpenTelemetry JS SDK's added CPU, 20 in flight|le|0.05|0.05|ratio|(ours - bare) / (sdk - bare) per round
+pgbench_tpcb|pgbench TPC-B-like, 1 client, traced / bare TPS|ge|0.97|0.03|ratio|traced / bare per pair (BENCH_PAIRS pairs)
+pgbench_select|pgbench -S, 1 client, traced / bare TPS|ge|0.97|0.03|ratio|traced / bare per pair (BENCH_PAIRS pairs)
+scale_wrk|wrk -t2 -c50 against a thread-per-connection service, traced / bare throughput|ge|0.97|0.03|ratio|traced / bare per pair
+nginx_wrk|wrk -t1 -c1 keep-alive against nginx, only wrk traced, traced / bare requests/s|ge|0.95|0.05|ratio|traced / bare per pair (BENCH_PAIRS pairs)
+wire_pg_simple|node-postgres SELECT 1 (simple query): client CPU added per statement|le|2|2|us|traced - bare per pair
+wire_pg_extended|node-postgres SELECT $1 (extended protocol): client CPU added per statement|le|2|2|us|traced - bare per pair
+wire_mysql_query|mysql2 SELECT 1: client CPU added per statement|le|2|2|us|traced - bare per pair
+wire_mysql_prepared|mysql2 prepared SELECT ?: client CPU added per statement|le|2|2|us|traced - bare per pair
+wire_redis_ioredis|ioredis GET: client CPU added per command|le|2|2|us|traced - bare per pair
+wire_redis_redispy|redis-py GET: client CPU added per command|le|2|2|us|traced - bare per pair
+https|Python HTTPS keep-alive, client + server traced: added per request|le|2|2|us|traced - bare per pair
+ctx_node|Node bridge, computed CPU per request|le|2|2|us|events per request x ns per event, one figure per round
+ctx_py|Python asyncio bridge, computed CPU per request|le|2|2|us|callbacks per request x ns per callback, one figure per run
+ctx_node_https|Node HTTPS client span through the bridge channel, CPU per request|le|2|2|us|node_https_chan_cost.js, one figure per run
+EOF
+}
+
+# budget_field KEY N: field N (1-based) of KEY's line.
+budget_field() {
+	budgets_table | awk -F'|' -v k="$1" -v n="$2" '$1 == k {print $n}'
+}
+
+# budget_text KEY: "≤ 2 us" / "≥ 0.97 ratio".
+budget_text() {
+	local d
+	d=$(budget_field "$1" 3)
+	printf '%s %s %s\n' "$([ "$d" = le ] && echo '≤' || echo '≥')" \
+		"$(budget_field "$1" 4)" "$(budget_field "$1" 6)"
+}
+
+# judge KEY FILE: the verdict on the figures in FILE (one a line, per pair
+# or per run; empty lines and non-numbers ignored); printed, kept in
+# $tmp/verdicts for the closing block and bench.json.
+judge() {
+	local key=$1 file=$2 line
+	line=$(budgets_table | awk -F'|' -v k="$key" '$1 == k {print $3, $4, $5}')
+	if [ -z "$line" ]; then
+		echo "bench: judge: no budget named $key" >&2
+		return 0
+	fi
+	# shellcheck disable=SC2086
+	set -- $line
+	{ grep -E '^[-+]?[0-9.]+([eE][-+]?[0-9]+)?$' "$file" 2>/dev/null || true; } | sort -g |
+		awk -v key="$key" -v dir="$1" -v thr="$2" -v allow="$3" '
+		{ v[NR] = $1 }
+		function meets(x) { return dir == "le" ? x <= thr : x >= thr }
+		function f(x) { return sprintf("%.4g", x) }
+		END {
+			if (!NR) { printf "%s\t\t\t\t0\tnot run\n", key; exit }
+			med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			lo = v[1]; hi = v[NR]
+			# With 7 figures or more, one outlier at either end does
+			# not decide: the spread judged leaves out the extremes.
+			k = NR >= 7 ? 1 : 0
+			dlo = v[1 + k]; dhi = v[NR - k]
+			if (meets(dlo) != meets(dhi) && dhi - dlo > allow)
+				verdict = "not shown: spread " f(dlo) ".." f(dhi) (k ? " (extremes left out)" : "") " wider than the budget"
+			else if (meets(med))
+				verdict = "met"
+			else {
+				by = med > thr ? med - thr : thr - med
+				verdict = "missed by " f(by) " (" sprintf("%.1f", thr ? 100 * by / thr : 0) " %)"
+			}
+			printf "%s\t%s\t%s\t%s\t%d\t%s\n", key, f(med), f(lo), f(hi), NR, verdict
+		}' >>"$tmp/verdicts"
+	tail -1 "$tmp/verdicts" | awk -F'\t' -v b="$(budget_text "$key")" \
+		'$5 == 0 {printf "  verdict %s (%s): no figures: not run\n", $1, b; next}
+		 {printf "  verdict %s (%s): %s [%s..%s over %d]: %s\n", $1, b, $2, $3, $4, $5, $6}'
+}
+
+# verdicts_block: every budget in the table's order with its verdict
+# ("not run" when no scenario judged it).
+verdicts_block() {
+	local key what unit v
+	echo "== verdicts (median of the per-pair or per-run figures, [smallest..largest over N]; rule in scripts/bench/budgets.sh)"
+	while IFS='|' read -r key what _ _ _ unit _; do
+		v=$(awk -F'\t' -v k="$key" '$1 == k' "$tmp/verdicts" | tail -1)
+		if [ -z "$v" ] || [ "$(echo "$v" | cut -f5)" = 0 ]; then
+			printf '  %-20s %-18s %-38s %s\n' "$key" "$(budget_text "$key")" "-" "not run"
+			continue
+		fi
+		printf '  %-20s %-18s %-38s %s\n' "$key" "$(budget_text "$key")" \
+			"$(echo "$v" | awk -F'\t' -v u="$unit" '{printf "%s %s [%s..%s, %d]", $2, u, $3, $4, $5}')" \
+			"$(echo "$v" | cut -f6)"
+	done < <(budgets_table)
+}
+
+# verdicts_json: the "verdicts" member of bench.json.
+verdicts_json() {
+	local key what dir thr unit how v first=1
+	printf '"verdicts": {\n'
+	while IFS='|' read -r key what dir thr _ unit how; do
+		v=$(awk -F'\t' -v k="$key" '$1 == k' "$tmp/verdicts" | tail -1)
+		[ $first = 1 ] || printf ',\n'
+		first=0
+		echo "$v" | awk -F'\t' -v k="$key" -v w="$what" -v d="$dir" -v t="$thr" -v u="$unit" -v h="$how" '
+			function q(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return "\"" s "\"" }
+			function num(s) { return s == "" ? "null" : s }
+			{ verdict = ($5 == "" || $5 == 0) ? "not run" : $6
+			  printf "  %s: {\"what\": %s, \"direction\": %s, \"threshold\": %s, \"unit\": %s, \"how\": %s, \"median\": %s, \"min\": %s, \"max\": %s, \"runs\": %d, \"verdict\": %s}",
+				q(k), q(w), q(d), t, q(u), q(h), num($2), num($3), num($4), $5 + 0, q(verdict) }
+			END { if (!NR) printf "  %s: {\"what\": %s, \"direction\": %s, \"threshold\": %s, \"unit\": %s, \"how\": %s, \"median\": null, \"min\": null, \"max\": null, \"runs\": 0, \"verdict\": \"not run\"}",
+				q(k), q(w), q(d), t, q(u), q(h) }'
+	done < <(budgets_table)
+	printf '\n}\n'
+}

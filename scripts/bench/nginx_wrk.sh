@@ -1,0 +1,94 @@
+# Scenario nginx_wrk: a busy keep-alive client, traced alone.  Debian's
+# nginx (/usr/sbin/nginx) serves a fixed 200 answer from a throwaway prefix
+# (its conf, pid, logs and temp files in $tmp/nginx-wrk; one worker; a free
+# loopback port), bare; `wrk -t1 -c1` (one connection, one request in
+# flight) runs against it for BENCH_NGINX_SECONDS (5) s, bare and under
+# LD_PRELOAD exporting to a sink that answers at once, BENCH_PAIRS (5)
+# alternating pairs.  The figure: each pair's requests/s traced / bare;
+# the budget (>= 0.95) is judged on the median of the pairs' ratios.
+
+# nginx_wrk_start: nginx on a free port of 127.0.0.1; sets nginx_pid and
+# nginx_port (1 if it would not start).
+nginx_wrk_start() {
+	local dir=$tmp/nginx-wrk user="" try
+	mkdir -p "$dir/tmp"
+	[ "$(id -u)" -eq 0 ] && user="user root;"
+	for try in $(seq 1 20); do
+		nginx_port=$((20000 + RANDOM % 12000))
+		# Someone listens there already: another port.
+		(exec 3<>"/dev/tcp/127.0.0.1/$nginx_port") 2>/dev/null && continue
+		cat >"$dir/nginx.conf" <<EOF
+$user
+worker_processes 1;
+daemon off;
+master_process on;
+pid "$dir/nginx.pid";
+error_log "$dir/error.log" warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path "$dir/tmp/client_body";
+    proxy_temp_path "$dir/tmp/proxy";
+    fastcgi_temp_path "$dir/tmp/fastcgi";
+    uwsgi_temp_path "$dir/tmp/uwsgi";
+    scgi_temp_path "$dir/tmp/scgi";
+    server {
+        listen 127.0.0.1:$nginx_port;
+        keepalive_requests 10000000;
+        location / { default_type text/plain; return 200 "ok\n"; }
+    }
+}
+EOF
+		env -u LD_PRELOAD /usr/sbin/nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" \
+			>/dev/null 2>&1 &
+		nginx_pid=$!
+		# Until it accepts, or (port taken meanwhile) it ended: at most 20 s.
+		for _ in $(seq 1 400); do
+			(exec 3<>"/dev/tcp/127.0.0.1/$nginx_port") 2>/dev/null && return 0
+			kill -0 "$nginx_pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		stop "$nginx_pid"
+		say "nginx did not start on port $nginx_port (try $try): $(tail -1 "$dir/error.log" 2>/dev/null)"
+	done
+	return 1
+}
+
+# nginx_wrk_run MODE -> requests/s
+nginx_wrk_run() {
+	LD_PRELOAD=$(preload "$1") wrk -t1 -c1 -d"${BENCH_NGINX_SECONDS:-5}s" \
+		"http://127.0.0.1:$nginx_port/" 2>/dev/null | awk '/^Requests\/sec:/ {print $2}'
+}
+
+bench_nginx_wrk() {
+	local reps=$pairs b t r spans
+	echo "== nginx_wrk: wrk -t1 -c1 -d${BENCH_NGINX_SECONDS:-5}s keep-alive against nginx (1 worker), only wrk traced, exporting to a sink ($reps alternating pairs, median of the ratios)"
+	if [ ! -x /usr/sbin/nginx ] || ! command -v wrk >/dev/null; then
+		say "nginx or wrk not found (scripts/install-deps.sh installs them): skipped"
+		return
+	fi
+	if ! nginx_wrk_start; then
+		say "nginx would not start: skipped"
+		return
+	fi
+	sink_start
+	# Warm-up: nginx's first requests, and the page cache for wrk.
+	BENCH_NGINX_SECONDS=1 nginx_wrk_run bare >/dev/null
+	alternate nginx_wrk_run bare traced
+	spans=$(sink_stop)
+	stop "$nginx_pid"
+	pair_fig ratio "$tmp/nginx_wrk_run.traced" "$tmp/nginx_wrk_run.bare" >"$tmp/nginx_wrk.ratio"
+	b=$(median "$tmp/nginx_wrk_run.bare")
+	t=$(median "$tmp/nginx_wrk_run.traced")
+	r=$(median "$tmp/nginx_wrk.ratio")
+	say "%-40s %8.0f req/s bare [%s], %8.0f req/s traced [%s] (medians): ratio %s [%s over %d pairs]; %s spans at the sink" \
+		"wrk -t1 -c1 against nginx" "$b" "$(spread "$tmp/nginx_wrk_run.bare")" "$t" \
+		"$(spread "$tmp/nginx_wrk_run.traced")" "$r" "$(spread "$tmp/nginx_wrk.ratio")" \
+		"$(wc -l <"$tmp/nginx_wrk.ratio")" "$spans"
+	json_put "nginx wrk requests/s, bare" "$b" "requests/s"
+	json_put "nginx wrk requests/s, traced" "$t" "requests/s"
+	json_put "nginx wrk ratio" "$r" "traced/bare"
+	row "\`wrk -t1 -c1\` keep-alive against nginx, only wrk traced" \
+		"$r of bare requests/s [$(spread "$tmp/nginx_wrk.ratio")] ($b req/s bare)" "≥ 0.95"
+	judge nginx_wrk "$tmp/nginx_wrk.ratio"
+}
