@@ -63,12 +63,22 @@ size_t at_wire_cat(char *b, size_t cap, size_t at, const char *p, size_t n)
 }
 
 /* "{operation} {collection}" into name (cut to cap - 1 bytes, as
- * snprintf would, without its cost: ~1k instructions a statement). */
+ * snprintf would, without its cost: ~1k instructions a statement).  The
+ * two always fit here (op[32] and coll[128] against name[192]): copied
+ * at once then, through at_wire_cat only if they did not. */
 static size_t span_name(char *name, size_t cap, const char *op,
 			size_t op_len, const char *coll, size_t coll_len)
 {
-	size_t n = at_wire_cat(name, cap, 0, op, op_len);
+	size_t n;
 
+	if (op_len + 1 + coll_len < cap) {
+		memcpy(name, op, op_len);
+		name[op_len] = ' ';
+		memcpy(name + op_len + 1, coll, coll_len);
+		name[op_len + 1 + coll_len] = '\0';
+		return op_len + 1 + coll_len;
+	}
+	n = at_wire_cat(name, cap, 0, op, op_len);
 	n = at_wire_cat(name, cap, n, " ", 1);
 	return at_wire_cat(name, cap, n, coll, coll_len);
 }

@@ -395,22 +395,8 @@ static size_t kept_after(const struct lexer *x, size_t i)
 
 size_t at_sql_lex_find(struct lexer *x, size_t i, struct tok *t)
 {
-	size_t k;
+	size_t k = i == 0 ? 0 : kept_after(x, i);
 
-	/* The next in order (the sanitiser reads on): lex it and keep it. */
-	if (i == x->end && !x->ended) {
-		at_sql_lex(x->s, x->n, i, t);
-		if (x->count < x->cap) {
-			x->toks[x->count++] = *t;
-			x->next = x->count;
-			x->end = t->end;
-			x->ended = t->kind == T_END;
-		} else {
-			x->ended = 1; /* full: nothing more is kept */
-		}
-		return t->end;
-	}
-	k = i == 0 ? 0 : kept_after(x, i);
 	if (k >= x->count)
 		return at_sql_lex(x->s, x->n, i, t);
 	*t = x->toks[k];
@@ -420,28 +406,6 @@ size_t at_sql_lex_find(struct lexer *x, size_t i, struct tok *t)
 }
 
 /* ---- keywords ---- */
-
-int at_sql_kw_in(const char *p, size_t len, const char *const *list,
-		 size_t count)
-{
-	size_t i;
-	unsigned char c;
-
-	if (len == 0) {
-		for (i = 0; i < count; i++)
-			if (list[i][0] == '\0')
-				return 1;
-		return 0;
-	}
-	/* The first letter first: most keywords differ there. */
-	c = (unsigned char)upper((unsigned char)p[0]);
-	for (i = 0; i < count; i++) {
-		if ((unsigned char)list[i][0] == c && at_sql_kw_eq(p, len, list[i]))
-			return 1;
-	}
-	return 0;
-}
-
 
 /* ---- bounded output ---- */
 

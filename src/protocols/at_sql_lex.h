@@ -105,7 +105,8 @@ static inline void at_sql_lexer_init(struct lexer *x, const char *s,
 	x->pos = 0;
 }
 
-/* at_sql_lex_at when the token is not the one after the last answer. */
+/* at_sql_lex_at when the token is neither the one after the last answer
+ * nor the next to keep. */
 size_t at_sql_lex_find(struct lexer *x, size_t i, struct tok *t);
 
 /* at_sql_lex(x->s, x->n, i, t), from memory when it can be. */
@@ -116,6 +117,19 @@ static inline size_t at_sql_lex_at(struct lexer *x, size_t i, struct tok *t)
 		x->pos = t->end;
 		return t->end;
 	}
+	/* The next in order (the sanitiser reads on): lex it and keep it. */
+	if (i == x->end && !x->ended) {
+		at_sql_lex(x->s, x->n, i, t);
+		if (x->count < x->cap) {
+			x->toks[x->count++] = *t;
+			x->next = x->count;
+			x->end = t->end;
+			x->ended = t->kind == T_END;
+		} else {
+			x->ended = 1; /* full: nothing more is kept */
+		}
+		return t->end;
+	}
 	return at_sql_lex_find(x, i, t);
 }
 
@@ -124,10 +138,6 @@ size_t at_sql_sanitize_lexed(struct lexer *x, char *out, size_t cap);
 size_t at_sql_operation_lexed(struct lexer *x, char *out, size_t cap);
 size_t at_sql_collection_lexed(struct lexer *x, char *out, size_t cap);
 
-/* Is p[0..len) one of the count keywords of list (upper case), ignoring
- * ASCII case? */
-int at_sql_kw_in(const char *p, size_t len, const char *const *list,
-		 size_t count);
 
 /* Is p[0..len) the keyword k (upper case), ignoring ASCII case? */
 static inline int at_sql_kw_eq(const char *p, size_t len, const char *k)
@@ -140,6 +150,31 @@ static inline int at_sql_kw_eq(const char *p, size_t len, const char *k)
 			return 0;
 	}
 	return k[len] == '\0';
+}
+
+/* Is p[0..len) one of the count keywords of list (upper case), ignoring
+ * ASCII case?  Inline: with a constant list the compiler tests the first
+ * letters as constants. */
+static inline int at_sql_kw_in(const char *p, size_t len,
+			       const char *const *list, size_t count)
+{
+	size_t i;
+	unsigned char c;
+
+	if (len == 0) {
+		for (i = 0; i < count; i++)
+			if (list[i][0] == '\0')
+				return 1;
+		return 0;
+	}
+	/* The first letter first: most keywords differ there. */
+	c = (unsigned char)upper((unsigned char)p[0]);
+	for (i = 0; i < count; i++) {
+		if ((unsigned char)list[i][0] == c &&
+		    at_sql_kw_eq(p, len, list[i]))
+			return 1;
+	}
+	return 0;
 }
 
 /* Is the token t the keyword k (upper case), ignoring ASCII case? */
