@@ -177,12 +177,15 @@ static inline int at_sql_kw_in(const char *p, size_t len,
 	return 0;
 }
 
-/* Is the token t the keyword k (upper case), ignoring ASCII case? */
+/* Is the token t the keyword k (upper case), ignoring ASCII case?  The
+ * lengths first: k is mostly a literal, whose strlen is a constant. */
 static inline int at_sql_is_kw(const char *s, const struct tok *t,
 			       const char *k)
 {
-	return t->kind == T_WORD &&
-	       at_sql_kw_eq(s + t->start, t->end - t->start, k);
+	size_t len = t->end - t->start;
+
+	return t->kind == T_WORD && len == strlen(k) &&
+	       at_sql_kw_eq(s + t->start, len, k);
 }
 
 #define IS_KW_IN(s, t, list)                                             \
