@@ -114,17 +114,26 @@ static void span_free(struct at_span *s)
 	at_span_pool_put(&span_pool, s);
 }
 
-/* The socket path libpq uses for a directory host: "dir/.s.PGSQL.port". */
-/* "{dir}/.s.PGSQL.{port}", cut to cap - 1 bytes as snprintf would
- * (without its cost: this runs for every statement's span). */
+/* The socket path libpq uses for a directory host: "{dir}/.s.PGSQL.{port}",
+ * cut to cap - 1 bytes as snprintf would (without its cost: this runs for
+ * every statement's span).  Copied at once when it fits, as it does but
+ * for a directory near PATH_MAX. */
 static size_t socket_path(char *path, size_t cap, const char *dir,
 			  const char *port)
 {
 	const char *p = port && *port ? port : "5432";
-	size_t n = at_wire_cat(path, cap, 0, dir, strlen(dir));
+	size_t dl = strlen(dir), pl = strlen(p), n;
 
+	if (dl + 10 + pl < cap) {
+		memcpy(path, dir, dl);
+		memcpy(path + dl, "/.s.PGSQL.", 10);
+		memcpy(path + dl + 10, p, pl);
+		path[dl + 10 + pl] = '\0';
+		return dl + 10 + pl;
+	}
+	n = at_wire_cat(path, cap, 0, dir, dl);
 	n = at_wire_cat(path, cap, n, "/.s.PGSQL.", 10);
-	return at_wire_cat(path, cap, n, p, strlen(p));
+	return at_wire_cat(path, cap, n, p, pl);
 }
 
 static void set_connection_attrs(struct at_span *s, PGconn *conn)

@@ -16,8 +16,8 @@
  * driver's Parse of the unnamed statement, the same Query text): the
  * wire families keep, per connection, the last AT_WIRE_SQL_MEMOS texts
  * with what they gave (sanitised text, operation, collection, span
- * name), so a repeated text costs one comparison instead of three lexer
- * passes.  An entry is what derive() computed for those bytes with the
+ * name), so a repeated text costs one comparison instead of a lexing
+ * (at_sql_describe: the three from one pass over the text).  An entry is what derive() computed for those bytes with the
  * same settings, so the span gets the same attributes either way.
  * libpq's statements carry their literals (pgbench's differ every
  * time): it does not use the memo.
@@ -63,12 +63,22 @@ size_t at_wire_cat(char *b, size_t cap, size_t at, const char *p, size_t n)
 }
 
 /* "{operation} {collection}" into name (cut to cap - 1 bytes, as
- * snprintf would, without its cost: ~1k instructions a statement). */
+ * snprintf would, without its cost: ~1k instructions a statement).  The
+ * two always fit here (op[32] and coll[128] against name[192]): copied
+ * at once then, through at_wire_cat only if they did not. */
 static size_t span_name(char *name, size_t cap, const char *op,
 			size_t op_len, const char *coll, size_t coll_len)
 {
-	size_t n = at_wire_cat(name, cap, 0, op, op_len);
+	size_t n;
 
+	if (op_len + 1 + coll_len < cap) {
+		memcpy(name, op, op_len);
+		name[op_len] = ' ';
+		memcpy(name + op_len + 1, coll, coll_len);
+		name[op_len + 1 + coll_len] = '\0';
+		return op_len + 1 + coll_len;
+	}
+	n = at_wire_cat(name, cap, 0, op, op_len);
 	n = at_wire_cat(name, cap, n, " ", 1);
 	return at_wire_cat(name, cap, n, coll, coll_len);
 }
@@ -77,41 +87,41 @@ static void derive(struct derived *d, const char *text, size_t len,
 		   const char *op_override)
 {
 	size_t max = at_cfg.db_query_max;
+	size_t qcap = max + 1 < sizeof(d->qbuf) ? max + 1 : sizeof(d->qbuf);
+	struct at_sql_parts p = {
+		.text = at_cfg.db_raw_query ? NULL : d->qbuf, .text_cap = qcap,
+		.op = d->op, .op_cap = sizeof(d->op),
+		.coll = d->coll, .coll_cap = sizeof(d->coll),
+	};
 
 	d->q = NULL;
-	d->q_len = d->coll_len = d->name_len = 0;
+	d->q_len = d->op_len = d->coll_len = d->name_len = 0;
 	if (op_override) {
 		d->op_len = strlen(op_override);
 		if (d->op_len >= sizeof(d->op))
 			d->op_len = sizeof(d->op) - 1;
 		memcpy(d->op, op_override, d->op_len);
 		d->op[d->op_len] = 0;
-	} else {
-		d->op_len = text ? at_sql_operation(text, len, d->op,
-						    sizeof(d->op))
-				 : 0;
-		if (text)
-			d->coll_len = at_sql_collection(text, len, d->coll,
-							sizeof(d->coll));
+		if (text && p.text)
+			d->q_len = at_sql_sanitize(text, len, d->qbuf, qcap);
+	} else if (text) {
+		/* One lexing for the three; the sanitiser cuts at a UTF-8
+		 * boundary itself. */
+		at_sql_describe(text, len, &p);
+		d->op_len = p.op_len;
+		d->coll_len = p.coll_len;
+		d->q_len = p.text_len;
 	}
-	if (text) {
-		if (!at_cfg.db_raw_query) {
-			/* The sanitiser cuts at a UTF-8 boundary itself. */
-			d->q_len = at_sql_sanitize(text, len, d->qbuf,
-						   max + 1 < sizeof(d->qbuf)
-							   ? max + 1
-							   : sizeof(d->qbuf));
-			d->q = d->qbuf;
-		} else {
-			d->q = text;
-			d->q_len = len;
-			if (d->q_len > max) {
-				d->q_len = max;
-				while (d->q_len > 0 &&
-				       ((unsigned char)text[d->q_len] & 0xc0) ==
-					       0x80)
-					d->q_len--;
-			}
+	if (text && p.text) {
+		d->q = d->qbuf;
+	} else if (text) {
+		d->q = text;
+		d->q_len = len;
+		if (d->q_len > max) {
+			d->q_len = max;
+			while (d->q_len > 0 &&
+			       ((unsigned char)text[d->q_len] & 0xc0) == 0x80)
+				d->q_len--;
 		}
 	}
 	if (d->op_len && d->coll_len)

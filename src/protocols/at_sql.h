@@ -8,9 +8,10 @@
  * state, bounded reads and writes; any input (not SQL at all, unterminated
  * quotes, invalid UTF-8) gives a defined, bounded output.
  *
- * One header for four files: at_sql_lex.c (the lexer they share),
+ * One header for five files: at_sql_lex.c (the lexer they share),
  * at_sql_sanitize.c (db.query.text), at_sql_name.c (operation and
- * collection names), at_sql_redact.c (error messages).
+ * collection names), at_sql_describe.c (the three in one lexing),
+ * at_sql_redact.c (error messages).
  */
 #ifndef AT_SQL_H
 #define AT_SQL_H
@@ -55,6 +56,21 @@ size_t at_sql_operation(const char *sql, size_t len, char *out, size_t cap);
  * written to out (NUL-terminated), 0 if there is none or it is ambiguous.
  */
 size_t at_sql_collection(const char *sql, size_t len, char *out, size_t cap);
+
+/*
+ * All three at once, lexing the text once (a statement's span needs them
+ * all): the operation into op (op_cap bytes), the collection into coll
+ * (coll_cap), and, when text is not NULL, the sanitised text into text
+ * (text_cap >= 1).  Each is byte for byte what at_sql_operation,
+ * at_sql_collection and at_sql_sanitize give for the same arguments.
+ */
+struct at_sql_parts {
+	char *text, *op, *coll; /* text may be NULL: not sanitised */
+	size_t text_cap, op_cap, coll_cap;
+	size_t text_len, op_len, coll_len; /* results */
+};
+
+void at_sql_describe(const char *sql, size_t len, struct at_sql_parts *p);
 
 /*
  * Error messages.  A database server's (or client library's) error text

@@ -375,59 +375,39 @@ size_t at_sql_lex(const char *s, size_t n, size_t i, struct tok *t)
 	return t->end;
 }
 
+/* ---- remembered tokens ---- */
+
+/* The first k >= 1 with toks[k - 1].end == i (ends never go down), or
+ * x->count. */
+static size_t kept_after(const struct lexer *x, size_t i)
+{
+	size_t lo = 0, hi = x->count, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (x->toks[mid].end < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < x->count && x->toks[lo].end == i ? lo + 1 : x->count;
+}
+
+size_t at_sql_lex_find(struct lexer *x, size_t i, struct tok *t)
+{
+	size_t k = i == 0 ? 0 : kept_after(x, i);
+
+	if (k >= x->count)
+		return at_sql_lex(x->s, x->n, i, t);
+	*t = x->toks[k];
+	x->next = k + 1;
+	x->pos = t->end;
+	return t->end;
+}
+
 /* ---- keywords ---- */
 
-/* Is p[0..len) the keyword k (upper case), ignoring ASCII case? */
-static int kw_eq(const char *p, size_t len, const char *k)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (k[i] == '\0' ||
-		    upper((unsigned char)p[i]) != (unsigned char)k[i])
-			return 0;
-	}
-	return k[len] == '\0';
-}
-
-int at_sql_kw_in(const char *p, size_t len, const char *const *list,
-		 size_t count)
-{
-	size_t i;
-	unsigned char c;
-
-	if (len == 0) {
-		for (i = 0; i < count; i++)
-			if (list[i][0] == '\0')
-				return 1;
-		return 0;
-	}
-	/* The first letter first: most keywords differ there. */
-	c = (unsigned char)upper((unsigned char)p[0]);
-	for (i = 0; i < count; i++) {
-		if ((unsigned char)list[i][0] == c && kw_eq(p, len, list[i]))
-			return 1;
-	}
-	return 0;
-}
-
-int at_sql_is_kw(const char *s, const struct tok *t, const char *k)
-{
-	return t->kind == T_WORD && kw_eq(s + t->start, t->end - t->start, k);
-}
-
 /* ---- bounded output ---- */
-
-void at_sql_put(struct sink *o, const char *p, size_t n)
-{
-	size_t room;
-
-	if (o->len < o->lim) {
-		room = o->lim - o->len;
-		memcpy(o->buf + o->len, p, n < room ? n : room);
-	}
-	o->len += n;
-}
 
 /* b[0..n) was cut: drop a trailing partial UTF-8 sequence. */
 size_t at_sql_utf8_cut(const char *b, size_t n)

@@ -9,6 +9,7 @@
 #define AT_SQL_LEX_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "at_compat.h"
 
@@ -70,13 +71,122 @@ size_t at_sql_text_len(const char *sql, size_t len);
 /* The token after whitespace and comments from s[i]; returns its end. */
 size_t at_sql_lex(const char *s, size_t n, size_t i, struct tok *t);
 
-/* Is p[0..len) one of the count keywords of list (upper case), ignoring
- * ASCII case? */
-int at_sql_kw_in(const char *p, size_t len, const char *const *list,
-		 size_t count);
+/*
+ * A lexer over one text that remembers the tokens it found, so that the
+ * functions reading the same statement (sanitiser, operation, collection:
+ * at_sql_describe) lex it once.  The tokens from the start are kept in
+ * order in toks[0..count) while room lasts: the token lexed from i is
+ * toks[k] when i is 0 (k = 0) or toks[k - 1].end.  at_sql_lex_at answers
+ * from there (at once when i is where the last answer ended), else lexes
+ * (and keeps the token when it is the next one in order): the same token
+ * at_sql_lex gives, by construction.  cap 0 keeps nothing.
+ */
+struct lexer {
+	const char *s;
+	size_t n;
+	struct tok *toks;
+	size_t count, cap;
+	size_t end; /* where the last kept token ends (0: none kept) */
+	int ended; /* nothing more is kept (T_END kept, or toks full) */
+	size_t next, pos; /* toks[next] is the token lexed from pos */
+};
 
-/* Is the token t the keyword k (upper case), ignoring ASCII case? */
-int at_sql_is_kw(const char *s, const struct tok *t, const char *k);
+static inline void at_sql_lexer_init(struct lexer *x, const char *s,
+				     size_t n, struct tok *toks, size_t cap)
+{
+	x->s = s;
+	x->n = n;
+	x->toks = toks;
+	x->count = 0;
+	x->cap = cap;
+	x->end = 0;
+	x->ended = cap == 0;
+	x->next = 0;
+	x->pos = 0;
+}
+
+/* at_sql_lex_at when the token is neither the one after the last answer
+ * nor the next to keep. */
+size_t at_sql_lex_find(struct lexer *x, size_t i, struct tok *t);
+
+/* at_sql_lex(x->s, x->n, i, t), from memory when it can be. */
+static inline size_t at_sql_lex_at(struct lexer *x, size_t i, struct tok *t)
+{
+	if (x->next < x->count && x->pos == i) {
+		*t = x->toks[x->next++];
+		x->pos = t->end;
+		return t->end;
+	}
+	/* The next in order (the sanitiser reads on): lex it and keep it. */
+	if (i == x->end && !x->ended) {
+		at_sql_lex(x->s, x->n, i, t);
+		if (x->count < x->cap) {
+			x->toks[x->count++] = *t;
+			x->next = x->count;
+			x->end = t->end;
+			x->ended = t->kind == T_END;
+		} else {
+			x->ended = 1; /* full: nothing more is kept */
+		}
+		return t->end;
+	}
+	return at_sql_lex_find(x, i, t);
+}
+
+/* at_sql_sanitize, at_sql_operation, at_sql_collection over x. */
+size_t at_sql_sanitize_lexed(struct lexer *x, char *out, size_t cap);
+size_t at_sql_operation_lexed(struct lexer *x, char *out, size_t cap);
+size_t at_sql_collection_lexed(struct lexer *x, char *out, size_t cap);
+
+
+/* Is p[0..len) the keyword k (upper case), ignoring ASCII case? */
+static inline int at_sql_kw_eq(const char *p, size_t len, const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (k[i] == '\0' ||
+		    upper((unsigned char)p[i]) != (unsigned char)k[i])
+			return 0;
+	}
+	return k[len] == '\0';
+}
+
+/* Is p[0..len) one of the count keywords of list (upper case), ignoring
+ * ASCII case?  Inline: with a constant list the compiler tests the first
+ * letters as constants. */
+static inline int at_sql_kw_in(const char *p, size_t len,
+			       const char *const *list, size_t count)
+{
+	size_t i;
+	unsigned char c;
+
+	if (len == 0) {
+		for (i = 0; i < count; i++)
+			if (list[i][0] == '\0')
+				return 1;
+		return 0;
+	}
+	/* The first letter first: most keywords differ there. */
+	c = (unsigned char)upper((unsigned char)p[0]);
+	for (i = 0; i < count; i++) {
+		if ((unsigned char)list[i][0] == c &&
+		    at_sql_kw_eq(p, len, list[i]))
+			return 1;
+	}
+	return 0;
+}
+
+/* Is the token t the keyword k (upper case), ignoring ASCII case?  The
+ * lengths first: k is mostly a literal, whose strlen is a constant. */
+static inline int at_sql_is_kw(const char *s, const struct tok *t,
+			       const char *k)
+{
+	size_t len = t->end - t->start;
+
+	return t->kind == T_WORD && len == strlen(k) &&
+	       at_sql_kw_eq(s + t->start, len, k);
+}
 
 #define IS_KW_IN(s, t, list)                                             \
 	((t)->kind == T_WORD &&                                            \
@@ -95,7 +205,16 @@ struct sink {
 };
 
 /* Append p[0..n) to o: kept while there is room, always counted. */
-void at_sql_put(struct sink *o, const char *p, size_t n);
+static inline void at_sql_put(struct sink *o, const char *p, size_t n)
+{
+	size_t room;
+
+	if (o->len < o->lim) {
+		room = o->lim - o->len;
+		memcpy(o->buf + o->len, p, n < room ? n : room);
+	}
+	o->len += n;
+}
 
 /* b[0..n) was cut: drop a trailing partial UTF-8 sequence. */
 size_t at_sql_utf8_cut(const char *b, size_t n);

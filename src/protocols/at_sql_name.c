@@ -36,19 +36,20 @@ static const char *const with_main_kw[] = {
  * list), or the word after "(" when the main statement is parenthesised.
  * SEARCH/CYCLE clauses between are skipped up to a statement keyword.
  */
-static int with_main(const char *s, size_t n, size_t i, struct tok *t)
+static int with_main(struct lexer *x, size_t i, struct tok *t)
 {
+	const char *s = x->s;
 	size_t depth = 0;
 	int closed = 0, search = 0;
 
 	for (;;) {
-		i = at_sql_lex(s, n, i, t);
+		i = at_sql_lex_at(x, i, t);
 		if (t->kind == T_END)
 			return 0;
 		if (t->kind == T_CHAR && s[t->start] == '(') {
 			if (depth == 0 && closed) {
 				do
-					i = at_sql_lex(s, n, i, t);
+					i = at_sql_lex_at(x, i, t);
 				while (is_char(s, t, '('));
 				return t->kind == T_WORD;
 			}
@@ -84,20 +85,21 @@ static int with_main(const char *s, size_t n, size_t i, struct tok *t)
  * '(' (the main statement's for WITH), if it is ASCII letters only and
  * fits: uppercased into out.
  */
-size_t at_sql_operation(const char *sql, size_t len, char *out, size_t cap)
+size_t at_sql_operation_lexed(struct lexer *x, char *out, size_t cap)
 {
-	size_t n = at_sql_text_len(sql, len), i = 0, l, k;
+	const char *sql = x->s;
+	size_t i = 0, l, k;
 	struct tok t;
 
 	if (cap == 0)
 		return 0;
 	out[0] = '\0';
 	do
-		i = at_sql_lex(sql, n, i, &t);
+		i = at_sql_lex_at(x, i, &t);
 	while (is_char(sql, &t, '('));
 	if (t.kind != T_WORD)
 		return 0;
-	if (at_sql_is_kw(sql, &t, "WITH") && !with_main(sql, n, i, &t))
+	if (at_sql_is_kw(sql, &t, "WITH") && !with_main(x, i, &t))
 		return 0;
 	l = t.end - t.start;
 	if (l >= cap)
@@ -151,9 +153,9 @@ struct name {
  * joined by '.' with no space.  Returns the position after it (and the
  * next token in *t), 0 if there is no name there.
  */
-static size_t read_name(const char *s, size_t n, struct tok *t,
-			struct name *nm)
+static size_t read_name(struct lexer *x, struct tok *t, struct name *nm)
 {
+	const char *s = x->s;
 	size_t e, j;
 
 	if (t->kind == T_WORD) {
@@ -165,10 +167,10 @@ static size_t read_name(const char *s, size_t n, struct tok *t,
 	nm->start = t->start;
 	e = t->end;
 	for (;;) {
-		j = at_sql_lex(s, n, e, t);
+		j = at_sql_lex_at(x, e, t);
 		if (t->space || !is_char(s, t, '.'))
 			break;
-		at_sql_lex(s, n, j, t);
+		at_sql_lex_at(x, j, t);
 		if (t->space || (t->kind != T_WORD && t->kind != T_QIDENT))
 			return 0;
 		e = t->end;
@@ -180,16 +182,17 @@ static size_t read_name(const char *s, size_t n, struct tok *t,
 }
 
 /* Skip the optional words of seq (all or none); returns the position. */
-static size_t skip_seq(const char *s, size_t n, size_t i, struct tok *t,
+static size_t skip_seq(struct lexer *x, size_t i, struct tok *t,
 		       const char *const *seq, size_t count)
 {
+	const char *s = x->s;
 	struct tok u = *t;
 	size_t j = i, k;
 
 	for (k = 0; k < count; k++) {
 		if (!at_sql_is_kw(s, &u, seq[k]))
 			return i;
-		j = at_sql_lex(s, n, j, &u);
+		j = at_sql_lex_at(x, j, &u);
 	}
 	*t = u;
 	return j;
@@ -199,20 +202,21 @@ static const char *const if_not_exists[] = { "IF", "NOT", "EXISTS" };
 static const char *const if_exists[] = { "IF", "EXISTS" };
 
 /* t is the token after the balanced "(": past its ")". */
-static size_t skip_parens(const char *s, size_t n, size_t i, struct tok *t)
+static size_t skip_parens(struct lexer *x, size_t i, struct tok *t)
 {
+	const char *s = x->s;
 	size_t depth = 1;
 
 	while (depth > 0) {
-		i = at_sql_lex(s, n, i, t);
+		i = at_sql_lex_at(x, i, t);
 		if (t->kind == T_END)
-			return n;
+			return x->n;
 		if (is_char(s, t, '('))
 			depth++;
 		else if (is_char(s, t, ')'))
 			depth--;
 	}
-	return at_sql_lex(s, n, i, t);
+	return at_sql_lex_at(x, i, t);
 }
 
 /*
@@ -220,14 +224,15 @@ static size_t skip_parens(const char *s, size_t n, size_t i, struct tok *t)
  * optional alias, then the end of the statement or a clause that adds no
  * table, and no UNION/INTERSECT/EXCEPT at depth <= 0 after it.
  */
-static int select_table(const char *s, size_t n, size_t i, struct name *nm)
+static int select_table(struct lexer *x, size_t i, struct name *nm)
 {
+	const char *s = x->s;
 	struct tok t;
 	long depth = 0;
 	int distinct = 0;
 
 	for (;;) {
-		i = at_sql_lex(s, n, i, &t);
+		i = at_sql_lex_at(x, i, &t);
 		if (t.kind == T_END || (depth <= 0 && is_char(s, &t, ';')))
 			return 0;
 		if (is_char(s, &t, '('))
@@ -240,23 +245,23 @@ static int select_table(const char *s, size_t n, size_t i, struct name *nm)
 			break;
 		distinct = depth <= 0 && at_sql_is_kw(s, &t, "DISTINCT");
 	}
-	i = at_sql_lex(s, n, i, &t);
+	i = at_sql_lex_at(x, i, &t);
 	if (at_sql_is_kw(s, &t, "ONLY"))
-		i = at_sql_lex(s, n, i, &t);
-	i = read_name(s, n, &t, nm);
+		i = at_sql_lex_at(x, i, &t);
+	i = read_name(x, &t, nm);
 	if (i == 0)
 		return 0;
 	if (at_sql_is_kw(s, &t, "AS") || t.kind == T_QIDENT ||
 	    (t.kind == T_WORD && !IS_KW_IN(s, &t, select_follow_kw) &&
 	     !IS_KW_IN(s, &t, not_alias_kw))) {
 		if (at_sql_is_kw(s, &t, "AS")) {
-			i = at_sql_lex(s, n, i, &t);
+			i = at_sql_lex_at(x, i, &t);
 			if (t.kind != T_WORD && t.kind != T_QIDENT)
 				return 0;
 		}
-		i = at_sql_lex(s, n, i, &t);
+		i = at_sql_lex_at(x, i, &t);
 		if (is_char(s, &t, '('))
-			i = skip_parens(s, n, i, &t);
+			i = skip_parens(x, i, &t);
 	}
 	if (!(t.kind == T_END || is_char(s, &t, ';') || is_char(s, &t, ')') ||
 	      IS_KW_IN(s, &t, select_follow_kw)))
@@ -270,59 +275,61 @@ static int select_table(const char *s, size_t n, size_t i, struct name *nm)
 			depth--;
 		else if (depth <= 0 && IS_KW_IN(s, &t, set_op_kw))
 			return 0;
-		i = at_sql_lex(s, n, i, &t);
+		i = at_sql_lex_at(x, i, &t);
 	}
 }
 
 /* The statement keyword is t; the table it works on, if one. */
-static int statement_table(const char *s, size_t n, size_t i, struct tok *t,
+static int statement_table(struct lexer *x, size_t i, struct tok *t,
 			   struct name *nm)
 {
+	const char *s = x->s;
 	if (at_sql_is_kw(s, t, "SELECT"))
-		return select_table(s, n, i, nm);
+		return select_table(x, i, nm);
 	if (at_sql_is_kw(s, t, "INSERT") || at_sql_is_kw(s, t, "MERGE")) {
-		i = at_sql_lex(s, n, i, t);
+		i = at_sql_lex_at(x, i, t);
 		if (!at_sql_is_kw(s, t, "INTO"))
 			return 0;
-		i = at_sql_lex(s, n, i, t);
+		i = at_sql_lex_at(x, i, t);
 	} else if (at_sql_is_kw(s, t, "DELETE")) {
-		i = at_sql_lex(s, n, i, t);
+		i = at_sql_lex_at(x, i, t);
 		if (!at_sql_is_kw(s, t, "FROM"))
 			return 0;
-		i = at_sql_lex(s, n, i, t);
+		i = at_sql_lex_at(x, i, t);
 	} else if (at_sql_is_kw(s, t, "UPDATE") || at_sql_is_kw(s, t, "COPY")) {
-		i = at_sql_lex(s, n, i, t);
+		i = at_sql_lex_at(x, i, t);
 	} else if (at_sql_is_kw(s, t, "TRUNCATE")) {
-		i = at_sql_lex(s, n, i, t);
+		i = at_sql_lex_at(x, i, t);
 		if (at_sql_is_kw(s, t, "TABLE"))
-			i = at_sql_lex(s, n, i, t);
+			i = at_sql_lex_at(x, i, t);
 	} else if (at_sql_is_kw(s, t, "CREATE") ||
 		   at_sql_is_kw(s, t, "ALTER") || at_sql_is_kw(s, t, "DROP")) {
 		int create = at_sql_is_kw(s, t, "CREATE");
 
-		i = at_sql_lex(s, n, i, t);
+		i = at_sql_lex_at(x, i, t);
 		while (create && IS_KW_IN(s, t, temp_kw))
-			i = at_sql_lex(s, n, i, t);
+			i = at_sql_lex_at(x, i, t);
 		if (!at_sql_is_kw(s, t, "TABLE"))
 			return 0;
-		i = at_sql_lex(s, n, i, t);
+		i = at_sql_lex_at(x, i, t);
 		if (create)
-			i = skip_seq(s, n, i, t, if_not_exists,
+			i = skip_seq(x, i, t, if_not_exists,
 				     AT_ARRAY_SIZE(if_not_exists));
 		else
-			i = skip_seq(s, n, i, t, if_exists,
+			i = skip_seq(x, i, t, if_exists,
 				     AT_ARRAY_SIZE(if_exists));
 	} else {
 		return 0;
 	}
 	if (at_sql_is_kw(s, t, "ONLY"))
-		i = at_sql_lex(s, n, i, t);
-	return read_name(s, n, t, nm) != 0;
+		i = at_sql_lex_at(x, i, t);
+	return read_name(x, t, nm) != 0;
 }
 
-size_t at_sql_collection(const char *sql, size_t len, char *out, size_t cap)
+size_t at_sql_collection_lexed(struct lexer *x, char *out, size_t cap)
 {
-	size_t n = at_sql_text_len(sql, len), i = 0, l;
+	const char *sql = x->s;
+	size_t i = 0, l;
 	struct name nm;
 	struct tok t;
 	int parens = 0;
@@ -331,14 +338,14 @@ size_t at_sql_collection(const char *sql, size_t len, char *out, size_t cap)
 		return 0;
 	out[0] = '\0';
 	for (;;) {
-		i = at_sql_lex(sql, n, i, &t);
+		i = at_sql_lex_at(x, i, &t);
 		if (!is_char(sql, &t, '('))
 			break;
 		parens = 1;
 	}
 	if (t.kind != T_WORD || (parens && !at_sql_is_kw(sql, &t, "SELECT")))
 		return 0;
-	if (!statement_table(sql, n, i, &t, &nm))
+	if (!statement_table(x, i, &t, &nm))
 		return 0;
 	l = nm.end - nm.start;
 	if (l >= cap)
@@ -346,4 +353,20 @@ size_t at_sql_collection(const char *sql, size_t len, char *out, size_t cap)
 	memcpy(out, sql + nm.start, l);
 	out[l] = '\0';
 	return l;
+}
+
+size_t at_sql_operation(const char *sql, size_t len, char *out, size_t cap)
+{
+	struct lexer x;
+
+	at_sql_lexer_init(&x, sql, at_sql_text_len(sql, len), NULL, 0);
+	return at_sql_operation_lexed(&x, out, cap);
+}
+
+size_t at_sql_collection(const char *sql, size_t len, char *out, size_t cap)
+{
+	struct lexer x;
+
+	at_sql_lexer_init(&x, sql, at_sql_text_len(sql, len), NULL, 0);
+	return at_sql_collection_lexed(&x, out, cap);
 }

@@ -69,7 +69,9 @@ struct san {
 	size_t lpos; /* output offset of that '(' */
 };
 
-static void emit(struct san *z, const char *p, size_t n)
+/* Inlined: it runs for every token (a call costs as much as its body). */
+static inline __attribute__((always_inline)) void
+emit(struct san *z, const char *p, size_t n)
 {
 	if (z->space && z->o.len > 0)
 		at_sql_put(&z->o, " ", 1);
@@ -156,9 +158,10 @@ static void san_char(struct san *z, const char *s, const struct tok *t)
 	z->op_run = 0;
 }
 
-size_t at_sql_sanitize(const char *sql, size_t len, char *out, size_t cap)
+size_t at_sql_sanitize_lexed(struct lexer *x, char *out, size_t cap)
 {
-	size_t n = at_sql_text_len(sql, len), i = 0, r;
+	const char *sql = x->s;
+	size_t n = x->n, i = 0, r;
 	struct san z = { .prev = P_START };
 	struct tok t;
 
@@ -167,7 +170,7 @@ size_t at_sql_sanitize(const char *sql, size_t len, char *out, size_t cap)
 	z.o.buf = out;
 	z.o.lim = cap - 1;
 	for (;;) {
-		i = at_sql_lex(sql, n, i, &t);
+		i = at_sql_lex_at(x, i, &t);
 		if (t.kind == T_END)
 			break;
 		/* Nothing more can land below lim. */
@@ -218,4 +221,12 @@ size_t at_sql_sanitize(const char *sql, size_t len, char *out, size_t cap)
 	}
 	out[r] = '\0';
 	return r;
+}
+
+size_t at_sql_sanitize(const char *sql, size_t len, char *out, size_t cap)
+{
+	struct lexer x;
+
+	at_sql_lexer_init(&x, sql, at_sql_text_len(sql, len), NULL, 0);
+	return at_sql_sanitize_lexed(&x, out, cap);
 }

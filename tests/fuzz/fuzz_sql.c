@@ -277,6 +277,42 @@ static void check_messages(const char *p, size_t n, const char *sql,
 	free(again);
 }
 
+/* at_sql_describe gives what the three functions give, at any caps. */
+static void check_describe(const char *p, size_t n)
+{
+	static const size_t tcaps[] = { 1, 7, 64, 4096 };
+	char t1[4096 + GUARD], t2[4096], o1[40 + GUARD], o2[40];
+	char c1[300 + GUARD], c2[300];
+
+	for (size_t i = 0; i < sizeof(tcaps) / sizeof(tcaps[0]); i++) {
+		size_t ocap = i == 0 ? 3 : 40, ccap = i == 0 ? 5 : 300;
+		struct at_sql_parts d = {
+			.text = i == 3 && n % 2 ? NULL : t1,
+			.text_cap = tcaps[i],
+			.op = o1, .op_cap = ocap, .coll = c1, .coll_cap = ccap,
+		};
+		size_t r;
+
+		memset(t1, 'Z', sizeof(t1));
+		memset(o1, 'Z', sizeof(o1));
+		memset(c1, 'Z', sizeof(c1));
+		at_sql_describe(p, n, &d);
+		if (d.text) {
+			check_out(t1, tcaps[i], d.text_len);
+			r = at_sql_sanitize(p, n, t2, tcaps[i]);
+			CHECK(r == d.text_len && memcmp(t1, t2, r + 1) == 0);
+		} else {
+			CHECK(d.text_len == 0 && t1[0] == 'Z');
+		}
+		check_out(o1, ocap, d.op_len);
+		r = at_sql_operation(p, n, o2, ocap);
+		CHECK(r == d.op_len && memcmp(o1, o2, r + 1) == 0);
+		check_out(c1, ccap, d.coll_len);
+		r = at_sql_collection(p, n, c2, ccap);
+		CHECK(r == d.coll_len && memcmp(c1, c2, r + 1) == 0);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data;
@@ -312,6 +348,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	check_meta(p, size, full, fl);
+	check_describe(p, size);
 	check_messages(p, size, full, fl);
 
 	free(full);

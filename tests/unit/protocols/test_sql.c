@@ -28,6 +28,8 @@
 
 #include "at_sql.h"
 
+#define AT_N(a) (sizeof(a) / sizeof((a)[0]))
+
 static char outbuf[4096];
 
 static const char *san(const char *s)
@@ -559,6 +561,111 @@ Test(sql, guard_page)
 		}
 	}
 	munmap(base, 4 * (size_t)pg);
+}
+
+/* ---- at_sql_describe: the three functions' results, in one lexing ---- */
+
+static const char *const describe_inputs[] = {
+	"SELECT abalance FROM pgbench_accounts WHERE aid = 81723;",
+	"UPDATE pgbench_accounts SET abalance = abalance + -4321 WHERE aid = 7;",
+	"INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES "
+	"(3, 1, 4417, -1275, CURRENT_TIMESTAMP);",
+	"BEGIN;", "END;", "  -- c\n/* a /* nested */ b */ ( (SELECT 1 FROM t))",
+	"SELECT $q$ FROM x $q$, E'a\\'b FROM y', U&'d' FROM \"T\"\"x\" z",
+	"WITH a AS (SELECT 1), b(c) AS (SELECT (2)) SELECT * FROM a",
+	"WITH RECURSIVE t(n) AS (VALUES (1) UNION ALL SELECT n+1 FROM t) "
+	"SEARCH DEPTH FIRST BY n SET o DELETE FROM t2 WHERE x IN (1, 2, 3)",
+	"SELECT * FROM t; DROP TABLE u", "SELECT a FROM (SELECT b FROM c) d",
+	"SELECT * FROM a JOIN b ON a.x = b.x", "SELECT 1 UNION SELECT 2 FROM t",
+	"COPY s.t FROM STDIN", "TRUNCATE TABLE ONLY x",
+	"CREATE TEMP TABLE IF NOT EXISTS n.\"M\" (a int)",
+	"SELECT x FROM t WHERE a IS DISTINCT FROM b ORDER BY 1 LIMIT -1",
+	"MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN DELETE",
+	"select * from T as x(a, b) where c @-1 or d = -.5e",
+	"$", "$a$", "E'", "'", "\"", "(", "--", "/*", "", ";", ")",
+	"SELECT 'unterminated FROM t", "SELECT \xc3\xa9 FROM caf\xc3\xa9",
+};
+
+static void same_as_three(const char *in, size_t len, size_t tcap,
+			  size_t ocap, size_t ccap, int with_text)
+{
+	char t1[512], t2[512], o1[64], o2[64], c1[256], c2[256];
+	struct at_sql_parts d = {
+		.text = with_text ? t1 : NULL, .text_cap = tcap,
+		.op = o1, .op_cap = ocap, .coll = c1, .coll_cap = ccap,
+	};
+	size_t r;
+
+	at_sql_describe(in, len, &d);
+	if (with_text) {
+		r = at_sql_sanitize(in, len, t2, tcap);
+		cr_expect(r == d.text_len && memcmp(t1, t2, r + 1) == 0,
+			  "text of \"%.*s\" (cap %zu): \"%s\", want \"%s\"",
+			  (int)len, in, tcap, t1, t2);
+	}
+	r = at_sql_operation(in, len, o2, ocap);
+	cr_expect(r == d.op_len && memcmp(o1, o2, r + 1) == 0,
+		  "operation of \"%.*s\": \"%s\", want \"%s\"", (int)len, in,
+		  o1, o2);
+	r = at_sql_collection(in, len, c2, ccap);
+	cr_expect(r == d.coll_len && memcmp(c1, c2, r + 1) == 0,
+		  "collection of \"%.*s\": \"%s\", want \"%s\"", (int)len, in,
+		  c1, c2);
+}
+
+static void same_all_caps(const char *in, size_t len)
+{
+	static const size_t tcaps[] = { 1, 2, 9, 17, 40, 512 };
+
+	for (size_t i = 0; i < sizeof(tcaps) / sizeof(tcaps[0]); i++) {
+		same_as_three(in, len, tcaps[i], 64, 256, 1);
+		same_as_three(in, len, tcaps[i], 4, 6, 1);
+	}
+	same_as_three(in, len, 1, 64, 256, 0);
+}
+
+Test(sql, describe_same_as_three)
+{
+	const struct sql_case *sets[] = { san_cases, op_cases, coll_cases };
+	const size_t counts[] = { AT_N(san_cases), AT_N(op_cases),
+				  AT_N(coll_cases) };
+	char big[4096];
+	size_t n = 0;
+
+	for (size_t k = 0; k < 3; k++)
+		for (size_t i = 0; i < counts[k]; i++)
+			same_all_caps(sets[k][i].in, strlen(sets[k][i].in));
+	for (size_t i = 0; i < AT_N(describe_inputs); i++) {
+		const char *in = describe_inputs[i];
+
+		for (size_t k = 0; k <= strlen(in); k++)
+			same_all_caps(in, k);
+	}
+	for (size_t i = 0; i < AT_N(guard_inputs); i++)
+		same_all_caps(guard_inputs[i], strlen(guard_inputs[i]));
+	/* More tokens than are kept: the rest is lexed again. */
+	n += (size_t)snprintf(big, sizeof(big), "SELECT a FROM t WHERE x IN (");
+	for (int i = 0; i < 300; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "%d, ", i);
+	n += (size_t)snprintf(big + n, sizeof(big) - n, "1) ORDER BY a");
+	same_all_caps(big, n);
+	same_as_three(big, n, sizeof(big) > 512 ? 512 : 1, 64, 256, 1);
+	/* Random bytes from the lexer's alphabet. */
+	{
+		static const char alpha[] =
+			"'\"$-/*eEuUxXbBn&\\.0159_a(),;\n FROMSELCTWIH";
+		unsigned int x = 777;
+
+		for (int round = 0; round < 3000; round++) {
+			size_t len = 1 + (size_t)round % 60;
+
+			for (size_t k = 0; k < len; k++) {
+				x = x * 1103515245u + 12345u;
+				big[k] = alpha[(x >> 16) % (sizeof(alpha) - 1)];
+			}
+			same_all_caps(big, len);
+		}
+	}
 }
 
 /* ---- linear time on inputs built to make a careless scanner rescan ---- */
