@@ -78,15 +78,12 @@ void at_hex_encode(const uint8_t *in, size_t n, char *out)
 		memcpy(out + 2 * i, hex_pairs + 2 * in[i], 2);
 }
 
-/* Value of a lowercase hex digit, or -1. */
-static int hex_lower_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+/* 1 + the value of every lowercase hex digit; 0 for any other byte. */
+static const uint8_t hex_value1[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
 
 int at_hex_decode_lower(const char *in, size_t n2, uint8_t *out)
 {
@@ -96,12 +93,13 @@ int at_hex_decode_lower(const char *in, size_t n2, uint8_t *out)
 		return -1;
 	/* Validate everything first so that out is untouched on failure. */
 	for (i = 0; i < n2; i++) {
-		if (hex_lower_value(in[i]) < 0)
+		if (!hex_value1[(unsigned char)in[i]])
 			return -1;
 	}
 	for (i = 0; i < n2; i += 2) {
-		out[i / 2] = (uint8_t)((hex_lower_value(in[i]) << 4) |
-				       hex_lower_value(in[i + 1]));
+		out[i / 2] =
+			(uint8_t)(((hex_value1[(unsigned char)in[i]] - 1) << 4) |
+				  (hex_value1[(unsigned char)in[i + 1]] - 1));
 	}
 	return 0;
 }
