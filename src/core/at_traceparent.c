@@ -60,25 +60,30 @@
 #define TS_SYSTEM_MAX 14
 #define TS_VALUE_MAX 256
 
-static const char hex_digits[16] = "0123456789abcdef";
+/* The two lowercase hex digits of every byte value, in order: a table
+ * read of two bytes per byte encoded, not two nibble lookups. */
+static const char hex_pairs[513] =
+	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+	"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+	"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+	"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+	"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+	"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
 void at_hex_encode(const uint8_t *in, size_t n, char *out)
 {
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex_digits[in[i] >> 4];
-		out[2 * i + 1] = hex_digits[in[i] & 0x0f];
-	}
+	for (size_t i = 0; i < n; i++)
+		memcpy(out + 2 * i, hex_pairs + 2 * in[i], 2);
 }
 
-/* Value of a lowercase hex digit, or -1. */
-static int hex_lower_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+/* 1 + the value of every lowercase hex digit; 0 for any other byte. */
+static const uint8_t hex_value1[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
 
 int at_hex_decode_lower(const char *in, size_t n2, uint8_t *out)
 {
@@ -88,12 +93,13 @@ int at_hex_decode_lower(const char *in, size_t n2, uint8_t *out)
 		return -1;
 	/* Validate everything first so that out is untouched on failure. */
 	for (i = 0; i < n2; i++) {
-		if (hex_lower_value(in[i]) < 0)
+		if (!hex_value1[(unsigned char)in[i]])
 			return -1;
 	}
 	for (i = 0; i < n2; i += 2) {
-		out[i / 2] = (uint8_t)((hex_lower_value(in[i]) << 4) |
-				       hex_lower_value(in[i + 1]));
+		out[i / 2] =
+			(uint8_t)(((hex_value1[(unsigned char)in[i]] - 1) << 4) |
+				  (hex_value1[(unsigned char)in[i + 1]] - 1));
 	}
 	return 0;
 }
