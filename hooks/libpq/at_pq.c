@@ -122,18 +122,9 @@ static size_t socket_path(char *path, size_t cap, const char *dir,
 			  const char *port)
 {
 	const char *p = port && *port ? port : "5432";
-	size_t dl = strlen(dir), pl = strlen(p), n;
 
-	if (dl + 10 + pl < cap) {
-		memcpy(path, dir, dl);
-		memcpy(path + dl, "/.s.PGSQL.", 10);
-		memcpy(path + dl + 10, p, pl);
-		path[dl + 10 + pl] = '\0';
-		return dl + 10 + pl;
-	}
-	n = at_wire_cat(path, cap, 0, dir, dl);
-	n = at_wire_cat(path, cap, n, "/.s.PGSQL.", 10);
-	return at_wire_cat(path, cap, n, p, pl);
+	return at_wire_join3(path, cap, dir, strlen(dir), "/.s.PGSQL.", 10, p,
+			     strlen(p));
 }
 
 static void set_connection_attrs(struct at_span *s, PGconn *conn)

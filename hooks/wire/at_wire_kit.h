@@ -211,6 +211,10 @@ void at_wire_sql_error(struct at_span *s, const char *code,
  * instructions.
  */
 size_t at_wire_cat(char *b, size_t cap, size_t at, const char *p, size_t n);
+/* a, sep and c joined into b, cut as snprintf cuts; copied at once when
+ * they fit (they usually do), through at_wire_cat when they do not. */
+size_t at_wire_join3(char *b, size_t cap, const char *a, size_t al,
+		     const char *sep, size_t sl, const char *c, size_t cl);
 
 void at_wire_sql_error_status(struct at_span *s, const char *sqlstate,
 			      const char *msg, size_t msg_len);

@@ -62,25 +62,21 @@ size_t at_wire_cat(char *b, size_t cap, size_t at, const char *p, size_t n)
 	return at + n;
 }
 
-/* "{operation} {collection}" into name (cut to cap - 1 bytes, as
- * snprintf would, without its cost: ~1k instructions a statement).  The
- * two always fit here (op[32] and coll[128] against name[192]): copied
- * at once then, through at_wire_cat only if they did not. */
-static size_t span_name(char *name, size_t cap, const char *op,
-			size_t op_len, const char *coll, size_t coll_len)
+size_t at_wire_join3(char *b, size_t cap, const char *a, size_t al,
+		     const char *sep, size_t sl, const char *c, size_t cl)
 {
 	size_t n;
 
-	if (op_len + 1 + coll_len < cap) {
-		memcpy(name, op, op_len);
-		name[op_len] = ' ';
-		memcpy(name + op_len + 1, coll, coll_len);
-		name[op_len + 1 + coll_len] = '\0';
-		return op_len + 1 + coll_len;
+	if (al + sl + cl < cap) {
+		memcpy(b, a, al);
+		memcpy(b + al, sep, sl);
+		memcpy(b + al + sl, c, cl);
+		b[al + sl + cl] = '\0';
+		return al + sl + cl;
 	}
-	n = at_wire_cat(name, cap, 0, op, op_len);
-	n = at_wire_cat(name, cap, n, " ", 1);
-	return at_wire_cat(name, cap, n, coll, coll_len);
+	n = at_wire_cat(b, cap, 0, a, al);
+	n = at_wire_cat(b, cap, n, sep, sl);
+	return at_wire_cat(b, cap, n, c, cl);
 }
 
 static void derive(struct derived *d, const char *text, size_t len,
@@ -125,8 +121,11 @@ static void derive(struct derived *d, const char *text, size_t len,
 		}
 	}
 	if (d->op_len && d->coll_len)
-		d->name_len = span_name(d->name, sizeof(d->name), d->op,
-					d->op_len, d->coll, d->coll_len);
+		/* "{operation} {collection}": op[32] and coll[128]
+		 * always fit name[192]. */
+		d->name_len = at_wire_join3(d->name, sizeof(d->name), d->op,
+					    d->op_len, " ", 1, d->coll,
+					    d->coll_len);
 }
 
 static void apply(struct at_span *s, const char *q, size_t q_len,
