@@ -4,8 +4,8 @@
 # medians).  Prints figures and ratios, writes BUILD/bench.json, prints a
 # markdown table of the figures and, last, a verdict per budget of issue 19
 # (scripts/bench/budgets.sh: the budgets, and the rule: the median of the
-# per-pair figures decides, unless the pairs' spread straddles the budget
-# and is wider than it: "not shown").  A benchmark, not a test: it never
+# per-pair figures decides, unless the middle half of the pairs straddles
+# the budget: "not shown"; in-process figures: the best run).  A benchmark, not a test: it never
 # fails on timing.
 #
 #   scripts/bench.sh [BUILD [SCENARIO...]]
@@ -36,10 +36,13 @@
 #               one bridged span per request
 #   nginx_wrk   wrk -t1 -c1 keep-alive against nginx, only wrk traced
 #               (BENCH_PAIRS alternating pairs, median of the ratios)
-# BENCH_REPS (default 3) repetitions; BENCH_PAIRS (default 5) pairs for the
-# throughput ratios (pgbench, nginx_wrk, scale); BENCH_WRK_SECONDS (default
-# 8) the length of the wrk runs.  The instruction counts (no timing at
-# all): scripts/bench/instr.sh, `make bench-instr`.
+# BENCH_REPS (default 3) repetitions (bench_core runs, Node rounds);
+# BENCH_PAIRS (default 7) pairs for the throughput ratios (pgbench,
+# nginx_wrk, scale); BENCH_PAIR_REPS (default 7) pairs for the added time
+# per request (C and Python HTTP, HTTPS, curl, the wire families);
+# BENCH_WRK_SECONDS (default 5) the length of the wrk runs.  The
+# instruction counts (no timing at all): scripts/bench/instr.sh, `make
+# bench-instr`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -47,7 +50,8 @@ build=${1:-build}
 scenarios=${*:-micro exporter http pg curl node scale nginx_wrk wire_pg wire_mysql wire_redis ctx_node ctx_py ctx_native ctx_node_https https}
 lib=$(realpath "$build/libautotrace.so")
 reps=${BENCH_REPS:-3}
-pairs=${BENCH_PAIRS:-5}
+pairs=${BENCH_PAIRS:-7}
+pair_reps=${BENCH_PAIR_REPS:-7}
 tmp=$(mktemp -d)
 trap 'echo "bench: failed: ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND" >&2' ERR
 trap 'trap - ERR; jobs -p | xargs -r kill 2>/dev/null || true; rm -rf "$tmp"' EXIT

@@ -1,6 +1,6 @@
 # Scenario 3, HTTP keep-alive request loops on loopback, client and server
 # both bare vs both traced (exporting to a sink):
-#  - C: http_client (one connection, 20000 requests) against http_service
+#  - C: http_client (one connection, BENCH_HTTP_REQUESTS, 10000 unless told) against http_service
 #    --sequential;
 #  - Python: py_client.py against tests/fixtures/py/threading_server.py
 #    (http.server, protocol_version HTTP/1.1 so that connections are kept
@@ -56,22 +56,23 @@ pair_report() {
 }
 
 bench_http() {
-	local spans
-	echo "== 3. HTTP keep-alive loops on loopback, client and server both bare vs both traced ($reps runs each, alternating, medians)"
+	local spans reps=$pair_reps n_c n_py n_url
+	echo "== 3. HTTP keep-alive loops on loopback, client and server both bare vs both traced ($reps pairs, alternating, medians)"
 	sink_start
-	pair_n=${BENCH_HTTP_REQUESTS:-20000}
+	n_c=${BENCH_HTTP_REQUESTS:-10000} n_py=3000 n_url=1000
+	pair_n=$n_c
 	alternate c_pair bare traced
 	pair_report c_pair "http C keep-alive" "C client + C server, keep-alive, $pair_n requests" "≤ 2 us" http_c_pair
-	pair_n=5000
+	pair_n=$n_py
 	alternate py_keepalive bare traced
 	pair_report py_keepalive "http python keep-alive" "Python http.client + http.server, keep-alive, $pair_n requests" "≤ 2 us"
-	pair_n=2000
+	pair_n=$n_url
 	alternate py_urllib bare traced
 	pair_report py_urllib "http python urllib" "Python urllib + http.server, a connection per request, $pair_n requests" "-"
 	spans=$(sink_stop)
-	# traced runs: C 20000 + Python 5000 + urllib 2000 requests, each a
-	# client and a server span (urllib: a connect span too).
+	# traced runs: the C, Python and urllib requests, each a client and a
+	# server span (urllib: a connect span too).
 	say "spans received by the sink: %s (%.2f per traced request)" "$spans" \
-		"$(calc 's / (r * 27000)' s="${spans:-0}" r="$reps")"
-	json_put "http spans received per traced request" "$(calc 's / (r * 27000)' s="${spans:-0}" r="$reps")" "spans"
+		"$(calc 's / (r * (a + b + c))' s="${spans:-0}" r="$reps" a="$n_c" b="$n_py" c="$n_url")"
+	json_put "http spans received per traced request" "$(calc 's / (r * (a + b + c))' s="${spans:-0}" r="$reps" a="$n_c" b="$n_py" c="$n_url")" "spans"
 }

@@ -33,8 +33,8 @@ https_both() { https_run "$1" "$1"; }
 https_client() { https_run bare "$1"; }
 
 bench_https() {
-	local b t c spans
-	echo "== HTTPS keep-alive loop on loopback (OpenSSL), bare vs traced ($reps runs each, alternating, medians)"
+	local b t c spans reps=$pair_reps
+	echo "== HTTPS keep-alive loop on loopback (OpenSSL), bare vs traced ($reps pairs, alternating, medians)"
 	sh tests/fixtures/tls/make-ca.sh "$tmp/tls"
 	sink_start
 	https_n=${BENCH_HTTPS_REQUESTS:-3000}

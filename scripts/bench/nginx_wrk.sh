@@ -2,8 +2,8 @@
 # nginx (/usr/sbin/nginx) serves a fixed 200 answer from a throwaway prefix
 # (its conf, pid, logs and temp files in $tmp/nginx-wrk; one worker; a free
 # loopback port), bare; `wrk -t1 -c1` (one connection, one request in
-# flight) runs against it for BENCH_NGINX_SECONDS (5) s, bare and under
-# LD_PRELOAD exporting to a sink that answers at once, BENCH_PAIRS (5)
+# flight) runs against it for BENCH_NGINX_SECONDS (4) s, bare and under
+# LD_PRELOAD exporting to a sink that answers at once, BENCH_PAIRS (7)
 # alternating pairs.  The figure: each pair's requests/s traced / bare;
 # the budget (>= 0.95) is judged on the median of the pairs' ratios.
 
@@ -56,13 +56,13 @@ EOF
 
 # nginx_wrk_run MODE -> requests/s
 nginx_wrk_run() {
-	LD_PRELOAD=$(preload "$1") wrk -t1 -c1 -d"${BENCH_NGINX_SECONDS:-5}s" \
+	LD_PRELOAD=$(preload "$1") wrk -t1 -c1 -d"${BENCH_NGINX_SECONDS:-4}s" \
 		"http://127.0.0.1:$nginx_port/" 2>/dev/null | awk '/^Requests\/sec:/ {print $2}'
 }
 
 bench_nginx_wrk() {
 	local reps=$pairs b t r spans
-	echo "== nginx_wrk: wrk -t1 -c1 -d${BENCH_NGINX_SECONDS:-5}s keep-alive against nginx (1 worker), only wrk traced, exporting to a sink ($reps alternating pairs, median of the ratios)"
+	echo "== nginx_wrk: wrk -t1 -c1 -d${BENCH_NGINX_SECONDS:-4}s keep-alive against nginx (1 worker), only wrk traced, exporting to a sink ($reps alternating pairs, median of the ratios)"
 	if [ ! -x /usr/sbin/nginx ] || ! command -v wrk >/dev/null; then
 		say "nginx or wrk not found (scripts/install-deps.sh installs them): skipped"
 		return

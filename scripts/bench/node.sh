@@ -17,7 +17,7 @@
 # us, and <= 1/20 of the SDK's) are judged on the rounds' figures: ours -
 # bare, and (ours - bare) / (sdk - bare), of the same round.
 #   BENCH_NODE_REQUESTS (4000) requests per run at 20 in flight,
-#   BENCH_NODE_REQUESTS_1 (1500) at 1 in flight; BENCH_REPS rounds.
+#   BENCH_NODE_REQUESTS_1 (1500) at 1 in flight; BENCH_NODE_ROUNDS (5) rounds.
 
 node_dir=tests/bench/node
 
@@ -119,7 +119,7 @@ node_report() {
 }
 
 bench_node() {
-	local modes="bare ours sdk" m k
+	local modes="bare ours sdk" m k reps=${BENCH_NODE_ROUNDS:-5}
 	node_n=${BENCH_NODE_REQUESTS:-4000}
 	node_n1=${BENCH_NODE_REQUESTS_1:-1500}
 	echo "== 6. two Node.js services (frontend -> backend): bare, under libautotrace, under the OpenTelemetry JS SDK; $node_n1 requests 1 in flight, $node_n requests 20 in flight ($reps rounds each, alternating)"

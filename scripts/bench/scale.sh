@@ -1,4 +1,4 @@
-# Scenario 7, scale: wrk (2 threads, 50 connections, BENCH_WRK_SECONDS (8)
+# Scenario 7, scale: wrk (2 threads, 50 connections, BENCH_WRK_SECONDS (5)
 # s) against http_service (a thread per connection), bare vs traced,
 # BENCH_PAIRS alternating pairs; the budget (>= 97 % of bare throughput)
 # is judged on the pairs' ratios traced / bare.  The
@@ -39,7 +39,7 @@ scale_run() {
 
 bench_scale() {
 	local b t f r reps=$pairs
-	wrk_seconds=${BENCH_WRK_SECONDS:-8}
+	wrk_seconds=${BENCH_WRK_SECONDS:-5}
 	echo "== 7. scale: wrk -t2 -c50 -d${wrk_seconds}s against http_service (thread per connection), bare vs traced ($reps pairs, alternating, median of the ratios)"
 	if ! command -v wrk >/dev/null; then
 		say "wrk not found (scripts/install-deps.sh installs it): skipped"

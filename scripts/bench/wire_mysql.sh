@@ -6,7 +6,7 @@
 # (tests/fixtures/wire/my_node.js loop N); it reports, per statement, the
 # wall time and its process's CPU time; the figure is what tracing adds.
 
-wire_mysql_n=${BENCH_WIRE_MYSQL_N:-20000}
+wire_mysql_n=${BENCH_WIRE_MYSQL_N:-10000}
 
 wire_mysql_client() { # MODE -> "<query wall> <query cpu> <exec wall> <exec cpu>"
 	MY_PORT=$wire_mysql_port NODE_PATH=$wire_mysql_modules LD_PRELOAD=$(preload "$1") \
@@ -34,8 +34,8 @@ wire_mysql_report() {
 }
 
 bench_wire_mysql() {
-	local dir
-	echo "== MySQL/MariaDB on the wire: mysql2, one TCP connection, $wire_mysql_n statements of each kind, bare vs traced ($reps runs, alternating)"
+	local dir reps=$pair_reps
+	echo "== MySQL/MariaDB on the wire: mysql2, one TCP connection, $wire_mysql_n statements of each kind, bare vs traced ($reps pairs, alternating)"
 	if ! scripts/setup-wire-node.sh "$build" >/dev/null 2>&1; then
 		say "mysql2 could not be installed: skipped"
 		row "mysql2 statements (wire)" "(not run: npm)" "≤ 2 us per statement"

@@ -7,7 +7,7 @@
 # the budget (<= 2 us per statement) is judged on the client's CPU added,
 # per pair (traced - bare).
 
-wire_pg_n=${BENCH_WIRE_PG_N:-20000}
+wire_pg_n=${BENCH_WIRE_PG_N:-10000}
 
 # The client: N statements of each kind after a warm-up; prints
 # "<simple wall us> <simple cpu us> <param wall us> <param cpu us>".
@@ -38,8 +38,8 @@ wire_pg_run() { # MODE -> four figures
 }
 
 bench_wire_pg() {
-	local pgdir col what b t key
-	echo "== PostgreSQL on the wire: node-postgres, one TCP connection, $wire_pg_n statements of each kind, bare vs traced ($reps runs, alternating)"
+	local pgdir col what b t key reps=$pair_reps
+	echo "== PostgreSQL on the wire: node-postgres, one TCP connection, $wire_pg_n statements of each kind, bare vs traced ($reps pairs, alternating)"
 	if ! scripts/setup-wire-node.sh "$build" >/dev/null 2>&1; then
 		say "node-postgres could not be installed: skipped"
 		row "node-postgres statements (wire)" "(not run: npm)" "≤ 2 us per statement"

@@ -1,6 +1,6 @@
 # Scenario wire_redis, Redis on the wire: a keep-alive loop of GETs, one
 # after another on one connection, through real drivers - Node's ioredis
-# (20000 GETs) and Python's redis-py (10000 GETs) - against a throwaway
+# (10000 GETs) and Python's redis-py (5000 GETs) - against a throwaway
 # redis-server (tests/fixtures/redis/redis-run.sh), bare vs traced (the
 # client only); each program times its own loop, after a warm-up: the
 # elapsed time and the CPU time of the client process per GET.  The
@@ -10,11 +10,11 @@
 
 rd_ioredis() { # MODE -> microseconds per GET: elapsed, CPU
 	NODE_PATH=$build/wire-node/node_modules LD_PRELOAD=$(preload "$1") \
-		node tests/fixtures/wire/rd_ioredis.js loop "$rd_port" 20000
+		node tests/fixtures/wire/rd_ioredis.js loop "$rd_port" 10000
 }
 
 rd_redispy() { # MODE -> microseconds per GET: elapsed, CPU
-	LD_PRELOAD=$(preload "$1") /usr/bin/python3 - "$rd_port" 10000 <<'PY'
+	LD_PRELOAD=$(preload "$1") /usr/bin/python3 - "$rd_port" 5000 <<'PY'
 import sys, time
 import redis
 r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]))
@@ -32,8 +32,8 @@ PY
 }
 
 bench_wire_redis() {
-	local rd_dir b t bw tw spans driver label
-	echo "== Redis on the wire: GET loop on one connection (ioredis 20000, redis-py 10000), bare vs traced"
+	local rd_dir b t bw tw spans driver label reps=$pair_reps
+	echo "== Redis on the wire: GET loop on one connection (ioredis 10000, redis-py 5000), bare vs traced ($reps pairs)"
 	rd_dir=$(mktemp -u /tmp/at-rd-bench-XXXXXX)
 	if ! sh tests/fixtures/redis/redis-run.sh start "$rd_dir" >/dev/null ||
 		! scripts/setup-wire-node.sh "$build" >/dev/null; then

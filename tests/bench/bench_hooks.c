@@ -22,7 +22,7 @@
 #include "at_real.h"
 
 #define ROUNDS 15
-#define N 200000
+#define N 50000
 
 static double now_ns(void)
 {
