@@ -145,7 +145,7 @@ INTEG_BIN := $(BUILD)/tests/integration
 LDLIBS_CORE := -lz -lpthread -ldl -lm
 
 .PHONY: all lib tools fixtures test test-unit test-integration test-tsan test-integration-asan check check-all fuzz fuzz-smoke fuzz-seeds \
-	check-exports check-style bench bench-instr demo clean deps install uninstall man check-docs deb check-package
+	check-exports check-style check-bench-rule bench bench-instr demo clean deps install uninstall man check-docs deb check-package
 .DELETE_ON_ERROR:
 # Generated sources and the benches' objects are kept (they would
 # otherwise be intermediate files, deleted after use).
@@ -324,12 +324,16 @@ check-exports: $(LIB)
 check-style:
 	scripts/check-style.sh
 
+# make bench's verdict rule on made-up figures (no benchmark runs).
+check-bench-rule:
+	scripts/bench/budgets-test.sh
+
 # Installs what is missing, then: build + exports + style + tests, then the
 # unit tests under ASan+UBSan and the concurrency tests under TSan.
 check: deps
 	$(MAKE) --no-print-directory check-all
 
-check-all: all check-exports check-style check-docs test
+check-all: all check-exports check-style check-docs check-bench-rule test
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=asan test-unit
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=asan test-integration-asan
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan SAN=tsan test-tsan

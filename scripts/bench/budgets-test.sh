@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The verdict rule of `make bench` (scripts/bench/budgets.sh), checked on
+# figures made up for the purpose: a median inside or outside a budget,
+# a middle half straddling it, one pair far off, the best run of the
+# in-process figures, a budget with no figures.  Run by `make check`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+. scripts/bench/budgets.sh
+: >"$tmp/verdicts"
+fail=0
+
+# expect KEY "FIGURES" VERDICT-PREFIX [FIGURE]: judge KEY on the figures
+# (one per pair or run) and compare the verdict's start and the figure.
+expect() {
+	local got fig
+	printf '%s\n' $2 >"$tmp/figs"
+	judge "$1" "$tmp/figs" >/dev/null
+	got=$(tail -1 "$tmp/verdicts" | cut -f6)
+	fig=$(tail -1 "$tmp/verdicts" | cut -f2)
+	if [ "${got#"$3"}" = "$got" ] || { [ -n "${4:-}" ] && [ "$fig" != "$4" ]; }; then
+		echo "budgets-test: $1 on [$2]: got \"$got\" (figure $fig), expected \"$3...\" ${4:+(figure $4)}"
+		fail=1
+	fi
+}
+
+# Pair figures (median, middle half): "le 2 us" and "ge 0.97".
+expect http_c_pair "2.9 2.5 3.1 1.5 3.0" "missed by 0.9 " 2.9
+expect http_c_pair "1.2 1.1 1.0 3.2 1.5" "met" 1.2
+expect http_c_pair "1.9 2.1 2.2 1.5 1.0" "not shown: middle half 1.5..2.1 straddles" 1.9
+expect http_c_pair "-3 -2 -1 40 0 0.5 1" "met" 0
+expect pgbench_select "0.98 0.99 1.0 0.90 0.985" "met" 0.985
+expect pgbench_select "0.93 0.94 0.95 0.99 0.92" "missed by 0.03 " 0.94
+expect pgbench_select "0.96 0.98 0.97 0.95 0.99" "not shown" 0.97
+# In-process figures: the best run decides, whatever the others.
+expect span_sampled "131 88 129" "met" 88
+expect span_sampled "131 108 129" "missed by 8 " 108
+expect exporter "1.2 1.6 0.9" "met" 1.6
+expect exporter "1.2 1.4 0.9" "missed by 0.1 " 1.4
+# No figures (the scenario did not run), and figures that are not numbers.
+expect curl "" "not run"
+expect curl "x nan" "not run"
+[ $fail = 0 ] && echo "budgets-test: OK"
+exit $fail
