@@ -40,6 +40,16 @@
  *   END      [4] the response's status code (0: none), [5] the length of
  *            the error type as data (the error's code, e.g. ECONNRESET;
  *            0: none).  Answer: [3] 0.
+ * An answer never writes [0] [1] [2] [6]: a bridge writes the magic once
+ * and keeps its buffer for every message.
+ *
+ * Cost (callgrind, Node 20, a start and an end message per span in a
+ * loop, tests/fixtures/ctx/node_https_chan_cost.js): about 10.8 k
+ * instructions per span on Node's thread, of which 4.4 k are the
+ * library's (the head parsed, url.full, the attributes, the traceparent,
+ * the end) and about 5 k Node's own two fs.writeSync calls (argument
+ * checks, its trace-category lookups, libuv's request), plus the
+ * exporter's encoding on its thread.  No system call.
  *
  * The span.  Parsed with the socket layer's parser (at_http), named and
  * given the attributes the socket layer gives an HTTP client span

@@ -129,6 +129,44 @@ Test(bridge_span, start_answers_the_span_traceparent)
 	cr_expect_eq(ut_attr(&r[0], "error.type"), NULL);
 }
 
+/* The bridge writes the magic once and reuses its buffer: an answer
+ * leaves the magic, the operation and the data length as they were. */
+Test(bridge_span, answers_keep_the_magic)
+{
+	struct iovec v = { msg.b, 32 + 1024 };
+	size_t n = strlen(head);
+	int32_t h;
+
+	memcpy(msg.b, AT_BRIDGE_SPAN_MAGIC, 8);
+	for (int i = 0; i < 3; i++) {
+		msg.m[2] = AT_BRIDGE_SPAN_START;
+		msg.m[3] = 0;
+		msg.m[4] = msg.m[5] = 0;
+		msg.m[6] = (int32_t)n;
+		msg.m[7] = -1;
+		memcpy(msg.b + 32, head, n);
+		v.iov_len = 32 + 1024;
+		cr_assert_eq(at_bridge_span_message(&v, 1, v.iov_len),
+			     32 + 1024);
+		h = msg.m[3];
+		cr_assert_gt(h, 0);
+		cr_expect_eq(memcmp(msg.b, AT_BRIDGE_SPAN_MAGIC, 8), 0);
+		cr_expect_eq(msg.m[2], AT_BRIDGE_SPAN_START);
+		cr_expect_eq(msg.m[6], (int32_t)n);
+		msg.m[2] = AT_BRIDGE_SPAN_END;
+		msg.m[3] = h;
+		msg.m[4] = 200;
+		msg.m[5] = 0;
+		v.iov_len = 32 + 64;
+		cr_assert_eq(at_bridge_span_message(&v, 1, v.iov_len), 32 + 64);
+		cr_expect_eq(msg.m[3], 0);
+		cr_expect_eq(memcmp(msg.b, AT_BRIDGE_SPAN_MAGIC, 8), 0);
+		cr_expect_eq(msg.m[2], AT_BRIDGE_SPAN_END);
+	}
+	struct rec r[4];
+	cr_expect_eq(ut_take_spans(r, 4), 3);
+}
+
 Test(bridge_span, parent_is_the_named_request)
 {
 	struct rec r[4];
