@@ -68,11 +68,11 @@
 // any promise hooks at all (empty ones cost 55-60 ns per awaited call).
 // In instructions (scripts/bench/node_bridge_instr.sh: scenario 6's
 // frontend -> backend pair, which makes no promise, under callgrind; the
-// main thread less garbage collection, bridge on - off): about 5 k
-// (backend) + 4 k (frontend) per request for a batch of 300 requests on
-// 20 new connections, about 0-10 k on warm connections, where the noise
-// between runs is some 5-10 k (it was 5 k + 22-30 k per request for a
-// new batch before sockets kept one property).
+// main thread less garbage collection, bridge on - off, medians of 4 to
+// 9 runs whose spread is some 10 k): a batch of 300 requests on 20 new
+// connections costs about 7 k (backend) + 0-5 k (frontend) more per
+// request (it was 7 k + 25-28 k while a socket got three properties at
+// different times), warm connections about 0 + 10 k (it was 0 + 14 k).
 (function autotraceBridge() {
 	// The store of the request the running code works for ({ fd1, seq,
 	// sock }), or undefined (also when the bridge is off).
@@ -215,9 +215,11 @@
 		if (typeof imEmit === 'function')
 			http.IncomingMessage.prototype.emit = function (ev, a, b) {
 				const st = this[kSt];
-				if (st === undefined || st === cur)
-					return imEmit.apply(this, arguments);
 				const n = arguments.length;
+				if (st === undefined || st === cur)
+					return n === 1 ? imEmit.call(this, ev) :
+						n === 2 ? imEmit.call(this, ev, a) :
+						imEmit.apply(this, arguments);
 				if (n > 3)
 					return within(st, imEmit, this, arguments);
 				const prev = cur;
@@ -236,14 +238,18 @@
 		if (typeof crEmit === 'function')
 			CR.emit = function (ev, a, b) {
 				const st = this[kSt];
+				const n = arguments.length;
 				if (st === undefined)
-					return crEmit.apply(this, arguments);
+					return n === 1 ? crEmit.call(this, ev) :
+						n === 2 ? crEmit.call(this, ev, a) :
+						crEmit.apply(this, arguments);
 				// The response runs in its request's store.
 				if (ev === 'response' && a && typeof a === 'object')
 					a[kSt] = st;
 				if (st === cur)
-					return crEmit.apply(this, arguments);
-				const n = arguments.length;
+					return n === 1 ? crEmit.call(this, ev) :
+						n === 2 ? crEmit.call(this, ev, a) :
+						crEmit.apply(this, arguments);
 				if (n > 3)
 					return within(st, crEmit, this, arguments);
 				const prev = cur;
@@ -361,15 +367,24 @@
 		// write(chunk, encoding, cb) and end(chunk, encoding, cb).
 		const write = require('stream').Writable.prototype.write;
 		if (typeof write === 'function')
-			S.write = function () {
+			S.write = function (chunk, enc, cb) {
 				try { own(this); } catch (e) { /* never break */ }
-				return write.apply(this, arguments);
+				const n = arguments.length;
+				return n === 1 ? write.call(this, chunk) :
+					n === 2 ? write.call(this, chunk, enc) :
+					n === 3 ? write.call(this, chunk, enc, cb) :
+					write.apply(this, arguments);
 			};
 		const end = S.end;
 		if (typeof end === 'function')
-			S.end = function () {
+			S.end = function (chunk, enc, cb) {
 				try { own(this); } catch (e) { /* never break */ }
-				return end.apply(this, arguments);
+				const n = arguments.length;
+				return n === 0 ? end.call(this) :
+					n === 1 ? end.call(this, chunk) :
+					n === 2 ? end.call(this, chunk, enc) :
+					n === 3 ? end.call(this, chunk, enc, cb) :
+					end.apply(this, arguments);
 			};
 		// _writeGeneric(writev, data, encoding, cb): the store of the
 		// bytes in the slot while libuv is handed them.

@@ -59,6 +59,9 @@ for b in "$@"; do
 	cp "$b" "$tmp/lib$i/autotrace-bridge.js"
 done
 svc=tests/bench/node
+# NODE_FLAGS: more node options for both services (none by default:
+# --single-threaded, which compiles and collects on the main thread,
+# made the counts four times larger and noisier).
 
 # cg_service NAME PORTFILE [DOWNSTREAM]: start a service under callgrind
 # (sets server_pid, server_port).
@@ -68,7 +71,7 @@ cg_service() {
 	rm -f "$tmp/cg.$name"* "$1"
 	LD_PRELOAD=$lib "${pfx[@]}" valgrind --tool=callgrind --separate-threads=yes \
 		--callgrind-out-file="$tmp/cg.$name" \
-		node --hash-seed=1 --random-seed=1 --require "./$svc/exit-on-term.js" \
+		node --hash-seed=1 --random-seed=1 ${NODE_FLAGS:-} --require "./$svc/exit-on-term.js" \
 		"$svc/service.js" "$@" >/dev/null 2>"$tmp/cg.$name.err" &
 	server_pid=$!
 	echo "$server_pid" >>"$tmp/pids"
