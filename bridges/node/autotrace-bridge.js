@@ -51,6 +51,13 @@
 // Limits: bytes libuv writes later from the loop (a write that did not
 // complete at once) and chunks of several requests written together
 // give roots, and so do writes from callbacks not followed (above).
+// Staying cheap in V8: what the bridge keeps on a socket is one object
+// in one property, added once (a property each, added at different
+// times, gave sockets several hidden classes); each hot wrapper is a
+// function literal of its own (closures of one literal share their
+// type feedback), and calls the original with its arguments by name
+// (switching on arguments.length, so that the original sees the same
+// arguments) rather than fn.apply(this, arguments) inside try/finally.
 // Cost (Node 20, which has no AsyncContextFrame): once the first request
 // came, V8 calls the promise hooks for every promise, about 80 ns of CPU
 // per awaited call (four promises, two reactions; AsyncLocalStorage:
@@ -59,6 +66,13 @@
 // request (fetch makes most) pays about 1.7 us per request (make bench,
 // scenario ctx_node, computed figure), some 1.2 us of it for V8 calling
 // any promise hooks at all (empty ones cost 55-60 ns per awaited call).
+// In instructions (scripts/bench/node_bridge_instr.sh: scenario 6's
+// frontend -> backend pair, which makes no promise, under callgrind; the
+// main thread less garbage collection, bridge on - off, medians of 4 to
+// 9 runs whose spread is some 10 k): a batch of 300 requests on 20 new
+// connections costs about 7 k (backend) + 0-5 k (frontend) more per
+// request (it was 7 k + 25-28 k while a socket got three properties at
+// different times), warm connections about 0 + 10 k (it was 0 + 14 k).
 (function autotraceBridge() {
 	// The store of the request the running code works for ({ fd1, seq,
 	// sock }), or undefined (also when the bridge is off).
@@ -98,13 +112,29 @@
 			return;
 		const http = require('http');
 		const net = require('net');
-		const kSeq = Symbol('autotrace.seq');   // requests read on a socket
-		const kOwn = Symbol('autotrace.own');   // store of unflushed bytes
-		const kPin = Symbol('autotrace.pin');   // store of the next write
+		const kSk = Symbol('autotrace.socket'); // a socket's SockState
 		const kSt = Symbol('autotrace.store');  // an object's store
 		const MIXED = { fd1: 0, seq: 0, sock: null };
 		const NONE = { st: undefined };
 		const PIN_MIXED = { st: MIXED };
+		// What the bridge keeps on a socket, in one property added once
+		// (a property each, added at different times, gave sockets
+		// several hidden classes and Node's own socket code polymorphic
+		// property accesses): requests read on it (seq), the store of its
+		// unflushed bytes (own: a store, null for none, undefined before
+		// the first write) and the one pinned for its next write (pin:
+		// { st }).
+		class SockState {
+			constructor() {
+				this.seq = 0;
+				this.own = undefined;
+				this.pin = undefined;
+			}
+		}
+		const sockState = (sock) => {
+			const k = sock[kSk];
+			return k !== undefined ? k : (sock[kSk] = new SockState());
+		};
 
 		// The store current now, and the one a promise reaction
 		// interrupted (reactions run one at a time, from the loop, never
@@ -149,7 +179,7 @@
 
 		// A request's code runs in its own store, and so do its events.
 		const emit = http.Server.prototype.emit;
-		http.Server.prototype.emit = function (ev, req) {
+		http.Server.prototype.emit = function (ev, req, a, b) {
 			if ((ev !== 'request' && ev !== 'checkContinue' &&
 			     ev !== 'checkExpectation' && ev !== 'upgrade' &&
 			     ev !== 'connect') || !req || !req.socket)
@@ -159,63 +189,120 @@
 				// Once per head, however often the program emits it.
 				const sock = req.socket;
 				const h = sock._handle;
-				sock[kSeq] = (sock[kSeq] || 0) + 1;
+				const k = sockState(sock);
 				store = req[kSt] = { fd1: h && h.fd >= 0 ? h.fd + 1 : 0,
-						     seq: sock[kSeq], sock };
+						     seq: ++k.seq, sock };
 				if (!hooked)
 					hook();
 			}
+			const n = arguments.length;
+			if (n > 4)
+				return within(store, emit, this, arguments);
 			const prev = cur;
 			cur = store;
 			try {
-				return emit.apply(this, arguments);
+				return n === 3 ? emit.call(this, ev, req, a) :
+					n === 4 ? emit.call(this, ev, req, a, b) :
+					emit.call(this, ev, req);
 			} finally {
 				cur = prev;
 			}
 		};
 		// Events of an object with a store (a server request, an
-		// http.request and its response) run in it.
-		const ownEvents = (P, tag) => {
-			const orig = P.emit;
-			if (typeof orig !== 'function')
-				return;
-			P.emit = function (ev, a) {
+		// http.request and its response) run in it: the two wrappers
+		// are written out so that each has feedback of its own.
+		const imEmit = http.IncomingMessage.prototype.emit;
+		if (typeof imEmit === 'function')
+			http.IncomingMessage.prototype.emit = function (ev, a, b) {
 				const st = this[kSt];
-				if (st === undefined)
-					return orig.apply(this, arguments);
-				if (tag === ev && a && typeof a === 'object')
-					a[kSt] = st;
-				if (st === cur)
-					return orig.apply(this, arguments);
+				const n = arguments.length;
+				if (st === undefined || st === cur)
+					return n === 1 ? imEmit.call(this, ev) :
+						n === 2 ? imEmit.call(this, ev, a) :
+						imEmit.apply(this, arguments);
+				if (n > 3)
+					return within(st, imEmit, this, arguments);
 				const prev = cur;
 				cur = st;
 				try {
-					return orig.apply(this, arguments);
+					return n === 1 ? imEmit.call(this, ev) :
+						n === 2 ? imEmit.call(this, ev, a) :
+						n === 3 ? imEmit.call(this, ev, a, b) :
+						imEmit.call(this);
 				} finally {
 					cur = prev;
 				}
 			};
-		};
-		ownEvents(http.IncomingMessage.prototype, null);
 		const CR = http.ClientRequest.prototype;
-		ownEvents(CR, 'response');
-		// An http.request keeps its caller's store, for its writes too.
-		for (const name of ['_writeRaw', '_flushOutput']) {
-			const orig = CR[name];
-			if (typeof orig === 'function')
-				CR[name] = function () {
-					const st = this[kSt];
-					if (st === undefined || st === cur)
-						return orig.apply(this, arguments);
-					const prev = cur;
-					cur = st;
-					try {
-						return orig.apply(this, arguments);
-					} finally {
-						cur = prev;
-					}
-				};
-		}
+		const crEmit = CR.emit;
+		if (typeof crEmit === 'function')
+			CR.emit = function (ev, a, b) {
+				const st = this[kSt];
+				const n = arguments.length;
+				if (st === undefined)
+					return n === 1 ? crEmit.call(this, ev) :
+						n === 2 ? crEmit.call(this, ev, a) :
+						crEmit.apply(this, arguments);
+				// The response runs in its request's store.
+				if (ev === 'response' && a && typeof a === 'object')
+					a[kSt] = st;
+				if (st === cur)
+					return n === 1 ? crEmit.call(this, ev) :
+						n === 2 ? crEmit.call(this, ev, a) :
+						crEmit.apply(this, arguments);
+				if (n > 3)
+					return within(st, crEmit, this, arguments);
+				const prev = cur;
+				cur = st;
+				try {
+					return n === 1 ? crEmit.call(this, ev) :
+						n === 2 ? crEmit.call(this, ev, a) :
+						n === 3 ? crEmit.call(this, ev, a, b) :
+						crEmit.call(this);
+				} finally {
+					cur = prev;
+				}
+			};
+		// An http.request keeps its caller's store, for its writes too
+		// (_writeRaw(data, encoding, callback), _flushOutput(socket)).
+		const writeRaw = CR._writeRaw;
+		if (typeof writeRaw === 'function')
+			CR._writeRaw = function (data, enc, cb) {
+				const st = this[kSt];
+				if (st === undefined || st === cur)
+					return writeRaw.apply(this, arguments);
+				const n = arguments.length;
+				if (n > 3)
+					return within(st, writeRaw, this, arguments);
+				const prev = cur;
+				cur = st;
+				try {
+					return n === 3 ? writeRaw.call(this, data, enc, cb) :
+						n === 2 ? writeRaw.call(this, data, enc) :
+						n === 1 ? writeRaw.call(this, data) :
+						writeRaw.call(this);
+				} finally {
+					cur = prev;
+				}
+			};
+		const flushOutput = CR._flushOutput;
+		if (typeof flushOutput === 'function')
+			CR._flushOutput = function (socket) {
+				const st = this[kSt];
+				if (st === undefined || st === cur)
+					return flushOutput.apply(this, arguments);
+				const n = arguments.length;
+				if (n > 1)
+					return within(st, flushOutput, this, arguments);
+				const prev = cur;
+				cur = st;
+				try {
+					return n === 1 ? flushOutput.call(this, socket) :
+						flushOutput.call(this);
+				} finally {
+					cur = prev;
+				}
+			};
 		for (const name of ['request', 'get']) {
 			const orig = http[name];
 			if (typeof orig === 'function')
@@ -260,12 +347,14 @@
 		// Whose bytes: the store current when the program wrote them
 		// (or the one pinned for this socket's next write).
 		const own = function (sock) {
-			const pin = sock[kPin];
+			const k = sockState(sock);
+			const pin = k.pin;
 			const st = pin !== undefined ? pin.st : cur;
-			if (sock.writableLength === 0 || sock[kOwn] === undefined)
-				sock[kOwn] = st === undefined ? null : st;
-			else if (sock[kOwn] !== st && !(st === undefined && sock[kOwn] === null))
-				sock[kOwn] = MIXED;
+			const o = k.own;
+			if (o === undefined || sock.writableLength === 0)
+				k.own = st === undefined ? null : st;
+			else if (o !== st && (st !== undefined || o !== null))
+				k.own = MIXED;
 		};
 		const setSlot = function (st) {
 			if (st && st.sock && !st.sock.destroyed) {
@@ -275,36 +364,69 @@
 				slot[2] = 0;
 			}
 		};
-		const wrapWrite = (name, base) => {
-			const orig = base[name];
-			if (typeof orig !== 'function')
-				return;
-			S[name] = function () {
+		// write(chunk, encoding, cb) and end(chunk, encoding, cb).
+		const write = require('stream').Writable.prototype.write;
+		if (typeof write === 'function')
+			S.write = function (chunk, enc, cb) {
 				try { own(this); } catch (e) { /* never break */ }
-				return orig.apply(this, arguments);
+				const n = arguments.length;
+				return n === 1 ? write.call(this, chunk) :
+					n === 2 ? write.call(this, chunk, enc) :
+					n === 3 ? write.call(this, chunk, enc, cb) :
+					write.apply(this, arguments);
 			};
-		};
-		wrapWrite('write', require('stream').Writable.prototype);
-		wrapWrite('end', S);
-		const wrapIo = (name, pick) => {
-			const orig = S[name];
-			if (typeof orig !== 'function')
-				return;
-			S[name] = function () {
-				try { setSlot(pick(this)); } catch (e) { slot[2] = 0; }
+		const end = S.end;
+		if (typeof end === 'function')
+			S.end = function (chunk, enc, cb) {
+				try { own(this); } catch (e) { /* never break */ }
+				const n = arguments.length;
+				return n === 0 ? end.call(this) :
+					n === 1 ? end.call(this, chunk) :
+					n === 2 ? end.call(this, chunk, enc) :
+					n === 3 ? end.call(this, chunk, enc, cb) :
+					end.apply(this, arguments);
+			};
+		// _writeGeneric(writev, data, encoding, cb): the store of the
+		// bytes in the slot while libuv is handed them.
+		const writeGeneric = S._writeGeneric;
+		if (typeof writeGeneric === 'function')
+			S._writeGeneric = function (writev, data, enc, cb) {
 				try {
-					return orig.apply(this, arguments);
+					const k = this[kSk];
+					let st = cur;
+					if (k !== undefined) {
+						k.pin = undefined;
+						if (k.own !== undefined)
+							st = k.own;
+					}
+					setSlot(st);
+				} catch (e) {
+					slot[2] = 0;
+				}
+				const n = arguments.length;
+				if (n !== 4) {
+					try {
+						return writeGeneric.apply(this, arguments);
+					} finally {
+						slot[2] = 0;
+					}
+				}
+				try {
+					return writeGeneric.call(this, writev, data, enc, cb);
 				} finally {
 					slot[2] = 0;
 				}
 			};
-		};
-		wrapIo('_writeGeneric', (sock) => {
-			const o = sock[kOwn];
-			sock[kPin] = undefined;
-			return o === undefined ? cur : o;
-		});
-		wrapIo('connect', () => cur);
+		const connect = S.connect;
+		if (typeof connect === 'function')
+			S.connect = function () {
+				try { setSlot(cur); } catch (e) { slot[2] = 0; }
+				try {
+					return connect.apply(this, arguments);
+				} finally {
+					slot[2] = 0;
+				}
+			};
 
 		// undici (fetch): the head of a request is written from whatever
 		// runs the client's queue; the request's own store is pinned on
@@ -346,7 +468,7 @@
 			});
 			dc.subscribe('undici:client:sendHeaders', (m) => {
 				if (m && m.socket && m.request)
-					m.socket[kPin] = m.request[kSt] || NONE;
+					sockState(m.socket).pin = m.request[kSt] || NONE;
 			});
 		}
 
@@ -434,7 +556,7 @@
 						else if (agg.st !== t.st)
 							stream[kSt] = PIN_MIXED;
 						if (this.stream)
-							this.stream[kPin] = stream[kSt];
+							sockState(this.stream).pin = stream[kSt];
 					}
 					if (t.st === cur)
 						return send.apply(this, arguments);
