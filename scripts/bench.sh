@@ -4,8 +4,8 @@
 # medians).  Prints figures and ratios, writes BUILD/bench.json, prints a
 # markdown table of the figures and, last, a verdict per budget of issue 19
 # (scripts/bench/budgets.sh: the budgets, and the rule: the median of the
-# per-pair figures decides, unless the pairs fall on both sides of the
-# budget: "not shown"; in-process figures: the best run).  A benchmark, not a test: it never
+# per-pair figures decides, its spread printed beside it; in-process
+# figures: the best run).  A benchmark, not a test: it never
 # fails on timing.
 #
 #   scripts/bench.sh [BUILD [SCENARIO...]]
