@@ -27,7 +27,8 @@
 #      pairs (all of them, or their middle half) fell on both sides of the
 #      budget gave a different verdict on the second of two whole runs for
 #      9 of the 23 budgets, while the medians of those two runs were on
-#      the same side of the budget for 22 of them.
+#      the same side of the budget for 22 of them (19 in the next two
+#      runs, with this rule: README, "Budgets and verdicts").
 #   "best" (the in-process figures of bench_core: the span, the
 #      exporter): figure = the best run (least for "le", largest for "ge"),
 #      each run's own figure being already a median over many batches:
