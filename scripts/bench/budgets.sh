@@ -23,12 +23,14 @@
 #      threshold); the spread is printed beside it.  On this VM one pair
 #      differs from the next by 10-20 % of the work measured, more than
 #      most budgets allow, and the extremes of 7 pairs are the least
-#      repeatable figure of all: two rules that said "not shown" when the
-#      pairs (all of them, or their middle half) fell on both sides of the
-#      budget gave a different verdict on the second of two whole runs for
-#      9 of the 23 budgets, while the medians of those two runs were on
-#      the same side of the budget for 22 of them (19 in the next two
-#      runs, with this rule: README, "Budgets and verdicts").
+#      repeatable figure of all.  A rule that said "not shown" when the
+#      pairs fell on both sides of the budget gave a different verdict on
+#      the second of two whole runs for 9 of the 23 budgets, while the
+#      medians of those two runs were on the same side of the budget for
+#      22 of them (19 in the next two runs, with this rule: README,
+#      "Budgets and verdicts"); one on the middle half of the pairs, tried
+#      before on part of a run, said "missed" for pgbench TPC-B with pairs
+#      from 0.67 to 1.10 of bare, where earlier runs said "not shown".
 #   "best" (the in-process figures of bench_core: the span, the
 #      exporter): figure = the best run (least for "le", largest for "ge"),
 #      each run's own figure being already a median over many batches:
