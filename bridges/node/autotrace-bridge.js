@@ -403,16 +403,10 @@
 				} catch (e) {
 					slot[2] = 0;
 				}
-				const n = arguments.length;
-				if (n !== 4) {
-					try {
-						return writeGeneric.apply(this, arguments);
-					} finally {
-						slot[2] = 0;
-					}
-				}
 				try {
-					return writeGeneric.call(this, writev, data, enc, cb);
+					return arguments.length === 4
+						? writeGeneric.call(this, writev, data, enc, cb)
+						: writeGeneric.apply(this, arguments);
 				} finally {
 					slot[2] = 0;
 				}
