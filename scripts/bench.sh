@@ -38,8 +38,10 @@
 #               (BENCH_PAIRS alternating pairs, median of the ratios)
 # BENCH_REPS (default 3) repetitions (bench_core runs, Node rounds);
 # BENCH_PAIRS (default 7) pairs for the throughput ratios (pgbench,
-# nginx_wrk, scale); BENCH_PAIR_REPS (default 7) pairs for the added time
-# per request (C and Python HTTP, HTTPS, curl, the wire families);
+# nginx_wrk, scale); BENCH_CHUNK_PAIRS (default 20) pairs of chunks for
+# the added time per request of the client/server loops run interleaved
+# (C HTTP, HTTPS, curl, the wire families: scripts/bench/interleave.py);
+# BENCH_PAIR_REPS (default 7) pairs of whole runs for the Python HTTP loops;
 # BENCH_WRK_SECONDS (default 5) the length of the wrk runs.  The
 # instruction counts (no timing at all): scripts/bench/instr.sh, `make
 # bench-instr`.

@@ -36,6 +36,38 @@ alternate() {
 	done
 }
 
+# Cores for the client/server scenarios: on a machine of 2 cores or more,
+# the clients run on core 0 and their servers on core 1, so that where the
+# scheduler puts them stops changing the cost of a round trip from one
+# process to the next (it did, by 10-30 %); on 1 core, no pinning.
+# client_cpu for interleave.py; client_pin and server_pin prefix a command.
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+	client_cpu=0 client_pin="taskset -c 0" server_pin="taskset -c 1"
+else
+	client_cpu="" client_pin="" server_pin=""
+fi
+
+# pin_server PID: move a running server and its children (every thread;
+# what they fork later inherits it) to the servers' core.
+pin_server() {
+	local p
+	[ -n "$server_pin" ] || return 0
+	for p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		taskset -a -p -c 1 "$p" >/dev/null 2>&1 || true
+	done
+}
+
+# interleave NAME 'BARE COMMAND' 'TRACED COMMAND': the two commands run at
+# once and take turns, one chunk each (scripts/bench/interleave.py: why,
+# and what the commands must answer), BENCH_CHUNK_PAIRS pairs (20 unless
+# told); pair i's figures go to line i of $tmp/NAME.bare and
+# $tmp/NAME.traced.  Returns non-zero (its reason on stderr) if a side
+# failed.
+interleave() {
+	/usr/bin/python3 scripts/bench/interleave.py --pairs "${BENCH_CHUNK_PAIRS:-20}" \
+		--out "$tmp/$1" ${client_cpu:+--cpu "$client_cpu"} --bare "$2" --traced "$3"
+}
+
 # wait_file FILE [SECONDS]: wait (at most SECONDS, 20 unless told) until
 # FILE exists and is not empty.
 wait_file() {

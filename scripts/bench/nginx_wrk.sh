@@ -4,7 +4,8 @@
 # loopback port), bare; `wrk -t1 -c1` (one connection, one request in
 # flight) runs against it for BENCH_NGINX_SECONDS (4) s, bare and under
 # LD_PRELOAD exporting to a sink that answers at once, BENCH_PAIRS (7)
-# alternating pairs.  The figure: each pair's requests/s traced / bare;
+# alternating pairs, wrk on the clients' core and nginx on the servers'
+# (lib.sh).  The figure: each pair's requests/s traced / bare;
 # the budget (>= 0.95) is judged on the median of the pairs' ratios.
 
 # nginx_wrk_start: nginx on a free port of 127.0.0.1; sets nginx_pid and
@@ -56,7 +57,8 @@ EOF
 
 # nginx_wrk_run MODE -> requests/s
 nginx_wrk_run() {
-	LD_PRELOAD=$(preload "$1") wrk -t1 -c1 -d"${BENCH_NGINX_SECONDS:-4}s" \
+	# shellcheck disable=SC2086
+	LD_PRELOAD=$(preload "$1") $client_pin wrk -t1 -c1 -d"${BENCH_NGINX_SECONDS:-4}s" \
 		"http://127.0.0.1:$nginx_port/" 2>/dev/null | awk '/^Requests\/sec:/ {print $2}'
 }
 
@@ -71,6 +73,7 @@ bench_nginx_wrk() {
 		say "nginx would not start: skipped"
 		return
 	fi
+	pin_server "$nginx_pid"
 	sink_start
 	# Warm-up: nginx's first requests, and the page cache for wrk.
 	BENCH_NGINX_SECONDS=1 nginx_wrk_run bare >/dev/null

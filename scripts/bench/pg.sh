@@ -1,13 +1,14 @@
 # Scenario 4, PostgreSQL: pgbench, one client, unix socket, select-only
 # and TPC-B-like, bare vs traced (pgbench only), BENCH_PAIRS alternating
-# pairs of BENCH_PG_SECONDS (3) s runs; each budget (>= 97 % of bare) is
+# pairs of BENCH_PG_SECONDS (3) s runs, pgbench on the clients' core and
+# PostgreSQL on the servers' (lib.sh); each budget (>= 97 % of bare) is
 # judged on the median of the pairs' ratios traced / bare.
 
 pg_tps() { # MODE KIND -> tps
 	local args=""
 	[ "$2" = select-only ] && args=-S
 	# shellcheck disable=SC2086
-	LD_PRELOAD=$(preload "$1") pgbench -c 1 -T "${BENCH_PG_SECONDS:-3}" $args -h "$pgdir" -p "$pgport" \
+	LD_PRELOAD=$(preload "$1") $client_pin pgbench -c 1 -T "${BENCH_PG_SECONDS:-3}" $args -h "$pgdir" -p "$pgport" \
 		-U postgres autotrace 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
 pg_select() { pg_tps "$1" select-only; }
@@ -24,6 +25,7 @@ bench_pg() {
 		return
 	fi
 	pgport=$(cat "$pgdir/port")
+	pin_server "$(sed -n 1p "$pgdir/data/postmaster.pid")"
 	pgbench -i -q -s 1 -h "$pgdir" -p "$pgport" -U postgres autotrace >/dev/null 2>&1
 	sink_start
 	for kind in select tpcb; do

@@ -2,15 +2,17 @@
 # on one keep-alive TCP connection to a throwaway MariaDB runs statements
 # back to back - text queries "SELECT 1", then executions of a prepared
 # "SELECT ? AS v" (binary protocol) - bare and traced (one span per
-# statement), alternating runs.  The client program is the tests' own
-# (tests/fixtures/wire/my_node.js loop N); it reports, per statement, the
-# wall time and its process's CPU time; the figure is what tracing adds.
+# statement), the two clients up at once taking turns in chunks of
+# BENCH_WIRE_MYSQL_N statements of each kind (2000 unless told;
+# interleave.py), MariaDB on the servers' core.  The client program is the
+# tests' own (tests/fixtures/wire/my_node.js chunks K); it reports, per
+# statement, the wall time and its process's CPU time; the figure is what
+# tracing adds to the CPU.
 
-wire_mysql_n=${BENCH_WIRE_MYSQL_N:-10000}
+wire_mysql_n=${BENCH_WIRE_MYSQL_N:-2000}
 
-wire_mysql_client() { # MODE -> "<query wall> <query cpu> <exec wall> <exec cpu>"
-	MY_PORT=$wire_mysql_port NODE_PATH=$wire_mysql_modules LD_PRELOAD=$(preload "$1") \
-		node tests/fixtures/wire/my_node.js loop "$wire_mysql_n"
+wire_mysql_client() { # -> the command of a chunked client
+	echo "MY_PORT=$wire_mysql_port NODE_PATH=$wire_mysql_modules exec node tests/fixtures/wire/my_node.js chunks $wire_mysql_n"
 }
 
 # wire_mysql_report COLUMN LABEL BUDGET: one statement kind's figures;
@@ -34,8 +36,8 @@ wire_mysql_report() {
 }
 
 bench_wire_mysql() {
-	local dir reps=$pair_reps
-	echo "== MySQL/MariaDB on the wire: mysql2, one TCP connection, $wire_mysql_n statements of each kind, bare vs traced ($reps pairs, alternating)"
+	local dir
+	echo "== MySQL/MariaDB on the wire: mysql2, one TCP connection, chunks of $wire_mysql_n statements of each kind, bare vs traced, interleaved"
 	if ! scripts/setup-wire-node.sh "$build" >/dev/null 2>&1; then
 		say "mysql2 could not be installed: skipped"
 		row "mysql2 statements (wire)" "(not run: npm)" "≤ 2 us per statement"
@@ -49,8 +51,10 @@ bench_wire_mysql() {
 		return
 	fi
 	wire_mysql_port=$(cat "$dir/port")
+	pin_server "$(cat "$dir/mariadbd.pid")"
 	sink_start
-	alternate wire_mysql_client bare traced
+	interleave wire_mysql_client "$(wire_mysql_client)" "LD_PRELOAD=$lib $(wire_mysql_client)" ||
+		say "the mysql2 loop failed: its figures are incomplete"
 	wire_mysql_report 1 "SELECT 1" wire_mysql_query
 	wire_mysql_report 3 "SELECT ? (prepared)" wire_mysql_prepared
 	say "spans received by the sink: %s" "$(sink_stop)"

@@ -2,52 +2,35 @@
 # keep-alive TCP connection runs statements one after the other (a simple
 # query "SELECT 1", then a parameterised one, the extended protocol), bare
 # vs traced (the library decodes the protocol on the socket: one span per
-# statement); alternating runs.  Per statement: wall time and the client
+# statement), the two clients up at once taking turns in chunks
+# (interleave.py), PostgreSQL on the servers' core.  Per statement: wall time and the client
 # process's CPU time (process.cpuUsage), and what tracing adds to each;
 # the budget (<= 2 us per statement) is judged on the client's CPU added,
 # per pair (traced - bare).
 
-wire_pg_n=${BENCH_WIRE_PG_N:-10000}
-
-# The client: N statements of each kind after a warm-up; prints
-# "<simple wall us> <simple cpu us> <param wall us> <param cpu us>".
+wire_pg_n=${BENCH_WIRE_PG_N:-2000}
+# The client: after a warm-up, per line of stdin K statements of each kind
+# (tests/fixtures/wire/chunks.js: it prints "<simple wall us> <simple cpu
+# us> <param wall us> <param cpu us>").
 wire_pg_js='
 const { Client } = require("pg");
-// The median chunk of 2000 statements (several export batches): wall and
-// CPU microseconds per statement.
-async function loop(c, n, q, v) {
-	const w = [], cpu = [], k = Math.min(n, 2000);
-	for (let done = 0; done < n; done += k) {
-		const t0 = process.hrtime.bigint(), u0 = process.cpuUsage();
-		for (let i = 0; i < k; i++) await c.query(q, v);
-		const u = process.cpuUsage(u0);
-		w.push(Number(process.hrtime.bigint() - t0) / 1e3 / k);
-		cpu.push((u.user + u.system) / k);
-	}
-	const med = (a) => a.sort((x, y) => x - y)[a.length >> 1];
-	return [med(w), med(cpu)];
-}
 (async () => {
 	const c = new Client({ host: "127.0.0.1", port: +process.env.PGPORT,
 		user: "postgres", database: "autotrace" });
 	await c.connect();
-	const n = +process.env.N;
-	await loop(c, 1000, "SELECT 1", undefined);
-	const s = await loop(c, n, "SELECT 1", undefined);
-	const p = await loop(c, n, "SELECT $1::int AS v", [7]);
-	console.log(s.concat(p).map((x) => x.toFixed(3)).join(" "));
+	const simple = () => c.query("SELECT 1");
+	const param = () => c.query("SELECT $1::int AS v", [7]);
+	for (let i = 0; i < 500; i++) { await simple(); await param(); }
+	await require(process.env.CHUNKS_JS)(+process.env.K, [simple, param]);
 	await c.end();
 })();
 '
-
-wire_pg_run() { # MODE -> four figures
-	PGPORT=$wire_pg_port N=$wire_pg_n NODE_PATH=$wire_pg_node LD_PRELOAD=$(preload "$1") \
-		node -e "$wire_pg_js"
+wire_pg_cmd() { # -> the command of a chunked client
+	echo "PGPORT=$wire_pg_port K=$wire_pg_n CHUNKS_JS=$PWD/tests/fixtures/wire/chunks.js NODE_PATH=$wire_pg_node exec node -e '$wire_pg_js'"
 }
-
 bench_wire_pg() {
-	local pgdir col what b t key reps=$pair_reps
-	echo "== PostgreSQL on the wire: node-postgres, one TCP connection, $wire_pg_n statements of each kind, bare vs traced ($reps pairs, alternating)"
+	local pgdir col what b t key
+	echo "== PostgreSQL on the wire: node-postgres, one TCP connection, chunks of $wire_pg_n statements of each kind, bare vs traced, interleaved"
 	if ! scripts/setup-wire-node.sh "$build" >/dev/null 2>&1; then
 		say "node-postgres could not be installed: skipped"
 		row "node-postgres statements (wire)" "(not run: npm)" "≤ 2 us per statement"
@@ -61,8 +44,10 @@ bench_wire_pg() {
 		return
 	fi
 	wire_pg_port=$(cat "$pgdir/port")
+	pin_server "$(sed -n 1p "$pgdir/data/postmaster.pid")"
 	sink_start
-	alternate wire_pg_run bare traced
+	interleave wire_pg_run "$(wire_pg_cmd)" "LD_PRELOAD=$lib $(wire_pg_cmd)" ||
+		say "the node-postgres loop failed: its figures are incomplete"
 	for col in 1 3; do
 		what="SELECT 1 (simple query)"
 		[ $col = 3 ] && what='SELECT $1 (extended protocol)'

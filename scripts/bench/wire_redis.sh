@@ -1,44 +1,24 @@
-# Scenario wire_redis, Redis on the wire: a keep-alive loop of GETs, one
-# after another on one connection, through real drivers - Node's ioredis
-# (10000 GETs) and Python's redis-py (5000 GETs) - against a throwaway
-# redis-server (tests/fixtures/redis/redis-run.sh), bare vs traced (the
-# client only); each program times its own loop, after a warm-up: the
-# elapsed time and the CPU time of the client process per GET.  The
-# figure: CPU microseconds the library adds to the client per command
-# (target <= 2 us, judged per pair); the elapsed time, a round trip to another process,
-# moves with the machine's load far more than that.
+# Scenario wire_redis, Redis on the wire: GETs one after another on one
+# connection, through real drivers - Node's ioredis and Python's redis-py -
+# against a throwaway redis-server (tests/fixtures/redis/redis-run.sh, on
+# the servers' core), bare vs traced (the client only), the two clients up
+# at once taking turns in chunks of 2000 GETs (redis-py 1000; interleave.py).
+# Each client times its own chunks: wall time, and its process's CPU time
+# per GET.  The figure: CPU microseconds the library adds to the client
+# per command (target <= 2 us, judged per pair); the wall time, a round
+# trip to another process, moves with the machine's load far more.
 
-rd_ioredis() { # MODE -> microseconds per GET: elapsed, CPU
-	NODE_PATH=$build/wire-node/node_modules LD_PRELOAD=$(preload "$1") \
-		node tests/fixtures/wire/rd_ioredis.js loop "$rd_port" 10000
+rd_ioredis_cmd() { # -> the command of a chunked ioredis client
+	echo "NODE_PATH=$build/wire-node/node_modules exec node tests/fixtures/wire/rd_ioredis.js chunks $rd_port 2000"
 }
 
-rd_redispy() { # MODE -> microseconds per GET: elapsed, CPU
-	LD_PRELOAD=$(preload "$1") /usr/bin/python3 - "$rd_port" 5000 <<'PY'
-import sys, time
-import redis
-r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]))
-n = int(sys.argv[2])
-r.set("bench:k", "v")
-for _ in range(1000):
-    r.get("bench:k")
-# the median chunk of 1000 GETs (a couple of export batches)
-k, w, c = min(n, 1000), [], []
-for _ in range(0, n, k):
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(k):
-        if r.get("bench:k") != b"v":
-            sys.exit("GET bench:k: not the value set")
-    t1, c1 = time.perf_counter(), time.process_time()
-    w.append((t1 - t0) * 1e6 / k)
-    c.append((c1 - c0) * 1e6 / k)
-print("%.3f %.3f" % (sorted(w)[len(w) // 2], sorted(c)[len(c) // 2]))
-PY
+rd_redispy_cmd() { # -> the command of a chunked redis-py client
+	echo "exec /usr/bin/python3 scripts/bench/redispy_chunks.py $rd_port 1000"
 }
 
 bench_wire_redis() {
-	local rd_dir b t bw tw spans driver label reps=$pair_reps
-	echo "== Redis on the wire: GET loop on one connection (ioredis 10000, redis-py 5000), bare vs traced ($reps pairs)"
+	local rd_dir b t bw tw spans driver label
+	echo "== Redis on the wire: GET loop on one connection (chunks: ioredis 2000, redis-py 1000), bare vs traced, interleaved"
 	rd_dir=$(mktemp -u /tmp/at-rd-bench-XXXXXX)
 	if ! sh tests/fixtures/redis/redis-run.sh start "$rd_dir" >/dev/null ||
 		! scripts/setup-wire-node.sh "$build" >/dev/null; then
@@ -48,9 +28,11 @@ bench_wire_redis() {
 		return
 	fi
 	rd_port=$(cat "$rd_dir/port")
+	pin_server "$(cat "$rd_dir/redis.pid")"
 	sink_start
 	for driver in ioredis redispy; do
-		alternate rd_$driver bare traced
+		interleave rd_$driver "$(rd_${driver}_cmd)" "LD_PRELOAD=$lib $(rd_${driver}_cmd)" ||
+			say "the $driver loop failed: its figures are incomplete"
 		bw=$(median "$tmp/rd_$driver.bare" 1)
 		tw=$(median "$tmp/rd_$driver.traced" 1)
 		b=$(median "$tmp/rd_$driver.bare" 2)
