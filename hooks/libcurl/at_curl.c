@@ -29,10 +29,16 @@
  * the state too: no malloc, no free.  Only a list longer than those nodes
  * (AT_CURL_INLINE_NODES) or one with baggage to pass on is a copy made
  * with curl_slist_append and freed at the end.  The URL's attributes are
- * worked out once per URL: a loop that sets the same URL again reuses
- * them.  What remains is mostly curl's: it formats each custom header
- * line a byte at a time (about 90 instructions a byte, some 6,500 for a
- * traceparent line), the same as for a line the application adds.
+ * worked out once per URL (a loop that sets the same URL again reuses
+ * them), the method once per change of the method options.  What remains
+ * is mostly curl's: it formats each custom header line a byte at a time
+ * (Curl_dyn_addf "%s\r\n": about 90 instructions a byte), so our one
+ * traceparent line costs some 8,500 instructions inside libcurl (its
+ * request buffer also grows once more), against about 3,200 for all of
+ * this file's work (span, attributes, ten curl_easy_getinfo calls, the
+ * two CURLOPT_HTTPHEADER swaps); curl charges as much for a line the
+ * application adds.  Only a line injected below curl (by the socket or
+ * TLS layer, as they do for other clients) would avoid that cost.
  *
  * The socket layer.  While a libcurl call that moves transfers runs
  * (the guard's AT_OWN_HTTP bit), at_conn.c makes no HTTP span for the bytes: a plain
@@ -68,7 +74,12 @@ struct curl_state {
 	bool ours_copied;               /* ours made by curl_slist_append */
 	struct at_span *span;
 	uint64_t start_mono;
-	char method[32];                /* the span's method, set at begin */
+	/* The method the options give (method_of), worked out at the first
+	 * transfer after a method option changed (method_set false), and its
+	 * at_http_known_method name (NULL: not a known method). */
+	bool method_set;
+	char method[32];
+	const char *method_known;
 	/* What url gives the span, worked out at the first transfer after
 	 * CURLOPT_URL changed it (URL_UNKNOWN). */
 	enum { URL_UNKNOWN, URL_NO_ATTRS, URL_ATTRS } url_kind;
@@ -172,6 +183,8 @@ void at_curl_option(CURL *h, CURLoption opt, const void *ptr, long val)
 	default:
 		break;
 	}
+	if (opt != CURLOPT_URL && opt != CURLOPT_HTTPHEADER)
+		st->method_set = false; /* a method option */
 }
 
 /* The method this transfer will use, as curl decides it. */
@@ -200,10 +213,9 @@ static const char *header_value(const char *line)
 	return v;
 }
 
-static void set_method(struct at_span *s, const char *m)
+/* known: at_http_known_method(m), NULL if m is not a known method. */
+static void set_method(struct at_span *s, const char *m, const char *known)
 {
-	const char *known = at_http_known_method(m, strlen(m));
-
 	if (known) {
 		at_span_set_cstr(s, "http.request.method", known);
 		at_span_set_name(s, known, strlen(known));
@@ -460,10 +472,14 @@ void at_curl_begin(CURL *h, bool activate)
 		return;
 	}
 	st->start_mono = at_mono_ns();
-	st->method[0] = 0;
 	if (at_span_recording(st->span)) {
-		copy_str(st->method, sizeof(st->method), method_of(st));
-		set_method(st->span, st->method);
+		if (!st->method_set) {
+			copy_str(st->method, sizeof(st->method), method_of(st));
+			st->method_known = at_http_known_method(
+				st->method, strlen(st->method));
+			st->method_set = true;
+		}
+		set_method(st->span, st->method, st->method_known);
 		set_url(st->span, st);
 	}
 	/* Our list: the application's lines, then the propagation headers
@@ -525,7 +541,7 @@ static void set_info(struct curl_state *st, CURL *h)
 	if (at_curl.curl_easy_getinfo(h, CURLINFO_EFFECTIVE_METHOD, &method) ==
 		    CURLE_OK &&
 	    method && *method && strcmp(method, st->method) != 0)
-		set_method(s, method);
+		set_method(s, method, at_http_known_method(method, strlen(method)));
 	if (at_curl.curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) ==
 		    CURLE_OK &&
 	    code > 0)
@@ -633,6 +649,7 @@ void at_curl_dup(CURL *from, CURL *to)
 	b->post = a->post;
 	b->upload = a->upload;
 	b->postfields = a->postfields;
+	b->method_set = false; /* worked out at its first transfer */
 	b->app_headers = a->app_headers;
 }
 

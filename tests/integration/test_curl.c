@@ -276,24 +276,35 @@ Test(curl, multi_socket_action_concurrent_transfers, .timeout = 120)
 	multi("--socket-action");
 }
 
+/* A record_server (it records the bytes it receives) on a fresh port:
+ * its pid; url gets http://127.0.0.1:PORT/path, out the recording's path. */
+static pid_t recorder_start(const char *path, char *url, size_t url_cap,
+			    char *out, size_t out_cap)
+{
+	char dir[] = "/tmp/at-rec-XXXXXX", pf[64];
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(pf, sizeof(pf), "%s/port", dir);
+	snprintf(out, out_cap, "%s/bytes", dir);
+	const char *rargv[] = { h_build_path("fixtures/record_server"), pf, out, NULL };
+	pid_t rp = h_start(rargv, NULL, false, NULL);
+	uint16_t port = h_read_port(pf, WAIT_MS);
+	cr_assert_neq(port, 0);
+	snprintf(url, url_cap, "http://127.0.0.1:%u/%s", port, path);
+	return rp;
+}
+
 /* Over plain http the socket layer sees the same request: still exactly
  * one traceparent line on the wire and one span per transfer. */
 Test(curl, no_double_injection_over_http)
 {
 	struct h_env e;
-	char dir[] = "/tmp/at-rec-XXXXXX", pf[64], of[64], url[96];
+	char of[64], url[96];
 	struct h_result res;
 	struct at_rx_span *sp;
 
 	cr_assert_eq(h_env_start(&e), 0);
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(pf, sizeof(pf), "%s/port", dir);
-	snprintf(of, sizeof(of), "%s/bytes", dir);
-	const char *rargv[] = { h_build_path("fixtures/record_server"), pf, of, NULL };
-	pid_t rp = h_start(rargv, NULL, false, NULL);
-	uint16_t port = h_read_port(pf, WAIT_MS);
-	cr_assert_neq(port, 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/a", port);
+	pid_t rp = recorder_start("a", url, sizeof(url), of, sizeof(of));
 	const char *env[] = { e.ep, NULL };
 	const char *argv[] = { h_build_path("fixtures/curl_easy_client"),
 			       "--headers", url, url, url, NULL };
@@ -311,4 +322,77 @@ Test(curl, no_double_injection_over_http)
 	free(bytes);
 	free(sp);
 	h_env_stop(&e);
+}
+
+/* The method a span is named with comes from the handle's options (worked
+ * out at the first transfer after they change, then kept): every transfer
+ * of a handle gets it, also after curl_easy_reset and for a handle made by
+ * curl_easy_duphandle; each transfer sends its own span's traceparent. */
+Test(curl, method_follows_the_options_across_transfers, .timeout = 120)
+{
+	static const struct {
+		const char *opts[4];
+		const char *name, *method, *original;
+	} modes[] = {
+		{ { "--post", "x=1", NULL }, "POST", "POST", NULL },
+		{ { "--head", NULL }, "HEAD", "HEAD", NULL },
+		{ { "--method", "PURGE", NULL }, "HTTP", "_OTHER", "PURGE" },
+		{ { "--reset", "--post", "x=1", NULL }, "POST", "POST", NULL },
+		{ { "--dup", "--head", NULL }, "HEAD", "HEAD", NULL },
+		{ { "--dup", "--reset", "--method", "PURGE" }, "HTTP", "_OTHER", "PURGE" },
+		{ { NULL }, "GET", "GET", NULL },
+	};
+	const size_t n_modes = sizeof(modes) / sizeof(modes[0]);
+
+	for (size_t m = 0; m < n_modes; m++) {
+		struct h_env e;
+		char of[64], url[96];
+		struct h_result res;
+		struct at_rx_span *sp;
+		const char *argv[12];
+		size_t k = 0;
+
+		cr_assert_eq(h_env_start(&e), 0);
+		pid_t rp = recorder_start("m", url, sizeof(url), of, sizeof(of));
+		argv[k++] = h_build_path("fixtures/curl_easy_client");
+		for (size_t i = 0; i < 4 && modes[m].opts[i]; i++)
+			argv[k++] = modes[m].opts[i];
+		argv[k++] = url;
+		argv[k++] = url;
+		argv[k] = NULL;
+		const char *env[] = { e.ep, NULL };
+		cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+		cr_expect_eq(res.status, 0, "mode %zu: %s", m, res.err);
+		cr_expect_eq(count_in(res.out, "status 200 result 0"), 2,
+			     "mode %zu: %s", m, res.out);
+		h_result_free(&res);
+		h_stop(rp, 5000);
+		char *bytes = h_read_file(of, NULL);
+		size_t n = h_spans(e.rx, 2, WAIT_MS, &sp), got = 0;
+		for (size_t i = 0; i < n; i++) {
+			const at_otlp_span *s = sp[i].span;
+			char tp[56], line[80];
+			if (s->kind != KIND_CLIENT || !h_attr_str(s, "url.full"))
+				continue;
+			got++;
+			cr_expect_str_eq(s->name, modes[m].name, "mode %zu", m);
+			cr_expect_str_eq(h_attr_str(s, "http.request.method"),
+					 modes[m].method, "mode %zu", m);
+			if (modes[m].original)
+				cr_expect_str_eq(h_attr_str(s, "http.request.method_original"),
+						 modes[m].original, "mode %zu", m);
+			else
+				cr_expect_null(h_attr_str(s, "http.request.method_original"),
+					       "mode %zu", m);
+			h_span_traceparent(s, tp);
+			snprintf(line, sizeof(line), "traceparent: %s\r\n", tp);
+			cr_expect_eq(count_in(bytes, line), 1, "mode %zu: %s in\n%s",
+				     m, tp, bytes);
+		}
+		cr_expect_eq(got, 2, "mode %zu: one span per transfer", m);
+		cr_expect_eq(count_in(bytes, "traceparent:"), 2, "mode %zu", m);
+		free(bytes);
+		free(sp);
+		h_env_stop(&e);
+	}
 }

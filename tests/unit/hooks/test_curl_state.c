@@ -274,6 +274,60 @@ Test(curl_state, the_effective_method_renames_the_span)
 	}
 }
 
+/* The method the span is named with follows the method options set
+ * between transfers of one handle (it is worked out once per change),
+ * starts over at a reset and is the original's in a duplicate. */
+Test(curl_state, the_method_follows_the_options_between_transfers)
+{
+	static const struct {
+		CURLoption opt;
+		const char *ptr;
+		long val;
+		const char *method, *original;
+	} steps[] = {
+		{ CURLOPT_URL, "http://example.test/p", 0, "GET", NULL },
+		{ CURLOPT_POST, NULL, 1, "POST", NULL },
+		{ CURLOPT_HTTPHEADER, NULL, 0, "POST", NULL },
+		{ CURLOPT_NOBODY, NULL, 1, "HEAD", NULL },
+		{ CURLOPT_CUSTOMREQUEST, "PURGE", 0, "_OTHER", "PURGE" },
+		{ CURLOPT_CUSTOMREQUEST, NULL, 0, "HEAD", NULL },
+		{ CURLOPT_HTTPGET, NULL, 1, "GET", NULL },
+		{ CURLOPT_UPLOAD, NULL, 1, "PUT", NULL },
+		{ CURLOPT_UPLOAD, NULL, 0, "GET", NULL },
+		{ CURLOPT_POSTFIELDS, "a=1", 0, "POST", NULL },
+	};
+	struct rec spans[2];
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		at_curl_option(H, steps[i].opt, steps[i].ptr, steps[i].val);
+		for (int t = 0; t < 2; t++) {
+			at_curl_begin(H, false);
+			at_curl_end(H, CURLE_OK);
+			cr_assert_eq(ut_take_spans(spans, 2), 1);
+			cr_assert(ut_str_is(&spans[0], "http.request.method",
+					    steps[i].method), "step %zu", i);
+			if (steps[i].original)
+				cr_assert(ut_str_is(&spans[0],
+						    "http.request.method_original",
+						    steps[i].original));
+			else
+				cr_assert_null(ut_attr(&spans[0],
+						       "http.request.method_original"));
+		}
+	}
+	at_curl_dup(H, D);
+	at_curl_begin(D, false);
+	at_curl_end(D, CURLE_OK);
+	cr_assert_eq(ut_take_spans(spans, 2), 1);
+	cr_assert(ut_str_is(&spans[0], "http.request.method", "POST"), "dup");
+	at_curl_forget(D);
+	at_curl_reset(H);
+	at_curl_begin(H, false);
+	at_curl_end(H, CURLE_OK);
+	cr_assert_eq(ut_take_spans(spans, 2), 1);
+	cr_assert(ut_str_is(&spans[0], "http.request.method", "GET"), "reset");
+}
+
 /* The URL's attributes: kept while the same URL is set again, replaced
  * by a new one's, none for a URL without a scheme. */
 Test(curl_state, url_attributes_follow_the_url_set)
