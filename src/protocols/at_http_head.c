@@ -816,16 +816,30 @@ int at_http_parse_response(const char *p, size_t n, struct at_http_response *r)
 
 const char *at_http_known_method(const char *m, size_t len)
 {
-	static const char *const known[] = {
-		"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS",
-		"PATCH", "POST", "PUT", "TRACE",
-	};
-
-	if (m == NULL || len < 3 || len > 7)
+	/* By length, then one comparison: a method is named on every
+	 * request span. */
+	if (m == NULL)
 		return NULL;
-	for (size_t i = 0; i < AT_ARRAY_SIZE(known); i++) {
-		if (strlen(known[i]) == len && memcmp(known[i], m, len) == 0)
-			return known[i];
+	switch (len) {
+	case 3:
+		return memcmp(m, "GET", 3) == 0   ? "GET"
+		       : memcmp(m, "PUT", 3) == 0 ? "PUT"
+						  : NULL;
+	case 4:
+		return memcmp(m, "POST", 4) == 0   ? "POST"
+		       : memcmp(m, "HEAD", 4) == 0 ? "HEAD"
+						   : NULL;
+	case 5:
+		return memcmp(m, "PATCH", 5) == 0   ? "PATCH"
+		       : memcmp(m, "TRACE", 5) == 0 ? "TRACE"
+						    : NULL;
+	case 6:
+		return memcmp(m, "DELETE", 6) == 0 ? "DELETE" : NULL;
+	case 7:
+		return memcmp(m, "OPTIONS", 7) == 0   ? "OPTIONS"
+		       : memcmp(m, "CONNECT", 7) == 0 ? "CONNECT"
+						      : NULL;
+	default:
+		return NULL;
 	}
-	return NULL;
 }

@@ -302,6 +302,20 @@ size_t at_http_url_full(char *out, size_t cap, const char *scheme,
 	return o.len;
 }
 
+size_t at_http_url_full_after(char *out, size_t cap, size_t len,
+			      const char *target, size_t target_len,
+			      int redact_all)
+{
+	struct out_buf o = { out, cap, len };
+
+	if (out == NULL || cap <= len)
+		return 0;
+	out[len] = '\0';
+	if (target != NULL && target_len > 0 && target[0] == '/')
+		put_path_query(&o, target, target_len, redact_all);
+	return o.len;
+}
+
 void at_http_split_target(const char *target, size_t len,
 			  struct at_http_str *path, struct at_http_str *query)
 {
