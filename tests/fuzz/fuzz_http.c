@@ -30,7 +30,9 @@
  *     runs on the whole input as a chunked body, and on the bytes after an
  *     accepted head with the framing that head asks for;
  *   - the URL helpers never write past their cap and return the length of
- *     the NUL-terminated string they wrote.
+ *     the NUL-terminated string they wrote; url.full of an origin- or
+ *     asterisk-form target made after its prefix (at_http_url_full_after)
+ *     is the same string.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -171,6 +173,17 @@ static void check_url(const char *host, size_t hl, const char *t, size_t tl)
 		} else {
 			CHECK(w < cap && out[w] == '\0');
 			CHECK(out[cap] == 'Z');
+		}
+		if (cap > 1 && tl > 0 && (t[0] == '/' || t[0] == '*')) {
+			char pre[300];
+			size_t pl = at_http_url_full(pre, cap, "http", host, hl,
+						     NULL, 0, 1);
+
+			if (pl + 1 < cap) {
+				CHECK(at_http_url_full_after(pre, cap, pl, t, tl,
+							     1) == w);
+				CHECK(memcmp(pre, out, w + 1) == 0);
+			}
 		}
 		memset(out, 'Z', sizeof(out));
 		w = at_http_redact_query(out, cap, t, tl, (int)(i & 1));
