@@ -309,26 +309,38 @@ void conn_set_protocol(struct at_span *s, int minor)
 			3);
 }
 
-void conn_set_method(struct at_span *s, const struct at_http_request *r)
+void conn_set_method(struct at_span *s, const struct at_http_request *r,
+		     const char *known)
 {
-	const char *known = at_http_known_method(r->method.p, r->method.len);
-
 	/* A known name is the method's bytes: its length is theirs. */
 	if (known) {
 		at_span_set_str(s, "http.request.method", known,
 				r->method.len);
-		at_span_set_name(s, known, r->method.len);
 	} else {
 		at_span_set_cstr(s, "http.request.method", "_OTHER");
 		at_span_set_str(s, "http.request.method_original", r->method.p,
 				r->method.len);
-		at_span_set_name(s, "HTTP", 4);
 	}
+}
+
+/* network.peer.address and .port (the same on every span of c). */
+static void peer_attrs(struct at_span_block *b, struct at_conn *c)
+{
+	at_span_block_str(b, "network.peer.address", c->peer_ip,
+			  c->peer_ip_len);
+	at_span_block_int(b, "network.peer.port", c->peer_port);
 }
 
 void conn_set_peer(struct at_span *s, struct at_conn *c)
 {
 	if (!c->peer_ip[0])
+		return;
+	if (!c->peer_attrs_made) {
+		at_span_block_clear(&c->peer_attrs);
+		peer_attrs(&c->peer_attrs, c);
+		c->peer_attrs_made = 1;
+	}
+	if (at_span_set_block(s, &c->peer_attrs))
 		return;
 	at_span_set_str(s, "network.peer.address", c->peer_ip,
 			c->peer_ip_len);
@@ -368,8 +380,81 @@ static struct host_memo *host_memo(struct at_conn *c, const char *h,
 		m->port = port;
 	}
 	m->prefix_len = 0;
+	m->attrs_made = 0;
 	m->key_len = (uint8_t)len;
 	return m;
+}
+
+/* The memo of the Host value h[0..len) if it is the one kept. */
+static struct host_memo *host_memo_kept(struct at_conn *c, const char *h,
+					size_t len)
+{
+	struct host_memo *m = &c->host;
+
+	return m->key_len && m->key_len == len && memcmp(m->key, h, len) == 0
+		       ? m
+		       : NULL;
+}
+
+void conn_set_server(struct at_span *s, struct at_conn *c, const char *h,
+		     size_t len, const struct at_http_str *name, int port)
+{
+	struct host_memo *m = host_memo_kept(c, h, len);
+
+	if (port < 0)
+		port = conn_default_port(c);
+	if (m && !m->attrs_made) {
+		at_span_block_clear(&m->attrs);
+		at_span_block_str(&m->attrs, "server.address", name->p,
+				  name->len);
+		at_span_block_int(&m->attrs, "server.port", port);
+		m->attrs_made = 1;
+	}
+	if (m && at_span_set_block(s, &m->attrs))
+		return;
+	at_span_set_str(s, "server.address", name->p, name->len);
+	at_span_set_int(s, "server.port", port);
+}
+
+void conn_set_server_addrs(struct at_span *s, struct at_conn *c,
+			   const struct at_http_request *r)
+{
+	struct host_memo *m = r->host.p ? host_memo(c, r->host.p, r->host.len)
+					: NULL;
+	struct at_http_str host;
+	const char *sni;
+	int port = -1;
+
+	if (m && m->hp_ok) {
+		if (!m->attrs_made) {
+			at_span_block_clear(&m->attrs);
+			at_span_block_str(&m->attrs, "server.address",
+					  m->key + m->name_off, m->name_len);
+			if (m->port >= 0)
+				at_span_block_int(&m->attrs, "server.port",
+						  m->port);
+			if (c->peer_ip[0]) {
+				at_span_block_str(&m->attrs, "client.address",
+						  c->peer_ip, c->peer_ip_len);
+				peer_attrs(&m->attrs, c);
+			}
+			m->attrs_made = 1;
+		}
+		if (at_span_set_block(s, &m->attrs))
+			return;
+	}
+	if (r->host.p && conn_host_port(c, r->host.p, r->host.len, &host,
+					&port, NULL, 0, NULL, NULL) == 0) {
+		at_span_set_str(s, "server.address", host.p, host.len);
+		if (port >= 0)
+			at_span_set_int(s, "server.port", port);
+	} else if ((sni = conn_server_name(c)) && *sni) {
+		at_span_set_cstr(s, "server.address", sni);
+	}
+	if (c->peer_ip[0])
+		at_span_set_str(s, "client.address", c->peer_ip,
+				c->peer_ip_len);
+	conn_set_peer(s, c);
 }
 
 int conn_host_port(struct at_conn *c, const char *h, size_t len,

@@ -63,8 +63,13 @@ struct host_memo {
 	uint8_t name_off, name_len; /* server.address, in the value */
 	int port;               /* its port, -1 if none */
 	uint8_t prefix_len;     /* 0: not made (or too long to keep) */
+	uint8_t attrs_made;     /* attrs is made */
 	char key[HOST_KEY_MAX]; /* the Host value */
 	char prefix[URL_PREFIX_MAX];
+	/* The span attributes it gives, in the order the request spans set
+	 * them: a client's server.address and server.port; a server's
+	 * server.address, server.port, client.address, network.peer.*. */
+	struct at_span_block attrs;
 };
 
 struct flow {
@@ -84,6 +89,8 @@ struct at_conn {
 	time_t checked_at;      /* last identity check (coarse seconds) */
 	char peer_ip[INET6_ADDRSTRLEN];
 	uint8_t peer_ip_len;
+	uint8_t peer_attrs_made;
+	struct at_span_block peer_attrs; /* network.peer.address and .port */
 	int peer_port;
 	char peer_path[108];    /* a unix socket's path ("" if none) */
 	/* A database/cache protocol decoded on this connection (hooks/wire),
@@ -219,7 +226,22 @@ void conn_submit_connect(struct at_conn *c);
 void conn_fl_finish(struct at_conn *c);
 /* Span attributes both directions set. */
 void conn_set_protocol(struct at_span *s, int minor);
-void conn_set_method(struct at_span *s, const struct at_http_request *r);
+/* The span's name for a request whose method is known (the
+ * at_http_known_method() of r), or NULL: the method, else "HTTP".  Given
+ * when the span starts, so that it is not renamed. */
+static inline const char *conn_span_name(const char *known)
+{
+	return known ? known : "HTTP";
+}
+
+static inline size_t conn_span_name_len(const char *known,
+					const struct at_http_request *r)
+{
+	return known ? r->method.len : 4;
+}
+
+void conn_set_method(struct at_span *s, const struct at_http_request *r,
+		     const char *known);
 void conn_set_peer(struct at_span *s, struct at_conn *c);
 void conn_set_status(struct at_span *s, int status, int server);
 /* server.address and server.port of a request's Host value h[0..len)
@@ -230,6 +252,15 @@ void conn_set_status(struct at_span *s, int status, int server);
 int conn_host_port(struct at_conn *c, const char *h, size_t len,
 		   struct at_http_str *name, int *port, char *url, size_t cap,
 		   const struct at_http_str *target, size_t *url_len);
+/* A client request's server.address and server.port from its Host value
+ * h[0..len) (at_http_host_port() accepted it: name, port), remembered per
+ * connection. */
+void conn_set_server(struct at_span *s, struct at_conn *c, const char *h,
+		     size_t len, const struct at_http_str *name, int port);
+/* A server request's server.address and server.port (its Host, else the
+ * name TLS was asked for), client.address and network.peer.*. */
+void conn_set_server_addrs(struct at_span *s, struct at_conn *c,
+			   const struct at_http_request *r);
 /* The request's method, as the flight remembers it (cut at 15 bytes). */
 void conn_flight_method(struct flight *f, const char *m, size_t len);
 /* Feed len bytes at `skip` of iov to the body framing b; returns how many

@@ -67,12 +67,12 @@ static size_t server_in_head(struct at_conn *c, const char *head,
 {
 	struct at_http_request r;
 	struct at_span_context parent;
-	struct at_http_str path, query, host;
+	struct at_http_str path, query;
 	char ts[AT_TRACESTATE_MAX + 1], q[1024];
 	struct at_span *s;
 	struct flight *f;
-	const char *sni;
-	int ts_n = 0, has_parent = 0, port = -1;
+	const char *known;
+	int ts_n = 0, has_parent = 0;
 
 	if (at_http_parse_request(head, len, &r) != 0) {
 		if (!exact)
@@ -99,7 +99,9 @@ static size_t server_in_head(struct at_conn *c, const char *head,
 	 * parent, or a new trace - never the thread's previous request.  The
 	 * thread works for it from now on (at_context.h): what it sends
 	 * becomes its children, until its response is complete. */
-	at_span_start_with_parent(s, "HTTP", 4, AT_KIND_SERVER,
+	known = at_http_known_method(r.method.p, r.method.len);
+	at_span_start_with_parent(s, conn_span_name(known),
+				  conn_span_name_len(known, &r), AT_KIND_SERVER,
 				  has_parent ? &parent : NULL, ts,
 				  ts_n > 0 ? (size_t)ts_n : 0, false);
 	if (!at_span_started(s)) {
@@ -117,7 +119,7 @@ static size_t server_in_head(struct at_conn *c, const char *head,
 	}
 	at_context_enter_request(s);
 	if (at_span_recording(s)) {
-		conn_set_method(s, &r);
+		conn_set_method(s, &r, known);
 		at_span_set_cstr(s, "url.scheme", conn_scheme(c));
 		at_http_split_target(r.target.p, r.target.len, &path, &query);
 		if (path.p && memchr(path.p, ';', path.len)) {
@@ -135,19 +137,7 @@ static size_t server_in_head(struct at_conn *c, const char *head,
 							at_cfg.http_redact_query);
 			at_span_set_str(s, "url.query", q, n);
 		}
-		if (r.host.p && conn_host_port(c, r.host.p, r.host.len, &host,
-					       &port, NULL, 0, NULL,
-					       NULL) == 0) {
-			at_span_set_str(s, "server.address", host.p, host.len);
-			if (port >= 0)
-				at_span_set_int(s, "server.port", port);
-		} else if ((sni = conn_server_name(c)) && *sni) {
-			at_span_set_cstr(s, "server.address", sni);
-		}
-		if (c->peer_ip[0])
-			at_span_set_str(s, "client.address", c->peer_ip,
-					c->peer_ip_len);
-		conn_set_peer(s, c);
+		conn_set_server_addrs(s, c, &r);
 		if (r.user_agent.p)
 			at_span_set_str(s, "user_agent.original",
 					r.user_agent.p, r.user_agent.len);

@@ -77,6 +77,16 @@ static int iov_slice(struct iovec *out, int cap, const struct iovec *iov,
 {
 	int k = 0;
 
+	if (n == 1 && cap > 0) {
+		/* One iovec (send, write): what the loop below gives. */
+		if (len == 0)
+			return 0;
+		if (from + len > iov[0].iov_len)
+			return -1;
+		out[0].iov_base = (char *)iov[0].iov_base + from;
+		out[0].iov_len = len;
+		return 1;
+	}
 	return at_iov_slice(out, &k, cap, iov, n, from, len) < len ? -1 : k;
 }
 
@@ -119,6 +129,8 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 	char ts[AT_TRACESTATE_MAX + 1];
 	char url[2048];
 	int ts_n = 0;
+	const char *known = at_http_known_method(r->method.p, r->method.len);
+	const char *name = conn_span_name(known);
 
 	c->inj_len = 0;
 	c->inj_sent = 0;
@@ -139,11 +151,13 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 	 * continues it. */
 	if (at_http_request_context(r, at_cfg.prop_order, at_cfg.n_prop,
 				    &parent, ts, sizeof(ts), &ts_n)) {
-		at_span_start_with_parent(s, "HTTP", 4, AT_KIND_CLIENT,
+		at_span_start_with_parent(s, name, conn_span_name_len(known, r),
+					  AT_KIND_CLIENT,
 					  &parent, ts,
 					  ts_n > 0 ? (size_t)ts_n : 0, false);
 	} else {
-		at_span_start_for(s, "HTTP", 4, AT_KIND_CLIENT, &f->req);
+		at_span_start_for(s, name, conn_span_name_len(known, r),
+				  AT_KIND_CLIENT, &f->req);
 	}
 	if (!at_span_started(s)) {
 		conn_span_free(s);
@@ -154,7 +168,7 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 		int port = -1;
 		size_t url_len;
 
-		conn_set_method(s, r);
+		conn_set_method(s, r, known);
 		const char *scheme = conn_scheme(c), *sni;
 
 		if (r->host.p && r->host.len) {
@@ -170,13 +184,9 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 					r->host.len, r->target.p,
 					r->target.len,
 					at_cfg.http_redact_query);
-			if (hp == 0) {
-				at_span_set_str(s, "server.address", host.p,
-						host.len);
-				at_span_set_int(s, "server.port",
-						port >= 0 ? port
-							  : conn_default_port(c));
-			}
+			if (hp == 0)
+				conn_set_server(s, c, r->host.p, r->host.len,
+						&host, port);
 		} else {
 			/* No Host: the name TLS asked for, else the peer. */
 			sni = conn_server_name(c);

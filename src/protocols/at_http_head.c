@@ -761,9 +761,16 @@ int at_http_request_context(const struct at_http_request *r,
 			    struct at_span_context *out, char *ts, size_t cap,
 			    int *ts_n)
 {
-	struct at_prop_fields f = r->prop;
+	struct at_prop_fields f;
 	unsigned got;
 
+	/* No field of a format that carries a context (the usual outgoing
+	 * request): nothing to read. */
+	if (!r->n_traceparent &&
+	    !(r->prop_present & (AT_PROP_TRACECONTEXT | AT_PROP_B3 |
+				 AT_PROP_B3MULTI | AT_PROP_JAEGER)))
+		return 0;
+	f = r->prop;
 	f.traceparent = (struct at_prop_str){ r->traceparent.p,
 					      r->traceparent.len };
 	f.n_traceparent = r->n_traceparent;
