@@ -632,6 +632,26 @@ void at_span_block_int(struct at_span_block *b, const char *key, int64_t val)
 	a->v.i = val;
 }
 
+/* Is a key of b set on s already?  Searched only for the keys whose bit
+ * s has (key bits are a hash: two keys may share one). */
+static bool block_key_set(const struct at_span *s,
+			  const struct at_span_block *b)
+{
+	uint64_t clash = s->key_bits & b->key_bits;
+
+	for (unsigned i = 0; clash && i < b->n_attrs; i++) {
+		const char *key = b->attrs[i].key;
+
+		if (!(key_bit(key) & clash))
+			continue;
+		for (unsigned j = 0; j < s->h.n_attrs; j++) {
+			if (s->attrs[j].key == key)
+				return true;
+		}
+	}
+	return false;
+}
+
 bool at_span_set_block(struct at_span *s, const struct at_span_block *b)
 {
 	struct at_span_hdr *h = &s->h;
@@ -643,8 +663,7 @@ bool at_span_set_block(struct at_span *s, const struct at_span_block *b)
 		return false;
 	if (!at_span_recording(s))
 		return true;
-	if (AT_UNLIKELY((s->key_bits & b->key_bits) ||
-			h->n_attrs + n > attr_limit() ||
+	if (AT_UNLIKELY(block_key_set(s, b) || h->n_attrs + n > attr_limit() ||
 			b->longest > at_cfg.attr_value_len_limit ||
 			used + b->arena_used > AT_SPAN_ARENA)) {
 		for (unsigned i = 0; i < n; i++) {
