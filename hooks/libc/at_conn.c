@@ -46,7 +46,11 @@
  * copy and a second scan on every request of a usual server or client).
  * What a request's Host value gives (server.address/port, a client's
  * url.full prefix) is worked out once per connection and Host value
- * (struct host_memo), not per request.  No malloc, no lock;
+ * (struct host_memo), not per request; so are the span attributes that
+ * all the requests of a connection share (server address, client and
+ * peer addresses, protocol version): an attribute block
+ * (at_span_set_block) made once, copied into each span.  No malloc, no
+ * lock;
  * system calls: the real ones, plus one fstat per request head (at most
  * one a second per connection).
  */
@@ -309,6 +313,20 @@ void conn_set_protocol(struct at_span *s, int minor)
 			3);
 }
 
+/* A block's shape: made without network.protocol.version (proto < 0),
+ * or with HTTP/1.proto's; 0 is "not made". */
+static uint8_t block_shape(int proto)
+{
+	return proto < 0 ? 1 : (uint8_t)(2 + (proto != 0));
+}
+
+static void protocol_attr(struct at_span_block *b, int proto)
+{
+	if (proto >= 0)
+		at_span_block_str(b, "network.protocol.version",
+				  proto ? "1.1" : "1.0", 3);
+}
+
 void conn_set_method(struct at_span *s, const struct at_http_request *r,
 		     const char *known)
 {
@@ -331,20 +349,26 @@ static void peer_attrs(struct at_span_block *b, struct at_conn *c)
 	at_span_block_int(b, "network.peer.port", c->peer_port);
 }
 
-void conn_set_peer(struct at_span *s, struct at_conn *c)
+void conn_set_peer(struct at_span *s, struct at_conn *c, int proto)
 {
-	if (!c->peer_ip[0])
+	if (!c->peer_ip[0]) {
+		if (proto >= 0)
+			conn_set_protocol(s, proto);
 		return;
-	if (!c->peer_attrs_made) {
+	}
+	if (c->peer_attrs_made != block_shape(proto)) {
 		at_span_block_clear(&c->peer_attrs);
 		peer_attrs(&c->peer_attrs, c);
-		c->peer_attrs_made = 1;
+		protocol_attr(&c->peer_attrs, proto);
+		c->peer_attrs_made = block_shape(proto);
 	}
 	if (at_span_set_block(s, &c->peer_attrs))
 		return;
 	at_span_set_str(s, "network.peer.address", c->peer_ip,
 			c->peer_ip_len);
 	at_span_set_int(s, "network.peer.port", c->peer_port);
+	if (proto >= 0)
+		conn_set_protocol(s, proto);
 }
 
 void conn_set_status(struct at_span *s, int status, int server)
@@ -417,7 +441,7 @@ void conn_set_server(struct at_span *s, struct at_conn *c, const char *h,
 }
 
 void conn_set_server_addrs(struct at_span *s, struct at_conn *c,
-			   const struct at_http_request *r)
+			   const struct at_http_request *r, int proto)
 {
 	struct host_memo *m = r->host.p ? host_memo(c, r->host.p, r->host.len)
 					: NULL;
@@ -426,7 +450,7 @@ void conn_set_server_addrs(struct at_span *s, struct at_conn *c,
 	int port = -1;
 
 	if (m && m->hp_ok) {
-		if (!m->attrs_made) {
+		if (m->attrs_made != block_shape(proto)) {
 			at_span_block_clear(&m->attrs);
 			at_span_block_str(&m->attrs, "server.address",
 					  m->key + m->name_off, m->name_len);
@@ -438,7 +462,8 @@ void conn_set_server_addrs(struct at_span *s, struct at_conn *c,
 						  c->peer_ip, c->peer_ip_len);
 				peer_attrs(&m->attrs, c);
 			}
-			m->attrs_made = 1;
+			protocol_attr(&m->attrs, proto);
+			m->attrs_made = block_shape(proto);
 		}
 		if (at_span_set_block(s, &m->attrs))
 			return;
@@ -454,7 +479,7 @@ void conn_set_server_addrs(struct at_span *s, struct at_conn *c,
 	if (c->peer_ip[0])
 		at_span_set_str(s, "client.address", c->peer_ip,
 				c->peer_ip_len);
-	conn_set_peer(s, c);
+	conn_set_peer(s, c, proto);
 }
 
 int conn_host_port(struct at_conn *c, const char *h, size_t len,

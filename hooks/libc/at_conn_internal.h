@@ -63,7 +63,7 @@ struct host_memo {
 	uint8_t name_off, name_len; /* server.address, in the value */
 	int port;               /* its port, -1 if none */
 	uint8_t prefix_len;     /* 0: not made (or too long to keep) */
-	uint8_t attrs_made;     /* attrs is made */
+	uint8_t attrs_made;     /* attrs is made: its shape (at_conn.c) */
 	char key[HOST_KEY_MAX]; /* the Host value */
 	char prefix[URL_PREFIX_MAX];
 	/* The span attributes it gives, in the order the request spans set
@@ -89,8 +89,9 @@ struct at_conn {
 	time_t checked_at;      /* last identity check (coarse seconds) */
 	char peer_ip[INET6_ADDRSTRLEN];
 	uint8_t peer_ip_len;
-	uint8_t peer_attrs_made;
-	struct at_span_block peer_attrs; /* network.peer.address and .port */
+	uint8_t peer_attrs_made; /* its shape (at_conn.c), 0: not made */
+	/* network.peer.address and .port (and network.protocol.version). */
+	struct at_span_block peer_attrs;
 	int peer_port;
 	char peer_path[108];    /* a unix socket's path ("" if none) */
 	/* A database/cache protocol decoded on this connection (hooks/wire),
@@ -242,7 +243,9 @@ static inline size_t conn_span_name_len(const char *known,
 
 void conn_set_method(struct at_span *s, const struct at_http_request *r,
 		     const char *known);
-void conn_set_peer(struct at_span *s, struct at_conn *c);
+/* network.peer.address and .port, then, if proto >= 0,
+ * network.protocol.version of HTTP/1.proto (conn_set_protocol). */
+void conn_set_peer(struct at_span *s, struct at_conn *c, int proto);
 void conn_set_status(struct at_span *s, int status, int server);
 /* server.address and server.port of a request's Host value h[0..len)
  * (at_http_host_port(), *name pointing into h); with url, also *url_len
@@ -258,9 +261,10 @@ int conn_host_port(struct at_conn *c, const char *h, size_t len,
 void conn_set_server(struct at_span *s, struct at_conn *c, const char *h,
 		     size_t len, const struct at_http_str *name, int port);
 /* A server request's server.address and server.port (its Host, else the
- * name TLS was asked for), client.address and network.peer.*. */
+ * name TLS was asked for), client.address and network.peer.*, then, if
+ * proto >= 0, network.protocol.version (conn_set_peer). */
 void conn_set_server_addrs(struct at_span *s, struct at_conn *c,
-			   const struct at_http_request *r);
+			   const struct at_http_request *r, int proto);
 /* The request's method, as the flight remembers it (cut at 15 bytes). */
 void conn_flight_method(struct flight *f, const char *m, size_t len);
 /* Feed len bytes at `skip` of iov to the body framing b; returns how many

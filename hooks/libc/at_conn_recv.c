@@ -137,11 +137,14 @@ static size_t server_in_head(struct at_conn *c, const char *head,
 							at_cfg.http_redact_query);
 			at_span_set_str(s, "url.query", q, n);
 		}
-		conn_set_server_addrs(s, c, &r);
-		if (r.user_agent.p)
+		if (r.user_agent.p) {
+			conn_set_server_addrs(s, c, &r, -1);
 			at_span_set_str(s, "user_agent.original",
 					r.user_agent.p, r.user_agent.len);
-		conn_set_protocol(s, r.version_minor);
+			conn_set_protocol(s, r.version_minor);
+		} else {
+			conn_set_server_addrs(s, c, &r, r.version_minor);
+		}
 	}
 	f->span = s;
 	at_context_ref(&f->req, s);

@@ -201,8 +201,7 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 				at_span_set_int(s, "server.port", c->peer_port);
 		}
 		at_span_set_str(s, "url.full", url, url_len);
-		conn_set_peer(s, c);
-		conn_set_protocol(s, r->version_minor);
+		conn_set_peer(s, c, r->version_minor);
 	}
 	/* The connection was opened for this request: connect is its child. */
 	struct at_span *cs = conn_take_connect(c);

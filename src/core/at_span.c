@@ -680,12 +680,12 @@ bool at_span_set_block(struct at_span *s, const struct at_span_block *b)
 	/* What the calls would do: new slots in order, each value whole in
 	 * the arena after the previous one. */
 	a = &s->attrs[h->n_attrs];
-	memcpy(a, b->attrs, n * sizeof(*a));
 	for (unsigned i = 0; i < n; i++) {
+		a[i] = b->attrs[i];
 		if (a[i].type == AT_ATTR_STRING)
 			a[i].v.s.off = (uint16_t)(a[i].v.s.off + used);
 	}
-	memcpy(s->arena + used, b->arena, b->arena_used);
+	copy_short(s->arena + used, b->arena, b->arena_used);
 	h->arena_used = (uint16_t)(used + b->arena_used);
 	h->n_attrs = (uint8_t)(h->n_attrs + n);
 	s->key_bits |= b->key_bits;
