@@ -680,10 +680,9 @@ static void request_tracestate(struct at_http_request *r,
 int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 {
 	struct at_tracestate_part ts_parts[TS_PARTS_MAX];
-	struct at_http_request out;
 	struct fields f;
-	size_t pos, m_len, t0, t_len, end;
-	int minor;
+	size_t pos, m_len, t0, t_len, end, head_len;
+	int minor, chunked;
 
 	if (p == NULL || r == NULL)
 		return -1;
@@ -724,34 +723,36 @@ int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 	fields_init(&f);
 	f.ts_parts = ts_parts;
 	note_eol(&f, pos, end);
-	out.head_len = parse_fields(p, n, end, &f);
-	if (out.head_len == 0)
+	head_len = parse_fields(p, n, end, &f);
+	if (head_len == 0)
 		return -1;
-	if (f.n_host > 1 || check_framing(&f, minor, 1, &out.chunked) < 0)
+	if (f.n_host > 1 || check_framing(&f, minor, 1, &chunked) < 0)
 		return -1;
 
-	out.method.p = p;
-	out.method.len = m_len;
-	out.target.p = p + t0;
-	out.target.len = t_len;
-	out.version_minor = minor;
-	out.host = f.host;
-	out.traceparent = f.traceparent;
-	out.n_traceparent = f.n_traceparent;
-	out.user_agent = f.user_agent;
-	out.content_length = f.content_length;
-	out.conn_close = f.conn_close;
-	out.conn_keep_alive = f.conn_keep_alive;
-	out.upgrade = f.upgrade;
-	out.request_line_end = end;
-	out.prop = f.prop;
-	out.prop_present = f.prop_present;
-	out.n_baggage = f.n_baggage;
-	memcpy(out.baggage, f.baggage, sizeof(out.baggage));
-	out.line_ending = f.eol_seen == 1   ? AT_HTTP_EOL_CRLF
-			  : f.eol_seen == 2 ? AT_HTTP_EOL_LF
-					    : AT_HTTP_EOL_MIXED;
-	memcpy(r, &out, offsetof(struct at_http_request, tracestate_buf));
+	/* Accepted: the outputs, written once (nothing before). */
+	r->head_len = head_len;
+	r->chunked = chunked;
+	r->method.p = p;
+	r->method.len = m_len;
+	r->target.p = p + t0;
+	r->target.len = t_len;
+	r->version_minor = minor;
+	r->host = f.host;
+	r->traceparent = f.traceparent;
+	r->n_traceparent = f.n_traceparent;
+	r->user_agent = f.user_agent;
+	r->content_length = f.content_length;
+	r->conn_close = f.conn_close;
+	r->conn_keep_alive = f.conn_keep_alive;
+	r->upgrade = f.upgrade;
+	r->request_line_end = end;
+	r->prop = f.prop;
+	r->prop_present = f.prop_present;
+	r->n_baggage = f.n_baggage;
+	memcpy(r->baggage, f.baggage, sizeof(r->baggage));
+	r->line_ending = f.eol_seen == 1   ? AT_HTTP_EOL_CRLF
+			 : f.eol_seen == 2 ? AT_HTTP_EOL_LF
+					   : AT_HTTP_EOL_MIXED;
 	request_tracestate(r, &f);
 	return 0;
 }
