@@ -63,7 +63,7 @@ struct host_memo {
 	uint8_t name_off, name_len; /* server.address, in the value */
 	int port;               /* its port, -1 if none */
 	uint8_t prefix_len;     /* 0: not made (or too long to keep) */
-	uint8_t attrs_made;     /* attrs is made: its shape (at_conn.c) */
+	uint8_t attrs_made;     /* attrs is made: its shape (at_conn_attrs.c) */
 	char key[HOST_KEY_MAX]; /* the Host value */
 	char prefix[URL_PREFIX_MAX];
 	/* The span attributes it gives, in the order the request spans set
@@ -89,7 +89,7 @@ struct at_conn {
 	time_t checked_at;      /* last identity check (coarse seconds) */
 	char peer_ip[INET6_ADDRSTRLEN];
 	uint8_t peer_ip_len;
-	uint8_t peer_attrs_made; /* its shape (at_conn.c), 0: not made */
+	uint8_t peer_attrs_made; /* its shape (at_conn_attrs.c), 0: not made */
 	/* network.peer.address and .port (and network.protocol.version). */
 	struct at_span_block peer_attrs;
 	int peer_port;
@@ -225,46 +225,6 @@ struct at_span *conn_take_connect(struct at_conn *c);
 void conn_submit_connect(struct at_conn *c);
 /* End the oldest flight's span and drop it. */
 void conn_fl_finish(struct at_conn *c);
-/* Span attributes both directions set. */
-void conn_set_protocol(struct at_span *s, int minor);
-/* The span's name for a request whose method is known (the
- * at_http_known_method() of r), or NULL: the method, else "HTTP".  Given
- * when the span starts, so that it is not renamed. */
-static inline const char *conn_span_name(const char *known)
-{
-	return known ? known : "HTTP";
-}
-
-static inline size_t conn_span_name_len(const char *known,
-					const struct at_http_request *r)
-{
-	return known ? r->method.len : 4;
-}
-
-void conn_set_method(struct at_span *s, const struct at_http_request *r,
-		     const char *known);
-/* network.peer.address and .port, then, if proto >= 0,
- * network.protocol.version of HTTP/1.proto (conn_set_protocol). */
-void conn_set_peer(struct at_span *s, struct at_conn *c, int proto);
-void conn_set_status(struct at_span *s, int status, int server);
-/* server.address and server.port of a request's Host value h[0..len)
- * (at_http_host_port(), *name pointing into h); with url, also *url_len
- * bytes of url.full for a target of origin or asterisk form written to
- * url[0..cap) (else *url_len is 0: the caller makes it).  Remembered per
- * connection.  Returns 0, or -1 if the value has no valid host. */
-int conn_host_port(struct at_conn *c, const char *h, size_t len,
-		   struct at_http_str *name, int *port, char *url, size_t cap,
-		   const struct at_http_str *target, size_t *url_len);
-/* A client request's server.address and server.port from its Host value
- * h[0..len) (at_http_host_port() accepted it: name, port), remembered per
- * connection. */
-void conn_set_server(struct at_span *s, struct at_conn *c, const char *h,
-		     size_t len, const struct at_http_str *name, int port);
-/* A server request's server.address and server.port (its Host, else the
- * name TLS was asked for), client.address and network.peer.*, then, if
- * proto >= 0, network.protocol.version (conn_set_peer). */
-void conn_set_server_addrs(struct at_span *s, struct at_conn *c,
-			   const struct at_http_request *r, int proto);
 /* The request's method, as the flight remembers it (cut at 15 bytes). */
 void conn_flight_method(struct flight *f, const char *m, size_t len);
 /* Feed len bytes at `skip` of iov to the body framing b; returns how many
@@ -313,6 +273,48 @@ static inline const char *conn_server_name(struct at_conn *c)
 	return c->tr && c->tr->server_name ? c->tr->server_name(c->tr_ctx)
 					   : NULL;
 }
+
+/* ---- at_conn_attrs.c: the spans' attributes ---- */
+
+void conn_set_protocol(struct at_span *s, int minor);
+/* The span's name for a request whose method is known (the
+ * at_http_known_method() of r), or NULL: the method, else "HTTP".  Given
+ * when the span starts, so that it is not renamed. */
+static inline const char *conn_span_name(const char *known)
+{
+	return known ? known : "HTTP";
+}
+
+static inline size_t conn_span_name_len(const char *known,
+					const struct at_http_request *r)
+{
+	return known ? r->method.len : 4;
+}
+
+void conn_set_method(struct at_span *s, const struct at_http_request *r,
+		     const char *known);
+/* network.peer.address and .port, then, if proto >= 0,
+ * network.protocol.version of HTTP/1.proto (conn_set_protocol). */
+void conn_set_peer(struct at_span *s, struct at_conn *c, int proto);
+void conn_set_status(struct at_span *s, int status, int server);
+/* server.address and server.port of a request's Host value h[0..len)
+ * (at_http_host_port(), *name pointing into h); with url, also *url_len
+ * bytes of url.full for a target of origin or asterisk form written to
+ * url[0..cap) (else *url_len is 0: the caller makes it).  Remembered per
+ * connection.  Returns 0, or -1 if the value has no valid host. */
+int conn_host_port(struct at_conn *c, const char *h, size_t len,
+		   struct at_http_str *name, int *port, char *url, size_t cap,
+		   const struct at_http_str *target, size_t *url_len);
+/* A client request's server.address and server.port from its Host value
+ * h[0..len) (at_http_host_port() accepted it: name, port), remembered per
+ * connection. */
+void conn_set_server(struct at_span *s, struct at_conn *c, const char *h,
+		     size_t len, const struct at_http_str *name, int port);
+/* A server request's server.address and server.port (its Host, else the
+ * name TLS was asked for), client.address and network.peer.*, then, if
+ * proto >= 0, network.protocol.version (conn_set_peer). */
+void conn_set_server_addrs(struct at_span *s, struct at_conn *c,
+			   const struct at_http_request *r, int proto);
 
 /* ---- at_conn_send.c / at_conn_recv.c: one connection's bytes ---- */
 
