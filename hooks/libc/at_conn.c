@@ -2,10 +2,10 @@
  * at_conn.c - HTTP/1.x tracing on the host's TCP connections: the
  * per-connection state, its pools and lifecycle (socket, connect, accept,
  * close, exit, fork), the connect spans, the identity check, and what both
- * directions share (flows, the in-flight FIFO, span attributes).  The
- * outgoing bytes are handled in at_conn_send.c (client injection, server
- * responses), the incoming ones in at_conn_recv.c; at_conn_internal.h
- * holds the struct they share.
+ * directions share (flows, the in-flight FIFO).  The outgoing bytes are
+ * handled in at_conn_send.c (client injection, server responses), the
+ * incoming ones in at_conn_recv.c, the spans' attributes in
+ * at_conn_attrs.c; at_conn_internal.h holds the struct they share.
  *
  * DESIGN
  *
@@ -41,9 +41,13 @@
  *
  * Costs.  Bytes are parsed where they are; the few hundred bytes of a
  * head are copied into a pooled buffer only when the head is split over
- * calls or iovecs (conn_head_in_place: a head that lies in one iovec is parsed
- * there, which spares the pool and the copy on every request of a usual
- * server or client).  No malloc, no lock;
+ * calls or iovecs (conn_head_at: a head that lies in one iovec is parsed
+ * there, in one pass that also finds its end, which spares the pool, the
+ * copy and a second scan on every request of a usual server or client).
+ * What a request's Host value and the peer give (server.address/port,
+ * a client's url.full prefix, the attributes all the requests of a
+ * connection share) is worked out once per connection and Host value
+ * (at_conn_attrs.c), not per request.  No malloc, no lock;
  * system calls: the real ones, plus one fstat per request head (at most
  * one a second per connection).
  */
@@ -118,12 +122,14 @@ static void fmt_peer(struct at_conn *c, const struct sockaddr *sa,
 		const struct sockaddr_in *in = (const void *)sa;
 		inet_ntop(AF_INET, &in->sin_addr, c->peer_ip,
 			  sizeof(c->peer_ip));
+		c->peer_ip_len = (uint8_t)strlen(c->peer_ip);
 		c->peer_port = ntohs(in->sin_port);
 		c->peer_v6 = 0;
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 		inet_ntop(AF_INET6, &in6->sin6_addr, c->peer_ip,
 			  sizeof(c->peer_ip));
+		c->peer_ip_len = (uint8_t)strlen(c->peer_ip);
 		c->peer_port = ntohs(in6->sin6_port);
 		c->peer_v6 = 1;
 	}
@@ -296,48 +302,6 @@ void conn_fl_finish(struct at_conn *c)
 			      memory_order_release);
 }
 
-/* ---- span attributes ---- */
-
-void conn_set_protocol(struct at_span *s, int minor)
-{
-	at_span_set_cstr(s, "network.protocol.version", minor ? "1.1" : "1.0");
-}
-
-void conn_set_method(struct at_span *s, const struct at_http_request *r)
-{
-	const char *known = at_http_known_method(r->method.p, r->method.len);
-
-	if (known) {
-		at_span_set_cstr(s, "http.request.method", known);
-		at_span_set_name(s, known, strlen(known));
-	} else {
-		at_span_set_cstr(s, "http.request.method", "_OTHER");
-		at_span_set_str(s, "http.request.method_original", r->method.p,
-				r->method.len);
-		at_span_set_name(s, "HTTP", 4);
-	}
-}
-
-void conn_set_peer(struct at_span *s, struct at_conn *c)
-{
-	if (!c->peer_ip[0])
-		return;
-	at_span_set_cstr(s, "network.peer.address", c->peer_ip);
-	at_span_set_int(s, "network.peer.port", c->peer_port);
-}
-
-void conn_set_status(struct at_span *s, int status, int server)
-{
-	char code[8];
-
-	at_span_set_int(s, "http.response.status_code", status);
-	if (status >= 500 || (!server && status >= 400)) {
-		int n = snprintf(code, sizeof(code), "%d", status);
-		at_span_set_str(s, "error.type", code, (size_t)n);
-		at_span_set_status(s, AT_STATUS_ERROR, NULL, 0);
-	}
-}
-
 /* The request's method, as the flight remembers it (cut at 15 bytes). */
 void conn_flight_method(struct flight *f, const char *m, size_t len)
 {
@@ -384,15 +348,17 @@ size_t conn_body_consume(struct at_http_body *b, const struct iovec *iov,
  * A head that starts at byte pos of iov and ends within the same iovec
  * (and within the len bytes that moved) is parsed where it is: no pooled
  * buffer, no copy.  That is every head Node, nginx or a C server writes
- * or reads in one call.  Returns the head's length, or 0 when the copying
- * path must take it (the head goes on in a later iovec or call, start()
- * wants more bytes or refuses, or it is longer than AT_HTTP_HEAD_MAX):
- * that path then sees the same bytes and decides as before, and where
- * both find an end it is the same one (the first empty line).
+ * or reads in one call.  Returns the bytes available there (at most
+ * AT_HTTP_HEAD_MAX) when start() accepts them, else 0.  The caller parses
+ * them in one pass (the parser stops at the head's blank line and says
+ * where it is: at_http_head_end()'s rule, so the same end); when that
+ * fails it finds the end with at_http_head_end() as before: a head that
+ * goes on in a later iovec or call, or that start() refuses, takes the
+ * copying path, which sees the same bytes and decides as before.
  */
-size_t conn_head_in_place(const struct iovec *iov, int iovcnt, size_t pos,
-			  size_t len, int (*start)(const char *, size_t),
-			  const char **head)
+size_t conn_head_at(const struct iovec *iov, int iovcnt, size_t pos,
+		    size_t len, int (*start)(const char *, size_t),
+		    const char **head)
 {
 	size_t n;
 
@@ -407,9 +373,7 @@ size_t conn_head_in_place(const struct iovec *iov, int iovcnt, size_t pos,
 		if (n > AT_HTTP_HEAD_MAX)
 			n = AT_HTTP_HEAD_MAX;
 		*head = (const char *)iov[i].iov_base + pos;
-		if (start(*head, n) != 1)
-			return 0;
-		return at_http_head_end(*head, n, 0);
+		return start(*head, n) == 1 ? n : 0;
 	}
 	return 0;
 }
@@ -436,16 +400,26 @@ void conn_observe(struct at_conn *c, struct flow *fl, const struct iovec *iov,
 			continue;
 		}
 		const char *head;
-		size_t hend = fl->hlen == 0
-				      ? conn_head_in_place(iov, iovcnt, pos,
-							   len - pos, start,
-							   &head)
-				      : 0;
-		if (hend) {
+		size_t n = fl->hlen == 0 ? conn_head_at(iov, iovcnt, pos,
+							  len - pos, start,
+							  &head)
+					 : 0;
+		size_t hend;
+
+		if (n) {
+			/* The head where it is, parsed in one pass. */
 			fl->phase = PH_START;
-			on_head(c, head, hend);
-			pos += hend;
-			continue;
+			hend = on_head(c, head, n, false);
+			if (hend) {
+				pos += hend;
+				continue;
+			}
+			hend = at_http_head_end(head, n, 0);
+			if (hend) {
+				on_head(c, head, hend, true);
+				pos += hend;
+				continue;
+			}
 		}
 		char *buf = conn_flow_buf(fl);
 		if (!buf) {
@@ -474,7 +448,7 @@ void conn_observe(struct at_conn *c, struct flow *fl, const struct iovec *iov,
 		}
 		size_t used = end - fl->hlen;
 		fl->phase = PH_START;
-		on_head(c, buf, end);
+		on_head(c, buf, end, true);
 		pos += used;
 		conn_flow_release(fl);
 	}
@@ -765,6 +739,7 @@ struct at_conn *at_conn_carried_new(uint8_t role, int fd,
 	c->sniffed = 1; /* wire protocols inside TLS: not decoded */
 	if (u && !u->tr) {
 		memcpy(c->peer_ip, u->peer_ip, sizeof(c->peer_ip));
+		c->peer_ip_len = u->peer_ip_len;
 		c->peer_port = u->peer_port;
 		c->peer_v6 = u->peer_v6;
 		c->conn_req = u->conn_req;
