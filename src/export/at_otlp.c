@@ -14,9 +14,8 @@
  * NUL-terminated copy of every string, a KeyValue and an AnyValue per
  * attribute) and packing it cost about 9,500 instructions per span, 86 %
  * of the exporter's work (sizing walks every message once per enclosing
- * message).  Written directly, a span costs a sizing pass and a writing
- * pass over the record, with no allocation and no copy but the bytes
- * themselves.
+ * message).  Written directly, a span costs one pass over the record,
+ * with no allocation and no copy but the bytes themselves.
  *
  * The same bytes as protobuf-c.  The output is protobuf-c's canonical
  * encoding of the same message (test_otlp.c decodes it and re-packs it
@@ -28,16 +27,24 @@
  * ResourceSpans.resource); an AnyValue's oneof member written even when
  * zero or empty; lengths as shortest varints.
  *
- * Shape: each Span is sized first (every attribute's KeyValue and AnyValue
- * lengths, kept in a plan) and then written with its exact length prefix.
- * The lengths of the two enclosing fields (ResourceSpans, ScopeSpans) are
- * only known once all spans are written: their varints are given the
- * width that the previous batch's bytes per span predict, and only when
- * that guess is wrong is what follows them moved (close_request()), once
- * per batch; a request is at most 2^35 bytes (5-byte lengths).
+ * Shape: one pass per span.  A KeyValue's and an AnyValue's lengths are
+ * known before their bodies (a key, one value), so they are written in
+ * place.  A Span's length is not (attributes, events): the span is
+ * written after two bytes kept for it (128 bytes to 16 KiB, nearly every
+ * span), and only a span outside that range is moved once its length is
+ * known (w_fix_len; the same for an event, after one byte).  A first
+ * version planned every span (all lengths, in a static plan) and then
+ * wrote it: in the C keep-alive pair's real processes (8 attributes a
+ * span) that was 2,300 instructions a span on the client's exporter
+ * thread, and this one pass 2,070 (callgrind).  The lengths of the two
+ * enclosing fields (ResourceSpans, ScopeSpans) are only known once all
+ * spans are written: their varints are given the width that the previous
+ * batch's bytes per span predict, and only when that guess is wrong is
+ * what follows them moved (close_request()), once per batch; a request is
+ * at most 2^35 bytes (5-byte lengths).
  *
- * Contract: see at_otlp.h.  Not thread-safe (the plan is static: it
- * belongs to the exporter thread).  Records are trusted to come from
+ * Contract: see at_otlp.h.  Not thread-safe (bytes_per_span is static:
+ * it belongs to the exporter thread).  Records are trusted to come from
  * at_span_serialize(), but string references are still checked against
  * the record's arena_used and event attribute ranges against n_ev_attrs:
  * a bad reference becomes an empty string / no attributes, never an
@@ -113,7 +120,7 @@
 
 /* ---- the wire format ---- */
 
-static inline size_t varint_len(uint64_t v)
+static AT_COLD size_t varint_len_long(uint64_t v)
 {
 	size_t n = 1;
 
@@ -124,7 +131,13 @@ static inline size_t varint_len(uint64_t v)
 	return n;
 }
 
-static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
+/* Nearly every length here is under 128: one byte, one comparison. */
+static inline size_t varint_len(uint64_t v)
+{
+	return AT_LIKELY(v < 0x80) ? 1 : varint_len_long(v);
+}
+
+static AT_COLD uint8_t *put_varint_long(uint8_t *p, uint64_t v)
 {
 	while (v >= 0x80) {
 		*p++ = (uint8_t)(v | 0x80);
@@ -134,18 +147,37 @@ static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
 	return p;
 }
 
+static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	if (AT_LIKELY(v < 0x80)) {
+		*p = (uint8_t)v;
+		return p + 1;
+	}
+	return put_varint_long(p, v);
+}
+
 static inline uint8_t *put_fixed64(uint8_t *p, uint64_t v)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, sizeof(v));
+	return p + sizeof(v);
+#else
 	for (int i = 0; i < 8; i++, v >>= 8)
 		*p++ = (uint8_t)v;
 	return p;
+#endif
 }
 
 static inline uint8_t *put_fixed32(uint8_t *p, uint32_t v)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, sizeof(v));
+	return p + sizeof(v);
+#else
 	for (int i = 0; i < 4; i++, v >>= 8)
 		*p++ = (uint8_t)v;
 	return p;
+#endif
 }
 
 /* A length-delimited field's tag and length (its body follows). */
@@ -175,9 +207,76 @@ static inline size_t opt_field_len(size_t len)
 	return len ? field_len(len) : 0;
 }
 
-static inline size_t opt_varint_len(uint64_t v)
+/* ---- the output ---- */
+
+/*
+ * A cursor into the output buffer: p, the next byte, and end, the end of
+ * its room.  Every write first makes room for its largest size (w_room:
+ * a comparison, and a realloc now and then); a length to be known only
+ * after its body is kept as an offset, since the room may move.
+ */
+struct writer {
+	struct at_buf *out;
+	uint8_t *p;
+	uint8_t *end;
+};
+
+static void w_begin(struct writer *w, struct at_buf *out)
 {
-	return v ? 1 + varint_len(v) : 0;
+	w->out = out;
+	w->p = out->data ? out->data + out->len : NULL;
+	w->end = out->data ? out->data + out->cap : NULL;
+}
+
+static size_t w_off(const struct writer *w)
+{
+	return w->p ? (size_t)(w->p - w->out->data) : w->out->len;
+}
+
+static void w_end(struct writer *w)
+{
+	w->out->len = w_off(w);
+}
+
+static AT_COLD int w_grow(struct writer *w, size_t need)
+{
+	w_end(w);
+	if (at_buf_reserve(w->out, need) < 0)
+		return -1;
+	w->p = w->out->data + w->out->len;
+	w->end = w->out->data + w->out->cap;
+	return 0;
+}
+
+/* Room for need more bytes: 0, or -1 if memory ran out. */
+static inline int w_room(struct writer *w, size_t need)
+{
+	if (AT_LIKELY(w->p && (size_t)(w->end - w->p) >= need))
+		return 0;
+	return w_grow(w, need);
+}
+
+/*
+ * A length written after its body: the body was written after `width`
+ * bytes kept at offset at; put the length there, moving the body when
+ * its varint is not `width` bytes wide (a span under 128 bytes or of 16
+ * KiB or more, an event of 128 bytes or more).
+ */
+static int w_fix_len(struct writer *w, size_t at, size_t width)
+{
+	uint8_t *len_p = w->out->data + at;
+	size_t body = (size_t)(w->p - len_p) - width;
+	size_t n = varint_len(body);
+
+	if (AT_UNLIKELY(n != width)) {
+		if (n > width && w_room(w, n - width) < 0)
+			return -1;
+		len_p = w->out->data + at;
+		memmove(len_p + n, len_p + width, body);
+		w->p = len_p + n + body;
+	}
+	put_varint(len_p, body);
+	return 0;
 }
 
 /* ---- strings ---- */
@@ -205,145 +304,126 @@ static inline size_t rec_str(const char *arena, size_t arena_used,
 
 /* ---- attributes (KeyValue { key, AnyValue value }) ---- */
 
-enum { VAL_NONE = 255 }; /* an unknown type: an AnyValue with no value */
+/* The room a KeyValue takes at most besides its key and value bytes:
+ * three tags and lengths, and the AnyValue member's tag and length. */
+#define KV_ROOM (4 * (1 + VARINT_MAX))
 
-/* One attribute as it will be written: its parts and lengths. */
-struct kv_plan {
-	const char *key;
-	const char *str;  /* AT_ATTR_STRING */
-	uint64_t u;       /* int (two's complement), double bits, bool */
-	uint32_t key_len;
-	uint32_t str_len;
-	uint32_t av_len;  /* AnyValue body */
-	uint32_t kv_len;  /* KeyValue body */
-	uint8_t type;     /* enum at_attr_type, or VAL_NONE */
-};
-
-/* Fill in the lengths of k; returns its size as a repeated field. */
-static size_t kv_plan_finish(struct kv_plan *k)
+/* A KeyValue up to its AnyValue's body (av_len bytes, which follow). */
+static inline uint8_t *put_kv_head(uint8_t *p, uint8_t tag, const char *key,
+				   size_t key_len, size_t av_len)
 {
-	size_t av;
+	size_t kv_len = (key_len ? field_len(key_len) : 0) + field_len(av_len);
 
-	switch (k->type) {
-	case AT_ATTR_STRING:
-		av = field_len(k->str_len);
-		break;
-	case AT_ATTR_INT:
-		av = 1 + varint_len(k->u);
-		break;
-	case AT_ATTR_DOUBLE:
-		av = 1 + 8;
-		break;
-	case AT_ATTR_BOOL:
-		av = 1 + 1;
-		break;
-	default:
-		av = 0;
-		break;
-	}
-	k->av_len = (uint32_t)av;
-	k->kv_len = (uint32_t)(opt_field_len(k->key_len) + field_len(av));
-	return field_len(k->kv_len);
+	p = put_len(p, tag, kv_len);
+	if (key_len)
+		p = put_bytes(p, TAG_KV_KEY, key, key_len);
+	return put_len(p, TAG_KV_VALUE, av_len);
 }
 
-static size_t kv_plan_attr(struct kv_plan *k, const struct at_attr *a,
-			   const char *arena, size_t arena_used)
+static int write_kv_str(struct writer *w, uint8_t tag, const char *key,
+			const char *s, size_t len)
 {
-	k->key = a->key;
-	k->key_len = (uint32_t)cstr_len(a->key);
-	k->type = a->type;
+	size_t key_len = cstr_len(key);
+
+	if (w_room(w, KV_ROOM + key_len + len) < 0)
+		return -1;
+	w->p = put_kv_head(w->p, tag, key, key_len, field_len(len));
+	w->p = put_bytes(w->p, TAG_AV_STRING, s, len);
+	return 0;
+}
+
+/* An int or bool AnyValue (member tag av_tag). */
+static int write_kv_varint(struct writer *w, uint8_t tag, const char *key,
+			   uint8_t av_tag, uint64_t v)
+{
+	size_t key_len = cstr_len(key);
+
+	if (w_room(w, KV_ROOM + key_len) < 0)
+		return -1;
+	w->p = put_kv_head(w->p, tag, key, key_len, 1 + varint_len(v));
+	*w->p++ = av_tag;
+	w->p = put_varint(w->p, v);
+	return 0;
+}
+
+static int write_kv_double(struct writer *w, uint8_t tag, const char *key,
+			   double d)
+{
+	size_t key_len = cstr_len(key);
+	uint64_t u;
+
+	memcpy(&u, &d, sizeof(u));
+	if (w_room(w, KV_ROOM + key_len) < 0)
+		return -1;
+	w->p = put_kv_head(w->p, tag, key, key_len, 1 + 8);
+	*w->p++ = TAG_AV_DOUBLE;
+	w->p = put_fixed64(w->p, u);
+	return 0;
+}
+
+/* An unknown type: an AnyValue with no value. */
+static int write_kv_none(struct writer *w, uint8_t tag, const char *key)
+{
+	size_t key_len = cstr_len(key);
+
+	if (w_room(w, KV_ROOM + key_len) < 0)
+		return -1;
+	w->p = put_kv_head(w->p, tag, key, key_len, 0);
+	return 0;
+}
+
+static int write_attr(struct writer *w, uint8_t tag, const struct at_attr *a,
+		      const char *arena, size_t arena_used)
+{
+	const char *s;
+	size_t len;
+
 	switch (a->type) {
 	case AT_ATTR_STRING:
-		k->str_len = (uint32_t)rec_str(arena, arena_used, a->v.s,
-					       &k->str);
-		break;
+		len = rec_str(arena, arena_used, a->v.s, &s);
+		return write_kv_str(w, tag, a->key, s, len);
 	case AT_ATTR_INT:
-		k->u = (uint64_t)a->v.i;
-		break;
-	case AT_ATTR_DOUBLE:
-		memcpy(&k->u, &a->v.d, sizeof(k->u));
-		break;
+		return write_kv_varint(w, tag, a->key, TAG_AV_INT,
+				       (uint64_t)a->v.i);
 	case AT_ATTR_BOOL:
-		k->u = a->v.b != 0;
-		break;
+		return write_kv_varint(w, tag, a->key, TAG_AV_BOOL,
+				       a->v.b != 0);
+	case AT_ATTR_DOUBLE:
+		return write_kv_double(w, tag, a->key, a->v.d);
 	default:
-		k->type = VAL_NONE;
-		break;
+		return write_kv_none(w, tag, a->key);
 	}
-	return kv_plan_finish(k);
 }
 
-static size_t kv_plan_resource(struct kv_plan *k, const struct at_kv *a)
+static int write_resource_attr(struct writer *w, const struct at_kv *a)
 {
-	k->key = a->key;
-	k->key_len = (uint32_t)cstr_len(a->key);
 	switch (a->type) {
 	case AT_KV_STRING:
-		k->type = AT_ATTR_STRING;
-		k->str = a->s;
-		k->str_len = (uint32_t)cstr_len(a->s);
-		break;
+		return write_kv_str(w, TAG_RES_ATTRIBUTES, a->key, a->s,
+				    cstr_len(a->s));
 	case AT_KV_INT:
-		k->type = AT_ATTR_INT;
-		k->u = (uint64_t)a->i;
-		break;
+		return write_kv_varint(w, TAG_RES_ATTRIBUTES, a->key,
+				       TAG_AV_INT, (uint64_t)a->i);
 	case AT_KV_BOOL:
-		k->type = AT_ATTR_BOOL;
-		k->u = a->i != 0;
-		break;
+		return write_kv_varint(w, TAG_RES_ATTRIBUTES, a->key,
+				       TAG_AV_BOOL, a->i != 0);
 	default:
-		k->type = VAL_NONE;
-		break;
+		return write_kv_none(w, TAG_RES_ATTRIBUTES, a->key);
 	}
-	return kv_plan_finish(k);
-}
-
-static uint8_t *put_kv(uint8_t *p, uint8_t tag, const struct kv_plan *k)
-{
-	p = put_len(p, tag, k->kv_len);
-	if (k->key_len)
-		p = put_bytes(p, TAG_KV_KEY, k->key, k->key_len);
-	p = put_len(p, TAG_KV_VALUE, k->av_len);
-	switch (k->type) {
-	case AT_ATTR_STRING:
-		p = put_bytes(p, TAG_AV_STRING, k->str, k->str_len);
-		break;
-	case AT_ATTR_INT:
-		*p++ = TAG_AV_INT;
-		p = put_varint(p, k->u);
-		break;
-	case AT_ATTR_DOUBLE:
-		*p++ = TAG_AV_DOUBLE;
-		p = put_fixed64(p, k->u);
-		break;
-	case AT_ATTR_BOOL:
-		*p++ = TAG_AV_BOOL;
-		*p++ = (uint8_t)k->u;
-		break;
-	default:
-		break;
-	}
-	return p;
 }
 
 /* ---- spans ---- */
 
-/*
- * One span as it will be written.  Counts in a record are bytes, so the
- * plan has room for any record; it is static (exporter thread only) to
- * keep the exporter's stack small.
- */
-struct span_plan {
-	const char *name, *trace_state, *status_message;
-	size_t name_len, trace_state_len, status_message_len;
-	uint32_t kind, status_code, flags;
-	size_t status_len;                       /* Status body */
-	size_t ev_len[UINT8_MAX + 1];            /* Event bodies */
-	struct kv_plan attrs[UINT8_MAX + 1];
-	struct kv_plan ev_attrs[UINT8_MAX + 1];
-};
-
-static struct span_plan plan;
+/* The room of a span's fixed fields (tags, lengths, ids, times, kind)
+ * besides its name and trace state. */
+#define SPAN_HEAD_ROOM 96
+/* The room of what follows the events: dropped counts, status (besides
+ * its message) and flags. */
+#define SPAN_TAIL_ROOM 48
+/* A span's length is given two bytes (128 bytes to 16 KiB) before its
+ * body is written; an event's, one. */
+#define SPAN_LEN_WIDTH 2
+#define EVENT_LEN_WIDTH 1
 
 /* An event's attributes: its range of the span's event attributes, or
  * none if the range is out of them. */
@@ -358,76 +438,81 @@ static size_t event_attrs(const struct at_span_hdr *h, const struct at_event *e,
 	return na;
 }
 
-/* Plan record h; returns the size of the Span's body. */
-static size_t plan_span(const struct at_span_hdr *h)
+/* Span.events: one event (its attributes are in ev_a). */
+static int write_event(struct writer *w, const struct at_span_hdr *h,
+		       const struct at_event *e, const struct at_attr *ev_a,
+		       const char *arena)
+{
+	size_t first, na = event_attrs(h, e, &first);
+	size_t name_len = cstr_len(e->name), len_at;
+
+	if (w_room(w, 1 + EVENT_LEN_WIDTH + 1 + 8 + 1 + VARINT_MAX + name_len +
+			      1 + VARINT_MAX) < 0)
+		return -1;
+	*w->p++ = TAG_SPAN_EVENTS;
+	len_at = w_off(w);
+	w->p += EVENT_LEN_WIDTH;
+	if (e->time_unix_ns) {
+		*w->p++ = TAG_EV_TIME;
+		w->p = put_fixed64(w->p, e->time_unix_ns);
+	}
+	if (name_len)
+		w->p = put_bytes(w->p, TAG_EV_NAME, e->name, name_len);
+	for (size_t j = first; j < first + na; j++)
+		if (write_attr(w, TAG_EV_ATTRIBUTES, &ev_a[j], arena,
+			       h->arena_used) < 0)
+			return -1;
+	if (w_room(w, 1 + VARINT_MAX) < 0)
+		return -1;
+	if (e->dropped_attrs) {
+		*w->p++ = TAG_EV_DROPPED_ATTRS;
+		w->p = put_varint(w->p, e->dropped_attrs);
+	}
+	return w_fix_len(w, len_at, EVENT_LEN_WIDTH);
+}
+
+/* ScopeSpans.spans: record h, written in one pass over it. */
+static int write_span(struct writer *w, const struct at_span_hdr *h)
 {
 	const char *arena = at_rec_arena(h);
 	const struct at_attr *a = at_rec_attrs(h);
 	const struct at_attr *ev_a = at_rec_ev_attrs(h);
 	const struct at_event *e = at_rec_events(h);
-	size_t used = h->arena_used, sz;
+	size_t used = h->arena_used, len_at;
+	const char *name, *trace_state, *msg;
+	size_t name_len = rec_str(arena, used, h->name, &name);
+	size_t trace_state_len = rec_str(arena, used, h->tracestate,
+					 &trace_state);
+	size_t msg_len = rec_str(arena, used, h->status_message, &msg);
+	uint32_t kind = h->kind <= AT_KIND_CONSUMER ? h->kind : 0;
+	uint32_t status_code = h->status_code <= AT_STATUS_ERROR ?
+				       h->status_code : 0;
+	uint32_t flags = ((uint32_t)h->ctx.flags & 0xff) |
+			 FLAG_CONTEXT_HAS_IS_REMOTE |
+			 (h->parent_is_remote ? FLAG_CONTEXT_IS_REMOTE : 0);
+	uint8_t *p;
 
-	plan.name_len = rec_str(arena, used, h->name, &plan.name);
-	plan.trace_state_len = h->tracestate.len ?
-		rec_str(arena, used, h->tracestate, &plan.trace_state) : 0;
-	plan.status_message_len = h->status_message.len ?
-		rec_str(arena, used, h->status_message, &plan.status_message) :
-		0;
-	plan.kind = h->kind <= AT_KIND_CONSUMER ? h->kind : 0;
-	plan.status_code = h->status_code <= AT_STATUS_ERROR ? h->status_code :
-							       0;
-	plan.flags = ((uint32_t)h->ctx.flags & 0xff) |
-		     FLAG_CONTEXT_HAS_IS_REMOTE |
-		     (h->parent_is_remote ? FLAG_CONTEXT_IS_REMOTE : 0);
-
-	sz = field_len(sizeof(h->ctx.trace_id)) +
-	     field_len(sizeof(h->ctx.span_id)) +
-	     opt_field_len(plan.trace_state_len) +
-	     (h->has_parent ? field_len(sizeof(h->parent_span_id)) : 0) +
-	     opt_field_len(plan.name_len) + opt_varint_len(plan.kind) +
-	     (h->start_unix_ns ? 1 + 8 : 0) + (h->end_unix_ns ? 1 + 8 : 0) +
-	     opt_varint_len(h->dropped_attrs) +
-	     opt_varint_len(h->dropped_events) + 2 + 4 /* flags */;
-	for (size_t i = 0; i < h->n_attrs; i++)
-		sz += kv_plan_attr(&plan.attrs[i], &a[i], arena, used);
-	for (size_t i = 0; i < h->n_ev_attrs; i++)
-		kv_plan_attr(&plan.ev_attrs[i], &ev_a[i], arena, used);
-	for (size_t i = 0; i < h->n_events; i++) {
-		size_t first, na = event_attrs(h, &e[i], &first);
-		size_t ev = (e[i].time_unix_ns ? 1 + 8 : 0) +
-			    opt_field_len(cstr_len(e[i].name)) +
-			    opt_varint_len(e[i].dropped_attrs);
-
-		for (size_t j = first; j < first + na; j++)
-			ev += field_len(plan.ev_attrs[j].kv_len);
-		plan.ev_len[i] = ev;
-		sz += field_len(ev);
-	}
-	plan.status_len = opt_field_len(plan.status_message_len) +
-			  opt_varint_len(plan.status_code);
-	return sz + field_len(plan.status_len);
-}
-
-/* Write the planned record h: the Span's body, sz bytes. */
-static uint8_t *put_span(uint8_t *p, const struct at_span_hdr *h)
-{
-	const struct at_event *e = at_rec_events(h);
-
+	if (w_room(w, SPAN_HEAD_ROOM + name_len + trace_state_len) < 0)
+		return -1;
+	p = w->p;
+	*p++ = TAG_SS_SPANS;
+	len_at = (size_t)(p - w->out->data);
+	p += SPAN_LEN_WIDTH;
 	p = put_bytes(p, TAG_SPAN_TRACE_ID, h->ctx.trace_id,
 		      sizeof(h->ctx.trace_id));
 	p = put_bytes(p, TAG_SPAN_SPAN_ID, h->ctx.span_id,
 		      sizeof(h->ctx.span_id));
-	if (plan.trace_state_len)
-		p = put_bytes(p, TAG_SPAN_TRACE_STATE, plan.trace_state,
-			      plan.trace_state_len);
+	if (trace_state_len)
+		p = put_bytes(p, TAG_SPAN_TRACE_STATE, trace_state,
+			      trace_state_len);
 	if (h->has_parent)
 		p = put_bytes(p, TAG_SPAN_PARENT_ID, h->parent_span_id,
 			      sizeof(h->parent_span_id));
-	if (plan.name_len)
-		p = put_bytes(p, TAG_SPAN_NAME, plan.name, plan.name_len);
-	if (plan.kind) {
+	if (name_len)
+		p = put_bytes(p, TAG_SPAN_NAME, name, name_len);
+	if (kind) {
 		*p++ = TAG_SPAN_KIND;
-		p = put_varint(p, plan.kind);
+		p = put_varint(p, kind);
 	}
 	if (h->start_unix_ns) {
 		*p++ = TAG_SPAN_START;
@@ -437,59 +522,39 @@ static uint8_t *put_span(uint8_t *p, const struct at_span_hdr *h)
 		*p++ = TAG_SPAN_END;
 		p = put_fixed64(p, h->end_unix_ns);
 	}
+	w->p = p;
 	for (size_t i = 0; i < h->n_attrs; i++)
-		p = put_kv(p, TAG_SPAN_ATTRIBUTES, &plan.attrs[i]);
+		if (write_attr(w, TAG_SPAN_ATTRIBUTES, &a[i], arena, used) < 0)
+			return -1;
+	if (w_room(w, 1 + VARINT_MAX) < 0)
+		return -1;
 	if (h->dropped_attrs) {
-		*p++ = TAG_SPAN_DROPPED_ATTRS;
-		p = put_varint(p, h->dropped_attrs);
+		*w->p++ = TAG_SPAN_DROPPED_ATTRS;
+		w->p = put_varint(w->p, h->dropped_attrs);
 	}
-	for (size_t i = 0; i < h->n_events; i++) {
-		size_t first, na = event_attrs(h, &e[i], &first);
-		size_t name_len = cstr_len(e[i].name);
-
-		p = put_len(p, TAG_SPAN_EVENTS, plan.ev_len[i]);
-		if (e[i].time_unix_ns) {
-			*p++ = TAG_EV_TIME;
-			p = put_fixed64(p, e[i].time_unix_ns);
-		}
-		if (name_len)
-			p = put_bytes(p, TAG_EV_NAME, e[i].name, name_len);
-		for (size_t j = first; j < first + na; j++)
-			p = put_kv(p, TAG_EV_ATTRIBUTES, &plan.ev_attrs[j]);
-		if (e[i].dropped_attrs) {
-			*p++ = TAG_EV_DROPPED_ATTRS;
-			p = put_varint(p, e[i].dropped_attrs);
-		}
-	}
+	for (size_t i = 0; i < h->n_events; i++)
+		if (write_event(w, h, &e[i], ev_a, arena) < 0)
+			return -1;
+	if (w_room(w, SPAN_TAIL_ROOM + msg_len) < 0)
+		return -1;
+	p = w->p;
 	if (h->dropped_events) {
 		*p++ = TAG_SPAN_DROPPED_EVENTS;
 		p = put_varint(p, h->dropped_events);
 	}
-	p = put_len(p, TAG_SPAN_STATUS, plan.status_len);
-	if (plan.status_message_len)
-		p = put_bytes(p, TAG_STATUS_MESSAGE, plan.status_message,
-			      plan.status_message_len);
-	if (plan.status_code) {
+	p = put_len(p, TAG_SPAN_STATUS,
+		    opt_field_len(msg_len) +
+			    (status_code ? 1 + varint_len(status_code) : 0));
+	if (msg_len)
+		p = put_bytes(p, TAG_STATUS_MESSAGE, msg, msg_len);
+	if (status_code) {
 		*p++ = TAG_STATUS_CODE;
-		p = put_varint(p, plan.status_code);
+		p = put_varint(p, status_code);
 	}
 	*p++ = TAG_SPAN_FLAGS_0;
 	*p++ = TAG_SPAN_FLAGS_1;
-	return put_fixed32(p, plan.flags);
-}
-
-/* Append ScopeSpans.spans for record h. */
-static int append_span(struct at_buf *out, const struct at_span_hdr *h)
-{
-	size_t sz = plan_span(h);
-	uint8_t *p;
-
-	if (at_buf_reserve(out, 1 + VARINT_MAX + sz) < 0)
-		return -1;
-	p = put_len(out->data + out->len, TAG_SS_SPANS, sz);
-	p = put_span(p, h);
-	out->len = (size_t)(p - out->data);
-	return 0;
+	w->p = put_fixed32(p, flags);
+	return w_fix_len(w, len_at, SPAN_LEN_WIDTH);
 }
 
 /* ---- the resource and the scope ---- */
@@ -497,19 +562,23 @@ static int append_span(struct at_buf *out, const struct at_span_hdr *h)
 /* Append ResourceSpans.resource (present even without attributes). */
 static int append_resource(struct at_buf *out, const struct at_resource *res)
 {
-	size_t n = res ? res->n : 0, sz = 0;
-	uint8_t *p;
+	size_t n = res ? res->n : 0, len_at;
+	struct writer w;
 
 	if (n > AT_RESOURCE_MAX_ATTRS)
 		n = AT_RESOURCE_MAX_ATTRS;
-	for (size_t i = 0; i < n; i++)
-		sz += kv_plan_resource(&plan.attrs[i], &res->attrs[i]);
-	if (at_buf_reserve(out, 1 + VARINT_MAX + sz) < 0)
+	w_begin(&w, out);
+	if (w_room(&w, 1 + VARINT_MAX) < 0)
 		return -1;
-	p = put_len(out->data + out->len, TAG_RS_RESOURCE, sz);
+	*w.p++ = TAG_RS_RESOURCE;
+	len_at = w_off(&w);
+	w.p += 2;
 	for (size_t i = 0; i < n; i++)
-		p = put_kv(p, TAG_RES_ATTRIBUTES, &plan.attrs[i]);
-	out->len = (size_t)(p - out->data);
+		if (write_resource_attr(&w, &res->attrs[i]) < 0)
+			return -1;
+	if (w_fix_len(&w, len_at, 2) < 0)
+		return -1;
+	w_end(&w);
 	return 0;
 }
 
@@ -605,6 +674,7 @@ int at_otlp_encode(const struct at_span_hdr *const *recs, size_t n,
 		   const struct at_resource *res, struct at_buf *out)
 {
 	struct framing f;
+	struct writer w;
 	size_t spans_at;
 
 	/* ExportTraceServiceRequest.resource_spans { resource ...
@@ -612,9 +682,11 @@ int at_otlp_encode(const struct at_span_hdr *const *recs, size_t n,
 	if (open_request(out, n, res, &f) < 0)
 		goto fail;
 	spans_at = out->len;
+	w_begin(&w, out);
 	for (size_t i = 0; i < n; i++)
-		if (append_span(out, recs[i]) < 0)
+		if (write_span(&w, recs[i]) < 0)
 			goto fail;
+	w_end(&w);
 	if (n)
 		bytes_per_span = (out->len - spans_at) / n + 1;
 	if (close_request(out, &f) < 0)

@@ -7,9 +7,8 @@
  *
  * One ExportTraceServiceRequest holds one ResourceSpans (our resource), one
  * ScopeSpans (scope "libautotrace", version AT_VERSION) and the spans.
- * The encoder allocates nothing but the output's growth; it keeps a static
- * plan of the span being written (it belongs to the exporter thread; not
- * thread-safe).
+ * The encoder allocates nothing but the output's growth; it keeps static
+ * state (it belongs to the exporter thread; not thread-safe).
  */
 #ifndef AT_OTLP_H
 #define AT_OTLP_H
