@@ -32,28 +32,34 @@
  * place.  A Span's length is not (attributes, events): the span is
  * written after two bytes kept for it (128 bytes to 16 KiB, nearly every
  * span), and only a span outside that range is moved once its length is
- * known (w_fix_len; the same for an event, after one byte).  A first
- * version planned every span (all lengths, in a static plan) and then
- * wrote it: in the C keep-alive pair's real processes (8 attributes a
- * span) that was 2,300 instructions a span on the client's exporter
- * thread, this one pass 2,070 (callgrind), and with the attribute's
- * cheap paths below 1,360.
+ * known (w_fix_len; the same for an event, after one byte).  The lengths
+ * of the two enclosing fields (ResourceSpans, ScopeSpans) are only known
+ * once all spans are written: their varints are given the width that the
+ * previous batch's bytes per span predict, and only when that guess is
+ * wrong is what follows them moved (close_request()), once per batch; a
+ * request is at most 2^35 bytes (5-byte lengths).  A request can be
+ * written a span at a time (at_otlp_begin/add/finish), so the exporter
+ * encodes records where they lie in the rings instead of copying them.
  *
- * Attributes, the bulk of a span, take the cheap paths: a key's
- * encoding is cached by its pointer (key_enc(): keys are static), so it
- * is copied with a fixed-size copy instead of a strlen() and a memcpy();
- * a short string value is copied the same way and looked at for a NUL
- * byte with two SSE2 compares instead of memchr() (rec_str_short()).  A
- * fixed-size copy writes past the bytes that count, into room reserved
- * for it, and reads only bytes of the record or the cache.  The lengths of the two
- * enclosing fields (ResourceSpans, ScopeSpans) are only known once all
- * spans are written: their varints are given the width that the previous
- * batch's bytes per span predict, and only when that guess is wrong is
- * what follows them moved (close_request()), once per batch; a request is
- * at most 2^35 bytes (5-byte lengths).
+ * Attributes, the bulk of a span, take cheap paths: a key's encoding is
+ * cached by its pointer (key_enc(): keys are static; the entry the same
+ * attribute position had in the last span is tried first, then a small
+ * table), so it is copied with a fixed-size copy instead of a strlen()
+ * and a memcpy(); a short string value is copied the same way; strings
+ * are looked at for a NUL byte 16 bytes at a time with SSE2 compares
+ * instead of memchr() (rec_str_fast()).  A fixed-size copy writes past
+ * the bytes that count, into room reserved for it, and reads only bytes
+ * of the record or of the cache.
  *
- * Contract: see at_otlp.h.  Not thread-safe (bytes_per_span is static:
- * it belongs to the exporter thread).  Records are trusted to come from
+ * Cost, in the C keep-alive pair's real processes (8 attributes a span;
+ * callgrind, the client's exporter thread, encoding being 90 % of it): a
+ * first version that planned every span (all lengths, in a static plan)
+ * and then wrote it took 2,300 instructions a span; the one pass 2,070;
+ * with the attributes' cheap paths 1,360; encoding in the rings and the
+ * NUL scan 1,130.
+ *
+ * Contract: see at_otlp.h.  Not thread-safe (bytes_per_span and the key
+ * cache are static: they belong to the exporter thread).  Records are trusted to come from
  * at_span_serialize(), but string references are still checked against
  * the record's arena_used and event attribute ranges against n_ev_attrs:
  * a bad reference becomes an empty string / no attributes, never an
@@ -132,10 +138,13 @@
 
 /* ---- the wire format ---- */
 
-/* Seven bits a byte: (significant bits * 9 + 64) / 64 bytes. */
+/* Seven bits a byte: (significant bits * 9 + 64) / 64 bytes; nearly
+ * every length here is under 128, one byte. */
 static inline size_t varint_len(uint64_t v)
 {
-	return ((size_t)(64 - __builtin_clzll(v | 1)) * 9 + 64) / 64;
+	if (AT_LIKELY(v < 0x80))
+		return 1;
+	return ((size_t)(64 - __builtin_clzll(v)) * 9 + 64) / 64;
 }
 
 static inline uint8_t *put_varint(uint8_t *p, uint64_t v)
@@ -202,35 +211,34 @@ static inline size_t opt_field_len(size_t len)
 /* ---- the output ---- */
 
 /*
- * A cursor into the output buffer: p, the next byte, and end, the end of
+ * The writer (struct at_otlp_writer): p, the next byte, and end, the end of
  * its room.  Every write first makes room for its largest size (w_room:
  * a comparison, and a realloc now and then); a length to be known only
  * after its body is kept as an offset, since the room may move.
  */
-struct writer {
-	struct at_buf *out;
-	uint8_t *p;
-	uint8_t *end;
-};
 
-static void w_begin(struct writer *w, struct at_buf *out)
+/* 0, or -1 if memory ran out (the buffer has room from here on). */
+static int w_begin(struct at_otlp_writer *w, struct at_buf *out)
 {
+	if (at_buf_reserve(out, 1 + VARINT_MAX) < 0)
+		return -1;
 	w->out = out;
-	w->p = out->data ? out->data + out->len : NULL;
-	w->end = out->data ? out->data + out->cap : NULL;
+	w->p = out->data + out->len;
+	w->end = out->data + out->cap;
+	return 0;
 }
 
-static size_t w_off(const struct writer *w)
+static size_t w_off(const struct at_otlp_writer *w)
 {
-	return w->p ? (size_t)(w->p - w->out->data) : w->out->len;
+	return (size_t)(w->p - w->out->data);
 }
 
-static void w_end(struct writer *w)
+static void w_end(struct at_otlp_writer *w)
 {
 	w->out->len = w_off(w);
 }
 
-static AT_COLD int w_grow(struct writer *w, size_t need)
+static AT_COLD int w_grow(struct at_otlp_writer *w, size_t need)
 {
 	w_end(w);
 	if (at_buf_reserve(w->out, need) < 0)
@@ -241,9 +249,9 @@ static AT_COLD int w_grow(struct writer *w, size_t need)
 }
 
 /* Room for need more bytes: 0, or -1 if memory ran out. */
-static inline int w_room(struct writer *w, size_t need)
+static inline int w_room(struct at_otlp_writer *w, size_t need)
 {
-	if (AT_LIKELY(w->p && (size_t)(w->end - w->p) >= need))
+	if (AT_LIKELY((size_t)(w->end - w->p) >= need))
 		return 0;
 	return w_grow(w, need);
 }
@@ -254,7 +262,7 @@ static inline int w_room(struct writer *w, size_t need)
  * its varint is not `width` bytes wide (a span under 128 bytes or of 16
  * KiB or more, an event of 128 bytes or more).
  */
-static int w_fix_len(struct writer *w, size_t at, size_t width)
+static int w_fix_len(struct at_otlp_writer *w, size_t at, size_t width)
 {
 	uint8_t *len_p = w->out->data + at;
 	size_t body = (size_t)(w->p - len_p) - width;
@@ -295,33 +303,58 @@ static inline size_t rec_str(const char *arena, size_t arena_used,
 }
 
 /*
- * rec_str() for an attribute's value: a value of at most STR_COPY_BYTES
- * with that many arena bytes from its start is looked at for a NUL byte
- * in two 16-byte compares (SSE2) instead of a memchr() call.
+ * rec_str() without memchr(): the arena's bytes are looked at 16 at a
+ * time (SSE2 compares), every block inside the used arena (the last one
+ * ends where the string ends); only a string under 16 bytes in an arena
+ * under 16 bytes takes rec_str().
  */
-#define STR_COPY_BYTES 32
+#ifdef __SSE2__
+static inline uint32_t nul_mask16(const char *c)
+{
+	return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		_mm_loadu_si128((const __m128i *)(const void *)c),
+		_mm_setzero_si128()));
+}
+#endif
 
-static inline size_t rec_str_short(const char *arena, size_t arena_used,
-				   struct at_str s, const char **p)
+static inline __attribute__((always_inline)) size_t
+rec_str_fast(const char *arena, size_t arena_used, struct at_str s,
+	     const char **p)
 {
 #ifdef __SSE2__
-	if (s.len && s.len <= STR_COPY_BYTES &&
-	    (size_t)s.off + STR_COPY_BYTES <= arena_used) {
-		const char *c = arena + s.off;
-		__m128i z = _mm_setzero_si128();
-		uint32_t lo = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(
-			_mm_loadu_si128((const __m128i *)(const void *)c), z));
-		uint32_t hi = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(
-			_mm_loadu_si128((const __m128i *)(const void *)(c + 16)),
-			z));
-		uint32_t m = (lo | hi << 16) &
-			     (uint32_t)((1ull << s.len) - 1);
+	const char *c = arena + s.off;
+	size_t len = s.len, i;
+	uint32_t m;
 
+	if (len == 0 || (size_t)s.off + len > arena_used)
+		return rec_str(arena, arena_used, s, p);
+	if (len < 16) {
+		if ((size_t)s.off + 16 <= arena_used)
+			m = nul_mask16(c) & ((1u << len) - 1);
+		else if ((size_t)s.off + len >= 16)
+			m = nul_mask16(c + len - 16) >> (16 - len);
+		else
+			return rec_str(arena, arena_used, s, p);
 		*p = c;
-		return m ? (size_t)__builtin_ctz(m) : s.len;
+		return m ? (size_t)__builtin_ctz(m) : len;
 	}
-#endif
+	*p = c;
+	for (i = 0; i + 16 <= len; i += 16) {
+		m = nul_mask16(c + i);
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+	if (i < len) {
+		/* The block that ends with the string: its first bytes were
+		 * looked at already. */
+		m = nul_mask16(c + len - 16) >> (16 - (len - i));
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+	return len;
+#else
 	return rec_str(arena, arena_used, s, p);
+#endif
 }
 
 /* ---- attributes (KeyValue { key, AnyValue value }) ---- */
@@ -342,7 +375,7 @@ static inline uint8_t *put_kv_head(uint8_t *p, uint8_t tag, const char *key,
 	return put_len(p, TAG_KV_VALUE, av_len);
 }
 
-static int write_kv_str(struct writer *w, uint8_t tag, const char *key,
+static int write_kv_str(struct at_otlp_writer *w, uint8_t tag, const char *key,
 			const char *s, size_t len)
 {
 	size_t key_len = cstr_len(key);
@@ -355,8 +388,8 @@ static int write_kv_str(struct writer *w, uint8_t tag, const char *key,
 }
 
 /* An int or bool AnyValue (member tag av_tag). */
-static int write_kv_varint(struct writer *w, uint8_t tag, const char *key,
-			   uint8_t av_tag, uint64_t v)
+static int write_kv_varint(struct at_otlp_writer *w, uint8_t tag,
+			   const char *key, uint8_t av_tag, uint64_t v)
 {
 	size_t key_len = cstr_len(key);
 
@@ -368,8 +401,8 @@ static int write_kv_varint(struct writer *w, uint8_t tag, const char *key,
 	return 0;
 }
 
-static int write_kv_double(struct writer *w, uint8_t tag, const char *key,
-			   double d)
+static int write_kv_double(struct at_otlp_writer *w, uint8_t tag,
+			   const char *key, double d)
 {
 	size_t key_len = cstr_len(key);
 	uint64_t u;
@@ -384,7 +417,7 @@ static int write_kv_double(struct writer *w, uint8_t tag, const char *key,
 }
 
 /* An unknown type: an AnyValue with no value. */
-static int write_kv_none(struct writer *w, uint8_t tag, const char *key)
+static int write_kv_none(struct at_otlp_writer *w, uint8_t tag, const char *key)
 {
 	size_t key_len = cstr_len(key);
 
@@ -436,7 +469,7 @@ static AT_COLD const struct key_enc *key_enc_fill(struct key_enc *e,
 
 /* Two slots a key may take (the second when the first is another's):
  * the few keys of a program's spans nearly never evict each other. */
-static inline const struct key_enc *key_enc(const char *key)
+static inline const struct key_enc *key_enc_hashed(const char *key)
 {
 	uint64_t h = (uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ull;
 	struct key_enc *e = &key_cache[h >> 57 & (KEY_CACHE_SLOTS - 2)];
@@ -446,6 +479,28 @@ static inline const struct key_enc *key_enc(const char *key)
 	if (AT_LIKELY(e[1].key == key && key))
 		return e + 1;
 	return key_enc_fill(e->key ? e + 1 : e, key);
+}
+
+/*
+ * The key of a span's i-th attribute.  Spans of one kind set the same
+ * keys in the same order, so the entry the i-th key had last time is
+ * tried first (a load and a comparison), then the table.
+ */
+static const struct key_enc no_key; /* a NULL key: no key field */
+static const struct key_enc *key_by_pos[AT_SPAN_MAX_ATTRS] = {
+	[0 ... AT_SPAN_MAX_ATTRS - 1] = &no_key,
+};
+
+static inline const struct key_enc *key_enc(const char *key, size_t i)
+{
+	const struct key_enc *e = key_by_pos[i % AT_SPAN_MAX_ATTRS];
+
+	if (AT_LIKELY(e->key == key))
+		return e;
+	e = key_enc_hashed(key);
+	if (e) /* else too long: written the long way */
+		key_by_pos[i % AT_SPAN_MAX_ATTRS] = e;
+	return e;
 }
 
 /* A KeyValue with a cached key up to its AnyValue's body (av_len bytes,
@@ -464,6 +519,7 @@ static inline uint8_t *put_kv_head_enc(uint8_t *p, uint8_t tag,
  * own bytes behind it, is copied with a fixed-size copy (STR_COPY_BYTES:
  * a few moves instead of a call) into the room, which covers it.
  */
+#define STR_COPY_BYTES 32
 static inline uint8_t *put_rec_str(uint8_t *p, const char *s, size_t len,
 				   const char *arena_end)
 {
@@ -475,7 +531,7 @@ static inline uint8_t *put_rec_str(uint8_t *p, const char *s, size_t len,
 }
 
 /* An attribute with a key not cached, or a double or unknown value. */
-static AT_COLD int write_attr_long(struct writer *w, uint8_t tag,
+static AT_COLD int write_attr_long(struct at_otlp_writer *w, uint8_t tag,
 				   const struct at_attr *a, const char *arena,
 				   size_t arena_used)
 {
@@ -500,8 +556,8 @@ static AT_COLD int write_attr_long(struct writer *w, uint8_t tag,
 }
 
 static inline __attribute__((always_inline)) int
-write_attr(struct writer *w, uint8_t tag, const struct at_attr *a,
-	   const char *arena, size_t arena_used)
+write_attr(struct at_otlp_writer *w, uint8_t tag, const struct at_attr *a,
+	   size_t pos, const char *arena, size_t arena_used)
 {
 	const struct key_enc *e;
 	const char *s;
@@ -511,12 +567,12 @@ write_attr(struct writer *w, uint8_t tag, const struct at_attr *a,
 	if (AT_UNLIKELY(a->type != AT_ATTR_STRING && a->type != AT_ATTR_INT &&
 			a->type != AT_ATTR_BOOL))
 		return write_attr_long(w, tag, a, arena, arena_used);
-	e = key_enc(a->key);
+	e = key_enc(a->key, pos);
 	if (AT_UNLIKELY(!e))
 		return write_attr_long(w, tag, a, arena, arena_used);
 	switch (a->type) {
 	case AT_ATTR_STRING:
-		len = rec_str_short(arena, arena_used, a->v.s, &s);
+		len = rec_str_fast(arena, arena_used, a->v.s, &s);
 		av = field_len(len);
 		if (w_room(w, KV_ROOM + KEY_ENC_BYTES + STR_COPY_BYTES + len) <
 		    0)
@@ -539,7 +595,7 @@ write_attr(struct writer *w, uint8_t tag, const struct at_attr *a,
 	}
 }
 
-static int write_resource_attr(struct writer *w, const struct at_kv *a)
+static int write_resource_attr(struct at_otlp_writer *w, const struct at_kv *a)
 {
 	switch (a->type) {
 	case AT_KV_STRING:
@@ -583,7 +639,7 @@ static size_t event_attrs(const struct at_span_hdr *h, const struct at_event *e,
 }
 
 /* Span.events: one event (its attributes are in ev_a). */
-static int write_event(struct writer *w, const struct at_span_hdr *h,
+static int write_event(struct at_otlp_writer *w, const struct at_span_hdr *h,
 		       const struct at_event *e, const struct at_attr *ev_a,
 		       const char *arena)
 {
@@ -603,7 +659,7 @@ static int write_event(struct writer *w, const struct at_span_hdr *h,
 	if (name_len)
 		w->p = put_bytes(w->p, TAG_EV_NAME, e->name, name_len);
 	for (size_t j = first; j < first + na; j++)
-		if (write_attr(w, TAG_EV_ATTRIBUTES, &ev_a[j], arena,
+		if (write_attr(w, TAG_EV_ATTRIBUTES, &ev_a[j], j, arena,
 			       h->arena_used) < 0)
 			return -1;
 	if (w_room(w, 1 + VARINT_MAX) < 0)
@@ -616,7 +672,7 @@ static int write_event(struct writer *w, const struct at_span_hdr *h,
 }
 
 /* ScopeSpans.spans: record h, written in one pass over it. */
-static int write_span(struct writer *w, const struct at_span_hdr *h)
+static int write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
 {
 	const char *arena = at_rec_arena(h);
 	const struct at_attr *a = at_rec_attrs(h);
@@ -624,7 +680,7 @@ static int write_span(struct writer *w, const struct at_span_hdr *h)
 	const struct at_event *e = at_rec_events(h);
 	size_t used = h->arena_used, len_at;
 	const char *name, *trace_state, *msg;
-	size_t name_len = rec_str(arena, used, h->name, &name);
+	size_t name_len = rec_str_fast(arena, used, h->name, &name);
 	size_t trace_state_len = rec_str(arena, used, h->tracestate,
 					 &trace_state);
 	size_t msg_len = rec_str(arena, used, h->status_message, &msg);
@@ -668,7 +724,8 @@ static int write_span(struct writer *w, const struct at_span_hdr *h)
 	}
 	w->p = p;
 	for (size_t i = 0; i < h->n_attrs; i++)
-		if (write_attr(w, TAG_SPAN_ATTRIBUTES, &a[i], arena, used) < 0)
+		if (write_attr(w, TAG_SPAN_ATTRIBUTES, &a[i], i, arena, used) <
+		    0)
 			return -1;
 	if (w_room(w, 1 + VARINT_MAX) < 0)
 		return -1;
@@ -707,12 +764,11 @@ static int write_span(struct writer *w, const struct at_span_hdr *h)
 static int append_resource(struct at_buf *out, const struct at_resource *res)
 {
 	size_t n = res ? res->n : 0, len_at;
-	struct writer w;
+	struct at_otlp_writer w;
 
 	if (n > AT_RESOURCE_MAX_ATTRS)
 		n = AT_RESOURCE_MAX_ATTRS;
-	w_begin(&w, out);
-	if (w_room(&w, 1 + VARINT_MAX) < 0)
+	if (w_begin(&w, out) < 0)
 		return -1;
 	*w.p++ = TAG_RS_RESOURCE;
 	len_at = w_off(&w);
@@ -754,16 +810,11 @@ static int append_scope(struct at_buf *out)
  */
 static size_t bytes_per_span = 256; /* the last batch's */
 
-struct framing {
-	size_t base;        /* where the request starts in out */
-	size_t g1, g2;      /* varint widths given to the two lengths */
-	size_t ss_len_at;   /* where ScopeSpans' length goes */
-};
 
 /* Append the request's head up to its first span: tag, length (g1
  * bytes), resource, tag, length (g2 bytes), scope. */
 static int open_request(struct at_buf *out, size_t n,
-			const struct at_resource *res, struct framing *f)
+			const struct at_resource *res, struct at_otlp_req *f)
 {
 	size_t guess = n * bytes_per_span + 64;
 
@@ -784,7 +835,7 @@ static int open_request(struct at_buf *out, size_t n,
 
 /* Write the two lengths, moving what follows them if their widths are
  * not the ones given. */
-static int close_request(struct at_buf *out, const struct framing *f)
+static int close_request(struct at_buf *out, const struct at_otlp_req *f)
 {
 	size_t rs_len_at = f->base + 1;
 	size_t a_at = rs_len_at + f->g1, a_len = f->ss_len_at - a_at;
@@ -814,32 +865,63 @@ static int close_request(struct at_buf *out, const struct framing *f)
 	return 0;
 }
 
+int at_otlp_begin(struct at_otlp_req *q, size_t n,
+		 const struct at_resource *res, struct at_buf *out)
+{
+	/* ExportTraceServiceRequest.resource_spans { resource ...
+	 * scope_spans { scope ... spans } } */
+	if (open_request(out, n, res, q) < 0) {
+		at_buf_reset(out);
+		return -1;
+	}
+	q->spans_at = out->len;
+	q->n = 0;
+	q->failed = 0;
+	if (w_begin(&q->w, out) < 0) {
+		at_buf_reset(out);
+		return -1;
+	}
+	return 0;
+}
+
+int at_otlp_add(struct at_otlp_req *q, const struct at_span_hdr *rec)
+{
+	if (q->failed || write_span(&q->w, rec) < 0) {
+		at_buf_reset(q->w.out);
+		q->failed = 1; /* nothing more is written */
+		return -1;
+	}
+	q->n++;
+	return 0;
+}
+
+int at_otlp_finish(struct at_otlp_req *q)
+{
+	struct at_buf *out = q->w.out;
+
+	if (q->failed)
+		return -1;
+	w_end(&q->w);
+	if (q->n)
+		bytes_per_span = (out->len - q->spans_at) / q->n + 1;
+	if (close_request(out, q) < 0) {
+		at_buf_reset(out);
+		return -1;
+	}
+	return 0;
+}
+
 int at_otlp_encode(const struct at_span_hdr *const *recs, size_t n,
 		   const struct at_resource *res, struct at_buf *out)
 {
-	struct framing f;
-	struct writer w;
-	size_t spans_at;
+	struct at_otlp_req q;
 
-	/* ExportTraceServiceRequest.resource_spans { resource ...
-	 * scope_spans { scope ... spans } } */
-	if (open_request(out, n, res, &f) < 0)
-		goto fail;
-	spans_at = out->len;
-	w_begin(&w, out);
+	if (at_otlp_begin(&q, n, res, out) < 0)
+		return -1;
 	for (size_t i = 0; i < n; i++)
-		if (write_span(&w, recs[i]) < 0)
-			goto fail;
-	w_end(&w);
-	if (n)
-		bytes_per_span = (out->len - spans_at) / n + 1;
-	if (close_request(out, &f) < 0)
-		goto fail;
-	return 0;
-
-fail:
-	at_buf_reset(out);
-	return -1;
+		if (at_otlp_add(&q, recs[i]) < 0)
+			return -1;
+	return at_otlp_finish(&q);
 }
 
 int at_otlp_parse_response(const uint8_t *body, size_t len, int64_t *rejected,
