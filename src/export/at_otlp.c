@@ -262,13 +262,14 @@ static inline int w_room(struct at_otlp_writer *w, size_t need)
  * its varint is not `width` bytes wide (a span under 128 bytes or of 16
  * KiB or more, an event of 128 bytes or more).
  */
-static int w_fix_len(struct at_otlp_writer *w, size_t at, size_t width)
+static AT_COLD int w_fix_len_moved(struct at_otlp_writer *w, size_t at,
+				   size_t width)
 {
 	uint8_t *len_p = w->out->data + at;
 	size_t body = (size_t)(w->p - len_p) - width;
 	size_t n = varint_len(body);
 
-	if (AT_UNLIKELY(n != width)) {
+	if (n != width) {
 		if (n > width && w_room(w, n - width) < 0)
 			return -1;
 		len_p = w->out->data + at;
@@ -277,6 +278,23 @@ static int w_fix_len(struct at_otlp_writer *w, size_t at, size_t width)
 	}
 	put_varint(len_p, body);
 	return 0;
+}
+
+static inline int w_fix_len(struct at_otlp_writer *w, size_t at, size_t width)
+{
+	uint8_t *len_p = w->out->data + at;
+	size_t body = (size_t)(w->p - len_p) - width;
+
+	if (width == 2 && body >= 0x80 && body < 0x4000) {
+		len_p[0] = (uint8_t)(body | 0x80);
+		len_p[1] = (uint8_t)(body >> 7);
+		return 0;
+	}
+	if (width == 1 && body < 0x80) {
+		len_p[0] = (uint8_t)body;
+		return 0;
+	}
+	return w_fix_len_moved(w, at, width);
 }
 
 /* ---- strings ---- */
@@ -519,11 +537,15 @@ static inline uint8_t *put_kv_head_enc(uint8_t *p, uint8_t tag,
  * own bytes behind it, is copied with a fixed-size copy (STR_COPY_BYTES:
  * a few moves instead of a call) into the room, which covers it.
  */
-#define STR_COPY_BYTES 32
+#define STR_COPY_BYTES 64
 static inline uint8_t *put_rec_str(uint8_t *p, const char *s, size_t len,
 				   const char *arena_end)
 {
-	if (len <= STR_COPY_BYTES && (size_t)(arena_end - s) >= STR_COPY_BYTES)
+	size_t behind = (size_t)(arena_end - s);
+
+	if (len <= STR_COPY_BYTES / 2 && behind >= STR_COPY_BYTES / 2)
+		memcpy(p, s, STR_COPY_BYTES / 2);
+	else if (len <= STR_COPY_BYTES && behind >= STR_COPY_BYTES)
 		memcpy(p, s, STR_COPY_BYTES);
 	else
 		memcpy(p, s, len);

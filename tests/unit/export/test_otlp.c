@@ -634,8 +634,9 @@ Test(otlp, strings_as_protobuf_c_sends_them)
 /* The attribute's cheap paths (a key's encoding cached by its pointer, a
  * short value copied and looked at for NUL bytes in fixed-size blocks)
  * give the same bytes as the long ones: a key too long to cache, more
- * keys than the cache has slots, values of 31, 32 and 33 bytes, a NUL
- * in a short value's last byte, and short values at the arena's end. */
+ * keys than the cache has slots, values of 31, 32, 33, 63, 64 and 65
+ * bytes, a NUL in a short value's last byte, and short values at the
+ * arena's end. */
 Test(otlp, attribute_fast_paths_keep_the_bytes)
 {
 	static const char long_key[] =
@@ -652,7 +653,7 @@ Test(otlp, attribute_fast_paths_keep_the_bytes)
 	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
 		*req;
 	Opentelemetry__Proto__Trace__V1__Span *sp;
-	char v31[32], v32[33], v33[34];
+	char v31[32], v32[33], v33[34], v6x[3][66];
 	struct at_attr *a;
 
 	for (int round = 0; round < 2; round++) {
@@ -670,7 +671,12 @@ Test(otlp, attribute_fast_paths_keep_the_bytes)
 		a = new_attr(&s, keys[3]);
 		a->type = AT_ATTR_STRING;
 		a->v.s = put_n(&s, "0123456789abcdef0123456789abcde\0", 32);
-		for (int i = 4; i < AT_SPAN_MAX_ATTRS - 1; i++)
+		for (int i = 0; i < 3; i++) {
+			memset(v6x[i], 'd' + i, sizeof(v6x[i]));
+			v6x[i][63 + i] = '\0';
+			add_str(&s, keys[4 + i], v6x[i]);
+		}
+		for (int i = 7; i < AT_SPAN_MAX_ATTRS - 1; i++)
 			add_int(&s, keys[i], i * 1000);
 		add_str(&s, keys[AT_SPAN_MAX_ATTRS - 1], "end");
 		rec = record(&s);
@@ -683,6 +689,9 @@ Test(otlp, attribute_fast_paths_keep_the_bytes)
 		check_str(sp->attributes, sp->n_attributes, "k02", v33);
 		check_str(sp->attributes, sp->n_attributes, "k03",
 			  "0123456789abcdef0123456789abcde");
+		check_str(sp->attributes, sp->n_attributes, "k04", v6x[0]);
+		check_str(sp->attributes, sp->n_attributes, "k05", v6x[1]);
+		check_str(sp->attributes, sp->n_attributes, "k06", v6x[2]);
 		check_int(sp->attributes, sp->n_attributes, "k30", 30000);
 		check_str(sp->attributes, sp->n_attributes, "k31", "end");
 		free_req(req);
