@@ -538,6 +538,30 @@ static inline uint8_t *put_kv_head_enc(uint8_t *p, uint8_t tag,
  * a few moves instead of a call) into the room, which covers it.
  */
 #define STR_COPY_BYTES 64
+/* n bytes (at most STR_COPY_BYTES) in fixed-size blocks that overlap,
+ * none past the n bytes (what memcpy() does, without the call). */
+static inline void copy_short(uint8_t *d, const char *s, size_t n)
+{
+	if (n >= 16) {
+		memcpy(d, s, 16);
+		if (n > 32) {
+			memcpy(d + 16, s + 16, 16);
+			memcpy(d + n - 32, s + n - 32, 16);
+		}
+		memcpy(d + n - 16, s + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(d, s, 8);
+		memcpy(d + n - 8, s + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(d, s, 4);
+		memcpy(d + n - 4, s + n - 4, 4);
+	} else if (n) {
+		d[0] = (uint8_t)s[0];
+		d[n / 2] = (uint8_t)s[n / 2];
+		d[n - 1] = (uint8_t)s[n - 1];
+	}
+}
+
 static inline uint8_t *put_rec_str(uint8_t *p, const char *s, size_t len,
 				   const char *arena_end)
 {
@@ -547,6 +571,8 @@ static inline uint8_t *put_rec_str(uint8_t *p, const char *s, size_t len,
 		memcpy(p, s, STR_COPY_BYTES / 2);
 	else if (len <= STR_COPY_BYTES && behind >= STR_COPY_BYTES)
 		memcpy(p, s, STR_COPY_BYTES);
+	else if (len <= STR_COPY_BYTES)
+		copy_short(p, s, len); /* near the arena's end */
 	else
 		memcpy(p, s, len);
 	return p + len;
@@ -714,24 +740,35 @@ static int write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
 			 (h->parent_is_remote ? FLAG_CONTEXT_IS_REMOTE : 0);
 	uint8_t *p;
 
-	if (w_room(w, SPAN_HEAD_ROOM + name_len + trace_state_len) < 0)
+	if (w_room(w, SPAN_HEAD_ROOM + name_len + trace_state_len +
+			      STR_COPY_BYTES) < 0)
 		return -1;
 	p = w->p;
 	*p++ = TAG_SS_SPANS;
 	len_at = (size_t)(p - w->out->data);
 	p += SPAN_LEN_WIDTH;
-	p = put_bytes(p, TAG_SPAN_TRACE_ID, h->ctx.trace_id,
-		      sizeof(h->ctx.trace_id));
-	p = put_bytes(p, TAG_SPAN_SPAN_ID, h->ctx.span_id,
-		      sizeof(h->ctx.span_id));
+	/* The ids: fixed-size copies. */
+	p[0] = TAG_SPAN_TRACE_ID;
+	p[1] = sizeof(h->ctx.trace_id);
+	memcpy(p + 2, h->ctx.trace_id, sizeof(h->ctx.trace_id));
+	p += 2 + sizeof(h->ctx.trace_id);
+	p[0] = TAG_SPAN_SPAN_ID;
+	p[1] = sizeof(h->ctx.span_id);
+	memcpy(p + 2, h->ctx.span_id, sizeof(h->ctx.span_id));
+	p += 2 + sizeof(h->ctx.span_id);
 	if (trace_state_len)
 		p = put_bytes(p, TAG_SPAN_TRACE_STATE, trace_state,
 			      trace_state_len);
-	if (h->has_parent)
-		p = put_bytes(p, TAG_SPAN_PARENT_ID, h->parent_span_id,
-			      sizeof(h->parent_span_id));
-	if (name_len)
-		p = put_bytes(p, TAG_SPAN_NAME, name, name_len);
+	if (h->has_parent) {
+		p[0] = TAG_SPAN_PARENT_ID;
+		p[1] = sizeof(h->parent_span_id);
+		memcpy(p + 2, h->parent_span_id, sizeof(h->parent_span_id));
+		p += 2 + sizeof(h->parent_span_id);
+	}
+	if (name_len) {
+		p = put_len(p, TAG_SPAN_NAME, name_len);
+		p = put_rec_str(p, name, name_len, arena + used);
+	}
 	if (kind) {
 		*p++ = TAG_SPAN_KIND;
 		p = put_varint(p, kind);

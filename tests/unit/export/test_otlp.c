@@ -702,6 +702,38 @@ Test(otlp, attribute_fast_paths_keep_the_bytes)
 	at_buf_free(&out);
 }
 
+/* A value that ends the arena, of every size class the short copy has. */
+Test(otlp, values_at_the_arena_end)
+{
+	static const size_t lens[] = { 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17,
+				       31, 32, 33, 40, 63, 64, 65 };
+	static struct at_span s;
+	struct at_buf out = { 0 };
+
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
+			*req;
+		struct at_span_hdr *rec;
+		char v[66];
+
+		for (size_t i = 0; i < lens[k]; i++)
+			v[i] = (char)('A' + (i % 26));
+		v[lens[k]] = '\0';
+		make_root(&s, 12, "n");
+		add_str(&s, "last", v);
+		rec = record(&s);
+		cr_assert_eq(encode(&rec, 1, NULL, &out), 0);
+		req = decode(&out, 0);
+		check_str(only_scope(req)->spans[0]->attributes,
+			  only_scope(req)->spans[0]->n_attributes, "last", v);
+		free_req(req);
+		check_canonical(&out, 0);
+		at_buf_reset(&out);
+		free(rec);
+	}
+	at_buf_free(&out);
+}
+
 Test(otlp, appends_after_existing_bytes)
 {
 	static struct at_span s;
