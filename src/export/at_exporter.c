@@ -23,8 +23,14 @@
  *
  * Batching.  A cycle drains every ring, round-robin from a rotating start
  * so that no thread starves, into batches of at most
- * OTEL_BSP_MAX_EXPORT_BATCH_SIZE records, copied out of the rings so ring
- * space is released before the (slow) export.  One request per batch.
+ * OTEL_BSP_MAX_EXPORT_BATCH_SIZE records; each record is encoded
+ * (OTLP/protobuf, at_otlp_add) where it lies in its ring and popped at
+ * once, so ring space is released before the (slow) export and no record
+ * is copied.  (Copying every record out first and encoding the copies
+ * cost about 145 instructions a span more, in a keep-alive client's real
+ * process.)  JSON, whose encoder takes the whole batch, and a batch the
+ * exit flush drops unencoded still copy the records out.  One request
+ * per batch.
  *
  * Retrying.  Per the OTLP spec (at_retry.c), within OTEL_BSP_EXPORT_TIMEOUT
  * per batch; each attempt within OTEL_EXPORTER_OTLP_TIMEOUT.  Waiting
@@ -254,8 +260,46 @@ static int ensure_rec_cap(size_t n)
 	return 0;
 }
 
-/* Move up to max records from the rings into the batch.  Returns how many. */
-static size_t collect(size_t max)
+/* The resource of this process (built again in a fork child). */
+static void resource_current(void)
+{
+	if (resource_pid != getpid()) {
+		resource_pid = getpid();
+		at_resource_build(&resource, &at_cfg, resource_pid);
+	}
+}
+
+/*
+ * Where a batch's records go as they leave the rings: encoded at once
+ * into `body` as OTLP/protobuf (req), or copied into `batch` (recs) for
+ * an encoder that needs them all (JSON) or when nothing is to be encoded.
+ */
+struct sink {
+	int encode;          /* into req, else copied */
+	int failed;          /* memory ran out */
+	struct at_otlp_req req;
+};
+
+/* Take record r (n records taken before it): 0, or -1 if it could not be
+ * taken (copied: no memory; it is counted and dropped). */
+static int take(struct sink *k, const struct at_span_hdr *r, size_t n)
+{
+	if (k->encode) {
+		if (!k->failed && at_otlp_add(&k->req, r) < 0)
+			k->failed = 1; /* the batch is dropped (export_batch) */
+		return 0;
+	}
+	rec_off[n] = batch.len;
+	if (at_buf_append(&batch, r, r->rec_size)) {
+		atomic_fetch_add(&at_xstats.dropped_nomem, 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* Move up to max records from the rings into the batch (sink k).
+ * Returns how many. */
+static size_t collect(size_t max, struct sink *k)
 {
 	struct at_thread *head = at_thread_registry(), *t;
 	size_t n = 0, nthreads = 0, skip;
@@ -265,20 +309,24 @@ static size_t collect(size_t max)
 		nthreads++;
 	if (!nthreads || ensure_rec_cap(max) != 0)
 		return 0;
+	k->failed = 0;
+	if (k->encode) {
+		resource_current();
+		at_buf_reset(&body);
+		if (at_otlp_begin(&k->req, max, &resource, &body) < 0)
+			return 0;
+	}
 	skip = rotate++ % nthreads;
-	for (size_t pass = 0; pass < 2 && n < max; pass++) {
+	for (size_t pass = 0; pass < 2 && n < max && !k->failed; pass++) {
 		size_t i = 0;
-		for (t = head; t && n < max; t = t->next, i++) {
+		for (t = head; t && n < max && !k->failed; t = t->next, i++) {
 			const struct at_span_hdr *r;
 
 			if ((pass == 0) != (i >= skip))
 				continue;
-			while (n < max && (r = at_ring_peek(&t->ring))) {
-				rec_off[n] = batch.len;
-				if (at_buf_append(&batch, r, r->rec_size)) {
-					atomic_fetch_add(&at_xstats.dropped_nomem,
-							 1);
-				} else {
+			while (n < max && !k->failed &&
+			       (r = at_ring_peek(&t->ring))) {
+				if (take(k, r, n) == 0) {
 					n++;
 					/* Before the pop: never in neither. */
 					atomic_store(&held, n);
@@ -287,9 +335,12 @@ static size_t collect(size_t max)
 			}
 		}
 	}
-	for (size_t i = 0; i < n; i++)
-		recs[i] = (const struct at_span_hdr *)(const void *)(batch.data +
-								   rec_off[i]);
+	if (k->encode && !k->failed && at_otlp_finish(&k->req) < 0)
+		k->failed = 1;
+	if (!k->encode)
+		for (size_t i = 0; i < n; i++)
+			recs[i] = (const struct at_span_hdr *)(const void *)(
+				batch.data + rec_off[i]);
 	return n;
 }
 
@@ -441,7 +492,8 @@ static int exit_skips_collector(void)
 	return exit_collector_down && atomic_load(&exit_deadline);
 }
 
-static void export_batch(size_t n)
+/* Export the batch of n spans that collect() took with sink k. */
+static void export_batch(size_t n, const struct sink *k)
 {
 	const uint8_t *payload;
 	size_t payload_len;
@@ -451,16 +503,16 @@ static void export_batch(size_t n)
 			      (uint64_t)at_cfg.bsp_export_timeout_ms * 1000000u;
 	enum at_retry_verdict v = AT_RETRY_AGAIN;
 
-	if (!spool_on && exit_skips_collector()) {
+	if (!k->encode && !spool_on && exit_skips_collector()) {
 		give_up(n, v); /* nothing to encode: counted as dropped */
 		return;
 	}
-	if (resource_pid != getpid()) {
-		resource_pid = getpid();
-		at_resource_build(&resource, &at_cfg, resource_pid);
+	if (!k->encode) {
+		resource_current();
+		at_buf_reset(&body);
 	}
-	at_buf_reset(&body);
-	if ((at_cfg.otlp_protocol == AT_OTLP_HTTP_JSON ?
+	if (k->encode ? k->failed :
+	    (at_cfg.otlp_protocol == AT_OTLP_HTTP_JSON ?
 		     at_otlp_json_encode(recs, n, &resource, &body) :
 		     at_otlp_encode(recs, n, &resource, &body)) != 0) {
 		if (claim_held())
@@ -584,10 +636,17 @@ static void drain(void)
 	size_t max = at_cfg.bsp_max_export_batch ? at_cfg.bsp_max_export_batch
 						 : 512;
 	for (;;) {
-		size_t n = collect(max);
+		struct sink k;
+		size_t n;
+
+		/* OTLP/protobuf is encoded as the records leave the rings,
+		 * unless the batch is to be dropped unencoded (exit). */
+		k.encode = at_cfg.otlp_protocol == AT_OTLP_HTTP_PROTOBUF &&
+			   (spool_on || !exit_skips_collector());
+		n = collect(max, &k);
 		if (n == 0)
 			break;
-		export_batch(n);
+		export_batch(n, &k);
 		atomic_store(&held, 0); /* counted (by us or the exit report) */
 		reap();
 		if (n < max)

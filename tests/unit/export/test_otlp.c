@@ -631,6 +631,109 @@ Test(otlp, strings_as_protobuf_c_sends_them)
 	free(rec);
 }
 
+/* The attribute's cheap paths (a key's encoding cached by its pointer, a
+ * short value copied and looked at for NUL bytes in fixed-size blocks)
+ * give the same bytes as the long ones: a key too long to cache, more
+ * keys than the cache has slots, values of 31, 32, 33, 63, 64 and 65
+ * bytes, a NUL in a short value's last byte, and short values at the
+ * arena's end. */
+Test(otlp, attribute_fast_paths_keep_the_bytes)
+{
+	static const char long_key[] =
+		"a.key.that.is.too.long.for.the.key.cache.of.the.encoder";
+	static const char keys[AT_SPAN_MAX_ATTRS][8] = {
+		"k00", "k01", "k02", "k03", "k04", "k05", "k06", "k07",
+		"k08", "k09", "k10", "k11", "k12", "k13", "k14", "k15",
+		"k16", "k17", "k18", "k19", "k20", "k21", "k22", "k23",
+		"k24", "k25", "k26", "k27", "k28", "k29", "k30", "k31",
+	};
+	static struct at_span s;
+	struct at_span_hdr *rec;
+	struct at_buf out = { 0 };
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
+		*req;
+	Opentelemetry__Proto__Trace__V1__Span *sp;
+	char v31[32], v32[33], v33[34], v6x[3][66];
+	struct at_attr *a;
+
+	for (int round = 0; round < 2; round++) {
+		make_root(&s, 11, "keys");
+		memset(v31, 'a', 31);
+		v31[31] = '\0';
+		memset(v32, 'b', 32);
+		v32[32] = '\0';
+		memset(v33, 'c', 33);
+		v33[33] = '\0';
+		add_str(&s, long_key, "long key");
+		add_str(&s, keys[0], v31);
+		add_str(&s, keys[1], v32);
+		add_str(&s, keys[2], v33);
+		a = new_attr(&s, keys[3]);
+		a->type = AT_ATTR_STRING;
+		a->v.s = put_n(&s, "0123456789abcdef0123456789abcde\0", 32);
+		for (int i = 0; i < 3; i++) {
+			memset(v6x[i], 'd' + i, sizeof(v6x[i]));
+			v6x[i][63 + i] = '\0';
+			add_str(&s, keys[4 + i], v6x[i]);
+		}
+		for (int i = 7; i < AT_SPAN_MAX_ATTRS - 1; i++)
+			add_int(&s, keys[i], i * 1000);
+		add_str(&s, keys[AT_SPAN_MAX_ATTRS - 1], "end");
+		rec = record(&s);
+		cr_assert_eq(encode(&rec, 1, NULL, &out), 0);
+		req = decode(&out, 0);
+		sp = only_scope(req)->spans[0];
+		check_str(sp->attributes, sp->n_attributes, long_key, "long key");
+		check_str(sp->attributes, sp->n_attributes, "k00", v31);
+		check_str(sp->attributes, sp->n_attributes, "k01", v32);
+		check_str(sp->attributes, sp->n_attributes, "k02", v33);
+		check_str(sp->attributes, sp->n_attributes, "k03",
+			  "0123456789abcdef0123456789abcde");
+		check_str(sp->attributes, sp->n_attributes, "k04", v6x[0]);
+		check_str(sp->attributes, sp->n_attributes, "k05", v6x[1]);
+		check_str(sp->attributes, sp->n_attributes, "k06", v6x[2]);
+		check_int(sp->attributes, sp->n_attributes, "k30", 30000);
+		check_str(sp->attributes, sp->n_attributes, "k31", "end");
+		free_req(req);
+		check_canonical(&out, 0);
+		at_buf_reset(&out);
+		free(rec);
+	}
+	at_buf_free(&out);
+}
+
+/* A value that ends the arena, of every size class the short copy has. */
+Test(otlp, values_at_the_arena_end)
+{
+	static const size_t lens[] = { 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17,
+				       31, 32, 33, 40, 63, 64, 65 };
+	static struct at_span s;
+	struct at_buf out = { 0 };
+
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
+			*req;
+		struct at_span_hdr *rec;
+		char v[66];
+
+		for (size_t i = 0; i < lens[k]; i++)
+			v[i] = (char)('A' + (i % 26));
+		v[lens[k]] = '\0';
+		make_root(&s, 12, "n");
+		add_str(&s, "last", v);
+		rec = record(&s);
+		cr_assert_eq(encode(&rec, 1, NULL, &out), 0);
+		req = decode(&out, 0);
+		check_str(only_scope(req)->spans[0]->attributes,
+			  only_scope(req)->spans[0]->n_attributes, "last", v);
+		free_req(req);
+		check_canonical(&out, 0);
+		at_buf_reset(&out);
+		free(rec);
+	}
+	at_buf_free(&out);
+}
+
 Test(otlp, appends_after_existing_bytes)
 {
 	static struct at_span s;
