@@ -37,6 +37,15 @@
  * (the family kit's handle map); a session beyond the bound goes untraced.
  * One thread uses a session at a time (both libraries require it).
  *
+ * Cost.  A keep-alive request makes two lookups of its session (a write, a
+ * read), so each thread remembers the last session it found (at_tls_hit):
+ * a hit is three compares on a line the thread owns, where the map costs
+ * about 75 instructions and two or three cold lines.  The hit is trusted
+ * only while no session was forgotten since it was taken (at_tls_gen,
+ * bumped by at_tls_sess_forget), so a session freed and another made at
+ * the same address never finds the old state; a program that frees
+ * sessions often only takes the map's path more often.
+ *
  * Limits: TLS linked statically into the program (Go, rustls, the official
  * Node.js builds) never calls these symbols; HTTP/2 passes untraced;
  * database protocols inside TLS are not decoded.
@@ -44,9 +53,12 @@
 #ifndef AT_TLS_H
 #define AT_TLS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "at_compat.h"
 
 struct at_conn;
 struct at_tls;
@@ -58,6 +70,11 @@ struct at_tls_lib {
 	 * (> 0; fewer than len only in partial-write mode), or the real
 	 * call's own return value (<= 0), which this layer gives back. */
 	long (*write)(struct at_tls *t, const void *buf, size_t len);
+	/* Does t's session return partial writes (OpenSSL's
+	 * SSL_MODE_ENABLE_PARTIAL_WRITE)?  Asked only when a write call
+	 * fails or is retried, never on a call that writes everything; NULL:
+	 * never. */
+	bool (*partial)(struct at_tls *t);
 	/* The server name of the session (SNI), or NULL. */
 	const char *(*server_name)(const void *session);
 };
@@ -78,9 +95,29 @@ struct at_tls {
 	char co[2048];
 };
 
+/* The last session this thread found (see "Cost" above). */
+struct at_tls_hit {
+	const void *session;
+	struct at_tls *t;
+	unsigned gen; /* at_tls_gen when it was found */
+};
+extern AT_TLS struct at_tls_hit at_tls_hit;
+extern _Atomic unsigned at_tls_gen;
+
+/* at_tls_sess_get through the map (and remember what it found). */
+struct at_tls *at_tls_sess_lookup(const void *session, bool create);
+
 /* The state of session (made, zeroed and NEW, with create); NULL if
  * none, or the pool is full. */
-struct at_tls *at_tls_sess_get(const void *session, bool create);
+static inline struct at_tls *at_tls_sess_get(const void *session, bool create)
+{
+	if (AT_LIKELY(at_tls_hit.session == session && at_tls_hit.t &&
+		      at_tls_hit.gen == atomic_load_explicit(
+					       &at_tls_gen,
+					       memory_order_relaxed)))
+		return at_tls_hit.t;
+	return at_tls_sess_lookup(session, create);
+}
 
 /*
  * The first plaintext of a NEW session moves: decide.  server: the
@@ -97,10 +134,10 @@ enum at_tls_wr {
 	AT_TLS_REAL,   /* not traced (any more): call the real function */
 };
 
-/* The program writes len bytes (len > 0) on a TRACED session; partial:
- * the session may return fewer than len. */
+/* The program writes len bytes (len > 0) on a TRACED session (the
+ * session may return fewer than len if t->lib->partial says so). */
 enum at_tls_wr at_tls_sess_write(struct at_tls *t, const void *buf, size_t len,
-			    bool partial, size_t *written, long *raw);
+				 size_t *written, long *raw);
 
 /* A read of a TRACED session returned r bytes in buf (> 0); 0: the peer
  * closed (close_notify, or the transport's end); -1: error err (EAGAIN:

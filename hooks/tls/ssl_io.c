@@ -46,7 +46,7 @@ static long traced_write(struct at_tls *t, SSL *ssl, const void *buf,
 	long raw = -1;
 	int r;
 
-	switch (at_tls_sess_write(t, buf, len, at_ssl_partial(ssl), &w, &raw)) {
+	switch (at_tls_sess_write(t, buf, len, &w, &raw)) {
 	case AT_TLS_WROTE:
 		return (long)w;
 	case AT_TLS_FAILED:
