@@ -55,19 +55,19 @@
 static struct at_handle_map sessions =
 	AT_HANDLE_MAP_INIT(sizeof(struct at_tls), 4096);
 
-AT_TLS struct at_tls_hit at_tls_hit;
-_Atomic unsigned at_tls_gen;
+AT_TLS struct at_tls_hit at_tls_sess_hit;
+_Atomic unsigned at_tls_sess_gen;
 
 struct at_tls *at_tls_sess_lookup(const void *session, bool create)
 {
-	/* Read before the lookup: a forget after it voids what is found. */
-	unsigned gen = atomic_load_explicit(&at_tls_gen, memory_order_relaxed);
+	unsigned gen = at_tls_hit_gen(&at_tls_sess_gen);
 	struct at_tls *t = at_handle_get(&sessions, session, create);
 
-	if (t && !t->session)
+	if (!t)
+		return NULL;
+	if (!t->session)
 		t->session = session;
-	if (t)
-		at_tls_hit = (struct at_tls_hit){ session, t, gen };
+	at_tls_hit_take(&at_tls_sess_hit, session, t, gen);
 	return t;
 }
 
@@ -228,10 +228,7 @@ void at_tls_sess_forget(const void *session)
 	if (!t)
 		return;
 	drop_conn(t);
-	/* Every thread's hit is void from now on (before the state can go
-	 * to another session). */
-	atomic_fetch_add_explicit(&at_tls_gen, 1, memory_order_relaxed);
-	at_tls_hit.t = NULL;
+	at_tls_hit_void(&at_tls_sess_hit, &at_tls_sess_gen);
 	at_handle_drop(&sessions, session);
 }
 

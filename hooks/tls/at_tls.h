@@ -36,15 +36,8 @@
  * straight through.  States live in a bounded pool behind a lock-free map
  * (the family kit's handle map); a session beyond the bound goes untraced.
  * One thread uses a session at a time (both libraries require it).
- *
- * Cost.  A keep-alive request makes two lookups of its session (a write, a
- * read), so each thread remembers the last session it found (at_tls_hit):
- * a hit is three compares on a line the thread owns, where the map costs
- * about 75 instructions and two or three cold lines.  The hit is trusted
- * only while no session was forgotten since it was taken (at_tls_gen,
- * bumped by at_tls_sess_forget), so a session freed and another made at
- * the same address never finds the old state; a program that frees
- * sessions often only takes the map's path more often.
+ * Each thread remembers the last session it found (at_tls_hit.h): a
+ * keep-alive request's write and read find their state without the map.
  *
  * Limits: TLS linked statically into the program (Go, rustls, the official
  * Node.js builds) never calls these symbols; HTTP/2 passes untraced;
@@ -59,6 +52,7 @@
 #include <stdint.h>
 
 #include "at_compat.h"
+#include "at_tls_hit.h"
 
 struct at_conn;
 struct at_tls;
@@ -95,14 +89,9 @@ struct at_tls {
 	char co[2048];
 };
 
-/* The last session this thread found (see "Cost" above). */
-struct at_tls_hit {
-	const void *session;
-	struct at_tls *t;
-	unsigned gen; /* at_tls_gen when it was found */
-};
-extern AT_TLS struct at_tls_hit at_tls_hit;
-extern _Atomic unsigned at_tls_gen;
+/* The last session this thread found, and the map's generation. */
+extern AT_TLS struct at_tls_hit at_tls_sess_hit;
+extern _Atomic unsigned at_tls_sess_gen;
 
 /* at_tls_sess_get through the map (and remember what it found). */
 struct at_tls *at_tls_sess_lookup(const void *session, bool create);
@@ -111,12 +100,10 @@ struct at_tls *at_tls_sess_lookup(const void *session, bool create);
  * none, or the pool is full. */
 static inline struct at_tls *at_tls_sess_get(const void *session, bool create)
 {
-	if (AT_LIKELY(at_tls_hit.session == session && at_tls_hit.t &&
-		      at_tls_hit.gen == atomic_load_explicit(
-					       &at_tls_gen,
-					       memory_order_relaxed)))
-		return at_tls_hit.t;
-	return at_tls_sess_lookup(session, create);
+	struct at_tls *t = at_tls_hit_find(&at_tls_sess_hit, &at_tls_sess_gen,
+					   session);
+
+	return AT_LIKELY(t != NULL) ? t : at_tls_sess_lookup(session, create);
 }
 
 /*

@@ -26,17 +26,14 @@ static const char *const ssl_required[] = {
 	"SSL_write", "SSL_read", "SSL_get_fd", "SSL_is_server", "SSL_ctrl",
 	"SSL_get_error", NULL
 };
-static struct at_symtab syms3 = AT_SYMTAB_INIT("libssl.so.3", ssl_syms,
+struct at_symtab at_ssl_syms3 = AT_SYMTAB_INIT("libssl.so.3", ssl_syms,
 					       ssl_required);
 static struct at_symtab syms11 = AT_SYMTAB_INIT("libssl.so.1.1", ssl_syms,
 						ssl_required);
 
-bool at_ssl_resolve(void)
+bool at_ssl_resolve_slow(void)
 {
-	if (AT_LIKELY(atomic_load_explicit(&syms3.state,
-					   memory_order_acquire) > 0))
-		return true;
-	return at_symtab_resolve(&syms3) || at_symtab_resolve(&syms11);
+	return at_symtab_resolve(&at_ssl_syms3) || at_symtab_resolve(&syms11);
 }
 
 /* ---- the layer's view of a session ---- */

@@ -55,9 +55,19 @@ extern struct at_ssl_real at_ssl;
 AT_SSL_FUNCS(AT_SSL_PROTO)
 #undef AT_SSL_PROTO
 
+/* The table through libssl.so.3 (tried first), and its slow path. */
+extern struct at_symtab at_ssl_syms3;
+bool at_ssl_resolve_slow(void);
+
 /* Resolve the table once (libssl.so.3, else libssl.so.1.1, when a module
  * loaded it privately); true if libssl is in the process. */
-bool at_ssl_resolve(void);
+static inline bool at_ssl_resolve(void)
+{
+	if (AT_LIKELY(atomic_load_explicit(&at_ssl_syms3.state,
+					   memory_order_acquire) > 0))
+		return true;
+	return at_ssl_resolve_slow();
+}
 
 /* Which real write a session's inner writes use (at_tls.flavor). */
 enum { AT_SSL_WRITE = 0, AT_SSL_WRITE_EX };
