@@ -37,7 +37,12 @@
  *
  * Passing.  A session whose connection stops looking at its bytes (not
  * HTTP/1.x, an Upgrade, a library above owning its HTTP) is PASS: its
- * calls go straight to the real functions after one map lookup.
+ * calls go straight to the real functions after one lookup.
+ *
+ * The partial-write mode is asked of the library (lib->partial: a call
+ * into libssl) only where it changes something: a failed inner write, or
+ * a call after one.  A call that writes everything, every call of a
+ * healthy keep-alive loop, does not ask.
  */
 #include <errno.h>
 #include <string.h>
@@ -50,12 +55,19 @@
 static struct at_handle_map sessions =
 	AT_HANDLE_MAP_INIT(sizeof(struct at_tls), 4096);
 
-struct at_tls *at_tls_sess_get(const void *session, bool create)
+AT_TLS struct at_tls_hit at_tls_sess_hit;
+_Atomic unsigned at_tls_sess_gen;
+
+struct at_tls *at_tls_sess_lookup(const void *session, bool create)
 {
+	unsigned gen = at_tls_hit_gen(&at_tls_sess_gen);
 	struct at_tls *t = at_handle_get(&sessions, session, create);
 
-	if (t && !t->session)
+	if (!t)
+		return NULL;
+	if (!t->session)
 		t->session = session;
+	at_tls_hit_take(&at_tls_sess_hit, session, t, gen);
 	return t;
 }
 
@@ -145,14 +157,20 @@ void at_tls_sess_start(struct at_tls *t, const struct at_tls_lib *lib,
 
 /* ---- writes and reads ---- */
 
+static bool sess_partial(struct at_tls *t)
+{
+	return t->lib->partial && t->lib->partial(t);
+}
+
 enum at_tls_wr at_tls_sess_write(struct at_tls *t, const void *buf, size_t len,
-			    bool partial, size_t *written, long *raw)
+				 size_t *written, long *raw)
 {
 	size_t done = 0;
 	ssize_t w;
+	bool partial;
 
 	if (t->wr_done) {
-		if (partial || len < t->wr_done) {
+		if (len < t->wr_done || sess_partial(t)) {
 			t->wr_done = 0;
 			return AT_TLS_REAL;
 		}
@@ -167,6 +185,7 @@ enum at_tls_wr at_tls_sess_write(struct at_tls *t, const void *buf, size_t len,
 			done += (size_t)w;
 			continue;
 		}
+		partial = sess_partial(t);
 		if (partial && done)
 			break;
 		if (!partial)
@@ -209,6 +228,7 @@ void at_tls_sess_forget(const void *session)
 	if (!t)
 		return;
 	drop_conn(t);
+	at_tls_hit_void(&at_tls_sess_hit, &at_tls_sess_gen);
 	at_handle_drop(&sessions, session);
 }
 

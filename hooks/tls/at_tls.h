@@ -36,6 +36,8 @@
  * straight through.  States live in a bounded pool behind a lock-free map
  * (the family kit's handle map); a session beyond the bound goes untraced.
  * One thread uses a session at a time (both libraries require it).
+ * Each thread remembers the last session it found (at_tls_hit.h): a
+ * keep-alive request's write and read find their state without the map.
  *
  * Limits: TLS linked statically into the program (Go, rustls, the official
  * Node.js builds) never calls these symbols; HTTP/2 passes untraced;
@@ -44,9 +46,13 @@
 #ifndef AT_TLS_H
 #define AT_TLS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "at_compat.h"
+#include "at_tls_hit.h"
 
 struct at_conn;
 struct at_tls;
@@ -58,6 +64,11 @@ struct at_tls_lib {
 	 * (> 0; fewer than len only in partial-write mode), or the real
 	 * call's own return value (<= 0), which this layer gives back. */
 	long (*write)(struct at_tls *t, const void *buf, size_t len);
+	/* Does t's session return partial writes (OpenSSL's
+	 * SSL_MODE_ENABLE_PARTIAL_WRITE)?  Asked only when a write call
+	 * fails or is retried, never on a call that writes everything; NULL:
+	 * never. */
+	bool (*partial)(struct at_tls *t);
 	/* The server name of the session (SNI), or NULL. */
 	const char *(*server_name)(const void *session);
 };
@@ -78,9 +89,22 @@ struct at_tls {
 	char co[2048];
 };
 
+/* The last session this thread found, and the map's generation. */
+extern AT_TLS struct at_tls_hit at_tls_sess_hit;
+extern _Atomic unsigned at_tls_sess_gen;
+
+/* at_tls_sess_get through the map (and remember what it found). */
+struct at_tls *at_tls_sess_lookup(const void *session, bool create);
+
 /* The state of session (made, zeroed and NEW, with create); NULL if
  * none, or the pool is full. */
-struct at_tls *at_tls_sess_get(const void *session, bool create);
+static inline struct at_tls *at_tls_sess_get(const void *session, bool create)
+{
+	struct at_tls *t = at_tls_hit_find(&at_tls_sess_hit, &at_tls_sess_gen,
+					   session);
+
+	return AT_LIKELY(t != NULL) ? t : at_tls_sess_lookup(session, create);
+}
 
 /*
  * The first plaintext of a NEW session moves: decide.  server: the
@@ -97,10 +121,10 @@ enum at_tls_wr {
 	AT_TLS_REAL,   /* not traced (any more): call the real function */
 };
 
-/* The program writes len bytes (len > 0) on a TRACED session; partial:
- * the session may return fewer than len. */
+/* The program writes len bytes (len > 0) on a TRACED session (the
+ * session may return fewer than len if t->lib->partial says so). */
 enum at_tls_wr at_tls_sess_write(struct at_tls *t, const void *buf, size_t len,
-			    bool partial, size_t *written, long *raw);
+				 size_t *written, long *raw);
 
 /* A read of a TRACED session returned r bytes in buf (> 0); 0: the peer
  * closed (close_notify, or the transport's end); -1: error err (EAGAIN:

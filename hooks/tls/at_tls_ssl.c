@@ -26,17 +26,14 @@ static const char *const ssl_required[] = {
 	"SSL_write", "SSL_read", "SSL_get_fd", "SSL_is_server", "SSL_ctrl",
 	"SSL_get_error", NULL
 };
-static struct at_symtab syms3 = AT_SYMTAB_INIT("libssl.so.3", ssl_syms,
+struct at_symtab at_ssl_syms3 = AT_SYMTAB_INIT("libssl.so.3", ssl_syms,
 					       ssl_required);
 static struct at_symtab syms11 = AT_SYMTAB_INIT("libssl.so.1.1", ssl_syms,
 						ssl_required);
 
-bool at_ssl_resolve(void)
+bool at_ssl_resolve_slow(void)
 {
-	if (AT_LIKELY(atomic_load_explicit(&syms3.state,
-					   memory_order_acquire) > 0))
-		return true;
-	return at_symtab_resolve(&syms3) || at_symtab_resolve(&syms11);
+	return at_symtab_resolve(&at_ssl_syms3) || at_symtab_resolve(&syms11);
 }
 
 /* ---- the layer's view of a session ---- */
@@ -63,18 +60,25 @@ static const char *ssl_server_name(const void *session)
 					 AT_TLSEXT_NAMETYPE_host_name);
 }
 
+/* Does the session return partial writes (SSL_MODE_ENABLE_PARTIAL_WRITE)? */
+static bool ssl_partial(struct at_tls *t)
+{
+	return (at_ssl.SSL_ctrl((SSL *)t->session, AT_SSL_CTRL_MODE, 0, NULL) &
+		AT_SSL_MODE_ENABLE_PARTIAL_WRITE) != 0;
+}
+
 static const struct at_tls_lib ssl_lib = {
 	.write = ssl_write,
+	.partial = ssl_partial,
 	.server_name = ssl_server_name,
 };
 
-struct at_tls *at_ssl_session(SSL *ssl, bool start)
+struct at_tls *at_ssl_session_slow(struct at_tls *t, SSL *ssl, bool start)
 {
-	struct at_tls *t = at_tls_sess_get(ssl, start);
 	const unsigned char *alpn = NULL;
 	unsigned int alpn_len = 0;
 
-	if (!t || AT_LIKELY(t->state != AT_TLS_NEW) || !start)
+	if (!t || t->state != AT_TLS_NEW || !start)
 		return t && t->state == AT_TLS_TRACED ? t : NULL;
 	if (at_ssl.SSL_get0_alpn_selected)
 		at_ssl.SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
@@ -83,14 +87,10 @@ struct at_tls *at_ssl_session(SSL *ssl, bool start)
 	return t->state == AT_TLS_TRACED ? t : NULL;
 }
 
-void at_ssl_read_done(struct at_tls *t, SSL *ssl, const void *buf, long r)
+void at_ssl_read_failed(struct at_tls *t, SSL *ssl, const void *buf, long r)
 {
 	int err = errno, e;
 
-	if (r > 0) {
-		at_tls_sess_read(t, buf, r, 0);
-		return;
-	}
 	e = at_ssl.SSL_get_error(ssl, (int)r);
 	if (e == AT_SSL_ERROR_ZERO_RETURN ||
 	    (e == AT_SSL_ERROR_SYSCALL && err == 0))

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "at_family.h"
+#include "at_tls.h"
 
 typedef struct ssl_st SSL;
 typedef struct bio_st BIO;
@@ -54,29 +55,51 @@ extern struct at_ssl_real at_ssl;
 AT_SSL_FUNCS(AT_SSL_PROTO)
 #undef AT_SSL_PROTO
 
+/* The table through libssl.so.3 (tried first), and its slow path. */
+extern struct at_symtab at_ssl_syms3;
+bool at_ssl_resolve_slow(void);
+
 /* Resolve the table once (libssl.so.3, else libssl.so.1.1, when a module
  * loaded it privately); true if libssl is in the process. */
-bool at_ssl_resolve(void);
+static inline bool at_ssl_resolve(void)
+{
+	if (AT_LIKELY(atomic_load_explicit(&at_ssl_syms3.state,
+					   memory_order_acquire) > 0))
+		return true;
+	return at_ssl_resolve_slow();
+}
 
 /* Which real write a session's inner writes use (at_tls.flavor). */
 enum { AT_SSL_WRITE = 0, AT_SSL_WRITE_EX };
 
-struct at_tls;
+/* at_ssl_session when t (ssl's state, or NULL) is not TRACED. */
+struct at_tls *at_ssl_session_slow(struct at_tls *t, SSL *ssl, bool start);
 
 /* The session of ssl if it is traced, else NULL; with start, a new
  * session is started first (its first plaintext moves: the handshake is
  * done, its role and ALPN are known).  Call with the guard held. */
-struct at_tls *at_ssl_session(SSL *ssl, bool start);
-
-/* Does ssl return partial writes (SSL_MODE_ENABLE_PARTIAL_WRITE)? */
-static inline bool at_ssl_partial(SSL *ssl)
+static inline struct at_tls *at_ssl_session(SSL *ssl, bool start)
 {
-	return (at_ssl.SSL_ctrl(ssl, AT_SSL_CTRL_MODE, 0, NULL) &
-		AT_SSL_MODE_ENABLE_PARTIAL_WRITE) != 0;
+	struct at_tls *t = at_tls_sess_get(ssl, start);
+
+	if (AT_LIKELY(t && t->state == AT_TLS_TRACED))
+		return t;
+	return at_ssl_session_slow(t, ssl, start);
 }
+
+/* A read on a traced session failed (r <= 0): what SSL_get_error says it
+ * means for the HTTP machine. */
+void at_ssl_read_failed(struct at_tls *t, SSL *ssl, const void *buf, long r);
 
 /* A read on a traced session returned r (SSL_read's convention: > 0
  * bytes in buf, else a failure SSL_get_error explains). */
-void at_ssl_read_done(struct at_tls *t, SSL *ssl, const void *buf, long r);
+static inline void at_ssl_read_done(struct at_tls *t, SSL *ssl,
+				    const void *buf, long r)
+{
+	if (AT_LIKELY(r > 0))
+		at_tls_sess_read(t, buf, r, 0);
+	else
+		at_ssl_read_failed(t, ssl, buf, r);
+}
 
 #endif

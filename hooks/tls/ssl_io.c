@@ -39,14 +39,14 @@ static inline void leave_keep_errno(void)
 
 /* A write of len bytes on a traced session t, with SSL_write's
  * convention: the bytes written (> 0), else the real failure's value. */
-static long traced_write(struct at_tls *t, SSL *ssl, const void *buf,
-			 size_t len)
+static inline __attribute__((always_inline)) long
+traced_write(struct at_tls *t, SSL *ssl, const void *buf, size_t len)
 {
 	size_t w = 0;
 	long raw = -1;
 	int r;
 
-	switch (at_tls_sess_write(t, buf, len, at_ssl_partial(ssl), &w, &raw)) {
+	switch (at_tls_sess_write(t, buf, len, &w, &raw)) {
 	case AT_TLS_WROTE:
 		return (long)w;
 	case AT_TLS_FAILED:

@@ -10,6 +10,8 @@
  * the bytes written are the program's plus one line.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,7 +55,16 @@ static long fake_write(struct at_tls *t, const void *buf, size_t len)
 	return lim;
 }
 
-static const struct at_tls_lib fake_lib = { .write = fake_write };
+static bool fake_partial_mode; /* the session's partial-write mode */
+
+static bool fake_partial(struct at_tls *t)
+{
+	(void)t;
+	return fake_partial_mode;
+}
+
+static const struct at_tls_lib fake_lib = { .write = fake_write,
+					    .partial = fake_partial };
 
 static struct at_tls *t;
 
@@ -64,6 +75,7 @@ static void setup(void)
 	at_span_set_env_parent(NULL, NULL, 0);
 	wire_len = 0;
 	n_script = at_script = n_calls = 0;
+	fake_partial_mode = false;
 	t = at_tls_sess_get(&session, true);
 	cr_assert_not_null(t);
 	at_tls_sess_start(t, &fake_lib, false, -1, NULL, 0);
@@ -125,7 +137,7 @@ Test(tls_sess, all_or_fail_retries_repeat_the_inner_write)
 	memcpy(script, s, sizeof(s));
 	n_script = 64;
 	do {
-		r = at_tls_sess_write(t, REQ, sizeof(REQ) - 1, false, &w, &raw);
+		r = at_tls_sess_write(t, REQ, sizeof(REQ) - 1, &w, &raw);
 		if (r == AT_TLS_FAILED)
 			cr_expect_eq(raw, -1, "the real call's value");
 		cr_assert_lt(++tries, 32);
@@ -142,13 +154,14 @@ Test(tls_sess, partial_counts_map_back_to_the_program)
 	long raw;
 	int tries = 0;
 
+	fake_partial_mode = true;
 	for (int i = 0; i < 200; i++)
 		script[i] = i % 3 == 0 ? FAIL : 7; /* 7 bytes a call, fails */
 	n_script = 200;
 	while (off < sizeof(REQ) - 1) {
 		enum at_tls_wr r = at_tls_sess_write(t, REQ + off,
-						     sizeof(REQ) - 1 - off,
-						     true, &w, &raw);
+						     sizeof(REQ) - 1 - off, &w,
+						     &raw);
 		cr_assert_lt(++tries, 400);
 		if (r == AT_TLS_FAILED)
 			continue;
@@ -177,9 +190,9 @@ Test(tls_sess, retry_shorter_than_the_progress_goes_to_the_real_call)
 	script[1] = FAIL;
 	n_script = 2;
 	cr_assert_eq(at_tls_sess_write(t, big, (size_t)h + sizeof(big) - 64,
-				       false, &w, &raw),
+				       &w, &raw),
 		     AT_TLS_FAILED);
-	cr_expect_eq(at_tls_sess_write(t, big, 5, false, &w, &raw),
+	cr_expect_eq(at_tls_sess_write(t, big, 5, &w, &raw),
 		     AT_TLS_REAL, "OpenSSL refuses it itself");
 }
 
@@ -191,8 +204,7 @@ Test(tls_sess, the_client_span_is_https)
 	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
 				   "\r\nok";
 
-	cr_assert_eq(at_tls_sess_write(t, REQ, sizeof(REQ) - 1, false, &w,
-				       &raw),
+	cr_assert_eq(at_tls_sess_write(t, REQ, sizeof(REQ) - 1, &w, &raw),
 		     AT_TLS_WROTE);
 	at_tls_sess_read(t, resp, sizeof(resp) - 1, 0);
 	int n = ut_take_spans(recs, 8);
@@ -200,4 +212,49 @@ Test(tls_sess, the_client_span_is_https)
 	cr_expect(ut_str_is(&recs[0], "url.full", "https://api.example/p"));
 	cr_expect_eq(ut_int_attr(&recs[0], "server.port"), 443);
 	cr_expect_eq(ut_int_attr(&recs[0], "http.response.status_code"), 200);
+}
+
+/* Each thread remembers the last session it found: a session freed and
+ * another made at the same address is new, on that thread as on others. */
+static sem_t step, done;
+static struct at_tls *found[2];
+static char session2;
+
+static void *other_thread(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 2; i++) {
+		sem_wait(&step);
+		found[i] = at_tls_sess_get(&session, false);
+		sem_post(&done);
+	}
+	return NULL;
+}
+
+Test(tls_sess, a_session_made_again_at_a_freed_address_is_new)
+{
+	pthread_t th;
+	struct at_tls *again;
+
+	sem_init(&step, 0, 0);
+	sem_init(&done, 0, 0);
+	cr_assert_eq(pthread_create(&th, NULL, other_thread, NULL), 0);
+	sem_post(&step);
+	sem_wait(&done);
+	cr_expect_eq(found[0], t, "the other thread finds the session");
+	cr_expect_eq(at_tls_sess_get(&session, false), t);
+	at_tls_sess_forget(&session);
+	cr_expect_null(at_tls_sess_get(&session, false), "forgotten here");
+	/* Another session takes the freed state first, so that a stale
+	 * memory of it would show. */
+	cr_assert_not_null(at_tls_sess_get(&session2, true));
+	again = at_tls_sess_get(&session, true);
+	cr_assert_not_null(again);
+	cr_expect_neq(again, t);
+	cr_expect_eq(again->state, AT_TLS_NEW, "a new session starts anew");
+	sem_post(&step);
+	sem_wait(&done);
+	cr_expect_eq(found[1], again, "and is what the other thread finds");
+	pthread_join(th, NULL);
+	at_tls_sess_forget(&session2);
 }
