@@ -12,7 +12,8 @@
  * CRLF are all in the bytes given, in their plain form, are taken in one
  * step instead (array_run: what a driver writes, a command in one call);
  * anything else - split, signed, over 19 digits - goes byte by byte, so
- * the verdicts are those of the byte path.
+ * the verdicts are those of the byte path.  Replies likewise: a bulk
+ * string or an integer element whole and plain (element_run).
  *
  * Requests: an array of bulk strings, or an inline line of words.  Word 0
  * is the command name (uppercased copy); the others are copied joined by
@@ -724,16 +725,68 @@ static int rep_byte(struct at_resp_rep *d, char c)
 	return AT_RESP_BAD;
 }
 
+/*
+ * A bulk string ("$<len>\r\n<bytes>\r\n") or an integer (":<digits>\r\n")
+ * whole in p[0..n) and plainly formed (no sign, no '?', 19 digits at
+ * most), where an element's type byte is due and no streamed string is
+ * open: taken in one step, with the effects of its bytes one by one.
+ * Returns the bytes taken (0: none, the byte path goes on); *r the
+ * result.
+ */
+static size_t element_run(struct at_resp_rep *d, const char *p, size_t n,
+			  int *r)
+{
+	uint64_t v;
+	size_t k, end;
+	char c = p[0];
+
+	if (n < 4 || (c != '$' && c != ':'))
+		return 0;
+	k = plain_line(p + 1, n - 1, &v);
+	if (k == 0)
+		return 0;
+	end = 1 + k;
+	if (c == '$') {
+		if (v > AT_RESP_BULK_MAX || v > n - end || n - end - v < 2 ||
+		    p[end + v] != '\r' || p[end + v + 1] != '\n')
+			return 0;
+		end += (size_t)v + 2;
+	} else if (v > (uint64_t)INT64_MAX) {
+		return 0;
+	}
+	d->num = v;
+	d->digits = (uint32_t)(k - 2);
+	d->neg = false;
+	d->line = 0;
+	d->bulk = 0;
+	d->type = c;
+	d->top_level = d->depth == 0;
+	if (d->top_level) {
+		reply_reset(&d->reply, c);
+		if (c == ':')
+			d->reply.integer = (int64_t)v;
+	}
+	*r = elem_end(d, false);
+	return end;
+}
+
 int at_resp_rep_next(struct at_resp_rep *d, const char *p, size_t n,
 		     size_t *used)
 {
-	size_t i = 0;
+	size_t i = 0, run;
 	int r = AT_RESP_MORE;
 
 	*used = 0;
 	if (d->state == REP_BAD)
 		return AT_RESP_BAD;
 	while (i < n) {
+		if (d->state == REP_TYPE && !d->streamed_str &&
+		    (run = element_run(d, p + i, n - i, &r)) > 0) {
+			i += run;
+			if (r != AT_RESP_MORE)
+				break;
+			continue;
+		}
 		if (d->state == REP_DATA) {
 			size_t k = payload_run(&d->bulk, n - i);
 
