@@ -41,9 +41,16 @@
  *
  * Costs.  Bytes are parsed where they are; the few hundred bytes of a
  * head are copied into a pooled buffer only when the head is split over
- * calls or iovecs (conn_head_in_place: a head that lies in one iovec is parsed
- * there, which spares the pool and the copy on every request of a usual
- * server or client).  No malloc, no lock;
+ * calls or iovecs (conn_head_at: a head that lies in one iovec is parsed
+ * there, in one pass that also finds its end, which spares the pool, the
+ * copy and a second scan on every request of a usual server or client).
+ * What a request's Host value gives (server.address/port, a client's
+ * url.full prefix) is worked out once per connection and Host value
+ * (struct host_memo), not per request; so are the span attributes that
+ * all the requests of a connection share (server address, client and
+ * peer addresses, protocol version): an attribute block
+ * (at_span_set_block) made once, copied into each span.  No malloc, no
+ * lock;
  * system calls: the real ones, plus one fstat per request head (at most
  * one a second per connection).
  */
@@ -118,12 +125,14 @@ static void fmt_peer(struct at_conn *c, const struct sockaddr *sa,
 		const struct sockaddr_in *in = (const void *)sa;
 		inet_ntop(AF_INET, &in->sin_addr, c->peer_ip,
 			  sizeof(c->peer_ip));
+		c->peer_ip_len = (uint8_t)strlen(c->peer_ip);
 		c->peer_port = ntohs(in->sin_port);
 		c->peer_v6 = 0;
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 		inet_ntop(AF_INET6, &in6->sin6_addr, c->peer_ip,
 			  sizeof(c->peer_ip));
+		c->peer_ip_len = (uint8_t)strlen(c->peer_ip);
 		c->peer_port = ntohs(in6->sin6_port);
 		c->peer_v6 = 1;
 	}
@@ -300,30 +309,66 @@ void conn_fl_finish(struct at_conn *c)
 
 void conn_set_protocol(struct at_span *s, int minor)
 {
-	at_span_set_cstr(s, "network.protocol.version", minor ? "1.1" : "1.0");
+	at_span_set_str(s, "network.protocol.version", minor ? "1.1" : "1.0",
+			3);
 }
 
-void conn_set_method(struct at_span *s, const struct at_http_request *r)
+/* A block's shape: made without network.protocol.version (proto < 0),
+ * or with HTTP/1.proto's; 0 is "not made". */
+static uint8_t block_shape(int proto)
 {
-	const char *known = at_http_known_method(r->method.p, r->method.len);
+	return proto < 0 ? 1 : (uint8_t)(2 + (proto != 0));
+}
 
+static void protocol_attr(struct at_span_block *b, int proto)
+{
+	if (proto >= 0)
+		at_span_block_str(b, "network.protocol.version",
+				  proto ? "1.1" : "1.0", 3);
+}
+
+void conn_set_method(struct at_span *s, const struct at_http_request *r,
+		     const char *known)
+{
+	/* A known name is the method's bytes: its length is theirs. */
 	if (known) {
-		at_span_set_cstr(s, "http.request.method", known);
-		at_span_set_name(s, known, strlen(known));
+		at_span_set_str(s, "http.request.method", known,
+				r->method.len);
 	} else {
 		at_span_set_cstr(s, "http.request.method", "_OTHER");
 		at_span_set_str(s, "http.request.method_original", r->method.p,
 				r->method.len);
-		at_span_set_name(s, "HTTP", 4);
 	}
 }
 
-void conn_set_peer(struct at_span *s, struct at_conn *c)
+/* network.peer.address and .port (the same on every span of c). */
+static void peer_attrs(struct at_span_block *b, struct at_conn *c)
 {
-	if (!c->peer_ip[0])
+	at_span_block_str(b, "network.peer.address", c->peer_ip,
+			  c->peer_ip_len);
+	at_span_block_int(b, "network.peer.port", c->peer_port);
+}
+
+void conn_set_peer(struct at_span *s, struct at_conn *c, int proto)
+{
+	if (!c->peer_ip[0]) {
+		if (proto >= 0)
+			conn_set_protocol(s, proto);
 		return;
-	at_span_set_cstr(s, "network.peer.address", c->peer_ip);
+	}
+	if (c->peer_attrs_made != block_shape(proto)) {
+		at_span_block_clear(&c->peer_attrs);
+		peer_attrs(&c->peer_attrs, c);
+		protocol_attr(&c->peer_attrs, proto);
+		c->peer_attrs_made = block_shape(proto);
+	}
+	if (at_span_set_block(s, &c->peer_attrs))
+		return;
+	at_span_set_str(s, "network.peer.address", c->peer_ip,
+			c->peer_ip_len);
 	at_span_set_int(s, "network.peer.port", c->peer_port);
+	if (proto >= 0)
+		conn_set_protocol(s, proto);
 }
 
 void conn_set_status(struct at_span *s, int status, int server)
@@ -336,6 +381,138 @@ void conn_set_status(struct at_span *s, int status, int server)
 		at_span_set_str(s, "error.type", code, (size_t)n);
 		at_span_set_status(s, AT_STATUS_ERROR, NULL, 0);
 	}
+}
+
+/* The memo of Host value h[0..len) (filled if it is another than the
+ * last one), or NULL if it is too long to keep. */
+static struct host_memo *host_memo(struct at_conn *c, const char *h,
+				   size_t len)
+{
+	struct host_memo *m = &c->host;
+	struct at_http_str name;
+	int port;
+
+	if (len == 0 || len > sizeof(m->key))
+		return NULL;
+	if (m->key_len == len && memcmp(m->key, h, len) == 0)
+		return m;
+	memcpy(m->key, h, len);
+	m->hp_ok = at_http_host_port(h, len, &name, &port) == 0;
+	if (m->hp_ok) {
+		m->name_off = (uint8_t)(name.p - h);
+		m->name_len = (uint8_t)name.len;
+		m->port = port;
+	}
+	m->prefix_len = 0;
+	m->attrs_made = 0;
+	m->key_len = (uint8_t)len;
+	return m;
+}
+
+/* The memo of the Host value h[0..len) if it is the one kept. */
+static struct host_memo *host_memo_kept(struct at_conn *c, const char *h,
+					size_t len)
+{
+	struct host_memo *m = &c->host;
+
+	return m->key_len && m->key_len == len && memcmp(m->key, h, len) == 0
+		       ? m
+		       : NULL;
+}
+
+void conn_set_server(struct at_span *s, struct at_conn *c, const char *h,
+		     size_t len, const struct at_http_str *name, int port)
+{
+	struct host_memo *m = host_memo_kept(c, h, len);
+
+	if (port < 0)
+		port = conn_default_port(c);
+	if (m && !m->attrs_made) {
+		at_span_block_clear(&m->attrs);
+		at_span_block_str(&m->attrs, "server.address", name->p,
+				  name->len);
+		at_span_block_int(&m->attrs, "server.port", port);
+		m->attrs_made = 1;
+	}
+	if (m && at_span_set_block(s, &m->attrs))
+		return;
+	at_span_set_str(s, "server.address", name->p, name->len);
+	at_span_set_int(s, "server.port", port);
+}
+
+void conn_set_server_addrs(struct at_span *s, struct at_conn *c,
+			   const struct at_http_request *r, int proto)
+{
+	struct host_memo *m = r->host.p ? host_memo(c, r->host.p, r->host.len)
+					: NULL;
+	struct at_http_str host;
+	const char *sni;
+	int port = -1;
+
+	if (m && m->hp_ok) {
+		if (m->attrs_made != block_shape(proto)) {
+			at_span_block_clear(&m->attrs);
+			at_span_block_str(&m->attrs, "server.address",
+					  m->key + m->name_off, m->name_len);
+			if (m->port >= 0)
+				at_span_block_int(&m->attrs, "server.port",
+						  m->port);
+			if (c->peer_ip[0]) {
+				at_span_block_str(&m->attrs, "client.address",
+						  c->peer_ip, c->peer_ip_len);
+				peer_attrs(&m->attrs, c);
+			}
+			protocol_attr(&m->attrs, proto);
+			m->attrs_made = block_shape(proto);
+		}
+		if (at_span_set_block(s, &m->attrs))
+			return;
+	}
+	if (r->host.p && conn_host_port(c, r->host.p, r->host.len, &host,
+					&port, NULL, 0, NULL, NULL) == 0) {
+		at_span_set_str(s, "server.address", host.p, host.len);
+		if (port >= 0)
+			at_span_set_int(s, "server.port", port);
+	} else if ((sni = conn_server_name(c)) && *sni) {
+		at_span_set_cstr(s, "server.address", sni);
+	}
+	if (c->peer_ip[0])
+		at_span_set_str(s, "client.address", c->peer_ip,
+				c->peer_ip_len);
+	conn_set_peer(s, c, proto);
+}
+
+int conn_host_port(struct at_conn *c, const char *h, size_t len,
+		   struct at_http_str *name, int *port, char *url, size_t cap,
+		   const struct at_http_str *target, size_t *url_len)
+{
+	struct host_memo *m = host_memo(c, h, len);
+	size_t n;
+
+	if (url_len)
+		*url_len = 0;
+	if (!m)
+		return at_http_host_port(h, len, name, port);
+	if (url && target->len && (target->p[0] == '/' || target->p[0] == '*')) {
+		if (!m->prefix_len) {
+			n = at_http_url_full(m->prefix, sizeof(m->prefix),
+					     conn_scheme(c), h, len, NULL, 0, 0);
+			if (n > 0 && n + 1 < sizeof(m->prefix))
+				m->prefix_len = (uint8_t)n;
+		}
+		if (m->prefix_len && (size_t)m->prefix_len + 1 < cap) {
+			memcpy(url, m->prefix, m->prefix_len);
+			*url_len = at_http_url_full_after(
+				url, cap, m->prefix_len, target->p, target->len,
+				at_cfg.http_redact_query);
+		}
+	}
+	if (!m->hp_ok)
+		return -1;
+	name->p = h + m->name_off;
+	name->len = m->name_len;
+	*port = m->port;
+	return 0;
 }
 
 /* The request's method, as the flight remembers it (cut at 15 bytes). */
@@ -384,15 +561,17 @@ size_t conn_body_consume(struct at_http_body *b, const struct iovec *iov,
  * A head that starts at byte pos of iov and ends within the same iovec
  * (and within the len bytes that moved) is parsed where it is: no pooled
  * buffer, no copy.  That is every head Node, nginx or a C server writes
- * or reads in one call.  Returns the head's length, or 0 when the copying
- * path must take it (the head goes on in a later iovec or call, start()
- * wants more bytes or refuses, or it is longer than AT_HTTP_HEAD_MAX):
- * that path then sees the same bytes and decides as before, and where
- * both find an end it is the same one (the first empty line).
+ * or reads in one call.  Returns the bytes available there (at most
+ * AT_HTTP_HEAD_MAX) when start() accepts them, else 0.  The caller parses
+ * them in one pass (the parser stops at the head's blank line and says
+ * where it is: at_http_head_end()'s rule, so the same end); when that
+ * fails it finds the end with at_http_head_end() as before: a head that
+ * goes on in a later iovec or call, or that start() refuses, takes the
+ * copying path, which sees the same bytes and decides as before.
  */
-size_t conn_head_in_place(const struct iovec *iov, int iovcnt, size_t pos,
-			  size_t len, int (*start)(const char *, size_t),
-			  const char **head)
+size_t conn_head_at(const struct iovec *iov, int iovcnt, size_t pos,
+		    size_t len, int (*start)(const char *, size_t),
+		    const char **head)
 {
 	size_t n;
 
@@ -407,9 +586,7 @@ size_t conn_head_in_place(const struct iovec *iov, int iovcnt, size_t pos,
 		if (n > AT_HTTP_HEAD_MAX)
 			n = AT_HTTP_HEAD_MAX;
 		*head = (const char *)iov[i].iov_base + pos;
-		if (start(*head, n) != 1)
-			return 0;
-		return at_http_head_end(*head, n, 0);
+		return start(*head, n) == 1 ? n : 0;
 	}
 	return 0;
 }
@@ -436,16 +613,26 @@ void conn_observe(struct at_conn *c, struct flow *fl, const struct iovec *iov,
 			continue;
 		}
 		const char *head;
-		size_t hend = fl->hlen == 0
-				      ? conn_head_in_place(iov, iovcnt, pos,
-							   len - pos, start,
-							   &head)
-				      : 0;
-		if (hend) {
+		size_t n = fl->hlen == 0 ? conn_head_at(iov, iovcnt, pos,
+							  len - pos, start,
+							  &head)
+					 : 0;
+		size_t hend;
+
+		if (n) {
+			/* The head where it is, parsed in one pass. */
 			fl->phase = PH_START;
-			on_head(c, head, hend);
-			pos += hend;
-			continue;
+			hend = on_head(c, head, n, false);
+			if (hend) {
+				pos += hend;
+				continue;
+			}
+			hend = at_http_head_end(head, n, 0);
+			if (hend) {
+				on_head(c, head, hend, true);
+				pos += hend;
+				continue;
+			}
 		}
 		char *buf = conn_flow_buf(fl);
 		if (!buf) {
@@ -474,7 +661,7 @@ void conn_observe(struct at_conn *c, struct flow *fl, const struct iovec *iov,
 		}
 		size_t used = end - fl->hlen;
 		fl->phase = PH_START;
-		on_head(c, buf, end);
+		on_head(c, buf, end, true);
 		pos += used;
 		conn_flow_release(fl);
 	}
@@ -765,6 +952,7 @@ struct at_conn *at_conn_carried_new(uint8_t role, int fd,
 	c->sniffed = 1; /* wire protocols inside TLS: not decoded */
 	if (u && !u->tr) {
 		memcpy(c->peer_ip, u->peer_ip, sizeof(c->peer_ip));
+		c->peer_ip_len = u->peer_ip_len;
 		c->peer_port = u->peer_port;
 		c->peer_v6 = u->peer_v6;
 		c->conn_req = u->conn_req;

@@ -50,6 +50,28 @@ struct flight {
 	uint8_t has_status;
 };
 
+/* What the last Host value of a connection's requests gave (they
+ * usually all carry the same one): at_http_host_port()'s answer, and for
+ * a client the url.full prefix ("scheme://authority"), so that they are
+ * worked out once per connection instead of per request
+ * (conn_host_memo). */
+#define HOST_KEY_MAX 96
+#define URL_PREFIX_MAX 144
+struct host_memo {
+	uint8_t key_len;        /* 0: nothing kept */
+	uint8_t hp_ok;          /* at_http_host_port() accepted it */
+	uint8_t name_off, name_len; /* server.address, in the value */
+	int port;               /* its port, -1 if none */
+	uint8_t prefix_len;     /* 0: not made (or too long to keep) */
+	uint8_t attrs_made;     /* attrs is made: its shape (at_conn.c) */
+	char key[HOST_KEY_MAX]; /* the Host value */
+	char prefix[URL_PREFIX_MAX];
+	/* The span attributes it gives, in the order the request spans set
+	 * them: a client's server.address and server.port; a server's
+	 * server.address, server.port, client.address, network.peer.*. */
+	struct at_span_block attrs;
+};
+
 struct flow {
 	uint8_t phase;
 	uint32_t hlen;          /* bytes kept in buf */
@@ -66,6 +88,10 @@ struct at_conn {
 	uint64_t dev;
 	time_t checked_at;      /* last identity check (coarse seconds) */
 	char peer_ip[INET6_ADDRSTRLEN];
+	uint8_t peer_ip_len;
+	uint8_t peer_attrs_made; /* its shape (at_conn.c), 0: not made */
+	/* network.peer.address and .port (and network.protocol.version). */
+	struct at_span_block peer_attrs;
 	int peer_port;
 	char peer_path[108];    /* a unix socket's path ("" if none) */
 	/* A database/cache protocol decoded on this connection (hooks/wire),
@@ -103,6 +129,9 @@ struct at_conn {
 	 * event loop writes from the callback that saw the socket
 	 * writable, which read nothing. */
 	struct at_ctx_entry conn_req;
+	/* Host values: the requests a client sends (its send path), or
+	 * those a server reads (its receive path). */
+	struct host_memo host;
 	struct flight fl[INFLIGHT];
 	_Atomic uint32_t fl_head, fl_tail;
 };
@@ -198,24 +227,65 @@ void conn_submit_connect(struct at_conn *c);
 void conn_fl_finish(struct at_conn *c);
 /* Span attributes both directions set. */
 void conn_set_protocol(struct at_span *s, int minor);
-void conn_set_method(struct at_span *s, const struct at_http_request *r);
-void conn_set_peer(struct at_span *s, struct at_conn *c);
+/* The span's name for a request whose method is known (the
+ * at_http_known_method() of r), or NULL: the method, else "HTTP".  Given
+ * when the span starts, so that it is not renamed. */
+static inline const char *conn_span_name(const char *known)
+{
+	return known ? known : "HTTP";
+}
+
+static inline size_t conn_span_name_len(const char *known,
+					const struct at_http_request *r)
+{
+	return known ? r->method.len : 4;
+}
+
+void conn_set_method(struct at_span *s, const struct at_http_request *r,
+		     const char *known);
+/* network.peer.address and .port, then, if proto >= 0,
+ * network.protocol.version of HTTP/1.proto (conn_set_protocol). */
+void conn_set_peer(struct at_span *s, struct at_conn *c, int proto);
 void conn_set_status(struct at_span *s, int status, int server);
+/* server.address and server.port of a request's Host value h[0..len)
+ * (at_http_host_port(), *name pointing into h); with url, also *url_len
+ * bytes of url.full for a target of origin or asterisk form written to
+ * url[0..cap) (else *url_len is 0: the caller makes it).  Remembered per
+ * connection.  Returns 0, or -1 if the value has no valid host. */
+int conn_host_port(struct at_conn *c, const char *h, size_t len,
+		   struct at_http_str *name, int *port, char *url, size_t cap,
+		   const struct at_http_str *target, size_t *url_len);
+/* A client request's server.address and server.port from its Host value
+ * h[0..len) (at_http_host_port() accepted it: name, port), remembered per
+ * connection. */
+void conn_set_server(struct at_span *s, struct at_conn *c, const char *h,
+		     size_t len, const struct at_http_str *name, int port);
+/* A server request's server.address and server.port (its Host, else the
+ * name TLS was asked for), client.address and network.peer.*, then, if
+ * proto >= 0, network.protocol.version (conn_set_peer). */
+void conn_set_server_addrs(struct at_span *s, struct at_conn *c,
+			   const struct at_http_request *r, int proto);
 /* The request's method, as the flight remembers it (cut at 15 bytes). */
 void conn_flight_method(struct flight *f, const char *m, size_t len);
 /* Feed len bytes at `skip` of iov to the body framing b; returns how many
  * it took, sets *done. */
 size_t conn_body_consume(struct at_http_body *b, const struct iovec *iov,
 			 int n, size_t skip, size_t len, int *done);
-/* The length of the head that starts at byte pos of iov (len bytes from
- * there moved) if it is complete within one iovec and start() accepts it,
- * with *head pointing at it there; else 0 (copy it: the pooled path). */
-size_t conn_head_in_place(const struct iovec *iov, int iovcnt, size_t pos,
-			  size_t len, int (*start)(const char *, size_t),
-			  const char **head);
-/* Observe len bytes of iov on a flow (message heads, bodies); on_head
- * gets each complete head. */
-typedef void (*head_fn)(struct at_conn *c, const char *head, size_t len);
+/* The bytes from byte pos of iov to the end of its iovec (at most len,
+ * and AT_HTTP_HEAD_MAX) if start() accepts them as a message's start,
+ * with *head pointing at them there; else 0. */
+size_t conn_head_at(const struct iovec *iov, int iovcnt, size_t pos,
+		    size_t len, int (*start)(const char *, size_t),
+		    const char **head);
+/* Observe len bytes of iov on a flow (message heads, bodies).  on_head
+ * gets each head: with exact, head[0..len) is the whole head (a parse
+ * failure gives up on the flow); without, len bytes from the head's start
+ * (the head may end before them, or not within them): it parses them in
+ * one pass and returns the head's length, or 0, having done nothing,
+ * when they are not a whole well-formed head (conn_observe then finds
+ * the end and decides as with exact). */
+typedef size_t (*head_fn)(struct at_conn *c, const char *head, size_t len,
+			  bool exact);
 void conn_observe(struct at_conn *c, struct flow *fl, const struct iovec *iov,
 		  int iovcnt, size_t len, int (*start)(const char *, size_t),
 		  head_fn on_head);

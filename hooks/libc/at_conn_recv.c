@@ -32,23 +32,26 @@
 
 /* ---- incoming ---- */
 
-static void client_in_head(struct at_conn *c, const char *head, size_t len)
+static size_t client_in_head(struct at_conn *c, const char *head,
+			     size_t len, bool exact)
 {
 	struct at_http_response resp;
 	struct flight *f = fl_oldest(c);
 
 	if (at_http_parse_response(head, len, &resp) != 0) {
+		if (!exact)
+			return 0;
 		c->in.phase = PH_PASS;
-		return;
+		return len;
 	}
 	if (resp.status < 200 && resp.status != 101)
-		return;
+		return resp.head_len;
 	if (f && f->span)
 		conn_set_status(f->span, resp.status, 0);
 	if (resp.status == 101) {
 		c->in.phase = c->out.phase = PH_PASS;
 		conn_fl_finish(c);
-		return;
+		return resp.head_len;
 	}
 	at_http_body_response(&c->in.body, &resp, f ? f->method : "GET",
 			      f ? f->method_len : 3);
@@ -56,22 +59,30 @@ static void client_in_head(struct at_conn *c, const char *head, size_t len)
 		conn_fl_finish(c);
 	else
 		c->in.phase = PH_BODY;
+	return resp.head_len;
 }
 
-static void server_in_head(struct at_conn *c, const char *head, size_t len)
+static size_t server_in_head(struct at_conn *c, const char *head,
+			     size_t len, bool exact)
 {
 	struct at_http_request r;
 	struct at_span_context parent;
-	struct at_http_str path, query, host;
+	struct at_http_str path, query;
 	char ts[AT_TRACESTATE_MAX + 1], q[1024];
 	struct at_span *s;
 	struct flight *f;
-	const char *sni;
-	int ts_n = 0, has_parent = 0, port = -1;
+	const char *known;
+	int ts_n = 0, has_parent = 0;
 
-	if (at_http_parse_request(head, len, &r) != 0 || !conn_identity_ok(c)) {
+	if (at_http_parse_request(head, len, &r) != 0) {
+		if (!exact)
+			return 0;
 		c->in.phase = c->out.phase = PH_PASS;
-		return;
+		return len;
+	}
+	if (!conn_identity_ok(c)) {
+		c->in.phase = c->out.phase = PH_PASS;
+		return r.head_len;
 	}
 	at_http_body_request(&c->in.body, &r);
 	if (c->in.body.mode != AT_BODY_NONE)
@@ -79,7 +90,7 @@ static void server_in_head(struct at_conn *c, const char *head, size_t len)
 	f = fl_push(c);
 	s = f ? conn_span_new() : NULL;
 	if (!s)
-		return;
+		return r.head_len;
 	/* The caller's context, in the configured formats. */
 	has_parent = at_http_request_context(&r, at_cfg.prop_order,
 					     at_cfg.n_prop, &parent, ts,
@@ -88,12 +99,14 @@ static void server_in_head(struct at_conn *c, const char *head, size_t len)
 	 * parent, or a new trace - never the thread's previous request.  The
 	 * thread works for it from now on (at_context.h): what it sends
 	 * becomes its children, until its response is complete. */
-	at_span_start_with_parent(s, "HTTP", 4, AT_KIND_SERVER,
+	known = at_http_known_method(r.method.p, r.method.len);
+	at_span_start_with_parent(s, conn_span_name(known),
+				  conn_span_name_len(known, &r), AT_KIND_SERVER,
 				  has_parent ? &parent : NULL, ts,
 				  ts_n > 0 ? (size_t)ts_n : 0, false);
 	if (!at_span_started(s)) {
 		conn_span_free(s);
-		return;
+		return r.head_len;
 	}
 	/* The request's baggage lasts as long as its span (at_baggage.h);
 	 * the first AT_HTTP_BAGGAGE_FIELDS fields of it. */
@@ -106,7 +119,7 @@ static void server_in_head(struct at_conn *c, const char *head, size_t len)
 	}
 	at_context_enter_request(s);
 	if (at_span_recording(s)) {
-		conn_set_method(s, &r);
+		conn_set_method(s, &r, known);
 		at_span_set_cstr(s, "url.scheme", conn_scheme(c));
 		at_http_split_target(r.target.p, r.target.len, &path, &query);
 		if (path.p && memchr(path.p, ';', path.len)) {
@@ -124,27 +137,21 @@ static void server_in_head(struct at_conn *c, const char *head, size_t len)
 							at_cfg.http_redact_query);
 			at_span_set_str(s, "url.query", q, n);
 		}
-		if (r.host.p && at_http_host_port(r.host.p, r.host.len, &host,
-						  &port) == 0) {
-			at_span_set_str(s, "server.address", host.p, host.len);
-			if (port >= 0)
-				at_span_set_int(s, "server.port", port);
-		} else if ((sni = conn_server_name(c)) && *sni) {
-			at_span_set_cstr(s, "server.address", sni);
-		}
-		if (c->peer_ip[0])
-			at_span_set_cstr(s, "client.address", c->peer_ip);
-		conn_set_peer(s, c);
-		if (r.user_agent.p)
+		if (r.user_agent.p) {
+			conn_set_server_addrs(s, c, &r, -1);
 			at_span_set_str(s, "user_agent.original",
 					r.user_agent.p, r.user_agent.len);
-		conn_set_protocol(s, r.version_minor);
+			conn_set_protocol(s, r.version_minor);
+		} else {
+			conn_set_server_addrs(s, c, &r, r.version_minor);
+		}
 	}
 	f->span = s;
 	at_context_ref(&f->req, s);
 	f->seq = ++c->req_seq;
 	conn_flight_method(f, r.method.p, r.method.len);
 	fl_commit(c);
+	return r.head_len;
 }
 
 void at_conn_received(int fd, const struct iovec *iov, int iovcnt, ssize_t r,

@@ -77,6 +77,16 @@ static int iov_slice(struct iovec *out, int cap, const struct iovec *iov,
 {
 	int k = 0;
 
+	if (n == 1 && cap > 0) {
+		/* One iovec (send, write): what the loop below gives. */
+		if (len == 0)
+			return 0;
+		if (from + len > iov[0].iov_len)
+			return -1;
+		out[0].iov_base = (char *)iov[0].iov_base + from;
+		out[0].iov_len = len;
+		return 1;
+	}
 	return at_iov_slice(out, &k, cap, iov, n, from, len) < len ? -1 : k;
 }
 
@@ -119,6 +129,8 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 	char ts[AT_TRACESTATE_MAX + 1];
 	char url[2048];
 	int ts_n = 0;
+	const char *known = at_http_known_method(r->method.p, r->method.len);
+	const char *name = conn_span_name(known);
 
 	c->inj_len = 0;
 	c->inj_sent = 0;
@@ -139,11 +151,13 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 	 * continues it. */
 	if (at_http_request_context(r, at_cfg.prop_order, at_cfg.n_prop,
 				    &parent, ts, sizeof(ts), &ts_n)) {
-		at_span_start_with_parent(s, "HTTP", 4, AT_KIND_CLIENT,
+		at_span_start_with_parent(s, name, conn_span_name_len(known, r),
+					  AT_KIND_CLIENT,
 					  &parent, ts,
 					  ts_n > 0 ? (size_t)ts_n : 0, false);
 	} else {
-		at_span_start_for(s, "HTTP", 4, AT_KIND_CLIENT, &f->req);
+		at_span_start_for(s, name, conn_span_name_len(known, r),
+				  AT_KIND_CLIENT, &f->req);
 	}
 	if (!at_span_started(s)) {
 		conn_span_free(s);
@@ -152,37 +166,42 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 	if (at_span_recording(s)) {
 		struct at_http_str host;
 		int port = -1;
+		size_t url_len;
 
-		conn_set_method(s, r);
+		conn_set_method(s, r, known);
 		const char *scheme = conn_scheme(c), *sni;
 
 		if (r->host.p && r->host.len) {
-			at_http_url_full(url, sizeof(url), scheme, r->host.p,
-					 r->host.len, r->target.p,
-					 r->target.len, at_cfg.http_redact_query);
-			if (at_http_host_port(r->host.p, r->host.len, &host,
-					      &port) == 0) {
-				at_span_set_str(s, "server.address", host.p,
-						host.len);
-				at_span_set_int(s, "server.port",
-						port >= 0 ? port
-							  : conn_default_port(c));
-			}
+			/* The connection's Host: worked out once (its url.full
+			 * prefix too). */
+			int hp = conn_host_port(c, r->host.p, r->host.len,
+						&host, &port, url, sizeof(url),
+						&r->target, &url_len);
+
+			if (!url_len)
+				url_len = at_http_url_full(
+					url, sizeof(url), scheme, r->host.p,
+					r->host.len, r->target.p,
+					r->target.len,
+					at_cfg.http_redact_query);
+			if (hp == 0)
+				conn_set_server(s, c, r->host.p, r->host.len,
+						&host, port);
 		} else {
 			/* No Host: the name TLS asked for, else the peer. */
 			sni = conn_server_name(c);
 			if (!sni || !*sni)
 				sni = c->peer_ip;
-			at_http_url_full(url, sizeof(url), scheme, sni,
-					 strlen(sni), r->target.p,
-					 r->target.len, at_cfg.http_redact_query);
+			url_len = at_http_url_full(url, sizeof(url), scheme,
+						   sni, strlen(sni),
+						   r->target.p, r->target.len,
+						   at_cfg.http_redact_query);
 			at_span_set_cstr(s, "server.address", sni);
 			if (c->peer_port >= 0)
 				at_span_set_int(s, "server.port", c->peer_port);
 		}
-		at_span_set_cstr(s, "url.full", url);
-		conn_set_peer(s, c);
-		conn_set_protocol(s, r->version_minor);
+		at_span_set_str(s, "url.full", url, url_len);
+		conn_set_peer(s, c, r->version_minor);
 	}
 	/* The connection was opened for this request: connect is its child. */
 	struct at_span *cs = conn_take_connect(c);
@@ -335,7 +354,8 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 	struct at_http_request r;
 	const char *head;
 	char *buf;
-	size_t copy, end, at;
+	size_t copy, end, at, avail;
+	bool parsed;
 	uint32_t h;
 	int v, done;
 	ssize_t w;
@@ -368,12 +388,17 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 	/* Requests of a library traced at its own level (libcurl) are
 	 * theirs: no second span, no second header. */
 	h = c->out.hlen;
-	end = h == 0 && !at_owned(AT_OWN_HTTP)
-		      ? conn_head_in_place(iov, iovcnt, 0, total,
-					   at_http_request_start, &head)
+	avail = h == 0 && !at_owned(AT_OWN_HTTP)
+			? conn_head_at(iov, iovcnt, 0, total,
+				       at_http_request_start, &head)
+			: 0;
+	/* The whole head in one iovec: parsed where it is, in one pass
+	 * (the parser finds its end); else its end is looked for. */
+	parsed = avail && at_http_parse_request(head, avail, &r) == 0;
+	end = parsed	? r.head_len
+	      : avail ? at_http_head_end(head, avail, 0)
 		      : 0;
 	if (end) {
-		/* The whole head in one iovec: parsed where it is. */
 		v = 1;
 		copy = end;
 	} else {
@@ -392,7 +417,7 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 					       h > 3 ? h - 3 : 0);
 	}
 	if (v < 0 || (!end && (copy < total || h + copy >= AT_HTTP_HEAD_MAX)) ||
-	    (end && (at_http_parse_request(head, end, &r) != 0 ||
+	    (end && ((!parsed && at_http_parse_request(head, end, &r) != 0) ||
 		     !conn_identity_ok(c)))) {
 		out_give_up(c);
 		return conn_sendv(c, iov, iovcnt, flags);
@@ -448,23 +473,27 @@ static void server_response_head(struct at_conn *c,
 			      f ? f->method_len : 3);
 }
 
-static void server_out_head(struct at_conn *c, const char *head, size_t len)
+static size_t server_out_head(struct at_conn *c, const char *head,
+			      size_t len, bool exact)
 {
 	struct at_http_response resp;
 
 	if (at_http_parse_response(head, len, &resp) != 0) {
+		if (!exact)
+			return 0;
 		c->out.phase = PH_PASS;
-		return;
+		return len;
 	}
 	server_response_head(c, &resp);
 	if (c->out.phase == PH_PASS)
-		return;
+		return resp.head_len;
 	if (resp.status < 200)
-		return;
+		return resp.head_len;
 	if (c->out.body.mode == AT_BODY_NONE)
 		conn_fl_finish(c);
 	else
 		c->out.phase = PH_BODY;
+	return resp.head_len;
 }
 
 /* A runtime bridge registers its slot (at_context.h): the buffer is

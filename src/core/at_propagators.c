@@ -641,9 +641,17 @@ size_t at_prop_lines(const struct at_span_context *ctx, const char *ts,
 		return 0;
 	out[0] = 0;
 	if (m & AT_PROP_TRACECONTEXT) {
-		at_traceparent_format(ctx, id);
-		if (line(out, cap, &w, "traceparent", id, AT_TRACEPARENT_LEN, eol))
+		/* The line every traced request gets: formatted in place. */
+		static const char name[] = "traceparent: ";
+		size_t nl = sizeof(name) - 1, el = strlen(eol);
+
+		if (nl + AT_TRACEPARENT_LEN + el + 1 > cap)
 			return w;
+		memcpy(out, name, nl);
+		at_traceparent_format(ctx, out + nl);
+		memcpy(out + nl + AT_TRACEPARENT_LEN, eol, el);
+		w = nl + AT_TRACEPARENT_LEN + el;
+		out[w] = 0;
 		if (ts_len && line(out, cap, &w, "tracestate", ts, ts_len, eol))
 			return w;
 	}

@@ -583,6 +583,115 @@ void at_span_set_bool(struct at_span *s, const char *key, bool val)
 	a->v.b = val ? 1 : 0;
 }
 
+/* ---- attribute blocks (at_span.h) ---- */
+
+static struct at_attr *block_slot(struct at_span_block *b, const char *key)
+{
+	uint64_t bit = key_bit(key);
+
+	for (unsigned i = 0; (b->key_bits & bit) && i < b->n_attrs; i++) {
+		if (b->attrs[i].key == key)
+			b->full = 1; /* a key twice: the calls, not the copy */
+	}
+	if (b->n_attrs == AT_SPAN_BLOCK_ATTRS) {
+		b->full = 1;
+		return NULL;
+	}
+	b->key_bits |= bit;
+	b->attrs[b->n_attrs].key = key;
+	return &b->attrs[b->n_attrs++];
+}
+
+void at_span_block_str(struct at_span_block *b, const char *key,
+		       const char *val, size_t len)
+{
+	struct at_attr *a;
+
+	if (len > (size_t)(AT_SPAN_BLOCK_ARENA - b->arena_used)) {
+		b->full = 1;
+		return;
+	}
+	if (!(a = block_slot(b, key)))
+		return;
+	a->type = AT_ATTR_STRING;
+	memcpy(b->arena + b->arena_used, val, len);
+	a->v.s.off = b->arena_used;
+	a->v.s.len = (uint16_t)len;
+	b->arena_used = (uint16_t)(b->arena_used + len);
+	if (len > b->longest)
+		b->longest = (uint16_t)len;
+}
+
+void at_span_block_int(struct at_span_block *b, const char *key, int64_t val)
+{
+	struct at_attr *a = block_slot(b, key);
+
+	if (!a)
+		return;
+	a->type = AT_ATTR_INT;
+	a->v.i = val;
+}
+
+/* Is a key of b set on s already?  Searched only for the keys whose bit
+ * s has (key bits are a hash: two keys may share one). */
+static bool block_key_set(const struct at_span *s,
+			  const struct at_span_block *b)
+{
+	uint64_t clash = s->key_bits & b->key_bits;
+
+	for (unsigned i = 0; clash && i < b->n_attrs; i++) {
+		const char *key = b->attrs[i].key;
+
+		if (!(key_bit(key) & clash))
+			continue;
+		for (unsigned j = 0; j < s->h.n_attrs; j++) {
+			if (s->attrs[j].key == key)
+				return true;
+		}
+	}
+	return false;
+}
+
+bool at_span_set_block(struct at_span *s, const struct at_span_block *b)
+{
+	struct at_span_hdr *h = &s->h;
+	size_t used = h->arena_used;
+	unsigned n = b->n_attrs;
+	struct at_attr *a;
+
+	if (b->full)
+		return false;
+	if (!at_span_recording(s))
+		return true;
+	if (AT_UNLIKELY(block_key_set(s, b) || h->n_attrs + n > attr_limit() ||
+			b->longest > at_cfg.attr_value_len_limit ||
+			used + b->arena_used > AT_SPAN_ARENA)) {
+		for (unsigned i = 0; i < n; i++) {
+			const struct at_attr *x = &b->attrs[i];
+
+			if (x->type == AT_ATTR_STRING)
+				at_span_set_str(s, x->key, b->arena + x->v.s.off,
+						x->v.s.len);
+			else
+				at_span_set_int(s, x->key, x->v.i);
+		}
+		return true;
+	}
+	/* What the calls would do: new slots in order, each value whole in
+	 * the arena after the previous one. */
+	a = &s->attrs[h->n_attrs];
+	for (unsigned i = 0; i < n; i++) {
+		a[i] = b->attrs[i];
+		if (a[i].type == AT_ATTR_STRING)
+			a[i].v.s.off = (uint16_t)(a[i].v.s.off + used);
+	}
+	copy_short(s->arena + used, b->arena, b->arena_used);
+	h->arena_used = (uint16_t)(used + b->arena_used);
+	h->n_attrs = (uint8_t)(h->n_attrs + n);
+	s->key_bits |= b->key_bits;
+	return true;
+}
+
 void at_span_set_status(struct at_span *s, enum at_status_code code,
 			const char *msg, size_t msg_len)
 {

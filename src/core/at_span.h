@@ -147,6 +147,42 @@ void at_span_add_event_at(struct at_span *s, const char *name,
 			  uint64_t mono_ns);
 
 /*
+ * Attribute blocks: a few attributes made once and set on many spans (what
+ * the requests of one connection share: its peer, its server address).
+ * at_span_set_block() sets them in order exactly as the at_span_set_*
+ * calls that filled the block would (same slots, values and drops), with
+ * two copies instead of a call each when nothing needs a check (none of
+ * the block's keys may be set already, and all fit the limits); otherwise
+ * it makes those calls.  A block that could not hold what it was given
+ * (full) is refused: false, nothing set, the caller sets them itself.
+ */
+#define AT_SPAN_BLOCK_ATTRS 6
+#define AT_SPAN_BLOCK_ARENA 208
+struct at_span_block {
+	uint8_t n_attrs;
+	uint8_t full;           /* something did not fit: unusable */
+	uint16_t arena_used;
+	uint16_t longest;       /* the longest string value */
+	uint64_t key_bits;      /* as at_span.key_bits */
+	struct at_attr attrs[AT_SPAN_BLOCK_ATTRS];
+	char arena[AT_SPAN_BLOCK_ARENA];
+};
+
+static inline void at_span_block_clear(struct at_span_block *b)
+{
+	b->n_attrs = 0;
+	b->full = 0;
+	b->arena_used = 0;
+	b->longest = 0;
+	b->key_bits = 0;
+}
+
+void at_span_block_str(struct at_span_block *b, const char *key,
+		       const char *val, size_t len);
+void at_span_block_int(struct at_span_block *b, const char *key, int64_t val);
+bool at_span_set_block(struct at_span *s, const struct at_span_block *b);
+
+/*
  * Mark the span failed because of errno value err: status ERROR with the
  * error's description, error.type = the errno name ("ECONNREFUSED").
  */

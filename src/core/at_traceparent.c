@@ -72,10 +72,34 @@ static const char hex_pairs[513] =
 	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
 	"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
-void at_hex_encode(const uint8_t *in, size_t n, char *out)
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* The 8 bytes at p as a little-endian word (the first byte lowest). */
+static inline uint64_t load8_le(const char *p)
 {
+	uint64_t x;
+
+	memcpy(&x, p, sizeof(x));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
+}
+
+/* n bytes as 2n digits; inlined with a constant n, the loop unrolls (a
+ * traceparent on every outgoing request). */
+static inline __attribute__((always_inline)) void
+hex_encode(const uint8_t *in, size_t n, char *out)
+{
+#pragma GCC unroll 16
 	for (size_t i = 0; i < n; i++)
 		memcpy(out + 2 * i, hex_pairs + 2 * in[i], 2);
+}
+
+void at_hex_encode(const uint8_t *in, size_t n, char *out)
+{
+	hex_encode(in, n, out);
 }
 
 /* 1 + the value of every lowercase hex digit; 0 for any other byte. */
@@ -104,6 +128,49 @@ int at_hex_decode_lower(const char *in, size_t n2, uint8_t *out)
 	return 0;
 }
 
+/*
+ * Eight lowercase hex digits (the word x, first digit lowest) as four
+ * bytes, a word at a time; -1 if any is not one.  Each byte, its high
+ * bit set, minus a bound keeps its high bit exactly when the byte is at
+ * least that bound (no borrow crosses a byte): the digits are
+ * 0x30..0x39 and 0x61..0x66.  A digit's value is its low nibble, plus 9
+ * for a letter; pairs are joined, then packed into the low four bytes.
+ */
+static inline int hex_decode8(uint64_t x, uint32_t *out)
+{
+	uint64_t h = x | HIGHS;
+	uint64_t digit = (h - ONES * 0x30) & ~(h - ONES * 0x3a);
+	uint64_t letter = (h - ONES * 0x61) & ~(h - ONES * 0x67);
+	uint64_t n, t;
+
+	if ((x & HIGHS) || ((digit | letter) & HIGHS) != HIGHS)
+		return -1;
+	n = (x & ONES * 0x0f) + ((letter & HIGHS) >> 7) * 9;
+	t = ((n << 4) | (n >> 8)) & 0x00ff00ff00ff00ffULL;
+	t = (t | (t >> 8)) & 0x0000ffff0000ffffULL;
+	*out = (uint32_t)(t | (t >> 16));
+	return 0;
+}
+
+/* Sixteen lowercase hex digits at in as eight bytes; -1 (out untouched)
+ * if any is not one.  About a third of the instructions of the bytewise
+ * table (at_hex_decode_lower), on every traced request a server reads. */
+static inline int hex_decode16(const char *in, uint8_t *out)
+{
+	uint32_t a, b;
+	uint64_t x;
+
+	if ((hex_decode8(load8_le(in), &a) | hex_decode8(load8_le(in + 8), &b)) <
+	    0)
+		return -1;
+	x = (uint64_t)b << 32 | a; /* the first byte lowest */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	memcpy(out, &x, sizeof(x));
+	return 0;
+}
+
 int at_traceparent_parse(const char *s, size_t len, struct at_span_context *out)
 {
 	struct at_span_context ctx;
@@ -126,8 +193,9 @@ int at_traceparent_parse(const char *s, size_t len, struct at_span_context *out)
 		return -1;
 	if (len > AT_TRACEPARENT_LEN && s[AT_TRACEPARENT_LEN] != '-')
 		return -1;
-	if (at_hex_decode_lower(s + TP_TRACE_ID_OFF, 32, ctx.trace_id) < 0 ||
-	    at_hex_decode_lower(s + TP_SPAN_ID_OFF, 16, ctx.span_id) < 0 ||
+	if (hex_decode16(s + TP_TRACE_ID_OFF, ctx.trace_id) < 0 ||
+	    hex_decode16(s + TP_TRACE_ID_OFF + 16, ctx.trace_id + 8) < 0 ||
+	    hex_decode16(s + TP_SPAN_ID_OFF, ctx.span_id) < 0 ||
 	    at_hex_decode_lower(s + TP_FLAGS_OFF, 2, &flags) < 0)
 		return -1;
 	if (at_id_is_zero(ctx.trace_id, sizeof(ctx.trace_id)) ||
@@ -146,11 +214,11 @@ size_t at_traceparent_format(const struct at_span_context *ctx,
 	out[0] = '0';
 	out[1] = '0';
 	out[2] = '-';
-	at_hex_encode(ctx->trace_id, 16, out + TP_TRACE_ID_OFF);
+	hex_encode(ctx->trace_id, 16, out + TP_TRACE_ID_OFF);
 	out[TP_SPAN_ID_OFF - 1] = '-';
-	at_hex_encode(ctx->span_id, 8, out + TP_SPAN_ID_OFF);
+	hex_encode(ctx->span_id, 8, out + TP_SPAN_ID_OFF);
 	out[TP_FLAGS_OFF - 1] = '-';
-	at_hex_encode(&flags, 1, out + TP_FLAGS_OFF);
+	hex_encode(&flags, 1, out + TP_FLAGS_OFF);
 	out[AT_TRACEPARENT_LEN] = '\0';
 	return AT_TRACEPARENT_LEN;
 }

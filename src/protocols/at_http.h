@@ -225,6 +225,18 @@ size_t at_http_url_full(char *out, size_t cap, const char *scheme,
 			const char *host, size_t host_len, const char *target,
 			size_t target_len, int redact_all);
 
+/*
+ * at_http_url_full() of an origin-form ('/') or asterisk-form ('*')
+ * target, given what at_http_url_full() wrote for the same scheme and
+ * Host with no target (out[0..len), len < cap - 1: not cut): writes the
+ * rest after it and returns the whole length - the same bytes as
+ * at_http_url_full() with the target.  Lets a caller keep the prefix of
+ * a connection's requests instead of making it for each.
+ */
+size_t at_http_url_full_after(char *out, size_t cap, size_t len,
+			      const char *target, size_t target_len,
+			      int redact_all);
+
 /* Split an origin-form target into path and query (without '?'; query.p
  * NULL if none; a fragment is dropped). */
 void at_http_split_target(const char *target, size_t len,

@@ -680,10 +680,9 @@ static void request_tracestate(struct at_http_request *r,
 int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 {
 	struct at_tracestate_part ts_parts[TS_PARTS_MAX];
-	struct at_http_request out;
 	struct fields f;
-	size_t pos, m_len, t0, t_len, end;
-	int minor;
+	size_t pos, m_len, t0, t_len, end, head_len;
+	int minor, chunked;
 
 	if (p == NULL || r == NULL)
 		return -1;
@@ -724,34 +723,36 @@ int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 	fields_init(&f);
 	f.ts_parts = ts_parts;
 	note_eol(&f, pos, end);
-	out.head_len = parse_fields(p, n, end, &f);
-	if (out.head_len == 0)
+	head_len = parse_fields(p, n, end, &f);
+	if (head_len == 0)
 		return -1;
-	if (f.n_host > 1 || check_framing(&f, minor, 1, &out.chunked) < 0)
+	if (f.n_host > 1 || check_framing(&f, minor, 1, &chunked) < 0)
 		return -1;
 
-	out.method.p = p;
-	out.method.len = m_len;
-	out.target.p = p + t0;
-	out.target.len = t_len;
-	out.version_minor = minor;
-	out.host = f.host;
-	out.traceparent = f.traceparent;
-	out.n_traceparent = f.n_traceparent;
-	out.user_agent = f.user_agent;
-	out.content_length = f.content_length;
-	out.conn_close = f.conn_close;
-	out.conn_keep_alive = f.conn_keep_alive;
-	out.upgrade = f.upgrade;
-	out.request_line_end = end;
-	out.prop = f.prop;
-	out.prop_present = f.prop_present;
-	out.n_baggage = f.n_baggage;
-	memcpy(out.baggage, f.baggage, sizeof(out.baggage));
-	out.line_ending = f.eol_seen == 1   ? AT_HTTP_EOL_CRLF
-			  : f.eol_seen == 2 ? AT_HTTP_EOL_LF
-					    : AT_HTTP_EOL_MIXED;
-	memcpy(r, &out, offsetof(struct at_http_request, tracestate_buf));
+	/* Accepted: the outputs, written once (nothing before). */
+	r->head_len = head_len;
+	r->chunked = chunked;
+	r->method.p = p;
+	r->method.len = m_len;
+	r->target.p = p + t0;
+	r->target.len = t_len;
+	r->version_minor = minor;
+	r->host = f.host;
+	r->traceparent = f.traceparent;
+	r->n_traceparent = f.n_traceparent;
+	r->user_agent = f.user_agent;
+	r->content_length = f.content_length;
+	r->conn_close = f.conn_close;
+	r->conn_keep_alive = f.conn_keep_alive;
+	r->upgrade = f.upgrade;
+	r->request_line_end = end;
+	r->prop = f.prop;
+	r->prop_present = f.prop_present;
+	r->n_baggage = f.n_baggage;
+	memcpy(r->baggage, f.baggage, sizeof(r->baggage));
+	r->line_ending = f.eol_seen == 1   ? AT_HTTP_EOL_CRLF
+			 : f.eol_seen == 2 ? AT_HTTP_EOL_LF
+					   : AT_HTTP_EOL_MIXED;
 	request_tracestate(r, &f);
 	return 0;
 }
@@ -761,9 +762,16 @@ int at_http_request_context(const struct at_http_request *r,
 			    struct at_span_context *out, char *ts, size_t cap,
 			    int *ts_n)
 {
-	struct at_prop_fields f = r->prop;
+	struct at_prop_fields f;
 	unsigned got;
 
+	/* No field of a format that carries a context (the usual outgoing
+	 * request): nothing to read. */
+	if (!r->n_traceparent &&
+	    !(r->prop_present & (AT_PROP_TRACECONTEXT | AT_PROP_B3 |
+				 AT_PROP_B3MULTI | AT_PROP_JAEGER)))
+		return 0;
+	f = r->prop;
 	f.traceparent = (struct at_prop_str){ r->traceparent.p,
 					      r->traceparent.len };
 	f.n_traceparent = r->n_traceparent;
@@ -816,16 +824,30 @@ int at_http_parse_response(const char *p, size_t n, struct at_http_response *r)
 
 const char *at_http_known_method(const char *m, size_t len)
 {
-	static const char *const known[] = {
-		"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS",
-		"PATCH", "POST", "PUT", "TRACE",
-	};
-
-	if (m == NULL || len < 3 || len > 7)
+	/* By length, then one comparison: a method is named on every
+	 * request span. */
+	if (m == NULL)
 		return NULL;
-	for (size_t i = 0; i < AT_ARRAY_SIZE(known); i++) {
-		if (strlen(known[i]) == len && memcmp(known[i], m, len) == 0)
-			return known[i];
+	switch (len) {
+	case 3:
+		return memcmp(m, "GET", 3) == 0   ? "GET"
+		       : memcmp(m, "PUT", 3) == 0 ? "PUT"
+						  : NULL;
+	case 4:
+		return memcmp(m, "POST", 4) == 0   ? "POST"
+		       : memcmp(m, "HEAD", 4) == 0 ? "HEAD"
+						   : NULL;
+	case 5:
+		return memcmp(m, "PATCH", 5) == 0   ? "PATCH"
+		       : memcmp(m, "TRACE", 5) == 0 ? "TRACE"
+						    : NULL;
+	case 6:
+		return memcmp(m, "DELETE", 6) == 0 ? "DELETE" : NULL;
+	case 7:
+		return memcmp(m, "OPTIONS", 7) == 0   ? "OPTIONS"
+		       : memcmp(m, "CONNECT", 7) == 0 ? "CONNECT"
+						      : NULL;
+	default:
+		return NULL;
 	}
-	return NULL;
 }

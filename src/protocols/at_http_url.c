@@ -302,6 +302,31 @@ size_t at_http_url_full(char *out, size_t cap, const char *scheme,
 	return o.len;
 }
 
+size_t at_http_url_full_after(char *out, size_t cap, size_t len,
+			      const char *target, size_t target_len,
+			      int redact_all)
+{
+	struct out_buf o = { out, cap, len };
+
+	if (out == NULL || cap <= len)
+		return 0;
+	out[len] = '\0';
+	if (target == NULL || target_len == 0 || target[0] != '/')
+		return o.len;
+	/* The usual target, a path without query, fragment or matrix
+	 * parameters, goes as it is (what put_path_query does with it). */
+	for (size_t i = 0; i < target_len; i++) {
+		char c = target[i];
+
+		if (c == '?' || c == '#' || c == ';') {
+			put_path_query(&o, target, target_len, redact_all);
+			return o.len;
+		}
+	}
+	out_put(&o, target, target_len);
+	return o.len;
+}
+
 void at_http_split_target(const char *target, size_t len,
 			  struct at_http_str *path, struct at_http_str *query)
 {

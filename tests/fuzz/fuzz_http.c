@@ -30,7 +30,9 @@
  *     runs on the whole input as a chunked body, and on the bytes after an
  *     accepted head with the framing that head asks for;
  *   - the URL helpers never write past their cap and return the length of
- *     the NUL-terminated string they wrote.
+ *     the NUL-terminated string they wrote; url.full of an origin- or
+ *     asterisk-form target made after its prefix (at_http_url_full_after)
+ *     is the same string.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -172,6 +174,17 @@ static void check_url(const char *host, size_t hl, const char *t, size_t tl)
 			CHECK(w < cap && out[w] == '\0');
 			CHECK(out[cap] == 'Z');
 		}
+		if (cap > 1 && tl > 0 && (t[0] == '/' || t[0] == '*')) {
+			char pre[300];
+			size_t pl = at_http_url_full(pre, cap, "http", host, hl,
+						     NULL, 0, 1);
+
+			if (pl + 1 < cap) {
+				CHECK(at_http_url_full_after(pre, cap, pl, t, tl,
+							     1) == w);
+				CHECK(memcmp(pre, out, w + 1) == 0);
+			}
+		}
 		memset(out, 'Z', sizeof(out));
 		w = at_http_redact_query(out, cap, t, tl, (int)(i & 1));
 		if (cap > 0)
@@ -215,6 +228,10 @@ static void check_request(const char *p, size_t n, size_t he)
 	size_t h;
 	int port;
 
+	/* The parser writes the fields, not the padding between them: the
+	 * structs are compared whole below. */
+	memset(&r, 0, sizeof(r));
+	memset(&r2, 0, sizeof(r2));
 	if (at_http_parse_request(p, n, &r) != 0) {
 		if (he > 0)
 			CHECK(at_http_parse_request(p, he, &r2) != 0);

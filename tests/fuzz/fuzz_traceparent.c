@@ -17,6 +17,9 @@
  *   - a rejected traceparent leaves the output untouched; an accepted one
  *     has non-zero ids and only known flag bits, formats to 55 lowercase
  *     characters that parse back to the same context;
+ *   - the parser (ids decoded a word at a time) accepts exactly what a
+ *     bytewise reading with at_hex_decode_lower() accepts, with the same
+ *     ids;
  *   - the sanitised tracestate (any cap) is NUL-terminated at the
  *     returned length, within cap and AT_TRACESTATE_MAX, with no byte
  *     written from out[cap] on; -1 leaves out[0] NUL; sanitising the
@@ -39,17 +42,45 @@
 
 #define MAX_FIELDS 40
 
+/* The parser's rules read byte by byte: 0 and *ctx, or -1. */
+static int reference_parse(const char *s, size_t len,
+			   struct at_span_context *ctx)
+{
+	uint8_t version, flags;
+
+	while (len > 0 && (s[0] == ' ' || s[0] == '\t')) {
+		s++;
+		len--;
+	}
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (len < AT_TRACEPARENT_LEN || s[2] != '-' || s[35] != '-' ||
+	    s[52] != '-' || at_hex_decode_lower(s, 2, &version) != 0 ||
+	    version == 0xff || (version == 0 && len != AT_TRACEPARENT_LEN) ||
+	    (len > AT_TRACEPARENT_LEN && s[AT_TRACEPARENT_LEN] != '-') ||
+	    at_hex_decode_lower(s + 3, 32, ctx->trace_id) != 0 ||
+	    at_hex_decode_lower(s + 36, 16, ctx->span_id) != 0 ||
+	    at_hex_decode_lower(s + 53, 2, &flags) != 0 ||
+	    at_id_is_zero(ctx->trace_id, 16) || at_id_is_zero(ctx->span_id, 8))
+		return -1;
+	ctx->flags = flags & AT_FLAGS_KNOWN;
+	return 0;
+}
+
 static void traceparent(const char *in, size_t len)
 {
-	struct at_span_context ctx, again;
+	struct at_span_context ctx, again, ref;
 	char text[AT_TRACEPARENT_LEN + 1];
+	int ref_rc = reference_parse(in, len, &ref);
 
 	memset(&ctx, 0xa5, sizeof(ctx));
 	if (at_traceparent_parse(in, len, &ctx) != 0) {
+		CHECK(ref_rc != 0);
 		for (size_t i = 0; i < sizeof(ctx); i++)
 			CHECK(((uint8_t *)&ctx)[i] == 0xa5);
 		return;
 	}
+	CHECK(ref_rc == 0 && !memcmp(&ctx, &ref, sizeof(ctx)));
 	CHECK(!at_id_is_zero(ctx.trace_id, 16));
 	CHECK(!at_id_is_zero(ctx.span_id, 8));
 	CHECK((ctx.flags & ~AT_FLAGS_KNOWN) == 0);
