@@ -81,6 +81,9 @@ struct at_wire {
 	int port;
 	char path[108];
 	char ns[64];           /* db.namespace, when known ("" if not) */
+	/* The peer's attributes every span of the connection carries
+	 * (server.address...), made once at the claim (at_wire_peer_block). */
+	struct at_span_block peer;
 	/* Commands in flight: the sending thread pushes, the receiving one
 	 * pops (single producer, single consumer). */
 	struct at_wire_cmd fifo[AT_WIRE_FIFO];
@@ -146,6 +149,8 @@ void at_wire_overflow(struct at_wire *w);
  */
 struct at_span *at_wire_span_begin(struct at_wire *w, const char *name,
 				   size_t name_len);
+/* Make w->peer from w->ip, w->port and w->path (the session's open). */
+void at_wire_peer_block(struct at_wire *w);
 /* End and give back a span of at_wire_span_begin that was not pushed. */
 void at_wire_span_end(struct at_span *s);
 
