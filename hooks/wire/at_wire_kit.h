@@ -186,6 +186,10 @@ struct at_wire_sql_memo_entry {
 	char op[32];
 	char coll[128];
 	char name[192];        /* "{operation} {collection}" */
+	/* db.query.text, db.operation.name, db.collection.name as one
+	 * attribute block (refused when they do not fit it: set one by
+	 * one then). */
+	struct at_span_block attrs;
 };
 
 struct at_wire_sql_memo {
