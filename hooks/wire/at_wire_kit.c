@@ -48,19 +48,6 @@ void at_wire_commit(struct at_wire *w)
 			      memory_order_release);
 }
 
-struct at_wire_cmd *at_wire_peek(struct at_wire *w, uint32_t k)
-{
-	uint32_t h = atomic_load_explicit(&w->head, memory_order_relaxed);
-	uint32_t t = atomic_load_explicit(&w->tail, memory_order_acquire);
-
-	return t - h <= k ? NULL : &w->fifo[(h + k) % AT_WIRE_FIFO];
-}
-
-struct at_wire_cmd *at_wire_oldest(struct at_wire *w)
-{
-	return at_wire_peek(w, 0);
-}
-
 uint32_t at_wire_pending(const struct at_wire *w)
 {
 	return atomic_load_explicit(&w->tail, memory_order_acquire) -

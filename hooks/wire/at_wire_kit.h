@@ -122,10 +122,21 @@ static inline bool at_wire_stopped(const struct at_wire *w)
 struct at_wire_cmd *at_wire_push(struct at_wire *w);
 /* Make the pushed slot visible to the receiver. */
 void at_wire_commit(struct at_wire *w);
+/* The k-th oldest (0 = oldest), or NULL (inline: the receiver asks at
+ * every message). */
+static inline struct at_wire_cmd *at_wire_peek(struct at_wire *w, uint32_t k)
+{
+	uint32_t h = atomic_load_explicit(&w->head, memory_order_relaxed);
+	uint32_t t = atomic_load_explicit(&w->tail, memory_order_acquire);
+
+	return t - h <= k ? NULL : &w->fifo[(h + k) % AT_WIRE_FIFO];
+}
+
 /* The oldest command waiting (receiver), or NULL. */
-struct at_wire_cmd *at_wire_oldest(struct at_wire *w);
-/* The k-th oldest (0 = oldest), or NULL. */
-struct at_wire_cmd *at_wire_peek(struct at_wire *w, uint32_t k);
+static inline struct at_wire_cmd *at_wire_oldest(struct at_wire *w)
+{
+	return at_wire_peek(w, 0);
+}
 /* End the oldest command's span (if any) and drop it. */
 void at_wire_finish(struct at_wire *w);
 /* How many commands wait. */
