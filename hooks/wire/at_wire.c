@@ -85,6 +85,7 @@ static struct at_wire *open_session(const struct at_wire_family *fam,
 		n = strnlen(peer->path, sizeof(w->path) - 1);
 		memcpy(w->path, peer->path, n);
 	}
+	at_wire_peer_block(w);
 	if (fam->open)
 		fam->open(w);
 	return w;

@@ -9,6 +9,11 @@
  * replies matched to their commands any more: the connection stops being
  * decoded, the commands it could not take are counted as untraced, and
  * the ones already in it still end at their replies.
+ *
+ * A command's span carries the connection's peer (server.address and
+ * port, network.peer.*, or the socket path): those attributes are made
+ * once per session into an attribute block (at_span_block) and copied
+ * into each span at once, in the order the calls would set them.
  */
 #include <string.h>
 
@@ -41,19 +46,6 @@ void at_wire_commit(struct at_wire *w)
 			      atomic_load_explicit(&w->tail,
 						   memory_order_relaxed) + 1,
 			      memory_order_release);
-}
-
-struct at_wire_cmd *at_wire_peek(struct at_wire *w, uint32_t k)
-{
-	uint32_t h = atomic_load_explicit(&w->head, memory_order_relaxed);
-	uint32_t t = atomic_load_explicit(&w->tail, memory_order_acquire);
-
-	return t - h <= k ? NULL : &w->fifo[(h + k) % AT_WIRE_FIFO];
-}
-
-struct at_wire_cmd *at_wire_oldest(struct at_wire *w)
-{
-	return at_wire_peek(w, 0);
 }
 
 uint32_t at_wire_pending(const struct at_wire *w)
@@ -94,6 +86,24 @@ void at_wire_overflow(struct at_wire *w)
 
 /* ---- spans ---- */
 
+/* The peer's attributes one by one (a block refused: it did not fit). */
+static void set_peer(struct at_span *s, const struct at_wire *w)
+{
+	if (w->path[0]) {
+		at_span_set_cstr(s, "server.address", w->path);
+		at_span_set_cstr(s, "network.transport", "unix");
+		return;
+	}
+	if (w->ip[0]) {
+		at_span_set_cstr(s, "server.address", w->ip);
+		if (w->port >= 0)
+			at_span_set_int(s, "server.port", w->port);
+		at_span_set_cstr(s, "network.peer.address", w->ip);
+		if (w->port >= 0)
+			at_span_set_int(s, "network.peer.port", w->port);
+	}
+}
+
 struct at_span *at_wire_span_begin(struct at_wire *w, const char *name,
 				   size_t name_len)
 {
@@ -115,20 +125,31 @@ struct at_span *at_wire_span_begin(struct at_wire *w, const char *name,
 			 w->system[0] ? w->system : w->fam->name);
 	if (w->ns[0])
 		at_span_set_cstr(s, "db.namespace", w->ns);
+	if (!at_span_set_block(s, &w->peer))
+		set_peer(s, w);
+	return s;
+}
+
+void at_wire_peer_block(struct at_wire *w)
+{
+	struct at_span_block *b = &w->peer;
+
+	at_span_block_clear(b);
 	if (w->path[0]) {
-		at_span_set_cstr(s, "server.address", w->path);
-		at_span_set_cstr(s, "network.transport", "unix");
-		return s;
+		at_span_block_str(b, "server.address", w->path,
+				  strlen(w->path));
+		at_span_block_str(b, "network.transport", "unix", 4);
+		return;
 	}
 	if (w->ip[0]) {
-		at_span_set_cstr(s, "server.address", w->ip);
+		at_span_block_str(b, "server.address", w->ip, strlen(w->ip));
 		if (w->port >= 0)
-			at_span_set_int(s, "server.port", w->port);
-		at_span_set_cstr(s, "network.peer.address", w->ip);
+			at_span_block_int(b, "server.port", w->port);
+		at_span_block_str(b, "network.peer.address", w->ip,
+				  strlen(w->ip));
 		if (w->port >= 0)
-			at_span_set_int(s, "network.peer.port", w->port);
+			at_span_block_int(b, "network.peer.port", w->port);
 	}
-	return s;
 }
 
 /* A span the family made but will not push (it ends it as it is). */

@@ -81,6 +81,9 @@ struct at_wire {
 	int port;
 	char path[108];
 	char ns[64];           /* db.namespace, when known ("" if not) */
+	/* The peer's attributes every span of the connection carries
+	 * (server.address...), made once at the claim (at_wire_peer_block). */
+	struct at_span_block peer;
 	/* Commands in flight: the sending thread pushes, the receiving one
 	 * pops (single producer, single consumer). */
 	struct at_wire_cmd fifo[AT_WIRE_FIFO];
@@ -119,10 +122,21 @@ static inline bool at_wire_stopped(const struct at_wire *w)
 struct at_wire_cmd *at_wire_push(struct at_wire *w);
 /* Make the pushed slot visible to the receiver. */
 void at_wire_commit(struct at_wire *w);
+/* The k-th oldest (0 = oldest), or NULL (inline: the receiver asks at
+ * every message). */
+static inline struct at_wire_cmd *at_wire_peek(struct at_wire *w, uint32_t k)
+{
+	uint32_t h = atomic_load_explicit(&w->head, memory_order_relaxed);
+	uint32_t t = atomic_load_explicit(&w->tail, memory_order_acquire);
+
+	return t - h <= k ? NULL : &w->fifo[(h + k) % AT_WIRE_FIFO];
+}
+
 /* The oldest command waiting (receiver), or NULL. */
-struct at_wire_cmd *at_wire_oldest(struct at_wire *w);
-/* The k-th oldest (0 = oldest), or NULL. */
-struct at_wire_cmd *at_wire_peek(struct at_wire *w, uint32_t k);
+static inline struct at_wire_cmd *at_wire_oldest(struct at_wire *w)
+{
+	return at_wire_peek(w, 0);
+}
 /* End the oldest command's span (if any) and drop it. */
 void at_wire_finish(struct at_wire *w);
 /* How many commands wait. */
@@ -146,6 +160,8 @@ void at_wire_overflow(struct at_wire *w);
  */
 struct at_span *at_wire_span_begin(struct at_wire *w, const char *name,
 				   size_t name_len);
+/* Make w->peer from w->ip, w->port and w->path (the session's open). */
+void at_wire_peer_block(struct at_wire *w);
 /* End and give back a span of at_wire_span_begin that was not pushed. */
 void at_wire_span_end(struct at_span *s);
 
@@ -181,6 +197,10 @@ struct at_wire_sql_memo_entry {
 	char op[32];
 	char coll[128];
 	char name[192];        /* "{operation} {collection}" */
+	/* db.query.text, db.operation.name, db.collection.name as one
+	 * attribute block (refused when they do not fit it: set one by
+	 * one then). */
+	struct at_span_block attrs;
 };
 
 struct at_wire_sql_memo {

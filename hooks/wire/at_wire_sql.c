@@ -18,7 +18,9 @@
  * with what they gave (sanitised text, operation, collection, span
  * name), so a repeated text costs one comparison instead of a lexing
  * (at_sql_describe: the three from one pass over the text).  An entry is what derive() computed for those bytes with the
- * same settings, so the span gets the same attributes either way.
+ * same settings, so the span gets the same attributes either way; its
+ * attributes are kept as an attribute block too (at_span_block), copied
+ * into the span at once.
  * libpq's statements carry their literals (pgbench's differ every
  * time): it does not use the memo.
  *
@@ -41,6 +43,8 @@
 
 /* One key object: the statement text is read back from the span by it. */
 static const char key_query_text[] = "db.query.text";
+static const char key_operation[] = "db.operation.name";
+static const char key_collection[] = "db.collection.name";
 
 /* What a statement's text gives: the attributes' values. */
 struct derived {
@@ -128,6 +132,16 @@ static void derive(struct derived *d, const char *text, size_t len,
 					    d->coll_len);
 }
 
+/* The span's name: "{operation} {collection}", or "{operation}". */
+static void apply_name(struct at_span *s, const char *op, size_t op_len,
+		       size_t coll_len, const char *name, size_t name_len)
+{
+	if (op_len && coll_len)
+		at_span_set_name(s, name, name_len);
+	else if (op_len)
+		at_span_set_name(s, op, op_len);
+}
+
 static void apply(struct at_span *s, const char *q, size_t q_len,
 		  const char *op, size_t op_len, const char *coll,
 		  size_t coll_len, const char *name, size_t name_len)
@@ -135,15 +149,11 @@ static void apply(struct at_span *s, const char *q, size_t q_len,
 	if (q)
 		at_span_set_str(s, key_query_text, q, q_len);
 	if (op_len) {
-		at_span_set_str(s, "db.operation.name", op, op_len);
-		if (coll_len) {
-			at_span_set_str(s, "db.collection.name", coll,
-					coll_len);
-			at_span_set_name(s, name, name_len);
-		} else {
-			at_span_set_name(s, op, op_len);
-		}
+		at_span_set_str(s, key_operation, op, op_len);
+		if (coll_len)
+			at_span_set_str(s, key_collection, coll, coll_len);
 	}
+	apply_name(s, op, op_len, coll_len, name, name_len);
 }
 
 void at_wire_sql_statement(struct at_span *s, const char *text, size_t len,
@@ -181,8 +191,13 @@ void at_wire_sql_statement_memo(struct at_span *s, const char *text,
 		if (e->text_len == len && e->max == at_cfg.db_query_max &&
 		    e->raw == (bool)at_cfg.db_raw_query &&
 		    memcmp(e->text, text, len) == 0) {
-			apply(s, e->q, e->q_len, e->op, e->op_len, e->coll,
-			      e->coll_len, e->name, e->name_len);
+			if (at_span_set_block(s, &e->attrs))
+				apply_name(s, e->op, e->op_len, e->coll_len,
+					   e->name, e->name_len);
+			else
+				apply(s, e->q, e->q_len, e->op, e->op_len,
+				      e->coll, e->coll_len, e->name,
+				      e->name_len);
 			return;
 		}
 	}
@@ -204,6 +219,15 @@ void at_wire_sql_statement_memo(struct at_span *s, const char *text,
 	e->op_len = (uint16_t)d.op_len;
 	e->coll_len = (uint16_t)d.coll_len;
 	e->name_len = (uint16_t)d.name_len;
+	/* What apply() sets, in its order. */
+	at_span_block_clear(&e->attrs);
+	at_span_block_str(&e->attrs, key_query_text, e->q, e->q_len);
+	if (e->op_len) {
+		at_span_block_str(&e->attrs, key_operation, e->op, e->op_len);
+		if (e->coll_len)
+			at_span_block_str(&e->attrs, key_collection, e->coll,
+					  e->coll_len);
+	}
 }
 
 /* The statement text s carries (db.query.text), or NULL. */

@@ -15,6 +15,13 @@
  * bound; a skipped rest is not looked at, so a 1 GB COPY row or DataRow
  * costs one length check.
  *
+ * Whole messages.  Drivers write, and servers answer, whole messages
+ * (most in one call): a typed message whose header and body are both in
+ * the bytes given is decoded in one pass over the same program
+ * (whole_message: no header copy, no per-byte state), with the same
+ * checks and copies; only a message split across calls, the untyped
+ * startup phase and the error/notice fields take the resumable walk.
+ *
  * Checks: each type has a length range (fixed-size messages must have
  * their exact length); a string must end inside its message; a message
  * whose program ends ("the body ends here") before its body does, or
@@ -461,6 +468,114 @@ static int fail(struct at_pg_dec *d, size_t *used)
 	return AT_PG_ERROR;
 }
 
+/* A string field of a whole body at *b (before e): copied into dst (up
+ * to cap bytes), its lengths set; the NUL is passed.  -1 if it does not
+ * end inside the body. */
+static int whole_string(const unsigned char **b, const unsigned char *e,
+			char *dst, uint32_t cap, uint32_t *len,
+			uint32_t *total)
+{
+	const unsigned char *z = memchr(*b, 0, (size_t)(e - *b));
+	uint32_t t;
+
+	if (!z)
+		return -1;
+	t = (uint32_t)(z - *b);
+	*total = t;
+	*len = min32(t, cap);
+	memcpy(dst, *b, *len);
+	dst[*len] = '\0';
+	*b = z + 1;
+	return 0;
+}
+
+/*
+ * The common case: a typed message whose header and body are all in
+ * u[0..n), decoded in one pass instead of through the resumable walk.
+ * Returns 1 (a message: *used set), 0 (not such a message: take the
+ * general path, nothing changed) or -1 (bad bytes).  What it accepts,
+ * rejects and copies is what the general path does for the same bytes
+ * (the fuzz target compares whole and split decodings).
+ */
+static int whole_message(struct at_pg_dec *d, const unsigned char *u,
+			 size_t n, size_t *used)
+{
+	struct at_pg_msg *m = &d->msg;
+	const struct spec *sp;
+	const unsigned char *b, *e;
+	uint32_t len;
+	unsigned char t = u[0];
+
+	len = be32(u + 1);
+	if (len < 4 || len > AT_PG_MSG_LIMIT)
+		return -1;
+	if (len - 4 > n - 5)
+		return 0;
+	sp = d->side == AT_PG_FRONTEND ? frontend_spec(t) : backend_spec(t);
+	if (!sp)
+		return -1;
+	if (sp->ops[0] == OP_FIELDS)
+		return 0; /* errors and notices: the general path */
+	len -= 4;
+	if (len < sp->min || len > sp->max)
+		return -1;
+	m->type = t;
+	m->len = len;
+	m->kind = 0;
+	m->num = 0;
+	m->name_len = m->name_total = m->name2_len = m->name2_total = 0;
+	m->text_len = m->text_total = 0;
+	m->name[0] = m->name2[0] = m->text[0] = m->code[0] = '\0';
+	b = u + 5;
+	e = b + len;
+	for (int i = 0; i < MAX_OPS; i++) {
+		switch (sp->ops[i]) {
+		case OP_END:
+			if (b != e)
+				return -1;
+			goto done;
+		case OP_SKIP:
+			goto done;
+		case OP_KIND:
+			if (b == e)
+				return -1;
+			m->kind = *b++;
+			if ((t == 'D' || t == 'C') &&
+			    d->side == AT_PG_FRONTEND && m->kind != 'S' &&
+			    m->kind != 'P')
+				return -1;
+			break;
+		case OP_NUM:
+			if (e - b < 4)
+				return -1;
+			m->num = be32(b);
+			b += 4;
+			break;
+		case OP_NAME:
+			if (whole_string(&b, e, m->name, AT_PG_NAME_MAX,
+					 &m->name_len, &m->name_total) != 0)
+				return -1;
+			break;
+		case OP_NAME2:
+			if (whole_string(&b, e, m->name2, AT_PG_NAME_MAX,
+					 &m->name2_len, &m->name2_total) != 0)
+				return -1;
+			break;
+		case OP_TEXT:
+			if (whole_string(&b, e, m->text, AT_PG_TEXT_MAX,
+					 &m->text_len, &m->text_total) != 0)
+				return -1;
+			break;
+		default:
+			return -1; /* no typed message has pairs */
+		}
+	}
+done:
+	d->messages++;
+	*used = 5 + (size_t)len;
+	return 1;
+}
+
 int at_pg_next(struct at_pg_dec *d, const char *p, size_t n, size_t *used)
 {
 	const unsigned char *u = (const unsigned char *)p;
@@ -469,6 +584,13 @@ int at_pg_next(struct at_pg_dec *d, const char *p, size_t n, size_t *used)
 	*used = 0;
 	if (d->phase == PH_ERROR)
 		return AT_PG_ERROR;
+	if (d->phase == PH_TYPED && d->hdr_have == 0 && n >= 5) {
+		int r = whole_message(d, u, n, used);
+		if (r > 0)
+			return AT_PG_MESSAGE;
+		if (r < 0)
+			return fail(d, used);
+	}
 	while (pos < n) {
 		if (d->phase == PH_DONE)
 			return fail(d, used);

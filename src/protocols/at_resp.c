@@ -7,7 +7,13 @@
  * a split anywhere is the same as no split.  The framing bytes (type
  * bytes, length lines, CRLFs) are read one at a time: they are a few
  * bytes per element.  Payloads - bulk strings, simple lines - move in
- * runs: a run is skipped, or copied up to what the span needs.
+ * runs: a run is skipped, or copied up to what the span needs.  A
+ * request's count line, and a bulk string whose length line, payload and
+ * CRLF are all in the bytes given, in their plain form, are taken in one
+ * step instead (array_run: what a driver writes, a command in one call);
+ * anything else - split, signed, over 19 digits - goes byte by byte, so
+ * the verdicts are those of the byte path.  Replies likewise: a bulk
+ * string or an integer element whole and plain (element_run).
  *
  * Requests: an array of bulk strings, or an inline line of words.  Word 0
  * is the command name (uppercased copy); the others are copied joined by
@@ -301,16 +307,91 @@ static int array_byte(struct at_resp_req *d, char c)
 	return AT_RESP_BAD;
 }
 
+/*
+ * "<digits>\r\n" at p[0..n), in its plain form (1 to 19 digits: no
+ * overflow): its value in *v and its length; 0 when it is not all there
+ * or not plain (the byte path then reads it, and rejects it if it must).
+ */
+static size_t plain_line(const char *p, size_t n, uint64_t *v)
+{
+	size_t i = 0;
+	uint64_t x = 0;
+
+	while (i < n && i < 19 && p[i] >= '0' && p[i] <= '9')
+		x = x * 10 + (uint64_t)(p[i++] - '0');
+	if (i == 0 || i + 1 >= n || p[i] != '\r' || p[i + 1] != '\n')
+		return 0;
+	*v = x;
+	return i + 2;
+}
+
+/*
+ * The framing in runs: at a fresh count line or a bulk string's '$', an
+ * element whose bytes are all in p[0..n) and plainly formed is taken in
+ * one step, with the same effects as byte after byte.  Returns the bytes
+ * taken (0: none, the byte path goes on); *r the result of the last.
+ */
+static size_t array_run(struct at_resp_req *d, const char *p, size_t n,
+			int *r)
+{
+	uint64_t v;
+	size_t k, end;
+
+	*r = AT_RESP_MORE;
+	if (d->state == REQ_COUNT && d->digits == 0 && !d->neg &&
+	    d->num == 0) {
+		k = plain_line(p, n, &v);
+		if (k == 0 || v == 0 || v > AT_RESP_ARGC_MAX)
+			return 0;
+		d->num = v;
+		d->digits = 1;
+		d->left = (uint32_t)v;
+		d->state = REQ_DOLLAR;
+		return k;
+	}
+	if (d->state != REQ_DOLLAR || n < 5 || p[0] != '$')
+		return 0;
+	k = plain_line(p + 1, n - 1, &v);
+	if (k == 0 || v > AT_RESP_BULK_MAX || v > n - 1 - k ||
+	    n - 1 - k - v < 2)
+		return 0;
+	end = 1 + k + (size_t)v;
+	if (p[end] != '\r' || p[end + 1] != '\n')
+		return 0;
+	d->num = v;
+	d->bulk = 0;
+	word_begin(d);
+	word_bytes(d, p + 1 + k, (size_t)v);
+	if (!word_end(d)) {
+		*r = AT_RESP_BAD;
+		return end + 2;
+	}
+	if (--d->left > 0) {
+		d->state = REQ_DOLLAR;
+		return end + 2;
+	}
+	d->state = REQ_START;
+	*r = AT_RESP_DONE;
+	return end + 2;
+}
+
 int at_resp_req_next(struct at_resp_req *d, const char *p, size_t n,
 		     size_t *used)
 {
-	size_t i = 0;
+	size_t i = 0, run;
 	int r = AT_RESP_MORE;
 
 	*used = 0;
 	if (d->state == REQ_BAD)
 		return AT_RESP_BAD;
 	while (i < n) {
+		if ((d->state == REQ_COUNT || d->state == REQ_DOLLAR) &&
+		    (run = array_run(d, p + i, n - i, &r)) > 0) {
+			i += run;
+			if (r != AT_RESP_MORE)
+				break;
+			continue;
+		}
 		if (d->state == REQ_DATA) {
 			size_t k = payload_run(&d->bulk, n - i);
 
@@ -644,16 +725,68 @@ static int rep_byte(struct at_resp_rep *d, char c)
 	return AT_RESP_BAD;
 }
 
+/*
+ * A bulk string ("$<len>\r\n<bytes>\r\n") or an integer (":<digits>\r\n")
+ * whole in p[0..n) and plainly formed (no sign, no '?', 19 digits at
+ * most), where an element's type byte is due and no streamed string is
+ * open: taken in one step, with the effects of its bytes one by one.
+ * Returns the bytes taken (0: none, the byte path goes on); *r the
+ * result.
+ */
+static size_t element_run(struct at_resp_rep *d, const char *p, size_t n,
+			  int *r)
+{
+	uint64_t v;
+	size_t k, end;
+	char c = p[0];
+
+	if (n < 4 || (c != '$' && c != ':'))
+		return 0;
+	k = plain_line(p + 1, n - 1, &v);
+	if (k == 0)
+		return 0;
+	end = 1 + k;
+	if (c == '$') {
+		if (v > AT_RESP_BULK_MAX || v > n - end || n - end - v < 2 ||
+		    p[end + v] != '\r' || p[end + v + 1] != '\n')
+			return 0;
+		end += (size_t)v + 2;
+	} else if (v > (uint64_t)INT64_MAX) {
+		return 0;
+	}
+	d->num = v;
+	d->digits = (uint32_t)(k - 2);
+	d->neg = false;
+	d->line = 0;
+	d->bulk = 0;
+	d->type = c;
+	d->top_level = d->depth == 0;
+	if (d->top_level) {
+		reply_reset(&d->reply, c);
+		if (c == ':')
+			d->reply.integer = (int64_t)v;
+	}
+	*r = elem_end(d, false);
+	return end;
+}
+
 int at_resp_rep_next(struct at_resp_rep *d, const char *p, size_t n,
 		     size_t *used)
 {
-	size_t i = 0;
+	size_t i = 0, run;
 	int r = AT_RESP_MORE;
 
 	*used = 0;
 	if (d->state == REP_BAD)
 		return AT_RESP_BAD;
 	while (i < n) {
+		if (d->state == REP_TYPE && !d->streamed_str &&
+		    (run = element_run(d, p + i, n - i, &r)) > 0) {
+			i += run;
+			if (r != AT_RESP_MORE)
+				break;
+			continue;
+		}
 		if (d->state == REP_DATA) {
 			size_t k = payload_run(&d->bulk, n - i);
 

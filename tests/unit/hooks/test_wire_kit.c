@@ -34,6 +34,7 @@ static struct at_wire *session(const char *ip, int port, const char *path)
 		strcpy(w->ip, ip);
 	if (path)
 		strcpy(w->path, path);
+	at_wire_peer_block(w);
 	return w;
 }
 
