@@ -22,12 +22,15 @@
 #ifndef AT_CONN_H
 #define AT_CONN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "at_compat.h"
 #include "at_fdtab.h"
 #include "at_span.h"
 
@@ -82,6 +85,51 @@ ssize_t at_conn_send(int fd, const struct iovec *iov, int iovcnt, int flags);
  */
 void at_conn_received(int fd, const struct iovec *iov, int iovcnt, ssize_t r,
 		      int err);
+
+/* ---- a span lent by a family above (libcurl's easy transfers) ----
+ *
+ * While a family owns HTTP on the thread (AT_OWN_HTTP), the socket layer
+ * makes no span and injects nothing - unless the family lent it the span
+ * of the call: then each plain HTTP/1.x request head the thread sends
+ * gets that span's header lines, as one of a C client's would (same
+ * lines, same place: at the end of the head), and no span of the socket
+ * layer's; its response is still framed, so the connection stays usable
+ * for the next lent head.  The first head binds the lend to its
+ * connection: a head on another connection while that one is still open
+ * (a request an application callback makes on its own socket) is not
+ * lent (counted in refused).  A lent head that cannot get the lines (split
+ * oddly, mixed line endings, over AT_HTTP_HEAD_MAX) goes out as it is and
+ * is counted in at_conn_lend_lost.  The family lends only when nothing
+ * but the transfer's own requests can be sent on the thread meanwhile
+ * (at_curl.c says when), and ends the lend on every return of the call.
+ */
+struct at_conn_lend {
+	const struct at_span *span; /* NULL: nothing lent */
+	const struct at_conn *conn; /* the connection it is bound to */
+	int fd;                     /* conn's descriptor */
+	uint16_t heads;             /* heads that got the lines */
+	uint16_t lost;              /* lent heads sent without them */
+	uint16_t refused;           /* heads on another, open connection */
+};
+
+extern AT_TLS struct at_conn_lend at_conn_lend;
+/* Lent heads sent without the lines, in all threads. */
+extern _Atomic uint64_t at_conn_lend_lost;
+
+/* Lend s to the request heads this thread sends from now on. */
+static inline void at_conn_lend_begin(const struct at_span *s)
+{
+	at_conn_lend = (struct at_conn_lend){ .span = s, .fd = -1 };
+}
+
+/* End the lend: what happened to it. */
+static inline struct at_conn_lend at_conn_lend_end(void)
+{
+	struct at_conn_lend l = at_conn_lend;
+
+	at_conn_lend = (struct at_conn_lend){ .fd = -1 };
+	return l;
+}
 
 /* ---- carried connections: HTTP/1.x inside another transport ----
  *

@@ -42,6 +42,20 @@
  * One call carrying two request heads is cut at the second one (a short
  * count, legal on a stream socket) so each head gets its own decision.
  *
+ * A lent span (at_conn.h).  While a family above owns HTTP on the thread
+ * (libcurl's AT_OWN_HTTP) a head gets nothing and the connection is given
+ * up - unless the family lent its span: then the head is handled as a C
+ * client's, with the same insertion point and the same conditions, but
+ * the lines are the lent span's and no span is made; a flight without a
+ * span frames the response, so the connection stays usable for the next
+ * lent head (a keep-alive loop).  The lend binds to the connection of its
+ * first head; a head on another connection while that one is open is not
+ * the lender's (a callback's own request: given up, counted in refused).
+ * A lent head that cannot take the lines (split so that the blank line's
+ * CR went out before, mixed line endings, over AT_HTTP_HEAD_MAX, no
+ * buffer) goes out as it is, counted in lost and at_conn_lend_lost; the
+ * lender chooses its conditions so that this does not happen.
+ *
  * CONNECT.  A CONNECT request opens a tunnel: it gets no line and no span
  * (the connect span is exported as it is).  A flight without a span
  * remembers it, so that its response is framed (a 2xx has no body); after
@@ -220,6 +234,69 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 			  r->line_ending == AT_HTTP_EOL_LF);
 }
 
+/* ---- client: heads under a lent span (at_conn.h) ---- */
+
+AT_TLS struct at_conn_lend at_conn_lend = { .fd = -1 };
+_Atomic uint64_t at_conn_lend_lost;
+
+/* Is a head on c one of the lending transfer's?  Not on a carried
+ * connection (the family above traces TLS itself), nor on another
+ * connection while the one the lend is bound to is still open. */
+static bool lend_applies(const struct at_conn *c)
+{
+	struct at_conn_lend *l = &at_conn_lend;
+	struct at_fd *e;
+
+	if (!l->span || c->tr)
+		return false;
+	if (!l->conn || l->conn == c)
+		return true;
+	e = at_fd_peek(l->fd);
+	if (e && atomic_load(&e->conn) == l->conn) {
+		l->refused++;
+		return false;
+	}
+	return true; /* that one closed: the transfer's fresh connection */
+}
+
+/* A lent head goes out without the lines. */
+static void lend_lost(void)
+{
+	at_conn_lend.lost++;
+	atomic_fetch_add_explicit(&at_conn_lend_lost, 1, memory_order_relaxed);
+}
+
+/* A request head under the lent span: its lines (with `inject`), no span
+ * of ours; a flight without a span frames the response, so that the
+ * connection stays at a message boundary for the next head.  The
+ * connect span goes out as it is (a child of the lender's span, which was
+ * active when the thread connected). */
+static void client_lent(struct at_conn *c, const struct at_http_request *r,
+			bool inject)
+{
+	struct flight *f = c->in.phase != PH_PASS ? fl_push(c) : NULL;
+
+	c->inj_len = 0;
+	c->inj_sent = 0;
+	c->conn_req.span = NULL;
+	conn_submit_connect(c);
+	if (f) {
+		f->span = NULL;
+		memset(&f->req, 0, sizeof(f->req));
+		conn_flight_method(f, r->method.p, r->method.len);
+		f->has_status = 0;
+		fl_commit(c);
+	}
+	at_conn_lend.conn = c;
+	at_conn_lend.fd = c->fd;
+	at_conn_lend.heads++;
+	if (inject)
+		build_inj(c, at_conn_lend.span, r->prop_present,
+			  r->line_ending == AT_HTTP_EOL_LF);
+	else
+		lend_lost();
+}
+
 static bool is_connect(const struct at_http_request *r)
 {
 	return r->method.len == 7 && memcmp(r->method.p, "CONNECT", 7) == 0;
@@ -355,7 +432,7 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 	const char *head;
 	char *buf;
 	size_t copy, end, at, avail;
-	bool parsed;
+	bool parsed, lent, skip, inject;
 	uint32_t h;
 	int v, done;
 	ssize_t w;
@@ -386,9 +463,12 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 	}
 
 	/* Requests of a library traced at its own level (libcurl) are
-	 * theirs: no second span, no second header. */
+	 * theirs: no second span, no second header - unless it lent us its
+	 * span for them (skip false, lent true). */
+	lent = at_owned(AT_OWN_HTTP) && lend_applies(c);
+	skip = at_owned(AT_OWN_HTTP) && !lent;
 	h = c->out.hlen;
-	avail = h == 0 && !at_owned(AT_OWN_HTTP)
+	avail = h == 0 && !skip
 			? conn_head_at(iov, iovcnt, 0, total,
 				       at_http_request_start, &head)
 			: 0;
@@ -404,14 +484,15 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 	} else {
 		buf = conn_flow_buf(&c->out);
 		if (!buf) {
+			if (lent)
+				lend_lost();
 			out_give_up(c);
 			return conn_sendv(c, iov, iovcnt, flags);
 		}
 		head = buf;
 		copy = at_iov_copy(buf + h, iov, iovcnt, 0,
 				   AT_HTTP_HEAD_MAX - h);
-		v = at_owned(AT_OWN_HTTP) ? -1
-					  : at_http_request_start(buf, h + copy);
+		v = skip ? -1 : at_http_request_start(buf, h + copy);
 		end = v < 0 ? 0
 			    : at_http_head_end(buf, h + copy,
 					       h > 3 ? h - 3 : 0);
@@ -419,6 +500,8 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 	if (v < 0 || (!end && (copy < total || h + copy >= AT_HTTP_HEAD_MAX)) ||
 	    (end && ((!parsed && at_http_parse_request(head, end, &r) != 0) ||
 		     !conn_identity_ok(c)))) {
+		if (lent)
+			lend_lost();
 		out_give_up(c);
 		return conn_sendv(c, iov, iovcnt, flags);
 	}
@@ -442,8 +525,11 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 		/* The line goes right before the blank line (CRLF or LF), if
 		 * that is all in this call; not into a head mixing both. */
 		at = end - (end >= 2 && head[end - 2] == '\r' ? 2 : 1);
-		client_request(c, &r,
-			       at >= h && r.line_ending != AT_HTTP_EOL_MIXED);
+		inject = at >= h && r.line_ending != AT_HTTP_EOL_MIXED;
+		if (lent)
+			client_lent(c, &r, inject);
+		else
+			client_request(c, &r, inject);
 		if (c->inj_len)
 			c->inj_at = (uint32_t)(at - h);
 	}

@@ -11,13 +11,16 @@
  * transfers, so it is read only when a transfer starts).
  *
  * A transfer.  It starts in curl_easy_perform, or when the handle is added
- * to a multi handle (its parent: the span active on that thread).  The
- * library then builds its own curl_slist - the application's lines plus
- * "traceparent: ..." (and "tracestate: ...") - and installs it with
+ * to a multi handle (its parent: the span active on that thread).  Its
+ * request heads get "traceparent: ..." (and "tracestate: ...", baggage) in
+ * one of two ways.  The list path: the library builds its own curl_slist
+ * - the application's lines plus ours - and installs it with
  * CURLOPT_HTTPHEADER; curl sends it on every request of the transfer,
- * redirects and retries included.  If the application's list already has
- * a traceparent, nothing is added and the span continues that context
- * instead.  When the transfer ends (perform returns, curl_multi_info_read
+ * redirects and retries included.  The lend (below), for a plain http://
+ * easy transfer: the socket layer adds the lines.  If the application's
+ * list already has a traceparent, nothing is added (list path, with its
+ * list unchanged) and the span continues that context instead.  When the
+ * transfer ends (perform returns, curl_multi_info_read
  * reports CURLMSG_DONE, the handle is removed or cleaned up) the span gets
  * what curl_easy_getinfo knows (status, peer, protocol version, the method
  * if a redirect changed it, redirects, phase timings as events) and the
@@ -37,18 +40,55 @@
  * request buffer also grows once more), against about 3,200 for all of
  * this file's work (span, attributes, ten curl_easy_getinfo calls, the
  * two CURLOPT_HTTPHEADER swaps); curl charges as much for a line the
- * application adds.  Only a line injected below curl (by the socket or
- * TLS layer, as they do for other clients) would avoid that cost.
+ * application adds.  Hence the lend: a line injected below curl.
+ *
+ * The lend.  A plain http:// easy transfer lends its span to the socket
+ * layer (at_conn.h, at_conn_lend) for the call: the socket layer, which
+ * parses the heads of C clients' requests anyway, adds the span's lines at
+ * the end of each request head this thread sends, makes no span of its
+ * own, and the transfer does not get our list (no swap, no formatting by
+ * curl).  The lines, spans and attributes are those of the list path;
+ * only the place of the line among the headers differs: last in the head,
+ * where curl writes custom lines before some of its own (a POST's
+ * Content-Length and Content-Type).  Figures (scripts/bench/instr.sh
+ * curl, keep-alive GETs): 13.5-14.4 k instructions added per transfer
+ * with the list, 6.2-8.6 k with the lend.
+ * It lends only when nothing else can be sent on the thread meanwhile and
+ * every head of the transfer reaches the socket layer as plain HTTP/1.x,
+ * else the list path, unchanged: the easy interface (the multi interface
+ * runs many transfers in one call), a whole "http://" URL
+ * (CURLOPT_URL; not CURLU), no option of lend_rule() set (follow-location,
+ * proxies, unix sockets, HTTP/2, HSTS, alt-svc, DoH, cookies, share, the
+ * callbacks that run before a request is sent...), no proxy variable in
+ * the environment unless CURLOPT_NOPROXY is "*", no propagation field and
+ * no CR or LF in the application's lines, a head that stays far under
+ * AT_HTTP_HEAD_MAX.  The socket layer binds the lend to the connection of
+ * its first head: a request an application callback (write, header) makes
+ * on another socket meanwhile, or a transfer it runs (its hooks pass:
+ * AT_OWN_CURL), is not lent.  The lend ends in at_curl_end (every return
+ * of curl_easy_perform).  A transfer whose head the socket layer did not
+ * see with the lines (lost, counted in at_conn_lend_lost) or that saw a
+ * head refused, or any plain http:// one that took the list path, makes the handle
+ * take the list path from then on (no_lend, kept across curl_easy_reset):
+ * under AT_OWN_HTTP without a lend the socket layer gives a connection
+ * up, and the handle's later transfers may reuse it.
+ * Limits: an application that longjmps out of a callback past
+ * curl_easy_perform leaves the lend set (as it leaves the guard's owner
+ * bits); a retry on a fresh connection while curl still keeps the dead
+ * one open gets no line (counted as refused).
  *
  * The socket layer.  While a libcurl call that moves transfers runs
- * (the guard's AT_OWN_HTTP bit), at_conn.c makes no HTTP span for the bytes: a plain
- * http:// request would otherwise be seen twice.  The TCP connect span is
- * still made, as the child of the easy transfer's span (active during
- * curl_easy_perform).
+ * (the guard's AT_OWN_HTTP bit), at_conn.c makes no HTTP span for the
+ * bytes: a plain http:// request would otherwise be seen twice; without a
+ * lend it injects nothing either and gives the connection up.  The TCP
+ * connect span is still made, as the child of the easy transfer's span
+ * (active during curl_easy_perform).
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "at_ascii.h"
 #include "at_clock.h"
@@ -88,6 +128,16 @@ struct curl_state {
 	bool has_host;
 	size_t url_full_len;
 	char url_full[2048];
+	/* Lending the span to the socket layer (see DESIGN): the options
+	 * set that rule it out (lend_rule bits), CURLOPT_NOPROXY "*", url
+	 * is a whole "http://" URL of url_len bytes; lent: this transfer
+	 * lent its span; no_lend: one of this handle's transfers did not
+	 * lend, or its lend was refused or lost - its connections may have
+	 * turned untraced: the list from now on (kept across
+	 * curl_easy_reset, which keeps the connections). */
+	uint64_t lend_block;
+	bool noproxy_all, url_http, lent, no_lend;
+	size_t url_len;
 	/* Our list without copies: the application's lines (its strings)
 	 * then ours, written in lines. */
 	struct curl_slist nodes[AT_CURL_INLINE_NODES];
@@ -127,10 +177,116 @@ static void copy_str(char *dst, size_t cap, const char *src)
 	dst[n] = 0;
 }
 
+/*
+ * The options that rule lending out when set to anything but their
+ * default: their bit in lend_block, or -1.  Each either lets something
+ * other than this transfer's own plain HTTP/1.x requests be sent on the
+ * thread during curl_easy_perform (a proxy, TLS after a redirect or an
+ * HSTS upgrade, HTTP/2, DoH's requests, a PROXY protocol line), takes the
+ * bytes off a traced TCP socket (unix sockets, TCP Fast Open), changes
+ * what the list path would send beyond the line's place (a SigV4
+ * signature covers the header list), lets the head grow without bound
+ * (cookies), shares connections with other handles, or runs
+ * application code before the first request head is sent (a callback
+ * that could make a request of its own before the lend is bound to the
+ * transfer's connection).  The write and header callbacks run only
+ * after a response arrived on the bound connection.
+ */
+#pragma GCC diagnostic push /* HTTPPOST, PROGRESSFUNCTION: still honoured */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static int lend_rule(CURLoption opt)
+{
+	switch (opt) {
+	case CURLOPT_FOLLOWLOCATION: return 0;
+	case CURLOPT_PROXY: return 1;
+	case CURLOPT_PRE_PROXY: return 2;
+	case CURLOPT_HTTPPROXYTUNNEL: return 3;
+	case CURLOPT_UNIX_SOCKET_PATH: return 4;
+	case CURLOPT_ABSTRACT_UNIX_SOCKET: return 5;
+	case CURLOPT_HTTP_VERSION: return 6;
+	case CURLOPT_HSTS: return 7;
+	case CURLOPT_HSTS_CTRL: return 8;
+	case CURLOPT_HSTSREADFUNCTION: return 9;
+	case CURLOPT_ALTSVC: return 10;
+	case CURLOPT_ALTSVC_CTRL: return 11;
+	case CURLOPT_HAPROXYPROTOCOL: return 12;
+	case CURLOPT_TCP_FASTOPEN: return 13;
+	case CURLOPT_CONNECT_ONLY: return 14;
+	case CURLOPT_DOH_URL: return 15;
+	case CURLOPT_AWS_SIGV4: return 16;
+	case CURLOPT_CURLU: return 17;
+	case CURLOPT_SHARE: return 18;
+	case CURLOPT_COOKIE: return 19;
+	case CURLOPT_COOKIEFILE: return 20;
+	case CURLOPT_COOKIEJAR: return 21;
+	case CURLOPT_COOKIELIST: return 22;
+	case CURLOPT_HTTP09_ALLOWED: return 23;
+	case CURLOPT_MIMEPOST: return 24;
+	case CURLOPT_HTTPPOST: return 25;
+	case CURLOPT_PREREQFUNCTION: return 26;
+	case CURLOPT_OPENSOCKETFUNCTION: return 27;
+	case CURLOPT_SOCKOPTFUNCTION: return 28;
+	case CURLOPT_CLOSESOCKETFUNCTION: return 29;
+	case CURLOPT_RESOLVER_START_FUNCTION: return 30;
+	case CURLOPT_XFERINFOFUNCTION: return 31;
+	case CURLOPT_PROGRESSFUNCTION: return 32;
+	case CURLOPT_DEBUGFUNCTION: return 33;
+	case CURLOPT_READFUNCTION: return 34;
+	case CURLOPT_SEEKFUNCTION: return 35;
+	case CURLOPT_TRAILERFUNCTION: return 36;
+	case CURLOPT_INTERLEAVEFUNCTION: return 37;
+	/* Strings curl writes into the head: long ones only. */
+	case CURLOPT_USERAGENT: return 38;
+	case CURLOPT_REFERER: return 39;
+	case CURLOPT_USERPWD: return 40;
+	case CURLOPT_USERNAME: return 41;
+	case CURLOPT_PASSWORD: return 42;
+	case CURLOPT_RANGE: return 43;
+	case CURLOPT_XOAUTH2_BEARER: return 44;
+	case CURLOPT_REQUEST_TARGET: return 45;
+	default: return -1;
+	}
+}
+#pragma GCC diagnostic pop
+
+/* The longest string option (lend_rule 38...) that still lends: the
+ * head then stays well under AT_HTTP_HEAD_MAX (lend_fits). */
+#define LEND_STR_MAX 512
+/* What curl's own lines take at most then (Host, User-Agent, Referer,
+ * Authorization, Range, Accept, Content-Length/-Type, Expect...). */
+#define LEND_CURL_LINES 4096
+
+static void lend_note(struct curl_state *st, CURLoption opt, int bit,
+		      const void *ptr, long val)
+{
+	bool blocks;
+
+	if (opt == CURLOPT_HTTP_VERSION)
+		blocks = val > CURL_HTTP_VERSION_1_1;
+	else if (bit >= 38)
+		blocks = ptr && strlen(ptr) > LEND_STR_MAX;
+	else
+		blocks = ptr || val; /* val: a function pointer's presence */
+	if (blocks)
+		st->lend_block |= 1ull << bit;
+	else
+		st->lend_block &= ~(1ull << bit);
+}
+
 void at_curl_option(CURL *h, CURLoption opt, const void *ptr, long val)
 {
 	struct curl_state *st;
+	int bit = lend_rule(opt);
 
+	if (bit >= 0 || opt == CURLOPT_NOPROXY) {
+		if (!(st = state_get(h, true)))
+			return;
+		if (bit >= 0)
+			lend_note(st, opt, bit, ptr, val);
+		else
+			st->noproxy_all = ptr && !strcmp(ptr, "*");
+		return;
+	}
 	switch (opt) {
 	case CURLOPT_URL:
 	case CURLOPT_CUSTOMREQUEST:
@@ -155,6 +311,9 @@ void at_curl_option(CURL *h, CURLoption opt, const void *ptr, long val)
 		    strncmp(st->url, ptr, sizeof(st->url)) != 0) {
 			copy_str(st->url, sizeof(st->url), ptr);
 			st->url_kind = URL_UNKNOWN;
+			st->url_len = strlen(st->url);
+			st->url_http = ptr && st->url_len + 1 < sizeof(st->url) &&
+				       !strncmp(st->url, "http://", 7);
 		}
 		break;
 	case CURLOPT_CUSTOMREQUEST:
@@ -404,6 +563,60 @@ out:
 		at_pool_put(&lines_pool, big);
 }
 
+extern char **environ;
+
+/* A proxy variable in the environment (curl reads http_proxy and
+ * all_proxy/ALL_PROXY for an http:// URL; HTTP_PROXY counts here too):
+ * one pass over it, no getenv per name. */
+static bool proxy_env(void)
+{
+	for (char **e = environ; e && *e; e++) {
+		const char *v = *e;
+
+		if ((v[0] | 0x20) != 'h' && (v[0] | 0x20) != 'a')
+			continue;
+		if (!strncasecmp(v, "http_proxy=", 11) ||
+		    !strncasecmp(v, "all_proxy=", 10))
+			return true;
+	}
+	return false;
+}
+
+/* May this easy transfer lend its span to the socket layer instead of
+ * getting our list?  app_len: the bytes of the application's lines;
+ * lines_ok: none carries a CR or LF of its own. */
+static bool may_lend(const struct curl_state *st, size_t app_len,
+		     bool lines_ok)
+{
+	return lines_ok && st->url_http && !st->lend_block && !st->no_lend &&
+	       2 * st->url_len + app_len + LEND_CURL_LINES +
+			       AT_SPAN_LINES_MAX <
+		       AT_HTTP_HEAD_MAX &&
+	       (st->noproxy_all || !proxy_env());
+}
+
+/* The lend of this handle's transfer ends: a transfer whose head the
+ * socket layer did not see (its connection untraced), or that lost its
+ * lines or saw another connection refused, makes the handle use the list
+ * from now on. */
+static void lend_end(struct curl_state *st, CURL *h)
+{
+	struct at_conn_lend l = at_conn_lend_end();
+	long sent = 0;
+
+	st->lent = false;
+	if (!l.heads &&
+	    at_curl.curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent) ==
+		    CURLE_OK &&
+	    sent > 0) {
+		l.lost++;
+		atomic_fetch_add_explicit(&at_conn_lend_lost, 1,
+					  memory_order_relaxed);
+	}
+	if (l.lost || l.refused)
+		st->no_lend = true;
+}
+
 static void add_trace_headers(CURL *h, struct curl_state *st, unsigned own)
 {
 	if (!at_span_passes_baggage(st->span, own))
@@ -422,6 +635,8 @@ void at_curl_begin(CURL *h, bool activate)
 	char ts[AT_TRACESTATE_MAX + 1];
 	unsigned own = 0, got;
 	int ts_n = 0;
+	size_t app_len = 0;
+	bool lines_ok = true;
 
 	if (!st)
 		return;
@@ -439,6 +654,12 @@ void at_curl_begin(CURL *h, bool activate)
 		struct at_prop_str *slot = NULL;
 		unsigned bit;
 
+		if (l->data) {
+			size_t n = strcspn(l->data, "\r\n");
+
+			lines_ok &= l->data[n] == 0;
+			app_len += n + 2;
+		}
 		if (!colon)
 			continue;
 		bit = at_prop_field_of(l->data, (size_t)(colon - l->data), &which);
@@ -482,9 +703,18 @@ void at_curl_begin(CURL *h, bool activate)
 		set_method(st->span, st->method, st->method_known);
 		set_url(st->span, st);
 	}
-	/* Our list: the application's lines, then the propagation headers
-	 * of the formats it did not send. */
-	add_trace_headers(h, st, own);
+	/* An easy transfer that may (see DESIGN) lends its span to the
+	 * socket layer, which adds the lines to its request heads.  Else our
+	 * list: the application's lines, then the propagation headers of
+	 * the formats it did not send. */
+	if (activate && !own && may_lend(st, app_len, lines_ok)) {
+		at_conn_lend_begin(st->span);
+		st->lent = true;
+	} else {
+		if (activate && st->url_http)
+			st->no_lend = true; /* its connection is given up */
+		add_trace_headers(h, st, own);
+	}
 	if (activate)
 		at_span_activate(st->span);
 }
@@ -598,6 +828,8 @@ static void finish(CURL *h, CURLcode rc, bool have_rc)
 	if (!st || !st->span)
 		return;
 	restore_headers(st, h);
+	if (st->lent)
+		lend_end(st, h);
 	set_info(st, h);
 	if (have_rc && rc != CURLE_OK && at_span_recording(st->span)) {
 		const char *name = curlcode_name(rc);
@@ -626,8 +858,12 @@ void at_curl_reset(CURL *h)
 
 	if (!st)
 		return;
+	bool no_lend;
+
 	at_curl_abandon(h);
+	no_lend = st->no_lend; /* the handle keeps its connections */
 	memset(st, 0, sizeof(*st));
+	st->no_lend = no_lend;
 }
 
 void at_curl_dup(CURL *from, CURL *to)
@@ -651,6 +887,10 @@ void at_curl_dup(CURL *from, CURL *to)
 	b->postfields = a->postfields;
 	b->method_set = false; /* worked out at its first transfer */
 	b->app_headers = a->app_headers;
+	b->url_len = a->url_len;
+	b->url_http = a->url_http;
+	b->lend_block = a->lend_block;
+	b->noproxy_all = a->noproxy_all;
 }
 
 void at_curl_forget(CURL *h)

@@ -10,8 +10,11 @@
  * transfer it installs a list of its own - the application's lines with
  * the trace headers appended, in nodes the handle's state keeps (no
  * allocation per transfer) - and puts the application's list back
- * afterwards, so the application's curl_slist is never changed.  While a
- * transfer runs, the socket layer makes no HTTP span of its own for it.
+ * afterwards, so the application's curl_slist is never changed; or, for a
+ * plain http:// easy transfer that nothing else can interfere with, it
+ * lends the span to the socket layer, which injects the lines into the
+ * request heads (at_conn.h; at_curl.c says when).  While a transfer runs,
+ * the socket layer makes no HTTP span of its own for it.
  */
 #ifndef AT_CURL_H
 #define AT_CURL_H
@@ -77,7 +80,8 @@ static inline void at_curl_leave(void)
  * without allocating; a longer list is copied with curl_slist_append. */
 #define AT_CURL_INLINE_NODES 32
 
-/* curl_easy_setopt saw option opt with this argument. */
+/* curl_easy_setopt saw option opt with this argument (a function
+ * pointer option: val says whether one is set). */
 void at_curl_option(CURL *h, CURLoption opt, const void *ptr, long val);
 
 /* A transfer of h starts (easy perform, or added to a multi handle);

@@ -33,6 +33,7 @@ AT_EXPORT CURLcode curl_easy_setopt(CURL *h, CURLoption opt, ...)
 	} else if (opt < CURLOPTTYPE_OFF_T) {
 		void (*fp)(void) = va_arg(ap, void (*)(void));
 		rc = at_curl.curl_easy_setopt(h, opt, fp);
+		lv = fp != NULL; /* at_curl_option: whether one is set */
 	} else if (opt < CURLOPTTYPE_BLOB) {
 		curl_off_t ov = va_arg(ap, curl_off_t);
 		rc = at_curl.curl_easy_setopt(h, opt, ov);

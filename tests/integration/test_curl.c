@@ -396,3 +396,121 @@ Test(curl, method_follows_the_options_across_transfers, .timeout = 120)
 		h_env_stop(&e);
 	}
 }
+
+/*
+ * Where each request head of the recorded bytes has its traceparent line:
+ * their count; each one's span id into ids (up to max); *last: how many
+ * of them are the head's last line (the socket layer puts it right before
+ * the blank line; curl writes our list's line before the Content-Length
+ * and Content-Type of a POST).
+ */
+static size_t traceparents(const char *bytes, char ids[][17], size_t max,
+			   size_t *last)
+{
+	size_t n = 0;
+	const char *p = bytes;
+
+	*last = 0;
+	while ((p = strstr(p, "traceparent: 00-"))) {
+		const char *eol = strstr(p, "\r\n");
+
+		if (n < max && strlen(p) >= 16 + 32 + 1 + 16) {
+			memcpy(ids[n], p + 16 + 32 + 1, 16);
+			ids[n][16] = 0;
+		}
+		n++;
+		if (eol && !strncmp(eol, "\r\n\r\n", 4))
+			(*last)++;
+		p += 12;
+	}
+	return n;
+}
+
+/* POST transfers of curl_easy_client (with extra options) to a recorder,
+ * three of them: one traceparent per request head, each the span id of
+ * one of the three POST spans (and no other HTTP span: none of the
+ * socket layer's); returns how many of the lines ended their head. */
+static size_t post_three(const char *const *opts, const char *const *env_add)
+{
+	struct h_env e;
+	char of[64], url[96], ids[8][17];
+	struct h_result res;
+	struct at_rx_span *sp;
+	const char *argv[16], *env[4];
+	size_t k = 0, last, posts = 0, matched = 0;
+
+	cr_assert_eq(h_env_start(&e), 0);
+	pid_t rp = recorder_start("p", url, sizeof(url), of, sizeof(of));
+	argv[k++] = h_build_path("fixtures/curl_easy_client");
+	argv[k++] = "--post";
+	argv[k++] = "x=1";
+	for (; opts && *opts; opts++)
+		argv[k++] = *opts;
+	argv[k++] = url;
+	argv[k++] = url;
+	argv[k++] = url;
+	argv[k] = NULL;
+	env[0] = e.ep;
+	env[1] = env_add ? env_add[0] : NULL;
+	env[2] = NULL;
+	cr_assert_eq(h_run(argv, env, true, RUN_MS, &res), 0);
+	cr_expect_eq(res.status, 0, "%s", res.err);
+	cr_expect_eq(count_in(res.out, "status 200"), 3, "%s", res.out);
+	h_result_free(&res);
+	h_stop(rp, 5000);
+	char *bytes = h_read_file(of, NULL);
+	cr_expect_eq(traceparents(bytes, ids, 8, &last), 3, "%s", bytes);
+	size_t n = h_spans(e.rx, 3, WAIT_MS, &sp);
+	for (size_t i = 0; i < n; i++) {
+		const char *id = h_hex(sp[i].span->span_id.data, 8);
+
+		cr_expect(strcmp(sp[i].span->name, "GET") &&
+				  strcmp(sp[i].span->name, "HTTP"),
+			  "a span of the socket layer: %s", sp[i].span->name);
+		if (strcmp(sp[i].span->name, "POST"))
+			continue;
+		posts++;
+		for (size_t j = 0; j < 3; j++)
+			matched += !strcmp(ids[j], id);
+	}
+	cr_expect_eq(posts, 3, "one span per transfer");
+	cr_expect_eq(matched, 3, "each head carries its transfer's span id");
+	free(bytes);
+	free(sp);
+	h_env_stop(&e);
+	return last;
+}
+
+/* A plain http:// easy transfer lends its span to the socket layer: the
+ * line is the last of the head (not where curl writes its list). */
+Test(curl, plain_http_transfer_lends_its_span, .timeout = 120)
+{
+	cr_expect_eq(post_three(NULL, NULL), 3);
+}
+
+/* With a proxy variable in the environment but CURLOPT_NOPROXY "*" (the
+ * fixture sets it: no proxy is used), it still lends. */
+Test(curl, proxy_variable_with_noproxy_star_still_lends, .timeout = 120)
+{
+	const char *env[] = { "http_proxy=http://127.0.0.1:9", NULL };
+
+	cr_expect_eq(post_three(NULL, env), 3);
+}
+
+/* CURLOPT_FOLLOWLOCATION (a redirect may go to https, where the socket
+ * layer sees no head): our list, the line where curl writes it. */
+Test(curl, follow_location_keeps_the_header_list, .timeout = 120)
+{
+	const char *opts[] = { "--follow", NULL };
+
+	cr_expect_eq(post_three(opts, NULL), 0);
+}
+
+/* The application's own list (no traceparent) is not a reason for the
+ * list: it lends, the application's lines are sent as they are. */
+Test(curl, application_lines_still_lend, .timeout = 120)
+{
+	const char *opts[] = { "--headers", NULL };
+
+	cr_expect_eq(post_three(opts, NULL), 3);
+}
