@@ -9,7 +9,9 @@
 # A scenario measures bare and traced alternately and hands judge() one
 # figure per run or per bare/traced pair (a pair's ratio traced/bare, or
 # its difference traced - bare): pairs, not medians of each side, so that
-# a slow spell of the machine hits both halves of the same figure.
+# a slow spell of the machine hits both halves of the same figure (the
+# client/server loops: chunks taken in turn by a bare and a traced client
+# up at once, scripts/bench/interleave.py).
 #
 # The rule (the same verdict on two runs of a noisy machine as often as
 # possible).  On the 2-core VM the figures come in two kinds of noise:

@@ -5,19 +5,8 @@
 # the servers' core.  The client times its own chunks (--chunks: wall and
 # CPU per transfer, the first transfer, which connects, left out).
 curl_run() {
-	local mode port=() pid=()
-	for mode in bare traced; do
-		# shellcheck disable=SC2086
-		start_server "$tmp/curl.$mode.port" "" $server_pin \
-			"$build/fixtures/http_service" "$tmp/curl.$mode.port" --sequential
-		port+=("$server_port") pid+=("$server_pid")
-	done
-	interleave curl_run \
-		"exec $build/fixtures/curl_easy_client --chunks $curl_n http://127.0.0.1:${port[0]}/" \
-		"LD_PRELOAD=$lib exec $build/fixtures/curl_easy_client --chunks $curl_n http://127.0.0.1:${port[1]}/" ||
-		say "the curl loop failed: its figures are incomplete"
-	stop "${pid[0]}"
-	stop "${pid[1]}"
+	interleave_http_service curl_run bare \
+		"$build/fixtures/curl_easy_client --chunks $curl_n http://127.0.0.1:{port}/"
 }
 
 bench_curl() {

@@ -28,19 +28,8 @@ pair() {
 # c_pair: the bare and the traced C pairs, interleaved; $tmp/c_pair.{bare,
 # traced}: wall and CPU microseconds per request of each chunk.
 c_pair() {
-	local mode port=()
-	for mode in bare traced; do
-		# shellcheck disable=SC2086
-		start_server "$tmp/c.$mode.port" "$(preload $mode)" $server_pin \
-			"$build/fixtures/http_service" "$tmp/c.$mode.port" --sequential
-		port+=("$server_port") pid+=("$server_pid")
-	done
-	interleave c_pair \
-		"exec $build/fixtures/http_client --chunks $pair_n 127.0.0.1 ${port[0]}" \
-		"LD_PRELOAD=$lib exec $build/fixtures/http_client --chunks $pair_n 127.0.0.1 ${port[1]}" ||
-		say "the C pair failed: its figures are incomplete"
-	stop "${pid[0]}"
-	stop "${pid[1]}"
+	interleave_http_service c_pair traced \
+		"$build/fixtures/http_client --chunks $pair_n 127.0.0.1 {port}"
 }
 
 py_server="python3 tests/fixtures/py/threading_server.py --nodelay"
@@ -76,7 +65,6 @@ bench_http() {
 	sink_start
 	n_c=${BENCH_HTTP_REQUESTS:-2000} n_py=3000 n_url=1000
 	pair_n=$n_c
-	local pid=()
 	c_pair
 	pair_report c_pair "http C keep-alive" "C client + C server, keep-alive, chunks of $pair_n requests" "≤ 2 us" http_c_pair
 	pair_n=$n_py

@@ -68,6 +68,28 @@ interleave() {
 		--out "$tmp/$1" ${client_cpu:+--cpu "$client_cpu"} --bare "$2" --traced "$3"
 }
 
+# interleave_http_service NAME SERVER_MODE 'CLIENT COMMAND': two
+# http_service --sequential on the servers' core, the first bare, the
+# second bare or traced (SERVER_MODE); then interleave NAME with the client
+# command against the first (bare) and, under the library, against the
+# second (traced); the command's "{port}" is replaced with the port.
+interleave_http_service() {
+	local name=$1 client=$3 i pre port=() pid=()
+	for i in 0 1; do
+		pre=""
+		[ $i = 1 ] && pre=$(preload "$2")
+		# shellcheck disable=SC2086
+		start_server "$tmp/$name.$i.port" "$pre" $server_pin \
+			"$build/fixtures/http_service" "$tmp/$name.$i.port" --sequential
+		port+=("$server_port") pid+=("$server_pid")
+	done
+	interleave "$name" "exec ${client//\{port\}/${port[0]}}" \
+		"LD_PRELOAD=$lib exec ${client//\{port\}/${port[1]}}" ||
+		say "the $name loop failed: its figures are incomplete"
+	stop "${pid[0]}"
+	stop "${pid[1]}"
+}
+
 # wait_file FILE [SECONDS]: wait (at most SECONDS, 20 unless told) until
 # FILE exists and is not empty.
 wait_file() {
