@@ -3,6 +3,7 @@
 
     interleave.py --pairs N --out PREFIX [--cpu C] [--timeout S]
                   --bare 'SHELL COMMAND' --traced 'SHELL COMMAND'
+    interleave.py ... --side NAME 'SHELL COMMAND' --side NAME2 '...' ...
 
 Why.  On the 2-core VM the bench runs on, one process's work per request
 differs from the next process's by 10-30 %: where the scheduler puts the
@@ -14,7 +15,9 @@ once as two processes that stay up, pinned to the same core (--cpu; their
 servers are pinned to the other by the scenario), and take turns: the
 bare one runs one chunk of work, then the traced one, then the traced one
 again and the bare one (ABBA: neither side always goes first), and so on.
-Two chunks a few tens of milliseconds apart see the same machine.
+Two chunks a few tens of milliseconds apart see the same machine.  With
+more than two sides (--side, in the order given) a round runs them in
+order, the next one in reverse order (ABC CBA), and so on.
 
 The child protocol.  Each command reads its standard input line by line;
 for every line it runs one chunk of its loop and prints one line of
@@ -23,7 +26,8 @@ CPU counted from the end of its previous chunk, so that the exporter's
 work between chunks is not left out); at the end of its input it exits.
 The first pair is a warm-up and is not kept.
 
-Output: PREFIX.bare and PREFIX.traced, line i of each the figures of pair
+Output: PREFIX.bare and PREFIX.traced (PREFIX.NAME for each --side), line
+i of each the figures of pair (round)
 i (what scripts/bench/lib.sh's pair_fig, median and judge read).  Exit 0,
 or 1 with one line on stderr if a child fails, answers something that is
 not figures, or says nothing for --timeout seconds (120); the files then
@@ -74,15 +78,23 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--cpu", type=int)
     ap.add_argument("--timeout", type=float, default=120)
-    ap.add_argument("--bare", required=True)
-    ap.add_argument("--traced", required=True)
+    ap.add_argument("--bare")
+    ap.add_argument("--traced")
+    ap.add_argument("--side", nargs=2, action="append", default=[],
+                    metavar=("NAME", "COMMAND"))
     a = ap.parse_args()
-    procs = {"bare": start(a.bare, a.cpu), "traced": start(a.traced, a.cpu)}
+    sides = list(a.side)
+    if a.bare is not None and a.traced is not None:
+        sides = [("bare", a.bare), ("traced", a.traced)] + sides
+    if len(sides) < 2 or len(set(n for n, _ in sides)) != len(sides):
+        ap.error("two sides or more, named once each")
+    names = [n for n, _ in sides]
+    procs = {n: start(c, a.cpu) for n, c in sides}
     files = {k: open("%s.%s" % (a.out, k), "w") for k in procs}
     rc = 0
     try:
         for i in range(a.pairs + 1):
-            order = ("bare", "traced") if i % 2 == 0 else ("traced", "bare")
+            order = names if i % 2 == 0 else names[::-1]
             got = {k: chunk(k, procs[k], a.timeout) for k in order}
             if i > 0:
                 for k in procs:

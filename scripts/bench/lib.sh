@@ -125,25 +125,28 @@ stop() {
 	wait "$1" 2>/dev/null || true
 }
 
-# sink_start: a receiver that counts what it is sent and decodes nothing;
+# sink_start [NAME]: a receiver that counts what it is sent and decodes
+# nothing (its files $tmp/NAME.*, "sink" unless told); sets sink_pid, and
 # OTEL_EXPORTER_OTLP_ENDPOINT points at it from now on.
 sink_start() {
-	rm -f "$tmp/sink.port"
-	"$build/autotrace-receiver" --sink --port 0 --port-file "$tmp/sink.port" \
-		>"$tmp/sink.out" 2>"$tmp/sink.err" &
+	local n=${1:-sink}
+	rm -f "$tmp/$n.port"
+	"$build/autotrace-receiver" --sink --port 0 --port-file "$tmp/$n.port" \
+		>"$tmp/$n.out" 2>"$tmp/$n.err" &
 	sink_pid=$!
-	wait_file "$tmp/sink.port"
-	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$(cat "$tmp/sink.port")
+	wait_file "$tmp/$n.port"
+	export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$(cat "$tmp/$n.port")
 }
 
-# sink_stop: stop the sink; print the spans it counted.
+# sink_stop [NAME PID]: stop the sink (the last started unless told); print
+# the spans it counted.
 sink_stop() {
-	local rc=0
-	kill -TERM "$sink_pid" 2>/dev/null || true
-	wait "$sink_pid" || rc=$?
-	grep -q '^sink ' "$tmp/sink.out" ||
-		echo "bench: the sink ended with status $rc: $(cat "$tmp/sink.err")" >&2
-	sed -n 's/^sink requests=[0-9]* spans=\([0-9]*\)$/\1/p' "$tmp/sink.out"
+	local rc=0 n=${1:-sink} pid=${2:-$sink_pid}
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" || rc=$?
+	grep -q '^sink ' "$tmp/$n.out" ||
+		echo "bench: the sink ended with status $rc: $(cat "$tmp/$n.err")" >&2
+	sed -n 's/^sink requests=[0-9]* spans=\([0-9]*\)$/\1/p' "$tmp/$n.out"
 }
 
 # cpu_ticks PID: user + system CPU time of a process, in clock ticks.

@@ -10,14 +10,26 @@
 #          npm into BUILD/bench-node);
 #   ours   both services under libautotrace (LD_PRELOAD on node).
 # Both tracing modes export to a sink receiver of their own, which counts
-# the spans it gets.  Per request: latency (the load's time x in flight /
-# N) and CPU (both services' threads over the loop, from /proc/PID/task/
-# */schedstat, in ns), and the overhead of each mode over bare.  A round
-# runs bare, ours, sdk one after the other; the budgets (CPU added <= 10
-# us, and <= 1/20 of the SDK's) are judged on the rounds' figures: ours -
-# bare, and (ours - bare) / (sdk - bare), of the same round.
-#   BENCH_NODE_REQUESTS (4000) requests per run at 20 in flight,
-#   BENCH_NODE_REQUESTS_1 (1500) at 1 in flight; BENCH_NODE_ROUNDS (5) rounds.
+# the spans it gets.
+#
+# How (the same method as the client/server loops, scripts/bench/
+# interleave.py): at each level of requests in flight (1, then 20) the
+# three pairs of services are up at once, on the servers' core, each
+# warmed up first; a load per mode (ctx_load --chunks, keep-alive
+# connections that stay up, each answer checked, on the clients' core)
+# takes turns with the others, one chunk of requests each (bare ours sdk,
+# then sdk ours bare, ...), BENCH_CHUNK_PAIRS rounds after a warm-up
+# round.  Per chunk: latency (its time x in flight / requests) and CPU
+# (both services' threads since the end of that mode's previous chunk,
+# /proc/PID/task/*/schedstat, so that work between chunks - an exporter's
+# - is counted).  The budgets (CPU added <= 10 us, and <= 1/20 of the
+# SDK's) are judged on each round's figures: ours - bare, and (ours -
+# bare) / (sdk - bare), of the same round.  Fresh processes per round
+# (the method before) gave rounds from 15 to 150 us apart at 1 in flight:
+# a process's CPU per request differed from the next one's by more than
+# the budget.
+#   BENCH_NODE_CHUNK_1 (200) requests per chunk at 1 in flight,
+#   BENCH_NODE_CHUNK (600) at 20 in flight.
 
 node_dir=tests/bench/node
 
@@ -36,42 +48,53 @@ node_deps() {
 		{ rm -f "$dest/package-lock.json"; return 1; }
 }
 
-# node_service MODE NAME PORTFILE [DOWNSTREAM_PORT]: start one service;
-# sets server_pid and server_port.
+# node_service MODE NAME PORTFILE [DOWNSTREAM_PORT]: start one service on
+# the servers' core; sets server_pid and server_port.
 node_service() {
 	local mode=$1 name=$2
 	shift 2
 	local pre="" init=$node_dir/exit-on-term.js
 	[ "$mode" = ours ] && pre=$lib
 	[ "$mode" = sdk ] && init=$node_dir/otel-sdk.js
+	# shellcheck disable=SC2086
 	OTEL_SERVICE_NAME=$name NODE_PATH=$(realpath "$build/bench-node/node_modules") \
 		OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none \
-		start_server "$1" "$pre" node --require "./$init" "$node_dir/service.js" "$@"
+		start_server "$1" "$pre" $server_pin node --require "./$init" "$node_dir/service.js" "$@"
 }
 
-# node_run MODE[@INFLIGHT] -> us per request, CPU us per request (both
-# services), spans the sink got per request, wrong answers.
-node_run() {
-	local mode=${1%@*} inflight=${1#*@} back front c0 c1 out ns spans n warm=300
-	n=$node_n
-	[ "$inflight" = 1 ] && n=$node_n1 warm=100
-	sink_start
-	node_service "$mode" backend "$tmp/back.port"
-	back=$server_pid
-	node_service "$mode" frontend "$tmp/front.port" "$server_port"
-	front=$server_pid
-	"$build/fixtures/ctx/ctx_load" 127.0.0.1 "$server_port" --conc "$inflight" --count $warm >/dev/null || true
-	c0=$(($(cpu_ns "$front") + $(cpu_ns "$back")))
-	out=$("$build/fixtures/ctx/ctx_load" 127.0.0.1 "$server_port" --conc "$inflight" --count "$n" || true)
-	c1=$(($(cpu_ns "$front") + $(cpu_ns "$back")))
-	stop "$front"
-	stop "$back"
-	spans=$(sink_stop)
-	ns=$(echo "$out" | sed -n 's/.*elapsed_ns=\([0-9]*\).*/\1/p')
-	echo "$(calc 'ns * c / n / 1000' ns="${ns:-0}" c="$inflight" n="$n")" \
-		"$(calc '(c1 - c0) / n / 1000' c1="$c1" c0="$c0" n="$n")" \
-		"$(calc 's / (n + w)' s="${spans:-0}" n="$n" w="$warm")" \
-		"$(echo "$out" | sed -n 's/.*bad=\([0-9]*\).*/\1/p')"
+# node_level INFLIGHT MODES: the three pairs of services up at once (each
+# tracing mode with a sink of its own), warmed up, then interleaved chunks:
+# $tmp/node@INFLIGHT.MODE gets "latency-us cpu-us bad" per round, and
+# $tmp/node_spans@INFLIGHT.MODE the spans per request its sink got.
+node_level() {
+	local k=$1 m n=$node_n warm=300 load=$build/fixtures/ctx/ctx_load
+	shift
+	local -A front back port sink
+	local -a sides=()
+	[ "$k" = 1 ] && n=$node_n1 warm=100
+	for m in "$@"; do
+		sink[$m]=""
+		if [ "$m" != bare ]; then
+			sink_start "sink.$m"
+			sink[$m]=$sink_pid
+		fi
+		node_service "$m" backend "$tmp/back.$m.port"
+		back[$m]=$server_pid
+		node_service "$m" frontend "$tmp/front.$m.port" "$server_port"
+		front[$m]=$server_pid port[$m]=$server_port
+		$client_pin "$load" 127.0.0.1 "$server_port" --conc "$k" --count $warm >/dev/null || true
+		sides+=(--side "$m" "exec $load 127.0.0.1 ${port[$m]} --conc $k --count $n --chunks --cpu-of ${front[$m]},${back[$m]}")
+	done
+	/usr/bin/python3 scripts/bench/interleave.py --pairs "${BENCH_CHUNK_PAIRS:-20}" \
+		--out "$tmp/node@$k" ${client_cpu:+--cpu "$client_cpu"} "${sides[@]}" ||
+		say "the Node loads at $k in flight failed: the figures are incomplete"
+	for m in "$@"; do
+		stop "${front[$m]}"
+		stop "${back[$m]}"
+		[ -n "${sink[$m]}" ] || { echo 0 >"$tmp/node_spans@$k.$m"; continue; }
+		calc 's / r' s="$(sink_stop "sink.$m" "${sink[$m]}")" \
+			r="$((warm + n * (${BENCH_CHUNK_PAIRS:-20} + 1)))" >"$tmp/node_spans@$k.$m"
+	done
 }
 
 # node_report INFLIGHT MODES: the figures at INFLIGHT, and the verdicts.
@@ -80,21 +103,21 @@ node_report() {
 	shift
 	local -A L C S
 	for m in "$@"; do
-		f=$tmp/node_run.$m@$k
+		f=$tmp/node@$k.$m
 		L[$m]=$(median "$f" 1)
 		C[$m]=$(median "$f" 2)
-		S[$m]=$(median "$f" 3)
+		S[$m]=$(cat "$tmp/node_spans@$k.$m")
 		json_put "node $m $k in flight, latency" "${L[$m]}" "us/request"
 		json_put "node $m $k in flight, CPU" "${C[$m]}" "us/request"
 		json_put "node $m $k in flight, spans received" "${S[$m]}" "spans/request"
-		[ "$(awk '{s += $4} END {print s + 0}' "$f")" = 0 ] ||
+		[ "$(awk '{s += $3} END {print s + 0}' "$f")" = 0 ] ||
 			say "bench: node $m at $k in flight: some answers were wrong (ctx_load bad=)"
 	done
-	say "%d in flight (medians of %d rounds):" "$k" "$reps"
+	say "%d in flight (medians of %d rounds):" "$k" "$(wc -l <"$tmp/node@$k.bare")"
 	say "%-5s %9s %9s %14s %22s %s" mode "us/req" "CPU us" "added us/req" "added CPU us [spread]" "spans/req at the sink"
 	for m in "$@"; do
 		f=$tmp/node.added.$m@$k
-		pair_fig diff "$tmp/node_run.$m@$k" "$tmp/node_run.bare@$k" 2 >"$f"
+		pair_fig diff "$tmp/node@$k.$m" "$tmp/node@$k.bare" 2 >"$f"
 		say "%-5s %9.1f %9.1f %14.1f %22s %s" "$m" "${L[$m]}" "${C[$m]}" \
 			"$(calc 'a - b' a="${L[$m]}" b="${L[bare]}")" "$(median "$f") [$(spread "$f")]" "${S[$m]}"
 		[ "$m" = bare ] && continue
@@ -119,10 +142,10 @@ node_report() {
 }
 
 bench_node() {
-	local modes="bare ours sdk" m k reps=${BENCH_NODE_ROUNDS:-5}
-	node_n=${BENCH_NODE_REQUESTS:-4000}
-	node_n1=${BENCH_NODE_REQUESTS_1:-1500}
-	echo "== 6. two Node.js services (frontend -> backend): bare, under libautotrace, under the OpenTelemetry JS SDK; $node_n1 requests 1 in flight, $node_n requests 20 in flight ($reps rounds each, alternating)"
+	local modes="bare ours sdk" k
+	node_n=${BENCH_NODE_CHUNK:-600}
+	node_n1=${BENCH_NODE_CHUNK_1:-200}
+	echo "== 6. two Node.js services (frontend -> backend): bare, under libautotrace, under the OpenTelemetry JS SDK, up at once and interleaved; chunks of $node_n1 requests 1 in flight and $node_n requests 20 in flight (${BENCH_CHUNK_PAIRS:-20} rounds each)"
 	if ! command -v node >/dev/null; then
 		say "node not found: skipped"
 		return
@@ -132,8 +155,8 @@ bench_node() {
 		modes="bare ours"
 	fi
 	for k in 1 20; do
-		# shellcheck disable=SC2046
-		alternate node_run $(for m in $modes; do echo "$m@$k"; done)
+		# shellcheck disable=SC2086
+		node_level $k $modes
 		# shellcheck disable=SC2086
 		node_report $k $modes
 	done
