@@ -15,7 +15,8 @@
 # How (the same method as the client/server loops, scripts/bench/
 # interleave.py): at each level of requests in flight (1, then 20) the
 # three pairs of services are up at once, on the servers' core, each
-# warmed up first; a load per mode (ctx_load --chunks, keep-alive
+# warmed up first (2000 requests: their CPU per request still falls
+# after thousands); a load per mode (ctx_load --chunks, keep-alive
 # connections that stay up, each answer checked, on the clients' core)
 # takes turns with the others, one chunk of requests each (bare ours sdk,
 # then sdk ours bare, ...), BENCH_CHUNK_PAIRS rounds after a warm-up
@@ -67,11 +68,11 @@ node_service() {
 # $tmp/node@INFLIGHT.MODE gets "latency-us cpu-us bad" per round, and
 # $tmp/node_spans@INFLIGHT.MODE the spans per request its sink got.
 node_level() {
-	local k=$1 m n=$node_n warm=300 load=$build/fixtures/ctx/ctx_load
+	local k=$1 m n=$node_n warm=2000 load=$build/fixtures/ctx/ctx_load
 	shift
 	local -A front back port sink
 	local -a sides=()
-	[ "$k" = 1 ] && n=$node_n1 warm=100
+	[ "$k" = 1 ] && n=$node_n1
 	for m in "$@"; do
 		sink[$m]=""
 		if [ "$m" != bare ]; then
