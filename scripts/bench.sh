@@ -36,11 +36,11 @@
 #               one bridged span per request
 #   nginx_wrk   wrk -t1 -c1 keep-alive against nginx, only wrk traced
 #               (BENCH_PAIRS alternating pairs, median of the ratios)
-# BENCH_REPS (default 3) repetitions (bench_core runs, Node rounds);
-# BENCH_PAIRS (default 7) pairs for the throughput ratios (pgbench,
-# nginx_wrk, scale); BENCH_CHUNK_PAIRS (default 20) pairs of chunks for
-# the added time per request of the client/server loops run interleaved
-# (C HTTP, HTTPS, curl, the wire families: scripts/bench/interleave.py);
+# BENCH_REPS (default 3) repetitions (bench_core runs, context scenarios);
+# BENCH_PAIRS (default 7) pairs for the throughput ratios (nginx_wrk,
+# scale; pgbench: BENCH_PG_PAIRS, 20); BENCH_CHUNK_PAIRS (default 40)
+# pairs of chunks for the loops run interleaved (C HTTP, HTTPS, curl, the
+# wire families, Node's scenario 6: scripts/bench/interleave.py);
 # BENCH_PAIR_REPS (default 7) pairs of whole runs for the Python HTTP loops;
 # BENCH_WRK_SECONDS (default 5) the length of the wrk runs.  The
 # instruction counts (no timing at all): scripts/bench/instr.sh, `make
@@ -54,6 +54,7 @@ lib=$(realpath "$build/libautotrace.so")
 reps=${BENCH_REPS:-3}
 pairs=${BENCH_PAIRS:-7}
 pair_reps=${BENCH_PAIR_REPS:-7}
+chunk_pairs=${BENCH_CHUNK_PAIRS:-40}
 tmp=$(mktemp -d)
 trap 'echo "bench: failed: ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND" >&2' ERR
 trap 'trap - ERR; jobs -p | xargs -r kill 2>/dev/null || true; rm -rf "$tmp"' EXIT

@@ -50,12 +50,12 @@ span_unsampled|unsampled span|le|20|best|ns|bench_core, one figure per run
 exporter|exporter, one core, to a loopback sink|ge|1.5|best|M spans/s|bench_core, one figure per run
 http_c_pair|C client + C server keep-alive, both traced: added per request|le|2|median|us|http_client against http_service --sequential, traced - bare per pair
 curl|curl_easy_perform keep-alive loop: added per transfer|le|3|median|us|curl_easy_client, 2000 transfers on one handle, traced - bare per pair
-node_cpu_1|Node frontend -> backend, CPU added per request (both services), 1 in flight|le|10|median|us|ours - bare per round (ctx_load --conc 1)
+node_cpu_1|Node frontend -> backend, CPU added per request (both services), 1 in flight|le|10|median|us|ours - bare per round of interleaved chunks (ctx_load --conc 1 --chunks)
 node_ratio_1|... ours / the OpenTelemetry JS SDK's added CPU, 1 in flight|le|0.05|median|ratio|(ours - bare) / (sdk - bare) per round
-node_cpu_20|Node frontend -> backend, CPU added per request (both services), 20 in flight|le|10|median|us|ours - bare per round (ctx_load --conc 20)
+node_cpu_20|Node frontend -> backend, CPU added per request (both services), 20 in flight|le|10|median|us|ours - bare per round of interleaved chunks (ctx_load --conc 20 --chunks)
 node_ratio_20|... ours / the OpenTelemetry JS SDK's added CPU, 20 in flight|le|0.05|median|ratio|(ours - bare) / (sdk - bare) per round
-pgbench_tpcb|pgbench TPC-B-like, 1 client, traced / bare TPS|ge|0.97|median|ratio|traced / bare per pair (BENCH_PAIRS pairs)
-pgbench_select|pgbench -S, 1 client, traced / bare TPS|ge|0.97|median|ratio|traced / bare per pair (BENCH_PAIRS pairs)
+pgbench_tpcb|pgbench TPC-B-like, 1 client, traced / bare TPS|ge|0.97|median|ratio|traced / bare per pair (BENCH_PG_PAIRS pairs)
+pgbench_select|pgbench -S, 1 client, traced / bare TPS|ge|0.97|median|ratio|traced / bare per pair (BENCH_PG_PAIRS pairs)
 scale_wrk|wrk -t2 -c50 against a thread-per-connection service, traced / bare throughput|ge|0.97|median|ratio|traced / bare per pair
 nginx_wrk|wrk -t1 -c1 keep-alive against nginx, only wrk traced, traced / bare requests/s|ge|0.95|median|ratio|traced / bare per pair (BENCH_PAIRS pairs)
 wire_pg_simple|node-postgres SELECT 1 (simple query): client CPU added per statement|le|2|median|us|traced - bare per pair

@@ -59,12 +59,12 @@ pin_server() {
 
 # interleave NAME 'BARE COMMAND' 'TRACED COMMAND': the two commands run at
 # once and take turns, one chunk each (scripts/bench/interleave.py: why,
-# and what the commands must answer), BENCH_CHUNK_PAIRS pairs (20 unless
+# and what the commands must answer), BENCH_CHUNK_PAIRS pairs (40 unless
 # told); pair i's figures go to line i of $tmp/NAME.bare and
 # $tmp/NAME.traced.  Returns non-zero (its reason on stderr) if a side
 # failed.
 interleave() {
-	/usr/bin/python3 scripts/bench/interleave.py --pairs "${BENCH_CHUNK_PAIRS:-20}" \
+	/usr/bin/python3 scripts/bench/interleave.py --pairs "$chunk_pairs" \
 		--out "$tmp/$1" ${client_cpu:+--cpu "$client_cpu"} --bare "$2" --traced "$3"
 }
 

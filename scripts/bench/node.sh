@@ -13,10 +13,14 @@
 # the spans it gets.
 #
 # How (the same method as the client/server loops, scripts/bench/
-# interleave.py): at each level of requests in flight (1, then 20) the
-# three pairs of services are up at once, on the servers' core, each
-# warmed up first (2000 requests: their CPU per request still falls
-# after thousands); a load per mode (ctx_load --chunks, keep-alive
+# interleave.py): the three pairs of services are up at once, on the
+# servers' core, each warmed up first with BENCH_NODE_WARM (10000)
+# requests at 20 in flight (V8 goes on optimizing for thousands of
+# requests: bare, ~220 functions compiled by TurboFan, the last of them
+# after 8000 requests; under callgrind, after 2000 requests, TurboFan's
+# background compiles still took more instructions than the services'
+# main threads, and their CPU per request still fell); then at each
+# level of requests in flight (1, then 20) a load per mode (ctx_load --chunks, keep-alive
 # connections that stay up, each answer checked, on the clients' core)
 # takes turns with the others, one chunk of requests each (bare ours sdk,
 # then sdk ours bare, ...), BENCH_CHUNK_PAIRS rounds after a warm-up
@@ -63,16 +67,14 @@ node_service() {
 		start_server "$1" "$pre" $server_pin node --require "./$init" "$node_dir/service.js" "$@"
 }
 
-# node_level INFLIGHT MODES: the three pairs of services up at once (each
-# tracing mode with a sink of its own), warmed up, then interleaved chunks:
-# $tmp/node@INFLIGHT.MODE gets "latency-us cpu-us bad" per round, and
-# $tmp/node_spans@INFLIGHT.MODE the spans per request its sink got.
-node_level() {
-	local k=$1 m n=$node_n warm=2000 load=$build/fixtures/ctx/ctx_load
-	shift
+# node_levels MODES: the three pairs of services up at once (each tracing
+# mode with a sink of its own), warmed up, then interleaved chunks at 1 in
+# flight and at 20: $tmp/node@K.MODE gets "latency-us cpu-us bad" per
+# round, and $tmp/node_spans.MODE the spans per request its sink got.
+node_levels() {
+	local k m n load=$build/fixtures/ctx/ctx_load warm=${BENCH_NODE_WARM:-10000} done=0
 	local -A front back port sink
-	local -a sides=()
-	[ "$k" = 1 ] && n=$node_n1
+	local -a sides
 	for m in "$@"; do
 		sink[$m]=""
 		if [ "$m" != bare ]; then
@@ -83,18 +85,25 @@ node_level() {
 		back[$m]=$server_pid
 		node_service "$m" frontend "$tmp/front.$m.port" "$server_port"
 		front[$m]=$server_pid port[$m]=$server_port
-		$client_pin "$load" 127.0.0.1 "$server_port" --conc "$k" --count $warm >/dev/null || true
-		sides+=(--side "$m" "exec $load 127.0.0.1 ${port[$m]} --conc $k --count $n --chunks --cpu-of ${front[$m]},${back[$m]}")
+		$client_pin "$load" 127.0.0.1 "$server_port" --conc 20 --count "$warm" >/dev/null || true
 	done
-	/usr/bin/python3 scripts/bench/interleave.py --pairs "${BENCH_CHUNK_PAIRS:-20}" \
-		--out "$tmp/node@$k" ${client_cpu:+--cpu "$client_cpu"} "${sides[@]}" ||
-		say "the Node loads at $k in flight failed: the figures are incomplete"
+	for k in 1 20; do
+		n=$node_n
+		[ "$k" = 1 ] && n=$node_n1
+		sides=()
+		for m in "$@"; do
+			sides+=(--side "$m" "exec $load 127.0.0.1 ${port[$m]} --conc $k --count $n --chunks --cpu-of ${front[$m]},${back[$m]}")
+		done
+		/usr/bin/python3 scripts/bench/interleave.py --pairs "$chunk_pairs" \
+			--out "$tmp/node@$k" ${client_cpu:+--cpu "$client_cpu"} "${sides[@]}" ||
+			say "the Node loads at $k in flight failed: the figures are incomplete"
+		done=$((done + n * (chunk_pairs + 1)))
+	done
 	for m in "$@"; do
 		stop "${front[$m]}"
 		stop "${back[$m]}"
-		[ -n "${sink[$m]}" ] || { echo 0 >"$tmp/node_spans@$k.$m"; continue; }
-		calc 's / r' s="$(sink_stop "sink.$m" "${sink[$m]}")" \
-			r="$((warm + n * (${BENCH_CHUNK_PAIRS:-20} + 1)))" >"$tmp/node_spans@$k.$m"
+		[ -n "${sink[$m]}" ] || { echo 0 >"$tmp/node_spans.$m"; continue; }
+		calc 's / r' s="$(sink_stop "sink.$m" "${sink[$m]}")" r="$((warm + done))" >"$tmp/node_spans.$m"
 	done
 }
 
@@ -107,7 +116,7 @@ node_report() {
 		f=$tmp/node@$k.$m
 		L[$m]=$(median "$f" 1)
 		C[$m]=$(median "$f" 2)
-		S[$m]=$(cat "$tmp/node_spans@$k.$m")
+		S[$m]=$(cat "$tmp/node_spans.$m")
 		json_put "node $m $k in flight, latency" "${L[$m]}" "us/request"
 		json_put "node $m $k in flight, CPU" "${C[$m]}" "us/request"
 		json_put "node $m $k in flight, spans received" "${S[$m]}" "spans/request"
@@ -146,7 +155,7 @@ bench_node() {
 	local modes="bare ours sdk" k
 	node_n=${BENCH_NODE_CHUNK:-600}
 	node_n1=${BENCH_NODE_CHUNK_1:-200}
-	echo "== 6. two Node.js services (frontend -> backend): bare, under libautotrace, under the OpenTelemetry JS SDK, up at once and interleaved; chunks of $node_n1 requests 1 in flight and $node_n requests 20 in flight (${BENCH_CHUNK_PAIRS:-20} rounds each)"
+	echo "== 6. two Node.js services (frontend -> backend): bare, under libautotrace, under the OpenTelemetry JS SDK, up at once and interleaved; chunks of $node_n1 requests 1 in flight and $node_n requests 20 in flight ($chunk_pairs rounds each)"
 	if ! command -v node >/dev/null; then
 		say "node not found: skipped"
 		return
@@ -155,9 +164,9 @@ bench_node() {
 		say "npm could not install the OpenTelemetry JS SDK: its mode is skipped"
 		modes="bare ours"
 	fi
+	# shellcheck disable=SC2086
+	node_levels $modes
 	for k in 1 20; do
-		# shellcheck disable=SC2086
-		node_level $k $modes
 		# shellcheck disable=SC2086
 		node_report $k $modes
 	done

@@ -1,6 +1,8 @@
 # Scenario 4, PostgreSQL: pgbench, one client, unix socket, select-only
-# and TPC-B-like, bare vs traced (pgbench only), BENCH_PAIRS alternating
-# pairs of BENCH_PG_SECONDS (3) s runs, pgbench on the clients' core and
+# and TPC-B-like, bare vs traced (pgbench only), BENCH_PG_PAIRS (20)
+# alternating pairs of BENCH_PG_SECONDS (1) s runs (short runs: the two
+# halves of a pair a second apart see the same machine more often than
+# 3 s runs did), pgbench on the clients' core and
 # PostgreSQL on the servers' (lib.sh); each budget (>= 97 % of bare) is
 # judged on the median of the pairs' ratios traced / bare.
 
@@ -8,7 +10,7 @@ pg_tps() { # MODE KIND -> tps
 	local args=""
 	[ "$2" = select-only ] && args=-S
 	# shellcheck disable=SC2086
-	LD_PRELOAD=$(preload "$1") $client_pin pgbench -c 1 -T "${BENCH_PG_SECONDS:-3}" $args -h "$pgdir" -p "$pgport" \
+	LD_PRELOAD=$(preload "$1") $client_pin pgbench -c 1 -T "${BENCH_PG_SECONDS:-1}" $args -h "$pgdir" -p "$pgport" \
 		-U postgres autotrace 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
 pg_select() { pg_tps "$1" select-only; }
@@ -16,8 +18,8 @@ pg_tpcb() { pg_tps "$1" tpcb; }
 
 bench_pg() {
 	local kind b t r label
-	local reps=$pairs
-	echo "== 4. PostgreSQL: pgbench, one client, unix socket, bare vs traced ($reps pairs of ${BENCH_PG_SECONDS:-3} s runs, alternating, median of the pairs' ratios)"
+	local reps=${BENCH_PG_PAIRS:-20}
+	echo "== 4. PostgreSQL: pgbench, one client, unix socket, bare vs traced ($reps pairs of ${BENCH_PG_SECONDS:-1} s runs, alternating, median of the pairs' ratios)"
 	pgdir=$(mktemp -u /tmp/at-pg-XXXXXX)
 	if ! sh tests/fixtures/pg/pg-run.sh start "$pgdir" >/dev/null; then
 		say "PostgreSQL could not start: skipped"
