@@ -126,6 +126,10 @@ void at_pq_connect_pending(PGconn *conn, struct at_span *s);
 void at_pq_connect_poll_begin(PGconn *conn);
 void at_pq_connect_poll_end(PGconn *conn, PostgresPollingStatusType st);
 
+/* The connection was (re)made or may have been: its attributes are read
+ * again from libpq for the next statement. */
+void at_pq_conn_changed(PGconn *conn);
+
 /* ---- query spans ---- */
 
 /* Start the span of a statement with text (may be NULL) on conn; the

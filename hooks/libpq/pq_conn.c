@@ -9,7 +9,8 @@
  * opens the socket, so the TCP connect span nests under it.  The
  * asynchronous form keeps the span from PQconnectStart until
  * PQconnectPoll reports OK or FAILED.  PQfinish ends whatever is still in
- * flight on the connection.
+ * flight on the connection.  A reset or a poll tells the family's state
+ * that the connection may have changed (its kept attributes, at_pq.c).
  */
 #include "at_pq.h"
 
@@ -151,11 +152,16 @@ AT_EXPORT PostgresPollingStatusType PQconnectPoll(PGconn *conn)
 {
 	PostgresPollingStatusType r;
 
-	if (!at_pq_enter())
-		return at_pq_resolve() ? at_pq.PQconnectPoll(conn)
-				       : PGRES_POLLING_FAILED;
+	if (!at_pq_enter()) {
+		if (!at_pq_resolve())
+			return PGRES_POLLING_FAILED;
+		r = at_pq.PQconnectPoll(conn);
+		at_pq_conn_changed(conn);
+		return r;
+	}
 	at_pq_connect_poll_begin(conn);
 	r = at_pq.PQconnectPoll(conn);
+	at_pq_conn_changed(conn);
 	at_pq_connect_poll_end(conn, r);
 	at_pq_leave();
 	return r;
@@ -166,12 +172,15 @@ AT_EXPORT void PQreset(PGconn *conn)
 	struct at_span *s;
 
 	if (!at_pq_enter()) {
-		if (at_pq_resolve())
+		if (at_pq_resolve()) {
 			at_pq.PQreset(conn);
+			at_pq_conn_changed(conn);
+		}
 		return;
 	}
 	s = at_pq_connect_begin();
 	at_pq.PQreset(conn);
+	at_pq_conn_changed(conn);
 	at_pq_connect_end(s, conn);
 	at_pq_leave();
 }
