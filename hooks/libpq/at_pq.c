@@ -465,18 +465,39 @@ struct at_span *at_pq_oldest(PGconn *conn)
 	return st->fifo[st->head % INFLIGHT];
 }
 
-void at_pq_pop_end(PGconn *conn)
+static void pop_end(struct pq_state *st)
 {
-	struct pq_state *st = state_get(conn, false);
-	struct at_span *s;
+	struct at_span *s = st->fifo[st->head++ % INFLIGHT];
 
-	if (!st || st->head == st->tail)
-		return;
-	s = st->fifo[st->head++ % INFLIGHT];
 	if (st->copy_rows && at_span_recording(s))
 		at_span_set_int(s, "db.response.returned_rows", st->copy_rows);
 	st->copy_rows = 0;
 	at_pq_query_end(s);
+}
+
+void at_pq_pop_end(PGconn *conn)
+{
+	struct pq_state *st = state_get(conn, false);
+
+	if (st && st->head != st->tail)
+		pop_end(st);
+}
+
+void at_pq_got_result(PGconn *conn, const PGresult *res)
+{
+	struct pq_state *st = state_get(conn, false);
+	ExecStatusType t;
+
+	if (!st || st->head == st->tail)
+		return;
+	if (!res) {
+		pop_end(st);
+		return;
+	}
+	t = at_pq.PQresultStatus(res);
+	if (t != PGRES_PIPELINE_SYNC && t != PGRES_COPY_IN &&
+	    t != PGRES_COPY_OUT && t != PGRES_COPY_BOTH)
+		at_pq_query_result(st->fifo[st->head % INFLIGHT], res);
 }
 
 void at_pq_copy_row(PGconn *conn)

@@ -147,6 +147,9 @@ void at_pq_query_end(struct at_span *s);
 void at_pq_push(PGconn *conn, struct at_span *s);
 struct at_span *at_pq_oldest(PGconn *conn);
 void at_pq_pop_end(PGconn *conn);
+/* PQgetResult returned res: the oldest span takes it (rows, errors; not
+ * a pipeline sync or a COPY's start), or ends when res is NULL. */
+void at_pq_got_result(PGconn *conn, const PGresult *res);
 
 /* COPY: rows moved by PQputCopyData / PQgetCopyData on conn. */
 void at_pq_copy_row(PGconn *conn);

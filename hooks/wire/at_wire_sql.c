@@ -197,6 +197,7 @@ void at_wire_sql_statement_memo(struct at_span *s, const char *text,
 {
 	struct at_wire_sql_memo_entry *e;
 	struct derived d;
+	unsigned n;
 
 	if (!s || !at_span_recording(s))
 		return;
@@ -204,12 +205,14 @@ void at_wire_sql_statement_memo(struct at_span *s, const char *text,
 		at_wire_sql_statement(s, text, len, NULL);
 		return;
 	}
-	for (unsigned i = 0; i < AT_WIRE_SQL_MEMOS; i++) {
-		unsigned k = (memo->hit + i) % AT_WIRE_SQL_MEMOS;
-
+	/* The filled entries, from the one after the last used. */
+	n = memo->next < AT_WIRE_SQL_MEMOS ? memo->next : AT_WIRE_SQL_MEMOS;
+	for (unsigned i = 0, k = n ? memo->hit % n : 0; i < n; i++) {
 		e = &memo->e[k];
-		if (e->text_len && memo_same(e, text, len)) {
-			memo->hit = k + 1;
+		if (++k == n)
+			k = 0;
+		if (memo_same(e, text, len)) {
+			memo->hit = k;
 			if (at_span_set_block(s, &e->attrs))
 				apply_name(s, e->op, e->op_len, e->coll_len,
 					   e->name, e->name_len);
