@@ -30,7 +30,8 @@
  *   - the connection's attributes are an attribute block (at_span.h) made
  *     once per connection and copied into each span; it is made again
  *     when libpq's answers (PQdb, PQhost, PQport, PQhostaddr: pointers
- *     into the PGconn) change, or after PQreset / PQconnectPoll;
+ *     into the PGconn) change, or after a connect, PQreset or
+ *     PQconnectPoll;
  *   - the statement's attributes come from the connection's memo of its
  *     last texts (at_wire_sql_statement_memo): a repeated text, or one
  *     that differs only in its literals, is compared instead of lexed.

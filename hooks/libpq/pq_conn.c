@@ -9,8 +9,9 @@
  * opens the socket, so the TCP connect span nests under it.  The
  * asynchronous form keeps the span from PQconnectStart until
  * PQconnectPoll reports OK or FAILED.  PQfinish ends whatever is still in
- * flight on the connection.  A reset or a poll tells the family's state
- * that the connection may have changed (its kept attributes, at_pq.c).
+ * flight on the connection.  A connect, a reset or a poll tells the
+ * family's state that the connection may have changed (its kept
+ * attributes, at_pq.c), also for a new PGconn at a finished one's address.
  */
 #include "at_pq.h"
 
@@ -19,6 +20,8 @@ static PGconn *traced_connect(PGconn *(*fn)(void *), void *arg)
 	struct at_span *s = at_pq_connect_begin();
 	PGconn *conn = fn(arg);
 
+	if (conn)
+		at_pq_conn_changed(conn);
 	at_pq_connect_end(s, conn);
 	return conn;
 }
@@ -54,6 +57,8 @@ static PGconn *traced_start(PGconn *(*fn)(void *), void *arg)
 	struct at_span *s = at_pq_connect_begin();
 	PGconn *conn = fn(arg);
 
+	if (conn)
+		at_pq_conn_changed(conn);
 	if (!conn || at_pq.PQstatus(conn) == CONNECTION_BAD)
 		at_pq_connect_end(s, conn);
 	else
