@@ -126,6 +126,10 @@ void at_pq_connect_pending(PGconn *conn, struct at_span *s);
 void at_pq_connect_poll_begin(PGconn *conn);
 void at_pq_connect_poll_end(PGconn *conn, PostgresPollingStatusType st);
 
+/* The connection was (re)made or may have been: its attributes are read
+ * again from libpq for the next statement. */
+void at_pq_conn_changed(PGconn *conn);
+
 /* ---- query spans ---- */
 
 /* Start the span of a statement with text (may be NULL) on conn; the
@@ -143,6 +147,9 @@ void at_pq_query_end(struct at_span *s);
 void at_pq_push(PGconn *conn, struct at_span *s);
 struct at_span *at_pq_oldest(PGconn *conn);
 void at_pq_pop_end(PGconn *conn);
+/* PQgetResult returned res: the oldest span takes it (rows, errors; not
+ * a pipeline sync or a COPY's start), or ends when res is NULL. */
+void at_pq_got_result(PGconn *conn, const PGresult *res);
 
 /* COPY: rows moved by PQputCopyData / PQgetCopyData on conn. */
 void at_pq_copy_row(PGconn *conn);

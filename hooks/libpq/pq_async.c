@@ -137,22 +137,11 @@ AT_EXPORT int PQsendDescribePortal(PGconn *conn, const char *portal)
 AT_EXPORT PGresult *PQgetResult(PGconn *conn)
 {
 	PGresult *res;
-	struct at_span *s;
 
 	if (!at_pq_enter())
 		return at_pq_resolve() ? at_pq.PQgetResult(conn) : NULL;
 	res = at_pq.PQgetResult(conn);
-	s = at_pq_oldest(conn);
-	if (s) {
-		if (!res) {
-			at_pq_pop_end(conn);
-		} else {
-			ExecStatusType st = at_pq.PQresultStatus(res);
-			if (st != PGRES_PIPELINE_SYNC && st != PGRES_COPY_IN &&
-			    st != PGRES_COPY_OUT && st != PGRES_COPY_BOTH)
-				at_pq_query_result(s, res);
-		}
-	}
+	at_pq_got_result(conn, res);
 	at_pq_leave();
 	return res;
 }

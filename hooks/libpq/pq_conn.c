@@ -9,7 +9,9 @@
  * opens the socket, so the TCP connect span nests under it.  The
  * asynchronous form keeps the span from PQconnectStart until
  * PQconnectPoll reports OK or FAILED.  PQfinish ends whatever is still in
- * flight on the connection.
+ * flight on the connection.  A connect, a reset or a poll tells the
+ * family's state that the connection may have changed (its kept
+ * attributes, at_pq.c), also for a new PGconn at a finished one's address.
  */
 #include "at_pq.h"
 
@@ -18,6 +20,8 @@ static PGconn *traced_connect(PGconn *(*fn)(void *), void *arg)
 	struct at_span *s = at_pq_connect_begin();
 	PGconn *conn = fn(arg);
 
+	if (conn)
+		at_pq_conn_changed(conn);
 	at_pq_connect_end(s, conn);
 	return conn;
 }
@@ -53,6 +57,8 @@ static PGconn *traced_start(PGconn *(*fn)(void *), void *arg)
 	struct at_span *s = at_pq_connect_begin();
 	PGconn *conn = fn(arg);
 
+	if (conn)
+		at_pq_conn_changed(conn);
 	if (!conn || at_pq.PQstatus(conn) == CONNECTION_BAD)
 		at_pq_connect_end(s, conn);
 	else
@@ -151,11 +157,16 @@ AT_EXPORT PostgresPollingStatusType PQconnectPoll(PGconn *conn)
 {
 	PostgresPollingStatusType r;
 
-	if (!at_pq_enter())
-		return at_pq_resolve() ? at_pq.PQconnectPoll(conn)
-				       : PGRES_POLLING_FAILED;
+	if (!at_pq_enter()) {
+		if (!at_pq_resolve())
+			return PGRES_POLLING_FAILED;
+		r = at_pq.PQconnectPoll(conn);
+		at_pq_conn_changed(conn);
+		return r;
+	}
 	at_pq_connect_poll_begin(conn);
 	r = at_pq.PQconnectPoll(conn);
+	at_pq_conn_changed(conn);
 	at_pq_connect_poll_end(conn, r);
 	at_pq_leave();
 	return r;
@@ -166,12 +177,15 @@ AT_EXPORT void PQreset(PGconn *conn)
 	struct at_span *s;
 
 	if (!at_pq_enter()) {
-		if (at_pq_resolve())
+		if (at_pq_resolve()) {
 			at_pq.PQreset(conn);
+			at_pq_conn_changed(conn);
+		}
 		return;
 	}
 	s = at_pq_connect_begin();
 	at_pq.PQreset(conn);
+	at_pq_conn_changed(conn);
 	at_pq_connect_end(s, conn);
 	at_pq_leave();
 }

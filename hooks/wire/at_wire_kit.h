@@ -21,6 +21,7 @@
 
 #include "at_pool.h"
 #include "at_span.h"
+#include "at_sql.h"
 
 struct at_wire;
 
@@ -179,19 +180,24 @@ void at_wire_sql_statement(struct at_span *s, const char *text, size_t len,
  * The same, remembering what the text gave in memo (a connection's: one
  * sending thread at a time): a program runs the same few statements over
  * and over, and the sanitiser, the operation and the collection then
- * read each text once instead of at every execution.  Only without op,
- * for texts up to AT_WIRE_SQL_MEMO_TEXT bytes; the oldest of the
- * AT_WIRE_SQL_MEMOS entries makes room.  The attributes are the ones
- * at_wire_sql_statement sets, byte for byte.
+ * read each text once instead of at every execution.  A text that
+ * differs from a remembered one only in its literals (at_sql_shape_match)
+ * reuses it too, unless AUTOTRACE_DB_RAW_QUERY.  Only without op, for
+ * texts up to AT_WIRE_SQL_MEMO_TEXT bytes; the oldest of the
+ * AT_WIRE_SQL_MEMOS entries makes room (8: a TPC-B transaction has 7
+ * statements).  The attributes are the ones at_wire_sql_statement sets,
+ * byte for byte.
  */
 #define AT_WIRE_SQL_MEMO_TEXT 512
-#define AT_WIRE_SQL_MEMOS 4
+#define AT_WIRE_SQL_MEMOS 8
 
 struct at_wire_sql_memo_entry {
 	uint32_t text_len;     /* 0: empty */
 	uint32_t max;          /* the AUTOTRACE_DB_QUERY_MAX_LENGTH used */
 	uint16_t q_len, op_len, coll_len, name_len;
 	bool raw;              /* AUTOTRACE_DB_RAW_QUERY was set */
+	bool shaped;           /* shape holds the text's literals */
+	struct at_sql_shape shape;
 	char text[AT_WIRE_SQL_MEMO_TEXT];
 	char q[AT_WIRE_SQL_MEMO_TEXT];   /* db.query.text */
 	char op[32];
@@ -205,6 +211,7 @@ struct at_wire_sql_memo_entry {
 
 struct at_wire_sql_memo {
 	uint32_t next;         /* the entry to replace next */
+	uint32_t hit;          /* the entry after the last one used */
 	struct at_wire_sql_memo_entry e[AT_WIRE_SQL_MEMOS];
 };
 

@@ -21,8 +21,14 @@
  * same settings, so the span gets the same attributes either way; its
  * attributes are kept as an attribute block too (at_span_block), copied
  * into the span at once.
- * libpq's statements carry their literals (pgbench's differ every
- * time): it does not use the memo.
+ * A text that is a remembered one but for its literals (what programs
+ * that do not bind their values send: pgbench's "... WHERE aid = 4711")
+ * describes the same (at_sql_shape_match: the bytes between the literals
+ * compared, the new literals lexed), so it reuses the entry too, unless
+ * AUTOTRACE_DB_RAW_QUERY (the text is then exported as it is).  The
+ * search starts after the entry used last: programs run their statements
+ * in the same order again and again.  libpq's hooks keep a memo per
+ * PGconn the same way.
  *
  * Errors.  A server's error message echoes what the program sent (a
  * bound value included), so the status message goes through
@@ -174,11 +180,24 @@ static bool memo_fits(const struct derived *d, size_t len)
 	       d->q_len <= AT_WIRE_SQL_MEMO_TEXT;
 }
 
+/* Does text describe as entry e did, with the settings in force? */
+static bool memo_same(const struct at_wire_sql_memo_entry *e,
+		      const char *text, size_t len)
+{
+	if (e->max != at_cfg.db_query_max || e->raw != (bool)at_cfg.db_raw_query)
+		return false;
+	if (e->text_len == len && memcmp(e->text, text, len) == 0)
+		return true;
+	return e->shaped &&
+	       at_sql_shape_match(e->text, e->text_len, &e->shape, text, len);
+}
+
 void at_wire_sql_statement_memo(struct at_span *s, const char *text,
 				size_t len, struct at_wire_sql_memo *memo)
 {
 	struct at_wire_sql_memo_entry *e;
 	struct derived d;
+	unsigned n;
 
 	if (!s || !at_span_recording(s))
 		return;
@@ -186,11 +205,14 @@ void at_wire_sql_statement_memo(struct at_span *s, const char *text,
 		at_wire_sql_statement(s, text, len, NULL);
 		return;
 	}
-	for (unsigned i = 0; i < AT_WIRE_SQL_MEMOS; i++) {
-		e = &memo->e[i];
-		if (e->text_len == len && e->max == at_cfg.db_query_max &&
-		    e->raw == (bool)at_cfg.db_raw_query &&
-		    memcmp(e->text, text, len) == 0) {
+	/* The filled entries, from the one after the last used. */
+	n = memo->next < AT_WIRE_SQL_MEMOS ? memo->next : AT_WIRE_SQL_MEMOS;
+	for (unsigned i = 0, k = n ? memo->hit % n : 0; i < n; i++) {
+		e = &memo->e[k];
+		if (++k == n)
+			k = 0;
+		if (memo_same(e, text, len)) {
+			memo->hit = k;
 			if (at_span_set_block(s, &e->attrs))
 				apply_name(s, e->op, e->op_len, e->coll_len,
 					   e->name, e->name_len);
@@ -206,11 +228,14 @@ void at_wire_sql_statement_memo(struct at_span *s, const char *text,
 	      d.name_len);
 	if (!memo_fits(&d, len))
 		return;
-	e = &memo->e[memo->next++ % AT_WIRE_SQL_MEMOS];
+	memo->hit = memo->next % AT_WIRE_SQL_MEMOS;
+	e = &memo->e[memo->hit++];
+	memo->next++;
 	e->text_len = (uint32_t)len;
 	e->max = at_cfg.db_query_max;
 	e->raw = at_cfg.db_raw_query;
 	memcpy(e->text, text, len);
+	e->shaped = !e->raw && at_sql_shape_of(text, len, &e->shape);
 	memcpy(e->q, d.q, d.q_len);
 	memcpy(e->op, d.op, d.op_len);
 	memcpy(e->coll, d.coll, d.coll_len);

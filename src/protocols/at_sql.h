@@ -8,15 +8,18 @@
  * state, bounded reads and writes; any input (not SQL at all, unterminated
  * quotes, invalid UTF-8) gives a defined, bounded output.
  *
- * One header for five files: at_sql_lex.c (the lexer they share),
+ * One header for six files: at_sql_lex.c (the lexer they share),
  * at_sql_sanitize.c (db.query.text), at_sql_name.c (operation and
  * collection names), at_sql_describe.c (the three in one lexing),
+ * at_sql_shape.c (the same statement but for its literals),
  * at_sql_redact.c (error messages).
  */
 #ifndef AT_SQL_H
 #define AT_SQL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Copy the statement(s) sql[0..len) to out, replacing every literal by
@@ -71,6 +74,32 @@ struct at_sql_parts {
 };
 
 void at_sql_describe(const char *sql, size_t len, struct at_sql_parts *p);
+
+/*
+ * Statements that differ only in their literals ("... WHERE id = 42" and
+ * "... WHERE id = 7") describe alike: at_sql_describe gives both the same
+ * text, operation and collection.  at_sql_shape_of records where the
+ * literals of sql[0..len) are (false, and no shape, for a text with a
+ * NUL, more than AT_SQL_SHAPE_LITS literals or over AT_SQL_SHAPE_TEXT
+ * bytes);
+ * at_sql_shape_match(a, alen, shape of a, b, blen) is true only when
+ * at_sql_describe(b) gives what at_sql_describe(a) gives, with any caps:
+ * b has a's bytes outside a's literals and a literal of the same kind
+ * where a has one (at_sql_shape.c says why that is enough).  Costs a
+ * memcmp of the text and a lexing of b's literals.
+ */
+#define AT_SQL_SHAPE_LITS 16
+#define AT_SQL_SHAPE_TEXT 1024 /* longer texts have no shape */
+struct at_sql_shape {
+	uint16_t n; /* literals */
+	uint16_t start[AT_SQL_SHAPE_LITS], end[AT_SQL_SHAPE_LITS];
+	uint32_t signable; /* bit k: literal k may have a sign or not */
+};
+
+bool at_sql_shape_of(const char *sql, size_t len, struct at_sql_shape *sh);
+bool at_sql_shape_match(const char *a, size_t alen,
+			const struct at_sql_shape *sh, const char *b,
+			size_t blen);
 
 /*
  * Error messages.  A database server's (or client library's) error text

@@ -135,6 +135,12 @@ static inline size_t at_sql_lex_at(struct lexer *x, size_t i, struct tok *t)
 
 /* at_sql_sanitize, at_sql_operation, at_sql_collection over x. */
 size_t at_sql_sanitize_lexed(struct lexer *x, char *out, size_t cap);
+/* at_sql_sanitize_lexed, recording the literals into sh (at_sql_shape.c;
+ * sh->n and sh->signable zero at the call; n is past AT_SQL_SHAPE_LITS
+ * when there were too many). */
+struct at_sql_shape;
+size_t at_sql_sanitize_shaped(struct lexer *x, char *out, size_t cap,
+			      struct at_sql_shape *sh);
 size_t at_sql_operation_lexed(struct lexer *x, char *out, size_t cap);
 size_t at_sql_collection_lexed(struct lexer *x, char *out, size_t cap);
 

@@ -25,6 +25,9 @@
  *   - operation and collection give the same answer for the sanitized
  *     text as for the input (literals, signs and list contents never
  *     decide them).
+ * Statements alike but for their literals (at_sql_shape_match, on the
+ * pair "a\x01b" and on the input with its literals swapped) describe
+ * alike.
  * The input also goes to at_sql_redact_message / at_sql_pg_error as an
  * error message, with the sanitized input as the statement and several
  * SQLSTATEs:
@@ -313,6 +316,66 @@ static void check_describe(const char *p, size_t n)
 	}
 }
 
+/* b matches a's shape: it must describe as a does (at any caps). */
+static void check_alike(const char *a, size_t alen, const char *b,
+			size_t blen)
+{
+	static const size_t tcaps[] = { 1, 7, 64, 1100 };
+	char ta[1100], tb[1100], oa[40], ob[40], ca[300], cb[300];
+
+	for (size_t i = 0; i < sizeof(tcaps) / sizeof(tcaps[0]); i++) {
+		struct at_sql_parts da = { .text = ta, .text_cap = tcaps[i],
+					   .op = oa, .op_cap = 40,
+					   .coll = ca, .coll_cap = 300 };
+		struct at_sql_parts db = { .text = tb, .text_cap = tcaps[i],
+					   .op = ob, .op_cap = 40,
+					   .coll = cb, .coll_cap = 300 };
+
+		at_sql_describe(a, alen, &da);
+		at_sql_describe(b, blen, &db);
+		CHECK(da.text_len == db.text_len &&
+		      memcmp(ta, tb, da.text_len + 1) == 0);
+		CHECK(strcmp(oa, ob) == 0 && strcmp(ca, cb) == 0);
+	}
+}
+
+/*
+ * at_sql_shape_match(a, b) only when b describes as a does.  The input
+ * "a\x01b" gives the pair; any input is also a, with b made from it by
+ * swapping its literals for others chosen by its own bytes.
+ */
+static void check_shapes(const char *p, size_t n)
+{
+	static const char *const lits[] = {
+		"0", "42", "-7", "+3", ".5", "1e5", "'x'", "''", "E'a'",
+		"$$q$$", "0x1F", "- 3", "X'1'", "\"q", "1.", "9_0",
+	};
+	const char *sep = memchr(p, 1, n);
+	size_t alen = sep ? (size_t)(sep - p) : n, bl = 0, ia = 0;
+	struct at_sql_shape sh;
+	char b[2 * AT_SQL_SHAPE_TEXT];
+
+	if (!at_sql_shape_of(p, alen, &sh))
+		return;
+	CHECK(at_sql_shape_match(p, alen, &sh, p, alen));
+	if (sep && at_sql_shape_match(p, alen, &sh, sep + 1, n - alen - 1))
+		check_alike(p, alen, sep + 1, n - alen - 1);
+	for (unsigned k = 0; k < sh.n; k++) {
+		const char *l = lits[(unsigned char)p[sh.start[k]] %
+				     (sizeof(lits) / sizeof(lits[0]))];
+
+		memcpy(b + bl, p + ia, sh.start[k] - ia);
+		bl += sh.start[k] - ia;
+		memcpy(b + bl, l, strlen(l));
+		bl += strlen(l);
+		ia = sh.end[k];
+	}
+	memcpy(b + bl, p + ia, alen - ia);
+	bl += alen - ia;
+	if (at_sql_shape_match(p, alen, &sh, b, bl))
+		check_alike(p, alen, b, bl);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data;
@@ -349,6 +412,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check_meta(p, size, full, fl);
 	check_describe(p, size);
+	check_shapes(p, size);
 	check_messages(p, size, full, fl);
 
 	free(full);

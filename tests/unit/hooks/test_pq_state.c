@@ -6,7 +6,8 @@
  * text, the oldest replaced when full, texts cut), the FIFO of
  * asynchronous statements (ended in order, a full FIFO ends a statement
  * at once, PQfinish ends what is in flight) and the bound of the
- * handle -> state map.
+ * handle -> state map, the memo of statement texts (alike but for their
+ * literals) and the connection's attribute block.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -183,4 +184,70 @@ Test(pq_state, map_is_bounded, .timeout = 60)
 	at_pq_prepared_set(extra, "s", "SELECT 2");
 	cr_assert_str_eq(at_pq_prepared_get(extra, "s"), "SELECT 2",
 			 "room again");
+}
+
+static char *fake_socket_dir(const PGconn *c)
+{
+	(void)c;
+	return (char *)"/run/pg";
+}
+
+static void run(PGconn *c, const char *text)
+{
+	at_pq_query_end(statement(c, text));
+}
+
+/* Statements alike but for their literals reuse what the first gave (the
+ * memo); the connection's attributes follow what libpq answers. */
+Test(pq_state, memo_and_connection_attributes)
+{
+	PGconn *c = conn_n(9);
+	struct rec spans[8];
+
+	run(c, "UPDATE t SET a = a + -5 WHERE id = 7");
+	run(c, "UPDATE t SET a = a + 12 WHERE id = 99");
+	run(c, "SELECT b FROM u WHERE k = 'x'");
+	run(c, "SELECT b FROM u WHERE k = 'yy'");
+	cr_assert_eq(ut_take_spans(spans, 8), 4);
+	for (int i = 0; i < 2; i++) {
+		cr_assert(ut_str_is(&spans[i], "db.query.text",
+				    "UPDATE t SET a = a + ? WHERE id = ?"));
+		cr_assert(ut_str_is(&spans[i], "db.operation.name", "UPDATE"));
+		cr_assert(ut_str_is(&spans[i], "db.collection.name", "t"));
+		cr_assert(ut_has_name(&spans[i], "UPDATE t"));
+		cr_assert(ut_str_is(&spans[i + 2], "db.query.text",
+				    "SELECT b FROM u WHERE k = ?"));
+		cr_assert(ut_has_name(&spans[i + 2], "SELECT u"));
+	}
+	for (int i = 0; i < 4; i++) {
+		cr_assert(ut_str_is(&spans[i], "db.system.name", "postgresql"));
+		cr_assert(ut_str_is(&spans[i], "db.namespace", "appdb"));
+		cr_assert(ut_str_is(&spans[i], "server.address",
+				    "db.example.test"));
+		cr_assert_eq(ut_int_attr(&spans[i], "server.port"), 5432);
+	}
+	/* libpq answers another host: the block is made again. */
+	at_pq.PQhost = fake_socket_dir;
+	run(c, "SELECT b FROM u WHERE k = 'z'");
+	at_pq_conn_changed(c);
+	run(c, "SELECT b FROM u WHERE k = 'zz'");
+	cr_assert_eq(ut_take_spans(spans, 8), 2);
+	for (int i = 0; i < 2; i++) {
+		cr_assert(ut_str_is(&spans[i], "server.address",
+				    "/run/pg/.s.PGSQL.5432"));
+		cr_assert(ut_str_is(&spans[i], "network.transport", "unix"));
+		cr_assert_null(ut_attr(&spans[i], "server.port"));
+	}
+	/* Raw texts: literals are exported, so only the same text is
+	 * reused. */
+	at_cfg.db_raw_query = 1;
+	run(c, "SELECT b FROM u WHERE k = 'one'");
+	run(c, "SELECT b FROM u WHERE k = 'two'");
+	at_cfg.db_raw_query = 0;
+	cr_assert_eq(ut_take_spans(spans, 8), 2);
+	cr_assert(ut_str_is(&spans[0], "db.query.text",
+			    "SELECT b FROM u WHERE k = 'one'"));
+	cr_assert(ut_str_is(&spans[1], "db.query.text",
+			    "SELECT b FROM u WHERE k = 'two'"));
+	at_pq_forget(c);
 }

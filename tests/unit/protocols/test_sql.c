@@ -668,6 +668,162 @@ Test(sql, describe_same_as_three)
 	}
 }
 
+/* ---- at_sql_shape: the same statement but for its literals ---- */
+
+/* b describes as a does, with several caps. */
+static int describe_alike(const char *a, size_t alen, const char *b,
+			  size_t blen)
+{
+	static const size_t tcaps[] = { 1, 5, 17, 512 };
+
+	for (size_t i = 0; i < AT_N(tcaps); i++) {
+		char ta[512], tb[512], oa[64], ob[64], ca[256], cb[256];
+		struct at_sql_parts da = { .text = ta, .text_cap = tcaps[i],
+					   .op = oa, .op_cap = 64,
+					   .coll = ca, .coll_cap = 256 };
+		struct at_sql_parts db = { .text = tb, .text_cap = tcaps[i],
+					   .op = ob, .op_cap = 64,
+					   .coll = cb, .coll_cap = 256 };
+
+		at_sql_describe(a, alen, &da);
+		at_sql_describe(b, blen, &db);
+		if (da.text_len != db.text_len || strcmp(ta, tb) ||
+		    strcmp(oa, ob) || strcmp(ca, cb))
+			return 0;
+	}
+	return 1;
+}
+
+static int shape_matches(const char *a, const char *b)
+{
+	struct at_sql_shape sh;
+
+	return at_sql_shape_of(a, strlen(a), &sh) &&
+	       at_sql_shape_match(a, strlen(a), &sh, b, strlen(b));
+}
+
+/* A variant of a[0..alen): some literals replaced, maybe one byte
+ * changed; if it matches a's shape, it must describe as a does. */
+static void shape_variant(const char *a, size_t alen, unsigned int *px,
+			  size_t *tried, size_t *matched)
+{
+	static const char *const lits[] = {
+		"0", "42", "-7", "+3", ".5", "1e5", "'x'", "''", "E'a'",
+		"$$q$$", "0x1F", "- 3", "X'1'", "U&'d'", "\"q", "1.", "9_0",
+	};
+	struct at_sql_shape sh;
+	unsigned int x = *px;
+	char b[1024];
+	size_t n = 0, ia = 0;
+
+	if (!at_sql_shape_of(a, alen, &sh))
+		return;
+	for (unsigned k = 0; k <= sh.n; k++) {
+		size_t end = k < sh.n ? sh.start[k] : alen;
+		const char *l;
+
+		memcpy(b + n, a + ia, end - ia);
+		n += end - ia;
+		if (k == sh.n)
+			break;
+		x = x * 1103515245u + 12345u;
+		l = (x >> 16) % 4 == 0 ? lits[(x >> 20) % AT_N(lits)] : NULL;
+		if (l) {
+			memcpy(b + n, l, strlen(l));
+			n += strlen(l);
+		} else {
+			memcpy(b + n, a + sh.start[k], sh.end[k] - sh.start[k]);
+			n += sh.end[k] - sh.start[k];
+		}
+		ia = sh.end[k];
+	}
+	/* Sometimes one byte changed anywhere. */
+	x = x * 1103515245u + 12345u;
+	if (n && (x >> 16) % 3 == 0)
+		b[(x >> 8) % n] = "-+ '1a.$e(\"~"[(x >> 4) % 12];
+	*px = x;
+	(*tried)++;
+	if (!at_sql_shape_match(a, alen, &sh, b, n))
+		return;
+	(*matched)++;
+	cr_expect(describe_alike(a, alen, b, n),
+		  "\"%.*s\" matched \"%.*s\" but describes otherwise",
+		  (int)alen, a, (int)n, b);
+}
+
+Test(sql, shape_same_but_literals)
+{
+	static const char *const same[][2] = {
+		{ "UPDATE pgbench_accounts SET abalance = abalance + -4321 "
+		  "WHERE aid = 7;",
+		  "UPDATE pgbench_accounts SET abalance = abalance + 12 "
+		  "WHERE aid = 99999;" },
+		{ "UPDATE pgbench_tellers SET tbalance = tbalance + 5 WHERE "
+		  "tid = 3;",
+		  "UPDATE pgbench_tellers SET tbalance = tbalance + -5000 "
+		  "WHERE tid = 10;" },
+		{ "SELECT abalance FROM pgbench_accounts WHERE aid = 81723;",
+		  "SELECT abalance FROM pgbench_accounts WHERE aid = 1;" },
+		{ "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) "
+		  "VALUES (3, 1, 4417, -1275, CURRENT_TIMESTAMP);",
+		  "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) "
+		  "VALUES (10, 1, 17, 4999, CURRENT_TIMESTAMP);" },
+		{ "SELECT * FROM u WHERE name = 'bob' AND n > .5",
+		  "SELECT * FROM u WHERE name = 'o''hara' AND n > 1e-3" },
+		{ "SELECT E'a\\'' , x FROM t", "SELECT E'' , x FROM t" },
+		{ "BEGIN;", "BEGIN;" },
+	};
+	static const char *const differ[][2] = {
+		{ "SELECT a -1 FROM t", "SELECT a 1 FROM t" },
+		{ "SELECT a FROM t WHERE x = 1", "SELECT a FROM t WHERE x = 'a'" },
+		{ "SELECT a FROM t WHERE x = 1", "SELECT a FROM t WHERE x = $1" },
+		{ "SELECT a FROM t WHERE b AND -1", "SELECT a FROM t WHERE b AND1" },
+		{ "SELECT a FROM t1", "SELECT a FROM t2" },
+		{ "SELECT 1", "SELECT 1 " },
+		{ "SELECT $'a'", "SELECT $1" },
+		{ "SELECT x ~-1", "SELECT x ~1" },
+	};
+	char b[1024];
+	unsigned int x = 4242;
+	size_t tried = 0, matched = 0;
+
+	for (size_t i = 0; i < AT_N(same); i++) {
+		cr_expect(shape_matches(same[i][0], same[i][1]),
+			  "\"%s\" / \"%s\" should match", same[i][0],
+			  same[i][1]);
+		cr_expect(describe_alike(same[i][0], strlen(same[i][0]),
+					 same[i][1], strlen(same[i][1])));
+	}
+	for (size_t i = 0; i < AT_N(differ); i++)
+		cr_expect(!shape_matches(differ[i][0], differ[i][1]),
+			  "\"%s\" / \"%s\" should not match", differ[i][0],
+			  differ[i][1]);
+	/* Every literal of every input replaced by others (and the bytes
+	 * around them changed): whatever matches describes alike. */
+	for (size_t i = 0; i < AT_N(describe_inputs) + AT_N(san_cases); i++) {
+		const char *a = i < AT_N(describe_inputs)
+					? describe_inputs[i]
+					: san_cases[i - AT_N(describe_inputs)].in;
+
+		for (int round = 0; round < 200; round++)
+			shape_variant(a, strlen(a), &x, &tried, &matched);
+	}
+	/* Random texts from the lexer's alphabet. */
+	for (int round = 0; round < 20000; round++) {
+		static const char alpha[] =
+			"'\"$-+/*eEuUxXbBn&\\.0159_a(),;~\n FROMSELCTWIHAND";
+		size_t len = 1 + (size_t)round % 40;
+
+		for (size_t k = 0; k < len; k++) {
+			x = x * 1103515245u + 12345u;
+			b[k] = alpha[(x >> 16) % (sizeof(alpha) - 1)];
+		}
+		b[len] = 0;
+		shape_variant(b, len, &x, &tried, &matched);
+	}
+	cr_expect(matched > tried / 10, "%zu of %zu matched", matched, tried);
+}
+
 /* ---- linear time on inputs built to make a careless scanner rescan ---- */
 
 static double now_s(void)
