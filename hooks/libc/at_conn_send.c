@@ -41,6 +41,10 @@
  * looking like HTTP, or outgrows AT_HTTP_HEAD_MAX, turns the flow to PASS.
  * One call carrying two request heads is cut at the second one (a short
  * count, legal on a stream socket) so each head gets its own decision.
+ * The head's bytes, the line and what follows in the call go out as one
+ * buffer (a copy on the stack, up to 2 KiB: send_flat) with send() or
+ * write(), the call the program made, cheaper for the kernel than a
+ * sendmsg() of three iovecs; a longer call as iovecs.
  *
  * A lent span (at_conn.h).  While a family above owns HTTP on the thread
  * (libcurl's AT_OWN_HTTP) a head gets nothing and the connection is given

@@ -63,12 +63,15 @@
  *
  * Speed: recognition is a few ns; the long runs of a head (target, field
  * values, reason phrase) are scanned 8 bytes at a time with word tricks (a
- * field value's end found in its word, not byte by byte), field names
+ * field value's end found in its word, not byte by byte; field values and
+ * reason phrases 16 at a time with SSE2 first), field names
  * four table reads per step; the names and the usual one-token values of
  * Connection and Transfer-Encoding are compared a word at a time with the
  * case folded (OR 0x20); the rest goes bytewise through 256-byte tables.
- * A Node.js response head (five fields) costs about 1.1k instructions, a
- * small request head about 0.35k (callgrind).
+ * The fields of the other propagation formats (b3, uber-trace-id,
+ * baggage: most heads have none) are zeroed at the first of them, not for
+ * every head.  A Node.js response head (five fields) costs about 1.1k
+ * instructions, a small request head about 0.35k (callgrind).
  */
 #include <stddef.h>
 #include <stdint.h>
