@@ -6,8 +6,10 @@
  * UDP sockets) each is two loads, a compare and a jump to the real
  * function.  On a traced socket the bytes go through at_conn_send(), which
  * injects traceparent into HTTP request heads and watches responses, and
- * performs the real send with sendmsg() and the program's flags, or with
- * writev() for write()/writev() (AT_SEND_WRITE: the descriptor may have
+ * performs the real send with the program's flags: one buffer (the usual
+ * send() or write(), or a request head flattened with its line) with
+ * send() or write(), several with sendmsg(), or writev() for
+ * write()/writev() (AT_SEND_WRITE: the descriptor may have
  * been closed behind the library's back - libuv closes with
  * syscall(SYS_close) - and reused for a file, which sendmsg() would
  * refuse).  Calls

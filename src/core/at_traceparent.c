@@ -19,6 +19,12 @@
  * understand.  On any failure the output is left untouched, so the caller
  * can simply treat the header as absent.
  *
+ * Speed (a parse on every traced request a server reads, a format on
+ * every request a client sends): with SSE2 (every x86-64) the ids are
+ * decoded and encoded 16 hex digits at a time (compare, mask, pack;
+ * unpack, add), about 180 and 60 instructions a call with the call's
+ * overhead; elsewhere a word or a byte pair at a time.
+ *
  * tracestate is validated member by member in one pass over the header
  * field values given (several tracestate fields of one message are one
  * list, combined in order, RFC 9110 5.3, so a member never spans two
@@ -46,6 +52,10 @@
 #include "at_ascii.h"
 #include "at_compat.h"
 #include "at_traceparent.h"
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Length of each traceparent field and the offsets of the separators. */
 #define TP_VERSION_OFF 0
@@ -153,8 +163,34 @@ static inline int hex_decode8(uint64_t x, uint32_t *out)
 }
 
 /* Sixteen lowercase hex digits at in as eight bytes; -1 (out untouched)
- * if any is not one.  About a third of the instructions of the bytewise
- * table (at_hex_decode_lower), on every traced request a server reads. */
+ * if any is not one.  On every traced request a server reads: with SSE2
+ * (every x86-64) one 16-byte compare and pack, about 15 instructions;
+ * else two words (hex_decode8), about a third of the instructions of the
+ * bytewise table (at_hex_decode_lower). */
+#ifdef __SSE2__
+static inline int hex_decode16(const char *in, uint8_t *out)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)in);
+	/* Signed compares: a byte >= 0x80 is negative, in neither range. */
+	__m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+				      _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+	__m128i letter = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('a' - 1)),
+				       _mm_cmplt_epi8(v, _mm_set1_epi8('f' + 1)));
+	__m128i n, b;
+
+	if (_mm_movemask_epi8(_mm_or_si128(digit, letter)) != 0xffff)
+		return -1;
+	/* A digit's value: its low nibble, plus 9 for a letter. */
+	n = _mm_add_epi8(_mm_and_si128(v, _mm_set1_epi8(0x0f)),
+			 _mm_and_si128(letter, _mm_set1_epi8(9)));
+	/* Each 16-bit lane holds a pair, the first digit in its low byte:
+	 * first << 4 | second, then the lanes packed to bytes. */
+	b = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(n, _mm_set1_epi16(0xff)), 4),
+			 _mm_srli_epi16(n, 8));
+	_mm_storel_epi64((__m128i *)(void *)out, _mm_packus_epi16(b, b));
+	return 0;
+}
+#else
 static inline int hex_decode16(const char *in, uint8_t *out)
 {
 	uint32_t a, b;
@@ -170,12 +206,33 @@ static inline int hex_decode16(const char *in, uint8_t *out)
 	memcpy(out, &x, sizeof(x));
 	return 0;
 }
+#endif
+
+/* Two lowercase hex digits as a byte, or -1. */
+static inline int hex_decode2(const char *in)
+{
+	unsigned a = hex_value1[(unsigned char)in[0]];
+	unsigned b = hex_value1[(unsigned char)in[1]];
+
+	return a && b ? (int)((a - 1) << 4 | (b - 1)) : -1;
+}
+
+/* Are the n bytes at id (a multiple of 8) all zero? */
+static inline int words_zero(const uint8_t *id, size_t n)
+{
+	uint64_t acc = 0, x;
+
+	for (size_t i = 0; i < n; i += 8) {
+		memcpy(&x, id + i, 8);
+		acc |= x;
+	}
+	return acc == 0;
+}
 
 int at_traceparent_parse(const char *s, size_t len, struct at_span_context *out)
 {
 	struct at_span_context ctx;
-	uint8_t version;
-	uint8_t flags;
+	int version, flags;
 
 	if (s == NULL || out == NULL)
 		return -1;
@@ -185,26 +242,51 @@ int at_traceparent_parse(const char *s, size_t len, struct at_span_context *out)
 	if (s[2] != '-' || s[TP_SPAN_ID_OFF - 1] != '-' ||
 	    s[TP_FLAGS_OFF - 1] != '-')
 		return -1;
-	if (at_hex_decode_lower(s + TP_VERSION_OFF, 2, &version) < 0)
-		return -1;
-	if (version == 0xff)
+	version = hex_decode2(s + TP_VERSION_OFF);
+	if (version < 0 || version == 0xff)
 		return -1;
 	if (version == 0x00 && len != AT_TRACEPARENT_LEN)
 		return -1;
 	if (len > AT_TRACEPARENT_LEN && s[AT_TRACEPARENT_LEN] != '-')
 		return -1;
-	if (hex_decode16(s + TP_TRACE_ID_OFF, ctx.trace_id) < 0 ||
+	flags = hex_decode2(s + TP_FLAGS_OFF);
+	if (flags < 0 || hex_decode16(s + TP_TRACE_ID_OFF, ctx.trace_id) < 0 ||
 	    hex_decode16(s + TP_TRACE_ID_OFF + 16, ctx.trace_id + 8) < 0 ||
-	    hex_decode16(s + TP_SPAN_ID_OFF, ctx.span_id) < 0 ||
-	    at_hex_decode_lower(s + TP_FLAGS_OFF, 2, &flags) < 0)
+	    hex_decode16(s + TP_SPAN_ID_OFF, ctx.span_id) < 0)
 		return -1;
-	if (at_id_is_zero(ctx.trace_id, sizeof(ctx.trace_id)) ||
-	    at_id_is_zero(ctx.span_id, sizeof(ctx.span_id)))
+	if (words_zero(ctx.trace_id, sizeof(ctx.trace_id)) ||
+	    words_zero(ctx.span_id, sizeof(ctx.span_id)))
 		return -1;
-	ctx.flags = flags & AT_FLAGS_KNOWN;
+	ctx.flags = (uint8_t)flags & AT_FLAGS_KNOWN;
 	*out = ctx;
 	return 0;
 }
+
+#ifdef __SSE2__
+/* Sixteen nibbles (one a byte) as lowercase hex digits. */
+static inline __m128i nibbles_hex(__m128i x)
+{
+	__m128i letter = _mm_cmpgt_epi8(x, _mm_set1_epi8(9));
+
+	return _mm_add_epi8(_mm_add_epi8(x, _mm_set1_epi8('0')),
+			    _mm_and_si128(letter, _mm_set1_epi8('a' - '0' - 10)));
+}
+
+/* The bytes of v (the low 8 with !all) as their digits, high nibble
+ * first: 16 or 32 bytes at out. */
+static inline void hex_encode_sse2(__m128i v, char *out, int all)
+{
+	__m128i m = _mm_set1_epi8(0x0f);
+	__m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), m);
+	__m128i lo = _mm_and_si128(v, m);
+
+	_mm_storeu_si128((__m128i *)(void *)out,
+			 nibbles_hex(_mm_unpacklo_epi8(hi, lo)));
+	if (all)
+		_mm_storeu_si128((__m128i *)(void *)(out + 16),
+				 nibbles_hex(_mm_unpackhi_epi8(hi, lo)));
+}
+#endif
 
 size_t at_traceparent_format(const struct at_span_context *ctx,
 			     char out[AT_TRACEPARENT_LEN + 1])
@@ -214,9 +296,19 @@ size_t at_traceparent_format(const struct at_span_context *ctx,
 	out[0] = '0';
 	out[1] = '0';
 	out[2] = '-';
+#ifdef __SSE2__
+	/* On every outgoing request: the ids 16 bytes at a time. */
+	hex_encode_sse2(_mm_loadu_si128((const __m128i *)(const void *)
+						ctx->trace_id),
+			out + TP_TRACE_ID_OFF, 1);
+	hex_encode_sse2(_mm_loadl_epi64((const __m128i *)(const void *)
+						ctx->span_id),
+			out + TP_SPAN_ID_OFF, 0);
+#else
 	hex_encode(ctx->trace_id, 16, out + TP_TRACE_ID_OFF);
-	out[TP_SPAN_ID_OFF - 1] = '-';
 	hex_encode(ctx->span_id, 8, out + TP_SPAN_ID_OFF);
+#endif
+	out[TP_SPAN_ID_OFF - 1] = '-';
 	out[TP_FLAGS_OFF - 1] = '-';
 	hex_encode(&flags, 1, out + TP_FLAGS_OFF);
 	out[AT_TRACEPARENT_LEN] = '\0';

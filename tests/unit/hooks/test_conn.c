@@ -1,9 +1,10 @@
 /*
  * Unit tests of the connection state machine (hooks/libc/at_conn.c),
  * driven the way the socket hooks drive it, with a fake kernel: the real
- * sendmsg() pointer (at_real_sendmsg, which at_conn sends everything
- * with) points at a function that records the bytes and accepts a
- * scripted number of them, or fails with a scripted errno.  The
+ * sendmsg(), send() and write() pointers (at_real_sendmsg and the others,
+ * which at_conn sends everything with: one buffer with send() or write(),
+ * several with sendmsg()) point at a function that records the bytes and
+ * accepts a scripted number of them, or fails with a scripted errno.  The
  * descriptor is one end of a real socketpair, so the identity checks
  * (fstat) see a socket.  Spans are read back from the thread's ring.
  *
@@ -64,6 +65,22 @@ static ssize_t fake_sendmsg(int fd, const struct msghdr *m, int flags)
 	return (ssize_t)done;
 }
 
+static ssize_t fake_send(int fd, const void *buf, size_t len, int flags)
+{
+	struct iovec v = { (void *)buf, len };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+
+	return fake_sendmsg(fd, &m, flags);
+}
+
+static ssize_t fake_write(int fd, const void *buf, size_t len)
+{
+	return fake_send(fd, buf, len, 0);
+}
+
+static ssize_t (*saved_send)(int, const void *, size_t, int);
+static ssize_t (*saved_write)(int, const void *, size_t);
+
 static void kernel_script(const long *s, int n)
 {
 	memcpy(script, s, (size_t)n * sizeof(*s));
@@ -115,6 +132,10 @@ static void setup(void)
 	fd = sv[0];
 	saved_sendmsg = at_real_sendmsg;
 	at_real_sendmsg = fake_sendmsg;
+	saved_send = AT_REAL(send);
+	at_real_send = fake_send;
+	saved_write = AT_REAL(write);
+	at_real_write = fake_write;
 	wire_len = 0;
 	n_script = at_script = n_calls = 0;
 	client_open();
@@ -124,6 +145,8 @@ static void teardown(void)
 {
 	at_conn_forget(fd);
 	at_real_sendmsg = saved_sendmsg;
+	at_real_send = saved_send;
+	at_real_write = saved_write;
 	close(sv[0]);
 	close(sv[1]);
 	ut_drain_ring();
