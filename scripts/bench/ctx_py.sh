@@ -13,7 +13,8 @@
 # also computed: the asyncio callbacks the front runs per request (one
 # more traced run, counting them) times what the bridge adds to one
 # callback (tests/fixtures/ctx/py_bridge_cost.py: the wrapped
-# Handle._run against the original, fastest of many batches).
+# Handle._run against the original in turns, thread CPU time, the
+# fastest batch of each).
 
 ctxpy_python=/usr/bin/python3
 
