@@ -63,13 +63,12 @@
  * tests/fixtures/ctx/node_https_chan_cost.js, 10,000 against 50,000
  * spans, fixed hash seeds): about 8.3 k instructions per span on Node's
  * thread (10.5 k with an END message per span, fs.writeSync's share
- * then about 5 k), plus the exporter's
- * encoding on its own thread (about 0.9 k).  Of the 8.3 k, some 3.3 k
- * are the library's (the head parsed, url.full, the attributes, the
- * traceparent, the end), about 3.5 k Node's own for fs.writeSync
- * (argument checks, its trace-category lookups, libuv's request) and
- * 1.6 k compiled JavaScript (fs.writeSync's and the bridge's).  No
- * system call.
+ * then about 5 k), plus the exporter's encoding on its own thread
+ * (about 0.9 k).  Of the 8.3 k, some 3.3 k are the library's (the head
+ * parsed, url.full, the attributes, the traceparent, the end), about
+ * 3.5 k Node's own for fs.writeSync (argument checks, its trace-category
+ * lookups, libuv's request) and 1.6 k compiled JavaScript
+ * (fs.writeSync's and the bridge's).  No system call.
  *
  * The span.  Parsed with the socket layer's parser (at_http), named and
  * given the attributes the socket layer gives an HTTP client span
