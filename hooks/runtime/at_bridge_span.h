@@ -20,7 +20,18 @@
 #define AT_BRIDGE_SPAN_OPEN_MAX 1024
 
 /* Operations ([2]). */
-enum { AT_BRIDGE_SPAN_START = 1, AT_BRIDGE_SPAN_END = 2 };
+enum {
+	AT_BRIDGE_SPAN_START = 1,
+	AT_BRIDGE_SPAN_END = 2,
+	AT_BRIDGE_SPAN_FLUSH = 3,   /* only the queued ends (below) */
+};
+/* A flag of [2]: the message's last AT_BRIDGE_SPAN_ENDS_BYTES bytes are
+ * a queue of ends, handled before the operation (at_bridge_span.c). */
+#define AT_BRIDGE_SPAN_WITH_ENDS 0x100
+/* Ends a queue holds: a count and 3 int32 unused, then per end the
+ * handle, the status and the end time (CLOCK_MONOTONIC: s, ns). */
+#define AT_BRIDGE_SPAN_ENDS 64
+#define AT_BRIDGE_SPAN_ENDS_BYTES (16 + 16 * AT_BRIDGE_SPAN_ENDS)
 
 /* Why a start got no span ([7] of the answer; 0: a span). */
 enum {

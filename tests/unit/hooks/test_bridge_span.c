@@ -3,10 +3,11 @@
  * (hooks/runtime/at_bridge_span.c), written as the Node bridge writes them
  * (bridges/node/autotrace-https.js): a start answers a handle and the
  * traceparent of a span made as the socket layer makes an HTTP client
- * span (https); an end sets the status; parents come from the request the
- * message names (a fake resolver), or the head's own traceparent; bad
- * messages, stale handles and a full table change nothing.  Spans are
- * read back from the thread's ring.
+ * span (https); an end sets the status (ends queued at the buffer's
+ * end: once, at the next message, at their own times); parents come
+ * from the request the message names (a fake resolver), or the head's
+ * own traceparent; bad messages, stale handles and a full table change
+ * nothing.  Spans are read back from the thread's ring.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "at_bridge_span.h"
+#include "at_clock.h"
 #include "at_context.h"
 #include "at_span.h"
 #include "at_traceparent.h"
@@ -345,4 +347,125 @@ Test(bridge_span, answers_every_configured_format)
 			   "%s", lines);
 	end(h, 200, NULL);
 	at_span_end(&server);
+}
+
+/* ---- queued ends (AT_BRIDGE_SPAN_WITH_ENDS) ---- */
+
+/* A buffer as the Node bridge's: header, data, then the queue of ends. */
+static union {
+	int32_t m[(32 + 1024 + AT_BRIDGE_SPAN_ENDS_BYTES) / 4];
+	char b[32 + 1024 + AT_BRIDGE_SPAN_ENDS_BYTES];
+} qm;
+#define QLEN sizeof(qm.b)
+#define QUEUE (qm.m + (32 + 1024) / 4)
+
+static ssize_t qsend(int32_t op)
+{
+	struct iovec v = { qm.b, QLEN };
+
+	memcpy(qm.b, AT_BRIDGE_SPAN_MAGIC, 8);
+	qm.m[2] = op;
+	return at_bridge_span_message(&v, 1, QLEN);
+}
+
+static int32_t qstart(void)
+{
+	size_t n = strlen(head);
+
+	qm.m[3] = 0;
+	qm.m[4] = qm.m[5] = 0;
+	qm.m[6] = (int32_t)n;
+	qm.m[7] = -1;
+	memcpy(qm.b + 32, head, n);
+	cr_assert_eq(qsend(AT_BRIDGE_SPAN_START | AT_BRIDGE_SPAN_WITH_ENDS),
+		     (ssize_t)QLEN);
+	return qm.m[3];
+}
+
+static void queue_end(int32_t h, int32_t status, uint64_t mono)
+{
+	int32_t *e = QUEUE + 4 + 4 * QUEUE[0];
+
+	e[0] = h;
+	e[1] = status;
+	e[2] = (int32_t)(mono / 1000000000u);
+	e[3] = (int32_t)(mono % 1000000000u);
+	QUEUE[0]++;
+}
+
+static uint64_t duration(const struct rec *r)
+{
+	return r->u.h.end_unix_ns - r->u.h.start_unix_ns;
+}
+
+Test(bridge_span, queued_ends_handled_once_at_the_next_message)
+{
+	struct rec r[4];
+	int32_t h1 = qstart(), h2 = qstart();
+	uint64_t t = at_mono_ns();
+
+	cr_assert_gt(h1, 0);
+	cr_assert_gt(h2, 0);
+	cr_assert_eq(QUEUE[0], 0);
+	queue_end(h1, 200, t);
+	queue_end(h2, 503, t);
+	cr_assert_eq(ut_take_spans(r, 4), 0, "queued: not ended yet");
+	/* The next start ends them first, at their own times. */
+	int32_t h3 = qstart();
+	cr_assert_gt(h3, 0);
+	cr_expect_eq(QUEUE[0], 0);
+	cr_assert_eq(ut_take_spans(r, 4), 2);
+	cr_expect_eq(ut_int_attr(&r[0], "http.response.status_code"), 200);
+	cr_expect_eq(r[0].u.h.status_code, AT_STATUS_UNSET);
+	cr_expect_eq(duration(&r[0]), t - r[0].u.h.start_mono_ns);
+	cr_expect_eq(ut_int_attr(&r[1], "http.response.status_code"), 503);
+	cr_expect_eq(r[1].u.h.status_code, AT_STATUS_ERROR);
+	cr_expect(ut_str_is(&r[1], "error.type", "503"));
+	cr_expect_eq(duration(&r[1]), t - r[1].u.h.start_mono_ns);
+	/* The same queue again (a bridge that lost the count): nothing. */
+	QUEUE[0] = 2;
+	cr_assert_eq(qsend(AT_BRIDGE_SPAN_FLUSH | AT_BRIDGE_SPAN_WITH_ENDS),
+		     (ssize_t)QLEN);
+	cr_expect_eq(QUEUE[0], 0);
+	cr_expect_eq(ut_take_spans(r, 4), 0);
+	/* A time before the start is the start; after now, now. */
+	int32_t h4 = qstart();
+	queue_end(h3, 200, 1);
+	queue_end(h4, 200, at_mono_ns() + 3600ull * 1000000000u);
+	cr_assert_eq(qsend(AT_BRIDGE_SPAN_FLUSH | AT_BRIDGE_SPAN_WITH_ENDS),
+		     (ssize_t)QLEN);
+	cr_assert_eq(ut_take_spans(r, 4), 2);
+	cr_expect_eq(duration(&r[0]), 0);
+	cr_expect_lt(duration(&r[1]), 3600ull * 1000000000u);
+}
+
+/* An END with an error is sent at once, the queue with it. */
+Test(bridge_span, error_end_with_the_queue)
+{
+	struct rec r[4];
+	int32_t h1 = qstart(), h2 = qstart();
+
+	queue_end(h1, 200, at_mono_ns());
+	qm.m[3] = h2;
+	qm.m[4] = 0;
+	qm.m[5] = 10;
+	memcpy(qm.b + 32, "ECONNRESET", 10);
+	cr_assert_eq(qsend(AT_BRIDGE_SPAN_END | AT_BRIDGE_SPAN_WITH_ENDS),
+		     (ssize_t)QLEN);
+	cr_expect_eq(qm.m[3], 0);
+	cr_assert_eq(ut_take_spans(r, 4), 2);
+	cr_expect_eq(ut_int_attr(&r[0], "http.response.status_code"), 200);
+	cr_expect(ut_str_is(&r[1], "error.type", "ECONNRESET"));
+}
+
+/* FLUSH only with a queue; a queue needs the room for it. */
+Test(bridge_span, flush_needs_a_queue)
+{
+	struct iovec v = { qm.b, 32 + 64 };
+
+	memcpy(qm.b, AT_BRIDGE_SPAN_MAGIC, 8);
+	qm.m[2] = AT_BRIDGE_SPAN_FLUSH;
+	cr_expect_eq(at_bridge_span_message(&v, 1, 32 + 64), -1);
+	qm.m[2] = AT_BRIDGE_SPAN_FLUSH | AT_BRIDGE_SPAN_WITH_ENDS;
+	cr_expect_eq(at_bridge_span_message(&v, 1, 32 + 64), -1);
 }
