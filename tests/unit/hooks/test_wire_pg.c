@@ -6,9 +6,10 @@
  * byte for byte, for a short write stopping at every byte of the edited
  * message, while the counts the program sees add up to its own bytes.
  *
- * The kernel is a fake: the real sendmsg() pointer (at_real_sendmsg,
- * which the kit's real send uses) points at a function that appends what
- * it takes to `wire`, taking at most limit[call] bytes per call (-1:
+ * The kernel is a fake: the real sendmsg() and send() pointers
+ * (at_real_sendmsg, at_real_send: the kit's real send uses send() for
+ * one buffer, sendmsg() for several) point at functions that append what
+ * they take to `wire`, taking at most limit[call] bytes per call (-1:
  * EAGAIN).  Replies are handed to the session as the socket layer does;
  * spans are read back from the thread's ring.
  */
@@ -32,6 +33,7 @@ static size_t wire_len;
 static long limit[16];
 static int calls;
 static ssize_t (*real_sendmsg)(int, const struct msghdr *, int);
+static ssize_t (*real_send)(int, const void *, size_t, int);
 
 static ssize_t taking_sendmsg(int fd, const struct msghdr *m, int flags)
 {
@@ -57,6 +59,14 @@ static ssize_t taking_sendmsg(int fd, const struct msghdr *m, int flags)
 		took += t;
 	}
 	return (ssize_t)took;
+}
+
+static ssize_t taking_send(int fd, const void *buf, size_t len, int flags)
+{
+	struct iovec v = { (void *)buf, len };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+
+	return taking_sendmsg(fd, &m, flags);
 }
 
 static struct at_wire *w;
@@ -122,6 +132,8 @@ static void setup(void)
 	ut_drain_ring();
 	real_sendmsg = at_real_sendmsg;
 	at_real_sendmsg = taking_sendmsg;
+	real_send = at_real_send;
+	at_real_send = taking_send;
 	wire_len = 0;
 	calls = 0;
 	memset(limit, 0, sizeof(limit));
@@ -140,6 +152,7 @@ static void teardown(void)
 	at_cfg.db_sqlcommenter = 0;
 	at_wire_close(w);
 	at_real_sendmsg = real_sendmsg;
+	at_real_send = real_send;
 	ut_drain_ring();
 }
 
