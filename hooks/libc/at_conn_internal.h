@@ -139,24 +139,14 @@ struct at_conn {
 /* ---- small helpers (inline: the I/O hooks' fast path) ---- */
 
 /* Send the bytes of iov on c: through its transport when it is carried,
- * else with the real call on its fd and the program's flags.  One iovec
- * (a send() or write(), or a head flattened with its line) goes out with
- * the single-buffer call, send() or write(): the kernel takes it for
- * less than sendmsg()/writev() (no msghdr or iovec array to copy in and
- * check: 0.15-0.25 us a call on a 2-core VM, measured on loopback TCP),
- * and it is the same call, bytes and result; several, with sendmsg() or
- * writev() (at_real_sendv). */
+ * else with the real call on its fd and the program's flags (one iovec,
+ * a send() or write() or a head flattened with its line, with the
+ * single-buffer call: at_real_sendv). */
 static inline ssize_t conn_sendv(struct at_conn *c, const struct iovec *iov,
 				 int n, int flags)
 {
 	if (c->tr)
 		return c->tr->sendv(c->tr_ctx, iov, n);
-	if (n == 1)
-		return flags == AT_SEND_WRITE
-			       ? AT_REAL(write)(c->fd, iov[0].iov_base,
-						iov[0].iov_len)
-			       : AT_REAL(send)(c->fd, iov[0].iov_base,
-					       iov[0].iov_len, flags);
 	return at_real_sendv(c->fd, iov, n, flags);
 }
 

@@ -30,7 +30,7 @@
  * no reply can be read before its command is in the FIFO), then sent
  * (by the family's send when it edits the bytes; one buffer with the
  * program's own single-buffer call, send() or write(), not sendmsg() or
- * writev(): at_wire_real_send), and every receive goes
+ * writev(): at_real_sendv), and every receive goes
  * to its received; the family decodes in place,
  * pushes one FIFO entry per command with its span (a child of the span
  * active on the sending thread when its bytes are written), and ends the
@@ -131,7 +131,7 @@ ssize_t at_wire_send(struct at_wire *w, int fd, const struct iovec *iov,
 	int err;
 
 	if (at_wire_stopped(w))
-		return at_wire_real_send(fd, iov, iovcnt, flags);
+		return at_real_sendv(fd, iov, iovcnt, flags);
 	/* Decode first what this call carries beyond what was decoded
 	 * already (the rest of a short write comes again). */
 	total = at_iov_total(iov, iovcnt);
@@ -143,7 +143,7 @@ ssize_t at_wire_send(struct at_wire *w, int fd, const struct iovec *iov,
 		errno = err;
 	}
 	r = w->fam->send ? w->fam->send(w, fd, iov, iovcnt, flags)
-			 : at_wire_real_send(fd, iov, iovcnt, flags);
+			 : at_real_sendv(fd, iov, iovcnt, flags);
 	if (r > 0)
 		w->sent += (uint64_t)r;
 	return r;

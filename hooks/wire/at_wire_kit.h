@@ -117,26 +117,6 @@ static inline bool at_wire_stopped(const struct at_wire *w)
 	return atomic_load_explicit(&w->stopped, memory_order_relaxed);
 }
 
-/* The real send of the bytes of iov on fd (the program's flags, or
- * AT_SEND_WRITE): one iovec, the program's send() or write() nearly
- * always, goes out with the single-buffer call, send() or write(), as
- * the program made it; several, with sendmsg() or writev()
- * (at_real_sendv).  The kernel takes one buffer for 0.1-0.3 us less
- * with send()/write() (no msghdr or iovec array to copy in and check;
- * measured on loopback TCP on a 2-core VM), and node-postgres writes
- * each message of a statement with its own write(): 5 for an extended
- * query.  Same call, bytes and result as the program's. */
-static inline ssize_t at_wire_real_send(int fd, const struct iovec *iov,
-					int n, int flags)
-{
-	if (n == 1)
-		return flags == AT_SEND_WRITE
-			       ? AT_REAL(write)(fd, iov[0].iov_base,
-						iov[0].iov_len)
-			       : AT_REAL(send)(fd, iov[0].iov_base,
-					       iov[0].iov_len, flags);
-	return at_real_sendv(fd, iov, n, flags);
-}
 
 /* ---- the FIFO ---- */
 

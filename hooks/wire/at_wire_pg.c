@@ -500,7 +500,7 @@ static ssize_t send_edited(struct at_wire *w, int fd, const struct iovec *iov,
 			pc[np++] = (struct piece){ got, true };
 		}
 send:;
-		ssize_t wr = at_wire_real_send(fd, v, nv, flags);
+		ssize_t wr = at_real_sendv(fd, v, nv, flags);
 		size_t app = 0, left;
 
 		if (wr < 0)
@@ -532,7 +532,7 @@ static ssize_t pg_send(struct at_wire *w, int fd, const struct iovec *iov,
 	int err;
 
 	if (!atomic_load_explicit(&g->ed.active, memory_order_relaxed))
-		r = at_wire_real_send(fd, iov, iovcnt, flags);
+		r = at_real_sendv(fd, iov, iovcnt, flags);
 	else
 		r = send_edited(w, fd, iov, iovcnt,
 				at_iov_total(iov, iovcnt), flags);
