@@ -818,6 +818,201 @@ Test(otlp, bad_references_stay_in_bounds)
 	free(rec);
 }
 
+/* ---- attribute block runs (the encoder's cache of their bytes) ---- */
+
+static uint64_t blk_rng = 0x243f6a8885a308d3ull;
+
+static unsigned rnd(unsigned n)
+{
+	blk_rng ^= blk_rng << 13;
+	blk_rng ^= blk_rng >> 7;
+	blk_rng ^= blk_rng << 17;
+	return (unsigned)(blk_rng >> 11) % n;
+}
+
+static const char *const blk_keys[] = {
+	"server.address", "server.port", "client.address",
+	"network.peer.address", "network.peer.port",
+	"network.protocol.version", "url.full", "k",
+};
+#define N_BLK_KEYS (sizeof(blk_keys) / sizeof(blk_keys[0]))
+
+/* A random string value: short or long, now and then with a NUL byte,
+ * from a few alphabets so that blocks repeat. */
+static size_t rnd_value(char *v, size_t cap)
+{
+	size_t len = rnd(4) == 0 ? rnd(70) : rnd(16);
+
+	if (len > cap)
+		len = cap;
+	for (size_t i = 0; i < len; i++)
+		v[i] = (char)('a' + rnd(2));
+	if (len && rnd(8) == 0)
+		v[rnd((unsigned)len)] = '\0';
+	return len;
+}
+
+struct blk_model {
+	size_t n;
+	const char *key[7];
+	uint8_t type[7];
+	int64_t i[7];
+	char s[7][70];
+	size_t len[7];
+};
+
+static void rnd_block(struct blk_model *b)
+{
+	b->n = 1 + rnd(7);
+	for (size_t i = 0; i < b->n; i++) {
+		b->key[i] = blk_keys[rnd(N_BLK_KEYS)];
+		b->type[i] = (uint8_t)(rnd(5) == 0 ? AT_ATTR_INT : AT_ATTR_STRING);
+		b->i[i] = rnd(3) ? (int64_t)rnd(70000) : -(int64_t)rnd(5);
+		b->len[i] = rnd_value(b->s[i], sizeof(b->s[i]));
+	}
+}
+
+/* Block b's attributes at the end of s, its strings one after the other
+ * in the arena (what at_span_set_block() does); the run they make. */
+static uint8_t put_block(struct at_span *s, const struct blk_model *b)
+{
+	size_t first = s->h.n_attrs;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct at_attr *a = new_attr(s, b->key[i]);
+
+		a->type = b->type[i];
+		if (a->type == AT_ATTR_STRING)
+			a->v.s = put_n(s, b->s[i], b->len[i]);
+		else
+			a->v.i = b->i[i];
+	}
+	return AT_SPAN_BLK_RUN(first, b->n);
+}
+
+static void rnd_plain_attrs(struct at_span *s, unsigned most)
+{
+	char v[70];
+
+	for (unsigned k = rnd(most + 1); k && s->h.n_attrs < AT_SPAN_MAX_ATTRS;
+	     k--) {
+		struct at_attr *a = new_attr(s, blk_keys[rnd(N_BLK_KEYS)]);
+
+		a->type = (uint8_t)rnd(4);
+		if (a->type == AT_ATTR_STRING)
+			a->v.s = put_n(s, v, rnd_value(v, sizeof(v)));
+		else
+			a->v.i = (int64_t)rnd(100000);
+	}
+}
+
+/* A span with up to two block runs of the blocks in bs, then damaged now
+ * and then the way a stale hint would be: a value of the run set again,
+ * a string byte changed, a run that is not one. */
+static void rnd_block_span(struct at_span *s, unsigned seed,
+			   const struct blk_model *bs, size_t nb)
+{
+	uint8_t runs[2] = { 0, 0 };
+
+	make_root(s, seed, "GET");
+	for (size_t r = 0; r < 2; r++) {
+		rnd_plain_attrs(s, 3);
+		if (rnd(4))
+			runs[r] = put_block(s, &bs[rnd((unsigned)nb)]);
+	}
+	rnd_plain_attrs(s, 3);
+	if (rnd(3) == 0)
+		add_event(s, "e", START_NS, "k", "v", NULL, NULL, 0);
+	switch (rnd(12)) {
+	case 0: /* a value of a run set again (an int) */
+		if (s->h.n_attrs) {
+			struct at_attr *a = &s->attrs[rnd(s->h.n_attrs)];
+
+			if (a->type != AT_ATTR_STRING)
+				a->v.i++;
+		}
+		break;
+	case 1: /* a string byte changed */
+		if (s->h.arena_used)
+			s->arena[rnd(s->h.arena_used)] ^= 1;
+		break;
+	case 2: /* a run past the attributes, or overlapping */
+		runs[rnd(2)] = AT_SPAN_BLK_RUN(rnd(32), 1 + rnd(7));
+		break;
+	case 3: /* a string moved out of the used arena */
+		if (s->h.n_attrs && s->attrs[0].type == AT_ATTR_STRING)
+			s->attrs[0].v.s.off = (uint16_t)(s->h.arena_used + 1);
+		break;
+	case 5: /* a string pointed elsewhere in the arena, same length */
+		if (s->h.n_attrs) {
+			struct at_attr *a = &s->attrs[rnd(s->h.n_attrs)];
+
+			if (a->type == AT_ATTR_STRING &&
+			    a->v.s.len < s->h.arena_used)
+				a->v.s.off = (uint16_t)rnd(
+					s->h.arena_used - a->v.s.len + 1u);
+		}
+		break;
+	case 4: /* another type, same bits */
+		if (s->h.n_attrs)
+			s->attrs[rnd(s->h.n_attrs)].type = (uint8_t)rnd(5);
+		break;
+	default:
+		break;
+	}
+	if (!runs[0]) { /* runs fill the first slot first */
+		runs[0] = runs[1];
+		runs[1] = 0;
+	}
+	s->h.blk_run[0] = runs[0];
+	s->h.blk_run[1] = runs[1];
+	s->h.blk_tag0 = (uint8_t)rnd(3); /* a few tags: shared entries */
+	s->h.blk_tag1 = (uint8_t)rnd(3);
+}
+
+/* Spans with block runs encode to the bytes they give without them (the
+ * runs' cache is only a shortcut), whatever the runs, tags and damage;
+ * batch after batch, the cache carried over. */
+Test(otlp, block_runs_keep_the_bytes)
+{
+	enum { BATCH = 40, ROUNDS = 150, BLOCKS = 5 };
+	static struct at_span s;
+	static struct blk_model bs[BLOCKS];
+	struct at_span_hdr *with[BATCH], *without[BATCH];
+	struct at_buf a = { 0 }, b = { 0 };
+	size_t with_runs = 0;
+
+	for (int i = 0; i < BLOCKS; i++)
+		rnd_block(&bs[i]);
+	for (int round = 0; round < ROUNDS; round++) {
+		if (rnd(10) == 0) /* a block remade */
+			rnd_block(&bs[rnd(BLOCKS)]);
+		for (int i = 0; i < BATCH; i++) {
+			rnd_block_span(&s, (unsigned)i, bs, BLOCKS);
+			with_runs += s.h.blk_run[0] != 0;
+			with[i] = record(&s);
+			s.h.blk_run[0] = s.h.blk_run[1] = 0;
+			without[i] = record(&s);
+		}
+		at_buf_reset(&a);
+		at_buf_reset(&b);
+		cr_assert_eq(encode(with, BATCH, NULL, &a), 0);
+		cr_assert_eq(encode(without, BATCH, NULL, &b), 0);
+		cr_assert_eq(a.len, b.len, "round %d", round);
+		cr_assert(memcmp(a.data, b.data, a.len) == 0, "round %d",
+			  round);
+		if (round % 16 == 0)
+			check_canonical(&a, 0);
+		for (int i = 0; i < BATCH; i++) {
+			free(with[i]);
+			free(without[i]);
+		}
+	}
+	cr_assert_gt(with_runs, ROUNDS * BATCH / 2);
+	at_buf_free(&a);
+	at_buf_free(&b);
+}
+
 Test(otlp, parse_response)
 {
 	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse
