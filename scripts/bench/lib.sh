@@ -24,12 +24,18 @@ calc() {
 }
 
 # alternate FUNCTION MODE...: run FUNCTION MODE for each mode in turn,
-# reps times, appending each run's output line to $tmp/FUNCTION.MODE.
+# reps times, appending each run's output line to $tmp/FUNCTION.MODE; the
+# modes in the order given in odd rounds and reversed in even ones (ABBA:
+# a drift of the machine or the server over the rounds does not always
+# favour the mode that runs first).
 alternate() {
-	local fn=$1 mode
+	local fn=$1 mode i
 	shift
+	local -a order=("$@") back=()
+	for ((i = $# - 1; i >= 0; i--)); do back+=("${order[i]}"); done
 	for mode in "$@"; do : >"$tmp/$fn.$mode"; done
-	for _ in $(seq 1 "$reps"); do
+	for i in $(seq 1 "$reps"); do
+		[ $((i % 2)) = 1 ] && set -- "${order[@]}" || set -- "${back[@]}"
 		for mode in "$@"; do
 			"$fn" "$mode" >>"$tmp/$fn.$mode"
 		done

@@ -33,8 +33,10 @@
 # (the method before) gave rounds from 15 to 150 us apart at 1 in flight:
 # a process's CPU per request differed from the next one's by more than
 # the budget.
-#   BENCH_NODE_CHUNK_1 (200) requests per chunk at 1 in flight,
-#   BENCH_NODE_CHUNK (600) at 20 in flight.
+#   BENCH_NODE_CHUNK_1 (1000) requests per chunk at 1 in flight,
+#   BENCH_NODE_CHUNK (2000) at 20 in flight (with chunks of 200 and 600 the
+#   rounds' figures spread over +-80 us: a garbage collection or a late
+#   compile in a chunk moves its CPU per request by tens of us).
 
 node_dir=tests/bench/node
 
@@ -153,8 +155,8 @@ node_report() {
 
 bench_node() {
 	local modes="bare ours sdk" k
-	node_n=${BENCH_NODE_CHUNK:-600}
-	node_n1=${BENCH_NODE_CHUNK_1:-200}
+	node_n=${BENCH_NODE_CHUNK:-2000}
+	node_n1=${BENCH_NODE_CHUNK_1:-1000}
 	echo "== 6. two Node.js services (frontend -> backend): bare, under libautotrace, under the OpenTelemetry JS SDK, up at once and interleaved; chunks of $node_n1 requests 1 in flight and $node_n requests 20 in flight ($chunk_pairs rounds each)"
 	if ! command -v node >/dev/null; then
 		say "node not found: skipped"
