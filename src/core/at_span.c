@@ -27,8 +27,6 @@
 _Static_assert(sizeof(struct at_span_hdr) % 8 == 0, "record header size");
 _Static_assert(sizeof(struct at_attr) % 8 == 0, "attribute size");
 _Static_assert(sizeof(struct at_event) % 8 == 0, "event size");
-_Static_assert(AT_SPAN_MAX_ATTRS <= 32 && AT_SPAN_BLOCK_ATTRS < 8,
-	       "a block run is first | count << 5 (at_span_rec.h)");
 
 static struct at_span_context env_parent;
 static int env_parent_valid;
@@ -206,8 +204,6 @@ start_common(struct at_thread *t, struct at_span *s,
 		h->kind = (uint8_t)kind;
 		h->status_code = AT_STATUS_UNSET;
 		h->n_attrs = 0;
-		h->blk_run[0] = 0;
-		h->blk_run[1] = 0;
 		s->key_bits = 0;
 		h->n_events = 0;
 		h->n_ev_attrs = 0;
@@ -656,27 +652,6 @@ static bool block_key_set(const struct at_span *s,
 	return false;
 }
 
-/* Name the run of attributes b is about to fill (at h->n_attrs) in the
- * record, for the exporter's cache (at_span_rec.h: blk_run), if a run
- * slot is free. */
-static inline void note_block_run(struct at_span_hdr *h,
-				  const struct at_span_block *b)
-{
-	uint8_t tag = (uint8_t)(((uint64_t)(uintptr_t)b *
-				 0x9e3779b97f4a7c15ull) >> 56);
-	uint8_t run = AT_SPAN_BLK_RUN(h->n_attrs, b->n_attrs);
-
-	if (b->n_attrs == 0)
-		return;
-	if (!h->blk_run[0]) {
-		h->blk_run[0] = run;
-		h->blk_tag0 = tag;
-	} else if (!h->blk_run[1]) {
-		h->blk_run[1] = run;
-		h->blk_tag1 = tag;
-	}
-}
-
 bool at_span_set_block(struct at_span *s, const struct at_span_block *b)
 {
 	struct at_span_hdr *h = &s->h;
@@ -711,7 +686,6 @@ bool at_span_set_block(struct at_span *s, const struct at_span_block *b)
 			a[i].v.s.off = (uint16_t)(a[i].v.s.off + used);
 	}
 	copy_short(s->arena + used, b->arena, b->arena_used);
-	note_block_run(h, b);
 	h->arena_used = (uint16_t)(used + b->arena_used);
 	h->n_attrs = (uint8_t)(h->n_attrs + n);
 	s->key_bits |= b->key_bits;

@@ -155,8 +155,6 @@ void at_span_add_event_at(struct at_span *s, const char *name,
  * the block's keys may be set already, and all fit the limits); otherwise
  * it makes those calls.  A block that could not hold what it was given
  * (full) is refused: false, nothing set, the caller sets them itself.
- * The copies (the first two of a span) are named in the record
- * (at_span_rec.h: blk_run), so the exporter can reuse their encoding.
  */
 #define AT_SPAN_BLOCK_ATTRS 6
 #define AT_SPAN_BLOCK_ARENA 208

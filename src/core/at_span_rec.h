@@ -18,8 +18,6 @@
 #define AT_SPAN_MAX_EVENT_ATTRS 8 /* shared by all events of a span */
 #define AT_SPAN_ARENA 2048
 #define AT_SPAN_NAME_MAX 128
-#define AT_SPAN_BLK_RUNS 2 /* block runs a record names (blk_run) */
-#define AT_SPAN_BLK_RUN(first, n) ((uint8_t)((first) | (n) << 5))
 
 /* Same values as OTLP's Span.SpanKind. */
 enum at_span_kind {
@@ -90,14 +88,7 @@ struct at_span_hdr {
 	uint8_t on_stack;    /* pushed on the starting thread's stack */
 	uint8_t baggage_slot; /* the request's baggage (at_baggage.h), 0: none */
 	uint8_t baggage_owner; /* this span stored it: frees it at its end */
-	/* Up to two attribute runs copied whole from an attribute block
-	 * (at_span_set_block(), at_span.h): first attribute | count << 5,
-	 * 0 for none; and a tag that tells blocks apart (a hash of the
-	 * block's address).  A hint for the exporter, which caches a run's
-	 * encoding: it compares the record's attributes with what it cached
-	 * before using it, so a wrong hint only costs a miss. */
-	uint8_t blk_run[AT_SPAN_BLK_RUNS];
-	uint8_t blk_tag0;
+	uint8_t pad_[3];
 	uint32_t dropped_attrs;
 	uint32_t dropped_events;
 	struct at_span_context ctx; /* this span's trace id, span id, flags */
@@ -110,8 +101,7 @@ struct at_span_hdr {
 	struct at_str name;
 	struct at_str status_message;
 	struct at_str tracestate;
-	uint8_t blk_tag1;
-	uint8_t pad3_;
+	uint16_t pad3_;
 };
 
 struct at_span {

@@ -53,25 +53,16 @@
  * for one is copied in overlapping blocks within its own bytes
  * (copy_short()).
  *
- * The attributes a span copied from an attribute block (at_span.h: a
- * connection's peer, its server address; the record names up to two such
- * runs) are encoded once per block and copied after (write_blk_run(): a
- * cache keyed by the block, used only when the record's attributes are
- * the ones it was made from).
- *
  * Cost, in the C keep-alive pair's real processes (8 attributes a span;
  * callgrind, the client's exporter thread, encoding being 90 % of it): a
  * first version that planned every span (all lengths, in a static plan)
  * and then wrote it took 2,300 instructions a span; the one pass 2,070;
  * with the attributes' cheap paths 1,360; encoding in the rings, the
  * NUL scan and the short copies 1,110 (the server's, with more
- * attributes: 2,780 before, 1,330 now); with the block runs' cache
- * (write_span, its calls included) the client's 1,005 -> 930 (two runs,
- * of 2 and 3 attributes), the server's 1,220 -> 920 (one run of 6).
+ * attributes: 2,780 before, 1,330 now).
  *
- * Contract: see at_otlp.h.  Not thread-safe (bytes_per_span, the key
- * cache and the block runs' cache are static: they belong to the
- * exporter thread).  Records are trusted to come from
+ * Contract: see at_otlp.h.  Not thread-safe (bytes_per_span and the key
+ * cache are static: they belong to the exporter thread).  Records are trusted to come from
  * at_span_serialize(), but string references are still checked against
  * the record's arena_used and event attribute ranges against n_ev_attrs:
  * a bad reference becomes an empty string / no attributes, never an
@@ -672,205 +663,6 @@ static int write_resource_attr(struct at_otlp_writer *w, const struct at_kv *a)
 	}
 }
 
-/* ---- attribute block runs (at_span_rec.h: blk_run) ---- */
-
-/*
- * The attributes a span copied from an attribute block (a connection's
- * peer, its server address) are the same on every span of the
- * connection: their encoding is cached, per block, and copied.  The
- * record names such a run (first attribute, count) with a tag, a hash of
- * the block's address: the tag picks the cache entry, which is used only
- * if the record's attributes are the ones it was made from (same keys,
- * types, values, and string bytes at the same places relative to each
- * other); otherwise the run is encoded as usual and replaces the entry.
- * The hint is never trusted: a block remade, reused by another
- * connection or an attribute set again costs a miss, never other bytes.
- * The encoding of a run depends only on what is compared (a key by its
- * static pointer; a string's bytes, cut at a NUL; other values' 8
- * bytes), so a hit writes the very bytes the run would have given.
- * Exporter thread only, like the key cache.
- */
-#define BLK_CACHE_SLOTS 32
-#define BLK_MAX_ATTRS 8   /* a run's count has 3 bits */
-#define BLK_ARENA 256     /* the strings of a run, first to last byte */
-#define BLK_ENC_MAX 512
-
-struct blk_enc {
-	uint8_t n;                   /* attributes; 0: empty entry */
-	uint8_t s0;                  /* a string attribute, if arena_len */
-	uint16_t arena_len;          /* bytes of arena */
-	uint16_t enc_len;            /* bytes of enc */
-	struct at_attr src[BLK_MAX_ATTRS]; /* string offsets into arena */
-	char arena[BLK_ARENA];
-	uint8_t enc[BLK_ENC_MAX];
-};
-
-static struct blk_enc blk_cache[BLK_CACHE_SLOTS];
-
-/* Are the n attributes a (strings in arena, used bytes) the ones e was
- * made from? */
-static inline bool blk_match(const struct blk_enc *e, const struct at_attr *a,
-			     size_t n, const char *arena, size_t used)
-{
-	size_t lo = 0;
-
-	if (e->n != n)
-		return false;
-	if (e->arena_len) {
-		const struct at_attr *x = &a[e->s0];
-
-		if (x->type != AT_ATTR_STRING ||
-		    x->v.s.off < e->src[e->s0].v.s.off)
-			return false;
-		lo = (size_t)x->v.s.off - e->src[e->s0].v.s.off;
-		if (lo + e->arena_len > used)
-			return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct at_attr *x = &a[i], *c = &e->src[i];
-
-		if (x->key != c->key || x->type != c->type)
-			return false;
-		if (x->type != AT_ATTR_STRING) {
-			if (x->v.i != c->v.i)
-				return false;
-		} else if (x->v.s.len != c->v.s.len ||
-			   (c->v.s.len && x->v.s.off != lo + c->v.s.off)) {
-			return false;
-		}
-	}
-	return memcmp(arena + lo, e->arena, e->arena_len) == 0;
-}
-
-/* Make e the entry of the n attributes a, whose encoding is enc[0..len):
- * unless a string is out of the used arena or something is too long. */
-static AT_COLD void blk_fill(struct blk_enc *e, const struct at_attr *a,
-			     size_t n, const char *arena, size_t used,
-			     const uint8_t *enc, size_t len)
-{
-	size_t lo = SIZE_MAX, hi = 0, s0 = 0;
-
-	e->n = 0;
-	if (len > BLK_ENC_MAX || n > BLK_MAX_ATTRS)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		const struct at_str s = a[i].v.s;
-
-		if (a[i].type != AT_ATTR_STRING || !s.len)
-			continue;
-		if ((size_t)s.off + s.len > used)
-			return;
-		if (s.off < lo) {
-			lo = s.off;
-			s0 = i;
-		}
-		if ((size_t)s.off + s.len > hi)
-			hi = (size_t)s.off + s.len;
-	}
-	if (!hi)
-		lo = 0;
-	if (hi - lo > BLK_ARENA)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		e->src[i] = a[i];
-		if (a[i].type == AT_ATTR_STRING && a[i].v.s.len)
-			e->src[i].v.s.off = (uint16_t)(a[i].v.s.off - lo);
-	}
-	memcpy(e->arena, arena + lo, hi - lo);
-	memcpy(e->enc, enc, len);
-	e->arena_len = (uint16_t)(hi - lo);
-	e->enc_len = (uint16_t)len;
-	e->s0 = (uint8_t)s0;
-	e->n = (uint8_t)n;
-}
-
-/* The n attributes of a block run at a[first], tag picking the entry. */
-static int write_blk_run(struct at_otlp_writer *w, const struct at_attr *a,
-			 size_t first, size_t n, uint8_t tag,
-			 const char *arena, size_t used)
-{
-	struct blk_enc *e = &blk_cache[tag % BLK_CACHE_SLOTS];
-	size_t at;
-
-	if (AT_LIKELY(blk_match(e, a + first, n, arena, used))) {
-		if (w_room(w, e->enc_len) < 0)
-			return -1;
-		memcpy(w->p, e->enc, e->enc_len);
-		w->p += e->enc_len;
-		return 0;
-	}
-	at = w_off(w);
-	for (size_t i = first; i < first + n; i++)
-		if (write_attr(w, TAG_SPAN_ATTRIBUTES, &a[i], i, arena, used) <
-		    0)
-			return -1;
-	blk_fill(e, a + first, n, arena, used, w->out->data + at,
-		 w_off(w) - at);
-	return 0;
-}
-
-/* The next block run of record h from its run *r on that starts at
- * attribute from or later: its first attribute (SIZE_MAX if none), count
- * and tag.  A run out of the record's attributes is not one. */
-static inline size_t next_blk_run(const struct at_span_hdr *h, size_t *r,
-				  size_t from, size_t *n, uint8_t *tag)
-{
-	for (; *r < AT_SPAN_BLK_RUNS && h->blk_run[*r]; ++*r) {
-		size_t first = h->blk_run[*r] & 31;
-
-		*n = h->blk_run[*r] >> 5;
-		if (first >= from && first + *n <= h->n_attrs) {
-			*tag = *r ? h->blk_tag1 : h->blk_tag0;
-			++*r;
-			return first;
-		}
-	}
-	return SIZE_MAX;
-}
-
-/* Span.attributes of record h, with block runs: those through the
- * cache, the others one by one. */
-static int write_span_attrs_runs(struct at_otlp_writer *w,
-				 const struct at_span_hdr *h,
-				 const char *arena, size_t used)
-{
-	const struct at_attr *a = at_rec_attrs(h);
-	size_t r = 0, n = 0, i = 0;
-	uint8_t tag = 0;
-	size_t run = next_blk_run(h, &r, 0, &n, &tag);
-
-	while (i < h->n_attrs) {
-		if (i == run) {
-			if (write_blk_run(w, a, i, n, tag, arena, used) < 0)
-				return -1;
-			i += n;
-			run = next_blk_run(h, &r, i, &n, &tag);
-			continue;
-		}
-		if (write_attr(w, TAG_SPAN_ATTRIBUTES, &a[i], i, arena, used) <
-		    0)
-			return -1;
-		i++;
-	}
-	return 0;
-}
-
-/* Span.attributes of record h. */
-static inline __attribute__((always_inline)) int
-write_span_attrs(struct at_otlp_writer *w, const struct at_span_hdr *h,
-		 const char *arena, size_t used)
-{
-	const struct at_attr *a = at_rec_attrs(h);
-
-	if (h->blk_run[0])
-		return write_span_attrs_runs(w, h, arena, used);
-	for (size_t i = 0; i < h->n_attrs; i++)
-		if (write_attr(w, TAG_SPAN_ATTRIBUTES, &a[i], i, arena, used) <
-		    0)
-			return -1;
-	return 0;
-}
-
 /* ---- spans ---- */
 
 /* The room of a span's fixed fields (tags, lengths, ids, times, kind)
@@ -934,6 +726,7 @@ static int write_event(struct at_otlp_writer *w, const struct at_span_hdr *h,
 static int write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
 {
 	const char *arena = at_rec_arena(h);
+	const struct at_attr *a = at_rec_attrs(h);
 	const struct at_attr *ev_a = at_rec_ev_attrs(h);
 	const struct at_event *e = at_rec_events(h);
 	size_t used = h->arena_used, len_at;
@@ -992,8 +785,10 @@ static int write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
 		p = put_fixed64(p, h->end_unix_ns);
 	}
 	w->p = p;
-	if (write_span_attrs(w, h, arena, used) < 0)
-		return -1;
+	for (size_t i = 0; i < h->n_attrs; i++)
+		if (write_attr(w, TAG_SPAN_ATTRIBUTES, &a[i], i, arena, used) <
+		    0)
+			return -1;
 	if (w_room(w, 1 + VARINT_MAX) < 0)
 		return -1;
 	if (h->dropped_attrs) {

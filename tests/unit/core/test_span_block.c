@@ -142,34 +142,3 @@ Test(span_block, a_full_block_is_refused)
 	cr_assert_not(at_span_set_block(&s, &blk), "a key twice");
 	at_span_end(&s);
 }
-
-/* The record names the runs copied from blocks (for the exporter's cache
- * of their bytes): where they start, how many, a tag per block; a block
- * set by the calls names none. */
-Test(span_block, copied_runs_are_named)
-{
-	struct at_span s;
-	struct at_span_block b1, b2, b3;
-
-	fill_block(&b1);
-	at_span_block_clear(&b2);
-	at_span_block_str(&b2, "url.full", "http://x/", 9);
-	at_span_block_clear(&b3);
-	at_span_block_int(&b3, "k", 1);
-	cr_assert(at_span_start(&s, "a", 1, AT_KIND_INTERNAL));
-	cr_assert_eq(s.h.blk_run[0], 0);
-	some_before(&s);
-	cr_assert(at_span_set_block(&s, &b1));
-	at_span_set_str(&s, "after", "x", 1);
-	cr_assert(at_span_set_block(&s, &b2));
-	cr_assert(at_span_set_block(&s, &b3));
-	cr_assert_eq(s.h.blk_run[0], AT_SPAN_BLK_RUN(2, 5));
-	cr_assert_eq(s.h.blk_run[1], AT_SPAN_BLK_RUN(8, 1), "the third: none");
-	at_span_end(&s);
-
-	cr_assert(at_span_start(&s, "a", 1, AT_KIND_INTERNAL));
-	same_key_before(&s);
-	cr_assert(at_span_set_block(&s, &b1));
-	cr_assert_eq(s.h.blk_run[0], 0, "set by the calls");
-	at_span_end(&s);
-}
