@@ -20,7 +20,6 @@
 #include <sys/uio.h>
 
 #include "at_pool.h"
-#include "at_real.h"
 #include "at_span.h"
 #include "at_sql.h"
 
@@ -116,7 +115,6 @@ static inline bool at_wire_stopped(const struct at_wire *w)
 {
 	return atomic_load_explicit(&w->stopped, memory_order_relaxed);
 }
-
 
 /* ---- the FIFO ---- */
 
