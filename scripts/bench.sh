@@ -35,14 +35,15 @@
 #   ctx_node_https  Node's own HTTPS client through the bridge: the cost of
 #               one bridged span per request
 #   nginx_wrk   wrk -t1 -c1 keep-alive against nginx, only wrk traced
-#               (BENCH_PAIRS alternating pairs, median of the ratios)
+#               (runs of 1 s in turns, median of the ratios)
 # BENCH_REPS (default 3) repetitions (bench_core runs, context scenarios);
-# BENCH_PAIRS (default 7) pairs for the throughput ratios (nginx_wrk,
-# scale; pgbench: BENCH_PG_PAIRS, 20); BENCH_CHUNK_PAIRS (default 40)
-# pairs of chunks for the loops run interleaved (C HTTP, HTTPS, curl, the
-# wire families, Node's scenario 6: scripts/bench/interleave.py);
+# BENCH_PG_PAIRS (default 20) pairs of pgbench runs; BENCH_CHUNK_PAIRS
+# (default 40) pairs of chunks for the loops run interleaved (C HTTP,
+# HTTPS, curl, the wire families, Node's scenario 6, and the wrk runs of
+# scale and nginx_wrk: scripts/bench/interleave.py);
 # BENCH_PAIR_REPS (default 7) pairs of whole runs for the Python HTTP loops;
-# BENCH_WRK_SECONDS (default 5) the length of the wrk runs.  The
+# BENCH_WRK_SECONDS and BENCH_NGINX_SECONDS (default 1) the length of
+# each wrk run of scale and nginx_wrk.  The
 # instruction counts (no timing at all): scripts/bench/instr.sh, `make
 # bench-instr`.
 set -euo pipefail
@@ -52,7 +53,6 @@ build=${1:-build}
 scenarios=${*:-micro exporter http pg curl node scale nginx_wrk wire_pg wire_mysql wire_redis ctx_node ctx_py ctx_native ctx_node_https https}
 lib=$(realpath "$build/libautotrace.so")
 reps=${BENCH_REPS:-3}
-pairs=${BENCH_PAIRS:-7}
 pair_reps=${BENCH_PAIR_REPS:-7}
 chunk_pairs=${BENCH_CHUNK_PAIRS:-40}
 tmp=$(mktemp -d)

@@ -56,8 +56,8 @@ node_cpu_20|Node frontend -> backend, CPU added per request (both services), 20 
 node_ratio_20|... ours / the OpenTelemetry JS SDK's added CPU, 20 in flight|le|0.05|median|ratio|(ours - bare) / (sdk - bare) per round
 pgbench_tpcb|pgbench TPC-B-like, 1 client, traced / bare TPS|ge|0.97|median|ratio|traced / bare per pair (BENCH_PG_PAIRS pairs)
 pgbench_select|pgbench -S, 1 client, traced / bare TPS|ge|0.97|median|ratio|traced / bare per pair (BENCH_PG_PAIRS pairs)
-scale_wrk|wrk -t2 -c50 against a thread-per-connection service, traced / bare throughput|ge|0.97|median|ratio|traced / bare per pair
-nginx_wrk|wrk -t1 -c1 keep-alive against nginx, only wrk traced, traced / bare requests/s|ge|0.95|median|ratio|traced / bare per pair (BENCH_PAIRS pairs)
+scale_wrk|wrk -t2 -c50 against a thread-per-connection service, traced / bare throughput|ge|0.97|median|ratio|traced / bare per pair of 1 s runs taken in turns (BENCH_CHUNK_PAIRS pairs)
+nginx_wrk|wrk -t1 -c1 keep-alive against nginx, only wrk traced, traced / bare requests/s|ge|0.95|median|ratio|traced / bare per pair of 1 s runs taken in turns (BENCH_CHUNK_PAIRS pairs)
 wire_pg_simple|node-postgres SELECT 1 (simple query): client CPU added per statement|le|2|median|us|traced - bare per pair
 wire_pg_extended|node-postgres SELECT $1 (extended protocol): client CPU added per statement|le|2|median|us|traced - bare per pair
 wire_mysql_query|mysql2 SELECT 1: client CPU added per statement|le|2|median|us|traced - bare per pair

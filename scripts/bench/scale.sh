@@ -1,10 +1,15 @@
-# Scenario 7, scale: wrk (2 threads, 50 connections, BENCH_WRK_SECONDS (5)
-# s) against http_service (a thread per connection), bare vs traced,
-# BENCH_PAIRS alternating pairs; the budget (>= 97 % of bare throughput)
-# is judged on the pairs' ratios traced / bare.  The
-# traced service runs with AUTOTRACE_DEBUG=1, whose exit line gives the
-# spans made, exported and dropped; the sink counts what it received; the
-# service's VmRSS is read every second.
+# Scenario 7, scale: wrk (2 threads, 50 connections) against http_service
+# (a thread per connection), bare vs traced.  The two services are up at
+# once (the traced one with AUTOTRACE_DEBUG=1, whose exit line gives the
+# spans made, exported and dropped; its VmRSS read every second), and
+# `wrk -d BENCH_WRK_SECONDS (1) s` runs take turns against them,
+# BENCH_CHUNK_PAIRS (40) pairs in ABBA order (scripts/bench/interleave.py,
+# scripts/bench/wrk_chunks.sh): two runs a second apart see the same
+# machine, where 7 pairs of 5 s runs one after the other gave medians
+# 0.84 and 1.00 in two whole runs.  The budget (>= 97 % of bare
+# throughput) is judged on the pairs' ratios traced / bare.  wrk and the
+# services are not pinned: wrk's two threads and the service's share both
+# cores, as a user's load would.
 
 # rss_sampler PID FILE: append the VmRSS of PID to FILE every second.
 rss_sampler() {
@@ -14,62 +19,62 @@ rss_sampler() {
 	done
 }
 
-# scale_run MODE -> requests/s, mean latency ms, spans started, exported,
-# dropped, received by the sink, VmRSS KiB at 2 s, at the end, at most,
-# and how many times VmRSS was read.
-scale_run() {
-	local mode=$1 secs=$wrk_seconds out=$tmp/wrk.out rss=$tmp/rss.$1 sampler stats
-	sink_start
-	: >"$rss"
-	server_stderr=$tmp/scale.err AUTOTRACE_DEBUG=1 start_server "$tmp/scale.port" \
-		"$(preload "$mode")" "$build/fixtures/http_service" "$tmp/scale.port" --threads
-	rss_sampler "$server_pid" "$rss" &
-	sampler=$!
-	wrk -t2 -c50 -d"${secs}s" "http://127.0.0.1:$server_port/" >"$out" 2>&1 || true
-	stop "$server_pid"
-	wait "$sampler" 2>/dev/null || true
-	stats=$(sed -n 's/.*spans started=\([0-9]*\) .* exported=\([0-9]*\) dropped=\([0-9]*\) .*/\1 \2 \3/p' "$tmp/scale.err")
-	echo "$(awk '/^Requests\/sec:/ {print $2}' "$out")" \
-		"$(awk '$1 == "Latency" {v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
-			printf "%.3f\n", (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : v}' "$out")" \
-		"${stats:-0 0 0}" "$(sink_stop)" \
-		"$(sed -n 3p "$rss" | grep . || echo 0)" "$(tail -1 "$rss" | grep . || echo 0)" \
-		"$(sort -n "$rss" | tail -1 | grep . || echo 0)" "$(wc -l <"$rss")"
-}
-
 bench_scale() {
-	local b t f r reps=$pairs
-	wrk_seconds=${BENCH_WRK_SECONDS:-5}
-	echo "== 7. scale: wrk -t2 -c50 -d${wrk_seconds}s against http_service (thread per connection), bare vs traced ($reps pairs, alternating, median of the ratios)"
+	local b t f r secs=${BENCH_WRK_SECONDS:-1} i pre port=() pid=() samplers=()
+	local stats received rss_end_bare
+	echo "== 7. scale: wrk -t2 -c50 -d${secs}s against http_service (thread per connection), bare and traced up at once, $chunk_pairs pairs of runs in turns (median of the ratios)"
 	if ! command -v wrk >/dev/null; then
 		say "wrk not found (scripts/install-deps.sh installs it): skipped"
 		return
 	fi
-	alternate scale_run bare traced
-	f=$tmp/scale_run.traced
-	b=$(median "$tmp/scale_run.bare" 1)
+	sink_start
+	for i in 0 1; do
+		pre=""
+		[ $i = 1 ] && pre=$lib
+		: >"$tmp/rss.$i"
+		server_stderr=$tmp/scale.$i.err AUTOTRACE_DEBUG=1 start_server "$tmp/scale.$i.port" \
+			"$pre" "$build/fixtures/http_service" "$tmp/scale.$i.port" --threads
+		port+=("$server_port") pid+=("$server_pid")
+		rss_sampler "$server_pid" "$tmp/rss.$i" &
+		samplers+=($!)
+	done
+	f=$tmp/scale.traced
+	/usr/bin/python3 scripts/bench/interleave.py --pairs "$chunk_pairs" --out "$tmp/scale" \
+		--bare "exec scripts/bench/wrk_chunks.sh '' -t2 -c50 -d${secs}s http://127.0.0.1:${port[0]}/" \
+		--traced "exec scripts/bench/wrk_chunks.sh '' -t2 -c50 -d${secs}s http://127.0.0.1:${port[1]}/" ||
+		say "the scale loop failed: its figures are incomplete"
+	rss_end_bare=$(rss_kib "${pid[0]}" 2>/dev/null || echo 0)
+	stop "${pid[0]}"
+	stop "${pid[1]}"
+	wait "${samplers[@]}" 2>/dev/null || true
+	received=$(sink_stop)
+	stats=$(sed -n 's/.*spans started=\([0-9]*\) .* exported=\([0-9]*\) dropped=\([0-9]*\) .*/\1 \2 \3/p' "$tmp/scale.1.err")
+	# shellcheck disable=SC2086
+	set -- ${stats:-0 0 0}
+	b=$(median "$tmp/scale.bare" 1)
 	t=$(median "$f" 1)
-	pair_fig ratio "$f" "$tmp/scale_run.bare" >"$tmp/scale.ratio"
+	pair_fig ratio "$f" "$tmp/scale.bare" >"$tmp/scale.ratio"
 	r=$(median "$tmp/scale.ratio")
 	say "%-40s %8.0f req/s bare, %8.0f req/s traced (medians): ratio %s [%s over %d pairs]; mean latency %s ms bare, %s ms traced" \
 		"throughput" "$b" "$t" "$r" "$(spread "$tmp/scale.ratio")" "$(wc -l <"$tmp/scale.ratio")" \
-		"$(median "$tmp/scale_run.bare" 2)" "$(median "$f" 2)"
-	while read -r _ _ started exported dropped received r0 r1 rmax samples; do
-		say "traced run: spans started %s, exported %s, dropped %s (%.2f %%), received by the sink %s; VmRSS %s KiB at 2 s, %s KiB at the end, %s KiB at most (%s samples)" \
-			"$started" "$exported" "$dropped" "$(calc '100 * d / (s ? s : 1)' d="$dropped" s="$started")" \
-			"$received" "$r0" "$r1" "$rmax" "$samples"
-	done <"$f"
+		"$(median "$tmp/scale.bare" 2)" "$(median "$f" 2)"
+	local r0 r1 rmax n
+	r0=$(sed -n 3p "$tmp/rss.1" | grep . || echo 0)
+	r1=$(tail -1 "$tmp/rss.1" | grep . || echo 0)
+	rmax=$(sort -n "$tmp/rss.1" | tail -1 | grep . || echo 0)
+	n=$(wc -l <"$tmp/rss.1")
+	say "traced service, the whole loop: spans started %s, exported %s, dropped %s (%.2f %%), received by the sink %s; VmRSS %s KiB at 2 s, %s KiB at the end, %s KiB at most (%s samples)" \
+		"$1" "$2" "$3" "$(calc '100 * d / (s ? s : 1)' d="$3" s="$1")" "$received" "$r0" "$r1" "$rmax" "$n"
 	json_put "scale throughput ratio" "$r" "traced/bare"
 	json_put "scale requests/s, bare" "$b" "requests/s"
 	json_put "scale requests/s, traced" "$t" "requests/s"
-	json_put "scale dropped" "$(median "$f" 5)" "spans"
-	json_put "scale exported" "$(median "$f" 4)" "spans"
-	json_put "scale RSS growth, 2 s to end" "$(calc 'a - b' a="$(median "$f" 8)" b="$(median "$f" 7)")" "KiB"
-	json_put "scale RSS added at the end" "$(calc 'a - b' a="$(median "$f" 8)" b="$(median "$tmp/scale_run.bare" 8)")" "KiB"
-	say "VmRSS at the end: %s KiB bare, %s KiB traced (50 threads with a span buffer each)" \
-		"$(median "$tmp/scale_run.bare" 8)" "$(median "$f" 8)"
-	row "wrk -t2 -c50 -d${wrk_seconds}s against a traced C service (thread per connection)" \
-		"$(calc '100 * r' r="$r") % of bare throughput [$(spread "$tmp/scale.ratio")] ($b req/s bare); $(median "$f" 5) spans dropped of $(median "$f" 3); RSS $(median "$f" 7) KiB at 2 s, $(median "$f" 8) KiB at the end ($(median "$tmp/scale_run.bare" 8) KiB bare)" \
+	json_put "scale dropped" "$3" "spans"
+	json_put "scale exported" "$2" "spans"
+	json_put "scale RSS growth, 2 s to end" "$(calc 'a - b' a="$r1" b="$r0")" "KiB"
+	json_put "scale RSS added at the end" "$(calc 'a - b' a="$r1" b="$rss_end_bare")" "KiB"
+	say "VmRSS at the end: %s KiB bare, %s KiB traced (50 threads with a span buffer each)" "$rss_end_bare" "$r1"
+	row "wrk -t2 -c50 against a traced C service (thread per connection), ${secs} s runs in turns" \
+		"$(calc '100 * r' r="$r") % of bare throughput [$(spread "$tmp/scale.ratio")] ($b req/s bare); $3 spans dropped of $1; RSS $r0 KiB at 2 s, $r1 KiB at the end ($rss_end_bare KiB bare)" \
 		"≥ 97 %; exporter keeps up or counts drops; memory flat"
 	judge scale_wrk "$tmp/scale.ratio"
 }
