@@ -67,7 +67,7 @@ wire_redis_redispy|redis-py GET: client CPU added per command|le|2|median|us|tra
 https|Python HTTPS keep-alive, client + server traced: added per request|le|2|median|us|traced - bare per pair
 ctx_node|Node bridge, computed CPU per request|le|2|median|us|events per request x ns per event, one figure per round
 ctx_py|Python asyncio bridge, computed CPU per request|le|2|median|us|callbacks per request x ns per callback, one figure per run
-ctx_node_https|Node HTTPS client span through the bridge channel, CPU per request|le|2|median|us|node_https_chan_cost.js, one figure per run
+ctx_node_https|Node HTTPS client span through the bridge channel, CPU per request|le|2|median|us|node_https_chan_cost.js (paced), one figure per process (BENCH_CTX_HTTPS_COST_REPS)
 EOF
 }
 
