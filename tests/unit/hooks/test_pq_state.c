@@ -10,6 +10,7 @@
  * literals) and the connection's attribute block.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -250,4 +251,39 @@ Test(pq_state, memo_and_connection_attributes)
 	cr_assert(ut_str_is(&spans[1], "db.query.text",
 			    "SELECT b FROM u WHERE k = 'two'"));
 	at_pq_forget(c);
+}
+
+/* Each thread remembers the last state it found (at_tls_hit.h): a
+ * connection freed on another thread and made again at the same address
+ * is new, here and there. */
+static PGconn *const reused = (PGconn *)(uintptr_t)0x30000;
+
+static void *finish_elsewhere(void *arg)
+{
+	(void)arg;
+	cr_assert_str_eq(at_pq_prepared_get(reused, "s"), "SELECT 1",
+			 "the other thread finds the state");
+	at_pq_forget(reused); /* PQfinish on this thread */
+	/* Another connection takes the freed state first, so that a stale
+	 * memory of it would show. */
+	at_pq_prepared_set(conn_n(40), "t", "SELECT 2");
+	return NULL;
+}
+
+Test(pq_state, a_connection_made_again_at_a_freed_address_is_new)
+{
+	pthread_t th;
+
+	at_pq_prepared_set(reused, "s", "SELECT 1");
+	cr_assert_str_eq(at_pq_prepared_get(reused, "s"), "SELECT 1");
+	cr_assert_eq(pthread_create(&th, NULL, finish_elsewhere, NULL), 0);
+	pthread_join(th, NULL);
+	cr_expect_null(at_pq_prepared_get(reused, "s"),
+		       "forgotten on the other thread: forgotten here");
+	at_pq_prepared_set(reused, "u", "SELECT 3");
+	cr_expect_str_eq(at_pq_prepared_get(reused, "u"), "SELECT 3");
+	cr_expect_null(at_pq_prepared_get(reused, "t"), "not the other's");
+	cr_expect_str_eq(at_pq_prepared_get(conn_n(40), "t"), "SELECT 2");
+	at_pq_forget(reused);
+	at_pq_forget(conn_n(40));
 }
