@@ -287,3 +287,33 @@ Test(pq_state, a_connection_made_again_at_a_freed_address_is_new)
 	at_pq_forget(reused);
 	at_pq_forget(conn_n(40));
 }
+
+/* An ended statement's span stays with its connection for the next
+ * statement (not the pool's round trip), which starts afresh. */
+Test(pq_state, an_ended_statements_span_serves_the_next)
+{
+	PGconn *c = conn_n(10);
+	struct at_span *a = statement(c, "SELECT 1"), *b, *d, *e;
+	struct rec spans[5];
+
+	at_pq_push(c, a);
+	at_pq_copy_row(c);
+	at_pq_pop_end(c);
+	b = statement(c, "INSERT INTO t VALUES (1)");
+	cr_expect_eq(b, a, "the spare span");
+	at_pq_push(c, b);
+	at_pq_pop_end(c);
+	d = statement(c, "SELECT 2");
+	at_pq_query_end_on(c, d); /* a synchronous statement's end */
+	e = statement(c, "SELECT 3");
+	cr_expect_eq(e, d);
+	at_pq_query_end(e);
+	at_pq_forget(c);
+	cr_assert_eq(ut_take_spans(spans, 5), 4);
+	cr_assert_eq(ut_int_attr(&spans[0], "db.response.returned_rows"), 1);
+	cr_assert(ut_str_is(&spans[1], "db.query.text",
+			    "INSERT INTO t VALUES (?)"));
+	cr_assert(ut_has_name(&spans[1], "INSERT t"));
+	cr_assert_null(ut_attr(&spans[1], "db.response.returned_rows"));
+	cr_assert(ut_str_is(&spans[2], "db.query.text", "SELECT ?"));
+}
