@@ -124,20 +124,25 @@ static _Atomic unsigned states_gen;
 
 /* ---- per-connection state ---- */
 
-static struct pq_state *state_get(PGconn *conn, bool create)
+/* The map's answer, remembered (a thread's first lookup, or another
+ * connection than its last). */
+AT_COLD static struct pq_state *state_find(PGconn *conn, bool create)
 {
-	struct pq_state *st = at_tls_hit_find(&last, &states_gen, conn);
-	unsigned gen;
+	unsigned gen = at_tls_hit_gen(&states_gen);
+	struct pq_state *st = at_handle_get(&states, conn, create);
 
-	if (AT_LIKELY(st != NULL))
-		return st;
-	gen = at_tls_hit_gen(&states_gen);
-	st = at_handle_get(&states, conn, create);
 	if (!st)
 		return NULL;
 	st->conn = conn;
 	at_tls_hit_take(&last, conn, st, gen);
 	return st;
+}
+
+static inline struct pq_state *state_get(PGconn *conn, bool create)
+{
+	struct pq_state *st = at_tls_hit_find(&last, &states_gen, conn);
+
+	return AT_LIKELY(st != NULL) ? st : state_find(conn, create);
 }
 
 /* ---- spans ---- */
