@@ -197,7 +197,7 @@ struct conn_id {
 	const char *db, *host, *port, *addr;
 };
 
-static struct conn_id conn_id(PGconn *conn)
+static inline struct conn_id conn_id(PGconn *conn)
 {
 	return (struct conn_id){
 		.db = at_pq.PQdb(conn),
