@@ -142,6 +142,9 @@ void at_pq_query_result(struct at_span *s, const PGresult *res);
 /* Record a failure to send (the connection's error message). */
 void at_pq_query_failed(struct at_span *s, PGconn *conn);
 void at_pq_query_end(struct at_span *s);
+/* The same for a statement of conn: the span stays with the connection
+ * for its next statement (saves the pool's get and put). */
+void at_pq_query_end_on(PGconn *conn, struct at_span *s);
 
 /* Asynchronous queries: spans waiting for PQgetResult to return NULL. */
 void at_pq_push(PGconn *conn, struct at_span *s);

@@ -28,7 +28,7 @@ static PGresult *finish(PGconn *conn, struct at_span *s, PGresult *res)
 		at_pq_push(conn, s); /* ends with the COPY */
 	} else {
 		at_pq_query_result(s, res);
-		at_pq_query_end(s);
+		at_pq_query_end_on(conn, s);
 	}
 	return res;
 }

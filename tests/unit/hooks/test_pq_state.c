@@ -10,6 +10,7 @@
  * literals) and the connection's attribute block.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -250,4 +251,69 @@ Test(pq_state, memo_and_connection_attributes)
 	cr_assert(ut_str_is(&spans[1], "db.query.text",
 			    "SELECT b FROM u WHERE k = 'two'"));
 	at_pq_forget(c);
+}
+
+/* Each thread remembers the last state it found (at_tls_hit.h): a
+ * connection freed on another thread and made again at the same address
+ * is new, here and there. */
+static PGconn *const reused = (PGconn *)(uintptr_t)0x30000;
+
+static void *finish_elsewhere(void *arg)
+{
+	(void)arg;
+	cr_assert_str_eq(at_pq_prepared_get(reused, "s"), "SELECT 1",
+			 "the other thread finds the state");
+	at_pq_forget(reused); /* PQfinish on this thread */
+	/* Another connection takes the freed state first, so that a stale
+	 * memory of it would show. */
+	at_pq_prepared_set(conn_n(40), "t", "SELECT 2");
+	return NULL;
+}
+
+Test(pq_state, a_connection_made_again_at_a_freed_address_is_new)
+{
+	pthread_t th;
+
+	at_pq_prepared_set(reused, "s", "SELECT 1");
+	cr_assert_str_eq(at_pq_prepared_get(reused, "s"), "SELECT 1");
+	cr_assert_eq(pthread_create(&th, NULL, finish_elsewhere, NULL), 0);
+	pthread_join(th, NULL);
+	cr_expect_null(at_pq_prepared_get(reused, "s"),
+		       "forgotten on the other thread: forgotten here");
+	at_pq_prepared_set(reused, "u", "SELECT 3");
+	cr_expect_str_eq(at_pq_prepared_get(reused, "u"), "SELECT 3");
+	cr_expect_null(at_pq_prepared_get(reused, "t"), "not the other's");
+	cr_expect_str_eq(at_pq_prepared_get(conn_n(40), "t"), "SELECT 2");
+	at_pq_forget(reused);
+	at_pq_forget(conn_n(40));
+}
+
+/* An ended statement's span stays with its connection for the next
+ * statement (not the pool's round trip), which starts afresh. */
+Test(pq_state, an_ended_statements_span_serves_the_next)
+{
+	PGconn *c = conn_n(10);
+	struct at_span *a = statement(c, "SELECT 1"), *b, *d, *e;
+	struct rec spans[5];
+
+	at_pq_push(c, a);
+	at_pq_copy_row(c);
+	at_pq_pop_end(c);
+	b = statement(c, "INSERT INTO t VALUES (1)");
+	cr_expect_eq(b, a, "the spare span");
+	at_pq_push(c, b);
+	at_pq_pop_end(c);
+	d = statement(c, "SELECT 2");
+	at_pq_query_end_on(c, d); /* a synchronous statement's end */
+	e = statement(c, "SELECT 3");
+	cr_expect_eq(e, d);
+	at_pq_query_end(e);
+	at_pq_forget(c);
+	cr_assert_eq(ut_take_spans(spans, 5), 4);
+	cr_assert_eq(ut_int_attr(&spans[0], "db.response.returned_rows"), 1);
+	cr_assert(ut_str_is(&spans[1], "db.query.text",
+			    "INSERT INTO t VALUES (?)"));
+	cr_assert(ut_has_name(&spans[1], "INSERT t"));
+	cr_assert_null(ut_attr(&spans[1], "db.response.returned_rows"));
+	cr_assert(ut_str_is(&spans[2], "db.query.text", "SELECT ?"));
 }
