@@ -27,8 +27,8 @@
  * (the pool's get and put, ~75 instructions, per statement saved; freed
  * with the connection).  States live in the kit's handle map (a bounded pool and a
  * lock-free pointer map), so nothing locks; each thread remembers the
- * last state it found in front of the map (at_tls_hit.h, the memory the
- * TLS families keep for sessions: a statement looks its connection up
+ * last state it found in front of the map (at_handle_hit.h, the memory the
+ * TLS families keep for their sessions too: a statement looks its connection up
  * four times - send, queue, result, end - and a hit is three compares
  * where the map costs about 35 instructions).  PQfinish voids every
  * thread's memory before the state is dropped.
@@ -71,7 +71,7 @@
 #include "at_pool.h"
 #include "at_pq.h"
 #include "at_sql.h"
-#include "at_tls_hit.h"
+#include "at_handle_hit.h"
 #include "at_wire_kit.h"
 
 #define INFLIGHT 32
@@ -117,9 +117,9 @@ struct at_symtab at_pq_syms = AT_SYMTAB_INIT("libpq.so.5", pq_syms,
 static struct at_handle_map states =
 	AT_HANDLE_MAP_INIT(sizeof(struct pq_state), 8192);
 static struct at_pool span_pool = AT_POOL_INIT(sizeof(struct at_span), 65536);
-/* The last connection this thread found (at_tls_hit.h: the same memory
- * for sessions), and the generation that voids every thread's. */
-static AT_TLS struct at_tls_hit last;
+/* The last connection this thread found (at_handle_hit.h), and the
+ * generation that voids every thread's. */
+static AT_TLS struct at_handle_hit last;
 static _Atomic unsigned states_gen;
 
 /* ---- per-connection state ---- */
@@ -128,19 +128,19 @@ static _Atomic unsigned states_gen;
  * connection than its last). */
 AT_COLD static struct pq_state *state_find(PGconn *conn, bool create)
 {
-	unsigned gen = at_tls_hit_gen(&states_gen);
+	unsigned gen = at_handle_hit_gen(&states_gen);
 	struct pq_state *st = at_handle_get(&states, conn, create);
 
 	if (!st)
 		return NULL;
 	st->conn = conn;
-	at_tls_hit_take(&last, conn, st, gen);
+	at_handle_hit_take(&last, conn, st, gen);
 	return st;
 }
 
 static inline struct pq_state *state_get(PGconn *conn, bool create)
 {
-	struct pq_state *st = at_tls_hit_find(&last, &states_gen, conn);
+	struct pq_state *st = at_handle_hit_find(&last, &states_gen, conn);
 
 	return AT_LIKELY(st != NULL) ? st : state_find(conn, create);
 }
@@ -620,6 +620,6 @@ void at_pq_forget(PGconn *conn)
 	}
 	span_free(st->spare);
 	st->spare = NULL;
-	at_tls_hit_void(&last, &states_gen);
+	at_handle_hit_void(&last, &states_gen);
 	at_handle_drop(&states, conn);
 }

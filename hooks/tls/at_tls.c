@@ -55,19 +55,19 @@
 static struct at_handle_map sessions =
 	AT_HANDLE_MAP_INIT(sizeof(struct at_tls), 4096);
 
-AT_TLS struct at_tls_hit at_tls_sess_hit;
+AT_TLS struct at_handle_hit at_tls_sess_hit;
 _Atomic unsigned at_tls_sess_gen;
 
 struct at_tls *at_tls_sess_lookup(const void *session, bool create)
 {
-	unsigned gen = at_tls_hit_gen(&at_tls_sess_gen);
+	unsigned gen = at_handle_hit_gen(&at_tls_sess_gen);
 	struct at_tls *t = at_handle_get(&sessions, session, create);
 
 	if (!t)
 		return NULL;
 	if (!t->session)
 		t->session = session;
-	at_tls_hit_take(&at_tls_sess_hit, session, t, gen);
+	at_handle_hit_take(&at_tls_sess_hit, session, t, gen);
 	return t;
 }
 
@@ -228,7 +228,7 @@ void at_tls_sess_forget(const void *session)
 	if (!t)
 		return;
 	drop_conn(t);
-	at_tls_hit_void(&at_tls_sess_hit, &at_tls_sess_gen);
+	at_handle_hit_void(&at_tls_sess_hit, &at_tls_sess_gen);
 	at_handle_drop(&sessions, session);
 }
 

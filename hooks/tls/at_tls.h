@@ -36,7 +36,7 @@
  * straight through.  States live in a bounded pool behind a lock-free map
  * (the family kit's handle map); a session beyond the bound goes untraced.
  * One thread uses a session at a time (both libraries require it).
- * Each thread remembers the last session it found (at_tls_hit.h): a
+ * Each thread remembers the last session it found (at_handle_hit.h): a
  * keep-alive request's write and read find their state without the map.
  *
  * Limits: TLS linked statically into the program (Go, rustls, the official
@@ -52,7 +52,7 @@
 #include <stdint.h>
 
 #include "at_compat.h"
-#include "at_tls_hit.h"
+#include "at_handle_hit.h"
 
 struct at_conn;
 struct at_tls;
@@ -90,7 +90,7 @@ struct at_tls {
 };
 
 /* The last session this thread found, and the map's generation. */
-extern AT_TLS struct at_tls_hit at_tls_sess_hit;
+extern AT_TLS struct at_handle_hit at_tls_sess_hit;
 extern _Atomic unsigned at_tls_sess_gen;
 
 /* at_tls_sess_get through the map (and remember what it found). */
@@ -100,7 +100,7 @@ struct at_tls *at_tls_sess_lookup(const void *session, bool create);
  * none, or the pool is full. */
 static inline struct at_tls *at_tls_sess_get(const void *session, bool create)
 {
-	struct at_tls *t = at_tls_hit_find(&at_tls_sess_hit, &at_tls_sess_gen,
+	struct at_tls *t = at_handle_hit_find(&at_tls_sess_hit, &at_tls_sess_gen,
 					   session);
 
 	return AT_LIKELY(t != NULL) ? t : at_tls_sess_lookup(session, create);

@@ -14,7 +14,7 @@
  * GnuTLS never calls our gnutls_* symbols.
  *
  * State per session (the kit's handle map, keyed by gnutls_session_t,
- * with each thread's last hit in front of it: at_tls_hit.h):
+ * with each thread's last hit in front of it: at_handle_hit.h):
  * the role, remembered at gnutls_init (GNUTLS_SERVER in its flags: GnuTLS
  * has no getter for it), or else taken from the socket's role (accepted
  * or connected); the sending side's descriptor, from
@@ -84,7 +84,7 @@
 #include "at_fdtab.h"
 #include "at_guard.h"
 #include "at_tls_gnutls.h"
-#include "at_tls_hit.h"
+#include "at_handle_hit.h"
 
 #define REC_MAX 16384   /* a TLS record's plaintext, at most */
 #define SESSIONS 8192   /* sessions traced at once */
@@ -130,18 +130,18 @@ struct at_symtab at_gnutls_syms =
 static struct at_handle_map states =
 	AT_HANDLE_MAP_INIT(sizeof(struct gt_state), SESSIONS);
 static struct at_pool rec_pool = AT_POOL_INIT(REC_MAX, 1024);
-/* The last session this thread found (at_tls_hit.h). */
-static AT_TLS struct at_tls_hit last;
+/* The last session this thread found (at_handle_hit.h). */
+static AT_TLS struct at_handle_hit last;
 static _Atomic unsigned states_gen;
 
 static struct gt_state *state_get(gnutls_session_t s, bool create)
 {
-	struct gt_state *st = at_tls_hit_find(&last, &states_gen, s);
+	struct gt_state *st = at_handle_hit_find(&last, &states_gen, s);
 	unsigned gen;
 
 	if (AT_LIKELY(st != NULL))
 		return st;
-	gen = at_tls_hit_gen(&states_gen);
+	gen = at_handle_hit_gen(&states_gen);
 	st = at_handle_get(&states, s, create);
 	if (!st)
 		return NULL;
@@ -149,7 +149,7 @@ static struct gt_state *state_get(gnutls_session_t s, bool create)
 		st->session = s;
 		st->fd = -1;
 	}
-	at_tls_hit_take(&last, s, st, gen);
+	at_handle_hit_take(&last, s, st, gen);
 	return st;
 }
 
@@ -435,6 +435,6 @@ void at_gnutls_session_end(gnutls_session_t session)
 	if (c)
 		at_conn_carried_free(c);
 	buf_release(st);
-	at_tls_hit_void(&last, &states_gen);
+	at_handle_hit_void(&last, &states_gen);
 	at_handle_drop(&states, session);
 }

@@ -253,7 +253,7 @@ Test(pq_state, memo_and_connection_attributes)
 	at_pq_forget(c);
 }
 
-/* Each thread remembers the last state it found (at_tls_hit.h): a
+/* Each thread remembers the last state it found (at_handle_hit.h): a
  * connection freed on another thread and made again at the same address
  * is new, here and there. */
 static PGconn *const reused = (PGconn *)(uintptr_t)0x30000;
