@@ -53,13 +53,26 @@
  * for one is copied in overlapping blocks within its own bytes
  * (copy_short()).
  *
+ * The common attribute (a cached key; a string of 1 to 15 bytes, an int
+ * or a bool) goes further (write_attrs()): the output's cursor stays in
+ * a register, the room for all of a span's attributes is made once, the
+ * key's entry holds KeyValue.value's tag after the key, and every length
+ * is one byte computed from the value's length alone, so a KeyValue is
+ * two tag/length bytes, the entry's fixed-size copy, three bytes and the
+ * value's 16-byte copy (its NUL scan the same SSE2 compare, the cut
+ * taken as the lowest of the NUL bits and bit len).  Nothing is kept
+ * per value: 50 connections' different addresses and ports cost what
+ * one does (an earlier cache of encoded values thrashed with them).
+ *
  * Cost, in the C keep-alive pair's real processes (8 attributes a span;
  * callgrind, the client's exporter thread, encoding being 90 % of it): a
  * first version that planned every span (all lengths, in a static plan)
  * and then wrote it took 2,300 instructions a span; the one pass 2,070;
  * with the attributes' cheap paths 1,360; encoding in the rings, the
  * NUL scan and the short copies 1,110 (the server's, with more
- * attributes: 2,780 before, 1,330 now).
+ * attributes: 2,780 before, 1,330 now).  In bench_instr's export section
+ * (a connect span, 6 attributes; scripts/bench/instr.sh "exported", the
+ * whole exporter per span): 876 before write_attrs(), 716 with it.
  *
  * Contract: see at_otlp.h.  Not thread-safe (bytes_per_span and the key
  * cache are static: they belong to the exporter thread).  Records are trusted to come from
@@ -450,7 +463,7 @@ static int write_kv_none(struct at_otlp_writer *w, uint8_t tag, const char *key)
 
 /*
  * A span attribute's key, encoded once: KeyValue.key's tag, length and
- * bytes.  Keys are static strings (at_span.h: pointers that live, with
+ * bytes, followed by KeyValue.value's tag (not counted in n).  Keys are static strings (at_span.h: pointers that live, with
  * their bytes, as long as the library), so the pointer names the key:
  * a direct-mapped table by pointer replaces a strlen() and a memcpy()
  * call per attribute with a comparison and a fixed-size copy of
@@ -475,7 +488,7 @@ static AT_COLD const struct key_enc *key_enc_fill(struct key_enc *e,
 {
 	size_t len = cstr_len(key);
 
-	if (len + 2 > KEY_ENC_BYTES)
+	if (len + 3 > KEY_ENC_BYTES)
 		return NULL;
 	memset(e->enc, 0, sizeof(e->enc));
 	if (len) {
@@ -484,6 +497,7 @@ static AT_COLD const struct key_enc *key_enc_fill(struct key_enc *e,
 		memcpy(e->enc + 2, key, len);
 	}
 	e->n = (uint8_t)(len ? len + 2 : 0);
+	e->enc[e->n] = TAG_KV_VALUE; /* the next field's tag (write_attrs) */
 	e->key = key;
 	return e;
 }
@@ -507,7 +521,8 @@ static inline const struct key_enc *key_enc_hashed(const char *key)
  * keys in the same order, so the entry the i-th key had last time is
  * tried first (a load and a comparison), then the table.
  */
-static const struct key_enc no_key; /* a NULL key: no key field */
+/* A NULL key: no key field (then KeyValue.value's tag, as in every entry). */
+static const struct key_enc no_key = { .enc = { TAG_KV_VALUE } };
 static const struct key_enc *key_by_pos[AT_SPAN_MAX_ATTRS] = {
 	[0 ... AT_SPAN_MAX_ATTRS - 1] = &no_key,
 };
@@ -646,6 +661,117 @@ write_attr(struct at_otlp_writer *w, uint8_t tag, const struct at_attr *a,
 	}
 }
 
+/* write_attr() out of line: write_attrs()'s other cases. */
+static __attribute__((noinline)) int
+write_attr_slow(struct at_otlp_writer *w, uint8_t tag, const struct at_attr *a,
+		size_t pos, const char *arena, size_t arena_used)
+{
+	return write_attr(w, tag, a, pos, arena, arena_used);
+}
+
+/*
+ * Attributes a[0..count) (positions pos0 + i for the key cache), written
+ * with the output's cursor in a register: a string of at most
+ * FAST_STR_MAX bytes or an int or bool with a cached key is written from
+ * the key's encoding (its KeyValue.value tag included) and three or four
+ * bytes that depend only on the value's length, every length then being
+ * one byte; anything else takes write_attr().  The same bytes either way.
+ */
+#define FAST_STR_MAX 16
+/* The most a fast attribute writes: tag, length, the key's copy, the
+ * value's length, member tag, and a string's length and fixed-size copy
+ * (or an int's varint). */
+#define FAST_ROOM (2 + KEY_ENC_BYTES + 3 + FAST_STR_MAX)
+/* Every length of a fast attribute is one byte. */
+_Static_assert(KEY_ENC_BYTES + 3 + FAST_STR_MAX < 0x80 &&
+		       KEY_ENC_BYTES + 3 + VARINT_MAX < 0x80,
+	       "a fast KeyValue's lengths fit in one byte");
+
+static int write_attrs(struct at_otlp_writer *w, uint8_t tag,
+		       const struct at_attr *a, size_t count, size_t pos0,
+		       const char *arena, size_t arena_used)
+{
+	uint8_t *p;
+
+	/* Room for every attribute to take the fast way, made once (and
+	 * again after one that did not). */
+	if (w_room(w, count * FAST_ROOM) < 0)
+		return -1;
+	p = w->p;
+	for (size_t i = 0; i < count; i++) {
+		const struct at_attr *at = &a[i];
+		const struct key_enc *e = key_by_pos[(pos0 + i) %
+						     AT_SPAN_MAX_ATTRS];
+		unsigned type = at->type;
+		uint8_t *q;
+
+		if (AT_UNLIKELY(e->key != at->key))
+			goto slow;
+		if (type == AT_ATTR_STRING) {
+#ifdef __SSE2__
+			size_t off = at->v.s.off, len = at->v.s.len;
+			const char *s = arena + off;
+			int tail; /* the arena's last 16 bytes */
+			uint32_t m;
+
+			/* rec_str_fast()'s cases of 1 to 15 bytes, 16 bytes
+			 * of the used arena starting or ending with them. */
+			if (AT_UNLIKELY(len == 0 || len >= 16 ||
+					off + len > arena_used))
+				goto slow;
+			tail = off + 16 > arena_used;
+			if (!tail)
+				m = nul_mask16(s);
+			else if (AT_LIKELY(off + len >= 16))
+				m = nul_mask16(s + len - 16) >> (16 - len);
+			else
+				goto slow;
+			/* Up to the first NUL byte, or len bytes. */
+			len = (size_t)__builtin_ctz(m | 1u << len);
+			p[0] = tag;
+			p[1] = (uint8_t)(e->n + 4 + len);
+			memcpy(p + 2, e->enc, KEY_ENC_BYTES);
+			q = p + 3 + e->n;
+			q[0] = (uint8_t)(2 + len);
+			q[1] = TAG_AV_STRING;
+			q[2] = (uint8_t)len;
+			if (AT_LIKELY(!tail)) /* 16 bytes, the room covers them */
+				memcpy(q + 3, s, FAST_STR_MAX);
+			else
+				copy_short(q + 3, s, len);
+			p = q + 3 + len;
+			continue;
+#else
+			goto slow;
+#endif
+		}
+		if (type == AT_ATTR_INT || type == AT_ATTR_BOOL) {
+			uint64_t v = type == AT_ATTR_INT ?
+					     (uint64_t)at->v.i :
+					     (uint64_t)(at->v.b != 0);
+			size_t vl = varint_len(v);
+
+			p[0] = tag;
+			p[1] = (uint8_t)(e->n + 3 + vl);
+			memcpy(p + 2, e->enc, KEY_ENC_BYTES);
+			q = p + 3 + e->n;
+			q[0] = (uint8_t)(1 + vl);
+			q[1] = type == AT_ATTR_INT ? TAG_AV_INT : TAG_AV_BOOL;
+			p = put_varint(q + 2, v);
+			continue;
+		}
+slow:
+		w->p = p;
+		if (write_attr_slow(w, tag, at, pos0 + i, arena, arena_used) <
+			    0 ||
+		    w_room(w, (count - i - 1) * FAST_ROOM) < 0)
+			return -1;
+		p = w->p;
+	}
+	w->p = p;
+	return 0;
+}
+
 static int write_resource_attr(struct at_otlp_writer *w, const struct at_kv *a)
 {
 	switch (a->type) {
@@ -709,10 +835,9 @@ static int write_event(struct at_otlp_writer *w, const struct at_span_hdr *h,
 	}
 	if (name_len)
 		w->p = put_bytes(w->p, TAG_EV_NAME, e->name, name_len);
-	for (size_t j = first; j < first + na; j++)
-		if (write_attr(w, TAG_EV_ATTRIBUTES, &ev_a[j], j, arena,
-			       h->arena_used) < 0)
-			return -1;
+	if (write_attrs(w, TAG_EV_ATTRIBUTES, ev_a + first, na, first, arena,
+			h->arena_used) < 0)
+		return -1;
 	if (w_room(w, 1 + VARINT_MAX) < 0)
 		return -1;
 	if (e->dropped_attrs) {
@@ -785,10 +910,9 @@ static int write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
 		p = put_fixed64(p, h->end_unix_ns);
 	}
 	w->p = p;
-	for (size_t i = 0; i < h->n_attrs; i++)
-		if (write_attr(w, TAG_SPAN_ATTRIBUTES, &a[i], i, arena, used) <
-		    0)
-			return -1;
+	if (write_attrs(w, TAG_SPAN_ATTRIBUTES, a, h->n_attrs, 0, arena,
+			used) < 0)
+		return -1;
 	if (w_room(w, 1 + VARINT_MAX) < 0)
 		return -1;
 	if (h->dropped_attrs) {

@@ -734,6 +734,76 @@ Test(otlp, values_at_the_arena_end)
 	at_buf_free(&out);
 }
 
+/* The attributes' register-cursor path (write_attrs(): a cached key, a
+ * string of 1 to 15 bytes, an int or a bool) against the general one:
+ * a span is encoded twice, the first time filling the key cache (the
+ * general path), the second time through the fast one, and both must
+ * give the same canonical bytes.  Strings of every short length, with
+ * a NUL byte first, in the middle, last or none, in the middle of the
+ * arena and at its end (and a NUL-key int, negative and wide ints,
+ * bools). */
+Test(otlp, short_values_first_and_again_same_bytes)
+{
+	static const char *const keys[] = { "s.mid", "s.end" };
+	static struct at_span s;
+	struct at_buf first = { 0 }, again = { 0 };
+
+	for (size_t len = 1; len <= 17; len++) {
+		for (int nul = -1; nul < 3; nul++) {
+			Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
+				*req;
+			Opentelemetry__Proto__Trace__V1__Span *sp;
+			struct at_span_hdr *rec;
+			struct at_attr *a;
+			char v[18], want[18];
+			size_t at = nul == 0 ? 0 : nul == 1 ? len / 2 : len - 1;
+
+			for (size_t i = 0; i < len; i++)
+				v[i] = (char)('a' + (i % 26));
+			if (nul >= 0)
+				v[at] = '\0';
+			memcpy(want, v, len);
+			want[len] = '\0';
+			make_root(&s, 13, "short");
+			for (size_t k = 0; k < 2; k++) {
+				a = new_attr(&s, keys[k]);
+				a->type = AT_ATTR_STRING;
+				a->v.s = put_n(&s, v, len);
+				if (k == 0) {
+					add_int(&s, NULL, -(int64_t)len);
+					add_bool(&s, "b", (int)(len & 1));
+					add_int(&s, "wide", INT64_MAX - (int64_t)len);
+					add_str(&s, "pad", "0123456789abcdefghij");
+				}
+			}
+			rec = record(&s);
+			cr_assert_eq(encode(&rec, 1, NULL, &first), 0);
+			cr_assert_eq(encode(&rec, 1, NULL, &again), 0);
+			cr_assert_eq(first.len, again.len, "len %zu nul %d", len,
+				     nul);
+			cr_assert(memcmp(first.data, again.data, first.len) == 0,
+				  "len %zu nul %d", len, nul);
+			req = decode(&again, 0);
+			sp = only_scope(req)->spans[0];
+			check_str(sp->attributes, sp->n_attributes, "s.mid", want);
+			check_str(sp->attributes, sp->n_attributes, "s.end", want);
+			check_int(sp->attributes, sp->n_attributes, "",
+				  -(int64_t)len);
+			check_bool(sp->attributes, sp->n_attributes, "b",
+				   (int)(len & 1));
+			check_int(sp->attributes, sp->n_attributes, "wide",
+				  INT64_MAX - (int64_t)len);
+			free_req(req);
+			check_canonical(&again, 0);
+			at_buf_reset(&first);
+			at_buf_reset(&again);
+			free(rec);
+		}
+	}
+	at_buf_free(&first);
+	at_buf_free(&again);
+}
+
 Test(otlp, appends_after_existing_bytes)
 {
 	static struct at_span s;
