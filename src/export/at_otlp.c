@@ -53,14 +53,15 @@
  * for one is copied in overlapping blocks within its own bytes
  * (copy_short()).
  *
- * The common attribute (a cached key; a string of 1 to 15 bytes, an int
+ * The common attribute (a cached key; a string of 1 to 64 bytes, an int
  * or a bool) goes further (write_attrs()): the output's cursor stays in
  * a register, the room for all of a span's attributes is made once, the
  * key's entry holds KeyValue.value's tag after the key, and every length
  * is one byte computed from the value's length alone, so a KeyValue is
  * two tag/length bytes, the entry's fixed-size copy, three bytes and the
- * value's 16-byte copy (its NUL scan the same SSE2 compare, the cut
- * taken as the lowest of the NUL bits and bit len).  Nothing is kept
+ * value's fixed-size copy (a string under 16 bytes: its NUL scan one
+ * SSE2 compare, the cut taken as the lowest of the NUL bits and bit
+ * len).  Nothing is kept
  * per value: 50 connections' different addresses and ports cost what
  * one does (an earlier cache of encoded values thrashed with them).
  *
@@ -72,7 +73,9 @@
  * NUL scan and the short copies 1,110 (the server's, with more
  * attributes: 2,780 before, 1,330 now).  In bench_instr's export section
  * (a connect span, 6 attributes; scripts/bench/instr.sh "exported", the
- * whole exporter per span): 876 before write_attrs(), 716 with it.
+ * whole exporter per span): 876 before write_attrs(), 724 with it; in
+ * the C pair's exporter threads, write_span() per span: client 1,004 ->
+ * 836, server 1,216 -> 1,021.
  *
  * Contract: see at_otlp.h.  Not thread-safe (bytes_per_span and the key
  * cache are static: they belong to the exporter thread).  Records are trusted to come from
@@ -677,15 +680,31 @@ write_attr_slow(struct at_otlp_writer *w, uint8_t tag, const struct at_attr *a,
  * bytes that depend only on the value's length, every length then being
  * one byte; anything else takes write_attr().  The same bytes either way.
  */
-#define FAST_STR_MAX 16
+#define FAST_STR_MAX STR_COPY_BYTES
 /* The most a fast attribute writes: tag, length, the key's copy, the
  * value's length, member tag, and a string's length and fixed-size copy
  * (or an int's varint). */
-#define FAST_ROOM (2 + KEY_ENC_BYTES + 3 + FAST_STR_MAX)
+#define FAST_ROOM (2 + KEY_ENC_BYTES + 3 + STR_COPY_BYTES)
 /* Every length of a fast attribute is one byte. */
 _Static_assert(KEY_ENC_BYTES + 3 + FAST_STR_MAX < 0x80 &&
 		       KEY_ENC_BYTES + 3 + VARINT_MAX < 0x80,
 	       "a fast KeyValue's lengths fit in one byte");
+
+/* A fast string KeyValue up to its value's bytes (len, which follow). */
+static inline uint8_t *put_str_kv(uint8_t *p, uint8_t tag,
+				  const struct key_enc *e, size_t len)
+{
+	uint8_t *q;
+
+	p[0] = tag;
+	p[1] = (uint8_t)(e->n + 4 + len);
+	memcpy(p + 2, e->enc, KEY_ENC_BYTES);
+	q = p + 3 + e->n;
+	q[0] = (uint8_t)(2 + len);
+	q[1] = TAG_AV_STRING;
+	q[2] = (uint8_t)len;
+	return q + 3;
+}
 
 static int write_attrs(struct at_otlp_writer *w, uint8_t tag,
 		       const struct at_attr *a, size_t count, size_t pos0,
@@ -714,11 +733,21 @@ static int write_attrs(struct at_otlp_writer *w, uint8_t tag,
 			int tail; /* the arena's last 16 bytes */
 			uint32_t m;
 
-			/* rec_str_fast()'s cases of 1 to 15 bytes, 16 bytes
-			 * of the used arena starting or ending with them. */
-			if (AT_UNLIKELY(len == 0 || len >= 16 ||
+			if (AT_UNLIKELY(len == 0 || len > FAST_STR_MAX ||
 					off + len > arena_used))
 				goto slow;
+			if (len >= 16) {
+				/* 16 to FAST_STR_MAX bytes: rec_str_fast()
+				 * and put_rec_str(), the cursor kept. */
+				len = rec_str_fast(arena, arena_used, at->v.s,
+						   &s);
+				p = put_str_kv(p, tag, e, len);
+				p = put_rec_str(p, s, len, arena + arena_used);
+				continue;
+			}
+			/* 1 to 15 bytes (rec_str_fast()'s first case), 16
+			 * bytes of the used arena starting or ending with
+			 * them. */
 			tail = off + 16 > arena_used;
 			if (!tail)
 				m = nul_mask16(s);
@@ -728,18 +757,12 @@ static int write_attrs(struct at_otlp_writer *w, uint8_t tag,
 				goto slow;
 			/* Up to the first NUL byte, or len bytes. */
 			len = (size_t)__builtin_ctz(m | 1u << len);
-			p[0] = tag;
-			p[1] = (uint8_t)(e->n + 4 + len);
-			memcpy(p + 2, e->enc, KEY_ENC_BYTES);
-			q = p + 3 + e->n;
-			q[0] = (uint8_t)(2 + len);
-			q[1] = TAG_AV_STRING;
-			q[2] = (uint8_t)len;
+			p = put_str_kv(p, tag, e, len);
 			if (AT_LIKELY(!tail)) /* 16 bytes, the room covers them */
-				memcpy(q + 3, s, FAST_STR_MAX);
+				memcpy(p, s, 16);
 			else
-				copy_short(q + 3, s, len);
-			p = q + 3 + len;
+				copy_short(p, s, len);
+			p += len;
 			continue;
 #else
 			goto slow;

@@ -735,12 +735,12 @@ Test(otlp, values_at_the_arena_end)
 }
 
 /* The attributes' register-cursor path (write_attrs(): a cached key, a
- * string of 1 to 15 bytes, an int or a bool) against the general one:
+ * string of 1 to 64 bytes, an int or a bool) against the general one:
  * a span is encoded twice, the first time filling the key cache (the
  * general path), the second time through the fast one, and both must
- * give the same canonical bytes.  Strings of every short length, with
- * a NUL byte first, in the middle, last or none, in the middle of the
- * arena and at its end (and a NUL-key int, negative and wide ints,
+ * give the same canonical bytes.  Strings of 1 to 17 bytes and about
+ * 32, 48 and 64 (the fast way's limit), with a NUL byte first, in the
+ * middle, last or none, in the middle of the arena and at its end (and a NUL-key int, negative and wide ints,
  * bools). */
 Test(otlp, short_values_first_and_again_same_bytes)
 {
@@ -748,14 +748,15 @@ Test(otlp, short_values_first_and_again_same_bytes)
 	static struct at_span s;
 	struct at_buf first = { 0 }, again = { 0 };
 
-	for (size_t len = 1; len <= 17; len++) {
+	for (size_t len = 1; len <= 66; len += len < 17 || len % 16 == 0 ||
+					       len % 16 == 15 ? 1 : 14) {
 		for (int nul = -1; nul < 3; nul++) {
 			Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
 				*req;
 			Opentelemetry__Proto__Trace__V1__Span *sp;
 			struct at_span_hdr *rec;
 			struct at_attr *a;
-			char v[18], want[18];
+			char v[67], want[67];
 			size_t at = nul == 0 ? 0 : nul == 1 ? len / 2 : len - 1;
 
 			for (size_t i = 0; i < len; i++)
