@@ -532,16 +532,24 @@ static const struct key_enc *key_by_pos[AT_SPAN_MAX_ATTRS] = {
 	[0 ... AT_SPAN_MAX_ATTRS - 1] = &no_key,
 };
 
+/* key_enc() when the position's entry is another key's: the table. */
+static __attribute__((noinline)) const struct key_enc *
+key_enc_by_table(const char *key, size_t i)
+{
+	const struct key_enc *e = key_enc_hashed(key);
+
+	if (e) /* else too long: written the long way */
+		key_by_pos[i % AT_SPAN_MAX_ATTRS] = e;
+	return e;
+}
+
 static inline const struct key_enc *key_enc(const char *key, size_t i)
 {
 	const struct key_enc *e = key_by_pos[i % AT_SPAN_MAX_ATTRS];
 
 	if (AT_LIKELY(e->key == key))
 		return e;
-	e = key_enc_hashed(key);
-	if (e) /* else too long: written the long way */
-		key_by_pos[i % AT_SPAN_MAX_ATTRS] = e;
-	return e;
+	return key_enc_by_table(key, i);
 }
 
 /* A KeyValue with a cached key up to its AnyValue's body (av_len bytes,
@@ -728,7 +736,10 @@ write_attrs(struct at_otlp_writer *w, uint8_t tag,
 		unsigned type = at->type;
 		uint8_t *q;
 
-		if (AT_UNLIKELY(e->key != at->key))
+		/* Spans of other kinds in between (other keys at this
+		 * position): the table, and the fast way still. */
+		if (AT_UNLIKELY(e->key != at->key) &&
+		    !(e = key_enc_by_table(at->key, pos0 + i)))
 			goto slow;
 		if (type == AT_ATTR_STRING) {
 #ifdef __SSE2__

@@ -805,6 +805,46 @@ Test(otlp, short_values_first_and_again_same_bytes)
 	at_buf_free(&again);
 }
 
+/* Spans of two kinds in turn (other keys at the same positions, as a
+ * server's own spans between its database client spans): each encodes
+ * to the bytes it has alone, whatever the key cache last held. */
+Test(otlp, alternating_key_sets_same_bytes)
+{
+	static struct at_span s1, s2;
+	struct at_span_hdr *r1, *r2;
+	struct at_buf alone1 = { 0 }, alone2 = { 0 }, out = { 0 };
+
+	make_root(&s1, 14, "one");
+	add_str(&s1, "alt.a", "value a");
+	add_int(&s1, "alt.b", 300);
+	add_str(&s1, "alt.c", "a value of more than sixteen bytes");
+	make_root(&s2, 15, "two");
+	add_int(&s2, "alt.x", 1);
+	add_str(&s2, "alt.y", "y");
+	add_bool(&s2, "alt.z", 1);
+	add_str(&s2, "alt.w", "w value");
+	r1 = record(&s1);
+	r2 = record(&s2);
+	cr_assert_eq(encode(&r1, 1, NULL, &alone1), 0);
+	cr_assert_eq(encode(&r2, 1, NULL, &alone2), 0);
+	for (int round = 0; round < 4; round++) {
+		struct at_span_hdr *r = round & 1 ? r2 : r1;
+		const struct at_buf *want = round & 1 ? &alone2 : &alone1;
+
+		cr_assert_eq(encode(&r, 1, NULL, &out), 0);
+		cr_assert_eq(out.len, want->len, "round %d", round);
+		cr_assert(memcmp(out.data, want->data, out.len) == 0,
+			  "round %d", round);
+		check_canonical(&out, 0);
+		at_buf_reset(&out);
+	}
+	at_buf_free(&alone1);
+	at_buf_free(&alone2);
+	at_buf_free(&out);
+	free(r1);
+	free(r2);
+}
+
 Test(otlp, appends_after_existing_bytes)
 {
 	static struct at_span s;
