@@ -73,11 +73,13 @@
  * NUL scan and the short copies 1,110 (the server's, with more
  * attributes: 2,780 before, 1,330 now).  In bench_instr's export section
  * (a connect span, 6 attributes; scripts/bench/instr.sh "exported", the
- * whole exporter per span): 876 before write_attrs(), 676 with it
+ * whole exporter per span): 876 before write_attrs(), 677 with it
  * (inlined in at_otlp_add(), the room for the tail made with the
  * attributes'); in
  * the C pair's exporter threads, write_span() per span: client 1,004 ->
- * 836, server 1,216 -> 1,021.
+ * 836, server 1,216 -> 1,021; with the table on a position miss, the
+ * whole exporter thread per span: client 1,138 -> 920, server 1,349 ->
+ * 1,024.
  *
  * Contract: see at_otlp.h.  Not thread-safe (bytes_per_span and the key
  * cache are static: they belong to the exporter thread).  Records are trusted to come from
