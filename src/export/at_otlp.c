@@ -53,13 +53,33 @@
  * for one is copied in overlapping blocks within its own bytes
  * (copy_short()).
  *
+ * The common attribute (a cached key; a string of 1 to 64 bytes, an int
+ * or a bool) goes further (write_attrs()): the output's cursor stays in
+ * a register, the room for all of a span's attributes is made once, the
+ * key's entry holds KeyValue.value's tag after the key, and every length
+ * is one byte computed from the value's length alone, so a KeyValue is
+ * two tag/length bytes, the entry's fixed-size copy, three bytes and the
+ * value's fixed-size copy (a string under 16 bytes: its NUL scan one
+ * SSE2 compare, the cut taken as the lowest of the NUL bits and bit
+ * len).  Nothing is kept
+ * per value: 50 connections' different addresses and ports cost what
+ * one does (an earlier cache of encoded values thrashed with them).
+ *
  * Cost, in the C keep-alive pair's real processes (8 attributes a span;
  * callgrind, the client's exporter thread, encoding being 90 % of it): a
  * first version that planned every span (all lengths, in a static plan)
  * and then wrote it took 2,300 instructions a span; the one pass 2,070;
  * with the attributes' cheap paths 1,360; encoding in the rings, the
  * NUL scan and the short copies 1,110 (the server's, with more
- * attributes: 2,780 before, 1,330 now).
+ * attributes: 2,780 before, 1,330 now).  In bench_instr's export section
+ * (a connect span, 6 attributes; scripts/bench/instr.sh "exported", the
+ * whole exporter per span): 876 before write_attrs(), 677 with it
+ * (inlined in at_otlp_add(), the room for the tail made with the
+ * attributes'); in
+ * the C pair's exporter threads, write_span() per span: client 1,004 ->
+ * 836, server 1,216 -> 1,021; with the table on a position miss, the
+ * whole exporter thread per span: client 1,138 -> 920, server 1,349 ->
+ * 1,024.
  *
  * Contract: see at_otlp.h.  Not thread-safe (bytes_per_span and the key
  * cache are static: they belong to the exporter thread).  Records are trusted to come from
@@ -450,7 +470,7 @@ static int write_kv_none(struct at_otlp_writer *w, uint8_t tag, const char *key)
 
 /*
  * A span attribute's key, encoded once: KeyValue.key's tag, length and
- * bytes.  Keys are static strings (at_span.h: pointers that live, with
+ * bytes, followed by KeyValue.value's tag (not counted in n).  Keys are static strings (at_span.h: pointers that live, with
  * their bytes, as long as the library), so the pointer names the key:
  * a direct-mapped table by pointer replaces a strlen() and a memcpy()
  * call per attribute with a comparison and a fixed-size copy of
@@ -475,7 +495,7 @@ static AT_COLD const struct key_enc *key_enc_fill(struct key_enc *e,
 {
 	size_t len = cstr_len(key);
 
-	if (len + 2 > KEY_ENC_BYTES)
+	if (len + 3 > KEY_ENC_BYTES)
 		return NULL;
 	memset(e->enc, 0, sizeof(e->enc));
 	if (len) {
@@ -484,6 +504,7 @@ static AT_COLD const struct key_enc *key_enc_fill(struct key_enc *e,
 		memcpy(e->enc + 2, key, len);
 	}
 	e->n = (uint8_t)(len ? len + 2 : 0);
+	e->enc[e->n] = TAG_KV_VALUE; /* the next field's tag (write_attrs) */
 	e->key = key;
 	return e;
 }
@@ -507,10 +528,22 @@ static inline const struct key_enc *key_enc_hashed(const char *key)
  * keys in the same order, so the entry the i-th key had last time is
  * tried first (a load and a comparison), then the table.
  */
-static const struct key_enc no_key; /* a NULL key: no key field */
+/* A NULL key: no key field (then KeyValue.value's tag, as in every entry). */
+static const struct key_enc no_key = { .enc = { TAG_KV_VALUE } };
 static const struct key_enc *key_by_pos[AT_SPAN_MAX_ATTRS] = {
 	[0 ... AT_SPAN_MAX_ATTRS - 1] = &no_key,
 };
+
+/* key_enc() when the position's entry is another key's: the table. */
+static __attribute__((noinline)) const struct key_enc *
+key_enc_by_table(const char *key, size_t i)
+{
+	const struct key_enc *e = key_enc_hashed(key);
+
+	if (e) /* else too long: written the long way */
+		key_by_pos[i % AT_SPAN_MAX_ATTRS] = e;
+	return e;
+}
 
 static inline const struct key_enc *key_enc(const char *key, size_t i)
 {
@@ -518,10 +551,7 @@ static inline const struct key_enc *key_enc(const char *key, size_t i)
 
 	if (AT_LIKELY(e->key == key))
 		return e;
-	e = key_enc_hashed(key);
-	if (e) /* else too long: written the long way */
-		key_by_pos[i % AT_SPAN_MAX_ATTRS] = e;
-	return e;
+	return key_enc_by_table(key, i);
 }
 
 /* A KeyValue with a cached key up to its AnyValue's body (av_len bytes,
@@ -646,6 +676,142 @@ write_attr(struct at_otlp_writer *w, uint8_t tag, const struct at_attr *a,
 	}
 }
 
+/* write_attr() out of line: write_attrs()'s other cases. */
+static __attribute__((noinline)) int
+write_attr_slow(struct at_otlp_writer *w, uint8_t tag, const struct at_attr *a,
+		size_t pos, const char *arena, size_t arena_used)
+{
+	return write_attr(w, tag, a, pos, arena, arena_used);
+}
+
+/*
+ * Attributes a[0..count) (positions pos0 + i for the key cache), written
+ * with the output's cursor in a register: a string of at most
+ * FAST_STR_MAX bytes or an int or bool with a cached key is written from
+ * the key's encoding (its KeyValue.value tag included) and three or four
+ * bytes that depend only on the value's length, every length then being
+ * one byte; anything else takes write_attr().  The same bytes either way.
+ */
+#define FAST_STR_MAX STR_COPY_BYTES
+/* The most a fast attribute writes: tag, length, the key's copy, the
+ * value's length, member tag, and a string's length and fixed-size copy
+ * (or an int's varint). */
+#define FAST_ROOM (2 + KEY_ENC_BYTES + 3 + STR_COPY_BYTES)
+/* Every length of a fast attribute is one byte. */
+_Static_assert(KEY_ENC_BYTES + 3 + FAST_STR_MAX < 0x80 &&
+		       KEY_ENC_BYTES + 3 + VARINT_MAX < 0x80,
+	       "a fast KeyValue's lengths fit in one byte");
+
+/* A fast string KeyValue up to its value's bytes (len, which follow). */
+static inline uint8_t *put_str_kv(uint8_t *p, uint8_t tag,
+				  const struct key_enc *e, size_t len)
+{
+	uint8_t *q;
+
+	p[0] = tag;
+	p[1] = (uint8_t)(e->n + 4 + len);
+	memcpy(p + 2, e->enc, KEY_ENC_BYTES);
+	q = p + 3 + e->n;
+	q[0] = (uint8_t)(2 + len);
+	q[1] = TAG_AV_STRING;
+	q[2] = (uint8_t)len;
+	return q + 3;
+}
+
+static inline __attribute__((always_inline)) int
+write_attrs(struct at_otlp_writer *w, uint8_t tag,
+		       const struct at_attr *a, size_t count, size_t pos0,
+		       const char *arena, size_t arena_used, size_t after)
+{
+	uint8_t *p;
+
+	/* Room for every attribute to take the fast way and for `after`
+	 * bytes behind them, made once (and again after an attribute that
+	 * did not take it). */
+	if (w_room(w, count * FAST_ROOM + after) < 0)
+		return -1;
+	p = w->p;
+	for (size_t i = 0; i < count; i++) {
+		const struct at_attr *at = &a[i];
+		const struct key_enc *e = key_by_pos[(pos0 + i) %
+						     AT_SPAN_MAX_ATTRS];
+		unsigned type = at->type;
+		uint8_t *q;
+
+		/* Spans of other kinds in between (other keys at this
+		 * position): the table, and the fast way still. */
+		if (AT_UNLIKELY(e->key != at->key) &&
+		    !(e = key_enc_by_table(at->key, pos0 + i)))
+			goto slow;
+		if (type == AT_ATTR_STRING) {
+#ifdef __SSE2__
+			size_t off = at->v.s.off, len = at->v.s.len;
+			const char *s = arena + off;
+			int tail; /* the arena's last 16 bytes */
+			uint32_t m;
+
+			if (AT_UNLIKELY(len == 0 || len > FAST_STR_MAX ||
+					off + len > arena_used))
+				goto slow;
+			if (len >= 16) {
+				/* 16 to FAST_STR_MAX bytes: rec_str_fast()
+				 * and put_rec_str(), the cursor kept. */
+				len = rec_str_fast(arena, arena_used, at->v.s,
+						   &s);
+				p = put_str_kv(p, tag, e, len);
+				p = put_rec_str(p, s, len, arena + arena_used);
+				continue;
+			}
+			/* 1 to 15 bytes (rec_str_fast()'s first case), 16
+			 * bytes of the used arena starting or ending with
+			 * them. */
+			tail = off + 16 > arena_used;
+			if (!tail)
+				m = nul_mask16(s);
+			else if (AT_LIKELY(off + len >= 16))
+				m = nul_mask16(s + len - 16) >> (16 - len);
+			else
+				goto slow;
+			/* Up to the first NUL byte, or len bytes. */
+			len = (size_t)__builtin_ctz(m | 1u << len);
+			p = put_str_kv(p, tag, e, len);
+			if (AT_LIKELY(!tail)) /* 16 bytes, the room covers them */
+				memcpy(p, s, 16);
+			else
+				copy_short(p, s, len);
+			p += len;
+			continue;
+#else
+			goto slow;
+#endif
+		}
+		if (type == AT_ATTR_INT || type == AT_ATTR_BOOL) {
+			uint64_t v = type == AT_ATTR_INT ?
+					     (uint64_t)at->v.i :
+					     (uint64_t)(at->v.b != 0);
+			size_t vl = varint_len(v);
+
+			p[0] = tag;
+			p[1] = (uint8_t)(e->n + 3 + vl);
+			memcpy(p + 2, e->enc, KEY_ENC_BYTES);
+			q = p + 3 + e->n;
+			q[0] = (uint8_t)(1 + vl);
+			q[1] = type == AT_ATTR_INT ? TAG_AV_INT : TAG_AV_BOOL;
+			p = put_varint(q + 2, v);
+			continue;
+		}
+slow:
+		w->p = p;
+		if (write_attr_slow(w, tag, at, pos0 + i, arena, arena_used) <
+			    0 ||
+		    w_room(w, (count - i - 1) * FAST_ROOM + after) < 0)
+			return -1;
+		p = w->p;
+	}
+	w->p = p;
+	return 0;
+}
+
 static int write_resource_attr(struct at_otlp_writer *w, const struct at_kv *a)
 {
 	switch (a->type) {
@@ -709,11 +875,8 @@ static int write_event(struct at_otlp_writer *w, const struct at_span_hdr *h,
 	}
 	if (name_len)
 		w->p = put_bytes(w->p, TAG_EV_NAME, e->name, name_len);
-	for (size_t j = first; j < first + na; j++)
-		if (write_attr(w, TAG_EV_ATTRIBUTES, &ev_a[j], j, arena,
-			       h->arena_used) < 0)
-			return -1;
-	if (w_room(w, 1 + VARINT_MAX) < 0)
+	if (write_attrs(w, TAG_EV_ATTRIBUTES, ev_a + first, na, first, arena,
+			h->arena_used, 1 + VARINT_MAX) < 0)
 		return -1;
 	if (e->dropped_attrs) {
 		*w->p++ = TAG_EV_DROPPED_ATTRS;
@@ -723,7 +886,8 @@ static int write_event(struct at_otlp_writer *w, const struct at_span_hdr *h,
 }
 
 /* ScopeSpans.spans: record h, written in one pass over it. */
-static int write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
+static inline __attribute__((always_inline)) int
+write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
 {
 	const char *arena = at_rec_arena(h);
 	const struct at_attr *a = at_rec_attrs(h);
@@ -785,21 +949,22 @@ static int write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
 		p = put_fixed64(p, h->end_unix_ns);
 	}
 	w->p = p;
-	for (size_t i = 0; i < h->n_attrs; i++)
-		if (write_attr(w, TAG_SPAN_ATTRIBUTES, &a[i], i, arena, used) <
-		    0)
-			return -1;
-	if (w_room(w, 1 + VARINT_MAX) < 0)
+	/* The room behind the attributes covers the dropped count and,
+	 * without events, the tail. */
+	if (write_attrs(w, TAG_SPAN_ATTRIBUTES, a, h->n_attrs, 0, arena, used,
+			1 + VARINT_MAX + SPAN_TAIL_ROOM + msg_len) < 0)
 		return -1;
 	if (h->dropped_attrs) {
 		*w->p++ = TAG_SPAN_DROPPED_ATTRS;
 		w->p = put_varint(w->p, h->dropped_attrs);
 	}
-	for (size_t i = 0; i < h->n_events; i++)
-		if (write_event(w, h, &e[i], ev_a, arena) < 0)
+	if (AT_UNLIKELY(h->n_events)) {
+		for (size_t i = 0; i < h->n_events; i++)
+			if (write_event(w, h, &e[i], ev_a, arena) < 0)
+				return -1;
+		if (w_room(w, SPAN_TAIL_ROOM + msg_len) < 0)
 			return -1;
-	if (w_room(w, SPAN_TAIL_ROOM + msg_len) < 0)
-		return -1;
+	}
 	p = w->p;
 	if (h->dropped_events) {
 		*p++ = TAG_SPAN_DROPPED_EVENTS;

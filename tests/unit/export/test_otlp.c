@@ -734,6 +734,276 @@ Test(otlp, values_at_the_arena_end)
 	at_buf_free(&out);
 }
 
+/* The attributes' register-cursor path (write_attrs(): a cached key, a
+ * string of 1 to 64 bytes, an int or a bool) against the general one:
+ * a span is encoded twice, the first time filling the key cache (the
+ * general path), the second time through the fast one, and both must
+ * give the same canonical bytes.  Strings of 1 to 17 bytes and about
+ * 32, 48 and 64 (the fast way's limit), with a NUL byte first, in the
+ * middle, last or none, in the middle of the arena and at its end (and a NUL-key int, negative and wide ints,
+ * bools). */
+Test(otlp, short_values_first_and_again_same_bytes)
+{
+	static const char *const keys[] = { "s.mid", "s.end" };
+	static struct at_span s;
+	struct at_buf first = { 0 }, again = { 0 };
+
+	for (size_t len = 1; len <= 66; len += len < 17 || len % 16 == 0 ||
+					       len % 16 == 15 ? 1 : 14) {
+		for (int nul = -1; nul < 3; nul++) {
+			Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
+				*req;
+			Opentelemetry__Proto__Trace__V1__Span *sp;
+			struct at_span_hdr *rec;
+			struct at_attr *a;
+			char v[67], want[67];
+			size_t at = nul == 0 ? 0 : nul == 1 ? len / 2 : len - 1;
+
+			for (size_t i = 0; i < len; i++)
+				v[i] = (char)('a' + (i % 26));
+			if (nul >= 0)
+				v[at] = '\0';
+			memcpy(want, v, len);
+			want[len] = '\0';
+			make_root(&s, 13, "short");
+			for (size_t k = 0; k < 2; k++) {
+				a = new_attr(&s, keys[k]);
+				a->type = AT_ATTR_STRING;
+				a->v.s = put_n(&s, v, len);
+				if (k == 0) {
+					add_int(&s, NULL, -(int64_t)len);
+					add_bool(&s, "b", (int)(len & 1));
+					add_int(&s, "wide", INT64_MAX - (int64_t)len);
+					add_str(&s, "pad", "0123456789abcdefghij");
+				}
+			}
+			rec = record(&s);
+			cr_assert_eq(encode(&rec, 1, NULL, &first), 0);
+			cr_assert_eq(encode(&rec, 1, NULL, &again), 0);
+			cr_assert_eq(first.len, again.len, "len %zu nul %d", len,
+				     nul);
+			cr_assert(memcmp(first.data, again.data, first.len) == 0,
+				  "len %zu nul %d", len, nul);
+			req = decode(&again, 0);
+			sp = only_scope(req)->spans[0];
+			check_str(sp->attributes, sp->n_attributes, "s.mid", want);
+			check_str(sp->attributes, sp->n_attributes, "s.end", want);
+			check_int(sp->attributes, sp->n_attributes, "",
+				  -(int64_t)len);
+			check_bool(sp->attributes, sp->n_attributes, "b",
+				   (int)(len & 1));
+			check_int(sp->attributes, sp->n_attributes, "wide",
+				  INT64_MAX - (int64_t)len);
+			free_req(req);
+			check_canonical(&again, 0);
+			at_buf_reset(&first);
+			at_buf_reset(&again);
+			free(rec);
+		}
+	}
+	at_buf_free(&first);
+	at_buf_free(&again);
+}
+
+/* Spans of two kinds in turn (other keys at the same positions, as a
+ * server's own spans between its database client spans): each encodes
+ * to the bytes it has alone, whatever the key cache last held. */
+Test(otlp, alternating_key_sets_same_bytes)
+{
+	static struct at_span s1, s2;
+	struct at_span_hdr *r1, *r2;
+	struct at_buf alone1 = { 0 }, alone2 = { 0 }, out = { 0 };
+
+	make_root(&s1, 14, "one");
+	add_str(&s1, "alt.a", "value a");
+	add_int(&s1, "alt.b", 300);
+	add_str(&s1, "alt.c", "a value of more than sixteen bytes");
+	make_root(&s2, 15, "two");
+	add_int(&s2, "alt.x", 1);
+	add_str(&s2, "alt.y", "y");
+	add_bool(&s2, "alt.z", 1);
+	add_str(&s2, "alt.w", "w value");
+	r1 = record(&s1);
+	r2 = record(&s2);
+	cr_assert_eq(encode(&r1, 1, NULL, &alone1), 0);
+	cr_assert_eq(encode(&r2, 1, NULL, &alone2), 0);
+	for (int round = 0; round < 4; round++) {
+		struct at_span_hdr *r = round & 1 ? r2 : r1;
+		const struct at_buf *want = round & 1 ? &alone2 : &alone1;
+
+		cr_assert_eq(encode(&r, 1, NULL, &out), 0);
+		cr_assert_eq(out.len, want->len, "round %d", round);
+		cr_assert(memcmp(out.data, want->data, out.len) == 0,
+			  "round %d", round);
+		check_canonical(&out, 0);
+		at_buf_reset(&out);
+	}
+	at_buf_free(&alone1);
+	at_buf_free(&alone2);
+	at_buf_free(&out);
+	free(r1);
+	free(r2);
+}
+
+/* Random spans (a fixed seed): keys from a pool larger than the key
+ * cache's position table (some too long to cache, a NULL one), strings of
+ * 0 to 80 bytes with NUL bytes anywhere, some ending the arena, ints of
+ * every width, bools, doubles, events with attributes; in batches of 8,
+ * each batch encoded twice.  Every attribute decodes to its key and its
+ * value (a string cut at its first NUL), in order, and the bytes are
+ * protobuf-c's and the same both times. */
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return (uint32_t)(rnd_state >> 11) % n;
+}
+
+static void check_attr_as_made(const Opentelemetry__Proto__Common__V1__KeyValue *kv,
+			       const struct at_attr *a, const char *arena)
+{
+	const Opentelemetry__Proto__Common__V1__AnyValue *v = kv->value;
+
+	cr_assert_str_eq(kv->key, a->key ? a->key : "");
+	cr_assert_not_null(v);
+	switch (a->type) {
+	case AT_ATTR_STRING: {
+		size_t n = strnlen(arena + a->v.s.off, a->v.s.len);
+
+		cr_assert_eq(v->value_case, CASE(STRING_VALUE));
+		cr_assert_eq(strlen(v->string_value), n);
+		cr_assert(memcmp(v->string_value, arena + a->v.s.off, n) == 0);
+		break;
+	}
+	case AT_ATTR_INT:
+		cr_assert_eq(v->value_case, CASE(INT_VALUE));
+		cr_assert_eq(v->int_value, a->v.i);
+		break;
+	case AT_ATTR_BOOL:
+		cr_assert_eq(v->value_case, CASE(BOOL_VALUE));
+		cr_assert_eq(!!v->bool_value, !!a->v.b);
+		break;
+	default:
+		cr_assert_eq(v->value_case, CASE(DOUBLE_VALUE));
+		cr_assert(v->double_value == a->v.d);
+	}
+}
+
+static void random_attr(struct at_span *s, struct at_attr *a,
+			const char *const *keys, size_t n_keys)
+{
+	static const int64_t ints[] = { 0, 1, 127, 128, 16383, 16384, -1,
+					INT64_MIN, INT64_MAX, 8080 };
+	char v[81];
+	size_t len;
+
+	a->key = rnd(20) ? keys[rnd((uint32_t)n_keys)] : NULL;
+	switch (rnd(5)) {
+	case 0:
+		a->type = AT_ATTR_INT;
+		a->v.i = ints[rnd(sizeof(ints) / sizeof(ints[0]))];
+		break;
+	case 1:
+		a->type = AT_ATTR_BOOL;
+		a->v.b = rnd(2);
+		break;
+	case 2:
+		a->type = AT_ATTR_DOUBLE;
+		a->v.d = rnd(1000) / 8.0;
+		break;
+	default:
+		len = rnd(4) ? rnd(17) : rnd(81);
+		for (size_t i = 0; i < len; i++)
+			v[i] = rnd(12) ? (char)('a' + rnd(26)) : '\0';
+		if (s->h.arena_used + len > AT_SPAN_ARENA)
+			len = 0;
+		a->type = AT_ATTR_STRING;
+		a->v.s = put_n(s, v, len);
+	}
+}
+
+Test(otlp, random_spans_decode_as_made)
+{
+	static const char *const keys[] = {
+		"k.a", "k.b", "k.c", "k.d", "k.e", "k.f", "k.g", "k.h",
+		"network.peer.address", "server.port", "url.full",
+		"http.response.status_code", "user_agent.original",
+		"a.key.of.exactly.thirty.seven.bytes.x",
+		"a.key.of.exactly.thirty.eight.bytes.xy",
+		"a.key.that.is.much.too.long.for.the.encoder.s.key.cache",
+	};
+	static struct at_span spans[8];
+	struct at_span_hdr *recs[8];
+	struct at_buf first = { 0 }, again = { 0 };
+
+	for (int batch = 0; batch < 60; batch++) {
+		Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest
+			*req;
+		Opentelemetry__Proto__Trace__V1__ScopeSpans *ss;
+
+		for (int k = 0; k < 8; k++) {
+			struct at_span *s = &spans[k];
+			size_t na = rnd(14);
+
+			make_root(s, (unsigned)(batch * 8 + k), "r");
+			for (size_t i = 0; i < na; i++)
+				random_attr(s, new_attr(s, NULL), keys,
+					    sizeof(keys) / sizeof(keys[0]));
+			if (!rnd(4)) {
+				struct at_event *e = &s->events[s->h.n_events++];
+
+				e->name = "ev";
+				e->time_unix_ns = START_NS + 5;
+				e->first_attr = 0;
+				e->n_attrs = (uint8_t)rnd(4);
+				for (size_t i = 0; i < e->n_attrs; i++)
+					random_attr(s, &s->ev_attrs[i], keys,
+						    sizeof(keys) / sizeof(keys[0]));
+				s->h.n_ev_attrs = e->n_attrs;
+			}
+			recs[k] = record(s);
+		}
+		cr_assert_eq(encode(recs, 8, NULL, &first), 0);
+		cr_assert_eq(encode(recs, 8, NULL, &again), 0);
+		cr_assert_eq(first.len, again.len, "batch %d", batch);
+		cr_assert(memcmp(first.data, again.data, first.len) == 0,
+			  "batch %d", batch);
+		req = decode(&first, 0);
+		ss = only_scope(req);
+		cr_assert_eq(ss->n_spans, 8);
+		for (int k = 0; k < 8; k++) {
+			const struct at_span_hdr *h = recs[k];
+			const Opentelemetry__Proto__Trace__V1__Span *sp =
+				ss->spans[k];
+
+			cr_assert_eq(sp->n_attributes, h->n_attrs);
+			for (size_t i = 0; i < h->n_attrs; i++)
+				check_attr_as_made(sp->attributes[i],
+						   &at_rec_attrs(h)[i],
+						   at_rec_arena(h));
+			cr_assert_eq(sp->n_events, h->n_events);
+			for (size_t j = 0; j < sp->n_events; j++)
+				for (size_t i = 0; i < sp->events[j]->n_attributes;
+				     i++)
+					check_attr_as_made(
+						sp->events[j]->attributes[i],
+						&at_rec_ev_attrs(h)[i],
+						at_rec_arena(h));
+		}
+		free_req(req);
+		check_canonical(&first, 0);
+		at_buf_reset(&first);
+		at_buf_reset(&again);
+		for (int k = 0; k < 8; k++)
+			free(recs[k]);
+	}
+	at_buf_free(&first);
+	at_buf_free(&again);
+}
+
 Test(otlp, appends_after_existing_bytes)
 {
 	static struct at_span s;
