@@ -93,8 +93,8 @@ void at_conn_received(int fd, const struct iovec *iov, int iovcnt, ssize_t r,
  * of the call: then each plain HTTP/1.x request head the thread sends
  * gets that span's header lines, as one of a C client's would (same
  * lines, same place: at the end of the head), and no span of the socket
- * layer's; its response is still framed, so the connection stays usable
- * for the next lent head.  The first head binds the lend to its
+ * layer's; its response is not parsed (nothing of ours waits for it),
+ * the next lent head is found by the requests' own framing.  The first head binds the lend to its
  * connection: a head on another connection while that one is still open
  * (a request an application callback makes on its own socket) is not
  * lent (counted in refused).  A lent head that cannot get the lines (split

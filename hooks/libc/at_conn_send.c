@@ -50,9 +50,9 @@
  * (libcurl's AT_OWN_HTTP) a head gets nothing and the connection is given
  * up - unless the family lent its span: then the head is handled as a C
  * client's, with the same insertion point and the same conditions, but
- * the lines are the lent span's and no span is made; a flight without a
- * span frames the response, so the connection stays usable for the next
- * lent head (a keep-alive loop).  The lend binds to the connection of its
+ * the lines are the lent span's and no span is made; the responses are
+ * not parsed (the incoming flow passes, client_lent says when), the
+ * requests' own framing finds the next lent head (a keep-alive loop).  The lend binds to the connection of its
  * first head; a head on another connection while that one is open is not
  * the lender's (a callback's own request: given up, counted in refused).
  * A lent head that cannot take the lines (split so that the blank line's
@@ -271,15 +271,25 @@ static void lend_lost(void)
 }
 
 /* A request head under the lent span: its lines (with `inject`), no span
- * of ours; a flight without a span frames the response, so that the
- * connection stays at a message boundary for the next head.  The
+ * of ours.  Its response is not looked at: with no flight of ours open
+ * and the responses at a message boundary, the connection's incoming
+ * flow turns to PASS (the requests' framing is their own, so the next
+ * lent head is still found; issue 19: parsing each response cost as much
+ * as the request).  Otherwise a flight without a span frames the
+ * response, so that the connection stays at a message boundary.  The
  * connect span goes out as it is (a child of the lender's span, which was
  * active when the thread connected). */
 static void client_lent(struct at_conn *c, const struct at_http_request *r,
 			bool inject)
 {
-	struct flight *f = c->in.phase != PH_PASS ? fl_push(c) : NULL;
+	struct flight *f = NULL;
 
+	if (c->in.phase == PH_START && c->in.hlen == 0 && !fl_oldest(c)) {
+		c->in.phase = PH_PASS;
+		conn_flow_release(&c->in);
+	} else if (c->in.phase != PH_PASS) {
+		f = fl_push(c);
+	}
 	c->inj_len = 0;
 	c->inj_sent = 0;
 	c->conn_req.span = NULL;
