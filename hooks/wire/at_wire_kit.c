@@ -10,10 +10,15 @@
  * decoded, the commands it could not take are counted as untraced, and
  * the ones already in it still end at their replies.
  *
- * A command's span carries the connection's peer (server.address and
- * port, network.peer.*, or the socket path): those attributes are made
- * once per session into an attribute block (at_span_block) and copied
- * into each span at once, in the order the calls would set them.
+ * A command's span carries the connection's attributes: db.system.name,
+ * db.namespace when known, the peer (server.address and port,
+ * network.peer.*, or the socket path).  They are made into an attribute
+ * block (at_span_block) and copied into each span at once, in the order
+ * the calls would set them; the block is made again when the family
+ * changed the system or the namespace (a greeting, a USE, SELECT in
+ * Redis), which a comparison of the two fields with the block's copies
+ * tells.  A block that does not fit is refused: the attributes are then
+ * set one by one.
  */
 #include <string.h>
 
@@ -86,9 +91,18 @@ void at_wire_overflow(struct at_wire *w)
 
 /* ---- spans ---- */
 
-/* The peer's attributes one by one (a block refused: it did not fit). */
-static void set_peer(struct at_span *s, const struct at_wire *w)
+static const char *system_name(const struct at_wire *w)
 {
+	return w->system[0] ? w->system : w->fam->name;
+}
+
+/* The connection's attributes one by one (a block refused: it did not
+ * fit). */
+static void set_attrs(struct at_span *s, const struct at_wire *w)
+{
+	at_span_set_cstr(s, "db.system.name", system_name(w));
+	if (w->ns[0])
+		at_span_set_cstr(s, "db.namespace", w->ns);
 	if (w->path[0]) {
 		at_span_set_cstr(s, "server.address", w->path);
 		at_span_set_cstr(s, "network.transport", "unix");
@@ -102,6 +116,43 @@ static void set_peer(struct at_span *s, const struct at_wire *w)
 		if (w->port >= 0)
 			at_span_set_int(s, "network.peer.port", w->port);
 	}
+}
+
+/* The block of the connection's attributes, made again when the system
+ * or the namespace changed. */
+static const struct at_span_block *attrs_block(struct at_wire *w)
+{
+	struct at_span_block *b = &w->attrs;
+	const char *sys;
+
+	if (w->attrs_made &&
+	    memcmp(w->attrs_system, w->system, sizeof(w->system)) == 0 &&
+	    memcmp(w->attrs_ns, w->ns, sizeof(w->ns)) == 0)
+		return b;
+	memcpy(w->attrs_system, w->system, sizeof(w->system));
+	memcpy(w->attrs_ns, w->ns, sizeof(w->ns));
+	w->attrs_made = true;
+	sys = system_name(w);
+	at_span_block_clear(b);
+	at_span_block_str(b, "db.system.name", sys, strlen(sys));
+	if (w->ns[0])
+		at_span_block_str(b, "db.namespace", w->ns, strlen(w->ns));
+	if (w->path[0]) {
+		at_span_block_str(b, "server.address", w->path,
+				  strlen(w->path));
+		at_span_block_str(b, "network.transport", "unix", 4);
+		return b;
+	}
+	if (w->ip[0]) {
+		at_span_block_str(b, "server.address", w->ip, strlen(w->ip));
+		if (w->port >= 0)
+			at_span_block_int(b, "server.port", w->port);
+		at_span_block_str(b, "network.peer.address", w->ip,
+				  strlen(w->ip));
+		if (w->port >= 0)
+			at_span_block_int(b, "network.peer.port", w->port);
+	}
+	return b;
 }
 
 struct at_span *at_wire_span_begin(struct at_wire *w, const char *name,
@@ -121,35 +172,14 @@ struct at_span *at_wire_span_begin(struct at_wire *w, const char *name,
 	}
 	if (!at_span_recording(s))
 		return s;
-	at_span_set_cstr(s, "db.system.name",
-			 w->system[0] ? w->system : w->fam->name);
-	if (w->ns[0])
-		at_span_set_cstr(s, "db.namespace", w->ns);
-	if (!at_span_set_block(s, &w->peer))
-		set_peer(s, w);
+	if (!at_span_set_block(s, attrs_block(w)))
+		set_attrs(s, w);
 	return s;
 }
 
 void at_wire_peer_block(struct at_wire *w)
 {
-	struct at_span_block *b = &w->peer;
-
-	at_span_block_clear(b);
-	if (w->path[0]) {
-		at_span_block_str(b, "server.address", w->path,
-				  strlen(w->path));
-		at_span_block_str(b, "network.transport", "unix", 4);
-		return;
-	}
-	if (w->ip[0]) {
-		at_span_block_str(b, "server.address", w->ip, strlen(w->ip));
-		if (w->port >= 0)
-			at_span_block_int(b, "server.port", w->port);
-		at_span_block_str(b, "network.peer.address", w->ip,
-				  strlen(w->ip));
-		if (w->port >= 0)
-			at_span_block_int(b, "network.peer.port", w->port);
-	}
+	w->attrs_made = false;
 }
 
 /* A span the family made but will not push (it ends it as it is). */

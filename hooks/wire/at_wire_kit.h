@@ -82,9 +82,15 @@ struct at_wire {
 	int port;
 	char path[108];
 	char ns[64];           /* db.namespace, when known ("" if not) */
-	/* The peer's attributes every span of the connection carries
-	 * (server.address...), made once at the claim (at_wire_peer_block). */
-	struct at_span_block peer;
+	/* The attributes every span of the connection carries, in the
+	 * order they are set (db.system.name, db.namespace, server.address
+	 * and the rest of the peer's), as one block, made again whenever
+	 * system or ns differs from the copies it was made with
+	 * (at_wire_span_begin; at_wire_peer_block resets it). */
+	struct at_span_block attrs;
+	bool attrs_made;
+	char attrs_system[16];  /* system and ns the block was made with */
+	char attrs_ns[64];
 	/* Commands in flight: the sending thread pushes, the receiving one
 	 * pops (single producer, single consumer). */
 	struct at_wire_cmd fifo[AT_WIRE_FIFO];
@@ -161,7 +167,8 @@ void at_wire_overflow(struct at_wire *w);
  */
 struct at_span *at_wire_span_begin(struct at_wire *w, const char *name,
 				   size_t name_len);
-/* Make w->peer from w->ip, w->port and w->path (the session's open). */
+/* The peer (w->ip, w->port, w->path) was set: the connection's block
+ * is made again at the next span (the session's open). */
 void at_wire_peer_block(struct at_wire *w);
 /* End and give back a span of at_wire_span_begin that was not pushed. */
 void at_wire_span_end(struct at_span *s);

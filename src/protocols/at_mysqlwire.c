@@ -31,6 +31,14 @@
  * in the terminator or OK starts another result of the same command.
  * Sequence ids are checked: a response's packets follow each other.
  *
+ * Whole packets.  Drivers write, and servers answer, whole packets,
+ * several in one call: a packet whose header and payload are both in the
+ * bytes given (the common case) is begun, looked at in place and passed
+ * over in one go (whole_packet, c_packet, s_packet) instead of a framing
+ * event per step; the same logic decides, so the events are the same
+ * (the fuzz target compares whole and cut decodings).  A packet cut
+ * across calls, a 16 MiB one and the handshake response take the framer.
+ *
  * Limits: see at_mysqlwire.h.
  */
 #include <string.h>
@@ -188,6 +196,63 @@ static int frame_step(struct at_my_frame *f, char *buf, struct feed *in)
 		f->buf_n = f->got;
 	}
 	return FR_NONE;
+}
+
+/*
+ * The common case, a whole packet in the input: the framer between
+ * packets (or holding the header of a packet it has not started, as a
+ * NEED_CMD leaves it) and the payload all at in->i.  Takes the header as
+ * frame_step does and returns true: the logic then looks at the payload
+ * in place, and the packet is passed over at once (packet_skip), rather
+ * than a framing event per step.  A 16 MiB packet or its continuation
+ * takes the general path.  The events are the same either way (the fuzz
+ * target compares whole and cut decodings).
+ */
+static bool whole_packet(struct at_my_frame *f, struct feed *in)
+{
+	size_t left = in->n - in->i;
+	uint32_t len;
+
+	/* The previous packet ended with the previous input: closed first,
+	 * as frame_step does, unless an event is still due for it. */
+	if (f->hdr_n == 4 && f->mode != M_BEGIN && f->got == f->len) {
+		if (f->mode == M_STREAM || (f->mode == M_PREFIX && !f->looked))
+			return false;
+		f->hdr_n = 0;
+		f->cont = f->len == PKT_MAX;
+		f->mode = M_BEGIN;
+	}
+	if (f->hdr_n == 4)
+		return f->mode == M_BEGIN && f->got == 0 &&
+		       in->base == in->p + in->i && f->len < PKT_MAX &&
+		       left >= f->len;
+	if (f->hdr_n != 0 || f->cont || left < 4)
+		return false;
+	len = le24(in->p + in->i);
+	if (len == PKT_MAX || left - 4 < len)
+		return false;
+	memcpy(f->hdr, in->p + in->i, 4);
+	f->hdr_n = 4;
+	in->i += 4;
+	f->prev = f->seq;
+	f->len = len;
+	f->seq = f->hdr[3];
+	f->got = f->want = f->buf_n = 0;
+	f->looked = false;
+	in->base = in->p + in->i;
+	f->mode = M_BEGIN;
+	return true;
+}
+
+/* The logic is done with a whole packet: its rest is passed over, the
+ * framer is between packets (as frame_step leaves it). */
+static void packet_skip(struct at_my_frame *f, struct feed *in)
+{
+	in->i = (size_t)(in->base - in->p) + f->len;
+	f->got = f->len;
+	f->hdr_n = 0;
+	f->cont = false;
+	f->mode = M_BEGIN;
 }
 
 /* The wanted prefix, once FR_LOOK said it is complete. */
@@ -443,6 +508,23 @@ static int c_begin(struct at_my_client *c)
 	return AT_MY_C_MORE;
 }
 
+/* A whole packet after the handshake (whole_packet): begin, look at the
+ * command's first bytes in place, pass over the rest. */
+static int c_packet(struct at_my_client *c, struct feed *in,
+		    struct at_my_client_ev *ev)
+{
+	struct at_my_frame *f = &c->f;
+	int r = c_begin(c);
+
+	while (r == AT_MY_C_MORE && f->mode == M_PREFIX && !f->looked) {
+		f->got = f->want;
+		r = c_command_look(c, in->base, ev);
+	}
+	if (r == AT_MY_C_MORE || r == AT_MY_C_COMMAND || r == AT_MY_C_AUTH)
+		packet_skip(f, in);
+	return r;
+}
+
 int at_my_client_next(struct at_my_client *c, const char *p, size_t n,
 		      size_t *used, struct at_my_client_ev *ev)
 {
@@ -456,6 +538,11 @@ int at_my_client_next(struct at_my_client *c, const char *p, size_t n,
 	}
 	feed_start(&in, f, p, n);
 	while (r == AT_MY_C_MORE) {
+		if ((c->phase == C_AUTH || c->phase == C_COMMANDS) &&
+		    whole_packet(f, &in)) {
+			r = c_packet(c, &in, ev);
+			continue;
+		}
 		switch (frame_step(f, c->buf, &in)) {
 		case FR_NONE:
 			*used = in.i;
@@ -913,6 +1000,24 @@ static int s_begin(struct at_my_server *s)
 	return AT_MY_S_MORE;
 }
 
+/* A whole packet (whole_packet): begin, look in place, pass over the
+ * rest; a NEED_CMD keeps the header, as the general path does. */
+static int s_packet(struct at_my_server *s, struct feed *in,
+		    struct at_my_server_ev *ev)
+{
+	struct at_my_frame *f = &s->f;
+	int r = s_begin(s);
+
+	while (r == AT_MY_S_MORE && f->mode == M_PREFIX && !f->looked) {
+		f->got = f->want;
+		r = s_look(s, in->base, f->want, ev);
+	}
+	if (r == AT_MY_S_MORE || r == AT_MY_S_RESULT ||
+	    r == AT_MY_S_GREETING)
+		packet_skip(f, in);
+	return r;
+}
+
 int at_my_server_next(struct at_my_server *s, const char *p, size_t n,
 		      size_t *used, struct at_my_server_ev *ev)
 {
@@ -926,6 +1031,10 @@ int at_my_server_next(struct at_my_server *s, const char *p, size_t n,
 	}
 	feed_start(&in, f, p, n);
 	while (r == AT_MY_S_MORE) {
+		if (whole_packet(f, &in)) {
+			r = s_packet(s, &in, ev);
+			continue;
+		}
 		switch (frame_step(f, s->buf, &in)) {
 		case FR_NONE:
 			*used = in.i;

@@ -64,7 +64,7 @@ struct spec {
 
 #define ANY AT_PG_MSG_LIMIT
 
-static const struct spec *frontend_spec(unsigned char t)
+static inline const struct spec *frontend_spec(unsigned char t)
 {
 	static const struct spec q = { 1, ANY, { OP_TEXT, OP_END } },
 		p = { 4, ANY, { OP_NAME, OP_TEXT, OP_SKIP } },
@@ -90,7 +90,7 @@ static const struct spec *frontend_spec(unsigned char t)
 	}
 }
 
-static const struct spec *backend_spec(unsigned char t)
+static inline const struct spec *backend_spec(unsigned char t)
 {
 	static const struct spec auth = { 4, ANY, { OP_NUM, OP_SKIP } },
 		key = { 8, 260, { OP_SKIP } },
@@ -576,21 +576,16 @@ done:
 	return 1;
 }
 
-int at_pg_next(struct at_pg_dec *d, const char *p, size_t n, size_t *used)
+/* The general path: headers gathered and bodies walked across calls. */
+static __attribute__((noinline)) int next_split(struct at_pg_dec *d,
+						 const unsigned char *u,
+						 size_t n, size_t *used)
 {
-	const unsigned char *u = (const unsigned char *)p;
 	size_t pos = 0;
 
 	*used = 0;
 	if (d->phase == PH_ERROR)
 		return AT_PG_ERROR;
-	if (d->phase == PH_TYPED && d->hdr_have == 0 && n >= 5) {
-		int r = whole_message(d, u, n, used);
-		if (r > 0)
-			return AT_PG_MESSAGE;
-		if (r < 0)
-			return fail(d, used);
-	}
 	while (pos < n) {
 		if (d->phase == PH_DONE)
 			return fail(d, used);
@@ -633,6 +628,22 @@ int at_pg_next(struct at_pg_dec *d, const char *p, size_t n, size_t *used)
 	}
 	*used = pos;
 	return AT_PG_MORE;
+}
+
+/* The whole message first: a small function, the general path's
+ * registers saved only when it is taken. */
+int at_pg_next(struct at_pg_dec *d, const char *p, size_t n, size_t *used)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	if (d->phase == PH_TYPED && d->hdr_have == 0 && n >= 5) {
+		int r = whole_message(d, u, n, used);
+		if (r > 0)
+			return AT_PG_MESSAGE;
+		if (r < 0)
+			return fail(d, used);
+	}
+	return next_split(d, u, n, used);
 }
 
 size_t at_pg_comment(char *out, const char *tp)
