@@ -76,7 +76,7 @@ bench_http() {
 	spans=$(sink_stop)
 	# traced runs: the C, Python and urllib requests, each a client and a
 	# server span (urllib: a connect span too).
-	per=$(calc 's / (k * a + r * (b + c))' s="${spans:-0}" k="$((chunk_pairs + 1))" \
+	per=$(calc 's / (k * a + r * (b + c))' s="${spans:-0}" k="$((loop_pairs + 1))" \
 		r="$reps" a="$n_c" b="$n_py" c="$n_url")
 	say "spans received by the sink: %s (%.2f per traced request)" "$spans" "$per"
 	json_put "http spans received per traced request" "$per" "spans"

@@ -65,12 +65,12 @@ pin_server() {
 
 # interleave NAME 'BARE COMMAND' 'TRACED COMMAND': the two commands run at
 # once and take turns, one chunk each (scripts/bench/interleave.py: why,
-# and what the commands must answer), BENCH_CHUNK_PAIRS pairs (40 unless
-# told); pair i's figures go to line i of $tmp/NAME.bare and
-# $tmp/NAME.traced.  Returns non-zero (its reason on stderr) if a side
+# and what the commands must answer), BENCH_LOOP_PAIRS pairs (100 unless
+# told), or interleave_pairs if set; pair i's figures go to line i of
+# $tmp/NAME.bare and $tmp/NAME.traced.  Returns non-zero (its reason on stderr) if a side
 # failed.
 interleave() {
-	/usr/bin/python3 scripts/bench/interleave.py --pairs "$chunk_pairs" \
+	/usr/bin/python3 scripts/bench/interleave.py --pairs "${interleave_pairs:-$loop_pairs}" \
 		--out "$tmp/$1" ${client_cpu:+--cpu "$client_cpu"} --bare "$2" --traced "$3"
 }
 

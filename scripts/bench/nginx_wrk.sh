@@ -73,7 +73,7 @@ bench_nginx_wrk() {
 	sink_start
 	url=http://127.0.0.1:$nginx_port/
 	# interleave.py's first pair (not kept) warms nginx and the page cache.
-	interleave nginx_wrk "exec scripts/bench/wrk_chunks.sh '' -t1 -c1 -d${secs}s $url" \
+	interleave_pairs=$chunk_pairs interleave nginx_wrk "exec scripts/bench/wrk_chunks.sh '' -t1 -c1 -d${secs}s $url" \
 		"exec scripts/bench/wrk_chunks.sh '$lib' -t1 -c1 -d${secs}s $url" ||
 		say "the nginx_wrk loop failed: its figures are incomplete"
 	spans=$(sink_stop)
