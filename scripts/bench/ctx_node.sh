@@ -24,7 +24,8 @@
 # (tests/fixtures/ctx/node_count.js), times what each costs
 # (node_als_cost.js: each event measured 5 times in a process, the
 # smallest kept; plain and under the bridge in alternate processes,
-# BENCH_CTX_NODE_COST_REPS rounds, 15 unless told), with its spread and
+# BENCH_CTX_NODE_COST_REPS rounds, 41 unless told: a round is about 1 s,
+# and one round differs from the next by up to 9 times), with its spread and
 # a verdict against the budget (scripts/bench/budgets.sh: ctx_node, judged
 # on the rounds' computed figures).
 #
@@ -206,7 +207,7 @@ ctx_node_computed() {
 	# Per event: each round runs plain, under the bridge, and with
 	# AsyncLocalStorage, in separate processes, one after the other.
 	for m in plain bridge als; do : >"$tmp/ctx_node.cost.$m"; done
-	for i in $(seq 1 "${BENCH_CTX_NODE_COST_REPS:-15}"); do
+	for i in $(seq 1 "${BENCH_CTX_NODE_COST_REPS:-41}"); do
 		node "$ctx_node_fix/node_als_cost.js" >>"$tmp/ctx_node.cost.plain"
 		LD_PRELOAD=$lib OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:9 \
 			node "$ctx_node_fix/node_als_cost.js" >>"$tmp/ctx_node.cost.bridge"
