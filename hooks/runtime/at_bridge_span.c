@@ -229,10 +229,11 @@ static void set_url(struct at_span *s, const struct at_http_request *r)
 	char url[2048];
 	struct at_http_str host;
 	int port = -1;
+	size_t n = at_http_url_full(url, sizeof(url), "https", r->host.p,
+				    r->host.len, r->target.p, r->target.len,
+				    at_cfg.http_redact_query);
 
-	at_http_url_full(url, sizeof(url), "https", r->host.p, r->host.len,
-			 r->target.p, r->target.len, at_cfg.http_redact_query);
-	at_span_set_cstr(s, "url.full", url);
+	at_span_set_str(s, "url.full", url, n);
 	at_span_set_cstr(s, "url.scheme", "https");
 	if (at_http_host_port(r->host.p, r->host.len, &host, &port) == 0) {
 		at_span_set_str(s, "server.address", host.p, host.len);
@@ -290,10 +291,11 @@ static void msg_start(int32_t *m, char *data, size_t cap)
 		m[7] = AT_BRIDGE_SPAN_TLS_LAYER;
 		return;
 	}
+	/* The data must be exactly one head: the parser stops at its blank
+	 * line (no scan for it before). */
 	if (m[6] <= 0 || n > cap || n > AT_HTTP_HEAD_MAX ||
-	    at_http_head_end(data, n, 0) != n ||
-	    at_http_parse_request(data, n, &r) != 0 || !r.host.p ||
-	    !r.host.len) {
+	    at_http_parse_request(data, n, &r) != 0 || r.head_len != n ||
+	    !r.host.p || !r.host.len) {
 		m[7] = AT_BRIDGE_SPAN_BAD_HEAD;
 		return;
 	}
