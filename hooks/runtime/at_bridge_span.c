@@ -46,10 +46,13 @@
  *
  * Queued ends.  [2] may carry AT_BRIDGE_SPAN_WITH_ENDS: the message's
  * last AT_BRIDGE_SPAN_ENDS_BYTES bytes (the data ends before them) are
- * then a queue of ends, handled before the operation: a count, 3 int32
+ * then a queue of ends, handled with the operation: a count, 3 int32
  * unused, then per end its handle, status and end time as the runtime
  * read CLOCK_MONOTONIC (seconds, nanoseconds: Node's process.hrtime),
- * kept between the span's start and the moment it is handled.  The count
+ * kept between the span's start and the moment it is handled.  A START
+ * handles them once its span started and takes its start time as "now"
+ * (one clock read per message instead of two; before, when the table is
+ * full and they free an entry); any other operation first.  The count
  * is zeroed: each end is handled once, a handle that names no open span
  * ends nothing.  A bridge queues the ends that carry no error and sends
  * them with its next message (a START, or a FLUSH when its queue is
@@ -276,57 +279,6 @@ static bool span_start(struct at_span *s, const struct at_http_request *r,
 	return ok;
 }
 
-/* START: m is the message (len bytes, 4-aligned). */
-static void msg_start(int32_t *m, char *data, size_t cap)
-{
-	struct at_http_request r;
-	struct open_span *e;
-	struct at_span *s;
-	size_t n = (size_t)m[6];
-	int32_t fd1 = m[4], seq = m[5];
-
-	m[3] = 0;
-	m[4] = m[5] = 0;
-	if (tls_layer_traces()) {
-		m[7] = AT_BRIDGE_SPAN_TLS_LAYER;
-		return;
-	}
-	/* The data must be exactly one head: the parser stops at its blank
-	 * line (no scan for it before). */
-	if (m[6] <= 0 || n > cap || n > AT_HTTP_HEAD_MAX ||
-	    at_http_parse_request(data, n, &r) != 0 || r.head_len != n ||
-	    !r.host.p || !r.host.len) {
-		m[7] = AT_BRIDGE_SPAN_BAD_HEAD;
-		return;
-	}
-	if (!(e = entry_take())) {
-		atomic_fetch_add_explicit(&at_span_drops.untraced, 1,
-					  memory_order_relaxed);
-		m[7] = AT_BRIDGE_SPAN_FULL;
-		return;
-	}
-	if (!(s = at_span_pool_get(&span_pool)) ||
-	    !span_start(s, &r, fd1, seq)) {
-		at_span_pool_put(&span_pool, s);
-		atomic_store_explicit(&e->handle, 0, memory_order_release);
-		m[7] = AT_BRIDGE_SPAN_NO_TRACE;
-		return;
-	}
-	if (at_span_recording(s)) {
-		set_method(s, &r);
-		set_url(s, &r);
-		at_span_set_cstr(s, "network.protocol.version",
-				 r.version_minor ? "1.1" : "1.0");
-	}
-	/* The answer overwrites the head (its attributes are copied): the
-	 * header lines of the configured formats the head does not carry
-	 * (the baggage line only when the buffer has room for it). */
-	m[4] = (int32_t)at_span_header_lines(s, r.prop_present, "\r\n", data,
-					     cap);
-	m[7] = AT_BRIDGE_SPAN_OK;
-	m[3] = entry_open(e, s);
-}
-
 static void set_end(struct at_span *s, int32_t status, const char *err,
 		    size_t err_len)
 {
@@ -370,6 +322,101 @@ static void end_entry(struct open_span *e, int32_t status, const char *err,
 	entry_release(e);
 }
 
+/* The queued ends q (AT_BRIDGE_SPAN_ENDS_BYTES; NULL: none), each once:
+ * the count is zeroed.  A handle that names no open span (ended already,
+ * forged, a parent's after a fork) ends nothing.  now: the monotonic
+ * time a START just read for its span (0: read it here, once, when an
+ * end needs it); an end time after it is taken as it. */
+static void drain_ends(int32_t *q, uint64_t now)
+{
+	int32_t n;
+
+	if (!q)
+		return;
+	n = q[0];
+	q[0] = 0;
+	if (n <= 0)
+		return;
+	if (n > AT_BRIDGE_SPAN_ENDS)
+		n = AT_BRIDGE_SPAN_ENDS;
+	for (int32_t i = 0; i < n; i++) {
+		const int32_t *x = q + 4 + 4 * i;
+		struct open_span *e = entry_claim((uint32_t)x[0]);
+		uint64_t mono;
+
+		if (!e)
+			continue;
+		if (!now)
+			now = at_mono_ns();
+		mono = x[2] >= 0 && x[3] >= 0 && x[3] < 1000000000
+			? (uint64_t)x[2] * 1000000000u + (uint64_t)x[3]
+			: now;
+		end_entry(e, x[1], NULL, 0, mono, now);
+	}
+}
+
+/* START: m is the message (len bytes, 4-aligned), q its queued ends
+ * (NULL: none), drained after the span started (its start time is the
+ * clock read they need), or before when they free the entry it needs. */
+static void msg_start(int32_t *m, char *data, size_t cap, int32_t *q)
+{
+	struct at_http_request r;
+	struct open_span *e;
+	struct at_span *s;
+	size_t n = (size_t)m[6];
+	int32_t fd1 = m[4], seq = m[5];
+
+	m[3] = 0;
+	m[4] = m[5] = 0;
+	if (tls_layer_traces()) {
+		drain_ends(q, 0);
+		m[7] = AT_BRIDGE_SPAN_TLS_LAYER;
+		return;
+	}
+	/* The data must be exactly one head: the parser stops at its blank
+	 * line (no scan for it before). */
+	if (m[6] <= 0 || n > cap || n > AT_HTTP_HEAD_MAX ||
+	    at_http_parse_request(data, n, &r) != 0 || r.head_len != n ||
+	    !r.host.p || !r.host.len) {
+		drain_ends(q, 0);
+		m[7] = AT_BRIDGE_SPAN_BAD_HEAD;
+		return;
+	}
+	e = entry_take();
+	if (!e && q && q[0] > 0) {
+		drain_ends(q, 0);
+		e = entry_take();
+	}
+	if (!e) {
+		atomic_fetch_add_explicit(&at_span_drops.untraced, 1,
+					  memory_order_relaxed);
+		m[7] = AT_BRIDGE_SPAN_FULL;
+		return;
+	}
+	if (!(s = at_span_pool_get(&span_pool)) ||
+	    !span_start(s, &r, fd1, seq)) {
+		at_span_pool_put(&span_pool, s);
+		atomic_store_explicit(&e->handle, 0, memory_order_release);
+		drain_ends(q, 0);
+		m[7] = AT_BRIDGE_SPAN_NO_TRACE;
+		return;
+	}
+	drain_ends(q, at_span_recording(s) ? s->h.start_mono_ns : 0);
+	if (at_span_recording(s)) {
+		set_method(s, &r);
+		set_url(s, &r);
+		at_span_set_cstr(s, "network.protocol.version",
+				 r.version_minor ? "1.1" : "1.0");
+	}
+	/* The answer overwrites the head (its attributes are copied): the
+	 * header lines of the configured formats the head does not carry
+	 * (the baggage line only when the buffer has room for it). */
+	m[4] = (int32_t)at_span_header_lines(s, r.prop_present, "\r\n", data,
+					     cap);
+	m[7] = AT_BRIDGE_SPAN_OK;
+	m[3] = entry_open(e, s);
+}
+
 /* END. */
 static void msg_end(int32_t *m, const char *data, size_t cap)
 {
@@ -384,38 +431,10 @@ static void msg_end(int32_t *m, const char *data, size_t cap)
 	end_entry(e, m[4], data, err_len, 0, 0);
 }
 
-/* The queued ends q (AT_BRIDGE_SPAN_ENDS_BYTES), each once: the count
- * is zeroed.  A handle that names no open span (ended already, forged,
- * a parent's after a fork) ends nothing. */
-static void drain_ends(int32_t *q)
-{
-	int32_t n = q[0];
-	uint64_t now;
-
-	q[0] = 0;
-	if (n <= 0)
-		return;
-	if (n > AT_BRIDGE_SPAN_ENDS)
-		n = AT_BRIDGE_SPAN_ENDS;
-	now = at_mono_ns();
-	for (int32_t i = 0; i < n; i++) {
-		const int32_t *x = q + 4 + 4 * i;
-		struct open_span *e = entry_claim((uint32_t)x[0]);
-		uint64_t mono;
-
-		if (!e)
-			continue;
-		mono = x[2] >= 0 && x[3] >= 0 && x[3] < 1000000000
-			? (uint64_t)x[2] * 1000000000u + (uint64_t)x[3]
-			: now;
-		end_entry(e, x[1], NULL, 0, mono, now);
-	}
-}
-
 ssize_t at_bridge_span_message(const struct iovec *iov, int iovcnt,
 			       size_t total)
 {
-	int32_t *m;
+	int32_t *m, *q = NULL;
 	size_t len = total;
 	int32_t op;
 
@@ -432,12 +451,15 @@ ssize_t at_bridge_span_message(const struct iovec *iov, int iovcnt,
 		    (total & 3))
 			return -1;
 		len = total - AT_BRIDGE_SPAN_ENDS_BYTES;
-		drain_ends(m + len / 4);
+		q = m + len / 4;
 		op &= ~AT_BRIDGE_SPAN_WITH_ENDS;
 	}
-	if (op == AT_BRIDGE_SPAN_START)
-		msg_start(m, (char *)(m + 8), len - AT_BRIDGE_SPAN_HDR);
-	else if (op == AT_BRIDGE_SPAN_END)
+	if (op == AT_BRIDGE_SPAN_START) {
+		msg_start(m, (char *)(m + 8), len - AT_BRIDGE_SPAN_HDR, q);
+		return (ssize_t)total;
+	}
+	drain_ends(q, 0);
+	if (op == AT_BRIDGE_SPAN_END)
 		msg_end(m, (const char *)(m + 8), len - AT_BRIDGE_SPAN_HDR);
 	else if (op != AT_BRIDGE_SPAN_FLUSH || len == total)
 		return -1;

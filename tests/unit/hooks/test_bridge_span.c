@@ -439,6 +439,39 @@ Test(bridge_span, queued_ends_handled_once_at_the_next_message)
 	cr_expect_lt(duration(&r[1]), 3600ull * 1000000000u);
 }
 
+/* A START ends the queued spans after its own began (its start time is
+ * their "now"), and first when the table is full and they free an
+ * entry; a bad head still ends them. */
+Test(bridge_span, queued_ends_with_a_start)
+{
+	static int32_t h[AT_BRIDGE_SPAN_OPEN_MAX];
+	struct rec r[4];
+	int32_t h2;
+
+	for (int i = 0; i < AT_BRIDGE_SPAN_OPEN_MAX; i++) {
+		h[i] = qstart();
+		cr_assert_gt(h[i], 0, "start %d", i);
+	}
+	ut_drain_ring();
+	queue_end(h[5], 200, at_mono_ns() + 3600ull * 1000000000u);
+	h2 = qstart();
+	cr_assert_gt(h2, 0, "the queued end freed an entry");
+	cr_expect_eq(QUEUE[0], 0);
+	cr_assert_eq(ut_take_spans(r, 4), 1);
+	cr_expect_lt(duration(&r[0]), 3600ull * 1000000000u);
+	cr_expect_neq(h2, h[5]);
+	/* A head that makes no span: the queue is still handled. */
+	queue_end(h2, 200, at_mono_ns());
+	qm.m[6] = 3;
+	memcpy(qm.b + 32, "bad", 3);
+	cr_assert_eq(qsend(AT_BRIDGE_SPAN_START | AT_BRIDGE_SPAN_WITH_ENDS),
+		     (ssize_t)QLEN);
+	cr_expect_eq(qm.m[3], 0);
+	cr_expect_eq(qm.m[7], AT_BRIDGE_SPAN_BAD_HEAD);
+	cr_expect_eq(QUEUE[0], 0);
+	cr_expect_eq(ut_take_spans(r, 4), 1);
+}
+
 /* An END with an error is sent at once, the queue with it. */
 Test(bridge_span, error_end_with_the_queue)
 {
