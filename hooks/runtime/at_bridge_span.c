@@ -63,15 +63,22 @@
  * queued is ended there as an open one).
  *
  * Cost (callgrind, Node 20, a span's start and end in a loop,
- * tests/fixtures/ctx/node_https_chan_cost.js, 10,000 against 50,000
- * spans, fixed hash seeds): about 8.3 k instructions per span on Node's
- * thread (10.5 k with an END message per span, fs.writeSync's share
- * then about 5 k), plus the exporter's encoding on its own thread
- * (about 0.9 k).  Of the 8.3 k, some 3.3 k are the library's (the head
- * parsed, url.full, the attributes, the traceparent, the end), about
- * 3.5 k Node's own for fs.writeSync (argument checks, its trace-category
- * lookups, libuv's request) and 1.6 k compiled JavaScript
- * (fs.writeSync's and the bridge's).  No system call.
+ * tests/fixtures/ctx/node_https_chan_cost.js, 10,000 against 20,000
+ * spans, fixed hash seeds): about 8 k instructions per span on Node's
+ * thread (its compiled JavaScript moves by up to +-0.7 k from one run to
+ * the next), plus the exporter's encoding on its own thread (about
+ * 0.9 k).  Of the 8 k, 3.5 k are the library's under the write hook
+ * (url.full 0.9 k, the head parsed 0.75 k, the ends 0.35 k, the span's
+ * start 0.25 k, the header lines 0.2 k, Host's port 0.2 k, the
+ * attributes), about 2.5 k Node's own for fs.writeSync (its C++ and
+ * libuv's request 1.7 k, its trace-category lookups 0.8 k: strcmp over
+ * the categories, twice per call), about 0.65 k each for latin1Write
+ * (the head in) and latin1Slice (the answer out), and the compiled
+ * JavaScript (fs.writeSync's and the bridge's).  No system call, one
+ * clock read (the START's, which the queued ends share).  Node's part
+ * is the floor of one synchronous call with a string each way: no other
+ * call tried was cheaper (fs.writevSync, a string written without the
+ * copy: within 0.3 k).
  *
  * The span.  Parsed with the socket layer's parser (at_http), named and
  * given the attributes the socket layer gives an HTTP client span
