@@ -234,18 +234,92 @@ static void set_method(struct at_span *s, const struct at_http_request *r)
 	at_span_set_name(s, known ? known : "HTTP", known ? strlen(known) : 4);
 }
 
+/* The last Host's url.full prefix ("https://host") and server.address
+ * and port, kept as the socket layer keeps a connection's: a client
+ * mostly asks for one host.  One copy, taken with a flag: a thread that
+ * finds it taken (another runtime thread's START) makes its own. */
+#define MEMO_HOST_MAX 96
+static struct host_memo {
+	_Atomic int busy;
+	uint8_t key_len;            /* 0: nothing kept */
+	uint8_t hp_ok;              /* at_http_host_port() accepted it */
+	uint8_t name_off, name_len; /* server.address, in the value */
+	uint8_t prefix_len;         /* 0: not kept (would be cut) */
+	int32_t port;
+	char key[MEMO_HOST_MAX];
+	char prefix[MEMO_HOST_MAX + 32];
+} memo;
+
+static void memo_give(void)
+{
+	atomic_store_explicit(&memo.busy, 0, memory_order_release);
+}
+
+/* The memo for Host h[0..len), made if it kept another, taken (the
+ * caller gives it back with memo_give()); false: none for it. */
+static bool memo_take(const char *h, size_t len)
+{
+	struct at_http_str name;
+	size_t n;
+	int port = -1, hp;
+
+	if (len == 0 || len > MEMO_HOST_MAX ||
+	    atomic_exchange_explicit(&memo.busy, 1, memory_order_acquire))
+		return false;
+	if (memo.key_len == len && memcmp(memo.key, h, len) == 0)
+		return true;
+	n = at_http_url_full(memo.prefix, sizeof(memo.prefix), "https", h,
+			     len, NULL, 0, 0);
+	memo.prefix_len = n > 0 && n + 1 < sizeof(memo.prefix) ? (uint8_t)n
+							       : 0;
+	hp = at_http_host_port(h, len, &name, &port);
+	if (hp == 0 && !(name.p >= h && name.len <= len &&
+			 (size_t)(name.p - h) <= len - name.len)) {
+		/* Accepted, but not a part of the value: not kept. */
+		memo.key_len = 0;
+		memo_give();
+		return false;
+	}
+	memo.hp_ok = hp == 0;
+	memo.name_off = hp == 0 ? (uint8_t)(name.p - h) : 0;
+	memo.name_len = hp == 0 ? (uint8_t)name.len : 0;
+	memo.port = port;
+	memcpy(memo.key, h, len);
+	memo.key_len = (uint8_t)len;
+	return true;
+}
+
 static void set_url(struct at_span *s, const struct at_http_request *r)
 {
 	char url[2048];
 	struct at_http_str host;
-	int port = -1;
-	size_t n = at_http_url_full(url, sizeof(url), "https", r->host.p,
-				    r->host.len, r->target.p, r->target.len,
-				    at_cfg.http_redact_query);
+	int port = -1, hp;
+	size_t n;
+	const char *t = r->target.p;
+	bool kept = memo_take(r->host.p, r->host.len);
 
+	if (kept && memo.prefix_len && (t[0] == '/' || t[0] == '*')) {
+		memcpy(url, memo.prefix, memo.prefix_len);
+		n = at_http_url_full_after(url, sizeof(url), memo.prefix_len,
+					   t, r->target.len,
+					   at_cfg.http_redact_query);
+	} else {
+		n = at_http_url_full(url, sizeof(url), "https", r->host.p,
+				     r->host.len, t, r->target.len,
+				     at_cfg.http_redact_query);
+	}
+	if (kept) {
+		hp = memo.hp_ok ? 0 : -1;
+		host.p = r->host.p + memo.name_off;
+		host.len = memo.name_len;
+		port = memo.port;
+		memo_give();
+	} else {
+		hp = at_http_host_port(r->host.p, r->host.len, &host, &port);
+	}
 	at_span_set_str(s, "url.full", url, n);
 	at_span_set_cstr(s, "url.scheme", "https");
-	if (at_http_host_port(r->host.p, r->host.len, &host, &port) == 0) {
+	if (hp == 0) {
 		at_span_set_str(s, "server.address", host.p, host.len);
 		at_span_set_int(s, "server.port", port >= 0 ? port : 443);
 	}
@@ -489,6 +563,9 @@ void at_bridge_span_at_exit(void)
 
 void at_bridge_span_after_fork_child(void)
 {
+	/* A thread of the parent may have held the memo. */
+	memo.key_len = 0;
+	atomic_store(&memo.busy, 0);
 	/* The parent ends these spans: the child drops them. */
 	for (uint32_t i = 0; i < AT_BRIDGE_SPAN_OPEN_MAX; i++) {
 		if (atomic_load(&table[i].handle) <= IDX_MASK)

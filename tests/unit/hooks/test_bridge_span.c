@@ -131,6 +131,50 @@ Test(bridge_span, start_answers_the_span_traceparent)
 	cr_expect_eq(ut_attr(&r[0], "error.type"), NULL);
 }
 
+/* url.full and server.address/port are the same whether the Host was
+ * the last one asked for (kept) or another: hosts in turn, user info,
+ * an IPv6 literal, a port, an asterisk target, a Host too long to keep. */
+Test(bridge_span, url_and_server_for_hosts_in_turn)
+{
+	static const struct {
+		const char *head, *url, *addr;
+		int port;
+	} c[] = {
+		{ "GET /x?q=1 HTTP/1.1\r\nHost: a.example:8443\r\n\r\n",
+		  "https://a.example:8443/x?q=REDACTED", "a.example", 8443 },
+		{ "GET /y HTTP/1.1\r\nHost: [::1]:9\r\n\r\n",
+		  "https://[::1]:9/y", "::1", 9 },
+		{ "OPTIONS * HTTP/1.1\r\nHost: u:p@b.example\r\n\r\n",
+		  "https://REDACTED:REDACTED@b.example", NULL, 0 },
+		{ "GET /z?k=v HTTP/1.1\r\nHost: "
+		  "h0123456789012345678901234567890123456789012345678901234567"
+		  "890123456789012345678901234567890123456789.example\r\n\r\n",
+		  "https://h0123456789012345678901234567890123456789012345678901"
+		  "234567890123456789012345678901234567890123456789.example"
+		  "/z?k=REDACTED", NULL, 443 },
+	};
+	struct rec r[2];
+
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+			for (int again = 0; again < 2; again++) {
+				int32_t h = start(c[i].head, 0, 0);
+				cr_assert_gt(h, 0, "case %zu", i);
+				end(h, 200, NULL);
+				cr_assert_eq(ut_take_spans(r, 2), 1);
+				cr_expect(ut_str_is(&r[0], "url.full", c[i].url),
+					  "case %zu", i);
+				if (c[i].addr) {
+					cr_expect(ut_str_is(&r[0], "server.address",
+							    c[i].addr), "case %zu", i);
+					cr_expect_eq(ut_int_attr(&r[0], "server.port"),
+						     c[i].port, "case %zu", i);
+				}
+			}
+		}
+	}
+}
+
 /* The bridge writes the magic once and reuses its buffer: an answer
  * leaves the magic, the operation and the data length as they were. */
 Test(bridge_span, answers_keep_the_magic)
