@@ -46,10 +46,13 @@
  *
  * Queued ends.  [2] may carry AT_BRIDGE_SPAN_WITH_ENDS: the message's
  * last AT_BRIDGE_SPAN_ENDS_BYTES bytes (the data ends before them) are
- * then a queue of ends, handled before the operation: a count, 3 int32
+ * then a queue of ends, handled with the operation: a count, 3 int32
  * unused, then per end its handle, status and end time as the runtime
  * read CLOCK_MONOTONIC (seconds, nanoseconds: Node's process.hrtime),
- * kept between the span's start and the moment it is handled.  The count
+ * kept between the span's start and the moment it is handled.  A START
+ * handles them once its span started and takes its start time as "now"
+ * (one clock read per message instead of two; before, when the table is
+ * full and they free an entry); any other operation first.  The count
  * is zeroed: each end is handled once, a handle that names no open span
  * ends nothing.  A bridge queues the ends that carry no error and sends
  * them with its next message (a START, or a FLUSH when its queue is
@@ -60,15 +63,22 @@
  * queued is ended there as an open one).
  *
  * Cost (callgrind, Node 20, a span's start and end in a loop,
- * tests/fixtures/ctx/node_https_chan_cost.js, 10,000 against 50,000
- * spans, fixed hash seeds): about 8.3 k instructions per span on Node's
- * thread (10.5 k with an END message per span, fs.writeSync's share
- * then about 5 k), plus the exporter's encoding on its own thread
- * (about 0.9 k).  Of the 8.3 k, some 3.3 k are the library's (the head
- * parsed, url.full, the attributes, the traceparent, the end), about
- * 3.5 k Node's own for fs.writeSync (argument checks, its trace-category
- * lookups, libuv's request) and 1.6 k compiled JavaScript
- * (fs.writeSync's and the bridge's).  No system call.
+ * tests/fixtures/ctx/node_https_chan_cost.js, 10,000 against 20,000
+ * spans, fixed hash seeds): about 8 k instructions per span on Node's
+ * thread (its compiled JavaScript moves by up to +-0.7 k from one run to
+ * the next), plus the exporter's encoding on its own thread (about
+ * 0.9 k).  Of the 8 k, 3.5 k are the library's under the write hook
+ * (url.full 0.9 k, the head parsed 0.75 k, the ends 0.35 k, the span's
+ * start 0.25 k, the header lines 0.2 k, Host's port 0.2 k, the
+ * attributes), about 2.5 k Node's own for fs.writeSync (its C++ and
+ * libuv's request 1.7 k, its trace-category lookups 0.8 k: strcmp over
+ * the categories, twice per call), about 0.65 k each for latin1Write
+ * (the head in) and latin1Slice (the answer out), and the compiled
+ * JavaScript (fs.writeSync's and the bridge's).  No system call, one
+ * clock read (the START's, which the queued ends share).  Node's part
+ * is the floor of one synchronous call with a string each way: no other
+ * call tried was cheaper (fs.writevSync, a string written without the
+ * copy: within 0.3 k).
  *
  * The span.  Parsed with the socket layer's parser (at_http), named and
  * given the attributes the socket layer gives an HTTP client span
@@ -224,17 +234,92 @@ static void set_method(struct at_span *s, const struct at_http_request *r)
 	at_span_set_name(s, known ? known : "HTTP", known ? strlen(known) : 4);
 }
 
+/* The last Host's url.full prefix ("https://host") and server.address
+ * and port, kept as the socket layer keeps a connection's: a client
+ * mostly asks for one host.  One copy, taken with a flag: a thread that
+ * finds it taken (another runtime thread's START) makes its own. */
+#define MEMO_HOST_MAX 96
+static struct host_memo {
+	_Atomic int busy;
+	uint8_t key_len;            /* 0: nothing kept */
+	uint8_t hp_ok;              /* at_http_host_port() accepted it */
+	uint8_t name_off, name_len; /* server.address, in the value */
+	uint8_t prefix_len;         /* 0: not kept (would be cut) */
+	int32_t port;
+	char key[MEMO_HOST_MAX];
+	char prefix[MEMO_HOST_MAX + 32];
+} memo;
+
+static void memo_give(void)
+{
+	atomic_store_explicit(&memo.busy, 0, memory_order_release);
+}
+
+/* The memo for Host h[0..len), made if it kept another, taken (the
+ * caller gives it back with memo_give()); false: none for it. */
+static bool memo_take(const char *h, size_t len)
+{
+	struct at_http_str name;
+	size_t n;
+	int port = -1, hp;
+
+	if (len == 0 || len > MEMO_HOST_MAX ||
+	    atomic_exchange_explicit(&memo.busy, 1, memory_order_acquire))
+		return false;
+	if (memo.key_len == len && memcmp(memo.key, h, len) == 0)
+		return true;
+	n = at_http_url_full(memo.prefix, sizeof(memo.prefix), "https", h,
+			     len, NULL, 0, 0);
+	memo.prefix_len = n > 0 && n + 1 < sizeof(memo.prefix) ? (uint8_t)n
+							       : 0;
+	hp = at_http_host_port(h, len, &name, &port);
+	if (hp == 0 && !(name.p >= h && name.len <= len &&
+			 (size_t)(name.p - h) <= len - name.len)) {
+		/* Accepted, but not a part of the value: not kept. */
+		memo.key_len = 0;
+		memo_give();
+		return false;
+	}
+	memo.hp_ok = hp == 0;
+	memo.name_off = hp == 0 ? (uint8_t)(name.p - h) : 0;
+	memo.name_len = hp == 0 ? (uint8_t)name.len : 0;
+	memo.port = port;
+	memcpy(memo.key, h, len);
+	memo.key_len = (uint8_t)len;
+	return true;
+}
+
 static void set_url(struct at_span *s, const struct at_http_request *r)
 {
 	char url[2048];
 	struct at_http_str host;
-	int port = -1;
+	int port = -1, hp;
+	size_t n;
+	const char *t = r->target.p;
+	bool kept = memo_take(r->host.p, r->host.len);
 
-	at_http_url_full(url, sizeof(url), "https", r->host.p, r->host.len,
-			 r->target.p, r->target.len, at_cfg.http_redact_query);
-	at_span_set_cstr(s, "url.full", url);
+	if (kept && memo.prefix_len && (t[0] == '/' || t[0] == '*')) {
+		memcpy(url, memo.prefix, memo.prefix_len);
+		n = at_http_url_full_after(url, sizeof(url), memo.prefix_len,
+					   t, r->target.len,
+					   at_cfg.http_redact_query);
+	} else {
+		n = at_http_url_full(url, sizeof(url), "https", r->host.p,
+				     r->host.len, t, r->target.len,
+				     at_cfg.http_redact_query);
+	}
+	if (kept) {
+		hp = memo.hp_ok ? 0 : -1;
+		host.p = r->host.p + memo.name_off;
+		host.len = memo.name_len;
+		port = memo.port;
+		memo_give();
+	} else {
+		hp = at_http_host_port(r->host.p, r->host.len, &host, &port);
+	}
+	at_span_set_str(s, "url.full", url, n);
 	at_span_set_cstr(s, "url.scheme", "https");
-	if (at_http_host_port(r->host.p, r->host.len, &host, &port) == 0) {
+	if (hp == 0) {
 		at_span_set_str(s, "server.address", host.p, host.len);
 		at_span_set_int(s, "server.port", port >= 0 ? port : 443);
 	}
@@ -273,56 +358,6 @@ static bool span_start(struct at_span *s, const struct at_http_request *r,
 	ok = at_span_start_for(s, "HTTP", 4, AT_KIND_CLIENT, NULL);
 	t->bridge = saved;
 	return ok;
-}
-
-/* START: m is the message (len bytes, 4-aligned). */
-static void msg_start(int32_t *m, char *data, size_t cap)
-{
-	struct at_http_request r;
-	struct open_span *e;
-	struct at_span *s;
-	size_t n = (size_t)m[6];
-	int32_t fd1 = m[4], seq = m[5];
-
-	m[3] = 0;
-	m[4] = m[5] = 0;
-	if (tls_layer_traces()) {
-		m[7] = AT_BRIDGE_SPAN_TLS_LAYER;
-		return;
-	}
-	if (m[6] <= 0 || n > cap || n > AT_HTTP_HEAD_MAX ||
-	    at_http_head_end(data, n, 0) != n ||
-	    at_http_parse_request(data, n, &r) != 0 || !r.host.p ||
-	    !r.host.len) {
-		m[7] = AT_BRIDGE_SPAN_BAD_HEAD;
-		return;
-	}
-	if (!(e = entry_take())) {
-		atomic_fetch_add_explicit(&at_span_drops.untraced, 1,
-					  memory_order_relaxed);
-		m[7] = AT_BRIDGE_SPAN_FULL;
-		return;
-	}
-	if (!(s = at_span_pool_get(&span_pool)) ||
-	    !span_start(s, &r, fd1, seq)) {
-		at_span_pool_put(&span_pool, s);
-		atomic_store_explicit(&e->handle, 0, memory_order_release);
-		m[7] = AT_BRIDGE_SPAN_NO_TRACE;
-		return;
-	}
-	if (at_span_recording(s)) {
-		set_method(s, &r);
-		set_url(s, &r);
-		at_span_set_cstr(s, "network.protocol.version",
-				 r.version_minor ? "1.1" : "1.0");
-	}
-	/* The answer overwrites the head (its attributes are copied): the
-	 * header lines of the configured formats the head does not carry
-	 * (the baggage line only when the buffer has room for it). */
-	m[4] = (int32_t)at_span_header_lines(s, r.prop_present, "\r\n", data,
-					     cap);
-	m[7] = AT_BRIDGE_SPAN_OK;
-	m[3] = entry_open(e, s);
 }
 
 static void set_end(struct at_span *s, int32_t status, const char *err,
@@ -368,6 +403,101 @@ static void end_entry(struct open_span *e, int32_t status, const char *err,
 	entry_release(e);
 }
 
+/* The queued ends q (AT_BRIDGE_SPAN_ENDS_BYTES; NULL: none), each once:
+ * the count is zeroed.  A handle that names no open span (ended already,
+ * forged, a parent's after a fork) ends nothing.  now: the monotonic
+ * time a START just read for its span (0: read it here, once, when an
+ * end needs it); an end time after it is taken as it. */
+static void drain_ends(int32_t *q, uint64_t now)
+{
+	int32_t n;
+
+	if (!q)
+		return;
+	n = q[0];
+	q[0] = 0;
+	if (n <= 0)
+		return;
+	if (n > AT_BRIDGE_SPAN_ENDS)
+		n = AT_BRIDGE_SPAN_ENDS;
+	for (int32_t i = 0; i < n; i++) {
+		const int32_t *x = q + 4 + 4 * i;
+		struct open_span *e = entry_claim((uint32_t)x[0]);
+		uint64_t mono;
+
+		if (!e)
+			continue;
+		if (!now)
+			now = at_mono_ns();
+		mono = x[2] >= 0 && x[3] >= 0 && x[3] < 1000000000
+			? (uint64_t)x[2] * 1000000000u + (uint64_t)x[3]
+			: now;
+		end_entry(e, x[1], NULL, 0, mono, now);
+	}
+}
+
+/* START: m is the message (len bytes, 4-aligned), q its queued ends
+ * (NULL: none), drained after the span started (its start time is the
+ * clock read they need), or before when they free the entry it needs. */
+static void msg_start(int32_t *m, char *data, size_t cap, int32_t *q)
+{
+	struct at_http_request r;
+	struct open_span *e;
+	struct at_span *s;
+	size_t n = (size_t)m[6];
+	int32_t fd1 = m[4], seq = m[5];
+
+	m[3] = 0;
+	m[4] = m[5] = 0;
+	if (tls_layer_traces()) {
+		drain_ends(q, 0);
+		m[7] = AT_BRIDGE_SPAN_TLS_LAYER;
+		return;
+	}
+	/* The data must be exactly one head: the parser stops at its blank
+	 * line (no scan for it before). */
+	if (m[6] <= 0 || n > cap || n > AT_HTTP_HEAD_MAX ||
+	    at_http_parse_request(data, n, &r) != 0 || r.head_len != n ||
+	    !r.host.p || !r.host.len) {
+		drain_ends(q, 0);
+		m[7] = AT_BRIDGE_SPAN_BAD_HEAD;
+		return;
+	}
+	e = entry_take();
+	if (!e && q && q[0] > 0) {
+		drain_ends(q, 0);
+		e = entry_take();
+	}
+	if (!e) {
+		atomic_fetch_add_explicit(&at_span_drops.untraced, 1,
+					  memory_order_relaxed);
+		m[7] = AT_BRIDGE_SPAN_FULL;
+		return;
+	}
+	if (!(s = at_span_pool_get(&span_pool)) ||
+	    !span_start(s, &r, fd1, seq)) {
+		at_span_pool_put(&span_pool, s);
+		atomic_store_explicit(&e->handle, 0, memory_order_release);
+		drain_ends(q, 0);
+		m[7] = AT_BRIDGE_SPAN_NO_TRACE;
+		return;
+	}
+	drain_ends(q, at_span_recording(s) ? s->h.start_mono_ns : 0);
+	if (at_span_recording(s)) {
+		set_method(s, &r);
+		set_url(s, &r);
+		at_span_set_cstr(s, "network.protocol.version",
+				 r.version_minor ? "1.1" : "1.0");
+	}
+	/* The answer overwrites the head (its attributes are copied): the
+	 * header lines of the configured formats the head does not carry
+	 * (the baggage line only when the buffer has room for it). */
+	m[4] = (int32_t)at_span_header_lines(s, r.prop_present, "\r\n", data,
+					     cap);
+	m[7] = AT_BRIDGE_SPAN_OK;
+	m[3] = entry_open(e, s);
+}
+
 /* END. */
 static void msg_end(int32_t *m, const char *data, size_t cap)
 {
@@ -382,38 +512,10 @@ static void msg_end(int32_t *m, const char *data, size_t cap)
 	end_entry(e, m[4], data, err_len, 0, 0);
 }
 
-/* The queued ends q (AT_BRIDGE_SPAN_ENDS_BYTES), each once: the count
- * is zeroed.  A handle that names no open span (ended already, forged,
- * a parent's after a fork) ends nothing. */
-static void drain_ends(int32_t *q)
-{
-	int32_t n = q[0];
-	uint64_t now;
-
-	q[0] = 0;
-	if (n <= 0)
-		return;
-	if (n > AT_BRIDGE_SPAN_ENDS)
-		n = AT_BRIDGE_SPAN_ENDS;
-	now = at_mono_ns();
-	for (int32_t i = 0; i < n; i++) {
-		const int32_t *x = q + 4 + 4 * i;
-		struct open_span *e = entry_claim((uint32_t)x[0]);
-		uint64_t mono;
-
-		if (!e)
-			continue;
-		mono = x[2] >= 0 && x[3] >= 0 && x[3] < 1000000000
-			? (uint64_t)x[2] * 1000000000u + (uint64_t)x[3]
-			: now;
-		end_entry(e, x[1], NULL, 0, mono, now);
-	}
-}
-
 ssize_t at_bridge_span_message(const struct iovec *iov, int iovcnt,
 			       size_t total)
 {
-	int32_t *m;
+	int32_t *m, *q = NULL;
 	size_t len = total;
 	int32_t op;
 
@@ -430,12 +532,15 @@ ssize_t at_bridge_span_message(const struct iovec *iov, int iovcnt,
 		    (total & 3))
 			return -1;
 		len = total - AT_BRIDGE_SPAN_ENDS_BYTES;
-		drain_ends(m + len / 4);
+		q = m + len / 4;
 		op &= ~AT_BRIDGE_SPAN_WITH_ENDS;
 	}
-	if (op == AT_BRIDGE_SPAN_START)
-		msg_start(m, (char *)(m + 8), len - AT_BRIDGE_SPAN_HDR);
-	else if (op == AT_BRIDGE_SPAN_END)
+	if (op == AT_BRIDGE_SPAN_START) {
+		msg_start(m, (char *)(m + 8), len - AT_BRIDGE_SPAN_HDR, q);
+		return (ssize_t)total;
+	}
+	drain_ends(q, 0);
+	if (op == AT_BRIDGE_SPAN_END)
 		msg_end(m, (const char *)(m + 8), len - AT_BRIDGE_SPAN_HDR);
 	else if (op != AT_BRIDGE_SPAN_FLUSH || len == total)
 		return -1;
@@ -458,6 +563,9 @@ void at_bridge_span_at_exit(void)
 
 void at_bridge_span_after_fork_child(void)
 {
+	/* A thread of the parent may have held the memo. */
+	memo.key_len = 0;
+	atomic_store(&memo.busy, 0);
 	/* The parent ends these spans: the child drops them. */
 	for (uint32_t i = 0; i < AT_BRIDGE_SPAN_OPEN_MAX; i++) {
 		if (atomic_load(&table[i].handle) <= IDX_MASK)

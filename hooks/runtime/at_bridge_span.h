@@ -26,7 +26,7 @@ enum {
 	AT_BRIDGE_SPAN_FLUSH = 3,   /* only the queued ends (below) */
 };
 /* A flag of [2]: the message's last AT_BRIDGE_SPAN_ENDS_BYTES bytes are
- * a queue of ends, handled before the operation (at_bridge_span.c). */
+ * a queue of ends, handled with the operation (at_bridge_span.c). */
 #define AT_BRIDGE_SPAN_WITH_ENDS 0x100
 /* Ends a queue holds: a count and 3 int32 unused, then per end the
  * handle, the status and the end time (CLOCK_MONOTONIC: s, ns). */

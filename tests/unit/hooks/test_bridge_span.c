@@ -131,6 +131,50 @@ Test(bridge_span, start_answers_the_span_traceparent)
 	cr_expect_eq(ut_attr(&r[0], "error.type"), NULL);
 }
 
+/* url.full and server.address/port are the same whether the Host was
+ * the last one asked for (kept) or another: hosts in turn, user info,
+ * an IPv6 literal, a port, an asterisk target, a Host too long to keep. */
+Test(bridge_span, url_and_server_for_hosts_in_turn)
+{
+	static const struct {
+		const char *head, *url, *addr;
+		int port;
+	} c[] = {
+		{ "GET /x?q=1 HTTP/1.1\r\nHost: a.example:8443\r\n\r\n",
+		  "https://a.example:8443/x?q=REDACTED", "a.example", 8443 },
+		{ "GET /y HTTP/1.1\r\nHost: [::1]:9\r\n\r\n",
+		  "https://[::1]:9/y", "::1", 9 },
+		{ "OPTIONS * HTTP/1.1\r\nHost: u:p@b.example\r\n\r\n",
+		  "https://REDACTED:REDACTED@b.example", NULL, 0 },
+		{ "GET /z?k=v HTTP/1.1\r\nHost: "
+		  "h0123456789012345678901234567890123456789012345678901234567"
+		  "890123456789012345678901234567890123456789.example\r\n\r\n",
+		  "https://h0123456789012345678901234567890123456789012345678901"
+		  "234567890123456789012345678901234567890123456789.example"
+		  "/z?k=REDACTED", NULL, 443 },
+	};
+	struct rec r[2];
+
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+			for (int again = 0; again < 2; again++) {
+				int32_t h = start(c[i].head, 0, 0);
+				cr_assert_gt(h, 0, "case %zu", i);
+				end(h, 200, NULL);
+				cr_assert_eq(ut_take_spans(r, 2), 1);
+				cr_expect(ut_str_is(&r[0], "url.full", c[i].url),
+					  "case %zu", i);
+				if (c[i].addr) {
+					cr_expect(ut_str_is(&r[0], "server.address",
+							    c[i].addr), "case %zu", i);
+					cr_expect_eq(ut_int_attr(&r[0], "server.port"),
+						     c[i].port, "case %zu", i);
+				}
+			}
+		}
+	}
+}
+
 /* The bridge writes the magic once and reuses its buffer: an answer
  * leaves the magic, the operation and the data length as they were. */
 Test(bridge_span, answers_keep_the_magic)
@@ -437,6 +481,39 @@ Test(bridge_span, queued_ends_handled_once_at_the_next_message)
 	cr_assert_eq(ut_take_spans(r, 4), 2);
 	cr_expect_eq(duration(&r[0]), 0);
 	cr_expect_lt(duration(&r[1]), 3600ull * 1000000000u);
+}
+
+/* A START ends the queued spans after its own began (its start time is
+ * their "now"), and first when the table is full and they free an
+ * entry; a bad head still ends them. */
+Test(bridge_span, queued_ends_with_a_start)
+{
+	static int32_t h[AT_BRIDGE_SPAN_OPEN_MAX];
+	struct rec r[4];
+	int32_t h2;
+
+	for (int i = 0; i < AT_BRIDGE_SPAN_OPEN_MAX; i++) {
+		h[i] = qstart();
+		cr_assert_gt(h[i], 0, "start %d", i);
+	}
+	ut_drain_ring();
+	queue_end(h[5], 200, at_mono_ns() + 3600ull * 1000000000u);
+	h2 = qstart();
+	cr_assert_gt(h2, 0, "the queued end freed an entry");
+	cr_expect_eq(QUEUE[0], 0);
+	cr_assert_eq(ut_take_spans(r, 4), 1);
+	cr_expect_lt(duration(&r[0]), 3600ull * 1000000000u);
+	cr_expect_neq(h2, h[5]);
+	/* A head that makes no span: the queue is still handled. */
+	queue_end(h2, 200, at_mono_ns());
+	qm.m[6] = 3;
+	memcpy(qm.b + 32, "bad", 3);
+	cr_assert_eq(qsend(AT_BRIDGE_SPAN_START | AT_BRIDGE_SPAN_WITH_ENDS),
+		     (ssize_t)QLEN);
+	cr_expect_eq(qm.m[3], 0);
+	cr_expect_eq(qm.m[7], AT_BRIDGE_SPAN_BAD_HEAD);
+	cr_expect_eq(QUEUE[0], 0);
+	cr_expect_eq(ut_take_spans(r, 4), 1);
 }
 
 /* An END with an error is sent at once, the queue with it. */
