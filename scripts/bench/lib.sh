@@ -155,11 +155,6 @@ sink_stop() {
 	sed -n 's/^sink requests=[0-9]* spans=\([0-9]*\)$/\1/p' "$tmp/$n.out"
 }
 
-# cpu_ticks PID: user + system CPU time of a process, in clock ticks.
-cpu_ticks() {
-	sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
-}
-
 # rss_kib PID: resident set size of a process.
 rss_kib() {
 	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
@@ -181,7 +176,7 @@ spread() {
 
 # cpu_ns PID: CPU time of all of a process's live threads, in ns (the
 # scheduler's own account, /proc/PID/task/*/schedstat: finer than the
-# 10 ms ticks of cpu_ticks).
+# 10 ms ticks of /proc/PID/stat).
 cpu_ns() {
 	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
 }
