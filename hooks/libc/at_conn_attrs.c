@@ -13,9 +13,12 @@
  * answer, a client's url.full prefix "scheme://authority") and kept as an
  * attribute block (at_span.h) in the order the request spans set those
  * attributes, copied into each span in one go instead of a call per
- * attribute.  network.protocol.version joins the block when it comes
- * right after it (a client span; a server span without User-Agent): the
- * block's shape says which, and a block of another shape is remade.  A
+ * attribute: a client span's server.address, server.port and
+ * network.peer.* (after its url.full, which changes per request), a
+ * server span's the same with client.address.
+ * network.protocol.version joins the block when it comes right after it
+ * (a client span; a server span without User-Agent): the block's shape
+ * says which, and a block of another shape is remade.  A
  * Host value longer than HOST_KEY_MAX, a block that cannot be used (a key
  * set already, the limits) or a server request without a valid Host take
  * the plain path: the same attributes, set one by one.
@@ -144,23 +147,28 @@ static struct host_memo *host_memo_kept(struct at_conn *c, const char *h,
 }
 
 void conn_set_server(struct at_span *s, struct at_conn *c, const char *h,
-		     size_t len, const struct at_http_str *name, int port)
+		     size_t len, const struct at_http_str *name, int port,
+		     int proto)
 {
 	struct host_memo *m = host_memo_kept(c, h, len);
 
 	if (port < 0)
 		port = conn_default_port(c);
-	if (m && !m->attrs_made) {
+	if (m && m->attrs_made != block_shape(proto)) {
 		at_span_block_clear(&m->attrs);
 		at_span_block_str(&m->attrs, "server.address", name->p,
 				  name->len);
 		at_span_block_int(&m->attrs, "server.port", port);
-		m->attrs_made = 1;
+		if (c->peer_ip[0])
+			peer_attrs(&m->attrs, c);
+		protocol_attr(&m->attrs, proto);
+		m->attrs_made = block_shape(proto);
 	}
 	if (m && at_span_set_block(s, &m->attrs))
 		return;
 	at_span_set_str(s, "server.address", name->p, name->len);
 	at_span_set_int(s, "server.port", port);
+	conn_set_peer(s, c, proto);
 }
 
 void conn_set_server_addrs(struct at_span *s, struct at_conn *c,

@@ -67,8 +67,10 @@ struct host_memo {
 	char key[HOST_KEY_MAX]; /* the Host value */
 	char prefix[URL_PREFIX_MAX];
 	/* The span attributes it gives, in the order the request spans set
-	 * them: a client's server.address and server.port; a server's
-	 * server.address, server.port, client.address, network.peer.*. */
+	 * them: a client's server.address, server.port, network.peer.*; a
+	 * server's server.address, server.port, client.address,
+	 * network.peer.*; then network.protocol.version when the shape
+	 * (at_conn_attrs.c) says so. */
 	struct at_span_block attrs;
 };
 
@@ -308,10 +310,12 @@ int conn_host_port(struct at_conn *c, const char *h, size_t len,
 		   struct at_http_str *name, int *port, char *url, size_t cap,
 		   const struct at_http_str *target, size_t *url_len);
 /* A client request's server.address and server.port from its Host value
- * h[0..len) (at_http_host_port() accepted it: name, port), remembered per
- * connection. */
+ * h[0..len) (at_http_host_port() accepted it: name, port), then
+ * network.peer.* and, if proto >= 0, network.protocol.version
+ * (conn_set_peer): one attribute block per connection and Host value. */
 void conn_set_server(struct at_span *s, struct at_conn *c, const char *h,
-		     size_t len, const struct at_http_str *name, int port);
+		     size_t len, const struct at_http_str *name, int port,
+		     int proto);
 /* A server request's server.address and server.port (its Host, else the
  * name TLS was asked for), client.address and network.peer.*, then, if
  * proto >= 0, network.protocol.version (conn_set_peer). */

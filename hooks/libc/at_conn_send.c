@@ -191,7 +191,8 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 
 		if (r->host.p && r->host.len) {
 			/* The connection's Host: worked out once (its url.full
-			 * prefix too). */
+			 * prefix, and the attributes it gives with the peer's:
+			 * one block). */
 			int hp = conn_host_port(c, r->host.p, r->host.len,
 						&host, &port, url, sizeof(url),
 						&r->target, &url_len);
@@ -202,9 +203,12 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 					r->host.len, r->target.p,
 					r->target.len,
 					at_cfg.http_redact_query);
+			at_span_set_str(s, "url.full", url, url_len);
 			if (hp == 0)
 				conn_set_server(s, c, r->host.p, r->host.len,
-						&host, port);
+						&host, port, r->version_minor);
+			else
+				conn_set_peer(s, c, r->version_minor);
 		} else {
 			/* No Host: the name TLS asked for, else the peer. */
 			sni = conn_server_name(c);
@@ -214,12 +218,12 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 						   sni, strlen(sni),
 						   r->target.p, r->target.len,
 						   at_cfg.http_redact_query);
+			at_span_set_str(s, "url.full", url, url_len);
 			at_span_set_cstr(s, "server.address", sni);
 			if (c->peer_port >= 0)
 				at_span_set_int(s, "server.port", c->peer_port);
+			conn_set_peer(s, c, r->version_minor);
 		}
-		at_span_set_str(s, "url.full", url, url_len);
-		conn_set_peer(s, c, r->version_minor);
 	}
 	/* The connection was opened for this request: connect is its child. */
 	struct at_span *cs = conn_take_connect(c);
@@ -375,6 +379,20 @@ static ssize_t send_flat(struct at_conn *c, const struct iovec *v, int nv,
 	return conn_sendv(c, &one, 1, flags);
 }
 
+/* send_flat() of one buffer's bytes [0, lim) with the pending pend bytes
+ * of the line inserted at `at` (at <= lim, lim + pend <= FLAT_MAX). */
+static ssize_t send_line_flat(struct at_conn *c, const char *b, size_t at,
+			      size_t lim, uint32_t pend, int flags)
+{
+	char flat[FLAT_MAX];
+	struct iovec one = { flat, lim + pend };
+
+	memcpy(flat, b, at);
+	memcpy(flat + at, conn_inj(c) + c->inj_sent, pend);
+	memcpy(flat + at + pend, b + at, lim - at);
+	return conn_sendv(c, &one, 1, flags);
+}
+
 /* HEAD_SEND: send the rest of the head (and the body bytes that follow
  * it in this call, up to the end of this message), with the line. */
 static ssize_t send_head_part(struct at_conn *c, const struct iovec *iov,
@@ -396,6 +414,14 @@ static ssize_t send_head_part(struct at_conn *c, const struct iovec *iov,
 
 		if (at > lim)
 			at = lim;
+		if (iovcnt == 1 && c->inj_at != NO_INJ && pend &&
+		    lim + pend <= FLAT_MAX && !c->tr) {
+			/* The usual request (one buffer, its line pending):
+			 * flattened here, without the iovecs. */
+			w = send_line_flat(c, iov[0].iov_base, at, lim, pend,
+					   flags);
+			goto sent;
+		}
 		nv = 0;
 		k = iov_slice(v, 32, iov, iovcnt, 0, at);
 		if (k < 0)
@@ -412,6 +438,7 @@ static ssize_t send_head_part(struct at_conn *c, const struct iovec *iov,
 		nv += k;
 		w = nv > 1 ? send_flat(c, v, nv, flags)
 			   : conn_sendv(c, v, nv, flags);
+sent:
 		if (w < 0)
 			return -1;
 		if ((size_t)w <= at || c->inj_at == NO_INJ || !pend) {

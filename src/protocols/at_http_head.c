@@ -64,14 +64,16 @@
  * Speed: recognition is a few ns; the long runs of a head (target, field
  * values, reason phrase) are scanned 8 bytes at a time with word tricks (a
  * field value's end found in its word, not byte by byte; field values and
- * reason phrases 16 at a time with SSE2 first), field names
- * four table reads per step; the names and the usual one-token values of
+ * reason phrases 16 at a time with SSE2 first), field names 16 bytes at
+ * a time (SSE2: letters, digits and '-', then four table reads per step
+ * from the first other byte); a value's usual CRLF and OWS are looked at
+ * in line; the names and the usual one-token values of
  * Connection and Transfer-Encoding are compared a word at a time with the
  * case folded (OR 0x20); the rest goes bytewise through 256-byte tables.
  * The fields of the other propagation formats (b3, uber-trace-id,
  * baggage: most heads have none) are zeroed at the first of them, not for
- * every head.  A Node.js response head (five fields) costs about 1.1k
- * instructions, a small request head about 0.35k (callgrind).
+ * every head.  An nginx response head (eight fields) costs about 1.4k
+ * instructions, a small request head (one field) about 0.45k (callgrind).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -150,7 +152,8 @@ static size_t first_flagged(uint64_t mask)
  * time, a word holding a byte below 0x20 or a 0x7f stops at the first
  * such byte, which ends the run unless it is an HTAB (a field byte;
  * rare: the scan goes on after it). */
-static size_t skip_field(const char *p, size_t n, size_t pos)
+static inline __attribute__((always_inline)) size_t
+skip_field(const char *p, size_t n, size_t pos)
 {
 #ifdef __SSE2__
 	/* 16 bytes at a time: a byte in 0x00-0x1f (signed compares: one of
@@ -567,6 +570,31 @@ static int on_field(struct fields *f, const char *name, size_t nl,
 /* End of the run of tchar bytes starting at p[pos] (a field name). */
 static size_t skip_tchars(const char *p, size_t n, size_t pos)
 {
+#ifdef __SSE2__
+	/* The usual names (Host, Content-Length, traceparent) are letters,
+	 * digits and '-', a subset of tchar: 16 bytes classified at once
+	 * skip those; the loops below go on from the first other byte (the
+	 * ':' that ends the name, nearly always), with the same answer. */
+	while (n - pos >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + pos));
+		__m128i l = _mm_or_si128(x, _mm_set1_epi8(0x20));
+		__m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(l, _mm_set1_epi8('a' - 1)),
+					      _mm_cmplt_epi8(l, _mm_set1_epi8('z' + 1)));
+		__m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
+					      _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
+		__m128i ok = _mm_or_si128(_mm_or_si128(alpha, digit),
+					  _mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
+		unsigned m = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+
+		if (m) {
+			pos += (size_t)__builtin_ctz(m);
+			if (p[pos] == ':')
+				return pos; /* not a tchar: the loops' answer */
+			break;
+		}
+		pos += 16;
+	}
+#endif
 	while (n - pos >= 4 && is_tchar(p[pos]) && is_tchar(p[pos + 1]) &&
 	       is_tchar(p[pos + 2]) && is_tchar(p[pos + 3]))
 		pos += 4;
@@ -602,7 +630,7 @@ static size_t parse_fields(const char *p, size_t n, size_t pos,
 			   struct fields *f)
 {
 	for (;;) {
-		size_t name, name_len, v, next;
+		size_t name, name_len, v, vend, next;
 		const char *val;
 		size_t vl;
 
@@ -618,17 +646,29 @@ static size_t parse_fields(const char *p, size_t n, size_t pos,
 		if (pos == name || pos >= n || p[pos] != ':')
 			return 0;
 		name_len = pos - name;
+		/* The value starts after its leading OWS (field bytes:
+		 * skip_field would pass them too). */
 		v = ++pos;
-		pos = skip_field(p, n, pos);
+		while (v < n && (p[v] == ' ' || p[v] == '\t'))
+			v++;
+		pos = skip_field(p, n, v);
 		if (pos >= n)
 			return 0;
-		next = line_end(p, n, pos);
-		if (next == 0)
-			return 0;
-		note_eol(f, pos, next);
+		if (p[pos] == '\r' && n - pos >= 2 && p[pos + 1] == '\n') {
+			next = pos + 2; /* the usual CRLF: line_end's answer */
+			f->eol_seen |= 1u;
+		} else {
+			next = line_end(p, n, pos);
+			if (next == 0)
+				return 0;
+			note_eol(f, pos, next);
+		}
+		/* ... and ends before its trailing OWS. */
+		vend = pos;
+		while (vend > v && (p[vend - 1] == ' ' || p[vend - 1] == '\t'))
+			vend--;
 		val = p + v;
-		vl = pos - v;
-		at_trim_ows(&val, &vl);
+		vl = vend - v;
 		if (on_field(f, p + name, name_len, val, vl) < 0)
 			return 0;
 		pos = next;
