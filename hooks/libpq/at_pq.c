@@ -395,11 +395,9 @@ void at_pq_connect_poll_end(PGconn *conn, PostgresPollingStatusType r)
 	}
 }
 
-struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
-				  const char *text)
+struct at_span *at_pq_query_start(PGconn *conn)
 {
-	struct pq_state *st = state_get(conn, false);
-	struct at_span *s = statement_span(st);
+	struct at_span *s = statement_span(state_get(conn, false));
 
 	if (!s)
 		return NULL;
@@ -408,23 +406,37 @@ struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
 		span_free(s);
 		return NULL;
 	}
-	if (!at_span_recording(s))
-		return s;
-	if (!st)
-		st = state_get(conn, true);
+	return s;
+}
+
+void at_pq_query_describe(PGconn *conn, struct at_span *s,
+			  const char *op_override, const char *text)
+{
+	struct pq_state *st;
+	size_t len;
+
+	if (!s || !at_span_recording(s))
+		return;
+	st = state_get(conn, true);
+	len = text ? strlen(text) : 0;
 	if (!st) {
 		set_connection_attrs(s, conn);
-		at_wire_sql_statement(s, text, text ? strlen(text) : 0,
-				      op_override);
-		return s;
+		at_wire_sql_statement(s, text, len, op_override);
+		return;
 	}
 	set_connection_attrs_kept(s, conn, st);
 	if (op_override)
-		at_wire_sql_statement(s, text, text ? strlen(text) : 0,
-				      op_override);
+		at_wire_sql_statement(s, text, len, op_override);
 	else
-		at_wire_sql_statement_memo(s, text, text ? strlen(text) : 0,
-					   &st->memo);
+		at_wire_sql_statement_memo(s, text, len, &st->memo);
+}
+
+struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
+				  const char *text)
+{
+	struct at_span *s = at_pq_query_start(conn);
+
+	at_pq_query_describe(conn, s, op_override, text);
 	return s;
 }
 

@@ -134,9 +134,17 @@ void at_pq_conn_changed(PGconn *conn);
 
 /* Start the span of a statement with text (may be NULL) on conn; the
  * text is sanitised (literals become '?', placeholders stay) unless
- * AUTOTRACE_DB_RAW_QUERY. */
+ * AUTOTRACE_DB_RAW_QUERY.  Both halves below, in one. */
 struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
 				  const char *text);
+/* The two halves of at_pq_query_begin, for the asynchronous sends: start
+ * (the start time and ids: before the send) and describe (the
+ * connection's and the statement's attributes, the name: after the send,
+ * while the server works on the statement; a client that waits for each
+ * answer does not wait for this work). */
+struct at_span *at_pq_query_start(PGconn *conn);
+void at_pq_query_describe(PGconn *conn, struct at_span *s,
+			  const char *op_override, const char *text);
 /* Record what a result says (rows, SQLSTATE, message). */
 void at_pq_query_result(struct at_span *s, const PGresult *res);
 /* Record a failure to send (the connection's error message). */
