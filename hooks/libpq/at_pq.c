@@ -431,6 +431,18 @@ void at_pq_query_describe(PGconn *conn, struct at_span *s,
 		at_wire_sql_statement_memo(s, text, len, &st->memo);
 }
 
+struct at_span *at_pq_query_sent(PGconn *conn, struct at_span *s, uint64_t t0,
+				 const char *op_override, const char *text)
+{
+	if (!s)
+		s = at_pq_query_start(conn);
+	if (!s)
+		return NULL;
+	at_span_backdate(s, t0);
+	at_pq_query_describe(conn, s, op_override, text);
+	return s;
+}
+
 struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
 				  const char *text)
 {

@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
+#include "at_clock.h"
 #include "at_compat.h"
 #include "at_family.h"
 #include "at_span.h"
@@ -137,14 +138,23 @@ void at_pq_conn_changed(PGconn *conn);
  * AUTOTRACE_DB_RAW_QUERY.  Both halves below, in one. */
 struct at_span *at_pq_query_begin(PGconn *conn, const char *op_override,
 				  const char *text);
-/* The two halves of at_pq_query_begin, for the asynchronous sends: start
- * (the start time and ids: before the send) and describe (the
- * connection's and the statement's attributes, the name: after the send,
- * while the server works on the statement; a client that waits for each
- * answer does not wait for this work). */
+/* The two halves of at_pq_query_begin: start (the start time and ids)
+ * and describe (the connection's and the statement's attributes, the
+ * name). */
 struct at_span *at_pq_query_start(PGconn *conn);
 void at_pq_query_describe(PGconn *conn, struct at_span *s,
 			  const char *op_override, const char *text);
+/*
+ * The asynchronous sends take only the start time (t0, at_mono_ns()) before
+ * the send - and the span itself (at_pq_query_start) if the text gets the
+ * SQLCommenter comment, which needs its ids - and the rest after it, while
+ * the server works on the statement: a client that waits for each answer
+ * (pgbench) does not wait for this work.  at_pq_query_sent starts s if it
+ * is NULL, dates it back to t0, describes it and returns it.
+ */
+struct at_span *at_pq_query_sent(PGconn *conn, struct at_span *s, uint64_t t0,
+				 const char *op_override, const char *text);
+
 /* Record what a result says (rows, SQLSTATE, message). */
 void at_pq_query_result(struct at_span *s, const PGresult *res);
 /* Record a failure to send (the connection's error message). */
