@@ -43,6 +43,11 @@
  *   - the statement's attributes come from the connection's memo of its
  *     last texts (at_wire_sql_statement_memo): a repeated text, or one
  *     that differs only in its literals, is compared instead of lexed.
+ * And for the asynchronous sends most of it runs while the server works:
+ * only the start time is read before the send, the span is started
+ * (dated back to it) and described after (at_pq_query_sent), so a client
+ * that waits for each answer waits for about 3.5 k instructions of ours
+ * per pgbench TPC-B-like transaction instead of 10.5 k.
  *
  * Text.  Statements are sanitised (at_sql: literals become '?', $n
  * placeholders stay) unless AUTOTRACE_DB_RAW_QUERY - parameterised ones

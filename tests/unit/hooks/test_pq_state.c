@@ -148,6 +148,40 @@ Test(pq_state, async_statements_end_in_order)
 	cr_assert_null(ut_attr(&spans[1], "db.response.returned_rows"));
 }
 
+/* An asynchronous send takes its start time before the send and starts
+ * and describes its span after it (at_pq_query_sent): the span covers the
+ * send (dated back to t0) and has the statement's attributes; a span
+ * started before (SQLCommenter) is the one kept. */
+Test(pq_state, span_described_after_the_send_starts_before_it)
+{
+	PGconn *c = conn_n(15);
+	uint64_t t0 = at_mono_ns() - 1000000000u; /* a second ago */
+	struct at_span *early = at_pq_query_start(c), *s;
+	uint8_t id[8];
+	struct rec spans[4];
+
+	s = at_pq_query_sent(c, NULL, t0, NULL, "UPDATE t SET a = 1");
+	cr_assert_not_null(s);
+	at_pq_push(c, s);
+	cr_assert_not_null(early);
+	memcpy(id, at_span_ctx(early)->span_id, 8);
+	cr_assert_eq(at_pq_query_sent(c, early, t0, "PREPARE", "SELECT 1"),
+		     early, "the span started before the send is kept");
+	at_pq_push(c, early);
+	at_pq_pop_end(c);
+	at_pq_pop_end(c);
+	cr_assert_eq(ut_take_spans(spans, 4), 2);
+	cr_assert(ut_has_name(&spans[0], "UPDATE t"));
+	cr_assert(ut_str_is(&spans[0], "db.query.text", "UPDATE t SET a = ?"));
+	cr_assert(ut_str_is(&spans[0], "db.namespace", "appdb"));
+	cr_assert_geq(spans[0].u.h.end_unix_ns - spans[0].u.h.start_unix_ns,
+		      1000000000u, "dated back to the time before the send");
+	cr_assert(ut_str_is(&spans[1], "db.operation.name", "PREPARE"));
+	cr_assert_eq(memcmp(spans[1].u.h.ctx.span_id, id, 8), 0);
+	cr_assert_geq(spans[1].u.h.end_unix_ns - spans[1].u.h.start_unix_ns,
+		      1000000000u);
+}
+
 Test(pq_state, full_fifo_ends_a_statement_at_once)
 {
 	PGconn *c = conn_n(6);
