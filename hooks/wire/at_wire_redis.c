@@ -116,12 +116,31 @@ struct text {
 static void text_put(struct text *t, const char *p, size_t n)
 {
 	size_t room = sizeof(t->b) - t->len, used, k = 0;
+	uint64_t v;
 
 	if (room <= 1)
 		return;
 	/* Plain ASCII without NUL goes as it is (what at_utf8_copy would
-	 * copy, a character at a time); at_utf8_copy from the first other
-	 * byte on. */
+	 * copy, a character at a time), 8 bytes at a time while a word has
+	 * none other (a byte 0 or over 0x7f sets its top bit in v | v - 1s),
+	 * the last 4 to 7 as two words of 4, then byte by byte;
+	 * at_utf8_copy from the first other byte on. */
+	while (k + 8 <= n && k + 8 < room) {
+		memcpy(&v, p + k, sizeof(v));
+		if ((v | (v - 0x0101010101010101ull)) & 0x8080808080808080ull)
+			break;
+		k += 8;
+	}
+	/* 4 to 7 bytes left that all fit: the first 4 and the last 4. */
+	if (n - k >= 4 && n - k <= 8 && n < room) {
+		uint32_t a, b;
+
+		memcpy(&a, p + k, sizeof(a));
+		memcpy(&b, p + n - 4, sizeof(b));
+		if (!((a | (a - 0x01010101u) | b | (b - 0x01010101u)) &
+		      0x80808080u))
+			k = n;
+	}
 	while (k < n && k + 1 < room && (unsigned char)(p[k] - 1) < 0x7f)
 		k++;
 	memcpy(t->b + t->len, p, k);
@@ -133,11 +152,20 @@ static void text_put(struct text *t, const char *p, size_t n)
 		t->b[t->len] = '\0';
 }
 
+/* Append one ASCII byte (if it fits, as text_put would). */
+static inline void text_byte(struct text *t, char ch)
+{
+	if (t->len + 1 < sizeof(t->b))
+		t->b[t->len++] = ch;
+}
+
 /* Append " ?" for each of n arguments (as many as fit). */
 static void text_hidden(struct text *t, uint64_t n)
 {
-	while (n-- > 0 && t->len + 2 < sizeof(t->b))
-		text_put(t, " ?", 2);
+	while (n-- > 0 && t->len + 2 < sizeof(t->b)) {
+		t->b[t->len++] = ' ';
+		t->b[t->len++] = '?';
+	}
 }
 
 /* " " and argument i (its copied part if it is not whole); a subcommand
@@ -155,7 +183,7 @@ static void text_arg(struct text *t, const struct at_resp_cmd *c, uint32_t i,
 		p = c->args + start;
 		n = c->args_len > start ? c->args_len - start : 0;
 	}
-	text_put(t, " ", 1);
+	text_byte(t, ' ');
 	from = t->len;
 	text_put(t, p, n);
 	for (; subcommand && from < t->len; from++)
@@ -170,8 +198,10 @@ static void query_text(struct at_span *s, const struct at_resp_cmd *c,
 	uint32_t shown = 0, i;
 	size_t max = at_cfg.db_query_max;
 
-	t.len = 0;
-	text_put(&t, c->name, c->name_len);
+	/* The name is made of name bytes (at_resp.h), uppercased: ASCII,
+	 * shorter than the buffer. */
+	memcpy(t.b, c->name, c->name_len);
+	t.len = c->name_len;
 	if (flags & AT_RESP_SUB)
 		shown = flags & AT_RESP_SUBKEY ? 2 : 1;
 	else if (flags & AT_RESP_KEY)
@@ -179,7 +209,7 @@ static void query_text(struct at_span *s, const struct at_resp_cmd *c,
 	if (c->argc == 0) {
 		/* the name alone */
 	} else if (at_cfg.db_raw_query && !(flags & AT_RESP_SECRET)) {
-		text_put(&t, " ", 1);
+		text_byte(&t, ' ');
 		text_put(&t, c->args, c->args_len);
 		shown = c->argc;
 	} else if (flags & AT_RESP_KEYS) {
@@ -192,7 +222,7 @@ static void query_text(struct at_span *s, const struct at_resp_cmd *c,
 				n--;
 			n = n ? n - 1 : c->args_len;
 		}
-		text_put(&t, " ", 1);
+		text_byte(&t, ' ');
 		text_put(&t, c->args, n);
 		shown = c->argc;
 	} else {
