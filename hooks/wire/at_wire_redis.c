@@ -84,6 +84,7 @@ struct redis_sess {
 	/* Sending side: the last command's name and its at_resp_command
 	 * flags (the same few commands come over and over). */
 	uint32_t last_flags;
+	bool last_special;  /* one of the commands on_command looks at */
 	uint8_t last_len;
 	char last_name[AT_RESP_NAME_MAX + 1];
 };
@@ -275,13 +276,18 @@ static void select_db(struct at_wire *w, const struct at_resp_cmd *c)
 	w->ns[n] = '\0';
 }
 
-/* at_resp_command's flags of c, the last command's when it is the same. */
+/* at_resp_command's flags of c, the last command's when it is the same;
+ * rs->last_special says whether c is one that on_command looks at by
+ * name (most commands are none of them). */
 static uint32_t command_flags(struct redis_sess *rs, const struct at_resp_cmd *c)
 {
 	if (c->name_len == 0 || c->name_len > AT_RESP_NAME_MAX ||
 	    c->name_len != rs->last_len ||
 	    memcmp(c->name, rs->last_name, c->name_len) != 0) {
 		rs->last_flags = at_resp_command(c->name, c->name_len, NULL);
+		rs->last_special = named(c, "CLIENT") || named(c, "EXEC") ||
+				   named(c, "DISCARD") || named(c, "RESET") ||
+				   named(c, "SELECT") || named(c, "MULTI");
 		rs->last_len = 0;
 		if (c->name_len && c->name_len <= AT_RESP_NAME_MAX) {
 			memcpy(rs->last_name, c->name, c->name_len);
@@ -299,12 +305,13 @@ static void on_command(struct at_wire *w, struct redis_sess *rs)
 	struct at_wire_cmd *e;
 	struct at_span *s;
 
-	if (named(c, "CLIENT") && arg_is(c, 1, "REPLY") &&
+	if (rs->last_special && named(c, "CLIENT") && arg_is(c, 1, "REPLY") &&
 	    !arg_is(c, 2, "ON")) {
 		at_wire_stop(w); /* no replies to match any more */
 		return;
 	}
-	if (named(c, "EXEC") || named(c, "DISCARD") || named(c, "RESET"))
+	if (rs->last_special &&
+	    (named(c, "EXEC") || named(c, "DISCARD") || named(c, "RESET")))
 		rs->in_multi = false;
 	e = at_wire_push(w);
 	if (!e) {
@@ -320,9 +327,9 @@ static void on_command(struct at_wire *w, struct redis_sess *rs)
 	e->tag = flags | (rs->in_multi ? TAG_QUEUED : 0);
 	e->n = c->argc - (flags & AT_RESP_HFIELDS && c->argc ? 1 : 0);
 	at_wire_commit(w);
-	if (named(c, "SELECT"))
+	if (rs->last_special && named(c, "SELECT"))
 		select_db(w, c);
-	if (named(c, "MULTI"))
+	if (rs->last_special && named(c, "MULTI"))
 		rs->in_multi = true;
 	if (flags & AT_RESP_LEAVES)
 		rs->left = true;

@@ -383,6 +383,52 @@ static size_t array_run(struct at_resp_req *d, const char *p, size_t n,
 	return end + 2;
 }
 
+/* word_begin, word_bytes and word_end of a word whole in p[0..len):
+ * false as word_end.  The common cases in one step: a name that fits,
+ * an argument whose copy fits. */
+static inline bool whole_word(struct at_resp_req *d, const char *p,
+			      size_t len)
+{
+	struct at_resp_cmd *c = &d->cmd;
+	size_t at;
+
+	if (d->word == 0 && len > 0 && len < AT_RESP_NAME_MAX) {
+		bool odd = false;
+
+		for (size_t i = 0; i < len; i++) {
+			unsigned char b = (unsigned char)p[i];
+
+			c->name[i] = upper((char)b);
+			odd |= !name_byte[b];
+		}
+		c->name[len] = '\0';
+		c->name_len = len;
+		d->name_odd = odd;
+		if (odd)
+			return false;
+		d->word = 1;
+		return true;
+	}
+	if (d->word == 0 || c->args_cut ||
+	    len + 1 > AT_RESP_ARGS_MAX - c->args_len) {
+		word_begin(d);
+		word_bytes(d, p, len);
+		return word_end(d);
+	}
+	at = c->args_len;
+	if (d->word >= 2)
+		c->args[at++] = ' ';
+	memcpy(c->args + at, p, len);
+	c->args_len = at + len;
+	c->argc++;
+	if (d->word <= AT_RESP_MARKS && c->marks == d->word - 1) {
+		c->arg_end[d->word - 1] = (uint16_t)c->args_len;
+		c->marks = d->word;
+	}
+	d->word++;
+	return true;
+}
+
 /*
  * A whole command at REQ_START: "*<count>\r\n" then, while they are whole
  * and plain, its bulk strings, with the effects of array_run one element
@@ -420,10 +466,8 @@ static size_t array_whole(struct at_resp_req *d, const char *p, size_t n,
 			break;
 		d->num = len;
 		d->bulk = 0;
-		word_begin(d);
-		word_bytes(d, p + i + 1 + k, (size_t)len);
 		i = end + 2;
-		if (!word_end(d)) {
+		if (!whole_word(d, p + end - (size_t)len, (size_t)len)) {
 			*r = AT_RESP_BAD;
 			return i;
 		}
