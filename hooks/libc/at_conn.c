@@ -185,27 +185,33 @@ static struct at_conn *conn_of(int fd)
 	return e ? atomic_load(&e->conn) : NULL;
 }
 
-/* The connection of a traced fd, made on first use for sockets whose
- * connect/accept we saw without a state (the pool was empty then). */
-struct at_conn *conn_for_io(int fd)
+/* conn_for_io's slow path: the connection made now (its own frame, the
+ * peer's address on its stack: not set up on every I/O call). */
+AT_COLD static struct at_conn *conn_for_io_new(int fd, struct at_fd *e)
 {
-	struct at_fd *e = at_fd_peek(fd);
-	struct at_conn *c;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	uint8_t kind;
 
-	if (!e)
-		return NULL;
-	c = atomic_load(&e->conn);
-	if (c)
-		return c;
 	kind = atomic_load(&e->kind);
 	if (kind != AT_FD_CLIENT && kind != AT_FD_SERVER)
 		return NULL;
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
 		return NULL;
 	return conn_new(fd, kind, (struct sockaddr *)&ss, len);
+}
+
+/* The connection of a traced fd, made on first use for sockets whose
+ * connect/accept we saw without a state (the pool was empty then). */
+struct at_conn *conn_for_io(int fd)
+{
+	struct at_fd *e = at_fd_peek(fd);
+	struct at_conn *c;
+
+	if (!e)
+		return NULL;
+	c = atomic_load(&e->conn);
+	return c ? c : conn_for_io_new(fd, e);
 }
 
 char *conn_flow_buf(struct flow *f)
@@ -486,9 +492,12 @@ void conn_maybe_passive(struct at_conn *c)
 {
 	struct at_fd *e;
 
+	/* A wire connection still decoded (the common case, on each of its
+	 * I/O calls) is told first, without reading the rest. */
+	if (c->wire && !at_wire_passive(c->wire))
+		return;
 	if (c->tr || c->out.phase != PH_PASS || c->in.phase != PH_PASS ||
-	    atomic_load(&c->connect_span) || fl_oldest(c) ||
-	    (c->wire && !at_wire_passive(c->wire)))
+	    atomic_load(&c->connect_span) || fl_oldest(c))
 		return;
 	e = at_fd_peek(c->fd);
 	if (e && atomic_load(&e->conn) == c)

@@ -84,6 +84,7 @@ struct redis_sess {
 	/* Sending side: the last command's name and its at_resp_command
 	 * flags (the same few commands come over and over). */
 	uint32_t last_flags;
+	bool last_special;  /* one of the commands on_command looks at */
 	uint8_t last_len;
 	char last_name[AT_RESP_NAME_MAX + 1];
 };
@@ -116,12 +117,31 @@ struct text {
 static void text_put(struct text *t, const char *p, size_t n)
 {
 	size_t room = sizeof(t->b) - t->len, used, k = 0;
+	uint64_t v;
 
 	if (room <= 1)
 		return;
 	/* Plain ASCII without NUL goes as it is (what at_utf8_copy would
-	 * copy, a character at a time); at_utf8_copy from the first other
-	 * byte on. */
+	 * copy, a character at a time), 8 bytes at a time while a word has
+	 * none other (a byte 0 or over 0x7f sets its top bit in v | v - 1s),
+	 * the last 4 to 7 as two words of 4, then byte by byte;
+	 * at_utf8_copy from the first other byte on. */
+	while (k + 8 <= n && k + 8 < room) {
+		memcpy(&v, p + k, sizeof(v));
+		if ((v | (v - 0x0101010101010101ull)) & 0x8080808080808080ull)
+			break;
+		k += 8;
+	}
+	/* 4 to 7 bytes left that all fit: the first 4 and the last 4. */
+	if (n - k >= 4 && n - k <= 8 && n < room) {
+		uint32_t a, b;
+
+		memcpy(&a, p + k, sizeof(a));
+		memcpy(&b, p + n - 4, sizeof(b));
+		if (!((a | (a - 0x01010101u) | b | (b - 0x01010101u)) &
+		      0x80808080u))
+			k = n;
+	}
 	while (k < n && k + 1 < room && (unsigned char)(p[k] - 1) < 0x7f)
 		k++;
 	memcpy(t->b + t->len, p, k);
@@ -133,11 +153,20 @@ static void text_put(struct text *t, const char *p, size_t n)
 		t->b[t->len] = '\0';
 }
 
+/* Append one ASCII byte (if it fits, as text_put would). */
+static inline void text_byte(struct text *t, char ch)
+{
+	if (t->len + 1 < sizeof(t->b))
+		t->b[t->len++] = ch;
+}
+
 /* Append " ?" for each of n arguments (as many as fit). */
 static void text_hidden(struct text *t, uint64_t n)
 {
-	while (n-- > 0 && t->len + 2 < sizeof(t->b))
-		text_put(t, " ?", 2);
+	while (n-- > 0 && t->len + 2 < sizeof(t->b)) {
+		t->b[t->len++] = ' ';
+		t->b[t->len++] = '?';
+	}
 }
 
 /* " " and argument i (its copied part if it is not whole); a subcommand
@@ -155,7 +184,7 @@ static void text_arg(struct text *t, const struct at_resp_cmd *c, uint32_t i,
 		p = c->args + start;
 		n = c->args_len > start ? c->args_len - start : 0;
 	}
-	text_put(t, " ", 1);
+	text_byte(t, ' ');
 	from = t->len;
 	text_put(t, p, n);
 	for (; subcommand && from < t->len; from++)
@@ -170,8 +199,10 @@ static void query_text(struct at_span *s, const struct at_resp_cmd *c,
 	uint32_t shown = 0, i;
 	size_t max = at_cfg.db_query_max;
 
-	t.len = 0;
-	text_put(&t, c->name, c->name_len);
+	/* The name is made of name bytes (at_resp.h), uppercased: ASCII,
+	 * shorter than the buffer. */
+	memcpy(t.b, c->name, c->name_len);
+	t.len = c->name_len;
 	if (flags & AT_RESP_SUB)
 		shown = flags & AT_RESP_SUBKEY ? 2 : 1;
 	else if (flags & AT_RESP_KEY)
@@ -179,7 +210,7 @@ static void query_text(struct at_span *s, const struct at_resp_cmd *c,
 	if (c->argc == 0) {
 		/* the name alone */
 	} else if (at_cfg.db_raw_query && !(flags & AT_RESP_SECRET)) {
-		text_put(&t, " ", 1);
+		text_byte(&t, ' ');
 		text_put(&t, c->args, c->args_len);
 		shown = c->argc;
 	} else if (flags & AT_RESP_KEYS) {
@@ -192,7 +223,7 @@ static void query_text(struct at_span *s, const struct at_resp_cmd *c,
 				n--;
 			n = n ? n - 1 : c->args_len;
 		}
-		text_put(&t, " ", 1);
+		text_byte(&t, ' ');
 		text_put(&t, c->args, n);
 		shown = c->argc;
 	} else {
@@ -245,13 +276,18 @@ static void select_db(struct at_wire *w, const struct at_resp_cmd *c)
 	w->ns[n] = '\0';
 }
 
-/* at_resp_command's flags of c, the last command's when it is the same. */
+/* at_resp_command's flags of c, the last command's when it is the same;
+ * rs->last_special says whether c is one that on_command looks at by
+ * name (most commands are none of them). */
 static uint32_t command_flags(struct redis_sess *rs, const struct at_resp_cmd *c)
 {
 	if (c->name_len == 0 || c->name_len > AT_RESP_NAME_MAX ||
 	    c->name_len != rs->last_len ||
 	    memcmp(c->name, rs->last_name, c->name_len) != 0) {
 		rs->last_flags = at_resp_command(c->name, c->name_len, NULL);
+		rs->last_special = named(c, "CLIENT") || named(c, "EXEC") ||
+				   named(c, "DISCARD") || named(c, "RESET") ||
+				   named(c, "SELECT") || named(c, "MULTI");
 		rs->last_len = 0;
 		if (c->name_len && c->name_len <= AT_RESP_NAME_MAX) {
 			memcpy(rs->last_name, c->name, c->name_len);
@@ -269,12 +305,13 @@ static void on_command(struct at_wire *w, struct redis_sess *rs)
 	struct at_wire_cmd *e;
 	struct at_span *s;
 
-	if (named(c, "CLIENT") && arg_is(c, 1, "REPLY") &&
+	if (rs->last_special && named(c, "CLIENT") && arg_is(c, 1, "REPLY") &&
 	    !arg_is(c, 2, "ON")) {
 		at_wire_stop(w); /* no replies to match any more */
 		return;
 	}
-	if (named(c, "EXEC") || named(c, "DISCARD") || named(c, "RESET"))
+	if (rs->last_special &&
+	    (named(c, "EXEC") || named(c, "DISCARD") || named(c, "RESET")))
 		rs->in_multi = false;
 	e = at_wire_push(w);
 	if (!e) {
@@ -290,9 +327,9 @@ static void on_command(struct at_wire *w, struct redis_sess *rs)
 	e->tag = flags | (rs->in_multi ? TAG_QUEUED : 0);
 	e->n = c->argc - (flags & AT_RESP_HFIELDS && c->argc ? 1 : 0);
 	at_wire_commit(w);
-	if (named(c, "SELECT"))
+	if (rs->last_special && named(c, "SELECT"))
 		select_db(w, c);
-	if (named(c, "MULTI"))
+	if (rs->last_special && named(c, "MULTI"))
 		rs->in_multi = true;
 	if (flags & AT_RESP_LEAVES)
 		rs->left = true;

@@ -89,12 +89,12 @@ static inline char upper(char c)
 	return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
 }
 
-/* What command names are made of (uppercased): JSON.GET, FT.SEARCH... */
-static inline bool name_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-	       c == '_' || c == '-' || c == ':' || c == '|';
-}
+/* What command names are made of (JSON.GET, FT.SEARCH...), for every
+ * byte before it is uppercased: one load per byte of a name. */
+static const bool name_byte[256] = {
+	['A' ... 'Z'] = true, ['a' ... 'z'] = true, ['0' ... '9'] = true,
+	['.'] = true, ['_'] = true, ['-'] = true, [':'] = true, ['|'] = true,
+};
 
 /* ---- requests ---- */
 
@@ -151,6 +151,7 @@ static void word_bytes(struct at_resp_req *d, const char *p, size_t k)
 {
 	struct at_resp_cmd *c = &d->cmd;
 	size_t room, i;
+	bool odd = false;
 
 	if (d->word == 0) {
 		room = AT_RESP_NAME_MAX - 1 - c->name_len;
@@ -159,11 +160,12 @@ static void word_bytes(struct at_resp_req *d, const char *p, size_t k)
 			k = room;
 		}
 		for (i = 0; i < k; i++) {
-			char u = upper(p[i]);
+			unsigned char b = (unsigned char)p[i];
 
-			c->name[c->name_len + i] = u;
-			d->name_odd |= !name_char(u);
+			c->name[c->name_len + i] = upper((char)b);
+			odd |= !name_byte[b];
 		}
+		d->name_odd |= odd;
 		c->name_len += k;
 		c->name[c->name_len] = '\0';
 		return;
@@ -312,12 +314,18 @@ static int array_byte(struct at_resp_req *d, char c)
  * overflow): its value in *v and its length; 0 when it is not all there
  * or not plain (the byte path then reads it, and rejects it if it must).
  */
-static size_t plain_line(const char *p, size_t n, uint64_t *v)
+static inline size_t plain_line(const char *p, size_t n, uint64_t *v)
 {
 	size_t i = 0;
 	uint64_t x = 0;
 
-	while (i < n && i < 19 && p[i] >= '0' && p[i] <= '9')
+	/* One digit: a count, the length of a name or a short key. */
+	if (n >= 3 && (unsigned char)(p[0] - '0') < 10 && p[1] == '\r' &&
+	    p[2] == '\n') {
+		*v = (uint64_t)(p[0] - '0');
+		return 3;
+	}
+	while (i < n && i < 19 && (unsigned char)(p[i] - '0') < 10)
 		x = x * 10 + (uint64_t)(p[i++] - '0');
 	if (i == 0 || i + 1 >= n || p[i] != '\r' || p[i + 1] != '\n')
 		return 0;
@@ -375,6 +383,103 @@ static size_t array_run(struct at_resp_req *d, const char *p, size_t n,
 	return end + 2;
 }
 
+/* word_begin, word_bytes and word_end of a word whole in p[0..len):
+ * false as word_end.  The common cases in one step: a name that fits,
+ * an argument whose copy fits. */
+static inline bool whole_word(struct at_resp_req *d, const char *p,
+			      size_t len)
+{
+	struct at_resp_cmd *c = &d->cmd;
+	size_t at;
+
+	if (d->word == 0 && len > 0 && len < AT_RESP_NAME_MAX) {
+		bool odd = false;
+
+		for (size_t i = 0; i < len; i++) {
+			unsigned char b = (unsigned char)p[i];
+
+			c->name[i] = upper((char)b);
+			odd |= !name_byte[b];
+		}
+		c->name[len] = '\0';
+		c->name_len = len;
+		d->name_odd = odd;
+		if (odd)
+			return false;
+		d->word = 1;
+		return true;
+	}
+	if (d->word == 0 || c->args_cut ||
+	    len + 1 > AT_RESP_ARGS_MAX - c->args_len) {
+		word_begin(d);
+		word_bytes(d, p, len);
+		return word_end(d);
+	}
+	at = c->args_len;
+	if (d->word >= 2)
+		c->args[at++] = ' ';
+	memcpy(c->args + at, p, len);
+	c->args_len = at + len;
+	c->argc++;
+	if (d->word <= AT_RESP_MARKS && c->marks == d->word - 1) {
+		c->arg_end[d->word - 1] = (uint16_t)c->args_len;
+		c->marks = d->word;
+	}
+	d->word++;
+	return true;
+}
+
+/*
+ * A whole command at REQ_START: "*<count>\r\n" then, while they are whole
+ * and plain, its bulk strings, with the effects of array_run one element
+ * after the other (what a driver writes: a command in one call).  The
+ * name is copied uppercased in one pass, the arguments with one memcpy
+ * each.  Returns the bytes taken (0: not a plain count line, the byte
+ * path reads it); *r: AT_RESP_DONE when the command ended, else
+ * AT_RESP_MORE (state REQ_DOLLAR: the next element is not whole or not
+ * plain, the generic path goes on from it), AT_RESP_BAD.
+ */
+static size_t array_whole(struct at_resp_req *d, const char *p, size_t n,
+			  int *r)
+{
+	uint64_t v, len;
+	size_t i, k, end;
+
+	*r = AT_RESP_MORE;
+	k = plain_line(p + 1, n - 1, &v);
+	if (k == 0 || v == 0 || v > AT_RESP_ARGC_MAX)
+		return 0;
+	cmd_reset(d);
+	d->neg = false;
+	d->num = v;
+	d->digits = 1;
+	d->left = (uint32_t)v;
+	d->state = REQ_DOLLAR;
+	i = 1 + k;
+	while (n - i >= 5 && p[i] == '$') {
+		k = plain_line(p + i + 1, n - i - 1, &len);
+		if (k == 0 || len > AT_RESP_BULK_MAX ||
+		    len > n - i - 1 - k || n - i - 1 - k - len < 2)
+			break;
+		end = i + 1 + k + (size_t)len;
+		if (p[end] != '\r' || p[end + 1] != '\n')
+			break;
+		d->num = len;
+		d->bulk = 0;
+		i = end + 2;
+		if (!whole_word(d, p + end - (size_t)len, (size_t)len)) {
+			*r = AT_RESP_BAD;
+			return i;
+		}
+		if (--d->left == 0) {
+			d->state = REQ_START;
+			*r = AT_RESP_DONE;
+			return i;
+		}
+	}
+	return i;
+}
+
 int at_resp_req_next(struct at_resp_req *d, const char *p, size_t n,
 		     size_t *used)
 {
@@ -384,6 +489,12 @@ int at_resp_req_next(struct at_resp_req *d, const char *p, size_t n,
 	*used = 0;
 	if (d->state == REQ_BAD)
 		return AT_RESP_BAD;
+	if (d->state == REQ_START && n >= 4 && p[0] == '*' &&
+	    (run = array_whole(d, p, n, &r)) > 0) {
+		i = run;
+		if (r != AT_RESP_MORE)
+			goto out;
+	}
 	while (i < n) {
 		if ((d->state == REQ_COUNT || d->state == REQ_DOLLAR) &&
 		    (run = array_run(d, p + i, n - i, &r)) > 0) {
@@ -425,6 +536,7 @@ int at_resp_req_next(struct at_resp_req *d, const char *p, size_t n,
 		if (r != AT_RESP_MORE)
 			break;
 	}
+out:
 	if (r == AT_RESP_BAD)
 		d->state = REQ_BAD;
 	*used = i;
