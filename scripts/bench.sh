@@ -37,8 +37,8 @@
 #   nginx_wrk   wrk -t1 -c1 keep-alive against nginx, only wrk traced
 #               (runs of 1 s in turns, median of the ratios)
 # BENCH_REPS (default 3) repetitions (bench_core runs, context scenarios);
-# BENCH_PG_PAIRS (default 20) pairs of pgbench runs; BENCH_LOOP_PAIRS
-# (default 100) pairs of chunks for the loops run interleaved (C HTTP,
+# BENCH_PG_PAIRS (default 40) pairs of pgbench runs; BENCH_LOOP_PAIRS
+# (default 150) pairs of chunks for the loops run interleaved (C HTTP,
 # HTTPS, curl, the wire families: scripts/bench/interleave.py);
 # BENCH_CHUNK_PAIRS (default 40) rounds of Node's scenario 6 and pairs of
 # wrk runs of scale and nginx_wrk;
@@ -56,7 +56,7 @@ lib=$(realpath "$build/libautotrace.so")
 reps=${BENCH_REPS:-3}
 pair_reps=${BENCH_PAIR_REPS:-7}
 chunk_pairs=${BENCH_CHUNK_PAIRS:-40}
-loop_pairs=${BENCH_LOOP_PAIRS:-100}
+loop_pairs=${BENCH_LOOP_PAIRS:-150}
 tmp=$(mktemp -d)
 trap 'echo "bench: failed: ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND" >&2' ERR
 trap 'trap - ERR; jobs -p | xargs -r kill 2>/dev/null || true; rm -rf "$tmp"' EXIT

@@ -65,7 +65,7 @@ pin_server() {
 
 # interleave NAME 'BARE COMMAND' 'TRACED COMMAND': the two commands run at
 # once and take turns, one chunk each (scripts/bench/interleave.py: why,
-# and what the commands must answer), BENCH_LOOP_PAIRS pairs (100 unless
+# and what the commands must answer), BENCH_LOOP_PAIRS pairs (150 unless
 # told), or interleave_pairs if set; pair i's figures go to line i of
 # $tmp/NAME.bare and $tmp/NAME.traced.  Returns non-zero (its reason on stderr) if a side
 # failed.
