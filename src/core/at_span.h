@@ -124,8 +124,10 @@ void at_span_set_name(struct at_span *s, const char *name, size_t len);
 
 /*
  * Copy n bytes without a call for the short strings spans hold (names,
- * addresses, methods): two loads and two stores that may overlap, exactly
- * within [src, src + n) and [dst, dst + n).  Longer ones go to memcpy.
+ * addresses, methods, a block's values): loads and stores that may
+ * overlap, exactly within [src, src + n) and [dst, dst + n) (up to 16
+ * bytes two of 1 to 8 bytes, up to 64 blocks of 16).  Longer ones go to
+ * memcpy.
  */
 static inline __attribute__((always_inline)) void
 at_span_copy_short(char *dst, const char *src, size_t n)
@@ -148,7 +150,22 @@ at_span_copy_short(char *dst, const char *src, size_t n)
 		dst[0] = src[0];
 		dst[n / 2] = src[n / 2];
 		dst[n - 1] = src[n - 1];
-	} else if (n > 16) {
+	} else if (n > 16 && n <= 64) {
+		struct b16 {
+			char c[16];
+		} a, b, c, d;
+
+		__builtin_memcpy(&a, src, 16);
+		__builtin_memcpy(&d, src + n - 16, 16);
+		if (n > 32) {
+			__builtin_memcpy(&b, src + 16, 16);
+			__builtin_memcpy(&c, src + n - 32, 16);
+			__builtin_memcpy(dst + 16, &b, 16);
+			__builtin_memcpy(dst + n - 32, &c, 16);
+		}
+		__builtin_memcpy(dst, &a, 16);
+		__builtin_memcpy(dst + n - 16, &d, 16);
+	} else if (n > 64) {
 		__builtin_memcpy(dst, src, n);
 	}
 }
