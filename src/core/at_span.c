@@ -151,12 +151,11 @@ start_common(struct at_thread *t, struct at_span *s,
 		h->has_parent = 1;
 		h->parent_is_remote = (uint8_t)remote;
 	} else {
-		at_id_trace(&t->rng, h->ctx.trace_id);
 		h->ctx.flags = AT_FLAG_RANDOM;
 		h->has_parent = 0;
 		h->parent_is_remote = 0;
 	}
-	at_id_span(&t->rng, h->ctx.span_id);
+	at_id_make(&t->rng, !parent, h->ctx.trace_id, h->ctx.span_id);
 	sampled = at_sampler_decide(&at_cfg.sampler, h->ctx.trace_id,
 				    h->has_parent,
 				    parent && (parent->flags & AT_FLAG_SAMPLED));
