@@ -59,4 +59,34 @@ static inline void at_id_span(struct at_rng *r, uint8_t out[8])
 	memcpy(out, &a, 8);
 }
 
+/*
+ * A span's ids in one go: with root, a trace id first (into trace), then
+ * the span id (the same sequence as at_id_trace() then at_id_span()).
+ * The generator's state is worked on in a local copy, loaded and stored
+ * once: the ids' byte stores may alias it, which made the compiler store
+ * and reload it around each of them.
+ */
+static inline void at_id_make(struct at_rng *r, int root, uint8_t trace[16],
+			      uint8_t span[8])
+{
+	struct at_rng x = *r;
+	uint64_t a = 0, b = 0, c;
+
+	if (root) {
+		do {
+			a = at_rng_next(&x);
+			b = at_rng_next(&x);
+		} while (__builtin_expect((a | b) == 0, 0));
+	}
+	do
+		c = at_rng_next(&x);
+	while (__builtin_expect(c == 0, 0));
+	*r = x;
+	if (root) {
+		memcpy(trace, &a, 8);
+		memcpy(trace + 8, &b, 8);
+	}
+	memcpy(span, &c, 8);
+}
+
 #endif

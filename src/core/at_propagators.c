@@ -643,13 +643,16 @@ size_t at_prop_lines(const struct at_span_context *ctx, const char *ts,
 	if (m & AT_PROP_TRACECONTEXT) {
 		/* The line every traced request gets: formatted in place. */
 		static const char name[] = "traceparent: ";
-		size_t nl = sizeof(name) - 1, el = strlen(eol);
+		/* eol is "\r\n" or "\n" nearly always: no strlen() call. */
+		size_t nl = sizeof(name) - 1,
+		       el = !eol[0] ? 0 : !eol[1] ? 1 : !eol[2] ? 2 : strlen(eol);
 
 		if (nl + AT_TRACEPARENT_LEN + el + 1 > cap)
 			return w;
 		memcpy(out, name, nl);
 		at_traceparent_format(ctx, out + nl);
-		memcpy(out + nl + AT_TRACEPARENT_LEN, eol, el);
+		for (size_t i = 0; i < el; i++)
+			out[nl + AT_TRACEPARENT_LEN + i] = eol[i];
 		w = nl + AT_TRACEPARENT_LEN + el;
 		out[w] = 0;
 		if (ts_len && line(out, cap, &w, "tracestate", ts, ts_len, eol))

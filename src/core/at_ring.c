@@ -115,7 +115,7 @@ uint64_t at_ring_used_refresh(struct at_ring *r)
 	       at_ring_free_from(r, r->cached_tail);
 }
 
-const void *at_ring_peek(struct at_ring *r)
+const void *at_ring_peek_slow(struct at_ring *r)
 {
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
@@ -142,17 +142,6 @@ const void *at_ring_peek(struct at_ring *r)
 		pos = 0;
 	}
 	return r->buf + pos;
-}
-
-void at_ring_pop(struct at_ring *r)
-{
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	uint64_t popped = atomic_load_explicit(&r->popped, memory_order_relaxed);
-	uint32_t size;
-
-	memcpy(&size, r->buf + (tail & (r->cap - 1)), sizeof(size));
-	atomic_store_explicit(&r->popped, popped + 1, memory_order_release);
-	atomic_store_explicit(&r->tail, tail + size, memory_order_release);
 }
 
 void at_ring_reset(struct at_ring *r)

@@ -35,6 +35,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "at_compat.h"
 
@@ -100,18 +101,28 @@ static inline uint64_t at_ring_free_from(const struct at_ring *r,
  * most cap / 2).  Returns where to write it, or NULL if the ring is full.
  * The record becomes visible to the consumer at at_ring_commit().
  *
- * Inline, the common case: the record fits before the soft size and the
- * end of the buffer, and the cached consumer counters say there is room
- * (no padding, no going back, nothing re-read).  Anything else is
- * at_ring_reserve_slow, which decides everything again.
+ * Inline, the common case: the record fits before the end of the buffer,
+ * the cached consumer counters say there is room, and either it is
+ * before the soft size or the consumer has not caught up (its tail,
+ * read, is not head: no going back yet; a busy thread past the soft size
+ * between two exporter cycles pushes there every time).  Anything else
+ * is at_ring_reserve_slow, which decides everything again.
  */
+static inline int at_ring_stay(struct at_ring *r, uint64_t head, uint64_t pos)
+{
+	if (AT_LIKELY(pos < r->soft))
+		return 1;
+	r->cached_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	return r->cached_tail != head;
+}
+
 static inline void *at_ring_reserve(struct at_ring *r, uint32_t size)
 {
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	uint64_t pushed = atomic_load_explicit(&r->pushed, memory_order_relaxed);
 	uint64_t pos = head & (r->cap - 1);
 
-	if (AT_LIKELY(pos < r->soft && size <= r->cap - pos &&
+	if (AT_LIKELY(at_ring_stay(r, head, pos) && size <= r->cap - pos &&
 		      size <= r->cap / 2 &&
 		      head + size - at_ring_free_from(r, r->cached_tail) <=
 			      r->cap &&
@@ -147,10 +158,40 @@ uint64_t at_ring_used_refresh(struct at_ring *r);
 
 /*
  * Consumer: the next record, or NULL if empty.  The record stays valid
- * until at_ring_pop().
+ * until at_ring_pop().  Inline, the common case (a record at the tail);
+ * a go-back to the start or padding there is at_ring_peek_slow.
  */
-const void *at_ring_peek(struct at_ring *r);
-void at_ring_pop(struct at_ring *r);
+const void *at_ring_peek_slow(struct at_ring *r);
+
+static inline const void *at_ring_peek(struct at_ring *r)
+{
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+	const uint8_t *rec;
+	uint32_t size;
+
+	if (tail == head)
+		return NULL;
+	if (AT_UNLIKELY(tail == atomic_load_explicit(&r->jump_from,
+						     memory_order_relaxed)))
+		return at_ring_peek_slow(r);
+	rec = r->buf + (tail & (r->cap - 1));
+	memcpy(&size, rec, sizeof(size));
+	if (AT_UNLIKELY(size == AT_RING_PAD))
+		return at_ring_peek_slow(r);
+	return rec;
+}
+
+static inline void at_ring_pop(struct at_ring *r)
+{
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t popped = atomic_load_explicit(&r->popped, memory_order_relaxed);
+	uint32_t size;
+
+	memcpy(&size, r->buf + (tail & (r->cap - 1)), sizeof(size));
+	atomic_store_explicit(&r->popped, popped + 1, memory_order_release);
+	atomic_store_explicit(&r->tail, tail + size, memory_order_release);
+}
 
 /* Consumer view: is anything queued? */
 static inline int at_ring_empty(struct at_ring *r)

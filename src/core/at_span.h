@@ -40,6 +40,8 @@
 
 #include "at_pool.h"
 
+#include "at_config.h"
+
 #include "at_context.h"
 #include "at_baggage.h"
 #include "at_span_rec.h"
@@ -119,14 +121,142 @@ void at_span_set_name(struct at_span *s, const char *name, size_t len);
 
 /* ---- attributes: key must be a static string; the same key (the same
  * pointer) set twice keeps the last value ---- */
-void at_span_set_str(struct at_span *s, const char *key, const char *val,
-		     size_t len);
-static inline void at_span_set_cstr(struct at_span *s, const char *key,
+
+/*
+ * Copy n bytes without a call for the short strings spans hold (names,
+ * addresses, methods, a block's values): loads and stores that may
+ * overlap, exactly within [src, src + n) and [dst, dst + n) (up to 16
+ * bytes two of 1 to 8 bytes, up to 64 blocks of 16).  Longer ones go to
+ * memcpy.
+ */
+static inline __attribute__((always_inline)) void
+at_span_copy_short(char *dst, const char *src, size_t n)
+{
+	if (n >= 8 && n <= 16) {
+		uint64_t a, b;
+
+		__builtin_memcpy(&a, src, 8);
+		__builtin_memcpy(&b, src + n - 8, 8);
+		__builtin_memcpy(dst, &a, 8);
+		__builtin_memcpy(dst + n - 8, &b, 8);
+	} else if (n >= 4 && n < 8) {
+		uint32_t a, b;
+
+		__builtin_memcpy(&a, src, 4);
+		__builtin_memcpy(&b, src + n - 4, 4);
+		__builtin_memcpy(dst, &a, 4);
+		__builtin_memcpy(dst + n - 4, &b, 4);
+	} else if (n > 0 && n < 4) {
+		dst[0] = src[0];
+		dst[n / 2] = src[n / 2];
+		dst[n - 1] = src[n - 1];
+	} else if (n > 16 && n <= 64) {
+		struct b16 {
+			char c[16];
+		} a, b, c, d;
+
+		__builtin_memcpy(&a, src, 16);
+		__builtin_memcpy(&d, src + n - 16, 16);
+		if (n > 32) {
+			__builtin_memcpy(&b, src + 16, 16);
+			__builtin_memcpy(&c, src + n - 32, 16);
+			__builtin_memcpy(dst + 16, &b, 16);
+			__builtin_memcpy(dst + n - 32, &c, 16);
+		}
+		__builtin_memcpy(dst, &a, 16);
+		__builtin_memcpy(dst + n - 16, &d, 16);
+	} else if (n > 64) {
+		__builtin_memcpy(dst, src, n);
+	}
+}
+
+/* The bit of key in the span's key_bits: a multiplicative hash of its
+ * address, 6 bits.  Setting an attribute whose bit is clear needs no
+ * search for the key (at_span.c, attr_slot()). */
+static inline uint64_t at_span_key_bit(const char *key)
+{
+	return 1ull << (((uintptr_t)key * 0x9e3779b97f4a7c15ull) >> 58);
+}
+
+/*
+ * Can key take a new slot without a search: the span records, no key
+ * with the key's bit was set (so not this one), and the count limits
+ * leave room?
+ */
+static inline bool at_span_attr_new(const struct at_span *s, uint64_t bit)
+{
+	return s->h.state == AT_SPAN_RECORDING && !(s->key_bits & bit) &&
+	       s->h.n_attrs < AT_SPAN_MAX_ATTRS &&
+	       s->h.n_attrs < at_cfg.attr_count_limit;
+}
+
+/* What at_span_set_str()/at_span_set_int() do in every other case
+ * (at_span.c): a key set before or sharing its bit, a limit reached, a
+ * long value. */
+void at_span_set_str_slow(struct at_span *s, const char *key, const char *val,
+			  size_t len);
+void at_span_set_int_slow(struct at_span *s, const char *key, int64_t val);
+
+/*
+ * Inline, the common attribute: a new key, and for a string a value of
+ * at most AT_SPAN_INLINE_STR bytes that fits the length limit and the
+ * arena whole; a few stores where the call cost twice as much (a hook
+ * sets 6 to 12 attributes a span).  The same slots and bytes as the
+ * _slow functions.
+ */
+#define AT_SPAN_INLINE_STR 16
+static inline __attribute__((always_inline)) void
+at_span_set_str(struct at_span *s, const char *key,
+				   const char *val, size_t len)
+{
+	uint64_t bit = at_span_key_bit(key);
+	size_t used = s->h.arena_used;
+	struct at_attr *a;
+
+	if (s->h.state != AT_SPAN_RECORDING)
+		return;
+	if (AT_UNLIKELY(!at_span_attr_new(s, bit) || len > AT_SPAN_INLINE_STR ||
+			len > at_cfg.attr_value_len_limit ||
+			used + len > AT_SPAN_ARENA)) {
+		at_span_set_str_slow(s, key, val, len);
+		return;
+	}
+	s->key_bits |= bit;
+	a = &s->attrs[s->h.n_attrs++];
+	a->key = key;
+	a->type = AT_ATTR_STRING;
+	at_span_copy_short(s->arena + used, val, len);
+	a->v.s.off = (uint16_t)used;
+	a->v.s.len = (uint16_t)len;
+	s->h.arena_used = (uint16_t)(used + len);
+}
+
+static inline __attribute__((always_inline)) void
+at_span_set_cstr(struct at_span *s, const char *key,
 				    const char *val)
 {
 	at_span_set_str(s, key, val, __builtin_strlen(val));
 }
-void at_span_set_int(struct at_span *s, const char *key, int64_t val);
+
+static inline __attribute__((always_inline)) void
+at_span_set_int(struct at_span *s, const char *key,
+				   int64_t val)
+{
+	uint64_t bit = at_span_key_bit(key);
+	struct at_attr *a;
+
+	if (s->h.state != AT_SPAN_RECORDING)
+		return;
+	if (AT_UNLIKELY(!at_span_attr_new(s, bit))) {
+		at_span_set_int_slow(s, key, val);
+		return;
+	}
+	s->key_bits |= bit;
+	a = &s->attrs[s->h.n_attrs++];
+	a->key = key;
+	a->type = AT_ATTR_INT;
+	a->v.i = val;
+}
 void at_span_set_double(struct at_span *s, const char *key, double val);
 void at_span_set_bool(struct at_span *s, const char *key, bool val);
 

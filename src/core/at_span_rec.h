@@ -106,8 +106,10 @@ struct at_span_hdr {
 
 struct at_span {
 	struct at_span_hdr h;
-	uint64_t key_bits; /* a bit per key set (at_span.c), not recorded */
+	/* Right after the header, as in a record: the two are copied into
+	 * the ring together (at_span.c). */
 	struct at_attr attrs[AT_SPAN_MAX_ATTRS];
+	uint64_t key_bits; /* a bit per key set (at_span.c), not recorded */
 	struct at_event events[AT_SPAN_MAX_EVENTS];
 	struct at_attr ev_attrs[AT_SPAN_MAX_EVENT_ATTRS];
 	char arena[AT_SPAN_ARENA];
