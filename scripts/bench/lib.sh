@@ -148,8 +148,16 @@ sink_start() {
 # the spans it counted.
 sink_stop() {
 	local rc=0 n=${1:-sink} pid=${2:-$sink_pid}
+	local i=0
 	kill -TERM "$pid" 2>/dev/null || true
-	wait "$pid" || rc=$?
+	wait "$pid" 2>/dev/null || rc=$?
+	# Called in $(...), the sink is not the subshell's child: wait
+	# returns at once, before the sink wrote its count; wait for it to be
+	# gone (10 s at most).
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 1000 ]; do
+		sleep 0.01
+		i=$((i + 1))
+	done
 	grep -q '^sink ' "$tmp/$n.out" ||
 		echo "bench: the sink ended with status $rc: $(cat "$tmp/$n.err")" >&2
 	sed -n 's/^sink requests=[0-9]* spans=\([0-9]*\)$/\1/p' "$tmp/$n.out"
