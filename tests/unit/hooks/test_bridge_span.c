@@ -17,6 +17,7 @@
 #include "at_bridge_span.h"
 #include "at_clock.h"
 #include "at_context.h"
+#include "at_http.h"
 #include "at_span.h"
 #include "at_traceparent.h"
 #include "at_config.h"
@@ -173,6 +174,44 @@ Test(bridge_span, url_and_server_for_hosts_in_turn)
 			}
 		}
 	}
+}
+
+/* url.full is what at_http_url_full() makes of the Host and the target,
+ * whichever way the target goes (the one-scan path of the usual target or
+ * the general one): queries, matrix parameters, fragments, bare tokens,
+ * empty members, sensitive keys, every value redacted or only theirs. */
+Test(bridge_span, url_full_for_every_kind_of_target)
+{
+	static const char *const t[] = {
+		"/", "/a/b", "/p%20q?x=%41&tok",         /* paths */
+		"/a?", "/a?k=v", "/a?k=v&x=&y", "/a?&&k=1;;z=2", /* queries */
+		"/a?k=v#frag", "/a#f?x=1", "/a?k=v#",    /* fragments */
+		"/a;jsessionid=1/b?x=1",                 /* matrix */
+		"/a?sig=1&Signature=2&AWSAccessKeyId=3&X-Goog-Signature=4&n=5",
+		"/a?JSESSIONID=9&q=a=b", "*",
+	};
+	int saved = at_cfg.http_redact_query;
+	struct rec r[2];
+	char req[512], want[1024];
+
+	for (int all = 0; all < 2; all++) {
+		at_cfg.http_redact_query = all;
+		for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+			snprintf(req, sizeof(req),
+				 "GET %s HTTP/1.1\r\nHost: h.example:8443\r\n\r\n",
+				 t[i]);
+			at_http_url_full(want, sizeof(want), "https",
+					 "h.example:8443", 14, t[i], strlen(t[i]),
+					 all);
+			int32_t h = start(req, 0, 0);
+			cr_assert_gt(h, 0, "%s", t[i]);
+			end(h, 200, NULL);
+			cr_assert_eq(ut_take_spans(r, 2), 1);
+			cr_expect(ut_str_is(&r[0], "url.full", want), "%s: %s",
+				  t[i], want);
+		}
+	}
+	at_cfg.http_redact_query = saved;
 }
 
 /* The bridge writes the magic once and reuses its buffer: an answer
