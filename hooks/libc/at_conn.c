@@ -62,6 +62,7 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "at_clock.h"
 #include "at_conn.h"
 #include "at_conn_internal.h"
 #include "at_http.h"
@@ -288,6 +289,48 @@ void conn_submit_connect(struct at_conn *c)
 
 /* ---- in-flight FIFO (the rest is inline in at_conn_internal.h) ---- */
 
+/* A client span's end: its status and read error, as the flight kept
+ * them, then the end (at end_ns, or now if 0). */
+static void client_span_end(struct flight *f, struct at_span *s,
+			    uint64_t end_ns)
+{
+	if (f->status)
+		conn_set_status(s, f->status, 0);
+	if (f->err)
+		at_span_set_errno(s, f->err);
+	if (end_ns)
+		at_span_end_at(s, end_ns);
+	else
+		at_span_end(s);
+	conn_span_free(s);
+}
+
+/* A reader ends a client flight whose span the sending thread may still
+ * be describing (another thread sends on the connection: its request
+ * went out, the response came back before it was done): the end time is
+ * kept and the sending thread ends the span (conn_fl_described).  True
+ * if it does. */
+static bool client_end_asked(struct flight *f)
+{
+	uint8_t expected = FL_DESCRIBING;
+
+	if (AT_LIKELY(atomic_load_explicit(&f->owner, memory_order_acquire) !=
+		      FL_DESCRIBING))
+		return false;
+	f->end_ns = at_mono_ns();
+	return atomic_compare_exchange_strong_explicit(
+		&f->owner, &expected, FL_END_ASKED, memory_order_acq_rel,
+		memory_order_acquire);
+}
+
+void conn_fl_described(struct flight *f, struct at_span *s)
+{
+	if (AT_UNLIKELY(atomic_exchange_explicit(&f->owner, FL_READY,
+						 memory_order_acq_rel) ==
+			FL_END_ASKED))
+		client_span_end(f, s, f->end_ns);
+}
+
 /* End the oldest flight's span and drop it. */
 void conn_fl_finish(struct at_conn *c)
 {
@@ -296,10 +339,13 @@ void conn_fl_finish(struct at_conn *c)
 	if (!f)
 		return;
 	if (f->span) {
-		if (c->role == AT_FD_SERVER)
+		if (c->role == AT_FD_SERVER) {
 			at_context_leave_request(f->span);
-		at_span_end(f->span);
-		conn_span_free(f->span);
+			at_span_end(f->span);
+			conn_span_free(f->span);
+		} else if (!client_end_asked(f)) {
+			client_span_end(f, f->span, 0);
+		}
 		f->span = NULL;
 	}
 	atomic_store_explicit(&c->fl_head,

@@ -47,8 +47,18 @@ struct flight {
 	uint32_t seq;           /* server: the request's number (1, 2...) */
 	char method[16];
 	uint8_t method_len;
-	uint8_t has_status;
+	/* client: FL_DESCRIBING while the sending thread describes the span
+	 * after its request went out (at_conn_send.c); a reader that ends
+	 * the flight meanwhile leaves the end to it (FL_END_ASKED, with
+	 * end_ns).  The final response's status and a read error are kept
+	 * here and set on the span when it ends (conn_fl_finish). */
+	_Atomic uint8_t owner;
+	uint16_t status;        /* client: 0 until a final response */
+	int err;                /* client: a read error, 0 if none */
+	uint64_t end_ns;        /* client, FL_END_ASKED: the end time */
 };
+
+enum { FL_READY = 0, FL_DESCRIBING, FL_END_ASKED };
 
 /* What the last Host value of a connection's requests gave (they
  * usually all carry the same one): at_http_host_port()'s answer, and for
@@ -227,8 +237,13 @@ void conn_span_free(struct at_span *s);
 struct at_span *conn_take_connect(struct at_conn *c);
 /* Export the kept connect span as it is. */
 void conn_submit_connect(struct at_conn *c);
-/* End the oldest flight's span and drop it. */
+/* End the oldest flight's span and drop it (a client's: with its status
+ * and read error; left to the sending thread if it is still describing
+ * it). */
 void conn_fl_finish(struct at_conn *c);
+/* A client flight's span s was described by the sending thread: end it
+ * now if a reader finished the flight meanwhile (FL_END_ASKED). */
+void conn_fl_described(struct flight *f, struct at_span *s);
 /* The request's method, as the flight remembers it (cut at 15 bytes). */
 void conn_flight_method(struct flight *f, const char *m, size_t len);
 /* Feed len bytes at `skip` of iov to the body framing b; returns how many

@@ -47,7 +47,7 @@ static size_t client_in_head(struct at_conn *c, const char *head,
 	if (resp.status < 200 && resp.status != 101)
 		return resp.head_len;
 	if (f && f->span)
-		conn_set_status(f->span, resp.status, 0);
+		f->status = (uint16_t)resp.status; /* set as the span ends */
 	if (resp.status == 101) {
 		c->in.phase = c->out.phase = PH_PASS;
 		conn_fl_finish(c);
@@ -218,7 +218,7 @@ void conn_received(struct at_conn *c, const struct iovec *iov, int iovcnt,
 		}
 	} else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
 		if (f->span)
-			at_span_set_errno(f->span, err);
+			f->err = err; /* set as the span ends */
 		conn_fl_finish(c);
 	}
 }

@@ -60,6 +60,22 @@
  * buffer) goes out as it is, counted in lost and at_conn_lend_lost; the
  * lender chooses its conditions so that this does not happen.
  *
+ * Order (client).  A client that waits for each response waits for
+ * whatever the library does between the response's read and the next
+ * request's send; what it does right after the send overlaps with the
+ * server's work.  So only what the bytes need runs before the real send:
+ * the head's parse, the span's start (its ids, which the line carries),
+ * the line; the span's attributes (method, url.full, the Host's and the
+ * peer's block) and the connect span it adopts come after it
+ * (client_describe), whatever the send returned, errno kept.  The
+ * flight is in the FIFO before the send, marked FL_DESCRIBING: a reader
+ * on another thread may see the response before the sending thread is
+ * done; it then keeps the end time and leaves the end to that thread
+ * (conn_fl_finish, conn_fl_described), so that only one thread ever
+ * writes the span.  A response's status and a read error wait in the
+ * flight and are set as the span ends.  (The span's start and line stay
+ * before: they are what goes on the wire.)
+ *
  * CONNECT.  A CONNECT request opens a tunnel: it gets no line and no span
  * (the connect span is exported as it is).  A flight without a span
  * remembers it, so that its response is framed (a 2xx has no body); after
@@ -135,19 +151,32 @@ static void build_inj(struct at_conn *c, const struct at_span *s,
 
 /* ---- client: outgoing requests ---- */
 
-/* Start the client span for request r; with `inject`, and if the head
- * carries no traceparent field, build the line to inject (c->inj_len is
- * 0 otherwise). */
-static void client_request(struct at_conn *c, const struct at_http_request *r,
-			   bool inject)
+/* A flight's fields as a new request's (its span set by the caller). */
+static void flight_new(struct flight *f, const char *m, size_t len)
+{
+	conn_flight_method(f, m, len);
+	atomic_store_explicit(&f->owner, FL_READY, memory_order_relaxed);
+	f->status = 0;
+	f->err = 0;
+}
+
+/*
+ * Start the client span for request r and push its flight; with
+ * `inject`, and if the head carries no traceparent field, build the line
+ * to inject (c->inj_len is 0 otherwise).  Only what the bytes on the
+ * wire need: the span's ids (and the parent they come from).  Its
+ * attributes wait for client_describe, after the head went out.  Returns
+ * the flight (FL_DESCRIBING, its span set), or NULL.
+ */
+static struct flight *client_request(struct at_conn *c,
+				     const struct at_http_request *r,
+				     const char *known, bool inject)
 {
 	struct at_span *s = conn_span_new();
 	struct flight *f = fl_push(c);
 	struct at_span_context parent;
 	char ts[AT_TRACESTATE_MAX + 1];
-	char url[2048];
 	int ts_n = 0;
-	const char *known = at_http_known_method(r->method.p, r->method.len);
 	const char *name = conn_span_name(known);
 
 	c->inj_len = 0;
@@ -161,7 +190,7 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 	conn_resume_pending(c);
 	if (!s || !f) {
 		conn_span_free(s);
-		return;
+		return NULL;
 	}
 	memset(&f->req, 0, sizeof(f->req));
 	/* The program's own context (traceparent, or another configured
@@ -179,8 +208,37 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 	}
 	if (!at_span_started(s)) {
 		conn_span_free(s);
-		return;
+		return NULL;
 	}
+	f->span = s;
+	flight_new(f, r->method.p, r->method.len);
+	/* Committed before the send: a reader thread may see the response
+	 * before client_describe is done (conn_fl_finish leaves the end to
+	 * it then). */
+	atomic_store_explicit(&f->owner, FL_DESCRIBING, memory_order_relaxed);
+	fl_commit(c);
+	if (inject)
+		build_inj(c, s, r->prop_present,
+			  r->line_ending == AT_HTTP_EOL_LF);
+	return f;
+}
+
+/*
+ * The rest of a client span, once its head went out (whatever the send
+ * returned), while the server works on the request: its attributes and
+ * the connect span it adopts.  r's bytes are still the program's (its
+ * buffer, or the flow's, released after this).  s is f's span, read
+ * before the send (a reader may clear f->span since); then the flight is
+ * the readers' (conn_fl_described).  Not inlined: its url buffer stays
+ * off the stack of the send path.
+ */
+__attribute__((noinline)) static void
+client_describe(struct at_conn *c, struct flight *f,
+			    struct at_span *s, const struct at_http_request *r,
+			    const char *known)
+{
+	char url[2048];
+
 	if (at_span_recording(s)) {
 		struct at_http_str host;
 		int port = -1;
@@ -233,13 +291,7 @@ static void client_request(struct at_conn *c, const struct at_http_request *r,
 		at_span_end(cs);
 		conn_span_free(cs);
 	}
-	f->span = s;
-	conn_flight_method(f, r->method.p, r->method.len);
-	f->has_status = 0;
-	fl_commit(c);
-	if (inject)
-		build_inj(c, s, r->prop_present,
-			  r->line_ending == AT_HTTP_EOL_LF);
+	conn_fl_described(f, s);
 }
 
 /* ---- client: heads under a lent span (at_conn.h) ---- */
@@ -301,8 +353,7 @@ static void client_lent(struct at_conn *c, const struct at_http_request *r,
 	if (f) {
 		f->span = NULL;
 		memset(&f->req, 0, sizeof(f->req));
-		conn_flight_method(f, r->method.p, r->method.len);
-		f->has_status = 0;
+		flight_new(f, r->method.p, r->method.len);
 		fl_commit(c);
 	}
 	at_conn_lend.conn = c;
@@ -334,8 +385,7 @@ static void client_connect(struct at_conn *c)
 		return;
 	f->span = NULL;
 	memset(&f->req, 0, sizeof(f->req));
-	conn_flight_method(f, "CONNECT", 7);
-	f->has_status = 0;
+	flight_new(f, "CONNECT", 7);
 	fl_commit(c);
 }
 
@@ -491,7 +541,9 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 			   int iovcnt, size_t total, int flags)
 {
 	struct at_http_request r;
-	const char *head;
+	struct flight *f = NULL;
+	struct at_span *s = NULL;
+	const char *head, *known = NULL;
 	char *buf;
 	size_t copy, end, at, avail;
 	bool parsed, lent, skip, inject;
@@ -588,17 +640,30 @@ static ssize_t client_send(struct at_conn *c, const struct iovec *iov,
 		 * that is all in this call; not into a head mixing both. */
 		at = end - (end >= 2 && head[end - 2] == '\r' ? 2 : 1);
 		inject = at >= h && r.line_ending != AT_HTTP_EOL_MIXED;
-		if (lent)
+		if (lent) {
 			client_lent(c, &r, inject);
-		else
-			client_request(c, &r, inject);
+		} else {
+			known = at_http_known_method(r.method.p, r.method.len);
+			if ((f = client_request(c, &r, known, inject)))
+				s = f->span;
+		}
 		if (c->inj_len)
 			c->inj_at = (uint32_t)(at - h);
 	}
 	at_http_body_request(&c->out.body, &r);
-	conn_flow_release(&c->out);
 	c->out.phase = PH_HEAD_SEND;
-	return send_head_part(c, iov, iovcnt, total, flags);
+	w = send_head_part(c, iov, iovcnt, total, flags);
+	if (f) {
+		/* The head is out: the span's attributes now, while the
+		 * server works on the request (errno is the send's). */
+		int err = errno;
+
+		client_describe(c, f, s, &r, known);
+		errno = err;
+	}
+	/* The flow's copy of a split head, which r points into. */
+	conn_flow_release(&c->out);
+	return w;
 }
 
 /* ---- server: outgoing responses (observed, never changed) ---- */

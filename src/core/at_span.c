@@ -431,6 +431,18 @@ void at_span_end(struct at_span *s)
 	s->h.state = AT_SPAN_FREE;
 }
 
+void at_span_end_at(struct at_span *s, uint64_t mono_ns)
+{
+	if (s->h.state == AT_SPAN_RECORDING && s->h.end_unix_ns == 0) {
+		if (mono_ns < s->h.start_mono_ns)
+			mono_ns = s->h.start_mono_ns;
+		s->h.start_unix_ns = at_unix_from_mono(s->h.start_mono_ns);
+		s->h.end_unix_ns = s->h.start_unix_ns +
+				   (mono_ns - s->h.start_mono_ns);
+	}
+	at_span_end(s);
+}
+
 void at_span_stop(struct at_span *s)
 {
 	if (s->h.state != AT_SPAN_FREE)

@@ -89,6 +89,9 @@ bool at_span_start_with_parent(struct at_span *s, const char *name,
 
 /* End s now: take the end time, deactivate it, enqueue it if sampled. */
 void at_span_end(struct at_span *s);
+/* at_span_end with the end time given (monotonic ns, not before the
+ * start): for a span whose end was seen on another thread earlier. */
+void at_span_end_at(struct at_span *s, uint64_t mono_ns);
 
 /*
  * Two-step end, for a span whose parent may still change (a connect span

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "at_clock.h"
 #include "at_conn.h"
 #include "at_real.h"
 #include "at_traceparent.h"
@@ -40,6 +41,21 @@ static size_t wire_len;
 static long script[SCRIPT_MAX];
 static int n_script, at_script, n_calls;
 static ssize_t (*saved_sendmsg)(int, const struct msghdr *, int);
+
+/* Read by a reader thread as soon as the request is out (inside the real
+ * send: before the sending thread's hook returns), if not NULL. */
+static const char *answer_inside;
+static int answer_inside_err;
+
+static void answer_now(int fd)
+{
+	struct iovec v = { (void *)answer_inside,
+			   answer_inside ? strlen(answer_inside) : 0 };
+
+	answer_inside = NULL;
+	at_conn_received(fd, &v, 1, answer_inside_err ? -1 : (ssize_t)v.iov_len,
+			 answer_inside_err);
+}
 
 static ssize_t fake_sendmsg(int fd, const struct msghdr *m, int flags)
 {
@@ -62,6 +78,8 @@ static ssize_t fake_sendmsg(int fd, const struct msghdr *m, int flags)
 		wire_len += take;
 		done += take;
 	}
+	if (answer_inside)
+		answer_now(fd);
 	return (ssize_t)done;
 }
 
@@ -567,6 +585,49 @@ Test(conn, response_framing_ends_spans)
 	at_conn_received(fd, &v, 1, -1, ECONNRESET);
 	cr_assert_eq(ut_take_spans(spans, 4), 1);
 	cr_assert_not_null(ut_attr(&spans[0], "error.type"));
+}
+
+/*
+ * The span is described after its head went out; a reader thread that
+ * sees the response before the sending thread is done (here: inside the
+ * real send) leaves the end to it: one span, with its attributes, the
+ * status (or the read error) and the end the reader saw.
+ */
+Test(conn, response_read_before_the_sender_described_its_span)
+{
+	struct rec spans[4];
+	uint64_t before;
+
+	send_str(HEAD);
+	receive_str(RESP);
+	cr_assert_eq(ut_take_spans(spans, 4), 2, "connect and the first");
+
+	answer_inside = RESP;
+	answer_inside_err = 0;
+	before = at_unix_from_mono(at_mono_ns());
+	cr_assert_eq(send_str(HEAD), 1);
+	cr_assert_eq(ut_take_spans(spans, 4), 1, "ended once, by the sender");
+	cr_assert(ut_has_name(&spans[0], "GET"));
+	cr_assert(ut_str_is(&spans[0], "url.full", "http://example.test/a"));
+	cr_assert(ut_str_is(&spans[0], "server.address", "example.test"));
+	cr_assert_eq(ut_int_attr(&spans[0], "http.response.status_code"), 200);
+	cr_assert_geq(spans[0].u.h.end_unix_ns, spans[0].u.h.start_unix_ns);
+	cr_assert_geq(spans[0].u.h.end_unix_ns + 1000000, before);
+
+	/* The next request on the connection is as usual. */
+	send_str(HEAD);
+	receive_str(RESP);
+	cr_assert_eq(ut_take_spans(spans, 4), 1);
+	cr_assert_eq(ut_int_attr(&spans[0], "http.response.status_code"), 200);
+
+	/* A read error seen meanwhile. */
+	answer_inside = "";
+	answer_inside_err = ECONNRESET;
+	cr_assert_eq(send_str(HEAD), 1);
+	answer_inside_err = 0;
+	cr_assert_eq(ut_take_spans(spans, 4), 1);
+	cr_assert(ut_str_is(&spans[0], "error.type", "ECONNRESET"));
+	cr_assert(ut_str_is(&spans[0], "url.full", "http://example.test/a"));
 }
 
 Test(conn, not_http_passes_untouched)
