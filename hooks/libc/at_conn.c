@@ -340,6 +340,7 @@ void conn_fl_finish(struct at_conn *c)
 		return;
 	if (f->span) {
 		if (c->role == AT_FD_SERVER) {
+			conn_server_describe(c, f);
 			at_context_leave_request(f->span);
 			at_span_end(f->span);
 			conn_span_free(f->span);
@@ -875,8 +876,12 @@ void at_conn_at_exit(void)
  * TRACEPARENT), but the child never exports it. */
 static void forget_in_child(struct at_conn *c)
 {
-	while (fl_oldest(c)) {
-		fl_oldest(c)->span = NULL;
+	struct flight *f;
+
+	while ((f = fl_oldest(c))) {
+		f->span = NULL;
+		conn_buf_put(f->head);
+		f->head = NULL;
 		atomic_fetch_add(&c->fl_head, 1);
 	}
 	atomic_store(&c->connect_span, NULL);

@@ -56,6 +56,13 @@ struct flight {
 	uint16_t status;        /* client: 0 until a final response */
 	int err;                /* client: a read error, 0 if none */
 	uint64_t end_ns;        /* client, FL_END_ASKED: the end time */
+	/* server: a copy of the request head (a pooled buffer) whose span's
+	 * attributes are set when its response goes out (conn_server_describe),
+	 * or NULL; where its parts are in it. */
+	char *head;
+	const char *known;      /* at_http_known_method() of the method */
+	uint16_t m_off, m_len, t_off, t_len, h_off, h_len, ua_off, ua_len;
+	uint8_t minor, has_host, has_ua;
 };
 
 enum { FL_READY = 0, FL_DESCRIBING, FL_END_ASKED };
@@ -338,6 +345,11 @@ void conn_set_server_addrs(struct at_span *s, struct at_conn *c,
 			   const struct at_http_request *r, int proto);
 
 /* ---- at_conn_send.c / at_conn_recv.c: one connection's bytes ---- */
+
+/* A server flight's span gets the attributes its request head gives,
+ * from the copy it kept (f->head, released).  Called by the thread that
+ * sends the response (its head, or the flight's end). */
+void conn_server_describe(struct at_conn *c, struct flight *f);
 
 ssize_t conn_send(struct at_conn *c, const struct iovec *iov, int iovcnt,
 		  int flags);

@@ -18,6 +18,13 @@
  * (well-formed, the socket's identity) before its span starts; a request
  * starts its own unit of work on the thread: a remote parent or a new
  * trace, never the thread's previous request.
+ *
+ * Order.  What runs between a read and its return is what the program
+ * waits for.  A client's response: the status and a read error wait in
+ * the flight, set as the span ends (at_conn_send.c has why).  A server's
+ * request: its span starts at once (the program's work is its child),
+ * but its attributes are set from a copy of the head when the response's
+ * head has gone out (server_in_head), while the client reads it.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -62,13 +69,103 @@ static size_t client_in_head(struct at_conn *c, const char *head,
 	return resp.head_len;
 }
 
+/* The attributes a server request's head gives (r's method, target,
+ * host, user agent and version are used). */
+static void server_attrs(struct at_conn *c, struct at_span *s,
+			 const struct at_http_request *r, const char *known)
+{
+	struct at_http_str path, query;
+	char q[1024];
+
+	conn_set_method(s, r, known);
+	at_span_set_cstr(s, "url.scheme", conn_scheme(c));
+	at_http_split_target(r->target.p, r->target.len, &path, &query);
+	if (path.p && memchr(path.p, ';', path.len)) {
+		/* Matrix parameters (;jsessionid=...): redacted. */
+		size_t n = at_http_redact_path(q, sizeof(q), path.p, path.len,
+					       at_cfg.http_redact_query);
+		at_span_set_str(s, "url.path", q, n);
+	} else if (path.p) {
+		at_span_set_str(s, "url.path", path.p, path.len);
+	}
+	if (query.p) {
+		size_t n = at_http_redact_query(q, sizeof(q), query.p,
+						query.len,
+						at_cfg.http_redact_query);
+		at_span_set_str(s, "url.query", q, n);
+	}
+	if (r->user_agent.p) {
+		conn_set_server_addrs(s, c, r, -1);
+		at_span_set_str(s, "user_agent.original", r->user_agent.p,
+				r->user_agent.len);
+		conn_set_protocol(s, r->version_minor);
+	} else {
+		conn_set_server_addrs(s, c, r, r->version_minor);
+	}
+}
+
+/* Keep what server_attrs needs of r (head[0..r->head_len)) in f, for
+ * later (conn_server_describe): false if no buffer is free. */
+static bool server_keep_head(struct flight *f, const char *head,
+			     const struct at_http_request *r,
+			     const char *known)
+{
+	if (!(f->head = conn_buf_get()))
+		return false;
+	memcpy(f->head, head, r->head_len);
+	f->known = known;
+	f->m_off = (uint16_t)(r->method.p - head);
+	f->m_len = (uint16_t)r->method.len;
+	f->t_off = (uint16_t)(r->target.p - head);
+	f->t_len = (uint16_t)r->target.len;
+	f->has_host = r->host.p != NULL;
+	f->h_off = f->has_host ? (uint16_t)(r->host.p - head) : 0;
+	f->h_len = (uint16_t)r->host.len;
+	f->has_ua = r->user_agent.p != NULL;
+	f->ua_off = f->has_ua ? (uint16_t)(r->user_agent.p - head) : 0;
+	f->ua_len = (uint16_t)r->user_agent.len;
+	f->minor = (uint8_t)r->version_minor;
+	return true;
+}
+
+void conn_server_describe(struct at_conn *c, struct flight *f)
+{
+	struct at_http_request r;
+	const char *h = f->head;
+
+	if (!h)
+		return;
+	r.method = (struct at_http_str){ h + f->m_off, f->m_len };
+	r.target = (struct at_http_str){ h + f->t_off, f->t_len };
+	r.host = (struct at_http_str){ f->has_host ? h + f->h_off : NULL,
+				       f->h_len };
+	r.user_agent = (struct at_http_str){ f->has_ua ? h + f->ua_off : NULL,
+					     f->ua_len };
+	r.version_minor = f->minor;
+	if (f->span)
+		server_attrs(c, f->span, &r, f->known);
+	conn_buf_put(f->head);
+	f->head = NULL;
+}
+
+/*
+ * A server's request head: its span starts now (the request's context:
+ * what the program does for it becomes its children), but its attributes
+ * wait for the response (conn_server_describe, on the thread that sends
+ * it, right after the real send of its head, or at the flight's end),
+ * from a copy of the head: the program gets the request sooner, and the
+ * attributes are set while the client reads the response.  Without a
+ * free buffer for the copy, they are set now.  (The reading and the
+ * sending thread may differ: the span's attributes and the connection's
+ * Host memo are then written by the sending one; in that fallback, by
+ * the reading one, as they always were.)
+ */
 static size_t server_in_head(struct at_conn *c, const char *head,
 			     size_t len, bool exact)
 {
 	struct at_http_request r;
 	struct at_span_context parent;
-	struct at_http_str path, query;
-	char ts[AT_TRACESTATE_MAX + 1], q[1024];
+	char ts[AT_TRACESTATE_MAX + 1];
 	struct at_span *s;
 	struct flight *f;
 	const char *known;
@@ -118,34 +215,9 @@ static size_t server_in_head(struct at_conn *c, const char *head,
 		at_span_own_baggage(s, at_baggage_store_fields(r.baggage, nb));
 	}
 	at_context_enter_request(s);
-	if (at_span_recording(s)) {
-		conn_set_method(s, &r, known);
-		at_span_set_cstr(s, "url.scheme", conn_scheme(c));
-		at_http_split_target(r.target.p, r.target.len, &path, &query);
-		if (path.p && memchr(path.p, ';', path.len)) {
-			/* Matrix parameters (;jsessionid=...): redacted. */
-			size_t n = at_http_redact_path(q, sizeof(q), path.p,
-						       path.len,
-						       at_cfg.http_redact_query);
-			at_span_set_str(s, "url.path", q, n);
-		} else if (path.p) {
-			at_span_set_str(s, "url.path", path.p, path.len);
-		}
-		if (query.p) {
-			size_t n = at_http_redact_query(q, sizeof(q), query.p,
-							query.len,
-							at_cfg.http_redact_query);
-			at_span_set_str(s, "url.query", q, n);
-		}
-		if (r.user_agent.p) {
-			conn_set_server_addrs(s, c, &r, -1);
-			at_span_set_str(s, "user_agent.original",
-					r.user_agent.p, r.user_agent.len);
-			conn_set_protocol(s, r.version_minor);
-		} else {
-			conn_set_server_addrs(s, c, &r, r.version_minor);
-		}
-	}
+	f->head = NULL;
+	if (at_span_recording(s) && !server_keep_head(f, head, &r, known))
+		server_attrs(c, s, &r, known);
 	f->span = s;
 	at_context_ref(&f->req, s);
 	f->seq = ++c->req_seq;

@@ -158,6 +158,7 @@ static void flight_new(struct flight *f, const char *m, size_t len)
 	atomic_store_explicit(&f->owner, FL_READY, memory_order_relaxed);
 	f->status = 0;
 	f->err = 0;
+	f->head = NULL;
 }
 
 /*
@@ -675,8 +676,11 @@ static void server_response_head(struct at_conn *c,
 
 	if (resp->status < 200 && resp->status != 101)
 		return; /* interim: the final response follows */
-	if (f && f->span)
+	if (f && f->span) {
+		/* The response's head is out: the request's attributes. */
+		conn_server_describe(c, f);
 		conn_set_status(f->span, resp->status, 1);
+	}
 	if (resp->status == 101) {
 		c->out.phase = c->in.phase = PH_PASS;
 		conn_fl_finish(c);

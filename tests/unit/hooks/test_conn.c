@@ -674,6 +674,55 @@ Test(conn, server_span_ends_when_the_response_is_written)
 	}
 }
 
+/*
+ * A server span gets its request's attributes as its response goes out,
+ * from a copy of the request head: the program may have reused its
+ * buffer meanwhile.  A connection closed before the response ends the
+ * span with them too.
+ */
+Test(conn, server_span_described_from_its_head_when_answered)
+{
+	struct sockaddr_in peer = { .sin_family = AF_INET,
+				    .sin_port = htons(40000) };
+	static const char req[] = "GET /p/q?x=1 HTTP/1.1\r\nHost: h.test:81\r\n"
+				  "User-Agent: ua/1\r\n\r\n";
+	char buf[sizeof(req)];
+	struct iovec v = { buf, sizeof(req) - 1 };
+	struct rec spans[4];
+
+	start_over();
+	peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	at_conn_socket(fd, AF_INET, SOCK_STREAM);
+	at_conn_accept(-1, fd, (struct sockaddr *)&peer, sizeof(peer));
+	for (int round = 0; round < 2; round++) {
+		memcpy(buf, req, sizeof(req));
+		at_conn_received(fd, &v, 1, (ssize_t)v.iov_len, 0);
+		memset(buf, 'z', sizeof(buf)); /* the program reuses it */
+		if (round == 0)
+			send_str(RESP);
+		else
+			at_conn_forget(fd); /* closed before any answer */
+		cr_assert_eq(ut_take_spans(spans, 4), 1, "round %d", round);
+		cr_assert(ut_has_name(&spans[0], "GET"));
+		cr_assert(ut_str_is(&spans[0], "http.request.method", "GET"));
+		cr_assert(ut_str_is(&spans[0], "url.path", "/p/q"));
+		cr_assert(ut_str_is(&spans[0], "url.query", "x=REDACTED"));
+		cr_assert(ut_str_is(&spans[0], "server.address", "h.test"));
+		cr_assert_eq(ut_int_attr(&spans[0], "server.port"), 81);
+		cr_assert(ut_str_is(&spans[0], "client.address", "127.0.0.1"));
+		cr_assert(ut_str_is(&spans[0], "user_agent.original", "ua/1"));
+		cr_assert(ut_str_is(&spans[0], "network.protocol.version",
+				    "1.1"));
+		if (round == 0)
+			cr_assert_eq(ut_int_attr(&spans[0],
+						 "http.response.status_code"),
+				     200);
+		else
+			cr_assert_null(ut_attr(&spans[0],
+					       "http.response.status_code"));
+	}
+}
+
 /* A readv()/recvmsg() fills its buffer in part: the bytes past the count
  * are stale, never part of the head (here they would end it early, and
  * the real rest would then look like a new message that is not HTTP). */
