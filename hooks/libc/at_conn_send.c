@@ -775,9 +775,13 @@ ssize_t conn_send(struct at_conn *c, const struct iovec *iov, int iovcnt,
 	} else {
 		/* Server: the bytes go out unchanged; watch the responses. */
 		w = conn_sendv(c, iov, iovcnt, flags);
-		if (w > 0 && c->out.phase != PH_PASS)
+		if (w > 0 && c->out.phase != PH_PASS) {
+			int err = errno;
+
 			conn_observe(c, &c->out, iov, iovcnt, (size_t)w,
 				     at_http_response_start, server_out_head);
+			errno = err;
+		}
 	}
 	if (c->out.phase == PH_PASS) {
 		int err = errno;
