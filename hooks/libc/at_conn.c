@@ -289,20 +289,14 @@ void conn_submit_connect(struct at_conn *c)
 
 /* ---- in-flight FIFO (the rest is inline in at_conn_internal.h) ---- */
 
-/* A client span's end: its status and read error, as the flight kept
- * them, then the end (at end_ns, or now if 0). */
-static void client_span_end(struct flight *f, struct at_span *s,
-			    uint64_t end_ns)
+/* A client span's status and read error, as the flight kept them. */
+static inline void client_span_outcome(const struct flight *f,
+				       struct at_span *s)
 {
 	if (f->status)
 		conn_set_status(s, f->status, 0);
-	if (f->err)
+	if (AT_UNLIKELY(f->err))
 		at_span_set_errno(s, f->err);
-	if (end_ns)
-		at_span_end_at(s, end_ns);
-	else
-		at_span_end(s);
-	conn_span_free(s);
 }
 
 /* A reader ends a client flight whose span the sending thread may still
@@ -327,8 +321,11 @@ void conn_fl_described(struct flight *f, struct at_span *s)
 {
 	if (AT_UNLIKELY(atomic_exchange_explicit(&f->owner, FL_READY,
 						 memory_order_acq_rel) ==
-			FL_END_ASKED))
-		client_span_end(f, s, f->end_ns);
+			FL_END_ASKED)) {
+		client_span_outcome(f, s);
+		at_span_end_at(s, f->end_ns);
+		conn_span_free(s);
+	}
 }
 
 /* End the oldest flight's span and drop it. */
@@ -345,7 +342,9 @@ void conn_fl_finish(struct at_conn *c)
 			at_span_end(f->span);
 			conn_span_free(f->span);
 		} else if (!client_end_asked(f)) {
-			client_span_end(f, f->span, 0);
+			client_span_outcome(f, f->span);
+			at_span_end(f->span);
+			conn_span_free(f->span);
 		}
 		f->span = NULL;
 	}
