@@ -75,6 +75,7 @@
 static struct at_pool conn_pool = AT_POOL_INIT(sizeof(struct at_conn), 65536);
 static struct at_pool span_pool = AT_POOL_INIT(sizeof(struct at_span), 65536);
 static struct at_pool buf_pool = AT_POOL_INIT(BUF_SIZE, 4096);
+static struct at_pool head_copy_pool = AT_POOL_INIT(HEAD_COPY_MAX, 65536);
 
 /* ---- small helpers ---- */
 
@@ -231,6 +232,17 @@ void conn_buf_put(char *buf)
 {
 	if (buf)
 		at_pool_put(&buf_pool, buf);
+}
+
+char *conn_head_copy_get(void)
+{
+	return at_pool_get(&head_copy_pool);
+}
+
+void conn_head_copy_put(char *copy)
+{
+	if (copy)
+		at_pool_put(&head_copy_pool, copy);
 }
 
 void conn_flow_release(struct flow *f)
@@ -879,7 +891,7 @@ static void forget_in_child(struct at_conn *c)
 
 	while ((f = fl_oldest(c))) {
 		f->span = NULL;
-		conn_buf_put(f->head);
+		conn_head_copy_put(f->head);
 		f->head = NULL;
 		atomic_fetch_add(&c->fl_head, 1);
 	}

@@ -56,7 +56,7 @@ struct flight {
 	uint16_t status;        /* client: 0 until a final response */
 	int err;                /* client: a read error, 0 if none */
 	uint64_t end_ns;        /* client, FL_END_ASKED: the end time */
-	/* server: a copy of the request head (a pooled buffer) whose span's
+	/* server: a copy of the request head (conn_head_copy_get) whose span's
 	 * attributes are set when its response goes out (conn_server_describe),
 	 * or NULL; where its parts are in it. */
 	char *head;
@@ -178,6 +178,13 @@ static inline const char *conn_inj(const struct at_conn *c)
 /* A pooled head buffer (BUF_SIZE bytes) for other uses, or NULL. */
 char *conn_buf_get(void);
 void conn_buf_put(char *buf);
+/* A copy of a server's request head kept until its response (struct
+ * flight's head): HEAD_COPY_MAX bytes from a pool of their own, so that
+ * the requests a server has in flight never take the head buffers that
+ * split heads need; NULL if it is empty. */
+#define HEAD_COPY_MAX 2048
+char *conn_head_copy_get(void);
+void conn_head_copy_put(char *copy);
 
 static inline struct flight *fl_push(struct at_conn *c)
 {

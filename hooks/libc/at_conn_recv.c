@@ -105,12 +105,13 @@ static void server_attrs(struct at_conn *c, struct at_span *s,
 }
 
 /* Keep what server_attrs needs of r (head[0..r->head_len)) in f, for
- * later (conn_server_describe): false if no buffer is free. */
+ * later (conn_server_describe): false if the head is longer than
+ * HEAD_COPY_MAX or no copy is free. */
 static bool server_keep_head(struct flight *f, const char *head,
 			     const struct at_http_request *r,
 			     const char *known)
 {
-	if (!(f->head = conn_buf_get()))
+	if (r->head_len > HEAD_COPY_MAX || !(f->head = conn_head_copy_get()))
 		return false;
 	memcpy(f->head, head, r->head_len);
 	f->known = known;
@@ -144,7 +145,7 @@ void conn_server_describe(struct at_conn *c, struct flight *f)
 	r.version_minor = f->minor;
 	if (f->span)
 		server_attrs(c, f->span, &r, f->known);
-	conn_buf_put(f->head);
+	conn_head_copy_put(f->head);
 	f->head = NULL;
 }
 
@@ -154,8 +155,8 @@ void conn_server_describe(struct at_conn *c, struct flight *f)
  * wait for the response (conn_server_describe, on the thread that sends
  * it, right after the real send of its head, or at the flight's end),
  * from a copy of the head: the program gets the request sooner, and the
- * attributes are set while the client reads the response.  Without a
- * free buffer for the copy, they are set now.  (The reading and the
+ * attributes are set while the client reads the response.  A head over
+ * HEAD_COPY_MAX bytes, or no free copy: they are set now.  (The reading and the
  * sending thread may differ: the span's attributes and the connection's
  * Host memo are then written by the sending one; in that fallback, by
  * the reading one, as they always were.)

@@ -723,6 +723,31 @@ Test(conn, server_span_described_from_its_head_when_answered)
 	}
 }
 
+/* A head longer than a kept copy: its attributes are set as it is read. */
+Test(conn, long_server_head_described_at_once)
+{
+	struct sockaddr_in peer = { .sin_family = AF_INET,
+				    .sin_port = htons(40000) };
+	static char req[4096];
+	struct rec spans[4];
+	int n;
+
+	start_over();
+	peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	at_conn_socket(fd, AF_INET, SOCK_STREAM);
+	at_conn_accept(-1, fd, (struct sockaddr *)&peer, sizeof(peer));
+	n = snprintf(req, sizeof(req),
+		     "GET /long HTTP/1.1\r\nHost: h.test\r\nX-Pad: %03000d\r\n\r\n",
+		     7);
+	receive_str(req);
+	memset(req, 'z', (size_t)n);
+	send_str(RESP);
+	cr_assert_eq(ut_take_spans(spans, 4), 1);
+	cr_assert(ut_str_is(&spans[0], "url.path", "/long"));
+	cr_assert(ut_str_is(&spans[0], "server.address", "h.test"));
+	cr_assert_eq(ut_int_attr(&spans[0], "http.response.status_code"), 200);
+}
+
 /* A readv()/recvmsg() fills its buffer in part: the bytes past the count
  * are stale, never part of the head (here they would end it early, and
  * the real rest would then look like a new message that is not HTTP). */
