@@ -96,6 +96,20 @@ static const bool name_byte[256] = {
 	['.'] = true, ['_'] = true, ['-'] = true, [':'] = true, ['|'] = true,
 };
 
+/* k name bytes of p uppercased into dst; true if one is not a name's. */
+static inline bool name_copy(char *dst, const char *p, size_t k)
+{
+	bool odd = false;
+
+	for (size_t i = 0; i < k; i++) {
+		unsigned char b = (unsigned char)p[i];
+
+		dst[i] = upper((char)b);
+		odd |= !name_byte[b];
+	}
+	return odd;
+}
+
 /* ---- requests ---- */
 
 enum {
@@ -150,8 +164,7 @@ static void word_begin(struct at_resp_req *d)
 static void word_bytes(struct at_resp_req *d, const char *p, size_t k)
 {
 	struct at_resp_cmd *c = &d->cmd;
-	size_t room, i;
-	bool odd = false;
+	size_t room;
 
 	if (d->word == 0) {
 		room = AT_RESP_NAME_MAX - 1 - c->name_len;
@@ -159,13 +172,7 @@ static void word_bytes(struct at_resp_req *d, const char *p, size_t k)
 			c->name_cut = true;
 			k = room;
 		}
-		for (i = 0; i < k; i++) {
-			unsigned char b = (unsigned char)p[i];
-
-			c->name[c->name_len + i] = upper((char)b);
-			odd |= !name_byte[b];
-		}
-		d->name_odd |= odd;
+		d->name_odd |= name_copy(c->name + c->name_len, p, k);
 		c->name_len += k;
 		c->name[c->name_len] = '\0';
 		return;
@@ -393,18 +400,10 @@ static inline bool whole_word(struct at_resp_req *d, const char *p,
 	size_t at;
 
 	if (d->word == 0 && len > 0 && len < AT_RESP_NAME_MAX) {
-		bool odd = false;
-
-		for (size_t i = 0; i < len; i++) {
-			unsigned char b = (unsigned char)p[i];
-
-			c->name[i] = upper((char)b);
-			odd |= !name_byte[b];
-		}
+		d->name_odd = name_copy(c->name, p, len);
 		c->name[len] = '\0';
 		c->name_len = len;
-		d->name_odd = odd;
-		if (odd)
+		if (d->name_odd)
 			return false;
 		d->word = 1;
 		return true;
