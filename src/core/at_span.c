@@ -393,6 +393,13 @@ static void enqueue(struct at_thread *t, struct at_span *s)
 	}
 }
 
+/* The span's wall times, its end at monotonic time end. */
+static inline void set_end_time(struct at_span *s, uint64_t end)
+{
+	s->h.start_unix_ns = at_unix_from_mono(s->h.start_mono_ns);
+	s->h.end_unix_ns = s->h.start_unix_ns + (end - s->h.start_mono_ns);
+}
+
 /* Take the end time (once) and deactivate. */
 static inline __attribute__((always_inline)) void
 stop(struct at_span *s, struct at_thread *t)
@@ -400,12 +407,8 @@ stop(struct at_span *s, struct at_thread *t)
 	if (s->h.on_stack && t)
 		at_context_remove(t, s);
 	s->h.on_stack = 0;
-	if (s->h.state == AT_SPAN_RECORDING && s->h.end_unix_ns == 0) {
-		uint64_t end = at_mono_ns();
-		s->h.start_unix_ns = at_unix_from_mono(s->h.start_mono_ns);
-		s->h.end_unix_ns = s->h.start_unix_ns +
-				   (end - s->h.start_mono_ns);
-	}
+	if (s->h.state == AT_SPAN_RECORDING && s->h.end_unix_ns == 0)
+		set_end_time(s, at_mono_ns());
 }
 
 void at_span_end(struct at_span *s)
@@ -433,13 +436,9 @@ void at_span_end(struct at_span *s)
 
 void at_span_end_at(struct at_span *s, uint64_t mono_ns)
 {
-	if (s->h.state == AT_SPAN_RECORDING && s->h.end_unix_ns == 0) {
-		if (mono_ns < s->h.start_mono_ns)
-			mono_ns = s->h.start_mono_ns;
-		s->h.start_unix_ns = at_unix_from_mono(s->h.start_mono_ns);
-		s->h.end_unix_ns = s->h.start_unix_ns +
-				   (mono_ns - s->h.start_mono_ns);
-	}
+	if (s->h.state == AT_SPAN_RECORDING && s->h.end_unix_ns == 0)
+		set_end_time(s, mono_ns < s->h.start_mono_ns ? s->h.start_mono_ns
+							     : mono_ns);
 	at_span_end(s);
 }
 
