@@ -69,8 +69,8 @@
  * the next), plus the exporter's encoding on its own thread (about
  * 0.9 k).  Of the 7 k, 2.7 k are the library's under the write hook
  * (the head parsed 0.7 k, the ends 0.35 k with the span's end, url.full
- * 0.35 k: its prefix kept per Host, the path copied in the scan that
- * looks for its query, the query redacted in one pass; the span's start
+ * 0.35 k: its prefix kept per Host, the rest at_http_url_full_after's
+ * one scan; the span's start
  * 0.25 k, the header lines 0.2 k, the attributes), about 2.5 k Node's own for fs.writeSync (its C++ and
  * libuv's request 1.7 k, its trace-category lookups 0.8 k: strcmp over
  * the categories, twice per call), about 0.65 k each for latin1Write
@@ -295,73 +295,6 @@ static bool memo_take(const char *h, size_t len)
 	return true;
 }
 
-/* The query q[0..n) with every value redacted, after url[0..len): what
- * at_http_redact_query() writes with redact_all (a member "k=v" becomes
- * "k=REDACTED", one without '=' "REDACTED", an empty one stays empty;
- * '&' and ';' separate them), in one scan, when it cannot be cut (the
- * caller checks: len + 9 * (n + 1) < cap).  Returns the whole length. */
-static size_t query_redacted(char *url, size_t len, const char *q, size_t n)
-{
-	size_t start = 0, eq = SIZE_MAX;
-
-	for (size_t i = 0; i <= n; i++) {
-		if (i < n && q[i] != '&' && q[i] != ';') {
-			if (q[i] == '=' && eq == SIZE_MAX)
-				eq = i;
-			continue;
-		}
-		if (i > start) {
-			if (eq != SIZE_MAX) {
-				memcpy(url + len, q + start, eq + 1 - start);
-				len += eq + 1 - start;
-			}
-			memcpy(url + len, "REDACTED", 8);
-			len += 8;
-		}
-		if (i < n)
-			url[len++] = q[i];
-		start = i + 1;
-		eq = SIZE_MAX;
-	}
-	url[len] = '\0';
-	return len;
-}
-
-/* url.full after its prefix url[0..len) (len < cap - 1) for the target
- * t[0..n): the bytes at_http_url_full_after() writes, but in one scan of
- * the usual origin-form target (a path without matrix parameters, copied
- * as it is, then its query, redacted by at_http_redact_query(), without
- * its fragment); any other target, or one that could be cut, is left to
- * at_http_url_full_after(). */
-static size_t url_after(char *url, size_t cap, size_t len, const char *t,
-			size_t n, int redact_all)
-{
-	size_t i = 0, qn;
-	const char *q, *frag;
-
-	if (n == 0 || t[0] != '/' || n >= cap - 1 - len)
-		return at_http_url_full_after(url, cap, len, t, n,
-					      redact_all);
-	while (i < n && t[i] != '?' && t[i] != '#' && t[i] != ';')
-		i++;
-	if (i < n && t[i] == ';')
-		return at_http_url_full_after(url, cap, len, t, n,
-					      redact_all);
-	memcpy(url + len, t, i);
-	len += i;
-	url[len] = '\0';
-	if (i == n || t[i] == '#')
-		return len;
-	url[len++] = '?';
-	q = t + i + 1;
-	frag = memchr(q, '#', n - i - 1);
-	qn = frag ? (size_t)(frag - q) : n - i - 1;
-	if (redact_all && len + 9 * (qn + 1) < cap)
-		return query_redacted(url, len, q, qn);
-	return len + at_http_redact_query(url + len, cap - len, q, qn,
-					  redact_all);
-}
-
 static void set_url(struct at_span *s, const struct at_http_request *r)
 {
 	char url[2048];
@@ -373,8 +306,9 @@ static void set_url(struct at_span *s, const struct at_http_request *r)
 
 	if (kept && memo.prefix_len && (t[0] == '/' || t[0] == '*')) {
 		memcpy(url, memo.prefix, memo.prefix_len);
-		n = url_after(url, sizeof(url), memo.prefix_len, t,
-			      r->target.len, at_cfg.http_redact_query);
+		n = at_http_url_full_after(url, sizeof(url), memo.prefix_len,
+					   t, r->target.len,
+					   at_cfg.http_redact_query);
 	} else {
 		n = at_http_url_full(url, sizeof(url), "https", r->host.p,
 				     r->host.len, t, r->target.len,

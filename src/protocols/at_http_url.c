@@ -203,6 +203,38 @@ size_t at_http_redact_path(char *out, size_t cap, const char *p, size_t n,
 	return o.len;
 }
 
+/* The query q[0..n) with every value redacted, after url[0..len): what
+ * at_http_redact_query() writes with redact_all (a member "k=v" becomes
+ * "k=REDACTED", one without '=' "REDACTED", an empty one stays empty;
+ * '&' and ';' separate them), in one scan, when it cannot be cut (the
+ * caller checks: len + 9 * (n + 1) < cap).  Returns the whole length. */
+static size_t query_redacted(char *url, size_t len, const char *q, size_t n)
+{
+	size_t start = 0, eq = SIZE_MAX;
+
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && q[i] != '&' && q[i] != ';') {
+			if (q[i] == '=' && eq == SIZE_MAX)
+				eq = i;
+			continue;
+		}
+		if (i > start) {
+			if (eq != SIZE_MAX) {
+				memcpy(url + len, q + start, eq + 1 - start);
+				len += eq + 1 - start;
+			}
+			memcpy(url + len, "REDACTED", 8);
+			len += 8;
+		}
+		if (i < n)
+			url[len++] = q[i];
+		start = i + 1;
+		eq = SIZE_MAX;
+	}
+	url[len] = '\0';
+	return len;
+}
+
 /* Length of the part of t[0..n) before any '?' or '#'. */
 static size_t path_len(const char *t, size_t n)
 {
@@ -307,24 +339,44 @@ size_t at_http_url_full_after(char *out, size_t cap, size_t len,
 			      int redact_all)
 {
 	struct out_buf o = { out, cap, len };
+	size_t i = 0, qn;
+	const char *q, *frag;
 
 	if (out == NULL || cap <= len)
 		return 0;
 	out[len] = '\0';
 	if (target == NULL || target_len == 0 || target[0] != '/')
 		return o.len;
+	while (i < target_len && target[i] != '?' && target[i] != '#' &&
+	       target[i] != ';')
+		i++;
 	/* The usual target, a path without query, fragment or matrix
 	 * parameters, goes as it is (what put_path_query does with it). */
-	for (size_t i = 0; i < target_len; i++) {
-		char c = target[i];
-
-		if (c == '?' || c == '#' || c == ';') {
-			put_path_query(&o, target, target_len, redact_all);
-			return o.len;
-		}
+	if (i == target_len) {
+		out_put(&o, target, target_len);
+		return o.len;
 	}
-	out_put(&o, target, target_len);
-	return o.len;
+	/* Matrix parameters, or a target that could be cut: the general
+	 * path. */
+	if (target[i] == ';' || target_len >= cap - 1 - len) {
+		put_path_query(&o, target, target_len, redact_all);
+		return o.len;
+	}
+	/* Else in one scan: the path as it is, its query redacted, its
+	 * fragment dropped. */
+	memcpy(out + len, target, i);
+	len += i;
+	out[len] = '\0';
+	if (target[i] == '#')
+		return len;
+	out[len++] = '?';
+	q = target + i + 1;
+	frag = memchr(q, '#', target_len - i - 1);
+	qn = frag ? (size_t)(frag - q) : target_len - i - 1;
+	if (redact_all && len + 9 * (qn + 1) < cap)
+		return query_redacted(out, len, q, qn);
+	return len + at_http_redact_query(out + len, cap - len, q, qn,
+					  redact_all);
 }
 
 void at_http_split_target(const char *target, size_t len,
