@@ -37,11 +37,14 @@
 #   nginx_wrk   wrk -t1 -c1 keep-alive against nginx, only wrk traced
 #               (runs of 1 s in turns, median of the ratios)
 # BENCH_REPS (default 3) repetitions (bench_core runs, context scenarios);
-# BENCH_PG_PAIRS (default 40) pairs of pgbench runs; BENCH_LOOP_PAIRS
+# BENCH_PG_PAIRS (default 60) pairs of pgbench runs; BENCH_LOOP_PAIRS
 # (default 150) pairs of chunks for the loops run interleaved (C HTTP,
-# HTTPS, curl, the wire families: scripts/bench/interleave.py);
+# HTTPS, curl, the wire families: scripts/bench/interleave.py), and
+# BENCH_REDIS_PAIRS (default 300) for the Redis drivers';
 # BENCH_CHUNK_PAIRS (default 40) rounds of Node's scenario 6 and pairs of
-# wrk runs of scale and nginx_wrk;
+# wrk runs of scale; BENCH_NGINX_PAIRS (default 80) of nginx_wrk;
+# BENCH_CTX_HTTPS_COST_REPS (default 31) processes of ctx_node_https's
+# span cost;
 # BENCH_PAIR_REPS (default 7) pairs of whole runs for the Python HTTP loops;
 # BENCH_WRK_SECONDS and BENCH_NGINX_SECONDS (default 1) the length of
 # each wrk run of scale and nginx_wrk.  The

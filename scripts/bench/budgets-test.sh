@@ -38,6 +38,24 @@ expect http_c_pair "1 3 2.6 1.6" "missed by 0.1 " 2.1
 expect pgbench_select "0.98 0.99 1.0 0.975 0.985" "met" 0.985
 expect pgbench_select "0.93 0.94 0.95 0.96 0.92" "missed by 0.03 " 0.94
 expect pgbench_select "0.98 0.99 1.0 0.50 0.985" "met" 0.985
+# The median's 95 % interval (6 figures or more): the budget inside it
+# marks the verdict "at the line"; outside it, or too few figures, not.
+expect http_c_pair "1.5 1.8 1.9 2.1 2.2 2.5 1.7" "met, at the line" 1.9
+expect http_c_pair "2.5 2.8 2.9 1.9 3.2 3.5 2.7" "missed by 0.8 (40.0 %), at the line" 2.8
+expect pgbench_select "0.95 0.96 0.98 0.99 1.0 0.975 0.985" "met, at the line" 0.98
+not_at_line() {
+	printf '%s\n' $2 >"$tmp/figs"
+	judge "$1" "$tmp/figs" >/dev/null
+	case $(tail -1 "$tmp/verdicts" | cut -f6) in
+	*"at the line"*)
+		echo "budgets-test: $1 on [$2]: \"at the line\", expected a clear verdict"
+		fail=1 ;;
+	esac
+}
+not_at_line http_c_pair "1.0 1.1 1.2 1.3 1.4 1.5 1.6"
+not_at_line http_c_pair "2.5 2.8 2.9 2.1 3.2 3.5 2.7"
+not_at_line http_c_pair "1.5 2.5 1.9"
+not_at_line span_sampled "99 101 102 103 104 105 106"
 # In-process figures: the best run decides, whatever the others.
 expect span_sampled "131 88 129" "met" 88
 expect span_sampled "131 108 129" "missed by 8 " 108

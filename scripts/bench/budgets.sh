@@ -40,6 +40,12 @@
 #      code costs; a run in a slow spell is only slower.  "met" or
 #      "missed by ...".
 # The spread reported is always the whole one (smallest..largest).
+# Beside a "median" verdict, the median's 95 % interval (distribution-
+# free: the figures of ranks (n+1)/2 -+ 0.98 sqrt(n) of n sorted, n >= 6):
+# when the budget lies inside it, the verdict gets "at the line": the
+# figures cannot tell met from missed, and a second run may say the other
+# (the verdict itself is still the median's, so that it never depends on
+# how wide the interval came out).
 # A budget whose scenario did not run (not selected, or skipped: a missing
 # program) is listed as "not run".  Verdicts never fail `make bench`.
 
@@ -57,7 +63,7 @@ node_ratio_20|... ours / the OpenTelemetry JS SDK's added CPU, 20 in flight|le|0
 pgbench_tpcb|pgbench TPC-B-like, 1 client, traced / bare TPS|ge|0.97|median|ratio|traced / bare per pair (BENCH_PG_PAIRS pairs)
 pgbench_select|pgbench -S, 1 client, traced / bare TPS|ge|0.97|median|ratio|traced / bare per pair (BENCH_PG_PAIRS pairs)
 scale_wrk|wrk -t2 -c50 against a thread-per-connection service, traced / bare throughput|ge|0.97|median|ratio|traced / bare per pair of 1 s runs taken in turns (BENCH_CHUNK_PAIRS pairs)
-nginx_wrk|wrk -t1 -c1 keep-alive against nginx, only wrk traced, traced / bare requests/s|ge|0.95|median|ratio|traced / bare per pair of 1 s runs taken in turns (BENCH_CHUNK_PAIRS pairs)
+nginx_wrk|wrk -t1 -c1 keep-alive against nginx, only wrk traced, traced / bare requests/s|ge|0.95|median|ratio|traced / bare per pair of 1 s runs taken in turns (BENCH_NGINX_PAIRS pairs)
 wire_pg_simple|node-postgres SELECT 1 (simple query): client CPU added per statement|le|2|median|us|traced - bare per pair
 wire_pg_extended|node-postgres SELECT $1 (extended protocol): client CPU added per statement|le|2|median|us|traced - bare per pair
 wire_mysql_query|mysql2 SELECT 1: client CPU added per statement|le|2|median|us|traced - bare per pair
@@ -107,24 +113,34 @@ judge() {
 		END {
 			if (!NR) { printf "%s\t\t\t\t0\tnot run\n", key; exit }
 			lo = v[1]; hi = v[NR]
-			if (stat == "best") {
+			cl = ch = ""
+			if (stat == "best")
 				fig = dir == "le" ? lo : hi
-				verdict = ""
-			} else {
+			else {
 				fig = q(0.5)
-				verdict = ""
+				if (NR >= 6) {
+					r = int((NR + 1) / 2 - 0.98 * sqrt(NR))
+					cl = v[r < 1 ? 1 : r]
+					r = (NR + 1) / 2 + 0.98 * sqrt(NR)
+					r = r == int(r) ? r : int(r) + 1
+					ch = v[r > NR ? NR : r]
+				}
 			}
-			if (verdict == "" && meets(fig))
+			if (meets(fig))
 				verdict = "met"
-			else if (verdict == "") {
+			else {
 				by = fig > thr ? fig - thr : thr - fig
 				verdict = "missed by " f(by) " (" sprintf("%.1f", thr ? 100 * by / thr : 0) " %)"
 			}
-			printf "%s\t%s\t%s\t%s\t%d\t%s\n", key, f(fig), f(lo), f(hi), NR, verdict
+			if (cl != "" && cl <= thr && thr <= ch)
+				verdict = verdict ", at the line (the budget is inside the median'"'"'s 95 % interval)"
+			printf "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", key, f(fig), f(lo), f(hi), NR, verdict,
+				cl == "" ? "" : f(cl), ch == "" ? "" : f(ch)
 		}' >>"$tmp/verdicts"
 	tail -1 "$tmp/verdicts" | awk -F'\t' -v b="$(budget_text "$key")" \
 		'$5 == 0 {printf "  verdict %s (%s): no figures: not run\n", $1, b; next}
-		 {printf "  verdict %s (%s): %s [%s..%s over %d]: %s\n", $1, b, $2, $3, $4, $5, $6}'
+		 {printf "  verdict %s (%s): %s [%s..%s over %d%s]: %s\n", $1, b, $2, $3, $4, $5,
+			$7 == "" ? "" : "; median 95 % interval " $7 ".." $8, $6}'
 }
 
 # verdicts_block: every budget in the table's order with its verdict
@@ -156,9 +172,10 @@ verdicts_json() {
 			function q(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return "\"" s "\"" }
 			function num(s) { return s == "" ? "null" : s }
 			{ verdict = ($5 == "" || $5 == 0) ? "not run" : $6
-			  printf "  %s: {\"what\": %s, \"direction\": %s, \"threshold\": %s, \"statistic\": %s, \"unit\": %s, \"how\": %s, \"figure\": %s, \"min\": %s, \"max\": %s, \"runs\": %d, \"verdict\": %s}",
-				q(k), q(w), q(d), t, q(st), q(u), q(h), num($2), num($3), num($4), $5 + 0, q(verdict) }
-			END { if (!NR) printf "  %s: {\"what\": %s, \"direction\": %s, \"threshold\": %s, \"statistic\": %s, \"unit\": %s, \"how\": %s, \"figure\": null, \"min\": null, \"max\": null, \"runs\": 0, \"verdict\": \"not run\"}",
+			  printf "  %s: {\"what\": %s, \"direction\": %s, \"threshold\": %s, \"statistic\": %s, \"unit\": %s, \"how\": %s, \"figure\": %s, \"min\": %s, \"max\": %s, \"median_interval_95\": %s, \"runs\": %d, \"verdict\": %s}",
+				q(k), q(w), q(d), t, q(st), q(u), q(h), num($2), num($3), num($4),
+				$7 == "" ? "null" : "[" $7 ", " $8 "]", $5 + 0, q(verdict) }
+			END { if (!NR) printf "  %s: {\"what\": %s, \"direction\": %s, \"threshold\": %s, \"statistic\": %s, \"unit\": %s, \"how\": %s, \"figure\": null, \"min\": null, \"max\": null, \"median_interval_95\": null, \"runs\": 0, \"verdict\": \"not run\"}",
 				q(k), q(w), q(d), t, q(st), q(u), q(h) }'
 	done < <(budgets_table)
 	printf '\n}\n'

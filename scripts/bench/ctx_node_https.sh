@@ -94,7 +94,7 @@ bench_ctx_node_https() {
 		"$(calc '(a - b) / 2' a="${C[ours]}" b="${C[nohttps]}")"
 	# One span through the channel, alone (a start message, the end
 	# queued for the next one: autotrace-https.js's own channel()):
-	# BENCH_CTX_HTTPS_COST_REPS (15) processes of 45000 spans in 9
+	# BENCH_CTX_HTTPS_COST_REPS (31) processes of 45000 spans in 9
 	# rounds, paced so that the exporter thread keeps up (the fixture
 	# says why); the budget (<= 2 us per request: one span per HTTPS
 	# request) judged on each process's median round's CPU per span (all
@@ -105,7 +105,7 @@ bench_ctx_node_https() {
 	local one wall cpu spans
 	sink_start
 	: >"$tmp/ctx_https.chan"
-	for _ in $(seq 1 "${BENCH_CTX_HTTPS_COST_REPS:-15}"); do
+	for _ in $(seq 1 "${BENCH_CTX_HTTPS_COST_REPS:-31}"); do
 		one=$(LD_PRELOAD=$lib node "$ctx_https_fix/node_https_chan_cost.js" 45000 9 || true)
 		echo "$(echo "$one" | sed -n 's/.*span_wall_ns=\([0-9]*\).*/\1/p')" \
 			"$(echo "$one" | sed -n 's/.*span_cpu_ns=\([0-9]*\).*/\1/p')" >>"$tmp/ctx_https.chan"

@@ -1,5 +1,5 @@
 # Scenario 4, PostgreSQL: pgbench, one client, unix socket, select-only
-# and TPC-B-like, bare vs traced (pgbench only), BENCH_PG_PAIRS (40)
+# and TPC-B-like, bare vs traced (pgbench only), BENCH_PG_PAIRS (60)
 # alternating pairs of BENCH_PG_SECONDS (1) s runs (short runs: the two
 # halves of a pair a second apart see the same machine more often than
 # 3 s runs did), pgbench on the clients' core and
@@ -18,7 +18,7 @@ pg_tpcb() { pg_tps "$1" tpcb; }
 
 bench_pg() {
 	local kind b t r label
-	local reps=${BENCH_PG_PAIRS:-40}
+	local reps=${BENCH_PG_PAIRS:-60}
 	echo "== 4. PostgreSQL: pgbench, one client, unix socket, bare vs traced ($reps pairs of ${BENCH_PG_SECONDS:-1} s runs, alternating, median of the pairs' ratios)"
 	pgdir=$(mktemp -u /tmp/at-pg-XXXXXX)
 	if ! sh tests/fixtures/pg/pg-run.sh start "$pgdir" >/dev/null; then

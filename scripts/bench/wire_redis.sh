@@ -7,6 +7,9 @@
 # per GET.  The figure: CPU microseconds the library adds to the client
 # per command (target <= 2 us, judged per pair); the wall time, a round
 # trip to another process, moves with the machine's load far more.
+# BENCH_REDIS_PAIRS (300) pairs per driver, twice the other loops': one
+# chunk's CPU per GET differs from the next by +-20 % (of 70-90 us),
+# and ioredis's added 1.8-5.3 us sat by its budget in 150 pairs.
 
 rd_ioredis_cmd() { # -> the command of a chunked ioredis client
 	echo "NODE_PATH=$build/wire-node/node_modules exec node tests/fixtures/wire/rd_ioredis.js chunks $rd_port 2000"
@@ -31,7 +34,7 @@ bench_wire_redis() {
 	pin_server "$(cat "$rd_dir/redis.pid")"
 	sink_start
 	for driver in ioredis redispy; do
-		interleave rd_$driver "$(rd_${driver}_cmd)" "LD_PRELOAD=$lib $(rd_${driver}_cmd)" ||
+		interleave_pairs=${BENCH_REDIS_PAIRS:-300} interleave rd_$driver "$(rd_${driver}_cmd)" "LD_PRELOAD=$lib $(rd_${driver}_cmd)" ||
 			say "the $driver loop failed: its figures are incomplete"
 		bw=$(median "$tmp/rd_$driver.bare" 1)
 		tw=$(median "$tmp/rd_$driver.traced" 1)
