@@ -371,11 +371,11 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 # tests/fuzz/fuzz_X.c exercises the parser module at_X.c, of the library
-# (src/*/at_X.c) or of the tool (tool/at_X.c, and then -Itool), plus
+# (src/*/at_X.c, hooks/*/at_X.c) or of the tool (tool/at_X.c, and then -Itool), plus
 # FUZZ_EXTRA_X, the modules it calls (or, for a module split in several
 # files at_X_*.c, all of them); FUZZ_CFLAGS_X and FUZZ_LIBS_X if it needs
 # more to compile and link.
-fuzz_mod = $(firstword $(wildcard src/*/at_$(1).c tool/at_$(1).c))
+fuzz_mod = $(firstword $(wildcard src/*/at_$(1).c hooks/*/at_$(1).c tool/at_$(1).c))
 # The HTTP head parser validates several tracestate fields as one list.
 FUZZ_EXTRA_http := $(sort $(wildcard src/protocols/at_http_*.c)) src/core/at_traceparent.c src/core/at_propagators.c
 FUZZ_EXTRA_traceparent := $(sort $(wildcard src/protocols/at_http_*.c)) src/core/at_propagators.c
@@ -405,6 +405,13 @@ FUZZ_EXTRA_api := $(filter-out tool/at_api.c,$(FUZZ_EXTRA_receiver)) tool/at_rec
 FUZZ_CFLAGS_api := $(FUZZ_CFLAGS_receiver)
 FUZZ_LIBS_api = $(FUZZ_LIBS_receiver)
 $(BUILD)/fuzz/fuzz_api: $(GEN_H)
+
+# The bridge channel's span messages (hooks/runtime/at_bridge_span.c)
+# start and end real spans: the rest of the library's core comes from
+# build/libatcore.a, as the unit tests link it (its own code is not
+# instrumented; the parsers it calls have targets of their own).
+FUZZ_LIBS_bridge_span = $(CORE_A) $(PROTOBUF_C_A) $(LDLIBS_CORE)
+$(BUILD)/fuzz/fuzz_bridge_span: $(CORE_A)
 
 # Undefined behaviour stops the run like a crash (and is saved as one).
 FUZZ_CC := clang -std=gnu11 -D_GNU_SOURCE -g -O1 $(LIB_INC) -fno-sanitize-recover=undefined

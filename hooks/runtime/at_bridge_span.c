@@ -541,6 +541,11 @@ ssize_t at_bridge_span_message(const struct iovec *iov, int iovcnt,
 		q = m + len / 4;
 		op &= ~AT_BRIDGE_SPAN_WITH_ENDS;
 	}
+	/* Not one of the operations (a FLUSH carries its queue): not a
+	 * message, and nothing in it is read, the queue neither. */
+	if (op != AT_BRIDGE_SPAN_START && op != AT_BRIDGE_SPAN_END &&
+	    !(op == AT_BRIDGE_SPAN_FLUSH && q))
+		return -1;
 	if (op == AT_BRIDGE_SPAN_START) {
 		msg_start(m, (char *)(m + 8), len - AT_BRIDGE_SPAN_HDR, q);
 		return (ssize_t)total;
@@ -548,8 +553,6 @@ ssize_t at_bridge_span_message(const struct iovec *iov, int iovcnt,
 	drain_ends(q, 0);
 	if (op == AT_BRIDGE_SPAN_END)
 		msg_end(m, (const char *)(m + 8), len - AT_BRIDGE_SPAN_HDR);
-	else if (op != AT_BRIDGE_SPAN_FLUSH || len == total)
-		return -1;
 	return (ssize_t)total;
 }
 

@@ -585,3 +585,23 @@ Test(bridge_span, flush_needs_a_queue)
 	qm.m[2] = AT_BRIDGE_SPAN_FLUSH | AT_BRIDGE_SPAN_WITH_ENDS;
 	cr_expect_eq(at_bridge_span_message(&v, 1, 32 + 64), -1);
 }
+
+/* An operation the library does not know, even with a queue: not a
+ * message, and its queue is left as it is (no end handled). */
+Test(bridge_span, unknown_operation_leaves_the_queue)
+{
+	struct rec r[2];
+	int32_t h = qstart();
+
+	cr_assert_gt(h, 0);
+	ut_drain_ring();
+	queue_end(h, 200, at_mono_ns());
+	cr_expect_eq(qsend(7 | AT_BRIDGE_SPAN_WITH_ENDS), -1);
+	cr_expect_eq(QUEUE[0], 1);
+	cr_expect_eq(ut_take_spans(r, 2), 0);
+	/* The same queue with a FLUSH: ended once. */
+	cr_assert_eq(qsend(AT_BRIDGE_SPAN_FLUSH | AT_BRIDGE_SPAN_WITH_ENDS),
+		     (ssize_t)QLEN);
+	cr_expect_eq(QUEUE[0], 0);
+	cr_expect_eq(ut_take_spans(r, 2), 1);
+}
