@@ -224,6 +224,12 @@ struct at_wire_sql_memo {
 
 void at_wire_sql_statement_memo(struct at_span *s, const char *text,
 				size_t len, struct at_wire_sql_memo *memo);
+/* The same on a span that carries none of db.query.text,
+ * db.operation.name and db.collection.name (libpq's, which has its
+ * connection's attributes only): the remembered attributes are copied
+ * without looking for those keys on it (at_span_set_block_new). */
+void at_wire_sql_statement_memo_new(struct at_span *s, const char *text,
+				    size_t len, struct at_wire_sql_memo *memo);
 
 /*
  * A failed SQL statement: db.response.status_code and error.type = code

@@ -192,8 +192,10 @@ static bool memo_same(const struct at_wire_sql_memo_entry *e,
 	       at_sql_shape_match(e->text, e->text_len, &e->shape, text, len);
 }
 
-void at_wire_sql_statement_memo(struct at_span *s, const char *text,
-				size_t len, struct at_wire_sql_memo *memo)
+/* at_wire_sql_statement_memo; keys_new: none of the statement's keys
+ * is on s (at_wire_sql_statement_memo_new). */
+static void statement_memo(struct at_span *s, const char *text, size_t len,
+			   struct at_wire_sql_memo *memo, bool keys_new)
 {
 	struct at_wire_sql_memo_entry *e;
 	struct derived d;
@@ -213,7 +215,8 @@ void at_wire_sql_statement_memo(struct at_span *s, const char *text,
 			k = 0;
 		if (memo_same(e, text, len)) {
 			memo->hit = k;
-			if (at_span_set_block(s, &e->attrs))
+			if (keys_new ? at_span_set_block_new(s, &e->attrs)
+				     : at_span_set_block(s, &e->attrs))
 				apply_name(s, e->op, e->op_len, e->coll_len,
 					   e->name, e->name_len);
 			else
@@ -253,6 +256,18 @@ void at_wire_sql_statement_memo(struct at_span *s, const char *text,
 			at_span_block_str(&e->attrs, key_collection, e->coll,
 					  e->coll_len);
 	}
+}
+
+void at_wire_sql_statement_memo(struct at_span *s, const char *text,
+				size_t len, struct at_wire_sql_memo *memo)
+{
+	statement_memo(s, text, len, memo, false);
+}
+
+void at_wire_sql_statement_memo_new(struct at_span *s, const char *text,
+				    size_t len, struct at_wire_sql_memo *memo)
+{
+	statement_memo(s, text, len, memo, true);
 }
 
 /* The statement text s carries (db.query.text), or NULL. */

@@ -631,7 +631,10 @@ static bool block_key_set(const struct at_span *s,
 	return false;
 }
 
-bool at_span_set_block(struct at_span *s, const struct at_span_block *b)
+/* at_span_set_block, the search for b's keys on s made only if
+ * check_keys (at_span_set_block_new's caller knows none is there). */
+static inline __attribute__((always_inline)) bool
+set_block(struct at_span *s, const struct at_span_block *b, bool check_keys)
 {
 	struct at_span_hdr *h = &s->h;
 	size_t used = h->arena_used;
@@ -642,7 +645,8 @@ bool at_span_set_block(struct at_span *s, const struct at_span_block *b)
 		return false;
 	if (!at_span_recording(s))
 		return true;
-	if (AT_UNLIKELY(block_key_set(s, b) || h->n_attrs + n > attr_limit() ||
+	if (AT_UNLIKELY((check_keys && block_key_set(s, b)) ||
+			h->n_attrs + n > attr_limit() ||
 			b->longest > at_cfg.attr_value_len_limit ||
 			used + b->arena_used > AT_SPAN_ARENA)) {
 		for (unsigned i = 0; i < n; i++) {
@@ -669,6 +673,16 @@ bool at_span_set_block(struct at_span *s, const struct at_span_block *b)
 	h->n_attrs = (uint8_t)(h->n_attrs + n);
 	s->key_bits |= b->key_bits;
 	return true;
+}
+
+bool at_span_set_block(struct at_span *s, const struct at_span_block *b)
+{
+	return set_block(s, b, true);
+}
+
+bool at_span_set_block_new(struct at_span *s, const struct at_span_block *b)
+{
+	return set_block(s, b, false);
 }
 
 void at_span_set_status(struct at_span *s, enum at_status_code code,

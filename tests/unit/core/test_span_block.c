@@ -36,8 +36,12 @@ static void set_by_calls(struct at_span *s)
 	at_span_set_int(s, "network.peer.port", 45678);
 }
 
-/* before(s): what is set on both spans first. */
-static void compare(void (*before)(struct at_span *))
+/* before(s): what is set on both spans first; set_block: the block's
+ * setter (at_span_set_block, or at_span_set_block_new when before sets
+ * none of its keys). */
+static void compare_with(void (*before)(struct at_span *),
+			 bool (*set_block)(struct at_span *,
+					   const struct at_span_block *))
 {
 	struct at_span a, b;
 	struct at_span_block blk;
@@ -50,7 +54,7 @@ static void compare(void (*before)(struct at_span *))
 		before(&b);
 	}
 	set_by_calls(&a);
-	cr_assert(at_span_set_block(&b, &blk));
+	cr_assert(set_block(&b, &blk));
 	at_span_set_str(&a, "after", "x", 1);
 	at_span_set_str(&b, "after", "x", 1);
 	cr_assert_eq(a.h.n_attrs, b.h.n_attrs);
@@ -72,6 +76,11 @@ static void compare(void (*before)(struct at_span *))
 	at_span_end(&a);
 }
 
+static void compare(void (*before)(struct at_span *))
+{
+	compare_with(before, at_span_set_block);
+}
+
 Test(span_block, same_as_the_calls)
 {
 	compare(NULL);
@@ -86,6 +95,15 @@ static void some_before(struct at_span *s)
 Test(span_block, after_other_attributes)
 {
 	compare(some_before);
+}
+
+/* The caller knows the block's keys are not on the span: the same
+ * attributes without the search (libpq's statement block after its
+ * connection's). */
+Test(span_block, new_keys_the_same_without_the_search)
+{
+	compare_with(NULL, at_span_set_block_new);
+	compare_with(some_before, at_span_set_block_new);
 }
 
 static void same_key_before(struct at_span *s)
