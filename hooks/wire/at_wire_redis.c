@@ -200,9 +200,19 @@ static void query_text(struct at_span *s, const struct at_resp_cmd *c,
 	size_t max = at_cfg.db_query_max;
 
 	/* The name is made of name bytes (at_resp.h), uppercased: ASCII,
-	 * shorter than the buffer. */
-	memcpy(t.b, c->name, c->name_len);
+	 * shorter than the buffer (its whole array copied: one fixed-size
+	 * move, the bytes after the name overwritten or never read). */
+	memcpy(t.b, c->name, sizeof(c->name));
 	t.len = c->name_len;
+	/* One whole argument shown as it is (GET key, with the raw text as
+	 * well): the name, a space, the copy, as text_arg would put it. */
+	if (c->argc == 1 && c->marks == 1 && !(flags & AT_RESP_SUB) &&
+	    (flags & (AT_RESP_KEY | AT_RESP_KEYS) ||
+	     (at_cfg.db_raw_query && !(flags & AT_RESP_SECRET)))) {
+		t.b[t.len++] = ' ';
+		text_put(&t, c->args, c->args_len);
+		goto cut;
+	}
 	if (flags & AT_RESP_SUB)
 		shown = flags & AT_RESP_SUBKEY ? 2 : 1;
 	else if (flags & AT_RESP_KEY)
@@ -234,6 +244,7 @@ static void query_text(struct at_span *s, const struct at_resp_cmd *c,
 		shown = i - 1;
 	}
 	text_hidden(&t, c->argc - shown);
+cut:
 	if (t.len > max)
 		t.len = at_utf8_cut(t.b, t.len, max);
 	at_span_set_str(s, "db.query.text", t.b, t.len);
@@ -281,6 +292,24 @@ static void select_db(struct at_wire *w, const struct at_resp_cmd *c)
  * name (most commands are none of them). */
 static uint32_t command_flags(struct redis_sess *rs, const struct at_resp_cmd *c)
 {
+	/* A name of at most 8 bytes (most are) compared as one word: its
+	 * first 8 bytes (the array is longer) with those past the name
+	 * masked off. */
+	if (c->name_len != 0 && c->name_len <= 8 &&
+	    c->name_len == rs->last_len) {
+		uint64_t a, b, keep = ~0ull;
+
+		memcpy(&a, c->name, sizeof(a));
+		memcpy(&b, rs->last_name, sizeof(b));
+		if (c->name_len < 8)
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			keep >>= 64 - 8 * c->name_len;
+#else
+			keep <<= 64 - 8 * c->name_len;
+#endif
+		if (((a ^ b) & keep) == 0)
+			return rs->last_flags;
+	}
 	if (c->name_len == 0 || c->name_len > AT_RESP_NAME_MAX ||
 	    c->name_len != rs->last_len ||
 	    memcmp(c->name, rs->last_name, c->name_len) != 0) {

@@ -552,7 +552,8 @@ void at_span_set_double(struct at_span *s, const char *key, double val)
 	a->v.d = val;
 }
 
-void at_span_set_bool(struct at_span *s, const char *key, bool val)
+/* at_span_set_bool() when its inline path (at_span.h) does not apply. */
+void at_span_set_bool_slow(struct at_span *s, const char *key, bool val)
 {
 	struct at_attr *a;
 

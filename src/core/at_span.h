@@ -241,9 +241,13 @@ at_span_set_cstr(struct at_span *s, const char *key,
 	at_span_set_str(s, key, val, __builtin_strlen(val));
 }
 
+void at_span_set_bool_slow(struct at_span *s, const char *key, bool val);
+
+/* at_span_set_int() and at_span_set_bool() (a read command's cache hit
+ * on every reply): an int64 value (a bool's 0 or 1, v.b sharing v.i). */
 static inline __attribute__((always_inline)) void
-at_span_set_int(struct at_span *s, const char *key,
-				   int64_t val)
+at_span_set_int64_as(struct at_span *s, const char *key, uint8_t type,
+		     int64_t val)
 {
 	uint64_t bit = at_span_key_bit(key);
 	struct at_attr *a;
@@ -251,17 +255,32 @@ at_span_set_int(struct at_span *s, const char *key,
 	if (s->h.state != AT_SPAN_RECORDING)
 		return;
 	if (AT_UNLIKELY(!at_span_attr_new(s, bit))) {
-		at_span_set_int_slow(s, key, val);
+		if (type == AT_ATTR_INT)
+			at_span_set_int_slow(s, key, val);
+		else
+			at_span_set_bool_slow(s, key, val != 0);
 		return;
 	}
 	s->key_bits |= bit;
 	a = &s->attrs[s->h.n_attrs++];
 	a->key = key;
-	a->type = AT_ATTR_INT;
+	a->type = type;
 	a->v.i = val;
 }
+
+static inline __attribute__((always_inline)) void
+at_span_set_int(struct at_span *s, const char *key, int64_t val)
+{
+	at_span_set_int64_as(s, key, AT_ATTR_INT, val);
+}
+
+static inline __attribute__((always_inline)) void
+at_span_set_bool(struct at_span *s, const char *key, bool val)
+{
+	at_span_set_int64_as(s, key, AT_ATTR_BOOL, val ? 1 : 0);
+}
+
 void at_span_set_double(struct at_span *s, const char *key, double val);
-void at_span_set_bool(struct at_span *s, const char *key, bool val);
 
 /* Status: msg only kept for AT_STATUS_ERROR (as the spec says). */
 void at_span_set_status(struct at_span *s, enum at_status_code code,
