@@ -393,19 +393,12 @@ static void end_entry(struct open_span *e, int32_t status, const char *err,
 {
 	struct at_span *s = e->span;
 
-	if (at_span_recording(s)) {
+	if (at_span_recording(s))
 		set_end(s, status, err, err_len);
-		if (mono) {
-			if (mono < s->h.start_mono_ns)
-				mono = s->h.start_mono_ns;
-			if (mono > now)
-				mono = now;
-			s->h.start_unix_ns = at_unix_from_mono(s->h.start_mono_ns);
-			s->h.end_unix_ns = s->h.start_unix_ns +
-					   (mono - s->h.start_mono_ns);
-		}
-	}
-	at_span_end(s);
+	if (mono) /* at_span_end_at takes a time before the start as it */
+		at_span_end_at(s, mono > now ? now : mono);
+	else
+		at_span_end(s);
 	entry_release(e);
 }
 
