@@ -63,7 +63,8 @@ function channel(fs, fd) {
 	// The answer: header lines, a baggage line among them (the library
 	// needs room for the lines and a copy of the list).
 	const DATA = 17408;
-	const START = 1, END = 2, FLUSH = 3, WITH_ENDS = 0x100, ERR_MAX = 64;
+	const START = 1, END = 2, FLUSH = 3, BIND = 4, WITH_ENDS = 0x100,
+		IN_NAME = 0x200, ANSWERED = 0x400, RESEND = 5, ERR_MAX = 64;
 	// The queue of ends (at_bridge_span.h: AT_BRIDGE_SPAN_ENDS).
 	const ENDS = 64, QBYTES = 16 + 16 * ENDS;
 	const LEN = HDR + DATA + QBYTES;
@@ -122,13 +123,45 @@ function channel(fs, fd) {
 	};
 	// A span for the head (a latin1 string ending with the blank line):
 	// { h, lines } (the header lines to add, CRLF each) or null.
+	// Bound: STARTs asked through getenv (process.env[name], the head
+	// in the name; hooks/runtime/getenv.c), this buffer
+	// answering them.  Node's own env object, as it was at startup; a
+	// read that does not reach the library (a worker's copy of the
+	// environment) makes every START a write from then on.
+	const env = process.env;
+	let name = '';
+	m[2] = BIND | WITH_ENDS;
+	m[3] = 0;
+	if (send() && m[3] > 0)
+		name = '\x01ATBR' + m[3] + ':';
 	const start = (head, st) => {
 		if (head.length > HEAD_MAX)
 			return null;
+		const live = st && st.sock && !st.sock.destroyed;
+		if (name) {
+			m[2] = START | WITH_ENDS | IN_NAME;
+			m[3] = 0;
+			m[4] = live ? st.fd1 : 0;
+			m[5] = live ? st.seq : 0;
+			m[6] = head.length;
+			m[7] = -1;
+			let v;
+			try {
+				v = env[name + head];
+			} catch (e) { /* not answered */ }
+			if (m[2] & ANSWERED) {
+				return m[3] > 0
+					? { h: m[3], lines: typeof v === 'string' ? v : '' }
+					: null;
+			}
+			// A head past ASCII goes by write (its bytes as they are);
+			// anything else did not reach the library.
+			if (m[7] !== RESEND)
+				name = '';
+		}
 		const n = put(head);
 		if (n !== head.length)
 			return null;
-		const live = st && st.sock && !st.sock.destroyed;
 		m[2] = START | WITH_ENDS;
 		m[3] = 0;
 		m[4] = live ? st.fd1 : 0;

@@ -106,7 +106,7 @@ static int library_dir(char *dir, size_t cap)
  * its absence) kept in AUTOTRACE_BRIDGE_ORIG. */
 static int prepend_env(const char *name, const char *first, const char *sep)
 {
-	const char *old = getenv(name);
+	const char *old = AT_REAL(getenv)(name);
 	size_t n = strlen(first) + (old ? strlen(sep) + strlen(old) : 0) + 1;
 	char *v = malloc(n);
 	int rc;

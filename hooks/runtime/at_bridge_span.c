@@ -123,6 +123,7 @@
 
 #include "at_bridge_span.h"
 #include "at_clock.h"
+#include "at_compat.h"
 #include "at_config.h"
 #include "at_http.h"
 #include "at_pool.h"
@@ -435,15 +436,17 @@ static void drain_ends(int32_t *q, uint64_t now)
 	}
 }
 
-/* START: m is the message (len bytes, 4-aligned), q its queued ends
- * (NULL: none), drained after the span started (its start time is the
- * clock read they need), or before when they free the entry it needs. */
-static void msg_start(int32_t *m, char *data, size_t cap, int32_t *q)
+/* START: m is the message, head[0..n) the request head (n 0: none),
+ * the answer's lines written to out[0..cap) (the head itself, or not),
+ * q the queued ends (NULL: none), drained after the span started (its
+ * start time is the clock read they need), or before when they free the
+ * entry it needs. */
+static void msg_start(int32_t *m, const char *head, size_t n, char *out,
+		      size_t cap, int32_t *q)
 {
 	struct at_http_request r;
 	struct open_span *e;
 	struct at_span *s;
-	size_t n = (size_t)m[6];
 	int32_t fd1 = m[4], seq = m[5];
 
 	m[3] = 0;
@@ -455,8 +458,8 @@ static void msg_start(int32_t *m, char *data, size_t cap, int32_t *q)
 	}
 	/* The data must be exactly one head: the parser stops at its blank
 	 * line (no scan for it before). */
-	if (m[6] <= 0 || n > cap || n > AT_HTTP_HEAD_MAX ||
-	    at_http_parse_request(data, n, &r) != 0 || r.head_len != n ||
+	if (n == 0 || n > AT_HTTP_HEAD_MAX ||
+	    at_http_parse_request(head, n, &r) != 0 || r.head_len != n ||
 	    !r.host.p || !r.host.len) {
 		drain_ends(q, 0);
 		m[7] = AT_BRIDGE_SPAN_BAD_HEAD;
@@ -488,10 +491,10 @@ static void msg_start(int32_t *m, char *data, size_t cap, int32_t *q)
 		at_span_set_cstr(s, "network.protocol.version",
 				 r.version_minor ? "1.1" : "1.0");
 	}
-	/* The answer overwrites the head (its attributes are copied): the
-	 * header lines of the configured formats the head does not carry
-	 * (the baggage line only when the buffer has room for it). */
-	m[4] = (int32_t)at_span_header_lines(s, r.prop_present, "\r\n", data,
+	/* The answer may overwrite the head (its attributes are copied):
+	 * the header lines of the configured formats the head does not
+	 * carry (the baggage line only when the buffer has room for it). */
+	m[4] = (int32_t)at_span_header_lines(s, r.prop_present, "\r\n", out,
 					     cap);
 	m[7] = AT_BRIDGE_SPAN_OK;
 	m[3] = entry_open(e, s);
@@ -509,6 +512,73 @@ static void msg_end(int32_t *m, const char *data, size_t cap)
 	if (err_len > cap || err_len > ERR_TYPE_MAX)
 		err_len = 0;
 	end_entry(e, m[4], data, err_len, 0, 0);
+}
+
+/* ---- STARTs asked through getenv ---- */
+
+/* The calling thread's bound buffer (BIND): its message, with the queue
+ * at its end, and the name prefix its STARTs carry ("\001ATBR<n>:", n
+ * the bind's number: a buffer bound before on the thread, replaced,
+ * answers nothing). */
+static AT_TLS int32_t *bound;
+static AT_TLS size_t bound_len;
+static AT_TLS char bound_name[24];
+static AT_TLS size_t bound_name_len;
+static _Atomic uint32_t binds;
+
+/* BIND: m (total bytes, a queue at its end) is the thread's buffer. */
+static void msg_bind(int32_t *m, size_t total)
+{
+	uint32_t n = atomic_fetch_add_explicit(&binds, 1,
+					       memory_order_relaxed) %
+			     0x7ffffffeu + 1u;
+	int k = snprintf(bound_name, sizeof(bound_name), "%s%u:",
+			 AT_BRIDGE_SPAN_ENV_PREFIX, (unsigned)n);
+
+	bound = m;
+	bound_len = total;
+	bound_name_len = k > 0 ? (size_t)k : 0;
+	m[3] = (int32_t)n;
+}
+
+bool at_bridge_span_env(const char *name, char **answer)
+{
+	int32_t *m = bound;
+	char *out;
+	const char *head;
+	size_t n;
+
+	if (!m || !bound_name_len ||
+	    strncmp(name, bound_name, bound_name_len) != 0)
+		return false;
+	out = (char *)(m + 8);
+	/* The same message again (the runtime asks twice when the answer
+	 * did not fit its first buffer): the same answer. */
+	if (m[2] == (AT_BRIDGE_SPAN_START | AT_BRIDGE_SPAN_WITH_ENDS |
+		     AT_BRIDGE_SPAN_IN_NAME | AT_BRIDGE_SPAN_ANSWERED)) {
+		*answer = m[3] > 0 ? out : NULL;
+		return true;
+	}
+	if (m[2] != (AT_BRIDGE_SPAN_START | AT_BRIDGE_SPAN_WITH_ENDS |
+		     AT_BRIDGE_SPAN_IN_NAME))
+		return false;
+	/* [6] is the head's length as the bridge has it: a name of another
+	 * length is not those bytes (a character past ASCII, which the
+	 * runtime encoded in UTF-8): the bridge writes that head. */
+	head = name + bound_name_len;
+	n = m[6] > 0 ? (size_t)m[6] : 0;
+	if (n == 0 || n > AT_HTTP_HEAD_MAX || strnlen(head, n + 1) != n) {
+		m[7] = AT_BRIDGE_SPAN_RESEND;
+		return false;
+	}
+	msg_start(m, head, n, out,
+		  bound_len - AT_BRIDGE_SPAN_HDR - AT_BRIDGE_SPAN_ENDS_BYTES - 1,
+		  m + (bound_len - AT_BRIDGE_SPAN_ENDS_BYTES) / 4);
+	if (m[3] > 0)
+		out[m[4]] = 0;
+	m[2] |= AT_BRIDGE_SPAN_ANSWERED;
+	*answer = m[3] > 0 ? out : NULL;
+	return true;
 }
 
 ssize_t at_bridge_span_message(const struct iovec *iov, int iovcnt,
@@ -537,13 +607,23 @@ ssize_t at_bridge_span_message(const struct iovec *iov, int iovcnt,
 	/* Not one of the operations (a FLUSH carries its queue): not a
 	 * message, and nothing in it is read, the queue neither. */
 	if (op != AT_BRIDGE_SPAN_START && op != AT_BRIDGE_SPAN_END &&
-	    !(op == AT_BRIDGE_SPAN_FLUSH && q))
+	    !(op == AT_BRIDGE_SPAN_FLUSH && q) &&
+	    !(op == AT_BRIDGE_SPAN_BIND && q &&
+	      len >= AT_BRIDGE_SPAN_HDR + AT_BRIDGE_SPAN_BIND_DATA_MIN))
 		return -1;
 	if (op == AT_BRIDGE_SPAN_START) {
-		msg_start(m, (char *)(m + 8), len - AT_BRIDGE_SPAN_HDR, q);
+		size_t cap = len - AT_BRIDGE_SPAN_HDR;
+		char *data = (char *)(m + 8);
+		msg_start(m, data,
+			  m[6] > 0 && (size_t)m[6] <= cap ? (size_t)m[6] : 0,
+			  data, cap, q);
 		return (ssize_t)total;
 	}
 	drain_ends(q, 0);
+	if (op == AT_BRIDGE_SPAN_BIND) {
+		msg_bind(m, total);
+		return (ssize_t)total;
+	}
 	if (op == AT_BRIDGE_SPAN_END)
 		msg_end(m, (const char *)(m + 8), len - AT_BRIDGE_SPAN_HDR);
 	return (ssize_t)total;

@@ -42,7 +42,8 @@ void *at_real_lookup(const char *name, void *loaded)
  * For each function: the pointer, a stub, and the resolver.  The stub has
  * the function's signature only in spirit: it is called with the right
  * arguments and returns -1/ENOSYS, which every int- or ssize_t-returning
- * entry of the table understands as failure; popen's returns NULL/ENOSYS.
+ * entry of the table understands as failure; popen's and getenv's return
+ * NULL/ENOSYS.
  */
 static long enosys_stub(void)
 {
@@ -59,6 +60,7 @@ static void *enosys_null_stub(void)
 /* The stub for a function returning type ret. */
 #define ENOSYS_STUB(ret)                                                   \
 	_Generic((ret)0, FILE *: (void *)&enosys_null_stub,                \
+		 char *: (void *)&enosys_null_stub,                        \
 		 default: (void *)&enosys_stub)
 
 #define AT_REAL_DEF(ret, name, params)                                     \

@@ -79,7 +79,8 @@
 	X(int, pthread_create, (pthread_t *, const pthread_attr_t *,       \
 				void *(*)(void *), void *))                \
 	X(int, getaddrinfo, (const char *, const char *,                   \
-			     const struct addrinfo *, struct addrinfo **))
+			     const struct addrinfo *, struct addrinfo **)) \
+	X(char *, getenv, (const char *))
 
 #define AT_REAL_DECL(ret, name, params)                                    \
 	extern ret(*at_real_##name) params;                                \

@@ -605,3 +605,158 @@ Test(bridge_span, unknown_operation_leaves_the_queue)
 	cr_expect_eq(QUEUE[0], 0);
 	cr_expect_eq(ut_take_spans(r, 2), 1);
 }
+
+/* ---- STARTs asked through getenv (a bound buffer: qm) ---- */
+
+/* BIND qm: the number its names carry. */
+static int32_t bind_qm(void)
+{
+	qm.m[3] = 0;
+	QUEUE[0] = 0;
+	cr_assert_eq(qsend(AT_BRIDGE_SPAN_BIND | AT_BRIDGE_SPAN_WITH_ENDS),
+		     (ssize_t)QLEN);
+	cr_assert_gt(qm.m[3], 0);
+	return qm.m[3];
+}
+
+static char env_name[64 + AT_HTTP_HEAD_MAX];
+
+/* The name of a START of head for bind number nb, qm's header set as
+ * the bridge sets it ([6]: len, the head's length as the bridge has it). */
+static const char *env_start(int32_t nb, const char *h, int32_t len)
+{
+	snprintf(env_name, sizeof(env_name), "%s%d:%s",
+		 AT_BRIDGE_SPAN_ENV_PREFIX, (int)nb, h);
+	qm.m[2] = AT_BRIDGE_SPAN_START | AT_BRIDGE_SPAN_WITH_ENDS |
+		  AT_BRIDGE_SPAN_IN_NAME;
+	qm.m[3] = 0;
+	qm.m[4] = qm.m[5] = 0;
+	qm.m[6] = len;
+	qm.m[7] = -1;
+	return env_name;
+}
+
+Test(bridge_span, env_start_answered_in_the_bound_buffer)
+{
+	struct rec r[4];
+	char *ans = (char *)1, *again = (char *)1;
+	int32_t nb = bind_qm(), h;
+	const char *name = env_start(nb, head, (int32_t)strlen(head));
+	char tp[AT_TRACEPARENT_LEN + 1], want[AT_TRACEPARENT_LEN + 1];
+
+	cr_assert(at_bridge_span_env(name, &ans));
+	cr_assert(qm.m[2] & AT_BRIDGE_SPAN_ANSWERED);
+	h = qm.m[3];
+	cr_assert_gt(h, 0);
+	cr_expect_eq(qm.m[7], AT_BRIDGE_SPAN_OK);
+	cr_assert_eq(ans, qm.b + 32, "the answer is the buffer's data");
+	cr_expect_eq(strlen(ans), (size_t)qm.m[4]);
+	cr_expect_eq(qm.m[4], 13 + AT_TRACEPARENT_LEN + 2);
+	cr_expect_eq(memcmp(ans, "traceparent: ", 13), 0);
+	memcpy(tp, ans + 13, AT_TRACEPARENT_LEN);
+	tp[AT_TRACEPARENT_LEN] = 0;
+	/* Asked again (the runtime's second try with a larger buffer): the
+	 * same answer, no second span. */
+	cr_assert(at_bridge_span_env(name, &again));
+	cr_expect_eq(again, ans);
+	cr_expect_eq(qm.m[3], h);
+	/* Its end queued, handled by the next START. */
+	queue_end(h, 200, at_mono_ns());
+	name = env_start(nb, head, (int32_t)strlen(head));
+	cr_assert(at_bridge_span_env(name, &ans));
+	cr_expect_eq(QUEUE[0], 0);
+	cr_assert_gt(qm.m[3], 0);
+	cr_expect_neq(qm.m[3], h);
+	cr_assert_eq(ut_take_spans(r, 4), 1);
+	at_traceparent_format(&r[0].u.h.ctx, want);
+	cr_expect_str_eq(tp, want);
+	cr_expect(ut_str_is(&r[0], "url.full",
+			    "https://api.example.com/a/b?token=REDACTED&k=REDACTED"));
+	cr_expect_eq(ut_int_attr(&r[0], "http.response.status_code"), 200);
+}
+
+/* A head that makes no span is answered "none" (NULL); its queue is
+ * handled all the same. */
+Test(bridge_span, env_start_without_a_span)
+{
+	struct rec r[2];
+	char *ans = (char *)1;
+	int32_t nb = bind_qm(), h;
+	const char *name = env_start(nb, head, (int32_t)strlen(head));
+
+	cr_assert(at_bridge_span_env(name, &ans));
+	h = qm.m[3];
+	cr_assert_gt(h, 0);
+	ut_drain_ring();
+	queue_end(h, 200, at_mono_ns());
+	name = env_start(nb, "GET / HTTP/1.1\r\n\r\n", 18);
+	cr_assert(at_bridge_span_env(name, &ans));
+	cr_expect_eq(ans, NULL);
+	cr_expect_eq(qm.m[3], 0);
+	cr_expect_eq(qm.m[7], AT_BRIDGE_SPAN_BAD_HEAD);
+	cr_expect(qm.m[2] & AT_BRIDGE_SPAN_ANSWERED);
+	cr_expect_eq(QUEUE[0], 0);
+	cr_expect_eq(ut_take_spans(r, 2), 1);
+}
+
+/* Names that are not the bound buffer's STARTs are not the library's:
+ * getenv looks them up as without it, and the buffer is left as it was
+ * (a name of another length than the head: [7] says to write it). */
+Test(bridge_span, env_names_not_answered)
+{
+	char *ans = NULL;
+	int32_t nb;
+	const char *name;
+
+	name = env_start(1, head, (int32_t)strlen(head));
+	cr_expect(!at_bridge_span_env(name, &ans), "nothing bound yet");
+	cr_expect(!at_bridge_span_env("PATH", &ans));
+	nb = bind_qm();
+	cr_expect(!at_bridge_span_env(env_start(nb + 1, head,
+						(int32_t)strlen(head)), &ans),
+		  "another number");
+	cr_expect(!at_bridge_span_env(AT_BRIDGE_SPAN_ENV_PREFIX, &ans));
+	/* Not a START in name. */
+	name = env_start(nb, head, (int32_t)strlen(head));
+	qm.m[2] = AT_BRIDGE_SPAN_START | AT_BRIDGE_SPAN_WITH_ENDS;
+	cr_expect(!at_bridge_span_env(name, &ans));
+	cr_expect_eq(qm.m[3], 0);
+	/* The head as the bridge has it is longer (a character past ASCII
+	 * that the runtime wrote in two bytes is one for the bridge), or
+	 * shorter. */
+	queue_end(77, 200, 1);
+	for (int d = -1; d <= 1; d += 2) {
+		name = env_start(nb, head, (int32_t)strlen(head) + d);
+		cr_expect(!at_bridge_span_env(name, &ans));
+		cr_expect_eq(qm.m[7], AT_BRIDGE_SPAN_RESEND);
+		cr_expect_eq(qm.m[2], AT_BRIDGE_SPAN_START |
+				      AT_BRIDGE_SPAN_WITH_ENDS |
+				      AT_BRIDGE_SPAN_IN_NAME);
+		cr_expect_eq(qm.m[3], 0);
+		cr_expect_eq(QUEUE[0], 1, "the queue waits for the write");
+	}
+	QUEUE[0] = 0;
+	/* A second BIND on the thread replaces the first. */
+	int32_t nb2 = bind_qm();
+	cr_expect_neq(nb2, nb);
+	cr_expect(!at_bridge_span_env(env_start(nb, head,
+						(int32_t)strlen(head)), &ans));
+	cr_expect(at_bridge_span_env(env_start(nb2, head,
+					       (int32_t)strlen(head)), &ans));
+	cr_expect_gt(qm.m[3], 0);
+}
+
+/* BIND needs a queue and room for an answer. */
+Test(bridge_span, bind_needs_a_queue_and_room)
+{
+	struct iovec v = { qm.b, 32 + 64 + AT_BRIDGE_SPAN_ENDS_BYTES };
+
+	memcpy(qm.b, AT_BRIDGE_SPAN_MAGIC, 8);
+	qm.m[2] = AT_BRIDGE_SPAN_BIND;
+	v.iov_len = QLEN;
+	cr_expect_eq(at_bridge_span_message(&v, 1, QLEN), -1, "no queue");
+	qm.m[2] = AT_BRIDGE_SPAN_BIND | AT_BRIDGE_SPAN_WITH_ENDS;
+	v.iov_len = 32 + 64 + AT_BRIDGE_SPAN_ENDS_BYTES;
+	cr_expect_eq(at_bridge_span_message(&v, 1, v.iov_len), -1,
+		     "no room for an answer");
+}
