@@ -41,22 +41,24 @@ module.exports = function autotraceHttps(opts) {
 // node_https_chan_cost.js, times them alone): { start, end }.
 module.exports.channel = channel;
 
-// Messages.  One buffer, answered in place: the magic written once, a
-// START's head copied in with latin1Write, its answer read back with
-// latin1Slice (the library answers in [3] [4] [5] [7] and the data,
-// never in [0] [1]; the magic per message and b.write/b.toString's
-// wrappers were about 15 % of the Node thread's instructions per span).
-// Ends without an error are not sent: they are queued at the buffer's
-// end (handle, status, the time: process.hrtime, the library's
+// Messages.  One buffer, answered in place: the magic written once.  A
+// START is a read of process.env whose name is a prefix and the head;
+// the library's getenv answers it with the header lines, the handle in
+// the buffer (bound once with a BIND; at_bridge_span.c, "Asked through
+// getenv").  The write, the other way (a head copied in with latin1Write,
+// the answer read back with latin1Slice), is left for a START getenv did
+// not answer (a head past ASCII, a worker thread), an END with an error,
+// a FLUSH.  Ends without an error are not sent: they are queued at the
+// buffer's end (handle, status, the time: process.hrtime, the library's
 // CLOCK_MONOTONIC) and the library ends them at the next message, which
 // carries the queue; a full queue, a timer (100 ms, unref'd, set when
 // an end finds none pending) and the process's 'exit' send it alone.
-// Each message is an fs.writeSync to the channel (no system call: the
-// library's write hook answers it), about 2.7 k instructions of Node's
-// own (argument checks, its trace-category lookups, libuv's request):
-// one per span instead of two: 8.3 k instructions per span on Node's
-// thread instead of 10.5 k, the library's work there included
-// (callgrind, Node 20; at_bridge_span.c has the split).
+// A write (fs.writeSync to the channel, no system call: the library's
+// write hook answers it) costs Node about 2.5 k instructions of its own,
+// a process.env read about 1.6 k, and no copy each way (callgrind,
+// Node 20: 7.65 k instructions per span on Node's thread by write,
+// 6.6 k by getenv, the library's work included; at_bridge_span.c has
+// the split).
 function channel(fs, fd) {
 	const HDR = 32;            // eight int32 before the data
 	const HEAD_MAX = 16384;    // the library's AT_HTTP_HEAD_MAX

@@ -41,7 +41,9 @@
  * span where no hook sees the request (the HTTPS client of a Node.js that
  * links OpenSSL statically): a write of a buffer that starts with
  * AT_BRIDGE_SPAN_MAGIC is answered in that buffer, again without a system
- * call (at_bridge_span.c; bridges/node/autotrace-https.js asks).
+ * call (at_bridge_span.c; bridges/node/autotrace-https.js asks); its
+ * STARTs come more cheaply as getenv() names (hooks/runtime/getenv.c),
+ * answered in a buffer bound once by such a write.
  *
  * Failure.  If the bridge cannot load or register (an old runtime, a
  * program that closed the descriptor), the program runs as without it,

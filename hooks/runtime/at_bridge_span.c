@@ -41,8 +41,37 @@
  *            the error type as data (the error's code, e.g. ECONNRESET;
  *            0: none).  Answer: [3] 0.
  *   FLUSH    nothing but the queued ends (below).
+ *   BIND     (with a queue, and data room for an answer of at least
+ *            AT_BRIDGE_SPAN_BIND_DATA_MIN bytes) this buffer answers the
+ *            calling thread's STARTs asked through getenv (below).
+ *            Answer: [3] the bind's number (> 0).
  * An answer never writes [0] [1] [2] [6]: a bridge writes the magic once
  * and keeps its buffer for every message.
+ *
+ * Asked through getenv.  A write costs Node about 2.5 k instructions of
+ * its own (fs.writeSync's checks, trace-category lookups, libuv's
+ * request) plus copying the head in (latin1Write) and the answer out
+ * (latin1Slice), about 0.65 k each; a read of process.env[name] is one
+ * C++ interceptor that passes the name to getenv() as a C string and
+ * makes a string of the value: about 1.6 k in all.  So a bridge BINDs
+ * its buffer once per thread (a thread-local pointer here), then asks
+ * for a START by reading process.env["\001ATBR<number>:" + head]: the
+ * getenv hook (hooks/runtime/getenv.c) hands a name with the bound
+ * number's prefix to at_bridge_span_env(), which takes [2] [4] [5] [6]
+ * and the queue from the bound buffer ([2] = START | WITH_ENDS |
+ * IN_NAME), the head from the name, writes the header lines as data
+ * (NUL-terminated), sets [3] [4] [7] as a START's answer, adds ANSWERED
+ * to [2], and returns the data to getenv (NULL: no span).  Node asks
+ * twice when the value does not fit its first buffer (256 bytes: four
+ * propagation formats): a START already ANSWERED returns the same
+ * answer, no second span.  A name whose head is not [6] bytes long (a
+ * character past ASCII: Node passes the name in UTF-8) is not answered,
+ * [7] = AT_BRIDGE_SPAN_RESEND: the bridge writes that head, its bytes as
+ * they are.  A read that does not reach the library at all (a worker
+ * thread, whose process.env is a copy; a buffer bound since by another
+ * channel on the thread, whose number it carries) leaves [7] as the
+ * bridge set it, and the bridge writes from then on.  Every other name
+ * is getenv's as without the library.
  *
  * Queued ends.  [2] may carry AT_BRIDGE_SPAN_WITH_ENDS: the message's
  * last AT_BRIDGE_SPAN_ENDS_BYTES bytes (the data ends before them) are
@@ -64,22 +93,15 @@
  *
  * Cost (callgrind, Node 20, a span's start and end in a loop,
  * tests/fixtures/ctx/node_https_chan_cost.js, 10,000 against 20,000
- * spans, fixed hash seeds): about 7 k instructions per span on Node's
- * thread (its compiled JavaScript moves by up to +-0.7 k from one run to
- * the next), plus the exporter's encoding on its own thread (about
- * 0.9 k).  Of the 7 k, 2.7 k are the library's under the write hook
- * (the head parsed 0.7 k, the ends 0.35 k with the span's end, url.full
+ * spans, exporting to a sink): 6.6 k instructions per span on Node's
+ * thread by getenv (7.65 k by write), plus 0.3-0.5 k on the exporter's.
+ * Of the 6.6 k, 2.7 k are the library's under the getenv hook (the head
+ * parsed 0.7 k, the queued end with the span's end 0.4 k, url.full
  * 0.35 k: its prefix kept per Host, the rest at_http_url_full_after's
- * one scan; the span's start
- * 0.25 k, the header lines 0.2 k, the attributes), about 2.5 k Node's own for fs.writeSync (its C++ and
- * libuv's request 1.7 k, its trace-category lookups 0.8 k: strcmp over
- * the categories, twice per call), about 0.65 k each for latin1Write
- * (the head in) and latin1Slice (the answer out), and the compiled
- * JavaScript (fs.writeSync's and the bridge's).  No system call, one
- * clock read (the START's, which the queued ends share).  Node's part
- * is the floor of one synchronous call with a string each way: no other
- * call tried was cheaper (fs.writevSync, a string written without the
- * copy: within 0.3 k).
+ * one scan; the span's start 0.25 k, the header lines 0.2 k, the
+ * attributes), 1.6 k Node's process.env read around it, the rest
+ * JavaScript (the bridge's and the fixture's loop).  No system call, one
+ * clock read (the START's, which the queued ends share).
  *
  * The span.  Parsed with the socket layer's parser (at_http), named and
  * given the attributes the socket layer gives an HTTP client span

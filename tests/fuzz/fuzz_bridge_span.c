@@ -20,12 +20,24 @@
  *   - a START answers a reason in range, and with a span a handle and
  *     header lines that fit the data room, each "name: value" CRLF
  *     with no other CR or LF; without one, no handle and no lines;
- *   - an END answers [3] = 0.
+ *   - an END answers [3] = 0;
+ *   - a BIND answers a number in [3].
+ * A length with bit 15 set makes the message a getenv name instead
+ * (at_bridge_span_env, the STARTs asked through getenv of the buffer the
+ * last answered BIND bound): its first byte's bit 0 puts the bound
+ * prefix before the name, bit 1 sets the bound buffer's [2] to a START in
+ * name, bit 2 its [6] to the head's length (else bytes 1-4 and 5-8 give
+ * them); the name is the rest.  Checked: a name not answered leaves the
+ * buffer as it was but for [7] = AT_BRIDGE_SPAN_RESEND; an answered one
+ * marks [2] ANSWERED, returns the data (its length in [4], well-formed
+ * lines, a queue's count zeroed) with a handle or NULL without, and the
+ * same name asked again answers the same, changing nothing.
  * After each input the spans still open are ended and the thread's ring
  * emptied, so that one input does not change how the next one runs.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "at_bridge_span.h"
@@ -46,6 +58,11 @@ static union {
 static char before[ROOM + 8];
 static int32_t handles[8];
 static unsigned n_handles, next_handle;
+/* The buffer the last answered BIND bound (the library keeps it across
+ * inputs, and so does this). */
+static size_t bound_off, bound_len;
+static int32_t bound_num;
+static char name[64 + ROOM];
 
 static void setup_once(void)
 {
@@ -78,6 +95,13 @@ static void check_lines(const char *p, size_t n)
 		CHECK(!memchr(p + i, '\n', (size_t)(eol - (p + i))));
 		i = (size_t)(eol - p) + 2;
 	}
+}
+
+static void record_handle(int32_t h)
+{
+	handles[next_handle++ % 8] = h;
+	if (n_handles < 8)
+		n_handles++;
 }
 
 static void one_message(const uint8_t *d, size_t len)
@@ -138,12 +162,73 @@ static void one_message(const uint8_t *d, size_t len)
 		CHECK(m[3] > 0);
 		CHECK(m[4] >= 0 && (size_t)m[4] <= cap);
 		check_lines((const char *)(m + 8), (size_t)m[4]);
-		handles[next_handle++ % 8] = m[3];
-		if (n_handles < 8)
-			n_handles++;
+		record_handle(m[3]);
 	} else if (op == AT_BRIDGE_SPAN_END) {
 		CHECK(m[3] == 0);
+	} else if (op == AT_BRIDGE_SPAN_BIND) {
+		CHECK(q && m[3] > 0);
+		bound_off = off;
+		bound_len = len;
+		bound_num = m[3];
 	}
+}
+
+/* A getenv name of the bound buffer's (or none bound). */
+static void one_name(const uint8_t *d, size_t len)
+{
+	unsigned dress = len ? d[0] : 0;
+	int32_t *m = (int32_t *)(void *)(buf.b + bound_off);
+	size_t k = 0, head_len;
+	char *ans = NULL, *again = NULL;
+	bool r;
+
+	if (len < 9)
+		return;
+	if (dress & 1)
+		k = (size_t)snprintf(name, sizeof(name), "%s%d:",
+				     AT_BRIDGE_SPAN_ENV_PREFIX, (int)bound_num);
+	memcpy(name + k, d + 9, len - 9);
+	name[k + len - 9] = 0;
+	head_len = strlen(name + k);
+	if (bound_len) {
+		memcpy(&m[2], d + 1, 4);
+		memcpy(&m[6], d + 5, 4);
+		if (dress & 2)
+			m[2] = AT_BRIDGE_SPAN_START | AT_BRIDGE_SPAN_WITH_ENDS |
+			       AT_BRIDGE_SPAN_IN_NAME;
+		if (dress & 4)
+			m[6] = (int32_t)head_len;
+	}
+	memcpy(before, buf.b, sizeof(before));
+
+	r = at_bridge_span_env(name, &ans);
+
+	if (!r) {
+		if (bound_len && m[7] == AT_BRIDGE_SPAN_RESEND)
+			memcpy(&m[7], before + bound_off + 28, 4);
+		CHECK(memcmp(before, buf.b, sizeof(before)) == 0);
+		return;
+	}
+	CHECK(bound_len);
+	CHECK(m[2] & AT_BRIDGE_SPAN_ANSWERED);
+	CHECK(memcmp(before + bound_off, buf.b + bound_off, 8) == 0);
+	CHECK(memcmp(before + bound_off + 24, &m[6], 4) == 0);
+	if (m[3] > 0) {
+		size_t cap = bound_len - AT_BRIDGE_SPAN_HDR -
+			     AT_BRIDGE_SPAN_ENDS_BYTES;
+		CHECK(ans == (char *)(m + 8));
+		CHECK(m[4] >= 0 && (size_t)m[4] < cap);
+		CHECK(strlen(ans) == (size_t)m[4]);
+		check_lines(ans, (size_t)m[4]);
+		record_handle(m[3]);
+	} else {
+		CHECK(ans == NULL);
+	}
+	/* Asked again: the same answer, nothing changed. */
+	memcpy(before, buf.b, sizeof(before));
+	CHECK(at_bridge_span_env(name, &again));
+	CHECK(again == ans);
+	CHECK(memcmp(before, buf.b, sizeof(before)) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -153,7 +238,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	setup_once();
 	n_handles = 0;
 	while (size >= 2) {
-		size_t n = (size_t)data[0] | (size_t)data[1] << 8;
+		size_t n = (size_t)data[0] | (size_t)(data[1] & 0x7f) << 8;
+		bool as_name = data[1] & 0x80;
 
 		data += 2;
 		size -= 2;
@@ -161,7 +247,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			n = size;
 		if (n > ROOM)
 			n = ROOM;
-		one_message(data, n);
+		if (as_name)
+			one_name(data, n);
+		else
+			one_message(data, n);
 		data += n;
 		size -= n;
 	}

@@ -664,3 +664,86 @@ Test(ctx_node_https, tls_layer_decides, .timeout = 120)
 	h_result_free(&b);
 	run_cleanup(d);
 }
+
+/* How the bridge's STARTs reach the library (tests/fixtures/ctx/
+ * node_https_env_path.js, the bridge's own channel under the library):
+ * ASCII heads on Node's main thread as a process.env read answered by the
+ * getenv hook, with no channel write (the answer longer than Node's first
+ * getenv buffer of 256 bytes: four propagation formats, which Node asks
+ * for twice); a head past ASCII, and every head of a worker thread (whose
+ * process.env never calls getenv), by write.  Either way one span per
+ * start, which carries the id of its head and whose context is the
+ * traceparent answered. */
+Test(ctx_node_https, starts_through_getenv, .timeout = 120)
+{
+	static const struct {
+		const char *kind;
+		int n, writes;
+	} want[] = { { "ascii", 20, 0 }, { "latin1", 2, 1 }, { "worker", 5, 1 } };
+	char *dir = NULL;
+	struct at_receiver *rx = h_receiver(&dir);
+	char *ep = h_endpoint_env(rx);
+	const char *env[] = {
+		ep, "OTEL_PROPAGATORS=tracecontext,b3multi,b3,jaeger", NULL
+	};
+	const char *argv[] = { "node", FIX "node_https_env_path.js", NULL };
+	struct h_result res;
+	struct at_rx_span *sp = NULL;
+	char kind[16], id[16], lines[1024], tp[56];
+	int writes, total = 0, bind = -1, seen[3] = { 0 }, matched = 0;
+	const char *p;
+
+	cr_assert_eq(h_run(argv, env, true, 60000, &res), 0);
+	cr_assert_eq(res.status, 0, "%s", res.err);
+	cr_assert(sscanf(res.out, "bind %d", &bind) == 1 && bind == 1,
+		      "one write binds the channel: %.200s", res.out);
+	size_t n = h_spans(rx, 27, WAIT_MS, &sp);
+	for (p = strchr(res.out, '\n'); p && p[1];
+	     p = strchr(p + 1, '\n')) {
+		cr_assert_eq(sscanf(p + 1, "%15s %15s %d %1023[^\n]", kind, id,
+				    &writes, lines), 4, "%.100s", p + 1);
+		int k = -1;
+		for (int i = 0; i < 3; i++)
+			if (!strcmp(kind, want[i].kind))
+				k = i;
+		cr_assert_geq(k, 0, "%s", kind);
+		seen[k]++;
+		total++;
+		cr_expect_eq(writes, want[k].writes, "%s %s: %d writes", kind,
+			     id, writes);
+		cr_expect_gt(strlen(lines), 256, "%s %s: %s", kind, id, lines);
+		cr_expect(strstr(lines, "|uber-trace-id: ") &&
+			  strstr(lines, "|X-B3-SpanId: ") && strstr(lines, "|b3: "),
+			  "%s %s: %s", kind, id, lines);
+		cr_assert(!strncmp(lines, "traceparent: ", 13), "%s", lines);
+		/* Its span: the one whose context was answered, once. */
+		int spans = 0;
+		char path[32];
+		snprintf(path, sizeof(path), "/env/%s?", id);
+		for (size_t i = 0; i < n; i++) {
+			const at_otlp_span *s = sp[i].span;
+			const char *u = h_attr_str(s, "url.full");
+			h_span_traceparent(s, tp);
+			if (strncmp(tp, lines + 13, 53))
+				continue;
+			spans++;
+			cr_expect(u && strstr(u, path), "%s: url.full %s", id,
+				  u ? u : "(none)");
+			cr_expect_eq(s->kind, KIND_CLIENT);
+			cr_expect_eq(h_attr_int(s, "http.response.status_code", 0),
+				     200);
+		}
+		cr_expect_eq(spans, 1, "%s: %d spans with its context", id, spans);
+		matched += spans == 1;
+	}
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(seen[i], want[i].n, "%s: %d starts", want[i].kind,
+			     seen[i]);
+	cr_expect_eq(matched, total);
+	cr_expect_eq(n, (size_t)total, "%zu spans for %d starts", n, total);
+	h_result_free(&res);
+	free(sp);
+	at_receiver_stop(rx);
+	free(ep);
+	free(dir);
+}
