@@ -704,18 +704,35 @@ _Static_assert(KEY_ENC_BYTES + 3 + FAST_STR_MAX < 0x80 &&
 
 /* A fast string KeyValue up to its value's bytes (len, which follow). */
 static inline uint8_t *put_str_kv(uint8_t *p, uint8_t tag,
-				  const struct key_enc *e, size_t len)
+				  const struct key_enc *e, size_t kn,
+				  size_t len)
 {
 	uint8_t *q;
 
 	p[0] = tag;
-	p[1] = (uint8_t)(e->n + 4 + len);
+	p[1] = (uint8_t)(kn + 4 + len);
 	memcpy(p + 2, e->enc, KEY_ENC_BYTES);
-	q = p + 3 + e->n;
+	q = p + 3 + kn;
 	q[0] = (uint8_t)(2 + len);
 	q[1] = TAG_AV_STRING;
 	q[2] = (uint8_t)len;
 	return q + 3;
+}
+
+/* An int or bool value's varint, its length returned: one or two bytes
+ * without a loop (ports, status codes, sizes), else put_varint(). */
+static inline size_t put_varint_n(uint8_t *p, uint64_t v)
+{
+	if (AT_LIKELY(v < 0x80)) {
+		p[0] = (uint8_t)v;
+		return 1;
+	}
+	if (AT_LIKELY(v < 0x4000)) {
+		p[0] = (uint8_t)(v | 0x80);
+		p[1] = (uint8_t)(v >> 7);
+		return 2;
+	}
+	return (size_t)(put_varint(p, v) - p);
 }
 
 static inline __attribute__((always_inline)) int
@@ -723,6 +740,8 @@ write_attrs(struct at_otlp_writer *w, uint8_t tag,
 		       const struct at_attr *a, size_t count, size_t pos0,
 		       const char *arena, size_t arena_used, size_t after)
 {
+	const struct at_attr *at, *a_end = a + count;
+	const struct key_enc *const *slot;
 	uint8_t *p;
 
 	/* Room for every attribute to take the fast way and for `after`
@@ -730,19 +749,29 @@ write_attrs(struct at_otlp_writer *w, uint8_t tag,
 	 * did not take it). */
 	if (w_room(w, count * FAST_ROOM + after) < 0)
 		return -1;
+	/* The positions' entries are walked with a pointer: positions past
+	 * the table (not from at_span_serialize()) take write_attr(). */
+	if (AT_UNLIKELY(pos0 + count > AT_SPAN_MAX_ATTRS)) {
+		for (size_t i = 0; i < count; i++)
+			if (write_attr_slow(w, tag, &a[i], pos0 + i, arena,
+					    arena_used) < 0)
+				return -1;
+		return w_room(w, after);
+	}
 	p = w->p;
-	for (size_t i = 0; i < count; i++) {
-		const struct at_attr *at = &a[i];
-		const struct key_enc *e = key_by_pos[(pos0 + i) %
-						     AT_SPAN_MAX_ATTRS];
+	slot = &key_by_pos[pos0];
+	for (at = a; at != a_end; at++, slot++) {
+		const struct key_enc *e = *slot;
 		unsigned type = at->type;
+		size_t kn;
 		uint8_t *q;
 
 		/* Spans of other kinds in between (other keys at this
 		 * position): the table, and the fast way still. */
 		if (AT_UNLIKELY(e->key != at->key) &&
-		    !(e = key_enc_by_table(at->key, pos0 + i)))
+		    !(e = key_enc_by_table(at->key, pos0 + (size_t)(at - a))))
 			goto slow;
+		kn = e->n;
 		if (type == AT_ATTR_STRING) {
 #ifdef __SSE2__
 			size_t off = at->v.s.off, len = at->v.s.len;
@@ -758,7 +787,7 @@ write_attrs(struct at_otlp_writer *w, uint8_t tag,
 				 * and put_rec_str(), the cursor kept. */
 				len = rec_str_fast(arena, arena_used, at->v.s,
 						   &s);
-				p = put_str_kv(p, tag, e, len);
+				p = put_str_kv(p, tag, e, kn, len);
 				p = put_rec_str(p, s, len, arena + arena_used);
 				continue;
 			}
@@ -774,7 +803,7 @@ write_attrs(struct at_otlp_writer *w, uint8_t tag,
 				goto slow;
 			/* Up to the first NUL byte, or len bytes. */
 			len = (size_t)__builtin_ctz(m | 1u << len);
-			p = put_str_kv(p, tag, e, len);
+			p = put_str_kv(p, tag, e, kn, len);
 			if (AT_LIKELY(!tail)) /* 16 bytes, the room covers them */
 				memcpy(p, s, 16);
 			else
@@ -786,25 +815,31 @@ write_attrs(struct at_otlp_writer *w, uint8_t tag,
 #endif
 		}
 		if (type == AT_ATTR_INT || type == AT_ATTR_BOOL) {
-			uint64_t v = type == AT_ATTR_INT ?
-					     (uint64_t)at->v.i :
-					     (uint64_t)(at->v.b != 0);
-			size_t vl = varint_len(v);
+			size_t vl;
 
-			p[0] = tag;
-			p[1] = (uint8_t)(e->n + 3 + vl);
+			/* The varint first: its length gives the two
+			 * lengths before it. */
 			memcpy(p + 2, e->enc, KEY_ENC_BYTES);
-			q = p + 3 + e->n;
+			q = p + 3 + kn;
+			if (type == AT_ATTR_INT) {
+				vl = put_varint_n(q + 2, (uint64_t)at->v.i);
+				q[1] = TAG_AV_INT;
+			} else {
+				q[2] = at->v.b != 0;
+				vl = 1;
+				q[1] = TAG_AV_BOOL;
+			}
+			p[0] = tag;
+			p[1] = (uint8_t)(kn + 3 + vl);
 			q[0] = (uint8_t)(1 + vl);
-			q[1] = type == AT_ATTR_INT ? TAG_AV_INT : TAG_AV_BOOL;
-			p = put_varint(q + 2, v);
+			p = q + 2 + vl;
 			continue;
 		}
 slow:
 		w->p = p;
-		if (write_attr_slow(w, tag, at, pos0 + i, arena, arena_used) <
-			    0 ||
-		    w_room(w, (count - i - 1) * FAST_ROOM + after) < 0)
+		if (write_attr_slow(w, tag, at, pos0 + (size_t)(at - a), arena,
+				    arena_used) < 0 ||
+		    w_room(w, (size_t)(a_end - at - 1) * FAST_ROOM + after) < 0)
 			return -1;
 		p = w->p;
 	}
