@@ -735,20 +735,17 @@ static inline size_t put_varint_n(uint8_t *p, uint64_t v)
 	return (size_t)(put_varint(p, v) - p);
 }
 
+/* write_attrs() once the room is made: count * FAST_ROOM + after bytes
+ * (write_span() makes its head's and its attributes' at once). */
 static inline __attribute__((always_inline)) int
-write_attrs(struct at_otlp_writer *w, uint8_t tag,
-		       const struct at_attr *a, size_t count, size_t pos0,
-		       const char *arena, size_t arena_used, size_t after)
+write_attrs_in_room(struct at_otlp_writer *w, uint8_t tag,
+		    const struct at_attr *a, size_t count, size_t pos0,
+		    const char *arena, size_t arena_used, size_t after)
 {
 	const struct at_attr *at, *a_end = a + count;
 	const struct key_enc *const *slot;
 	uint8_t *p;
 
-	/* Room for every attribute to take the fast way and for `after`
-	 * bytes behind them, made once (and again after an attribute that
-	 * did not take it). */
-	if (w_room(w, count * FAST_ROOM + after) < 0)
-		return -1;
 	/* The positions' entries are walked with a pointer: positions past
 	 * the table (not from at_span_serialize()) take write_attr(). */
 	if (AT_UNLIKELY(pos0 + count > AT_SPAN_MAX_ATTRS)) {
@@ -847,6 +844,20 @@ slow:
 	return 0;
 }
 
+static inline __attribute__((always_inline)) int
+write_attrs(struct at_otlp_writer *w, uint8_t tag, const struct at_attr *a,
+	    size_t count, size_t pos0, const char *arena, size_t arena_used,
+	    size_t after)
+{
+	/* Room for every attribute to take the fast way and for `after`
+	 * bytes behind them, made once (and again after an attribute that
+	 * did not take it). */
+	if (w_room(w, count * FAST_ROOM + after) < 0)
+		return -1;
+	return write_attrs_in_room(w, tag, a, count, pos0, arena, arena_used,
+				   after);
+}
+
 static int write_resource_attr(struct at_otlp_writer *w, const struct at_kv *a)
 {
 	switch (a->type) {
@@ -926,24 +937,23 @@ write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
 {
 	const char *arena = at_rec_arena(h);
 	const struct at_attr *a = at_rec_attrs(h);
-	const struct at_attr *ev_a = at_rec_ev_attrs(h);
-	const struct at_event *e = at_rec_events(h);
-	size_t used = h->arena_used, len_at;
+	size_t used = h->arena_used, len_at, n_attrs = h->n_attrs;
 	const char *name, *trace_state, *msg;
 	size_t name_len = rec_str_fast(arena, used, h->name, &name);
 	size_t trace_state_len = rec_str(arena, used, h->tracestate,
 					 &trace_state);
-	size_t msg_len = rec_str(arena, used, h->status_message, &msg);
+	/* The status message's room: its length before a cut at a NUL. */
+	size_t msg_room = h->status_message.len, msg_len;
 	uint32_t kind = h->kind <= AT_KIND_CONSUMER ? h->kind : 0;
-	uint32_t status_code = h->status_code <= AT_STATUS_ERROR ?
-				       h->status_code : 0;
-	uint32_t flags = ((uint32_t)h->ctx.flags & 0xff) |
-			 FLAG_CONTEXT_HAS_IS_REMOTE |
-			 (h->parent_is_remote ? FLAG_CONTEXT_IS_REMOTE : 0);
+	uint32_t status_code, flags;
+	/* What follows the attributes: the dropped count and, without
+	 * events, the tail. */
+	size_t after = 1 + VARINT_MAX + SPAN_TAIL_ROOM + msg_room;
 	uint8_t *p;
 
+	/* The head's room and the attributes' (write_attrs()), at once. */
 	if (w_room(w, SPAN_HEAD_ROOM + name_len + trace_state_len +
-			      STR_COPY_BYTES) < 0)
+			      STR_COPY_BYTES + n_attrs * FAST_ROOM + after) < 0)
 		return -1;
 	p = w->p;
 	*p++ = TAG_SS_SPANS;
@@ -984,22 +994,29 @@ write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
 		p = put_fixed64(p, h->end_unix_ns);
 	}
 	w->p = p;
-	/* The room behind the attributes covers the dropped count and,
-	 * without events, the tail. */
-	if (write_attrs(w, TAG_SPAN_ATTRIBUTES, a, h->n_attrs, 0, arena, used,
-			1 + VARINT_MAX + SPAN_TAIL_ROOM + msg_len) < 0)
+	if (write_attrs_in_room(w, TAG_SPAN_ATTRIBUTES, a, n_attrs, 0, arena,
+				used, after) < 0)
 		return -1;
 	if (h->dropped_attrs) {
 		*w->p++ = TAG_SPAN_DROPPED_ATTRS;
 		w->p = put_varint(w->p, h->dropped_attrs);
 	}
 	if (AT_UNLIKELY(h->n_events)) {
+		const struct at_event *e = at_rec_events(h);
+		const struct at_attr *ev_a = at_rec_ev_attrs(h);
+
 		for (size_t i = 0; i < h->n_events; i++)
 			if (write_event(w, h, &e[i], ev_a, arena) < 0)
 				return -1;
-		if (w_room(w, SPAN_TAIL_ROOM + msg_len) < 0)
+		if (w_room(w, SPAN_TAIL_ROOM + msg_room) < 0)
 			return -1;
 	}
+	/* The tail's values, worked out after the attributes (fewer kept
+	 * across them). */
+	msg_len = rec_str(arena, used, h->status_message, &msg);
+	status_code = h->status_code <= AT_STATUS_ERROR ? h->status_code : 0;
+	flags = ((uint32_t)h->ctx.flags & 0xff) | FLAG_CONTEXT_HAS_IS_REMOTE |
+		(h->parent_is_remote ? FLAG_CONTEXT_IS_REMOTE : 0);
 	p = w->p;
 	if (h->dropped_events) {
 		*p++ = TAG_SPAN_DROPPED_EVENTS;
