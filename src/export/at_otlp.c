@@ -773,9 +773,20 @@ write_attrs_in_room(struct at_otlp_writer *w, uint8_t tag,
 #ifdef __SSE2__
 			size_t off = at->v.s.off, len = at->v.s.len;
 			const char *s = arena + off;
-			int tail; /* the arena's last 16 bytes */
 			uint32_t m;
 
+			/* 1 to 15 bytes with 16 bytes of the used arena from
+			 * them (rec_str_fast()'s first case): one NUL
+			 * compare, one 16-byte copy (the room covers it). */
+			if (AT_LIKELY(len - 1 < 15 && off + 16 <= arena_used)) {
+				m = nul_mask16(s);
+				/* Up to the first NUL byte, or len bytes. */
+				len = (size_t)__builtin_ctz(m | 1u << len);
+				p = put_str_kv(p, tag, e, kn, len);
+				memcpy(p, s, 16);
+				p += len;
+				continue;
+			}
 			if (AT_UNLIKELY(len == 0 || len > FAST_STR_MAX ||
 					off + len > arena_used))
 				goto slow;
@@ -788,23 +799,15 @@ write_attrs_in_room(struct at_otlp_writer *w, uint8_t tag,
 				p = put_rec_str(p, s, len, arena + arena_used);
 				continue;
 			}
-			/* 1 to 15 bytes (rec_str_fast()'s first case), 16
-			 * bytes of the used arena starting or ending with
+			/* 1 to 15 bytes in the arena's last 16: the 16
+			 * bytes that end with them, copied in blocks within
 			 * them. */
-			tail = off + 16 > arena_used;
-			if (!tail)
-				m = nul_mask16(s);
-			else if (AT_LIKELY(off + len >= 16))
-				m = nul_mask16(s + len - 16) >> (16 - len);
-			else
+			if (AT_UNLIKELY(off + len < 16))
 				goto slow;
-			/* Up to the first NUL byte, or len bytes. */
+			m = nul_mask16(s + len - 16) >> (16 - len);
 			len = (size_t)__builtin_ctz(m | 1u << len);
 			p = put_str_kv(p, tag, e, kn, len);
-			if (AT_LIKELY(!tail)) /* 16 bytes, the room covers them */
-				memcpy(p, s, 16);
-			else
-				copy_short(p, s, len);
+			copy_short(p, s, len);
 			p += len;
 			continue;
 #else
