@@ -779,11 +779,15 @@ write_attrs_in_room(struct at_otlp_writer *w, uint8_t tag,
 			 * them (rec_str_fast()'s first case): one NUL
 			 * compare, one 16-byte copy (the room covers it). */
 			if (AT_LIKELY(len - 1 < 15 && off + 16 <= arena_used)) {
-				m = nul_mask16(s);
+				__m128i b = _mm_loadu_si128(
+					(const __m128i *)(const void *)s);
+
+				m = (uint32_t)_mm_movemask_epi8(
+					_mm_cmpeq_epi8(b, _mm_setzero_si128()));
 				/* Up to the first NUL byte, or len bytes. */
 				len = (size_t)__builtin_ctz(m | 1u << len);
 				p = put_str_kv(p, tag, e, kn, len);
-				memcpy(p, s, 16);
+				_mm_storeu_si128((__m128i *)(void *)p, b);
 				p += len;
 				continue;
 			}
@@ -814,25 +818,30 @@ write_attrs_in_room(struct at_otlp_writer *w, uint8_t tag,
 			goto slow;
 #endif
 		}
-		if (type == AT_ATTR_INT || type == AT_ATTR_BOOL) {
+		if (type == AT_ATTR_INT) {
 			size_t vl;
 
 			/* The varint first: its length gives the two
 			 * lengths before it. */
 			memcpy(p + 2, e->enc, KEY_ENC_BYTES);
 			q = p + 3 + kn;
-			if (type == AT_ATTR_INT) {
-				vl = put_varint_n(q + 2, (uint64_t)at->v.i);
-				q[1] = TAG_AV_INT;
-			} else {
-				q[2] = at->v.b != 0;
-				vl = 1;
-				q[1] = TAG_AV_BOOL;
-			}
+			vl = put_varint_n(q + 2, (uint64_t)at->v.i);
+			q[1] = TAG_AV_INT;
 			p[0] = tag;
 			p[1] = (uint8_t)(kn + 3 + vl);
 			q[0] = (uint8_t)(1 + vl);
 			p = q + 2 + vl;
+			continue;
+		}
+		if (type == AT_ATTR_BOOL) {
+			memcpy(p + 2, e->enc, KEY_ENC_BYTES);
+			q = p + 3 + kn;
+			q[0] = 2;
+			q[1] = TAG_AV_BOOL;
+			q[2] = at->v.b != 0;
+			p[0] = tag;
+			p[1] = (uint8_t)(kn + 4);
+			p = q + 3;
 			continue;
 		}
 slow:
@@ -947,6 +956,7 @@ write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
 #ifdef __SSE2__
 	int name16 = (size_t)h->name.len - 1 < 15 &&
 		     (size_t)h->name.off + 16 <= used;
+	__m128i name_b = _mm_setzero_si128(); /* its 16 bytes */
 #else
 	int name16 = 0;
 #endif
@@ -965,8 +975,11 @@ write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
 #ifdef __SSE2__
 	if (AT_LIKELY(name16)) {
 		name = arena + h->name.off;
-		name_len = (size_t)__builtin_ctz(nul_mask16(name) |
-						 1u << h->name.len);
+		name_b = _mm_loadu_si128((const __m128i *)(const void *)name);
+		name_len = (size_t)__builtin_ctz(
+			(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(
+				name_b, _mm_setzero_si128())) |
+			1u << h->name.len);
 	} else
 #endif
 		name_len = rec_str_fast(arena, used, h->name, &name);
@@ -1000,7 +1013,9 @@ write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
 		if (name_len) { /* under 16 bytes; the room covers 16 */
 			p[0] = TAG_SPAN_NAME;
 			p[1] = (uint8_t)name_len;
-			memcpy(p + 2, name, 16);
+#ifdef __SSE2__
+			_mm_storeu_si128((__m128i *)(void *)(p + 2), name_b);
+#endif
 			p += 2 + name_len;
 		}
 	} else if (name_len) {
