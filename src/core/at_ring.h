@@ -193,6 +193,19 @@ static inline void at_ring_pop(struct at_ring *r)
 	atomic_store_explicit(&r->tail, tail + size, memory_order_release);
 }
 
+/* Consumer: at_ring_pop() of rec, the record at_ring_peek() returned
+ * (its size read from it, not from the buffer again). */
+static inline void at_ring_pop_rec(struct at_ring *r, const void *rec)
+{
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t popped = atomic_load_explicit(&r->popped, memory_order_relaxed);
+	uint32_t size;
+
+	memcpy(&size, rec, sizeof(size));
+	atomic_store_explicit(&r->popped, popped + 1, memory_order_release);
+	atomic_store_explicit(&r->tail, tail + size, memory_order_release);
+}
+
 /* Consumer view: is anything queued? */
 static inline int at_ring_empty(struct at_ring *r)
 {

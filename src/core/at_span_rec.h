@@ -134,7 +134,10 @@ static inline const struct at_attr *at_rec_ev_attrs(const struct at_span_hdr *r)
 
 static inline const char *at_rec_arena(const struct at_span_hdr *r)
 {
-	return (const char *)(const void *)(at_rec_ev_attrs(r) + r->n_ev_attrs);
+	/* at_rec_ev_attrs(r) + r->n_ev_attrs, in one sum. */
+	return (const char *)(const void *)(r + 1) +
+	       ((size_t)r->n_attrs + r->n_ev_attrs) * sizeof(struct at_attr) +
+	       (size_t)r->n_events * sizeof(struct at_event);
 }
 
 /* A reference to a started span that may end at any time, on any thread:

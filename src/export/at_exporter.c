@@ -280,21 +280,43 @@ struct sink {
 	struct at_otlp_req req;
 };
 
-/* Take record r (n records taken before it): 0, or -1 if it could not be
- * taken (copied: no memory; it is counted and dropped). */
-static int take(struct sink *k, const struct at_span_hdr *r, size_t n)
+/* Copy record r (n records taken before it) into the batch: 0, or -1 if
+ * there was no memory (it is counted and dropped). */
+static int copy_out(const struct at_span_hdr *r, size_t n)
 {
-	if (k->encode) {
-		if (!k->failed && at_otlp_add(&k->req, r) < 0)
-			k->failed = 1; /* the batch is dropped (export_batch) */
-		return 0;
-	}
 	rec_off[n] = batch.len;
 	if (at_buf_append(&batch, r, r->rec_size)) {
 		atomic_fetch_add(&at_xstats.dropped_nomem, 1);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Encode ring's records into k's request while n < max (n records taken
+ * before them); returns the new n.  collect()'s loop for OTLP/protobuf,
+ * which pays per record only the peek, the encoding, `held` and the pop:
+ * the record that could not be encoded (no memory) is counted as taken
+ * and ends the batch (dropped by export_batch).
+ */
+static size_t encode_ring(struct at_ring *ring, struct sink *k, size_t n,
+			  size_t max)
+{
+	const struct at_span_hdr *r;
+
+	while (n < max && (r = at_ring_peek(ring))) {
+		int bad = at_otlp_add(&k->req, r) < 0;
+
+		/* Before the pop (whose release store orders it): never in
+		 * neither. */
+		atomic_store_explicit(&held, ++n, memory_order_relaxed);
+		at_ring_pop_rec(ring, r);
+		if (AT_UNLIKELY(bad)) {
+			k->failed = 1;
+			break;
+		}
+	}
+	return n;
 }
 
 /* Move up to max records from the rings into the batch (sink k).
@@ -324,9 +346,12 @@ static size_t collect(size_t max, struct sink *k)
 
 			if ((pass == 0) != (i >= skip))
 				continue;
-			while (n < max && !k->failed &&
-			       (r = at_ring_peek(&t->ring))) {
-				if (take(k, r, n) == 0) {
+			if (k->encode) {
+				n = encode_ring(&t->ring, k, n, max);
+				continue;
+			}
+			while (n < max && (r = at_ring_peek(&t->ring))) {
+				if (copy_out(r, n) == 0) {
 					n++;
 					/* Before the pop: never in neither. */
 					atomic_store(&held, n);

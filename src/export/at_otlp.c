@@ -61,7 +61,15 @@
  * two tag/length bytes, the entry's fixed-size copy, three bytes and the
  * value's fixed-size copy (a string under 16 bytes: its NUL scan one
  * SSE2 compare, the cut taken as the lowest of the NUL bits and bit
- * len).  Nothing is kept
+ * len; with 16 bytes of the arena from it, the usual case, tested first
+ * in two compares and copied from the register it was compared in).
+ * The positions' entries are walked with a pointer (a span's positions
+ * are under AT_SPAN_MAX_ATTRS); an int's varint is written before the
+ * two lengths that count it (one or two bytes without a loop), so its
+ * width is not worked out first.  The span's name takes the same
+ * 16-byte path, and the span's head and attributes get their room in one
+ * check; the tail's values are worked out after the attributes, so
+ * that fewer stay live across them.  Nothing is kept
  * per value: 50 connections' different addresses and ports cost what
  * one does (an earlier cache of encoded values thrashed with them).
  *
@@ -79,7 +87,9 @@
  * the C pair's exporter threads, write_span() per span: client 1,004 ->
  * 836, server 1,216 -> 1,021; with the table on a position miss, the
  * whole exporter thread per span: client 1,138 -> 920, server 1,349 ->
- * 1,024.
+ * 1,024.  The pointer walk, the ints' varints first, the one room check,
+ * the 16-byte fast path tested first and the exporter's encode_ring()
+ * (bench_instr's exported span): 678 -> 561.
  *
  * Contract: see at_otlp.h.  Not thread-safe (bytes_per_span and the key
  * cache are static: they belong to the exporter thread).  Records are trusted to come from
@@ -704,52 +714,93 @@ _Static_assert(KEY_ENC_BYTES + 3 + FAST_STR_MAX < 0x80 &&
 
 /* A fast string KeyValue up to its value's bytes (len, which follow). */
 static inline uint8_t *put_str_kv(uint8_t *p, uint8_t tag,
-				  const struct key_enc *e, size_t len)
+				  const struct key_enc *e, size_t kn,
+				  size_t len)
 {
 	uint8_t *q;
 
 	p[0] = tag;
-	p[1] = (uint8_t)(e->n + 4 + len);
+	p[1] = (uint8_t)(kn + 4 + len);
 	memcpy(p + 2, e->enc, KEY_ENC_BYTES);
-	q = p + 3 + e->n;
+	q = p + 3 + kn;
 	q[0] = (uint8_t)(2 + len);
 	q[1] = TAG_AV_STRING;
 	q[2] = (uint8_t)len;
 	return q + 3;
 }
 
-static inline __attribute__((always_inline)) int
-write_attrs(struct at_otlp_writer *w, uint8_t tag,
-		       const struct at_attr *a, size_t count, size_t pos0,
-		       const char *arena, size_t arena_used, size_t after)
+/* An int or bool value's varint, its length returned: one or two bytes
+ * without a loop (ports, status codes, sizes), else put_varint(). */
+static inline size_t put_varint_n(uint8_t *p, uint64_t v)
 {
+	if (AT_LIKELY(v < 0x80)) {
+		p[0] = (uint8_t)v;
+		return 1;
+	}
+	if (AT_LIKELY(v < 0x4000)) {
+		p[0] = (uint8_t)(v | 0x80);
+		p[1] = (uint8_t)(v >> 7);
+		return 2;
+	}
+	return (size_t)(put_varint(p, v) - p);
+}
+
+/* write_attrs() once the room is made: count * FAST_ROOM + after bytes
+ * (write_span() makes its head's and its attributes' at once). */
+static inline __attribute__((always_inline)) int
+write_attrs_in_room(struct at_otlp_writer *w, uint8_t tag,
+		    const struct at_attr *a, size_t count, size_t pos0,
+		    const char *arena, size_t arena_used, size_t after)
+{
+	const struct at_attr *at, *a_end = a + count;
+	const struct key_enc *const *slot;
 	uint8_t *p;
 
-	/* Room for every attribute to take the fast way and for `after`
-	 * bytes behind them, made once (and again after an attribute that
-	 * did not take it). */
-	if (w_room(w, count * FAST_ROOM + after) < 0)
-		return -1;
+	/* The positions' entries are walked with a pointer: positions past
+	 * the table (not from at_span_serialize()) take write_attr(). */
+	if (AT_UNLIKELY(pos0 + count > AT_SPAN_MAX_ATTRS)) {
+		for (size_t i = 0; i < count; i++)
+			if (write_attr_slow(w, tag, &a[i], pos0 + i, arena,
+					    arena_used) < 0)
+				return -1;
+		return w_room(w, after);
+	}
 	p = w->p;
-	for (size_t i = 0; i < count; i++) {
-		const struct at_attr *at = &a[i];
-		const struct key_enc *e = key_by_pos[(pos0 + i) %
-						     AT_SPAN_MAX_ATTRS];
+	slot = &key_by_pos[pos0];
+	for (at = a; at != a_end; at++, slot++) {
+		const struct key_enc *e = *slot;
 		unsigned type = at->type;
+		size_t kn;
 		uint8_t *q;
 
 		/* Spans of other kinds in between (other keys at this
 		 * position): the table, and the fast way still. */
 		if (AT_UNLIKELY(e->key != at->key) &&
-		    !(e = key_enc_by_table(at->key, pos0 + i)))
+		    !(e = key_enc_by_table(at->key, pos0 + (size_t)(at - a))))
 			goto slow;
+		kn = e->n;
 		if (type == AT_ATTR_STRING) {
 #ifdef __SSE2__
 			size_t off = at->v.s.off, len = at->v.s.len;
 			const char *s = arena + off;
-			int tail; /* the arena's last 16 bytes */
 			uint32_t m;
 
+			/* 1 to 15 bytes with 16 bytes of the used arena from
+			 * them (rec_str_fast()'s first case): one NUL
+			 * compare, one 16-byte copy (the room covers it). */
+			if (AT_LIKELY(len - 1 < 15 && off + 16 <= arena_used)) {
+				__m128i b = _mm_loadu_si128(
+					(const __m128i *)(const void *)s);
+
+				m = (uint32_t)_mm_movemask_epi8(
+					_mm_cmpeq_epi8(b, _mm_setzero_si128()));
+				/* Up to the first NUL byte, or len bytes. */
+				len = (size_t)__builtin_ctz(m | 1u << len);
+				p = put_str_kv(p, tag, e, kn, len);
+				_mm_storeu_si128((__m128i *)(void *)p, b);
+				p += len;
+				continue;
+			}
 			if (AT_UNLIKELY(len == 0 || len > FAST_STR_MAX ||
 					off + len > arena_used))
 				goto slow;
@@ -758,58 +809,75 @@ write_attrs(struct at_otlp_writer *w, uint8_t tag,
 				 * and put_rec_str(), the cursor kept. */
 				len = rec_str_fast(arena, arena_used, at->v.s,
 						   &s);
-				p = put_str_kv(p, tag, e, len);
+				p = put_str_kv(p, tag, e, kn, len);
 				p = put_rec_str(p, s, len, arena + arena_used);
 				continue;
 			}
-			/* 1 to 15 bytes (rec_str_fast()'s first case), 16
-			 * bytes of the used arena starting or ending with
+			/* 1 to 15 bytes in the arena's last 16: the 16
+			 * bytes that end with them, copied in blocks within
 			 * them. */
-			tail = off + 16 > arena_used;
-			if (!tail)
-				m = nul_mask16(s);
-			else if (AT_LIKELY(off + len >= 16))
-				m = nul_mask16(s + len - 16) >> (16 - len);
-			else
+			if (AT_UNLIKELY(off + len < 16))
 				goto slow;
-			/* Up to the first NUL byte, or len bytes. */
+			m = nul_mask16(s + len - 16) >> (16 - len);
 			len = (size_t)__builtin_ctz(m | 1u << len);
-			p = put_str_kv(p, tag, e, len);
-			if (AT_LIKELY(!tail)) /* 16 bytes, the room covers them */
-				memcpy(p, s, 16);
-			else
-				copy_short(p, s, len);
+			p = put_str_kv(p, tag, e, kn, len);
+			copy_short(p, s, len);
 			p += len;
 			continue;
 #else
 			goto slow;
 #endif
 		}
-		if (type == AT_ATTR_INT || type == AT_ATTR_BOOL) {
-			uint64_t v = type == AT_ATTR_INT ?
-					     (uint64_t)at->v.i :
-					     (uint64_t)(at->v.b != 0);
-			size_t vl = varint_len(v);
+		if (type == AT_ATTR_INT) {
+			size_t vl;
 
-			p[0] = tag;
-			p[1] = (uint8_t)(e->n + 3 + vl);
+			/* The varint first: its length gives the two
+			 * lengths before it. */
 			memcpy(p + 2, e->enc, KEY_ENC_BYTES);
-			q = p + 3 + e->n;
+			q = p + 3 + kn;
+			vl = put_varint_n(q + 2, (uint64_t)at->v.i);
+			q[1] = TAG_AV_INT;
+			p[0] = tag;
+			p[1] = (uint8_t)(kn + 3 + vl);
 			q[0] = (uint8_t)(1 + vl);
-			q[1] = type == AT_ATTR_INT ? TAG_AV_INT : TAG_AV_BOOL;
-			p = put_varint(q + 2, v);
+			p = q + 2 + vl;
+			continue;
+		}
+		if (type == AT_ATTR_BOOL) {
+			memcpy(p + 2, e->enc, KEY_ENC_BYTES);
+			q = p + 3 + kn;
+			q[0] = 2;
+			q[1] = TAG_AV_BOOL;
+			q[2] = at->v.b != 0;
+			p[0] = tag;
+			p[1] = (uint8_t)(kn + 4);
+			p = q + 3;
 			continue;
 		}
 slow:
 		w->p = p;
-		if (write_attr_slow(w, tag, at, pos0 + i, arena, arena_used) <
-			    0 ||
-		    w_room(w, (count - i - 1) * FAST_ROOM + after) < 0)
+		if (write_attr_slow(w, tag, at, pos0 + (size_t)(at - a), arena,
+				    arena_used) < 0 ||
+		    w_room(w, (size_t)(a_end - at - 1) * FAST_ROOM + after) < 0)
 			return -1;
 		p = w->p;
 	}
 	w->p = p;
 	return 0;
+}
+
+static inline __attribute__((always_inline)) int
+write_attrs(struct at_otlp_writer *w, uint8_t tag, const struct at_attr *a,
+	    size_t count, size_t pos0, const char *arena, size_t arena_used,
+	    size_t after)
+{
+	/* Room for every attribute to take the fast way and for `after`
+	 * bytes behind them, made once (and again after an attribute that
+	 * did not take it). */
+	if (w_room(w, count * FAST_ROOM + after) < 0)
+		return -1;
+	return write_attrs_in_room(w, tag, a, count, pos0, arena, arena_used,
+				   after);
 }
 
 static int write_resource_attr(struct at_otlp_writer *w, const struct at_kv *a)
@@ -891,24 +959,43 @@ write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
 {
 	const char *arena = at_rec_arena(h);
 	const struct at_attr *a = at_rec_attrs(h);
-	const struct at_attr *ev_a = at_rec_ev_attrs(h);
-	const struct at_event *e = at_rec_events(h);
-	size_t used = h->arena_used, len_at;
+	size_t used = h->arena_used, len_at, n_attrs = h->n_attrs;
 	const char *name, *trace_state, *msg;
-	size_t name_len = rec_str_fast(arena, used, h->name, &name);
+	/* A name of 1 to 15 bytes with 16 bytes of the used arena from it
+	 * (nearly every one): one NUL compare, one 16-byte copy. */
+#ifdef __SSE2__
+	int name16 = (size_t)h->name.len - 1 < 15 &&
+		     (size_t)h->name.off + 16 <= used;
+	__m128i name_b = _mm_setzero_si128(); /* its 16 bytes */
+#else
+	int name16 = 0;
+#endif
+	size_t name_len;
 	size_t trace_state_len = rec_str(arena, used, h->tracestate,
 					 &trace_state);
-	size_t msg_len = rec_str(arena, used, h->status_message, &msg);
+	/* The status message's room: its length before a cut at a NUL. */
+	size_t msg_room = h->status_message.len, msg_len;
 	uint32_t kind = h->kind <= AT_KIND_CONSUMER ? h->kind : 0;
-	uint32_t status_code = h->status_code <= AT_STATUS_ERROR ?
-				       h->status_code : 0;
-	uint32_t flags = ((uint32_t)h->ctx.flags & 0xff) |
-			 FLAG_CONTEXT_HAS_IS_REMOTE |
-			 (h->parent_is_remote ? FLAG_CONTEXT_IS_REMOTE : 0);
+	uint32_t status_code, flags;
+	/* What follows the attributes: the dropped count and, without
+	 * events, the tail. */
+	size_t after = 1 + VARINT_MAX + SPAN_TAIL_ROOM + msg_room;
 	uint8_t *p;
 
+#ifdef __SSE2__
+	if (AT_LIKELY(name16)) {
+		name = arena + h->name.off;
+		name_b = _mm_loadu_si128((const __m128i *)(const void *)name);
+		name_len = (size_t)__builtin_ctz(
+			(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(
+				name_b, _mm_setzero_si128())) |
+			1u << h->name.len);
+	} else
+#endif
+		name_len = rec_str_fast(arena, used, h->name, &name);
+	/* The head's room and the attributes' (write_attrs()), at once. */
 	if (w_room(w, SPAN_HEAD_ROOM + name_len + trace_state_len +
-			      STR_COPY_BYTES) < 0)
+			      STR_COPY_BYTES + n_attrs * FAST_ROOM + after) < 0)
 		return -1;
 	p = w->p;
 	*p++ = TAG_SS_SPANS;
@@ -932,7 +1019,16 @@ write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
 		memcpy(p + 2, h->parent_span_id, sizeof(h->parent_span_id));
 		p += 2 + sizeof(h->parent_span_id);
 	}
-	if (name_len) {
+	if (AT_LIKELY(name16)) {
+		if (name_len) { /* under 16 bytes; the room covers 16 */
+			p[0] = TAG_SPAN_NAME;
+			p[1] = (uint8_t)name_len;
+#ifdef __SSE2__
+			_mm_storeu_si128((__m128i *)(void *)(p + 2), name_b);
+#endif
+			p += 2 + name_len;
+		}
+	} else if (name_len) {
 		p = put_len(p, TAG_SPAN_NAME, name_len);
 		p = put_rec_str(p, name, name_len, arena + used);
 	}
@@ -949,22 +1045,29 @@ write_span(struct at_otlp_writer *w, const struct at_span_hdr *h)
 		p = put_fixed64(p, h->end_unix_ns);
 	}
 	w->p = p;
-	/* The room behind the attributes covers the dropped count and,
-	 * without events, the tail. */
-	if (write_attrs(w, TAG_SPAN_ATTRIBUTES, a, h->n_attrs, 0, arena, used,
-			1 + VARINT_MAX + SPAN_TAIL_ROOM + msg_len) < 0)
+	if (write_attrs_in_room(w, TAG_SPAN_ATTRIBUTES, a, n_attrs, 0, arena,
+				used, after) < 0)
 		return -1;
 	if (h->dropped_attrs) {
 		*w->p++ = TAG_SPAN_DROPPED_ATTRS;
 		w->p = put_varint(w->p, h->dropped_attrs);
 	}
 	if (AT_UNLIKELY(h->n_events)) {
+		const struct at_event *e = at_rec_events(h);
+		const struct at_attr *ev_a = at_rec_ev_attrs(h);
+
 		for (size_t i = 0; i < h->n_events; i++)
 			if (write_event(w, h, &e[i], ev_a, arena) < 0)
 				return -1;
-		if (w_room(w, SPAN_TAIL_ROOM + msg_len) < 0)
+		if (w_room(w, SPAN_TAIL_ROOM + msg_room) < 0)
 			return -1;
 	}
+	/* The tail's values, worked out after the attributes (fewer kept
+	 * across them). */
+	msg_len = rec_str(arena, used, h->status_message, &msg);
+	status_code = h->status_code <= AT_STATUS_ERROR ? h->status_code : 0;
+	flags = ((uint32_t)h->ctx.flags & 0xff) | FLAG_CONTEXT_HAS_IS_REMOTE |
+		(h->parent_is_remote ? FLAG_CONTEXT_IS_REMOTE : 0);
 	p = w->p;
 	if (h->dropped_events) {
 		*p++ = TAG_SPAN_DROPPED_EVENTS;
