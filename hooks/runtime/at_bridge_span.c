@@ -228,7 +228,7 @@ static void entry_release(struct open_span *e)
 static void set_method(struct at_span *s, const struct at_http_request *r)
 {
 	const char *known = at_http_known_method(r->method.p, r->method.len);
-	size_t kn = known ? strlen(known) : 0;
+	size_t kn = r->method.len; /* a known method is the method's bytes */
 
 	if (known) {
 		at_span_set_str(s, "http.request.method", known, kn);

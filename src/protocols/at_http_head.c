@@ -92,6 +92,15 @@
 #define METHOD_MAX 16
 #define LENGTH_MAX ((int64_t)1 << 62)
 
+/* A method's bytes as the parser takes them: tchar but lowercase
+ * letters (methods are case-sensitive). */
+static const unsigned char method_tab[256] = {
+	['0' ... '9'] = 1, ['A' ... 'Z'] = 1,
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
+	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
+	['`'] = 1, ['|'] = 1, ['~'] = 1,
+};
+
 /* Methods request_start considers: A-Z, '-', '_'. */
 static const unsigned char mchar_tab[256] = {
 	['A' ... 'Z'] = 1, ['-'] = 1, ['_'] = 1,
@@ -756,7 +765,7 @@ int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 {
 	struct at_tracestate_part ts_parts[TS_PARTS_MAX];
 	struct fields f;
-	size_t pos, m_len, t0, t_len, end, head_len;
+	size_t pos, lim, m_len, t0, t_len, end, head_len;
 	int minor, chunked;
 
 	if (p == NULL || r == NULL)
@@ -765,10 +774,9 @@ int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 		n = AT_HTTP_HEAD_MAX;
 
 	/* method */
-	for (pos = 0; pos < n && pos <= METHOD_MAX && is_tchar(p[pos]); pos++) {
-		if (p[pos] >= 'a' && p[pos] <= 'z')
-			return -1;
-	}
+	lim = n <= METHOD_MAX ? n : METHOD_MAX + 1;
+	for (pos = 0; pos < lim && method_tab[(unsigned char)p[pos]]; pos++)
+		;
 	m_len = pos;
 	if (m_len == 0 || m_len > METHOD_MAX || pos >= n || p[pos] != ' ')
 		return -1;
