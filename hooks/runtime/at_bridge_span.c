@@ -306,7 +306,9 @@ static void set_url(struct at_span *s, const struct at_http_request *r)
 	bool kept = memo_take(r->host.p, r->host.len);
 
 	if (kept && memo.prefix_len && (t[0] == '/' || t[0] == '*')) {
-		memcpy(url, memo.prefix, memo.prefix_len);
+		/* A few overlapping moves (a variable-length memcpy here
+		 * was a byte-counted "rep movsb"). */
+		at_span_copy_short(url, memo.prefix, memo.prefix_len);
 		n = at_http_url_full_after(url, sizeof(url), memo.prefix_len,
 					   t, r->target.len,
 					   at_cfg.http_redact_query);
