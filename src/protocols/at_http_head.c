@@ -685,7 +685,7 @@ static size_t parse_fields(const char *p, size_t n, size_t pos,
 		pos = skip_field(p, n, v);
 		if (pos >= n)
 			return 0;
-		if (p[pos] == '\r' && n - pos >= 2 && p[pos + 1] == '\n') {
+		if (n - pos >= 2 && memcmp(p + pos, "\r\n", 2) == 0) {
 			next = pos + 2; /* the usual CRLF: line_end's answer */
 			crlf = 1u;
 		} else {
