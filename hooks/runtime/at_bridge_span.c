@@ -93,15 +93,17 @@
  *
  * Cost (callgrind, Node 20, a span's start and end in a loop,
  * tests/fixtures/ctx/node_https_chan_cost.js, 10,000 against 20,000
- * spans, exporting to a sink): 6.6 k instructions per span on Node's
- * thread by getenv (7.65 k by write), plus 0.3-0.5 k on the exporter's.
- * Of the 6.6 k, 2.7 k are the library's under the getenv hook (the head
- * parsed 0.7 k, the queued end with the span's end 0.4 k, url.full
- * 0.35 k: its prefix kept per Host, the rest at_http_url_full_after's
- * one scan; the span's start 0.25 k, the header lines 0.2 k, the
- * attributes), 1.6 k Node's process.env read around it, the rest
- * JavaScript (the bridge's and the fixture's loop).  No system call, one
- * clock read (the START's, which the queued ends share).
+ * spans, exporting to a sink): 6.3 k instructions per span on Node's
+ * thread by getenv (7.65 k by write before; its compiled JavaScript
+ * moves by up to +-0.7 k from one run to the next), plus 0.3-0.5 k on
+ * the exporter's.  Of the 6.3 k, 2.5 k are the library's under the
+ * getenv hook (the head parsed 0.6 k, the queued end with the span's end
+ * 0.4 k, url.full 0.2 k: its prefix kept per Host, the rest
+ * at_http_url_full_after's one scan; the span's start 0.25 k, the header
+ * lines 0.2 k, the attributes), 1.6 k Node's process.env read around
+ * it, the rest JavaScript (the bridge's and the fixture's loop).  No
+ * system call, one clock read (the START's, which the queued ends
+ * share).
  *
  * The span.  Parsed with the socket layer's parser (at_http), named and
  * given the attributes the socket layer gives an HTTP client span
@@ -250,7 +252,7 @@ static void entry_release(struct open_span *e)
 static void set_method(struct at_span *s, const struct at_http_request *r)
 {
 	const char *known = at_http_known_method(r->method.p, r->method.len);
-	size_t kn = known ? strlen(known) : 0;
+	size_t kn = r->method.len; /* a known method is the method's bytes */
 
 	if (known) {
 		at_span_set_str(s, "http.request.method", known, kn);
@@ -328,7 +330,9 @@ static void set_url(struct at_span *s, const struct at_http_request *r)
 	bool kept = memo_take(r->host.p, r->host.len);
 
 	if (kept && memo.prefix_len && (t[0] == '/' || t[0] == '*')) {
-		memcpy(url, memo.prefix, memo.prefix_len);
+		/* A few overlapping moves (a variable-length memcpy here
+		 * was a byte-counted "rep movsb"). */
+		at_span_copy_short(url, memo.prefix, memo.prefix_len);
 		n = at_http_url_full_after(url, sizeof(url), memo.prefix_len,
 					   t, r->target.len,
 					   at_cfg.http_redact_query);

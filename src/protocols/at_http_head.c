@@ -63,8 +63,8 @@
  *
  * Speed: recognition is a few ns; the long runs of a head (target, field
  * values, reason phrase) are scanned 8 bytes at a time with word tricks (a
- * field value's end found in its word, not byte by byte; field values and
- * reason phrases 16 at a time with SSE2 first), field names 16 bytes at
+ * field value's end found in its word, not byte by byte; targets, field
+ * values and reason phrases 16 at a time with SSE2 first), field names 16 bytes at
  * a time (SSE2: letters, digits and '-', then four table reads per step
  * from the first other byte); a value's usual CRLF and OWS are looked at
  * in line; the names and the usual one-token values of
@@ -91,6 +91,15 @@
 
 #define METHOD_MAX 16
 #define LENGTH_MAX ((int64_t)1 << 62)
+
+/* A method's bytes as the parser takes them: tchar but lowercase
+ * letters (methods are case-sensitive). */
+static const unsigned char method_tab[256] = {
+	['0' ... '9'] = 1, ['A' ... 'Z'] = 1,
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
+	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
+	['`'] = 1, ['|'] = 1, ['~'] = 1,
+};
 
 /* Methods request_start considers: A-Z, '-', '_'. */
 static const unsigned char mchar_tab[256] = {
@@ -203,6 +212,21 @@ static int is_target_char(char c)
 /* End of the run of visible ASCII bytes (0x21-0x7e) starting at p[pos]. */
 static size_t skip_target(const char *p, size_t n, size_t pos)
 {
+#ifdef __SSE2__
+	/* 16 bytes at a time: (signed) above 0x20 and below 0x7f (a byte of
+	 * 0x80-0xff is negative). */
+	while (n - pos >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + pos));
+		unsigned m = ~(unsigned)_mm_movemask_epi8(_mm_and_si128(
+				     _mm_cmpgt_epi8(x, _mm_set1_epi8(0x20)),
+				     _mm_cmplt_epi8(x, _mm_set1_epi8(0x7f)))) &
+			     0xffffu;
+
+		if (m)
+			return pos + (size_t)__builtin_ctz(m);
+		pos += 16;
+	}
+#endif
 	while (n - pos >= 8) {
 		uint64_t x = load8(p + pos);
 
@@ -629,6 +653,8 @@ static void note_eol(struct fields *f, size_t pos, size_t next)
 static size_t parse_fields(const char *p, size_t n, size_t pos,
 			   struct fields *f)
 {
+	unsigned crlf = 0; /* a field line ended with CRLF (eol_seen bit 0) */
+
 	for (;;) {
 		size_t name, name_len, v, vend, next;
 		const char *val;
@@ -636,8 +662,13 @@ static size_t parse_fields(const char *p, size_t n, size_t pos,
 
 		if (pos >= n)
 			return 0;
-		next = line_end(p, n, pos);
-		if (next > 0) {
+		/* A field line starts with its name, a tchar (above SP):
+		 * only a byte up to CR may start the empty line. */
+		if ((unsigned char)p[pos] <= '\r') {
+			next = line_end(p, n, pos);
+			if (next == 0)
+				return 0;
+			f->eol_seen |= crlf;
 			note_eol(f, pos, next);
 			return next; /* the empty line */
 		}
@@ -654,9 +685,9 @@ static size_t parse_fields(const char *p, size_t n, size_t pos,
 		pos = skip_field(p, n, v);
 		if (pos >= n)
 			return 0;
-		if (p[pos] == '\r' && n - pos >= 2 && p[pos + 1] == '\n') {
+		if (n - pos >= 2 && memcmp(p + pos, "\r\n", 2) == 0) {
 			next = pos + 2; /* the usual CRLF: line_end's answer */
-			f->eol_seen |= 1u;
+			crlf = 1u;
 		} else {
 			next = line_end(p, n, pos);
 			if (next == 0)
@@ -756,7 +787,7 @@ int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 {
 	struct at_tracestate_part ts_parts[TS_PARTS_MAX];
 	struct fields f;
-	size_t pos, m_len, t0, t_len, end, head_len;
+	size_t pos, lim, m_len, t0, t_len, end, head_len;
 	int minor, chunked;
 
 	if (p == NULL || r == NULL)
@@ -765,10 +796,9 @@ int at_http_parse_request(const char *p, size_t n, struct at_http_request *r)
 		n = AT_HTTP_HEAD_MAX;
 
 	/* method */
-	for (pos = 0; pos < n && pos <= METHOD_MAX && is_tchar(p[pos]); pos++) {
-		if (p[pos] >= 'a' && p[pos] <= 'z')
-			return -1;
-	}
+	lim = n <= METHOD_MAX ? n : METHOD_MAX + 1;
+	for (pos = 0; pos < lim && method_tab[(unsigned char)p[pos]]; pos++)
+		;
 	m_len = pos;
 	if (m_len == 0 || m_len > METHOD_MAX || pos >= n || p[pos] != ' ')
 		return -1;

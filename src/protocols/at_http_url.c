@@ -41,6 +41,10 @@
 #include "at_http.h"
 #include "at_http_internal.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define SCHEME_MAX 32
 
 /*
@@ -203,36 +207,79 @@ size_t at_http_redact_path(char *out, size_t cap, const char *p, size_t n,
 	return o.len;
 }
 
-/* The query q[0..n) with every value redacted, after url[0..len): what
- * at_http_redact_query() writes with redact_all (a member "k=v" becomes
+/* The bytes the one-scan url.full (at_http_url_full_after) stops at: in
+ * a path, the end of its plain part; in a query, a member's '=', the
+ * separators and the fragment. */
+enum { U_PATH_END = 1, U_EQ = 2, U_SEP = 4, U_FRAG = 8 };
+static const unsigned char url_tab[256] = {
+	['?'] = U_PATH_END, [';'] = U_PATH_END | U_SEP, ['#'] = U_PATH_END | U_FRAG,
+	['&'] = U_SEP, ['='] = U_EQ,
+};
+
+/* The query q[0..n) (up to a '#', the fragment, dropped) with every value
+ * redacted, after url[0..len): what at_http_redact_query() writes with
+ * redact_all for the part before the '#' (a member "k=v" becomes
  * "k=REDACTED", one without '=' "REDACTED", an empty one stays empty;
- * '&' and ';' separate them), in one scan, when it cannot be cut (the
- * caller checks: len + 9 * (n + 1) < cap).  Returns the whole length. */
+ * '&' and ';' separate them), in one scan through url_tab, when it cannot
+ * be cut (the caller checks: len + 9 * (n + 1) < cap).  Returns the whole
+ * length. */
 static size_t query_redacted(char *url, size_t len, const char *q, size_t n)
 {
-	size_t start = 0, eq = SIZE_MAX;
+	size_t i = 0;
 
-	for (size_t i = 0; i <= n; i++) {
-		if (i < n && q[i] != '&' && q[i] != ';') {
-			if (q[i] == '=' && eq == SIZE_MAX)
-				eq = i;
-			continue;
-		}
-		if (i > start) {
-			if (eq != SIZE_MAX) {
-				memcpy(url + len, q + start, eq + 1 - start);
-				len += eq + 1 - start;
-			}
+	for (;;) {
+		size_t start = i;
+		unsigned c = 0;
+
+		while (i < n && !((c = url_tab[(unsigned char)q[i]]) &
+				  (U_EQ | U_SEP | U_FRAG)))
+			i++;
+		if (i < n && (c & U_EQ)) {
+			/* The key and its '=' kept, the value skipped ('='
+			 * in it too) up to a separator or the fragment. */
+			i++;
+			memcpy(url + len, q + start, i - start);
+			len += i - start;
+			while (i < n &&
+			       !((c = url_tab[(unsigned char)q[i]]) &
+				 (U_SEP | U_FRAG)))
+				i++;
+			memcpy(url + len, "REDACTED", 8);
+			len += 8;
+		} else if (i > start) {
 			memcpy(url + len, "REDACTED", 8);
 			len += 8;
 		}
-		if (i < n)
-			url[len++] = q[i];
-		start = i + 1;
-		eq = SIZE_MAX;
+		if (i == n || (c & U_FRAG))
+			break; /* (c: the byte at i, a separator or '#') */
+		url[len++] = q[i++]; /* the separator */
 	}
 	url[len] = '\0';
 	return len;
+}
+
+/* The length of the plain part of a path t[0..n): up to its first '?',
+ * '#' or ';' (16 bytes at a time with SSE2, then through url_tab). */
+static size_t plain_path_len(const char *t, size_t n)
+{
+	size_t i = 0;
+
+#ifdef __SSE2__
+	while (n - i >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(t + i));
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+			_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('?')),
+				     _mm_cmpeq_epi8(x, _mm_set1_epi8('#'))),
+			_mm_cmpeq_epi8(x, _mm_set1_epi8(';'))));
+
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+		i += 16;
+	}
+#endif
+	while (i < n && !(url_tab[(unsigned char)t[i]] & U_PATH_END))
+		i++;
+	return i;
 }
 
 /* Length of the part of t[0..n) before any '?' or '#'. */
@@ -347,9 +394,7 @@ size_t at_http_url_full_after(char *out, size_t cap, size_t len,
 	out[len] = '\0';
 	if (target == NULL || target_len == 0 || target[0] != '/')
 		return o.len;
-	while (i < target_len && target[i] != '?' && target[i] != '#' &&
-	       target[i] != ';')
-		i++;
+	i = plain_path_len(target, target_len);
 	/* The usual target, a path without query, fragment or matrix
 	 * parameters, goes as it is (what put_path_query does with it). */
 	if (i == target_len) {
@@ -371,10 +416,12 @@ size_t at_http_url_full_after(char *out, size_t cap, size_t len,
 		return len;
 	out[len++] = '?';
 	q = target + i + 1;
-	frag = memchr(q, '#', target_len - i - 1);
-	qn = frag ? (size_t)(frag - q) : target_len - i - 1;
+	qn = target_len - i - 1; /* the fragment's '#' ends it */
 	if (redact_all && len + 9 * (qn + 1) < cap)
 		return query_redacted(out, len, q, qn);
+	frag = memchr(q, '#', qn);
+	if (frag)
+		qn = (size_t)(frag - q);
 	return len + at_http_redact_query(out + len, cap - len, q, qn,
 					  redact_all);
 }
