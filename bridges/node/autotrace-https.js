@@ -55,10 +55,8 @@ module.exports.channel = channel;
 // an end finds none pending) and the process's 'exit' send it alone.
 // A write (fs.writeSync to the channel, no system call: the library's
 // write hook answers it) costs Node about 2.5 k instructions of its own,
-// a process.env read about 1.6 k, and no copy each way (callgrind,
-// Node 20: 7.65 k instructions per span on Node's thread by write,
-// 6.6 k by getenv, the library's work included; at_bridge_span.c has
-// the split).
+// a process.env read about 1.7 k, and no copy each way (callgrind,
+// Node 20; at_bridge_span.c has the split).
 function channel(fs, fd) {
 	const HDR = 32;            // eight int32 before the data
 	const HEAD_MAX = 16384;    // the library's AT_HTTP_HEAD_MAX

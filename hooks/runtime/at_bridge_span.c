@@ -93,16 +93,17 @@
  *
  * Cost (callgrind, Node 20, a span's start and end in a loop,
  * tests/fixtures/ctx/node_https_chan_cost.js, 10,000 against 20,000
- * spans, exporting to a sink): 6.3 k instructions per span on Node's
- * thread by getenv (7.65 k by write before; its compiled JavaScript
- * moves by up to +-0.7 k from one run to the next), plus 0.3-0.5 k on
- * the exporter's.  Of the 6.3 k, 2.5 k are the library's under the
- * getenv hook (the head parsed 0.6 k, the queued end with the span's end
- * 0.4 k, url.full 0.2 k: its prefix kept per Host, the rest
- * at_http_url_full_after's one scan; the span's start 0.25 k, the header
- * lines 0.2 k, the attributes), 1.6 k Node's process.env read around
- * it, the rest JavaScript (the bridge's and the fixture's loop).  No
- * system call, one clock read (the START's, which the queued ends
+ * spans, exporting to a sink): a START's process.env read takes 4.2 k
+ * instructions (4.4 k before this pass's parser and url.full cuts), of
+ * which 2.5 k are the library's under the getenv hook (the head parsed
+ * 0.6 k, the queued end with the span's end 0.4 k, url.full 0.2 k: its
+ * prefix kept per Host, the rest at_http_url_full_after's one scan; the
+ * span's start 0.25 k, the header lines 0.2 k, the attributes) and 1.7 k
+ * Node's interceptor around it; by write, the same START took about
+ * 2.5 k of Node's own plus 1.3 k for the copies.  Node's thread in all:
+ * 6.5-8 k per span (its compiled JavaScript moves by up to +-0.7 k from
+ * one run to the next), 7.6 k by write; the exporter's thread 0.3-0.55 k.
+ * No system call, one clock read (the START's, which the queued ends
  * share).
  *
  * The span.  Parsed with the socket layer's parser (at_http), named and
